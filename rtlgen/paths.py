@@ -1,0 +1,68 @@
+"""Where rtlgen finds things outside the package: the repository, shared data, tools' files.
+
+Lookups honour environment variables first so that a user's installation can point elsewhere:
+``RTLGEN_LIBERTY`` (a liberty file), ``RTLGEN_SHARED_DATA`` (the test-data folder).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ToolError
+
+__all__ = ["REPO_ROOT", "liberty_path", "shared_data_dir", "atomic_write_bytes", "atomic_write_text"]
+
+#: The checkout this package lives in (meaningful for an editable install).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_OSU018 = Path("usr/share/qflow/tech/osu018/osu018_stdcells.lib")
+
+
+def liberty_path() -> Path:
+    """The default liberty file: OSU 0.18um cells from Debian's ``qflow-tech-osu018``.
+
+    ``bootstrap.sh`` unpacks the package into ``.deps/osu018`` of the checkout.
+    """
+    candidates = []
+    if os.environ.get("RTLGEN_LIBERTY"):
+        candidates.append(Path(os.environ["RTLGEN_LIBERTY"]))
+    candidates += [REPO_ROOT / ".deps/osu018" / _OSU018, Path("/") / _OSU018]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ToolError(
+        "osu018_stdcells.lib not found; looked in "
+        + ", ".join(str(p) for p in candidates)
+        + ". Run 'bash bootstrap.sh setup' or set RTLGEN_LIBERTY to a liberty file"
+    )
+
+
+def shared_data_dir() -> Path:
+    """The folder of real test inputs (``../shared/data`` beside the checkout)."""
+    path = Path(os.environ.get("RTLGEN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"shared test data not found at {path}: the tests read real inputs from ../shared/data "
+            "beside the checkout (see README.md, 'Data') or from $RTLGEN_SHARED_DATA"
+        )
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
