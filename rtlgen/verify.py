@@ -255,7 +255,8 @@ class Bench:
                 atomic_write_text(src_dir / "rtlgen_dut_bank.v", bank)
                 atomic_write_text(src_dir / "rtlgen_verify_tb.v", tb)
                 sources += [src_dir / "rtlgen_dut_bank.v", src_dir / "rtlgen_verify_tb.v"]
-                runner = self.simulator.runner()
+                key = self.simulator.runtime_key()
+                runner = self.simulator.runner(self.work_dir / f"{self.simulator.name}-runtime-{key}" if key else None)
                 log = build_dir / "build.log"
                 build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if self.simulator.name == "verilator" else []
                 try:
