@@ -5,7 +5,8 @@ of a vertical one. As this project defines it on the AND matrix (:mod:`rtlgen.ge
 term ``a[i] & b[j]`` is kept only when ``j >= h`` (rows of B's bits below h omitted) and
 ``i + j >= v`` (columns below v omitted). The kept rows are added by a carry-save array and a
 ripple-carry adder. BAM(0, 0) is the exact array multiplier; BAM(0, v) has the table of an
-uncompensated truncated multiplier with k = v.
+uncompensated truncated multiplier with k = v. Where ``h <= v - 7`` the omitted rows lie wholly
+right of the vertical break, so such a point is normalised to BAM(0, v) (the notes say so).
 """
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ class BrokenArray(Family):
         Param("h", 0, 7, 7, "horizontal break level: partial-product rows b[j], j < h, omitted"),
         Param("v", 0, 14, 14, "vertical break level: columns i + j < v omitted"),
     )
+
+    def _normalise(self, signed, values):
+        h, v = values["h"], values["v"]
+        if 0 < h <= v - 7:
+            return {"h": 0, "v": v}, [
+                f"BAM({h}, {v}): rows j < {h} lie wholly right of the vertical break (i + j < {v} "
+                f"for every i <= 7), so the horizontal break removes nothing more; treated as "
+                f"BAM(0, {v})"]
+        return values, []
 
     def _reference(self, spec: Spec, a, b):
         return wrap_output(matrix_value(a, b, _kept(spec["h"], spec["v"]), False), False)
