@@ -117,6 +117,7 @@ class Family:
                              + (", ".join(known) or "none"))
         checked: dict[str, int] = {}
         kind = "signed" if signed else "unsigned"
+        article = "a" if signed else "an"
         for p in self.params:
             if p.name not in values:
                 raise ValueError(f"{self.name} needs parameter {p.name} "
@@ -130,7 +131,7 @@ class Family:
             value = int(value)
             if not p.lo <= value <= p.hi(signed):
                 raise ValueError(f"{self.name} parameter {p.name} must be in "
-                                 f"{p.lo}..{p.hi(signed)} for a {kind} multiplier, not {value} "
+                                 f"{p.lo}..{p.hi(signed)} for {article} {kind} multiplier, not {value} "
                                  f"({p.help})")
             checked[p.name] = value
         checked, notes = self._normalise(signed, checked)

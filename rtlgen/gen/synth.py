@@ -47,6 +47,7 @@ _ALLOWED_LINE = re.compile(
     r"|assign [\w\[\]:{},\s]+ = [\w\[\]:'(){},&|^~\s]+;"
     r"|endmodule"
     r"|/\*.*\*/"
+    r"|//.*"
     r"|"
     r")\s*$"
 )
