@@ -14,8 +14,9 @@ Byte layout, format version 1 (all integers little-endian; ``uN``/``iN`` = unsig
     4       2     u16 format version (1)
     6       2     u16 flags, reserved, must be 0
     8       4     u32 N: total length of the bitstream in bytes, this header and the CRC included
-    12      ...   str8 accelerator-config hash (``rtlgen.accel.config.config_hash`` of the config
-                  the bitstream was made for, hex)
+    12      ...   str8 accelerator-config hash: ``AccelConfig.config_hash()``
+                  (:mod:`rtlgen.accel.config`) of the *resolved* configuration the bitstream was
+                  made for (its banks = these units' table hashes), hex
             1     u8 U: number of compute units
                   per unit u:
             1       u8 M_u: number of multipliers in the unit's bank (slots 0..M_u-1)
@@ -45,8 +46,10 @@ Byte layout, format version 1 (all integers little-endian; ``uN``/``iN`` = unsig
             1       u8 R: number of weight remaps
                     per remap:
             1         u8 slot (< M_unit, each slot at most once, ascending)
-            256       u8 codes: the multiplier's weight operand pattern b is replaced by codes[b]
-                      (applied to port B after the encoding, i.e. to the pattern the multiplier sees)
+            256       u8 codes: every int8 weight code w of a kernel that this slot multiplies
+                      is replaced by the int8 code whose bit pattern is codes[w & 0xFF] (weight
+                      tuning, ALWANN); it happens before the operand encoding, so the encoding's
+                      correction terms use the replaced weights too
     N-4     4     u32 CRC-32 (zlib.crc32) of bytes 0..N-5
 
 :func:`decode` checks, in this order: magic, version, flags, declared length against the actual
@@ -212,7 +215,7 @@ class Requant:
 
 @dataclass(frozen=True)
 class WeightRemap:
-    """Replace weight operand pattern ``b`` by ``codes[b]`` in front of one slot's port B."""
+    """For kernels multiplied by ``slot``: weight code ``w`` becomes ``int8(codes[w & 0xFF])``."""
 
     slot: int
     codes: bytes

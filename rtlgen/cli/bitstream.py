@@ -10,12 +10,24 @@ from ..errors import ConfigError
 from ..paths import atomic_write_text
 
 
-def _expected_accel(args: argparse.Namespace) -> str | None:
-    if getattr(args, "accel", None):
-        from ..accel.config import config_hash, load_config  # the accelerator issue owns configs
+def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None) -> str | None:
+    """The config hash a bitstream must carry: from ``--accel-hash``, or from ``--accel`` (the
+    resolved configuration: its banks by table hash; a config without banks takes the
+    bitstream's, so that only its shape is checked)."""
+    if not getattr(args, "accel", None):
+        return args.accel_hash
+    from ..accel.config import load_config  # the accelerator issue owns configs
 
-        return config_hash(load_config(args.accel))
-    return args.accel_hash
+    config = load_config(args.accel)
+    if config.unit_multipliers is None:
+        if bs is None:
+            raise ConfigError("lists no [[unit]] multipliers: give the bitstream's banks", file=args.accel)
+        return config.with_multipliers([[m.hash for m in bank] for bank in bs.units]).config_hash()
+    if args.lib:
+        from ..catalog import Catalog
+
+        config = config.resolved(Catalog.open(args.lib))
+    return config.config_hash()
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -25,7 +37,7 @@ def _encode(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno) from None
     bs = bsmod.from_dict(spec, file=str(path))
-    want = _expected_accel(args)
+    want = _expected_accel(args, bs)
     if want is not None and bs.accel_hash != bsmod.normalize_accel_hash(want):
         raise ConfigError(f"accel_hash {bs.accel_hash!r} is not the given accelerator's {want!r}", file=str(path))
     bsmod.write_bitstream(args.out, bs)
@@ -34,7 +46,10 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    bs = bsmod.read_bitstream(args.bitstream, expect_accel=_expected_accel(args))
+    bs = bsmod.read_bitstream(args.bitstream)
+    want = _expected_accel(args, bs)
+    if want is not None:
+        bs = bsmod.read_bitstream(args.bitstream, expect_accel=want)
     text = bsmod.dumps_json(bs)
     if args.out:
         atomic_write_text(args.out, text)
@@ -49,7 +64,7 @@ def _inspect(args: argparse.Namespace) -> int:
     path = Path(args.bitstream)
     data = path.read_bytes()
     print(bsmod.describe(data, file=str(path)))
-    want = _expected_accel(args)
+    want = _expected_accel(args, bsmod.decode(data, file=str(path)))
     if want is not None:
         bsmod.decode(data, expect_accel=want, file=str(path))
         print("accelerator hash matches")
@@ -60,6 +75,7 @@ def _accel_options(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")
     g.add_argument("--accel-hash", metavar="HASH", help="the same, given the config hash directly")
+    p.add_argument("--lib", metavar="LIBDIR", help="catalog resolving the multiplier names of --accel")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

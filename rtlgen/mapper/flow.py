@@ -10,7 +10,9 @@
 and writes ``front.csv``/``front.json`` (the Pareto front of the full search with search and
 test accuracy and relative energy), ``baselines.csv``, ``summary.json`` (the energy saving
 reached within given accuracy losses), ``pareto.png``, and for each point of the front
-``points/NN/config.bin`` (the configuration bitstream), ``points/NN/assignment.json`` (the
+``points/NN/config.bin`` (the configuration bitstream; with ``accel_hash`` a callable, also
+``points/NN/accel.toml``, the accelerator configuration carrying the point's multiplier banks, whose
+hash the bitstream records), ``points/NN/assignment.json`` (the
 emulator assignment decoded *from the bitstream*) and, when an emulator is given,
 ``points/NN/emulation.npz`` (its logits on all images) with the accuracies in ``front.json``.
 All files are written atomically; each search resumes from its checkpoint when re-run.
@@ -147,7 +149,8 @@ def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[di
 
 def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *, n_units: int, slots_per_unit: int,
                 search_accuracy: AccuracyModel, test_accuracy: AccuracyModel, energy: EnergyModel,
-                settings: SearchSettings, out_dir: str | os.PathLike, accel_hash: str | bytes,
+                settings: SearchSettings, out_dir: str | os.PathLike,
+                accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
                 granularity: Granularity = "filter", split_levels: int = 8, encoding: str = "signmag",
                 executor_factory: Callable[[], Executor] = SerialExecutor,
                 emulate: Callable[[dict[str, Any]], EmulationResult] | None = None,
@@ -197,9 +200,16 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     for i, (p, row) in enumerate(zip(front_pts, front_rows)):
         folder = out / "points" / f"{i:02d}"
         mapping = space.decode(np.asarray(p.x))
-        data = bsmod.encode(space.bitstream(mapping, accel_hash))
+        if callable(accel_hash):
+            banks = [[space.candidates[c].hash for c in bank] for bank in mapping.units]
+            point_hash, toml_text = accel_hash(banks)
+            if toml_text is not None:
+                atomic_write_text(folder / "accel.toml", toml_text)
+        else:
+            point_hash = bsmod.normalize_accel_hash(accel_hash)
+        data = bsmod.encode(space.bitstream(mapping, point_hash))
         atomic_write_bytes(folder / "config.bin", data)
-        assignment = bsmod.to_assignment(bsmod.decode(data, expect_accel=accel_hash), default_encoding=encoding)
+        assignment = bsmod.to_assignment(bsmod.decode(data, expect_accel=point_hash), default_encoding=encoding)
         atomic_write_text(folder / "assignment.json", json.dumps(assignment, indent=1) + "\n")
         row["bitstream"] = str((folder / "config.bin").relative_to(out))
         if emulate is not None:
