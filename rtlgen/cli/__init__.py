@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     "table",
     "lib",
     "gen",
+    "bitstream",
 ]
 
 
