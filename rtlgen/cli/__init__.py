@@ -19,6 +19,8 @@ __all__ = ["main"]
 SUBCOMMANDS = [
     "table",
     "lib",
+    "gen",
+    "bitstream",
 ]
 
 
@@ -39,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (RtlgenError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except BrokenPipeError:  # e.g. `rtlgen lib list | head`
+        return 0
+    except (RtlgenError, ValueError, TypeError, OSError) as exc:
         if args.traceback:
             raise
         print(f"rtlgen {args.command}: error: {exc}", file=sys.stderr)

@@ -1,0 +1,228 @@
+"""The multiplier library: a catalog of circuits identified by the hash of their tables.
+
+On disk a library is a folder::
+
+    LIBDIR/catalog.json          manifest (format "rtlgen-catalog", version 1), written last
+    LIBDIR/tables/<hash>.npy     each circuit's T[a, b] table (int32 256x256)
+    LIBDIR/netlists/<hash>/      the circuit's netlists, copied in: NAME.v, NAME_pdk45.v
+
+An entry's identity is :func:`rtlgen.table.table_hash` of its table and signedness. Names are
+aliases: EvoApprox names are not stable across releases, so a name that already belongs to a
+different circuit is recorded as ``RELEASE:NAME``. Several netlists of one circuit (the same
+circuit in several Pareto folders, its generic and ``_pdk45`` forms) are one entry; the first
+netlist of each kind (generic / pdk45 / ...) in sorted path order is kept as the entry's netlist and
+every file read is listed in ``sources``.
+
+Writes are atomic: tables and netlists are content-addressed files, and ``catalog.json`` is
+replaced in one step at the end, so an interrupted import leaves the previous catalog intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import CatalogError
+from .paths import atomic_write_bytes, atomic_write_text
+from .table import check_table, table_hash
+
+__all__ = ["Entry", "Catalog", "CATALOG_FORMAT", "CATALOG_VERSION"]
+
+CATALOG_FORMAT = "rtlgen-catalog"
+CATALOG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One circuit of the library.
+
+    ``netlists`` maps a kind (``generic``, ``pdk45``) to the absolute path of the copy inside the
+    library. ``metrics`` are ours (:mod:`rtlgen.metrics`); ``published`` are the figures the
+    source publishes (EvoApprox: ``mae%``, ``wce%``, ``ep%``, ``mre%``, ``wcre%``, ``mse``,
+    ``pwr`` mW, ``area`` um^2, ``delay`` ns, all as printed). ``extra`` holds cached data of other
+    flows (e.g. cost figures) by key.
+    """
+
+    hash: str
+    name: str
+    signed: bool
+    aliases: tuple[str, ...] = ()
+    netlists: dict[str, Path] = field(default_factory=dict)
+    sources: tuple[dict[str, str], ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    published: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name,) + self.aliases
+
+
+class Catalog:
+    """A library folder: look entries up by name, alias or hash (prefix of at least 6 digits)."""
+
+    def __init__(self, root: str | os.PathLike, entries: Iterable[Entry] = ()):
+        self.root = Path(root)
+        self._entries: dict[str, Entry] = {}
+        for e in entries:
+            self._entries[e.hash] = e
+        self._tables: dict[str, np.ndarray] = {}
+
+    # ---- reading -----------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "Catalog":
+        root = Path(root)
+        manifest = root / "catalog.json"
+        if not manifest.is_file():
+            raise CatalogError(f"{root} is not a multiplier library: {manifest.name} not found "
+                               "(create one with 'rtlgen lib import DIR --lib LIBDIR')")
+        try:
+            data = json.loads(manifest.read_text())
+        except json.JSONDecodeError as exc:
+            raise CatalogError(f"{manifest}:{exc.lineno}: corrupt catalog: {exc.msg}") from None
+        if not isinstance(data, dict) or data.get("format") != CATALOG_FORMAT:
+            raise CatalogError(f"{manifest}: not an rtlgen catalog (expected \"format\": \"{CATALOG_FORMAT}\")")
+        if data.get("version") != CATALOG_VERSION:
+            raise CatalogError(f"{manifest}: catalog version {data.get('version')!r} is not supported "
+                               f"(expected {CATALOG_VERSION})")
+        entries = []
+        for k, raw in enumerate(data.get("entries", [])):
+            try:
+                entries.append(Entry(
+                    hash=raw["hash"], name=raw["name"], signed=bool(raw["signed"]),
+                    aliases=tuple(raw.get("aliases", ())),
+                    netlists={kind: (root / rel).resolve() for kind, rel in raw.get("netlists", {}).items()},
+                    sources=tuple(raw.get("sources", ())), metrics=dict(raw.get("metrics", {})),
+                    published=dict(raw.get("published", {})), provenance=dict(raw.get("provenance", {})),
+                    extra=dict(raw.get("extra", {})),
+                ))
+            except (KeyError, TypeError) as exc:
+                raise CatalogError(f"{manifest}: entry {k} is malformed (missing {exc})") from None
+        return cls(root, entries)
+
+    @property
+    def entries(self) -> list[Entry]:
+        return sorted(self._entries.values(), key=lambda e: (e.signed, e.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        try:
+            self.get(key)
+            return True
+        except CatalogError:
+            return False
+
+    def get(self, key: str) -> Entry:
+        """The entry named ``key`` (name or alias), or whose hash is or starts with ``key``."""
+        if key in self._entries:
+            return self._entries[key]
+        by_name = [e for e in self._entries.values() if key in e.names]
+        if len(by_name) == 1:
+            return by_name[0]
+        if len(by_name) > 1:
+            raise CatalogError(f"name {key} is ambiguous in {self.root}: "
+                               + ", ".join(f"{e.name} ({e.hash})" for e in by_name))
+        if len(key) >= 6:
+            by_hash = [e for h, e in self._entries.items() if h.startswith(key.lower())]
+            if len(by_hash) == 1:
+                return by_hash[0]
+        names = ", ".join(e.name for e in self.entries[:60])
+        raise CatalogError(f"no multiplier {key!r} in {self.root} (entries: {names}"
+                           + (", ..." if len(self) > 60 else "") + ")")
+
+    def table(self, key: str) -> np.ndarray:
+        """The table of an entry (read-only int32 256x256, cached)."""
+        entry = self.get(key)
+        t = self._tables.get(entry.hash)
+        if t is None:
+            path = self.root / "tables" / f"{entry.hash}.npy"
+            try:
+                t = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise CatalogError(f"{path}: cannot read the table of {entry.name}: {exc}") from None
+            t = check_table(t, entry.signed, what=str(path))
+            if table_hash(t, entry.signed) != entry.hash:
+                raise CatalogError(f"{path}: table does not match its hash {entry.hash} (corrupt library)")
+            t.setflags(write=False)
+            self._tables[entry.hash] = t
+        return t
+
+    # ---- writing -----------------------------------------------------------------------
+    def add(self, table: np.ndarray, signed: bool, name: str, *, netlist: str | os.PathLike | None = None,
+            kind: str = "generic", release: str = "", license: str = "",
+            published: dict[str, str] | None = None, metrics: dict[str, float] | None = None) -> Entry:
+        """Add a circuit (or another netlist/name of a known one); returns the updated entry.
+
+        Call :meth:`save` to commit the manifest.
+        """
+        table = check_table(table, signed)
+        h = table_hash(table, signed)
+        tpath = self.root / "tables" / f"{h}.npy"
+        if not tpath.exists():
+            import io
+
+            buf = io.BytesIO()
+            np.save(buf, table, allow_pickle=False)
+            atomic_write_bytes(tpath, buf.getvalue())
+        entry = self._entries.get(h)
+        owner = [e for e in self._entries.values() if name in e.names and e.hash != h]
+        alias = name if not owner else f"{release or 'other'}:{name}"
+        if entry is None:
+            entry = Entry(hash=h, name=alias, signed=signed,
+                          provenance={"release": release, "license": license})
+        elif alias not in entry.names:
+            entry = replace(entry, aliases=entry.aliases + (alias,))
+        if netlist is not None:
+            src = Path(netlist)
+            source = {"file": str(src), "release": release, "license": license, "kind": kind}
+            if source not in entry.sources:
+                entry = replace(entry, sources=entry.sources + (source,))
+            if kind not in entry.netlists:
+                dst = self.root / "netlists" / h / src.name
+                if not dst.exists():
+                    atomic_write_bytes(dst, src.read_bytes())
+                entry = replace(entry, netlists={**entry.netlists, kind: dst.resolve()})
+        if published:
+            entry = replace(entry, published={**published, **entry.published})
+        if metrics is not None:
+            entry = replace(entry, metrics=dict(metrics))
+        self._entries[h] = entry
+        self._tables[h] = table
+        return entry
+
+    def set_extra(self, key: str, name: str, value: Any) -> Entry:
+        """Cache ``value`` (JSON-serialisable) under ``extra[name]`` of entry ``key``."""
+        entry = self.get(key)
+        entry = replace(entry, extra={**entry.extra, name: value})
+        self._entries[entry.hash] = entry
+        return entry
+
+    def save(self) -> None:
+        entries = []
+        for e in self.entries:
+            entries.append({
+                "hash": e.hash, "name": e.name, "signed": e.signed, "aliases": list(e.aliases),
+                "netlists": {k: os.path.relpath(p, self.root.resolve()) for k, p in e.netlists.items()},
+                "sources": list(e.sources), "metrics": e.metrics, "published": e.published,
+                "provenance": e.provenance, "extra": e.extra,
+            })
+        doc = {"format": CATALOG_FORMAT, "version": CATALOG_VERSION, "entries": entries}
+        atomic_write_text(self.root / "catalog.json", json.dumps(doc, indent=1, sort_keys=False) + "\n")
+
+    def remove_unreferenced(self) -> None:
+        """Delete table and netlist files that no entry refers to."""
+        keep = set(self._entries)
+        for d in (self.root / "tables").glob("*.npy"):
+            if d.stem not in keep:
+                d.unlink()
+        for d in (self.root / "netlists").glob("*"):
+            if d.name not in keep:
+                shutil.rmtree(d)
