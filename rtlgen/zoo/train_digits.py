@@ -38,7 +38,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,7 +189,9 @@ class FloatModel:
         return np.argmax(self.forward(x)["logits"], axis=1)
 
 
-def train_float(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, log=None) -> FloatModel:
+def train_float(
+    cfg: TrainConfig, x: np.ndarray, y: np.ndarray, log: Callable[[str], None] | None = None
+) -> FloatModel:
     """Adam on softmax cross-entropy with L2 decay, cosine learning rate; ``x`` [N,8,8,1] in 0..1."""
     rng = np.random.default_rng(cfg.seed)
     model = FloatModel.init(rng)
@@ -329,7 +331,9 @@ def quantize_to_tflite(model: FloatModel, x_calib: np.ndarray, description: str)
     return g.to_bytes(inputs=[x], outputs=[out])
 
 
-def build_digits_model(cfg: TrainConfig = TrainConfig(), log=None) -> tuple[bytes, FloatModel]:
+def build_digits_model(
+    cfg: TrainConfig = TrainConfig(), log: Callable[[str], None] | None = None
+) -> tuple[bytes, FloatModel]:
     """Train on the training split, calibrate on it, and return the ``.tflite`` bytes."""
     x, y = load_digits_images("train")
     xf = x.astype(np.float64) / 255.0
