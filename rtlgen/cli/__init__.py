@@ -20,6 +20,8 @@ SUBCOMMANDS = [
     "table",
     "lib",
     "cost",
+    "gen",
+    "bitstream",
 ]
 
 
