@@ -27,6 +27,7 @@ hash, netlist file hash, liberty file hash, activity spec, timing environment an
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -61,6 +62,7 @@ __all__ = [
     "catalog_costs",
     "exact_entry",
     "relative_to",
+    "CatalogEnergyModel",
 ]
 
 #: Bumped whenever a change alters figures, so that cached ones are recomputed.
@@ -208,39 +210,64 @@ def hardware_cost(
 ) -> CostFigures:
     """Area, delay, power and energy per multiplication of one 8x8 multiplier netlist.
 
-    ``signed`` defaults from the file name (``mul8s_*``). With ``expected_table``, the table of
-    the synthesized netlist must equal it (a mismatch raises, naming the first operands).
+    ``signed`` defaults from the module name (``mul8s_*``). The table of the synthesized netlist
+    must equal the source netlist's (or ``expected_table``; given together with ``signed``, the
+    source is not read again): a mismatch raises, naming the first operands. Synthesis results
+    are kept in-process, so the same netlist under another activity only re-simulates.
     """
     netlist = Path(netlist)
     if not netlist.is_file():
         raise FileNotFoundError(f"netlist {netlist} not found")
     lib_path = Path(liberty) if liberty is not None else liberty_path()
     activity = activity or ActivitySpec.make()
-    # The source netlist's own table identifies the circuit and checks the synthesis below.
-    source, table, signed = read_multiplier(netlist, signed=signed, top=top, liberty=lib_path)
-    if expected_table is not None:
-        _check_same(table, expected_table, what=f"{netlist} (as read)")
-    t_hash = table_hash(table, signed)
     n_hash, l_hash = file_hash(netlist), read_liberty(lib_path).hash
+    if expected_table is not None and signed is not None:
+        # The caller (e.g. a catalog) knows the circuit: the synthesized netlist is checked below.
+        table = np.asarray(expected_table)
+        signed = bool(signed)
+    else:
+        # The source netlist's own table identifies the circuit and checks the synthesis below.
+        source, table, signed = read_multiplier(netlist, signed=signed, top=top, liberty=lib_path)
+        top = top or source.name
+        if expected_table is not None:
+            _check_same(table, expected_table, what=f"{netlist} (as read)")
+    t_hash = table_hash(table, signed)
     key = cost_key(n_hash, l_hash, activity, config, t_hash)
     if cache is not None:
         hit = cache.get(key)
         if hit is not None and hit.get("model_version") == MODEL_VERSION:
             return CostFigures.from_json(hit)
-    mapped = synthesize(netlist, top=top or source.name, liberty=lib_path)
-    figures = cost_of_mapped(mapped, signed=signed, activity=activity, config=config,
-                             name=name or mapped.top, expected_table=table)
+    prepared = _prepare(str(netlist.resolve()), n_hash, top, str(Path(lib_path).resolve()), l_hash, signed)
+    _check_same(prepared.table, table, what=f"{prepared.mapped.top} after synthesis ({netlist})")
+    figures = _measure(prepared, signed=signed, activity=activity, config=config,
+                       name=name or prepared.mapped.top, t_hash=t_hash)
     if cache is not None:
         cache.put(key, figures.to_json())
     return figures
 
 
-def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpec, config: StaConfig,
-                   name: str, expected_table: np.ndarray | None = None) -> CostFigures:
+@dataclass(frozen=True)
+class _Prepared:
+    mapped: MappedNetlist
+    compiled: CompiledNetlist
+    table: np.ndarray  # of the synthesized netlist
+
+
+@functools.lru_cache(maxsize=64)
+def _prepare(path: str, n_hash: str, top: str | None, lib_path: str, l_hash: str, signed: bool) -> _Prepared:
+    """Synthesis and tabulation of one netlist, kept in-process: costing the same circuit under
+    many operand histograms (one per DNN layer) then only re-simulates and re-times it.
+    ``n_hash``/``l_hash`` are part of the key so that an edited file is synthesized again."""
+    mapped = synthesize(path, top=top, liberty=lib_path)
     compiled = CompiledNetlist(mapped)
     table = tabulate_mapped(compiled, signed)
-    if expected_table is not None:
-        _check_same(table, expected_table, what=f"{mapped.top} after synthesis ({mapped.source})")
+    table.setflags(write=False)
+    return _Prepared(mapped, compiled, table)
+
+
+def _measure(prepared: _Prepared, *, signed: bool, activity: ActivitySpec, config: StaConfig, name: str,
+             t_hash: str) -> CostFigures:
+    mapped, compiled = prepared.mapped, prepared.compiled
     waves = simulate_stream(compiled, activity)
     nets = net_activity(waves)
     report = run_sta(mapped, config, input_activity=nets.port_bits(compiled))
@@ -248,7 +275,7 @@ def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpe
     return CostFigures(
         name=name,
         signed=signed,
-        table_hash=table_hash(table, signed),
+        table_hash=t_hash,
         netlist_hash=mapped.source_hash,
         liberty_hash=mapped.library.hash,
         activity=activity.key,
@@ -266,6 +293,17 @@ def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpe
         cell_counts=mapped.cell_counts,
         critical_path=report.critical_path,
     )
+
+
+def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpec, config: StaConfig,
+                   name: str, expected_table: np.ndarray | None = None) -> CostFigures:
+    """Cost of an already synthesized netlist (no cache)."""
+    compiled = CompiledNetlist(mapped)
+    table = tabulate_mapped(compiled, signed)
+    if expected_table is not None:
+        _check_same(table, expected_table, what=f"{mapped.top} after synthesis ({mapped.source})")
+    return _measure(_Prepared(mapped, compiled, table), signed=signed, activity=activity, config=config,
+                    name=name, t_hash=table_hash(table, signed))
 
 
 def _check_same(got: np.ndarray, expected: np.ndarray, *, what: str) -> None:
@@ -398,3 +436,48 @@ def relative_to(figures: CostFigures, reference: CostFigures) -> dict[str, float
         "power": ratio(figures.power_mw, reference.power_mw),
         "energy": ratio(figures.energy_pj, reference.energy_pj),
     }
+
+
+class CatalogEnergyModel:
+    """Energy per multiplication (pJ) of catalog multipliers under given operand histograms.
+
+    The mapper's energy model (:data:`rtlgen.mapper.objectives.EnergyModel`):
+    ``model(candidate, act_hist, weight_hist)`` with the activation histogram on port A and the
+    weight histogram on port B (as :mod:`rtlgen.emulate` encodes operands), 256 bins each over bit
+    patterns. ``candidate`` needs a ``hash`` (or ``name``) found in the catalog. Figures are
+    cached in the catalog and saved after each new one; the model pickles (it holds paths).
+    """
+
+    def __init__(self, libdir: str | os.PathLike, *, kind: str = "generic", n_vectors: int = 16384,
+                 seed: int = 0, config: StaConfig = StaConfig(), liberty: str | os.PathLike | None = None):
+        self.libdir = Path(libdir)
+        self.kind = kind
+        self.n_vectors = n_vectors
+        self.seed = seed
+        self.config = config
+        self.liberty = liberty
+        self._catalog: Catalog | None = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_catalog": None}
+
+    def __call__(self, candidate, act_hist, weight_hist) -> float:
+        if self._catalog is None:
+            self._catalog = Catalog.open(self.libdir)
+        key = getattr(candidate, "hash", None) or getattr(candidate, "name", None) or str(candidate)
+        spec = ActivitySpec.make(_as_probabilities(act_hist), _as_probabilities(weight_hist),
+                                 n_vectors=self.n_vectors, seed=self.seed)
+        before = self._catalog.get(key).extra
+        figures = catalog_cost(self._catalog, key, kind=self.kind, activity=spec, config=self.config,
+                               liberty=self.liberty)
+        if self._catalog.get(key).extra != before:
+            self._catalog.save()
+        return figures.energy_pj
+
+
+def _as_probabilities(hist):
+    """``None`` (uniform) stays; an all-zero histogram (a layer never seen) counts as uniform."""
+    if hist is None:
+        return None
+    h = np.asarray(hist, dtype=np.float64)
+    return None if h.shape == (256,) and h.sum() == 0 else h

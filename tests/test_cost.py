@@ -11,7 +11,7 @@ from rtlgen.activity import ActivitySpec
 from rtlgen.catalog import Catalog
 from rtlgen.celllib import read_liberty
 from rtlgen.cli import main
-from rtlgen.cost import (CatalogCostCache, JsonCostCache, catalog_costs, cost_key, energy_per_mult, exact_entry,
+from rtlgen.cost import (CatalogCostCache, CatalogEnergyModel, JsonCostCache, catalog_costs, cost_key, energy_per_mult, exact_entry,
                          hardware_cost, relative_to)
 from rtlgen.errors import CatalogError, ToolError, VerificationError
 from rtlgen.library import netlist_table
@@ -119,9 +119,9 @@ def test_json_cache_returns_identical_figures_without_recomputing(evoapprox_dir,
     first = hardware_cost(path, activity=FAST, cache=cache)
 
     def boom(*args, **kwargs):
-        raise AssertionError("cache miss: synthesized again")
+        raise AssertionError("cache miss: measured again")
 
-    monkeypatch.setattr(cost_mod, "synthesize", boom)
+    monkeypatch.setattr(cost_mod, "_measure", boom)
     again = hardware_cost(path, activity=FAST, cache=JsonCostCache(tmp_path / "cost.json"))
     assert again == first
     with pytest.raises(AssertionError, match="cache miss"):  # another activity is another key
@@ -136,6 +136,7 @@ def test_cost_key_names_every_dependency():
 
 def test_missing_tools_are_named(evoapprox_dir, monkeypatch, tmp_path):
     path = _find(evoapprox_dir, "mul8u_17MN")
+    cost_mod._prepare.cache_clear()  # synthesis results are kept in-process
     monkeypatch.setenv("RTLGEN_YOSYS", str(tmp_path / "no-yosys"))
     with pytest.raises(ToolError, match=r"^yosys not found"):
         hardware_cost(path, activity=FAST)
@@ -179,7 +180,7 @@ def test_catalog_costs_are_cached_in_the_catalog(small_lib, monkeypatch):
     assert figs[entry.hash].name == "mul8u_17MN" and figs[entry.hash].table_hash == entry.hash
     reopened = Catalog.open(small_lib)
     assert any(k.startswith("cost:") for k in reopened.get("mul8u_17MN").extra)
-    monkeypatch.setattr(cost_mod, "synthesize", lambda *a, **k: (_ for _ in ()).throw(AssertionError("miss")))
+    monkeypatch.setattr(cost_mod, "_measure", lambda *a, **k: (_ for _ in ()).throw(AssertionError("miss")))
     assert catalog_costs(reopened, ["mul8u_17MN", "mul8u_1JJQ"], activity=FAST) == figs
     rel = relative_to(figs[entry.hash], figs[exact_entry(reopened, False).hash])
     assert 0 < rel["area"] < 0.1 and 0 < rel["energy"] < 0.1
@@ -214,6 +215,25 @@ def test_cli_rejects_a_bad_histogram(evoapprox_dir, tmp_path, capsys):
     np.save(bad, np.ones(10))
     assert main(["cost", str(_find(evoapprox_dir, "mul8u_17MN")), "--a-hist", str(bad)]) == 2
     assert "a_hist must be a length-256 array" in capsys.readouterr().err
+
+
+def test_energy_model_for_the_mapper(small_lib, monkeypatch):
+    import pickle
+
+    model = pickle.loads(pickle.dumps(CatalogEnergyModel(small_lib, n_vectors=2048)))
+
+    class Cand:  # what the mapper passes: anything with a catalog hash
+        hash = Catalog.open(small_lib).get("mul8u_1JJQ").hash
+
+    zero_heavy = np.full(256, 1.0)
+    zero_heavy[0] = 2000.0
+    uniform = model(Cand(), np.ones(256), np.ones(256))
+    low = model(Cand(), zero_heavy, zero_heavy)
+    assert 0 < low < 0.5 * uniform
+    assert model(Cand(), np.zeros(256), np.ones(256)) == pytest.approx(uniform)  # empty = uniform
+    monkeypatch.setattr(cost_mod, "_measure", lambda *a, **k: (_ for _ in ()).throw(AssertionError("miss")))
+    fresh = CatalogEnergyModel(small_lib, n_vectors=2048)  # figures were saved in the catalog
+    assert fresh(Cand(), zero_heavy, zero_heavy) == low
 
 
 @pytest.mark.slow
