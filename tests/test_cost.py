@@ -210,6 +210,15 @@ def test_cli_costs_one_file(evoapprox_dir, capsys, tmp_path):
     assert '"area_um2": 144.0' in out_json.read_text()
 
 
+def test_cli_costs_one_file_relative_to_a_library(evoapprox_dir, small_lib, capsys):
+    netlist = _find(evoapprox_dir, "mul8u_DG8")  # not in the library; its exact multiplier is
+    assert main(["cost", str(netlist), "--lib", str(small_lib), "--vectors", "2048"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = dict(zip(lines[0].split(), lines[1].split()))
+    assert row["name"] == "mul8u_DG8" and row["exact"] == "mul8u_1JJQ"
+    assert 0.5 < float(row["area/x"]) < 1.0
+
+
 def test_cli_rejects_a_bad_histogram(evoapprox_dir, tmp_path, capsys):
     bad = tmp_path / "h.npy"
     np.save(bad, np.ones(10))
