@@ -217,6 +217,8 @@ class VerilatorBackend(Simulator):
 
             def _build_command(self):
                 verilate, make = super()._build_command()
+                # cocotb makes every net public; the testbench marks what cocotb touches instead.
+                verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
                 seeded: list[str] = []
                 if runtime_cache is not None and all((runtime_cache / f"{stem}{ext}").is_file()
                                                      for stem in runtime for ext in (".o", ".d")):

@@ -96,13 +96,14 @@ def flatten_netlist(
     with tempfile.TemporaryDirectory(prefix="rtlgen-flatten-") as tmp:
         out_v = Path(tmp) / "flat.v"
         out_json = Path(tmp) / "flat.json"
-        lines = [f"read_verilog -noautowire {tcl_quote(src)}"]
+        top_sel = f"-top {top}" if top else "-auto-top"
+        # The top is chosen before the liberty cells are read (they would be candidates for
+        # -auto-top); the later passes keep the module marked top. The pass after flattening
+        # drops the now unused cell modules.
+        lines = [f"read_verilog -noautowire {tcl_quote(src)}", f"hierarchy {top_sel}"]
         if liberty is not None:
             lines.append(f"read_liberty -nooverwrite -ignore_miss_func {tcl_quote(liberty)}")
-        top_sel = f"-top {top}" if top else "-auto-top"
-        # The second hierarchy pass, after flattening, drops the now unused cell modules.
-        lines += [f"hierarchy -check {top_sel}", "flatten", f"hierarchy {top_sel}", "proc",
-                  "opt_clean -purge", "check -assert"]
+        lines += ["hierarchy -check", "flatten", "hierarchy", "proc", "opt_clean -purge", "check -assert"]
         if name:
             lines.append(f"rename -top {name}")
         lines += [f"write_json {tcl_quote(out_json)}", f"write_verilog -noattr {tcl_quote(out_v)}"]
