@@ -128,13 +128,12 @@ class Emulator:
             yt = T[op.outputs[0]]
             if op.index in self.layers:
                 layer = self.layers[op.index]
-                acc = self.engine.accumulate(layer, x, self.plans.get(op.index))
-                y = layer.requantize(acc)
+                y = self.engine.output(layer, x, self.plans.get(op.index))
                 y = y.reshape((n,) + tuple(yt.shape[1:]))
             elif op.kind == "ADD":
                 params, act = self._op_params[op.index]
                 a, b = T[op.inputs[0]], T[op.inputs[1]]
-                y = ops.add(x, a.zero_point, vals[op.inputs[1]], b.zero_point, yt.zero_point, params, act)
+                y = self.engine.add(x, a.zero_point, vals[op.inputs[1]], b.zero_point, yt.zero_point, params, act)
             elif op.kind == "AVERAGE_POOL_2D":
                 y = ops.average_pool(x, op.options, self._op_params[op.index])
             elif op.kind == "MAX_POOL_2D":
