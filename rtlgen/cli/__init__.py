@@ -19,6 +19,8 @@ __all__ = ["main"]
 SUBCOMMANDS = [
     "table",
     "lib",
+    "gen",
+    "bitstream",
     "emulate",
 ]
 
