@@ -20,6 +20,12 @@ def perturbed(signed: bool, seed: int) -> np.ndarray:
     return np.clip(t, lo, hi).astype(np.int32)
 
 
+def weight_minus_one() -> np.ndarray:
+    """An unsigned 'multiplier' that computes a * max(b - 1, 0): biased, so tuning fixes it."""
+    a = np.arange(256)
+    return np.multiply.outer(a, np.maximum(a - 1, 0)).clip(0, 65535).astype(np.int32)
+
+
 def mixed_plans(em: Emulator, encoding: str, granularity: str, seed: int = 0,
                 include_fc: bool = True) -> dict[int, LayerPlan]:
     """Plans mixing exact, truncated and perturbed tables at the given granularity."""
