@@ -135,3 +135,22 @@ def test_operand_histograms_count_every_multiplication(digits):
     raw = em.operand_histograms(x[:10], encoding="raw")
     assert raw[first.op_index][0].sum() == 10 * first.macs
     assert not np.array_equal(raw[first.op_index][0], ah)
+
+
+def test_signmag_below_zero_point_names_the_layer(digits):
+    graph, x = digits
+    em = Emulator(graph)
+    # a layer whose input is not ReLU-clamped at its zero point cannot use signmag
+    from rtlgen.errors import ModelError
+
+    plans = {i: LayerPlan("signmag", (exact_table(False),), np.zeros(l.kernel_shape, int))
+             for i, l in em.layers.items()}
+    xq = np.full((2,) + tuple(graph.input.shape[1:]), -128, np.int8)
+    # force an activation below z into the first layer by shifting its zero point view:
+    first = min(em.layers)
+    layer = em.layers[first]
+    import dataclasses
+    em2 = Emulator(graph, plans)
+    em2.layers[first] = dataclasses.replace(layer, z_in=layer.z_in + 1)
+    with pytest.raises(ModelError, match=rf"op {first} \(\w+\): signmag encoding needs x - z in 0\.\.255"):
+        em2.run(xq)

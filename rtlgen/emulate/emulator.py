@@ -51,7 +51,8 @@ def quantize_input(graph: Graph, x: np.ndarray) -> np.ndarray:
         if x.ndim >= 2 and int(np.prod(x.shape[1:])) == int(np.prod(shape)):
             x = x.reshape((x.shape[0],) + shape)
         else:
-            raise ValueError(f"images have shape {x.shape[1:]}, the model input is {shape}")
+            raise ModelError(f"images have shape {x.shape[1:]}, the model input is {shape}",
+                             file=graph.source)
     if x.dtype == np.int8:
         return x
     r = x.astype(np.float64) / float(t.scale)
@@ -128,7 +129,10 @@ class Emulator:
             yt = T[op.outputs[0]]
             if op.index in self.layers:
                 layer = self.layers[op.index]
-                y = self.engine.output(layer, x, self.plans.get(op.index))
+                try:
+                    y = self.engine.output(layer, x, self.plans.get(op.index))
+                except ValueError as exc:  # e.g. signmag on activations below the zero point
+                    raise ModelError(f"op {op.index} ({op.kind}): {exc}", file=self.graph.source) from None
                 y = y.reshape((n,) + tuple(yt.shape[1:]))
             elif op.kind == "ADD":
                 params, act = self._op_params[op.index]
