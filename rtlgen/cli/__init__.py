@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "lib",
     "gen",
     "bitstream",
+    "emulate",
 ]
 
 
