@@ -15,7 +15,7 @@ import pytest
 from mapper_standins import SyntheticAccuracy, synthetic_energy, synthetic_layers, truncated_candidates
 from rtlgen import bitstream as bsm
 from rtlgen.errors import ConfigError
-from rtlgen.mapper import (DaskExecutor, EnergyTable, ProcessExecutor, SearchSettings, SearchSpace, kernel_sensitivity,
+from rtlgen.mapper import (DaskExecutor, EnergyTable, ProcessExecutor, SearchSettings, SearchSpace, filter_sensitivity, kernel_sensitivity,
                            make_executor, pareto_front, run_search)
 from rtlgen.mapper.search import EvaluatedPoint
 
@@ -128,8 +128,11 @@ def test_sensitivity_definition() -> None:
     w[1, 0, 0, 1] = 5
     s = kernel_sensitivity(w, np.array([0.5, 2.0]), np.array([10.0, 1.0]))
     assert np.allclose(s, [[0.5 * 10 * 18, 0.0], [0.0, 2.0 * 1 * 5]])
-    dw = kernel_sensitivity(np.ones((1, 3, 3, 4)), 1.0, np.arange(4.0), depthwise=True)
+    assert np.allclose(filter_sensitivity(s), [90.0, 10.0])
+    dw = kernel_sensitivity(np.ones((4, 3, 3, 1)), 1.0, np.arange(4.0)[:, None])
     assert dw.shape == (4, 1) and np.allclose(dw[:, 0], 9 * np.arange(4.0))
+    with pytest.raises(ValueError, match=r"^act_mean_abs of shape \(3,\) does not fit kernels \(2, 2\)$"):
+        kernel_sensitivity(w, 1.0, np.ones(3))
 
 
 SETTINGS = SearchSettings(generations=4, pop_size=12, seed=7)

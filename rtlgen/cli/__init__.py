@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "gen",
     "bitstream",
     "emulate",
+    "map",
 ]
 
 
