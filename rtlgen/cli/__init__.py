@@ -19,6 +19,7 @@ __all__ = ["main"]
 SUBCOMMANDS = [
     "table",
     "lib",
+    "cost",
     "gen",
     "bitstream",
     "emulate",
