@@ -137,12 +137,25 @@ def test_cost_key_names_every_dependency():
 def test_missing_tools_are_named(evoapprox_dir, monkeypatch, tmp_path):
     path = _find(evoapprox_dir, "mul8u_17MN")
     cost_mod._prepare.cache_clear()  # synthesis results are kept in-process
-    monkeypatch.setenv("RTLGEN_YOSYS", str(tmp_path / "no-yosys"))
-    with pytest.raises(ToolError, match=r"^yosys not found"):
+    monkeypatch.setenv("YOSYS", str(tmp_path / "no-yosys"))
+    with pytest.raises(ToolError, match=r"^Yosys not found"):
         hardware_cost(path, activity=FAST)
-    monkeypatch.delenv("RTLGEN_YOSYS")
+    monkeypatch.delenv("YOSYS")
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither tool on PATH
+    cost_mod._prepare.cache_clear()
+    with pytest.raises(ToolError, match=r"^Yosys not found \(no yosys on PATH\)"):
+        hardware_cost(path, activity=FAST)
+    monkeypatch.undo()
     monkeypatch.setenv("RTLGEN_STA", str(tmp_path / "no-sta"))
-    with pytest.raises(ToolError, match=r"^sta not found"):
+    with pytest.raises(ToolError, match=r"^sta not found: \$RTLGEN_STA is '.*no-sta', which is not an executable$"):
+        hardware_cost(path, activity=FAST)
+    monkeypatch.delenv("RTLGEN_STA")
+    sta_dir = tmp_path / "bin"
+    sta_dir.mkdir()
+    import shutil
+    (sta_dir / "yosys").symlink_to(shutil.which("yosys"))
+    monkeypatch.setenv("PATH", str(sta_dir))  # yosys but no sta
+    with pytest.raises(ToolError, match=r"^sta not found on PATH; install it \(Debian: apt-get install opensta"):
         hardware_cost(path, activity=FAST)
 
 
