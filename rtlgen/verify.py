@@ -241,7 +241,8 @@ class Bench:
                 flat_texts.append(dst.read_text())
             bank = _bank_verilog(modules)
             tb = _TB_FILE.read_text()
-            key = hashlib.sha256("\0".join([self.simulator.name, self.simulator.version, tb, bank, *flat_texts])
+            key = hashlib.sha256("\0".join([self.simulator.name, self.simulator.version, *self.simulator.build_args(),
+                                             tb, bank, *flat_texts])
                                  .encode()).hexdigest()[:20]
             build_dir = self.work_dir / f"{self.simulator.name}-{key}"
             marker = build_dir / "rtlgen-build.ok"
@@ -258,7 +259,7 @@ class Bench:
                 key = self.simulator.runtime_key()
                 runner = self.simulator.runner(self.work_dir / f"{self.simulator.name}-runtime-{key}" if key else None)
                 log = build_dir / "build.log"
-                build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if self.simulator.name == "verilator" else []
+                build_args = self.simulator.build_args()
                 try:
                     runner.build(sources=sources, hdl_toplevel=_TB_TOP, build_dir=build_dir,
                                  parameters={"N": len(modules)}, build_args=build_args,
