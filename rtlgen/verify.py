@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -184,19 +185,33 @@ def _default_liberty() -> Path | None:
         return None
 
 
+_path_lock = threading.Lock()
+_path_users = 0
+_path_added = False
+
+
 @contextlib.contextmanager
 def _sim_dir_on_path() -> Iterator[None]:
-    # cocotb's runner passes sys.path to the simulator's Python as PYTHONPATH: that is how the
-    # embedded interpreter finds sim/rtlgen_verify_test.py.
-    added = str(SIM_DIR) not in sys.path
-    if added:
-        sys.path.insert(0, str(SIM_DIR))
+    """Put ``sim/`` on ``sys.path`` while any simulation runs (thread-safe, reference-counted).
+
+    cocotb's runner passes ``sys.path`` to the simulator's Python as PYTHONPATH: that is how the
+    embedded interpreter finds ``sim/rtlgen_verify_test.py``.
+    """
+    global _path_users, _path_added
+    with _path_lock:
+        if _path_users == 0 and str(SIM_DIR) not in sys.path:
+            sys.path.insert(0, str(SIM_DIR))
+            _path_added = True
+        _path_users += 1
     try:
         yield
     finally:
-        if added:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(str(SIM_DIR))
+        with _path_lock:
+            _path_users -= 1
+            if _path_users == 0 and _path_added:
+                with contextlib.suppress(ValueError):
+                    sys.path.remove(str(SIM_DIR))
+                _path_added = False
 
 
 class Bench:
@@ -299,6 +314,7 @@ class Bench:
         if not result_file.exists():
             raise ToolError(f"{self.simulator.name} simulation in {run_dir} wrote no result; end of {log}:\n{_tail(log)}")
         found = json.loads(result_file.read_text())
+        hex_file.unlink()  # 5 bytes per pair and multiplier: not worth keeping in a reused build folder
         if found["multipliers"] != len(tables):
             raise ToolError(f"testbench reported {found['multipliers']} multipliers, built {len(tables)}")
         return [{k: found[k][i] for k in ("mismatches", "first_index", "first_got", "first_expected")}
