@@ -1,0 +1,67 @@
+"""A conv layer packaged for the accelerator: descriptor plus the memory images to load.
+
+The host side of :mod:`rtlgen.accel.descriptor`: from a layer's int8 tensors and requantization
+parameters to the words a testbench or a hardware-in-the-loop driver writes through the host
+ports, and back from the output bytes to an int8 tensor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import AccelConfig
+from .descriptor import LayerDescriptor, param_image, weight_image
+
+__all__ = ["ConvJob", "conv_job"]
+
+
+@dataclass(frozen=True)
+class ConvJob:
+    descriptor: LayerDescriptor
+    activations: np.ndarray        # uint8 bytes for the activation memory at in_base (NHWC)
+    weight_words: list[int]        # for the weight memory at w_base
+    param_words: list[int]         # for the parameter memory at p_base
+
+    @property
+    def output_bytes(self) -> int:
+        d = self.descriptor
+        return d.out_h * d.out_w * d.out_c
+
+    def output(self, raw: np.ndarray | list[int]) -> np.ndarray:
+        """int8 [out_h, out_w, out_c] from the bytes read at ``out_base``."""
+        d = self.descriptor
+        return np.asarray(raw, dtype=np.uint8).view(np.int8).reshape(d.out_h, d.out_w, d.out_c)
+
+    def cycle_estimate(self, lanes: int) -> int:
+        """The documented cycle count (:mod:`rtlgen.accel.top`) without the fill/drain tail."""
+        d = self.descriptor
+        k = d.products
+        return d.groups(lanes) * d.out_h * d.out_w * (k + max(0, lanes - k + 3))
+
+
+def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.ndarray,
+             multiplier: np.ndarray, shift: np.ndarray, *, z_x: int, z_y: int, act_min: int,
+             act_max: int, stride: tuple[int, int], pad: tuple[int, int],
+             out_hw: tuple[int, int], unit: int = 0, encoding: str = "signmag",
+             sel_mode: str = "layer", layer_sel: int = 0,
+             selects: np.ndarray | None = None) -> ConvJob:
+    """Input ``x`` int8 [H, W, C]; ``weights`` int8 [O, KH, KW, C]; per-channel int32 ``bias``,
+    ``multiplier``, ``shift``; ``pad`` = (top, left). Input at address 0, output right after."""
+    x = np.asarray(x)
+    w = np.asarray(weights)
+    if x.ndim != 3 or w.ndim != 4 or w.shape[3] != x.shape[2]:
+        raise ValueError(f"x must be [H, W, C] and weights [O, KH, KW, C]; got {x.shape}, {w.shape}")
+    H, W, C = x.shape
+    O, KH, KW, _ = w.shape
+    desc = LayerDescriptor(
+        in_h=H, in_w=W, in_c=C, out_h=out_hw[0], out_w=out_hw[1], out_c=O, kh=KH, kw=KW,
+        stride_h=stride[0], stride_w=stride[1], pad_top=pad[0], pad_left=pad[1],
+        in_base=0, out_base=H * W * C, w_base=0, p_base=0, unit=unit, encoding=encoding,
+        sel_mode=sel_mode, layer_sel=layer_sel, z_x=z_x, z_y=z_y, act_min=act_min,
+        act_max=act_max)
+    desc.check(config)
+    if sel_mode == "layer":
+        selects = None
+    return ConvJob(desc, x.astype(np.int8).view(np.uint8).ravel(),
+                   weight_image(w, selects, config), param_image(bias, multiplier, shift))

@@ -1,0 +1,275 @@
+"""The accelerator top: memories, configuration port, layer controller, compute units, epilogue.
+
+Dataflow (output-stationary)
+----------------------------
+A layer runs on the unit named by its descriptor (:mod:`rtlgen.accel.descriptor`); the other
+units are idle with their multipliers' operands held. The controller walks::
+
+    for co_base in 0, L, 2L, ... < out_c:        # one group of L output channels, one per lane
+      for oy, ox in the output:                   # one output pixel
+        for ky, kx, ci in the kernel:             # K = kh*kw*cin products, one per cycle
+          issue: activation byte x[oy*sh+ky-pt, ox*sw+kx-pl, ci] (padding -> z_x), broadcast
+                 to the unit's lanes; weight word (L weights + L selects) of (group, ky, kx, ci)
+
+Every cycle each lane of the active unit takes one product (lanes busy also on padding positions:
+the emulation runs the multiplier there too). On a pixel's last product the lanes copy their sums
+to result registers and start the next pixel at once; the epilogue drains the L results one per
+cycle (correction terms, bias, requantization, one int8 byte written to the activation memory).
+
+Pipeline: S0 address generation -> S1 memory data, operand encoding, operand registers -> S2
+multiply, accumulate -> epilogue E1 (parameter read, corrections) -> requantizer (4 stages) ->
+write.
+
+Cycle count per layer
+---------------------
+``cycles = groups * out_h * out_w * (K + stall) + 10`` with ``groups = ceil(out_c / L)``,
+``K = kh*kw*cin``, ``stall = max(0, L - K + 3)`` (the controller holds a pixel's last product
+until the drain of the previous pixel is within 3 cycles of finishing), and about 10 cycles of
+pipeline fill and drain. Lane utilisation = ``K / (K + stall)`` times the fraction of lanes
+holding a real channel (``out_c / (groups*L)``). ResNet-8's convolutions with L = 16: the 3x3
+ones have K >= 27 (no stall, 100% busy), the 1x1 shortcut with cin = 16 has K = 16 (3 stalls,
+84%). ``cycles`` and ``issued`` (products issued) are output ports for measurement.
+
+Host ports (synchronous to ``clk``; use them while ``busy`` is low)
+------------------------------------------------------------------
+``cfg_we/cfg_addr/cfg_data`` load descriptor registers; ``start`` runs the layer, ``busy`` is high
+until the last byte is written, ``done`` then stays high until the next start.
+``act_we/act_addr/act_wdata`` write the activation memory, ``act_addr`` -> ``act_rdata`` reads
+it (data one cycle after the address). ``wgt_we/wgt_addr/wgt_wdata`` and
+``par_we/par_addr/par_wdata`` write the weight and parameter memories.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .config import AccelConfig
+from .descriptor import FIELDS, PARAM_BITS
+from .encoding import correction_coefficients
+from .multiplier import MultiplierSpec
+from .requant import Requantizer
+from .unit import ComputeUnit
+
+__all__ = ["Accelerator"]
+
+SEL_LAYER, SEL_FILTER, SEL_KERNEL = 0, 1, 2
+
+
+class Accelerator(wiring.Component):
+    def __init__(self, config: AccelConfig, banks: list[list[MultiplierSpec]]):
+        if len(banks) != config.units or any(len(b) != config.multipliers for b in banks):
+            raise ValueError(f"banks must be {config.units} lists of {config.multipliers} "
+                             "multiplier specs")
+        self.config = config
+        self.banks = banks
+        c = config
+        super().__init__({
+            "cfg_we": In(1), "cfg_addr": In(5), "cfg_data": In(32),
+            "start": In(1), "busy": Out(1), "done": Out(1),
+            "act_we": In(1), "act_addr": In(c.activation_addr_bits), "act_wdata": In(8),
+            "act_rdata": Out(8),
+            "wgt_we": In(1), "wgt_addr": In(c.weight_addr_bits), "wgt_wdata": In(c.weight_word_bits),
+            "par_we": In(1), "par_addr": In(c.channel_addr_bits), "par_wdata": In(PARAM_BITS),
+            "cycles": Out(32), "issued": Out(32),
+        })
+
+    def elaborate(self, platform):
+        c = self.config
+        L, S = c.lanes, c.select_bits
+        m = Module()
+
+        # --- descriptor registers (configuration port) ------------------------------------
+        d = {}
+        for name, width, is_signed in FIELDS:
+            d[name] = Signal(signed(width) if is_signed else unsigned(width), name=f"d_{name}")
+        with m.If(self.cfg_we & ~self.busy):
+            with m.Switch(self.cfg_addr):
+                for i, (name, width, _) in enumerate(FIELDS):
+                    with m.Case(i):
+                        m.d.sync += d[name].eq(self.cfg_data[:width])
+
+        # --- memories --------------------------------------------------------------------
+        m.submodules.act_mem = act_mem = Memory(shape=8, depth=c.activation_bytes, init=[])
+        m.submodules.wgt_mem = wgt_mem = Memory(shape=c.weight_word_bits, depth=c.weight_words,
+                                                init=[])
+        m.submodules.par_mem = par_mem = Memory(shape=PARAM_BITS, depth=c.channels, init=[])
+        act_rd = act_mem.read_port()
+        act_wr = act_mem.write_port()
+        wgt_rd = wgt_mem.read_port()
+        wgt_wr = wgt_mem.write_port()
+        par_rd = par_mem.read_port()
+        par_wr = par_mem.write_port()
+        m.d.comb += [
+            wgt_wr.en.eq(self.wgt_we & ~self.busy), wgt_wr.addr.eq(self.wgt_addr),
+            wgt_wr.data.eq(self.wgt_wdata),
+            par_wr.en.eq(self.par_we & ~self.busy), par_wr.addr.eq(self.par_addr),
+            par_wr.data.eq(self.par_wdata),
+            self.act_rdata.eq(act_rd.data),
+        ]
+
+        # --- units -----------------------------------------------------------------------
+        units = [ComputeUnit(bank, L, S) for bank in self.banks]
+        for u, unit in enumerate(units):
+            m.submodules[f"unit{u}"] = unit
+
+        # --- controller state ------------------------------------------------------------
+        running = Signal()      # between start and done
+        issuing = Signal()      # products left to issue
+        m.d.comb += self.busy.eq(running)
+        K = Signal(unsigned(24))
+        co_base = Signal(unsigned(12))
+        oy = Signal(unsigned(12))
+        ox = Signal(unsigned(12))
+        ky = Signal(unsigned(4))
+        kx = Signal(unsigned(4))
+        ci = Signal(unsigned(12))
+        iy0 = Signal(unsigned(16))   # oy * stride_h
+        ix0 = Signal(unsigned(16))
+        w_addr = Signal(unsigned(c.weight_addr_bits))
+        w_grp = Signal(unsigned(c.weight_addr_bits))
+        cycles = Signal(32)
+        issued = Signal(32)
+        m.d.comb += [self.cycles.eq(cycles), self.issued.eq(issued)]
+
+        # S0: addresses of the product to issue.
+        iy = Signal(signed(18))
+        ix = Signal(signed(18))
+        m.d.comb += [iy.eq(iy0 + ky - d["pad_top"]), ix.eq(ix0 + kx - d["pad_left"])]
+        pad = Signal()
+        m.d.comb += pad.eq((iy < 0) | (iy >= d["in_h"]) | (ix < 0) | (ix >= d["in_w"]))
+        act_addr = Signal(unsigned(c.activation_addr_bits))
+        m.d.comb += act_addr.eq(d["in_base"] + (iy[:12] * d["in_w"] + ix[:12]) * d["in_c"] + ci)
+        out_addr = Signal(unsigned(c.activation_addr_bits))
+        m.d.comb += out_addr.eq(d["out_base"] + (oy * d["out_w"] + ox) * d["out_c"] + co_base)
+        ci_end = ci == d["in_c"] - 1
+        kx_end = kx == d["kw"] - 1
+        ky_end = ky == d["kh"] - 1
+        ox_end = ox == d["out_w"] - 1
+        oy_end = oy == d["out_h"] - 1
+        is_first = (ci == 0) & (kx == 0) & (ky == 0)
+        is_last = ci_end & kx_end & ky_end
+        group_end = is_last & ox_end & oy_end
+
+        # Pipeline registers S1 (memory data valid) and S2 (product valid).
+        v1, first1, last1, pad1 = Signal(), Signal(), Signal(), Signal()
+        oaddr1 = Signal.like(out_addr)
+        co1 = Signal.like(co_base)
+        v2, last2 = Signal(), Signal()
+        oaddr2 = Signal.like(out_addr)
+        co2 = Signal.like(co_base)
+
+        # Drain state (reads one lane's results per cycle).
+        drain = Signal()
+        j = Signal(range(L))
+        d_oaddr = Signal.like(out_addr)
+        d_co = Signal.like(co_base)
+
+        # A pixel's last product may only be issued if its capture (2 cycles later) finds the
+        # drain at most at its final lane and no other capture is pending.
+        block_last = (v1 & last1) | (v2 & last2) | (drain & (j + 3 < L))
+        issue = Signal()
+        m.d.comb += issue.eq(running & issuing & ~(is_last & block_last))
+
+        m.d.comb += [act_rd.addr.eq(Mux(running, act_addr, self.act_addr)),
+                     wgt_rd.addr.eq(w_addr)]
+        m.d.sync += [v1.eq(issue), first1.eq(is_first), last1.eq(is_last), pad1.eq(pad),
+                     oaddr1.eq(out_addr), co1.eq(co_base),
+                     v2.eq(v1), last2.eq(last1), oaddr2.eq(oaddr1), co2.eq(co1)]
+
+        with m.If(running):
+            m.d.sync += cycles.eq(cycles + 1)
+        with m.If(issue):
+            m.d.sync += issued.eq(issued + 1)
+            m.d.sync += [ci.eq(ci + 1), w_addr.eq(w_addr + 1)]
+            with m.If(ci_end):
+                m.d.sync += [ci.eq(0), kx.eq(kx + 1)]
+                with m.If(kx_end):
+                    m.d.sync += [kx.eq(0), ky.eq(ky + 1)]
+                    with m.If(ky_end):   # pixel done
+                        m.d.sync += [ky.eq(0), ox.eq(ox + 1), ix0.eq(ix0 + d["stride_w"]),
+                                     w_addr.eq(w_grp)]
+                        with m.If(ox_end):
+                            m.d.sync += [ox.eq(0), ix0.eq(0), oy.eq(oy + 1),
+                                         iy0.eq(iy0 + d["stride_h"])]
+                            with m.If(oy_end):   # group done: next L output channels
+                                m.d.sync += [oy.eq(0), iy0.eq(0), co_base.eq(co_base + L),
+                                             w_addr.eq(w_addr + 1), w_grp.eq(w_addr + 1)]
+                                with m.If(co_base + L >= d["out_c"]):
+                                    m.d.sync += issuing.eq(0)
+
+        # --- S1: operands to the active unit ---------------------------------------------
+        x_eff = Signal(signed(8))
+        m.d.comb += x_eff.eq(Mux(pad1, d["z_x"], act_rd.data.as_signed()))
+        word = wgt_rd.data
+        fsel = [Signal(unsigned(S), name=f"fsel{l}") for l in range(L)]
+        lane_sel = []
+        for l in range(L):
+            wsel = word[8 * L + l * S: 8 * L + (l + 1) * S]
+            sel = Signal(unsigned(S), name=f"lane_sel{l}")
+            with m.Switch(d["sel_mode"]):
+                with m.Case(SEL_KERNEL):
+                    m.d.comb += sel.eq(wsel)
+                with m.Case(SEL_FILTER):
+                    m.d.comb += sel.eq(Mux(first1, wsel, fsel[l]))
+                with m.Default():
+                    m.d.comb += sel.eq(d["layer_sel"][:S])
+            with m.If(v1 & first1):
+                m.d.sync += fsel[l].eq(wsel)
+            lane_sel.append(sel)
+        for u, unit in enumerate(units):
+            m.d.comb += [unit.valid.eq(v1 & (d["unit"] == u)), unit.first.eq(first1),
+                         unit.last.eq(last1), unit.x.eq(x_eff), unit.z_x.eq(d["z_x"]),
+                         unit.encoding.eq(d["encoding"])]
+            for l in range(L):
+                m.d.comb += [unit.w[l].eq(word[8 * l: 8 * l + 8].as_signed()),
+                             unit.sel[l].eq(lane_sel[l])]
+
+        # --- epilogue: drain the result registers ----------------------------------------
+        capture = v2 & last2
+        with m.If(drain):
+            m.d.sync += j.eq(j + 1)
+            with m.If(j == L - 1):
+                m.d.sync += [drain.eq(0), j.eq(0)]
+        with m.If(capture):
+            m.d.sync += [drain.eq(1), j.eq(0), d_oaddr.eq(oaddr2), d_co.eq(co2)]
+
+        res_acc = Array(lane.res_acc for unit in units for lane in unit.lanes)
+        res_sumw = Array(lane.res_sumw for unit in units for lane in unit.lanes)
+        res_sumx = Array(unit.res_sumx for unit in units)
+        e_valid = Signal()
+        e_acc = Signal(signed(32))
+        e_sumw = Signal(signed(32))
+        e_sumx = Signal(signed(32))
+        e_addr = Signal.like(out_addr)
+        m.d.comb += par_rd.addr.eq(d["p_base"] + d_co + j)
+        m.d.sync += [e_valid.eq(drain & (d_co + j < d["out_c"])),
+                     e_acc.eq(res_acc[d["unit"] * L + j]), e_sumw.eq(res_sumw[d["unit"] * L + j]),
+                     e_sumx.eq(res_sumx[d["unit"]]), e_addr.eq(d_oaddr + j)]
+
+        c_w, c_x, offset_k = correction_coefficients(m, d["z_x"], d["encoding"])
+        bias = par_rd.data[0:32].as_signed()
+        total = Signal(signed(32))
+        m.d.comb += total.eq(e_acc + bias + c_w * e_sumw + c_x * e_sumx
+                             - Mux(offset_k, K << 14, 0))
+        m.submodules.requant = rq = Requantizer(tag_bits=c.activation_addr_bits)
+        m.d.comb += [rq.valid.eq(e_valid), rq.acc.eq(total),
+                     rq.mult.eq(par_rd.data[32:64].as_signed()),
+                     rq.shift.eq(par_rd.data[64:70].as_signed()),
+                     rq.z_y.eq(d["z_y"]), rq.act_min.eq(d["act_min"]), rq.act_max.eq(d["act_max"]),
+                     rq.tag.eq(e_addr)]
+        m.d.comb += [act_wr.en.eq(Mux(running, rq.out_valid, self.act_we)),
+                     act_wr.addr.eq(Mux(running, rq.out_tag, self.act_addr)),
+                     act_wr.data.eq(Mux(running, rq.out.as_unsigned(), self.act_wdata))]
+
+        # --- start / done ----------------------------------------------------------------
+        idle_tail = ~issuing & ~v1 & ~v2 & ~drain & ~capture & ~e_valid & ~rq.busy
+        with m.If(running & idle_tail):
+            m.d.sync += [running.eq(0), self.done.eq(1)]
+        with m.If(self.start & ~running):
+            m.d.sync += [running.eq(1), issuing.eq(1), self.done.eq(0), cycles.eq(0),
+                         issued.eq(0), co_base.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),
+                         ci.eq(0), iy0.eq(0), ix0.eq(0), w_addr.eq(d["w_base"]),
+                         w_grp.eq(d["w_base"]), K.eq(d["kh"] * d["kw"] * d["in_c"])]
+        return m
