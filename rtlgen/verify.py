@@ -4,7 +4,12 @@ The host side of ``hdl/rtlgen_verify_tb.v`` and ``sim/rtlgen_verify_test.py``:
 
 1. each netlist is flattened with Yosys (:func:`rtlgen.yosys.flatten_netlist`) into one module
    with a unique name, so that generic and ``_pdk45`` versions of a circuit, buses such as
-   ``wire [2031:0] N`` and standard cells from a liberty file all simulate alike;
+   ``wire [2031:0] N`` (slow in Icarus, miscompiled by older Verilator) and standard cells all
+   simulate alike. Standard cells take their logic from the liberty file's ``function``
+   attributes (``read_liberty``), the same source the numpy evaluator uses, rather than from
+   ``osu018_stdcells.v``: that file's cells carry ``specify`` timing with min:typ:max delays, a
+   ``timescale`` each and UDPs, which the two simulators treat differently, and a user's
+   liberty file need not come with Verilog models at all;
 2. a generated ``rtlgen_dut_bank`` instantiates several multipliers, binding ports **by name**
    (``A`` gets the operand ``a``, ``B`` gets ``b``; see :mod:`rtlgen.table`);
 3. cocotb's runner builds the bank with the testbench once per simulator, then runs it with the
