@@ -242,6 +242,10 @@ class Bench:
     def build(self) -> None:
         """Flatten the netlists, write the bank, and build (or reuse) the simulator model."""
         self.simulator.check()
+        for needed in (_TB_FILE, SIM_DIR / f"{_TEST_MODULE}.py"):
+            if not needed.is_file():
+                raise ToolError(f"testbench file {needed} is missing: rtlgen verify runs from a source checkout "
+                                "(hdl/ and sim/ beside the rtlgen package)")
         start = time.perf_counter()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="flat-", dir=self.work_dir) as tmp:
