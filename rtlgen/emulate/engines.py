@@ -1,19 +1,21 @@
-"""Emulation engines: how a MAC layer's int32 accumulators are computed. All agree bit for bit.
+"""Emulation engines: how a MAC layer is computed. All agree bit for bit (tested).
 
-An engine maps ``(layer, x, plan)`` to the accumulators ``[N, OH, OW, O]`` (int64, bias not
-included): ``x`` is the layer's int8 input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or
-``None`` for exact multiplication.
+An engine's ``output(layer, x, plan)`` is the layer's int8 output ``[N, OH, OW, O]`` and
+``accumulate(layer, x, plan)`` its accumulators (bias not included); ``x`` is the layer's int8
+input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact multiplication.
+``add`` computes an int8 ADD.
 
 * ``reference``: straightforward numpy: im2col, then :mod:`.encoding`'s definition applied
   term by term (a table gather per multiplication). Slow; the oracle the others are tested
   against.
 * ``fast``: compiled (numba) direct convolutions, parallel over output rows, int32
   accumulation, requantization fused; taps whose activation equals the padding code are
-  skipped (after ReLU most are). Exact layers multiply ``(x - z) * w`` vectorized over output
-  channels. Approximate layers add, per tap, a precomputed contribution vector
-  ``vtab[k, a, :]`` over the output channels: tap ``k``'s table value for activation code ``a``
-  with the product sign, the encoding's correction terms and the padding-code baseline folded
-  in (see :func:`_fold_luts`), so the inner loop is a contiguous vector add, no gather.
+  skipped (after ReLU many are). Exact layers multiply ``(x - z) * w`` over output channels.
+  Approximate layers add, per tap, a precomputed contribution vector ``vtab[k, a, :]`` over
+  the output channels: tap ``k``'s table value for activation code ``a`` with the product
+  sign, the encoding's correction terms and the padding-code baseline folded in (see
+  :func:`_fold_luts`), so the inner loop is a contiguous add, no per-multiplication gather.
+  (Depthwise layers use a per-channel gather kernel; they are small.)
 
 ``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
 """
