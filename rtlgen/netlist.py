@@ -70,8 +70,16 @@ class Netlist:
 
 @functools.lru_cache(maxsize=1)
 def _parser():
-    import pyverilog.vparser
-    from pyverilog.vparser.parser import VerilogParser
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        # pyverilog reads its VERSION file without closing it; collect the handle here, quietly
+        warnings.simplefilter("ignore", ResourceWarning)
+        import pyverilog.vparser
+        from pyverilog.vparser.parser import VerilogParser
+
+        gc.collect()
 
     # outputdir = the package folder: PLY finds its cached tables there instead of rebuilding.
     return VerilogParser(outputdir=os.path.dirname(pyverilog.vparser.__file__), debug=False)
@@ -83,15 +91,21 @@ _PARSE_ERR = re.compile(r"line:(\d+):\s*before:\s*(.*)")
 def _parse(text: str, file: str):
     import warnings
 
+    if not re.search(r"\bmodule\b", re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)):
+        raise NetlistError("no module definition found", file=file)
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _parser().parse(text)
+            parser = _parser()
+            parser.lexer.reset_lineno()  # PLY keeps counting lines across parses otherwise
+            return parser.parse(text)
     except Exception as exc:  # pyverilog raises ParseError and lexer errors of its own
         msg = str(exc)
         m = _PARSE_ERR.search(msg)
         if m:
-            raise NetlistError(f"syntax error before {m.group(2)!r}", file=file, line=int(m.group(1))) from None
+            token = m.group(2).strip().strip('"')
+            raise NetlistError(f"syntax error before {token!r}", file=file, line=int(m.group(1))) from None
         raise NetlistError(f"syntax error: {msg}", file=file) from None
 
 
@@ -725,10 +739,7 @@ def parse_netlist_text(text: str, *, file: str = "<string>", top: str | None = N
             what = "output bit" if n in out_set else "net"
             raise NetlistError(f"{what} {attrs['name']} is never driven" + (" but is read here" if where else ""),
                                file=file, line=where)
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        cycle = None
+    cycle = None if nx.is_directed_acyclic_graph(g) else nx.find_cycle(g)
     if cycle:
         names = [g.nodes[u].get("name") for u, _ in cycle if g.nodes[u]["op"] == "net"]
         line = min((builder.net_driver_line.get(u, 0) for u, _ in cycle if u in builder.net_driver_line),

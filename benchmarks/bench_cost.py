@@ -1,0 +1,154 @@
+"""Cost of all 50 EvoApprox v2022 8x8 multipliers, and how it ranks against EvoApprox's PDK45 power.
+
+Run: PYTHONPATH=. python benchmarks/bench_cost.py [--data DIR] [--jobs N] [--plot benchmarks/cost_vs_pdk45.png]
+
+Synthesizes each generic netlist to OSU018 (Yosys), times it (OpenSTA), simulates a uniform random
+operand stream through the synthesized netlist and sums power (rtlgen.cost); then compares our
+power, area and energy with the figures EvoApprox publishes for PDK45 (the ``// PDK45_PWR`` header
+of each netlist, cross-checked against meta.json): Spearman rank correlation, scatter plot, timings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rtlgen.activity import ActivitySpec  # noqa: E402
+from rtlgen.cost import hardware_cost  # noqa: E402
+from rtlgen.paths import shared_data_dir  # noqa: E402
+
+_HEADER = re.compile(r"^//\s*PDK45_(PWR|AREA|DELAY)\s*=\s*([0-9.]+)", re.M)
+
+
+def published(path: Path) -> dict[str, float]:
+    return {k.lower(): float(v) for k, v in _HEADER.findall(path.read_text(errors="replace"))}
+
+
+def circuits(data: Path) -> dict[str, Path]:
+    """One generic netlist per circuit name (the 129 files hold 50 circuits)."""
+    found: dict[str, Path] = {}
+    for p in sorted(data.rglob("mul8*.v")):
+        if not p.stem.endswith("_pdk45"):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def meta_power(data: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+
+    def walk(x):
+        if isinstance(x, dict):
+            if "name" in x and "params" in x:
+                out[x["name"]] = float(x["params"]["pwr"])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(json.loads((data / "meta.json").read_text()))
+    return out
+
+
+def _one(args):
+    name, path, n_vectors = args
+    t = time.perf_counter()
+    fig = hardware_cost(path, activity=ActivitySpec.make(n_vectors=n_vectors), name=name)
+    return fig, time.perf_counter() - t
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=None, help="evoapproxlib-v2022 folder")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--vectors", type=int, default=16384)
+    ap.add_argument("--plot", type=Path, default=Path(__file__).resolve().parent / "cost_vs_pdk45.png")
+    ap.add_argument("--json", type=Path, default=None, help="write all figures here")
+    args = ap.parse_args(argv)
+    data = args.data or shared_data_dir() / "evoapproxlib-v2022"
+    circ = circuits(data)
+    meta = meta_power(data)
+    pub = {n: published(p) for n, p in circ.items()}
+    for n in circ:
+        if n in meta and abs(meta[n] - pub[n].get("pwr", meta[n])) > 1e-9:
+            print(f"note: {n}: header PDK45_PWR {pub[n]['pwr']} != meta.json pwr {meta[n]}")
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(_one, [(n, p, args.vectors) for n, p in circ.items()]))
+    wall = time.perf_counter() - t0
+    figs = {f.name: f for f, _ in results}
+    per = [dt for _, dt in results]
+    names = sorted(circ, key=lambda n: pub[n]["pwr"])
+    print(f"{'name':12s} {'cells':>5s} {'area um2':>9s} {'delay ns':>8s} {'P mW':>8s} {'E pJ':>7s} {'STA mW':>8s} | "
+          f"{'PDK45 mW':>8s} {'um2':>7s} {'ns':>5s}")
+    for n in names:
+        f, p = figs[n], pub[n]
+        print(f"{n:12s} {f.cells:5d} {f.area_um2:9.0f} {f.delay_ns:8.3f} {f.power_mw:8.4f} {f.energy_pj:7.3f} "
+              f"{f.sta_power_mw:8.4f} | {p['pwr']:8.4f} {p['area']:7.1f} {p['delay']:5.2f}")
+    ref = np.array([pub[n]["pwr"] for n in names])
+    rows = {
+        "power (ours, simulated activity) vs PDK45 power": [figs[n].power_mw for n in names],
+        "OpenSTA power (propagated) vs PDK45 power": [figs[n].sta_power_mw for n in names],
+        "area vs PDK45 power": [figs[n].area_um2 for n in names],
+        "area vs PDK45 area": ([figs[n].area_um2 for n in names], [pub[n]["area"] for n in names]),
+        "delay vs PDK45 delay": ([figs[n].delay_ns for n in names], [pub[n]["delay"] for n in names]),
+    }
+    print()
+    summary = {}
+    for label, val in rows.items():
+        x, y = (val if isinstance(val, tuple) else (val, ref))
+        rho = spearmanr(x, y).statistic
+        summary[label] = float(rho)
+        print(f"Spearman {label}: {rho:.4f}")
+    print(f"\n{len(circ)} circuits, {args.vectors} vectors each, {args.jobs} jobs: {wall:.1f} s wall, "
+          f"{np.mean(per):.2f} s mean per circuit (synthesis + STA + simulation)")
+    # The mapper's use: one circuit under many operand histograms (synthesis is kept in-process).
+    exact = circ.get("mul8u_1JJQ")
+    if exact is not None:
+        rng = np.random.default_rng(0)
+        hardware_cost(exact, activity=ActivitySpec.make(n_vectors=args.vectors))
+        t = time.perf_counter()
+        energies = []
+        for _ in range(5):
+            h = rng.exponential(size=256) * np.exp(-np.arange(256) / 32.0)
+            energies.append(hardware_cost(exact, activity=ActivitySpec.make(h, h[::-1].copy(), n_vectors=args.vectors)).energy_pj)
+        dt = (time.perf_counter() - t) / 5
+        print(f"mul8u_1JJQ under 5 random histograms: {dt:.2f} s each after the first "
+              f"(energies {', '.join(f'{e:.2f}' for e in energies)} pJ; uniform {figs['mul8u_1JJQ'].energy_pj:.2f} pJ)")
+    print(f"machine: {platform.node()} {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6.4, 4.8))
+        for signed, marker in ((False, "o"), (True, "^")):
+            sel = [n for n in names if n.startswith("mul8s") == signed]
+            ax.scatter([pub[n]["pwr"] for n in sel], [figs[n].power_mw for n in sel], marker=marker,
+                       label=("signed" if signed else "unsigned") + f" ({len(sel)})")
+        ax.set_xlabel("EvoApprox published power, PDK45 (mW)")
+        ax.set_ylabel("rtlgen power, OSU018 @ 100 MHz, uniform operands (mW)")
+        ax.set_title(f"50 EvoApprox 8x8 multipliers: Spearman rho = {summary[next(iter(rows))]:.3f}")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.plot, dpi=120)
+        print(f"plot: {args.plot}")
+    if args.json:
+        args.json.write_text(json.dumps({"figures": {n: figs[n].to_json() for n in names},
+                                         "published": pub, "spearman": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

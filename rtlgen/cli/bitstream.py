@@ -1,0 +1,141 @@
+"""``rtlgen bitstream encode|decode|inspect``: the configuration bitstream from and to JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .. import bitstream as bsmod
+from ..errors import ConfigError
+from ..paths import atomic_write_text
+
+
+def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None) -> str | None:
+    """The config hash a bitstream must carry: from ``--accel-hash``, or from ``--accel`` (the
+    resolved configuration: its banks by table hash; a config without banks takes the
+    bitstream's, so that only its shape is checked)."""
+    if not getattr(args, "accel", None):
+        return args.accel_hash
+    from ..accel.config import load_config  # the accelerator issue owns configs
+
+    config = load_config(args.accel)
+    if config.unit_multipliers is None:
+        if bs is None:
+            raise ConfigError("lists no [[unit]] multipliers: give the bitstream's banks", file=args.accel)
+        return config.with_multipliers([[m.hash for m in bank] for bank in bs.units]).config_hash()
+    if args.lib:
+        from ..catalog import Catalog
+
+        config = config.resolved(Catalog.open(args.lib))
+    return config.config_hash()
+
+
+def _encode(args: argparse.Namespace) -> int:
+    path = Path(args.spec)
+    try:
+        spec = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno) from None
+    bs = bsmod.from_dict(spec, file=str(path))
+    want = _expected_accel(args, bs)
+    if want is not None and bs.accel_hash != bsmod.normalize_accel_hash(want):
+        raise ConfigError(f"accel_hash {bs.accel_hash!r} is not the given accelerator's {want!r}", file=str(path))
+    bsmod.write_bitstream(args.out, bs)
+    print(f"wrote {args.out}: {len(bsmod.encode(bs))} bytes, {len(bs.units)} units, {len(bs.layers)} layers")
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    bs = bsmod.read_bitstream(args.bitstream)
+    want = _expected_accel(args, bs)
+    if want is not None:
+        bs = bsmod.read_bitstream(args.bitstream, expect_accel=want)
+    text = bsmod.dumps_json(bs)
+    if args.out:
+        atomic_write_text(args.out, text)
+    else:
+        print(text, end="")
+    if args.assignment:
+        atomic_write_text(args.assignment, json.dumps(bsmod.to_assignment(bs), indent=1) + "\n")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    path = Path(args.bitstream)
+    data = path.read_bytes()
+    print(bsmod.describe(data, file=str(path)))
+    want = _expected_accel(args, bsmod.decode(data, file=str(path)))
+    if want is not None:
+        bsmod.decode(data, expect_accel=want, file=str(path))
+        print("accelerator hash matches")
+    return 0
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..catalog import Catalog
+    from ..emulate.from_bitstream import emulator_from_bitstream
+    from ..mapper.network import load_images
+    from ..nn.tflite import load_tflite
+
+    bs = bsmod.read_bitstream(args.bitstream)
+    want = _expected_accel(args, bs)
+    if want is not None:
+        bs = bsmod.read_bitstream(args.bitstream, expect_accel=want)
+    catalog = Catalog.open(args.lib)
+    graph = load_tflite(args.model)
+    x, y = load_images(args.images)
+    if args.limit is not None:
+        x, y = x[:args.limit], y[:args.limit]
+    emu = emulator_from_bitstream(graph, bs, lambda name: (catalog.table(name), catalog.get(name).signed),
+                                  file=str(args.bitstream))
+    res = emu.run(x)
+    acc = res.accuracy(y)
+    import io
+
+    from ..paths import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, logits=res.logits, output=res.output, pred=res.pred, accuracy=acc)
+    atomic_write_bytes(args.out, buf.getvalue())
+    print(f"{len(x)} images, top-1 accuracy {100 * acc:.2f}% -> {args.out}")
+    return 0
+
+
+def _accel_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")
+    g.add_argument("--accel-hash", metavar="HASH", help="the same, given the config hash directly")
+    p.add_argument("--lib", metavar="LIBDIR", help="catalog resolving the multiplier names of --accel")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bitstream", help="encode, decode and inspect configuration bitstreams",
+                              description=__doc__)
+    sub = p.add_subparsers(dest="bitstream_command", metavar="ACTION", required=True)
+    e = sub.add_parser("encode", help="JSON description -> bitstream")
+    e.add_argument("spec", metavar="SPEC.json")
+    e.add_argument("--out", "-o", required=True, metavar="OUT.bin")
+    _accel_options(e)
+    e.set_defaults(handler=_encode)
+    d = sub.add_parser("decode", help="bitstream -> JSON description (and emulation assignment)")
+    d.add_argument("bitstream", metavar="IN.bin")
+    d.add_argument("--out", "-o", metavar="OUT.json", help="write here instead of printing")
+    d.add_argument("--assignment", metavar="ASSIGN.json", help="also write the emulator's assignment")
+    _accel_options(d)
+    d.set_defaults(handler=_decode)
+    i = sub.add_parser("inspect", help="list a bitstream's parts with their byte offsets")
+    i.add_argument("bitstream", metavar="IN.bin")
+    _accel_options(i)
+    i.set_defaults(handler=_inspect)
+    m = sub.add_parser("emulate", help="emulate a model configured by a bitstream (what the accelerator runs)")
+    m.add_argument("bitstream", metavar="IN.bin")
+    m.add_argument("--model", required=True, metavar="M.tflite")
+    m.add_argument("--images", required=True, metavar="X.npz", help="images 'x' and labels 'y'")
+    m.add_argument("--lib", required=True, metavar="LIBDIR", help="catalog holding the bitstream's multipliers")
+    m.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    m.add_argument("--out", "-o", required=True, metavar="OUT.npz", help="logits, output, pred, accuracy")
+    m.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")
+    m.add_argument("--accel-hash", metavar="HASH", help=argparse.SUPPRESS)
+    m.set_defaults(handler=_emulate)

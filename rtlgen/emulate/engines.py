@@ -1,0 +1,250 @@
+"""Emulation engines: how a MAC layer's int32 accumulators are computed. All agree bit for bit.
+
+An engine maps ``(layer, x, plan)`` to the accumulators ``[N, OH, OW, O]`` (int64, bias not
+included): ``x`` is the layer's int8 input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or
+``None`` for exact multiplication.
+
+* ``reference``: straightforward numpy: im2col, then :mod:`.encoding`'s definition applied
+  term by term (a table gather per multiplication). Slow; the oracle the others are tested
+  against.
+* ``fast``: compiled (numba) direct convolutions, parallel over output rows, int32
+  accumulation, requantization fused; taps whose activation equals the padding code are
+  skipped (after ReLU most are). Exact layers multiply ``(x - z) * w`` vectorized over output
+  channels. Approximate layers add, per tap, a precomputed contribution vector
+  ``vtab[k, a, :]`` over the output channels: tap ``k``'s table value for activation code ``a``
+  with the product sign, the encoding's correction terms and the padding-code baseline folded
+  in (see :func:`_fold_luts`), so the inner loop is a contiguous vector add, no gather.
+
+``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .encoding import activation_codes, correction, weight_codes
+from .layers import MacLayer, im2col
+from .plan import LayerPlan
+
+__all__ = ["ENGINES", "get_engine", "ReferenceEngine", "FastEngine"]
+
+
+class ReferenceEngine:
+    name = "reference"
+
+    def output(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
+        """The layer's int8 output ``[N, OH, OW, O]`` (accumulate, bias, requantize)."""
+        return layer.requantize(self.accumulate(layer, x, plan))
+
+    def add(self, x1: np.ndarray, zp1: int, x2: np.ndarray, zp2: int, zp_out: int, params: tuple,
+            act: tuple[int, int]) -> np.ndarray:
+        return ops.add(x1, zp1, x2, zp2, zp_out, params, act)
+
+    def accumulate(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
+        p = im2col(layer, x)  # N, OH, OW, KH, KW, C
+        z = layer.z_in
+        w = layer.weights if plan is None else plan.layer_weights(layer)
+        if layer.depthwise:
+            p = p[..., layer.in_channel0]  # N, OH, OW, KH, KW, O  (G = 1)
+        if plan is None:
+            d = p.astype(np.int64) - z
+            w64 = w.astype(np.int64)
+            if layer.depthwise:
+                return np.einsum("nyxijo,oij->nyxo", d, w64[..., 0])
+            return np.tensordot(d, w64, axes=([3, 4, 5], [1, 2, 3]))
+        enc = plan.encoding
+        tables = np.stack(plan.tables).astype(np.int64)
+        a = activation_codes(p, z, enc)
+        b, s = weight_codes(w, enc)
+        n, oh, ow = p.shape[:3]
+        o_ch = layer.channels_out
+        acc = np.empty((n, oh, ow, o_ch), dtype=np.int64)
+        sum_w = w.astype(np.int64).reshape(o_ch, -1).sum(axis=1)
+        for o in range(o_ch):
+            if layer.depthwise:
+                t = tables[plan.select[o, 0]]
+                prod = t[a[..., o], b[o, :, :, 0]] * s[o, :, :, 0]
+                sum_x = p[..., o].sum(axis=(3, 4), dtype=np.int64)
+            else:
+                sel = plan.select[o][None, None, :]  # per input channel, broadcast over KH, KW
+                prod = tables[sel, a, b[o]] * s[o]
+                sum_x = None
+            acc[..., o] = prod.sum(axis=(3, 4, 5) if not layer.depthwise else (3, 4))
+            if enc == "offset" and sum_x is None:
+                sum_x = p.sum(axis=(3, 4, 5), dtype=np.int64)
+            acc[..., o] += correction(enc, z, 0 if sum_x is None else sum_x, sum_w[o], layer.taps)
+        return acc
+
+
+def _exact_gemm_dtype(layer: MacLayer, w: np.ndarray) -> type:
+    """float32 when every partial sum is provably exact in it (|sum| < 2**24), else float64."""
+    max_act = max(abs(-128 - layer.z_in), abs(127 - layer.z_in))
+    bound = max_act * np.abs(w.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1).max()
+    return np.float32 if bound < (1 << 24) else np.float64
+
+
+class FastEngine(ReferenceEngine):
+    name = "fast"
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, tuple] = {}
+
+    def output(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
+        from . import _kernels
+
+        n = x.shape[0]
+        oh, ow, o_ch = layer.out_shape
+        o, kh, kw, g = layer.weights.shape
+        rq = (layer.multiplier.astype(np.int64), layer.shift.astype(np.int64),
+              layer.rounding == "single", layer.z_out, layer.act[0], layer.act[1])
+        if layer.depthwise:
+            acc = self.accumulate(layer, x, plan)
+            flat = acc.reshape(-1, o_ch)
+            out = np.empty(flat.shape, dtype=np.int8)
+            _kernels.requantize_rows(flat, layer.bias.astype(np.int64), *rq, out)
+            return out.reshape(acc.shape)
+        out = np.empty((n, oh, ow, o_ch), dtype=np.int8)
+        xs = self._padded(layer, x)
+        if plan is None:
+            key = ("exact", layer.op_index)
+            if key not in self._cache:
+                self._cache[key] = (np.ascontiguousarray(
+                    layer.weights.astype(np.int32).reshape(o_ch, -1).T),)
+            (wmat,) = self._cache[key]
+            _kernels.conv_exact(xs, np.int32(layer.z_in), wmat, layer.bias.astype(np.int32), kh, kw,
+                                layer.stride[0], layer.stride[1], *rq, out)
+            return out
+        vtab, base, a0 = self._vtab(layer, plan)
+        codes = activation_codes(xs, layer.z_in, plan.encoding).astype(np.uint8)
+        _kernels.conv_vtab(codes, vtab, base, kh, kw, layer.stride[0], layer.stride[1], np.uint8(a0),
+                           *rq, out)
+        return out
+
+    def add(self, x1: np.ndarray, zp1: int, x2: np.ndarray, zp2: int, zp_out: int, params: tuple,
+            act: tuple[int, int]) -> np.ndarray:
+        from . import _kernels
+
+        ls, (m1, e1), (m2, e2), (mo, eo) = params
+        out = np.empty(x1.size, dtype=np.int8)
+        _kernels.add_int8(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1),
+                          zp1, zp2, zp_out, ls, m1, e1, m2, e2, mo, eo, act[0], act[1], out)
+        return out.reshape(x1.shape)
+
+    @staticmethod
+    def _padded(layer: MacLayer, x: np.ndarray) -> np.ndarray:
+        xs = x.reshape((x.shape[0],) + layer.in_shape)
+        (pt, pb), (pl, pr) = layer.pads
+        if pt or pb or pl or pr:
+            xs = np.pad(xs, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=layer.z_in)
+        return np.ascontiguousarray(xs)
+
+    def _vtab(self, layer: MacLayer, plan: LayerPlan) -> tuple[np.ndarray, np.ndarray, int]:
+        """``vtab[k, a, o]``: tap k's contribution to output channel o for activation code a
+        (int16 where every value fits, else int32); cached per layer for the last plan seen."""
+        key = ("vtab", layer.op_index)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is plan:
+            return hit[1:]
+        lut, uidx, base, a0 = _fold_luts(layer, plan)  # lut [256, U], uidx [K, O]
+        vt = lut[:, uidx.astype(np.int64)]  # [256, K, O]
+        lo, hi = int(vt.min(initial=0)), int(vt.max(initial=0))
+        dt = np.int16 if -(1 << 15) <= lo and hi < (1 << 15) else np.int32
+        vtab = np.ascontiguousarray(vt.transpose(1, 0, 2), dtype=dt)
+        full = (base + layer.bias).astype(np.int32)
+        self._cache[key] = (plan, vtab, full, a0)
+        return vtab, full, a0
+
+    def accumulate(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
+        """Accumulators (no bias): exact by one BLAS GEMM; approximate depthwise by the compiled
+        gather; other approximate layers by the reference path (``output`` is the fast one)."""
+        if plan is None:
+            return self._exact(layer, x)
+        if not layer.depthwise:
+            return super().accumulate(layer, x, plan)
+        from . import _kernels
+
+        lut, uidx, base, a0 = _fold_luts(layer, plan)
+        codes = activation_codes(self._padded(layer, x), layer.z_in, plan.encoding).astype(np.uint8)
+        o, kh, kw, g = layer.weights.shape
+        oh, ow, _ = layer.out_shape
+        out = np.empty((x.shape[0], oh, ow, o), dtype=np.int32)
+        _kernels.depthwise_lut(codes, lut, uidx, base, layer.in_channel0.astype(np.int32),
+                               kh, kw, layer.stride[0], layer.stride[1], int(a0), out)
+        return out
+
+    def _exact(self, layer: MacLayer, x: np.ndarray) -> np.ndarray:
+        key = ("gemm", layer.op_index)
+        if key not in self._cache:
+            dt = _exact_gemm_dtype(layer, layer.weights)
+            wm = layer.weights.astype(dt).reshape(layer.channels_out, -1)
+            self._cache[key] = (dt, np.ascontiguousarray(wm.T))
+        dt, wmat = self._cache[key]
+        n = x.shape[0]
+        oh, ow, o_ch = layer.out_shape
+        if layer.depthwise:
+            p = im2col(layer, x)[..., layer.in_channel0].astype(np.int64) - layer.z_in
+            return np.einsum("nyxijo,oij->nyxo", p, layer.weights[..., 0].astype(np.int64))
+        xs = (x.astype(dt) - dt(layer.z_in)).reshape((n,) + layer.in_shape)
+        cols = _im2col_float(xs, layer)
+        return (cols @ wmat).astype(np.int32).reshape(n, oh, ow, o_ch)
+
+
+def _im2col_float(xs: np.ndarray, layer: MacLayer) -> np.ndarray:
+    o, kh, kw, g = layer.weights.shape
+    oh, ow, _ = layer.out_shape
+    sh, sw = layer.stride
+    (pt, pb), (pl, pr) = layer.pads
+    n, h, w, c = xs.shape
+    xp = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=xs.dtype)  # padding: x - z = 0
+    xp[:, pt: pt + h, pl: pl + w] = xs
+    cols = np.empty((n, oh, ow, kh, kw, c), dtype=xs.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j, :] = xp[:, i: i + (oh - 1) * sh + 1: sh, j: j + (ow - 1) * sw + 1: sw]
+    return cols.reshape(n * oh * ow, kh * kw * c)
+
+
+def _fold_luts(layer: MacLayer, plan: LayerPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per-layer lookup rows so that ``acc[o] = base[o] + sum lut[A_k, uidx[k, o]]`` exactly.
+
+    ``u`` enumerates the distinct (table, weight code B, sign) of the layer's taps; ``A_k`` runs
+    over the taps whose activation code differs from the padding code ``a0`` (others add 0):
+    ``lut[a, u] = s * (T[a, B] - T[a0, B]) + c(a)`` with ``c(a) = -128 * (a - a0)`` for
+    ``offset`` (its data-dependent ``-128 * sum x`` term, split per tap) and 0 otherwise;
+    ``base[o]`` collects ``sum_k s * T[a0, B_k]`` and the constant correction terms.
+    """
+    enc = plan.encoding
+    z = layer.z_in
+    w = plan.layer_weights(layer)
+    b, s = weight_codes(w, enc)  # [O, KH, KW, G]
+    o_ch = layer.channels_out
+    tsel = np.broadcast_to(plan.select[:, None, None, :], b.shape)
+    key = (tsel.astype(np.int64) * 256 + b) * 2 + (s < 0)
+    ukeys, inv = np.unique(key.reshape(-1), return_inverse=True)
+    ut, ub, uneg = ukeys // 512, (ukeys // 2) % 256, ukeys % 2
+    us = np.where(uneg == 1, -1, 1)
+    a0 = int(activation_codes(np.array([z]), z, enc)[0])
+    tables = np.stack(plan.tables).astype(np.int64)
+    cols = tables[ut, :, ub] * us[None, :].T  # [U, 256]: s * T[a, B]
+    base_u = cols[:, a0]
+    lut = (cols - base_u[:, None]).T  # [256, U]
+    if enc == "offset":
+        lut = lut - 128 * (np.arange(256)[:, None] - a0)
+    if lut.size and (np.abs(lut).max() >= (1 << 31)):
+        raise ValueError("lookup values exceed int32")
+    uidx = inv.reshape(o_ch, -1)  # [O, K]
+    sum_w = w.astype(np.int64).reshape(o_ch, -1).sum(axis=1)
+    base = base_u[uidx].sum(axis=1) + correction(enc, z, layer.taps * z, sum_w, layer.taps)
+    dtype = np.uint8 if len(ukeys) <= 256 else np.int32
+    return (np.ascontiguousarray(lut, dtype=np.int32), np.ascontiguousarray(uidx.T, dtype=dtype),
+            base.astype(np.int64), a0)
+
+
+ENGINES: dict[str, type] = {"reference": ReferenceEngine, "fast": FastEngine}
+
+
+def get_engine(name: str):
+    try:
+        return ENGINES[name]()
+    except KeyError:
+        raise ValueError(f"unknown emulation engine {name!r}; valid: {', '.join(ENGINES)}") from None

@@ -1,0 +1,268 @@
+"""The whole mapping job: searches, baselines, held-out test, bitstreams, tables and a plot.
+
+:func:`map_network` runs, in ``out_dir``:
+
+* ``layerwise/``: NSGA-II restricted to one multiplier per layer (the layer-wise baseline);
+* ``search/``: NSGA-II over the full space (filter or kernel split, :mod:`.space`), its first
+  population seeded with the layer-wise front (the split space contains every layer-wise point);
+* the uniform baselines: every candidate multiplier used in every layer;
+* every front point and baseline on the held-out test split;
+
+and writes ``front.csv``/``front.json`` (the Pareto front of the full search with search and
+test accuracy and relative energy), ``baselines.csv``, ``summary.json`` (the energy saving
+reached within given accuracy losses), ``pareto.png``, and for each point of the front
+``points/NN/config.bin`` (the configuration bitstream; with ``accel_hash`` a callable, also
+``points/NN/accel.toml``, the accelerator configuration carrying the point's multiplier banks, whose
+hash the bitstream records), ``points/NN/assignment.json`` (the
+emulator assignment decoded *from the bitstream*) and, when an emulator is given,
+``points/NN/emulation.npz`` (its logits on all images) with the accuracies in ``front.json``.
+All files are written atomically; each search resumes from its checkpoint when re-run.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import bitstream as bsmod
+from ..errors import VerificationError
+from ..paths import atomic_write_bytes, atomic_write_text
+from .executors import Executor, SerialExecutor
+from .objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
+from .search import EvaluatedPoint, SearchResult, SearchSettings, _EvaluationLog, pareto_front, run_search
+from .space import Candidate, Granularity, LayerInfo, SearchSpace
+
+__all__ = ["EmulationResult", "MapReport", "map_network", "evaluate_assignments", "DEFAULT_LOSSES"]
+
+#: accuracy losses (fractions) at which summary.json reports the best energy saving
+DEFAULT_LOSSES = (0.006, 0.02)
+
+
+@dataclass(frozen=True)
+class EmulationResult:
+    """What the emulator reports for one assignment on all images of the job."""
+
+    logits: np.ndarray
+    search_accuracy: float
+    test_accuracy: float
+
+
+@dataclass
+class MapReport:
+    reference_search: float
+    reference_test: float
+    front: list[dict[str, Any]]
+    layerwise: list[dict[str, Any]]
+    uniform: list[dict[str, Any]]
+    summary: dict[str, Any]
+    out_dir: Path
+    search: SearchResult = field(repr=False)
+
+
+def evaluate_assignments(model: AccuracyModel, assignments: dict[str, dict[str, Any]], log_path: Path,
+                         executor: Executor) -> dict[str, float]:
+    """Accuracy of each keyed assignment, through ``executor``, cached in the JSONL ``log_path``."""
+    log = _EvaluationLog(log_path)
+    try:
+        todo = [(k, a) for k, a in assignments.items() if k not in log.accuracy]
+        if todo:
+            executor.start(accuracy_task, model)
+            try:
+                for i, acc in executor.map([a for _, a in todo]):
+                    log.add(todo[i][0], float(acc))
+            finally:
+                executor.close()
+        return {k: log.accuracy[k] for k in assignments}
+    finally:
+        log.close()
+
+
+def _describe(space: SearchSpace, x: Sequence[int]) -> dict[str, Any]:
+    m = space.decode(np.asarray(x))
+    n = len(space.candidates)
+    layers = []
+    for li, layer in enumerate(space.layers):
+        shares = m.shares(li, n)
+        layers.append({"layer": layer.index, "name": layer.name, "unit": m.layer_unit[li],
+                       "multipliers": {space.candidates[c].name: round(float(shares[c]), 6)
+                                       for c in np.flatnonzero(shares)}})
+    return {"units": [[space.candidates[c].name for c in bank] for bank in m.units], "layers": layers}
+
+
+def _short(key: str) -> str:
+    """A 12-digit id of a mapping key (keys of split mappings are long)."""
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _row(p: EvaluatedPoint, space: SearchSpace, test: dict[str, float], ref_s: float, ref_t: float) -> dict[str, Any]:
+    t = test.get(p.key)
+    return {"id": _short(p.key), "key": p.key, "search_accuracy": p.accuracy, "test_accuracy": t,
+            "search_loss": ref_s - p.accuracy, "test_loss": None if t is None else ref_t - t,
+            "energy": p.energy, "energy_saving": 1.0 - p.energy, "generation": p.generation,
+            "x": list(p.x), "mapping": _describe(space, p.x)}
+
+
+def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6f}" if isinstance(r[c], float) else r[c]) for c in columns])
+    return buf.getvalue()
+
+
+def _best_within(rows: list[dict[str, Any]], loss: float, by: str) -> dict[str, Any] | None:
+    ok = [r for r in rows if r[by] is not None and r[by] <= loss + 1e-12]
+    return min(ok, key=lambda r: (r["energy"], -r["search_accuracy"])) if ok else None
+
+
+def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[dict], ref_s: float, ref_t: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for rows, label, color in ((front, "mapper (split)", "C0"), (layerwise, "layer-wise only", "C1")):
+        e = [r["energy"] for r in rows]
+        ax.plot(e, [100 * r["search_accuracy"] for r in rows], "o-", color=color, ms=4, label=f"{label}: search")
+        ax.plot(e, [100 * r["test_accuracy"] for r in rows], "s--", color=color, ms=4, mfc="none", label=f"{label}: test")
+    ax.scatter([r["energy"] for r in uniform], [100 * r["search_accuracy"] for r in uniform], marker="x", color="C2",
+               label="one multiplier everywhere: search")
+    ax.scatter([r["energy"] for r in uniform], [100 * r["test_accuracy"] for r in uniform], marker="+", color="C3",
+               label="one multiplier everywhere: test")
+    ax.axhline(100 * ref_s, color="grey", lw=0.6, ls=":")
+    ax.axhline(100 * ref_t, color="grey", lw=0.6, ls="-.")
+    lo = min(ref_s, ref_t)
+    ax.set_ylim(max(0.0, 100 * lo - 25), 100 * max(ref_s, ref_t) + 2)
+    ax.set_xlabel("relative multiplication energy (exact = 1)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title("Pareto fronts: accuracy vs multiplication energy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *, n_units: int, slots_per_unit: int,
+                search_accuracy: AccuracyModel, test_accuracy: AccuracyModel, energy: EnergyModel,
+                settings: SearchSettings, out_dir: str | os.PathLike,
+                accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
+                granularity: Granularity = "filter", split_levels: int = 8, encoding: str = "signmag",
+                executor_factory: Callable[[], Executor] = SerialExecutor,
+                emulate: Callable[[dict[str, Any]], EmulationResult] | None = None,
+                layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
+                progress: bool = True) -> MapReport:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity=granularity,
+                        split_levels=split_levels, encoding=encoding)
+    table = EnergyTable(space, energy)
+    atomic_write_text(out / "energy_per_mult.json", json.dumps(
+        {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
+         "energy": table.values.tolist(), "macs": [l.macs for l in space.layers]}, indent=1) + "\n")
+    lw_result = None
+    seeds = None
+    if layerwise_baseline:
+        lw_space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity="layer",
+                               encoding=encoding)
+        lw_table = EnergyTable(lw_space, energy, values=table.values)
+        lw_result = run_search(lw_space, search_accuracy, lw_table, settings, out / "layerwise",
+                               executor=executor_factory(), progress=progress)
+        if granularity != "layer":
+            # the split search starts from the layer-wise front (its space contains those points)
+            seeds = np.array([space.from_layerwise(p.x, lw_space) for p in lw_result.front])
+    result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
+                        seeds=seeds, progress=progress)
+    # uniform baselines on the search split
+    uni = {space.canonical(space.decode(space.uniform_point(c))): space.assignment(space.decode(space.uniform_point(c)))
+           for c in range(len(space.candidates))}
+    uni_search = evaluate_assignments(search_accuracy, uni, out / "baselines_search.jsonl", executor_factory())
+    # held-out test accuracy of everything shown
+    front_pts = result.front
+    lw_pts = lw_result.front if lw_result is not None else []
+    test_assign = dict(uni)
+    for sp, pts in ((space, front_pts), (lw_result.space if lw_result else space, lw_pts)):
+        for p in pts:
+            test_assign[p.key] = sp.assignment(sp.decode(np.asarray(p.x)))
+    test = evaluate_assignments(test_accuracy, test_assign, out / "test_evaluations.jsonl", executor_factory())
+    ref_key = space.canonical(space.decode(space.uniform_point(0)))
+    ref_s, ref_t = result.reference_accuracy, test[ref_key]
+    front_rows = [_row(p, space, test, ref_s, ref_t) for p in front_pts]
+    lw_rows = [_row(p, lw_result.space, test, ref_s, ref_t) for p in lw_pts] if lw_result else []
+    uniform_rows = []
+    for c, cand in enumerate(space.candidates):
+        key = space.canonical(space.decode(space.uniform_point(c)))
+        uniform_rows.append({"id": _short(key), "multiplier": cand.name, "hash": cand.hash, "search_accuracy": uni_search[key],
+                             "test_accuracy": test[key], "search_loss": ref_s - uni_search[key],
+                             "test_loss": ref_t - test[key], "energy": table.uniform(c),
+                             "energy_saving": 1.0 - table.uniform(c)})
+    # bitstreams and emulation from them
+    for i, (p, row) in enumerate(zip(front_pts, front_rows)):
+        folder = out / "points" / f"{i:02d}"
+        mapping = space.decode(np.asarray(p.x))
+        if callable(accel_hash):
+            banks = [[space.candidates[c].hash for c in bank] for bank in mapping.units]
+            point_hash, toml_text = accel_hash(banks)
+            if toml_text is not None:
+                atomic_write_text(folder / "accel.toml", toml_text)
+        else:
+            point_hash = bsmod.normalize_accel_hash(accel_hash)
+        data = bsmod.encode(space.bitstream(mapping, point_hash))
+        atomic_write_bytes(folder / "config.bin", data)
+        assignment = bsmod.to_assignment(bsmod.decode(data, expect_accel=point_hash), default_encoding=encoding)
+        atomic_write_text(folder / "assignment.json", json.dumps(assignment, indent=1) + "\n")
+        row["bitstream"] = str((folder / "config.bin").relative_to(out))
+        if emulate is not None:
+            em = emulate(assignment)
+            buf = io.BytesIO()
+            np.savez_compressed(buf, logits=np.asarray(em.logits), search_accuracy=em.search_accuracy,
+                                test_accuracy=em.test_accuracy)
+            atomic_write_bytes(folder / "emulation.npz", buf.getvalue())
+            row["emulation"] = {"file": str((folder / "emulation.npz").relative_to(out)),
+                                "search_accuracy": em.search_accuracy, "test_accuracy": em.test_accuracy}
+            # the bitstream must compute what the search evaluated
+            if abs(em.search_accuracy - p.accuracy) > 1e-12 or abs(em.test_accuracy - row["test_accuracy"]) > 1e-12:
+                raise VerificationError(
+                    f"front point {i}: emulation from its bitstream gives accuracy {em.search_accuracy} (search) / "
+                    f"{em.test_accuracy} (test), the search measured {p.accuracy} / {row['test_accuracy']}")
+    summary: dict[str, Any] = {"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
+                               "generations": result.generations, "pop_size": settings.pop_size,
+                               "seed": settings.seed, "granularity": granularity,
+                               "units": n_units, "slots_per_unit": slots_per_unit,
+                               "evaluations": len(result.points), "within_loss": {}}
+    for loss in losses:
+        entry: dict[str, Any] = {}
+        for name, rows in (("mapper", front_rows), ("layerwise", lw_rows), ("uniform", uniform_rows)):
+            sel = _best_within(rows, loss, "search_loss")
+            by_test = _best_within(rows, loss, "test_loss")
+            entry[name] = {
+                "selected_on_search": None if sel is None else {
+                    k: sel.get(k) for k in ("energy_saving", "search_loss", "test_loss", "id", "multiplier", "bitstream")
+                    if k in sel},
+                "best_on_test": None if by_test is None else {
+                    k: by_test.get(k) for k in ("energy_saving", "search_loss", "test_loss", "id", "multiplier", "bitstream")
+                    if k in by_test},
+            }
+        summary["within_loss"][f"{loss:g}"] = entry
+    cols = ["search_accuracy", "test_accuracy", "search_loss", "test_loss", "energy", "energy_saving", "generation", "id"]
+    atomic_write_text(out / "front.csv", _csv(front_rows, cols + ["bitstream"]))
+    atomic_write_text(out / "front.json", json.dumps({"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
+                                                      "front": front_rows, "layerwise_front": lw_rows}, indent=1) + "\n")
+    base_rows = [dict(r, kind="uniform") for r in uniform_rows] + [dict(r, kind="layerwise", multiplier="") for r in lw_rows]
+    atomic_write_text(out / "baselines.csv", _csv(base_rows, ["kind", "multiplier"] + cols[:6] + ["id"]))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    _plot(out / "pareto.png", front_rows, lw_rows, uniform_rows, ref_s, ref_t)
+    return MapReport(reference_search=ref_s, reference_test=ref_t, front=front_rows, layerwise=lw_rows,
+                     uniform=uniform_rows, summary=summary, out_dir=out, search=result)

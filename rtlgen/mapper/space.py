@@ -1,0 +1,320 @@
+"""The decision space of the mapper: multipliers per unit, unit per layer, split inside a layer.
+
+An accelerator has ``U`` compute units, each with a bank of ``M`` multiplier slots. A point of the
+space (an integer vector ``x``, what NSGA-II evolves) decides:
+
+* ``x[u*M + s]`` (``U*M`` variables, ``0..C-1``): the candidate multiplier in slot ``s`` of unit
+  ``u``. Candidates are sorted by mean absolute error (the exact multiplier first), so that
+  neighbouring integers are similar circuits and integer crossover/mutation make sense.
+* ``x[U*M + l]`` (``L`` variables, ``0..U-1``): the unit that runs layer ``l``.
+* the split of each layer between the slots of its unit, by granularity:
+
+  - ``"layer"`` (layer-wise only, ALWANN): one variable per layer, ``0..M-1``, the slot the
+    whole layer uses;
+  - ``"filter"`` / ``"kernel"`` (MAx-DNN): ``M-1`` cut variables per layer, ``0..K``
+    (``K = split_levels``). Sorted, the cuts ``c_1 <= ... <= c_{M-1}`` with ``c_0 = 0``,
+    ``c_M = K`` give group ``g`` the fraction ``(c_{g+1} - c_g) / K`` of the layer's filters
+    (output channels) or kernels (output x input channel pairs). The layer's filters/kernels,
+    most sensitive first (:mod:`rtlgen.mapper.sensitivity`), are dealt out in that order to the
+    unit's slots ordered from the lowest to the highest expected error *on this layer's
+    operands* (``sum_ab p_A(a) p_B(b) |T[a,b] - a*b|`` with the layer's operand histograms), so
+    the most accurate multiplier takes the most sensitive filters. Group boundaries are
+    ``floor(c_g * n / K)`` of ``n`` filters/kernels.
+
+A decoded point is a :class:`Mapping`; :meth:`SearchSpace.assignment` turns it into the
+emulator's assignment and :meth:`SearchSpace.bitstream` into a configuration bitstream.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from .. import bitstream as bsmod
+from ..table import check_table, exact_table, table_hash
+
+__all__ = ["Candidate", "LayerInfo", "Mapping", "SearchSpace", "Granularity"]
+
+Granularity = Literal["layer", "filter", "kernel"]
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """A catalog multiplier the search may place in a unit's slot."""
+
+    name: str
+    hash: str
+    signed: bool
+    table: np.ndarray = field(repr=False)
+
+    @classmethod
+    def from_table(cls, name: str, table: np.ndarray, signed: bool) -> "Candidate":
+        t = check_table(table, signed, what=f"table of {name}")
+        return cls(name=name, hash=table_hash(t, signed), signed=signed, table=t)
+
+    @property
+    def is_exact(self) -> bool:
+        return bool(np.array_equal(self.table, exact_table(self.signed)))
+
+    def mean_abs_error(self) -> float:
+        return float(np.mean(np.abs(self.table.astype(np.int64) - exact_table(self.signed))))
+
+
+@dataclass(frozen=True, eq=False)
+class LayerInfo:
+    """What the mapper needs to know about one conv/fc layer of the network.
+
+    ``act_hist``/``weight_hist`` (256 counts each) are the operand patterns as the multiplier sees
+    them on ports A and B (after the encoding); ``filter_sensitivity`` (``out_channels``) and
+    ``kernel_sensitivity`` (``out_channels x in_channels``) order the split. ``kind``,
+    ``geometry`` and ``requant`` are only needed to write bitstreams.
+    """
+
+    index: int
+    name: str
+    macs: int
+    out_channels: int
+    in_channels: int
+    act_hist: np.ndarray = field(repr=False)
+    weight_hist: np.ndarray = field(repr=False)
+    filter_sensitivity: np.ndarray = field(repr=False)
+    kernel_sensitivity: np.ndarray = field(repr=False)
+    kind: str = "conv2d"
+    geometry: bsmod.Geometry | None = None
+    requant: bsmod.Requant | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("act_hist", "weight_hist"):
+            h = np.asarray(getattr(self, name), dtype=np.float64)
+            if h.shape != (256,) or h.min() < 0 or h.sum() <= 0:
+                raise ValueError(f"layer {self.index} {name} must be 256 non-negative counts, not all zero")
+            object.__setattr__(self, name, h)
+        fs = np.asarray(self.filter_sensitivity, dtype=np.float64)
+        ks = np.asarray(self.kernel_sensitivity, dtype=np.float64)
+        if fs.shape != (self.out_channels,):
+            raise ValueError(f"layer {self.index} filter_sensitivity must have shape ({self.out_channels},), not {fs.shape}")
+        if ks.shape != (self.out_channels, self.in_channels):
+            raise ValueError(f"layer {self.index} kernel_sensitivity must have shape "
+                             f"({self.out_channels}, {self.in_channels}), not {ks.shape}")
+        object.__setattr__(self, "filter_sensitivity", fs)
+        object.__setattr__(self, "kernel_sensitivity", ks)
+        if self.macs <= 0:
+            raise ValueError(f"layer {self.index} must have a positive MAC count, not {self.macs}")
+
+
+@dataclass(frozen=True, eq=False)
+class Mapping:
+    """A decoded point: candidate per unit slot, unit per layer, slot per filter/kernel."""
+
+    units: tuple[tuple[int, ...], ...]
+    layer_unit: tuple[int, ...]
+    #: per layer, slot of the layer's unit: shape () layer, (out_c,) filter, (out_c, in_c) kernel
+    selects: tuple[np.ndarray, ...]
+
+    def candidates_of(self, layer: int) -> np.ndarray:
+        """Candidate index per select of ``layer`` (shaped like its selects)."""
+        bank = np.asarray(self.units[self.layer_unit[layer]])
+        return bank[self.selects[layer]]
+
+    def shares(self, layer: int, n_candidates: int) -> np.ndarray:
+        """Fraction of ``layer``'s multiplications done by each candidate (sums to 1)."""
+        c = np.asarray(self.candidates_of(layer)).ravel()
+        return np.bincount(c, minlength=n_candidates) / c.size
+
+
+class SearchSpace:
+    """The integer decision space for one network, one accelerator shape and a candidate set."""
+
+    def __init__(self, layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *, n_units: int,
+                 slots_per_unit: int, granularity: Granularity = "filter", split_levels: int = 8,
+                 encoding: str = "signmag"):
+        if not layers:
+            raise ValueError("the search space needs at least one layer")
+        if not candidates:
+            raise ValueError("the search space needs at least one candidate multiplier")
+        if n_units < 1 or slots_per_unit < 1:
+            raise ValueError(f"need at least one unit and one slot, not {n_units} x {slots_per_unit}")
+        if granularity not in ("layer", "filter", "kernel"):
+            raise ValueError(f"granularity must be one of layer, filter, kernel, not {granularity!r}")
+        if split_levels < 1:
+            raise ValueError(f"split_levels must be at least 1, not {split_levels}")
+        if encoding not in bsmod.ENCODINGS:
+            raise ValueError(f"encoding must be one of {', '.join(bsmod.ENCODINGS)}, not {encoding!r}")
+        signed = {c.signed for c in candidates}
+        if len(signed) != 1:
+            raise ValueError("candidates must all be signed or all unsigned (one encoding per search)")
+        hashes = [c.hash for c in candidates]
+        if len(set(hashes)) != len(hashes):
+            raise ValueError("candidates must be distinct multipliers (duplicate table hash)")
+        # ordinal order of the categorical variable: exact first, then by mean absolute error
+        order = sorted(range(len(candidates)), key=lambda i: (not candidates[i].is_exact,
+                                                              candidates[i].mean_abs_error(), candidates[i].hash))
+        self.candidates: tuple[Candidate, ...] = tuple(candidates[i] for i in order)
+        if not self.candidates[0].is_exact:
+            raise ValueError("the candidates must include the exact multiplier (the energy reference)")
+        self.layers = tuple(layers)
+        self.n_units = int(n_units)
+        self.slots_per_unit = int(slots_per_unit)
+        self.granularity: Granularity = granularity
+        self.split_levels = int(split_levels)
+        self.encoding = encoding
+        self.signed = signed.pop()
+        # error of each candidate on each layer's operands, and sensitivity orders
+        self.layer_error = np.array([[self._expected_error(c, l) for l in self.layers] for c in self.candidates])
+        self._order = []
+        for l in self.layers:
+            s = l.filter_sensitivity if granularity == "filter" else l.kernel_sensitivity.ravel()
+            # most sensitive first; ties by position for determinism
+            self._order.append(np.lexsort((np.arange(s.size), -s)))
+
+    @staticmethod
+    def _expected_error(c: Candidate, layer: LayerInfo) -> float:
+        pa = layer.act_hist / layer.act_hist.sum()
+        pb = layer.weight_hist / layer.weight_hist.sum()
+        err = np.abs(c.table.astype(np.float64) - exact_table(c.signed))
+        return float(pa @ err @ pb)
+
+    # -- variables ------------------------------------------------------------------------------
+    @property
+    def n_split_vars(self) -> int:
+        return 1 if self.granularity == "layer" else self.slots_per_unit - 1
+
+    @property
+    def n_var(self) -> int:
+        return self.n_units * self.slots_per_unit + len(self.layers) * (1 + self.n_split_vars)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        um = self.n_units * self.slots_per_unit
+        split_hi = self.slots_per_unit - 1 if self.granularity == "layer" else self.split_levels
+        xu = np.concatenate([np.full(um, len(self.candidates) - 1), np.full(len(self.layers), self.n_units - 1),
+                             np.full(len(self.layers) * self.n_split_vars, split_hi)]).astype(int)
+        return np.zeros(self.n_var, dtype=int), xu
+
+    def describe_variables(self) -> list[str]:
+        names = [f"unit{u}.slot{s}" for u in range(self.n_units) for s in range(self.slots_per_unit)]
+        names += [f"layer{l.index}.unit" for l in self.layers]
+        for l in self.layers:
+            if self.granularity == "layer":
+                names.append(f"layer{l.index}.slot")
+            else:
+                names += [f"layer{l.index}.cut{g}" for g in range(self.n_split_vars)]
+        return names
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def decode(self, x: Sequence[int] | np.ndarray) -> Mapping:
+        x = np.asarray(x)
+        if x.shape != (self.n_var,):
+            raise ValueError(f"a point of this space has {self.n_var} variables, not shape {x.shape}")
+        xl, xu = self.bounds()
+        xi = np.rint(x).astype(int)
+        if np.any(xi < xl) or np.any(xi > xu):
+            bad = int(np.flatnonzero((xi < xl) | (xi > xu))[0])
+            raise ValueError(f"variable {self.describe_variables()[bad]} = {xi[bad]} outside {xl[bad]}..{xu[bad]}")
+        um = self.n_units * self.slots_per_unit
+        units = tuple(tuple(int(v) for v in xi[u * self.slots_per_unit:(u + 1) * self.slots_per_unit])
+                      for u in range(self.n_units))
+        layer_unit = tuple(int(v) for v in xi[um:um + len(self.layers)])
+        split = xi[um + len(self.layers):].reshape(len(self.layers), self.n_split_vars)
+        selects = []
+        for li, layer in enumerate(self.layers):
+            bank = units[layer_unit[li]]
+            if self.granularity == "layer":
+                selects.append(np.array(split[li, 0]))
+                continue
+            # slots from the most to the least accurate on this layer's operands
+            slot_order = sorted(range(self.slots_per_unit), key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
+            cuts = np.concatenate([[0], np.sort(split[li]), [self.split_levels]])
+            order = self._order[li]
+            n = order.size
+            bounds = cuts * n // self.split_levels
+            flat = np.empty(n, dtype=np.int64)
+            for g, s in enumerate(slot_order):
+                flat[order[bounds[g]:bounds[g + 1]]] = s
+            shape = (layer.out_channels,) if self.granularity == "filter" else (layer.out_channels, layer.in_channels)
+            selects.append(flat.reshape(shape))
+        return Mapping(units=units, layer_unit=layer_unit, selects=tuple(selects))
+
+    def uniform_point(self, candidate: int) -> np.ndarray:
+        """The point where every slot carries ``candidate`` (so every layer uses it throughout)."""
+        xl, xu = self.bounds()
+        x = xl.copy()
+        x[:self.n_units * self.slots_per_unit] = candidate
+        if self.granularity != "layer":
+            x[self.n_units * self.slots_per_unit + len(self.layers):] = self.split_levels
+        return x
+
+    def from_layerwise(self, x: Sequence[int] | np.ndarray, layerwise: "SearchSpace") -> np.ndarray:
+        """The point of this (split) space computing what point ``x`` of a ``"layer"`` space
+        computes: same banks and units, each layer's cuts giving its whole layer to its slot."""
+        if layerwise.granularity != "layer" or self.granularity == "layer":
+            raise ValueError("from_layerwise converts a layer-granularity point into a split space")
+        if (layerwise.n_units, layerwise.slots_per_unit) != (self.n_units, self.slots_per_unit) or \
+                [c.hash for c in layerwise.candidates] != [c.hash for c in self.candidates]:
+            raise ValueError("the two spaces must share units, slots and candidates")
+        m = layerwise.decode(x)
+        xi = np.asarray(x, dtype=int).copy()
+        um = self.n_units * self.slots_per_unit
+        out = np.concatenate([xi[:um + len(self.layers)], np.zeros(len(self.layers) * self.n_split_vars, dtype=int)])
+        for li in range(len(self.layers)):
+            bank = m.units[m.layer_unit[li]]
+            slot = int(m.selects[li])
+            slot_order = sorted(range(self.slots_per_unit), key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
+            rank = slot_order.index(slot)
+            cuts = [0] * rank + [self.split_levels] * (self.n_split_vars - rank)
+            base = um + len(self.layers) + li * self.n_split_vars
+            out[base:base + self.n_split_vars] = cuts
+        return out
+
+    # -- outputs ------------------------------------------------------------------------------------
+    def canonical(self, mapping: Mapping) -> str:
+        """A key equal for two mappings that compute the same thing (same multiplier everywhere)."""
+        parts = []
+        for li in range(len(self.layers)):
+            c = np.asarray(mapping.candidates_of(li)).ravel()
+            parts.append(str(c[0]) if np.all(c == c[0]) else ",".join(map(str, c)))
+        return "|".join(parts)
+
+    def assignment(self, mapping: Mapping) -> dict[str, Any]:
+        """The emulator's assignment (multipliers by table hash) for ``mapping``."""
+        layers: dict[str, Any] = {}
+        for li, layer in enumerate(self.layers):
+            c = np.asarray(mapping.candidates_of(li))
+            flat = c.ravel()
+            entry: dict[str, Any]
+            if np.all(flat == flat[0]):
+                entry = {"multiplier": self.candidates[int(flat[0])].hash}
+            elif self.granularity == "filter":
+                entry = {"filters": [self.candidates[int(i)].hash for i in c]}
+            else:
+                entry = {"kernels": [[self.candidates[int(i)].hash for i in row] for row in c]}
+            layers[str(layer.index)] = entry
+        return {"encoding": self.encoding, "layers": layers, "weight_tuning": "none"}
+
+    def bitstream(self, mapping: Mapping, accel_hash: str | bytes) -> bsmod.Bitstream:
+        """The configuration bitstream of ``mapping`` (needs each layer's kind/geometry/requant)."""
+        units = tuple(tuple(bsmod.MultiplierRef(self.candidates[c].hash, self.candidates[c].signed,
+                                                self.candidates[c].name) for c in bank) for bank in mapping.units)
+        descs = []
+        for li, layer in enumerate(self.layers):
+            if layer.geometry is None or layer.requant is None:
+                raise ValueError(f"layer {layer.index} lacks geometry/requantization: cannot write a bitstream")
+            descs.append(bsmod.LayerDescriptor(
+                index=layer.index, kind=layer.kind, unit=mapping.layer_unit[li],  # type: ignore[arg-type]
+                encoding=self.encoding, granularity=self.granularity,  # type: ignore[arg-type]
+                geometry=layer.geometry, requant=layer.requant, selects=tuple(np.asarray(mapping.selects[li]).ravel())))
+        return bsmod.Bitstream(accel_hash=accel_hash, units=units, layers=tuple(descs))
+
+    def fingerprint(self) -> str:
+        """Identity of the space (for refusing to resume a run on a different problem)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        h.update(repr((self.n_units, self.slots_per_unit, self.granularity, self.split_levels, self.encoding)).encode())
+        for c in self.candidates:
+            h.update(c.hash.encode())
+        for l in self.layers:
+            h.update(repr((l.index, l.macs, l.out_channels, l.in_channels)).encode())
+            for arr in (l.act_hist, l.weight_hist, l.filter_sensitivity, l.kernel_sensitivity):
+                h.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
+        return h.hexdigest()[:16]

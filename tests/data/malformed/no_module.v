@@ -1,0 +1,1 @@
+// expect: no module definition found

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from rtlgen import bitstream as bsm
+from rtlgen.bitstream import (Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, WeightRemap,
+                              decode, encode)
+from rtlgen.errors import BitstreamError, ConfigError
+from rtlgen.table import exact_table, table_hash
+
+ACCEL = "0123456789abcdef"
+
+
+def _refs() -> tuple[tuple[MultiplierRef, ...], ...]:
+    rng = np.random.default_rng(0)
+    exact = exact_table(False)
+    tables = [exact, np.clip(exact + rng.integers(-3, 4, exact.shape), 0, 65535), exact & ~1]
+    refs = [MultiplierRef(table_hash(t, False), False, f"mul8u_T{i}") for i, t in enumerate(tables)]
+    signed = MultiplierRef(table_hash(exact_table(True), True), True, "mul8s_exact")
+    return ((refs[0], refs[1], refs[2]), (refs[0], signed))
+
+
+def _layer(index: int, unit: int, granularity: str, *, out_c: int = 4, in_c: int = 3, kind: str = "conv2d",
+           remap: bool = False, encoding: str = "signmag", bank: int = 3) -> LayerDescriptor:
+    rng = np.random.default_rng(index)
+    geo = Geometry(8, 8, in_c, 8, 8, out_c, 3, 3, 1, 1, 1, 1)
+    rq = Requant(-128, 5, -128, 127, tuple(int(x) for x in rng.integers(1 << 30, 1 << 31, out_c)),
+                 tuple(int(x) for x in rng.integers(-10, 2, out_c)))
+    k = 1 if kind == "depthwise_conv2d" else in_c
+    n = {"layer": 1, "filter": out_c, "kernel": out_c * k}[granularity]
+    sel = tuple(int(x) for x in rng.integers(0, bank, n))
+    remaps = (WeightRemap(0, bytes(rng.integers(0, 256, 256, dtype=np.uint8))),) if remap else ()
+    return LayerDescriptor(index, kind, unit, encoding, granularity, geo, rq, sel, remaps)
+
+
+@pytest.fixture()
+def stream() -> Bitstream:
+    return Bitstream(ACCEL, _refs(), (
+        _layer(0, 0, "layer"),
+        _layer(1, 0, "filter", remap=True),
+        _layer(2, 0, "kernel"),
+        _layer(3, 1, "kernel", kind="depthwise_conv2d", out_c=5, in_c=5, encoding="raw", bank=2),
+        _layer(4, 1, "filter", kind="fully_connected", out_c=2, in_c=6, encoding="offset", bank=2),
+    ))
+
+
+def test_roundtrip_exact(stream: Bitstream) -> None:
+    data = encode(stream)
+    assert data[:4] == b"RTLB"
+    assert struct.unpack_from("<HHI", data, 4) == (1, 0, len(data))
+    assert struct.unpack_from("<I", data, len(data) - 4)[0] == zlib.crc32(data[:-4])
+    back = decode(data, expect_accel=ACCEL)
+    assert back == stream
+    assert encode(back) == data
+    assert bsm.from_dict(json.loads(bsm.dumps_json(stream))) == stream
+
+
+def test_layout_offsets_as_documented(stream: Bitstream) -> None:
+    data = encode(stream)
+    assert data[12] == len(ACCEL) and data[13:13 + len(ACCEL)] == ACCEL.encode()
+    pos = 13 + len(ACCEL)
+    assert data[pos] == 2  # units
+    assert data[pos + 1] == 3  # unit 0 bank size
+    assert data[pos + 2] == 0  # unsigned flag of unit 0 slot 0
+    h = stream.units[0][0].hash.encode()
+    assert data[pos + 3] == len(h) and data[pos + 4:pos + 4 + len(h)] == h
+    # describe() walks the same offsets: its CRC line must point at N-4
+    text = bsm.describe(data)
+    assert f"@{len(data) - 4} CRC-32" in text
+    for layer in stream.layers:
+        m = re.search(rf"@(\d+) layer {layer.index} ", text)
+        assert m, text
+        assert struct.unpack_from("<H", data, int(m.group(1)))[0] == layer.index
+
+
+def test_every_bit_flip_rejected(stream: Bitstream) -> None:
+    data = encode(stream)
+    buf = bytearray(data)
+    for i in range(len(data)):
+        for bit in range(8):
+            buf[i] ^= 1 << bit
+            with pytest.raises(BitstreamError, match=r"at byte offset \d+\)$") as info:
+                decode(bytes(buf))
+            buf[i] ^= 1 << bit
+            assert 0 <= info.value.offset <= len(data)  # type: ignore[attr-defined]
+    assert bytes(buf) == data
+
+
+def test_flip_messages_say_what(stream: Bitstream) -> None:
+    data = bytearray(encode(stream))
+    data[0] ^= 0x20
+    with pytest.raises(BitstreamError, match=r"^not an rtlgen bitstream: magic .* \(at byte offset 0\)$"):
+        decode(bytes(data))
+    data[0] ^= 0x20
+    data[40] ^= 1
+    with pytest.raises(BitstreamError, match=rf"^CRC mismatch: .* \(at byte offset {len(data) - 4}\)$"):
+        decode(bytes(data))
+
+
+def test_truncation_at_every_offset(stream: Bitstream) -> None:
+    data = encode(stream)
+    for n in range(len(data)):
+        with pytest.raises(BitstreamError, match=r"truncated|not an rtlgen bitstream") as info:
+            decode(data[:n])
+        if n >= 12:
+            assert str(info.value) == (f"truncated: header declares {len(data)} bytes, the stream ends after {n} "
+                                       f"(at byte offset {n})")
+    with pytest.raises(BitstreamError, match=r"^1 unexpected bytes after the declared end"):
+        decode(data + b"\0")
+
+
+def test_wrong_version_and_accelerator(stream: Bitstream) -> None:
+    data = bytearray(encode(stream))
+    struct.pack_into("<H", data, 4, 2)
+    with pytest.raises(BitstreamError, match=r"^unsupported bitstream format version 2; this rtlgen reads version 1 "
+                                             r"\(at byte offset 4\)$"):
+        decode(bytes(data))
+    with pytest.raises(BitstreamError, match=r"^bitstream is for accelerator config '0123456789abcdef', not this one "
+                                             r"\('ffff'\) \(at byte offset 12\)$"):
+        decode(encode(stream), expect_accel=bytes([255, 255]))
+
+
+def _recrc(buf: bytearray) -> bytes:
+    struct.pack_into("<I", buf, len(buf) - 4, zlib.crc32(bytes(buf[:-4])))
+    return bytes(buf)
+
+
+def test_crafted_bad_fields_located(stream: Bitstream) -> None:
+    data = encode(stream)
+    text = bsm.describe(data)
+    at = int(re.search(r"@(\d+) layer 0 ", text).group(1))
+    buf = bytearray(data)
+    buf[at + 3] = 7  # unit of layer 0
+    with pytest.raises(BitstreamError, match=rf"^layer 0 runs on unit 7, but there are only 2 units \(at byte offset {at + 3}\)$"):
+        decode(_recrc(buf))
+    buf = bytearray(data)
+    buf[at + 4] = 9  # encoding
+    with pytest.raises(BitstreamError, match=rf"^encoding of layer 0 code 9 is unknown; valid: 0 signmag, 1 raw, 2 offset "
+                                             rf"\(at byte offset {at + 4}\)$"):
+        decode(_recrc(buf))
+    sel_at = at + 6 + 24 + 10 + 5 * 4
+    buf = bytearray(data)
+    buf[sel_at] = 3
+    with pytest.raises(BitstreamError, match=rf"^layer 0 select #0 is slot 3, but unit 0 has 3 multipliers "
+                                             rf"\(at byte offset {sel_at}\)$"):
+        decode(_recrc(buf))
+
+
+def test_dataclass_validation() -> None:
+    refs = _refs()
+    with pytest.raises(ValueError, match=r"^layer 0 with filter granularity needs 4 selects, not 3$"):
+        LayerDescriptor(0, "conv2d", 0, "signmag", "filter", Geometry(8, 8, 3, 8, 8, 4, 3, 3),
+                        Requant(0, 0, -128, 127, (1,) * 4, (0,) * 4), (0, 1, 2))
+    with pytest.raises(ValueError, match=r"^layer 0 encoding must be one of signmag, raw, offset, not 'twos'$"):
+        _layer(0, 0, "layer", encoding="twos")
+    with pytest.raises(ValueError, match=r"^layer 1 selects slot 2, but unit 1 has 2 multipliers$"):
+        Bitstream(ACCEL, refs, (_layer(1, 1, "layer", bank=3).__class__(
+            **{**_layer(1, 1, "layer").__dict__, "selects": (2,)}),))
+
+
+def test_to_assignment(stream: Bitstream) -> None:
+    a = bsm.to_assignment(stream)
+    assert a["weight_tuning"] == "none"
+    bank0 = stream.units[0]
+    l0 = stream.layers[0]
+    assert a["layers"]["0"] == {"encoding": "signmag", "multiplier": bank0[l0.selects[0]].hash}
+    l1 = stream.layers[1]
+    assert a["layers"]["1"]["filters"] == [bank0[s].hash for s in l1.selects]
+    assert a["layers"]["1"]["weight_remap"] == {bank0[0].hash: list(l1.weight_remap[0].codes)}
+    l2 = stream.layers[2]
+    kern = a["layers"]["2"]["kernels"]
+    assert len(kern) == 4 and len(kern[0]) == 3
+    assert kern[2][1] == bank0[l2.selects[2 * 3 + 1]].hash
+    assert len(a["layers"]["3"]["kernels"][0]) == 1  # depthwise: one kernel per channel
+    assert a["layers"]["4"]["encoding"] == "offset"
+
+
+def test_cli_roundtrip(tmp_path, stream: Bitstream, capsys) -> None:
+    from rtlgen.cli import main
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(bsm.dumps_json(stream))
+    out = tmp_path / "cfg.bin"
+    assert main(["bitstream", "encode", str(spec), "--out", str(out), "--accel-hash", ACCEL]) == 0
+    assert out.read_bytes() == encode(stream)
+    back = tmp_path / "back.json"
+    assign = tmp_path / "assign.json"
+    assert main(["bitstream", "decode", str(out), "-o", str(back), "--assignment", str(assign)]) == 0
+    assert bsm.from_dict(json.loads(back.read_text())) == stream
+    assert json.loads(assign.read_text()) == bsm.to_assignment(stream)
+    capsys.readouterr()
+    assert main(["bitstream", "inspect", str(out)]) == 0
+    assert "layer 2 conv2d on unit 0, signmag, kernel selects" in capsys.readouterr().out
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(out.read_bytes()[:50])
+    assert main(["bitstream", "inspect", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"bad\.bin: truncated: header declares \d+ bytes, the stream ends after 50 \(at byte offset 50\)", err)
+    assert main(["bitstream", "decode", str(out), "--accel-hash", "beef"]) == 1
+    assert "not this one ('beef')" in capsys.readouterr().err
+    spec.write_text('{"units": [}')
+    assert main(["bitstream", "encode", str(spec), "--out", str(tmp_path / "x.bin")]) == 1
+    assert re.search(r"spec\.json:1: not valid JSON", capsys.readouterr().err)
+    assert not (tmp_path / "x.bin").exists()

@@ -1,0 +1,110 @@
+"""The library catalog: import of the v2022 release, identity by hash, lookups, atomicity."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtlgen.catalog import Catalog
+from rtlgen.errors import CatalogError, NetlistError
+from rtlgen.importer import import_folder
+from rtlgen.library import netlist_table
+from rtlgen.table import exact_table, table_hash
+
+
+def test_v2022_imports_50_circuits_with_both_netlist_kinds(evoapprox_library, evoapprox_dir):
+    cat = evoapprox_library
+    assert len(cat) == 50
+    assert sum(e.signed for e in cat.entries) == 13
+    pdk_names = {p.stem.removesuffix("_pdk45") for p in evoapprox_dir.rglob("*_pdk45.v")}
+    with_pdk = {e.name for e in cat.entries if "pdk45" in e.netlists}
+    assert with_pdk == pdk_names and len(with_pdk) == 14
+    # a generic and a _pdk45 netlist of one circuit landed in one entry: their tables are equal
+    for e in cat.entries:
+        assert "generic" in e.netlists
+        for kind, path in e.netlists.items():
+            assert path.is_file()
+            t = netlist_table(path, signed=e.signed)
+            diff = np.argwhere(t != cat.table(e.hash))
+            assert diff.size == 0, f"{e.name} {kind}: first difference at (a, b) = {tuple(diff[0])}"
+    exact = cat.get("mul8u_1JJQ")
+    assert exact.hash == table_hash(exact_table(False), False)
+    assert cat.get("mul8s_1KV6").hash == table_hash(exact_table(True), True)
+    assert exact.provenance == {"release": "evoapproxlib-v2022", "license": "MIT"}
+    assert len(exact.sources) == 10  # 5 Pareto folders x (generic + pdk45)
+
+
+def test_lookup_by_name_hash_prefix_and_unknown(evoapprox_library):
+    cat = evoapprox_library
+    e = cat.get("mul8u_DG8")
+    assert cat.get(e.hash) is e and cat.get(e.hash[:8]) is e
+    with pytest.raises(CatalogError, match=r"^no multiplier 'mul8u_NOPE' in .* \(entries: mul8u_0AB, "):
+        cat.get("mul8u_NOPE")
+    assert cat.table("mul8u_DG8").flags.writeable is False
+
+
+def test_reopen_roundtrip_and_reimport_is_idempotent(evoapprox_library, evoapprox_dir, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(evoapprox_library.root, lib)
+    before = (lib / "catalog.json").read_text()
+    again = import_folder(evoapprox_dir, lib)
+    assert again.new_circuits == 0 and len(again.catalog) == 50
+    assert json.loads((lib / "catalog.json").read_text()) == json.loads(before)
+    reopened = Catalog.open(lib)
+    assert [e.hash for e in reopened.entries] == [e.hash for e in evoapprox_library.entries]
+
+
+def test_name_of_another_circuit_becomes_a_release_alias(tmp_path):
+    lib = Catalog(tmp_path / "lib")
+    lib.add(exact_table(False), False, "mul8u_X", release="r1")
+    t = exact_table(False).copy()
+    t[1, 1] = 0
+    e = lib.add(t, False, "mul8u_X", release="r2")
+    assert e.name == "r2:mul8u_X"
+    assert lib.get("mul8u_X").hash == table_hash(exact_table(False), False)
+
+
+def test_failed_import_leaves_catalog_untouched(evoapprox_library, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(evoapprox_library.root, lib)
+    before = (lib / "catalog.json").read_bytes()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good.v").write_text("module good(input [7:0] A, input [7:0] B, output [15:0] O);\n"
+                                " assign O = {A, B};\nendmodule\n")
+    (src / "bad.v").write_text("module bad(input [7:0] A, input [7:0] B, output [15:0] O);\n"
+                               " assign O = A &;\nendmodule\n")
+    with pytest.raises(NetlistError, match=r"bad\.v:2: syntax error"):
+        import_folder(src, lib, jobs=1)
+    assert (lib / "catalog.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{", r"corrupt catalog"),
+    ('{"format": "other"}', r"not an rtlgen catalog"),
+    ('{"format": "rtlgen-catalog", "version": 99}', r"catalog version 99 is not supported \(expected 1\)"),
+])
+def test_corrupt_catalog_is_rejected(tmp_path, content, message):
+    (tmp_path / "catalog.json").write_text(content)
+    with pytest.raises(CatalogError, match=message):
+        Catalog.open(tmp_path)
+
+
+def test_tampered_table_is_detected(evoapprox_library, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(evoapprox_library.root, lib)
+    cat = Catalog.open(lib)
+    e = cat.get("mul8u_DG8")
+    t = np.load(lib / "tables" / f"{e.hash}.npy")
+    t[7, 7] += 1
+    np.save(lib / "tables" / f"{e.hash}.npy", t)
+    with pytest.raises(CatalogError, match=r"table does not match its hash"):
+        cat.table("mul8u_DG8")
+
+
+def test_missing_library_says_how_to_make_one(tmp_path):
+    with pytest.raises(CatalogError, match=r"rtlgen lib import DIR --lib LIBDIR"):
+        Catalog.open(tmp_path / "nowhere")

@@ -1,0 +1,92 @@
+"""The shipped generated netlists: each equals its reference model, and regenerating them gives
+the same files (no drift)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rtlgen.gen import get_family, make_spec
+from rtlgen.gen.sweep import (MANIFEST_NAME, first_difference, generate_set, read_manifest,
+                              shipped_specs)
+from rtlgen.gen.synth import check_gate_netlist
+from rtlgen.library import netlist_table
+from rtlgen.metrics import error_metrics
+from rtlgen.paths import REPO_ROOT
+from rtlgen.table import table_hash
+
+SHIPPED = REPO_ROOT / "netlists" / "generated"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return read_manifest(SHIPPED)
+
+
+def test_manifest_lists_the_shipped_set(manifest):
+    names = [e["name"] for e in manifest["netlists"]]
+    assert names == [s.module_name for s in shipped_specs()]
+    on_disk = sorted(p.name for p in SHIPPED.iterdir() if p.suffix == ".v")
+    assert on_disk == sorted(e["file"] for e in manifest["netlists"])
+    roup = [e for e in manifest["netlists"] if e["family"] == "roup"]
+    # distinct points after the R <= 2P rule: 9 + 7 + 5 signed, and + 3 unsigned for P = 3
+    assert len(roup) == 21 + 24
+    assert all(e["params"]["r"] == 0 or e["params"]["r"] > 2 * e["params"]["p"] for e in roup)
+
+
+def test_every_shipped_netlist_equals_its_reference_model(manifest):
+    for entry in manifest["netlists"]:
+        path = SHIPPED / entry["file"]
+        spec = make_spec(entry["family"], entry["signed"], **entry["params"])
+        assert spec.module_name == entry["name"]
+        text = path.read_text()
+        check_gate_netlist(text, what=str(path))
+        table = netlist_table(path, entry["signed"])
+        expected = get_family(spec.family).reference_table(spec)
+        where = first_difference(table, expected)
+        assert where is None, (f"{path.name}: netlist differs from the reference model first at "
+                               f"(a, b) = {where}: netlist {table[where]}, reference "
+                               f"{expected[where]}")
+        assert table_hash(table, spec.signed) == entry["table_hash"], path.name
+        metrics = error_metrics(table, spec.signed).as_dict()
+        for key, value in entry["metrics"].items():
+            assert value == pytest.approx(metrics[key], rel=1e-9, abs=1e-12), (path.name, key)
+
+
+def test_approximate_multipliers_are_distinct_and_exact_ones_exact(manifest):
+    hashes = {}
+    for entry in manifest["netlists"]:
+        hashes.setdefault(entry["table_hash"], []).append(entry["name"])
+    for names in hashes.values():
+        if len(names) > 1:  # only the exact multipliers come in several structures
+            for name in names:
+                entry = next(e for e in manifest["netlists"] if e["name"] == name)
+                assert entry["metrics"]["wce"] == 0, names
+
+
+@pytest.mark.slow
+def test_regenerating_the_shipped_set_gives_identical_files(tmp_path, manifest):
+    fresh = generate_set(tmp_path, jobs=2)
+    if fresh["generator"] != manifest["generator"]:
+        pytest.fail(f"the shipped set was made by {manifest['generator']}, this machine has "
+                    f"{fresh['generator']}: regenerate with 'rtlgen gen sweep' and review")
+    for entry in fresh["netlists"]:
+        new = (tmp_path / entry["file"]).read_text()
+        old_path = SHIPPED / entry["file"]
+        assert old_path.is_file(), f"{entry['file']} is generated but not shipped"
+        assert new == old_path.read_text(), (f"{entry['file']} drifted from the shipped netlist; "
+                                            "run 'rtlgen gen sweep' and review the change")
+    assert (tmp_path / MANIFEST_NAME).read_text() == (SHIPPED / MANIFEST_NAME).read_text()
+
+
+def test_generate_set_removes_netlists_an_earlier_manifest_listed(tmp_path):
+    specs = [make_spec("bam", False, h=3, v=9), make_spec("truncated", True, k=8, compensate=1)]
+    generate_set(tmp_path, specs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        MANIFEST_NAME, "mul8s_truncated_k8_compensate1.v", "mul8u_bam_h3_v9.v"]
+    (tmp_path / "notes.txt").write_text("not ours")
+    data = generate_set(tmp_path, specs[:1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        MANIFEST_NAME, "mul8u_bam_h3_v9.v", "notes.txt"]
+    assert json.loads((tmp_path / MANIFEST_NAME).read_text()) == data

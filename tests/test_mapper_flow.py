@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from mapper_standins import SyntheticAccuracy, synthetic_energy, synthetic_layers, truncated_candidates
+from rtlgen import bitstream as bsm
+from rtlgen.errors import VerificationError
+from rtlgen.mapper import SearchSettings
+from rtlgen.mapper.flow import EmulationResult, map_network
+
+
+class _Shifted(SyntheticAccuracy):
+    """The 'test split': same sensitivities, a different base accuracy."""
+
+    def accuracy(self, assignment):
+        return super().accuracy(assignment) - 0.02
+
+
+def _job(tmp_path, emulate=None):
+    layers, cands = synthetic_layers(), truncated_candidates()
+    search, test = SyntheticAccuracy(layers, cands), _Shifted(layers, cands)
+
+    def emu(assignment):
+        return EmulationResult(logits=np.full((4, 10), len(assignment["layers"]), dtype=np.int8),
+                               search_accuracy=search.accuracy(assignment), test_accuracy=test.accuracy(assignment))
+
+    report = map_network(layers, cands, n_units=2, slots_per_unit=3, search_accuracy=search, test_accuracy=test,
+                         energy=synthetic_energy, settings=SearchSettings(generations=3, pop_size=12, seed=2),
+                         out_dir=tmp_path, accel_hash="feedbeef", split_levels=4, emulate=emulate or emu,
+                         progress=False)
+    return report, layers, cands
+
+
+def test_map_network_outputs(tmp_path) -> None:
+    report, layers, cands = _job(tmp_path)
+    out = tmp_path
+    for name in ("front.csv", "front.json", "baselines.csv", "summary.json", "pareto.png", "energy_per_mult.json"):
+        assert (out / name).is_file(), name
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    front = json.loads((out / "front.json").read_text())
+    assert front["reference_search_accuracy"] == pytest.approx(0.9)
+    assert front["reference_test_accuracy"] == pytest.approx(0.88)
+    rows = front["front"]
+    assert rows and [r["energy"] for r in rows] == sorted(r["energy"] for r in rows)
+    for i, r in enumerate(rows):
+        assert r["test_accuracy"] == pytest.approx(r["search_accuracy"] - 0.02)
+        bs = bsm.read_bitstream(out / r["bitstream"], expect_accel="feedbeef")
+        assert len(bs.units) == 2 and all(len(b) == 3 for b in bs.units)
+        assert r["emulation"]["search_accuracy"] == r["search_accuracy"]
+        emu = np.load(out / r["emulation"]["file"])
+        assert emu["logits"].shape == (4, 10)
+        assign = json.loads((out / "points" / f"{i:02d}" / "assignment.json").read_text())
+        assert assign == bsm.to_assignment(bs)
+    with open(out / "baselines.csv") as f:
+        base = list(csv.DictReader(f))
+    uniform = [b for b in base if b["kind"] == "uniform"]
+    assert [b["multiplier"] for b in uniform] == ["exact", "trunc2", "trunc4", "trunc6", "trunc8", "trunc10"]
+    assert float(uniform[0]["energy"]) == pytest.approx(1.0) and float(uniform[0]["search_loss"]) == 0
+    assert any(b["kind"] == "layerwise" for b in base)
+    summary = json.loads((out / "summary.json").read_text())
+    best = summary["within_loss"]["0.02"]["mapper"]["selected_on_search"]
+    assert best["search_loss"] <= 0.02 and best["energy_saving"] > 0
+    # the split search is at least as good as one multiplier everywhere at the same loss
+    uni = summary["within_loss"]["0.02"]["uniform"]["selected_on_search"]
+    assert best["energy_saving"] >= uni["energy_saving"] - 1e-9
+    # re-running resumes everything: same front, nothing re-evaluated
+    again, _, _ = _job(tmp_path)
+    assert [r["key"] for r in again.front] == [r["key"] for r in rows]
+
+
+def test_emulation_mismatch_is_caught(tmp_path) -> None:
+    def wrong(assignment):
+        return EmulationResult(logits=np.zeros((1, 10)), search_accuracy=0.1, test_accuracy=0.1)
+
+    with pytest.raises(VerificationError, match=r"^front point 0: emulation from its bitstream gives accuracy 0\.1"):
+        _job(tmp_path, emulate=wrong)
