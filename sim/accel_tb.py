@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
@@ -29,7 +30,7 @@ async def _write(dut, we, addr, data, items):
 
 @cocotb.test()
 async def run_jobs(dut):
-    jobs = json.loads(open(os.environ["RTLGEN_ACCEL_JOBS"]).read())
+    jobs = json.loads(Path(os.environ["RTLGEN_ACCEL_JOBS"]).read_text())
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     for name in ("cfg_we", "start", "act_we", "wgt_we", "par_we"):
         getattr(dut, name).value = 0
@@ -63,5 +64,4 @@ async def run_jobs(dut):
             out.append(dut.act_rdata.value.to_unsigned())
             dut.act_addr.value = (job["out_base"] + i + 1) % job["act_bytes"]
         results.append({"name": job["name"], "cycles": cycles, "issued": issued, "output": out})
-    with open(os.environ["RTLGEN_ACCEL_RESULTS"], "w") as f:
-        json.dump(results, f)
+    Path(os.environ["RTLGEN_ACCEL_RESULTS"]).write_text(json.dumps(results))

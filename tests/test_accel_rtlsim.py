@@ -47,7 +47,7 @@ def rtl_results(tmp_path_factory, shared_data: Path, evoapprox_dir: Path):
     cases = [make_case(name, shared_data, config, catalog, layer=l, unit=u, bank_slots=s,
                        encoding=e, granularity=g, crop=c, seed=i)
              for i, (name, (l, u, s, e, g, c)) in enumerate(CASES.items())]
-    sim = VerilatorAccel(design, tmp / "sim", activation_bytes=config.activation_bytes)
+    sim = VerilatorAccel(design, tmp / "sim", config)
     results = sim.run([(c.name, c.job) for c in cases])
     return config, {c.name: (c, r) for c, r in zip(cases, results)}
 

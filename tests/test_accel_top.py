@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from dataclasses import replace
+
 from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.job import ConvJob, conv_job
 from rtlgen.accel.multiplier import MultiplierSpec
@@ -79,6 +81,21 @@ def _case(rng, tables, *, unit, encoding, mode, cin, cout, hw, k, stride, pad, o
     return job, expected
 
 
+def scramble_selects(job: ConvJob, rng) -> ConvJob:
+    """Random select fields where the descriptor's mode says the hardware must ignore them:
+    every word in ``layer`` mode, all but a group's first word in ``filter`` mode."""
+    d = job.descriptor
+    if d.sel_mode == "kernel":
+        return job
+    L, S = CONFIG.lanes, CONFIG.select_bits
+    field = ((1 << (L * S)) - 1) << (8 * L)
+    words = list(job.weight_words)
+    for i in range(len(words)):
+        if d.sel_mode == "layer" or i % d.products:
+            words[i] = (words[i] & ~field) | (int(rng.integers(0, 1 << (L * S))) << (8 * L))
+    return replace(job, weight_words=words)
+
+
 def run_jobs(dut: Accelerator, jobs: list[ConvJob]):
     results = []
 
@@ -143,6 +160,7 @@ def test_layers_match_golden_model():
              pad=(0, 0), out_hw=(2, 2), z_x=-20),
     ]
     cases = [_case(rng, tables, **s) for s in specs]
+    cases = [(scramble_selects(job, rng), expected) for job, expected in cases]
     results = run_jobs(dut, [job for job, _ in cases])
     for i, ((job, expected), (got, cycles, issued)) in enumerate(zip(cases, results)):
         d = job.descriptor
