@@ -17,7 +17,7 @@ from rtlgen.accel.generate import generate_accelerator
 from rtlgen.accel.rtlsim import VerilatorAccel
 from rtlgen.paths import REPO_ROOT
 
-from accel_cases import first_mismatch, make_case, resnet8
+from accel_cases import first_mismatch, make_case
 from accel_library import build_library
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow, pytest.mark.data]
@@ -62,11 +62,11 @@ def test_layer_matches_emulation(rtl_results, name):
 
 def test_exact_layer_matches_litert(rtl_results, shared_data: Path):
     """Independent oracle: with the exact multiplier the RTL reproduces LiteRT's tensor."""
-    from resnet8_layers import resnet8_conv_layers
+    from resnet8_layers import litert_conv_outputs
 
     _, results = rtl_results
     case, result = results["L0-signmag-layer-exact-full"]
-    litert = resnet8_conv_layers(shared_data)[0].litert_out
+    litert = litert_conv_outputs(shared_data)[0]
     assert (result.output == litert).all()
 
 
