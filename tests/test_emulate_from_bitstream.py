@@ -52,6 +52,33 @@ def test_bitstream_emulation_equals_assignment_emulation(digits) -> None:
         assert bad.size == 0, f"first differing logit at {tuple(bad[0])}"
 
 
+@pytest.mark.parametrize("tuning", ["uniform", "histogram"])
+def test_tuned_search_point_equals_its_bitstream(digits, tuning) -> None:
+    """Weight tuning as the search evaluates it == the remaps the bitstream carries."""
+    from rtlgen.emulate.emulator import Emulator
+    from rtlgen.emulate.from_bitstream import emulator_from_bitstream
+    from rtlgen.mapper import SearchSpace
+    from rtlgen.mapper.network import EmulatorAccuracy
+
+    graph, x, y, cands, space0 = digits
+    space = SearchSpace(space0.layers, cands, n_units=2, slots_per_unit=3, granularity="filter", split_levels=4,
+                        weight_tuning=tuning)
+    hists = Emulator(graph).activation_histograms(x)
+    model = EmulatorAccuracy(graph, x, y, {c.hash: c.table for c in cands}, act_hists=hists)
+    rng = np.random.default_rng(5)
+    xl, xu = space.bounds()
+    n_remaps = 0
+    for _ in range(2):
+        m = space.decode(rng.integers(xl, xu + 1))
+        bs = bsm.decode(bsm.encode(space.bitstream(m, "cafe")))
+        n_remaps += sum(len(d.weight_remap) for d in bs.layers)
+        got = emulator_from_bitstream(graph, bs, _resolver(cands)).run(x)
+        want = model.run(space.assignment(m))
+        bad = np.argwhere(got.logits != want.logits)
+        assert bad.size == 0, f"first differing logit at {tuple(bad[0])}"
+    assert n_remaps > 0
+
+
 def test_weight_remap_is_tuned_weights(digits) -> None:
     from rtlgen.emulate.emulator import Emulator
     from rtlgen.emulate.from_bitstream import emulator_from_bitstream
