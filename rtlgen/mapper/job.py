@@ -3,8 +3,10 @@
 Glue only: the model comes from :mod:`rtlgen.nn`, accuracy from the emulator
 (:mod:`rtlgen.mapper.network`), energy per multiplication from the cost flow
 (:func:`rtlgen.cost.catalog_costs` with each layer's operand histograms, cached in the catalog),
-the accelerator's shape (units x multipliers per unit) from its TOML configuration; the search
-and its outputs from :func:`rtlgen.mapper.flow.map_network`.
+the accelerator's shape (units x multipliers per unit) from its TOML configuration (its
+``[[unit]]`` lists, if any, are what the search replaces: each front point gets its own
+``accel.toml`` with the chosen banks, whose resolved hash its bitstream records); the search and
+its outputs from :func:`rtlgen.mapper.flow.map_network`.
 """
 from __future__ import annotations
 
