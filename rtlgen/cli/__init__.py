@@ -24,6 +24,8 @@ SUBCOMMANDS = [
     "bitstream",
     "emulate",
     "map",
+    "hil",
+    "flow",
 ]
 
 
