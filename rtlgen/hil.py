@@ -141,8 +141,12 @@ def _load_images(path: Path, start: int, limit: int | None) -> tuple[np.ndarray,
 # simulator side
 
 
-async def simulate(dut: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """The HIL loop inside the simulator (see the module docstring); returns the figures."""
+async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[str, Any]:
+    """The HIL loop inside the simulator (see the module docstring); returns the figures.
+
+    ``driver`` runs the conv jobs (default: :class:`rtlgen.accel.tb.FileDriver` on ``dut``);
+    anything with async ``start()``, ``run(job, weights_key)`` -> (int8 output, cycles) and
+    ``stop()`` will do."""
     from .accel.config import load_config
     from .accel.job import conv_job
     from .accel.tb import FileDriver
@@ -171,7 +175,7 @@ async def simulate(dut: Any, spec: dict[str, Any]) -> dict[str, Any]:
     t_emu = time.perf_counter() - t0
 
     described = {d.index: d for d in bs.layers}
-    drv = FileDriver(dut, os.getcwd(), config.weight_word_bits)
+    drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
     await drv.start()
     per_layer = []
     t_sim = 0.0

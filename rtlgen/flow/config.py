@@ -264,6 +264,8 @@ def load_flow(path: str | os.PathLike) -> FlowConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise ConfigError(f"not valid TOML: {exc}", file=str(p), line=line) from exc
+        import re
+
+        found = re.search(r"line (\d+)", str(exc))     # tomllib puts the place in the message
+        raise ConfigError(f"not valid TOML: {exc}", file=str(p), line=int(found[1]) if found else None) from exc
     return parse_flow(data, p)
