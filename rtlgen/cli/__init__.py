@@ -26,6 +26,7 @@ SUBCOMMANDS = [
     "map",
     "hil",
     "flow",
+    "demo",
 ]
 
 

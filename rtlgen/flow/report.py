@@ -114,7 +114,7 @@ def _cost_plot(path: Path, cost: dict[str, dict[str, float]], layer_energy: dict
     ax2.bar(x + 0.2, [cost[n]["energy_pj"] for n in names], 0.4, label="energy/mult (pJ)", color="C1")
     ax.set_xticks(x, names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("area (um^2)", color="C0")
-    ax2.set_ylabel("energy per multiplication (pJ, uniform operands)", color="C1")
+    ax2.set_ylabel("energy/mult. (pJ, uniform operands)", color="C1")
     ax.set_title("Candidates: area and energy")
     if layer_energy:
         ax = axes[1]
@@ -125,7 +125,7 @@ def _cost_plot(path: Path, cost: dict[str, dict[str, float]], layer_energy: dict
             ax.bar(np.arange(len(e["layers"])) + i * width, e["energy_nj"], width, label=f"{t}")
         first = layer_energy[tags[0]]
         ax.plot(np.arange(len(first["layers"])) + 0.4 - width / 2, first["exact_nj"], "k_", ms=14, mew=2,
-                label="exact multiplier")
+                label="reference multiplier")
         ax.set_xticks(np.arange(len(first["layers"])) + 0.4 - width / 2, first["layers"], rotation=60, ha="right",
                       fontsize=7)
         ax.set_ylabel("multiplication energy per image (nJ)")

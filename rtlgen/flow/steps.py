@@ -131,19 +131,21 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
 
 def select_step(map_dir: str, max_loss: Sequence[float]) -> dict[str, Any]:
     """Per loss bound, the front point of least energy within that search-accuracy loss (ties:
-    higher accuracy); the same point chosen twice is listed once."""
+    higher accuracy); the same point chosen twice is listed once. Points are tagged ``selK``
+    after the first bound ``max_loss[K]`` that chose them, so ``sel0`` (the tightest bound's
+    point) has a stable name."""
     doc = json.loads((Path(map_dir) / "front.json").read_text())
     front = doc["front"]
     if not front:
         raise ConfigError(f"the search in {map_dir} found no front point")
     picked: dict[str, dict[str, Any]] = {}
-    for loss in max_loss:
+    for k, loss in enumerate(max_loss):
         ok = [(i, r) for i, r in enumerate(front) if r["search_loss"] <= loss + 1e-12]
         if not ok:
             continue
         i, r = min(ok, key=lambda t: (t[1]["energy"], -t[1]["search_accuracy"]))
         entry = picked.setdefault(r["id"], {
-            "tag": f"p{i:02d}", "front_index": i, "id": r["id"], "loss_bounds": [],
+            "tag": f"sel{k}", "front_index": i, "id": r["id"], "loss_bounds": [],
             "energy": r["energy"], "energy_saving": r["energy_saving"],
             "search_accuracy": r["search_accuracy"], "test_accuracy": r["test_accuracy"],
             "search_loss": r["search_loss"], "test_loss": r["test_loss"],
