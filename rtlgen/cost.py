@@ -27,6 +27,7 @@ hash, netlist file hash, liberty file hash, activity spec, timing environment an
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -37,13 +38,13 @@ import numpy as np
 
 from .activity import (ActivitySpec, CompiledNetlist, arc_activity, net_activity, simulate_stream,
                        tabulate_mapped)
+from .catalog import Catalog, Entry
 from .celllib import file_hash, read_liberty
+from .errors import CatalogError, VerificationError
+from .library import read_multiplier
 from .paths import atomic_write_text, liberty_path
 from .sta import StaConfig, run_sta
 from .synth import MappedNetlist, synthesize
-from .catalog import Catalog, Entry
-from .errors import CatalogError, VerificationError
-from .library import read_multiplier
 from .table import exact_table, table_hash
 
 __all__ = [
@@ -208,39 +209,64 @@ def hardware_cost(
 ) -> CostFigures:
     """Area, delay, power and energy per multiplication of one 8x8 multiplier netlist.
 
-    ``signed`` defaults from the file name (``mul8s_*``). With ``expected_table``, the table of
-    the synthesized netlist must equal it (a mismatch raises, naming the first operands).
+    ``signed`` defaults from the module name (``mul8s_*``). The table of the synthesized netlist
+    must equal the source netlist's (or ``expected_table``; given together with ``signed``, the
+    source is not read again): a mismatch raises, naming the first operands. Synthesis results
+    are kept in-process, so the same netlist under another activity only re-simulates.
     """
     netlist = Path(netlist)
     if not netlist.is_file():
         raise FileNotFoundError(f"netlist {netlist} not found")
     lib_path = Path(liberty) if liberty is not None else liberty_path()
     activity = activity or ActivitySpec.make()
-    # The source netlist's own table identifies the circuit and checks the synthesis below.
-    source, table, signed = read_multiplier(netlist, signed=signed, top=top, liberty=lib_path)
-    if expected_table is not None:
-        _check_same(table, expected_table, what=f"{netlist} (as read)")
-    t_hash = table_hash(table, signed)
     n_hash, l_hash = file_hash(netlist), read_liberty(lib_path).hash
+    if expected_table is not None and signed is not None:
+        # The caller (e.g. a catalog) knows the circuit: the synthesized netlist is checked below.
+        table = np.asarray(expected_table)
+        signed = bool(signed)
+    else:
+        # The source netlist's own table identifies the circuit and checks the synthesis below.
+        source, table, signed = read_multiplier(netlist, signed=signed, top=top, liberty=lib_path)
+        top = top or source.name
+        if expected_table is not None:
+            _check_same(table, expected_table, what=f"{netlist} (as read)")
+    t_hash = table_hash(table, signed)
     key = cost_key(n_hash, l_hash, activity, config, t_hash)
     if cache is not None:
         hit = cache.get(key)
         if hit is not None and hit.get("model_version") == MODEL_VERSION:
             return CostFigures.from_json(hit)
-    mapped = synthesize(netlist, top=top or source.name, liberty=lib_path)
-    figures = cost_of_mapped(mapped, signed=signed, activity=activity, config=config,
-                             name=name or mapped.top, expected_table=table)
+    prepared = _prepare(str(netlist.resolve()), n_hash, top, str(Path(lib_path).resolve()), l_hash, signed)
+    _check_same(prepared.table, table, what=f"{prepared.mapped.top} after synthesis ({netlist})")
+    figures = _measure(prepared, signed=signed, activity=activity, config=config,
+                       name=name or prepared.mapped.top, t_hash=t_hash)
     if cache is not None:
         cache.put(key, figures.to_json())
     return figures
 
 
-def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpec, config: StaConfig,
-                   name: str, expected_table: np.ndarray | None = None) -> CostFigures:
+@dataclass(frozen=True)
+class _Prepared:
+    mapped: MappedNetlist
+    compiled: CompiledNetlist
+    table: np.ndarray  # of the synthesized netlist
+
+
+@functools.lru_cache(maxsize=128)
+def _prepare(path: str, n_hash: str, top: str | None, lib_path: str, l_hash: str, signed: bool) -> _Prepared:
+    """Synthesis and tabulation of one netlist, kept in-process: costing the same circuit under
+    many operand histograms (one per DNN layer) then only re-simulates and re-times it.
+    ``n_hash``/``l_hash`` are part of the key so that an edited file is synthesized again."""
+    mapped = synthesize(path, top=top, liberty=lib_path)
     compiled = CompiledNetlist(mapped)
     table = tabulate_mapped(compiled, signed)
-    if expected_table is not None:
-        _check_same(table, expected_table, what=f"{mapped.top} after synthesis ({mapped.source})")
+    table.setflags(write=False)
+    return _Prepared(mapped, compiled, table)
+
+
+def _measure(prepared: _Prepared, *, signed: bool, activity: ActivitySpec, config: StaConfig, name: str,
+             t_hash: str) -> CostFigures:
+    mapped, compiled = prepared.mapped, prepared.compiled
     waves = simulate_stream(compiled, activity)
     nets = net_activity(waves)
     report = run_sta(mapped, config, input_activity=nets.port_bits(compiled))
@@ -248,7 +274,7 @@ def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpe
     return CostFigures(
         name=name,
         signed=signed,
-        table_hash=table_hash(table, signed),
+        table_hash=t_hash,
         netlist_hash=mapped.source_hash,
         liberty_hash=mapped.library.hash,
         activity=activity.key,
@@ -266,6 +292,17 @@ def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpe
         cell_counts=mapped.cell_counts,
         critical_path=report.critical_path,
     )
+
+
+def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpec, config: StaConfig,
+                   name: str, expected_table: np.ndarray | None = None) -> CostFigures:
+    """Cost of an already synthesized netlist (no cache)."""
+    compiled = CompiledNetlist(mapped)
+    table = tabulate_mapped(compiled, signed)
+    if expected_table is not None:
+        _check_same(table, expected_table, what=f"{mapped.top} after synthesis ({mapped.source})")
+    return _measure(_Prepared(mapped, compiled, table), signed=signed, activity=activity, config=config,
+                    name=name, t_hash=table_hash(table, signed))
 
 
 def _check_same(got: np.ndarray, expected: np.ndarray, *, what: str) -> None:
@@ -324,6 +361,20 @@ def _cost_job(job: tuple) -> CostFigures:
                          name=name, expected_table=table)
 
 
+_POOLS: dict[int, object] = {}
+
+
+def _pool(jobs: int):
+    """A process pool kept for the session, so that its workers keep their synthesis caches
+    between calls (the mapper costs every candidate once per layer histogram)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = _POOLS.get(jobs)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOLS[jobs] = ProcessPoolExecutor(max_workers=jobs)
+    return pool
+
+
 def catalog_costs(
     catalog: Catalog,
     keys: list[str] | None = None,
@@ -356,10 +407,7 @@ def catalog_costs(
             todo.append((entry, key, (path, entry.signed, lib_path, activity, config, entry.name,
                                       np.asarray(catalog.table(entry.hash)))))
     if jobs > 1 and len(todo) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_cost_job, [job for _, _, job in todo]))
+        results = list(_pool(jobs).map(_cost_job, [job for _, _, job in todo]))
     else:
         results = [_cost_job(job) for _, _, job in todo]
     for (entry, key, _), figures in zip(todo, results):
@@ -398,3 +446,4 @@ def relative_to(figures: CostFigures, reference: CostFigures) -> dict[str, float
         "power": ratio(figures.power_mw, reference.power_mw),
         "energy": ratio(figures.energy_pj, reference.energy_pj),
     }
+

@@ -390,12 +390,17 @@ def verify_netlist(netlist: str | os.PathLike, table: np.ndarray, *, signed: boo
     return verify([m], simulator=simulator, work_dir=work_dir, liberty=liberty).results[0]
 
 
-def catalog_multipliers(libdir: str | os.PathLike, names: Sequence[str] | None = None,
+def catalog_multipliers(library, names: Sequence[str] | None = None,
                         kinds: Sequence[str] = ("generic", "pdk45")) -> list[Multiplier]:
-    """One :class:`Multiplier` per netlist of the catalog's entries (all entries when ``names`` is None)."""
+    """One :class:`Multiplier` per netlist of a library's entries (all entries when ``names`` is None).
+
+    ``library`` is a :class:`rtlgen.catalog.Catalog` or its folder. Entries are taken in the
+    catalog's order, each entry's netlists in the order of ``kinds``; every netlist of an entry
+    is checked against the entry's one table (so generic and ``_pdk45`` forms must agree).
+    """
     from .catalog import Catalog
 
-    catalog = Catalog.open(libdir)
+    catalog = library if isinstance(library, Catalog) else Catalog.open(library)
     entries = list(catalog.entries) if not names else [catalog.get(n) for n in names]
     out: list[Multiplier] = []
     for entry in entries:

@@ -50,6 +50,7 @@ def test_spec_key_identifies_the_stream():
     h[3] = 2.0
     assert ActivitySpec.make().key == ActivitySpec.make().key
     assert ActivitySpec.make(h).key == ActivitySpec.make(h / 2).key  # normalized
+    assert ActivitySpec.make(np.ones(256)).key == ActivitySpec.make().key  # uniform is uniform
     keys = {ActivitySpec.make().key, ActivitySpec.make(h).key, ActivitySpec.make(None, h).key,
             ActivitySpec.make(seed=1).key, ActivitySpec.make(n_vectors=100).key,
             ActivitySpec.from_operands([1, 2], [3, 4]).key}

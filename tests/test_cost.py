@@ -119,13 +119,23 @@ def test_json_cache_returns_identical_figures_without_recomputing(evoapprox_dir,
     first = hardware_cost(path, activity=FAST, cache=cache)
 
     def boom(*args, **kwargs):
-        raise AssertionError("cache miss: synthesized again")
+        raise AssertionError("cache miss: measured again")
 
-    monkeypatch.setattr(cost_mod, "synthesize", boom)
+    monkeypatch.setattr(cost_mod, "_measure", boom)
     again = hardware_cost(path, activity=FAST, cache=JsonCostCache(tmp_path / "cost.json"))
     assert again == first
     with pytest.raises(AssertionError, match="cache miss"):  # another activity is another key
         hardware_cost(path, activity=ActivitySpec.make(n_vectors=4096, seed=2), cache=cache)
+
+
+def test_another_histogram_does_not_synthesize_again(evoapprox_dir, monkeypatch):
+    path = _find(evoapprox_dir, "mul8u_R36")
+    first = hardware_cost(path, activity=FAST)
+    monkeypatch.setattr(cost_mod, "synthesize", lambda *a, **k: (_ for _ in ()).throw(AssertionError("again")))
+    h = np.arange(256.0)
+    other = hardware_cost(path, activity=ActivitySpec.make(h, h[::-1].copy(), n_vectors=4096))
+    assert (other.area_um2, other.delay_ns, other.table_hash) == (first.area_um2, first.delay_ns, first.table_hash)
+    assert other.energy_pj != first.energy_pj
 
 
 def test_cost_key_names_every_dependency():
@@ -136,12 +146,26 @@ def test_cost_key_names_every_dependency():
 
 def test_missing_tools_are_named(evoapprox_dir, monkeypatch, tmp_path):
     path = _find(evoapprox_dir, "mul8u_17MN")
-    monkeypatch.setenv("RTLGEN_YOSYS", str(tmp_path / "no-yosys"))
-    with pytest.raises(ToolError, match=r"^yosys not found"):
+    cost_mod._prepare.cache_clear()  # synthesis results are kept in-process
+    monkeypatch.setenv("YOSYS", str(tmp_path / "no-yosys"))
+    with pytest.raises(ToolError, match=r"^Yosys not found"):
         hardware_cost(path, activity=FAST)
-    monkeypatch.delenv("RTLGEN_YOSYS")
+    monkeypatch.delenv("YOSYS")
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither tool on PATH
+    cost_mod._prepare.cache_clear()
+    with pytest.raises(ToolError, match=r"^Yosys not found \(no yosys on PATH\)"):
+        hardware_cost(path, activity=FAST)
+    monkeypatch.undo()
     monkeypatch.setenv("RTLGEN_STA", str(tmp_path / "no-sta"))
-    with pytest.raises(ToolError, match=r"^sta not found"):
+    with pytest.raises(ToolError, match=r"^sta not found: \$RTLGEN_STA is '.*no-sta', which is not an executable$"):
+        hardware_cost(path, activity=FAST)
+    monkeypatch.delenv("RTLGEN_STA")
+    sta_dir = tmp_path / "bin"
+    sta_dir.mkdir()
+    import shutil
+    (sta_dir / "yosys").symlink_to(shutil.which("yosys"))
+    monkeypatch.setenv("PATH", str(sta_dir))  # yosys but no sta
+    with pytest.raises(ToolError, match=r"^sta not found on PATH; install it \(Debian: apt-get install opensta"):
         hardware_cost(path, activity=FAST)
 
 
@@ -179,7 +203,7 @@ def test_catalog_costs_are_cached_in_the_catalog(small_lib, monkeypatch):
     assert figs[entry.hash].name == "mul8u_17MN" and figs[entry.hash].table_hash == entry.hash
     reopened = Catalog.open(small_lib)
     assert any(k.startswith("cost:") for k in reopened.get("mul8u_17MN").extra)
-    monkeypatch.setattr(cost_mod, "synthesize", lambda *a, **k: (_ for _ in ()).throw(AssertionError("miss")))
+    monkeypatch.setattr(cost_mod, "_measure", lambda *a, **k: (_ for _ in ()).throw(AssertionError("miss")))
     assert catalog_costs(reopened, ["mul8u_17MN", "mul8u_1JJQ"], activity=FAST) == figs
     rel = relative_to(figs[entry.hash], figs[exact_entry(reopened, False).hash])
     assert 0 < rel["area"] < 0.1 and 0 < rel["energy"] < 0.1
@@ -207,6 +231,15 @@ def test_cli_costs_one_file(evoapprox_dir, capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.splitlines()[1].split()[:3] == ["mul8u_17MN", "5", "144"]
     assert '"area_um2": 144.0' in out_json.read_text()
+
+
+def test_cli_costs_one_file_relative_to_a_library(evoapprox_dir, small_lib, capsys):
+    netlist = _find(evoapprox_dir, "mul8u_DG8")  # not in the library; its exact multiplier is
+    assert main(["cost", str(netlist), "--lib", str(small_lib), "--vectors", "2048"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = dict(zip(lines[0].split(), lines[1].split()))
+    assert row["name"] == "mul8u_DG8" and row["exact"] == "mul8u_1JJQ"
+    assert 0.5 < float(row["area/x"]) < 1.0
 
 
 def test_cli_rejects_a_bad_histogram(evoapprox_dir, tmp_path, capsys):

@@ -257,3 +257,30 @@ def test_pareto_front_helper() -> None:
            [("a", 0.9, 1.0), ("b", 0.85, 0.6), ("c", 0.8, 0.7), ("d", 0.85, 0.5), ("e", 0.5, 0.1)]]
     assert [p.key for p in pareto_front(pts)] == ["e", "d", "a"]
     assert [p.key for p in pareto_front(pts, min_accuracy=0.85)] == ["d", "a"]
+
+
+def test_from_layerwise_computes_the_same(parts) -> None:
+    layers, cands = parts
+    split = _space(parts, "kernel")
+    lw = _space(parts, "layer")
+    rng = np.random.default_rng(11)
+    xl, xu = lw.bounds()
+    for _ in range(20):
+        x = rng.integers(xl, xu + 1)
+        y = split.from_layerwise(x, lw)
+        a, b = lw.decode(x), split.decode(y)
+        for li in range(len(layers)):
+            assert np.all(b.candidates_of(li) == a.candidates_of(li)), li
+        assert lw.canonical(a) == split.canonical(b)
+
+
+def test_seeds_join_first_population(parts, tmp_path) -> None:
+    layers, cands = parts
+    space = _space(parts)
+    seed_x = space.uniform_point(0)
+    seed_x[0:3] = [4, 4, 4]
+    seed_x[6:9] = [0, 0, 0]
+    r = run_search(space, SyntheticAccuracy(layers, cands), synthetic_energy,
+                   SearchSettings(generations=1, pop_size=12, seed=1), tmp_path, seeds=seed_x[None, :], progress=False)
+    key = space.canonical(space.decode(seed_x))
+    assert any(p.key == key and p.generation == 1 for p in r.points)

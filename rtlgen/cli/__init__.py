@@ -15,8 +15,6 @@ from ..errors import RtlgenError
 
 __all__ = ["main"]
 
-#: Subcommand modules, in the order ``rtlgen --help`` lists them.
-SUBCOMMANDS = [
     "table",
     "lib",
     "cost",
@@ -27,7 +25,8 @@ SUBCOMMANDS = [
     "hil",
     "flow",
     "demo",
-]
+    "verify",
+    "_",
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--traceback", action="store_true", help="show the full Python traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
+    for name in _subcommand_modules():
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 

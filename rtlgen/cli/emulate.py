@@ -48,7 +48,7 @@ def run(args) -> int:
     y = data["y"] if "y" in data else None
     if args.limit is not None:
         if args.limit < 1:
-            raise ValueError(f"--limit must be >= 1, not {args.limit}")
+            raise ConfigError(f"--limit must be >= 1, not {args.limit}")
         x = x[: args.limit]
         y = None if y is None else y[: args.limit]
     assignment = load_assignment(args.assign) if args.assign else None

@@ -51,7 +51,8 @@ def quantize_input(graph: Graph, x: np.ndarray) -> np.ndarray:
         if x.ndim >= 2 and int(np.prod(x.shape[1:])) == int(np.prod(shape)):
             x = x.reshape((x.shape[0],) + shape)
         else:
-            raise ValueError(f"images have shape {x.shape[1:]}, the model input is {shape}")
+            raise ModelError(f"images have shape {x.shape[1:]}, the model input is {shape}",
+                             file=graph.source)
     if x.dtype == np.int8:
         return x
     r = x.astype(np.float64) / float(t.scale)
@@ -128,13 +129,15 @@ class Emulator:
             yt = T[op.outputs[0]]
             if op.index in self.layers:
                 layer = self.layers[op.index]
-                acc = self.engine.accumulate(layer, x, self.plans.get(op.index))
-                y = layer.requantize(acc)
+                try:
+                    y = self.engine.output(layer, x, self.plans.get(op.index))
+                except ValueError as exc:  # e.g. signmag on activations below the zero point
+                    raise ModelError(f"op {op.index} ({op.kind}): {exc}", file=self.graph.source) from None
                 y = y.reshape((n,) + tuple(yt.shape[1:]))
             elif op.kind == "ADD":
                 params, act = self._op_params[op.index]
                 a, b = T[op.inputs[0]], T[op.inputs[1]]
-                y = ops.add(x, a.zero_point, vals[op.inputs[1]], b.zero_point, yt.zero_point, params, act)
+                y = self.engine.add(x, a.zero_point, vals[op.inputs[1]], b.zero_point, yt.zero_point, params, act)
             elif op.kind == "AVERAGE_POOL_2D":
                 y = ops.average_pool(x, op.options, self._op_params[op.index])
             elif op.kind == "MAX_POOL_2D":

@@ -2,8 +2,9 @@
 
 :func:`map_network` runs, in ``out_dir``:
 
-* ``search/``: NSGA-II over the full space (filter or kernel split, :mod:`.space`);
-* ``layerwise/``: the same search restricted to one multiplier per layer (baseline);
+* ``layerwise/``: NSGA-II restricted to one multiplier per layer (the layer-wise baseline);
+* ``search/``: NSGA-II over the full space (filter or kernel split, :mod:`.space`), its first
+  population seeded with the layer-wise front (the split space contains every layer-wise point);
 * the uniform baselines: every candidate multiplier used in every layer;
 * every front point and baseline on the held-out test split;
 
@@ -171,15 +172,19 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     atomic_write_text(out / "energy_per_mult.json", json.dumps(
         {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
          "energy": table.values.tolist(), "macs": [l.macs for l in space.layers]}, indent=1) + "\n")
-    result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
-                        progress=progress)
     lw_result = None
+    seeds = None
     if layerwise_baseline:
         lw_space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity="layer",
                                encoding=encoding)
         lw_table = EnergyTable(lw_space, energy, values=table.values)
         lw_result = run_search(lw_space, search_accuracy, lw_table, settings, out / "layerwise",
                                executor=executor_factory(), progress=progress)
+        if granularity != "layer":
+            # the split search starts from the layer-wise front (its space contains those points)
+            seeds = np.array([space.from_layerwise(p.x, lw_space) for p in lw_result.front])
+    result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
+                        seeds=seeds, progress=progress)
     # uniform baselines on the search split
     uni = {space.canonical(space.decode(space.uniform_point(c))): space.assignment(space.decode(space.uniform_point(c)))
            for c in range(len(space.candidates))}

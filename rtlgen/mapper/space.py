@@ -244,6 +244,28 @@ class SearchSpace:
             x[self.n_units * self.slots_per_unit + len(self.layers):] = self.split_levels
         return x
 
+    def from_layerwise(self, x: Sequence[int] | np.ndarray, layerwise: "SearchSpace") -> np.ndarray:
+        """The point of this (split) space computing what point ``x`` of a ``"layer"`` space
+        computes: same banks and units, each layer's cuts giving its whole layer to its slot."""
+        if layerwise.granularity != "layer" or self.granularity == "layer":
+            raise ValueError("from_layerwise converts a layer-granularity point into a split space")
+        if (layerwise.n_units, layerwise.slots_per_unit) != (self.n_units, self.slots_per_unit) or \
+                [c.hash for c in layerwise.candidates] != [c.hash for c in self.candidates]:
+            raise ValueError("the two spaces must share units, slots and candidates")
+        m = layerwise.decode(x)
+        xi = np.asarray(x, dtype=int).copy()
+        um = self.n_units * self.slots_per_unit
+        out = np.concatenate([xi[:um + len(self.layers)], np.zeros(len(self.layers) * self.n_split_vars, dtype=int)])
+        for li in range(len(self.layers)):
+            bank = m.units[m.layer_unit[li]]
+            slot = int(m.selects[li])
+            slot_order = sorted(range(self.slots_per_unit), key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
+            rank = slot_order.index(slot)
+            cuts = [0] * rank + [self.split_levels] * (self.n_split_vars - rank)
+            base = um + len(self.layers) + li * self.n_split_vars
+            out[base:base + self.n_split_vars] = cuts
+        return out
+
     # -- outputs ------------------------------------------------------------------------------------
     def canonical(self, mapping: Mapping) -> str:
         """A key equal for two mappings that compute the same thing (same multiplier everywhere)."""
