@@ -15,18 +15,16 @@ from ..errors import RtlgenError
 
 __all__ = ["main"]
 
-    "table",
-    "lib",
-    "cost",
-    "gen",
-    "bitstream",
-    "emulate",
-    "map",
-    "hil",
-    "flow",
-    "demo",
-    "verify",
-    "_",
+#: Subcommand modules, in the order ``rtlgen --help`` lists them. Every module of this package
+#: with a ``register`` function is a subcommand; those not listed here follow alphabetically.
+ORDER = ["table", "lib", "verify", "cost", "gen", "emulate", "map", "bitstream", "hil", "flow", "demo"]
+
+
+def _subcommand_modules() -> list[str]:
+    import pkgutil
+
+    found = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    return [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
 
 
 def build_parser() -> argparse.ArgumentParser:
