@@ -8,10 +8,12 @@ The accelerator (a folder written by :func:`rtlgen.accel.generate.generate_accel
 with Verilator inside the harness of :mod:`rtlgen.accel.tb` and driven by the cocotb module
 ``sim/rtlgen_hil_test.py``, which calls :func:`simulate` inside the simulator's Python. There:
 
-1. the bitstream is read and checked against the accelerator (its config hash), the multipliers'
-   tables are tabulated from the accelerator's own netlists (their table hashes must be the
-   bitstream's), and the emulator is configured *from the bitstream*
-   (:func:`rtlgen.bitstream.to_assignment`), so both sides read the same artifact;
+1. the bitstream is read and checked against the accelerator (its config hash) and the model
+   (:func:`rtlgen.emulate.from_bitstream.check_bitstream`), the multipliers' tables are
+   tabulated from the accelerator's own netlists (their table hashes must be the manifest's),
+   and the emulator is configured *from the bitstream*
+   (:func:`rtlgen.emulate.from_bitstream.plans_from_bitstream`), so both sides read the same
+   artifact;
 2. the emulator runs the images (every tensor kept);
 3. every CONV_2D layer the bitstream describes runs on the RTL for every image, layer after
    layer (the layer's weights and parameters are loaded once, then its images back to back):
@@ -150,10 +152,10 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     from .accel.config import load_config
     from .accel.job import conv_job
     from .accel.tb import FileDriver
-    from .bitstream import read_bitstream, to_assignment
+    from .bitstream import read_bitstream
     from .emulate.emulator import Emulator, quantize_input
+    from .emulate.from_bitstream import plans_from_bitstream
     from .emulate.layers import compile_mac_layers
-    from .mapper.network import plans_from_assignment
     from .nn.tflite import load_tflite
 
     t0 = time.perf_counter()
@@ -164,7 +166,14 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     graph = load_tflite(spec["model"])
     layers = compile_mac_layers(graph)
     tables = accel_tables(accel_dir)
-    plans = plans_from_assignment(graph, layers, to_assignment(bs), tables)
+    signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
+
+    def resolve(h: str) -> tuple[np.ndarray, bool]:
+        if h not in tables:
+            raise VerificationError(f"the bitstream names multiplier {h}, which the accelerator in {accel_dir} lacks")
+        return tables[h], signed[h]
+
+    plans = plans_from_bitstream(graph, bs, resolve, layers, file=str(spec["bitstream"]))
     emu = Emulator(graph, plans)
     x, y = _load_images(Path(spec["images"]), int(spec["start"]), spec["limit"])
     xq = quantize_input(graph, x)

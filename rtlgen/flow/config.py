@@ -19,6 +19,7 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     generated = true            # the shipped netlists under netlists/generated
     netlists = []               # further folders of netlists (e.g. EvoApproxLib v2022)
     verify = "candidates"       # simulate netlists against their tables: all, candidates, none
+    verify_simulator = "verilator"  # or "icarus" (no compile step: quicker for a few netlists)
 
     [[generate]]                # optional: multipliers to generate (rtlgen.gen families)
     family = "truncated"
@@ -89,6 +90,7 @@ class FlowConfig:
     generated: bool
     netlist_dirs: tuple[Path, ...]
     verify: str
+    verify_simulator: str
     families: tuple[FamilySpec, ...]
     accel: Path
     encoding: str
@@ -197,7 +199,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     search = _split(model, "search", "0:200" if zoo == "digits" else "0:500")
     test = _split(model, "test", "200:360" if zoo == "digits" else "500:1017")
 
-    lib = _Section(data.get("library", {}), "library", file, {"generated", "netlists", "verify"})
+    lib = _Section(data.get("library", {}), "library", file, {"generated", "netlists", "verify", "verify_simulator"})
     generated = lib.get("generated", bool, True)
     dirs = []
     for i, d in enumerate(lib.str_list("netlists")):
@@ -207,6 +209,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
             raise lib.fail(f"netlists[{i}]", f"folder {p} not found")
         dirs.append(p)
     verify = lib.get("verify", str, "candidates", choices=_VERIFY)
+    verify_sim = lib.get("verify_simulator", str, "verilator", choices=("verilator", "icarus"))
 
     fams = []
     gen = data.get("generate", [])
@@ -237,6 +240,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     return FlowConfig(
         name=name, source=file, out=Path(out), model_zoo=zoo, model_path=mpath, images_path=images,
         search_split=search, test_split=test, generated=generated, netlist_dirs=tuple(dirs), verify=verify,
+        verify_simulator=verify_sim,
         families=tuple(fams), accel=accel,
         encoding=s.get("encoding", str, "signmag", choices=_ENCODINGS),
         granularity=s.get("granularity", str, "filter", choices=_GRANULARITIES),

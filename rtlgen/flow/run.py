@@ -106,8 +106,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     cands = steps.candidate_names(lib["entries"], cfg.encoding, cfg.candidates)
     if cfg.verify != "none":
         names = None if cfg.verify == "all" else cands
-        step("verify", {"names": names}, [], [k_lib],
-             lambda: steps.verify_step(libdir, names, str(run / "work" / "verify")))
+        step("verify", {"names": names, "simulator": cfg.verify_simulator}, [], [k_lib],
+             lambda: steps.verify_step(libdir, names, str(run / "work" / "verify"), cfg.verify_simulator))
     cost, k_cost = step("cost", {"names": cands}, [liberty_path()], [k_lib],
                         lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers),
                         lambda o: [o["file"]])

@@ -83,12 +83,12 @@ def candidate_names(entries: Sequence[dict[str, Any]], encoding: str, names: Seq
     return [e["name"] for e in entries if e["signed"] == signed]
 
 
-def verify_step(libdir: str, names: Sequence[str] | None, work_dir: str) -> dict[str, Any]:
+def verify_step(libdir: str, names: Sequence[str] | None, work_dir: str, simulator: str = "verilator") -> dict[str, Any]:
     """Simulate the named catalog entries' netlists (all when None) against their tables."""
     from ..verify import catalog_multipliers, verify
 
     mults = catalog_multipliers(libdir, list(names) if names is not None else None, kinds=("generic",))
-    report = verify(mults, simulator="verilator", work_dir=work_dir)
+    report = verify(mults, simulator=simulator, work_dir=work_dir)
     report.raise_for_mismatch()
     return {"verified": sorted({r.name for r in report.results}), "count": len(report.results)}
 
