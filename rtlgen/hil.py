@@ -31,9 +31,11 @@ accuracy through the RTL.
 
 Figures (:class:`HilReport`): accuracy, accelerator cycles per image (the ``cycles`` counter
 of each layer run, summed), simulated cycles per second (cycles / seconds spent in the
-simulator's layer runs, loads and dumps included), images per minute (images / wall time of the
-simulation runs, Verilator build excluded and reported apart). With ``workers`` > 1 the images
-are split into contiguous chunks, one simulator process each.
+simulator's layer runs, loads and dumps included), images per minute (images / seconds of the
+per-image work: the emulation of the batch plus every RTL layer run; with several workers, the
+slowest one's). The one-off costs are reported apart: the Verilator build (cached) and the
+simulator's start-up (Python imports, model and bitstream loading). With ``workers`` > 1 the
+images are split into contiguous chunks, one simulator process each.
 """
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ import numpy as np
 from .errors import ConfigError, ToolError, VerificationError
 from .paths import atomic_write_text
 
-__all__ = ["HilJob", "HilReport", "run_hil", "simulate", "accel_tables", "TEST_MODULE"]
+__all__ = ["HilJob", "HilReport", "run_hil", "simulate", "accel_tables", "conv_descriptor", "accel_bitstream",
+           "TEST_MODULE"]
 
 TEST_MODULE = "rtlgen_hil_test"
 _SPEC_ENV = "RTLGEN_HIL_SPEC"
@@ -80,6 +83,7 @@ class HilReport:
     cycles_per_second: float
     images_per_minute: float
     wall_seconds: float
+    startup_seconds: float
     build_seconds: float
     build_reused: bool
     layers: list[dict[str, Any]] = field(default_factory=list)
@@ -96,9 +100,9 @@ class HilReport:
                 f"  cycles per image: {self.cycles_per_image:,.0f}\n"
                 f"  simulated cycles per second: {self.cycles_per_second:,.0f}\n"
                 f"  images per minute: {self.images_per_minute:.1f} "
-                f"({self.workers} simulator process{'es' if self.workers > 1 else ''}, "
-                f"wall {self.wall_seconds:.1f} s; Verilator build {self.build_seconds:.1f} s"
-                f"{', reused' if self.build_reused else ''})")
+                f"({self.workers} simulator process{'es' if self.workers > 1 else ''}; emulation + RTL runs)\n"
+                f"  wall {self.wall_seconds:.1f} s, of which simulator start-up {self.startup_seconds:.1f} s; "
+                f"Verilator build {self.build_seconds:.1f} s{' (reused)' if self.build_reused else ''}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -165,7 +169,11 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     bs = read_bitstream(spec["bitstream"], expect_accel=manifest["config_hash"])
     graph = load_tflite(spec["model"])
     layers = compile_mac_layers(graph)
-    tables = accel_tables(accel_dir)
+    if spec.get("tables"):
+        with np.load(spec["tables"]) as f:
+            tables = {k: f[k] for k in f.files}
+    else:
+        tables = accel_tables(accel_dir)
     signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
 
     def resolve(h: str) -> tuple[np.ndarray, bool]:
@@ -177,11 +185,14 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     emu = Emulator(graph, plans)
     x, y = _load_images(Path(spec["images"]), int(spec["start"]), spec["limit"])
     xq = quantize_input(graph, x)
+    t_setup = time.perf_counter() - t0
+    t1 = time.perf_counter()
     vals = emu.run_batch(xq)
     fc = graph.last_fc()
     logits = vals[fc.outputs[0] if fc is not None else graph.outputs[0]].reshape(len(xq), -1)
     pred = np.argmax(logits, axis=1)
-    t_emu = time.perf_counter() - t0
+    t_emu = time.perf_counter() - t1
+    t_loop = time.perf_counter()
 
     described = {d.index: d for d in bs.layers}
     drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
@@ -234,6 +245,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
         raise ConfigError("the bitstream describes no CONV_2D layer of the model: nothing runs on the accelerator",
                           file=str(spec["bitstream"]))
     return {"images": int(len(xq)), "pred": [int(p) for p in pred],
+            "setup_seconds": t_setup, "loop_seconds": t_emu + (time.perf_counter() - t_loop),
             "labels": None if y is None else [int(v) for v in y],
             "cycles": int(sum(l["cycles_per_image"] for l in per_layer) * len(xq)),
             "sim_seconds": t_sim, "emulation_seconds": t_emu, "layers": per_layer}
@@ -280,6 +292,9 @@ def run_hil(job: HilJob) -> HilReport:
     build = HarnessBuild(accel, work)
     build.build()
     runs_dir = work / f"runs-{os.getpid()}-{time.time_ns()}"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    tables_file = runs_dir / "tables.npz"
+    np.savez(tables_file, **accel_tables(accel))
     t0 = time.perf_counter()
 
     def one(i: int, lo: int, hi: int) -> dict[str, Any]:
@@ -287,7 +302,8 @@ def run_hil(job: HilJob) -> HilReport:
         run_dir.mkdir(parents=True, exist_ok=True)
         spec = {"accel": str(accel.resolve()), "bitstream": str(Path(job.bitstream).resolve()),
                 "model": str(Path(job.model).resolve()), "images": str(Path(job.images).resolve()),
-                "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json")}
+                "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json"),
+                "tables": str(tables_file)}
         spec_file = run_dir / "spec.json"
         atomic_write_text(spec_file, json.dumps(spec))
         log = build.run(TEST_MODULE, run_dir, {_SPEC_ENV: str(spec_file)})
@@ -308,6 +324,7 @@ def run_hil(job: HilJob) -> HilReport:
     pred = [p for r in results for p in r["pred"]]
     cycles = sum(r["cycles"] for r in results)
     sim_seconds = sum(r["sim_seconds"] for r in results)
+    loop = max(r["loop_seconds"] for r in results)   # the workers run side by side
     layers = []
     for i, l in enumerate(results[0]["layers"]):
         cyc = sum(r["layers"][i]["cycles_per_image"] * r["images"] for r in results) / n
@@ -315,5 +332,37 @@ def run_hil(job: HilJob) -> HilReport:
     acc = None if y is None else float(np.mean(np.asarray(pred) == y))
     return HilReport(images=n, accuracy=acc, emulation_accuracy=acc, agree=True, cycles_per_image=cycles / n,
                      sim_seconds=sim_seconds, cycles_per_second=cycles / sim_seconds if sim_seconds else 0.0,
-                     images_per_minute=60.0 * n / wall, wall_seconds=wall, build_seconds=build.build_seconds,
+                     images_per_minute=60.0 * n / loop if loop else 0.0, wall_seconds=wall,
+                     startup_seconds=max(r["setup_seconds"] for r in results), build_seconds=build.build_seconds,
                      build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks))
+
+
+def conv_descriptor(graph: Any, index: int, *, unit: int, granularity: str = "layer", selects: Any = 0,
+                    encoding: str = "signmag") -> Any:
+    """A bitstream layer descriptor for conv layer ``index`` of ``graph`` (geometry and
+    requantization from the model), for hand-made bitstreams: benchmarks, tests, bring-up."""
+    from .bitstream import Geometry, LayerDescriptor, Requant
+    from .emulate.layers import compile_mac_layers
+
+    op = graph.conv_ops()[index]
+    layer = compile_mac_layers(graph)[op.index]
+    (h, w, c), (oh, ow, oc) = layer.in_shape, layer.out_shape
+    geo = Geometry(in_h=h, in_w=w, in_c=c, out_h=oh, out_w=ow, out_c=oc, k_h=layer.weights.shape[1],
+                   k_w=layer.weights.shape[2], stride_h=layer.stride[0], stride_w=layer.stride[1],
+                   pad_top=layer.pads[0][0], pad_left=layer.pads[1][0])
+    rq = Requant(input_zero_point=layer.z_in, output_zero_point=layer.z_out, act_min=layer.act[0],
+                 act_max=layer.act[1], multipliers=tuple(int(v) for v in layer.multiplier),
+                 shifts=tuple(int(v) for v in layer.shift))
+    kind = "depthwise_conv2d" if layer.depthwise else "conv2d"
+    return LayerDescriptor(index=index, kind=kind, unit=unit, encoding=encoding, granularity=granularity,
+                           geometry=geo, requant=rq, selects=np.asarray(selects).ravel().tolist())
+
+
+def accel_bitstream(accel_dir: str | os.PathLike, layers: list[Any]) -> Any:
+    """A :class:`~rtlgen.bitstream.Bitstream` for the generated accelerator in ``accel_dir``
+    (its config hash and multiplier banks from the manifest) with the given layer descriptors."""
+    from .bitstream import Bitstream, MultiplierRef
+
+    manifest = json.loads((Path(accel_dir) / "manifest.json").read_text())
+    units = [tuple(MultiplierRef(s["hash"], bool(s["signed"]), s["name"]) for s in u) for u in manifest["units"]]
+    return Bitstream(accel_hash=manifest["config_hash"], units=units, layers=tuple(layers))

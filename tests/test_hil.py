@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtlgen.bitstream import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, write_bitstream
+from rtlgen.bitstream import write_bitstream
 from rtlgen.cli import main
-from rtlgen.emulate.layers import compile_mac_layers
 from rtlgen.errors import BitstreamError, VerificationError
-from rtlgen.hil import simulate
+from rtlgen.hil import accel_bitstream, conv_descriptor, simulate
 from rtlgen.nn.tflite import load_tflite
 
 #: ResNet-8's conv layer 8 (op 10): the 1x1 stride-2 shortcut, 16x16x32 -> 8x8x64
@@ -27,21 +26,11 @@ def _resnet_bitstream(accel: Path, model: Path, path: Path) -> Path:
     """A bitstream for the flow's accelerator that runs ResNet-8 conv layer 8 on unit 0, filters
     alternating between the unit's two multipliers; every other layer stays on the host (exact)."""
     manifest = json.loads((accel / "manifest.json").read_text())
+    assert not any(s["signed"] for s in manifest["units"][0]), "unit 0 must carry unsigned multipliers (signmag)"
     graph = load_tflite(model)
-    op = graph.conv_ops()[RESNET_LAYER]
-    layer = compile_mac_layers(graph)[op.index]
-    (h, w, c), (oh, ow, oc) = layer.in_shape, layer.out_shape
-    geo = Geometry(in_h=h, in_w=w, in_c=c, out_h=oh, out_w=ow, out_c=oc, k_h=layer.weights.shape[1],
-                   k_w=layer.weights.shape[2], stride_h=layer.stride[0], stride_w=layer.stride[1],
-                   pad_top=layer.pads[0][0], pad_left=layer.pads[1][0])
-    rq = Requant(input_zero_point=layer.z_in, output_zero_point=layer.z_out, act_min=layer.act[0],
-                 act_max=layer.act[1], multipliers=tuple(int(v) for v in layer.multiplier),
-                 shifts=tuple(int(v) for v in layer.shift))
-    units = [tuple(MultiplierRef(s["hash"], bool(s["signed"]), s["name"]) for s in u) for u in manifest["units"]]
-    assert not any(m.signed for m in units[0]), "unit 0 must carry unsigned multipliers (signmag)"
-    desc = LayerDescriptor(index=RESNET_LAYER, kind="conv2d", unit=0, encoding="signmag", granularity="filter",
-                           geometry=geo, requant=rq, selects=[i % 2 for i in range(oc)])
-    write_bitstream(path, Bitstream(accel_hash=manifest["config_hash"], units=units, layers=(desc,)))
+    oc = graph.tensors[graph.conv_ops()[RESNET_LAYER].outputs[0]].shape[-1]
+    desc = conv_descriptor(graph, RESNET_LAYER, unit=0, granularity="filter", selects=[i % 2 for i in range(oc)])
+    write_bitstream(path, accel_bitstream(accel, [desc]))
     return path
 
 
