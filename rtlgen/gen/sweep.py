@@ -76,8 +76,8 @@ COST_FIELDS = ("cells", "area_um2", "delay_ns", "power_mw", "energy_pj")
 def cost_model() -> dict[str, Any]:
     """What the manifest's costs depend on: liberty, operand stream, timing environment."""
     from ..activity import ActivitySpec
-    from ..celllib import read_liberty
     from ..cost import MODEL_VERSION
+    from ..liberty import read_liberty
     from ..paths import liberty_path
     from ..sta import StaConfig
 
