@@ -10,16 +10,20 @@
 // One operand pair per clock cycle (the clock comes from cocotb): the whole 65,536-pair sweep
 // runs inside the simulator, cocotb only waits for done and reads the counters. A mismatch is
 // counted with !==, so X or Z outputs (undriven nets in a 4-state simulator) fail too.
+//
+// The signals cocotb reads or drives carry "verilator public_flat_rw" comments: rtlgen builds
+// with Verilator without --public-flat-rw, so the multipliers' internal nets stay private and
+// get optimised (every public net costs a VPI symbol and compile time).
 module rtlgen_verify_tb #(
     parameter integer N = 1
 ) (
-    input  wire            clk,
-    output reg             done,
-    output reg [32*N-1:0]  mismatches,   // per multiplier: number of differing pairs
-    output reg [16*N-1:0]  first_index,  // per multiplier: a << 8 | b of the first mismatch
-    output reg [16*N-1:0]  first_got,    // per multiplier: its output there
-    output reg [16*N-1:0]  first_expected,
-    output reg             loaded        // the table file was named and read
+    input  wire            clk             /*verilator public_flat_rw*/,
+    output reg             done            /*verilator public_flat_rw*/,
+    output reg [32*N-1:0]  mismatches      /*verilator public_flat_rw*/, // per multiplier: differing pairs
+    output reg [16*N-1:0]  first_index     /*verilator public_flat_rw*/, // per multiplier: a << 8 | b of the first
+    output reg [16*N-1:0]  first_got       /*verilator public_flat_rw*/, // per multiplier: its output there
+    output reg [16*N-1:0]  first_expected  /*verilator public_flat_rw*/, // and the table's value there
+    output reg             loaded          /*verilator public_flat_rw*/  // the table file was named and read
 );
     reg  [15:0] expected [0:N*65536-1];
     reg  [16:0] index;

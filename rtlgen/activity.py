@@ -55,6 +55,8 @@ def _check_hist(hist, what: str) -> np.ndarray | None:
     total = h.sum()
     if total <= 0:
         raise ValueError(f"{what} sums to {total}; it needs at least one positive weight")
+    if np.all(h == h[0]):
+        return None  # uniform: the same stream (and key) as no histogram
     h = h / total
     h.setflags(write=False)
     return h

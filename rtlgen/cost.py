@@ -27,6 +27,7 @@ hash, netlist file hash, liberty file hash, activity spec, timing environment an
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -37,11 +38,14 @@ import numpy as np
 
 from .activity import (ActivitySpec, CompiledNetlist, arc_activity, net_activity, simulate_stream,
                        tabulate_mapped)
+from .catalog import Catalog, Entry
 from .celllib import file_hash, read_liberty
+from .errors import CatalogError, VerificationError
+from .library import read_multiplier
 from .paths import atomic_write_text, liberty_path
 from .sta import StaConfig, run_sta
 from .synth import MappedNetlist, synthesize
-from .table import table_hash
+from .table import exact_table, table_hash
 
 __all__ = [
     "MODEL_VERSION",
@@ -52,8 +56,12 @@ __all__ = [
     "cost_of_mapped",
     "energy_per_mult",
     "power_from_activity",
-    "default_signed",
     "cost_key",
+    "CatalogCostCache",
+    "catalog_cost",
+    "catalog_costs",
+    "exact_entry",
+    "relative_to",
 ]
 
 #: Bumped whenever a change alters figures, so that cached ones are recomputed.
@@ -65,6 +73,7 @@ class CostFigures:
     """Cost of one multiplier netlist (units in the field names)."""
 
     name: str
+    signed: bool
     table_hash: str
     netlist_hash: str
     liberty_hash: str
@@ -97,11 +106,6 @@ class CostFigures:
         return cls(**d)
 
 
-def default_signed(name: str) -> bool:
-    """Signedness from a name when none is given: ``mul8s_*`` signed, anything else unsigned."""
-    return Path(name).name.lower().startswith("mul8s")
-
-
 def cost_key(netlist_hash: str, liberty_hash: str, activity: ActivitySpec, config: StaConfig,
              table_hash_: str | None = None) -> str:
     parts = [f"v{MODEL_VERSION}", f"net={netlist_hash}", f"lib={liberty_hash}", activity.key, config.key]
@@ -128,7 +132,6 @@ class JsonCostCache:
                 try:
                     self._data = json.loads(self.path.read_text())
                 except json.JSONDecodeError as exc:
-                    from .errors import CatalogError
                     raise CatalogError(f"cost cache {self.path} is corrupt: {exc}") from None
             else:
                 self._data = {}
@@ -206,42 +209,72 @@ def hardware_cost(
 ) -> CostFigures:
     """Area, delay, power and energy per multiplication of one 8x8 multiplier netlist.
 
-    ``signed`` defaults from the file name (``mul8s_*``). With ``expected_table``, the table of
-    the synthesized netlist must equal it (a mismatch raises, naming the first operands).
+    ``signed`` defaults from the module name (``mul8s_*``). The table of the synthesized netlist
+    must equal the source netlist's (or ``expected_table``; given together with ``signed``, the
+    source is not read again): a mismatch raises, naming the first operands. Synthesis results
+    are kept in-process, so the same netlist under another activity only re-simulates.
     """
     netlist = Path(netlist)
     if not netlist.is_file():
         raise FileNotFoundError(f"netlist {netlist} not found")
     lib_path = Path(liberty) if liberty is not None else liberty_path()
     activity = activity or ActivitySpec.make()
-    signed = default_signed(netlist.stem) if signed is None else bool(signed)
     n_hash, l_hash = file_hash(netlist), read_liberty(lib_path).hash
-    key = cost_key(n_hash, l_hash, activity, config) + f"|top={top or ''}|{'s' if signed else 'u'}"
+    if expected_table is not None and signed is not None:
+        # The caller (e.g. a catalog) knows the circuit: the synthesized netlist is checked below.
+        table = np.asarray(expected_table)
+        signed = bool(signed)
+    else:
+        # The source netlist's own table identifies the circuit and checks the synthesis below.
+        source, table, signed = read_multiplier(netlist, signed=signed, top=top, liberty=lib_path)
+        top = top or source.name
+        if expected_table is not None:
+            _check_same(table, expected_table, what=f"{netlist} (as read)")
+    t_hash = table_hash(table, signed)
+    key = cost_key(n_hash, l_hash, activity, config, t_hash)
     if cache is not None:
         hit = cache.get(key)
         if hit is not None and hit.get("model_version") == MODEL_VERSION:
             return CostFigures.from_json(hit)
-    mapped = synthesize(netlist, top=top, liberty=lib_path)
-    figures = cost_of_mapped(mapped, signed=signed, activity=activity, config=config,
-                             name=name or mapped.top, expected_table=expected_table)
+    prepared = _prepare(str(netlist.resolve()), n_hash, top, str(Path(lib_path).resolve()), l_hash, signed)
+    _check_same(prepared.table, table, what=f"{prepared.mapped.top} after synthesis ({netlist})")
+    figures = _measure(prepared, signed=signed, activity=activity, config=config,
+                       name=name or prepared.mapped.top, t_hash=t_hash)
     if cache is not None:
         cache.put(key, figures.to_json())
     return figures
 
 
-def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpec, config: StaConfig,
-                   name: str, expected_table: np.ndarray | None = None) -> CostFigures:
+@dataclass(frozen=True)
+class _Prepared:
+    mapped: MappedNetlist
+    compiled: CompiledNetlist
+    table: np.ndarray  # of the synthesized netlist
+
+
+@functools.lru_cache(maxsize=128)
+def _prepare(path: str, n_hash: str, top: str | None, lib_path: str, l_hash: str, signed: bool) -> _Prepared:
+    """Synthesis and tabulation of one netlist, kept in-process: costing the same circuit under
+    many operand histograms (one per DNN layer) then only re-simulates and re-times it.
+    ``n_hash``/``l_hash`` are part of the key so that an edited file is synthesized again."""
+    mapped = synthesize(path, top=top, liberty=lib_path)
     compiled = CompiledNetlist(mapped)
     table = tabulate_mapped(compiled, signed)
-    if expected_table is not None:
-        _check_same(table, expected_table, mapped)
+    table.setflags(write=False)
+    return _Prepared(mapped, compiled, table)
+
+
+def _measure(prepared: _Prepared, *, signed: bool, activity: ActivitySpec, config: StaConfig, name: str,
+             t_hash: str) -> CostFigures:
+    mapped, compiled = prepared.mapped, prepared.compiled
     waves = simulate_stream(compiled, activity)
     nets = net_activity(waves)
     report = run_sta(mapped, config, input_activity=nets.port_bits(compiled))
     power = power_from_activity(mapped, waves, report.slews_ns, config)
     return CostFigures(
         name=name,
-        table_hash=table_hash(table, signed),
+        signed=signed,
+        table_hash=t_hash,
         netlist_hash=mapped.source_hash,
         liberty_hash=mapped.library.hash,
         activity=activity.key,
@@ -261,14 +294,24 @@ def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpe
     )
 
 
-def _check_same(got: np.ndarray, expected: np.ndarray, mapped: MappedNetlist) -> None:
-    from .errors import VerificationError
+def cost_of_mapped(mapped: MappedNetlist, *, signed: bool, activity: ActivitySpec, config: StaConfig,
+                   name: str, expected_table: np.ndarray | None = None) -> CostFigures:
+    """Cost of an already synthesized netlist (no cache)."""
+    compiled = CompiledNetlist(mapped)
+    table = tabulate_mapped(compiled, signed)
+    if expected_table is not None:
+        _check_same(table, expected_table, what=f"{mapped.top} after synthesis ({mapped.source})")
+    return _measure(_Prepared(mapped, compiled, table), signed=signed, activity=activity, config=config,
+                    name=name, t_hash=table_hash(table, signed))
+
+
+def _check_same(got: np.ndarray, expected: np.ndarray, *, what: str) -> None:
     diff = np.argwhere(np.asarray(expected) != got)
     if len(diff):
         a, b = (int(x) for x in diff[0])
         raise VerificationError(
-            f"synthesized {mapped.top} ({mapped.source}) differs from its table at {len(diff)} operand "
-            f"pairs; first (a={a}, b={b}): expected {int(expected[a, b])}, got {int(got[a, b])}"
+            f"{what} differs from the expected table at {len(diff)} operand pairs; first "
+            f"(a={a}, b={b}): expected {int(expected[a, b])}, got {int(got[a, b])}"
         )
 
 
@@ -286,3 +329,121 @@ def energy_per_mult(
     independently each cycle. Other keyword arguments go to :func:`hardware_cost`."""
     spec = ActivitySpec.make(a_hist, b_hist, n_vectors=n_vectors, seed=seed)
     return hardware_cost(netlist, activity=spec, **kwargs).energy_pj
+
+
+class CatalogCostCache:
+    """Cost figures kept in a catalog entry's ``extra`` (call ``catalog.save()`` to persist)."""
+
+    def __init__(self, catalog: Catalog, entry_hash: str):
+        self.catalog = catalog
+        self.entry_hash = entry_hash
+
+    def get(self, key: str) -> dict | None:
+        value = self.catalog.get(self.entry_hash).extra.get(key)
+        return value if isinstance(value, dict) else None
+
+    def put(self, key: str, value: dict) -> None:
+        self.catalog.set_extra(self.entry_hash, key, value)
+
+
+def _entry_netlist(entry: Entry, kind: str) -> Path:
+    path = entry.netlists.get(kind)
+    if path is None:
+        if not entry.netlists:
+            raise CatalogError(f"entry {entry.name} ({entry.hash}) has no netlist to synthesize")
+        path = next(iter(entry.netlists.values()))
+    return Path(path)
+
+
+def _cost_job(job: tuple) -> CostFigures:
+    path, signed, liberty, activity, config, name, table = job
+    return hardware_cost(path, signed=signed, liberty=liberty, activity=activity, config=config,
+                         name=name, expected_table=table)
+
+
+_POOLS: dict[int, object] = {}
+
+
+def _pool(jobs: int):
+    """A process pool kept for the session, so that its workers keep their synthesis caches
+    between calls (the mapper costs every candidate once per layer histogram)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = _POOLS.get(jobs)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOLS[jobs] = ProcessPoolExecutor(max_workers=jobs)
+    return pool
+
+
+def catalog_costs(
+    catalog: Catalog,
+    keys: list[str] | None = None,
+    *,
+    kind: str = "generic",
+    activity: ActivitySpec | None = None,
+    config: StaConfig = StaConfig(),
+    liberty: str | os.PathLike | None = None,
+    jobs: int = 1,
+) -> dict[str, CostFigures]:
+    """Cost of catalog entries (names, aliases or hashes; default all), by entry hash.
+
+    Each entry's ``kind`` netlist (else its first) is synthesized; it must tabulate to the entry's
+    table. Figures are cached in the entries' ``extra`` under :func:`cost_key`; call
+    ``catalog.save()`` to keep them. ``jobs`` > 1 computes misses in that many processes.
+    """
+    activity = activity or ActivitySpec.make()
+    lib_path = Path(liberty) if liberty is not None else liberty_path()
+    l_hash = read_liberty(lib_path).hash
+    entries = [catalog.get(k) for k in keys] if keys else catalog.entries
+    out: dict[str, CostFigures] = {}
+    todo: list[tuple[Entry, str, tuple]] = []
+    for entry in {e.hash: e for e in entries}.values():
+        path = _entry_netlist(entry, kind)
+        key = cost_key(file_hash(path), l_hash, activity, config, entry.hash)
+        hit = CatalogCostCache(catalog, entry.hash).get(key)
+        if hit is not None and hit.get("model_version") == MODEL_VERSION:
+            out[entry.hash] = CostFigures.from_json(hit)
+        else:
+            todo.append((entry, key, (path, entry.signed, lib_path, activity, config, entry.name,
+                                      np.asarray(catalog.table(entry.hash)))))
+    if jobs > 1 and len(todo) > 1:
+        results = list(_pool(jobs).map(_cost_job, [job for _, _, job in todo]))
+    else:
+        results = [_cost_job(job) for _, _, job in todo]
+    for (entry, key, _), figures in zip(todo, results):
+        catalog.set_extra(entry.hash, key, figures.to_json())
+        out[entry.hash] = figures
+    return out
+
+
+def catalog_cost(catalog: Catalog, key: str, **kwargs) -> CostFigures:
+    """Cost of one catalog entry; see :func:`catalog_costs`."""
+    return next(iter(catalog_costs(catalog, [key], **kwargs).values()))
+
+
+def exact_entry(catalog: Catalog, signed: bool) -> Entry:
+    """The catalog's exact multiplier of that signedness, found by its table (any name)."""
+    h = table_hash(exact_table(signed), signed)
+    try:
+        return catalog.get(h)
+    except CatalogError:
+        kind = "signed" if signed else "unsigned"
+        example = "mul8s_1KV6" if signed else "mul8u_1JJQ"
+        raise CatalogError(
+            f"{catalog.root} holds no exact {kind} multiplier (table hash {h}), so costs cannot be "
+            f"given relative to one; import an exact netlist such as EvoApprox's {example}"
+        ) from None
+
+
+def relative_to(figures: CostFigures, reference: CostFigures) -> dict[str, float]:
+    """Area, delay, power and energy as fractions of ``reference``'s (NaN where it is 0)."""
+    def ratio(x: float, y: float) -> float:
+        return x / y if y else float("nan")
+
+    return {
+        "area": ratio(figures.area_um2, reference.area_um2),
+        "delay": ratio(figures.delay_ns, reference.delay_ns),
+        "power": ratio(figures.power_mw, reference.power_mw),
+        "energy": ratio(figures.energy_pj, reference.energy_pj),
+    }
+

@@ -49,6 +49,18 @@ def _tabulate_text(args: tuple[str, str, str | None]) -> tuple[str, bool, bytes]
     return netlist.name, signed, tabulate(netlist, signed).tobytes()
 
 
+def _warm_up(liberty) -> None:
+    from .errors import RtlgenError
+    from .liberty import default_library, read_liberty
+    from .netlist import _parser
+
+    _parser()
+    try:
+        read_liberty(liberty) if liberty is not None else default_library()
+    except RtlgenError:
+        pass  # a worker that needs the cells reports the problem with the netlist's name
+
+
 def _license_of(root: Path) -> str:
     for lic in sorted(root.glob("LICENSE*")):
         text = lic.read_text(errors="replace")
@@ -82,6 +94,7 @@ def import_folder(src: str | os.PathLike, libdir: str | os.PathLike, *, release:
     work = [(str(p), texts[p], None if liberty is None else str(liberty)) for p in first.values()]
     jobs = jobs or min(len(work), os.cpu_count() or 1)
     if jobs > 1 and len(work) > 4:
+        _warm_up(liberty)  # forked workers inherit the parser and cell library
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(_tabulate_text, work, chunksize=max(1, len(work) // (4 * jobs))))
     else:

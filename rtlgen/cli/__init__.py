@@ -15,13 +15,16 @@ from ..errors import RtlgenError
 
 __all__ = ["main"]
 
-#: Subcommand modules, in the order ``rtlgen --help`` lists them.
-SUBCOMMANDS = [
-    "table",
-    "lib",
-    "gen",
-    "bitstream",
-]
+#: Subcommand modules, in the order ``rtlgen --help`` lists them. Every module of this package
+#: with a ``register`` function is a subcommand; those not listed here follow alphabetically.
+ORDER = ["table", "lib", "verify", "cost", "gen", "emulate", "map", "bitstream", "hil", "flow", "demo"]
+
+
+def _subcommand_modules() -> list[str]:
+    import pkgutil
+
+    found = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    return [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--traceback", action="store_true", help="show the full Python traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
+    for name in _subcommand_modules():
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 

@@ -71,6 +71,38 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..catalog import Catalog
+    from ..emulate.from_bitstream import emulator_from_bitstream
+    from ..mapper.network import load_images
+    from ..nn.tflite import load_tflite
+
+    bs = bsmod.read_bitstream(args.bitstream)
+    want = _expected_accel(args, bs)
+    if want is not None:
+        bs = bsmod.read_bitstream(args.bitstream, expect_accel=want)
+    catalog = Catalog.open(args.lib)
+    graph = load_tflite(args.model)
+    x, y = load_images(args.images)
+    if args.limit is not None:
+        x, y = x[:args.limit], y[:args.limit]
+    emu = emulator_from_bitstream(graph, bs, lambda name: (catalog.table(name), catalog.get(name).signed),
+                                  file=str(args.bitstream))
+    res = emu.run(x)
+    acc = res.accuracy(y)
+    import io
+
+    from ..paths import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, logits=res.logits, output=res.output, pred=res.pred, accuracy=acc)
+    atomic_write_bytes(args.out, buf.getvalue())
+    print(f"{len(x)} images, top-1 accuracy {100 * acc:.2f}% -> {args.out}")
+    return 0
+
+
 def _accel_options(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")
@@ -97,3 +129,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("bitstream", metavar="IN.bin")
     _accel_options(i)
     i.set_defaults(handler=_inspect)
+    m = sub.add_parser("emulate", help="emulate a model configured by a bitstream (what the accelerator runs)")
+    m.add_argument("bitstream", metavar="IN.bin")
+    m.add_argument("--model", required=True, metavar="M.tflite")
+    m.add_argument("--images", required=True, metavar="X.npz", help="images 'x' and labels 'y'")
+    m.add_argument("--lib", required=True, metavar="LIBDIR", help="catalog holding the bitstream's multipliers")
+    m.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    m.add_argument("--out", "-o", required=True, metavar="OUT.npz", help="logits, output, pred, accuracy")
+    m.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")
+    m.add_argument("--accel-hash", metavar="HASH", help=argparse.SUPPRESS)
+    m.set_defaults(handler=_emulate)

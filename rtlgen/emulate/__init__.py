@@ -1,6 +1,23 @@
-"""Bit-exact emulation of quantized DNNs, exact or through approximate multiplier tables."""
+"""Bit-exact emulation of quantized DNNs, exact or through approximate multiplier tables.
+
+:mod:`.encoding` defines what a multiplier sees (``signmag``, ``raw``, ``offset``);
+:mod:`.engines` holds the engine registry (``reference``, ``fast``); :mod:`.assignment` reads
+assignment files; :class:`Emulator` runs a graph in batches.
+"""
 from __future__ import annotations
 
+from .api import emulator_for, operand_histograms
+from .cache import PrefixCache
+from .assignment import Assignment, catalog_resolver, load_assignment, parse_assignment
+from .emulator import EmulationResult, Emulator, quantize_input
 from .encoding import DEFAULT_ENCODING, ENCODINGS, TABLE_SIGNED, Encoding
+from .engines import ENGINES, get_engine
+from .layers import MacLayer, compile_mac_layers
+from .plan import LayerPlan, filter_plan, kernel_plan, uniform_plan
 
-__all__ = ["DEFAULT_ENCODING", "ENCODINGS", "TABLE_SIGNED", "Encoding"]
+__all__ = [
+    "PrefixCache", "Assignment", "catalog_resolver", "load_assignment", "parse_assignment",
+    "EmulationResult", "Emulator", "quantize_input", "emulator_for", "operand_histograms",
+    "DEFAULT_ENCODING", "ENCODINGS", "TABLE_SIGNED", "Encoding", "ENGINES", "get_engine",
+    "MacLayer", "compile_mac_layers", "LayerPlan", "filter_plan", "kernel_plan", "uniform_plan",
+]

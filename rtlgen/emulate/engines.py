@@ -1,17 +1,21 @@
-"""Emulation engines: how a MAC layer's int32 accumulators are computed. All agree bit for bit.
+"""Emulation engines: how a MAC layer is computed. All agree bit for bit (tested).
 
-An engine maps ``(layer, x, plan)`` to the accumulators ``[N, OH, OW, O]`` (int64, bias not
-included): ``x`` is the layer's int8 input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or
-``None`` for exact multiplication.
+An engine's ``output(layer, x, plan)`` is the layer's int8 output ``[N, OH, OW, O]`` and
+``accumulate(layer, x, plan)`` its accumulators (bias not included); ``x`` is the layer's int8
+input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact multiplication.
+``add`` computes an int8 ADD.
 
 * ``reference``: straightforward numpy: im2col, then :mod:`.encoding`'s definition applied
   term by term (a table gather per multiplication). Slow; the oracle the others are tested
   against.
-* ``fast``: exact layers as one BLAS GEMM on im2col patches (float32 when every partial sum is
-  provably below 2**24, else float64: both exact); approximate layers through a compiled
-  (numba) gather over the taps whose activation differs from the padding code, with per-layer
-  lookup rows ``lut[a, u]`` that fold the product sign, the encoding's correction terms and the
-  padding-code baseline into one table (see :func:`_fold_luts`).
+* ``fast``: compiled (numba) direct convolutions, parallel over output rows, int32
+  accumulation, requantization fused; taps whose activation equals the padding code are
+  skipped (after ReLU many are). Exact layers multiply ``(x - z) * w`` over output channels.
+  Approximate layers add, per tap, a precomputed contribution vector ``vtab[k, a, :]`` over
+  the output channels: tap ``k``'s table value for activation code ``a`` with the product
+  sign, the encoding's correction terms and the padding-code baseline folded in (see
+  :func:`_fold_luts`), so the inner loop is a contiguous add, no per-multiplication gather.
+  (Depthwise layers use a per-channel gather kernel; they are small.)
 
 ``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import ops
 from .encoding import activation_codes, correction, weight_codes
 from .layers import MacLayer, im2col
 from .plan import LayerPlan
@@ -28,6 +33,14 @@ __all__ = ["ENGINES", "get_engine", "ReferenceEngine", "FastEngine"]
 
 class ReferenceEngine:
     name = "reference"
+
+    def output(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
+        """The layer's int8 output ``[N, OH, OW, O]`` (accumulate, bias, requantize)."""
+        return layer.requantize(self.accumulate(layer, x, plan))
+
+    def add(self, x1: np.ndarray, zp1: int, x2: np.ndarray, zp2: int, zp_out: int, params: tuple,
+            act: tuple[int, int]) -> np.ndarray:
+        return ops.add(x1, zp1, x2, zp2, zp_out, params, act)
 
     def accumulate(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
         p = im2col(layer, x)  # N, OH, OW, KH, KW, C
@@ -72,63 +85,120 @@ def _exact_gemm_dtype(layer: MacLayer, w: np.ndarray) -> type:
     return np.float32 if bound < (1 << 24) else np.float64
 
 
-class FastEngine:
+class FastEngine(ReferenceEngine):
     name = "fast"
 
     def __init__(self) -> None:
         self._cache: dict[tuple, tuple] = {}
 
+    def output(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
+        from . import _kernels
+
+        n = x.shape[0]
+        oh, ow, o_ch = layer.out_shape
+        o, kh, kw, g = layer.weights.shape
+        rq = (layer.multiplier.astype(np.int64), layer.shift.astype(np.int64),
+              layer.rounding == "single", layer.z_out, layer.act[0], layer.act[1])
+        if layer.depthwise:
+            acc = self.accumulate(layer, x, plan)
+            flat = acc.reshape(-1, o_ch)
+            out = np.empty(flat.shape, dtype=np.int8)
+            _kernels.requantize_rows(flat, layer.bias.astype(np.int64), *rq, out)
+            return out.reshape(acc.shape)
+        out = np.empty((n, oh, ow, o_ch), dtype=np.int8)
+        xs = self._padded(layer, x)
+        if plan is None:
+            key = ("exact", layer.op_index)
+            if key not in self._cache:
+                self._cache[key] = (np.ascontiguousarray(
+                    layer.weights.astype(np.int32).reshape(o_ch, -1).T),)
+            (wmat,) = self._cache[key]
+            _kernels.conv_exact(xs, np.int32(layer.z_in), wmat, layer.bias.astype(np.int32), kh, kw,
+                                layer.stride[0], layer.stride[1], *rq, out)
+            return out
+        vtab, base, a0 = self._vtab(layer, plan)
+        codes = _port_a_codes(xs, layer.z_in, plan.encoding)
+        _kernels.conv_vtab(codes, vtab, base, kh, kw, layer.stride[0], layer.stride[1], np.uint8(a0),
+                           *rq, out)
+        return out
+
+    def add(self, x1: np.ndarray, zp1: int, x2: np.ndarray, zp2: int, zp_out: int, params: tuple,
+            act: tuple[int, int]) -> np.ndarray:
+        from . import _kernels
+
+        ls, (m1, e1), (m2, e2), (mo, eo) = params
+        out = np.empty(x1.size, dtype=np.int8)
+        _kernels.add_int8(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1),
+                          zp1, zp2, zp_out, ls, m1, e1, m2, e2, mo, eo, act[0], act[1], out)
+        return out.reshape(x1.shape)
+
+    @staticmethod
+    def _padded(layer: MacLayer, x: np.ndarray) -> np.ndarray:
+        xs = x.reshape((x.shape[0],) + layer.in_shape)
+        (pt, pb), (pl, pr) = layer.pads
+        if pt or pb or pl or pr:
+            xs = np.pad(xs, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=layer.z_in)
+        return np.ascontiguousarray(xs)
+
+    def _vtab(self, layer: MacLayer, plan: LayerPlan) -> tuple[np.ndarray, np.ndarray, int]:
+        """``vtab[k, a, o]``: tap k's contribution to output channel o for activation code a
+        (int16 where every value fits, else int32); cached per layer for the last plan seen."""
+        key = ("vtab", layer.op_index)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is plan:
+            return hit[1:]
+        lut, uidx, base, a0 = _fold_luts(layer, plan)  # lut [256, U], uidx [K, O]
+        vt = lut[:, uidx.astype(np.int64)]  # [256, K, O]
+        lo, hi = int(vt.min(initial=0)), int(vt.max(initial=0))
+        dt = np.int16 if -(1 << 15) <= lo and hi < (1 << 15) else np.int32
+        vtab = np.ascontiguousarray(vt.transpose(1, 0, 2), dtype=dt)
+        full = (base + layer.bias).astype(np.int32)
+        self._cache[key] = (plan, vtab, full, a0)
+        return vtab, full, a0
+
     def accumulate(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
+        """Accumulators (no bias): exact by one BLAS GEMM; approximate depthwise by the compiled
+        gather; other approximate layers by the reference path (``output`` is the fast one)."""
         if plan is None:
             return self._exact(layer, x)
-        return self._approx(layer, x, plan)
+        if not layer.depthwise:
+            return super().accumulate(layer, x, plan)
+        from . import _kernels
+
+        lut, uidx, base, a0 = _fold_luts(layer, plan)
+        codes = _port_a_codes(self._padded(layer, x), layer.z_in, plan.encoding)
+        o, kh, kw, g = layer.weights.shape
+        oh, ow, _ = layer.out_shape
+        out = np.empty((x.shape[0], oh, ow, o), dtype=np.int32)
+        _kernels.depthwise_lut(codes, lut, uidx, base, layer.in_channel0.astype(np.int32),
+                               kh, kw, layer.stride[0], layer.stride[1], int(a0), out)
+        return out
 
     def _exact(self, layer: MacLayer, x: np.ndarray) -> np.ndarray:
-        key = ("exact", layer.op_index)
+        key = ("gemm", layer.op_index)
         if key not in self._cache:
             dt = _exact_gemm_dtype(layer, layer.weights)
             wm = layer.weights.astype(dt).reshape(layer.channels_out, -1)
-            self._cache[key] = (dt, np.ascontiguousarray(wm.T), wm)
-        dt, wmat, wrows = self._cache[key]
+            self._cache[key] = (dt, np.ascontiguousarray(wm.T))
+        dt, wmat = self._cache[key]
         n = x.shape[0]
         oh, ow, o_ch = layer.out_shape
         if layer.depthwise:
             p = im2col(layer, x)[..., layer.in_channel0].astype(np.int64) - layer.z_in
             return np.einsum("nyxijo,oij->nyxo", p, layer.weights[..., 0].astype(np.int64))
         xs = (x.astype(dt) - dt(layer.z_in)).reshape((n,) + layer.in_shape)
-        if layer.weights.shape[1:3] == (1, 1) and layer.stride == (1, 1) and layer.pads == ((0, 0), (0, 0)):
-            cols = xs.reshape(-1, layer.in_shape[2])
-        else:
-            cols = _im2col_float(xs, layer)
-        acc = cols @ wmat
-        return acc.astype(np.int64).reshape(n, oh, ow, o_ch)
+        cols = _im2col_float(xs, layer)
+        return (cols @ wmat).astype(np.int32).reshape(n, oh, ow, o_ch)
 
-    def _approx(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan) -> np.ndarray:
-        from . import _kernels
 
-        key = ("approx", layer.op_index, id(plan))
-        hit = self._cache.get(key)
-        if hit is None or hit[0] is not plan:
-            lut, uidx, base, a0 = _fold_luts(layer, plan)
-            self._cache = {k: v for k, v in self._cache.items() if k[:2] != ("approx", layer.op_index)}
-            hit = self._cache[key] = (plan, lut, uidx, base, a0)
-        _, lut, uidx, base, a0 = hit
-        n = x.shape[0]
-        xs = x.reshape((n,) + layer.in_shape)
-        (pt, pb), (pl, pr) = layer.pads
-        if pt or pb or pl or pr:
-            xs = np.pad(xs, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=layer.z_in)
-        codes = activation_codes(xs, layer.z_in, plan.encoding).astype(np.uint8)
-        o, kh, kw, g = layer.weights.shape
-        oh, ow, _ = layer.out_shape
-        out = np.empty((n, oh, ow, o), dtype=np.int32)
-        if layer.depthwise:
-            _kernels.depthwise_lut(codes, lut, uidx, base, layer.in_channel0.astype(np.int32),
-                                   kh, kw, layer.stride[0], layer.stride[1], int(a0), out)
-        else:
-            _kernels.conv_lut(codes, lut, uidx, base, kh, kw, layer.stride[0], layer.stride[1],
-                              int(a0), out)
-        return out.astype(np.int64)
+def _port_a_codes(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
+    """:func:`activation_codes` of int8 ``x`` as uint8, by one byte lookup (same values)."""
+    if encoding == "signmag" and x.size and int(x.min()) < z:
+        activation_codes(x[x < z][:1], z, encoding)  # raises the encoding's own error
+    lut = activation_codes(np.arange(-128, 128), z, encoding) if encoding != "signmag" else \
+        np.clip(np.arange(-128, 128) - z, 0, 255)
+    byte_lut = np.roll(lut.astype(np.uint8), -128)  # index by the int8's bit pattern
+    return byte_lut[x.view(np.uint8)]
 
 
 def _im2col_float(xs: np.ndarray, layer: MacLayer) -> np.ndarray:

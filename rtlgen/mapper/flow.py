@@ -2,8 +2,9 @@
 
 :func:`map_network` runs, in ``out_dir``:
 
-* ``search/``: NSGA-II over the full space (filter or kernel split, :mod:`.space`);
-* ``layerwise/``: the same search restricted to one multiplier per layer (baseline);
+* ``layerwise/``: NSGA-II restricted to one multiplier per layer (the layer-wise baseline);
+* ``search/``: NSGA-II over the full space (filter or kernel split, :mod:`.space`), its first
+  population seeded with the layer-wise front (the split space contains every layer-wise point);
 * the uniform baselines: every candidate multiplier used in every layer;
 * every front point and baseline on the held-out test split;
 
@@ -13,8 +14,9 @@ reached within given accuracy losses), ``pareto.png``, and for each point of the
 ``points/NN/config.bin`` (the configuration bitstream; with ``accel_hash`` a callable, also
 ``points/NN/accel.toml``, the accelerator configuration carrying the point's multiplier banks, whose
 hash the bitstream records), ``points/NN/assignment.json`` (the
-emulator assignment decoded *from the bitstream*) and, when an emulator is given,
-``points/NN/emulation.npz`` (its logits on all images) with the accuracies in ``front.json``.
+emulator assignment decoded *from the bitstream*) and, when ``emulate`` is given (it runs the
+emulator *from the decoded bitstream*), ``points/NN/emulation.npz`` (its logits on all images)
+with the accuracies in ``front.json``; they must equal what the search measured.
 All files are written atomically; each search resumes from its checkpoint when re-run.
 """
 from __future__ import annotations
@@ -94,9 +96,16 @@ def _describe(space: SearchSpace, x: Sequence[int]) -> dict[str, Any]:
     return {"units": [[space.candidates[c].name for c in bank] for bank in m.units], "layers": layers}
 
 
+def _short(key: str) -> str:
+    """A 12-digit id of a mapping key (keys of split mappings are long)."""
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
 def _row(p: EvaluatedPoint, space: SearchSpace, test: dict[str, float], ref_s: float, ref_t: float) -> dict[str, Any]:
     t = test.get(p.key)
-    return {"key": p.key, "search_accuracy": p.accuracy, "test_accuracy": t,
+    return {"id": _short(p.key), "key": p.key, "search_accuracy": p.accuracy, "test_accuracy": t,
             "search_loss": ref_s - p.accuracy, "test_loss": None if t is None else ref_t - t,
             "energy": p.energy, "energy_saving": 1.0 - p.energy, "generation": p.generation,
             "x": list(p.x), "mapping": _describe(space, p.x)}
@@ -153,26 +162,31 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
                 granularity: Granularity = "filter", split_levels: int = 8, encoding: str = "signmag",
                 executor_factory: Callable[[], Executor] = SerialExecutor,
-                emulate: Callable[[dict[str, Any]], EmulationResult] | None = None,
+                weight_tuning: str = "none",
+                emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
                 progress: bool = True) -> MapReport:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity=granularity,
-                        split_levels=split_levels, encoding=encoding)
+                        split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning)
     table = EnergyTable(space, energy)
     atomic_write_text(out / "energy_per_mult.json", json.dumps(
         {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
          "energy": table.values.tolist(), "macs": [l.macs for l in space.layers]}, indent=1) + "\n")
-    result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
-                        progress=progress)
     lw_result = None
+    seeds = None
     if layerwise_baseline:
         lw_space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity="layer",
-                               encoding=encoding)
+                               encoding=encoding, weight_tuning=weight_tuning)
         lw_table = EnergyTable(lw_space, energy, values=table.values)
         lw_result = run_search(lw_space, search_accuracy, lw_table, settings, out / "layerwise",
                                executor=executor_factory(), progress=progress)
+        if granularity != "layer":
+            # the split search starts from the layer-wise front (its space contains those points)
+            seeds = np.array([space.from_layerwise(p.x, lw_space) for p in lw_result.front])
+    result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
+                        seeds=seeds, progress=progress)
     # uniform baselines on the search split
     uni = {space.canonical(space.decode(space.uniform_point(c))): space.assignment(space.decode(space.uniform_point(c)))
            for c in range(len(space.candidates))}
@@ -192,7 +206,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     uniform_rows = []
     for c, cand in enumerate(space.candidates):
         key = space.canonical(space.decode(space.uniform_point(c)))
-        uniform_rows.append({"multiplier": cand.name, "hash": cand.hash, "search_accuracy": uni_search[key],
+        uniform_rows.append({"id": _short(key), "multiplier": cand.name, "hash": cand.hash, "search_accuracy": uni_search[key],
                              "test_accuracy": test[key], "search_loss": ref_s - uni_search[key],
                              "test_loss": ref_t - test[key], "energy": table.uniform(c),
                              "energy_saving": 1.0 - table.uniform(c)})
@@ -209,11 +223,12 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
             point_hash = bsmod.normalize_accel_hash(accel_hash)
         data = bsmod.encode(space.bitstream(mapping, point_hash))
         atomic_write_bytes(folder / "config.bin", data)
-        assignment = bsmod.to_assignment(bsmod.decode(data, expect_accel=point_hash), default_encoding=encoding)
+        decoded = bsmod.decode(data, expect_accel=point_hash)
+        assignment = bsmod.to_assignment(decoded, default_encoding=encoding)
         atomic_write_text(folder / "assignment.json", json.dumps(assignment, indent=1) + "\n")
         row["bitstream"] = str((folder / "config.bin").relative_to(out))
         if emulate is not None:
-            em = emulate(assignment)
+            em = emulate(decoded)
             buf = io.BytesIO()
             np.savez_compressed(buf, logits=np.asarray(em.logits), search_accuracy=em.search_accuracy,
                                 test_accuracy=em.test_accuracy)
@@ -227,6 +242,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                     f"{em.test_accuracy} (test), the search measured {p.accuracy} / {row['test_accuracy']}")
     summary: dict[str, Any] = {"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                "generations": result.generations, "pop_size": settings.pop_size,
+                               "weight_tuning": weight_tuning, "encoding": encoding,
                                "seed": settings.seed, "granularity": granularity,
                                "units": n_units, "slots_per_unit": slots_per_unit,
                                "evaluations": len(result.points), "within_loss": {}}
@@ -237,19 +253,19 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
             by_test = _best_within(rows, loss, "test_loss")
             entry[name] = {
                 "selected_on_search": None if sel is None else {
-                    k: sel.get(k) for k in ("energy_saving", "search_loss", "test_loss", "key", "multiplier", "bitstream")
+                    k: sel.get(k) for k in ("energy_saving", "search_loss", "test_loss", "id", "multiplier", "bitstream")
                     if k in sel},
                 "best_on_test": None if by_test is None else {
-                    k: by_test.get(k) for k in ("energy_saving", "search_loss", "test_loss", "key", "multiplier", "bitstream")
+                    k: by_test.get(k) for k in ("energy_saving", "search_loss", "test_loss", "id", "multiplier", "bitstream")
                     if k in by_test},
             }
         summary["within_loss"][f"{loss:g}"] = entry
-    cols = ["search_accuracy", "test_accuracy", "search_loss", "test_loss", "energy", "energy_saving", "generation", "key"]
+    cols = ["search_accuracy", "test_accuracy", "search_loss", "test_loss", "energy", "energy_saving", "generation", "id"]
     atomic_write_text(out / "front.csv", _csv(front_rows, cols + ["bitstream"]))
     atomic_write_text(out / "front.json", json.dumps({"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                                       "front": front_rows, "layerwise_front": lw_rows}, indent=1) + "\n")
     base_rows = [dict(r, kind="uniform") for r in uniform_rows] + [dict(r, kind="layerwise", multiplier="") for r in lw_rows]
-    atomic_write_text(out / "baselines.csv", _csv(base_rows, ["kind", "multiplier"] + cols[:6] + ["key"]))
+    atomic_write_text(out / "baselines.csv", _csv(base_rows, ["kind", "multiplier"] + cols[:6] + ["id"]))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     _plot(out / "pareto.png", front_rows, lw_rows, uniform_rows, ref_s, ref_t)
     return MapReport(reference_search=ref_s, reference_test=ref_t, front=front_rows, layerwise=lw_rows,

@@ -8,7 +8,8 @@ or with small stand-ins:
   executor ships it to workers;
 * an :data:`EnergyModel` is ``energy(candidate, act_hist, weight_hist) -> float``: energy per
   multiplication (any unit, the same for all) of a multiplier fed operands with those 256-bin
-  histograms (port A, port B).
+  histograms (port A, port B). It may also offer ``values(candidates, hists) -> array``
+  (candidates x layers) to compute the whole table in one go.
 
 Relative multiplication energy of a mapping::
 
@@ -47,6 +48,9 @@ class EnergyTable:
 
     def __init__(self, space: SearchSpace, energy: EnergyModel, *, values: np.ndarray | None = None):
         self.space = space
+        if values is None and callable(getattr(energy, "values", None)):
+            # bulk form: energy.values(candidates, [(act_hist, weight_hist) per layer])
+            values = energy.values(space.candidates, [(l.act_hist, l.weight_hist) for l in space.layers])  # type: ignore[attr-defined]
         if values is None:
             values = np.array([[float(energy(c, l.act_hist, l.weight_hist)) for l in space.layers]
                                for c in space.candidates])

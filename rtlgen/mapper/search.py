@@ -130,12 +130,14 @@ class MappingProblem(_PymooProblem):
 
 
 class _SeededSampling(_PymooSampling):
-    """First generation: the exact design, uniform designs of a spread of candidates, then random."""
+    """First generation: the exact design, uniform designs of a spread of candidates, the caller's
+    seed points (e.g. a layer-wise front), then random points."""
 
-    def __init__(self, space: SearchSpace):
+    def __init__(self, space: SearchSpace, seeds: np.ndarray | None = None):
         super().__init__()
         # rows, not the space: this object is pickled into every checkpoint
         self.uniform = np.array([space.uniform_point(c) for c in range(len(space.candidates))])
+        self.seeds = np.zeros((0, space.n_var), dtype=int) if seeds is None else np.asarray(seeds, dtype=int)
 
     def _do(self, problem, n_samples, *args, random_state=None, **kwargs):
         xl, xu = problem.bounds()
@@ -143,6 +145,11 @@ class _SeededSampling(_PymooSampling):
         n_uniform = min(n_cand, max(1, n_samples // 4))
         picks = np.unique(np.linspace(0, n_cand - 1, n_uniform).round().astype(int))
         rows = [self.uniform[c] for c in picks]
+        seen = {tuple(r) for r in rows}
+        for r in self.seeds:
+            if len(rows) < n_samples and tuple(r) not in seen:
+                rows.append(r)
+                seen.add(tuple(r))
         while len(rows) < n_samples:
             rows.append(np.array([random_state.integers(xl[k], xu[k] + 1) for k in range(problem.n_var)]))
         return np.array(rows[:n_samples], dtype=int)
@@ -230,17 +237,20 @@ class _Evaluator:
 
 
 def _identity(space: SearchSpace, settings: SearchSettings) -> dict[str, Any]:
+    # seeds are not part of it: they only shape the first population of a new run (so a longer
+    # run of a flow whose seeds come from another search's front still resumes)
     return {"format": _CHECKPOINT_FORMAT, "space": space.fingerprint(), "seed": settings.seed,
             "pop_size": settings.pop_size, "max_accuracy_loss": settings.max_accuracy_loss}
 
 
 def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel | EnergyTable,
                settings: SearchSettings, run_dir: str | os.PathLike, *, executor: Executor | None = None,
-               progress: bool = True) -> SearchResult:
+               seeds: np.ndarray | None = None, progress: bool = True) -> SearchResult:
     """Run (or resume, when ``run_dir`` holds a checkpoint of the same search) NSGA-II.
 
     ``settings.generations`` is the total: resuming a run that did 2 of 5 does 3 more; a finished
-    run asked for more generations continues from its last one.
+    run asked for more generations continues from its last one. ``seeds`` (points of ``space``)
+    join the first population after the uniform designs; a resumed run ignores them.
     """
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.termination import NoTermination
@@ -251,6 +261,10 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if seeds is not None:
+        seeds = np.asarray(seeds, dtype=int).reshape(-1, space.n_var)
+        for x in seeds:
+            space.decode(x)  # in bounds
     identity = _identity(space, settings)
     ckpt_path = run_dir / CHECKPOINT
     state = None
@@ -273,7 +287,7 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
     try:
         reference = evaluator.reference()
         if state is None:
-            algorithm = NSGA2(pop_size=settings.pop_size, sampling=_SeededSampling(space),
+            algorithm = NSGA2(pop_size=settings.pop_size, sampling=_SeededSampling(space, seeds),
                               crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
                               mutation=PM(eta=20, vtype=float, repair=RoundingRepair()),
                               eliminate_duplicates=True, seed=settings.seed)

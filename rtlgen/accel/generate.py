@@ -1,0 +1,220 @@
+"""Generate the accelerator's Verilog: the Amaranth top plus the multipliers' netlists as is.
+
+Output folder (every file written atomically; ``manifest.json`` last, so a folder with a
+manifest is complete)::
+
+    OUT/rtlgen_accel.v       the generated top (module ``rtlgen_accel``) and its submodules
+    OUT/netlists/NAME.v      each distinct multiplier netlist, copied byte for byte from the library
+    OUT/files.f              the source list, top last (for Verilator, Icarus, Yosys)
+    OUT/lint_waivers.vlt     Verilator ``-Wall`` waivers, each justified (:data:`LINT_WAIVERS`)
+    OUT/accel.toml           the configuration, multipliers resolved to table hashes
+    OUT/manifest.json        config hash, top module, ports, and per unit/slot: name, hash,
+                             signedness, netlist module
+
+Netlist files are copied unchanged, with one exception: EvoApprox netlists carry their own copies
+of small helper modules (``PDKGENHAX1``, ``PDKGENFAX1``, ...), and Verilog has one module namespace,
+so a helper already defined by an earlier file is left out of a later one (the line
+``// rtlgen: module X defined in netlists/Y.v`` marks the place). Two helpers of one name must be
+identical up to whitespace, or generation stops with an error naming both files.
+
+A multiplier netlist must have inputs ``A[7:0]``, ``B[7:0]`` and the output ``O[15:0]`` (or a single
+16-bit output under another name: EvoApprox's ``mul8u_2NDH`` calls it ``Z``); its module is
+instantiated under its own name, so two different circuits with the same module name cannot be
+combined in one design (an error says which).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from ..catalog import Catalog
+from ..errors import ConfigError, NetlistError
+from ..netlist import read_netlist
+from ..paths import atomic_write_text
+from .config import AccelConfig
+from .multiplier import MultiplierSpec
+from .top import Accelerator
+
+__all__ = ["LINT_WAIVERS", "TOP_MODULE", "GeneratedDesign", "hardware_specs", "table_specs", "generate_accelerator"]
+
+TOP_MODULE = "rtlgen_accel"
+_PORTS = {"A": 8, "B": 8}
+
+
+@dataclass(frozen=True)
+class GeneratedDesign:
+    out_dir: Path
+    top: Path
+    netlists: tuple[Path, ...]
+    filelist: Path
+    manifest: Path
+    config_hash: str
+
+    @property
+    def sources(self) -> list[Path]:
+        """Verilog files in compile order (netlists first)."""
+        return [*self.netlists, self.top]
+
+
+def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[MultiplierSpec]], dict[str, Path]]:
+    """Bank specs that instantiate netlists, and the netlist file of each module name."""
+    files: dict[str, Path] = {}
+    owners: dict[str, str] = {}
+    banks = []
+    for u, bank in enumerate(config.require_multipliers()):
+        row = []
+        for s, ident in enumerate(bank):
+            try:
+                entry = catalog.get(ident)
+            except Exception as exc:
+                raise ConfigError(f"unit[{u}].multipliers[{s}]: {exc}", file=config.source) from exc
+            path = entry.netlists.get("generic")
+            if path is None:
+                raise ConfigError(f"unit[{u}].multipliers[{s}] = {ident!r}: the library has no "
+                                  f"generic netlist for {entry.name}", file=config.source)
+            netlist = read_netlist(path)
+            for port, width in _PORTS.items():
+                have = netlist.inputs.get(port)
+                if have != width:
+                    raise NetlistError(f"multiplier {entry.name}: input {port} must be {width} "
+                                       f"bits wide, found {have}", file=str(path))
+            output = _output_port(netlist.outputs)
+            if output is None:
+                raise NetlistError(f"multiplier {entry.name}: expected a 16-bit output O (or a "
+                                   f"single 16-bit output), found {netlist.outputs}",
+                                   file=str(path))
+            if owners.get(netlist.name, entry.hash) != entry.hash:
+                raise ConfigError(f"modules of two different multipliers are both named "
+                                  f"{netlist.name!r} ({owners[netlist.name]} and {entry.hash})",
+                                  file=config.source)
+            owners[netlist.name] = entry.hash
+            files[netlist.name] = Path(path)
+            row.append(MultiplierSpec(entry.name, entry.signed, module=netlist.name,
+                                      output_port=output))
+        banks.append(row)
+    return banks, files
+
+
+#: Verilator configuration that makes ``verilator --lint-only -Wall`` clean, and why each waiver
+#: is safe. Every other warning (multiple drivers, latches, combinational loops, ...) stays on.
+LINT_WAIVERS = """\
+`verilator_config
+// The generated top is written by Amaranth's Verilog backend (Yosys write_verilog). Amaranth's
+// arithmetic is width-exact by construction and checked by its own simulator, so the backend's
+// Verilog idioms are not design errors:
+// - it keeps every named Amaranth signal as a wire for debugging, used or not;
+lint_off -rule UNUSEDSIGNAL -file "*rtlgen_accel.v"
+// - it sizes operands by Verilog's context rules (e.g. `!sel` for `sel == 0`, `a == 1'h1`);
+lint_off -rule WIDTHEXPAND -file "*rtlgen_accel.v"
+lint_off -rule WIDTHTRUNC -file "*rtlgen_accel.v"
+// - it emits `casez` with a default assignment before it instead of a default branch;
+lint_off -rule CASEINCOMPLETE -file "*rtlgen_accel.v"
+// - it gives registers their reset values with initializers on the declaration;
+lint_off -rule PROCASSINIT -file "*rtlgen_accel.v"
+// - it writes all submodules (named top.sub.sub) into one file.
+lint_off -rule DECLFILENAME -file "*rtlgen_accel.v"
+// Multiplier netlists are instantiated as the library holds them: an approximate multiplier
+// ignores some operand bits by design, and EvoApprox files define helper modules beside the
+// multiplier.
+lint_off -rule UNUSEDSIGNAL -file "*netlists/*.v"
+lint_off -rule DECLFILENAME -file "*netlists/*.v"
+"""
+
+
+_ZERO_INIT = re.compile(r"^  initial begin\n(?:    \w+\[\d+\] = \d+'h0+;\n)+  end\n", re.M)
+
+
+def _strip_memory_init(text: str) -> str:
+    """Drop Amaranth's all-zero memory initialisers (one line per word, 40,000 lines for the
+    default design): the host loads every memory before use, and a memory's power-up contents
+    are not defined in silicon anyway."""
+    return _ZERO_INIT.sub("", text)
+
+
+def _output_port(outputs: dict[str, int]) -> str | None:
+    if outputs.get("O") == 16:
+        return "O"
+    if len(outputs) == 1 and next(iter(outputs.values())) == 16:
+        return next(iter(outputs))   # e.g. EvoApprox's mul8u_2NDH names it Z
+    return None
+
+
+def table_specs(config: AccelConfig, catalog: Catalog) -> list[list[MultiplierSpec]]:
+    """Bank specs that model each multiplier by its table (for Amaranth's simulator)."""
+    return [[MultiplierSpec(catalog.get(i).name, catalog.get(i).signed, table=catalog.table(i))
+             for i in bank] for bank in config.require_multipliers()]
+
+
+def generate_accelerator(config: AccelConfig, catalog: Catalog,
+                         out_dir: str | os.PathLike) -> GeneratedDesign:
+    """Elaborate the design for ``config`` and write it to ``out_dir``."""
+    out = Path(out_dir)
+    resolved = config.resolved(catalog)
+    banks, files = hardware_specs(config, catalog)
+    top = Accelerator(config, banks)
+    text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False))
+    if manifest_path(out).exists():
+        manifest_path(out).unlink()     # the folder is incomplete until the new manifest lands
+    netlist_paths = []
+    for module, netlist_text in _deduplicate_helpers(files).items():
+        dst = out / "netlists" / f"{module}.v"
+        atomic_write_text(dst, netlist_text)
+        netlist_paths.append(dst)
+    top_path = out / f"{TOP_MODULE}.v"
+    header = (f"// Generated by rtlgen (accelerator {config.name}, config hash "
+              f"{resolved.config_hash()}); do not edit.\n")
+    atomic_write_text(top_path, header + text)
+    filelist = out / "files.f"
+    atomic_write_text(filelist, "".join(f"{p.relative_to(out)}\n" for p in [*netlist_paths, top_path]))
+    atomic_write_text(out / "accel.toml", resolved.to_toml())
+    atomic_write_text(out / "lint_waivers.vlt", LINT_WAIVERS)
+    doc = {
+        "format": "rtlgen-accel", "version": 1, "top": TOP_MODULE, "name": config.name,
+        "config_hash": resolved.config_hash(), "config": resolved.canonical(),
+        "units": [[{"name": s.name, "hash": resolved.unit_multipliers[u][i], "signed": s.signed,
+                    "module": s.module} for i, s in enumerate(bank)] for u, bank in enumerate(banks)],
+        "files": [str(p.relative_to(out)) for p in [*netlist_paths, top_path]],
+    }
+    atomic_write_text(manifest_path(out), json.dumps(doc, indent=1) + "\n")
+    return GeneratedDesign(out, top_path, tuple(netlist_paths), filelist, manifest_path(out),
+                           resolved.config_hash())
+
+
+_MODULE = re.compile(r"^[ \t]*module\s+([A-Za-z_][\w$]*).*?^[ \t]*endmodule\b[^\n]*\n?",
+                     re.M | re.S)
+
+
+def _deduplicate_helpers(files: dict[str, Path]) -> dict[str, str]:
+    """Text of each netlist file, helper modules defined by an earlier file left out."""
+    defined: dict[str, tuple[str, str]] = {}    # module -> (normalised text, file name)
+    out = {}
+    for module in sorted(files):
+        path = files[module]
+        text = path.read_text()
+        pieces = []
+        pos = 0
+        for match in _MODULE.finditer(text):
+            name = match.group(1)
+            norm = " ".join(match.group(0).split())
+            if name in defined and name != module:
+                if defined[name][0] != norm:
+                    raise NetlistError(f"module {name} is defined differently here and in "
+                                       f"{defined[name][1]}; the two netlists cannot be combined",
+                                       file=str(path))
+                pieces.append(text[pos:match.start()])
+                pieces.append(f"// rtlgen: module {name} defined in netlists/{defined[name][1]}\n")
+                pos = match.end()
+            else:
+                defined[name] = (norm, f"{module}.v")
+        pieces.append(text[pos:])
+        out[module] = "".join(pieces)
+    return out
+
+
+def manifest_path(out_dir: Path) -> Path:
+    return Path(out_dir) / "manifest.json"

@@ -1,0 +1,63 @@
+"""``rtlgen map``: NSGA-II search of multiplier assignments for a model on an accelerator."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..mapper.job import MapJob, run_map_job
+    from ..mapper.search import SearchSettings
+
+    job = MapJob(model=Path(args.model), images=Path(args.images), accel=Path(args.accel), lib=Path(args.lib),
+                 out=Path(args.out), search=args.search, test=args.test,
+                 settings=SearchSettings(generations=args.generations, pop_size=args.pop, seed=args.seed,
+                                         max_accuracy_loss=args.max_loss),
+                 granularity=args.granularity, split_levels=args.split_levels, encoding=args.encoding,
+                 candidates=tuple(args.candidates or ()), scheduler=args.scheduler, workers=args.workers,
+                 layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
+                 weight_tuning=args.weight_tuning,
+                 progress=not args.quiet)
+    report = run_map_job(job)
+    print(f"reference accuracy: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
+    print(f"Pareto front ({len(report.front)} points) -> {job.out / 'front.csv'}, plot {job.out / 'pareto.png'}")
+    for loss, entry in report.summary["within_loss"].items():
+        sel = entry["mapper"]["selected_on_search"]
+        if sel is None:
+            print(f"  within {100 * float(loss):.1f}% search loss: no point")
+        else:
+            print(f"  within {100 * float(loss):.1f}% search loss: energy saving {100 * sel['energy_saving']:.1f}% "
+                  f"(test loss {100 * sel['test_loss']:.2f}%), bitstream {sel.get('bitstream')}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("map", help="search multiplier assignments (NSGA-II): accuracy vs energy",
+                              description=__doc__)
+    p.add_argument("--model", required=True, metavar="M.tflite", help="int8 TFLite model")
+    p.add_argument("--images", required=True, metavar="X.npz", help="images 'x' and labels 'y'")
+    p.add_argument("--accel", required=True, metavar="ACCEL.toml", help="accelerator configuration (units, multipliers)")
+    p.add_argument("--lib", required=True, metavar="LIBDIR", help="multiplier library (catalog)")
+    p.add_argument("--out", required=True, metavar="RUN/", help="run folder (a re-run resumes from its checkpoints)")
+    p.add_argument("--search", default="0:500", metavar="A:B", help="images searched on (default 0:500)")
+    p.add_argument("--test", default="500:1017", metavar="A:B", help="held-out images (default 500:1017)")
+    p.add_argument("--generations", type=int, default=20, metavar="G")
+    p.add_argument("--pop", type=int, default=32, metavar="N", help="population size")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--max-loss", type=float, default=None, metavar="F",
+                   help="accuracy-loss bound as a fraction (e.g. 0.02)")
+    p.add_argument("--granularity", choices=("filter", "kernel", "layer"), default="filter",
+                   help="how a layer is split between its unit's multipliers")
+    p.add_argument("--split-levels", type=int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
+    p.add_argument("--encoding", choices=("signmag", "raw", "offset"), default="signmag")
+    p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers")
+    p.add_argument("--weight-tuning", choices=("none", "uniform", "histogram"), default="none",
+                   help="retraining-free weight tuning (ALWANN uniform, or histogram on the search images); "
+                        "the tuned codes go into each bitstream as weight remaps")
+    p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (1 = in this process)")
+    p.add_argument("--no-layerwise", action="store_true", help="skip the layer-wise-only baseline search")
+    p.add_argument("--energy-vectors", type=int, default=4096, metavar="N",
+                   help="operand vectors simulated per cost-flow energy figure")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_run)

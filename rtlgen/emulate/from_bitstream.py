@@ -1,0 +1,97 @@
+"""Run the emulator from a configuration bitstream, the artifact the accelerator also reads.
+
+The bitstream (:mod:`rtlgen.bitstream`) names multipliers by table hash and carries each layer's
+geometry and requantization; the model file carries weights and biases. Before emulating,
+:func:`check_bitstream` makes sure the two belong together: every described layer must exist in
+the model with the same kind, geometry, zero points, clamp and per-channel requantization, else
+a :class:`~rtlgen.errors.BitstreamError` names the layer, the field, and both values.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import bitstream as bsmod
+from ..errors import BitstreamError
+
+__all__ = ["check_bitstream", "plans_from_bitstream", "emulator_from_bitstream"]
+
+_KIND = {"CONV_2D": "conv2d", "DEPTHWISE_CONV_2D": "depthwise_conv2d", "FULLY_CONNECTED": "fully_connected"}
+
+
+def _model_layers(graph: Any, layers: dict[int, Any]) -> list[Any]:
+    return [layers[op.index] for op in graph.conv_ops()]
+
+
+def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | None = None, *,
+                    file: str | None = None) -> None:
+    """Raise BitstreamError unless every layer descriptor of ``bs`` matches the model."""
+    from .layers import compile_mac_layers
+
+    convs = _model_layers(graph, layers if layers is not None else compile_mac_layers(graph))
+    for d in bs.layers:
+        if d.index >= len(convs):
+            raise BitstreamError(f"layer {d.index}: the model has conv layers 0..{len(convs) - 1}", file=file)
+        m = convs[d.index]
+        (pt, _), (pl, _) = m.pads
+        o, kh, kw, _g = m.weights.shape
+        want = {
+            "kind": _KIND[m.kind],
+            "geometry": bsmod.Geometry(m.in_shape[0], m.in_shape[1], m.in_shape[2], m.out_shape[0], m.out_shape[1],
+                                       o, kh, kw, m.stride[0], m.stride[1], pt, pl),
+            "input zero point": int(m.z_in), "output zero point": int(m.z_out),
+            "activation clamp": (int(m.act[0]), int(m.act[1])),
+            "requantization multipliers": tuple(int(v) for v in m.multiplier),
+            "requantization shifts": tuple(int(v) for v in m.shift),
+        }
+        got = {
+            "kind": d.kind, "geometry": d.geometry,
+            "input zero point": d.requant.input_zero_point, "output zero point": d.requant.output_zero_point,
+            "activation clamp": (d.requant.act_min, d.requant.act_max),
+            "requantization multipliers": d.requant.multipliers, "requantization shifts": d.requant.shifts,
+        }
+        for key, value in want.items():
+            if got[key] != value:
+                raise BitstreamError(f"layer {d.index}: {key} is {got[key]} in the bitstream but {value} in the model "
+                                     f"({graph.source}); the bitstream was made for another model", file=file)
+
+
+def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]],
+                         layers: dict[int, Any] | None = None, *, file: str | None = None) -> dict[int, Any]:
+    """Emulator plans (op index -> LayerPlan) of ``bs``; weight remaps become tuned weights."""
+    from .assignment import parse_assignment
+    from .layers import compile_mac_layers
+    from .plan import LayerPlan
+
+    layers = layers if layers is not None else compile_mac_layers(graph)
+    check_bitstream(graph, bs, layers, file=file)
+    assignment = bsmod.to_assignment(bs)
+    remaps = {k: v.pop("weight_remap") for k, v in assignment["layers"].items() if "weight_remap" in v}
+    plans = parse_assignment(assignment, file or "<bitstream>").plans(graph, resolver, layers)
+    convs = graph.conv_ops()
+    for key, remap in remaps.items():
+        d = bs.layer(int(key))
+        op = convs[d.index].index
+        layer, plan = layers[op], plans[op]
+        sel = d.select_array()
+        slots = np.broadcast_to(sel.reshape(sel.shape + (1,) * (2 - sel.ndim)), layer.kernel_shape)
+        w = layer.weights.copy()
+        src = layer.weights.astype(np.int64) & 0xFF
+        for r in d.weight_remap:
+            lut = np.frombuffer(r.codes, dtype=np.uint8).view(np.int8)
+            mask = np.broadcast_to((slots == r.slot)[:, None, None, :], w.shape)
+            w = np.where(mask, lut[src], w)
+        plans[op] = LayerPlan(plan.encoding, plan.tables, plan.select, plan.names, w.astype(np.int8)).validate(layer)
+    return plans
+
+
+def emulator_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]], *,
+                            engine: str = "fast", batch_size: int | None = None, file: str | None = None) -> Any:
+    """An :class:`~rtlgen.emulate.emulator.Emulator` computing what ``bs`` configures."""
+    from .emulator import DEFAULT_BATCH, Emulator
+    from .layers import compile_mac_layers
+
+    layers = compile_mac_layers(graph)
+    plans = plans_from_bitstream(graph, bs, resolver, layers, file=file)
+    return Emulator(graph, plans, engine=engine, batch_size=batch_size or DEFAULT_BATCH)

@@ -1,0 +1,162 @@
+"""``rtlgen map`` as a library call: model + images + accelerator + library -> a mapping run.
+
+Glue only: the model comes from :mod:`rtlgen.nn`, accuracy from the emulator
+(:mod:`rtlgen.mapper.network`), energy per multiplication from the cost flow
+(:func:`rtlgen.cost.catalog_costs` with each layer's operand histograms, cached in the catalog),
+the accelerator's shape (units x multipliers per unit) from its TOML configuration (its
+``[[unit]]`` lists, if any, are what the search replaces: each front point gets its own
+``accel.toml`` with the chosen banks, whose resolved hash its bitstream records); the search and
+its outputs from :func:`rtlgen.mapper.flow.map_network`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import CatalogError, ConfigError
+from .executors import Executor, make_executor
+from .flow import EmulationResult, MapReport, map_network
+from .network import EmulatorAccuracy, layer_infos, load_images, parse_split
+from .search import SearchSettings
+from .space import Candidate, LayerInfo
+
+__all__ = ["CatalogEnergy", "MapJob", "run_map_job"]
+
+#: multiplier signedness each operand encoding needs (owned by rtlgen.emulate.encoding)
+_SIGNED = {"signmag": False, "raw": True, "offset": False}
+
+
+class CatalogEnergy:
+    """Energy per multiplication (pJ) from the cost flow, for catalog candidates.
+
+    Called per candidate (the :data:`EnergyModel` protocol) or, faster, for a whole table with
+    :meth:`table` (one cost-flow call per layer, ``jobs`` processes). Results are cached in the
+    catalog's entries (saved at the end).
+    """
+
+    def __init__(self, catalog: Any, *, jobs: int = 1, n_vectors: int = 4096, seed: int = 0):
+        self.catalog, self.jobs, self.n_vectors, self.seed = catalog, jobs, n_vectors, seed
+
+    def _spec(self, a_hist: np.ndarray, b_hist: np.ndarray) -> Any:
+        from ..activity import ActivitySpec
+
+        return ActivitySpec.make(a_hist / a_hist.sum(), b_hist / b_hist.sum(), n_vectors=self.n_vectors,
+                                 seed=self.seed)
+
+    def __call__(self, candidate: Candidate, a_hist: np.ndarray, b_hist: np.ndarray) -> float:
+        return float(self.values([candidate], [(a_hist, b_hist)])[0, 0])
+
+    def values(self, candidates: Sequence[Candidate], hists: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        from ..cost import catalog_costs
+
+        out = np.empty((len(candidates), len(hists)))
+        for li, (a, b) in enumerate(hists):
+            figs = catalog_costs(self.catalog, [c.hash for c in candidates], activity=self._spec(a, b), jobs=self.jobs)
+            out[:, li] = [figs[c.hash].energy_pj for c in candidates]
+        self.catalog.save()
+        return out
+
+
+@dataclass(frozen=True)
+class MapJob:
+    model: Path
+    images: Path
+    accel: Path
+    lib: Path
+    out: Path
+    search: str = "0:500"
+    test: str = "500:1017"
+    settings: SearchSettings = SearchSettings()
+    granularity: str = "filter"
+    split_levels: int = 8
+    encoding: str = "signmag"
+    candidates: tuple[str, ...] = ()
+    scheduler: str | None = None
+    workers: int | None = None
+    layerwise_baseline: bool = True
+    energy_vectors: int = 4096
+    weight_tuning: str = "none"
+    progress: bool = True
+
+
+def run_map_job(job: MapJob) -> MapReport:
+    from ..accel.config import load_config
+    from ..catalog import Catalog
+    from ..nn.tflite import load_tflite
+
+    if job.encoding not in _SIGNED:
+        raise ValueError(f"encoding must be one of {', '.join(_SIGNED)}, not {job.encoding!r}")
+    signed = _SIGNED[job.encoding]
+    config = load_config(job.accel)
+    catalog = Catalog.open(job.lib)
+    graph = load_tflite(job.model)
+    x, y = load_images(job.images)
+    s_sl = parse_split(job.search, len(x), "--search")
+    t_sl = parse_split(job.test, len(x), "--test")
+    if s_sl.start < t_sl.stop and t_sl.start < s_sl.stop:
+        raise ValueError(f"--search {job.search} and --test {job.test} overlap: the test split must be held out")
+    # candidates: the named ones, or every catalog multiplier of the encoding's signedness
+    entries = [catalog.get(n) for n in job.candidates] if job.candidates else \
+        [e for e in catalog.entries if e.signed == signed]
+    wrong = [e.name for e in entries if e.signed != signed]
+    if wrong:
+        raise ConfigError(f"encoding {job.encoding} needs {'signed' if signed else 'unsigned'} multipliers; "
+                          f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not")
+    from ..cost import exact_entry
+
+    exact = exact_entry(catalog, signed)
+    if exact.hash not in {e.hash for e in entries}:
+        entries = [exact] + entries
+    entries = list({e.hash: e for e in entries}.values())
+    if not entries:
+        raise CatalogError(f"{job.lib} holds no {'signed' if signed else 'unsigned'} multiplier")
+    candidates = [Candidate.from_table(e.name, catalog.table(e.hash), e.signed) for e in entries]
+    tables = {c.hash: c.table for c in candidates}
+    layers: list[LayerInfo] = layer_infos(graph, x[s_sl], encoding=job.encoding)
+    # weight tuning calibrates on the search images, for every split alike
+    act_hists = None
+    if job.weight_tuning == "histogram":
+        from ..emulate.emulator import Emulator
+
+        act_hists = Emulator(graph).activation_histograms(x[s_sl])
+    search_model = EmulatorAccuracy(graph, x[s_sl], y[s_sl], tables, signed=signed, act_hists=act_hists)
+    test_model = EmulatorAccuracy(graph, x[t_sl], y[t_sl], tables, signed=signed, act_hists=act_hists)
+
+    energy = CatalogEnergy(catalog, jobs=job.workers or (os.cpu_count() or 1), n_vectors=job.energy_vectors)
+
+    def executor_factory() -> Executor:
+        if job.scheduler:
+            return make_executor("dask", scheduler=job.scheduler)
+        if job.workers == 1:
+            return make_executor("serial")
+        return make_executor("local", workers=job.workers)
+
+    names = {c.hash: c.name for c in candidates}
+
+    def accel_for(banks: list[list[str]]) -> tuple[str, str]:
+        resolved = config.with_multipliers(banks)
+        named = config.with_multipliers([[names[h] for h in bank] for bank in banks])
+        return resolved.config_hash(), named.to_toml()
+
+    n_s = s_sl.stop - s_sl.start
+
+    def emulate(bitstream: Any) -> EmulationResult:
+        from ..emulate.from_bitstream import emulator_from_bitstream
+
+        res = emulator_from_bitstream(graph, bitstream, lambda h: (tables[h], signed)).run(x)
+        pred = np.asarray(res.pred)
+        return EmulationResult(logits=np.asarray(res.logits),
+                               search_accuracy=float(np.mean(pred[s_sl] == y[s_sl])) if n_s else 0.0,
+                               test_accuracy=float(np.mean(pred[t_sl] == y[t_sl])))
+
+    return map_network(layers, candidates, n_units=config.units, slots_per_unit=config.multipliers,
+                       search_accuracy=search_model, test_accuracy=test_model, energy=energy,
+                       settings=job.settings, out_dir=job.out, accel_hash=accel_for,
+                       granularity=job.granularity, split_levels=job.split_levels,  # type: ignore[arg-type]
+                       encoding=job.encoding, weight_tuning=job.weight_tuning,
+                       executor_factory=executor_factory, emulate=emulate,
+                       layerwise_baseline=job.layerwise_baseline, progress=job.progress)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtlgen import bitstream as bsm
+from rtlgen.cli import main
+
+pytestmark = [pytest.mark.slow, pytest.mark.data]
+
+NAMES = ("mul8u_1JJQ", "mul8u_2NDH", "mul8u_17R6")
+
+
+@pytest.fixture(scope="module")
+def small_lib(tmp_path_factory, evoapprox_dir: Path) -> Path:
+    """A catalog of three EvoApprox multipliers (exact, mild, strong)."""
+    src = tmp_path_factory.mktemp("netlists")
+    for name in NAMES:
+        found = sorted(evoapprox_dir.rglob(f"{name}.v"))
+        assert found, f"{name}.v not in {evoapprox_dir}"
+        (src / f"{name}.v").symlink_to(found[0])
+    lib = tmp_path_factory.mktemp("lib")
+    assert main(["lib", "import", str(src), "--lib", str(lib)]) == 0
+    return lib
+
+
+def test_map_digits_end_to_end(tmp_path, small_lib, capsys) -> None:
+    from rtlgen.zoo.digits import digits_model_path, save_images_npz
+
+    images = save_images_npz(tmp_path / "digits.npz", "test")
+    accel = tmp_path / "accel.toml"
+    accel.write_text("version = 1\nname = \"t\"\n[accelerator]\nunits = 2\nlanes = 4\nmultipliers = 2\n"
+                     "[memory]\nactivation_bytes = 4096\nweight_words = 1024\nchannels = 64\n")
+    out = tmp_path / "run"
+    argv = ["map", "--model", str(digits_model_path()), "--images", str(images), "--accel", str(accel),
+            "--lib", str(small_lib), "--out", str(out), "--search", "0:120", "--test", "120:240",
+            "--generations", "2", "--pop", "8", "--seed", "5", "--workers", "1", "--energy-vectors", "512", "--quiet"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"reference accuracy: search \d+\.\d\d%, test \d+\.\d\d%", text)
+    front = json.loads((out / "front.json").read_text())
+    assert front["front"]
+    for row in front["front"]:
+        bs = bsm.read_bitstream(out / row["bitstream"])
+        folder = (out / row["bitstream"]).parent
+        # the per-point accelerator config is the one the bitstream names
+        from rtlgen.accel.config import load_config
+        from rtlgen.catalog import Catalog
+
+        cfg = load_config(folder / "accel.toml").resolved(Catalog.open(small_lib))
+        assert cfg.config_hash() == bs.accel_hash
+        assert main(["bitstream", "inspect", str(out / row["bitstream"]), "--accel", str(folder / "accel.toml"),
+                     "--lib", str(small_lib)]) == 0
+        emu = np.load(out / row["emulation"]["file"])
+        assert emu["logits"].shape == (360, 10)
+        assert row["emulation"]["search_accuracy"] == row["search_accuracy"]
+        assert row["emulation"]["test_accuracy"] == row["test_accuracy"]
+    assert (out / "pareto.png").stat().st_size > 1000
+    base = (out / "baselines.csv").read_text().splitlines()
+    assert base[0].startswith("kind,multiplier,search_accuracy,test_accuracy")
+    assert sum(1 for l in base if l.startswith("uniform,")) == 3
+    # an interrupted/finished run resumes: a second call re-evaluates nothing
+    n = len((out / "search" / "evaluations.jsonl").read_text().splitlines())
+    assert main(argv) == 0
+    assert len((out / "search" / "evaluations.jsonl").read_text().splitlines()) == n
+
+
+def test_map_rejects_overlapping_splits(tmp_path, small_lib, capsys) -> None:
+    from rtlgen.zoo.digits import digits_model_path, save_images_npz
+
+    images = save_images_npz(tmp_path / "digits.npz", "test")
+    rc = main(["map", "--model", str(digits_model_path()), "--images", str(images), "--accel",
+               str(Path(__file__).parent.parent / "flows" / "accel_default.toml"), "--lib", str(small_lib),
+               "--out", str(tmp_path / "r"), "--search", "0:100", "--test", "50:150", "--quiet"])
+    assert rc == 1
+    assert "--search 0:100 and --test 50:150 overlap" in capsys.readouterr().err
+
+
+def test_map_with_weight_tuning(tmp_path, small_lib) -> None:
+    from rtlgen.zoo.digits import digits_model_path, save_images_npz
+
+    images = save_images_npz(tmp_path / "digits.npz", "test")
+    accel = tmp_path / "accel.toml"
+    accel.write_text("version = 1\nname = \"t\"\n[accelerator]\nunits = 1\nlanes = 4\nmultipliers = 2\n"
+                     "[memory]\nactivation_bytes = 4096\nweight_words = 1024\nchannels = 64\n")
+    out = tmp_path / "run"
+    assert main(["map", "--model", str(digits_model_path()), "--images", str(images), "--accel", str(accel),
+                 "--lib", str(small_lib), "--out", str(out), "--search", "0:100", "--test", "100:200",
+                 "--generations", "1", "--pop", "6", "--workers", "1", "--energy-vectors", "512", "--no-layerwise",
+                 "--weight-tuning", "histogram", "--quiet"]) == 0
+    front = json.loads((out / "front.json").read_text())["front"]
+    remapped = 0
+    for row in front:
+        bs = bsm.read_bitstream(out / row["bitstream"])
+        remapped += sum(len(d.weight_remap) for d in bs.layers)
+        # emulation from the bitstream (remaps) reproduced the search's tuned accuracy exactly
+        assert row["emulation"]["search_accuracy"] == row["search_accuracy"]
+    assert remapped > 0
+    assert json.loads((out / "summary.json").read_text())["weight_tuning"] == "histogram"

@@ -1,0 +1,156 @@
+"""The fast engine against the straightforward reference engine, and the encodings' exactness."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtlgen.emulate import ENGINES, Emulator, LayerPlan, get_engine
+from rtlgen.emulate.encoding import ENCODINGS, TABLE_SIGNED
+from rtlgen.nn import load_tflite
+from rtlgen.table import exact_table
+from rtlgen.zoo.digits import digits_model_path, load_digits_images
+
+from emulate_helpers import mixed_plans
+
+
+@pytest.fixture(scope="module")
+def resnet8(shared_data):
+    graph = load_tflite(shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite")
+    x = np.load(shared_data / "cifar10" / "cifar10_test_first1017.npz")["x"][:8]
+    return graph, x
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, _ = load_digits_images("test")
+    return load_tflite(digits_model_path()), x[:64]
+
+
+def _same(a, b, what: str) -> None:
+    a = a.reshape(a.shape[0], -1)
+    b = b.reshape(b.shape[0], -1)
+    bad = np.argwhere(a != b)
+    assert bad.size == 0, (f"{what}: first difference at image {bad[0][0]}, index {bad[0][1]}: "
+                           f"fast {a[tuple(bad[0])]}, reference {b[tuple(bad[0])]}")
+
+
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("granularity", ["layer", "filter", "kernel"])
+def test_fast_equals_reference_on_resnet8(resnet8, encoding, granularity):
+    graph, x = resnet8
+    em = Emulator(graph, engine="reference")
+    plans = mixed_plans(em, encoding, granularity, seed=len(encoding) + len(granularity))
+    ref = Emulator(graph, plans, engine="reference").run(x)
+    fast = Emulator(graph, plans, engine="fast", batch_size=3).run(x)  # batches of 3, 3, 2
+    _same(fast.logits, ref.logits, f"{encoding}/{granularity} logits")
+    _same(fast.output, ref.output, f"{encoding}/{granularity} output")
+    exact = Emulator(graph, engine="fast").run(x)
+    assert np.mean(fast.logits != exact.logits) > 0.2  # the tables really are approximate
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_fast_equals_reference_on_digits_with_depthwise(digits, encoding):
+    graph, x = digits
+    em = Emulator(graph, engine="reference")
+    kinds = {l.kind for l in em.layers.values()}
+    assert "DEPTHWISE_CONV_2D" in kinds
+    plans = mixed_plans(em, encoding, "kernel", seed=3)
+    ref = Emulator(graph, plans, engine="reference").run(x)
+    fast = Emulator(graph, plans, engine="fast").run(x)
+    _same(fast.logits, ref.logits, f"digits {encoding} logits")
+    _same(fast.output, ref.output, f"digits {encoding} output")
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_exact_table_reproduces_exact_mode_in_every_encoding(resnet8, engine, encoding):
+    # Exact mode equals LiteRT on every image (test_nn_litert); here every encoding with an
+    # exact multiplier in every MAC layer (conv and FC) must equal exact mode.
+    graph, x = resnet8
+    x = x[:6]
+    exact = Emulator(graph, engine="fast").run(x)
+    em = Emulator(graph, engine=engine)
+    t = exact_table(TABLE_SIGNED[encoding])
+    plans = {i: LayerPlan(encoding, (t,), np.zeros(l.kernel_shape, dtype=np.int64))
+             for i, l in em.layers.items()}
+    got = Emulator(graph, plans, engine=engine).run(x)
+    _same(got.logits, exact.logits, f"{engine}/{encoding} logits")
+    _same(got.output, exact.output, f"{engine}/{encoding} output")
+
+
+def test_exact_table_reproduces_exact_mode_on_digits(digits):
+    graph, x = digits
+    exact = Emulator(graph, engine="reference").run(x)
+    for encoding in ENCODINGS:
+        t = exact_table(TABLE_SIGNED[encoding])
+        em = Emulator(graph, engine="fast")
+        plans = {i: LayerPlan(encoding, (t,), np.zeros(l.kernel_shape, dtype=np.int64))
+                 for i, l in em.layers.items()}
+        got = Emulator(graph, plans, engine="fast").run(x)
+        _same(got.output, exact.output, f"digits {encoding}")
+
+
+def test_engine_registry_lists_valid_names():
+    with pytest.raises(ValueError, match=r"^unknown emulation engine 'gpu'; valid: reference, fast$"):
+        get_engine("gpu")
+
+
+def test_plan_validation_errors(digits):
+    graph, _ = digits
+    em = Emulator(graph)
+    idx, layer = next(iter(em.layers.items()))
+    with pytest.raises(ValueError, match=r"select has shape \(1, 1\), expected"):
+        Emulator(graph, {idx: LayerPlan("signmag", (exact_table(False),), np.zeros((1, 1), int))})
+    with pytest.raises(ValueError, match=r"values must lie in -32768\.\.32767 for a signed"):
+        Emulator(graph, {idx: LayerPlan("raw", (exact_table(False),),
+                                        np.zeros(layer.kernel_shape, int))})
+    with pytest.raises(ValueError, match=r"^plan for op 999, which is not a MAC layer"):
+        Emulator(graph, {999: LayerPlan("signmag", (exact_table(False),), np.zeros((1, 1), int))})
+
+
+def test_memory_is_bounded_by_batches(digits):
+    graph, x = digits
+    a = Emulator(graph, batch_size=7).run(x)
+    b = Emulator(graph, batch_size=1000).run(x)
+    _same(a.output, b.output, "batch 7 vs 1000")
+
+
+def test_operand_histograms_count_every_multiplication(digits):
+    graph, x = digits
+    em = Emulator(graph)
+    hists = em.operand_histograms(x[:10])
+    assert set(hists) == set(em.layers)
+    for idx, (ah, bh) in hists.items():
+        layer = em.layers[idx]
+        assert ah.shape == bh.shape == (256,)
+        assert ah.sum() == bh.sum() == 10 * layer.macs
+        assert bh[128:].sum() == 0  # signmag: B = |w| <= 127
+    first = em.layers[min(em.layers)]
+    # the first layer sees the pixels: A = pixel (x - z with z = -128), padding A = 0
+    ah, _ = hists[min(em.layers)]
+    assert ah[0] > 0
+    raw = em.operand_histograms(x[:10], encoding="raw")
+    assert raw[first.op_index][0].sum() == 10 * first.macs
+    assert not np.array_equal(raw[first.op_index][0], ah)
+
+
+def test_signmag_below_zero_point_names_the_layer(digits):
+    graph, x = digits
+    em = Emulator(graph)
+    # a layer whose input is not ReLU-clamped at its zero point cannot use signmag
+    from rtlgen.errors import ModelError
+
+    plans = {i: LayerPlan("signmag", (exact_table(False),), np.zeros(l.kernel_shape, int))
+             for i, l in em.layers.items()}
+    xq = np.full((2,) + tuple(graph.input.shape[1:]), -128, np.int8)
+    # force an activation below z into the first layer by shifting its zero point view:
+    first = min(em.layers)
+    layer = em.layers[first]
+    import dataclasses
+    em2 = Emulator(graph, plans)
+    em2.layers[first] = dataclasses.replace(layer, z_in=layer.z_in + 1)
+    with pytest.raises(ModelError, match=rf"op {first} \(\w+\): signmag encoding needs x - z in 0\.\.255"):
+        em2.run(xq)
