@@ -35,6 +35,8 @@ CASES = {
     "L3-raw-kernel": (3, 1, [0, 1, 2], "raw", "kernel", (3, 5, 9)),
     "L4-raw-filter": (4, 1, [0, 1, 2], "raw", "filter", (6, 2, 5)),
     "L7-raw-layer": (7, 1, [2], "raw", "layer", (2, 2, 4)),
+    # the classifier: a 1x1 conv of a 1x1 image, requantized with LiteRT's single rounding
+    "FC-signmag-kernel-full": ("fc", 0, [0, 1, 2, 3], "signmag", "kernel", None),
 }
 
 

@@ -260,6 +260,7 @@ class Accelerator(wiring.Component):
                      rq.mult.eq(par_rd.data[32:64].as_signed()),
                      rq.shift.eq(par_rd.data[64:70].as_signed()),
                      rq.z_y.eq(d["z_y"]), rq.act_min.eq(d["act_min"]), rq.act_max.eq(d["act_max"]),
+                     rq.single.eq(d["rounding"]),
                      rq.tag.eq(e_addr)]
         m.d.comb += [act_wr.en.eq(Mux(running, rq.out_valid, self.act_we)),
                      act_wr.addr.eq(Mux(running, rq.out_tag, self.act_addr)),
