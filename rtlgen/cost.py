@@ -38,13 +38,13 @@ import numpy as np
 
 from .activity import (ActivitySpec, CompiledNetlist, arc_activity, net_activity, simulate_stream,
                        tabulate_mapped)
+from .catalog import Catalog, Entry
 from .celllib import file_hash, read_liberty
+from .errors import CatalogError, VerificationError
+from .library import read_multiplier
 from .paths import atomic_write_text, liberty_path
 from .sta import StaConfig, run_sta
 from .synth import MappedNetlist, synthesize
-from .catalog import Catalog, Entry
-from .errors import CatalogError, VerificationError
-from .library import read_multiplier
 from .table import exact_table, table_hash
 
 __all__ = [
@@ -62,7 +62,6 @@ __all__ = [
     "catalog_costs",
     "exact_entry",
     "relative_to",
-    "CatalogEnergyModel",
 ]
 
 #: Bumped whenever a change alters figures, so that cached ones are recomputed.
@@ -253,7 +252,7 @@ class _Prepared:
     table: np.ndarray  # of the synthesized netlist
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def _prepare(path: str, n_hash: str, top: str | None, lib_path: str, l_hash: str, signed: bool) -> _Prepared:
     """Synthesis and tabulation of one netlist, kept in-process: costing the same circuit under
     many operand histograms (one per DNN layer) then only re-simulates and re-times it.
@@ -362,6 +361,20 @@ def _cost_job(job: tuple) -> CostFigures:
                          name=name, expected_table=table)
 
 
+_POOLS: dict[int, object] = {}
+
+
+def _pool(jobs: int):
+    """A process pool kept for the session, so that its workers keep their synthesis caches
+    between calls (the mapper costs every candidate once per layer histogram)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = _POOLS.get(jobs)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOLS[jobs] = ProcessPoolExecutor(max_workers=jobs)
+    return pool
+
+
 def catalog_costs(
     catalog: Catalog,
     keys: list[str] | None = None,
@@ -394,10 +407,7 @@ def catalog_costs(
             todo.append((entry, key, (path, entry.signed, lib_path, activity, config, entry.name,
                                       np.asarray(catalog.table(entry.hash)))))
     if jobs > 1 and len(todo) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_cost_job, [job for _, _, job in todo]))
+        results = list(_pool(jobs).map(_cost_job, [job for _, _, job in todo]))
     else:
         results = [_cost_job(job) for _, _, job in todo]
     for (entry, key, _), figures in zip(todo, results):
@@ -437,47 +447,3 @@ def relative_to(figures: CostFigures, reference: CostFigures) -> dict[str, float
         "energy": ratio(figures.energy_pj, reference.energy_pj),
     }
 
-
-class CatalogEnergyModel:
-    """Energy per multiplication (pJ) of catalog multipliers under given operand histograms.
-
-    The mapper's energy model (:data:`rtlgen.mapper.objectives.EnergyModel`):
-    ``model(candidate, act_hist, weight_hist)`` with the activation histogram on port A and the
-    weight histogram on port B (as :mod:`rtlgen.emulate` encodes operands), 256 bins each over bit
-    patterns. ``candidate`` needs a ``hash`` (or ``name``) found in the catalog. Figures are
-    cached in the catalog and saved after each new one; the model pickles (it holds paths).
-    """
-
-    def __init__(self, libdir: str | os.PathLike, *, kind: str = "generic", n_vectors: int = 16384,
-                 seed: int = 0, config: StaConfig = StaConfig(), liberty: str | os.PathLike | None = None):
-        self.libdir = Path(libdir)
-        self.kind = kind
-        self.n_vectors = n_vectors
-        self.seed = seed
-        self.config = config
-        self.liberty = liberty
-        self._catalog: Catalog | None = None
-
-    def __getstate__(self):
-        return {**self.__dict__, "_catalog": None}
-
-    def __call__(self, candidate, act_hist, weight_hist) -> float:
-        if self._catalog is None:
-            self._catalog = Catalog.open(self.libdir)
-        key = getattr(candidate, "hash", None) or getattr(candidate, "name", None) or str(candidate)
-        spec = ActivitySpec.make(_as_probabilities(act_hist), _as_probabilities(weight_hist),
-                                 n_vectors=self.n_vectors, seed=self.seed)
-        before = self._catalog.get(key).extra
-        figures = catalog_cost(self._catalog, key, kind=self.kind, activity=spec, config=self.config,
-                               liberty=self.liberty)
-        if self._catalog.get(key).extra != before:
-            self._catalog.save()
-        return figures.energy_pj
-
-
-def _as_probabilities(hist):
-    """``None`` (uniform) stays; an all-zero histogram (a layer never seen) counts as uniform."""
-    if hist is None:
-        return None
-    h = np.asarray(hist, dtype=np.float64)
-    return None if h.shape == (256,) and h.sum() == 0 else h

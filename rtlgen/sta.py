@@ -78,7 +78,7 @@ def run_sta(
     ``input_activity`` maps an input bit (``"A[3]"``) to (toggles per clock cycle, probability of
     1) for OpenSTA's own power estimate; default 0.5 and 0.5 (uniform random operands).
     """
-    sta = find_tool("sta", "RTLGEN_STA")
+    sta = find_tool("sta", "RTLGEN_STA", "opensta")
     lib = mapped.library
     lines = [
         f"read_liberty {_tcl_name(str(lib.path))}",

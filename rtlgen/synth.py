@@ -19,23 +19,24 @@ from pathlib import Path
 from .celllib import CellLibrary, file_hash, read_liberty
 from .errors import NetlistError, ToolError
 from .paths import liberty_path
+from .yosys import yosys_executable
 
 __all__ = ["MappedNetlist", "synthesize", "find_tool", "guess_top"]
 
 
-def find_tool(name: str, env_var: str | None = None) -> str:
+def find_tool(name: str, env_var: str | None = None, package: str | None = None) -> str:
     """Absolute path of an executable on PATH (or in ``env_var``), else :class:`ToolError`."""
     if env_var and os.environ.get(env_var):
         cand = os.environ[env_var]
-        if shutil.which(cand):
-            return shutil.which(cand)  # type: ignore[return-value]
+        found = shutil.which(cand)
+        if found:
+            return found
         raise ToolError(f"{name} not found: ${env_var} is {cand!r}, which is not an executable")
     path = shutil.which(name)
     if path is None:
-        raise ToolError(
-            f"{name} not found on PATH; install it (Debian: see bootstrap.sh) "
-            + (f"or set ${env_var}" if env_var else "")
-        )
+        hint = f"apt-get install {package}; " if package else ""
+        raise ToolError(f"{name} not found on PATH; install it (Debian: {hint}bootstrap.sh does)"
+                        + (f" or set ${env_var}" if env_var else ""))
     return path
 
 
@@ -136,7 +137,7 @@ def synthesize(
         raise FileNotFoundError(f"netlist {netlist} not found")
     lib = read_liberty(liberty if liberty is not None else liberty_path())
     top = top or guess_top(netlist)
-    yosys = find_tool("yosys", "RTLGEN_YOSYS")
+    yosys = yosys_executable()
     with tempfile.TemporaryDirectory(prefix="rtlgen-synth-") as tmp:
         tmpdir = Path(tmp)
         script = _SCRIPT.format(

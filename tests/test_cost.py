@@ -11,7 +11,7 @@ from rtlgen.activity import ActivitySpec
 from rtlgen.catalog import Catalog
 from rtlgen.celllib import read_liberty
 from rtlgen.cli import main
-from rtlgen.cost import (CatalogCostCache, CatalogEnergyModel, JsonCostCache, catalog_costs, cost_key, energy_per_mult, exact_entry,
+from rtlgen.cost import (CatalogCostCache, JsonCostCache, catalog_costs, cost_key, energy_per_mult, exact_entry,
                          hardware_cost, relative_to)
 from rtlgen.errors import CatalogError, ToolError, VerificationError
 from rtlgen.library import netlist_table
@@ -128,6 +128,16 @@ def test_json_cache_returns_identical_figures_without_recomputing(evoapprox_dir,
         hardware_cost(path, activity=ActivitySpec.make(n_vectors=4096, seed=2), cache=cache)
 
 
+def test_another_histogram_does_not_synthesize_again(evoapprox_dir, monkeypatch):
+    path = _find(evoapprox_dir, "mul8u_R36")
+    first = hardware_cost(path, activity=FAST)
+    monkeypatch.setattr(cost_mod, "synthesize", lambda *a, **k: (_ for _ in ()).throw(AssertionError("again")))
+    h = np.arange(256.0)
+    other = hardware_cost(path, activity=ActivitySpec.make(h, h[::-1].copy(), n_vectors=4096))
+    assert (other.area_um2, other.delay_ns, other.table_hash) == (first.area_um2, first.delay_ns, first.table_hash)
+    assert other.energy_pj != first.energy_pj
+
+
 def test_cost_key_names_every_dependency():
     k = cost_key("n1", "l1", FAST, StaConfig(), "t1")
     assert all(s in k for s in ("n1", "l1", "t1", FAST.key, StaConfig().key))
@@ -137,12 +147,25 @@ def test_cost_key_names_every_dependency():
 def test_missing_tools_are_named(evoapprox_dir, monkeypatch, tmp_path):
     path = _find(evoapprox_dir, "mul8u_17MN")
     cost_mod._prepare.cache_clear()  # synthesis results are kept in-process
-    monkeypatch.setenv("RTLGEN_YOSYS", str(tmp_path / "no-yosys"))
-    with pytest.raises(ToolError, match=r"^yosys not found"):
+    monkeypatch.setenv("YOSYS", str(tmp_path / "no-yosys"))
+    with pytest.raises(ToolError, match=r"^Yosys not found"):
         hardware_cost(path, activity=FAST)
-    monkeypatch.delenv("RTLGEN_YOSYS")
+    monkeypatch.delenv("YOSYS")
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither tool on PATH
+    cost_mod._prepare.cache_clear()
+    with pytest.raises(ToolError, match=r"^Yosys not found \(no yosys on PATH\)"):
+        hardware_cost(path, activity=FAST)
+    monkeypatch.undo()
     monkeypatch.setenv("RTLGEN_STA", str(tmp_path / "no-sta"))
-    with pytest.raises(ToolError, match=r"^sta not found"):
+    with pytest.raises(ToolError, match=r"^sta not found: \$RTLGEN_STA is '.*no-sta', which is not an executable$"):
+        hardware_cost(path, activity=FAST)
+    monkeypatch.delenv("RTLGEN_STA")
+    sta_dir = tmp_path / "bin"
+    sta_dir.mkdir()
+    import shutil
+    (sta_dir / "yosys").symlink_to(shutil.which("yosys"))
+    monkeypatch.setenv("PATH", str(sta_dir))  # yosys but no sta
+    with pytest.raises(ToolError, match=r"^sta not found on PATH; install it \(Debian: apt-get install opensta"):
         hardware_cost(path, activity=FAST)
 
 
@@ -210,30 +233,20 @@ def test_cli_costs_one_file(evoapprox_dir, capsys, tmp_path):
     assert '"area_um2": 144.0' in out_json.read_text()
 
 
+def test_cli_costs_one_file_relative_to_a_library(evoapprox_dir, small_lib, capsys):
+    netlist = _find(evoapprox_dir, "mul8u_DG8")  # not in the library; its exact multiplier is
+    assert main(["cost", str(netlist), "--lib", str(small_lib), "--vectors", "2048"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = dict(zip(lines[0].split(), lines[1].split()))
+    assert row["name"] == "mul8u_DG8" and row["exact"] == "mul8u_1JJQ"
+    assert 0.5 < float(row["area/x"]) < 1.0
+
+
 def test_cli_rejects_a_bad_histogram(evoapprox_dir, tmp_path, capsys):
     bad = tmp_path / "h.npy"
     np.save(bad, np.ones(10))
     assert main(["cost", str(_find(evoapprox_dir, "mul8u_17MN")), "--a-hist", str(bad)]) == 2
     assert "a_hist must be a length-256 array" in capsys.readouterr().err
-
-
-def test_energy_model_for_the_mapper(small_lib, monkeypatch):
-    import pickle
-
-    model = pickle.loads(pickle.dumps(CatalogEnergyModel(small_lib, n_vectors=2048)))
-
-    class Cand:  # what the mapper passes: anything with a catalog hash
-        hash = Catalog.open(small_lib).get("mul8u_1JJQ").hash
-
-    zero_heavy = np.full(256, 1.0)
-    zero_heavy[0] = 2000.0
-    uniform = model(Cand(), np.ones(256), np.ones(256))
-    low = model(Cand(), zero_heavy, zero_heavy)
-    assert 0 < low < 0.5 * uniform
-    assert model(Cand(), np.zeros(256), np.ones(256)) == pytest.approx(uniform)  # empty = uniform
-    monkeypatch.setattr(cost_mod, "_measure", lambda *a, **k: (_ for _ in ()).throw(AssertionError("miss")))
-    fresh = CatalogEnergyModel(small_lib, n_vectors=2048)  # figures were saved in the catalog
-    assert fresh(Cand(), zero_heavy, zero_heavy) == low
 
 
 @pytest.mark.slow

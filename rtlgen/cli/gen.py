@@ -60,6 +60,8 @@ def _register_sweep(sub) -> None:
     p.add_argument("--out", default=str(REPO_ROOT / "netlists" / "generated"), metavar="DIR",
                    help="folder to write (default: netlists/generated of the checkout)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel generators")
+    p.add_argument("--no-cost", dest="cost", action="store_false",
+                   help="leave hardware cost out of the manifest (faster)")
     p.set_defaults(handler=_sweep)
 
 
@@ -81,7 +83,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from ..gen.sweep import generate_set
 
-    manifest = generate_set(args.out, jobs=args.jobs)
+    manifest = generate_set(args.out, jobs=args.jobs, cost=args.cost)
     print(f"{args.out}: {len(manifest['netlists'])} netlists and manifest.json")
     return 0
 
