@@ -151,6 +151,7 @@ class HarnessBuild:
             try:
                 runner.build(sources=[public, *([waivers] if waivers.is_file() else []), *sources],
                              hdl_toplevel=HARNESS_TOP, build_dir=build_dir, build_args=args,
+                             parameters={"NCFG": len(FIELDS)},
                              timescale=("1ns", "1ps"), always=True, log_file=log)
             except (RuntimeError, SystemExit, OSError) as exc:
                 raise ToolError(f"Verilator build of the HIL harness in {build_dir} failed ({exc}); "
