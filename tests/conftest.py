@@ -27,3 +27,14 @@ def evoapprox_library(evoapprox_dir: Path, tmp_path_factory):
     from rtlgen.importer import import_folder
 
     return import_folder(evoapprox_dir, tmp_path_factory.mktemp("evoapprox-lib")).catalog
+
+
+@pytest.fixture(scope="session")
+def digits_flow_run(tmp_path_factory):
+    """The test-sized digits flow (tests/data/flow/digits_tiny.toml) run once per session:
+    ``(run folder, FlowResult)``. Its accelerator is reused by the HIL tests (one Verilator build)."""
+    from rtlgen.flow import run_flow
+
+    config = Path(__file__).resolve().parent / "data" / "flow" / "digits_tiny.toml"
+    run = tmp_path_factory.mktemp("flow") / "run"
+    return run, run_flow(config, out=run, quiet=True, progress=False)

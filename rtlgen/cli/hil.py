@@ -1,0 +1,35 @@
+"""``rtlgen hil``: run a network's conv layers through the generated accelerator's RTL (Verilator)
+and check every layer output against the emulation bit for bit (see rtlgen/hil.py)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..hil import HilJob, run_hil
+    from ..paths import atomic_write_text
+
+    rep = run_hil(HilJob(accel=Path(args.accel), bitstream=Path(args.bitstream), model=Path(args.model),
+                         images=Path(args.images), limit=args.limit, start=args.start, workers=args.workers,
+                         work_dir=Path(args.work_dir) if args.work_dir else None))
+    print(rep.summary())
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(rep.to_dict(), indent=1) + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("hil", help="hardware in the loop: conv layers through the RTL, checked bit for bit",
+                              description=__doc__)
+    p.add_argument("--accel", required=True, metavar="DIR", help="generated accelerator (rtlgen gen accel --out)")
+    p.add_argument("--bitstream", required=True, metavar="CFG.bin", help="configuration bitstream for it")
+    p.add_argument("--model", required=True, metavar="M.tflite")
+    p.add_argument("--images", required=True, metavar="X.npz", help="'x' (uint8 NHWC) and optionally 'y'")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="number of images (default all)")
+    p.add_argument("--start", type=int, default=0, metavar="I", help="first image")
+    p.add_argument("--workers", type=int, default=1, metavar="K", help="simulator processes in parallel")
+    p.add_argument("--work-dir", metavar="DIR", help="Verilator builds and runs (default ACCEL/hil-work)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.set_defaults(handler=_run)

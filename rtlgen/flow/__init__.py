@@ -1,0 +1,8 @@
+"""The end-to-end flow: ``rtlgen flow run FLOW.toml`` (:mod:`.run`), its configuration
+(:mod:`.config`), step cache (:mod:`.cache`), steps (:mod:`.steps`) and report (:mod:`.report`)."""
+from __future__ import annotations
+
+from .config import FLOW_VERSION, FlowConfig, load_flow, parse_flow
+from .run import FlowResult, run_flow
+
+__all__ = ["FLOW_VERSION", "FlowConfig", "FlowResult", "load_flow", "parse_flow", "run_flow"]

@@ -1,0 +1,238 @@
+"""The flow's report: ``RUN/report/report.md`` with PNG plots beside it.
+
+Plots: the Pareto front (search and held-out accuracy against relative multiplication energy,
+baselines and the selected points marked), the per-layer assignment of each selected point
+(share of each multiplier per layer), the error distribution of each candidate multiplier
+(``T[a, b] - a*b`` over all operand pairs, as the catalog table says), and the area/energy
+breakdown (per candidate from the cost flow; per layer of each selected point: MACs x energy per
+multiplication with the layer's operand statistics, split by multiplier).
+"""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..paths import atomic_write_bytes, atomic_write_text
+
+__all__ = ["write_report"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    _plt().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _pareto_plot(path: Path, front: list[dict], uniform: list[dict], points: list[dict], ref: tuple[float, float]) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fr = sorted(front, key=lambda r: r["energy"])
+    ax.plot([r["energy"] for r in fr], [100 * r["search_accuracy"] for r in fr], "o-", ms=4, label="front: search")
+    ax.plot([r["energy"] for r in fr], [100 * r["test_accuracy"] for r in fr], "s--", ms=4, mfc="none",
+            label="front: held-out test")
+    ax.scatter([r["energy"] for r in uniform], [100 * r["test_accuracy"] for r in uniform], marker="x", color="C2",
+               label="one multiplier everywhere: test")
+    for p in points:
+        ax.scatter([p["energy"]], [100 * p["test_accuracy"]], s=120, facecolors="none", edgecolors="C3", lw=2)
+        ax.annotate(p["tag"], (p["energy"], 100 * p["test_accuracy"]), textcoords="offset points", xytext=(6, -12))
+    ax.axhline(100 * ref[1], color="grey", lw=0.7, ls=":", label="exact: test")
+    ax.set_xlabel("relative multiplication energy (exact = 1)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title("Pareto front (selected points circled)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _assignment_plot(path: Path, point: dict) -> None:
+    plt = _plt()
+    layers = point["mapping"]["layers"]
+    names = sorted({n for l in layers for n in l["multipliers"]})
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(layers) + 2), 3.8))
+    bottom = np.zeros(len(layers))
+    for i, n in enumerate(names):
+        v = np.array([l["multipliers"].get(n, 0.0) for l in layers])
+        ax.bar(range(len(layers)), v, bottom=bottom, label=n, color=f"C{i % 10}")
+        bottom += v
+    ax.set_xticks(range(len(layers)), [f"{l['layer']}\nunit {l['unit']}" for l in layers], fontsize=7)
+    ax.set_ylabel("share of the layer's kernels")
+    ax.set_title(f"{point['tag']}: multiplier per layer")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _error_plot(path: Path, libdir: str, names: Sequence[str]) -> list[dict[str, Any]]:
+    from ..catalog import Catalog
+    from ..table import exact_table
+
+    plt = _plt()
+    cat = Catalog.open(libdir)
+    data, stats = [], []
+    for n in names:
+        e = cat.get(n)
+        err = (cat.table(e.hash).astype(np.int64) - exact_table(e.signed).astype(np.int64)).ravel()
+        data.append(err)
+        stats.append({"name": n, "mean": float(err.mean()), "mae": float(np.abs(err).mean()),
+                      "wce": int(np.abs(err).max()), "ep": float(np.mean(err != 0))})
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 4))
+    ax.boxplot(data, whis=(0, 100), showfliers=False)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=60, ha="right", fontsize=7)
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylabel("T[a,b] - a*b (all 65,536 pairs; whiskers min..max)")
+    ax.set_title("Error distribution of the candidate multipliers")
+    fig.tight_layout()
+    _save(fig, path)
+    return stats
+
+
+def _cost_plot(path: Path, cost: dict[str, dict[str, float]], layer_energy: dict[str, dict[str, Any]]) -> None:
+    plt = _plt()
+    ncols = 2 if layer_energy else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4))
+    axes = np.atleast_1d(axes)
+    names = list(cost)
+    x = np.arange(len(names))
+    ax = axes[0]
+    ax.bar(x - 0.2, [cost[n]["area_um2"] for n in names], 0.4, label="area (um^2)", color="C0")
+    ax2 = ax.twinx()
+    ax2.bar(x + 0.2, [cost[n]["energy_pj"] for n in names], 0.4, label="energy/mult (pJ)", color="C1")
+    ax.set_xticks(x, names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("area (um^2)", color="C0")
+    ax2.set_ylabel("energy/mult. (pJ, uniform operands)", color="C1")
+    ax.set_title("Candidates: area and energy")
+    if layer_energy:
+        ax = axes[1]
+        tags = list(layer_energy)
+        width = 0.8 / len(tags)
+        for i, t in enumerate(tags):
+            e = layer_energy[t]
+            ax.bar(np.arange(len(e["layers"])) + i * width, e["energy_nj"], width, label=f"{t}")
+        first = layer_energy[tags[0]]
+        ax.plot(np.arange(len(first["layers"])) + 0.4 - width / 2, first["exact_nj"], "k_", ms=14, mew=2,
+                label="reference multiplier")
+        ax.set_xticks(np.arange(len(first["layers"])) + 0.4 - width / 2, first["layers"], rotation=60, ha="right",
+                      fontsize=7)
+        ax.set_ylabel("multiplication energy per image (nJ)")
+        ax.set_title("Per layer: MACs x energy per multiplication")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _layer_energy(map_dir: Path, point: dict) -> dict[str, Any] | None:
+    f = map_dir / "energy_per_mult.json"
+    if not f.is_file():
+        return None
+    doc = json.loads(f.read_text())
+    cands = doc["candidates"]
+    energy = np.asarray(doc["energy"], dtype=float)  # [candidate, layer] pJ
+    macs = doc["macs"]
+    out, exact = [], []
+    for li, layer in enumerate(point["mapping"]["layers"]):
+        e = sum(share * energy[cands.index(n), li] for n, share in layer["multipliers"].items() if n in cands)
+        out.append(e * macs[li] / 1000.0)
+        exact.append(energy[0, li] * macs[li] / 1000.0)
+    return {"layers": doc["layers"], "energy_nj": out, "exact_nj": exact}
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
+def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[str], cost: dict[str, dict],
+                 map_dir: str, points: list[dict], libdir: str) -> dict[str, Any]:
+    out = Path(run) / "report"
+    mdir = Path(map_dir)
+    front_doc = json.loads((mdir / "front.json").read_text())
+    summary = json.loads((mdir / "summary.json").read_text()) if (mdir / "summary.json").is_file() else {}
+    uniform = []
+    import csv
+
+    with open(mdir / "baselines.csv") as f:
+        for r in csv.DictReader(f):
+            if r["kind"] == "uniform":
+                uniform.append({"multiplier": r["multiplier"], "energy": float(r["energy"]),
+                                "search_accuracy": float(r["search_accuracy"]),
+                                "test_accuracy": float(r["test_accuracy"])})
+    ref = (front_doc["reference_search_accuracy"], front_doc["reference_test_accuracy"])
+    _pareto_plot(out / "pareto.png", front_doc["front"], uniform, points, ref)
+    figs = ["pareto.png"]
+    for p in points:
+        _assignment_plot(out / f"assignment_{p['tag']}.png", p)
+        figs.append(f"assignment_{p['tag']}.png")
+    err_stats = _error_plot(out / "errors.png", libdir, list(candidates))
+    layer_energy = {p["tag"]: le for p in points if (le := _layer_energy(mdir, p)) is not None}
+    _cost_plot(out / "cost.png", cost, layer_energy)
+    figs += ["errors.png", "cost.png"]
+
+    lines = [f"# rtlgen flow report: {cfg.name}", "",
+             f"Flow file: `{cfg.source}`. Run folder: `{run}`.", "",
+             "## Setup", "",
+             f"- Model: `{cfg.model_zoo or cfg.model_path}`; images: search "
+             f"{cfg.search_split}, held-out test {cfg.test_split}.",
+             f"- Library: {len(entries)} multipliers; {len(candidates)} candidates for encoding `{cfg.encoding}` "
+             f"({cfg.granularity} granularity).",
+             f"- Accelerator shape: `{cfg.accel}`.",
+             f"- Search: NSGA-II, population {cfg.population}, {cfg.generations} generations, seed {cfg.seed} "
+             f"({summary.get('evaluations', '?')} evaluations).",
+             f"- Exact reference accuracy: search {_pct(ref[0])}, test {_pct(ref[1])}.", "",
+             "## Selected points", "",
+             "| point | loss bound | energy saving | search loss | test loss | test accuracy | bitstream | "
+             "HIL images | HIL accuracy | RTL = emulation | cycles/image |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        h = p.get("hil")
+        bounds = ", ".join(f"{100 * b:.1f}%" for b in p["loss_bounds"])
+        bs_rel = Path(p["bitstream_file"]).relative_to(run)
+        lines.append(
+            f"| {p['tag']} | {bounds} | {_pct(p['energy_saving'])} | {_pct(p['search_loss'])} | "
+            f"{_pct(p['test_loss'])} | {_pct(p['test_accuracy'])} | `{bs_rel}` | "
+            f"{h['images'] if h else 'skipped'} | {_pct(h['accuracy']) if h else '-'} | "
+            f"{('yes, bit for bit' if h['agree'] else 'NO') if h else '-'} | "
+            f"{format(h['cycles_per_image'], ',.0f') if h else '-'} |")
+    lines += ["", "![Pareto front](pareto.png)", ""]
+    for p in points:
+        units = "; ".join(f"unit {u}: {', '.join(b)}" for u, b in enumerate(p["mapping"]["units"]))
+        lines += [f"### {p['tag']}", "", f"Multiplier banks: {units}.", "",
+                  f"Accelerator RTL: `{Path(p['accel']['accel_dir']).relative_to(run)}` "
+                  f"(config hash `{p['accel']['config_hash']}`).", ""]
+        h = p.get("hil")
+        if h:
+            lines += [f"Hardware in the loop: {h['images']} images, accuracy {_pct(h['accuracy'])}, "
+                      f"{h['cycles_per_image']:,.0f} cycles per image, {h['cycles_per_second']:,.0f} simulated "
+                      f"cycles/s, {h['images_per_minute']:.1f} images/min.", "",
+                      "| layer | unit | encoding | granularity | cycles/image | documented estimate |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {l['layer']} | {l['unit']} | {l['encoding']} | {l['granularity']} | "
+                      f"{l['cycles_per_image']:,.0f} | {l['estimate']:,} |" for l in h["layers"]]
+            lines.append("")
+        lines += [f"![assignment {p['tag']}](assignment_{p['tag']}.png)", ""]
+    lines += ["## Candidate multipliers", "",
+              "| multiplier | MAE | WCE | mean error | error prob. | cells | area um^2 | delay ns | energy pJ |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for s in err_stats:
+        c = cost.get(s["name"], {})
+        lines.append(f"| {s['name']} | {s['mae']:.2f} | {s['wce']} | {s['mean']:.2f} | {100 * s['ep']:.1f}% | "
+                     f"{c.get('cells', '-')} | {c.get('area_um2', float('nan')):.0f} | "
+                     f"{c.get('delay_ns', float('nan')):.2f} | {c.get('energy_pj', float('nan')):.3f} |")
+    lines += ["", "![error distributions](errors.png)", "", "![area and energy](cost.png)", "",
+              "Files: the mapper's outputs (front, baselines, per-point bitstreams and emulation results) are in "
+              f"`{mdir.relative_to(run) if mdir.is_relative_to(run) else mdir}`.", ""]
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    return {"report": str(out / "report.md"), "figures": [str(out / f) for f in figs]}

@@ -1,0 +1,111 @@
+"""Flow files: the shipped ones parse; bad ones fail naming file and key; the step cache."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtlgen.errors import ConfigError
+from rtlgen.flow import load_flow
+from rtlgen.flow.cache import StepCache, content_hash, step_key
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_digits_flow_parses() -> None:
+    cfg = load_flow(ROOT / "flows" / "digits_default.toml")
+    assert cfg.model_zoo == "digits" and cfg.model_path is None
+    assert cfg.accel == ROOT / "flows" / "accel_digits.toml"
+    assert cfg.out == (ROOT / "build" / "flows" / "digits_default").resolve() or cfg.out.resolve() == \
+        (ROOT / "build" / "flows" / "digits_default").resolve()
+    assert cfg.hil_images >= 1 and cfg.max_loss
+
+
+def test_shipped_resnet8_flow_parses(shared_data: Path) -> None:
+    cfg = load_flow(ROOT / "flows" / "resnet8_cifar10.toml")
+    assert cfg.model_path is not None and cfg.model_path.resolve() == \
+        (shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite").resolve()
+    assert cfg.images_path is not None and cfg.images_path.is_file()
+    assert cfg.netlist_dirs and all(d.is_dir() for d in cfg.netlist_dirs)
+
+
+BASE = """
+[flow]
+version = 1
+name = "t"
+[model]
+zoo = "digits"
+[accelerator]
+config = "{accel}"
+"""
+
+
+def _write(tmp_path: Path, extra: str, base: str = BASE) -> Path:
+    p = tmp_path / "f.toml"
+    p.write_text(base.format(accel=ROOT / "flows" / "accel_digits.toml") + extra)
+    return p
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("[search]\ngenerations = 0\n", "search.generations"),
+    ("[search]\nencoding = 'sideways'\n", "search.encoding"),
+    ("[search]\npopulaton = 3\n", "search.populaton"),
+    ("[select]\nmax_loss = [2.0]\n", "select.max_loss[0]"),
+    ("[library]\nnetlists = ['no/such/folder']\n", "library.netlists[0]"),
+    ("[hil]\nimages = 'two'\n", "hil.images"),
+    ("[[generate]]\nfamily = 'roup'\nparams = { p = 'x' }\n", "generate[0].params.p"),
+])
+def test_bad_values_name_file_and_key(tmp_path: Path, extra: str, key: str) -> None:
+    p = _write(tmp_path, extra)
+    with pytest.raises(ConfigError) as exc:
+        load_flow(p)
+    assert str(p.resolve()) in str(exc.value) and key in str(exc.value)
+
+
+def test_version_and_model_and_toml_errors(tmp_path: Path) -> None:
+    p = _write(tmp_path, "", BASE.replace("version = 1", "version = 7"))
+    with pytest.raises(ConfigError, match="flow.version"):
+        load_flow(p)
+    p = _write(tmp_path, "", BASE.replace('zoo = "digits"', 'path = "m.tflite"'))
+    with pytest.raises(ConfigError, match="model.path"):
+        load_flow(p)
+    p.write_text("[flow\nversion = 1\n")
+    with pytest.raises(ConfigError, match=r"f\.toml:1"):
+        load_flow(p)
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.toml").write_text((ROOT / "flows" / "accel_digits.toml").read_text())
+    p = tmp_path / "sub" / "f.toml"
+    p.write_text(BASE.format(accel="a.toml").replace('name = "t"', 'name = "t"\nout = "../run"'))
+    cfg = load_flow(p)
+    assert cfg.accel == (tmp_path / "sub" / "a.toml").resolve() or cfg.accel.resolve() == (tmp_path / "sub" / "a.toml")
+    assert cfg.out.resolve() == (tmp_path / "run").resolve()
+
+
+def test_step_cache_follows_content(tmp_path: Path) -> None:
+    f = tmp_path / "in.txt"
+    f.write_text("one")
+    k1 = step_key("s", {"a": 1}, [f])
+    assert step_key("s", {"a": 1}, [f]) == k1
+    assert step_key("s", {"a": 2}, [f]) != k1
+    assert step_key("s", {"a": 1}, [f], ["up"]) != k1
+    f.touch()                       # same content: same key
+    assert step_key("s", {"a": 1}, [f]) == k1
+    f.write_text("two")
+    assert step_key("s", {"a": 1}, [f]) != k1
+    out = tmp_path / "out.bin"
+    out.write_bytes(b"x")
+    cache = StepCache(tmp_path / "run")
+    cache.store("s", "K", {"v": 3}, [out])
+    assert cache.lookup("s", "K") == {"v": 3}
+    assert cache.lookup("s", "other") is None
+    out.write_bytes(b"y")           # an output changed behind the cache's back: rerun
+    assert cache.lookup("s", "K") is None
+    d = tmp_path / "d"
+    (d / "x").mkdir(parents=True)
+    (d / "x" / "f").write_text("1")
+    h = content_hash(d)
+    (d / "x" / "f").write_text("2")
+    assert content_hash(d) != h

@@ -1,0 +1,106 @@
+"""Hardware in the loop: a ResNet-8 layer through the RTL, the CLI, and mismatch reports.
+
+The accelerator is the one the test-sized digits flow generated (``digits_flow_run``), so its
+Verilator build is shared with the flow's HIL step (which runs 2 digits images end to end).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtlgen.bitstream import write_bitstream
+from rtlgen.cli import main
+from rtlgen.errors import BitstreamError, VerificationError
+from rtlgen.hil import accel_bitstream, conv_descriptor, simulate
+from rtlgen.nn.tflite import load_tflite
+
+#: ResNet-8's conv layer 8 (op 10): the 1x1 stride-2 shortcut, 16x16x32 -> 8x8x64
+RESNET_LAYER = 8
+
+
+def _resnet_bitstream(accel: Path, model: Path, path: Path) -> Path:
+    """A bitstream for the flow's accelerator that runs ResNet-8 conv layer 8 on unit 0, filters
+    alternating between the unit's two multipliers; every other layer stays on the host (exact)."""
+    manifest = json.loads((accel / "manifest.json").read_text())
+    assert not any(s["signed"] for s in manifest["units"][0]), "unit 0 must carry unsigned multipliers (signmag)"
+    graph = load_tflite(model)
+    oc = graph.tensors[graph.conv_ops()[RESNET_LAYER].outputs[0]].shape[-1]
+    desc = conv_descriptor(graph, RESNET_LAYER, unit=0, granularity="filter", selects=[i % 2 for i in range(oc)])
+    write_bitstream(path, accel_bitstream(accel, [desc]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def flow_accel(digits_flow_run) -> Path:
+    run, res = digits_flow_run
+    return run / "points" / res.outputs["select"]["points"][0]["tag"] / "accel"
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_resnet8_layer_through_the_rtl(flow_accel: Path, shared_data: Path, tmp_path: Path, capsys) -> None:
+    model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
+    images = shared_data / "cifar10" / "cifar10_test_first1017.npz"
+    bs = _resnet_bitstream(flow_accel, model, tmp_path / "resnet8_l8.bin")
+    out = tmp_path / "hil.json"
+    assert main(["hil", "--accel", str(flow_accel), "--bitstream", str(bs), "--model", str(model),
+                 "--images", str(images), "--limit", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "bit for bit" in printed and "images per minute" in printed
+    rep = json.loads(out.read_text())
+    assert rep["agree"] and rep["images"] == 1 and [l["layer"] for l in rep["layers"]] == [RESNET_LAYER]
+    layer = rep["layers"][0]
+    # the accelerator's cycle counter against its documented count (fill/drain: a few cycles)
+    assert 0 <= layer["cycles_per_image"] - layer["estimate"] <= 32
+    with np.load(images) as f:
+        y = int(f["y"][0])
+    assert rep["accuracy"] == float(rep["pred"][0] == y)
+
+
+def test_hil_rejects_a_bitstream_for_another_accelerator(flow_accel: Path, shared_data: Path, tmp_path: Path) -> None:
+    model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
+    bs = _resnet_bitstream(flow_accel, model, tmp_path / "x.bin")
+    spec = {"accel": str(flow_accel), "bitstream": str(bs), "model": str(model),
+            "images": str(shared_data / "cifar10" / "cifar10_test_first1017.npz"), "start": 0, "limit": 1}
+    # a foreign accelerator hash: rejected before anything is simulated
+    other = tmp_path / "accel_copy"
+    import shutil
+
+    shutil.copytree(flow_accel, other, ignore=shutil.ignore_patterns("hil-work"))
+    m = json.loads((other / "manifest.json").read_text())
+    m["config_hash"] = "0" * len(m["config_hash"])
+    (other / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BitstreamError):
+        asyncio.run(simulate(None, dict(spec, accel=str(other)), driver=_ZeroDriver()))
+
+
+class _ZeroDriver:
+    """Stands in for the RTL and answers zeros: every layer must be reported as a mismatch."""
+
+    async def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    async def run(self, job, weights_key=None):
+        d = job.descriptor
+        return np.zeros((d.out_h, d.out_w, d.out_c), np.int8), 1
+
+
+def test_mismatch_names_layer_image_position_expected_and_got(flow_accel: Path, shared_data: Path,
+                                                              tmp_path: Path) -> None:
+    model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
+    images = shared_data / "cifar10" / "cifar10_test_first1017.npz"
+    bs = _resnet_bitstream(flow_accel, model, tmp_path / "x.bin")
+    spec = {"accel": str(flow_accel), "bitstream": str(bs), "model": str(model), "images": str(images),
+            "start": 5, "limit": 1}
+    with pytest.raises(VerificationError) as exc:
+        asyncio.run(simulate(None, spec, driver=_ZeroDriver()))
+    msg = str(exc.value)
+    assert f"layer {RESNET_LAYER}" in msg and "image 5" in msg and "expected" in msg and "got 0" in msg
+    assert "(y=" in msg and "channel=" in msg
