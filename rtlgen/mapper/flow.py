@@ -2,10 +2,11 @@
 
 :func:`map_network` runs, in ``out_dir``:
 
+* the uniform baselines: every candidate multiplier used in every layer (their Pareto-optimal
+  ones seed the first population of both searches);
 * ``layerwise/``: NSGA-II restricted to one multiplier per layer (the layer-wise baseline);
 * ``search/``: NSGA-II over the full space (filter or kernel split, :mod:`.space`), its first
   population seeded with the layer-wise front (the split space contains every layer-wise point);
-* the uniform baselines: every candidate multiplier used in every layer;
 * every front point and baseline on the held-out test split;
 
 and writes ``front.csv``/``front.json`` (the Pareto front of the full search with search and
@@ -174,23 +175,27 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     atomic_write_text(out / "energy_per_mult.json", json.dumps(
         {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
          "energy": table.values.tolist(), "macs": [l.macs for l in space.layers]}, indent=1) + "\n")
+    # uniform baselines first: their front seeds both searches
+    uni_points = [space.uniform_point(c) for c in range(len(space.candidates))]
+    uni = {space.canonical(space.decode(x)): space.assignment(space.decode(x)) for x in uni_points}
+    uni_search = evaluate_assignments(search_accuracy, uni, out / "baselines_search.jsonl", executor_factory())
+    uni_eval = [EvaluatedPoint(tuple(int(v) for v in x), k, uni_search[k], table.uniform(c), 0)
+                for c, (x, k) in enumerate(zip(uni_points, uni))]
+    uni_front = [c for c, p in enumerate(uni_eval) if p in pareto_front(uni_eval)]
     lw_result = None
-    seeds = None
+    seeds = [space.uniform_point(c) for c in uni_front]
     if layerwise_baseline:
         lw_space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity="layer",
                                encoding=encoding, weight_tuning=weight_tuning)
         lw_table = EnergyTable(lw_space, energy, values=table.values)
         lw_result = run_search(lw_space, search_accuracy, lw_table, settings, out / "layerwise",
-                               executor=executor_factory(), progress=progress)
+                               executor=executor_factory(), seeds=np.array([lw_space.uniform_point(c) for c in uni_front]),
+                               known=uni_search, progress=progress)
         if granularity != "layer":
-            # the split search starts from the layer-wise front (its space contains those points)
-            seeds = np.array([space.from_layerwise(p.x, lw_space) for p in lw_result.front])
+            # the split space contains every layer-wise point: start from the layer-wise front
+            seeds = [space.from_layerwise(p.x, lw_space) for p in lw_result.front] + seeds
     result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
-                        seeds=seeds, progress=progress)
-    # uniform baselines on the search split
-    uni = {space.canonical(space.decode(space.uniform_point(c))): space.assignment(space.decode(space.uniform_point(c)))
-           for c in range(len(space.candidates))}
-    uni_search = evaluate_assignments(search_accuracy, uni, out / "baselines_search.jsonl", executor_factory())
+                        seeds=np.array(seeds), known=uni_search, progress=progress)
     # held-out test accuracy of everything shown
     front_pts = result.front
     lw_pts = lw_result.front if lw_result is not None else []

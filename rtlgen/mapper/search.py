@@ -146,8 +146,9 @@ class _SeededSampling(_PymooSampling):
         picks = np.unique(np.linspace(0, n_cand - 1, n_uniform).round().astype(int))
         rows = [self.uniform[c] for c in picks]
         seen = {tuple(r) for r in rows}
+        n_seeds = n_samples - len(rows) - max(1, n_samples // 6)  # keep some random points
         for r in self.seeds:
-            if len(rows) < n_samples and tuple(r) not in seen:
+            if len(rows) < len(picks) + n_seeds and tuple(r) not in seen:
                 rows.append(r)
                 seen.add(tuple(r))
         while len(rows) < n_samples:
@@ -245,12 +246,14 @@ def _identity(space: SearchSpace, settings: SearchSettings) -> dict[str, Any]:
 
 def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel | EnergyTable,
                settings: SearchSettings, run_dir: str | os.PathLike, *, executor: Executor | None = None,
-               seeds: np.ndarray | None = None, progress: bool = True) -> SearchResult:
+               seeds: np.ndarray | None = None, known: dict[str, float] | None = None,
+               progress: bool = True) -> SearchResult:
     """Run (or resume, when ``run_dir`` holds a checkpoint of the same search) NSGA-II.
 
     ``settings.generations`` is the total: resuming a run that did 2 of 5 does 3 more; a finished
     run asked for more generations continues from its last one. ``seeds`` (points of ``space``)
-    join the first population after the uniform designs; a resumed run ignores them.
+    join the first population after the uniform designs; a resumed run ignores them. ``known``
+    (mapping key -> accuracy, e.g. the uniform baselines) enters the evaluation log unevaluated.
     """
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.termination import NoTermination
@@ -278,6 +281,9 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
                               "use another run folder or delete it", file=str(ckpt_path))
     table = energy if isinstance(energy, EnergyTable) else EnergyTable(space, energy)
     log = _EvaluationLog(run_dir / EVALUATIONS)
+    for key, acc in (known or {}).items():  # accuracies measured elsewhere (same model, same split)
+        if key not in log.accuracy:
+            log.add(key, float(acc))
     executor = executor or SerialExecutor()
     problem = MappingProblem(space, 1 if settings.max_accuracy_loss is not None else 0)
     bar = tqdm(total=settings.generations, desc="NSGA-II", unit="gen", disable=not progress, dynamic_ncols=True)
