@@ -143,8 +143,10 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
         points.append({**p, "accel": acc, "bitstream_file": bs["bitstream"], "hil": hil})
     from .report import write_report
 
-    rep, _ = step("report", {"v": 1}, [], [k_sel, k_cost, *(res_key for res_key in [])] + [
-        step_key("points", [{k: v for k, v in pt.items() if k != "mapping"} for pt in points])],
+    # the report reads everything above: the selection (hence the search), the costs and each
+    # point's accelerator, bitstream and HIL figures
+    points_key = step_key("points", [{k: v for k, v in pt.items() if k != "mapping"} for pt in points])
+    rep, _ = step("report", {"v": 1}, [], [k_sel, k_cost, points_key],
         lambda: write_report(cfg, run, lib["entries"], cands, cost["cost"], str(run / "map"), points, libdir),
         lambda o: [o["report"]])
     res.outputs["report"] = rep
