@@ -33,7 +33,9 @@ Figures (:class:`HilReport`): accuracy, accelerator cycles per image (the ``cycl
 of each layer run, summed), simulated cycles per second (cycles / seconds spent in the
 simulator's layer runs, loads and dumps included), images per minute (images / seconds of the
 per-image work: the emulation of the batch plus every RTL layer run; with several workers, the
-slowest one's). The one-off costs are reported apart: the Verilator build (cached) and the
+slowest one's). On a shared machine wall time depends on the load, so the same two figures are
+also given per CPU-second of the simulator processes (``time.process_time``: what a core to
+itself would give). The one-off costs are reported apart: the Verilator build (cached) and the
 simulator's start-up (Python imports, model and bitstream loading). With ``workers`` > 1 the
 images are split into contiguous chunks, one simulator process each.
 """
@@ -84,6 +86,8 @@ class HilReport:
     images_per_minute: float
     wall_seconds: float
     startup_seconds: float
+    cpu_cycles_per_second: float     # per CPU-second of the simulator processes (load-independent)
+    cpu_images_per_minute: float     # if each worker had a core to itself
     build_seconds: float
     build_reused: bool
     layers: list[dict[str, Any]] = field(default_factory=list)
@@ -101,6 +105,8 @@ class HilReport:
                 f"  simulated cycles per second: {self.cycles_per_second:,.0f}\n"
                 f"  images per minute: {self.images_per_minute:.1f} "
                 f"({self.workers} simulator process{'es' if self.workers > 1 else ''}; emulation + RTL runs)\n"
+                f"  per CPU-second (what an unshared core gives): {self.cpu_cycles_per_second:,.0f} cycles/s, "
+                f"{self.cpu_images_per_minute:.1f} images/min\n"
                 f"  wall {self.wall_seconds:.1f} s, of which simulator start-up {self.startup_seconds:.1f} s; "
                 f"Verilator build {self.build_seconds:.1f} s{' (reused)' if self.build_reused else ''}")
 
@@ -187,12 +193,14 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     xq = quantize_input(graph, x)
     t_setup = time.perf_counter() - t0
     t1 = time.perf_counter()
+    c1 = time.process_time()
     vals = emu.run_batch(xq)
     fc = graph.last_fc()
     logits = vals[fc.outputs[0] if fc is not None else graph.outputs[0]].reshape(len(xq), -1)
     pred = np.argmax(logits, axis=1)
     t_emu = time.perf_counter() - t1
     t_loop = time.perf_counter()
+    c_sim = 0.0
 
     described = {d.index: d for d in bs.layers}
     drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
@@ -213,6 +221,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
         oh, ow, oc = layer.out_shape
         cycles = 0
         t1 = time.perf_counter()
+        c2 = time.process_time()
         # weight and parameter images are the same for every image: build them once
         job0 = conv_job(config, xin[0], weights, layer.bias, np.asarray(rq.multipliers), np.asarray(rq.shifts),
                         z_x=rq.input_zero_point, z_y=rq.output_zero_point, act_min=rq.act_min,
@@ -234,6 +243,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
                     f"got {int(got[yy, xx, cc])} ({int(np.count_nonzero(got != exp))} of {got.size} bytes differ)")
         dt = time.perf_counter() - t1
         t_sim += dt
+        c_sim += time.process_time() - c2
         per_layer.append({"layer": li, "op": op.index, "name": layer.name, "unit": d.unit, "encoding": d.encoding,
                           "granularity": d.granularity, "cycles_per_image": cycles / len(xq),
                           "estimate": job0.cycle_estimate(config.lanes),
@@ -244,6 +254,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
                           file=str(spec["bitstream"]))
     return {"images": int(len(xq)), "pred": [int(p) for p in pred],
             "setup_seconds": t_setup, "loop_seconds": t_emu + (time.perf_counter() - t_loop),
+            "loop_cpu_seconds": time.process_time() - c1, "sim_cpu_seconds": c_sim,
             "labels": None if y is None else [int(v) for v in y],
             "cycles": int(sum(l["cycles_per_image"] for l in per_layer) * len(xq)),
             "sim_seconds": t_sim, "emulation_seconds": t_emu, "layers": per_layer}
@@ -323,6 +334,8 @@ def run_hil(job: HilJob) -> HilReport:
     cycles = sum(r["cycles"] for r in results)
     sim_seconds = sum(r["sim_seconds"] for r in results)
     loop = max(r["loop_seconds"] for r in results)   # the workers run side by side
+    loop_cpu = max(r["loop_cpu_seconds"] for r in results)
+    sim_cpu = sum(r["sim_cpu_seconds"] for r in results)
     layers = []
     for i, l in enumerate(results[0]["layers"]):
         cyc = sum(r["layers"][i]["cycles_per_image"] * r["images"] for r in results) / n
@@ -331,7 +344,9 @@ def run_hil(job: HilJob) -> HilReport:
     return HilReport(images=n, accuracy=acc, emulation_accuracy=acc, agree=True, cycles_per_image=cycles / n,
                      sim_seconds=sim_seconds, cycles_per_second=cycles / sim_seconds if sim_seconds else 0.0,
                      images_per_minute=60.0 * n / loop if loop else 0.0, wall_seconds=wall,
-                     startup_seconds=max(r["setup_seconds"] for r in results), build_seconds=build.build_seconds,
+                     startup_seconds=max(r["setup_seconds"] for r in results),
+                     cpu_cycles_per_second=cycles / sim_cpu if sim_cpu else 0.0,
+                     cpu_images_per_minute=60.0 * n / loop_cpu if loop_cpu else 0.0, build_seconds=build.build_seconds,
                      build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks))
 
 
