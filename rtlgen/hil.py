@@ -72,6 +72,7 @@ class HilJob:
     start: int = 0
     workers: int = 1
     work_dir: Path | None = None   # Verilator builds and run folders (default: accel/hil-work)
+    optimize: bool = True          # optimised C++ (long runs) or a quicker build (short runs)
 
 
 @dataclass
@@ -298,7 +299,7 @@ def run_hil(job: HilJob) -> HilReport:
     x, y = _load_images(Path(job.images), job.start, job.limit)
     n = len(x)
     work = Path(job.work_dir) if job.work_dir else accel / "hil-work"
-    build = HarnessBuild(accel, work)
+    build = HarnessBuild(accel, work, optimize=job.optimize)
     build.build()
     runs_dir = work / f"runs-{os.getpid()}-{time.time_ns()}"
     runs_dir.mkdir(parents=True, exist_ok=True)

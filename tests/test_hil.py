@@ -48,7 +48,7 @@ def test_resnet8_layer_through_the_rtl(flow_accel: Path, shared_data: Path, tmp_
     bs = _resnet_bitstream(flow_accel, model, tmp_path / "resnet8_l8.bin")
     out = tmp_path / "hil.json"
     assert main(["hil", "--accel", str(flow_accel), "--bitstream", str(bs), "--model", str(model),
-                 "--images", str(images), "--limit", "1", "--json", str(out)]) == 0
+                 "--images", str(images), "--limit", "1", "--quick-build", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "bit for bit" in printed and "images per minute" in printed
     rep = json.loads(out.read_text())

@@ -135,10 +135,12 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                         lambda o: [o["bitstream"]])
         hil = None
         if cfg.hil_images > 0:
-            hil, _ = step(f"hil-{tag}", {"images": cfg.hil_images, "workers": cfg.hil_workers}, [],
+            hil, _ = step(f"hil-{tag}", {"images": cfg.hil_images, "workers": cfg.hil_workers,
+                                         "optimize": cfg.hil_optimize}, [],
                           [k_bs, k_model],
                           lambda: steps.hil_step(acc["accel_dir"], bs["bitstream"], m["model"], m["images"],
-                                                 cfg.hil_images, cfg.hil_workers, str(pdir / "hil.json")),
+                                                 cfg.hil_images, cfg.hil_workers, str(pdir / "hil.json"),
+                                                 optimize=cfg.hil_optimize),
                           lambda o: [pdir / "hil.json"])
         points.append({**p, "accel": acc, "bitstream_file": bs["bitstream"], "hil": hil})
     from .report import write_report
