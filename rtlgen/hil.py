@@ -73,6 +73,7 @@ class HilJob:
     workers: int = 1
     work_dir: Path | None = None   # Verilator builds and run folders (default: accel/hil-work)
     optimize: bool = True          # optimised C++ (long runs) or a quicker build (short runs)
+    progress: bool = True          # a progress bar of the layer runs
 
 
 @dataclass
@@ -204,6 +205,9 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     c_sim = 0.0
 
     described = {d.index: d for d in bs.layers}
+    on_rtl = [li for li, op in enumerate(graph.conv_ops()) if op.kind == "CONV_2D" and li in described]
+    progress = Path(spec["progress"]) if spec.get("progress") else None
+    done_runs = 0
     drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
     await drv.start()
     per_layer = []
@@ -234,6 +238,9 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
             job = replace(job0, activations=np.ascontiguousarray(xin[n]).astype(np.int8).view(np.uint8).ravel())
             got, cyc = await drv.run(job, weights_key=li)
             cycles += cyc
+            done_runs += 1
+            if progress is not None:
+                atomic_write_text(progress, json.dumps([done_runs, len(on_rtl) * len(xq)]))
             exp = expected[n].reshape(oh, ow, oc)
             if not np.array_equal(got, exp):
                 yy, xx, cc = (int(v) for v in np.argwhere(got != exp)[0])
@@ -287,6 +294,33 @@ def _chunks(n: int, k: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def _follow(futures: list[Any], files: list[Path], show: bool) -> None:
+    """A progress bar of layer runs (layer x image) over all workers, read from their progress
+    files while they run."""
+    from concurrent.futures import wait
+
+    if not show:
+        wait(futures)
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc="HIL layer runs", unit="run", total=None, leave=False) as bar:
+        while True:
+            done, _ = wait(futures, timeout=1.0)
+            counts = []
+            for f in files:
+                try:
+                    counts.append(json.loads(f.read_text()))
+                except (OSError, ValueError):
+                    pass
+            if counts:
+                bar.total = max(bar.total or 0, sum(c[1] for c in counts) if len(counts) == len(files) else 0) or None
+                bar.n = sum(c[0] for c in counts)
+                bar.refresh()
+            if len(done) == len(futures):
+                return
+
+
 def run_hil(job: HilJob) -> HilReport:
     """Build (or reuse) the harness and run the images through it; raises VerificationError on
     the first RTL/emulation difference."""
@@ -314,6 +348,7 @@ def run_hil(job: HilJob) -> HilReport:
                 "model": str(Path(job.model).resolve()), "images": str(Path(job.images).resolve()),
                 "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json"),
                 "tables": str(tables_file)}
+        spec["progress"] = str(run_dir / "progress.json")
         spec_file = run_dir / "spec.json"
         atomic_write_text(spec_file, json.dumps(spec))
         log = build.run(TEST_MODULE, run_dir, {_SPEC_ENV: str(spec_file)})
@@ -329,7 +364,9 @@ def run_hil(job: HilJob) -> HilReport:
 
     chunks = _chunks(n, job.workers)
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        results = list(pool.map(lambda a: one(a[0], *a[1]), enumerate(chunks)))
+        futures = [pool.submit(one, i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+        _follow(futures, [runs_dir / f"w{i}" / "progress.json" for i in range(len(chunks))], job.progress)
+        results = [f.result() for f in futures]
     wall = time.perf_counter() - t0
     pred = [p for r in results for p in r["pred"]]
     cycles = sum(r["cycles"] for r in results)

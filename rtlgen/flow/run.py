@@ -140,7 +140,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                           [k_bs, k_model],
                           lambda: steps.hil_step(acc["accel_dir"], bs["bitstream"], m["model"], m["images"],
                                                  cfg.hil_images, cfg.hil_workers, str(pdir / "hil.json"),
-                                                 optimize=cfg.hil_optimize),
+                                                 optimize=cfg.hil_optimize, progress=progress and not quiet),
                           lambda o: [pdir / "hil.json"])
         points.append({**p, "accel": acc, "bitstream_file": bs["bitstream"], "hil": hil})
     from .report import write_report
