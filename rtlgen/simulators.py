@@ -69,6 +69,10 @@ class Simulator(ABC):
     def version(self) -> str:
         """The tool's version string, for reports and benchmarks."""
 
+    def build_args(self) -> list[str]:
+        """Extra arguments for the compiler of a netlist testbench."""
+        return []
+
 
 def _which(tool: str, how: str) -> str:
     path = shutil.which(tool)
@@ -147,6 +151,12 @@ class VerilatorBackend(Simulator):
     #: netlists are flat gate soup, evaluated 65,536 times: compile time dominates, so -O1 for
     #: the evaluation code and -O0 for the code that runs once (construction, initial settle).
     opt: ClassVar[str] = "-O1"
+
+    #: Verilator options: warnings are not errors (EvoApprox netlists leave nets unused).
+    verilate_args: ClassVar[tuple[str, ...]] = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+
+    def build_args(self) -> list[str]:
+        return list(self.verilate_args)
 
     @cached_property
     def root(self) -> Path:

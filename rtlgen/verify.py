@@ -4,7 +4,12 @@ The host side of ``hdl/rtlgen_verify_tb.v`` and ``sim/rtlgen_verify_test.py``:
 
 1. each netlist is flattened with Yosys (:func:`rtlgen.yosys.flatten_netlist`) into one module
    with a unique name, so that generic and ``_pdk45`` versions of a circuit, buses such as
-   ``wire [2031:0] N`` and standard cells from a liberty file all simulate alike;
+   ``wire [2031:0] N`` (slow in Icarus, miscompiled by older Verilator) and standard cells all
+   simulate alike. Standard cells take their logic from the liberty file's ``function``
+   attributes (``read_liberty``), the same source the numpy evaluator uses, rather than from
+   ``osu018_stdcells.v``: that file's cells carry ``specify`` timing with min:typ:max delays, a
+   ``timescale`` each and UDPs, which the two simulators treat differently, and a user's
+   liberty file need not come with Verilog models at all;
 2. a generated ``rtlgen_dut_bank`` instantiates several multipliers, binding ports **by name**
    (``A`` gets the operand ``a``, ``B`` gets ``b``; see :mod:`rtlgen.table`);
 3. cocotb's runner builds the bank with the testbench once per simulator, then runs it with the
@@ -24,6 +29,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -184,19 +190,33 @@ def _default_liberty() -> Path | None:
         return None
 
 
+_path_lock = threading.Lock()
+_path_users = 0
+_path_added = False
+
+
 @contextlib.contextmanager
 def _sim_dir_on_path() -> Iterator[None]:
-    # cocotb's runner passes sys.path to the simulator's Python as PYTHONPATH: that is how the
-    # embedded interpreter finds sim/rtlgen_verify_test.py.
-    added = str(SIM_DIR) not in sys.path
-    if added:
-        sys.path.insert(0, str(SIM_DIR))
+    """Put ``sim/`` on ``sys.path`` while any simulation runs (thread-safe, reference-counted).
+
+    cocotb's runner passes ``sys.path`` to the simulator's Python as PYTHONPATH: that is how the
+    embedded interpreter finds ``sim/rtlgen_verify_test.py``.
+    """
+    global _path_users, _path_added
+    with _path_lock:
+        if _path_users == 0 and str(SIM_DIR) not in sys.path:
+            sys.path.insert(0, str(SIM_DIR))
+            _path_added = True
+        _path_users += 1
     try:
         yield
     finally:
-        if added:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(str(SIM_DIR))
+        with _path_lock:
+            _path_users -= 1
+            if _path_users == 0 and _path_added:
+                with contextlib.suppress(ValueError):
+                    sys.path.remove(str(SIM_DIR))
+                _path_added = False
 
 
 class Bench:
@@ -222,6 +242,10 @@ class Bench:
     def build(self) -> None:
         """Flatten the netlists, write the bank, and build (or reuse) the simulator model."""
         self.simulator.check()
+        for needed in (_TB_FILE, SIM_DIR / f"{_TEST_MODULE}.py"):
+            if not needed.is_file():
+                raise ToolError(f"testbench file {needed} is missing: rtlgen verify runs from a source checkout "
+                                "(hdl/ and sim/ beside the rtlgen package)")
         start = time.perf_counter()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="flat-", dir=self.work_dir) as tmp:
@@ -241,7 +265,8 @@ class Bench:
                 flat_texts.append(dst.read_text())
             bank = _bank_verilog(modules)
             tb = _TB_FILE.read_text()
-            key = hashlib.sha256("\0".join([self.simulator.name, self.simulator.version, tb, bank, *flat_texts])
+            key = hashlib.sha256("\0".join([self.simulator.name, self.simulator.version, *self.simulator.build_args(),
+                                             tb, bank, *flat_texts])
                                  .encode()).hexdigest()[:20]
             build_dir = self.work_dir / f"{self.simulator.name}-{key}"
             marker = build_dir / "rtlgen-build.ok"
@@ -258,7 +283,7 @@ class Bench:
                 key = self.simulator.runtime_key()
                 runner = self.simulator.runner(self.work_dir / f"{self.simulator.name}-runtime-{key}" if key else None)
                 log = build_dir / "build.log"
-                build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if self.simulator.name == "verilator" else []
+                build_args = self.simulator.build_args()
                 try:
                     runner.build(sources=sources, hdl_toplevel=_TB_TOP, build_dir=build_dir,
                                  parameters={"N": len(modules)}, build_args=build_args,
@@ -298,6 +323,7 @@ class Bench:
         if not result_file.exists():
             raise ToolError(f"{self.simulator.name} simulation in {run_dir} wrote no result; end of {log}:\n{_tail(log)}")
         found = json.loads(result_file.read_text())
+        hex_file.unlink()  # 5 bytes per pair and multiplier: not worth keeping in a reused build folder
         if found["multipliers"] != len(tables):
             raise ToolError(f"testbench reported {found['multipliers']} multipliers, built {len(tables)}")
         return [{k: found[k][i] for k in ("mismatches", "first_index", "first_got", "first_expected")}

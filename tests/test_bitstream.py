@@ -208,3 +208,30 @@ def test_cli_roundtrip(tmp_path, stream: Bitstream, capsys) -> None:
     assert main(["bitstream", "encode", str(spec), "--out", str(tmp_path / "x.bin")]) == 1
     assert re.search(r"spec\.json:1: not valid JSON", capsys.readouterr().err)
     assert not (tmp_path / "x.bin").exists()
+
+
+def test_cli_accel_config_check(tmp_path, stream: Bitstream, capsys) -> None:
+    """--accel with a shape-only config: the bitstream must carry the hash of that shape with its
+    own banks (rtlgen.accel.config's resolved form)."""
+    import dataclasses
+
+    from rtlgen.accel.config import load_config
+    from rtlgen.cli import main
+
+    accel = tmp_path / "accel.toml"
+    accel.write_text("version = 1\nname = \"t\"\n[accelerator]\nunits = 2\nlanes = 4\nmultipliers = 3\n"
+                     "[memory]\nactivation_bytes = 4096\nweight_words = 1024\nchannels = 64\n")
+    cfg = load_config(accel)
+    # a shape-only config cannot describe a unit with 2 multipliers: give both units 3
+    units = (stream.units[0], stream.units[1] + (stream.units[0][2],))
+    good = dataclasses.replace(stream, units=units,
+                               accel_hash=cfg.with_multipliers([[m.hash for m in b] for b in units]).config_hash())
+    path = tmp_path / "good.bin"
+    bsm.write_bitstream(path, good)
+    assert main(["bitstream", "inspect", str(path), "--accel", str(accel)]) == 0
+    assert "accelerator hash matches" in capsys.readouterr().out
+    bad = tmp_path / "bad.bin"
+    bsm.write_bitstream(bad, dataclasses.replace(good, accel_hash="0" * 16))
+    assert main(["bitstream", "decode", str(bad), "--accel", str(accel)]) == 1
+    assert re.search(r"bad\.bin: bitstream is for accelerator config '0{16}', not this one \('[0-9a-f]{16}'\) "
+                     r"\(at byte offset 12\)", capsys.readouterr().err)

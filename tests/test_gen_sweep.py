@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rtlgen.cli import main
 from rtlgen.gen import get_family, make_spec
-from rtlgen.gen.sweep import (MANIFEST_NAME, first_difference, generate_set, read_manifest,
-                              shipped_specs)
+from rtlgen.gen.sweep import (COST_FIELDS, MANIFEST_NAME, cost_model, first_difference,
+                              generate_set, read_manifest, shipped_specs, without_cost)
 from rtlgen.gen.synth import check_gate_netlist
 from rtlgen.library import netlist_table
 from rtlgen.metrics import error_metrics
@@ -67,7 +68,9 @@ def test_approximate_multipliers_are_distinct_and_exact_ones_exact(manifest):
 
 @pytest.mark.slow
 def test_regenerating_the_shipped_set_gives_identical_files(tmp_path, manifest):
-    fresh = generate_set(tmp_path, jobs=2)
+    # without cost (a minute and a half more); the costs are checked below on a sample
+    assert main(["gen", "sweep", "--out", str(tmp_path), "--jobs", "2", "--no-cost"]) == 0
+    fresh = read_manifest(tmp_path)
     if fresh["generator"] != manifest["generator"]:
         pytest.fail(f"the shipped set was made by {manifest['generator']}, this machine has "
                     f"{fresh['generator']}: regenerate with 'rtlgen gen sweep' and review")
@@ -77,16 +80,29 @@ def test_regenerating_the_shipped_set_gives_identical_files(tmp_path, manifest):
         assert old_path.is_file(), f"{entry['file']} is generated but not shipped"
         assert new == old_path.read_text(), (f"{entry['file']} drifted from the shipped netlist; "
                                             "run 'rtlgen gen sweep' and review the change")
-    assert (tmp_path / MANIFEST_NAME).read_text() == (SHIPPED / MANIFEST_NAME).read_text()
+    assert fresh == without_cost(manifest), "manifest drifted; run 'rtlgen gen sweep'"
 
 
-def test_generate_set_removes_netlists_an_earlier_manifest_listed(tmp_path):
+def test_shipped_costs_are_complete(manifest):
+    assert manifest["cost_model"] == cost_model()
+    for entry in manifest["netlists"]:
+        assert sorted(entry["cost"]) == sorted(COST_FIELDS), entry["name"]
+        assert entry["cost"]["energy_pj"] > 0 and entry["cost"]["cells"] > 0, entry["name"]
+    by_name = {e["name"]: e["cost"] for e in manifest["netlists"]}
+    # perforating two of four Booth rows must save energy, or the cost flow is broken
+    assert by_name["mul8s_roup_p2_r0"]["energy_pj"] < 0.7 * by_name["mul8s_roup_p0_r0"]["energy_pj"]
+
+
+def test_generate_set_costs_and_removes_netlists_an_earlier_manifest_listed(tmp_path, manifest):
     specs = [make_spec("bam", False, h=3, v=9), make_spec("truncated", True, k=8, compensate=1)]
-    generate_set(tmp_path, specs)
+    first = generate_set(tmp_path, specs)
+    shipped = {e["name"]: e for e in manifest["netlists"]}
+    for entry in first["netlists"]:
+        assert entry == shipped[entry["name"]], f"{entry['name']}: entry differs from the shipped one"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         MANIFEST_NAME, "mul8s_truncated_k8_compensate1.v", "mul8u_bam_h3_v9.v"]
     (tmp_path / "notes.txt").write_text("not ours")
-    data = generate_set(tmp_path, specs[:1])
+    data = generate_set(tmp_path, specs[:1], cost=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         MANIFEST_NAME, "mul8u_bam_h3_v9.v", "notes.txt"]
     assert json.loads((tmp_path / MANIFEST_NAME).read_text()) == data

@@ -185,7 +185,7 @@ _KILL_SCRIPT = textwrap.dedent("""
     from rtlgen.mapper import SearchSettings, SearchSpace, run_search
     layers, cands = synthetic_layers(), truncated_candidates()
     space = SearchSpace(layers, cands[::-1], n_units=2, slots_per_unit=3, granularity="filter", split_levels=4)
-    run_search(space, SyntheticAccuracy(layers, cands, delay=0.05), synthetic_energy,
+    run_search(space, SyntheticAccuracy(layers, cands, delay=0.1), synthetic_energy,
                SearchSettings(generations=4, pop_size=12, seed=7), {run!r}, progress=False)
 """)
 
@@ -195,7 +195,7 @@ def test_killed_run_resumes_losing_nothing(parts, tmp_path) -> None:
     script = _KILL_SCRIPT.format(paths=[str(Path(__file__).parent), str(Path(__file__).parent.parent)], run=str(run))
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 300  # generous: CI machines may be loaded
         while time.time() < deadline:
             ckpt = run / "checkpoint.pkl"
             if ckpt.exists() and pickle.loads(ckpt.read_bytes())["generations"] >= 2:
@@ -203,9 +203,8 @@ def test_killed_run_resumes_losing_nothing(parts, tmp_path) -> None:
             assert proc.poll() is None, "search finished or died before it could be killed"
             time.sleep(0.02)
         else:
-            pytest.fail("no checkpoint of generation 2 within 60 s")
-        time.sleep(0.2)  # kill it in the middle of generation 3
-        proc.send_signal(signal.SIGKILL)
+            pytest.fail("no checkpoint of generation 2 within 300 s")
+        proc.send_signal(signal.SIGKILL)  # generation 3 is under way (each takes >= 0.8 s)
         proc.wait()
     finally:
         if proc.poll() is None:

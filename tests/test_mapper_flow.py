@@ -24,7 +24,8 @@ def _job(tmp_path, emulate=None):
     layers, cands = synthetic_layers(), truncated_candidates()
     search, test = SyntheticAccuracy(layers, cands), _Shifted(layers, cands)
 
-    def emu(assignment):
+    def emu(bitstream):
+        assignment = bsm.to_assignment(bitstream)
         return EmulationResult(logits=np.full((4, 10), len(assignment["layers"]), dtype=np.int8),
                                search_accuracy=search.accuracy(assignment), test_accuracy=test.accuracy(assignment))
 
@@ -73,7 +74,7 @@ def test_map_network_outputs(tmp_path) -> None:
 
 
 def test_emulation_mismatch_is_caught(tmp_path) -> None:
-    def wrong(assignment):
+    def wrong(bitstream):
         return EmulationResult(logits=np.zeros((1, 10)), search_accuracy=0.1, test_accuracy=0.1)
 
     with pytest.raises(VerificationError, match=r"^front point 0: emulation from its bitstream gives accuracy 0\.1"):

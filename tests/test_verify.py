@@ -125,7 +125,7 @@ def test_mutated_tables_are_caught_at_exactly_the_changed_operands(sim, catalog_
 
     assert by_name[control].ok
     assert sum(not r.ok for r in report.results) == 4
-    with pytest.raises(VerificationError, match=r"^mul8u_1JJQ: 1 of 65536 pairs differ \(%s\); first at \(a, b\) = "
+    with pytest.raises(VerificationError, match=r"(?m)^mul8u_1JJQ: 1 of 65536 pairs differ \(%s\); first at \(a, b\) = "
                        r"\(201, 77\): expected 15478, got 15477 " % sim):
         report.raise_for_mismatch()
 

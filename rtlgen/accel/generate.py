@@ -126,6 +126,16 @@ lint_off -rule DECLFILENAME -file "*netlists/*.v"
 """
 
 
+_ZERO_INIT = re.compile(r"^  initial begin\n(?:    \w+\[\d+\] = \d+'h0+;\n)+  end\n", re.M)
+
+
+def _strip_memory_init(text: str) -> str:
+    """Drop Amaranth's all-zero memory initialisers (one line per word, 40,000 lines for the
+    default design): the host loads every memory before use, and a memory's power-up contents
+    are not defined in silicon anyway."""
+    return _ZERO_INIT.sub("", text)
+
+
 def _output_port(outputs: dict[str, int]) -> str | None:
     if outputs.get("O") == 16:
         return "O"
@@ -147,7 +157,7 @@ def generate_accelerator(config: AccelConfig, catalog: Catalog,
     resolved = config.resolved(catalog)
     banks, files = hardware_specs(config, catalog)
     top = Accelerator(config, banks)
-    text = verilog.convert(top, name=TOP_MODULE, emit_src=False)
+    text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False))
     if manifest_path(out).exists():
         manifest_path(out).unlink()     # the folder is incomplete until the new manifest lands
     netlist_paths = []

@@ -37,7 +37,7 @@ class ConvJob:
         """The documented cycle count (:mod:`rtlgen.accel.top`) without the fill/drain tail."""
         d = self.descriptor
         k = d.products
-        return d.groups(lanes) * d.out_h * d.out_w * (k + max(0, lanes - k + 3))
+        return d.groups(lanes) * d.out_h * d.out_w * max(k, lanes, 3)
 
 
 def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.ndarray,

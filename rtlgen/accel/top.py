@@ -22,13 +22,15 @@ write.
 
 Cycle count per layer
 ---------------------
-``cycles = groups * out_h * out_w * (K + stall) + 10`` with ``groups = ceil(out_c / L)``,
-``K = kh*kw*cin``, ``stall = max(0, L - K + 3)`` (the controller holds a pixel's last product
-until the drain of the previous pixel is within 3 cycles of finishing), and about 10 cycles of
-pipeline fill and drain. Lane utilisation = ``K / (K + stall)`` times the fraction of lanes
-holding a real channel (``out_c / (groups*L)``). ResNet-8's convolutions with L = 16: the 3x3
-ones have K >= 27 (no stall, 100% busy), the 1x1 shortcut with cin = 16 has K = 16 (3 stalls,
-84%). ``cycles`` and ``issued`` (products issued) are output ports for measurement.
+``cycles = groups * out_h * out_w * max(K, L, 3) + ~12`` with ``groups = ceil(out_c / L)`` and
+``K = kh*kw*cin``: a pixel's last product is held back until the epilogue has drained the previous
+pixel's L results to within 3 cycles (and no other last product is in flight), so a pixel takes
+``max(K, L, 3)`` cycles; about 12 cycles of pipeline fill and drain follow. Lane utilisation
+(products / (lanes x cycles)) = ``K / max(K, L, 3)`` times the fraction of lanes holding a real
+channel (``out_c / (groups*L)``). ResNet-8 with L = 16: every conv has K >= 16 (3x3: K = 27,
+144, 288, 576; 1x1 shortcuts: 16, 32) and out_c a multiple of 16, so the lanes are busy on all
+but the ~12 fill/drain cycles (layer 0: 1024*27 = 27,648 products per lane in 27,660 cycles).
+``cycles`` and ``issued`` (products issued) are output ports for measurement.
 
 Host ports (synchronous to ``clk``; use them while ``busy`` is low)
 ------------------------------------------------------------------

@@ -27,7 +27,8 @@ def register(sub) -> None:
     p.add_argument("--calib", type=int, default=100,
                    help="images (from the start of --images) that calibrate histogram weight "
                         "tuning (default 100)")
-    p.add_argument("--engine", default="fast", help="emulation engine: fast (default) or reference")
+    p.add_argument("--engine", default="fast", choices=["fast", "reference"],
+                   help="emulation engine (default fast; reference is the slow oracle)")
     p.add_argument("--batch", type=int, default=128, help="images per batch (bounds memory)")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(handler=run)
@@ -51,6 +52,8 @@ def run(args) -> int:
             raise ConfigError(f"--limit must be >= 1, not {args.limit}")
         x = x[: args.limit]
         y = None if y is None else y[: args.limit]
+    if args.batch < 1:
+        raise ConfigError(f"--batch must be >= 1, not {args.batch}")
     assignment = load_assignment(args.assign) if args.assign else None
     resolver = catalog_resolver(args.lib) if args.lib else None
     em = emulator_for(graph, assignment, resolver, calib_images=x[: args.calib],

@@ -1,7 +1,8 @@
 """``rtlgen gen``: generate multiplier netlists.
 
 ``rtlgen gen FAMILY --PARAM N ... (--signed|--unsigned) --out FILE.v`` writes one netlist;
-``rtlgen gen sweep --out DIR`` regenerates the shipped set (``netlists/generated``). Each action
+``rtlgen gen accel --config ACCEL.toml --lib LIBDIR --out DIR`` writes the accelerator's Verilog
+(:mod:`rtlgen.accel`); ``rtlgen gen sweep --out DIR`` regenerates the shipped set (``netlists/generated``). Each action
 is a sub-subcommand of ``gen`` registered by a ``_register_*`` function below, so further ones
 (e.g. ``gen accel``) slot in beside them.
 """
@@ -23,6 +24,7 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="gen_command", metavar="ACTION", required=True)
     _register_families(sub)
     _register_sweep(sub)
+    _register_accel(sub)
 
 
 def _register_families(sub) -> None:
@@ -58,6 +60,8 @@ def _register_sweep(sub) -> None:
     p.add_argument("--out", default=str(REPO_ROOT / "netlists" / "generated"), metavar="DIR",
                    help="folder to write (default: netlists/generated of the checkout)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel generators")
+    p.add_argument("--no-cost", dest="cost", action="store_false",
+                   help="leave hardware cost out of the manifest (faster)")
     p.set_defaults(handler=_sweep)
 
 
@@ -79,6 +83,30 @@ def _generate(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from ..gen.sweep import generate_set
 
-    manifest = generate_set(args.out, jobs=args.jobs)
+    manifest = generate_set(args.out, jobs=args.jobs, cost=args.cost)
     print(f"{args.out}: {len(manifest['netlists'])} netlists and manifest.json")
+    return 0
+
+
+def _register_accel(sub) -> None:
+    p = sub.add_parser("accel", help="generate the accelerator's Verilog from a configuration",
+                       description="Elaborate the Amaranth accelerator for ACCEL.toml, with the "
+                                   "library's multiplier netlists instantiated as they are, and "
+                                   "write synthesizable Verilog, a file list, lint waivers and a "
+                                   "manifest to the output folder.")
+    p.add_argument("--config", required=True, metavar="ACCEL.toml",
+                   help="accelerator configuration (see flows/accel_default.toml)")
+    p.add_argument("--lib", required=True, metavar="LIBDIR", help="multiplier library (catalog)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    p.set_defaults(handler=_accel)
+
+
+def _accel(args: argparse.Namespace) -> int:
+    from ..accel.config import load_config
+    from ..accel.generate import generate_accelerator
+    from ..catalog import Catalog
+
+    design = generate_accelerator(load_config(args.config), Catalog.open(args.lib), args.out)
+    print(f"{design.top}: top {design.top.stem}, {len(design.netlists)} multiplier netlists, "
+          f"config hash {design.config_hash}")
     return 0

@@ -16,6 +16,7 @@ def _run(args: argparse.Namespace) -> int:
                  granularity=args.granularity, split_levels=args.split_levels, encoding=args.encoding,
                  candidates=tuple(args.candidates or ()), scheduler=args.scheduler, workers=args.workers,
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
+                 weight_tuning=args.weight_tuning,
                  progress=not args.quiet)
     report = run_map_job(job)
     print(f"reference accuracy: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
@@ -50,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split-levels", type=int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
     p.add_argument("--encoding", choices=("signmag", "raw", "offset"), default="signmag")
     p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers")
+    p.add_argument("--weight-tuning", choices=("none", "uniform", "histogram"), default="none",
+                   help="retraining-free weight tuning (ALWANN uniform, or histogram on the search images); "
+                        "the tuned codes go into each bitstream as weight remaps")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (1 = in this process)")
     p.add_argument("--no-layerwise", action="store_true", help="skip the layer-wise-only baseline search")

@@ -7,6 +7,7 @@ assignment files; :class:`Emulator` runs a graph in batches.
 from __future__ import annotations
 
 from .api import emulator_for, operand_histograms
+from .cache import PrefixCache
 from .assignment import Assignment, catalog_resolver, load_assignment, parse_assignment
 from .emulator import EmulationResult, Emulator, quantize_input
 from .encoding import DEFAULT_ENCODING, ENCODINGS, TABLE_SIGNED, Encoding
@@ -15,7 +16,7 @@ from .layers import MacLayer, compile_mac_layers
 from .plan import LayerPlan, filter_plan, kernel_plan, uniform_plan
 
 __all__ = [
-    "Assignment", "catalog_resolver", "load_assignment", "parse_assignment",
+    "PrefixCache", "Assignment", "catalog_resolver", "load_assignment", "parse_assignment",
     "EmulationResult", "Emulator", "quantize_input", "emulator_for", "operand_histograms",
     "DEFAULT_ENCODING", "ENCODINGS", "TABLE_SIGNED", "Encoding", "ENGINES", "get_engine",
     "MacLayer", "compile_mac_layers", "LayerPlan", "filter_plan", "kernel_plan", "uniform_plan",

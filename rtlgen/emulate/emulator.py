@@ -11,6 +11,7 @@ of ``output`` for a graph without FULLY_CONNECTED.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from .engines import get_engine
 from .layers import MacLayer, compile_mac_layers, im2col
 from .plan import LayerPlan
 from .. import quant
+from .cache import PrefixCache, plan_digest
 
 __all__ = ["Emulator", "EmulationResult", "quantize_input", "DEFAULT_BATCH"]
 
@@ -101,12 +103,18 @@ class Emulator:
 
     # --- running ---------------------------------------------------------------------------
 
-    def run(self, images: np.ndarray, labels: np.ndarray | None = None) -> EmulationResult:
-        """Emulate ``images`` (see :func:`quantize_input`) in batches; memory is per batch."""
+    def run(self, images: np.ndarray, cache: PrefixCache | None = None) -> EmulationResult:
+        """Emulate ``images`` (see :func:`quantize_input`) in batches; memory is per batch
+        (plus what ``cache``, a :class:`PrefixCache` shared between runs, is allowed to keep)."""
         x = quantize_input(self.graph, images)
         logits, outputs = [], []
+        if cache is not None:
+            cache.bind(hashlib.sha256(x.tobytes()).digest() + str(x.shape).encode(), self.batch_size)
         for lo in range(0, x.shape[0], self.batch_size):
-            vals = self.run_batch(x[lo: lo + self.batch_size])
+            if cache is None:
+                vals = self.run_batch(x[lo: lo + self.batch_size])
+            else:
+                vals = self._run_cached(x[lo: lo + self.batch_size], lo, cache)
             logits.append(vals[self._logits_tensor])
             outputs.append(vals[self.graph.outputs[0]])
         lg = np.concatenate(logits).reshape(x.shape[0], -1) if logits else np.zeros((0, 0), np.int8)
@@ -114,16 +122,51 @@ class Emulator:
         pred = np.argmax(lg if lg.size else out.reshape(x.shape[0], -1), axis=1)
         return EmulationResult(logits=lg, output=out, pred=pred)
 
-    def run_batch(self, x: np.ndarray, keep: bool = False) -> dict[int, np.ndarray]:
+    def run_batch(self, x: np.ndarray) -> dict[int, np.ndarray]:
         """All tensors computed for one batch of int8 inputs (tensor index -> array)."""
         vals: dict[int, np.ndarray] = {self.graph.inputs[0]: x}
         for _op, y in self._iter_ops(vals):
             pass
         return vals
 
-    def _iter_ops(self, vals: dict[int, np.ndarray]) -> Iterator[tuple]:
-        T = self.graph.tensors
+    def _prefix_digests(self) -> list[bytes]:
+        h = hashlib.sha256()
+        out = []
         for op in self.graph.ops:
+            h.update(op.index.to_bytes(4, "little"))
+            if op.index in self.layers:
+                h.update(plan_digest(self.plans.get(op.index)))
+            out.append(h.copy().digest())
+        return out
+
+    def _live_after(self) -> list[set[int]]:
+        """Tensor indices needed after each op position (by later ops or as results)."""
+        keep = {self._logits_tensor, self.graph.outputs[0]}
+        live: list[set[int]] = []
+        needed = set(keep)
+        for op in reversed(self.graph.ops):
+            live.append(set(needed))
+            needed |= {t for t in op.inputs if t >= 0 and self.graph.tensors[t].data is None}
+        return live[::-1]
+
+    def _run_cached(self, x: np.ndarray, batch: int, cache: PrefixCache) -> dict[int, np.ndarray]:
+        prefixes = self._prefix_digests()
+        live = self._live_after()
+        hit = cache.lookup(batch, prefixes)
+        if hit is None:
+            start, vals = 0, {self.graph.inputs[0]: x}
+        else:
+            start, vals = hit[0] + 1, dict(hit[1])
+        ops = self.graph.ops
+        for pos, (_op, _y) in enumerate(self._iter_ops(vals, start), start):
+            # only states a changed plan can resume from: those right before a MAC layer
+            if pos + 1 < len(ops) and ops[pos + 1].index in self.layers:
+                cache.store(batch, pos, prefixes[pos], {t: vals[t] for t in live[pos] if t in vals})
+        return vals
+
+    def _iter_ops(self, vals: dict[int, np.ndarray], start: int = 0) -> Iterator[tuple]:
+        T = self.graph.tensors
+        for op in self.graph.ops[start:]:
             x = vals[op.inputs[0]]
             n = x.shape[0]
             yt = T[op.outputs[0]]

@@ -1,19 +1,21 @@
-"""Emulation engines: how a MAC layer's int32 accumulators are computed. All agree bit for bit.
+"""Emulation engines: how a MAC layer is computed. All agree bit for bit (tested).
 
-An engine maps ``(layer, x, plan)`` to the accumulators ``[N, OH, OW, O]`` (int64, bias not
-included): ``x`` is the layer's int8 input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or
-``None`` for exact multiplication.
+An engine's ``output(layer, x, plan)`` is the layer's int8 output ``[N, OH, OW, O]`` and
+``accumulate(layer, x, plan)`` its accumulators (bias not included); ``x`` is the layer's int8
+input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact multiplication.
+``add`` computes an int8 ADD.
 
 * ``reference``: straightforward numpy: im2col, then :mod:`.encoding`'s definition applied
   term by term (a table gather per multiplication). Slow; the oracle the others are tested
   against.
 * ``fast``: compiled (numba) direct convolutions, parallel over output rows, int32
   accumulation, requantization fused; taps whose activation equals the padding code are
-  skipped (after ReLU most are). Exact layers multiply ``(x - z) * w`` vectorized over output
-  channels. Approximate layers add, per tap, a precomputed contribution vector
-  ``vtab[k, a, :]`` over the output channels: tap ``k``'s table value for activation code ``a``
-  with the product sign, the encoding's correction terms and the padding-code baseline folded
-  in (see :func:`_fold_luts`), so the inner loop is a contiguous vector add, no gather.
+  skipped (after ReLU many are). Exact layers multiply ``(x - z) * w`` over output channels.
+  Approximate layers add, per tap, a precomputed contribution vector ``vtab[k, a, :]`` over
+  the output channels: tap ``k``'s table value for activation code ``a`` with the product
+  sign, the encoding's correction terms and the padding-code baseline folded in (see
+  :func:`_fold_luts`), so the inner loop is a contiguous add, no per-multiplication gather.
+  (Depthwise layers use a per-channel gather kernel; they are small.)
 
 ``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
 """
@@ -115,7 +117,7 @@ class FastEngine(ReferenceEngine):
                                 layer.stride[0], layer.stride[1], *rq, out)
             return out
         vtab, base, a0 = self._vtab(layer, plan)
-        codes = activation_codes(xs, layer.z_in, plan.encoding).astype(np.uint8)
+        codes = _port_a_codes(xs, layer.z_in, plan.encoding)
         _kernels.conv_vtab(codes, vtab, base, kh, kw, layer.stride[0], layer.stride[1], np.uint8(a0),
                            *rq, out)
         return out
@@ -164,7 +166,7 @@ class FastEngine(ReferenceEngine):
         from . import _kernels
 
         lut, uidx, base, a0 = _fold_luts(layer, plan)
-        codes = activation_codes(self._padded(layer, x), layer.z_in, plan.encoding).astype(np.uint8)
+        codes = _port_a_codes(self._padded(layer, x), layer.z_in, plan.encoding)
         o, kh, kw, g = layer.weights.shape
         oh, ow, _ = layer.out_shape
         out = np.empty((x.shape[0], oh, ow, o), dtype=np.int32)
@@ -187,6 +189,16 @@ class FastEngine(ReferenceEngine):
         xs = (x.astype(dt) - dt(layer.z_in)).reshape((n,) + layer.in_shape)
         cols = _im2col_float(xs, layer)
         return (cols @ wmat).astype(np.int32).reshape(n, oh, ow, o_ch)
+
+
+def _port_a_codes(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
+    """:func:`activation_codes` of int8 ``x`` as uint8, by one byte lookup (same values)."""
+    if encoding == "signmag" and x.size and int(x.min()) < z:
+        activation_codes(x[x < z][:1], z, encoding)  # raises the encoding's own error
+    lut = activation_codes(np.arange(-128, 128), z, encoding) if encoding != "signmag" else \
+        np.clip(np.arange(-128, 128) - z, 0, 255)
+    byte_lut = np.roll(lut.astype(np.uint8), -128)  # index by the int8's bit pattern
+    return byte_lut[x.view(np.uint8)]
 
 
 def _im2col_float(xs: np.ndarray, layer: MacLayer) -> np.ndarray:

@@ -5,8 +5,11 @@
 (format ``rtlgen-generated-v1``) lists per netlist: name (module and file stem), family,
 parameters, signedness, file, the command that makes it, table hash
 (:func:`rtlgen.table.table_hash` of the *netlist's* table, which must equal the reference
-model's), error metrics (:mod:`rtlgen.metrics`), notes, and which Yosys made the files. It holds
-nothing that depends on time or machine, so regenerating gives identical bytes.
+model's), error metrics (:mod:`rtlgen.metrics`), hardware cost (:mod:`rtlgen.cost`: cells, area,
+delay, power and energy per multiplication under uniform random operands with the default
+liberty and timing environment, which ``cost_model`` records), notes, and which Yosys made the
+files. It holds nothing that depends on time, so regenerating gives identical bytes (floats are
+rounded to 12 significant digits, costs to 9, so summation order cannot show).
 """
 from __future__ import annotations
 
@@ -28,8 +31,8 @@ from . import command_line, get_family, make_spec, netlist_text
 from .family import Spec
 from .synth import yosys_version
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_FORMAT", "shipped_specs", "first_difference",
-           "generate_set", "read_manifest"]
+__all__ = ["MANIFEST_NAME", "MANIFEST_FORMAT", "COST_FIELDS", "shipped_specs", "first_difference",
+           "generate_set", "read_manifest", "cost_model", "netlist_cost", "without_cost"]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "rtlgen-generated-v1"
@@ -62,12 +65,45 @@ def first_difference(got: np.ndarray, expected: np.ndarray) -> tuple[int, int] |
     return (int(diff[0][0]), int(diff[0][1])) if len(diff) else None
 
 
-def _round(x: float) -> float | int:
-    # 12 significant digits: identical across machines whatever numpy's summation order
-    return x if isinstance(x, int) else float(f"{x:.12g}")
+def _round(x: float, digits: int = 12) -> float | int:
+    return x if isinstance(x, int) else float(f"{x:.{digits}g}")
 
 
-def _generate_one(spec: Spec, outdir: Path) -> dict[str, Any]:
+#: The cost figures the manifest keeps per netlist (fields of :class:`rtlgen.cost.CostFigures`).
+COST_FIELDS = ("cells", "area_um2", "delay_ns", "power_mw", "energy_pj")
+
+
+def cost_model() -> dict[str, Any]:
+    """What the manifest's costs depend on: liberty, operand stream, timing environment."""
+    from ..activity import ActivitySpec
+    from ..celllib import read_liberty
+    from ..cost import MODEL_VERSION
+    from ..paths import liberty_path
+    from ..sta import StaConfig
+
+    lib = liberty_path()
+    return {"liberty": lib.name, "liberty_hash": read_liberty(lib).hash,
+            "activity": ActivitySpec.make().key, "environment": StaConfig().key,
+            "model_version": MODEL_VERSION}
+
+
+def netlist_cost(path: Path, spec: Spec, table: np.ndarray) -> dict[str, Any]:
+    """The manifest's cost figures of one netlist (default liberty, uniform operands)."""
+    from ..cost import hardware_cost
+
+    figures = hardware_cost(path, signed=spec.signed, name=spec.module_name,
+                            expected_table=table)
+    return {key: _round(getattr(figures, key), 9) for key in COST_FIELDS}
+
+
+def without_cost(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest with its cost figures left out (what a regeneration without cost produces)."""
+    out = {k: v for k, v in manifest.items() if k != "cost_model"}
+    out["netlists"] = [{k: v for k, v in e.items() if k != "cost"} for e in manifest["netlists"]]
+    return out
+
+
+def _generate_one(spec: Spec, outdir: Path, cost: bool = True) -> dict[str, Any]:
     family = get_family(spec.family)
     path = outdir / f"{spec.module_name}.v"
     atomic_write_text(path, netlist_text(spec))
@@ -80,7 +116,7 @@ def _generate_one(spec: Spec, outdir: Path) -> dict[str, Any]:
             f"{path}: netlist of {spec.describe()} disagrees with the reference model at "
             f"(a, b) = ({a}, {b}): netlist {table[a, b]}, reference {expected[a, b]}")
     metrics = {k: _round(v) for k, v in error_metrics(table, spec.signed).as_dict().items()}
-    return {
+    entry = {
         "name": spec.module_name,
         "family": spec.family,
         "params": spec.values,
@@ -91,6 +127,9 @@ def _generate_one(spec: Spec, outdir: Path) -> dict[str, Any]:
         "metrics": metrics,
         "notes": list(spec.notes),
     }
+    if cost:
+        entry["cost"] = netlist_cost(path, spec, table)
+    return entry
 
 
 def read_manifest(outdir: str | os.PathLike) -> dict[str, Any]:
@@ -108,12 +147,13 @@ def read_manifest(outdir: str | os.PathLike) -> dict[str, Any]:
 
 
 def generate_set(outdir: str | os.PathLike, specs: list[Spec] | None = None, *,
-                 jobs: int = 1) -> dict[str, Any]:
+                 jobs: int = 1, cost: bool = True) -> dict[str, Any]:
     """Generate ``specs`` (default: :func:`shipped_specs`) into ``outdir`` with a manifest.
 
     Each netlist is written atomically, read back with the library's reader and checked against
     its reference model over all 65,536 pairs (VerificationError names the first differing
-    operands). Netlists that an earlier manifest in ``outdir`` listed and this set lacks are
+    operands). With ``cost``, each is costed (:func:`netlist_cost`; about 1.5 s a netlist).
+    Netlists that an earlier manifest in ``outdir`` listed and this set lacks are
     removed; the manifest is written last.
     """
     outdir = Path(outdir)
@@ -129,10 +169,11 @@ def generate_set(outdir: str | os.PathLike, specs: list[Spec] | None = None, *,
     except (FileNotFoundError, RtlgenError, KeyError, TypeError):
         old = set()
     if jobs == 1:
-        entries = [_generate_one(spec, outdir) for spec in specs]
+        entries = [_generate_one(spec, outdir, cost) for spec in specs]
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            entries = list(pool.map(_generate_one, specs, [outdir] * len(specs)))
+            entries = list(pool.map(_generate_one, specs, [outdir] * len(specs),
+                                    [cost] * len(specs)))
     by_hash: dict[str, list[str]] = {}
     for entry in entries:
         by_hash.setdefault(entry["table_hash"], []).append(entry["name"])
@@ -143,6 +184,8 @@ def generate_set(outdir: str | os.PathLike, specs: list[Spec] | None = None, *,
         "generator": {"yosys": yosys_version(), "amaranth": metadata.version("amaranth")},
         "netlists": entries,
     }
+    if cost:
+        manifest["cost_model"] = cost_model()
     for stale in sorted(old - {e["file"] for e in entries}):
         (outdir / stale).unlink(missing_ok=True)
     atomic_write_text(outdir / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")

@@ -14,8 +14,9 @@ reached within given accuracy losses), ``pareto.png``, and for each point of the
 ``points/NN/config.bin`` (the configuration bitstream; with ``accel_hash`` a callable, also
 ``points/NN/accel.toml``, the accelerator configuration carrying the point's multiplier banks, whose
 hash the bitstream records), ``points/NN/assignment.json`` (the
-emulator assignment decoded *from the bitstream*) and, when an emulator is given,
-``points/NN/emulation.npz`` (its logits on all images) with the accuracies in ``front.json``.
+emulator assignment decoded *from the bitstream*) and, when ``emulate`` is given (it runs the
+emulator *from the decoded bitstream*), ``points/NN/emulation.npz`` (its logits on all images)
+with the accuracies in ``front.json``; they must equal what the search measured.
 All files are written atomically; each search resumes from its checkpoint when re-run.
 """
 from __future__ import annotations
@@ -161,13 +162,14 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
                 granularity: Granularity = "filter", split_levels: int = 8, encoding: str = "signmag",
                 executor_factory: Callable[[], Executor] = SerialExecutor,
-                emulate: Callable[[dict[str, Any]], EmulationResult] | None = None,
+                weight_tuning: str = "none",
+                emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
                 progress: bool = True) -> MapReport:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity=granularity,
-                        split_levels=split_levels, encoding=encoding)
+                        split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning)
     table = EnergyTable(space, energy)
     atomic_write_text(out / "energy_per_mult.json", json.dumps(
         {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
@@ -176,7 +178,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     seeds = None
     if layerwise_baseline:
         lw_space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity="layer",
-                               encoding=encoding)
+                               encoding=encoding, weight_tuning=weight_tuning)
         lw_table = EnergyTable(lw_space, energy, values=table.values)
         lw_result = run_search(lw_space, search_accuracy, lw_table, settings, out / "layerwise",
                                executor=executor_factory(), progress=progress)
@@ -221,11 +223,12 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
             point_hash = bsmod.normalize_accel_hash(accel_hash)
         data = bsmod.encode(space.bitstream(mapping, point_hash))
         atomic_write_bytes(folder / "config.bin", data)
-        assignment = bsmod.to_assignment(bsmod.decode(data, expect_accel=point_hash), default_encoding=encoding)
+        decoded = bsmod.decode(data, expect_accel=point_hash)
+        assignment = bsmod.to_assignment(decoded, default_encoding=encoding)
         atomic_write_text(folder / "assignment.json", json.dumps(assignment, indent=1) + "\n")
         row["bitstream"] = str((folder / "config.bin").relative_to(out))
         if emulate is not None:
-            em = emulate(assignment)
+            em = emulate(decoded)
             buf = io.BytesIO()
             np.savez_compressed(buf, logits=np.asarray(em.logits), search_accuracy=em.search_accuracy,
                                 test_accuracy=em.test_accuracy)
@@ -239,6 +242,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                     f"{em.test_accuracy} (test), the search measured {p.accuracy} / {row['test_accuracy']}")
     summary: dict[str, Any] = {"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                "generations": result.generations, "pop_size": settings.pop_size,
+                               "weight_tuning": weight_tuning, "encoding": encoding,
                                "seed": settings.seed, "granularity": granularity,
                                "units": n_units, "slots_per_unit": slots_per_unit,
                                "evaluations": len(result.points), "within_loss": {}}

@@ -3,8 +3,10 @@
 Glue only: the model comes from :mod:`rtlgen.nn`, accuracy from the emulator
 (:mod:`rtlgen.mapper.network`), energy per multiplication from the cost flow
 (:func:`rtlgen.cost.catalog_costs` with each layer's operand histograms, cached in the catalog),
-the accelerator's shape (units x multipliers per unit) from its TOML configuration; the search
-and its outputs from :func:`rtlgen.mapper.flow.map_network`.
+the accelerator's shape (units x multipliers per unit) from its TOML configuration (its
+``[[unit]]`` lists, if any, are what the search replaces: each front point gets its own
+``accel.toml`` with the chosen banks, whose resolved hash its bitstream records); the search and
+its outputs from :func:`rtlgen.mapper.flow.map_network`.
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ class MapJob:
     workers: int | None = None
     layerwise_baseline: bool = True
     energy_vectors: int = 4096
+    weight_tuning: str = "none"
     progress: bool = True
 
 
@@ -114,9 +117,14 @@ def run_map_job(job: MapJob) -> MapReport:
     candidates = [Candidate.from_table(e.name, catalog.table(e.hash), e.signed) for e in entries]
     tables = {c.hash: c.table for c in candidates}
     layers: list[LayerInfo] = layer_infos(graph, x[s_sl], encoding=job.encoding)
-    search_model = EmulatorAccuracy(graph, x[s_sl], y[s_sl], tables)
-    test_model = EmulatorAccuracy(graph, x[t_sl], y[t_sl], tables)
-    full_model = EmulatorAccuracy(graph, x, y, tables)
+    # weight tuning calibrates on the search images, for every split alike
+    act_hists = None
+    if job.weight_tuning == "histogram":
+        from ..emulate.emulator import Emulator
+
+        act_hists = Emulator(graph).activation_histograms(x[s_sl])
+    search_model = EmulatorAccuracy(graph, x[s_sl], y[s_sl], tables, signed=signed, act_hists=act_hists)
+    test_model = EmulatorAccuracy(graph, x[t_sl], y[t_sl], tables, signed=signed, act_hists=act_hists)
 
     energy = CatalogEnergy(catalog, jobs=job.workers or (os.cpu_count() or 1), n_vectors=job.energy_vectors)
 
@@ -136,8 +144,10 @@ def run_map_job(job: MapJob) -> MapReport:
 
     n_s = s_sl.stop - s_sl.start
 
-    def emulate(assignment: dict[str, Any]) -> EmulationResult:
-        res = full_model.run(assignment)
+    def emulate(bitstream: Any) -> EmulationResult:
+        from ..emulate.from_bitstream import emulator_from_bitstream
+
+        res = emulator_from_bitstream(graph, bitstream, lambda h: (tables[h], signed)).run(x)
         pred = np.asarray(res.pred)
         return EmulationResult(logits=np.asarray(res.logits),
                                search_accuracy=float(np.mean(pred[s_sl] == y[s_sl])) if n_s else 0.0,
@@ -147,5 +157,6 @@ def run_map_job(job: MapJob) -> MapReport:
                        search_accuracy=search_model, test_accuracy=test_model, energy=energy,
                        settings=job.settings, out_dir=job.out, accel_hash=accel_for,
                        granularity=job.granularity, split_levels=job.split_levels,  # type: ignore[arg-type]
-                       encoding=job.encoding, executor_factory=executor_factory, emulate=emulate,
+                       encoding=job.encoding, weight_tuning=job.weight_tuning,
+                       executor_factory=executor_factory, emulate=emulate,
                        layerwise_baseline=job.layerwise_baseline, progress=job.progress)

@@ -6,7 +6,8 @@
   them, the sensitivity of each filter/kernel (:mod:`.sensitivity`), and geometry and
   requantization for bitstreams.
 * :class:`EmulatorAccuracy` is the accuracy model: top-1 accuracy of an assignment on a fixed
-  image split, by bit-exact emulation. It pickles (graph, images, tables) for workers.
+  image split, by bit-exact emulation (optionally with weight tuning). It pickles (graph,
+  images, tables) for workers.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..errors import ConfigError, ModelError
 from .sensitivity import filter_sensitivity, kernel_sensitivity
 from .space import LayerInfo
 
-__all__ = ["load_images", "parse_split", "layer_infos", "EmulatorAccuracy", "plans_from_assignment"]
+__all__ = ["load_images", "parse_split", "layer_infos", "EmulatorAccuracy"]
 
 _KINDS = {"CONV_2D": "conv2d", "DEPTHWISE_CONV_2D": "depthwise_conv2d", "FULLY_CONNECTED": "fully_connected"}
 
@@ -64,6 +65,7 @@ def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = "signmag", ba
     if not convs:
         raise ModelError("the model has no CONV_2D / DEPTHWISE_CONV_2D layer to map", file=graph.source)
     hists = emu.operand_histograms(images, encoding)
+    input_hists = emu.activation_histograms(images)
     # mean |x - z| per input channel of every conv layer, padding excluded
     x = quantize_input(graph, images)
     sums = {op.index: np.zeros(emu.layers[op.index].in_shape[2]) for op in convs}
@@ -90,6 +92,7 @@ def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = "signmag", ba
             index=i, name=f"{i}:{op.kind.lower()}@op{op.index}", macs=int(layer.macs), out_channels=o, in_channels=g,
             act_hist=a_hist.astype(np.float64), weight_hist=b_hist.astype(np.float64),
             filter_sensitivity=filter_sensitivity(ks), kernel_sensitivity=ks, kind=_KINDS[op.kind],
+            input_hist=input_hists[op.index].astype(np.float64),
             geometry=Geometry(layer.in_shape[0], layer.in_shape[1], layer.in_shape[2], layer.out_shape[0],
                               layer.out_shape[1], o, kh, kw, layer.stride[0], layer.stride[1], pt, pl),
             requant=Requant(int(layer.z_in), int(layer.z_out), int(layer.act[0]), int(layer.act[1]),
@@ -97,61 +100,24 @@ def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = "signmag", ba
     return infos
 
 
-def plans_from_assignment(graph: Any, layers: dict[int, Any], assignment: dict[str, Any],
-                          tables: dict[str, np.ndarray]) -> dict[int, Any]:
-    """Emulator plans (op index -> LayerPlan) of an assignment whose multipliers are table hashes
-    in ``tables``; ``weight_remap`` entries (hash -> 256 codes) replace the weight codes of the
-    kernels that multiplier multiplies (see :mod:`rtlgen.bitstream`)."""
-    from ..emulate.plan import LayerPlan
-
-    convs = graph.conv_ops()
-    default_enc = assignment.get("encoding", "signmag")
-    plans = {}
-    for key, entry in assignment.get("layers", {}).items():
-        i = int(key)
-        if not 0 <= i < len(convs):
-            raise ValueError(f"assignment layer {key}: the model has conv layers 0..{len(convs) - 1}")
-        layer = layers[convs[i].index]
-        if isinstance(entry, str):
-            entry = {"multiplier": entry}
-        shape = layer.kernel_shape
-        if "multiplier" in entry:
-            names = np.full(shape, entry["multiplier"], dtype=object)
-        elif "filters" in entry:
-            names = np.repeat(np.asarray(entry["filters"], dtype=object)[:, None], shape[1], axis=1)
-        else:
-            names = np.asarray(entry["kernels"], dtype=object)
-        if names.shape != shape:
-            raise ValueError(f"assignment layer {key}: multipliers shaped {names.shape}, layer kernels are {shape}")
-        uniq = sorted(set(names.ravel()))
-        index = {h: j for j, h in enumerate(uniq)}
-        try:
-            tabs = tuple(tables[h] for h in uniq)
-        except KeyError as exc:
-            raise ValueError(f"assignment layer {key}: multiplier {exc.args[0]!r} is not among the candidates") from None
-        select = np.vectorize(index.__getitem__, otypes=[np.int64])(names)
-        weights = None
-        remap = entry.get("weight_remap")
-        if remap:
-            w = layer.weights.copy()
-            for h, codes in remap.items():
-                lut = np.asarray(codes, dtype=np.uint8).view(np.int8)
-                mask = (names == h)[:, None, None, :]
-                w = np.where(np.broadcast_to(mask, w.shape), lut[(layer.weights.astype(np.int64) & 0xFF)], w)
-            weights = w.astype(np.int8)
-        plans[convs[i].index] = LayerPlan(entry.get("encoding", default_enc), tabs, select, tuple(uniq), weights)
-    return plans
-
-
 class EmulatorAccuracy:
-    """Top-1 accuracy of assignments on one image split, by emulation (an AccuracyModel)."""
+    """Top-1 accuracy of assignments on one image split, by emulation (an AccuracyModel).
+
+    Assignments follow :mod:`rtlgen.emulate.assignment` with multipliers named by table hash
+    (``tables``). ``weight_tuning`` ``"histogram"`` uses ``act_hists`` (op index -> histogram of
+    the layer's int8 input codes on the *calibration* images, the same for every split), so that
+    the search and test splits run the same tuned network.
+    """
 
     def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray, tables: dict[str, np.ndarray], *,
-                 engine: str = "fast", batch_size: int = 128):
+                 signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: str = "fast",
+                 batch_size: int = 128):
         self.graph = graph
         self.images = np.asarray(images)
         self.labels = np.asarray(labels).reshape(-1)
         self.tables = dict(tables)
+        self.signed = signed
+        self.act_hists = act_hists
         self.engine = engine
         self.batch_size = batch_size
         self._layers = None
@@ -161,15 +127,34 @@ class EmulatorAccuracy:
         state["_layers"] = None
         return state
 
-    def run(self, assignment: dict[str, Any]) -> Any:
+    def _resolve(self, name: str) -> tuple[np.ndarray, bool]:
+        try:
+            return self.tables[name], self.signed
+        except KeyError:
+            from ..errors import CatalogError
+
+            raise CatalogError(f"multiplier {name!r} is not among the search's candidates") from None
+
+    def emulator(self, assignment: dict[str, Any]) -> Any:
+        from ..emulate.assignment import parse_assignment
         from ..emulate.emulator import Emulator
         from ..emulate.layers import compile_mac_layers
 
         if self._layers is None:
             self._layers = compile_mac_layers(self.graph)
-        plans = plans_from_assignment(self.graph, self._layers, assignment, self.tables)
-        emu = Emulator(self.graph, plans, engine=self.engine, batch_size=self.batch_size)
-        return emu.run(self.images)
+        parsed = parse_assignment(assignment)
+        plans = parsed.plans(self.graph, self._resolve, self._layers)
+        if parsed.weight_tuning != "none":
+            from ..weight_tuning import tune_plan
+
+            if parsed.weight_tuning == "histogram" and self.act_hists is None:
+                raise ValueError("histogram weight tuning needs the calibration activation histograms (act_hists)")
+            plans = {i: tune_plan(self._layers[i], p, parsed.weight_tuning,
+                                  None if self.act_hists is None else self.act_hists[i]) for i, p in plans.items()}
+        return Emulator(self.graph, plans, engine=self.engine, batch_size=self.batch_size)
+
+    def run(self, assignment: dict[str, Any]) -> Any:
+        return self.emulator(assignment).run(self.images)
 
     def accuracy(self, assignment: dict[str, Any]) -> float:
         return float(self.run(assignment).accuracy(self.labels))

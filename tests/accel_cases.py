@@ -1,0 +1,95 @@
+"""Conv-layer cases for the accelerator tests, with golden outputs from the emulator.
+
+Layers, weights and requantization parameters come from the emulation helper's model import
+(:mod:`rtlgen.nn`, :mod:`rtlgen.emulate.layers`); golden outputs from its engine
+(:mod:`rtlgen.emulate.engines`) running the layer's plan (multiplier tables and selects built by
+:class:`rtlgen.emulate.assignment.Assignment`), so the RTL is compared with the emulation itself.
+A case can be a spatial crop of a layer (a smaller image through the same weights, SAME padding
+recomputed) to keep simulation short.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.job import ConvJob, conv_job
+from rtlgen.emulate.assignment import parse_assignment
+from rtlgen.emulate.emulator import Emulator, quantize_input
+from rtlgen.emulate.engines import get_engine
+from rtlgen.emulate.layers import MacLayer
+from rtlgen.emulate.ops import pad_amounts
+from rtlgen.nn import load_tflite
+
+
+@lru_cache(maxsize=2)
+def resnet8(shared_data: Path, image: int = 0):
+    """(graph, exact emulator, conv ops, tensors of one CIFAR-10 image through the exact net)."""
+    graph = load_tflite(shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite")
+    x = np.load(shared_data / "cifar10" / "cifar10_test_first1017.npz")["x"][image:image + 1]
+    exact = Emulator(graph, engine="reference")
+    vals = exact.run_batch(quantize_input(graph, x))
+    return graph, exact, graph.conv_ops(), vals
+
+
+@dataclass
+class Case:
+    name: str
+    layer_index: int          # conv layer, 0-based
+    job: ConvJob
+    expected: np.ndarray      # int8 [OH, OW, O]
+
+
+def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, layer: int,
+              unit: int, bank_slots: list[int], encoding: str, granularity: str,
+              crop: tuple[int, int, int] | None = None, seed: int = 0) -> Case:
+    """Layer ``layer`` of ResNet-8 on unit ``unit`` with multipliers from the unit's bank slots
+    ``bank_slots``, spread per layer (first slot), per filter or per kernel (seeded);
+    ``crop = (y0, x0, size)`` takes a square window of the input."""
+    graph, exact, convs, vals = resnet8(shared_data)
+    op = convs[layer]
+    mac: MacLayer = exact.layers[op.index]
+    x = vals[op.inputs[0]][0]
+    o, kh, kw, c = mac.weights.shape
+    rng = np.random.default_rng(seed)
+    if granularity == "layer":
+        sel = np.full((o, c), bank_slots[0])
+    elif granularity == "filter":
+        sel = np.repeat(rng.choice(bank_slots, size=(o, 1)), c, axis=1)
+    else:
+        sel = rng.choice(bank_slots, size=(o, c))
+    names = config.unit_multipliers[unit]
+    grid = [[names[s] for s in row] for row in sel]
+    spec = ({"multiplier": grid[0][0]} if granularity == "layer" else
+            {"filters": [r[0] for r in grid]} if granularity == "filter" else {"kernels": grid})
+    spec["encoding"] = encoding
+    assignment = parse_assignment({"layers": {str(layer): spec}})
+    plan = assignment.plans(graph, lambda n: (catalog.table(n), catalog.get(n).signed),
+                            exact.layers)[op.index]
+    if crop is not None:
+        y0, x0, size = crop
+        x = x[y0:y0 + size, x0:x0 + size]
+        oh, pt, pb = pad_amounts("SAME", size, kh, mac.stride[0])
+        ow, pl, pr = pad_amounts("SAME", size, kw, mac.stride[1])
+        mac = replace(mac, in_shape=x.shape, out_shape=(oh, ow, o), pads=((pt, pb), (pl, pr)))
+    expected = get_engine("reference").output(mac, x[None], plan).reshape(mac.out_shape)
+    job = conv_job(config, x, mac.weights, mac.bias, mac.multiplier, mac.shift, z_x=mac.z_in,
+                   z_y=mac.z_out, act_min=mac.act[0], act_max=mac.act[1], stride=mac.stride,
+                   pad=(mac.pads[0][0], mac.pads[1][0]), out_hw=mac.out_shape[:2], unit=unit,
+                   encoding=encoding, sel_mode=granularity, layer_sel=bank_slots[0],
+                   selects=sel if granularity == "kernel" else sel[:, 0])
+    return Case(name, layer, job, expected.astype(np.int8))
+
+
+def first_mismatch(case: Case, got: np.ndarray) -> str | None:
+    """None, or a message naming layer, pixel, channel, expected and got of the first mismatch."""
+    bad = np.argwhere(got != case.expected)
+    if not len(bad):
+        return None
+    y, x, c = (int(v) for v in bad[0])
+    return (f"{case.name}: conv layer {case.layer_index}, pixel (y={y}, x={x}), channel {c}: "
+            f"expected {int(case.expected[y, x, c])}, got {int(got[y, x, c])} "
+            f"({len(bad)} of {got.size} bytes differ)")

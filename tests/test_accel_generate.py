@@ -1,0 +1,134 @@
+"""Generating the accelerator's Verilog, and what the HDL tools make of it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rtlgen.accel.config import AccelConfig, load_config
+from rtlgen.accel.generate import TOP_MODULE, generate_accelerator
+from rtlgen.simulators import get_simulator
+from rtlgen.accel.synth import synthesize_accelerator
+from rtlgen.cli import main
+from rtlgen.errors import ConfigError, NetlistError
+from rtlgen.paths import REPO_ROOT
+
+from accel_library import build_library
+
+DEFAULT = REPO_ROOT / "flows" / "accel_default.toml"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, evoapprox_dir: Path):
+    return build_library(evoapprox_dir, tmp_path_factory.mktemp("lib"))
+
+
+@pytest.fixture(scope="module")
+def default_design(tmp_path_factory, library):
+    return generate_accelerator(load_config(DEFAULT), library, tmp_path_factory.mktemp("rtl"))
+
+
+def test_outputs_and_manifest(default_design):
+    d = default_design
+    manifest = json.loads(d.manifest.read_text())
+    assert manifest["top"] == TOP_MODULE
+    assert manifest["config_hash"] == d.config_hash
+    assert [s["name"] for s in manifest["units"][0]] == ["mul8u_1JJQ", "mul8u_DG8", "mul8u_2NDH",
+                                                         "mul8u_C67"]
+    assert (d.out_dir / "files.f").read_text().splitlines()[-1] == f"{TOP_MODULE}.v"
+    top = d.top.read_text()
+    # each unit x lane x slot instantiates the netlist module itself (2 x 16 x 4)
+    assert sum(top.count(f"  {m} ") for m in ("mul8u_1JJQ", "mul8u_DG8", "mul8u_2NDH", "mul8u_C67",
+                                              "mul8s_1KV6", "mul8s_1L2J", "mul8u_GTR")) == 128
+    assert "mul8u_2NDH" in top and ".Z(" in top    # 2NDH's output port is called Z
+
+
+def test_netlists_copied_unchanged_but_for_shared_helpers(default_design, library):
+    for path in default_design.netlists:
+        original = library.get(path.stem).netlists["generic"].read_text()
+        copied = path.read_text()
+        if "// rtlgen: module" not in copied:
+            assert copied == original
+        else:   # only whole helper modules defined in an earlier file are left out
+            kept = [ln for ln in copied.splitlines() if not ln.startswith("// rtlgen: module")]
+            assert set(kept) <= set(original.splitlines())
+            assert f"module {path.stem}" in copied
+
+
+def test_config_hash_is_the_resolved_one(default_design, library):
+    cfg = load_config(DEFAULT)
+    assert default_design.config_hash == cfg.resolved(library).config_hash()
+    assert default_design.config_hash != cfg.config_hash()
+
+
+def test_unknown_multiplier_is_a_config_error(tmp_path, library):
+    cfg = AccelConfig(units=1, lanes=1, multipliers=1, activation_bytes=64, weight_words=8,
+                      channels=4, unit_multipliers=(("mul8u_NOPE",),), source="x.toml")
+    with pytest.raises(ConfigError, match=r"^x\.toml: unit\[0\]\.multipliers\[0\] = 'mul8u_NOPE': "
+                                          r"no multiplier 'mul8u_NOPE'"):
+        generate_accelerator(cfg, library, tmp_path)
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_conflicting_helper_modules_rejected(tmp_path, library, monkeypatch):
+    from rtlgen.accel import generate as gen
+
+    a = tmp_path / "a.v"
+    b = tmp_path / "b.v"
+    a.write_text("module a(A, B, O);\nendmodule\nmodule H(x);\nendmodule\n")
+    b.write_text("module b(A, B, O);\nendmodule\nmodule H(x, y);\nendmodule\n")
+    with pytest.raises(NetlistError, match=r"b\.v: module H is defined differently here and in a\.v"):
+        gen._deduplicate_helpers({"a": a, "b": b})
+
+
+def test_cli_gen_accel(tmp_path, library, capsys):
+    small = tmp_path / "small.toml"
+    small.write_text(AccelConfig(units=1, lanes=2, multipliers=2, activation_bytes=64,
+                                 weight_words=16, channels=4,
+                                 unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),)).to_toml())
+    rc = main(["gen", "accel", "--config", str(small), "--lib", str(library.root),
+               "--out", str(tmp_path / "out")])
+    assert rc == 0
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    assert "config hash" in capsys.readouterr().out
+    rc = main(["gen", "accel", "--config", str(DEFAULT), "--lib", str(tmp_path / "none"),
+               "--out", str(tmp_path / "out2")])
+    assert rc == 1
+    assert "catalog.json not found" in capsys.readouterr().err
+
+
+@pytest.mark.sim
+def test_verilator_lint_wall_clean(default_design):
+    verilator = get_simulator("verilator")
+    root = verilator.root
+    env = dict(os.environ, **verilator.environment())
+    proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module",
+                           TOP_MODULE, "lint_waivers.vlt", "-f", "files.f"],
+                          cwd=default_design.out_dir, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "%Warning" not in proc.stderr and "%Error" not in proc.stderr
+
+
+@pytest.mark.sim
+def test_icarus_compiles(default_design, tmp_path):
+    iverilog = shutil.which("iverilog")
+    assert iverilog, "iverilog not found (apt-get install iverilog; bootstrap.sh does)"
+    proc = subprocess.run([iverilog, "-g2012", "-s", TOP_MODULE, "-o", str(tmp_path / "a.vvp"),
+                           "-c", "files.f"], cwd=default_design.out_dir, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_yosys_synthesizes_to_osu018(tmp_path, library):
+    small = AccelConfig(units=2, lanes=2, multipliers=2, activation_bytes=64, weight_words=16,
+                        channels=4, unit_multipliers=(("mul8u_1JJQ", "mul8u_17MJ"),
+                                                      ("mul8s_1KV6", "mul8u_DG8")))
+    design = generate_accelerator(small, library, tmp_path)
+    area = synthesize_accelerator(design)
+    assert area.cells > 1000 and area.area > 0
+    assert any(name.startswith("DFF") for name in area.cell_counts), area.cell_counts

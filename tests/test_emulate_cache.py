@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtlgen.emulate import Emulator, LayerPlan
+from rtlgen.emulate.cache import PrefixCache
+from rtlgen.nn import load_tflite
+from rtlgen.zoo.digits import digits_model_path, load_digits_images
+
+from emulate_helpers import truncated
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, _ = load_digits_images("test")
+    return load_tflite(digits_model_path()), x[:45]
+
+
+def _plans(em, which: dict[int, int]):
+    return {idx: LayerPlan("signmag", (truncated(False, bits),), np.zeros(em.layers[idx].kernel_shape, int))
+            for idx, bits in which.items()}
+
+
+def test_cached_runs_equal_uncached_and_skip_the_unchanged_prefix(digits):
+    graph, x = digits
+    base = Emulator(graph)
+    macs = sorted(base.layers)
+    first, last = macs[0], macs[-1]
+    cache = PrefixCache()
+    runs = [{first: 4}, {first: 4, last: 6}, {first: 4, last: 7}, {first: 5, last: 7}, {}]
+    for which in runs:
+        plans = _plans(base, which)
+        want = Emulator(graph, plans, batch_size=20).run(x)
+        before = cache.hits
+        got = Emulator(graph, plans, batch_size=20).run(x, cache=cache)
+        assert np.array_equal(got.logits, want.logits) and np.array_equal(got.output, want.output)
+        if which in runs[1:3]:
+            assert cache.hits > before  # the first layer's result (and more) was reused
+    # a different image set never reuses the other's tensors
+    other = x[::-1].copy()
+    plans = _plans(base, {first: 4})
+    got = Emulator(graph, plans, batch_size=20).run(other, cache=cache)
+    assert np.array_equal(got.output, Emulator(graph, plans, batch_size=20).run(other).output)
+
+
+def test_zero_budget_stores_nothing(digits):
+    graph, x = digits
+    cache = PrefixCache(max_bytes=0)
+    em = Emulator(graph)
+    em.run(x, cache=cache)
+    em.run(x, cache=cache)
+    assert cache.hits == 0
