@@ -153,7 +153,7 @@ class _Section:
         if v is None:
             return None
         p = Path(os.path.expandvars(os.path.expanduser(v)))
-        return p if p.is_absolute() else (self.file.parent / p)
+        return Path(os.path.normpath(p if p.is_absolute() else (self.file.parent / p)))
 
     def str_list(self, key: str, default: Any = ()) -> tuple[str, ...]:
         v = self.get(key, list, list(default))
@@ -206,7 +206,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     dirs = []
     for i, d in enumerate(lib.str_list("netlists")):
         p = Path(os.path.expandvars(os.path.expanduser(d)))
-        p = p if p.is_absolute() else file.parent / p
+        p = Path(os.path.normpath(p if p.is_absolute() else file.parent / p))
         if not p.is_dir():
             raise lib.fail(f"netlists[{i}]", f"folder {p} not found")
         dirs.append(p)
