@@ -51,6 +51,19 @@ class FlowResult:
         return Path(self.outputs["report"]["report"])
 
 
+def _claim(workdir: Path, key: str) -> None:
+    """Make ``workdir`` the working folder of the step with ``key``: a folder left by the same
+    step (killed before it finished) is kept so the step can resume from its checkpoints; one
+    left by a step with other inputs is emptied, since its checkpoints belong to another run."""
+    import shutil
+
+    stamp = workdir / ".flow-key"
+    if workdir.exists() and (not stamp.is_file() or stamp.read_text().strip() != key):
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key + "\n")
+
+
 def _say(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
@@ -65,7 +78,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     res = FlowResult(run)
 
     def step(name: str, params: Any, files: list[Any], upstream: list[str], fn: Callable[[], dict[str, Any]],
-             outputs_files: Callable[[dict[str, Any]], list[Any]] = lambda o: []) -> tuple[dict[str, Any], str]:
+             outputs_files: Callable[[dict[str, Any]], list[Any]] = lambda o: [],
+             workdir: Path | None = None) -> tuple[dict[str, Any], str]:
         key = step_key(name, params, files, upstream)
         hit = cache.lookup(name, key)
         if hit is not None:
@@ -73,6 +87,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
             res.outputs[name] = hit
             _say(f"[flow] {name}: cached", quiet)
             return hit, key
+        if workdir is not None:
+            _claim(workdir, key)
         _say(f"[flow] {name}: running", quiet)
         t = time.perf_counter()
         out_data = fn()
@@ -120,7 +136,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,
                                                   **search_params),
-                        lambda o: [run / "map" / "front.json"])
+                        lambda o: [run / "map" / "front.json"], workdir=run / "map")
     sel, k_sel = step("select", {"max_loss": list(cfg.max_loss)}, [], [k_search],
                       lambda: steps.select_step(str(run / "map"), cfg.max_loss))
     points = []
