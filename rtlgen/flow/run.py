@@ -100,6 +100,10 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
         return out_data, key
 
     model_files = [p for p in (cfg.model_path, cfg.images_path) if p is not None]
+    if cfg.model_zoo == "digits":
+        from ..zoo.digits import digits_model_path
+
+        model_files.append(digits_model_path())     # a retrained embedded model reruns the flow
     m, k_model = step("model", {"zoo": cfg.model_zoo, "model": str(cfg.model_path), "images": str(cfg.images_path)},
                       model_files, [],
                       lambda: steps.model_step(cfg.model_zoo, cfg.model_path and str(cfg.model_path),
