@@ -15,7 +15,7 @@
 // The accelerator's own host ports (act_we, wgt_we, par_we) stay idle: the bulk load stands in
 // for the host's memory writes (same addresses, same layouts).
 module rtlgen_hil_tb #(
-    parameter integer NCFG = 24
+    parameter integer NCFG = 25   // len(rtlgen.accel.descriptor.FIELDS); tb.py passes it
 ) (
     input  wire        clk,
     input  wire        rst,

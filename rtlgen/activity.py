@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .celllib import compile_function
 from .errors import NetlistError
+from .liberty import compile_function
 from .synth import MappedNetlist
 from .table import output_bits_to_value
 
@@ -168,7 +168,7 @@ class CompiledNetlist:
                                            file=str(mapped.source))
                     driver[bit] = cname
                     outs[pin] = bit
-                    func = cell.pins[pin].function
+                    func = cell.functions.get(pin)
                     if func is None:
                         raise NetlistError(f"cell {c['type']} output {pin} has no liberty function",
                                            file=str(mapped.source))

@@ -39,10 +39,10 @@ import numpy as np
 from .activity import (ActivitySpec, CompiledNetlist, arc_activity, net_activity, simulate_stream,
                        tabulate_mapped)
 from .catalog import Catalog, Entry
-from .celllib import file_hash, read_liberty
 from .errors import CatalogError, VerificationError
+from .liberty import read_liberty
 from .library import read_multiplier
-from .paths import atomic_write_text, liberty_path
+from .paths import atomic_write_text, file_hash, liberty_path
 from .sta import StaConfig, run_sta
 from .synth import MappedNetlist, synthesize
 from .table import exact_table, table_hash

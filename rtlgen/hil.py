@@ -33,7 +33,9 @@ Figures (:class:`HilReport`): accuracy, accelerator cycles per image (the ``cycl
 of each layer run, summed), simulated cycles per second (cycles / seconds spent in the
 simulator's layer runs, loads and dumps included), images per minute (images / seconds of the
 per-image work: the emulation of the batch plus every RTL layer run; with several workers, the
-slowest one's). The one-off costs are reported apart: the Verilator build (cached) and the
+slowest one's). On a shared machine wall time depends on the load, so the same two figures are
+also given per CPU-second of the simulator processes (``time.process_time``: what a core to
+itself would give). The one-off costs are reported apart: the Verilator build (cached) and the
 simulator's start-up (Python imports, model and bitstream loading). With ``workers`` > 1 the
 images are split into contiguous chunks, one simulator process each.
 """
@@ -44,7 +46,7 @@ import os
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,8 @@ class HilJob:
     start: int = 0
     workers: int = 1
     work_dir: Path | None = None   # Verilator builds and run folders (default: accel/hil-work)
+    optimize: bool = True          # optimised C++ (long runs) or a quicker build (short runs)
+    progress: bool = True          # a progress bar of the layer runs
 
 
 @dataclass
@@ -84,6 +88,8 @@ class HilReport:
     images_per_minute: float
     wall_seconds: float
     startup_seconds: float
+    cpu_cycles_per_second: float     # per CPU-second of the simulator processes (load-independent)
+    cpu_images_per_minute: float     # if each worker had a core to itself
     build_seconds: float
     build_reused: bool
     layers: list[dict[str, Any]] = field(default_factory=list)
@@ -101,6 +107,8 @@ class HilReport:
                 f"  simulated cycles per second: {self.cycles_per_second:,.0f}\n"
                 f"  images per minute: {self.images_per_minute:.1f} "
                 f"({self.workers} simulator process{'es' if self.workers > 1 else ''}; emulation + RTL runs)\n"
+                f"  per CPU-second (what an unshared core gives): {self.cpu_cycles_per_second:,.0f} cycles/s, "
+                f"{self.cpu_images_per_minute:.1f} images/min\n"
                 f"  wall {self.wall_seconds:.1f} s, of which simulator start-up {self.startup_seconds:.1f} s; "
                 f"Verilator build {self.build_seconds:.1f} s{' (reused)' if self.build_reused else ''}")
 
@@ -187,14 +195,19 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     xq = quantize_input(graph, x)
     t_setup = time.perf_counter() - t0
     t1 = time.perf_counter()
+    c1 = time.process_time()
     vals = emu.run_batch(xq)
     fc = graph.last_fc()
     logits = vals[fc.outputs[0] if fc is not None else graph.outputs[0]].reshape(len(xq), -1)
     pred = np.argmax(logits, axis=1)
     t_emu = time.perf_counter() - t1
     t_loop = time.perf_counter()
+    c_sim = 0.0
 
     described = {d.index: d for d in bs.layers}
+    on_rtl = [li for li, op in enumerate(graph.conv_ops()) if op.kind == "CONV_2D" and li in described]
+    progress = Path(spec["progress"]) if spec.get("progress") else None
+    done_runs = 0
     drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
     await drv.start()
     per_layer = []
@@ -213,15 +226,21 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
         oh, ow, oc = layer.out_shape
         cycles = 0
         t1 = time.perf_counter()
+        c2 = time.process_time()
+        # weight and parameter images are the same for every image: build them once
+        job0 = conv_job(config, xin[0], weights, layer.bias, np.asarray(rq.multipliers), np.asarray(rq.shifts),
+                        z_x=rq.input_zero_point, z_y=rq.output_zero_point, act_min=rq.act_min,
+                        act_max=rq.act_max, stride=layer.stride, pad=(layer.pads[0][0], layer.pads[1][0]),
+                        out_hw=(oh, ow), unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
+                        layer_sel=int(sel) if d.granularity == "layer" else 0,
+                        selects=None if d.granularity == "layer" else sel)
         for n in range(len(xq)):
-            job = conv_job(config, xin[n], weights, layer.bias, np.asarray(rq.multipliers), np.asarray(rq.shifts),
-                           z_x=rq.input_zero_point, z_y=rq.output_zero_point, act_min=rq.act_min,
-                           act_max=rq.act_max, stride=layer.stride, pad=(layer.pads[0][0], layer.pads[1][0]),
-                           out_hw=(oh, ow), unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
-                           layer_sel=int(sel) if d.granularity == "layer" else 0,
-                           selects=None if d.granularity == "layer" else sel)
+            job = replace(job0, activations=np.ascontiguousarray(xin[n]).astype(np.int8).view(np.uint8).ravel())
             got, cyc = await drv.run(job, weights_key=li)
             cycles += cyc
+            done_runs += 1
+            if progress is not None:
+                atomic_write_text(progress, json.dumps([done_runs, len(on_rtl) * len(xq)]))
             exp = expected[n].reshape(oh, ow, oc)
             if not np.array_equal(got, exp):
                 yy, xx, cc = (int(v) for v in np.argwhere(got != exp)[0])
@@ -232,13 +251,10 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
                     f"got {int(got[yy, xx, cc])} ({int(np.count_nonzero(got != exp))} of {got.size} bytes differ)")
         dt = time.perf_counter() - t1
         t_sim += dt
+        c_sim += time.process_time() - c2
         per_layer.append({"layer": li, "op": op.index, "name": layer.name, "unit": d.unit, "encoding": d.encoding,
                           "granularity": d.granularity, "cycles_per_image": cycles / len(xq),
-                          "estimate": conv_job(config, xin[0], weights, layer.bias, np.asarray(rq.multipliers),
-                                               np.asarray(rq.shifts), z_x=rq.input_zero_point,
-                                               z_y=rq.output_zero_point, act_min=rq.act_min, act_max=rq.act_max,
-                                               stride=layer.stride, pad=(layer.pads[0][0], layer.pads[1][0]),
-                                               out_hw=(oh, ow)).cycle_estimate(config.lanes),
+                          "estimate": job0.cycle_estimate(config.lanes),
                           "seconds": dt})
     drv.stop()
     if not per_layer:
@@ -246,6 +262,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
                           file=str(spec["bitstream"]))
     return {"images": int(len(xq)), "pred": [int(p) for p in pred],
             "setup_seconds": t_setup, "loop_seconds": t_emu + (time.perf_counter() - t_loop),
+            "loop_cpu_seconds": time.process_time() - c1, "sim_cpu_seconds": c_sim,
             "labels": None if y is None else [int(v) for v in y],
             "cycles": int(sum(l["cycles_per_image"] for l in per_layer) * len(xq)),
             "sim_seconds": t_sim, "emulation_seconds": t_emu, "layers": per_layer}
@@ -277,6 +294,33 @@ def _chunks(n: int, k: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def _follow(futures: list[Any], files: list[Path], show: bool) -> None:
+    """A progress bar of layer runs (layer x image) over all workers, read from their progress
+    files while they run."""
+    from concurrent.futures import wait
+
+    if not show:
+        wait(futures)
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc="HIL layer runs", unit="run", total=None, leave=False) as bar:
+        while True:
+            done, _ = wait(futures, timeout=1.0)
+            counts = []
+            for f in files:
+                try:
+                    counts.append(json.loads(f.read_text()))
+                except (OSError, ValueError):
+                    pass
+            if counts:
+                bar.total = max(bar.total or 0, sum(c[1] for c in counts) if len(counts) == len(files) else 0) or None
+                bar.n = sum(c[0] for c in counts)
+                bar.refresh()
+            if len(done) == len(futures):
+                return
+
+
 def run_hil(job: HilJob) -> HilReport:
     """Build (or reuse) the harness and run the images through it; raises VerificationError on
     the first RTL/emulation difference."""
@@ -289,7 +333,7 @@ def run_hil(job: HilJob) -> HilReport:
     x, y = _load_images(Path(job.images), job.start, job.limit)
     n = len(x)
     work = Path(job.work_dir) if job.work_dir else accel / "hil-work"
-    build = HarnessBuild(accel, work)
+    build = HarnessBuild(accel, work, optimize=job.optimize)
     build.build()
     runs_dir = work / f"runs-{os.getpid()}-{time.time_ns()}"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -304,6 +348,7 @@ def run_hil(job: HilJob) -> HilReport:
                 "model": str(Path(job.model).resolve()), "images": str(Path(job.images).resolve()),
                 "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json"),
                 "tables": str(tables_file)}
+        spec["progress"] = str(run_dir / "progress.json")
         spec_file = run_dir / "spec.json"
         atomic_write_text(spec_file, json.dumps(spec))
         log = build.run(TEST_MODULE, run_dir, {_SPEC_ENV: str(spec_file)})
@@ -319,12 +364,16 @@ def run_hil(job: HilJob) -> HilReport:
 
     chunks = _chunks(n, job.workers)
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        results = list(pool.map(lambda a: one(a[0], *a[1]), enumerate(chunks)))
+        futures = [pool.submit(one, i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+        _follow(futures, [runs_dir / f"w{i}" / "progress.json" for i in range(len(chunks))], job.progress)
+        results = [f.result() for f in futures]
     wall = time.perf_counter() - t0
     pred = [p for r in results for p in r["pred"]]
     cycles = sum(r["cycles"] for r in results)
     sim_seconds = sum(r["sim_seconds"] for r in results)
     loop = max(r["loop_seconds"] for r in results)   # the workers run side by side
+    loop_cpu = max(r["loop_cpu_seconds"] for r in results)
+    sim_cpu = sum(r["sim_cpu_seconds"] for r in results)
     layers = []
     for i, l in enumerate(results[0]["layers"]):
         cyc = sum(r["layers"][i]["cycles_per_image"] * r["images"] for r in results) / n
@@ -333,7 +382,9 @@ def run_hil(job: HilJob) -> HilReport:
     return HilReport(images=n, accuracy=acc, emulation_accuracy=acc, agree=True, cycles_per_image=cycles / n,
                      sim_seconds=sim_seconds, cycles_per_second=cycles / sim_seconds if sim_seconds else 0.0,
                      images_per_minute=60.0 * n / loop if loop else 0.0, wall_seconds=wall,
-                     startup_seconds=max(r["setup_seconds"] for r in results), build_seconds=build.build_seconds,
+                     startup_seconds=max(r["setup_seconds"] for r in results),
+                     cpu_cycles_per_second=cycles / sim_cpu if sim_cpu else 0.0,
+                     cpu_images_per_minute=60.0 * n / loop_cpu if loop_cpu else 0.0, build_seconds=build.build_seconds,
                      build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks))
 
 

@@ -490,10 +490,10 @@ class _ModuleElaborator:
         if sub is not None:
             return self.submodule(inst, sub, line)
         lib = self.design.library()
-        if mname in lib.sequential:
+        cell = lib.cells.get(mname)
+        if cell is not None and not cell.combinational:
             raise self.err(f"instance {inst.name}: cell {mname} is sequential or tri-state; only "
                            "combinational logic is supported", line=line)
-        cell = lib.cells.get(mname)
         if cell is None:
             raise self.err(f"instance {inst.name}: unknown module or cell {mname} (not defined in this file "
                            f"and not a cell of {lib.path.name})", line=line)
@@ -503,7 +503,7 @@ class _ModuleElaborator:
             if pin not in conns:
                 raise self.err(f"instance {inst.name} of cell {mname}: input pin {pin} is not connected", line=line)
             pins[pin] = self.connect_input(conns[pin], 1, inst, pin, mname)[0]
-        for pin, fn in cell.outputs.items():
+        for pin, fn in cell.functions.items():
             if pin in conns and conns[pin] is not None:
                 targets = self.connect_output(conns[pin], 1, inst, pin, mname)
                 self.b.drive(targets[0], self.cell_function(fn, pins), line,

@@ -5,12 +5,13 @@ Lookups honour environment variables first so that a user's installation can poi
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 from .errors import ToolError
 
-__all__ = ["REPO_ROOT", "liberty_path", "shared_data_dir", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["REPO_ROOT", "liberty_path", "shared_data_dir", "atomic_write_bytes", "atomic_write_text", "file_hash"]
 
 #: The checkout this package lives in (meaningful for an editable install).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +69,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """SHA-256 (hex, first 16 digits) of a file's bytes: the identity of a netlist in cache keys."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

@@ -91,7 +91,7 @@ def run_sta(
         f"set_load {config.output_load_pf!r} [all_outputs]",
     ]
     drive = lib.cells.get(config.driving_cell)
-    if drive is not None and len(drive.outputs) == 1 and not drive.sequential:
+    if drive is not None and len(drive.outputs) == 1 and drive.combinational:
         lines.append(f"set_driving_cell -lib_cell {config.driving_cell} -pin {drive.outputs[0]} [all_inputs]")
     else:
         lines.append(f"set_input_transition {config.input_transition_ns!r} [all_inputs]")

@@ -16,9 +16,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .celllib import CellLibrary, file_hash, read_liberty
 from .errors import NetlistError, ToolError
-from .paths import liberty_path
+from .liberty import CellLibrary, read_liberty
+from .paths import file_hash, liberty_path
 from .yosys import yosys_executable
 
 __all__ = ["MappedNetlist", "synthesize", "find_tool", "guess_top"]
@@ -163,7 +163,7 @@ def synthesize(
         raise ToolError(f"yosys output lacks module {top} (synthesizing {netlist})")
     for name, cell in module["cells"].items():
         ctype = cell["type"]
-        if ctype not in lib.cells or lib.cells[ctype].sequential:
+        if ctype not in lib.cells or not lib.cells[ctype].combinational:
             what = "sequential logic" if ctype.startswith("$_DFF") or ctype.startswith("$_DLATCH") or (
                 ctype in lib.cells and lib.cells[ctype].sequential) else f"cell {ctype}"
             raise NetlistError(

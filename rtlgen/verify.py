@@ -265,7 +265,8 @@ class Bench:
                 flat_texts.append(dst.read_text())
             bank = _bank_verilog(modules)
             tb = _TB_FILE.read_text()
-            key = hashlib.sha256("\0".join([self.simulator.name, self.simulator.version, *self.simulator.build_args(),
+            key = hashlib.sha256("\0".join([self.simulator.name, self.simulator.version, self.simulator.runtime_key(),
+                                             str(getattr(self.simulator, "opt", "")), *self.simulator.build_args(),
                                              tb, bank, *flat_texts])
                                  .encode()).hexdigest()[:20]
             build_dir = self.work_dir / f"{self.simulator.name}-{key}"

@@ -38,21 +38,22 @@ def resnet8(shared_data: Path, image: int = 0):
 @dataclass
 class Case:
     name: str
-    layer_index: int          # conv layer, 0-based
+    layer_index: int | str    # conv layer, 0-based, or "fc"
     job: ConvJob
     expected: np.ndarray      # int8 [OH, OW, O]
 
 
-def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, layer: int,
+def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, layer: int | str,
               unit: int, bank_slots: list[int], encoding: str, granularity: str,
               crop: tuple[int, int, int] | None = None, seed: int = 0) -> Case:
-    """Layer ``layer`` of ResNet-8 on unit ``unit`` with multipliers from the unit's bank slots
+    """Conv layer ``layer`` (or ``"fc"``, the classifier) of ResNet-8 on unit ``unit`` with multipliers from the unit's bank slots
     ``bank_slots``, spread per layer (first slot), per filter or per kernel (seeded);
     ``crop = (y0, x0, size)`` takes a square window of the input."""
     graph, exact, convs, vals = resnet8(shared_data)
-    op = convs[layer]
+    op = graph.last_fc() if layer == "fc" else convs[layer]
+    key = "fc:0" if layer == "fc" else str(layer)
     mac: MacLayer = exact.layers[op.index]
-    x = vals[op.inputs[0]][0]
+    x = vals[op.inputs[0]][0].reshape(mac.in_shape)
     o, kh, kw, c = mac.weights.shape
     rng = np.random.default_rng(seed)
     if granularity == "layer":
@@ -66,7 +67,7 @@ def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, lay
     spec = ({"multiplier": grid[0][0]} if granularity == "layer" else
             {"filters": [r[0] for r in grid]} if granularity == "filter" else {"kernels": grid})
     spec["encoding"] = encoding
-    assignment = parse_assignment({"layers": {str(layer): spec}})
+    assignment = parse_assignment({"layers": {key: spec}})
     plan = assignment.plans(graph, lambda n: (catalog.table(n), catalog.get(n).signed),
                             exact.layers)[op.index]
     if crop is not None:
@@ -80,7 +81,7 @@ def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, lay
                    z_y=mac.z_out, act_min=mac.act[0], act_max=mac.act[1], stride=mac.stride,
                    pad=(mac.pads[0][0], mac.pads[1][0]), out_hw=mac.out_shape[:2], unit=unit,
                    encoding=encoding, sel_mode=granularity, layer_sel=bank_slots[0],
-                   selects=sel if granularity == "kernel" else sel[:, 0])
+                   selects=sel if granularity == "kernel" else sel[:, 0], rounding=mac.rounding)
     return Case(name, layer, job, expected.astype(np.int8))
 
 
@@ -90,6 +91,7 @@ def first_mismatch(case: Case, got: np.ndarray) -> str | None:
     if not len(bad):
         return None
     y, x, c = (int(v) for v in bad[0])
-    return (f"{case.name}: conv layer {case.layer_index}, pixel (y={y}, x={x}), channel {c}: "
+    what = "fully connected layer" if case.layer_index == "fc" else f"conv layer {case.layer_index}"
+    return (f"{case.name}: {what}, pixel (y={y}, x={x}), channel {c}: "
             f"expected {int(case.expected[y, x, c])}, got {int(got[y, x, c])} "
             f"({len(bad)} of {got.size} bytes differ)")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from amaranth.sim import Simulator
 
 from rtlgen.accel.requant import LATENCY, Requantizer
@@ -35,13 +36,13 @@ def _cases(rng: np.random.Generator, n: int):
     return acc, mult, shift, zp, lo, hi
 
 
-def test_requantizer_matches_tflite():
+@pytest.mark.parametrize("rounding", ["double", "single"])
+def test_requantizer_matches_tflite(rounding):
     rng = np.random.default_rng(7)
     acc, mult, shift, zp, lo, hi = _cases(rng, 400)
-    expected = [int(requantize(np.int64(a), m, s, int(z), int(l), int(h)))
+    acc[0], mult[0] = -(1 << 31), -(1 << 31)   # the saturating case (double rounding)
+    expected = [int(requantize(np.int64(a), m, s, int(z), int(l), int(h), rounding=rounding))
                 for a, m, s, z, l, h in zip(acc, mult, shift, zp, lo, hi)]
-    acc[0], mult[0] = -(1 << 31), -(1 << 31)   # the saturating case
-    expected[0] = int(requantize(np.int64(acc[0]), mult[0], shift[0], int(zp[0]), int(lo[0]), int(hi[0])))
     dut = Requantizer(tag_bits=16)
     got = {}
 
@@ -56,6 +57,7 @@ def test_requantizer_matches_tflite():
                 ctx.set(dut.act_min, int(lo[i]))
                 ctx.set(dut.act_max, int(hi[i]))
                 ctx.set(dut.tag, i)
+                ctx.set(dut.single, rounding == "single")
             else:
                 ctx.set(dut.valid, 0)
             await ctx.tick()

@@ -35,6 +35,8 @@ CASES = {
     "L3-raw-kernel": (3, 1, [0, 1, 2], "raw", "kernel", (3, 5, 9)),
     "L4-raw-filter": (4, 1, [0, 1, 2], "raw", "filter", (6, 2, 5)),
     "L7-raw-layer": (7, 1, [2], "raw", "layer", (2, 2, 4)),
+    # the classifier: a 1x1 conv of a 1x1 image, requantized with LiteRT's single rounding
+    "FC-signmag-kernel-full": ("fc", 0, [0, 1, 2, 3], "signmag", "kernel", None),
 }
 
 
@@ -77,4 +79,4 @@ def test_cycle_count_as_documented(rtl_results):
         products = d.groups(config.lanes) * d.out_h * d.out_w * d.products
         assert result.issued == products, name
         estimate = case.job.cycle_estimate(config.lanes)
-        assert estimate <= result.cycles <= estimate + 16, (name, result.cycles, estimate)
+        assert estimate <= result.cycles <= estimate + config.lanes + 12, (name, result.cycles, estimate)

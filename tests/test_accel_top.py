@@ -36,7 +36,7 @@ def _tables(rng):
 
 
 def golden(x, w, bias, mult, shift, sel, tables, *, z_x, z_y, act_min, act_max, stride, pad,
-           out_hw, encoding):
+           out_hw, encoding, rounding="double"):
     """Per-kernel mixing as a sum of per-table dot products (corrections are additive)."""
     H, W, C = x.shape
     O, KH, KW, _ = w.shape
@@ -56,10 +56,12 @@ def golden(x, w, bias, mult, shift, sel, tables, *, z_x, z_y, act_min, act_max, 
             if taps.any():
                 acc[:, o] += dot(t, patches[:, taps], np.broadcast_to(wo[taps], patches[:, taps].shape),
                                  z_x, encoding)
-    return requantize(acc + bias, mult, shift, z_y, act_min, act_max).reshape(oh, ow, O)
+    return requantize(acc + bias, mult, shift, z_y, act_min, act_max,
+                      rounding=rounding).reshape(oh, ow, O)
 
 
-def _case(rng, tables, *, unit, encoding, mode, cin, cout, hw, k, stride, pad, out_hw, z_x):
+def _case(rng, tables, *, unit, encoding, mode, cin, cout, hw, k, stride, pad, out_hw, z_x,
+          rounding="double"):
     x = rng.integers(-128, 128, (*hw, cin)).astype(np.int8)
     if encoding == "signmag":
         x = np.maximum(x, z_x).astype(np.int8)
@@ -76,8 +78,10 @@ def _case(rng, tables, *, unit, encoding, mode, cin, cout, hw, k, stride, pad, o
     kw = dict(z_x=z_x, z_y=int(rng.integers(-20, 20)), act_min=-100, act_max=110, stride=stride,
               pad=pad, out_hw=out_hw)
     job = conv_job(CONFIG, x, w, bias, mult, shift, unit=unit, encoding=encoding, sel_mode=mode,
-                   layer_sel=1, selects=sel if mode == "kernel" else sel[:, 0], **kw)
-    expected = golden(x, w, bias, mult, shift, sel, tables[unit], encoding=encoding, **kw)
+                   layer_sel=1, selects=sel if mode == "kernel" else sel[:, 0], rounding=rounding,
+                   **kw)
+    expected = golden(x, w, bias, mult, shift, sel, tables[unit], encoding=encoding,
+                      rounding=rounding, **kw)
     return job, expected
 
 
@@ -156,6 +160,9 @@ def test_layers_match_golden_model():
              pad=(0, 0), out_hw=(3, 3), z_x=3),
         dict(unit=1, encoding="raw", mode="filter", cin=1, cout=2, hw=(3, 4), k=1, stride=(1, 2),
              pad=(0, 0), out_hw=(3, 2), z_x=-128),
+        # a fully connected layer: 1x1 image, single rounding
+        dict(unit=0, encoding="signmag", mode="kernel", cin=6, cout=4, hw=(1, 1), k=1,
+             stride=(1, 1), pad=(0, 0), out_hw=(1, 1), z_x=-128, rounding="single"),
         dict(unit=0, encoding="signmag", mode="kernel", cin=4, cout=3, hw=(3, 3), k=2, stride=(1, 1),
              pad=(0, 0), out_hw=(2, 2), z_x=-20),
     ]
@@ -170,4 +177,4 @@ def test_layers_match_golden_model():
                               f"{got[tuple(bad[0])]}")
         assert issued == d.groups(CONFIG.lanes) * d.out_h * d.out_w * d.products
         estimate = job.cycle_estimate(CONFIG.lanes)
-        assert estimate <= cycles <= estimate + 16, (i, cycles, estimate)
+        assert estimate <= cycles <= estimate + CONFIG.lanes + 12, (i, cycles, estimate)

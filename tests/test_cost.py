@@ -9,11 +9,11 @@ from scipy.stats import spearmanr
 import rtlgen.cost as cost_mod
 from rtlgen.activity import ActivitySpec
 from rtlgen.catalog import Catalog
-from rtlgen.celllib import read_liberty
 from rtlgen.cli import main
 from rtlgen.cost import (CatalogCostCache, JsonCostCache, catalog_costs, cost_key, energy_per_mult, exact_entry,
                          hardware_cost, relative_to)
 from rtlgen.errors import CatalogError, ToolError, VerificationError
+from rtlgen.liberty import read_liberty
 from rtlgen.library import netlist_table
 from rtlgen.paths import liberty_path
 from rtlgen.sta import StaConfig

@@ -121,3 +121,17 @@ def test_weight_tuning_from_assignment_recovers_accuracy(lib, digits):
     assert err(res["none"]) > 0.5
     assert err(res["uniform"]) < err(res["none"]) / 2
     assert err(res["histogram"]) < err(res["none"]) / 2
+
+
+def test_operand_histograms_follow_the_assignment_encoding(lib, digits):
+    from rtlgen.emulate import operand_histograms
+
+    graph, x, _ = digits
+    conv0 = graph.conv_ops()[0].index
+    a = parse_assignment({"layers": {"0": {"multiplier": "mul8s_P2", "encoding": "raw"}}})
+    raw = operand_histograms(graph, x[:5], a, catalog_resolver(lib))
+    sm = operand_histograms(graph, x[:5])
+    layer = Emulator(graph).layers[conv0]
+    assert raw[conv0][0].sum() == sm[conv0][0].sum() == 5 * layer.macs
+    # raw: B is the weight's two's-complement pattern, so negative weights land in 129..255
+    assert raw[conv0][1][129:].sum() > 0 and sm[conv0][1][128:].sum() == 0

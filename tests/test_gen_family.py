@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rtlgen.gen import FAMILIES, get_family, make_spec
+from rtlgen.gen.drum import drum_segment
 from rtlgen.gen.matrix import matrix_value, product_terms
 from rtlgen.gen.sweep import first_difference
 from rtlgen.gen.truncated import compensation_constant
@@ -12,9 +13,9 @@ from rtlgen.table import exact_table, operand_values
 
 
 def test_registry_lists_valid_names():
-    assert set(FAMILIES) >= {"roup", "array", "baugh_wooley", "truncated", "bam"}
+    assert set(FAMILIES) >= {"roup", "array", "baugh_wooley", "truncated", "bam", "drum"}
     with pytest.raises(ValueError, match=r"^unknown multiplier family 'booth'; valid: array, bam, "
-                                         r"baugh_wooley, roup, truncated"):
+                                         r"baugh_wooley, drum, roup, truncated$"):
         get_family("booth")
 
 
@@ -112,3 +113,22 @@ def test_bam_omits_rows_and_columns():
     assert np.array_equal(table, expected)
     spec = make_spec("bam", False, h=1, v=8)
     assert spec.values == {"h": 0, "v": 8} and "treated as BAM(0, 8)" in spec.notes[0]
+
+
+def test_drum_segments_follow_the_leading_one():
+    for k in (3, 4, 6):
+        for x in range(256):
+            seg, shift = drum_segment(x, k)
+            if x < 1 << k:
+                assert (seg, shift) == (x, 0), (k, x)
+            else:
+                lead = x.bit_length() - 1
+                assert shift == lead - k + 1 and seg == (x >> shift) | 1, (k, x)
+                assert seg >> (k - 1) == 1, "the segment keeps the leading one on top"
+    table = get_family("drum").reference_table(make_spec("drum", False, k=4))
+    # 13 * 200: 13 -> (1101, 0); 200 = 11001000 -> 1100 | 1 = 13 at shift 4: 13 * 13 << 4
+    assert table[13, 200] == 13 * 13 << 4
+    assert table[15, 15] == 225  # small operands are exact
+    with pytest.raises(ValueError, match=r"^drum parameter k must be in 3\.\.7 for an unsigned "
+                                         r"multiplier, not 8 "):
+        make_spec("drum", False, k=8)

@@ -3,7 +3,6 @@ the same files (no drift)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -18,6 +18,9 @@ from rtlgen.errors import BitstreamError, VerificationError
 from rtlgen.hil import accel_bitstream, conv_descriptor, simulate
 from rtlgen.nn.tflite import load_tflite
 
+# every test here uses the flow fixture's accelerator, built and simulated with Verilator
+pytestmark = [pytest.mark.sim, pytest.mark.slow]
+
 #: ResNet-8's conv layer 8 (op 10): the 1x1 stride-2 shortcut, 16x16x32 -> 8x8x64
 RESNET_LAYER = 8
 
@@ -40,15 +43,13 @@ def flow_accel(digits_flow_run) -> Path:
     return run / "points" / res.outputs["select"]["points"][0]["tag"] / "accel"
 
 
-@pytest.mark.sim
-@pytest.mark.slow
 def test_resnet8_layer_through_the_rtl(flow_accel: Path, shared_data: Path, tmp_path: Path, capsys) -> None:
     model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
     images = shared_data / "cifar10" / "cifar10_test_first1017.npz"
     bs = _resnet_bitstream(flow_accel, model, tmp_path / "resnet8_l8.bin")
     out = tmp_path / "hil.json"
     assert main(["hil", "--accel", str(flow_accel), "--bitstream", str(bs), "--model", str(model),
-                 "--images", str(images), "--limit", "1", "--json", str(out)]) == 0
+                 "--images", str(images), "--limit", "1", "--quick-build", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "bit for bit" in printed and "images per minute" in printed
     rep = json.loads(out.read_text())

@@ -44,7 +44,7 @@ def test_our_tables_and_slews_reproduce_openstas_internal_power(tmp_path):
     sum over arcs of (E_rise + E_fall) x P(output sensitive to the arc's input) x transition
     density of the output, at its slews; our liberty reading must give the same number. (Our cost
     model itself averages rise/fall per actual transition instead: see rtlgen.cost.)"""
-    from rtlgen.celllib import read_liberty
+    from rtlgen.liberty import read_liberty
     from rtlgen.paths import liberty_path
 
     path = tmp_path / "tiny.v"

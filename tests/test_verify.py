@@ -134,6 +134,7 @@ def test_mutated_tables_are_caught_at_exactly_the_changed_operands(sim, catalog_
 # The command line
 
 
+@pytest.mark.slow
 def test_cli_verilator_whole_library_reuses_the_session_builds(evoapprox_library, catalog_reports, verify_builds,
                                                                 capsys):
     catalog_reports("verilator")

@@ -44,3 +44,13 @@ def test_yosys_errors_carry_the_log(tmp_path):
     with pytest.raises(ToolError, match=r"^Yosys failed \(exit 1\) on a script starting 'read_verilog [^']*bad\.v': "
                                         r"[^\n]*bad\.v:2: ERROR: syntax error"):
         run_yosys(f"read_verilog {bad}")
+
+
+def test_undriven_output_is_rejected(tmp_path):
+    src = tmp_path / "undriven.v"
+    src.write_text("module m(A, B, O);\n  input [7:0] A; input [7:0] B; output [15:0] O;\n  wire [15:0] p;\n"
+                   "  assign p = A * B;\n  assign O[15:1] = p[15:1];\nendmodule\n")
+    with pytest.raises(NetlistError, match=r"undriven\.v: cannot flatten with Yosys: .*ERROR: Found 1 problems in "
+                                           r"'check -assert'\.(?s:.*)Wire m\.\\O \[0\] is used but has no driver"):
+        flatten_netlist(src, None, tmp_path / "flat.v")
+    assert not (tmp_path / "flat.v").exists()

@@ -1,10 +1,32 @@
 """The accelerator generator: an Amaranth design of compute units with selectable multipliers.
 
-See :mod:`rtlgen.accel.config` for the configuration file and :mod:`rtlgen.accel.top` for the
-dataflow, the descriptor and the cycle count.
+``rtlgen gen accel --config ACCEL.toml --lib LIBDIR --out build/accel/`` writes it as Verilog.
+
+Modules, from the configuration to the running hardware:
+
+* :mod:`~rtlgen.accel.config`: the TOML configuration (units, lanes, multipliers, memories) and
+  its hash, which a bitstream records;
+* :mod:`~rtlgen.accel.encoding`: the operand encodings (``signmag``, ``raw``, ``offset``) in
+  hardware and their exact corrections;
+* :mod:`~rtlgen.accel.multiplier`, :mod:`~rtlgen.accel.bank`: a multiplier (the library's
+  netlist as an ``Instance``, or its table for Amaranth's simulator) and a lane's bank of them
+  with operand isolation;
+* :mod:`~rtlgen.accel.lane`, :mod:`~rtlgen.accel.unit`: MAC lanes and compute units;
+* :mod:`~rtlgen.accel.requant`: TFLite requantization (two-step or single rounding);
+* :mod:`~rtlgen.accel.top`: memories, configuration port, layer controller, epilogue; the
+  dataflow and the cycle count per layer;
+* :mod:`~rtlgen.accel.descriptor`, :mod:`~rtlgen.accel.job`: the layer descriptor and memory
+  layouts, and a layer packaged as the words a host writes;
+* :mod:`~rtlgen.accel.generate`: Verilog output (top, netlists, file list, lint waivers,
+  manifest); :mod:`~rtlgen.accel.synth`: Yosys synthesis to liberty cells;
+* :mod:`~rtlgen.accel.rtlsim`: layer jobs through the Verilog in Verilator (cocotb runner,
+  testbench ``sim/accel_tb.py``).
 """
 from __future__ import annotations
 
 from .config import AccelConfig, ConfigError, load_config, parse_config
+from .descriptor import FIELDS, LayerDescriptor, param_image, weight_image
+from .job import ConvJob, conv_job
 
-__all__ = ["AccelConfig", "ConfigError", "load_config", "parse_config"]
+__all__ = ["AccelConfig", "ConfigError", "ConvJob", "FIELDS", "LayerDescriptor", "conv_job",
+           "load_config", "param_image", "parse_config", "weight_image"]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigError
+from ..errors import CatalogError, ConfigError
 
 __all__ = ["FORMAT_VERSION", "AccelConfig", "load_config", "parse_config", "ENCODINGS"]
 
@@ -162,7 +162,7 @@ class AccelConfig:
             for m, ident in enumerate(bank):
                 try:
                     row.append(catalog.get(ident).hash)
-                except Exception as exc:  # the catalog raises CatalogError with the valid names
+                except (CatalogError, KeyError) as exc:  # CatalogError lists the valid names
                     raise ConfigError(f"unit[{u}].multipliers[{m}] = {ident!r}: {exc}",
                                       file=self.source) from exc
             out.append(row)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .config import ENCODINGS, AccelConfig
 
-__all__ = ["FIELDS", "SEL_MODES", "LayerDescriptor", "weight_image", "param_image",
+__all__ = ["FIELDS", "SEL_MODES", "ROUNDINGS", "LayerDescriptor", "weight_image", "param_image",
            "PARAM_BITS"]
 
 #: ``(name, width, signed)`` of each descriptor register, at configuration address = index.
@@ -43,9 +43,13 @@ FIELDS: tuple[tuple[str, int, bool], ...] = (
     ("in_base", 24, False), ("out_base", 24, False), ("w_base", 20, False), ("p_base", 16, False),
     ("unit", 4, False), ("encoding", 2, False), ("sel_mode", 2, False), ("layer_sel", 4, False),
     ("z_x", 8, True), ("z_y", 8, True), ("act_min", 8, True), ("act_max", 8, True),
+    ("rounding", 1, False),
 )
 FIELD_INDEX = {name: i for i, (name, _, _) in enumerate(FIELDS)}
 SEL_MODES = ("layer", "filter", "kernel")
+#: Requantization rounding (field ``rounding``): gemmlowp's two steps (CONV_2D) or one
+#: (``TFLITE_SINGLE_ROUNDING``, LiteRT's FULLY_CONNECTED here); see :mod:`rtlgen.accel.requant`.
+ROUNDINGS = ("double", "single")
 PARAM_BITS = 70
 
 SelMode = Literal["layer", "filter", "kernel"]
@@ -54,7 +58,8 @@ Encoding = Literal["signmag", "raw", "offset"]
 
 @dataclass(frozen=True)
 class LayerDescriptor:
-    """One conv layer as the hardware runs it (NHWC, int8). Padding at the bottom/right is
+    """One conv layer as the hardware runs it (NHWC, int8); a fully connected layer is a 1x1
+    conv of a 1x1 image with ``rounding = "single"``. Padding at the bottom/right is
     implied by the output size (TFLite SAME padding puts the extra row/column there)."""
 
     in_h: int
@@ -81,6 +86,7 @@ class LayerDescriptor:
     z_y: int
     act_min: int
     act_max: int
+    rounding: Literal["double", "single"] = "double"
 
     @property
     def products(self) -> int:
@@ -98,6 +104,8 @@ class LayerDescriptor:
                 v = ENCODINGS.index(v)
             elif f.name == "sel_mode":
                 v = SEL_MODES.index(v)
+            elif f.name == "rounding":
+                v = ROUNDINGS.index(v)
             out[f.name] = int(v)
         return out
 
@@ -110,6 +118,8 @@ class LayerDescriptor:
         """Raise ValueError naming the field when the layer does not fit ``config``."""
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding {self.encoding!r} is not one of {ENCODINGS}")
+        if self.rounding not in ROUNDINGS:
+            raise ValueError(f"rounding {self.rounding!r} is not one of {ROUNDINGS}")
         if self.sel_mode not in SEL_MODES:
             raise ValueError(f"sel_mode {self.sel_mode!r} is not one of {SEL_MODES}")
         for (name, width, signed) in FIELDS:

@@ -33,7 +33,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ..catalog import Catalog
-from ..errors import ConfigError, NetlistError
+from ..errors import CatalogError, ConfigError, NetlistError
 from ..netlist import read_netlist
 from ..paths import atomic_write_text
 from .config import AccelConfig
@@ -71,7 +71,7 @@ def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[Mul
         for s, ident in enumerate(bank):
             try:
                 entry = catalog.get(ident)
-            except Exception as exc:
+            except CatalogError as exc:
                 raise ConfigError(f"unit[{u}].multipliers[{s}]: {exc}", file=config.source) from exc
             path = entry.netlists.get("generic")
             if path is None:

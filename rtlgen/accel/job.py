@@ -45,7 +45,7 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
              act_max: int, stride: tuple[int, int], pad: tuple[int, int],
              out_hw: tuple[int, int], unit: int = 0, encoding: str = "signmag",
              sel_mode: str = "layer", layer_sel: int = 0,
-             selects: np.ndarray | None = None) -> ConvJob:
+             selects: np.ndarray | None = None, rounding: str = "double") -> ConvJob:
     """Input ``x`` int8 [H, W, C]; ``weights`` int8 [O, KH, KW, C]; per-channel int32 ``bias``,
     ``multiplier``, ``shift``; ``pad`` = (top, left). Input at address 0, output right after."""
     x = np.asarray(x)
@@ -59,7 +59,7 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
         stride_h=stride[0], stride_w=stride[1], pad_top=pad[0], pad_left=pad[1],
         in_base=0, out_base=H * W * C, w_base=0, p_base=0, unit=unit, encoding=encoding,
         sel_mode=sel_mode, layer_sel=layer_sel, z_x=z_x, z_y=z_y, act_min=act_min,
-        act_max=act_max)
+        act_max=act_max, rounding=rounding)
     desc.check(config)
     if sel_mode == "layer":
         selects = None

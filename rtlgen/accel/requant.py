@@ -12,6 +12,13 @@ SaturatingRoundingDoublingHighMul rounds half away from zero (division truncatin
 after a nudge of ``2**30`` or ``1 - 2**30``) and saturates only for ``acc = mult = -2**31``,
 RoundingDivideByPOT rounds half away from zero.
 
+With ``single`` high, the ``TFLITE_SINGLE_ROUNDING`` formula instead (LiteRT's FULLY_CONNECTED
+in our build; :func:`rtlgen.quant.multiply_by_quantized_multiplier_single_round`)::
+
+    y = (acc * mult + 2**(30 - shift)) >> (31 - shift) + z_y
+
+one rounding (half up) of the exact 64-bit product, then the zero point and the clamp.
+
 Pipeline: four register stages, one result per cycle; ``tag`` (e.g. the output address) travels
 with the value. Stage 1 shifts, stage 2 multiplies 32x32 -> 64, stage 3 rounds the high half,
 stage 4 divides by the power of two, adds the zero point and clamps.
@@ -36,6 +43,7 @@ class Requantizer(Elaboratable):
         self.z_y = Signal(signed(8))
         self.act_min = Signal(signed(8))
         self.act_max = Signal(signed(8))
+        self.single = Signal()      # one rounding step (TFLITE_SINGLE_ROUNDING)
         self.tag = Signal(unsigned(tag_bits))
 
         self.out_valid = Signal()
@@ -52,16 +60,20 @@ class Requantizer(Elaboratable):
         lo = [Signal(signed(8), name=f"lo{i}") for i in range(n)]
         hi = [Signal(signed(8), name=f"hi{i}") for i in range(n)]
         right = [Signal(unsigned(5), name=f"right{i}") for i in range(n)]
+        single = [Signal(name=f"single{i}") for i in range(n)]
+        total = [Signal(unsigned(6), name=f"total{i}") for i in range(n)]   # 31 - shift
         m.d.sync += [valid[0].eq(self.valid), tag[0].eq(self.tag), zp[0].eq(self.z_y),
                      lo[0].eq(self.act_min), hi[0].eq(self.act_max),
-                     right[0].eq(Mux(self.shift < 0, -self.shift, 0))]
+                     right[0].eq(Mux(self.shift < 0, -self.shift, 0)), single[0].eq(self.single),
+                     total[0].eq(31 - self.shift)]
         for i in range(1, n):
             m.d.sync += [valid[i].eq(valid[i - 1]), tag[i].eq(tag[i - 1]), zp[i].eq(zp[i - 1]),
-                         lo[i].eq(lo[i - 1]), hi[i].eq(hi[i - 1]), right[i].eq(right[i - 1])]
+                         lo[i].eq(lo[i - 1]), hi[i].eq(hi[i - 1]), right[i].eq(right[i - 1]),
+                         single[i].eq(single[i - 1]), total[i].eq(total[i - 1])]
 
-        # Stage 1: x * 2**left in int32 (wrapping, as the C++ does).
+        # Stage 1: x * 2**left in int32 (wrapping, as the C++ does); no shift for single rounding.
         left = Signal(unsigned(5))
-        m.d.comb += left.eq(Mux(self.shift > 0, self.shift, 0))
+        m.d.comb += left.eq(Mux((self.shift > 0) & ~self.single, self.shift, 0))
         xs = Signal(signed(32))
         mult1 = Signal(signed(32))
         m.d.sync += [xs.eq((self.acc << left)[:32].as_signed()), mult1.eq(self.mult)]
@@ -80,6 +92,11 @@ class Requantizer(Elaboratable):
         m.d.comb += inexact.eq(nudged[:31] != 0)
         high = Signal(signed(32))
         m.d.sync += high.eq(Mux(sat, _I32_MAX, Mux((nudged < 0) & inexact, floor + 1, floor)))
+        # Single rounding: (prod + 2**(total-1)) >> total, total = 31 - shift in 1..62.
+        rounded = Signal(signed(65))
+        m.d.comb += rounded.eq(prod + ((Const(1, 64) << total[1]) >> 1))
+        once = Signal(signed(65))
+        m.d.sync += once.eq(rounded >> total[1])
 
         # Stage 4: RoundingDivideByPOT, zero point, clamp.
         e = right[2]
@@ -89,9 +106,9 @@ class Requantizer(Elaboratable):
         threshold = Signal(unsigned(33))
         m.d.comb += [remainder.eq(high.as_unsigned() & mask),
                      threshold.eq((mask >> 1) + (high < 0))]
-        scaled = Signal(signed(33))
-        m.d.comb += scaled.eq((high >> e) + (remainder > threshold))
-        y = Signal(signed(34))
+        scaled = Signal(signed(65))
+        m.d.comb += scaled.eq(Mux(single[2], once, (high >> e) + (remainder > threshold)))
+        y = Signal(signed(66))
         m.d.comb += y.eq(scaled + zp[2])
         m.d.sync += self.out.eq(Mux(y < lo[2], lo[2], Mux(y > hi[2], hi[2], y)))
         m.d.comb += [self.out_valid.eq(valid[3]), self.out_tag.eq(tag[3]),

@@ -39,11 +39,13 @@ _ROOT = Path(__file__).resolve().parents[2]
 HARNESS_FILE = _ROOT / "hdl" / "rtlgen_hil_tb.v"
 HARNESS_TOP = "rtlgen_hil_tb"
 SIM_DIR = _ROOT / "sim"
-#: C++ optimisation of the model: the per-cycle code (OPT_FAST) is optimised, the one-off
-#: initialisation code (OPT_SLOW: e.g. the memories' initial contents) is not, as compiling it is
-#: most of the build time and it runs once.
+#: C++ optimisation of the model (make variables). ``optimize=True``: the per-cycle code
+#: (OPT_FAST) is optimised, the one-off initialisation code (OPT_SLOW: e.g. the memories' initial
+#: contents) is not, as compiling it is much of the build time and it runs once. ``False``: nothing
+#: is optimised: a build several times quicker for short runs (tests, a few small images).
 OPT = "-O2"
-_MAKE_OPT = ("OPT_FAST=-O2", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1")
+MAKE_OPT = {True: ("OPT_FAST=-O2", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1"),
+            False: ("OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0")}
 #: Verilator options: the multipliers' netlists are instantiated once per lane and bank slot;
 #: not inlining modules keeps one copy of each netlist's code (build time and instruction cache).
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
@@ -67,13 +69,13 @@ def hex_lines(start: int, words: np.ndarray | list[int], width_bits: int) -> str
 _PUBLIC_VLT = '`verilator_config\npublic_flat_rw -module "rtlgen_hil_tb" -var "*"\n'
 
 
-def _only_harness_public(runner: Any) -> None:
+def _only_harness_public(runner: Any, make_opt: tuple[str, ...]) -> None:
     build_command = runner._build_command
 
     def without_public_flat() -> list:
         cmds = build_command()
         cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
-        cmds[-1] = [*cmds[-1], *_MAKE_OPT]   # make: the last assignment on the command line wins
+        cmds[-1] = [*cmds[-1], *make_opt]   # make: the last assignment on the command line wins
         return cmds
 
     runner._build_command = without_public_flat
@@ -106,6 +108,7 @@ class HarnessBuild:
 
     accel_dir: Path
     work_dir: Path
+    optimize: bool = True
     build_dir: Path | None = None
     build_seconds: float = 0.0
     reused: bool = False
@@ -123,7 +126,7 @@ class HarnessBuild:
 
         sim = get_simulator("verilator")
         h = hashlib.sha256()
-        for part in (sim.version, OPT, *_MAKE_OPT, *VERILATOR_ARGS, _PUBLIC_VLT):
+        for part in (sim.version, OPT, *MAKE_OPT[self.optimize], *VERILATOR_ARGS, _PUBLIC_VLT):
             h.update(part.encode() + b"\0")
         for p in self.sources():
             h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
@@ -141,7 +144,7 @@ class HarnessBuild:
             backend = VerilatorBackend()
             backend.opt = OPT  # type: ignore[misc]  # instance override of the class default
             runner = backend.runner(Path(self.work_dir) / f"verilator-runtime-{backend.runtime_key()}")
-            _only_harness_public(runner)
+            _only_harness_public(runner, MAKE_OPT[self.optimize])
             log = build_dir / "build.log"
             build_dir.mkdir(parents=True, exist_ok=True)
             waivers = self.accel_dir / "lint_waivers.vlt"
@@ -151,6 +154,7 @@ class HarnessBuild:
             try:
                 runner.build(sources=[public, *([waivers] if waivers.is_file() else []), *sources],
                              hdl_toplevel=HARNESS_TOP, build_dir=build_dir, build_args=args,
+                             parameters={"NCFG": len(FIELDS)},
                              timescale=("1ns", "1ps"), always=True, log_file=log)
             except (RuntimeError, SystemExit, OSError) as exc:
                 raise ToolError(f"Verilator build of the HIL harness in {build_dir} failed ({exc}); "

@@ -12,7 +12,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..paths import atomic_write_text
 
     rep = run_hil(HilJob(accel=Path(args.accel), bitstream=Path(args.bitstream), model=Path(args.model),
-                         images=Path(args.images), limit=args.limit, start=args.start, workers=args.workers,
+                         images=Path(args.images), limit=args.limit, start=args.start, workers=args.workers, optimize=not args.quick_build,
                          work_dir=Path(args.work_dir) if args.work_dir else None))
     print(rep.summary())
     if args.json:
@@ -31,5 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=int, default=0, metavar="I", help="first image")
     p.add_argument("--workers", type=int, default=1, metavar="K", help="simulator processes in parallel")
     p.add_argument("--work-dir", metavar="DIR", help="Verilator builds and runs (default ACCEL/hil-work)")
+    p.add_argument("--quick-build", action="store_true",
+                   help="compile the model without optimisation: a quicker build, a slower simulation")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=_run)

@@ -47,6 +47,7 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     [hil]
     images = 2                  # images through the RTL per selected point (0: skip HIL)
     workers = 1
+    optimize = true             # optimised simulator build (false: quicker build, slower run)
 
 Every key is checked: an unknown key, a wrong type or a value out of range raises
 :class:`~rtlgen.errors.ConfigError` naming the file and the key.
@@ -106,6 +107,7 @@ class FlowConfig:
     max_loss: tuple[float, ...]
     hil_images: int
     hil_workers: int
+    hil_optimize: bool
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -151,7 +153,7 @@ class _Section:
         if v is None:
             return None
         p = Path(os.path.expandvars(os.path.expanduser(v)))
-        return p if p.is_absolute() else (self.file.parent / p)
+        return Path(os.path.normpath(p if p.is_absolute() else (self.file.parent / p)))
 
     def str_list(self, key: str, default: Any = ()) -> tuple[str, ...]:
         v = self.get(key, list, list(default))
@@ -204,7 +206,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     dirs = []
     for i, d in enumerate(lib.str_list("netlists")):
         p = Path(os.path.expandvars(os.path.expanduser(d)))
-        p = p if p.is_absolute() else file.parent / p
+        p = Path(os.path.normpath(p if p.is_absolute() else file.parent / p))
         if not p.is_dir():
             raise lib.fail(f"netlists[{i}]", f"folder {p} not found")
         dirs.append(p)
@@ -236,7 +238,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     for i, v in enumerate(losses):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
             raise sel.fail(f"max_loss[{i}]", f"expected a fraction in 0..1, got {v!r}")
-    hil = _Section(data.get("hil", {}), "hil", file, {"images", "workers"})
+    hil = _Section(data.get("hil", {}), "hil", file, {"images", "workers", "optimize"})
     return FlowConfig(
         name=name, source=file, out=Path(out), model_zoo=zoo, model_path=mpath, images_path=images,
         search_split=search, test_split=test, generated=generated, netlist_dirs=tuple(dirs), verify=verify,
@@ -255,6 +257,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         max_loss=tuple(float(v) for v in losses),
         hil_images=hil.get("images", int, 2, lo=0, hi=1 << 20),
         hil_workers=hil.get("workers", int, 1, lo=1, hi=64),
+        hil_optimize=hil.get("optimize", bool, True),
         raw=data,
     )
 

@@ -216,7 +216,10 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
         if h:
             lines += [f"Hardware in the loop: {h['images']} images, accuracy {_pct(h['accuracy'])}, "
                       f"{h['cycles_per_image']:,.0f} cycles per image, {h['cycles_per_second']:,.0f} simulated "
-                      f"cycles/s, {h['images_per_minute']:.1f} images/min.", "",
+                      f"cycles/s, {h['images_per_minute']:.1f} images/min (per CPU-second of the simulator: "
+                      f"{h.get('cpu_cycles_per_second', 0):,.0f} cycles/s, {h.get('cpu_images_per_minute', 0):.1f} "
+                      f"images/min); simulator start-up {h.get('startup_seconds', 0):.0f} s, Verilator build "
+                      f"{h['build_seconds']:.0f} s{' (reused)' if h['build_reused'] else ''}.", "",
                       "| layer | unit | encoding | granularity | cycles/image | documented estimate |",
                       "|---|---|---|---|---|---|"]
             lines += [f"| {l['layer']} | {l['unit']} | {l['encoding']} | {l['granularity']} | "

@@ -51,6 +51,19 @@ class FlowResult:
         return Path(self.outputs["report"]["report"])
 
 
+def _claim(workdir: Path, key: str) -> None:
+    """Make ``workdir`` the working folder of the step with ``key``: a folder left by the same
+    step (killed before it finished) is kept so the step can resume from its checkpoints; one
+    left by a step with other inputs is emptied, since its checkpoints belong to another run."""
+    import shutil
+
+    stamp = workdir / ".flow-key"
+    if workdir.exists() and (not stamp.is_file() or stamp.read_text().strip() != key):
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key + "\n")
+
+
 def _say(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
@@ -65,7 +78,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     res = FlowResult(run)
 
     def step(name: str, params: Any, files: list[Any], upstream: list[str], fn: Callable[[], dict[str, Any]],
-             outputs_files: Callable[[dict[str, Any]], list[Any]] = lambda o: []) -> tuple[dict[str, Any], str]:
+             outputs_files: Callable[[dict[str, Any]], list[Any]] = lambda o: [],
+             workdir: Path | None = None) -> tuple[dict[str, Any], str]:
         key = step_key(name, params, files, upstream)
         hit = cache.lookup(name, key)
         if hit is not None:
@@ -73,6 +87,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
             res.outputs[name] = hit
             _say(f"[flow] {name}: cached", quiet)
             return hit, key
+        if workdir is not None:
+            _claim(workdir, key)
         _say(f"[flow] {name}: running", quiet)
         t = time.perf_counter()
         out_data = fn()
@@ -84,6 +100,10 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
         return out_data, key
 
     model_files = [p for p in (cfg.model_path, cfg.images_path) if p is not None]
+    if cfg.model_zoo == "digits":
+        from ..zoo.digits import digits_model_path
+
+        model_files.append(digits_model_path())     # a retrained embedded model reruns the flow
     m, k_model = step("model", {"zoo": cfg.model_zoo, "model": str(cfg.model_path), "images": str(cfg.images_path)},
                       model_files, [],
                       lambda: steps.model_step(cfg.model_zoo, cfg.model_path and str(cfg.model_path),
@@ -120,7 +140,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,
                                                   **search_params),
-                        lambda o: [run / "map" / "front.json"])
+                        lambda o: [run / "map" / "front.json"], workdir=run / "map")
     sel, k_sel = step("select", {"max_loss": list(cfg.max_loss)}, [], [k_search],
                       lambda: steps.select_step(str(run / "map"), cfg.max_loss))
     points = []
@@ -135,16 +155,20 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                         lambda o: [o["bitstream"]])
         hil = None
         if cfg.hil_images > 0:
-            hil, _ = step(f"hil-{tag}", {"images": cfg.hil_images, "workers": cfg.hil_workers}, [],
+            hil, _ = step(f"hil-{tag}", {"images": cfg.hil_images, "workers": cfg.hil_workers,
+                                         "optimize": cfg.hil_optimize}, [],
                           [k_bs, k_model],
                           lambda: steps.hil_step(acc["accel_dir"], bs["bitstream"], m["model"], m["images"],
-                                                 cfg.hil_images, cfg.hil_workers, str(pdir / "hil.json")),
+                                                 cfg.hil_images, cfg.hil_workers, str(pdir / "hil.json"),
+                                                 optimize=cfg.hil_optimize, progress=progress and not quiet),
                           lambda o: [pdir / "hil.json"])
         points.append({**p, "accel": acc, "bitstream_file": bs["bitstream"], "hil": hil})
     from .report import write_report
 
-    rep, _ = step("report", {"v": 1}, [], [k_sel, k_cost, *(res_key for res_key in [])] + [
-        step_key("points", [{k: v for k, v in pt.items() if k != "mapping"} for pt in points])],
+    # the report reads everything above: the selection (hence the search), the costs and each
+    # point's accelerator, bitstream and HIL figures
+    points_key = step_key("points", [{k: v for k, v in pt.items() if k != "mapping"} for pt in points])
+    rep, _ = step("report", {"v": 1}, [], [k_sel, k_cost, points_key],
         lambda: write_report(cfg, run, lib["entries"], cands, cost["cost"], str(run / "map"), points, libdir),
         lambda o: [o["report"]])
     res.outputs["report"] = rep

@@ -182,12 +182,13 @@ def bitstream_step(src: str, dst: str, config_hash: str) -> dict[str, Any]:
 
 
 def hil_step(accel_dir: str, bitstream: str, model: str, images: str, limit: int, workers: int,
-             out_file: str, start: int = 0) -> dict[str, Any]:
+             out_file: str, start: int = 0, optimize: bool = True, progress: bool = True) -> dict[str, Any]:
     """Hardware in the loop (:func:`rtlgen.hil.run_hil`); the report is saved as JSON."""
     from ..hil import HilJob, run_hil
 
     rep = run_hil(HilJob(accel=Path(accel_dir), bitstream=Path(bitstream), model=Path(model), images=Path(images),
-                         limit=limit, start=start, workers=workers))
+                         limit=limit, start=start, workers=workers, optimize=optimize,
+                         progress=progress))
     d = rep.to_dict()
     atomic_write_text(Path(out_file), json.dumps(d, indent=1) + "\n")
     return d

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..paths import atomic_write_text
 from .bam import BrokenArray
+from .drum import Drum
 from .exact import ArrayMultiplier, BaughWooley
 from .family import Family, Param, Spec
 from .roup import Roup
@@ -24,7 +25,7 @@ __all__ = ["FAMILIES", "Family", "Param", "Spec", "get_family", "make_spec", "ne
 
 #: Multiplier families by name.
 FAMILIES: dict[str, type[Family]] = {
-    cls.name: cls for cls in (Roup, ArrayMultiplier, BaughWooley, Truncated, BrokenArray)
+    cls.name: cls for cls in (Roup, ArrayMultiplier, BaughWooley, Truncated, BrokenArray, Drum)
 }
 
 

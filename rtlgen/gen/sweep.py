@@ -50,12 +50,13 @@ def _roup_points(signed: bool) -> list[Spec]:
 
 def shipped_specs() -> list[Spec]:
     """Every ROUP point distinct after the R <= 2P rule (both signednesses), the exact array
-    and Baugh-Wooley multipliers, and a handful of truncated and broken-array ones."""
+    and Baugh-Wooley multipliers, and a handful of truncated, broken-array and DRUM ones."""
     specs = _roup_points(True) + _roup_points(False)
     specs += [make_spec("array", False), make_spec("baugh_wooley", True)]
     specs += [make_spec("truncated", signed, k=k, compensate=c)
               for signed in (False, True) for k in (4, 6, 8) for c in (0, 1)]
     specs += [make_spec("bam", False, h=h, v=v) for h, v in ((1, 4), (2, 6), (2, 8), (3, 9), (4, 10))]
+    specs += [make_spec("drum", False, k=k) for k in (3, 4, 5, 6)]
     return specs
 
 
@@ -76,8 +77,8 @@ COST_FIELDS = ("cells", "area_um2", "delay_ns", "power_mw", "energy_pj")
 def cost_model() -> dict[str, Any]:
     """What the manifest's costs depend on: liberty, operand stream, timing environment."""
     from ..activity import ActivitySpec
-    from ..celllib import read_liberty
     from ..cost import MODEL_VERSION
+    from ..liberty import read_liberty
     from ..paths import liberty_path
     from ..sta import StaConfig
 

@@ -11,7 +11,6 @@ here rather than in a reader later.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from amaranth.back import rtlil
 from amaranth.lib import wiring
 
 from ..errors import ToolError
+from ..yosys import yosys_executable
 
 __all__ = ["GATES", "yosys_version", "flatten_to_gates", "check_gate_netlist"]
 
@@ -53,19 +53,9 @@ _ALLOWED_LINE = re.compile(
 )
 
 
-def _yosys() -> str:
-    path = shutil.which("yosys")
-    if path is None:
-        raise ToolError(
-            "yosys not found on PATH: the generators flatten circuits with Yosys "
-            "(Debian package 'yosys'; 'bash bootstrap.sh setup' installs it)"
-        )
-    return path
-
-
 def yosys_version() -> str:
     """The first line of ``yosys -V``, e.g. ``Yosys 0.23 (git sha1 7ce5011c24b)``."""
-    proc = subprocess.run([_yosys(), "-V"], capture_output=True, text=True, check=False)
+    proc = subprocess.run([yosys_executable(), "-V"], capture_output=True, text=True, check=False)
     if proc.returncode:
         raise ToolError(f"yosys -V failed (exit {proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout.strip().splitlines()[0]
@@ -89,7 +79,7 @@ def flatten_to_gates(circuit: wiring.Component, top: str) -> str:
         (tmpdir / "in.il").write_text(il)
         script = _SCRIPT.format(il=tmpdir / "in.il", top=top, gates=GATES, out=tmpdir / "out.v")
         (tmpdir / "flow.ys").write_text(script)
-        proc = subprocess.run([_yosys(), "-q", "-s", str(tmpdir / "flow.ys")],
+        proc = subprocess.run([yosys_executable(), "-q", "-s", str(tmpdir / "flow.ys")],
                               capture_output=True, text=True, check=False, cwd=tmpdir)
         if proc.returncode:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
