@@ -3,7 +3,8 @@
 ``codes``: padded port-A codes uint8 ``[N, Hp, Wp, C]``; taps are numbered
 ``k = (i * KW + j) * G + g``; taps whose code equals ``a0`` (the padding code) add 0 (the fold in
 ``engines._fold_luts`` guarantees it), so they are skipped. Accumulation is int32, as in
-hardware; the inner loops run over output channels so that they vectorize.
+hardware; the inner loops run over output channels so that they vectorize. Speed figures and
+what was tried: benchmarks/RESULTS.md, "Emulation speed".
 """
 from __future__ import annotations
 
@@ -11,83 +12,100 @@ import numba as nb
 import numpy as np
 
 
+@nb.njit(inline="always")
+def _compact_row(seg, wp, c, a0, step, o_ch, pre, val, start):  # pragma: no cover - compiled
+    """One padded input row's taps that are not the padding code ``a0``, in (column, channel)
+    order: ``pre[e] = (col * C + ci) * step + a * o_ch`` (a table offset with the window
+    position still to add), ``val[e] = a``, and ``start[col]`` the first entry of column
+    ``col``. A window over columns ``x*sw .. x*sw+KW-1`` is then the contiguous entry range
+    ``start[x*sw] .. start[x*sw+KW]``: the padding codes are scanned once per input row,
+    not once per output pixel."""
+    m = 0
+    for col in range(wp):
+        start[col] = m
+        for ci in range(c):
+            a = seg[col * c + ci]
+            pre[m] = (col * c + ci) * step + np.int64(a) * o_ch
+            val[m] = a
+            m += a != a0
+    start[wp] = m
+
+
 @nb.njit(parallel=True, cache=True, boundscheck=False)
 def conv_vtab(codes, vtab, base, kh, kw, sh, sw, a0, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
     """Approximate conv: ``vtab[k, a, :]`` is tap k's contribution to every output channel when
-    its activation code is ``a`` (0 for ``a0``); fused requantization to int8 ``out``.
+    its activation code is ``a`` (0 for ``a0``); ``base`` the accumulators' start (bias and
+    folded constants); requantization to int8 ``out`` fused (:func:`requant_block`).
 
-    Per output pixel the taps with ``a != a0`` are first gathered into a list (a window row
-    ``i`` is one contiguous span of ``KW * C`` codes), then their rows summed with slices,
-    which numba compiles without index wraparound checks, so the channel loop vectorizes."""
+    Per output row, each of the KH input rows is compacted once (:func:`_compact_row`); every
+    output pixel then adds the rows ``vtab[k, a, :]`` of its window's entries, a contiguous
+    slice add that numba vectorizes. int32 accumulation wraps as in hardware, so the order of
+    the additions does not matter."""
     n, hp, wp, c = codes.shape
     _, oh, ow, o_ch = out.shape
     cflat = codes.reshape(-1)
     vflat = vtab.reshape(-1)
-    span = kw * c
-    rows = n * oh
-    k_all = kh * span
-    for r in nb.prange(rows):
+    oflat = out.reshape(-1)
+    step = 256 * o_ch
+    rq = _requant_params(mult, shift)
+    for r in nb.prange(n * oh):
         img = r // oh
         y = r % oh
-        acc = np.empty(o_ch, dtype=np.int32)
-        offs = np.empty(k_all + 1, dtype=np.int64)
+        accs = np.empty(ow * o_ch, dtype=np.int32)
         for x in range(ow):
-            m = 0
-            for i in range(kh):
-                start = ((img * hp + y * sh + i) * wp + x * sw) * c
-                seg = cflat[start: start + span]
-                kb = i * span
-                for t in range(span):
-                    a = seg[t]
-                    offs[m] = ((kb + t) * 256 + np.int64(a)) * o_ch
-                    m += a != a0
-            acc[:] = base
-            for t in range(m):
-                row = vflat[offs[t]: offs[t] + o_ch]
-                for o in range(o_ch):
-                    acc[o] += row[o]
-            orow = out[img, y, x]
-            for o in range(o_ch):
-                orow[o] = requant_one(np.int64(acc[o]), mult[o], shift[o], single, zp, lo, hi)
+            accs[x * o_ch: (x + 1) * o_ch] = base
+        pre = np.empty(wp * c, dtype=np.int64)
+        val = np.empty(wp * c, dtype=np.int32)
+        start = np.empty(wp + 1, dtype=np.int64)
+        for i in range(kh):
+            row0 = ((img * hp + y * sh + i) * wp) * c
+            _compact_row(cflat[row0: row0 + wp * c], wp, c, a0, step, o_ch, pre, val, start)
+            for x in range(ow):
+                d = (i * kw * c - x * sw * c) * step
+                acc = accs[x * o_ch: (x + 1) * o_ch]
+                for e in range(start[x * sw], start[x * sw + kw]):
+                    p = pre[e] + d
+                    row = vflat[p: p + o_ch]
+                    for o in range(o_ch):
+                        acc[o] += row[o]
+        requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
 
 @nb.njit(parallel=True, cache=True, boundscheck=False)
 def conv_exact(xp, z, wmat, bias, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
-    """Exact conv on the padded int8 input ``xp`` (padding = z): ``wmat[k, o]`` int32, taps
-    with ``x == z`` skipped (gathered as in :func:`conv_vtab`); fused bias and requantization."""
-    n, hp, wp, c = xp.shape
+    """Exact conv on the padded int8 input ``xp`` (padding = z): ``wmat[k, o]`` int32; the
+    window walk of :func:`conv_vtab` with ``(x - z) * wmat[k, :]`` added per entry (entries
+    with ``x == z`` skipped); fused bias and requantization."""
+    codes = xp
+    n, hp, wp, c = codes.shape
     _, oh, ow, o_ch = out.shape
-    xflat = xp.reshape(-1)
+    cflat = codes.reshape(-1)
     wflat = wmat.reshape(-1)
-    span = kw * c
-    rows = n * oh
-    k_all = kh * span
-    for r in nb.prange(rows):
+    oflat = out.reshape(-1)
+    rq = _requant_params(mult, shift)
+    for r in nb.prange(n * oh):
         img = r // oh
         y = r % oh
-        acc = np.empty(o_ch, dtype=np.int32)
-        offs = np.empty(k_all + 1, dtype=np.int64)
-        vals = np.empty(k_all + 1, dtype=np.int32)
+        accs = np.empty(ow * o_ch, dtype=np.int32)
         for x in range(ow):
-            m = 0
-            for i in range(kh):
-                start = ((img * hp + y * sh + i) * wp + x * sw) * c
-                seg = xflat[start: start + span]
-                kb = i * span
-                for t in range(span):
-                    a = np.int32(seg[t]) - z
-                    offs[m] = (kb + t) * o_ch
-                    vals[m] = a
-                    m += a != 0
-            acc[:] = bias
-            for t in range(m):
-                row = wflat[offs[t]: offs[t] + o_ch]
-                a = vals[t]
-                for o in range(o_ch):
-                    acc[o] += a * row[o]
-            orow = out[img, y, x]
-            for o in range(o_ch):
-                orow[o] = requant_one(np.int64(acc[o]), mult[o], shift[o], single, zp, lo, hi)
+            accs[x * o_ch: (x + 1) * o_ch] = bias
+        pre = np.empty(wp * c, dtype=np.int64)
+        val = np.empty(wp * c, dtype=np.int32)
+        start = np.empty(wp + 1, dtype=np.int64)
+        for i in range(kh):
+            row0 = ((img * hp + y * sh + i) * wp) * c
+            # step o_ch and no code term: pre[e] indexes wmat's rows, val[e] holds x
+            _compact_row(cflat[row0: row0 + wp * c], wp, c, z, o_ch, 0, pre, val, start)
+            for x in range(ow):
+                d = (i * kw * c - x * sw * c) * o_ch
+                acc = accs[x * o_ch: (x + 1) * o_ch]
+                for e in range(start[x * sw], start[x * sw + kw]):
+                    p = pre[e] + d
+                    a = val[e] - z
+                    row = wflat[p: p + o_ch]
+                    for o in range(o_ch):
+                        acc[o] += a * row[o]
+        requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
 
 @nb.njit(parallel=True, cache=True, fastmath=False, boundscheck=False)
@@ -151,6 +169,38 @@ def requant_one(acc, m, shift, single, zp, lo, hi):  # pragma: no cover - compil
     return y
 
 
+@nb.njit(inline="always")
+def _requant_params(mult, shift):  # pragma: no cover - compiled
+    """Per-channel (multiplier, left shift, right shift, single-rounding shift) for
+    :func:`requant_block`; ``mult >= 0`` (TFLite's are in [0, 2**31)), so SRDHM's one
+    saturating case (both operands -2**31) cannot occur and is not tested there."""
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    return mult, left, right, 31 - shift
+
+
+@nb.njit(inline="always")
+def requant_block(acc, o_ch, rq, single, zp, lo, hi, out):  # pragma: no cover - compiled
+    """:func:`requant_one` over a block of pixels ``acc[p * o_ch + o]``, written branch-free
+    (selects and shifts only) so that the channel loop vectorizes."""
+    mult, left, right, total = rq
+    for p in range(acc.shape[0] // o_ch):
+        for o in range(o_ch):
+            a = np.int64(acc[p * o_ch + o])
+            if single:
+                y = (a * mult[o] + (np.int64(1) << (total[o] - 1))) >> total[o]
+            else:
+                v = a << left[o]
+                v = ((v + 2147483648) & 0xFFFFFFFF) - 2147483648
+                ab = v * mult[o]
+                s = ab + ((np.int64(1) << 30) if ab >= 0 else (1 - (np.int64(1) << 30)))
+                q = (s + ((s >> 63) & 2147483647)) >> 31  # s / 2**31 truncated toward zero
+                mask = (np.int64(1) << right[o]) - 1
+                y = (q >> right[o]) + ((q & mask) > ((mask >> 1) + ((q >> 63) & 1)))
+            y += zp
+            out[p * o_ch + o] = min(max(y, lo), hi)
+
+
 @nb.njit(parallel=True, cache=True)
 def requantize_rows(acc, bias, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
     rows, o_ch = acc.shape
@@ -159,17 +209,57 @@ def requantize_rows(acc, bias, mult, shift, single, zp, lo, hi, out):  # pragma:
             out[r, o] = requant_one(np.int64(acc[r, o]) + bias[o], mult[o], shift[o], single, zp, lo, hi)
 
 
+@nb.njit(inline="always")
+def _srdhm_pos(a, b):  # pragma: no cover - compiled
+    """:func:`_srdhm` for ``b >= 0`` (never the saturating case), branch-free."""
+    ab = a * b
+    s = ab + ((np.int64(1) << 30) if ab >= 0 else (1 - (np.int64(1) << 30)))
+    return (s + ((s >> 63) & 2147483647)) >> 31
+
+
+@nb.njit(inline="always")
+def _rdbp_bf(x, e):  # pragma: no cover - compiled
+    mask = (np.int64(1) << e) - 1
+    return (x >> e) + ((x & mask) > ((mask >> 1) + ((x >> 63) & 1)))
+
+
 @nb.njit(parallel=True, cache=True)
 def add_int8(x1, x2, zp1, zp2, zpo, ls, m1, e1, m2, e2, mo, eo, lo, hi, out):  # pragma: no cover
+    """TFLite's quantized ADD (multipliers >= 0, as :func:`rtlgen.quant.add_params` makes
+    them), over flat int8 arrays; branch-free so that it vectorizes."""
     n = x1.shape[0]
-    for i in nb.prange(n):
-        a = np.int64(np.int64(x1[i]) - zp1) << ls
-        b = np.int64(np.int64(x2[i]) - zp2) << ls
-        sa = _rdbp(_srdhm(a, m1), -e1)
-        sb = _rdbp(_srdhm(b, m2), -e2)
-        y = _rdbp(_srdhm(_wrap32(sa + sb), mo), -eo) + zpo
-        if y < lo:
-            y = lo
-        if y > hi:
-            y = hi
-        out[i] = y
+    nblk = (n + 4095) // 4096
+    for blk in nb.prange(nblk):
+        for i in range(blk * 4096, min(n, blk * 4096 + 4096)):
+            a = (np.int64(x1[i]) - zp1) << ls
+            b = (np.int64(x2[i]) - zp2) << ls
+            sa = _rdbp_bf(_srdhm_pos(a, np.int64(m1)), -e1)
+            sb = _rdbp_bf(_srdhm_pos(b, np.int64(m2)), -e2)
+            v = sa + sb
+            v = ((v + 2147483648) & 0xFFFFFFFF) - 2147483648
+            y = _rdbp_bf(_srdhm_pos(v, np.int64(mo)), -eo) + zpo
+            out[i] = min(max(y, lo), hi)
+
+
+@nb.njit(parallel=True, cache=True)
+def pad_codes(x, lut, pt, pl, pad_code, out):  # pragma: no cover
+    """``out[n, pt + y, pl + x, c] = lut[x_int8 + 128]``, the border ``pad_code``: the port-A
+    codes of a padded layer input in one pass (no padded int8 copy)."""
+    n, h, w, c = x.shape
+    _, hp, wp, _ = out.shape
+    for r in nb.prange(n * hp):
+        img = r // hp
+        yy = r % hp
+        orow = out[img, yy]
+        y = yy - pt
+        if y < 0 or y >= h:
+            orow[:, :] = pad_code
+            continue
+        xrow = x[img, y]
+        for xx in range(wp):
+            j = xx - pl
+            if j < 0 or j >= w:
+                orow[xx, :] = pad_code
+            else:
+                for ci in range(c):
+                    orow[xx, ci] = lut[np.int64(xrow[j, ci]) + 128]

@@ -97,6 +97,8 @@ class FastEngine(ReferenceEngine):
         n = x.shape[0]
         oh, ow, o_ch = layer.out_shape
         o, kh, kw, g = layer.weights.shape
+        if layer.multiplier.size and int(layer.multiplier.min()) < 0:  # the kernels rely on it
+            raise ValueError(f"negative requantization multiplier {int(layer.multiplier.min())}")
         rq = (layer.multiplier.astype(np.int64), layer.shift.astype(np.int64),
               layer.rounding == "single", layer.z_out, layer.act[0], layer.act[1])
         if layer.depthwise:
@@ -106,8 +108,8 @@ class FastEngine(ReferenceEngine):
             _kernels.requantize_rows(flat, layer.bias.astype(np.int64), *rq, out)
             return out.reshape(acc.shape)
         out = np.empty((n, oh, ow, o_ch), dtype=np.int8)
-        xs = self._padded(layer, x)
         if plan is None:
+            xs = _padded_codes(layer, x, _IDENTITY_INT8, np.int8(layer.z_in))
             key = ("exact", layer.op_index)
             if key not in self._cache:
                 self._cache[key] = (np.ascontiguousarray(
@@ -117,7 +119,7 @@ class FastEngine(ReferenceEngine):
                                 layer.stride[0], layer.stride[1], *rq, out)
             return out
         vtab, base, a0 = self._vtab(layer, plan)
-        codes = _port_a_codes(xs, layer.z_in, plan.encoding)
+        codes = _padded_codes(layer, x, _port_a_lut(x, layer.z_in, plan.encoding), np.uint8(a0))
         _kernels.conv_vtab(codes, vtab, base, kh, kw, layer.stride[0], layer.stride[1], np.uint8(a0),
                            *rq, out)
         return out
@@ -127,18 +129,12 @@ class FastEngine(ReferenceEngine):
         from . import _kernels
 
         ls, (m1, e1), (m2, e2), (mo, eo) = params
+        if min(m1, m2, mo) < 0:  # the kernel relies on it; rtlgen.quant.add_params never does
+            raise ValueError(f"negative ADD multiplier in {params}")
         out = np.empty(x1.size, dtype=np.int8)
         _kernels.add_int8(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1),
                           zp1, zp2, zp_out, ls, m1, e1, m2, e2, mo, eo, act[0], act[1], out)
         return out.reshape(x1.shape)
-
-    @staticmethod
-    def _padded(layer: MacLayer, x: np.ndarray) -> np.ndarray:
-        xs = x.reshape((x.shape[0],) + layer.in_shape)
-        (pt, pb), (pl, pr) = layer.pads
-        if pt or pb or pl or pr:
-            xs = np.pad(xs, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=layer.z_in)
-        return np.ascontiguousarray(xs)
 
     def _vtab(self, layer: MacLayer, plan: LayerPlan) -> tuple[np.ndarray, np.ndarray, int]:
         """``vtab[k, a, o]``: tap k's contribution to output channel o for activation code a
@@ -166,7 +162,7 @@ class FastEngine(ReferenceEngine):
         from . import _kernels
 
         lut, uidx, base, a0 = _fold_luts(layer, plan)
-        codes = _port_a_codes(self._padded(layer, x), layer.z_in, plan.encoding)
+        codes = _padded_codes(layer, x, _port_a_lut(x, layer.z_in, plan.encoding), np.uint8(a0))
         o, kh, kw, g = layer.weights.shape
         oh, ow, _ = layer.out_shape
         out = np.empty((x.shape[0], oh, ow, o), dtype=np.int32)
@@ -191,14 +187,29 @@ class FastEngine(ReferenceEngine):
         return (cols @ wmat).astype(np.int32).reshape(n, oh, ow, o_ch)
 
 
-def _port_a_codes(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
-    """:func:`activation_codes` of int8 ``x`` as uint8, by one byte lookup (same values)."""
+_IDENTITY_INT8 = np.arange(-128, 128).astype(np.int8)
+
+
+def _port_a_lut(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
+    """uint8 ``lut[x + 128]`` = :func:`activation_codes` of the int8 value ``x`` (same values,
+    by one byte lookup); raises the encoding's own error where ``x`` has no code."""
     if encoding == "signmag" and x.size and int(x.min()) < z:
-        activation_codes(x[x < z][:1], z, encoding)  # raises the encoding's own error
+        activation_codes(x[x < z][:1], z, encoding)
     lut = activation_codes(np.arange(-128, 128), z, encoding) if encoding != "signmag" else \
         np.clip(np.arange(-128, 128) - z, 0, 255)
-    byte_lut = np.roll(lut.astype(np.uint8), -128)  # index by the int8's bit pattern
-    return byte_lut[x.view(np.uint8)]
+    return lut.astype(np.uint8)
+
+
+def _padded_codes(layer: MacLayer, x: np.ndarray, lut: np.ndarray, pad_code) -> np.ndarray:
+    """``lut`` applied to the layer input ``x`` (int8), spatially padded with ``pad_code``."""
+    from . import _kernels
+
+    xs = np.ascontiguousarray(x.reshape((x.shape[0],) + layer.in_shape))
+    (pt, pb), (pl, pr) = layer.pads
+    n, h, w, c = xs.shape
+    out = np.empty((n, h + pt + pb, w + pl + pr, c), dtype=lut.dtype)
+    _kernels.pad_codes(xs, lut, pt, pl, pad_code, out)
+    return out
 
 
 def _im2col_float(xs: np.ndarray, layer: MacLayer) -> np.ndarray:
