@@ -51,3 +51,26 @@ def test_zero_budget_stores_nothing(digits):
     em.run(x, cache=cache)
     em.run(x, cache=cache)
     assert cache.hits == 0
+
+
+def test_several_prefixes_are_kept_and_the_least_recently_used_dropped(digits):
+    graph, x = digits
+    base = Emulator(graph)
+    first = sorted(base.layers)[0]
+    runs = {bits: _plans(base, {first: bits}) for bits in (3, 4, 5)}
+    cache = PrefixCache()
+    for bits in (3, 4):
+        Emulator(graph, runs[bits], batch_size=20).run(x, cache=cache)
+    before = cache.hits
+    got = Emulator(graph, runs[3], batch_size=20).run(x, cache=cache)  # not the last run
+    assert cache.hits > before
+    assert np.array_equal(got.output, Emulator(graph, runs[3], batch_size=20).run(x).output)
+    # a budget for about one run's tensors: the older prefixes go first
+    one_run = cache._bytes // 3 + 1
+    small = PrefixCache(max_bytes=one_run)
+    for bits in (3, 4, 5):
+        Emulator(graph, runs[bits], batch_size=20).run(x, cache=small)
+    assert small._bytes <= one_run
+    before = small.hits
+    Emulator(graph, runs[3], batch_size=20).run(x, cache=small)
+    assert small.hits == before  # bits=3 was evicted

@@ -2,14 +2,15 @@
 
 A search evaluates many assignments on one image set; when an assignment only changes later
 layers, the ops before the first changed MAC layer produce the same tensors as last time.
-:class:`PrefixCache` keeps, per batch, the tensors live after each op of the last run (as long
-as a byte budget allows, earliest ops first), keyed by a digest of every plan up to that op, and
+:class:`PrefixCache` keeps, per batch, the tensors live after ops of earlier runs (least
+recently used dropped beyond a byte budget), keyed by a digest of every plan up to that op, and
 :meth:`Emulator.run` resumes each batch after the longest matching prefix. Results are
 identical with and without the cache (tested); the cache belongs to one image array.
 """
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 
 import numpy as np
 
@@ -32,15 +33,17 @@ def plan_digest(plan: LayerPlan | None) -> bytes:
 
 
 class PrefixCache:
-    """Tensors after each op of the previous run, per batch, within ``max_bytes``."""
+    """Tensors after ops of earlier runs, per batch, least recently used dropped beyond
+    ``max_bytes``. Several prefixes per op position are kept, so a search that returns to a
+    choice for its first layers (NSGA-II's population converges) resumes after them."""
 
     def __init__(self, max_bytes: int = 512 << 20):
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, not {max_bytes}")
         self.max_bytes = max_bytes
         self._images: bytes | None = None
-        # batch start -> {op position: (prefix digest, {tensor index: array})}
-        self._store: dict[int, dict[int, tuple[bytes, dict[int, np.ndarray]]]] = {}
+        # (batch start, op position, prefix digest) -> {tensor index: array}, oldest use first
+        self._store: OrderedDict[tuple[int, int, bytes], dict[int, np.ndarray]] = OrderedDict()
         self._bytes = 0
         self.hits = 0  # ops skipped in total, for tests and reports
 
@@ -52,23 +55,23 @@ class PrefixCache:
             self._bytes = 0
 
     def lookup(self, batch: int, prefixes: list[bytes]) -> tuple[int, dict[int, np.ndarray]] | None:
-        """The deepest stored op position whose digest matches, and its live tensors."""
-        stored = self._store.get(batch, {})
-        for pos in sorted(stored, reverse=True):
-            digest, tensors = stored[pos]
-            if digest == prefixes[pos]:
+        """The deepest stored op position whose prefix digest matches, and its live tensors."""
+        for pos in range(len(prefixes) - 1, -1, -1):
+            key = (batch, pos, prefixes[pos])
+            tensors = self._store.get(key)
+            if tensors is not None:
+                self._store.move_to_end(key)
                 self.hits += pos + 1
                 return pos, tensors
         return None
 
     def store(self, batch: int, pos: int, digest: bytes, tensors: dict[int, np.ndarray]) -> None:
-        old = self._store.setdefault(batch, {}).get(pos)
+        key = (batch, pos, digest)
         size = sum(a.nbytes for a in tensors.values())
-        if old is not None:
-            self._bytes -= sum(a.nbytes for a in old[1].values())
-        if self._bytes + size > self.max_bytes:
-            if old is not None:
-                del self._store[batch][pos]
+        if key in self._store or size > self.max_bytes:
             return
-        self._store[batch][pos] = (digest, dict(tensors))
+        while self._store and self._bytes + size > self.max_bytes:
+            _, old = self._store.popitem(last=False)
+            self._bytes -= sum(a.nbytes for a in old.values())
+        self._store[key] = dict(tensors)
         self._bytes += size

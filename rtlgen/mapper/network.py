@@ -121,10 +121,12 @@ class EmulatorAccuracy:
         self.engine = engine
         self.batch_size = batch_size
         self._layers = None
+        self._cache = None  # per process: a PrefixCache of this split's earlier runs
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_layers"] = None
+        state["_cache"] = None
         return state
 
     def _resolve(self, name: str) -> tuple[np.ndarray, bool]:
@@ -154,7 +156,13 @@ class EmulatorAccuracy:
         return Emulator(self.graph, plans, engine=self.engine, batch_size=self.batch_size)
 
     def run(self, assignment: dict[str, Any]) -> Any:
-        return self.emulator(assignment).run(self.images)
+        """Emulation results on this split; layers before the first one whose plan differs
+        from an earlier run's in this process are reused (:class:`rtlgen.emulate.PrefixCache`)."""
+        from ..emulate.cache import PrefixCache
+
+        if self._cache is None:
+            self._cache = PrefixCache(max_bytes=256 << 20)
+        return self.emulator(assignment).run(self.images, cache=self._cache)
 
     def accuracy(self, assignment: dict[str, Any]) -> float:
         return float(self.run(assignment).accuracy(self.labels))
