@@ -5,6 +5,7 @@ the energy saving reached within 0.6% and 2% top-1 loss (selected on the search 
 loss measured on the test split) and the configuration that reaches it. Re-running resumes.
 
     python benchmarks/map_resnet8.py --lib LIBDIR --out RUN/ [--generations G --pop N --seed S]
+        [--granularity filter|kernel|layer] [--weight-tuning none|uniform|histogram]
 """
 from __future__ import annotations
 
@@ -28,13 +29,14 @@ def main() -> int:
     ap.add_argument("--granularity", default="filter")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--candidates", nargs="+")
+    ap.add_argument("--weight-tuning", default="none", choices=("none", "uniform", "histogram"))
     args = ap.parse_args()
     data = shared_data_dir()
     argv = ["map", "--model", str(data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"),
             "--images", str(data / "cifar10" / "cifar10_test_first1017.npz"), "--accel", args.accel,
             "--lib", args.lib, "--out", args.out, "--search", "0:500", "--test", "500:1017",
             "--generations", str(args.generations), "--pop", str(args.pop), "--seed", str(args.seed),
-            "--granularity", args.granularity]
+            "--granularity", args.granularity, "--weight-tuning", args.weight_tuning]
     if args.workers:
         argv += ["--workers", str(args.workers)]
     if args.candidates:
