@@ -13,9 +13,9 @@ import numpy as np
 
 
 @nb.njit(inline="always")
-def _compact_row(seg, wp, c, a0, step, o_ch, pre, val, start):  # pragma: no cover - compiled
+def _compact_row(seg, wp, c, a0, step, per_code, pre, val, start):  # pragma: no cover - compiled
     """One padded input row's taps that are not the padding code ``a0``, in (column, channel)
-    order: ``pre[e] = (col * C + ci) * step + a * o_ch`` (a table offset with the window
+    order: ``pre[e] = (col * C + ci) * step + a * per_code`` (a table offset with the window
     position still to add), ``val[e] = a``, and ``start[col]`` the first entry of column
     ``col``. A window over columns ``x*sw .. x*sw+KW-1`` is then the contiguous entry range
     ``start[x*sw] .. start[x*sw+KW]``: the padding codes are scanned once per input row,
@@ -25,28 +25,36 @@ def _compact_row(seg, wp, c, a0, step, o_ch, pre, val, start):  # pragma: no cov
         start[col] = m
         for ci in range(c):
             a = seg[col * c + ci]
-            pre[m] = (col * c + ci) * step + np.int64(a) * o_ch
+            pre[m] = (col * c + ci) * step + np.int64(a) * per_code
             val[m] = a
             m += a != a0
     start[wp] = m
 
 
 @nb.njit(parallel=True, cache=True, boundscheck=False)
-def conv_vtab(codes, vtab, base, kh, kw, sh, sw, a0, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
-    """Approximate conv: ``vtab[k, a, :]`` is tap k's contribution to every output channel when
-    its activation code is ``a`` (0 for ``a0``); ``base`` the accumulators' start (bias and
-    folded constants); requantization to int8 ``out`` fused (:func:`requant_block`).
+def conv_rows(codes, a0, exact, rows_, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
+    """A conv layer as a sum of per-tap rows over the output channels, requantization to int8
+    ``out`` fused (:func:`requant_block`); ``base`` starts the accumulators (bias and folded
+    constants).
+
+    * approximate (``exact`` False): ``rows_`` is ``vtab[k, a, :]``, tap k's contribution to every
+      output channel when its port-A code is ``a`` (0 for the padding code ``a0``); ``codes``
+      uint8.
+    * exact: ``rows_`` is ``wmat[k, :]`` (int32) and ``codes`` the padded int8 input (padding
+      ``a0`` = the zero point z); each entry adds ``(x - z) * wmat[k, :]``.
 
     Per output row, each of the KH input rows is compacted once (:func:`_compact_row`); every
-    output pixel then adds the rows ``vtab[k, a, :]`` of its window's entries, a contiguous
-    slice add that numba vectorizes. int32 accumulation wraps as in hardware, so the order of
-    the additions does not matter."""
+    output pixel then adds the rows of its window's entries, a contiguous slice add that numba
+    vectorizes. int32 accumulation wraps as in hardware, so the order of the additions does not
+    matter."""
     n, hp, wp, c = codes.shape
     _, oh, ow, o_ch = out.shape
     cflat = codes.reshape(-1)
-    vflat = vtab.reshape(-1)
+    tflat = rows_.reshape(-1)
     oflat = out.reshape(-1)
-    step = 256 * o_ch
+    step = o_ch if exact else 256 * o_ch  # table offset per tap
+    per_code = 0 if exact else o_ch  # table offset per code value
+    z = np.int32(a0)
     rq = _requant_params(mult, shift)
     for r in nb.prange(n * oh):
         img = r // oh
@@ -59,52 +67,23 @@ def conv_vtab(codes, vtab, base, kh, kw, sh, sw, a0, mult, shift, single, zp, lo
         start = np.empty(wp + 1, dtype=np.int64)
         for i in range(kh):
             row0 = ((img * hp + y * sh + i) * wp) * c
-            _compact_row(cflat[row0: row0 + wp * c], wp, c, a0, step, o_ch, pre, val, start)
+            _compact_row(cflat[row0: row0 + wp * c], wp, c, a0, step, per_code, pre, val, start)
             for x in range(ow):
                 d = (i * kw * c - x * sw * c) * step
                 acc = accs[x * o_ch: (x + 1) * o_ch]
-                for e in range(start[x * sw], start[x * sw + kw]):
-                    p = pre[e] + d
-                    row = vflat[p: p + o_ch]
-                    for o in range(o_ch):
-                        acc[o] += row[o]
-        requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
-
-
-@nb.njit(parallel=True, cache=True, boundscheck=False)
-def conv_exact(xp, z, wmat, bias, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
-    """Exact conv on the padded int8 input ``xp`` (padding = z): ``wmat[k, o]`` int32; the
-    window walk of :func:`conv_vtab` with ``(x - z) * wmat[k, :]`` added per entry (entries
-    with ``x == z`` skipped); fused bias and requantization."""
-    codes = xp
-    n, hp, wp, c = codes.shape
-    _, oh, ow, o_ch = out.shape
-    cflat = codes.reshape(-1)
-    wflat = wmat.reshape(-1)
-    oflat = out.reshape(-1)
-    rq = _requant_params(mult, shift)
-    for r in nb.prange(n * oh):
-        img = r // oh
-        y = r % oh
-        accs = np.empty(ow * o_ch, dtype=np.int32)
-        for x in range(ow):
-            accs[x * o_ch: (x + 1) * o_ch] = bias
-        pre = np.empty(wp * c, dtype=np.int64)
-        val = np.empty(wp * c, dtype=np.int32)
-        start = np.empty(wp + 1, dtype=np.int64)
-        for i in range(kh):
-            row0 = ((img * hp + y * sh + i) * wp) * c
-            # step o_ch and no code term: pre[e] indexes wmat's rows, val[e] holds x
-            _compact_row(cflat[row0: row0 + wp * c], wp, c, z, o_ch, 0, pre, val, start)
-            for x in range(ow):
-                d = (i * kw * c - x * sw * c) * o_ch
-                acc = accs[x * o_ch: (x + 1) * o_ch]
-                for e in range(start[x * sw], start[x * sw + kw]):
-                    p = pre[e] + d
-                    a = val[e] - z
-                    row = wflat[p: p + o_ch]
-                    for o in range(o_ch):
-                        acc[o] += a * row[o]
+                if exact:
+                    for e in range(start[x * sw], start[x * sw + kw]):
+                        p = pre[e] + d
+                        a = val[e] - z
+                        row = tflat[p: p + o_ch]
+                        for o in range(o_ch):
+                            acc[o] += a * row[o]
+                else:
+                    for e in range(start[x * sw], start[x * sw + kw]):
+                        p = pre[e] + d
+                        row = tflat[p: p + o_ch]
+                        for o in range(o_ch):
+                            acc[o] += row[o]
         requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
 

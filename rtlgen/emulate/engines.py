@@ -115,12 +115,12 @@ class FastEngine(ReferenceEngine):
                 self._cache[key] = (np.ascontiguousarray(
                     layer.weights.astype(np.int32).reshape(o_ch, -1).T),)
             (wmat,) = self._cache[key]
-            _kernels.conv_exact(xs, np.int32(layer.z_in), wmat, layer.bias.astype(np.int32), kh, kw,
-                                layer.stride[0], layer.stride[1], *rq, out)
+            _kernels.conv_rows(xs, np.int8(layer.z_in), True, wmat, layer.bias.astype(np.int32), kh, kw,
+                               layer.stride[0], layer.stride[1], *rq, out)
             return out
         vtab, base, a0 = self._vtab(layer, plan)
         codes = _padded_codes(layer, x, _port_a_lut(x, layer.z_in, plan.encoding), np.uint8(a0))
-        _kernels.conv_vtab(codes, vtab, base, kh, kw, layer.stride[0], layer.stride[1], np.uint8(a0),
+        _kernels.conv_rows(codes, np.uint8(a0), False, vtab, base, kh, kw, layer.stride[0], layer.stride[1],
                            *rq, out)
         return out
 
