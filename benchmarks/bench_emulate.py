@@ -4,7 +4,7 @@
     python benchmarks/bench_emulate.py sweep --lib LIBDIR [--out build/bench_emulate]
 
 ``speed``: images/s of LiteRT (XNNPACK, the default interpreter, exact int8; one image per
-invoke and batches of 256), our ``fast`` engine in exact mode and in approximate mode (one
+invoke on one thread and on every CPU, and batches of 256), our ``fast`` engine in exact mode and in approximate mode (one
 catalog multiplier on every conv layer, signmag; a synthetic truncated table without --lib), and
 the ``reference`` engine on a few images, all in the same run; also checks the fast engine bit
 for bit against the reference engine on the first images. Wall time and process CPU time are
@@ -80,9 +80,20 @@ def speed(args) -> int:
             itb.invoke()
             itb.get_tensor(out)
 
+    it2 = Interpreter(model_path=str(model), num_threads=os.cpu_count())
+    it2.allocate_tensors()
+
+    def litert_threads():
+        for i in range(xq.shape[0]):
+            it2.set_tensor(inp, xq[i: i + 1])
+            it2.invoke()
+            it2.get_tensor(out)
+
     results = []
     wl, cl, _ = _timed(litert_single, xq.shape[0])
     results.append(("LiteRT XNNPACK, 1 image/invoke", wl, cl))
+    wt, ct, _ = _timed(litert_threads, xq.shape[0])
+    results.append((f"LiteRT XNNPACK, 1 image/invoke, {os.cpu_count()} threads", wt, ct))
     nb_ = (xq.shape[0] // 256) * 256
     if nb_:
         wb, cb, _ = _timed(litert_batched, nb_)
@@ -117,6 +128,8 @@ def speed(args) -> int:
     print(f"{'path':70s} {'img/s wall':>11s} {'img/CPU-s':>10s}")
     for name, w, c in results:
         print(f"{name:70s} {w:11.1f} {c:10.1f}")
+    best_litert = max(r[1] for r in results if r[0].startswith("LiteRT"))
+    print(f"approximate / best LiteRT, wall clock: {wa / best_litert:.2f}x; exact / best LiteRT: {we / best_litert:.2f}x")
     print(f"fast approximate == reference on the first {n_ref} images (logits and output): {same}")
     print(f"top-1: exact {100 * res_e.accuracy(y[: x.shape[0]]):.2f}%, "
           f"approximate {100 * res_a.accuracy(y[: x.shape[0]]):.2f}%")
