@@ -19,6 +19,7 @@ def test_shipped_digits_flow_parses() -> None:
     assert cfg.out == (ROOT / "build" / "flows" / "digits_default").resolve() or cfg.out.resolve() == \
         (ROOT / "build" / "flows" / "digits_default").resolve()
     assert cfg.hil_images >= 1 and cfg.max_loss
+    assert cfg.weight_tuning == "none"
 
 
 def test_shipped_resnet8_flow_parses(shared_data: Path) -> None:
@@ -49,6 +50,7 @@ def _write(tmp_path: Path, extra: str, base: str = BASE) -> Path:
 @pytest.mark.parametrize("extra, key", [
     ("[search]\ngenerations = 0\n", "search.generations"),
     ("[search]\nencoding = 'sideways'\n", "search.encoding"),
+    ("[search]\nweight_tuning = 'retrain'\n", "search.weight_tuning"),
     ("[search]\npopulaton = 3\n", "search.populaton"),
     ("[select]\nmax_loss = [2.0]\n", "select.max_loss[0]"),
     ("[library]\nnetlists = ['no/such/folder']\n", "library.netlists[0]"),

@@ -32,6 +32,7 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     [search]
     encoding = "signmag"        # signmag, raw, offset
     granularity = "filter"      # layer, filter, kernel
+    weight_tuning = "none"      # none, uniform (ALWANN), histogram (the search images' activations)
     candidates = []             # catalog names; empty = every multiplier of the encoding's sign
     generations = 20
     population = 32
@@ -68,6 +69,7 @@ FLOW_VERSION = 1
 _VERIFY = ("all", "candidates", "none")
 _ENCODINGS = ("signmag", "raw", "offset")
 _GRANULARITIES = ("layer", "filter", "kernel")
+_WEIGHT_TUNINGS = ("none", "uniform", "histogram")
 _ZOO = ("digits",)
 
 
@@ -96,6 +98,7 @@ class FlowConfig:
     accel: Path
     encoding: str
     granularity: str
+    weight_tuning: str
     candidates: tuple[str, ...]
     generations: int
     population: int
@@ -231,7 +234,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         raise acc.fail("config", f"file {accel} not found")
 
     s = _Section(data.get("search", {}), "search", file,
-                 {"encoding", "granularity", "candidates", "generations", "population", "seed", "workers",
+                 {"encoding", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
                   "split_levels", "energy_vectors", "layerwise_baseline"})
     sel = _Section(data.get("select", {}), "select", file, {"max_loss"})
     losses = sel.get("max_loss", list, [0.006, 0.02])
@@ -246,6 +249,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         families=tuple(fams), accel=accel,
         encoding=s.get("encoding", str, "signmag", choices=_ENCODINGS),
         granularity=s.get("granularity", str, "filter", choices=_GRANULARITIES),
+        weight_tuning=s.get("weight_tuning", str, "none", choices=_WEIGHT_TUNINGS),
         candidates=s.str_list("candidates"),
         generations=s.get("generations", int, 20, lo=1, hi=10000),
         population=s.get("population", int, 32, lo=2, hi=100000),

@@ -132,7 +132,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                         lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers),
                         lambda o: [o["file"]])
     search_params = {"search": cfg.search_split, "test": cfg.test_split, "encoding": cfg.encoding,
-                     "granularity": cfg.granularity, "candidates": list(cfg.candidates),
+                     "granularity": cfg.granularity, "weight_tuning": cfg.weight_tuning,
+                     "candidates": list(cfg.candidates),
                      "generations": cfg.generations, "population": cfg.population, "seed": cfg.seed,
                      "split_levels": cfg.split_levels, "energy_vectors": cfg.energy_vectors,
                      "layerwise_baseline": cfg.layerwise_baseline}

@@ -111,7 +111,7 @@ def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int) -> di
 
 
 def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, *, search: str, test: str,
-                encoding: str, granularity: str, candidates: Sequence[str], generations: int, population: int,
+                encoding: str, granularity: str, weight_tuning: str, candidates: Sequence[str], generations: int, population: int,
                 seed: int, workers: int, split_levels: int, energy_vectors: int, layerwise_baseline: bool,
                 progress: bool = True) -> dict[str, Any]:
     """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams."""
@@ -122,7 +122,7 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                  search=search, test=test,
                  settings=SearchSettings(generations=generations, pop_size=population, seed=seed),
                  granularity=granularity, split_levels=split_levels, encoding=encoding,
-                 candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
+                 weight_tuning=weight_tuning, candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
                  energy_vectors=energy_vectors, progress=progress)
     rep = run_map_job(job)
     return {"map_dir": out_dir, "front": len(rep.front), "reference_search": rep.reference_search,
