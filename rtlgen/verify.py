@@ -432,19 +432,26 @@ def catalog_multipliers(library, names: Sequence[str] | None = None,
     """One :class:`Multiplier` per netlist of a library's entries (all entries when ``names`` is None).
 
     ``library`` is a :class:`rtlgen.catalog.Catalog` or its folder. Entries are taken in the
-    catalog's order, each entry's netlists in the order of ``kinds``; every netlist of an entry
-    is checked against the entry's one table (so generic and ``_pdk45`` forms must agree).
+    catalog's order (each once), each entry's implementations of the given ``kinds`` in the
+    order of ``kinds``, then of import; every netlist of an entry is checked against the entry's
+    one table (so generic and ``_pdk45`` forms, and two circuits of one function, must agree).
+    Labels: the entry's name for its default generic netlist, ``NAME (kind)`` for the default
+    of another kind, the implementation's name (and kind) for the others.
     """
     from .catalog import Catalog
 
     catalog = library if isinstance(library, Catalog) else Catalog.open(library)
-    entries = list(catalog.entries) if not names else [catalog.get(n) for n in names]
+    entries = list(catalog.entries) if not names else list({e.hash: e for e in map(catalog.get, names)}.values())
     out: list[Multiplier] = []
     for entry in entries:
         table = catalog.table(entry.hash)
+        defaults = entry.netlists
         for kind in kinds:
-            path = entry.netlists.get(kind)
-            if path is not None:
-                label = entry.name if kind == "generic" else f"{entry.name} ({kind})"
-                out.append(Multiplier(label, Path(path), table, bool(entry.signed)))
+            for imp in entry.implementations:
+                if imp.kind != kind:
+                    continue
+                label = entry.name if imp.path == defaults[kind] else imp.name
+                if kind != "generic":
+                    label = f"{label} ({kind})"
+                out.append(Multiplier(label, imp.path, table, bool(entry.signed)))
     return out
