@@ -105,3 +105,22 @@ def test_a_wrong_table_entry_is_caught_with_its_operands(sim, shipped, shipped_r
     assert by_name[CONTROL].ok
     if sim == "verilator":
         assert sorted(gen_builds.glob(f"{sim}-*")) == builds, "the shipped builds were not reused"
+
+
+@pytest.mark.slow
+def test_a_catalog_of_the_shipped_set_verifies_both_circuits_of_each_shared_function(tmp_path, gen_builds):
+    """Imported into a catalog, the exact array and Booth multipliers (and Baugh-Wooley and the
+    signed Booth) are one entry each pair; verification still simulates both netlists."""
+    from rtlgen.importer import import_folder
+    from rtlgen.verify import catalog_multipliers
+
+    cat = import_folder(SHIPPED, tmp_path / "lib").catalog
+    items = catalog_multipliers(cat)
+    assert len(items) == 68 and len(cat) == 66
+    pairs = {"mul8u_array": "mul8u_roup_p0_r0", "mul8s_baugh_wooley": "mul8s_roup_p0_r0"}
+    chosen = catalog_multipliers(cat, list(pairs))
+    assert [(m.name, m.netlist.name) for m in chosen] == [
+        (n, f"{n}.v") for first, second in pairs.items() for n in (first, second)]
+    report = verify(chosen, simulator="verilator", work_dir=gen_builds)
+    assert [r.name for r in report.results] == [m.name for m in chosen]
+    report.raise_for_mismatch()
