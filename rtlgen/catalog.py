@@ -75,8 +75,8 @@ class Entry:
     """One circuit of the library.
 
     ``implementations`` are its distinct netlists in import order; :attr:`netlists` maps each
-    kind to its default (first) one. ``metrics`` are ours (:mod:`rtlgen.metrics`); ``published`` are the figures the
-    source publishes (EvoApprox: ``mae%``, ``wce%``, ``ep%``, ``mre%``, ``wcre%``, ``mse``,
+    kind to its default (first) one. ``metrics`` are ours (:mod:`rtlgen.metrics`); ``published``
+    are the figures the source publishes (EvoApprox: ``mae%``, ``wce%``, ``ep%``, ``mre%``, ``wcre%``, ``mse``,
     ``pwr`` mW, ``area`` um^2, ``delay`` ns, all as printed). ``extra`` holds cached data of other
     flows (e.g. cost figures) by key.
     """
@@ -203,9 +203,14 @@ class Catalog:
         (``mul8u_roup_p0_r0`` is the Booth netlist even though its entry's default is the array
         multiplier), else the default ``kind`` netlist of the entry that ``key`` names."""
         entry = self.get(key)
-        for imp in entry.implementations:
-            if imp.name == key:
+        named = [imp for imp in entry.implementations if imp.name == key]
+        for imp in named:
+            if imp.kind == kind:
                 return imp
+        # EvoApprox's mul8u_1JJQ names the entry and its generic file: with kind="pdk45" it
+        # means the entry's pdk45 netlist, while mul8u_1JJQ_pdk45 names that netlist of any kind
+        if named and not (key in entry.names and any(imp.kind == kind for imp in entry.implementations)):
+            return named[0]
         return entry.default_implementation(kind)
 
     def implementations(self) -> list[tuple[Entry, Implementation]]:

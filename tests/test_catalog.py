@@ -198,3 +198,11 @@ def test_version_1_catalog_is_read_with_its_netlists_as_implementations(generate
     cat.save()
     assert json.loads((lib / "catalog.json").read_text())["version"] == 2
     assert len(Catalog.open(lib).implementations()) == 66
+
+
+def test_kind_picks_among_the_netlists_of_a_name(evoapprox_library):
+    cat = evoapprox_library
+    assert cat.implementation("mul8u_1JJQ").name == "mul8u_1JJQ"
+    assert cat.implementation("mul8u_1JJQ", "pdk45").name == "mul8u_1JJQ_pdk45"
+    assert cat.implementation("mul8u_1JJQ_pdk45", "generic").name == "mul8u_1JJQ_pdk45"  # named exactly
+    assert cat.implementation("mul8u_DG8", "pdk45").name == "mul8u_DG8"  # no pdk45 netlist: its only one

@@ -78,7 +78,8 @@ def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[Mul
             imp = catalog.implementation(ident, "generic")
             if imp.kind != "generic":
                 raise ConfigError(f"unit[{u}].multipliers[{s}] = {ident!r}: the library has no "
-                                  f"generic netlist for {entry.name}", file=config.source)
+                                  f"generic netlist for {entry.name}, only {imp.kind} {imp.name}",
+                                  file=config.source)
             path = imp.path
             netlist = read_netlist(path)
             for port, width in _PORTS.items():
