@@ -179,8 +179,8 @@ class VerilatorBackend(Simulator):
 
         A small design is compiled as one translation unit (``VM_PARALLEL_BUILDS=0``): otherwise
         Verilator's makefile first precompiles its headers twice (fast and slow code, 90 MB of
-        ``.gch`` each) and then compiles each of about ten files, and for a bank of 33 generated
-        multipliers that took 7.6 s of g++ CPU against 2.1 s as one unit (see
+        ``.gch`` each) and then compiles each of about ten files, and for a bank of 34 generated
+        multipliers that took 8.4 s of g++ CPU against 2.3 s as one unit (see
         benchmarks/RESULTS.md, "Exhaustive verification"). A large design keeps Verilator's
         choice: its files compile in parallel.
         """
