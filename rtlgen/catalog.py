@@ -305,8 +305,9 @@ class Catalog:
         for e in self.entries:
             entries.append({
                 "hash": e.hash, "name": e.name, "signed": e.signed, "aliases": list(e.aliases),
-                "implementations": [{"name": i.name, "kind": i.kind, "file": os.path.relpath(i.path, self.root.resolve()),
-                                     "digest": i.digest} for i in e.implementations],
+                "implementations": [{"name": i.name, "kind": i.kind, "digest": i.digest,
+                                     "file": os.path.relpath(i.path, self.root.resolve())}
+                                    for i in e.implementations],
                 "sources": list(e.sources), "metrics": e.metrics, "published": e.published,
                 "provenance": e.provenance, "extra": e.extra,
             })

@@ -384,9 +384,9 @@ def implementation_costs(
     selects that netlist; an entry's name, alias or hash its default ``kind`` netlist); None
     selects every ``kind`` implementation of every entry (an entry without one: its first).
     Results come one per key, in the order of ``keys`` (each netlist costed once), figures
-    named after the implementation. Each netlist must tabulate to its entry's table. Figures are cached in the
-    entries' ``extra`` under :func:`cost_key` (which holds the netlist's hash); call
-    ``catalog.save()`` to keep them. ``jobs`` > 1 computes misses in that many processes.
+    named after the implementation. Each netlist must tabulate to its entry's table. Figures are
+    cached in the entries' ``extra`` under :func:`cost_key` (which holds the netlist's hash);
+    call ``catalog.save()`` to keep them. ``jobs`` > 1 computes misses in that many processes.
     """
     activity = activity or ActivitySpec.make()
     lib_path = Path(liberty) if liberty is not None else liberty_path()

@@ -85,7 +85,9 @@ def test_failed_import_leaves_catalog_untouched(evoapprox_library, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("{", r"corrupt catalog"),
     ('{"format": "other"}', r"not an rtlgen catalog"),
-    ('{"format": "rtlgen-catalog", "version": 99}', r"^.*catalog\.json: catalog version 99 is not supported \(this rtlgen reads versions 1, 2; re-import the netlists with .rtlgen lib import DIR --lib LIBDIR.\)$"),
+    ('{"format": "rtlgen-catalog", "version": 99}',
+     r"^.*catalog\.json: catalog version 99 is not supported \(this rtlgen reads versions 1, 2; "
+     r"re-import the netlists with 'rtlgen lib import DIR --lib LIBDIR'\)$"),
 ])
 def test_corrupt_catalog_is_rejected(tmp_path, content, message):
     (tmp_path / "catalog.json").write_text(content)
