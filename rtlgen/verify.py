@@ -219,6 +219,12 @@ def _sim_dir_on_path() -> Iterator[None]:
                 _path_added = False
 
 
+def _runtime_dir(simulator: Simulator, work_dir: Path) -> Path | None:
+    """Where the builds in ``work_dir`` share the simulator's design-independent objects."""
+    key = simulator.runtime_key()
+    return work_dir / f"{simulator.name}-runtime-{key}" if key else None
+
+
 class Bench:
     """One simulator build of the testbench with a bank of multiplier netlists.
 
@@ -231,7 +237,7 @@ class Bench:
                  work_dir: Path, *, liberty: Path | None = None):
         if not netlists:
             raise ValueError("a bench needs at least one netlist")
-        self.simulator = get_simulator(simulator) if isinstance(simulator, str) else simulator
+        self.simulator = get_simulator(simulator, small_design=True) if isinstance(simulator, str) else simulator
         self.netlists = [(Path(p), t) for p, t in netlists]
         self.work_dir = Path(work_dir)
         self.liberty = liberty if liberty is not None else _default_liberty()
@@ -265,9 +271,7 @@ class Bench:
                 flat_texts.append(dst.read_text())
             bank = _bank_verilog(modules)
             tb = _TB_FILE.read_text()
-            key = hashlib.sha256("\0".join([self.simulator.name, self.simulator.version, self.simulator.runtime_key(),
-                                             str(getattr(self.simulator, "opt", "")), *self.simulator.build_args(),
-                                             tb, bank, *flat_texts])
+            key = hashlib.sha256("\0".join([self.simulator.build_key(), tb, bank, *flat_texts])
                                  .encode()).hexdigest()[:20]
             build_dir = self.work_dir / f"{self.simulator.name}-{key}"
             marker = build_dir / "rtlgen-build.ok"
@@ -281,8 +285,7 @@ class Bench:
                 atomic_write_text(src_dir / "rtlgen_dut_bank.v", bank)
                 atomic_write_text(src_dir / "rtlgen_verify_tb.v", tb)
                 sources += [src_dir / "rtlgen_dut_bank.v", src_dir / "rtlgen_verify_tb.v"]
-                key = self.simulator.runtime_key()
-                runner = self.simulator.runner(self.work_dir / f"{self.simulator.name}-runtime-{key}" if key else None)
+                runner = self.simulator.runner(_runtime_dir(self.simulator, self.work_dir))
                 log = build_dir / "build.log"
                 build_args = self.simulator.build_args()
                 try:
@@ -374,7 +377,7 @@ def verify(
         raise ValueError("nothing to verify: no multipliers given")
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
-    backend = get_simulator(simulator)
+    backend = get_simulator(simulator, small_design=True)
     backend.check()
     lib = Path(liberty) if liberty is not None else None
     jobs = jobs or min(2, os.cpu_count() or 1)
@@ -398,8 +401,15 @@ def verify(
             return [_result(m, backend.name, r) for m, r in zip(group, raw)], bench.build_seconds, \
                 time.perf_counter() - start
 
+        # In a cold work folder the first build also compiles the simulator's runtime library
+        # (Verilator: ~9-13 s of g++ CPU, itself spread over the cores by make -j): the first
+        # group goes alone, so that the others reuse the library instead of compiling it again
+        # concurrently.
+        runtime = _runtime_dir(backend, work)
+        cold = runtime is not None and not backend.runtime_cached(runtime)
+        outcomes = [one(groups[0])] if cold and len(groups) > 1 and jobs > 1 else []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(one, groups))
+            outcomes += list(pool.map(one, groups[len(outcomes):]))
     order = {id(m): i for i, m in enumerate(items)}
     results = sorted(((r, m) for (rs, _, _), g in zip(outcomes, groups) for r, m in zip(rs, g)),
                      key=lambda rm: order[id(rm[1])])
@@ -422,19 +432,26 @@ def catalog_multipliers(library, names: Sequence[str] | None = None,
     """One :class:`Multiplier` per netlist of a library's entries (all entries when ``names`` is None).
 
     ``library`` is a :class:`rtlgen.catalog.Catalog` or its folder. Entries are taken in the
-    catalog's order, each entry's netlists in the order of ``kinds``; every netlist of an entry
-    is checked against the entry's one table (so generic and ``_pdk45`` forms must agree).
+    catalog's order (each once), each entry's implementations of the given ``kinds`` in the
+    order of ``kinds``, then of import; every netlist of an entry is checked against the entry's
+    one table (so generic and ``_pdk45`` forms, and two circuits of one function, must agree).
+    Labels: the entry's name for its default generic netlist, ``NAME (kind)`` for the default
+    of another kind, the implementation's name (and kind) for the others.
     """
     from .catalog import Catalog
 
     catalog = library if isinstance(library, Catalog) else Catalog.open(library)
-    entries = list(catalog.entries) if not names else [catalog.get(n) for n in names]
+    entries = list(catalog.entries) if not names else list({e.hash: e for e in map(catalog.get, names)}.values())
     out: list[Multiplier] = []
     for entry in entries:
         table = catalog.table(entry.hash)
+        defaults = entry.netlists
         for kind in kinds:
-            path = entry.netlists.get(kind)
-            if path is not None:
-                label = entry.name if kind == "generic" else f"{entry.name} ({kind})"
-                out.append(Multiplier(label, Path(path), table, bool(entry.signed)))
+            for imp in entry.implementations:
+                if imp.kind != kind:
+                    continue
+                label = entry.name if imp.path == defaults[kind] else imp.name
+                if kind != "generic":
+                    label = f"{label} ({kind})"
+                out.append(Multiplier(label, imp.path, table, bool(entry.signed)))
     return out

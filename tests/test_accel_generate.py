@@ -132,3 +132,19 @@ def test_yosys_synthesizes_to_osu018(tmp_path, library):
     area = synthesize_accelerator(design)
     assert area.cells > 1000 and area.area > 0
     assert any(name.startswith("DFF") for name in area.cell_counts), area.cell_counts
+
+
+def test_a_name_selects_its_own_netlist_among_circuits_of_one_function(tmp_path):
+    """mul8u_array and mul8u_roup_p0_r0 are one catalog entry (same table): a bank that names
+    each gets each one's netlist, not the entry's first."""
+    from rtlgen.accel.generate import hardware_specs
+    from rtlgen.importer import import_folder
+
+    shipped = REPO_ROOT / "netlists" / "generated"
+    cat = import_folder(shipped, tmp_path / "lib").catalog
+    cfg = AccelConfig(units=1, lanes=1, multipliers=2, activation_bytes=64, weight_words=8, channels=4,
+                      unit_multipliers=(("mul8u_roup_p0_r0", "mul8u_array"),), source="x.toml")
+    banks, files = hardware_specs(cfg, cat)
+    assert [s.module for s in banks[0]] == ["mul8u_roup_p0_r0", "mul8u_array"]
+    for module, path in files.items():
+        assert path.read_bytes() == (shipped / f"{module}.v").read_bytes()

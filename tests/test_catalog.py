@@ -85,7 +85,9 @@ def test_failed_import_leaves_catalog_untouched(evoapprox_library, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("{", r"corrupt catalog"),
     ('{"format": "other"}', r"not an rtlgen catalog"),
-    ('{"format": "rtlgen-catalog", "version": 99}', r"catalog version 99 is not supported \(expected 1\)"),
+    ('{"format": "rtlgen-catalog", "version": 99}',
+     r"^.*catalog\.json: catalog version 99 is not supported \(this rtlgen reads versions 1, 2; "
+     r"re-import the netlists with 'rtlgen lib import DIR --lib LIBDIR'\)$"),
 ])
 def test_corrupt_catalog_is_rejected(tmp_path, content, message):
     (tmp_path / "catalog.json").write_text(content)
@@ -108,3 +110,101 @@ def test_tampered_table_is_detected(evoapprox_library, tmp_path):
 def test_missing_library_says_how_to_make_one(tmp_path):
     with pytest.raises(CatalogError, match=r"rtlgen lib import DIR --lib LIBDIR"):
         Catalog.open(tmp_path / "nowhere")
+
+
+# ---------------------------------------------------------------------------------------------
+# Two circuits of one function: an entry keeps each of them
+
+GENERATED = Path(__file__).resolve().parent.parent / "netlists" / "generated"
+SAME_FUNCTION = {"mul8u_array": "mul8u_roup_p0_r0", "mul8s_baugh_wooley": "mul8s_roup_p0_r0"}
+
+
+@pytest.fixture(scope="module")
+def generated_library(tmp_path_factory) -> Catalog:
+    return import_folder(GENERATED, tmp_path_factory.mktemp("generated-lib")).catalog
+
+
+def test_same_function_netlists_are_each_kept_and_selected_by_name(generated_library):
+    cat = generated_library
+    assert len(cat) == 66 and len(cat.implementations()) == 68
+    for first, second in SAME_FUNCTION.items():
+        entry = cat.get(second)
+        assert entry is cat.get(first) and entry.name == first
+        assert [i.name for i in entry.implementations] == [first, second]
+        for name in (first, second):
+            imp = cat.implementation(name)
+            assert imp.name == name and imp.kind == "generic"
+            assert imp.path.read_bytes() == (GENERATED / f"{name}.v").read_bytes()
+        # the entry's own name, its hash: the default (first imported) netlist
+        assert cat.implementation(entry.hash).name == first == Path(entry.netlists["generic"]).stem
+
+
+def test_every_implementation_survives_reopening_and_reimport(generated_library, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(generated_library.root, lib)
+    doc = json.loads((lib / "catalog.json").read_text())
+    assert doc["version"] == 2
+    again = import_folder(GENERATED, lib)
+    assert again.new_circuits == 0 and len(again.catalog.implementations()) == 68
+    reopened = Catalog.open(lib)
+    def listing(cat):
+        return [(i.name, i.path.relative_to(cat.root.resolve()), i.digest) for _, i in cat.implementations()]
+
+    assert listing(reopened) == listing(generated_library)
+    assert reopened.implementation("mul8s_roup_p0_r0").path.read_bytes() == \
+        (GENERATED / "mul8s_roup_p0_r0.v").read_bytes()
+
+
+def test_copies_that_differ_in_comments_only_are_one_implementation(evoapprox_library):
+    exact = evoapprox_library.get("mul8u_1JJQ")
+    assert len(exact.sources) == 10  # 5 Pareto folders x (generic + pdk45), headers differ
+    assert [(i.name, i.kind) for i in exact.implementations] == [("mul8u_1JJQ", "generic"),
+                                                                 ("mul8u_1JJQ_pdk45", "pdk45")]
+    assert evoapprox_library.implementation("mul8u_1JJQ_pdk45").kind == "pdk45"
+    assert evoapprox_library.get("mul8u_1JJQ_pdk45") is exact
+
+
+def test_another_netlist_under_a_taken_file_name_is_kept_apart(tmp_path):
+    """Same function, same file name, different circuit (a second release): both are kept, the
+    second under its release's name and in a folder of its own."""
+    a, b = tmp_path / "r1", tmp_path / "r2"
+    a.mkdir(), b.mkdir()
+    shutil.copy(GENERATED / "mul8u_array.v", a / "mul8u_array.v")
+    shutil.copy(GENERATED / "mul8u_roup_p0_r0.v", b / "mul8u_array.v")
+    lib = tmp_path / "lib"
+    import_folder(a, lib, release="r1")
+    cat = import_folder(b, lib, release="r2").catalog
+    [entry] = cat.entries
+    assert [i.name for i in entry.implementations] == ["mul8u_array", "r2:mul8u_array"]
+    first, second = entry.implementations
+    assert first.path != second.path and first.path.name == second.path.name == "mul8u_array.v"
+    assert first.path.read_bytes() == (GENERATED / "mul8u_array.v").read_bytes()
+    assert cat.implementation("r2:mul8u_array").path.read_bytes() == (GENERATED / "mul8u_roup_p0_r0.v").read_bytes()
+
+
+def test_version_1_catalog_is_read_with_its_netlists_as_implementations(generated_library, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(generated_library.root, lib)
+    doc = json.loads((lib / "catalog.json").read_text())
+    for raw in doc["entries"]:  # what version 1 wrote: the first netlist of each kind only
+        imps = raw.pop("implementations")
+        raw["netlists"] = {}
+        for imp in imps:
+            raw["netlists"].setdefault(imp["kind"], imp["file"])
+    doc["version"] = 1
+    (lib / "catalog.json").write_text(json.dumps(doc))
+    cat = Catalog.open(lib)
+    assert len(cat.implementations()) == 66
+    assert cat.implementation("mul8u_array").path == (lib / cat.get("mul8u_array").netlists["generic"]).resolve()
+    assert cat.implementation("mul8u_array").digest == generated_library.implementation("mul8u_array").digest
+    cat.save()
+    assert json.loads((lib / "catalog.json").read_text())["version"] == 2
+    assert len(Catalog.open(lib).implementations()) == 66
+
+
+def test_kind_picks_among_the_netlists_of_a_name(evoapprox_library):
+    cat = evoapprox_library
+    assert cat.implementation("mul8u_1JJQ").name == "mul8u_1JJQ"
+    assert cat.implementation("mul8u_1JJQ", "pdk45").name == "mul8u_1JJQ_pdk45"
+    assert cat.implementation("mul8u_1JJQ_pdk45", "generic").name == "mul8u_1JJQ_pdk45"  # named exactly
+    assert cat.implementation("mul8u_DG8", "pdk45").name == "mul8u_DG8"  # no pdk45 netlist: its only one

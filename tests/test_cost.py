@@ -268,3 +268,28 @@ def test_power_ranks_like_evoapprox_pdk45(evoapprox_dir, tmp_path):
     names = sorted(published)
     rho = spearmanr([ours[n] for n in names], [published[n] for n in names]).statistic
     assert rho >= 0.9, f"Spearman {rho:.3f} < 0.9"
+
+
+def test_two_circuits_of_one_function_are_costed_each(tmp_path):
+    """The exact array and the exact radix-4 Booth multiplier share a catalog entry (one table),
+    but each name is costed on its own netlist, to the figures the shipped manifest records."""
+    from rtlgen.gen.sweep import read_manifest
+    from rtlgen.importer import import_folder
+    from rtlgen.paths import REPO_ROOT
+
+    shipped = REPO_ROOT / "netlists" / "generated"
+    manifest = {e["name"]: e["cost"] for e in read_manifest(shipped)["netlists"]}
+    cat = import_folder(shipped, tmp_path / "lib").catalog
+    names = ["mul8u_array", "mul8u_roup_p0_r0"]
+    rows = cost_mod.implementation_costs(cat, names)
+    assert [imp.name for _, imp, _ in rows] == [f.name for _, _, f in rows] == names
+    assert rows[0][0] is rows[1][0]  # one entry
+    for name, (_, _, f) in zip(names, rows):
+        assert f.cells == manifest[name]["cells"] and f.area_um2 == pytest.approx(manifest[name]["area_um2"])
+        assert f.energy_pj == pytest.approx(manifest[name]["energy_pj"], rel=1e-6)
+    assert rows[0][2].area_um2 != rows[1][2].area_um2
+    # per entry: each key's own netlist, and two netlists of one entry cannot share one figure
+    assert catalog_costs(cat, ["mul8u_roup_p0_r0"])[cat.get("mul8u_array").hash] == rows[1][2]
+    with pytest.raises(CatalogError, match=r"^mul8u_array and mul8u_roup_p0_r0 are two netlists of one circuit "
+                                           r"\(mul8u_array, [0-9a-f]+\); cost them with implementation_costs$"):
+        catalog_costs(cat, names)

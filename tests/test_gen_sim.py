@@ -1,10 +1,13 @@
-"""Simulation of the shipped generated netlists (rtlgen.verify): all 65,536 operand pairs of each
-against its reference model's table.
+"""Simulation of the shipped generated netlists (rtlgen.verify): all 65,536 operand pairs of every
+one of them, on Verilator and on Icarus, against its reference model's table.
 
-Icarus checks every ROUP netlist (45); Verilator, whose C++ builds of a large bank are costly
-on 2 cores, checks one netlist of each other structure beside two ROUP ones.
+The builds are shared by the tests of a session (keyed by content): the Verilator mutation test
+re-runs the very build that checked the shipped netlists, only with other expected tables.
 """
 from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -14,47 +17,112 @@ from rtlgen.paths import REPO_ROOT
 from rtlgen.verify import Multiplier, verify
 
 SHIPPED = REPO_ROOT / "netlists" / "generated"
+SIMULATORS = ["verilator", "icarus"]
 
-VERILATOR_SAMPLE = ("mul8s_roup_p1_r5", "mul8u_roup_p3_r8", "mul8u_array", "mul8s_baugh_wooley",
-                    "mul8s_truncated_k6_compensate1", "mul8u_bam_h2_v6", "mul8u_drum_k4")
+pytestmark = pytest.mark.sim
 
 
-def _multipliers(select) -> list[Multiplier]:
+@pytest.fixture(scope="module")
+def shipped() -> list[Multiplier]:
+    """Every netlist of the manifest, in its order, with the table its reference model computes."""
     out = []
     for entry in read_manifest(SHIPPED)["netlists"]:
-        if select(entry):
-            spec = make_spec(entry["family"], entry["signed"], **entry["params"])
-            out.append(Multiplier(entry["name"], SHIPPED / entry["file"],
-                                  get_family(spec.family).reference_table(spec), spec.signed))
+        spec = make_spec(entry["family"], entry["signed"], **entry["params"])
+        out.append(Multiplier(entry["name"], SHIPPED / entry["file"],
+                              get_family(spec.family).reference_table(spec), spec.signed))
     return out
 
 
-@pytest.mark.sim
-@pytest.mark.slow
-def test_every_roup_netlist_simulates_to_its_reference_table_on_icarus():
-    multipliers = _multipliers(lambda e: e["family"] == "roup")
-    assert len(multipliers) == 45
-    report = verify(multipliers, simulator="icarus")
-    assert [r.name for r in report.results] == [m.name for m in multipliers]
-    report.raise_for_mismatch()
+@pytest.fixture(scope="module")
+def gen_builds(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gen-sim-builds")
 
 
-@pytest.mark.sim
+@pytest.fixture(scope="module")
+def shipped_reports(shipped, gen_builds):
+    reports = {}
+
+    def get(sim: str):
+        if sim not in reports:
+            reports[sim] = verify(shipped, simulator=sim, work_dir=gen_builds)
+        return reports[sim]
+
+    return get
+
+
 @pytest.mark.slow
-def test_each_structure_simulates_to_its_reference_table_on_verilator():
-    multipliers = _multipliers(lambda e: e["name"] in VERILATOR_SAMPLE)
-    assert sorted(m.name for m in multipliers) == sorted(VERILATOR_SAMPLE)
-    report = verify(multipliers, simulator="verilator")
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_every_shipped_netlist_simulates_to_its_reference_table(sim, shipped, shipped_reports):
+    files = sorted(p.name for p in SHIPPED.glob("*.v"))
+    assert len(shipped) == len(files) == 68
+    assert sorted(m.netlist.name for m in shipped) == files
+    report = shipped_reports(sim)
+    assert report.simulator == sim
+    assert [r.name for r in report.results] == [m.name for m in shipped]
     assert all(r.pairs == 65536 for r in report.results)
     report.raise_for_mismatch()
 
 
-@pytest.mark.sim
-def test_a_wrong_table_entry_is_caught_with_its_operands():
-    # the same bench must fail, naming (a, b), when the expected table is off in one entry
-    [m] = _multipliers(lambda e: e["name"] == "mul8s_roup_p2_r8")
-    table = m.table.copy()
-    table[0x80, 0x7F] += 1
-    report = verify([Multiplier(m.name, m.netlist, table, m.signed)], simulator="icarus")
-    [result] = report.results
-    assert result.mismatches == 1 and result.first == (0x80, 0x7F)
+#: name -> (a, b, delta): one changed entry each, in a signed and an unsigned ROUP netlist and
+#: in two other structures; (0x80, 0x7F) is (-128) * 127 for the signed one.
+MUTATIONS = {
+    "mul8s_roup_p2_r8": (0x80, 0x7F, 1),
+    "mul8u_roup_p0_r0": (255, 255, -3),
+    "mul8u_array": (201, 77, 1),
+    "mul8u_drum_k4": (3, 200, -1),
+}
+CONTROL = "mul8s_baugh_wooley"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_a_wrong_table_entry_is_caught_with_its_operands(sim, shipped, shipped_reports, gen_builds):
+    """Exactly the changed pair of each mutated table is reported, with the netlist's true output;
+    nothing else moves. Verilator re-runs the shipped build (cached); Icarus, whose builds cost
+    nothing but whose simulation is slow, checks the mutated netlists and a control alone."""
+    shipped_reports(sim)  # the shipped builds exist
+    builds = sorted(gen_builds.glob(f"{sim}-*"))
+    items = list(shipped)
+    for i, m in enumerate(items):
+        if m.name in MUTATIONS:
+            a, b, delta = MUTATIONS[m.name]
+            table = m.table.copy()
+            table[a, b] += delta
+            items[i] = replace(m, table=table)
+    if sim == "icarus":
+        items = [m for m in items if m.name in MUTATIONS or m.name == CONTROL]
+    report = verify(items, simulator=sim, work_dir=gen_builds)
+    by_name = {r.name: r for r in report.results}
+    original = {m.name: m.table for m in shipped}
+    assert sorted(r.name for r in report.failures) == sorted(MUTATIONS)
+    for name, (a, b, delta) in MUTATIONS.items():
+        r = by_name[name]
+        assert r.mismatches == 1, r.describe()
+        assert r.first == (a, b)
+        assert r.expected == int(original[name][a, b]) + delta
+        assert r.got == int(original[name][a, b])
+    assert by_name["mul8s_roup_p2_r8"].got < 0  # read back as two's complement
+    assert by_name[CONTROL].ok
+    if sim == "verilator":
+        assert sorted(gen_builds.glob(f"{sim}-*")) == builds, "the shipped builds were not reused"
+        # small benches compile as one unit: no 90 MB precompiled headers (rtlgen.simulators)
+        assert list(gen_builds.glob("verilator-*/Vtop__ALL.o")) and not list(gen_builds.glob("verilator-*/*.gch"))
+
+
+@pytest.mark.slow
+def test_a_catalog_of_the_shipped_set_verifies_both_circuits_of_each_shared_function(tmp_path, gen_builds):
+    """Imported into a catalog, the exact array and Booth multipliers (and Baugh-Wooley and the
+    signed Booth) are one entry each pair; verification still simulates both netlists."""
+    from rtlgen.importer import import_folder
+    from rtlgen.verify import catalog_multipliers
+
+    cat = import_folder(SHIPPED, tmp_path / "lib").catalog
+    items = catalog_multipliers(cat)
+    assert len(items) == 68 and len(cat) == 66
+    pairs = {"mul8u_array": "mul8u_roup_p0_r0", "mul8s_baugh_wooley": "mul8s_roup_p0_r0"}
+    chosen = catalog_multipliers(cat, list(pairs))
+    assert [(m.name, m.netlist.name) for m in chosen] == [
+        (n, f"{n}.v") for first, second in pairs.items() for n in (first, second)]
+    report = verify(chosen, simulator="verilator", work_dir=gen_builds)
+    assert [r.name for r in report.results] == [m.name for m in chosen]
+    report.raise_for_mismatch()

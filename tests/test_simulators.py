@@ -73,3 +73,12 @@ def test_verilator_environment_points_into_the_tree():
     env = sim.environment()
     assert Path(env["VERILATOR_ROOT"]) == sim.root
     assert env["PATH"].split(os.pathsep)[0] == str(sim.root / "bin")
+
+
+def test_small_designs_build_as_one_unit_and_key_their_builds_apart():
+    small, large = get_simulator("verilator", small_design=True), get_simulator("verilator")
+    assert "VM_PARALLEL_BUILDS=0" in small.model_make_variables()
+    assert not any(v.startswith("VM_PARALLEL_BUILDS") for v in large.model_make_variables())
+    assert small.build_key() != large.build_key()
+    icarus = get_simulator("icarus", small_design=True)
+    assert icarus.small_design and icarus.build_key() == get_simulator("icarus").build_key()

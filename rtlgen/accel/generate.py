@@ -73,10 +73,14 @@ def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[Mul
                 entry = catalog.get(ident)
             except CatalogError as exc:
                 raise ConfigError(f"unit[{u}].multipliers[{s}]: {exc}", file=config.source) from exc
-            path = entry.netlists.get("generic")
-            if path is None:
+            # the netlist that the name selects: mul8u_roup_p0_r0 and mul8u_array are one
+            # function but two circuits (rtlgen.catalog)
+            imp = catalog.implementation(ident, "generic")
+            if imp.kind != "generic":
                 raise ConfigError(f"unit[{u}].multipliers[{s}] = {ident!r}: the library has no "
-                                  f"generic netlist for {entry.name}", file=config.source)
+                                  f"generic netlist for {entry.name}, only {imp.kind} {imp.name}",
+                                  file=config.source)
+            path = imp.path
             netlist = read_netlist(path)
             for port, width in _PORTS.items():
                 have = netlist.inputs.get(port)
@@ -88,11 +92,12 @@ def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[Mul
                 raise NetlistError(f"multiplier {entry.name}: expected a 16-bit output O (or a "
                                    f"single 16-bit output), found {netlist.outputs}",
                                    file=str(path))
-            if owners.get(netlist.name, entry.hash) != entry.hash:
+            owner = f"{imp.name} of {entry.hash}"
+            if owners.get(netlist.name, owner) != owner:
                 raise ConfigError(f"modules of two different multipliers are both named "
-                                  f"{netlist.name!r} ({owners[netlist.name]} and {entry.hash})",
+                                  f"{netlist.name!r} ({owners[netlist.name]} and {owner})",
                                   file=config.source)
-            owners[netlist.name] = entry.hash
+            owners[netlist.name] = owner
             files[netlist.name] = Path(path)
             row.append(MultiplierSpec(entry.name, entry.signed, module=netlist.name,
                                       output_port=output))

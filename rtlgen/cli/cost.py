@@ -15,7 +15,7 @@ import numpy as np
 
 from ..activity import ActivitySpec
 from ..catalog import Catalog
-from ..cost import CostFigures, catalog_costs, exact_entry, hardware_cost, relative_to
+from ..cost import CostFigures, catalog_costs, exact_entry, hardware_cost, implementation_costs, relative_to
 from ..errors import CatalogError
 from ..sta import StaConfig
 
@@ -80,9 +80,9 @@ def run(args) -> int:
     elif catalog is not None:
         if args.netlist:
             names.insert(0, args.netlist)
-        by_hash = catalog_costs(catalog, names or None, kind=args.kind, activity=activity, config=config,
-                                liberty=args.liberty, jobs=args.jobs)
-        figures = list(by_hash.values())
+        # one row per netlist: two names of one function may be two circuits (rtlgen.catalog)
+        figures = [f for _, _, f in implementation_costs(catalog, names or None, kind=args.kind, activity=activity,
+                                                         config=config, liberty=args.liberty, jobs=args.jobs)]
     else:
         print("rtlgen cost: error: give a NETLIST.v or --lib LIBDIR", file=sys.stderr)
         return 2

@@ -80,7 +80,9 @@ def run_show(args) -> int:
     cat = Catalog.open(args.lib)
     e = cat.get(args.name)
     doc = {"name": e.name, "hash": e.hash, "signed": e.signed, "aliases": list(e.aliases),
-           "netlists": {k: str(v) for k, v in e.netlists.items()}, "metrics": e.metrics,
+           "netlists": {k: str(v) for k, v in e.netlists.items()},
+           "implementations": [{"name": i.name, "kind": i.kind, "file": str(i.path), "digest": i.digest}
+                               for i in e.implementations], "metrics": e.metrics,
            "published": e.published, "provenance": e.provenance, "sources": list(e.sources), "extra": e.extra}
     if args.json:
         print(json.dumps(doc, indent=1))
@@ -88,8 +90,9 @@ def run_show(args) -> int:
     print(f"{e.name}  ({'signed' if e.signed else 'unsigned'}, hash {e.hash})")
     if e.aliases:
         print(f"  aliases: {', '.join(e.aliases)}")
-    for k, v in e.netlists.items():
-        print(f"  netlist {k}: {v}")
+    defaults = e.netlists
+    for i in e.implementations:
+        print(f"  netlist {i.name} ({i.kind}{', default' if defaults[i.kind] == i.path else ''}): {i.path}")
     print("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in e.metrics.items()))
     if e.published:
         print("  published: " + ", ".join(f"{k}={v}" for k, v in sorted(e.published.items())))

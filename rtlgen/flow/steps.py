@@ -96,14 +96,15 @@ def verify_step(libdir: str, names: Sequence[str] | None, work_dir: str, simulat
 def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int) -> dict[str, Any]:
     """Area, delay, power and energy per multiplication (uniform operands) of each multiplier."""
     from ..catalog import Catalog
-    from ..cost import catalog_costs
+    from ..cost import implementation_costs
 
     cat = Catalog.open(libdir)
-    figs = catalog_costs(cat, list(names), jobs=jobs)
+    # per name, not per entry: two names of one function may be two circuits (rtlgen.catalog)
+    figs = {n: f for n, (_, _, f) in zip(names, implementation_costs(cat, list(names), jobs=jobs))}
     cat.save()
     rows = {}
     for n in names:
-        f = figs[cat.get(n).hash]
+        f = figs[n]
         rows[n] = {k: getattr(f, k) for k in ("cells", "area_um2", "delay_ns", "power_mw", "internal_mw",
                                                "switching_mw", "leakage_mw", "energy_pj")}
     atomic_write_text(Path(out_file), json.dumps(rows, indent=1) + "\n")
