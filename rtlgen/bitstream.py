@@ -26,8 +26,10 @@ Byte layout, format version 1 (all integers little-endian; ``uN``/``iN`` = unsig
             ...       str8 name (informative only; identity is the hash)
             2     u16 L: number of layer descriptors
                   per layer descriptor:
-            2       u16 layer index (0-based index among the model's conv/fc layers in graph
-                    order: the emulator's numbering)
+            2       u16 layer index, 0-based in graph order, numbered per kind as the emulator's
+                    assignments are: conv2d and depthwise_conv2d among the model's conv
+                    layers (assignment key "N"), fully_connected among its FULLY_CONNECTED
+                    layers (assignment key "fc:N"); a (kind, index) pair is described once
             1       u8 kind: 0 conv2d, 1 depthwise_conv2d, 2 fully_connected
             1       u8 unit that runs the layer (< U)
             1       u8 encoding: 0 signmag, 1 raw, 2 offset (see rtlgen's emulation docs)
@@ -264,6 +266,11 @@ class LayerDescriptor:
             raise ValueError(f"layer {self.index} weight remaps must name each slot once, ascending, not {slots}")
 
     @property
+    def key(self) -> str:
+        """The layer's key in an emulator assignment: ``"N"`` (conv layer N) or ``"fc:N"``."""
+        return f"fc:{self.index}" if self.kind == "fully_connected" else str(self.index)
+
+    @property
     def kernel_shape(self) -> tuple[int, int]:
         """``(out_channels, in_channels per kernel)``: the shape of kernel-granularity selects."""
         k = 1 if self.kind == "depthwise_conv2d" else self.geometry.in_c
@@ -314,11 +321,11 @@ class Bitstream:
                     raise TypeError(f"unit {u} multipliers must be MultiplierRef, not {type(m).__name__}")
         if len(self.layers) > 0xFFFF:
             raise ValueError(f"too many layers: {len(self.layers)}")
-        seen: set[int] = set()
+        seen: set[str] = set()
         for layer in self.layers:
-            if layer.index in seen:
-                raise ValueError(f"layer {layer.index} is described twice")
-            seen.add(layer.index)
+            if layer.key in seen:
+                raise ValueError(f"layer {layer.key} is described twice")
+            seen.add(layer.key)
             self._check_layer_against_units(layer)
 
     def _check_layer_against_units(self, layer: LayerDescriptor) -> None:
@@ -335,11 +342,12 @@ class Bitstream:
                 raise ValueError(f"layer {layer.index} remaps slot {r.slot}, but unit {layer.unit} has "
                                  f"{bank} multipliers")
 
-    def layer(self, index: int) -> LayerDescriptor:
+    def layer(self, key: int | str) -> LayerDescriptor:
+        """The descriptor of conv layer ``key`` (an int or ``"N"``) or of ``"fc:N"``."""
         for layer in self.layers:
-            if layer.index == index:
+            if layer.key == str(key):
                 return layer
-        raise KeyError(f"no descriptor for layer {index}; described: {[l.index for l in self.layers]}")
+        raise KeyError(f"no descriptor for layer {key}; described: {[l.key for l in self.layers]}")
 
     def multiplier_of(self, layer: LayerDescriptor) -> np.ndarray:
         """Table hashes per select of ``layer`` (object array shaped like its selects)."""
@@ -500,14 +508,15 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
         units.append(tuple(bank))
     (n_layers,) = r.unpack("<H", "layer count")
     layers = []
-    seen: dict[int, int] = {}
+    seen: dict[tuple[bool, int], int] = {}
     for i in range(n_layers):
         start = r.pos
         (index,) = r.unpack("<H", f"index of layer descriptor {i}")
-        if index in seen:
-            raise _fail(f"layer {index} is described twice (first at byte offset {seen[index]})", start, file)
-        seen[index] = start
         kind = r.enum(LAYER_KINDS, f"kind of layer {index}")
+        if (kind == "fully_connected", index) in seen:
+            raise _fail(f"{kind} layer {index} is described twice (first at byte offset "
+                        f"{seen[(kind == 'fully_connected', index)]})", start, file)
+        seen[(kind == "fully_connected", index)] = start
         unit_at = r.pos
         unit = r.u8(f"unit of layer {index}")
         if unit >= n_units:
@@ -644,7 +653,7 @@ def to_assignment(bs: Bitstream, *, default_encoding: str = "signmag") -> dict[s
         if layer.weight_remap:
             bank = bs.units[layer.unit]
             entry["weight_remap"] = {bank[r.slot].hash: list(r.codes) for r in layer.weight_remap}
-        layers[str(layer.index)] = entry
+        layers[layer.key] = entry
     return {"encoding": default_encoding, "layers": layers, "weight_tuning": "none"}
 
 

@@ -15,16 +15,19 @@ with Verilator inside the harness of :mod:`rtlgen.accel.tb` and driven by the co
    (:func:`rtlgen.emulate.from_bitstream.plans_from_bitstream`), so both sides read the same
    artifact;
 2. the emulator runs the images (every tensor kept);
-3. every CONV_2D layer the bitstream describes runs on the RTL for every image, layer after
-   layer (the layer's weights and parameters are loaded once, then its images back to back):
+3. every CONV_2D and FULLY_CONNECTED layer the bitstream describes runs on the RTL for every
+   image, layer after layer in graph order (the layer's weights and parameters are loaded once,
+   then its images back to back; a FULLY_CONNECTED runs as a 1x1 conv of a 1x1 image with the
+   requantizer's single-rounding mode, as LiteRT rounds it):
    input = the layer's input tensor, weights = the model's (after the bitstream's weight remap),
    unit, encoding, multiplier selects and requantization = the bitstream's;
 4. each RTL output is compared with the emulator's tensor byte for byte. The first difference
    stops the run with a :class:`~rtlgen.errors.VerificationError` naming the layer, image,
    position (y, x, channel), expected and got.
 
-The other ops (depthwise conv, ADD, pooling, the FULLY_CONNECTED classifier, which rounds once
-where the hardware requantizer rounds twice) run on the host with the emulator's op functions.
+The other ops (depthwise conv, which the accelerator lacks, ADD, pooling, and any MAC layer the
+bitstream does not describe: the mapper's bitstreams describe the conv layers, so their
+classifier stays exact on the host) run on the host with the emulator's op functions.
 Because every RTL layer's output is checked equal to the emulator's tensor before the next layer
 runs, the host ops compute on exactly the values the RTL produced: the accuracy reported is the
 accuracy through the RTL.
@@ -204,24 +207,26 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     t_loop = time.perf_counter()
     c_sim = 0.0
 
-    described = {d.index: d for d in bs.layers}
-    on_rtl = [li for li, op in enumerate(graph.conv_ops()) if op.kind == "CONV_2D" and li in described]
+    described = {d.key: d for d in bs.layers}
+    mac_keys = {op.index: str(i) for i, op in enumerate(graph.conv_ops())}
+    mac_keys.update({op.index: f"fc:{i}" for i, op in enumerate(graph.mac_ops(("FULLY_CONNECTED",)))})
+    # graph order, the order the tensors are computed in
+    on_rtl = [(mac_keys[op.index], op) for op in graph.mac_ops(("CONV_2D", "FULLY_CONNECTED"))
+              if mac_keys[op.index] in described]
     progress = Path(spec["progress"]) if spec.get("progress") else None
     done_runs = 0
     drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
     await drv.start()
     per_layer = []
     t_sim = 0.0
-    for li, op in enumerate(graph.conv_ops()):
-        d = described.get(li)
-        if op.kind != "CONV_2D" or d is None:
-            continue
+    for li, op in on_rtl:
+        d = described[li]
         layer = layers[op.index]
         plan = plans.get(op.index)
         weights = plan.layer_weights(layer) if plan is not None else layer.weights
         sel = d.select_array()
         rq = d.requant
-        xin = vals[op.inputs[0]]
+        xin = vals[op.inputs[0]].reshape((len(xq),) + tuple(layer.in_shape))
         expected = vals[op.outputs[0]]
         oh, ow, oc = layer.out_shape
         cycles = 0
@@ -233,7 +238,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
                         act_max=rq.act_max, stride=layer.stride, pad=(layer.pads[0][0], layer.pads[1][0]),
                         out_hw=(oh, ow), unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
                         layer_sel=int(sel) if d.granularity == "layer" else 0,
-                        selects=None if d.granularity == "layer" else sel)
+                        selects=None if d.granularity == "layer" else sel, rounding=layer.rounding)
         for n in range(len(xq)):
             job = replace(job0, activations=np.ascontiguousarray(xin[n]).astype(np.int8).view(np.uint8).ravel())
             got, cyc = await drv.run(job, weights_key=li)
@@ -258,7 +263,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
                           "seconds": dt})
     drv.stop()
     if not per_layer:
-        raise ConfigError("the bitstream describes no CONV_2D layer of the model: nothing runs on the accelerator",
+        raise ConfigError("the bitstream describes no CONV_2D or FULLY_CONNECTED layer of the model: nothing runs on the accelerator",
                           file=str(spec["bitstream"]))
     return {"images": int(len(xq)), "pred": [int(p) for p in pred],
             "setup_seconds": t_setup, "loop_seconds": t_emu + (time.perf_counter() - t_loop),
@@ -388,14 +393,18 @@ def run_hil(job: HilJob) -> HilReport:
                      build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks))
 
 
-def conv_descriptor(graph: Any, index: int, *, unit: int, granularity: str = "layer", selects: Any = 0,
+def conv_descriptor(graph: Any, index: int | str, *, unit: int, granularity: str = "layer", selects: Any = 0,
                     encoding: str = "signmag") -> Any:
-    """A bitstream layer descriptor for conv layer ``index`` of ``graph`` (geometry and
-    requantization from the model), for hand-made bitstreams: benchmarks, tests, bring-up."""
+    """A bitstream layer descriptor for conv layer ``index`` of ``graph``, or for its
+    FULLY_CONNECTED layer N when ``index`` is ``"fc:N"`` (geometry and requantization from the
+    model), for hand-made bitstreams: benchmarks, tests, bring-up."""
     from .bitstream import Geometry, LayerDescriptor, Requant
     from .emulate.layers import compile_mac_layers
 
-    op = graph.conv_ops()[index]
+    key = str(index)
+    fc = key.startswith("fc:")
+    number = int(key[3:] if fc else key)
+    op = (graph.mac_ops(("FULLY_CONNECTED",)) if fc else graph.conv_ops())[number]
     layer = compile_mac_layers(graph)[op.index]
     (h, w, c), (oh, ow, oc) = layer.in_shape, layer.out_shape
     geo = Geometry(in_h=h, in_w=w, in_c=c, out_h=oh, out_w=ow, out_c=oc, k_h=layer.weights.shape[1],
@@ -404,8 +413,8 @@ def conv_descriptor(graph: Any, index: int, *, unit: int, granularity: str = "la
     rq = Requant(input_zero_point=layer.z_in, output_zero_point=layer.z_out, act_min=layer.act[0],
                  act_max=layer.act[1], multipliers=tuple(int(v) for v in layer.multiplier),
                  shifts=tuple(int(v) for v in layer.shift))
-    kind = "depthwise_conv2d" if layer.depthwise else "conv2d"
-    return LayerDescriptor(index=index, kind=kind, unit=unit, encoding=encoding, granularity=granularity,
+    kind = "fully_connected" if fc else "depthwise_conv2d" if layer.depthwise else "conv2d"
+    return LayerDescriptor(index=number, kind=kind, unit=unit, encoding=encoding, granularity=granularity,
                            geometry=geo, requant=rq, selects=np.asarray(selects).ravel().tolist())
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import re
 import struct
 import zlib
@@ -46,7 +47,8 @@ def stream() -> Bitstream:
         _layer(1, 0, "filter", remap=True),
         _layer(2, 0, "kernel"),
         _layer(3, 1, "kernel", kind="depthwise_conv2d", out_c=5, in_c=5, encoding="raw", bank=2),
-        _layer(4, 1, "filter", kind="fully_connected", out_c=2, in_c=6, encoding="offset", bank=2),
+        # FULLY_CONNECTED layers are numbered apart from conv layers: this is "fc:0"
+        _layer(0, 1, "filter", kind="fully_connected", out_c=2, in_c=6, encoding="offset", bank=2),
     ))
 
 
@@ -178,7 +180,25 @@ def test_to_assignment(stream: Bitstream) -> None:
     assert len(kern) == 4 and len(kern[0]) == 3
     assert kern[2][1] == bank0[l2.selects[2 * 3 + 1]].hash
     assert len(a["layers"]["3"]["kernels"][0]) == 1  # depthwise: one kernel per channel
-    assert a["layers"]["4"]["encoding"] == "offset"
+    assert a["layers"]["fc:0"]["encoding"] == "offset"
+    assert stream.layer("fc:0").kind == "fully_connected" and stream.layer(0).kind == "conv2d"
+
+
+def test_layer_numbering_is_per_kind(stream: Bitstream) -> None:
+    """conv2d and depthwise_conv2d share the conv numbering; fully_connected has its own."""
+    conv = _layer(0, 0, "layer")
+    with pytest.raises(ValueError, match=r"^layer 0 is described twice$"):
+        Bitstream(ACCEL, _refs(), (conv, _layer(0, 1, "kernel", kind="depthwise_conv2d", out_c=5, in_c=5, bank=2)))
+    fc = _layer(1, 1, "layer", kind="fully_connected", out_c=2, in_c=6, bank=2)
+    with pytest.raises(ValueError, match=r"^layer fc:1 is described twice$"):
+        Bitstream(ACCEL, _refs(), (conv, fc, fc))
+    # the same pair smuggled into the binary form: decode names the second descriptor's offset
+    data = bytearray(encode(Bitstream(ACCEL, _refs(), (conv, fc, replace(fc, index=2)))))
+    second = data.rfind(struct.pack("<HB", 2, bsm.LAYER_KINDS.index("fully_connected")))
+    data[second:second + 2] = struct.pack("<H", 1)
+    data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
+    with pytest.raises(BitstreamError, match=rf"fully_connected layer 1 is described twice .*byte offset {second}"):
+        decode(bytes(data))
 
 
 def test_cli_roundtrip(tmp_path, stream: Bitstream, capsys) -> None:

@@ -25,15 +25,20 @@ pytestmark = [pytest.mark.sim, pytest.mark.slow]
 RESNET_LAYER = 8
 
 
-def _resnet_bitstream(accel: Path, model: Path, path: Path) -> Path:
+def _resnet_bitstream(accel: Path, model: Path, path: Path, *, fc: bool = False) -> Path:
     """A bitstream for the flow's accelerator that runs ResNet-8 conv layer 8 on unit 0, filters
-    alternating between the unit's two multipliers; every other layer stays on the host (exact)."""
+    alternating between the unit's two multipliers (with ``fc``, the classifier too, kernels
+    spread over both); every other layer stays on the host (exact)."""
     manifest = json.loads((accel / "manifest.json").read_text())
     assert not any(s["signed"] for s in manifest["units"][0]), "unit 0 must carry unsigned multipliers (signmag)"
     graph = load_tflite(model)
     oc = graph.tensors[graph.conv_ops()[RESNET_LAYER].outputs[0]].shape[-1]
-    desc = conv_descriptor(graph, RESNET_LAYER, unit=0, granularity="filter", selects=[i % 2 for i in range(oc)])
-    write_bitstream(path, accel_bitstream(accel, [desc]))
+    descs = [conv_descriptor(graph, RESNET_LAYER, unit=0, granularity="filter", selects=[i % 2 for i in range(oc)])]
+    if fc:
+        w = graph.tensors[graph.last_fc().inputs[1]].shape  # [classes, features]
+        descs.append(conv_descriptor(graph, "fc:0", unit=0, granularity="kernel",
+                                     selects=[(o + c) % 2 for o in range(w[0]) for c in range(w[1])]))
+    write_bitstream(path, accel_bitstream(accel, descs))
     return path
 
 
@@ -43,20 +48,22 @@ def flow_accel(digits_flow_run) -> Path:
     return run / "points" / res.outputs["select"]["points"][0]["tag"] / "accel"
 
 
-def test_resnet8_layer_through_the_rtl(flow_accel: Path, shared_data: Path, tmp_path: Path, capsys) -> None:
+def test_resnet8_layers_through_the_rtl(flow_accel: Path, shared_data: Path, tmp_path: Path, capsys) -> None:
+    """Conv layer 8 and the classifier (single-rounding requantization) through the RTL."""
     model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
     images = shared_data / "cifar10" / "cifar10_test_first1017.npz"
-    bs = _resnet_bitstream(flow_accel, model, tmp_path / "resnet8_l8.bin")
+    bs = _resnet_bitstream(flow_accel, model, tmp_path / "resnet8_l8.bin", fc=True)
     out = tmp_path / "hil.json"
     assert main(["hil", "--accel", str(flow_accel), "--bitstream", str(bs), "--model", str(model),
                  "--images", str(images), "--limit", "1", "--quick-build", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "bit for bit" in printed and "images per minute" in printed
     rep = json.loads(out.read_text())
-    assert rep["agree"] and rep["images"] == 1 and [l["layer"] for l in rep["layers"]] == [RESNET_LAYER]
-    layer = rep["layers"][0]
-    # the accelerator's cycle counter against its documented count (fill/drain: a few cycles)
-    assert 0 <= layer["cycles_per_image"] - layer["estimate"] <= 32
+    assert rep["agree"] and rep["images"] == 1
+    assert [l["layer"] for l in rep["layers"]] == [str(RESNET_LAYER), "fc:0"]
+    for layer in rep["layers"]:
+        # the accelerator's cycle counter against its documented count (fill/drain: a few cycles)
+        assert 0 <= layer["cycles_per_image"] - layer["estimate"] <= 32
     with np.load(images) as f:
         y = int(f["y"][0])
     assert rep["accuracy"] == float(rep["pred"][0] == y)
@@ -97,7 +104,7 @@ def test_mismatch_names_layer_image_position_expected_and_got(flow_accel: Path, 
                                                               tmp_path: Path) -> None:
     model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
     images = shared_data / "cifar10" / "cifar10_test_first1017.npz"
-    bs = _resnet_bitstream(flow_accel, model, tmp_path / "x.bin")
+    bs = _resnet_bitstream(flow_accel, model, tmp_path / "x.bin", fc=True)
     spec = {"accel": str(flow_accel), "bitstream": str(bs), "model": str(model), "images": str(images),
             "start": 5, "limit": 1}
     with pytest.raises(VerificationError) as exc:
@@ -105,3 +112,41 @@ def test_mismatch_names_layer_image_position_expected_and_got(flow_accel: Path, 
     msg = str(exc.value)
     assert f"layer {RESNET_LAYER}" in msg and "image 5" in msg and "expected" in msg and "got 0" in msg
     assert "(y=" in msg and "channel=" in msg
+
+
+class _FcWrongDriver(_ZeroDriver):
+    """Answers the conv layer correctly (from the emulation) and the classifier off by one."""
+
+    def __init__(self, expected_conv: np.ndarray) -> None:
+        self.conv = expected_conv
+
+    async def run(self, job, weights_key=None):
+        d = job.descriptor
+        if weights_key == str(RESNET_LAYER):
+            return self.conv, 1
+        return np.ones((d.out_h, d.out_w, d.out_c), np.int8), 1
+
+
+def test_classifier_mismatch_is_named_fc(flow_accel: Path, shared_data: Path, tmp_path: Path) -> None:
+    from rtlgen.bitstream import read_bitstream
+    from rtlgen.emulate.emulator import quantize_input
+    from rtlgen.emulate.from_bitstream import emulator_from_bitstream
+    from rtlgen.hil import accel_tables
+
+    model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
+    images = shared_data / "cifar10" / "cifar10_test_first1017.npz"
+    bs = _resnet_bitstream(flow_accel, model, tmp_path / "x.bin", fc=True)
+    graph = load_tflite(model)
+    tables = accel_tables(flow_accel)
+    manifest = json.loads((flow_accel / "manifest.json").read_text())
+    signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
+    emu = emulator_from_bitstream(graph, read_bitstream(bs), lambda h: (tables[h], signed[h]))
+    with np.load(images) as f:
+        vals = emu.run_batch(quantize_input(graph, f["x"][:1]))
+    conv_out = vals[graph.conv_ops()[RESNET_LAYER].outputs[0]][0]
+    spec = {"accel": str(flow_accel), "bitstream": str(bs), "model": str(model), "images": str(images),
+            "start": 0, "limit": 1}
+    with pytest.raises(VerificationError) as exc:
+        asyncio.run(simulate(None, spec, driver=_FcWrongDriver(conv_out)))
+    msg = str(exc.value)
+    assert msg.startswith("layer fc:0 ") and "image 0" in msg and "got 1" in msg

@@ -194,7 +194,7 @@ class FileDriver:
         self.dut = dut
         self.folder = Path(folder)
         self.weight_bits = weight_bits
-        self._weights_key: int | None = None
+        self._weights_key: int | str | None = None
         self.cycles = 0
         self.layers = 0
 
@@ -216,7 +216,7 @@ class FileDriver:
     def _write(self, name: str, text: str) -> None:
         (self.folder / name).write_text(text)
 
-    async def run(self, job: ConvJob, weights_key: int | None = None) -> tuple[np.ndarray, int]:
+    async def run(self, job: ConvJob, weights_key: int | str | None = None) -> tuple[np.ndarray, int]:
         """Run ``job``; returns (its int8 output [out_h, out_w, out_c], accelerator cycles).
 
         ``weights_key`` identifies the job's weight/parameter images: equal keys skip rewriting

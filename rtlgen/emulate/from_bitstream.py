@@ -20,8 +20,16 @@ __all__ = ["check_bitstream", "plans_from_bitstream", "emulator_from_bitstream"]
 _KIND = {"CONV_2D": "conv2d", "DEPTHWISE_CONV_2D": "depthwise_conv2d", "FULLY_CONNECTED": "fully_connected"}
 
 
-def _model_layers(graph: Any, layers: dict[int, Any]) -> list[Any]:
-    return [layers[op.index] for op in graph.conv_ops()]
+def _model_op(graph: Any, d: Any, *, file: str | None) -> Any:
+    """The model op a descriptor describes: conv layer ``d.index``, or FULLY_CONNECTED
+    ``d.index`` for a ``fully_connected`` descriptor (the bitstream numbers layers per kind)."""
+    fc = d.kind == "fully_connected"
+    ops = graph.mac_ops(("FULLY_CONNECTED",)) if fc else graph.conv_ops()
+    if d.index >= len(ops):
+        what = "fully connected layers fc:" if fc else "conv layers "
+        raise BitstreamError(f"layer {d.key}: the model has {what}0..{len(ops) - 1}" if ops else
+                             f"layer {d.key}: the model has no {'fully connected' if fc else 'conv'} layers", file=file)
+    return ops[d.index]
 
 
 def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | None = None, *,
@@ -29,11 +37,9 @@ def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | No
     """Raise BitstreamError unless every layer descriptor of ``bs`` matches the model."""
     from .layers import compile_mac_layers
 
-    convs = _model_layers(graph, layers if layers is not None else compile_mac_layers(graph))
+    layers = layers if layers is not None else compile_mac_layers(graph)
     for d in bs.layers:
-        if d.index >= len(convs):
-            raise BitstreamError(f"layer {d.index}: the model has conv layers 0..{len(convs) - 1}", file=file)
-        m = convs[d.index]
+        m = layers[_model_op(graph, d, file=file).index]
         (pt, _), (pl, _) = m.pads
         o, kh, kw, _g = m.weights.shape
         want = {
@@ -53,7 +59,7 @@ def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | No
         }
         for key, value in want.items():
             if got[key] != value:
-                raise BitstreamError(f"layer {d.index}: {key} is {got[key]} in the bitstream but {value} in the model "
+                raise BitstreamError(f"layer {d.key}: {key} is {got[key]} in the bitstream but {value} in the model "
                                      f"({graph.source}); the bitstream was made for another model", file=file)
 
 
@@ -69,10 +75,9 @@ def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[st
     assignment = bsmod.to_assignment(bs)
     remaps = {k: v.pop("weight_remap") for k, v in assignment["layers"].items() if "weight_remap" in v}
     plans = parse_assignment(assignment, file or "<bitstream>").plans(graph, resolver, layers)
-    convs = graph.conv_ops()
     for key, remap in remaps.items():
-        d = bs.layer(int(key))
-        op = convs[d.index].index
+        d = bs.layer(key)
+        op = _model_op(graph, d, file=file).index
         layer, plan = layers[op], plans[op]
         sel = d.select_array()
         slots = np.broadcast_to(sel.reshape(sel.shape + (1,) * (2 - sel.ndim)), layer.kernel_shape)
