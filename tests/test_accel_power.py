@@ -1,0 +1,179 @@
+"""Power per configuration: a ResNet-8 layer crop through the mapped accelerator's gates.
+
+Two small accelerators (one unit x 4 lanes; memories sized for a 2x2 crop of conv layer 0):
+a bank of four unsigned multipliers (exact mul8u_1JJQ, approximate DG8, 2NDH, 17MJ) and the
+exact multiplier alone. The same crop runs with every lane selecting the exact multiplier, then
+DG8, then 2NDH; each run's output must equal the emulation byte for byte (the gate-level netlist
+computes what the RTL does) before its power counts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.gatesim import read_cycles
+from rtlgen.accel.generate import generate_accelerator
+from rtlgen.accel.power import accelerator_power, max_table_slew_ns
+from rtlgen.cost import hardware_cost
+from rtlgen.errors import ToolError
+from rtlgen.liberty import default_library
+
+from accel_cases import first_mismatch, make_case
+from accel_library import build_library
+
+CROP = (10, 10, 2)       # 2x2 input pixels x 3 channels -> 2x2 x 16 output channels
+BANK = ("mul8u_1JJQ", "mul8u_DG8", "mul8u_2NDH", "mul8u_17MJ")
+
+
+def _config(bank: tuple[str, ...]) -> AccelConfig:
+    return AccelConfig(units=1, lanes=4, multipliers=len(bank), activation_bytes=80,
+                       weight_words=108, channels=16, unit_multipliers=(bank,), name="power")
+
+
+@pytest.fixture(scope="module")
+def powered(tmp_path_factory, shared_data: Path, evoapprox_dir: Path):
+    tmp = tmp_path_factory.mktemp("accel_power")
+    catalog = build_library(evoapprox_dir, tmp / "lib", names=BANK)
+    out = {}
+    for key, bank, slots in (("bank", BANK, (0, 1, 2)), ("alone", BANK[:1], (0,))):
+        config = _config(bank)
+        design = generate_accelerator(config, catalog, tmp / key / "rtl")
+        cases = [make_case(f"{key}-slot{s}", shared_data, config, catalog, layer=0, unit=0,
+                           bank_slots=[s], encoding="signmag", granularity="layer", crop=CROP)
+                 for s in slots]
+        power = accelerator_power(design, config, [(c.name, c.job) for c in cases], tmp / key / "work")
+        out[key] = (cases, power)
+    return out
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_gate_level_outputs_match_emulation(powered):
+    for cases, power in powered.values():
+        for case, result in zip(cases, power.results):
+            message = first_mismatch(case, result.output)
+            assert message is None, message
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_unselected_multipliers_do_not_toggle(powered):
+    _, power = powered["bank"]
+    for s, run in enumerate(power.runs):
+        slots = run.slots()
+        selected = slots[f"u0.s{s} {BANK[s]}"]
+        assert selected.dynamic_mw > 0.1, (run.name, selected)
+        for name, slot in slots.items():
+            if name != f"u0.s{s} {BANK[s]}":
+                assert slot.dynamic_mw < 1e-3 * selected.dynamic_mw, (run.name, name, slot)
+                assert slot.leakage_mw > 0
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_approximate_selection_saves_multiplier_energy(powered):
+    """Same layer, same operands: the lanes' multiplier energy follows the multiplier chosen,
+    in the order the cost flow ranks the three circuits on uniform operands."""
+    _, power = powered["bank"]
+    energy = [run.slots()[f"u0.s{s} {BANK[s]}"].dynamic_mw for s, run in enumerate(power.runs)]
+    assert energy[1] < 0.9 * energy[0] and energy[2] < 0.9 * energy[0], energy
+    rest = [run.total_mw - sum(v.total_mw for v in run.slots().values()) for run in power.runs]
+    # The rest of the datapath sees the same operands; only the products differ.
+    assert max(rest) - min(rest) < 0.05 * max(rest), rest
+    assert power.runs[1].energy_pj < power.runs[0].energy_pj
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_bank_of_four_against_exact_alone(powered):
+    """With the exact multiplier selected, the three extra multipliers add their leakage and
+    nothing of their own dynamic power; the exact one's power is the same in both designs."""
+    _, bank = powered["bank"]
+    _, alone = powered["alone"]
+    b, a = bank.runs[0], alone.runs[0]
+    assert b.cycles == a.cycles
+    exact_b, exact_a = b.slots()[f"u0.s0 {BANK[0]}"], a.slots()[f"u0.s0 {BANK[0]}"]
+    assert exact_b.dynamic_mw == pytest.approx(exact_a.dynamic_mw, rel=0.05)
+    extra = [v for k, v in b.slots().items() if not k.startswith("u0.s0 ")]
+    assert len(extra) == 3
+    assert sum(v.dynamic_mw for v in extra) < 1e-3 * exact_b.dynamic_mw
+    assert sum(v.leakage_mw for v in extra) > 0
+    assert b.leakage_mw > a.leakage_mw
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_multiplier_energy_near_the_cost_flow(powered, evoapprox_dir: Path):
+    """Energy per multiplication of the exact slot in the accelerator, against the cost flow's
+    figure for the same netlist on uniform random operands: the same model, other operands
+    (a real layer's are far from uniform) and loads, so only the order of magnitude must agree."""
+    _, power = powered["bank"]
+    run = power.runs[0]
+    mults_per_cycle = run.macs / run.cycles       # about one per lane: every lane is busy
+    assert 3.5 < mults_per_cycle <= 4
+    per_mult = run.slots()[f"u0.s0 {BANK[0]}"].dynamic_mw * run.clock_ns / mults_per_cycle
+    netlist = next(evoapprox_dir.rglob(f"{BANK[0]}.v"))
+    uniform = hardware_cost(netlist).energy_pj
+    assert 0.1 * uniform < per_mult < 2 * uniform, (per_mult, uniform)
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_slews_clamped_to_the_tables(powered):
+    _, power = powered["bank"]
+    assert power.max_slew_ns == pytest.approx(max_table_slew_ns(default_library()))
+    assert 0 < power.clamped_pins < power.cells * 3
+
+
+def _vcd(tmp_path: Path, changes: str) -> Path:
+    path = tmp_path / "t.vcd"
+    path.write_text("$timescale 1ps $end\n$scope module t $end\n"
+                    "$var wire 1 ! n1 $end\n$var wire 1 \" n2 $end\n$var wire 1 # n3 $end\n"
+                    "$upscope $end\n$enddefinitions $end\n" + changes)
+    return path
+
+
+def test_read_cycles_samples_before_each_rising_edge(tmp_path):
+    # n1 clock (period 10), n2 busy for the edges at 20 and 30, n3 data changing at edges.
+    changes = "#0\n$dumpvars\n0!\n0\"\n0#\n$end\n"
+    for t in range(5, 60, 5):
+        changes += f"#{t}\n{int(t % 10 == 0)}!\n"
+        if t == 15:
+            changes += "1\"\n"          # busy rises after the edge at 10: sampled at 20, 30
+        if t == 35:
+            changes += "0\"\n"
+        if t in (20, 40):
+            changes += f"{int(t == 20)}#\n"
+    (run,) = read_cycles(_vcd(tmp_path, changes), clock_net=1, busy_net=2)
+    # edges at 10..50; busy sampled high at 20 and 30; the run spans 10..40
+    assert run.cycles == 4
+    assert run.values[2].tolist() == [False, True, True, False]
+    assert run.values[3].tolist() == [False, False, True, True]
+
+
+def test_read_cycles_rejects_x_in_a_run(tmp_path):
+    changes = "#0\n$dumpvars\n0!\n0\"\nx#\n$end\n"
+    for t in range(5, 40, 5):
+        changes += f"#{t}\n{int(t % 10 == 0)}!\n" + ("1\"\n" if t == 15 else "")
+    with pytest.raises(ToolError, match=r"^net n3 is x in a sampled cycle"):
+        read_cycles(_vcd(tmp_path, changes), clock_net=1, busy_net=2)
+
+
+def test_flip_flops_read_from_liberty():
+    lib = default_library()
+    pos, neg, sr = lib.cell("DFFPOSX1").ff, lib.cell("DFFNEGX1").ff, lib.cell("DFFSR").ff
+    assert (pos.clocked_on, pos.falling, pos.next_state) == ("CLK", False, ("pin", "D"))
+    assert neg.falling and neg.clear is None
+    assert sr.clear == ("not", ("pin", "R")) and sr.preset == ("not", ("pin", "S"))
+    assert lib.cell("DFFPOSX1").ff_outputs == {"Q": True}
+    assert lib.cell("LATCH").ff is None and lib.cell("NAND2X1").ff is None
+    assert np.isclose(max_table_slew_ns(lib), 1.8)
