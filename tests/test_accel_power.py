@@ -46,6 +46,7 @@ def powered(tmp_path_factory, shared_data: Path, evoapprox_dir: Path):
                  for s in slots]
         power = accelerator_power(design, config, [(c.name, c.job) for c in cases], tmp / key / "work")
         out[key] = (cases, power)
+    out["dir"] = tmp
     return out
 
 
@@ -53,7 +54,7 @@ def powered(tmp_path_factory, shared_data: Path, evoapprox_dir: Path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_gate_level_outputs_match_emulation(powered):
-    for cases, power in powered.values():
+    for cases, power in (powered["bank"], powered["alone"]):
         for case, result in zip(cases, power.results):
             message = first_mismatch(case, result.output)
             assert message is None, message
@@ -132,6 +133,45 @@ def test_slews_clamped_to_the_tables(powered):
     _, power = powered["bank"]
     assert power.max_slew_ns == pytest.approx(max_table_slew_ns(default_library()))
     assert 0 < power.clamped_pins < power.cells * 3
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path):
+    """``rtlgen accel power`` on a bitstream that splits layer 0's filters between the exact
+    multiplier and DG8: both slots work, the other two stay still, the output is checked."""
+    import json
+
+    from rtlgen.bitstream import write_bitstream
+    from rtlgen.cli import main
+    from rtlgen.hil import accel_bitstream, conv_descriptor
+    from rtlgen.nn import load_tflite
+
+    model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
+    accel = powered["dir"] / "bank" / "rtl"
+    desc = conv_descriptor(load_tflite(model), 0, unit=0, granularity="filter",
+                           selects=[i % 2 for i in range(16)])
+    write_bitstream(tmp_path / "cfg.bin", accel_bitstream(accel, [desc]))
+    rc = main(["accel", "power", "--accel", str(accel), "--bitstream", str(tmp_path / "cfg.bin"),
+               "--model", str(model), "--images", str(shared_data / "cifar10" / "cifar10_test_first1017.npz"),
+               "--crop", "10,10,2", "--work-dir", str(tmp_path / "work"), "--json", str(tmp_path / "p.json")])
+    assert rc == 0
+    (run,) = json.loads((tmp_path / "p.json").read_text())["runs"]
+    assert run["name"] == "layer 0" and run["macs"] == 2 * 2 * 16 * 27
+    dyn = {k: v["internal_mw"] + v["switching_mw"] for k, v in run["breakdown"].items()}
+    assert dyn["u0.s0 mul8u_1JJQ"] > 0.05 and dyn["u0.s1 mul8u_DG8"] > 0.05
+    assert dyn["u0.s2 mul8u_2NDH"] == 0 and dyn["u0.s3 mul8u_17MJ"] == 0
+    assert run["energy_pj"] == pytest.approx(run["total_mw"] * run["cycles"] * run["clock_ns"])
+
+
+def test_cli_rejects_a_bad_crop(capsys):
+    from rtlgen.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["accel", "power", "--accel", "x", "--bitstream", "y", "--model", "m", "--images", "i",
+              "--crop", "1,2"])
+    assert "--crop takes Y0,X0,SIZE (three integers), not '1,2'" in capsys.readouterr().err
 
 
 def _vcd(tmp_path: Path, changes: str) -> Path:
