@@ -219,3 +219,44 @@ def test_flip_flops_read_from_liberty():
     assert lib.cell("DFFPOSX1").ff_outputs == {"Q": True}
     assert lib.cell("LATCH").ff is None and lib.cell("NAND2X1").ff is None
     assert np.isclose(max_table_slew_ns(lib), 1.8)
+
+
+def test_design_folder_without_manifest_is_rejected(tmp_path):
+    from rtlgen.accel.generate import GeneratedDesign
+    from rtlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^.* is not a generated accelerator folder: it has no manifest\.json"):
+        GeneratedDesign.load(tmp_path)
+
+
+@pytest.mark.sim
+def test_gate_netlist_is_two_state_and_follows_the_liberty(tmp_path):
+    """A hand-made mapped netlist (a DFFPOSX1 toggling through an inverter, and a NAND of its
+    output with an input) in Icarus: the flip-flop starts at 0 and toggles every rising edge."""
+    import subprocess
+
+    from rtlgen.accel.gatesim import write_gate_netlist
+    from rtlgen.synth import MappedNetlist
+
+    lib = default_library()
+    module = {
+        "ports": {"clk": {"direction": "input", "bits": [2]}, "a": {"direction": "input", "bits": [3]},
+                  "q": {"direction": "output", "bits": [4]}, "y": {"direction": "output", "bits": [6]}},
+        "cells": {
+            "c0": {"type": "DFFPOSX1", "connections": {"CLK": [2], "D": [5], "Q": [4]}},
+            "c1": {"type": "INVX1", "connections": {"A": [4], "Y": [5]}},
+            "c2": {"type": "NAND2X1", "connections": {"A": [4], "B": [3], "Y": [6]}},
+        },
+        "netnames": {},
+    }
+    mapped = MappedNetlist(source=tmp_path / "x.v", source_hash="", top="toy", library=lib,
+                           verilog="", module=module)
+    write_gate_netlist(mapped, tmp_path / "toy.v")
+    (tmp_path / "tb.v").write_text(
+        "`timescale 1ns/1ps\nmodule tb; reg clk = 0, a = 1; wire q, y; toy dut(.clk(clk), .a(a), .q(q), .y(y));\n"
+        "initial begin #1 $display(\"%b%b\", q, y); repeat (3) begin #5 clk = 1; #1 $display(\"%b%b\", q, y); #4 clk = 0; end end\n"
+        "endmodule\n")
+    subprocess.run(["iverilog", "-o", str(tmp_path / "a.vvp"), str(tmp_path / "toy.v"), str(tmp_path / "tb.v")],
+                   check=True)
+    out = subprocess.run(["vvp", "-n", str(tmp_path / "a.vvp")], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["01", "10", "01", "10"]
