@@ -27,8 +27,9 @@ Assumptions (each biases the figures; they are the cost flow's where it has one)
   clock pin; its net charged as the flip-flops' clock pins, two transitions a cycle), the host
   ports are ideal drivers with the same transition, and high-fanout nets inside the design are
   left as Yosys/ABC map them, unbuffered. Their slews come out of OpenSTA far beyond the
-  liberty's characterization (hundreds of ns on the memories' write-data and enable nets, where
-  the tables end at 1.8 ns for OSU018); a real flow would insert buffers there. Slews are
+  liberty's characterization (up to 1 us on nets with hundreds of loads, about 1,000 at most in
+  the small test designs, and long on the logic downstream of them, where the tables end at
+  1.8 ns for OSU018); a real flow would insert buffers there. Slews are
   therefore clamped to the largest slew of the library's power tables
   (:attr:`AccelPower.clamped_pins` counts the pins), rather than extrapolated linearly two
   hundred times past the table, which would charge the missing buffers as absurd internal
