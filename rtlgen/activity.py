@@ -132,9 +132,12 @@ class CompiledNetlist:
     """A :class:`MappedNetlist` in evaluation order: cells sorted so that drivers come first.
 
     Nets are Yosys' integer bit ids; ``net_loads[net]`` lists (cell, pin) pairs it feeds.
+    With ``sequential``, flip-flops (liberty ``ff`` cells) are allowed: they are kept apart in
+    ``flops`` (same record as a cell, no functions), their outputs count as sources of the
+    combinational logic in ``cells``, and their input pins as loads.
     """
 
-    def __init__(self, mapped: MappedNetlist):
+    def __init__(self, mapped: MappedNetlist, *, sequential: bool = False):
         self.mapped = mapped
         lib = mapped.library
         mod = mapped.module
@@ -148,9 +151,11 @@ class CompiledNetlist:
                 if isinstance(b, int):
                     driver[b] = "<input>"
         cells: dict[str, _CellOp] = {}
+        self.flops: list[_CellOp] = []
         self.net_loads: dict[int, list[tuple[str, str]]] = {}
         for cname, c in mod["cells"].items():
             cell = lib.cell(c["type"])
+            is_flop = sequential and cell.ff is not None
             ins: dict[str, object] = {}
             outs: dict[str, int] = {}
             funcs = {}
@@ -168,6 +173,8 @@ class CompiledNetlist:
                                            file=str(mapped.source))
                     driver[bit] = cname
                     outs[pin] = bit
+                    if is_flop:
+                        continue
                     func = cell.functions.get(pin)
                     if func is None:
                         raise NetlistError(f"cell {c['type']} output {pin} has no liberty function",
@@ -177,14 +184,18 @@ class CompiledNetlist:
                     ins[pin] = bit if isinstance(bit, int) else str(bit)
                     if isinstance(bit, int):
                         self.net_loads.setdefault(bit, []).append((cname, pin))
-            cells[cname] = _CellOp(cname, c["type"], ins, outs, funcs)
+            if is_flop:
+                self.flops.append(_CellOp(cname, c["type"], ins, outs, {}))
+            else:
+                cells[cname] = _CellOp(cname, c["type"], ins, outs, funcs)
+        flop_names = {op.name for op in self.flops}
         graph = graphlib.TopologicalSorter()
         for cname, op in cells.items():
             deps = {driver.get(n) for n in op.inputs.values() if isinstance(n, int)}
             missing = [n for n in op.inputs.values() if isinstance(n, int) and n not in driver]
             if missing:
                 raise NetlistError(f"cell {cname} reads undriven net {missing[0]}", file=str(mapped.source))
-            graph.add(cname, *(d for d in deps if d not in (None, "<input>")))
+            graph.add(cname, *(d for d in deps if d not in (None, "<input>") and d not in flop_names))
         try:
             order = list(graph.static_order())
         except graphlib.CycleError as exc:

@@ -14,7 +14,8 @@ delay and every pin's slew. An operand stream (:mod:`rtlgen.activity`) is simula
   nets of the inputs A and B count too (the multiplier's input capacitance);
 * leakage: the sum of ``cell_leakage_power``.
 
-Power is that energy per cycle at the clock of :class:`rtlgen.sta.StaConfig` (default 10 ns,
+The per-net and per-arc terms are :mod:`rtlgen.power`'s (shared with the accelerator's power,
+:mod:`rtlgen.accel.power`). Power is that energy per cycle at the clock of :class:`rtlgen.sta.StaConfig` (default 10 ns,
 100 MHz). Debian's OpenSTA cannot take per-net activity (see :mod:`rtlgen.sta`), hence our own
 sum; OpenSTA's estimate from the same input-bit activities, propagated with its independence
 assumption, is kept as ``sta_power_mw`` for comparison.
@@ -43,6 +44,7 @@ from .errors import CatalogError, VerificationError
 from .liberty import read_liberty
 from .library import read_multiplier
 from .paths import atomic_write_text, file_hash, liberty_path
+from .power import arc_energy, net_capacitance, switching_energy
 from .sta import StaConfig, run_sta
 from .synth import MappedNetlist, synthesize
 from .table import exact_table, table_hash
@@ -149,51 +151,33 @@ class JsonCostCache:
 
 def power_from_activity(mapped: MappedNetlist, waves, slews_ns: dict[str, tuple[float, float]],
                         config: StaConfig) -> dict[str, float]:
-    """Internal, switching, leakage and total power (mW) of simulated ``waves`` at ``config``'s clock."""
+    """Internal, switching, leakage and total power (mW) of simulated ``waves`` at ``config``'s
+    clock, with the liberty power model of :mod:`rtlgen.power`."""
     lib = mapped.library
     compiled: CompiledNetlist = waves.compiled
     nets = net_activity(waves)
     arcs = arc_activity(waves)
-    # Load capacitance per net (library capacitance unit).
-    load = {}
-    for net, pins in compiled.net_loads.items():
-        load[net] = sum(lib.cell(_cell_type(compiled, c)).pins[p].capacitance for c, p in pins)
-    for bits in compiled.outputs.values():
-        for b in bits:
-            if isinstance(b, int):
-                load[b] = load.get(b, 0.0) + config.output_load_pf / lib.cap_unit_pf
-    # Internal energy per cycle.
-    internal = 0.0
     types = {op.name: op for op in compiled.cells}
-    for (cname, ipin, opin), (rr, rf, fr, ff) in arcs.rates.items():
-        if rr + rf + fr + ff == 0.0:
+    port_loads = {b: config.output_load_pf / lib.cap_unit_pf
+                  for bits in compiled.outputs.values() for b in bits if isinstance(b, int)}
+    load = net_capacitance(lib, compiled.net_loads, {n: op.type for n, op in types.items()}, port_loads)
+    internal = 0.0
+    for (cname, ipin, opin), rates in arcs.rates.items():
+        if sum(rates) == 0.0:
             continue
         op = types[cname]
-        pin = lib.cell(op.type).pins[opin]
-        tables = [ip for ip in pin.internal_power if ip.related_pin in (ipin, None)]
-        if not tables:
-            continue
-        ip = next((t for t in tables if t.related_pin == ipin), tables[0])
-        c_out = load.get(op.outputs[opin], 0.0)
-        s_rise, s_fall = slews_ns.get(f"{cname}/{ipin}", (0.0, 0.0))
-        s_rise /= lib.time_unit_ns
-        s_fall /= lib.time_unit_ns
-        if ip.rise is not None:
-            internal += rr * ip.rise(c_out, s_rise) + rf * ip.rise(c_out, s_fall)
-        if ip.fall is not None:
-            internal += fr * ip.fall(c_out, s_rise) + ff * ip.fall(c_out, s_fall)
+        rise, fall = arc_energy(lib, op.type, ipin, opin, rates, load.get(op.outputs[opin], 0.0),
+                                slews_ns.get(f"{cname}/{ipin}", (0.0, 0.0)))
+        internal += rise
+        internal += fall
     internal_pj = internal * lib.energy_unit_pj
-    switching_pj = sum(0.5 * load.get(net, 0.0) * lib.cap_unit_pf * lib.voltage ** 2 * rate
+    switching_pj = sum(switching_energy(lib, load.get(net, 0.0), rate)
                        for net, rate in nets.toggle_rate.items())
     leakage_mw = sum(lib.cell(op.type).leakage for op in compiled.cells) * lib.leakage_unit_mw
     internal_mw = internal_pj / config.clock_ns
     switching_mw = switching_pj / config.clock_ns
     return {"internal": internal_mw, "switching": switching_mw, "leakage": leakage_mw,
             "total": internal_mw + switching_mw + leakage_mw}
-
-
-def _cell_type(compiled: CompiledNetlist, cname: str) -> str:
-    return compiled.mapped.module["cells"][cname]["type"]
 
 
 def hardware_cost(

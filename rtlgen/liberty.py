@@ -36,6 +36,7 @@ __all__ = [
     "InternalPower",
     "Pin",
     "Cell",
+    "FlipFlop",
     "CellLibrary",
     "read_liberty",
     "default_library",
@@ -189,8 +190,30 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class FlipFlop:
+    """A cell's ``ff (STATE, STATE_N)`` group: edge-triggered storage.
+
+    ``clocked_on`` is the pin whose rising edge loads ``next_state`` (an operator tree of input
+    pins), or, with ``falling``, its falling edge; ``clear``/``preset`` (trees or ``None``) force
+    the state asynchronously while true, clear taking precedence (OSU018's
+    ``clear_preset_var1 : L``). Output pins read the state by the names ``state`` and
+    ``state_n`` in their ``function``, as in :attr:`Cell.ff_outputs`.
+    """
+
+    state: str
+    state_n: str
+    next_state: Expr
+    clocked_on: str
+    falling: bool
+    clear: Expr | None
+    preset: Expr | None
+
+
+@dataclass(frozen=True)
 class Cell:
-    """One cell. ``functions`` (output pin -> operator tree) is filled for combinational cells."""
+    """One cell. ``functions`` (output pin -> operator tree) is filled for combinational cells;
+    ``ff`` for flip-flops, whose outputs are in ``ff_outputs`` (pin -> True for the state,
+    False for its complement)."""
 
     name: str
     area: float
@@ -199,6 +222,8 @@ class Cell:
     sequential: bool  # has a ff, latch or statetable group
     tristate: bool    # an output has a three_state attribute
     functions: dict[str, Expr]
+    ff: FlipFlop | None = None
+    ff_outputs: dict[str, bool] | None = None
 
     @property
     def inputs(self) -> list[str]:
@@ -404,6 +429,7 @@ def _read_cached(path: Path, mtime: float) -> CellLibrary:
                     raise LibertyError(f"cell {name} pin {pin.name}: function refers to {sorted(unknown)}, "
                                        f"which are not input pins ({inputs})", file=file)
                 functions[pin.name] = expr
+        ff, ff_outputs = _flip_flop(cg, pins, name, file)
         cells[name] = Cell(
             name=name,
             area=_number(cg, "area", 0.0, f"cell {name}", file),
@@ -412,12 +438,56 @@ def _read_cached(path: Path, mtime: float) -> CellLibrary:
             sequential=sequential,
             tristate=tristate,
             functions=functions,
+            ff=ff,
+            ff_outputs=ff_outputs,
         )
     return CellLibrary(
         path=path, name=_text(lib.args[0]) if lib.args else "?", sha256=hashlib.sha256(data).hexdigest(),
         nom_voltage=voltage if voltage > 0 else None, time_unit_ns=time_s / 1e-9, cap_unit_pf=cap_f / 1e-12,
         leakage_unit_mw=leak_w / 1e-3, cells=cells,
     )
+
+
+def _flip_flop(cg, pins: dict[str, Pin], name: str, file: str) -> tuple[FlipFlop | None, dict[str, bool] | None]:
+    """The cell's one ``ff`` group, or (None, None); latches and state tables are left as
+    ``sequential`` without a model."""
+    groups = list(cg.get_groups("ff"))
+    if len(groups) != 1 or cg.get_groups("latch") or cg.get_groups("statetable"):
+        return None, None
+    g = groups[0]
+    if len(g.args) != 2:
+        raise LibertyError(f"cell {name}: ff group needs two state names, has {len(g.args)}", file=file)
+    state, state_n = (_text(a) for a in g.args)
+
+    def expr(key: str) -> Expr | None:
+        value = g.get(key)
+        if value is None:
+            return None
+        try:
+            return parse_function(_text(value))
+        except ValueError as exc:
+            raise LibertyError(f"cell {name} ff {key}: {exc}", file=file) from None
+
+    clocked = expr("clocked_on")
+    if clocked is None:
+        raise LibertyError(f"cell {name}: ff group lacks clocked_on", file=file)
+    falling = clocked[0] == "not"
+    clock = clocked[1] if falling else clocked
+    if clock[0] != "pin":
+        raise LibertyError(f"cell {name}: clocked_on must be a pin or its complement, not "
+                           f"{_text(g.get('clocked_on'))!r}", file=file)
+    ff = FlipFlop(state, state_n, expr("next_state") or ("const", 0), clock[1], falling,
+                  expr("clear"), expr("preset"))
+    outputs = {}
+    for pin in pins.values():
+        if pin.direction != "output":
+            continue
+        if pin.function in (state, state_n):
+            outputs[pin.name] = pin.function == state
+        else:
+            raise LibertyError(f"cell {name} pin {pin.name}: function {pin.function!r} must be the "
+                               f"ff state {state} or {state_n}", file=file)
+    return ff, outputs
 
 
 def read_liberty(path: str | Path) -> CellLibrary:

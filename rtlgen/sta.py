@@ -71,12 +71,18 @@ def run_sta(
     config: StaConfig = StaConfig(),
     *,
     input_activity: dict[str, tuple[float, float]] | None = None,
+    clock_port: str | None = None,
     timeout: float = 300.0,
 ) -> StaReport:
     """Time ``mapped`` with OpenSTA; report delay, every cell input pin's slews and OpenSTA's power.
 
     ``input_activity`` maps an input bit (``"A[3]"``) to (toggles per clock cycle, probability of
     1) for OpenSTA's own power estimate; default 0.5 and 0.5 (uniform random operands).
+
+    ``clock_port`` names the clock input of a sequential design: the clock of period
+    ``clock_ns`` is then created on it, ideal (no clock tree: every clock pin sees the
+    transition ``input_transition_ns``), and the delay is the worst register-to-register,
+    input-to-register or register-to-output path.
     """
     sta = find_tool("sta", "RTLGEN_STA", "opensta")
     lib = mapped.library
@@ -85,7 +91,8 @@ def run_sta(
         "read_verilog mapped.v",
         f"link_design {mapped.top}",
         "set sta_report_default_digits 6",
-        f"create_clock -name vclk -period {config.clock_ns!r}",
+        (f"create_clock -name vclk -period {config.clock_ns!r}" if clock_port is None else
+         f"create_clock -name vclk -period {config.clock_ns!r} [get_ports {_tcl_name(clock_port)}]"),
         "set_input_delay 0 -clock vclk [all_inputs]",
         "set_output_delay 0 -clock vclk [all_outputs]",
         f"set_load {config.output_load_pf!r} [all_outputs]",
@@ -95,6 +102,8 @@ def run_sta(
         lines.append(f"set_driving_cell -lib_cell {config.driving_cell} -pin {drive.outputs[0]} [all_inputs]")
     else:
         lines.append(f"set_input_transition {config.input_transition_ns!r} [all_inputs]")
+    if clock_port is not None:
+        lines.append(f"set_clock_transition {config.input_transition_ns!r} [get_clocks vclk]")
     lines += [
         "set_power_activity -input -activity 0.5 -duty 0.5",
     ]

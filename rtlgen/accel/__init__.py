@@ -20,7 +20,10 @@ Modules, from the configuration to the running hardware:
 * :mod:`~rtlgen.accel.generate`: Verilog output (top, netlists, file list, lint waivers,
   manifest); :mod:`~rtlgen.accel.synth`: Yosys synthesis to liberty cells;
 * :mod:`~rtlgen.accel.rtlsim`: layer jobs through the Verilog in Verilator (cocotb runner,
-  testbench ``sim/accel_tb.py``).
+  testbench ``sim/accel_tb.py``);
+* :mod:`~rtlgen.accel.gatesim`, :mod:`~rtlgen.accel.power`, :mod:`~rtlgen.accel.workload`: the
+  mapped gates in Icarus, every net's activity per cycle, and power and energy per layer run
+  through the cost flow's liberty power model (``rtlgen accel power``).
 """
 from __future__ import annotations
 

@@ -60,6 +60,18 @@ class GeneratedDesign:
         """Verilog files in compile order (netlists first)."""
         return [*self.netlists, self.top]
 
+    @classmethod
+    def load(cls, out_dir: str | os.PathLike) -> "GeneratedDesign":
+        """A folder written by :func:`generate_accelerator` (its manifest lists the files)."""
+        out = Path(out_dir)
+        path = manifest_path(out)
+        if not path.is_file():
+            raise ConfigError(f"{out} is not a generated accelerator folder: it has no "
+                              f"manifest.json (write one with 'rtlgen gen accel')")
+        doc = json.loads(path.read_text())
+        files = [out / f for f in doc["files"]]
+        return cls(out, files[-1], tuple(files[:-1]), out / "files.f", path, doc["config_hash"])
+
 
 def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[MultiplierSpec]], dict[str, Path]]:
     """Bank specs that instantiate netlists, and the netlist file of each module name."""

@@ -25,7 +25,7 @@ from .config import AccelConfig
 from .generate import TOP_MODULE, GeneratedDesign
 from .job import ConvJob
 
-__all__ = ["JobResult", "VerilatorAccel"]
+__all__ = ["JobResult", "VerilatorAccel", "jobs_payload", "read_results"]
 
 SIM_DIR = REPO_ROOT / "sim"
 
@@ -63,22 +63,9 @@ class VerilatorAccel:
     def run(self, jobs: list[tuple[str, ConvJob]], *, timeout_cycles: int | None = None) -> list[JobResult]:
         if self._runner is None:
             self.build()
-        payload = []
-        for name, job in jobs:
-            d = job.descriptor
-            limit = timeout_cycles or 2 * job.cycle_estimate(self.config.lanes) + 10_000
-            payload.append({
-                "name": name, "descriptor": job.descriptor.words(),
-                "in_base": d.in_base, "out_base": d.out_base, "w_base": d.w_base,
-                "p_base": d.p_base, "activations": job.activations.tolist(),
-                "weights": [f"{w:x}" for w in job.weight_words],
-                "params": [f"{p:x}" for p in job.param_words],
-                "out_bytes": job.output_bytes, "act_bytes": self.config.activation_bytes,
-                "timeout_cycles": limit,
-            })
         jobs_file = self.build_dir / "jobs.json"
         results_file = self.build_dir / "results.json"
-        jobs_file.write_text(json.dumps(payload))
+        jobs_file.write_text(jobs_payload(jobs, self.config, timeout_cycles))
         if results_file.exists():
             results_file.unlink()
         # The runner hands the simulator this process's sys.path as PYTHONPATH.
@@ -91,10 +78,34 @@ class VerilatorAccel:
                                          "RTLGEN_ACCEL_RESULTS": str(results_file)})
         except SystemExit:   # cocotb's runner exits when a test fails
             pass
-        if not results_file.exists():
-            raise ToolError(f"the cocotb testbench failed (a layer did not finish within its "
-                            f"cycle limit, or the simulation crashed); see its log above and "
-                            f"{self.build_dir / 'results.xml'}")
-        raw = json.loads(results_file.read_text())
-        return [JobResult(r["name"], job.output(r["output"]), r["cycles"], r["issued"])
-                for r, (_, job) in zip(raw, jobs)]
+        return read_results(results_file, jobs)
+
+
+def jobs_payload(jobs: list[tuple[str, ConvJob]], config: AccelConfig,
+                 timeout_cycles: int | None = None) -> str:
+    """The JSON the testbench ``sim/accel_tb.py`` reads: per job, what to load and how long to wait."""
+    payload = []
+    for name, job in jobs:
+        d = job.descriptor
+        limit = timeout_cycles or 2 * job.cycle_estimate(config.lanes) + 10_000
+        payload.append({
+            "name": name, "descriptor": job.descriptor.words(),
+            "in_base": d.in_base, "out_base": d.out_base, "w_base": d.w_base,
+            "p_base": d.p_base, "activations": job.activations.tolist(),
+            "weights": [f"{w:x}" for w in job.weight_words],
+            "params": [f"{p:x}" for p in job.param_words],
+            "out_bytes": job.output_bytes, "act_bytes": config.activation_bytes,
+            "timeout_cycles": limit,
+        })
+    return json.dumps(payload)
+
+
+def read_results(results_file: Path, jobs: list[tuple[str, ConvJob]]) -> list[JobResult]:
+    """What the testbench wrote for ``jobs``; :class:`ToolError` when it wrote nothing."""
+    if not results_file.exists():
+        raise ToolError(f"the cocotb testbench failed (a layer did not finish within its "
+                        f"cycle limit, or the simulation crashed); see its log above and "
+                        f"{results_file.parent / 'results.xml'}")
+    raw = json.loads(results_file.read_text())
+    return [JobResult(r["name"], job.output(r["output"]), r["cycles"], r["issued"])
+            for r, (_, job) in zip(raw, jobs)]

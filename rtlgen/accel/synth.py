@@ -1,23 +1,36 @@
-"""Synthesis of a generated accelerator to the cells of a liberty file (Yosys).
+r"""Synthesis of a generated accelerator to the cells of a liberty file (Yosys).
 
 Script: read the netlists and the top, ``synth -flatten`` (memories become flip-flops and logic:
 there is no SRAM macro in the open cell libraries, so the area of a large memory configuration is
 that of a register file), map flip-flops with ``dfflibmap`` and logic with ``abc -liberty``, and
 report the cell area with ``stat -liberty``. Area is in the liberty's unit (um^2 for OSU018).
+
+:func:`map_accelerator` runs the same script for the power flow (:mod:`rtlgen.accel.power`) with
+one difference: each multiplier netlist module is synthesized on its own (``keep_hierarchy``
+until the cells are mapped, then flattened), as the cost flow synthesizes it, so that its cells
+keep the instance path in their names (``$flatten\unit0.lane3.bank.mul1.netlist.$abc$...``)
+and the power of each bank slot can be told apart. It returns the mapped netlist as a
+:class:`rtlgen.synth.MappedNetlist`: the Yosys JSON module with its cells renamed ``c0``,
+``c1``, ... in Yosys' order (each keeps its Yosys name under ``"path"``), and structural Verilog
+written from it (nets ``n<ID>``, Yosys' bit ids), so that OpenSTA's pin names and the JSON agree.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ToolError
-from ..paths import liberty_path
+from ..errors import NetlistError, ToolError
+from ..liberty import read_liberty
+from ..paths import file_hash, liberty_path
+from ..synth import MappedNetlist
 from ..yosys import run_yosys, tcl_quote
 from .generate import TOP_MODULE, GeneratedDesign
 
-__all__ = ["AccelArea", "synthesize_accelerator"]
+__all__ = ["AccelArea", "map_accelerator", "synthesize_accelerator"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +61,65 @@ tee -o stat.txt stat -liberty {tcl_quote(lib)}
         raise ToolError(f"Yosys reported no cell count or chip area for {TOP_MODULE}:\n{text[-2000:]}")
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)\s*$", text, re.M)}
     return AccelArea(int(cells[1]), float(area[1]), counts)
+
+
+def map_accelerator(design: GeneratedDesign, liberty: str | os.PathLike | None = None,
+                    *, timeout: float = 1200) -> MappedNetlist:
+    """The design mapped to the liberty's cells, flattened, multipliers synthesized one by one."""
+    lib = read_liberty(Path(liberty) if liberty is not None else liberty_path())
+    manifest = json.loads(design.manifest.read_text())
+    modules = sorted({slot["module"] for bank in manifest["units"] for slot in bank})
+    reads = "\n".join(f"read_verilog -sv {tcl_quote(p)}" for p in design.sources)
+    keep = " ".join(modules)
+    with tempfile.TemporaryDirectory(prefix="rtlgen-accel-map-") as tmp:
+        out_json = Path(tmp) / "mapped.json"
+        script = f"""{reads}
+hierarchy -check -top {TOP_MODULE}
+setattr -mod -set keep_hierarchy 1 {keep}
+synth -flatten -top {TOP_MODULE}
+dfflibmap -liberty {tcl_quote(lib.path)}
+abc -liberty {tcl_quote(lib.path)}
+setattr -mod -set keep_hierarchy 0 {keep}
+flatten
+opt_clean -purge
+write_json {tcl_quote(out_json)}
+"""
+        run_yosys(script, cwd=design.out_dir, timeout=timeout)
+        module = json.loads(out_json.read_text())["modules"].get(TOP_MODULE)
+    if module is None:
+        raise ToolError(f"Yosys wrote no module {TOP_MODULE} when mapping {design.out_dir}")
+    for name, cell in module["cells"].items():
+        if cell["type"] not in lib.cells:
+            raise NetlistError(f"after mapping, cell {name} is a {cell['type']}, not a cell of "
+                               f"{lib.name}", file=str(design.top))
+    module = dict(module, cells={f"c{k}": dict(cell, path=name)
+                                 for k, (name, cell) in enumerate(module["cells"].items())})
+    return MappedNetlist(source=design.top, source_hash=file_hash(design.top), top=TOP_MODULE,
+                         library=lib, verilog=_structural_verilog(module, TOP_MODULE), module=module)
+
+
+def _structural_verilog(module: dict, top: str) -> str:
+    def net(bit) -> str:
+        return f"n{bit}" if isinstance(bit, int) else ("1'b1" if bit == "1" else "1'b0")
+
+    ports = module["ports"]
+    lines = [f"module {top}({', '.join(ports)});"]
+    nets = set()
+    assigns = []
+    for name, port in ports.items():
+        bits = port["bits"]
+        width = f"[{len(bits) - 1}:0] " if len(bits) > 1 else ""
+        lines.append(f"  {port['direction']} {width}{name};")
+        for i, b in enumerate(bits):
+            ref = f"{name}[{i}]" if len(bits) > 1 else name
+            if isinstance(b, int):
+                nets.add(b)
+            assigns.append(f"  assign {net(b)} = {ref};" if port["direction"] == "input"
+                           else f"  assign {ref} = {net(b)};")
+    insts = []
+    for cname, cell in module["cells"].items():
+        conns = ", ".join(f".{p}({net(bits[0])})" for p, bits in cell["connections"].items())
+        nets.update(bits[0] for bits in cell["connections"].values() if isinstance(bits[0], int))
+        insts.append(f"  {cell['type']} {cname} ({conns});")
+    lines += [f"  wire n{b};" for b in sorted(nets)] + assigns + insts + ["endmodule", ""]
+    return "\n".join(lines)

@@ -17,7 +17,7 @@ __all__ = ["main"]
 
 #: Subcommand modules, in the order ``rtlgen --help`` lists them. Every module of this package
 #: with a ``register`` function is a subcommand; those not listed here follow alphabetically.
-ORDER = ["table", "lib", "verify", "cost", "gen", "emulate", "map", "bitstream", "hil", "flow", "demo"]
+ORDER = ["table", "lib", "verify", "cost", "gen", "emulate", "map", "bitstream", "hil", "accel", "flow", "demo"]
 
 
 def _subcommand_modules() -> list[str]:

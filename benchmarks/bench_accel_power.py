@@ -1,0 +1,90 @@
+"""Accelerator power per configuration: one ResNet-8 layer crop through the mapped gates.
+
+Generates one unit x L lanes with a bank of M multipliers (default the four of
+``flows/accel_default.toml``'s unit 0) and the same unit with the exact multiplier alone, maps
+both to OSU018 (:func:`rtlgen.accel.synth.map_accelerator`), runs a crop of conv layer 0 of
+ResNet-8 (one CIFAR-10 image, signmag, every lane on one slot) on the gates in Icarus once per
+slot, checks every output byte against the emulator and prints power, energy per run and per
+MAC and the breakdown (:mod:`rtlgen.accel.power`). Usage::
+
+    python benchmarks/bench_accel_power.py --lib LIBDIR [--lanes 16] [--crop 8,8,4]
+        [--out build/bench_accel_power]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from rtlgen.accel.config import AccelConfig  # noqa: E402
+from rtlgen.accel.generate import generate_accelerator  # noqa: E402
+from rtlgen.accel.power import accelerator_power  # noqa: E402
+from rtlgen.accel.synth import map_accelerator  # noqa: E402
+from rtlgen.catalog import Catalog  # noqa: E402
+from rtlgen.paths import REPO_ROOT, shared_data_dir  # noqa: E402
+
+from accel_cases import first_mismatch, make_case  # noqa: E402
+
+BANK = ("mul8u_1JJQ", "mul8u_DG8", "mul8u_2NDH", "mul8u_C67")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--lanes", type=int, default=16)
+    ap.add_argument("--crop", default="8,8,4", help="Y0,X0,SIZE of layer 0's 32x32 input")
+    ap.add_argument("--out", default=str(REPO_ROOT / "build" / "bench_accel_power"))
+    args = ap.parse_args()
+    data = Path(args.data) if args.data else shared_data_dir()
+    catalog = Catalog.open(args.lib)
+    y0, x0, size = (int(v) for v in args.crop.split(","))
+    out = Path(args.out)
+    groups = -(-16 // args.lanes)
+    act = size * size * 3 + size * size * 16
+    print(f"machine: {platform.node()} {platform.machine()}, python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for key, bank in (("bank", BANK), ("alone", BANK[:1])):
+        config = AccelConfig(units=1, lanes=args.lanes, multipliers=len(bank), activation_bytes=act,
+                             weight_words=groups * 27, channels=16, unit_multipliers=(bank,),
+                             name=f"power_{key}")
+        t0 = time.perf_counter()
+        design = generate_accelerator(config, catalog, out / key / "rtl")
+        mapped = map_accelerator(design)
+        t1 = time.perf_counter()
+        cases = [make_case(f"slot{s}", data, config, catalog, layer=0, unit=0, bank_slots=[s],
+                           encoding="signmag", granularity="layer", crop=(y0, x0, size))
+                 for s in range(len(bank))]
+        power = accelerator_power(design, config, [(c.name, c.job) for c in cases],
+                                  out / key / "work", mapped=mapped)
+        t2 = time.perf_counter()
+        print(f"\n{key}: 1 unit x {args.lanes} lanes x {len(bank)} ({', '.join(bank)}); memories "
+              f"{act} activation bytes, {groups * 27} weight words, 16 channels; {power.cells:,} "
+              f"cells, {power.area_um2 / 1e6:.2f} mm^2; {power.clamped_pins:,} pins' slews clamped "
+              f"to {power.max_slew_ns} ns; map {t1 - t0:.0f} s, simulate + power {t2 - t1:.0f} s "
+              f"(load average {os.getloadavg()[0]:.1f})")
+        print("| selected | exact output | cycles | total mW | leakage mW | energy/run nJ | "
+              "energy/MAC pJ | selected slot mW | other slots mW | memories mW | registers mW "
+              "| logic mW |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for s, (case, result, run) in enumerate(zip(cases, power.results, power.runs)):
+            slots = run.slots()
+            sel = next(v for k, v in slots.items() if k.startswith(f"u0.s{s} "))
+            other = sum(v.total_mw for k, v in slots.items() if not k.startswith(f"u0.s{s} "))
+            mism = first_mismatch(case, result.output)
+            b = run.breakdown
+            print(f"| {bank[s]} | {'yes' if mism is None else mism} | {run.cycles} | "
+                  f"{run.total_mw:.2f} | {run.leakage_mw:.4f} | {run.energy_pj / 1e3:.1f} | "
+                  f"{run.energy_per_mac_pj:.1f} | {sel.total_mw:.3f} | {other:.5f} | "
+                  f"{b['memories'].total_mw:.2f} | {b['registers'].total_mw:.2f} | "
+                  f"{b['logic'].total_mw:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

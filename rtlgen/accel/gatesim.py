@@ -1,0 +1,274 @@
+"""The mapped accelerator simulated at gate level in Icarus, every net's value per clock cycle.
+
+:func:`write_gate_netlist` writes a :class:`rtlgen.synth.MappedNetlist` (liberty cells only) as
+one flat Verilog module with the top's ports: every net is a scalar ``n<ID>`` (Yosys' bit id),
+every combinational cell a continuous assignment of its liberty ``function``, every flip-flop an
+``always`` block from its liberty ``ff`` group. Flip-flops are two-state, as in Verilator: 0 at
+time zero, and an X or Z on the data input (ports not yet driven before the reset) is stored as
+0. A memory's power-up contents are undefined in silicon; zero is what Amaranth's simulator and
+Verilator give, and it keeps every net defined, which the activity needs. The logic is the liberty's, the same the cost flow evaluates; no cell names are
+trusted. With the plusarg ``+rtlgen_vcd=FILE`` the module dumps its own nets (``$dumpvars``
+depth 1) to a VCD.
+
+:class:`GateLevelAccel` runs layer jobs on that netlist with the accelerator's cocotb testbench
+(``sim/accel_tb.py``, Icarus through cocotb's runner), reads back the outputs like
+:class:`rtlgen.accel.rtlsim.VerilatorAccel`, and samples the VCD (:func:`read_cycles`): the
+value of every net just before each rising clock edge, i.e. its settled zero-delay value in
+each cycle, for the cycles of each layer run (``busy`` high, plus the cycle before and after,
+so that the transitions into and out of the run count).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NetlistError, ToolError
+from ..simulators import get_simulator
+from ..synth import MappedNetlist
+from .config import AccelConfig
+from .generate import TOP_MODULE
+from .job import ConvJob
+from .rtlsim import SIM_DIR, JobResult, jobs_payload, read_results
+
+__all__ = ["GateLevelAccel", "RunWaves", "write_gate_netlist", "read_cycles"]
+
+VCD_PLUSARG = "rtlgen_vcd"
+
+
+def _expr(node, pins: dict[str, str]) -> str:
+    op = node[0]
+    if op == "pin":
+        return pins[node[1]]
+    if op == "const":
+        return f"1'b{int(node[1])}"
+    if op == "not":
+        return f"~({_expr(node[1], pins)})"
+    sym = {"and": " & ", "or": " | ", "xor": " ^ "}[op]
+    return "(" + sym.join(_expr(x, pins) for x in node[1:]) + ")"
+
+
+def _net(bit) -> str:
+    if isinstance(bit, int):
+        return f"n{bit}"
+    return "1'b1" if bit == "1" else "1'b0"   # 'x'/'z' tied low, as rtlgen.activity does
+
+
+def write_gate_netlist(mapped: MappedNetlist, path: str | os.PathLike) -> Path:
+    """Write the flat simulation Verilog (see the module docstring); return its path."""
+    lib = mapped.library
+    mod = mapped.module
+    ports = mapped.ports
+    nets: set[int] = set()
+    body: list[str] = []
+    for name, (direction, bits) in ports.items():
+        for i, b in enumerate(bits):
+            ref = f"{name}[{i}]" if len(bits) > 1 else name
+            if direction == "input":
+                if isinstance(b, int):
+                    nets.add(b)
+                    body.append(f"  assign n{b} = {ref};")
+            else:
+                body.append(f"  assign {ref} = {_net(b)};")
+    regs: list[str] = []
+    for k, (cname, c) in enumerate(mod["cells"].items()):
+        cell = lib.cell(c["type"])
+        conn = {p: bits[0] for p, bits in c["connections"].items()}
+        for b in conn.values():
+            if isinstance(b, int):
+                nets.add(b)
+        pins = {p: _net(b) for p, b in conn.items()}
+        if cell.ff is not None:
+            ff = cell.ff
+            reg = f"s{k}"
+            regs.append(reg)
+            edges = [f"{'negedge' if ff.falling else 'posedge'} {pins[ff.clocked_on]}"]
+            if ff.clear is not None:
+                body.append(f"  wire c{k} = {_expr(ff.clear, pins)};")
+                edges.append(f"posedge c{k}")
+            if ff.preset is not None:
+                body.append(f"  wire p{k} = {_expr(ff.preset, pins)};")
+                edges.append(f"posedge p{k}")
+            stmt = f"{reg} <= ({_expr(ff.next_state, pins)}) === 1'b1;"
+            if ff.preset is not None:
+                stmt = f"if (p{k}) {reg} <= 1'b1; else {stmt}"
+            if ff.clear is not None:
+                stmt = f"if (c{k}) {reg} <= 1'b0; else {stmt}"
+            body.append(f"  always @({' or '.join(edges)}) {stmt}")
+            for pin, true_state in (cell.ff_outputs or {}).items():
+                if isinstance(conn.get(pin), int):
+                    body.append(f"  assign n{conn[pin]} = {'' if true_state else '~'}{reg};")
+        elif cell.combinational:
+            for pin, func in cell.functions.items():
+                if isinstance(conn.get(pin), int):
+                    body.append(f"  assign n{conn[pin]} = {_expr(func, pins)};")
+        else:
+            raise NetlistError(f"cell {cname} ({c['type']}) is neither combinational nor a "
+                               f"flip-flop; it cannot be simulated", file=str(mapped.source))
+    decl = []
+    for name, (direction, bits) in ports.items():
+        width = f"[{len(bits) - 1}:0] " if len(bits) > 1 else ""
+        decl.append(f"  {direction} wire {width}{name};")
+    text = [
+        "// Generated by rtlgen.accel.gatesim from the mapped netlist; do not edit.",
+        "`timescale 1ns/1ps",
+        f"module {mapped.top}({', '.join(ports)});",
+        *decl,
+        *(f"  wire n{b};" for b in sorted(nets)),
+        *(f"  reg {r};" for r in regs),
+        # An initial block, not declaration initializers: Icarus does not propagate the latter
+        # through continuous assignments until the register first changes.
+        "  initial begin",
+        *(f"    {r} = 1'b0;" for r in regs),
+        "  end",
+        *body,
+        "  reg [8*1024-1:0] vcd_file;",
+        f'  initial if ($value$plusargs("{VCD_PLUSARG}=%s", vcd_file)) begin',
+        f"    $dumpfile(vcd_file); $dumpvars(1, {mapped.top});",
+        "  end",
+        "endmodule",
+        "",
+    ]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(text))
+    return out
+
+
+@dataclass(frozen=True)
+class RunWaves:
+    """Settled value of every net in ``cycles`` consecutive cycles of one layer run:
+    ``values[net]`` boolean arrays of that length (cycle 0 = the one before ``busy`` rose)."""
+
+    values: dict[int, np.ndarray]
+    cycles: int
+
+
+_VAR = re.compile(r"\$var\s+\S+\s+1\s+(\S+)\s+n(\d+)\s")
+
+
+def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[RunWaves]:
+    """Per layer run (each maximal stretch of cycles with ``busy`` high), every net's value
+    just before each rising edge of ``clock_net``, from one cycle before the stretch to one
+    after. X or Z in a sampled value raises: the netlist is written so that none occurs."""
+    codes: dict[str, int] = {}
+    times: dict[str, list[int]] = {}
+    vals: dict[str, list[str]] = {}
+    t = 0
+    with open(vcd) as f:
+        for line in f:
+            if line.startswith("$enddefinitions"):
+                break
+            m = _VAR.search(line)
+            if m:
+                codes[m.group(1)] = int(m.group(2))
+        for code in codes:
+            times[code], vals[code] = [], []
+        for line in f:
+            c = line[0]
+            if c == "#":
+                t = int(line[1:])
+            elif c in "01xzXZ":
+                code = line[1:].rstrip("\n")
+                if code in times:
+                    times[code].append(t)
+                    vals[code].append(c)
+            # vectors (the ports) and $dumpvars/$end markers carry nothing else we need
+    by_net = {net: code for code, net in codes.items()}
+    for net, what in ((clock_net, "clock"), (busy_net, "busy")):
+        if net not in by_net:
+            raise ToolError(f"the VCD {vcd} lacks the {what} net n{net}")
+    ct, cv = np.array(times[by_net[clock_net]]), np.array(vals[by_net[clock_net]])
+    edges = ct[1:][(cv[1:] == "1") & (cv[:-1] == "0")]
+
+    def sample(code: str, at: np.ndarray, strict: bool = True) -> np.ndarray:
+        tt = np.asarray(times[code])
+        idx = np.searchsorted(tt, at, side="left") - 1
+        if len(tt) == 0 or np.any(idx < 0):
+            raise ToolError(f"net n{codes[code]} has no value before t={int(at[0])} in {vcd}")
+        v = np.asarray(vals[code])[idx]
+        bad = (v != "0") & (v != "1")
+        if strict and bad.any():
+            raise ToolError(f"net n{codes[code]} is {v[bad][0]} in a sampled cycle (t={int(at[bad][0])}) of {vcd}")
+        return v == "1"
+
+    busy = sample(by_net[busy_net], edges, strict=False)   # X before the reset is not busy
+    runs = []
+    k = 0
+    while k < len(busy):
+        if not busy[k]:
+            k += 1
+            continue
+        end = k
+        while end < len(busy) and busy[end]:
+            end += 1
+        lo, hi = max(k - 1, 0), min(end + 1, len(busy))
+        at = edges[lo:hi]
+        runs.append(RunWaves({net: sample(code, at) for code, net in codes.items()}, len(at)))
+        k = end
+    return runs
+
+
+def _vcd_runner(runner):
+    """cocotb's Icarus runner with VCD dumps allowed: it passes vvp ``-none`` (no dump at all)
+    unless ``waves`` is set, and then ``-fst``; our reader takes VCD, Icarus's default."""
+    base = type(runner)
+
+    class VcdIcarus(base):
+        def _test_command(self):
+            return [[("-vcd" if arg == "-none" else arg) for arg in cmd] for cmd in super()._test_command()]
+
+    runner.__class__ = VcdIcarus
+    return runner
+
+
+class GateLevelAccel:
+    """The mapped netlist of one accelerator in Icarus; :meth:`run` simulates layer jobs."""
+
+    def __init__(self, mapped: MappedNetlist, build_dir: str | os.PathLike, config: AccelConfig):
+        self.mapped = mapped
+        self.build_dir = Path(build_dir)
+        self.config = config
+        self._runner = None
+
+    def build(self) -> None:
+        source = write_gate_netlist(self.mapped, self.build_dir / "gates.v")
+        runner = _vcd_runner(get_simulator("icarus").runner())
+        runner.build(sources=[str(source)], hdl_toplevel=TOP_MODULE, build_dir=self.build_dir,
+                     always=True)
+        self._runner = runner
+
+    def run(self, jobs: list[tuple[str, ConvJob]], *, timeout_cycles: int | None = None
+            ) -> tuple[list[JobResult], list[RunWaves]]:
+        """Outputs and counters of each job, and its cycles' net values."""
+        if self._runner is None:
+            self.build()
+        vcd = self.build_dir / "nets.vcd"
+        jobs_file, results_file = self.build_dir / "jobs.json", self.build_dir / "results.json"
+        jobs_file.write_text(jobs_payload(jobs, self.config, timeout_cycles))
+        for stale in (results_file, vcd):
+            if stale.exists():
+                stale.unlink()
+        if str(SIM_DIR) not in sys.path:
+            sys.path.append(str(SIM_DIR))
+        try:
+            self._runner.test(test_module="accel_tb", hdl_toplevel=TOP_MODULE,
+                              test_dir=self.build_dir, build_dir=self.build_dir,
+                              plusargs=[f"+{VCD_PLUSARG}={vcd}"],
+                              extra_env={"RTLGEN_ACCEL_JOBS": str(jobs_file),
+                                         "RTLGEN_ACCEL_RESULTS": str(results_file)})
+        except SystemExit:   # cocotb's runner exits when a test fails
+            pass
+        results = read_results(results_file, jobs)
+        ports = self.mapped.ports
+        clock, busy = ports["clk"][1][0], ports["busy"][1][0]
+        if not isinstance(busy, int):
+            raise NetlistError("the mapped accelerator's busy output is a constant", file=str(self.mapped.source))
+        waves = read_cycles(vcd, clock, busy)
+        if len(waves) != len(jobs):
+            raise ToolError(f"the VCD {vcd} shows {len(waves)} layer runs (busy high), expected {len(jobs)}")
+        return results, waves

@@ -1,0 +1,318 @@
+"""Power and energy of the accelerator running conv layers, from gate-level activity.
+
+Method
+------
+1. **Cells.** The generated design is mapped to the liberty's cells (:func:`rtlgen.accel.synth.
+   map_accelerator`): ``synth -flatten``, ``dfflibmap``, ``abc``, each multiplier netlist module
+   synthesized on its own (as the cost flow does) so that its cells keep their instance path.
+2. **Activity.** That netlist runs the layer jobs in Icarus (:mod:`rtlgen.accel.gatesim`, the
+   accelerator's cocotb testbench); the outputs come back for the caller to compare with the
+   emulation, and every net's settled value is sampled once per clock cycle over each layer run.
+3. **Slews.** OpenSTA times the netlist (:func:`rtlgen.sta.run_sta` with the clock on ``clk``):
+   the transition at every cell pin.
+4. **Energy.** The liberty power model of the cost flow (:mod:`rtlgen.power`): per combinational
+   arc the internal energy of the output transitions, split by the toggling inputs' direction;
+   per flip-flop the clock pin's energy twice a cycle (rise and fall), the data pin's per data
+   toggle and the output's per output transition at the clock's slew; per net 1/2 C V^2 per
+   toggle; leakage per cell. Power is energy per cycle at the clock period ``clock_ns`` of the
+   :class:`rtlgen.sta.StaConfig` (default 10 ns, 100 MHz, as the cost flow); energy per layer run
+   = power x cycles x period; energy per MAC = that / (out_h x out_w x out_c x kh x kw x cin).
+
+Assumptions (each biases the figures; they are the cost flow's where it has one)
+---------------------------------------------------------------------------------
+* zero-delay activity: every net settles once per cycle, glitches are not counted;
+* no wire load and no placement: a net's capacitance is its loads' pin capacitances (plus
+  ``output_load_pf`` per output port bit);
+* no clock tree and no buffering: the clock is ideal (transition ``input_transition_ns`` at every
+  clock pin; its net charged as the flip-flops' clock pins, two transitions a cycle), the host
+  ports are ideal drivers with the same transition, and high-fanout nets inside the design are
+  left as Yosys/ABC map them, unbuffered. Their slews come out of OpenSTA far beyond the
+  liberty's characterization (up to 1 us on nets with hundreds of loads, about 1,000 at most in
+  the small test designs, and long on the logic downstream of them, where the tables end at
+  1.8 ns for OSU018); a real flow would insert buffers there. Slews are
+  therefore clamped to the largest slew of the library's power tables
+  (:attr:`AccelPower.clamped_pins` counts the pins), rather than extrapolated linearly two
+  hundred times past the table, which would charge the missing buffers as absurd internal
+  energy. The multipliers' own slews are within the tables, as in the cost flow;
+* memories are flip-flops (there is no SRAM macro for the open libraries): their read and write
+  logic is ordinary logic, and a large memory's energy is a register file's, not an SRAM's;
+* flip-flops power up at 0 (:mod:`rtlgen.accel.gatesim`); the host ports are static while a
+  layer runs.
+
+Breakdown (:attr:`LayerPower.breakdown`), by the cells' names after synthesis:
+
+* ``u{U}.s{S} NAME``: the cells of bank slot S of unit U (its multiplier, every lane);
+* ``memories``: flip-flops of the activation, weight and parameter memories (their outputs keep
+  the names ``act_mem[...]``, ``wgt_mem[...]``, ``par_mem[...]``);
+* ``registers``: the other flip-flops (operand registers, accumulators, pipeline, controller);
+* ``logic``: every other cell: the datapath around the multipliers, the requantizer, the
+  controller and the memories' read multiplexers and write decoders (ABC does not keep names).
+
+A net's switching energy is split between its load pins in proportion to their capacitance and
+charged to the loads' categories (a multiplier's input capacitance is the multiplier's, as in the
+cost flow, where the operand nets count); the share of an output port load goes to the driver's.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..activity import CompiledNetlist, Waveforms, arc_activity, net_activity
+from ..power import (arc_energy, flip_flop_output_energy, input_pin_energy, leakage_mw,
+                     switching_energy)
+from ..sta import StaConfig, run_sta
+from ..synth import MappedNetlist
+from .config import AccelConfig
+from .gatesim import GateLevelAccel, RunWaves
+from .generate import GeneratedDesign
+from .job import ConvJob
+from .rtlsim import JobResult
+from .synth import map_accelerator
+
+__all__ = ["DEFAULT_ENVIRONMENT", "CategoryPower", "LayerPower", "AccelPower", "accelerator_power",
+           "cell_categories", "layer_power", "max_table_slew_ns"]
+
+#: Ports are driven by the host, not by a cell of the design: ideal, at ``input_transition_ns``.
+DEFAULT_ENVIRONMENT = StaConfig(driving_cell="(ideal)")
+
+_SLOT = re.compile(r"(?:^|\\)unit(\d+)\.lane\d+\.bank\.mul(\d+)\.netlist\.")
+_MEMORY = re.compile(r"^(?:act|wgt|par)_mem\[")
+
+
+@dataclass(frozen=True)
+class CategoryPower:
+    """Average power (mW) of one category of cells over a layer run."""
+
+    internal_mw: float
+    switching_mw: float
+    leakage_mw: float
+
+    @property
+    def dynamic_mw(self) -> float:
+        return self.internal_mw + self.switching_mw
+
+    @property
+    def total_mw(self) -> float:
+        return self.internal_mw + self.switching_mw + self.leakage_mw
+
+
+@dataclass(frozen=True)
+class LayerPower:
+    """One layer run: cycles (the accelerator's ``cycles`` counter), MACs, power by category."""
+
+    name: str
+    cycles: int
+    macs: int
+    clock_ns: float
+    breakdown: dict[str, CategoryPower]
+
+    def _sum(self, attr: str) -> float:
+        return float(sum(getattr(c, attr) for c in self.breakdown.values()))
+
+    @property
+    def internal_mw(self) -> float:
+        return self._sum("internal_mw")
+
+    @property
+    def switching_mw(self) -> float:
+        return self._sum("switching_mw")
+
+    @property
+    def leakage_mw(self) -> float:
+        return self._sum("leakage_mw")
+
+    @property
+    def total_mw(self) -> float:
+        return self.internal_mw + self.switching_mw + self.leakage_mw
+
+    @property
+    def energy_pj(self) -> float:
+        """Energy of the whole run (pJ): power x cycles x clock period."""
+        return self.total_mw * self.cycles * self.clock_ns
+
+    @property
+    def energy_per_mac_pj(self) -> float:
+        return self.energy_pj / self.macs
+
+    def slots(self) -> dict[str, CategoryPower]:
+        """The multiplier bank slots' categories (``u{U}.s{S} NAME``)."""
+        return {k: v for k, v in self.breakdown.items() if k[0] == "u"}
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "cycles": self.cycles, "macs": self.macs,
+                "clock_ns": self.clock_ns, "total_mw": self.total_mw,
+                "internal_mw": self.internal_mw, "switching_mw": self.switching_mw,
+                "leakage_mw": self.leakage_mw, "energy_pj": self.energy_pj,
+                "energy_per_mac_pj": self.energy_per_mac_pj,
+                "breakdown": {k: dict(asdict(v), total_mw=v.total_mw) for k, v in self.breakdown.items()}}
+
+
+@dataclass(frozen=True)
+class AccelPower:
+    """Every layer run's power, the testbench's results (outputs, counters) and the netlist's size."""
+
+    runs: list[LayerPower]
+    results: list[JobResult]
+    cells: int
+    area_um2: float
+    delay_ns: float                      # OpenSTA's worst path (unbuffered netlist: pessimistic)
+    clamped_pins: int                    # pins whose slew was clamped to the tables' range
+    max_slew_ns: float                   # that range's end
+    cell_counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"cells": self.cells, "area_um2": self.area_um2, "delay_ns": self.delay_ns,
+                "clamped_pins": self.clamped_pins, "max_slew_ns": self.max_slew_ns,
+                "runs": [r.to_dict() for r in self.runs]}
+
+
+def cell_categories(mapped: MappedNetlist, slot_names: list[list[str]]) -> dict[str, str]:
+    """Category (see the module docstring) of every cell of ``mapped`` by cell name;
+    ``slot_names[u][s]`` names the multiplier of unit u's slot s."""
+    lib = mapped.library
+    mod = mapped.module
+    q_names: dict[int, str] = {}
+    for name, net in mod["netnames"].items():
+        for b in net["bits"]:
+            if isinstance(b, int) and _MEMORY.match(name):
+                q_names[b] = name
+    out = {}
+    for cname, cell in mod["cells"].items():
+        path = cell.get("path", cname)
+        m = _SLOT.search(path)
+        if m:
+            u, s = int(m.group(1)), int(m.group(2))
+            out[cname] = f"u{u}.s{s} {slot_names[u][s]}"
+        elif lib.cell(cell["type"]).ff is not None:
+            outs = [b[0] for p, b in cell["connections"].items()
+                    if lib.cell(cell["type"]).pins[p].direction == "output"]
+            out[cname] = "memories" if any(b in q_names for b in outs) else "registers"
+        else:
+            out[cname] = "logic"
+    return out
+
+
+def layer_power(mapped: MappedNetlist, compiled: CompiledNetlist, run: RunWaves,
+                slews_ns: dict[str, tuple[float, float]], categories: dict[str, str],
+                environment: StaConfig, *, name: str, cycles: int, macs: int,
+                clock_net: int) -> LayerPower:
+    """Power by category of one sampled layer run (see the module docstring)."""
+    lib = mapped.library
+    waves = Waveforms(compiled, run.values, run.cycles)
+    rates = net_activity(waves).toggle_rate
+    rates[clock_net] = 2.0                 # sampled once a cycle, the clock rises and falls
+    internal = dict.fromkeys(set(categories.values()), 0.0)
+    switching = dict(internal)
+    leakage = dict(internal)
+    cell_type = {n: c["type"] for n, c in mapped.module["cells"].items()}
+    pin_cap = {}
+
+    def cap(cname: str, pin: str) -> float:
+        key = (cname, pin)
+        if key not in pin_cap:
+            pin_cap[key] = lib.cell(cell_type[cname]).pins[pin].capacitance
+        return pin_cap[key]
+
+    load = {net: sum(cap(c, p) for c, p in pins) for net, pins in compiled.net_loads.items()}
+    port_load = environment.output_load_pf / lib.cap_unit_pf
+    driver_of = {}
+    for op in [*compiled.cells, *compiled.flops]:
+        for net in op.outputs.values():
+            driver_of[net] = op.name
+    for bits in compiled.outputs.values():
+        for b in bits:
+            if isinstance(b, int):
+                load[b] = load.get(b, 0.0) + port_load
+                if b in driver_of:
+                    switching[categories[driver_of[b]]] += switching_energy(lib, port_load, rates.get(b, 0.0))
+    # Switching: each load pin's share of its net's 1/2 C V^2 per toggle.
+    for net, pins in compiled.net_loads.items():
+        rate = rates.get(net, 0.0)
+        if rate == 0.0:
+            continue
+        for c, p in pins:
+            switching[categories[c]] += switching_energy(lib, cap(c, p), rate)
+    # Combinational arcs.
+    outputs = {op.name: op.outputs for op in compiled.cells}
+    for (cname, ipin, opin), r in arc_activity(waves).rates.items():
+        if sum(r) == 0.0:
+            continue
+        rise, fall = arc_energy(lib, cell_type[cname], ipin, opin, r, load.get(outputs[cname][opin], 0.0),
+                                slews_ns.get(f"{cname}/{ipin}", (0.0, 0.0)))
+        internal[categories[cname]] += (rise + fall) * lib.energy_unit_pj
+    # Flip-flops.
+    m = run.cycles - 1
+    for op in compiled.flops:
+        cell = lib.cell(op.type)
+        ff = cell.ff
+        e = 0.0
+        clk_slew = slews_ns.get(f"{op.name}/{ff.clocked_on}", (environment.input_transition_ns,) * 2)
+        for pin, net in op.inputs.items():
+            if pin == ff.clocked_on:
+                e += input_pin_energy(lib, op.type, pin, 1.0, 1.0, clk_slew)
+            elif isinstance(net, int):
+                v = run.values[net]
+                e += input_pin_energy(lib, op.type, pin, np.count_nonzero(~v[:-1] & v[1:]) / m,
+                                      np.count_nonzero(v[:-1] & ~v[1:]) / m,
+                                      slews_ns.get(f"{op.name}/{pin}", (0.0, 0.0)))
+        for pin, net in op.outputs.items():
+            v = run.values[net]
+            e += flip_flop_output_energy(lib, op.type, pin, np.count_nonzero(~v[:-1] & v[1:]) / m,
+                                         np.count_nonzero(v[:-1] & ~v[1:]) / m, load.get(net, 0.0),
+                                         clk_slew)
+        internal[categories[op.name]] += e * lib.energy_unit_pj
+    for cname, t in cell_type.items():
+        leakage[categories[cname]] += leakage_mw(lib, t)
+    period = environment.clock_ns
+    breakdown = {k: CategoryPower(internal[k] / period, switching[k] / period, leakage[k])
+                 for k in sorted(internal)}
+    return LayerPower(name, cycles, macs, period, breakdown)
+
+
+def accelerator_power(design: GeneratedDesign, config: AccelConfig,
+                      jobs: list[tuple[str, ConvJob]], work_dir: str | os.PathLike, *,
+                      environment: StaConfig = DEFAULT_ENVIRONMENT,
+                      liberty: str | os.PathLike | None = None,
+                      mapped: MappedNetlist | None = None) -> AccelPower:
+    """Map ``design``, run ``jobs`` on its gates in Icarus and compute each run's power.
+
+    ``mapped`` reuses an earlier :func:`~rtlgen.accel.synth.map_accelerator` result of the same
+    design. The caller compares :attr:`AccelPower.results` with its golden outputs."""
+    work = Path(work_dir)
+    mapped = mapped if mapped is not None else map_accelerator(design, liberty)
+    manifest = json.loads(Path(design.manifest).read_text())
+    slot_names = [[slot["name"] for slot in bank] for bank in manifest["units"]]
+    categories = cell_categories(mapped, slot_names)
+    compiled = CompiledNetlist(mapped, sequential=True)
+    sim = GateLevelAccel(mapped, work / "gatesim", config)
+    results, runs = sim.run(jobs)
+    report = run_sta(mapped, environment, clock_port="clk")
+    top = max_table_slew_ns(mapped.library)
+    slews = {pin: (min(r, top), min(f, top)) for pin, (r, f) in report.slews_ns.items()}
+    clamped = sum(1 for r, f in report.slews_ns.values() if max(r, f) > top)
+    clock_net = mapped.ports["clk"][1][0]
+    layers = []
+    for (name, job), result, run in zip(jobs, results, runs):
+        d = job.descriptor
+        layers.append(layer_power(mapped, compiled, run, slews, categories, environment,
+                                  name=name, cycles=result.cycles, clock_net=clock_net,
+                                  macs=d.out_h * d.out_w * d.out_c * d.products))
+    return AccelPower(layers, results, mapped.n_cells, mapped.area, report.delay_ns, clamped, top,
+                      mapped.cell_counts)
+
+
+def max_table_slew_ns(lib) -> float:
+    """The largest input transition (ns) any power table of ``lib`` is characterized at."""
+    top = 0.0
+    for cell in lib.cells.values():
+        for pin in cell.pins.values():
+            for ip in pin.internal_power:
+                for t in (ip.rise, ip.fall):
+                    if t is not None:
+                        top = max(top, float(np.max(t.slew)))
+    return top * lib.time_unit_ns

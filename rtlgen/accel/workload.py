@@ -1,0 +1,113 @@
+"""Conv layers of a configuration bitstream as accelerator jobs, each with its golden output.
+
+A workload for the power flow (:mod:`rtlgen.accel.power`) and its command line. As the HIL does
+(:mod:`rtlgen.hil`), the bitstream is checked against the accelerator folder (its config hash)
+and the model, the multipliers' tables are tabulated from the folder's netlists, and the
+emulator is configured *from the bitstream* and runs one image. Every selected CONV_2D layer the
+bitstream describes becomes a :class:`~rtlgen.accel.job.ConvJob` (the layer's input tensor,
+weights after the bitstream's remap, unit, encoding, selects and requantization from the
+bitstream) with the emulator's output tensor as the expected result.
+
+``crop = (y0, x0, size)`` takes a square window of each layer's input instead (padding
+recomputed for the smaller image: SAME when the layer pads, else VALID), and the expected
+output is the emulator's engine on that window with the same plan: a short simulation of a real
+layer's weights and data.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, VerificationError
+from .job import ConvJob, conv_job
+
+__all__ = ["LayerWork", "bitstream_jobs"]
+
+
+@dataclass(frozen=True)
+class LayerWork:
+    name: str              # "layer N"
+    layer: int             # conv layer index (0-based, as the bitstream numbers them)
+    job: ConvJob
+    expected: np.ndarray   # int8 [out_h, out_w, out_c]
+
+
+def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
+                   model: str | os.PathLike, images: str | os.PathLike, *, image: int = 0,
+                   layers: list[int] | None = None,
+                   crop: tuple[int, int, int] | None = None) -> list[LayerWork]:
+    """The jobs of image ``image`` for the conv layers ``layers`` (default: every CONV_2D the
+    bitstream describes)."""
+    from ..bitstream import read_bitstream
+    from ..emulate.emulator import Emulator, quantize_input
+    from ..emulate.engines import get_engine
+    from ..emulate.from_bitstream import plans_from_bitstream
+    from ..emulate.layers import compile_mac_layers
+    from ..emulate.ops import pad_amounts
+    from ..hil import _load_images, accel_tables
+    from ..nn.tflite import load_tflite
+    from .config import load_config
+
+    accel_dir = Path(accel_dir)
+    manifest = json.loads((accel_dir / "manifest.json").read_text())
+    config = load_config(accel_dir / "accel.toml")
+    bs = read_bitstream(bitstream, expect_accel=manifest["config_hash"])
+    graph = load_tflite(model)
+    macs = compile_mac_layers(graph)
+    tables = accel_tables(accel_dir)
+    signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
+
+    def resolve(h: str) -> tuple[np.ndarray, bool]:
+        if h not in tables:
+            raise VerificationError(f"the bitstream names multiplier {h}, which the accelerator "
+                                    f"in {accel_dir} lacks")
+        return tables[h], signed[h]
+
+    plans = plans_from_bitstream(graph, bs, resolve, macs, file=str(bitstream))
+    x, _ = _load_images(Path(images), image, 1)
+    vals = Emulator(graph, plans).run_batch(quantize_input(graph, x))
+    described = {d.index: d for d in bs.layers}
+    convs = graph.conv_ops()
+    runnable = [li for li, op in enumerate(convs) if op.kind == "CONV_2D" and li in described]
+    chosen = runnable if layers is None else list(layers)
+    for li in chosen:
+        if li not in runnable:
+            raise ConfigError(f"conv layer {li} is not a CONV_2D layer the bitstream describes; "
+                              f"it describes {runnable}", file=str(bitstream))
+    out = []
+    for li in chosen:
+        op, d = convs[li], described[li]
+        mac = macs[op.index]
+        plan = plans.get(op.index)
+        weights = plan.layer_weights(mac) if plan is not None else mac.weights
+        xin = vals[op.inputs[0]][0].reshape(mac.in_shape)
+        expected = vals[op.outputs[0]][0].reshape(mac.out_shape)
+        if crop is not None:
+            y0, x0, size = crop
+            h, w, _ = mac.in_shape
+            if not (0 <= y0 and 0 <= x0 and size >= 1 and y0 + size <= h and x0 + size <= w):
+                raise ValueError(f"crop (y0={y0}, x0={x0}, size={size}) does not fit layer {li}'s "
+                                 f"{h}x{w} input")
+            xin = xin[y0:y0 + size, x0:x0 + size]
+            padding = "SAME" if any(p for pair in mac.pads for p in pair) else "VALID"
+            _, kh, kw, _ = mac.weights.shape
+            oh, pt, pb = pad_amounts(padding, size, kh, mac.stride[0])
+            ow, pl, pr = pad_amounts(padding, size, kw, mac.stride[1])
+            mac = replace(mac, in_shape=xin.shape, out_shape=(oh, ow, mac.out_shape[2]),
+                          pads=((pt, pb), (pl, pr)))
+            expected = get_engine("reference").output(mac, xin[None], plan).reshape(mac.out_shape)
+        rq = d.requant
+        sel = d.select_array()
+        job = conv_job(config, xin, weights, mac.bias, np.asarray(rq.multipliers),
+                       np.asarray(rq.shifts), z_x=rq.input_zero_point, z_y=rq.output_zero_point,
+                       act_min=rq.act_min, act_max=rq.act_max, stride=mac.stride,
+                       pad=(mac.pads[0][0], mac.pads[1][0]), out_hw=mac.out_shape[:2],
+                       unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
+                       layer_sel=int(sel) if d.granularity == "layer" else 0,
+                       selects=None if d.granularity == "layer" else sel, rounding=mac.rounding)
+        out.append(LayerWork(f"layer {li}", li, job, np.asarray(expected).astype(np.int8)))
+    return out

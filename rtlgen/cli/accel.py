@@ -1,0 +1,88 @@
+"""``rtlgen accel power``: power and energy of the generated accelerator running conv layers of a
+bitstream, from gate-level activity through the cost flow's liberty power model
+(rtlgen/accel/power.py; workloads from rtlgen/accel/workload.py)."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+
+def _crop(text: str) -> tuple[int, int, int]:
+    try:
+        y0, x0, size = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--crop takes Y0,X0,SIZE (three integers), not {text!r}") from None
+    return y0, x0, size
+
+
+def _layers(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--layers takes conv layer indices like 0,3, not {text!r}") from None
+
+
+def _power(args: argparse.Namespace) -> int:
+    from ..accel.config import load_config
+    from ..accel.generate import GeneratedDesign
+    from ..accel.power import DEFAULT_ENVIRONMENT, accelerator_power
+    from ..accel.workload import bitstream_jobs
+    from ..errors import VerificationError
+    from ..paths import atomic_write_text
+
+    design = GeneratedDesign.load(args.accel)
+    config = load_config(Path(args.accel) / "accel.toml")
+    work = bitstream_jobs(args.accel, args.bitstream, args.model, args.images, image=args.image,
+                          layers=args.layers, crop=args.crop)
+    env = replace(DEFAULT_ENVIRONMENT, clock_ns=args.clock_ns)
+    power = accelerator_power(design, config, [(w.name, w.job) for w in work],
+                              Path(args.work_dir) if args.work_dir else Path(args.accel) / "power-work",
+                              environment=env)
+    for w, result in zip(work, power.results):
+        if not (result.output == w.expected).all():
+            y, x, c = (int(v) for v in np.argwhere(result.output != w.expected)[0])
+            raise VerificationError(f"{w.name}: the gate-level output differs from the emulation at "
+                                    f"(y={y}, x={x}, channel={c}): expected {int(w.expected[y, x, c])}, "
+                                    f"got {int(result.output[y, x, c])}")
+    print(f"{power.cells:,} cells, {power.area_um2 / 1e6:.3f} mm^2; clock {args.clock_ns:g} ns; "
+          f"{power.clamped_pins:,} pins' slews clamped to {power.max_slew_ns:g} ns")
+    for run in power.runs:
+        print(f"{run.name}: {run.cycles:,} cycles, {run.macs:,} MACs, output equals the emulation; "
+              f"{run.total_mw:.3f} mW (internal {run.internal_mw:.3f}, switching "
+              f"{run.switching_mw:.3f}, leakage {run.leakage_mw:.5f}), {run.energy_pj / 1e3:.2f} nJ "
+              f"per run, {run.energy_per_mac_pj:.2f} pJ per MAC")
+        for name, cat in run.breakdown.items():
+            print(f"  {name:<28} {cat.total_mw:10.4f} mW  (dynamic {cat.dynamic_mw:.4f}, "
+                  f"leakage {cat.leakage_mw:.6f})")
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(power.to_dict(), indent=1) + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("accel", help="the generated accelerator: power per configuration",
+                              description=__doc__)
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = sub.add_parser("power", help="power and energy of conv layers on the mapped gates",
+                       description=__doc__)
+    q.add_argument("--accel", required=True, metavar="DIR", help="generated accelerator (rtlgen gen accel --out)")
+    q.add_argument("--bitstream", required=True, metavar="CFG.bin", help="configuration bitstream for it")
+    q.add_argument("--model", required=True, metavar="M.tflite")
+    q.add_argument("--images", required=True, metavar="X.npz", help="'x' (uint8 NHWC)")
+    q.add_argument("--image", type=int, default=0, metavar="I", help="which image (default 0)")
+    q.add_argument("--layers", type=_layers, default=None, metavar="L,...",
+                   help="conv layers to run (default every CONV_2D the bitstream describes)")
+    q.add_argument("--crop", type=_crop, default=None, metavar="Y0,X0,SIZE",
+                   help="run a SIZE x SIZE window of each layer's input (a shorter simulation)")
+    q.add_argument("--clock-ns", type=float, default=DEFAULT_CLOCK_NS, metavar="NS",
+                   help=f"clock period for power (default {DEFAULT_CLOCK_NS:g} ns, 100 MHz)")
+    q.add_argument("--work-dir", metavar="DIR", help="simulation folder (default ACCEL/power-work)")
+    q.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    q.set_defaults(handler=_power)
+
+
+DEFAULT_CLOCK_NS = 10.0
