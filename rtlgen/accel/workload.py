@@ -70,7 +70,8 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
     plans = plans_from_bitstream(graph, bs, resolve, macs, file=str(bitstream))
     x, _ = _load_images(Path(images), image, 1)
     vals = Emulator(graph, plans).run_batch(quantize_input(graph, x))
-    described = {d.index: d for d in bs.layers}
+    # conv layers only: the bitstream numbers its fully_connected layers apart
+    described = {d.index: d for d in bs.layers if d.kind != "fully_connected"}
     convs = graph.conv_ops()
     runnable = [li for li, op in enumerate(convs) if op.kind == "CONV_2D" and li in described]
     chosen = runnable if layers is None else list(layers)
