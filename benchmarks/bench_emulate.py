@@ -4,7 +4,8 @@
     python benchmarks/bench_emulate.py sweep --lib LIBDIR [--out build/bench_emulate]
 
 ``speed``: images/s of LiteRT (XNNPACK, the default interpreter, exact int8; one image per
-invoke on one thread and on every CPU, and batches of 256), our ``fast`` engine in exact mode and in approximate mode (one
+invoke on one thread and on every CPU, and batches of 256), our ``fast`` engine in exact mode and
+``fast`` and ``native`` in approximate mode (one
 catalog multiplier on every conv layer, signmag; a synthetic truncated table without --lib), and
 the ``reference`` engine on a few images, all in the same run; also checks the fast engine bit
 for bit against the reference engine on the first images. Wall time and process CPU time are
@@ -117,6 +118,10 @@ def speed(args) -> int:
     approx.run(x[:8])
     wa, ca, res_a = _timed(lambda: approx.run(x), x.shape[0])
     results.append((label, wa, ca))
+    native = Emulator(graph, approx.plans, engine="native")
+    native.run(x[:8])  # compiles the C loop on first use (cached on disk) and the numba kernels
+    wn, cn, res_n = _timed(lambda: native.run(x), x.shape[0])
+    results.append((label.replace("rtlgen fast", "rtlgen native"), wn, cn))
 
     n_ref = min(args.ref, x.shape[0])
     ref = Emulator(graph, approx.plans, engine="reference")
@@ -129,7 +134,10 @@ def speed(args) -> int:
     for name, w, c in results:
         print(f"{name:70s} {w:11.1f} {c:10.1f}")
     best_litert = max(r[1] for r in results if r[0].startswith("LiteRT"))
-    print(f"approximate / best LiteRT, wall clock: {wa / best_litert:.2f}x; exact / best LiteRT: {we / best_litert:.2f}x")
+    print(f"approximate / best LiteRT, wall clock: fast {wa / best_litert:.2f}x, native {wn / best_litert:.2f}x; "
+          f"exact / best LiteRT: {we / best_litert:.2f}x")
+    print("native approximate == fast approximate on every image (logits and output): "
+          f"{np.array_equal(res_n.logits, res_a.logits) and np.array_equal(res_n.output, res_a.output)}")
     print(f"fast approximate == reference on the first {n_ref} images (logits and output): {same}")
     print(f"top-1: exact {100 * res_e.accuracy(y[: x.shape[0]]):.2f}%, "
           f"approximate {100 * res_a.accuracy(y[: x.shape[0]]):.2f}%")

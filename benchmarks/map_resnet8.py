@@ -30,13 +30,14 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--candidates", nargs="+")
     ap.add_argument("--weight-tuning", default="none", choices=("none", "uniform", "histogram"))
+    ap.add_argument("--engine", default="fast", choices=("fast", "native", "reference"))
     args = ap.parse_args()
     data = shared_data_dir()
     argv = ["map", "--model", str(data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"),
             "--images", str(data / "cifar10" / "cifar10_test_first1017.npz"), "--accel", args.accel,
             "--lib", args.lib, "--out", args.out, "--search", "0:500", "--test", "500:1017",
             "--generations", str(args.generations), "--pop", str(args.pop), "--seed", str(args.seed),
-            "--granularity", args.granularity, "--weight-tuning", args.weight_tuning]
+            "--granularity", args.granularity, "--weight-tuning", args.weight_tuning, "--engine", args.engine]
     if args.workers:
         argv += ["--workers", str(args.workers)]
     if args.candidates:

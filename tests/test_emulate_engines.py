@@ -1,4 +1,5 @@
-"""The fast engine against the straightforward reference engine, and the encodings' exactness."""
+"""The fast and native engines against the straightforward reference engine, and the encodings'
+exactness."""
 from __future__ import annotations
 
 import numpy as np
@@ -38,12 +39,13 @@ def _same(a, b, what: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("granularity", ["layer", "filter", "kernel"])
-def test_fast_equals_reference_on_resnet8(resnet8, encoding, granularity):
+@pytest.mark.parametrize("engine", ["fast", "native"])
+def test_fast_equals_reference_on_resnet8(resnet8, encoding, granularity, engine):
     graph, x = resnet8
     em = Emulator(graph, engine="reference")
     plans = mixed_plans(em, encoding, granularity, seed=len(encoding) + len(granularity))
     ref = Emulator(graph, plans, engine="reference").run(x)
-    fast = Emulator(graph, plans, engine="fast", batch_size=3).run(x)  # batches of 3, 3, 2
+    fast = Emulator(graph, plans, engine=engine, batch_size=3).run(x)  # batches of 3, 3, 2
     _same(fast.logits, ref.logits, f"{encoding}/{granularity} logits")
     _same(fast.output, ref.output, f"{encoding}/{granularity} output")
     exact = Emulator(graph, engine="fast").run(x)
@@ -51,14 +53,15 @@ def test_fast_equals_reference_on_resnet8(resnet8, encoding, granularity):
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_fast_equals_reference_on_digits_with_depthwise(digits, encoding):
+@pytest.mark.parametrize("engine", ["fast", "native"])
+def test_fast_equals_reference_on_digits_with_depthwise(digits, encoding, engine):
     graph, x = digits
     em = Emulator(graph, engine="reference")
     kinds = {l.kind for l in em.layers.values()}
     assert "DEPTHWISE_CONV_2D" in kinds
     plans = mixed_plans(em, encoding, "kernel", seed=3)
     ref = Emulator(graph, plans, engine="reference").run(x)
-    fast = Emulator(graph, plans, engine="fast").run(x)
+    fast = Emulator(graph, plans, engine=engine).run(x)
     _same(fast.logits, ref.logits, f"digits {encoding} logits")
     _same(fast.output, ref.output, f"digits {encoding} output")
 
@@ -94,7 +97,7 @@ def test_exact_table_reproduces_exact_mode_on_digits(digits):
 
 
 def test_engine_registry_lists_valid_names():
-    with pytest.raises(ValueError, match=r"^unknown emulation engine 'gpu'; valid: reference, fast$"):
+    with pytest.raises(ValueError, match=r"^unknown emulation engine 'gpu'; valid: reference, fast, native$"):
         get_engine("gpu")
 
 
@@ -154,3 +157,50 @@ def test_signmag_below_zero_point_names_the_layer(digits):
     em2.layers[first] = dataclasses.replace(layer, z_in=layer.z_in + 1)
     with pytest.raises(ModelError, match=rf"op {first} \(\w+\): signmag encoding needs x - z in 0\.\.255"):
         em2.run(xq)
+
+
+@pytest.mark.data
+def test_native_kernel_runs_the_signmag_layers(resnet8, monkeypatch):
+    """The C loop is really used (not the numba fallback) where the tables fit int16, and it
+    computes what the numba kernel does."""
+    from rtlgen.emulate import engines
+
+    graph, x = resnet8
+    em = Emulator(graph, engine="reference")
+    plans = mixed_plans(em, "signmag", "kernel", seed=5)
+    native = Emulator(graph, plans, engine="native")
+    calls = []
+    kernel = native.engine._kernel
+    monkeypatch.setattr(native.engine, "_kernel", lambda *a: (calls.append(a[2].dtype), kernel(*a))[1])
+    got = native.run(x)
+    # every approximate MAC layer (the 9 convs and the classifier, a 1x1 conv) went through it
+    assert len(calls) == len(plans) == 10
+    assert set(calls) == {np.dtype(np.int16)}
+    want = Emulator(graph, plans, engine="fast").run(x)
+    _same(got.logits, want.logits, "native/fast logits")
+    _same(got.output, want.output, "native/fast output")
+    assert isinstance(native.engine, engines.NativeEngine)
+
+
+def test_native_without_a_compiler_fails_naming_it(monkeypatch):
+    from rtlgen.emulate.native import native_library_path
+    from rtlgen.errors import ToolError
+
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    with pytest.raises(ToolError, match=r"^the native emulation engine needs a C compiler: '/nonexistent/cc --version' failed"):
+        native_library_path()
+
+
+@pytest.mark.data
+def test_integer_inputs_at_scale_one_quantize_as_the_float_formula(resnet8):
+    from rtlgen.emulate.emulator import quantize_input
+
+    graph, _ = resnet8
+    t = graph.input
+    assert float(t.scale) == 1.0  # the shortcut's case
+    x = np.arange(256, dtype=np.uint8).repeat(12)[: 3 * 32 * 32 * 1].reshape(1, 32, 32, 3)
+    r = x.astype(np.float64) / float(t.scale)
+    want = np.clip(np.sign(r) * np.floor(np.abs(r) + 0.5) + t.zero_point, -128, 127).astype(np.int8)
+    got = quantize_input(graph, x)
+    assert got.dtype == np.int8 and np.array_equal(got, want)
+    assert np.array_equal(quantize_input(graph, x.astype(np.float32)), want)  # the general path

@@ -27,8 +27,9 @@ def register(sub) -> None:
     p.add_argument("--calib", type=int, default=100,
                    help="images (from the start of --images) that calibrate histogram weight "
                         "tuning (default 100)")
-    p.add_argument("--engine", default="fast", choices=["fast", "reference"],
-                   help="emulation engine (default fast; reference is the slow oracle)")
+    p.add_argument("--engine", default="fast", choices=["fast", "native", "reference"],
+                   help="emulation engine (default fast; native: its inner loop in C, compiled on first "
+                        "use; reference is the slow oracle); all give the same bytes")
     p.add_argument("--batch", type=int, default=128, help="images per batch (bounds memory)")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(handler=run)

@@ -80,6 +80,7 @@ class MapJob:
     layerwise_baseline: bool = True
     energy_vectors: int = 4096
     weight_tuning: str = "none"
+    engine: str = "fast"         # emulation engine (rtlgen.emulate.ENGINES); all compute the same bytes
     progress: bool = True
 
 
@@ -123,8 +124,10 @@ def run_map_job(job: MapJob) -> MapReport:
         from ..emulate.emulator import Emulator
 
         act_hists = Emulator(graph).activation_histograms(x[s_sl])
-    search_model = EmulatorAccuracy(graph, x[s_sl], y[s_sl], tables, signed=signed, act_hists=act_hists)
-    test_model = EmulatorAccuracy(graph, x[t_sl], y[t_sl], tables, signed=signed, act_hists=act_hists)
+    search_model = EmulatorAccuracy(graph, x[s_sl], y[s_sl], tables, signed=signed, act_hists=act_hists,
+                                    engine=job.engine)
+    test_model = EmulatorAccuracy(graph, x[t_sl], y[t_sl], tables, signed=signed, act_hists=act_hists,
+                                  engine=job.engine)
 
     energy = CatalogEnergy(catalog, jobs=job.workers or (os.cpu_count() or 1), n_vectors=job.energy_vectors)
 
@@ -147,7 +150,7 @@ def run_map_job(job: MapJob) -> MapReport:
     def emulate(bitstream: Any) -> EmulationResult:
         from ..emulate.from_bitstream import emulator_from_bitstream
 
-        res = emulator_from_bitstream(graph, bitstream, lambda h: (tables[h], signed)).run(x)
+        res = emulator_from_bitstream(graph, bitstream, lambda h: (tables[h], signed), engine=job.engine).run(x)
         pred = np.asarray(res.pred)
         return EmulationResult(logits=np.asarray(res.logits),
                                search_accuracy=float(np.mean(pred[s_sl] == y[s_sl])) if n_s else 0.0,

@@ -1,0 +1,86 @@
+/* Accumulation of an approximate conv layer for the ``native`` engine (rtlgen/emulate/native.py).
+
+   The same arithmetic as conv_rows in _kernels.py (approximate branch, int16 tables): for every
+   output pixel, the accumulator starts at base[o] and adds, for every tap k of its window whose
+   port-A code a is not the padding code a0, the row vtab[k, a, 0..O) (int16, sign, corrections
+   and the padding baseline folded in). int32 accumulation wraps as in hardware (compiled with
+   -fwrapv, which defines signed overflow as wrapping modulo 2^32), so the order of the additions does not
+   matter and the result equals the numba kernel's bit for bit.
+
+   Layouts (C order): codes uint8 [n, hp, wp, c] (padded); vtab int16 [kh*kw*c, 256, o] with taps
+   k = (i*kw + j)*c + ci; base int32 [o]; acc int32 [n, oh, ow, o].
+
+   Why C: the inner loop keeps one pixel's accumulators in registers over its window (a fixed
+   O of 16, 32 or 64 lets the compiler unroll and vectorize it), which numba does not do; see
+   benchmarks/RESULTS.md, "Emulation speed". */
+#include <stdint.h>
+
+#define ROWS(O)                                                                                    \
+    static void rows_##O(const int16_t *restrict tab, const int32_t *restrict pre,                \
+                         const int32_t *restrict start, int64_t ow, int64_t kw, int64_t sw,       \
+                         int64_t d0, int64_t dx, int32_t *restrict accs) {                        \
+        for (int64_t x = 0; x < ow; x++) {                                                         \
+            int32_t acc[O];                                                                       \
+            int32_t *a = accs + x * O;                                                            \
+            for (int o = 0; o < O; o++) acc[o] = a[o];                                             \
+            const int64_t d = d0 - x * dx;                                                         \
+            const int64_t e1 = start[x * sw + kw];                                                 \
+            for (int64_t e = start[x * sw]; e < e1; e++) {                                         \
+                const int16_t *restrict row = tab + pre[e] + d;                                    \
+                for (int o = 0; o < O; o++) acc[o] += row[o];                   \
+            }                                                                                      \
+            for (int o = 0; o < O; o++) a[o] = acc[o];                                             \
+        }                                                                                          \
+    }
+ROWS(16)
+ROWS(32)
+ROWS(64)
+
+static void rows_any(const int16_t *restrict tab, const int32_t *restrict pre,
+                     const int32_t *restrict start, int64_t ow, int64_t kw, int64_t sw, int64_t d0,
+                     int64_t dx, int32_t *restrict accs, int64_t O) {
+    for (int64_t x = 0; x < ow; x++) {
+        int32_t *restrict a = accs + x * O;
+        const int64_t d = d0 - x * dx;
+        for (int64_t e = start[x * sw]; e < start[x * sw + kw]; e++) {
+            const int16_t *restrict row = tab + pre[e] + d;
+            for (int64_t o = 0; o < O; o++) a[o] += row[o];
+        }
+    }
+}
+
+/* One output row's accumulation over one of its input rows (already compacted by the numba
+   caller: pre[e] = table offset of entry e's (column, channel, code), start[col] = first entry of
+   column col): pixel x adds the rows tab[pre[e] + d0 - x*dx ..] of the entries of columns
+   x*sw .. x*sw+kw-1 to accs[x*o ..]. Pointers travel as integers (numba passes addresses). */
+void rtlgen_rows_i16(uintptr_t tab, uintptr_t pre, uintptr_t start, int64_t ow, int64_t kw, int64_t sw,
+                     int64_t d0, int64_t dx, uintptr_t accs, int64_t o) {
+    const int16_t *t = (const int16_t *)tab;
+    const int32_t *p = (const int32_t *)pre, *st = (const int32_t *)start;
+    int32_t *a = (int32_t *)accs;
+    switch (o) {
+    case 16: rows_16(t, p, st, ow, kw, sw, d0, dx, a); break;
+    case 32: rows_32(t, p, st, ow, kw, sw, d0, dx, a); break;
+    case 64: rows_64(t, p, st, ow, kw, sw, d0, dx, a); break;
+    default: rows_any(t, p, st, ow, kw, sw, d0, dx, a, o);
+    }
+}
+
+/* Input row r of the padded codes compacted (see rtlgen_rows_i16): its entries whose code is not
+   the padding code a0, pre[e] = (column * c + channel) * step + code * o, start[col] the first
+   entry of column col and start[wp] their count. */
+void rtlgen_compact_row(uintptr_t seg_, int64_t wp, int64_t c, int64_t a0, int64_t step, int64_t o,
+                        uintptr_t pre_, uintptr_t start_) {
+    const uint8_t *seg = (const uint8_t *)seg_;
+    int32_t *pre = (int32_t *)pre_, *start = (int32_t *)start_;
+    int32_t m = 0;
+    for (int64_t col = 0; col < wp; col++) {
+        start[col] = m;
+        for (int64_t ci = 0; ci < c; ci++) {
+            const int64_t a = seg[col * c + ci];
+            pre[m] = (int32_t)((col * c + ci) * step + a * o);
+            m += a != a0;
+        }
+    }
+    start[wp] = m;
+}

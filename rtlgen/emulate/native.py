@@ -1,0 +1,145 @@
+"""The ``native`` engine's C kernel: compiled on first use, loaded with ctypes.
+
+``_native.c`` (beside this file) holds the inner loop of approximate conv layers whose ``vtab``
+fits int16 (every EvoApprox and generated 8x8 multiplier's does): one output row's table-row
+additions over one compacted input row. :func:`conv_rows_native` is ``_kernels.conv_rows``
+(approximate branch) with that loop swapped in: the same compaction (each input row once per
+image, not once per output row), the same fused requantization, so the same bytes (tested); the
+engine is :class:`rtlgen.emulate.engines.NativeEngine`.
+
+Build: ``$CC`` (default ``cc``) with ``-O3 -march=native -fwrapv -shared -fPIC`` into
+``$RTLGEN_CACHE/native`` (default ``~/.cache/rtlgen/native``), the file named after a hash of
+the source, the compiler's version, the flags and the CPU's model and flags (``-march=native``
+code must not run on another CPU), written atomically. No compiler, or a failed compile, raises
+:class:`~rtlgen.errors.ToolError` naming the command; the ``fast`` engine needs none.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shlex
+import subprocess
+from pathlib import Path
+
+from ..errors import ToolError
+
+__all__ = ["load_native", "native_library_path", "conv_rows_native"]
+
+_SOURCE = Path(__file__).with_name("_native.c")
+_FLAGS = ("-O3", "-march=native", "-fwrapv", "-shared", "-fPIC", "-std=c99")
+_LIB: ctypes.CDLL | None = None
+_KERNEL = None
+
+
+def _compiler() -> list[str]:
+    return shlex.split(os.environ.get("CC", "cc"))
+
+
+def _cpu_id() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    keep = [line for line in text.splitlines() if line.startswith(("model name", "flags"))]
+    return "\n".join(sorted(set(keep)))
+
+
+def native_library_path() -> Path:
+    """Where the compiled kernel for this source, compiler and CPU lives (or will)."""
+    cc = _compiler()
+    try:
+        version = subprocess.run(cc + ["--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"the native emulation engine needs a C compiler: '{' '.join(cc)} --version' failed "
+                        f"({exc}); install one (Debian: apt-get install gcc) or set CC, or use engine 'fast'") from None
+    key = hashlib.sha256("\0".join([_SOURCE.read_text(), version, " ".join(_FLAGS), _cpu_id()]).encode()).hexdigest()
+    root = Path(os.environ.get("RTLGEN_CACHE", Path.home() / ".cache" / "rtlgen")) / "native"
+    return root / f"rtlgen_native_{key[:16]}.so"
+
+
+def load_native() -> ctypes.CDLL:
+    """The kernel library (compiled if this machine has no build of this source yet)."""
+    global _LIB
+    if _LIB is not None:
+        return _LIB
+    path = native_library_path()
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        cmd = _compiler() + list(_FLAGS) + ["-o", str(tmp), str(_SOURCE)]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ToolError(f"compiling the native emulation kernel failed: {' '.join(cmd)}: {exc}") from None
+        if res.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise ToolError(f"compiling the native emulation kernel failed (exit {res.returncode}): "
+                            f"{' '.join(cmd)}\n{res.stderr[-2000:]}")
+        os.replace(tmp, path)
+    lib = ctypes.CDLL(str(path))
+    fn = lib.rtlgen_rows_i16
+    i64, u64 = ctypes.c_int64, ctypes.c_uint64
+    fn.argtypes = [u64, u64, u64, i64, i64, i64, i64, i64, u64, i64]
+    fn.restype = None
+    cmp = lib.rtlgen_compact_row
+    cmp.argtypes = [u64, i64, i64, i64, i64, i64, u64, u64]
+    cmp.restype = None
+    _LIB = lib
+    return lib
+
+
+def conv_rows_native():
+    """The compiled conv kernel (numba around the C loop; built once per process, since numba
+    cannot cache a function that calls a library loaded at run time)."""
+    global _KERNEL
+    if _KERNEL is not None:
+        return _KERNEL
+    import numba as nb
+    import numpy as np
+
+    from ._kernels import _requant_params, requant_block
+
+    rows_i16 = load_native().rtlgen_rows_i16
+
+    compact_row = load_native().rtlgen_compact_row
+
+    @nb.njit(parallel=True, boundscheck=False)
+    def compact_all(codes, a0, step, per_code, pre, start):  # pragma: no cover - compiled
+        n, hp, wp, c = codes.shape
+        cptr, prow, srow = codes.ctypes.data, pre.shape[1] * 4, start.shape[1] * 4
+        for r in nb.prange(n * hp):
+            compact_row(cptr + r * wp * c, wp, c, a0, step, per_code, pre.ctypes.data + r * prow,
+                        start.ctypes.data + r * srow)
+
+    @nb.njit(parallel=True, boundscheck=False)
+    def rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
+        n, oh, ow, o_ch = out.shape
+        oflat = out.reshape(-1)
+        step = 256 * o_ch
+        rq = _requant_params(mult, shift)
+        tptr = vtab.ctypes.data
+        prow, srow = pre.shape[1] * 4, start.shape[1] * 4
+        for r in nb.prange(n * oh):
+            img = r // oh
+            y = r % oh
+            accs = np.empty(ow * o_ch, dtype=np.int32)
+            for x in range(ow):
+                accs[x * o_ch: (x + 1) * o_ch] = base
+            for i in range(kh):
+                ir = img * hp + y * sh + i
+                rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, kw, sw,
+                         i * kw * c * step, sw * c * step, accs.ctypes.data, o_ch)
+            requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
+
+    def kernel(codes, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
+        n, hp, wp, c = codes.shape
+        o_ch = out.shape[3]
+        pre = np.empty((n * hp, wp * c), np.int32)
+        start = np.empty((n * hp, wp + 1), np.int32)
+        compact_all(codes, np.int64(a0), 256 * o_ch, o_ch, pre, start)
+        rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
+
+    _KERNEL = kernel
+    return kernel
