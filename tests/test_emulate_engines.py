@@ -171,7 +171,7 @@ def test_native_kernel_runs_the_signmag_layers(resnet8, monkeypatch):
     native = Emulator(graph, plans, engine="native")
     calls = []
     kernel = native.engine._kernel
-    monkeypatch.setattr(native.engine, "_kernel", lambda *a: (calls.append(a[2].dtype), kernel(*a))[1])
+    monkeypatch.setattr(native.engine, "_kernel", lambda *a: (calls.append(a[4].dtype), kernel(*a))[1])
     got = native.run(x)
     # every approximate MAC layer (the 9 convs and the classifier, a 1x1 conv) went through it
     assert len(calls) == len(plans) == 10

@@ -221,6 +221,17 @@ def add_int8(x1, x2, zp1, zp2, zpo, ls, m1, e1, m2, e2, mo, eo, lo, hi, out):  #
 
 
 @nb.njit(parallel=True, cache=True)
+def add_lut(x1, x2, lut, out):  # pragma: no cover
+    """``out[i] = lut[(x1[i] + 128) * 256 + x2[i] + 128]``: an ADD whose 65,536 results were
+    tabulated by :func:`add_int8` itself (so the two cannot differ)."""
+    n = x1.shape[0]
+    nblk = (n + 4095) // 4096
+    for blk in nb.prange(nblk):
+        for i in range(blk * 4096, min(n, blk * 4096 + 4096)):
+            out[i] = lut[((np.int64(x1[i]) + 128) << 8) | (np.int64(x2[i]) + 128)]
+
+
+@nb.njit(parallel=True, cache=True)
 def pad_codes(x, lut, pt, pl, pad_code, out):  # pragma: no cover
     """``out[n, pt + y, pl + x, c] = lut[x_int8 + 128]``, the border ``pad_code``: the port-A
     codes of a padded layer input in one pass (no padded int8 copy)."""

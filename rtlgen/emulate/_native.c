@@ -66,18 +66,22 @@ void rtlgen_rows_i16(uintptr_t tab, uintptr_t pre, uintptr_t start, int64_t ow, 
     }
 }
 
-/* Input row r of the padded codes compacted (see rtlgen_rows_i16): its entries whose code is not
-   the padding code a0, pre[e] = (column * c + channel) * step + code * o, start[col] the first
-   entry of column col and start[wp] their count. */
-void rtlgen_compact_row(uintptr_t seg_, int64_t wp, int64_t c, int64_t a0, int64_t step, int64_t o,
-                        uintptr_t pre_, uintptr_t start_) {
-    const uint8_t *seg = (const uint8_t *)seg_;
+/* Row yy of a layer's padded input compacted straight from the int8 input (see rtlgen_rows_i16):
+   x points at input row yy - pt, or is 0 for a padding row; a code is lut[x + 128] inside, the
+   padding code a0 outside; entries whose code is a0 are left out: pre[e] = (column * c + channel)
+   * step + code * o, start[col] the first entry of padded column col, start[wp] their count. */
+void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t wp, uintptr_t lut_,
+                        int64_t a0, int64_t step, int64_t o, uintptr_t pre_, uintptr_t start_) {
+    const int8_t *x = (const int8_t *)x_;
+    const uint8_t *lut = (const uint8_t *)lut_;
     int32_t *pre = (int32_t *)pre_, *start = (int32_t *)start_;
     int32_t m = 0;
     for (int64_t col = 0; col < wp; col++) {
         start[col] = m;
+        const int64_t j = col - pl;
+        if (!x || j < 0 || j >= w) continue;
         for (int64_t ci = 0; ci < c; ci++) {
-            const int64_t a = seg[col * c + ci];
+            const int64_t a = lut[x[j * c + ci] + 128];
             pre[m] = (int32_t)((col * c + ci) * step + a * o);
             m += a != a0;
         }

@@ -122,15 +122,16 @@ class FastEngine(ReferenceEngine):
                                layer.stride[0], layer.stride[1], *rq, out)
             return out
         vtab, base, a0 = self._vtab(layer, plan)
-        codes = _padded_codes(layer, x, _port_a_lut(x, layer.z_in, plan.encoding), np.uint8(a0))
-        self._conv_vtab(layer, codes, np.uint8(a0), vtab, base, rq, out)
+        self._conv_vtab(layer, x, _port_a_lut(x, layer.z_in, plan.encoding), np.uint8(a0), vtab, base, rq, out)
         return out
 
-    def _conv_vtab(self, layer: MacLayer, codes: np.ndarray, a0: np.uint8, vtab: np.ndarray, base: np.ndarray,
-                   rq: tuple, out: np.ndarray) -> None:
-        """An approximate conv layer from its ``vtab`` into the int8 ``out`` (see _kernels.conv_rows)."""
+    def _conv_vtab(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
+                   base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
+        """An approximate conv layer from its ``vtab`` into the int8 ``out`` (see _kernels.conv_rows);
+        ``x`` is the int8 input, ``lut`` its port-A codes (:func:`_port_a_lut`), ``a0`` the padding code."""
         from . import _kernels
 
+        codes = _padded_codes(layer, x, lut, a0)
         _, kh, kw, _ = layer.weights.shape
         _kernels.conv_rows(codes, a0, False, vtab, base, kh, kw, layer.stride[0], layer.stride[1], *rq, out)
 
@@ -141,9 +142,18 @@ class FastEngine(ReferenceEngine):
         ls, (m1, e1), (m2, e2), (mo, eo) = params
         if min(m1, m2, mo) < 0:  # the kernel relies on it; rtlgen.quant.add_params never does
             raise ValueError(f"negative ADD multiplier in {params}")
+        # int8 + int8 has 65,536 cases: tabulate them once per ADD (with the kernel itself), then
+        # each element is one lookup in a 64 KB table instead of three fixed-point rescalings
+        key = ("add", zp1, zp2, zp_out, ls, m1, e1, m2, e2, mo, eo, act[0], act[1])
+        lut = self._cache.get(key)
+        if lut is None:
+            a = np.repeat(np.arange(-128, 128, dtype=np.int8), 256)
+            b = np.tile(np.arange(-128, 128, dtype=np.int8), 256)
+            lut = np.empty(65536, dtype=np.int8)
+            _kernels.add_int8(a, b, zp1, zp2, zp_out, ls, m1, e1, m2, e2, mo, eo, act[0], act[1], lut)
+            self._cache[key] = lut
         out = np.empty(x1.size, dtype=np.int8)
-        _kernels.add_int8(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1),
-                          zp1, zp2, zp_out, ls, m1, e1, m2, e2, mo, eo, act[0], act[1], out)
+        _kernels.add_lut(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1), lut, out)
         return out.reshape(x1.shape)
 
     def _vtab(self, layer: MacLayer, plan: LayerPlan) -> tuple[np.ndarray, np.ndarray, int]:
@@ -286,13 +296,15 @@ class NativeEngine(FastEngine):
         super().__init__()
         self._kernel = conv_rows_native()
 
-    def _conv_vtab(self, layer: MacLayer, codes: np.ndarray, a0: np.uint8, vtab: np.ndarray, base: np.ndarray,
-                   rq: tuple, out: np.ndarray) -> None:
-        _, _, wp, c = codes.shape
-        if vtab.dtype != np.int16 or wp * c * 256 * out.shape[3] >= (1 << 31):
-            return super()._conv_vtab(layer, codes, a0, vtab, base, rq, out)
+    def _conv_vtab(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
+                   base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
+        h, w, c = layer.in_shape
+        (pt, pb), (pl, pr) = layer.pads
+        if vtab.dtype != np.int16 or (w + pl + pr) * c * 256 * out.shape[3] >= (1 << 31):
+            return super()._conv_vtab(layer, x, lut, a0, vtab, base, rq, out)
         _, kh, kw, _ = layer.weights.shape
-        self._kernel(np.ascontiguousarray(codes), a0, np.ascontiguousarray(vtab), base, kh, kw,
+        xs = np.ascontiguousarray(x.reshape((x.shape[0],) + layer.in_shape))
+        self._kernel(xs, np.ascontiguousarray(lut), (pt, pb, pl, pr), a0, np.ascontiguousarray(vtab), base, kh, kw,
                      layer.stride[0], layer.stride[1], *rq, out)
 
 

@@ -84,7 +84,7 @@ def load_native() -> ctypes.CDLL:
     fn.argtypes = [u64, u64, u64, i64, i64, i64, i64, i64, u64, i64]
     fn.restype = None
     cmp = lib.rtlgen_compact_row
-    cmp.argtypes = [u64, i64, i64, i64, i64, i64, u64, u64]
+    cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64]
     cmp.restype = None
     _LIB = lib
     return lib
@@ -106,11 +106,14 @@ def conv_rows_native():
     compact_row = load_native().rtlgen_compact_row
 
     @nb.njit(parallel=True, boundscheck=False)
-    def compact_all(codes, a0, step, per_code, pre, start):  # pragma: no cover - compiled
-        n, hp, wp, c = codes.shape
-        cptr, prow, srow = codes.ctypes.data, pre.shape[1] * 4, start.shape[1] * 4
+    def compact_all(x, lut, pt, pl, hp, wp, a0, step, per_code, pre, start):  # pragma: no cover - compiled
+        n, h, w, c = x.shape
+        xptr, lptr, prow, srow = x.ctypes.data, lut.ctypes.data, pre.shape[1] * 4, start.shape[1] * 4
         for r in nb.prange(n * hp):
-            compact_row(cptr + r * wp * c, wp, c, a0, step, per_code, pre.ctypes.data + r * prow,
+            img = r // hp
+            y = r % hp - pt
+            src = xptr + ((img * h + y) * w) * c if 0 <= y < h else 0
+            compact_row(src, w, c, pl, wp, lptr, a0, step, per_code, pre.ctypes.data + r * prow,
                         start.ctypes.data + r * srow)
 
     @nb.njit(parallel=True, boundscheck=False)
@@ -133,12 +136,16 @@ def conv_rows_native():
                          i * kw * c * step, sw * c * step, accs.ctypes.data, o_ch)
             requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
-    def kernel(codes, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
-        n, hp, wp, c = codes.shape
+    def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
+        """``x`` int8 [N, H, W, C], ``lut`` uint8 [256] its port-A codes, ``pads`` (top, bottom,
+        left, right); the rest as ``_kernels.conv_rows`` (approximate branch)."""
+        n, h, w, c = x.shape
+        pt, pb, pl, pr = pads
+        hp, wp = h + pt + pb, w + pl + pr
         o_ch = out.shape[3]
         pre = np.empty((n * hp, wp * c), np.int32)
         start = np.empty((n * hp, wp + 1), np.int32)
-        compact_all(codes, np.int64(a0), 256 * o_ch, o_ch, pre, start)
+        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start)
         rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
 
     _KERNEL = kernel
