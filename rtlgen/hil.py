@@ -165,7 +165,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     anything with async ``start()``, ``run(job, weights_key)`` -> (int8 output, cycles) and
     ``stop()`` will do."""
     from .accel.config import load_config
-    from .accel.job import conv_job
+    from .accel.job import descriptor_job
     from .accel.tb import FileDriver
     from .bitstream import read_bitstream
     from .emulate.emulator import Emulator, quantize_input
@@ -224,8 +224,6 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
         layer = layers[op.index]
         plan = plans.get(op.index)
         weights = plan.layer_weights(layer) if plan is not None else layer.weights
-        sel = d.select_array()
-        rq = d.requant
         xin = vals[op.inputs[0]].reshape((len(xq),) + tuple(layer.in_shape))
         expected = vals[op.outputs[0]]
         oh, ow, oc = layer.out_shape
@@ -233,12 +231,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
         t1 = time.perf_counter()
         c2 = time.process_time()
         # weight and parameter images are the same for every image: build them once
-        job0 = conv_job(config, xin[0], weights, layer.bias, np.asarray(rq.multipliers), np.asarray(rq.shifts),
-                        z_x=rq.input_zero_point, z_y=rq.output_zero_point, act_min=rq.act_min,
-                        act_max=rq.act_max, stride=layer.stride, pad=(layer.pads[0][0], layer.pads[1][0]),
-                        out_hw=(oh, ow), unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
-                        layer_sel=int(sel) if d.granularity == "layer" else 0,
-                        selects=None if d.granularity == "layer" else sel, rounding=layer.rounding)
+        job0 = descriptor_job(config, d, layer, weights, xin[0])
         for n in range(len(xq)):
             job = replace(job0, activations=np.ascontiguousarray(xin[n]).astype(np.int8).view(np.uint8).ravel())
             got, cyc = await drv.run(job, weights_key=li)

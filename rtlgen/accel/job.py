@@ -65,3 +65,18 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
         selects = None
     return ConvJob(desc, x.astype(np.int8).view(np.uint8).ravel(),
                    weight_image(w, selects, config), param_image(bias, multiplier, shift))
+
+
+def descriptor_job(config: AccelConfig, d, layer, weights: np.ndarray, x: np.ndarray) -> ConvJob:
+    """The job that runs bitstream layer descriptor ``d`` (a :class:`rtlgen.bitstream.LayerDescriptor`:
+    unit, encoding, selects, requantization) on the emulator's ``layer`` (a
+    :class:`rtlgen.emulate.layers.MacLayer`: geometry, bias, rounding) with ``weights`` (after any
+    remap) and input ``x`` int8 [H, W, C]; what the HIL and the power flow both run."""
+    rq = d.requant
+    sel = d.select_array()
+    return conv_job(config, x, weights, layer.bias, np.asarray(rq.multipliers), np.asarray(rq.shifts),
+                    z_x=rq.input_zero_point, z_y=rq.output_zero_point, act_min=rq.act_min,
+                    act_max=rq.act_max, stride=layer.stride, pad=(layer.pads[0][0], layer.pads[1][0]),
+                    out_hw=layer.out_shape[:2], unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
+                    layer_sel=int(sel) if d.granularity == "layer" else 0,
+                    selects=None if d.granularity == "layer" else sel, rounding=layer.rounding)

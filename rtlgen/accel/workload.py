@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, VerificationError
-from .job import ConvJob, conv_job
+from .job import ConvJob, descriptor_job
 
 __all__ = ["LayerWork", "bitstream_jobs"]
 
@@ -101,14 +101,6 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
             mac = replace(mac, in_shape=xin.shape, out_shape=(oh, ow, mac.out_shape[2]),
                           pads=((pt, pb), (pl, pr)))
             expected = get_engine("reference").output(mac, xin[None], plan).reshape(mac.out_shape)
-        rq = d.requant
-        sel = d.select_array()
-        job = conv_job(config, xin, weights, mac.bias, np.asarray(rq.multipliers),
-                       np.asarray(rq.shifts), z_x=rq.input_zero_point, z_y=rq.output_zero_point,
-                       act_min=rq.act_min, act_max=rq.act_max, stride=mac.stride,
-                       pad=(mac.pads[0][0], mac.pads[1][0]), out_hw=mac.out_shape[:2],
-                       unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
-                       layer_sel=int(sel) if d.granularity == "layer" else 0,
-                       selects=None if d.granularity == "layer" else sel, rounding=mac.rounding)
+        job = descriptor_job(config, d, mac, weights, xin)
         out.append(LayerWork(f"layer {li}", li, job, np.asarray(expected).astype(np.int8)))
     return out
