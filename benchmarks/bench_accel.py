@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from rtlgen.accel.config import load_config  # noqa: E402
 from rtlgen.accel.generate import generate_accelerator  # noqa: E402
 from rtlgen.accel.rtlsim import VerilatorAccel  # noqa: E402
-from rtlgen.catalog import Catalog  # noqa: E402
+from rtlgen.library.catalog import Catalog  # noqa: E402
 from rtlgen.paths import REPO_ROOT, shared_data_dir  # noqa: E402
 
 from accel_cases import first_mismatch, make_case  # noqa: E402

@@ -25,7 +25,7 @@ from rtlgen.accel.config import AccelConfig  # noqa: E402
 from rtlgen.accel.generate import generate_accelerator  # noqa: E402
 from rtlgen.accel.power import accelerator_power  # noqa: E402
 from rtlgen.accel.synth import map_accelerator  # noqa: E402
-from rtlgen.catalog import Catalog  # noqa: E402
+from rtlgen.library.catalog import Catalog  # noqa: E402
 from rtlgen.paths import REPO_ROOT, shared_data_dir  # noqa: E402
 
 from accel_cases import first_mismatch, make_case  # noqa: E402

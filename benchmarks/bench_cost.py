@@ -3,7 +3,7 @@
 Run: PYTHONPATH=. python benchmarks/bench_cost.py [--data DIR] [--jobs N] [--plot benchmarks/cost_vs_pdk45.png]
 
 Synthesizes each generic netlist to OSU018 (Yosys), times it (OpenSTA), simulates a uniform random
-operand stream through the synthesized netlist and sums power (rtlgen.cost); then compares our
+operand stream through the synthesized netlist and sums power (rtlgen.cost.multiplier); then compares our
 power, area and energy with the figures EvoApprox publishes for PDK45 (the ``// PDK45_PWR`` header
 of each netlist, cross-checked against meta.json): Spearman rank correlation, scatter plot, timings.
 """
@@ -23,8 +23,8 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rtlgen.activity import ActivitySpec  # noqa: E402
-from rtlgen.cost import hardware_cost  # noqa: E402
+from rtlgen.cost.activity import ActivitySpec  # noqa: E402
+from rtlgen.cost.multiplier import hardware_cost  # noqa: E402
 from rtlgen.paths import shared_data_dir  # noqa: E402
 
 _HEADER = re.compile(r"^//\s*PDK45_(PWR|AREA|DELAY)\s*=\s*([0-9.]+)", re.M)

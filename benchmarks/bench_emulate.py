@@ -30,7 +30,7 @@ import numpy as np
 from rtlgen.emulate import Emulator, LayerPlan, catalog_resolver, emulator_for, parse_assignment
 from rtlgen.nn import load_tflite
 from rtlgen.paths import atomic_write_text, shared_data_dir
-from rtlgen.table import exact_table
+from rtlgen.netlist.table import exact_table
 
 
 def _data():
@@ -145,7 +145,7 @@ def speed(args) -> int:
 
 
 def sweep(args) -> int:
-    from rtlgen.catalog import Catalog
+    from rtlgen.library.catalog import Catalog
 
     model, x, y = _data()
     graph = load_tflite(model)
@@ -183,7 +183,7 @@ def sweep(args) -> int:
 
 def report(args) -> int:
     """Table and plot again from ``sweep.csv`` (metrics refreshed from the catalog)."""
-    from rtlgen.catalog import Catalog
+    from rtlgen.library.catalog import Catalog
 
     out = Path(args.out)
     cat = Catalog.open(args.lib)

@@ -5,8 +5,8 @@ Run: PYTHONPATH=. python benchmarks/bench_gen_pareto.py [--data DIR] [--jobs N]
         [--plot benchmarks/gen_pareto.png] [--cache build/gen_pareto_cost]
 
 Generated multipliers: figures from ``netlists/generated/manifest.json`` (``rtlgen gen sweep``).
-EvoApprox v2022: each generic netlist's table (rtlgen.library), error metrics (rtlgen.metrics) and
-cost (rtlgen.cost, same liberty, operand stream and environment as the manifest's, cached per
+EvoApprox v2022: each generic netlist's table (rtlgen.netlist.multiplier), error metrics (rtlgen.netlist.metrics) and
+cost (rtlgen.cost.multiplier, same liberty, operand stream and environment as the manifest's, cached per
 circuit in the folder ``--cache``). Prints the ROUP savings table (markdown) and writes the plot.
 """
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rtlgen.cost import JsonCostCache, hardware_cost  # noqa: E402
+from rtlgen.cost.multiplier import JsonCostCache, hardware_cost  # noqa: E402
 from rtlgen.gen.sweep import read_manifest  # noqa: E402
-from rtlgen.library import netlist_table  # noqa: E402
-from rtlgen.metrics import error_metrics  # noqa: E402
+from rtlgen.netlist.multiplier import netlist_table  # noqa: E402
+from rtlgen.netlist.metrics import error_metrics  # noqa: E402
 from rtlgen.paths import REPO_ROOT, shared_data_dir  # noqa: E402
 
 FAMILY_STYLE = {"roup": ("tab:red", "o"), "array": ("tab:green", "s"),

@@ -6,7 +6,7 @@ Builds (or reuses) the default-shaped accelerator (2 units x 16 lanes x 4 multip
 flows/accel_default.toml's memories) with eight of the shipped generated unsigned multipliers,
 writes a bitstream that runs all nine ResNet-8 conv layers on it (layer i on unit i % 2, filter
 granularity, filter c on slot c % 4, signmag), runs N CIFAR-10 images through the RTL with
-rtlgen.hil (every conv layer output checked against the emulation bit for bit) and prints
+rtlgen.hil.host (every conv layer output checked against the emulation bit for bit) and prints
 accuracy, cycles per image, simulated cycles per second and images per minute, plus the build
 and start-up times. Needs ../shared/data (or RTLGEN_SHARED_DATA).
 """
@@ -33,10 +33,11 @@ def main() -> None:
 
     from rtlgen.accel.config import load_config
     from rtlgen.accel.generate import generate_accelerator
-    from rtlgen.bitstream import write_bitstream
-    from rtlgen.catalog import Catalog
-    from rtlgen.hil import HilJob, accel_bitstream, conv_descriptor, run_hil
-    from rtlgen.importer import import_folder
+    from rtlgen.bitstream.format import write_bitstream
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.bitstream.compose import accel_bitstream, conv_descriptor
+    from rtlgen.hil import HilJob, run_hil
+    from rtlgen.library.importer import import_folder
     from rtlgen.nn.tflite import load_tflite
     from rtlgen.paths import shared_data_dir
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rtlgen.importer import import_folder
-from rtlgen.library import read_multiplier
+from rtlgen.library.importer import import_folder
+from rtlgen.netlist.multiplier import read_multiplier
 from rtlgen.paths import shared_data_dir
 
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rtlgen.importer import import_folder  # noqa: E402
+from rtlgen.library.importer import import_folder  # noqa: E402
 from rtlgen.paths import REPO_ROOT, shared_data_dir  # noqa: E402
-from rtlgen.simulators import get_simulator  # noqa: E402
-from rtlgen.verify import DEFAULT_BATCH, catalog_multipliers, verify  # noqa: E402
+from rtlgen.sim.simulators import get_simulator  # noqa: E402
+from rtlgen.sim.verify import DEFAULT_BATCH, catalog_multipliers, verify  # noqa: E402
 
 
 def _children_cpu() -> float:

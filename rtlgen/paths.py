@@ -9,7 +9,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .errors import ToolError
+from rtlgen.errors import ToolError
 
 __all__ = ["REPO_ROOT", "liberty_path", "shared_data_dir", "atomic_write_bytes", "atomic_write_text", "file_hash"]
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rtlgen.catalog import Catalog
-from rtlgen.library import read_multiplier
+from rtlgen.library.catalog import Catalog
+from rtlgen.netlist.multiplier import read_multiplier
 
 #: Multipliers the accelerator tests instantiate (exact and approximate, signed and unsigned).
 NAMES = ("mul8u_1JJQ", "mul8u_DG8", "mul8u_2NDH", "mul8u_17MJ", "mul8u_C67", "mul8u_GTR",

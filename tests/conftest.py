@@ -24,7 +24,7 @@ def evoapprox_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def evoapprox_library(evoapprox_dir: Path, tmp_path_factory):
     """The 50 EvoApprox v2022 circuits imported once per test session (a Catalog)."""
-    from rtlgen.importer import import_folder
+    from rtlgen.library.importer import import_folder
 
     return import_folder(evoapprox_dir, tmp_path_factory.mktemp("evoapprox-lib")).catalog
 

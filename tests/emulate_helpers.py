@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtlgen.emulate import Emulator, LayerPlan
-from rtlgen.table import exact_table
+from rtlgen.netlist.table import exact_table
 
 
 def truncated(signed: bool, bits: int) -> np.ndarray:

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from rtlgen.bitstream import Geometry, Requant
+from rtlgen.bitstream.format import Geometry, Requant
 from rtlgen.mapper import Candidate, LayerInfo
-from rtlgen.table import exact_table
+from rtlgen.netlist.table import exact_table
 
 
 def truncated_candidates(bits: tuple[int, ...] = (0, 2, 4, 6, 8, 10)) -> list[Candidate]:

@@ -11,7 +11,7 @@ import pytest
 
 from rtlgen.accel.config import AccelConfig, load_config
 from rtlgen.accel.generate import TOP_MODULE, generate_accelerator
-from rtlgen.simulators import get_simulator
+from rtlgen.sim.simulators import get_simulator
 from rtlgen.accel.synth import synthesize_accelerator
 from rtlgen.cli import main
 from rtlgen.errors import ConfigError, NetlistError
@@ -138,7 +138,7 @@ def test_a_name_selects_its_own_netlist_among_circuits_of_one_function(tmp_path)
     """mul8u_array and mul8u_roup_p0_r0 are one catalog entry (same table): a bank that names
     each gets each one's netlist, not the entry's first."""
     from rtlgen.accel.generate import hardware_specs
-    from rtlgen.importer import import_folder
+    from rtlgen.library.importer import import_folder
 
     shipped = REPO_ROOT / "netlists" / "generated"
     cat = import_folder(shipped, tmp_path / "lib").catalog

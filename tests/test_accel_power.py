@@ -17,9 +17,9 @@ from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.gatesim import read_cycles
 from rtlgen.accel.generate import generate_accelerator
 from rtlgen.accel.power import accelerator_power, max_table_slew_ns
-from rtlgen.cost import hardware_cost
+from rtlgen.cost.multiplier import hardware_cost
 from rtlgen.errors import ToolError
-from rtlgen.liberty import default_library
+from rtlgen.netlist.liberty import default_library
 
 from accel_cases import first_mismatch, make_case
 from accel_library import build_library
@@ -145,9 +145,9 @@ def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path):
     multiplier and DG8: both slots work, the other two stay still, the output is checked."""
     import json
 
-    from rtlgen.bitstream import write_bitstream
+    from rtlgen.bitstream.format import write_bitstream
     from rtlgen.cli import main
-    from rtlgen.hil import accel_bitstream, conv_descriptor
+    from rtlgen.bitstream.compose import accel_bitstream, conv_descriptor
     from rtlgen.nn import load_tflite
 
     model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
@@ -236,7 +236,7 @@ def test_gate_netlist_is_two_state_and_follows_the_liberty(tmp_path):
     import subprocess
 
     from rtlgen.accel.gatesim import write_gate_netlist
-    from rtlgen.synth import MappedNetlist
+    from rtlgen.cost.synth import MappedNetlist
 
     lib = default_library()
     module = {

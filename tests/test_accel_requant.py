@@ -5,7 +5,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from rtlgen.accel.requant import LATENCY, Requantizer
-from rtlgen.quant import requantize
+from rtlgen.nn.quant import requantize
 
 
 def _cases(rng: np.random.Generator, n: int):

@@ -4,7 +4,7 @@ Synthetic layers and random (valid) multiplier tables exercise what the ResNet-8
 Verilator cannot reach cheaply: a group of lanes only partly used (out_c not a multiple of L),
 products per output fewer than lanes (the controller's stall), strides, asymmetric padding,
 non-ReLU zero points, every encoding and granularity, units switched between layers. The golden
-model is the emulation's :func:`rtlgen.emulate.encoding.dot` and :func:`rtlgen.quant.requantize`.
+model is the emulation's :func:`rtlgen.emulate.encoding.dot` and :func:`rtlgen.nn.quant.requantize`.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from rtlgen.accel.job import ConvJob, conv_job
 from rtlgen.accel.multiplier import MultiplierSpec
 from rtlgen.accel.top import Accelerator
 from rtlgen.emulate.encoding import dot
-from rtlgen.quant import requantize
-from rtlgen.table import exact_table
+from rtlgen.nn.quant import requantize
+from rtlgen.netlist.table import exact_table
 
 pytestmark = pytest.mark.slow
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtlgen.activity import (ActivitySpec, CompiledNetlist, arc_activity, net_activity, operand_stream,
+from rtlgen.cost.activity import (ActivitySpec, CompiledNetlist, arc_activity, net_activity, operand_stream,
                              simulate, simulate_stream, tabulate_mapped)
 from rtlgen.errors import NetlistError
-from rtlgen.synth import synthesize
-from rtlgen.table import exact_table
+from rtlgen.cost.synth import synthesize
+from rtlgen.netlist.table import exact_table
 
 TINY = """
 module tiny(A, B, O);

@@ -9,11 +9,11 @@ import zlib
 import numpy as np
 import pytest
 
-from rtlgen import bitstream as bsm
-from rtlgen.bitstream import (Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, WeightRemap,
+from rtlgen.bitstream import format as bsm
+from rtlgen.bitstream.format import (Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, WeightRemap,
                               decode, encode)
 from rtlgen.errors import BitstreamError, ConfigError
-from rtlgen.table import exact_table, table_hash
+from rtlgen.netlist.table import exact_table, table_hash
 
 ACCEL = "0123456789abcdef"
 

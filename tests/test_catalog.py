@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtlgen.catalog import Catalog
+from rtlgen.library.catalog import Catalog
 from rtlgen.errors import CatalogError, NetlistError
-from rtlgen.importer import import_folder
-from rtlgen.library import netlist_table
-from rtlgen.table import exact_table, table_hash
+from rtlgen.library.importer import import_folder
+from rtlgen.netlist.multiplier import netlist_table
+from rtlgen.netlist.table import exact_table, table_hash
 
 
 def test_v2022_imports_50_circuits_with_both_netlist_kinds(evoapprox_library, evoapprox_dir):

@@ -6,9 +6,9 @@ import zipfile
 
 import numpy as np
 
-from rtlgen.catalog import Catalog
+from rtlgen.library.catalog import Catalog
 from rtlgen.cli import main
-from rtlgen.table import exact_table
+from rtlgen.netlist.table import exact_table
 
 
 def test_table_writes_int32_256x256(evoapprox_dir, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtlgen import bitstream as bsm
+from rtlgen.bitstream import format as bsm
 from rtlgen.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
@@ -50,7 +50,7 @@ def test_map_digits_end_to_end(tmp_path, small_lib, capsys) -> None:
         folder = (out / row["bitstream"]).parent
         # the per-point accelerator config is the one the bitstream names
         from rtlgen.accel.config import load_config
-        from rtlgen.catalog import Catalog
+        from rtlgen.library.catalog import Catalog
 
         cfg = load_config(folder / "accel.toml").resolved(Catalog.open(small_lib))
         assert cfg.config_hash() == bs.accel_hash

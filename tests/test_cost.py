@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-import rtlgen.cost as cost_mod
-from rtlgen.activity import ActivitySpec
-from rtlgen.catalog import Catalog
+import rtlgen.cost.multiplier as cost_mod
+from rtlgen.cost.activity import ActivitySpec
+from rtlgen.library.catalog import Catalog
 from rtlgen.cli import main
-from rtlgen.cost import (CatalogCostCache, JsonCostCache, catalog_costs, cost_key, energy_per_mult, exact_entry,
+from rtlgen.cost.multiplier import (CatalogCostCache, JsonCostCache, catalog_costs, cost_key, energy_per_mult, exact_entry,
                          hardware_cost, relative_to)
 from rtlgen.errors import CatalogError, ToolError, VerificationError
-from rtlgen.liberty import read_liberty
-from rtlgen.library import netlist_table
+from rtlgen.netlist.liberty import read_liberty
+from rtlgen.netlist.multiplier import netlist_table
 from rtlgen.paths import liberty_path
-from rtlgen.sta import StaConfig
-from rtlgen.table import exact_table
+from rtlgen.cost.sta import StaConfig
+from rtlgen.netlist.table import exact_table
 
 FAST = ActivitySpec.make(n_vectors=4096, seed=1)
 
@@ -274,7 +274,7 @@ def test_two_circuits_of_one_function_are_costed_each(tmp_path):
     """The exact array and the exact radix-4 Booth multiplier share a catalog entry (one table),
     but each name is costed on its own netlist, to the figures the shipped manifest records."""
     from rtlgen.gen.sweep import read_manifest
-    from rtlgen.importer import import_folder
+    from rtlgen.library.importer import import_folder
     from rtlgen.paths import REPO_ROOT
 
     shipped = REPO_ROOT / "netlists" / "generated"

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from rtlgen.catalog import Catalog
+from rtlgen.library.catalog import Catalog
 from rtlgen.emulate import Emulator, catalog_resolver, emulator_for, load_assignment, parse_assignment
 from rtlgen.errors import ConfigError
 from rtlgen.nn import load_tflite
-from rtlgen.table import exact_table, table_hash
+from rtlgen.netlist.table import exact_table, table_hash
 from rtlgen.zoo.digits import digits_model_path, load_digits_images
 
 from emulate_helpers import perturbed, truncated, weight_minus_one

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from rtlgen.catalog import Catalog
+from rtlgen.library.catalog import Catalog
 from rtlgen.cli import main
 from rtlgen.zoo.digits import digits_model_path, load_digits_images
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rtlgen.emulate import encoding as enc
-from rtlgen.table import exact_table
+from rtlgen.netlist.table import exact_table
 
 
 @pytest.mark.parametrize("encoding", enc.ENCODINGS)

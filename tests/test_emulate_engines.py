@@ -8,7 +8,7 @@ import pytest
 from rtlgen.emulate import ENGINES, Emulator, LayerPlan, get_engine
 from rtlgen.emulate.encoding import ENCODINGS, TABLE_SIGNED
 from rtlgen.nn import load_tflite
-from rtlgen.table import exact_table
+from rtlgen.netlist.table import exact_table
 from rtlgen.zoo.digits import digits_model_path, load_digits_images
 
 from emulate_helpers import mixed_plans

@@ -6,9 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from rtlgen import bitstream as bsm
+from rtlgen.bitstream import format as bsm
 from rtlgen.errors import BitstreamError
-from rtlgen.table import exact_table
+from rtlgen.netlist.table import exact_table
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_cli_bitstream_emulate(digits, tmp_path, capsys) -> None:
 
     graph, x, y, cands, space = digits
     lib = tmp_path / "lib"
-    from rtlgen.catalog import Catalog
+    from rtlgen.library.catalog import Catalog
 
     cat = Catalog(lib)
     for c in cands:

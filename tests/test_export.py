@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtlgen.export import c_header, export_table, read_tfapprox_bin, tfapprox_bin
-from rtlgen.library import netlist_table
-from rtlgen.table import exact_table
+from rtlgen.netlist.export import c_header, export_table, read_tfapprox_bin, tfapprox_bin
+from rtlgen.netlist.multiplier import netlist_table
+from rtlgen.netlist.table import exact_table
 
 
 def test_tfapprox_bin_equals_published_luts(shared_data):

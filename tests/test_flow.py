@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtlgen.bitstream import read_bitstream
+from rtlgen.bitstream.format import read_bitstream
 from rtlgen.flow import load_flow, run_flow
 
 ROOT = Path(__file__).resolve().parents[1]

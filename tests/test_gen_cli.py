@@ -6,7 +6,7 @@ import pytest
 from rtlgen.cli import main
 from rtlgen.gen import get_family, make_spec
 from rtlgen.gen.sweep import first_difference
-from rtlgen.library import netlist_table
+from rtlgen.netlist.multiplier import netlist_table
 
 
 def _check(path, spec):

@@ -9,7 +9,7 @@ from rtlgen.gen.drum import drum_segment
 from rtlgen.gen.matrix import matrix_value, product_terms
 from rtlgen.gen.sweep import first_difference
 from rtlgen.gen.truncated import compensation_constant
-from rtlgen.table import exact_table, operand_values
+from rtlgen.netlist.table import exact_table, operand_values
 
 
 def test_registry_lists_valid_names():

@@ -10,7 +10,7 @@ import pytest
 from rtlgen.gen import make_spec
 from rtlgen.gen.roup import Roup, roup_product
 from rtlgen.gen.sweep import first_difference
-from rtlgen.table import exact_table, operand_values
+from rtlgen.netlist.table import exact_table, operand_values
 
 SIGN_CORNERS = [(-128, -128, 16384), (-128, 127, -16256), (127, -128, -16256), (127, 127, 16129),
                 (-1, -1, 1), (-128, -1, 128), (-1, -128, 128), (-128, 1, -128), (1, -128, -128),

@@ -1,4 +1,4 @@
-"""Simulation of the shipped generated netlists (rtlgen.verify): all 65,536 operand pairs of every
+"""Simulation of the shipped generated netlists (rtlgen.sim.verify): all 65,536 operand pairs of every
 one of them, on Verilator and on Icarus, against its reference model's table.
 
 The builds are shared by the tests of a session (keyed by content): the Verilator mutation test
@@ -14,7 +14,7 @@ import pytest
 from rtlgen.gen import get_family, make_spec
 from rtlgen.gen.sweep import read_manifest
 from rtlgen.paths import REPO_ROOT
-from rtlgen.verify import Multiplier, verify
+from rtlgen.sim.verify import Multiplier, verify
 
 SHIPPED = REPO_ROOT / "netlists" / "generated"
 SIMULATORS = ["verilator", "icarus"]
@@ -105,7 +105,7 @@ def test_a_wrong_table_entry_is_caught_with_its_operands(sim, shipped, shipped_r
     assert by_name[CONTROL].ok
     if sim == "verilator":
         assert sorted(gen_builds.glob(f"{sim}-*")) == builds, "the shipped builds were not reused"
-        # small benches compile as one unit: no 90 MB precompiled headers (rtlgen.simulators)
+        # small benches compile as one unit: no 90 MB precompiled headers (rtlgen.sim.simulators)
         assert list(gen_builds.glob("verilator-*/Vtop__ALL.o")) and not list(gen_builds.glob("verilator-*/*.gch"))
 
 
@@ -113,8 +113,8 @@ def test_a_wrong_table_entry_is_caught_with_its_operands(sim, shipped, shipped_r
 def test_a_catalog_of_the_shipped_set_verifies_both_circuits_of_each_shared_function(tmp_path, gen_builds):
     """Imported into a catalog, the exact array and Booth multipliers (and Baugh-Wooley and the
     signed Booth) are one entry each pair; verification still simulates both netlists."""
-    from rtlgen.importer import import_folder
-    from rtlgen.verify import catalog_multipliers
+    from rtlgen.library.importer import import_folder
+    from rtlgen.sim.verify import catalog_multipliers
 
     cat = import_folder(SHIPPED, tmp_path / "lib").catalog
     items = catalog_multipliers(cat)

@@ -11,10 +11,10 @@ from rtlgen.gen import get_family, make_spec
 from rtlgen.gen.sweep import (COST_FIELDS, MANIFEST_NAME, cost_model, first_difference,
                               generate_set, read_manifest, shipped_specs, without_cost)
 from rtlgen.gen.synth import check_gate_netlist
-from rtlgen.library import netlist_table
-from rtlgen.metrics import error_metrics
+from rtlgen.netlist.multiplier import netlist_table
+from rtlgen.netlist.metrics import error_metrics
 from rtlgen.paths import REPO_ROOT
-from rtlgen.table import table_hash
+from rtlgen.netlist.table import table_hash
 
 SHIPPED = REPO_ROOT / "netlists" / "generated"
 

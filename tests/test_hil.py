@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtlgen.bitstream import write_bitstream
+from rtlgen.bitstream.format import write_bitstream
 from rtlgen.cli import main
 from rtlgen.errors import BitstreamError, VerificationError
-from rtlgen.hil import accel_bitstream, conv_descriptor, simulate
+from rtlgen.bitstream.compose import accel_bitstream, conv_descriptor
+from rtlgen.hil.simside import simulate
 from rtlgen.nn.tflite import load_tflite
 
 # every test here uses the flow fixture's accelerator, built and simulated with Verilator
@@ -128,10 +129,10 @@ class _FcWrongDriver(_ZeroDriver):
 
 
 def test_classifier_mismatch_is_named_fc(flow_accel: Path, shared_data: Path, tmp_path: Path) -> None:
-    from rtlgen.bitstream import read_bitstream
+    from rtlgen.bitstream.format import read_bitstream
     from rtlgen.emulate.emulator import quantize_input
     from rtlgen.emulate.from_bitstream import emulator_from_bitstream
-    from rtlgen.hil import accel_tables
+    from rtlgen.accel.tables import accel_tables
 
     model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
     images = shared_data / "cifar10" / "cifar10_test_first1017.npz"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rtlgen.errors import LibertyError
-from rtlgen.liberty import compile_function, default_library, parse_function, read_liberty
+from rtlgen.netlist.liberty import compile_function, default_library, parse_function, read_liberty
 from rtlgen.paths import liberty_path
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mapper_standins import SyntheticAccuracy, synthetic_energy, synthetic_layers, truncated_candidates
-from rtlgen import bitstream as bsm
+from rtlgen.bitstream import format as bsm
 from rtlgen.errors import ConfigError
 from rtlgen.mapper import (DaskExecutor, EnergyTable, ProcessExecutor, SearchSettings, SearchSpace, filter_sensitivity, kernel_sensitivity,
                            make_executor, pareto_front, run_search)

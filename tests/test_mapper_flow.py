@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mapper_standins import SyntheticAccuracy, synthetic_energy, synthetic_layers, truncated_candidates
-from rtlgen import bitstream as bsm
+from rtlgen.bitstream import format as bsm
 from rtlgen.errors import VerificationError
 from rtlgen.mapper import SearchSettings
 from rtlgen.mapper.flow import EmulationResult, map_network

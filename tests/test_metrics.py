@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtlgen.metrics import error_metrics
-from rtlgen.table import exact_table
+from rtlgen.netlist.metrics import error_metrics
+from rtlgen.netlist.table import exact_table
 
 
 def _decimals(printed: str) -> int:

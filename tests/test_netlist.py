@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from rtlgen.errors import NetlistError
-from rtlgen.evaluate import simulate
-from rtlgen.library import netlist_table
-from rtlgen.netlist import parse_netlist_text, read_netlist
-from rtlgen.table import exact_table
+from rtlgen.netlist.evaluate import simulate
+from rtlgen.netlist.multiplier import netlist_table
+from rtlgen.netlist.reader import parse_netlist_text, read_netlist
+from rtlgen.netlist.table import exact_table
 
 MALFORMED = sorted((Path(__file__).parent / "data" / "malformed").glob("*.v"))
 _EXPECT = re.compile(r"^// expect: (?:(\d+): )?(.*)$", re.M)
@@ -41,7 +41,7 @@ def test_rejected_netlist_leaves_no_table(tmp_path: Path):
 
 
 def _mult(body: str, header: str = "module m(A, B, O);\n input [7:0] A; input [7:0] B; output [15:0] O;\n") -> np.ndarray:
-    from rtlgen.evaluate import tabulate
+    from rtlgen.netlist.evaluate import tabulate
 
     return tabulate(parse_netlist_text(header + body + "\nendmodule\n", file="t.v"), signed=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtlgen import quant
+from rtlgen.nn import quant
 from rtlgen.emulate import Emulator, quantize_input
 from rtlgen.nn import load_tflite
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rtlgen import quant
+from rtlgen.nn import quant
 
 
 def _srdhm_ref(a: int, b: int) -> int:

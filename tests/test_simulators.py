@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rtlgen.errors import ToolError
-from rtlgen.simulators import SIMULATORS, IcarusBackend, VerilatorBackend, _wheel_make_variables, get_simulator
+from rtlgen.sim.simulators import SIMULATORS, IcarusBackend, VerilatorBackend, _wheel_make_variables, get_simulator
 
 
 def test_registry_names_and_unknown_name():

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rtlgen.sta import StaConfig, run_sta
-from rtlgen.synth import synthesize
+from rtlgen.cost.sta import StaConfig, run_sta
+from rtlgen.cost.synth import synthesize
 
 
 def test_config_validates():
@@ -43,8 +43,8 @@ def test_our_tables_and_slews_reproduce_openstas_internal_power(tmp_path):
     """One AND2X1 with random inputs. OpenSTA 2.0.17 computes internal power as
     sum over arcs of (E_rise + E_fall) x P(output sensitive to the arc's input) x transition
     density of the output, at its slews; our liberty reading must give the same number. (Our cost
-    model itself averages rise/fall per actual transition instead: see rtlgen.cost.)"""
-    from rtlgen.liberty import read_liberty
+    model itself averages rise/fall per actual transition instead: see rtlgen.cost.multiplier.)"""
+    from rtlgen.netlist.liberty import read_liberty
     from rtlgen.paths import liberty_path
 
     path = tmp_path / "tiny.v"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rtlgen.errors import NetlistError, ToolError
-from rtlgen.synth import guess_top, synthesize
+from rtlgen.cost.synth import guess_top, synthesize
 
 
 def test_guess_top_skips_cell_modules(evoapprox_dir):

@@ -16,8 +16,8 @@ import pytest
 
 from rtlgen.cli import main
 from rtlgen.errors import ConfigError, NetlistError, VerificationError
-from rtlgen.table import exact_table
-from rtlgen.verify import Multiplier, catalog_multipliers, verify, verify_netlist, write_table_hex
+from rtlgen.netlist.table import exact_table
+from rtlgen.sim.verify import Multiplier, catalog_multipliers, verify, verify_netlist, write_table_hex
 
 SIMULATORS = ["verilator", "icarus"]
 
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.sim, pytest.mark.data]
 
 @pytest.fixture(scope="session")
 def verify_builds(tmp_path_factory) -> Path:
-    """Simulator builds shared by the tests of a session (keyed by content, see rtlgen.verify)."""
+    """Simulator builds shared by the tests of a session (keyed by content, see rtlgen.sim.verify)."""
     return tmp_path_factory.mktemp("verify-builds")
 
 

@@ -6,8 +6,8 @@ import pytest
 from rtlgen.emulate import Emulator, LayerPlan
 from rtlgen.emulate.encoding import dot
 from rtlgen.nn import load_tflite
-from rtlgen.table import exact_table
-from rtlgen.weight_tuning import tune_plan, weight_map
+from rtlgen.netlist.table import exact_table
+from rtlgen.emulate.weight_tuning import tune_plan, weight_map
 from rtlgen.zoo.digits import digits_model_path
 
 from emulate_helpers import truncated, weight_minus_one

@@ -5,7 +5,7 @@ import pytest
 
 from rtlgen.errors import NetlistError, ToolError
 from rtlgen.paths import liberty_path
-from rtlgen.yosys import flatten_netlist, run_yosys
+from rtlgen.netlist.yosys import flatten_netlist, run_yosys
 
 
 @pytest.mark.data

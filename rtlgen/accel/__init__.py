@@ -27,9 +27,9 @@ Modules, from the configuration to the running hardware:
 """
 from __future__ import annotations
 
-from .config import AccelConfig, ConfigError, load_config, parse_config
-from .descriptor import FIELDS, LayerDescriptor, param_image, weight_image
-from .job import ConvJob, conv_job
+from rtlgen.accel.config import AccelConfig, ConfigError, load_config, parse_config
+from rtlgen.accel.descriptor import FIELDS, LayerDescriptor, param_image, weight_image
+from rtlgen.accel.job import ConvJob, conv_job
 
 __all__ = ["AccelConfig", "ConfigError", "ConvJob", "FIELDS", "LayerDescriptor", "conv_job",
            "load_config", "param_image", "parse_config", "weight_image"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Elaboratable, Module, Signal, signed, unsigned
 
-from .multiplier import MultiplierSpec
+from rtlgen.accel.multiplier import MultiplierSpec
 
 __all__ = ["MultiplierBank"]
 

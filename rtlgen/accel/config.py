@@ -19,7 +19,7 @@ File format (version 1; ``flows/accel_default.toml`` is the shipped example)::
     multipliers = ["mul8u_1JJQ", "mul8u_DG8", "mul8u_2NDH", "mul8u_C67"]
 
 A multiplier is named by a catalog name (or alias) or by its table hash
-(:func:`rtlgen.table.table_hash`). The ``[[unit]]`` tables may be left out altogether: the
+(:func:`rtlgen.netlist.table.table_hash`). The ``[[unit]]`` tables may be left out altogether: the
 configuration then fixes the shape of the hardware and leaves the choice of multipliers to the
 mapper, which fills them with :meth:`AccelConfig.with_multipliers`. Generating RTL needs them.
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import CatalogError, ConfigError
+from rtlgen.errors import CatalogError, ConfigError
 
 __all__ = ["FORMAT_VERSION", "AccelConfig", "load_config", "parse_config", "ENCODINGS"]
 
@@ -58,7 +58,7 @@ _LIMITS = {
 }
 
 
-class _Catalog(Protocol):  # the part of rtlgen.catalog.Catalog this module uses
+class _Catalog(Protocol):  # the part of rtlgen.library.catalog.Catalog this module uses
     def get(self, name_or_hash: str) -> Any: ...
 
 

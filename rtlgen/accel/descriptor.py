@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from .config import ENCODINGS, AccelConfig
+from rtlgen.accel.config import ENCODINGS, AccelConfig
 
 __all__ = ["FIELDS", "SEL_MODES", "ROUNDINGS", "LayerDescriptor", "weight_image", "param_image",
            "PARAM_BITS"]

@@ -4,7 +4,7 @@ corrections that make the sum of products an exact convolution again.
 Definitions (shared with the emulation, :mod:`rtlgen.emulate`; issue 5). ``x`` is the int8 input
 code with zero point ``z_x`` (a padding position holds ``x = z_x``), ``w`` the int8 weight code
 (symmetric, zero point 0); the exact result of a layer is ``sum (x - z_x) * w``. Port **A** always
-carries the activation, port **B** the weight (``T[a, b]`` convention of :mod:`rtlgen.table`).
+carries the activation, port **B** the weight (``T[a, b]`` convention of :mod:`rtlgen.netlist.table`).
 
 =========  ========================  ===================  ===============================
 encoding   A (8-bit pattern)         B (8-bit pattern)    term added to the accumulator
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 
-from .config import ENCODINGS
+from rtlgen.accel.config import ENCODINGS
 
 __all__ = ["ENCODING_CODES", "SIGNMAG", "RAW", "OFFSET", "encode_activation", "encode_weight",
            "correction_coefficients"]

@@ -1,6 +1,6 @@
 """The mapped accelerator simulated at gate level in Icarus, every net's value per clock cycle.
 
-:func:`write_gate_netlist` writes a :class:`rtlgen.synth.MappedNetlist` (liberty cells only) as
+:func:`write_gate_netlist` writes a :class:`rtlgen.cost.synth.MappedNetlist` (liberty cells only) as
 one flat Verilog module with the top's ports: every net is a scalar ``n<ID>`` (Yosys' bit id),
 every combinational cell a continuous assignment of its liberty ``function``, every flip-flop an
 ``always`` block from its liberty ``ff`` group. Flip-flops are two-state, as in Verilator: 0 at
@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import NetlistError, ToolError
-from ..simulators import get_simulator
-from ..synth import MappedNetlist
-from .config import AccelConfig
-from .generate import TOP_MODULE
-from .job import ConvJob
-from .rtlsim import SIM_DIR, JobResult, jobs_payload, read_results
+from rtlgen.errors import NetlistError, ToolError
+from rtlgen.sim.simulators import get_simulator
+from rtlgen.cost.synth import MappedNetlist
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.generate import TOP_MODULE
+from rtlgen.accel.job import ConvJob
+from rtlgen.accel.rtlsim import TEST_MODULE, JobResult, jobs_payload, read_results
 
 __all__ = ["GateLevelAccel", "RunWaves", "write_gate_netlist", "read_cycles"]
 
@@ -55,7 +54,7 @@ def _expr(node, pins: dict[str, str]) -> str:
 def _net(bit) -> str:
     if isinstance(bit, int):
         return f"n{bit}"
-    return "1'b1" if bit == "1" else "1'b0"   # 'x'/'z' tied low, as rtlgen.activity does
+    return "1'b1" if bit == "1" else "1'b0"   # 'x'/'z' tied low, as rtlgen.cost.activity does
 
 
 def write_gate_netlist(mapped: MappedNetlist, path: str | os.PathLike) -> Path:
@@ -253,10 +252,8 @@ class GateLevelAccel:
         for stale in (results_file, vcd):
             if stale.exists():
                 stale.unlink()
-        if str(SIM_DIR) not in sys.path:
-            sys.path.append(str(SIM_DIR))
         try:
-            self._runner.test(test_module="accel_tb", hdl_toplevel=TOP_MODULE,
+            self._runner.test(test_module=TEST_MODULE, hdl_toplevel=TOP_MODULE,
                               test_dir=self.build_dir, build_dir=self.build_dir,
                               plusargs=[f"+{VCD_PLUSARG}={vcd}"],
                               extra_env={"RTLGEN_ACCEL_JOBS": str(jobs_file),

@@ -32,13 +32,13 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from ..catalog import Catalog
-from ..errors import CatalogError, ConfigError, NetlistError
-from ..netlist import read_netlist
-from ..paths import atomic_write_text
-from .config import AccelConfig
-from .multiplier import MultiplierSpec
-from .top import Accelerator
+from rtlgen.library.catalog import Catalog
+from rtlgen.errors import CatalogError, ConfigError, NetlistError
+from rtlgen.netlist.reader import read_netlist
+from rtlgen.paths import atomic_write_text
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.multiplier import MultiplierSpec
+from rtlgen.accel.top import Accelerator
 
 __all__ = ["LINT_WAIVERS", "TOP_MODULE", "GeneratedDesign", "hardware_specs", "table_specs", "generate_accelerator"]
 
@@ -86,7 +86,7 @@ def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[Mul
             except CatalogError as exc:
                 raise ConfigError(f"unit[{u}].multipliers[{s}]: {exc}", file=config.source) from exc
             # the netlist that the name selects: mul8u_roup_p0_r0 and mul8u_array are one
-            # function but two circuits (rtlgen.catalog)
+            # function but two circuits (rtlgen.library.catalog)
             imp = catalog.implementation(ident, "generic")
             if imp.kind != "generic":
                 raise ConfigError(f"unit[{u}].multipliers[{s}] = {ident!r}: the library has no "

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import AccelConfig
-from .descriptor import LayerDescriptor, param_image, weight_image
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.descriptor import LayerDescriptor, param_image, weight_image
 
 __all__ = ["ConvJob", "conv_job"]
 
@@ -68,7 +68,7 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
 
 
 def descriptor_job(config: AccelConfig, d, layer, weights: np.ndarray, x: np.ndarray) -> ConvJob:
-    """The job that runs bitstream layer descriptor ``d`` (a :class:`rtlgen.bitstream.LayerDescriptor`:
+    """The job that runs bitstream layer descriptor ``d`` (a :class:`rtlgen.bitstream.format.LayerDescriptor`:
     unit, encoding, selects, requantization) on the emulator's ``layer`` (a
     :class:`rtlgen.emulate.layers.MacLayer`: geometry, bias, rounding) with ``weights`` (after any
     remap) and input ``x`` int8 [H, W, C]; what the HIL and the power flow both run."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed, unsigned
 
-from .bank import MultiplierBank
-from .encoding import encode_weight
-from .multiplier import MultiplierSpec
+from rtlgen.accel.bank import MultiplierBank
+from rtlgen.accel.encoding import encode_weight
+from rtlgen.accel.multiplier import MultiplierSpec
 
 __all__ = ["MacLane"]
 

@@ -19,7 +19,7 @@ import numpy as np
 from amaranth.hdl import Elaboratable, Instance, Module, Signal, unsigned
 from amaranth.lib.memory import Memory
 
-from ..table import check_table
+from rtlgen.netlist.table import check_table
 
 __all__ = ["MultiplierSpec", "NetlistMultiplier", "TableMultiplier"]
 

@@ -8,14 +8,14 @@ Method
 2. **Activity.** That netlist runs the layer jobs in Icarus (:mod:`rtlgen.accel.gatesim`, the
    accelerator's cocotb testbench); the outputs come back for the caller to compare with the
    emulation, and every net's settled value is sampled once per clock cycle over each layer run.
-3. **Slews.** OpenSTA times the netlist (:func:`rtlgen.sta.run_sta` with the clock on ``clk``):
+3. **Slews.** OpenSTA times the netlist (:func:`rtlgen.cost.sta.run_sta` with the clock on ``clk``):
    the transition at every cell pin.
-4. **Energy.** The liberty power model of the cost flow (:mod:`rtlgen.power`): per combinational
+4. **Energy.** The liberty power model of the cost flow (:mod:`rtlgen.cost.power`): per combinational
    arc the internal energy of the output transitions, split by the toggling inputs' direction;
    per flip-flop the clock pin's energy twice a cycle (rise and fall), the data pin's per data
    toggle and the output's per output transition at the clock's slew; per net 1/2 C V^2 per
    toggle; leakage per cell. Power is energy per cycle at the clock period ``clock_ns`` of the
-   :class:`rtlgen.sta.StaConfig` (default 10 ns, 100 MHz, as the cost flow); energy per layer run
+   :class:`rtlgen.cost.sta.StaConfig` (default 10 ns, 100 MHz, as the cost flow); energy per layer run
    = power x cycles x period; energy per MAC = that / (out_h x out_w x out_c x kh x kw x cin).
 
 Assumptions (each biases the figures; they are the cost flow's where it has one)
@@ -62,17 +62,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..activity import CompiledNetlist, Waveforms, arc_activity, net_activity
-from ..power import (arc_energy, flip_flop_output_energy, input_pin_energy, leakage_mw,
+from rtlgen.cost.activity import CompiledNetlist, Waveforms, arc_activity, net_activity
+from rtlgen.cost.power import (arc_energy, flip_flop_output_energy, input_pin_energy, leakage_mw,
                      switching_energy)
-from ..sta import StaConfig, run_sta
-from ..synth import MappedNetlist
-from .config import AccelConfig
-from .gatesim import GateLevelAccel, RunWaves
-from .generate import GeneratedDesign
-from .job import ConvJob
-from .rtlsim import JobResult
-from .synth import map_accelerator
+from rtlgen.cost.sta import StaConfig, run_sta
+from rtlgen.cost.synth import MappedNetlist
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.gatesim import GateLevelAccel, RunWaves
+from rtlgen.accel.generate import GeneratedDesign
+from rtlgen.accel.job import ConvJob
+from rtlgen.accel.rtlsim import JobResult
+from rtlgen.accel.synth import map_accelerator
 
 __all__ = ["DEFAULT_ENVIRONMENT", "CategoryPower", "LayerPower", "AccelPower", "accelerator_power",
            "cell_categories", "layer_power", "max_table_slew_ns"]

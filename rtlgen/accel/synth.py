@@ -10,7 +10,7 @@ one difference: each multiplier netlist module is synthesized on its own (``keep
 until the cells are mapped, then flattened), as the cost flow synthesizes it, so that its cells
 keep the instance path in their names (``$flatten\unit0.lane3.bank.mul1.netlist.$abc$...``)
 and the power of each bank slot can be told apart. It returns the mapped netlist as a
-:class:`rtlgen.synth.MappedNetlist`: the Yosys JSON module with its cells renamed ``c0``,
+:class:`rtlgen.cost.synth.MappedNetlist`: the Yosys JSON module with its cells renamed ``c0``,
 ``c1``, ... in Yosys' order (each keeps its Yosys name under ``"path"``), and structural Verilog
 written from it (nets ``n<ID>``, Yosys' bit ids), so that OpenSTA's pin names and the JSON agree.
 """
@@ -23,12 +23,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import NetlistError, ToolError
-from ..liberty import read_liberty
-from ..paths import file_hash, liberty_path
-from ..synth import MappedNetlist
-from ..yosys import run_yosys, tcl_quote
-from .generate import TOP_MODULE, GeneratedDesign
+from rtlgen.errors import NetlistError, ToolError
+from rtlgen.netlist.liberty import read_liberty
+from rtlgen.paths import file_hash, liberty_path
+from rtlgen.cost.synth import MappedNetlist
+from rtlgen.netlist.yosys import run_yosys, tcl_quote
+from rtlgen.accel.generate import TOP_MODULE, GeneratedDesign
 
 __all__ = ["AccelArea", "map_accelerator", "synthesize_accelerator"]
 

@@ -3,7 +3,7 @@
 Two halves:
 
 * host side: :class:`HarnessBuild` builds ``hdl/rtlgen_hil_tb.v`` around a generated design
-  (:mod:`rtlgen.accel.generate`) with cocotb's Verilator runner (:mod:`rtlgen.simulators`),
+  (:mod:`rtlgen.accel.generate`) with cocotb's Verilator runner (:mod:`rtlgen.sim.simulators`),
   cached by a hash of every source, and :meth:`HarnessBuild.run` starts a cocotb test module
   on it;
 * simulator side: :class:`FileDriver` runs one :class:`~rtlgen.accel.job.ConvJob` per call. It
@@ -16,29 +16,26 @@ Any cocotb test on the accelerator (conv-layer checks, hardware in the loop) use
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from ..errors import ToolError
-from ..paths import atomic_write_text
-from .descriptor import FIELDS
-from .job import ConvJob
+from rtlgen import resources
+from rtlgen.errors import ToolError
+from rtlgen.paths import atomic_write_text
+from rtlgen.accel.descriptor import FIELDS
+from rtlgen.accel.job import ConvJob
 
-__all__ = ["HARNESS_FILE", "HARNESS_TOP", "SIM_DIR", "HarnessBuild", "FileDriver", "hex_lines"]
+__all__ = ["HARNESS_FILE", "HARNESS_TOP", "HarnessBuild", "FileDriver", "hex_lines"]
 
-_ROOT = Path(__file__).resolve().parents[2]
-HARNESS_FILE = _ROOT / "hdl" / "rtlgen_hil_tb.v"
+HARNESS_FILE = resources.HDL_DIR / "rtlgen_hil_tb.v"
 HARNESS_TOP = "rtlgen_hil_tb"
-SIM_DIR = _ROOT / "sim"
 #: C++ optimisation of the model (make variables). ``optimize=True``: the per-cycle code
 #: (OPT_FAST) is optimised, the one-off initialisation code (OPT_SLOW: e.g. the memories' initial
 #: contents) is not, as compiling it is much of the build time and it runs once. ``False``: nothing
@@ -88,20 +85,6 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-@contextlib.contextmanager
-def _on_path(folder: Path) -> Iterator[None]:
-    # cocotb's runner hands sys.path to the simulator's Python as PYTHONPATH.
-    added = str(folder) not in sys.path
-    if added:
-        sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        if added:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(str(folder))
-
-
 @dataclass
 class HarnessBuild:
     """The Verilator model of the harness around the design in ``accel_dir``."""
@@ -122,7 +105,7 @@ class HarnessBuild:
         return [self.accel_dir / f for f in files] + [HARNESS_FILE]
 
     def key(self) -> str:
-        from ..simulators import get_simulator
+        from rtlgen.sim.simulators import get_simulator
 
         sim = get_simulator("verilator")
         h = hashlib.sha256()
@@ -133,7 +116,7 @@ class HarnessBuild:
         return h.hexdigest()[:20]
 
     def build(self) -> Path:
-        from ..simulators import VerilatorBackend
+        from rtlgen.sim.simulators import VerilatorBackend
 
         start = time.perf_counter()
         sources = self.sources()
@@ -164,9 +147,9 @@ class HarnessBuild:
         self.build_seconds = time.perf_counter() - start
         return build_dir
 
-    def run(self, test_module: str, run_dir: Path, env: dict[str, str], *, sim_dir: Path = SIM_DIR) -> Path:
-        """Run ``test_module`` (a cocotb module in ``sim_dir``) in ``run_dir``; its log path."""
-        from ..simulators import get_simulator
+    def run(self, test_module: str, run_dir: Path, env: dict[str, str]) -> Path:
+        """Run ``test_module`` (a cocotb module's dotted name) in ``run_dir``; its log path."""
+        from rtlgen.sim.simulators import get_simulator
 
         if self.build_dir is None:
             self.build()
@@ -174,10 +157,9 @@ class HarnessBuild:
         log = run_dir / "sim.log"
         runner = get_simulator("verilator").runner()
         try:
-            with _on_path(sim_dir):
-                runner.test(test_module=test_module, hdl_toplevel=HARNESS_TOP, hdl_toplevel_lang="verilog",
-                            build_dir=self.build_dir, test_dir=run_dir, extra_env=env,
-                            results_xml=str(run_dir / "results.xml"), log_file=log, timescale=("1ns", "1ps"))
+            runner.test(test_module=test_module, hdl_toplevel=HARNESS_TOP, hdl_toplevel_lang="verilog",
+                        build_dir=self.build_dir, test_dir=run_dir, extra_env=env,
+                        results_xml=str(run_dir / "results.xml"), log_file=log, timescale=("1ns", "1ps"))
         except (RuntimeError, SystemExit, OSError) as exc:
             raise ToolError(f"Verilator simulation in {run_dir} failed ({exc}); end of {log}:\n{_tail(log)}") from exc
         return log

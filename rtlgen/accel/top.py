@@ -45,17 +45,17 @@ it (data one cycle after the address). ``wgt_we/wgt_addr/wgt_wdata`` and
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .config import AccelConfig
-from .descriptor import FIELDS, PARAM_BITS
-from .encoding import correction_coefficients
-from .multiplier import MultiplierSpec
-from .requant import Requantizer
-from .unit import ComputeUnit
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.descriptor import FIELDS, PARAM_BITS
+from rtlgen.accel.encoding import correction_coefficients
+from rtlgen.accel.multiplier import MultiplierSpec
+from rtlgen.accel.requant import Requantizer
+from rtlgen.accel.unit import ComputeUnit
 
 __all__ = ["Accelerator"]
 

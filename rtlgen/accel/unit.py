@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed, unsigned
 
-from .encoding import encode_activation
-from .lane import MacLane
-from .multiplier import MultiplierSpec
+from rtlgen.accel.encoding import encode_activation
+from rtlgen.accel.lane import MacLane
+from rtlgen.accel.multiplier import MultiplierSpec
 
 __all__ = ["ComputeUnit"]
 

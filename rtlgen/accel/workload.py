@@ -1,7 +1,7 @@
 """Conv layers of a configuration bitstream as accelerator jobs, each with its golden output.
 
 A workload for the power flow (:mod:`rtlgen.accel.power`) and its command line. As the HIL does
-(:mod:`rtlgen.hil`), the bitstream is checked against the accelerator folder (its config hash)
+(:mod:`rtlgen.hil.host`), the bitstream is checked against the accelerator folder (its config hash)
 and the model, the multipliers' tables are tabulated from the folder's netlists, and the
 emulator is configured *from the bitstream* and runs one image. Every selected CONV_2D layer the
 bitstream describes becomes a :class:`~rtlgen.accel.job.ConvJob` (the layer's input tensor,
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, VerificationError
-from .job import ConvJob, descriptor_job
+from rtlgen.errors import ConfigError, VerificationError
+from rtlgen.accel.job import ConvJob, descriptor_job
 
 __all__ = ["LayerWork", "bitstream_jobs"]
 
@@ -42,15 +42,16 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
                    crop: tuple[int, int, int] | None = None) -> list[LayerWork]:
     """The jobs of image ``image`` for the conv layers ``layers`` (default: every CONV_2D the
     bitstream describes)."""
-    from ..bitstream import read_bitstream
-    from ..emulate.emulator import Emulator, quantize_input
-    from ..emulate.engines import get_engine
-    from ..emulate.from_bitstream import plans_from_bitstream
-    from ..emulate.layers import compile_mac_layers
-    from ..emulate.ops import pad_amounts
-    from ..hil import _load_images, accel_tables
-    from ..nn.tflite import load_tflite
-    from .config import load_config
+    from rtlgen.bitstream.format import read_bitstream
+    from rtlgen.emulate.emulator import Emulator, quantize_input
+    from rtlgen.emulate.engines import get_engine
+    from rtlgen.emulate.from_bitstream import plans_from_bitstream
+    from rtlgen.emulate.layers import compile_mac_layers
+    from rtlgen.emulate.ops import pad_amounts
+    from rtlgen.accel.tables import accel_tables
+    from rtlgen.nn.images import load_images
+    from rtlgen.nn.tflite import load_tflite
+    from rtlgen.accel.config import load_config
 
     accel_dir = Path(accel_dir)
     manifest = json.loads((accel_dir / "manifest.json").read_text())
@@ -68,7 +69,7 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
         return tables[h], signed[h]
 
     plans = plans_from_bitstream(graph, bs, resolve, macs, file=str(bitstream))
-    x, _ = _load_images(Path(images), image, 1)
+    x, _ = load_images(Path(images), image, 1)
     vals = Emulator(graph, plans).run_batch(quantize_input(graph, x))
     # conv layers only: the bitstream numbers its fully_connected layers apart
     described = {d.index: d for d in bs.layers if d.kind != "fully_connected"}

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import RtlgenError
+from rtlgen.errors import RtlgenError
 
 __all__ = ["main"]
 

@@ -27,12 +27,12 @@ def _layers(text: str) -> list[int]:
 
 
 def _power(args: argparse.Namespace) -> int:
-    from ..accel.config import load_config
-    from ..accel.generate import GeneratedDesign
-    from ..accel.power import DEFAULT_ENVIRONMENT, accelerator_power
-    from ..accel.workload import bitstream_jobs
-    from ..errors import VerificationError
-    from ..paths import atomic_write_text
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.generate import GeneratedDesign
+    from rtlgen.accel.power import DEFAULT_ENVIRONMENT, accelerator_power
+    from rtlgen.accel.workload import bitstream_jobs
+    from rtlgen.errors import VerificationError
+    from rtlgen.paths import atomic_write_text
 
     design = GeneratedDesign.load(args.accel)
     config = load_config(Path(args.accel) / "accel.toml")

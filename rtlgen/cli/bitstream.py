@@ -5,9 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
-from .. import bitstream as bsmod
-from ..errors import ConfigError
-from ..paths import atomic_write_text
+from rtlgen.bitstream import format as bsmod
+from rtlgen.errors import ConfigError
+from rtlgen.paths import atomic_write_text
 
 
 def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None) -> str | None:
@@ -16,7 +16,7 @@ def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None)
     bitstream's, so that only its shape is checked)."""
     if not getattr(args, "accel", None):
         return args.accel_hash
-    from ..accel.config import load_config  # the accelerator issue owns configs
+    from rtlgen.accel.config import load_config  # the accelerator issue owns configs
 
     config = load_config(args.accel)
     if config.unit_multipliers is None:
@@ -24,7 +24,7 @@ def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None)
             raise ConfigError("lists no [[unit]] multipliers: give the bitstream's banks", file=args.accel)
         return config.with_multipliers([[m.hash for m in bank] for bank in bs.units]).config_hash()
     if args.lib:
-        from ..catalog import Catalog
+        from rtlgen.library.catalog import Catalog
 
         config = config.resolved(Catalog.open(args.lib))
     return config.config_hash()
@@ -74,10 +74,10 @@ def _inspect(args: argparse.Namespace) -> int:
 def _emulate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..catalog import Catalog
-    from ..emulate.from_bitstream import emulator_from_bitstream
-    from ..mapper.network import load_images
-    from ..nn.tflite import load_tflite
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.emulate.from_bitstream import emulator_from_bitstream
+    from rtlgen.mapper.network import load_images
+    from rtlgen.nn.tflite import load_tflite
 
     bs = bsmod.read_bitstream(args.bitstream)
     want = _expected_accel(args, bs)
@@ -94,7 +94,7 @@ def _emulate(args: argparse.Namespace) -> int:
     acc = res.accuracy(y)
     import io
 
-    from ..paths import atomic_write_bytes
+    from rtlgen.paths import atomic_write_bytes
 
     buf = io.BytesIO()
     np.savez(buf, logits=res.logits, output=res.output, pred=res.pred, accuracy=acc)

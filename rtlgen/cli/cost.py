@@ -13,11 +13,11 @@ import sys
 
 import numpy as np
 
-from ..activity import ActivitySpec
-from ..catalog import Catalog
-from ..cost import CostFigures, catalog_costs, exact_entry, hardware_cost, implementation_costs, relative_to
-from ..errors import CatalogError
-from ..sta import StaConfig
+from rtlgen.cost.activity import ActivitySpec
+from rtlgen.library.catalog import Catalog
+from rtlgen.cost.multiplier import CostFigures, catalog_costs, exact_entry, hardware_cost, implementation_costs, relative_to
+from rtlgen.errors import CatalogError
+from rtlgen.cost.sta import StaConfig
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 
@@ -80,7 +80,7 @@ def run(args) -> int:
     elif catalog is not None:
         if args.netlist:
             names.insert(0, args.netlist)
-        # one row per netlist: two names of one function may be two circuits (rtlgen.catalog)
+        # one row per netlist: two names of one function may be two circuits (rtlgen.library.catalog)
         figures = [f for _, _, f in implementation_costs(catalog, names or None, kind=args.kind, activity=activity,
                                                          config=config, liberty=args.liberty, jobs=args.jobs)]
     else:
@@ -117,6 +117,6 @@ def run(args) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
-        from ..paths import atomic_write_text
+        from rtlgen.paths import atomic_write_text
         atomic_write_text(args.json, json.dumps(doc, indent=1))
     return 0

@@ -7,14 +7,15 @@ bitstream, run hardware in the loop and write the report. No data files are need
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "digits_default.toml"
+from rtlgen import resources
+
+DEFAULT_FLOW = resources.DEFAULT_FLOW
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..flow import run_flow
+    from rtlgen.errors import ConfigError
+    from rtlgen.flow import run_flow
 
     if not DEFAULT_FLOW.is_file():
         raise ConfigError("the default flow file is missing (run rtlgen demo from a checkout of the repository)",

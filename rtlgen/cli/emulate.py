@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..paths import atomic_write_bytes
+from rtlgen.errors import ConfigError
+from rtlgen.paths import atomic_write_bytes
 
 
 def register(sub) -> None:
@@ -36,8 +36,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..emulate import catalog_resolver, emulator_for, load_assignment
-    from ..nn import load_tflite
+    from rtlgen.emulate import catalog_resolver, emulator_for, load_assignment
+    from rtlgen.nn import load_tflite
 
     graph = load_tflite(args.model)
     try:

@@ -5,7 +5,7 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..flow import run_flow
+    from rtlgen.flow import run_flow
 
     res = run_flow(args.config, out=args.out, quiet=args.quiet)
     print(f"flow finished: ran {', '.join(res.ran) or 'nothing'}; cached {', '.join(res.cached) or 'nothing'}")

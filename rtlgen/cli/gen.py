@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..gen import FAMILIES, get_family, make_spec, write_netlist
-from ..paths import REPO_ROOT
+from rtlgen.gen import FAMILIES, get_family, make_spec, write_netlist
+from rtlgen import resources
 
 __all__ = ["register"]
 
@@ -57,7 +57,7 @@ def _register_sweep(sub) -> None:
     p = sub.add_parser("sweep", help="regenerate the shipped set of generated netlists",
                        description="Generate every shipped multiplier, check each against its "
                                    "reference model, and write the manifest.")
-    p.add_argument("--out", default=str(REPO_ROOT / "netlists" / "generated"), metavar="DIR",
+    p.add_argument("--out", default=str(resources.GENERATED_NETLISTS), metavar="DIR",
                    help="folder to write (default: netlists/generated of the checkout)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel generators")
     p.add_argument("--no-cost", dest="cost", action="store_false",
@@ -81,7 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from ..gen.sweep import generate_set
+    from rtlgen.gen.sweep import generate_set
 
     manifest = generate_set(args.out, jobs=args.jobs, cost=args.cost)
     print(f"{args.out}: {len(manifest['netlists'])} netlists and manifest.json")
@@ -102,9 +102,9 @@ def _register_accel(sub) -> None:
 
 
 def _accel(args: argparse.Namespace) -> int:
-    from ..accel.config import load_config
-    from ..accel.generate import generate_accelerator
-    from ..catalog import Catalog
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.generate import generate_accelerator
+    from rtlgen.library.catalog import Catalog
 
     design = generate_accelerator(load_config(args.config), Catalog.open(args.lib), args.out)
     print(f"{design.top}: top {design.top.stem}, {len(design.netlists)} multiplier netlists, "

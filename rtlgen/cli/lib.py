@@ -5,10 +5,10 @@ import json
 import os
 from pathlib import Path
 
-from ..catalog import Catalog
-from ..evoapprox import EVOAPPROX_RELEASES, fetch_evoapprox
-from ..export import EXPORT_FORMATS, export_table
-from ..importer import import_folder
+from rtlgen.library.catalog import Catalog
+from rtlgen.library.evoapprox import EVOAPPROX_RELEASES, fetch_evoapprox
+from rtlgen.netlist.export import EXPORT_FORMATS, export_table
+from rtlgen.library.importer import import_folder
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..mapper.job import MapJob, run_map_job
-    from ..mapper.search import SearchSettings
+    from rtlgen.mapper.job import MapJob, run_map_job
+    from rtlgen.mapper.search import SearchSettings
 
     job = MapJob(model=Path(args.model), images=Path(args.images), accel=Path(args.accel), lib=Path(args.lib),
                  out=Path(args.out), search=args.search, test=args.test,

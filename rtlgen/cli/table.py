@@ -1,8 +1,8 @@
 """``rtlgen table NETLIST.v --out T.npy``: one netlist to its truth table."""
 from __future__ import annotations
 
-from ..export import export_table
-from ..library import read_multiplier
+from rtlgen.netlist.export import export_table
+from rtlgen.netlist.multiplier import read_multiplier
 
 
 def register(sub) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..simulators import SIMULATORS
-from ..table import check_table
-from ..verify import DEFAULT_BATCH, Multiplier, VerificationReport, catalog_multipliers, verify
+from rtlgen.errors import ConfigError
+from rtlgen.sim.simulators import SIMULATORS
+from rtlgen.netlist.table import check_table
+from rtlgen.sim.verify import DEFAULT_BATCH, Multiplier, VerificationReport, catalog_multipliers, verify
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 
@@ -28,7 +28,7 @@ def register(sub) -> None:
     )
     p.add_argument("netlist", nargs="?", help="Verilog netlist of one multiplier (with --table)")
     p.add_argument("names", nargs="*", help="with --lib: entry names, aliases or hashes")
-    p.add_argument("--table", help="expected table: .npy, int32 (256, 256), T[a, b] (see rtlgen.table)")
+    p.add_argument("--table", help="expected table: .npy, int32 (256, 256), T[a, b] (see rtlgen.netlist.table)")
     p.add_argument("--lib", help=f"library folder: verify its entries (e.g. {DEFAULT_LIB})")
     p.add_argument("--all", action="store_true", help="with --lib: every entry")
     p.add_argument("--sim", choices=sorted(SIMULATORS), default="verilator", help="simulator (default: verilator)")
@@ -66,7 +66,7 @@ def _multipliers(args) -> list[Multiplier]:
         raise ConfigError(f"cannot read the table: {exc}; expected a .npy file holding an int32 (256, 256) array",
                           file=args.table) from None
     if args.signed is None:
-        from ..library import default_signedness
+        from rtlgen.netlist.multiplier import default_signedness
 
         signed = default_signedness(path.stem)
     else:

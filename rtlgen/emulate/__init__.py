@@ -6,14 +6,14 @@ assignment files; :class:`Emulator` runs a graph in batches.
 """
 from __future__ import annotations
 
-from .api import emulator_for, operand_histograms
-from .cache import PrefixCache
-from .assignment import Assignment, catalog_resolver, load_assignment, parse_assignment
-from .emulator import EmulationResult, Emulator, quantize_input
-from .encoding import DEFAULT_ENCODING, ENCODINGS, TABLE_SIGNED, Encoding
-from .engines import ENGINES, get_engine
-from .layers import MacLayer, compile_mac_layers
-from .plan import LayerPlan, filter_plan, kernel_plan, uniform_plan
+from rtlgen.emulate.api import emulator_for, operand_histograms
+from rtlgen.emulate.cache import PrefixCache
+from rtlgen.emulate.assignment import Assignment, catalog_resolver, load_assignment, parse_assignment
+from rtlgen.emulate.emulator import EmulationResult, Emulator, quantize_input
+from rtlgen.emulate.encoding import DEFAULT_ENCODING, ENCODINGS, TABLE_SIGNED, Encoding
+from rtlgen.emulate.engines import ENGINES, get_engine
+from rtlgen.emulate.layers import MacLayer, compile_mac_layers
+from rtlgen.emulate.plan import LayerPlan, filter_plan, kernel_plan, uniform_plan
 
 __all__ = [
     "PrefixCache", "Assignment", "catalog_resolver", "load_assignment", "parse_assignment",

@@ -107,7 +107,7 @@ def depthwise_lut(codes, lut, uidx, base, in0, kh, kw, sh, sw, a0, out):  # prag
                 out[img, y, x, o] = acc
 
 
-# --- requantization and ADD, scalar twins of rtlgen.quant (tested equal to it) ---------------
+# --- requantization and ADD, scalar twins of rtlgen.nn.quant (tested equal to it) ---------------
 
 @nb.njit(inline="always")
 def _srdhm(a, b):  # pragma: no cover - compiled
@@ -204,7 +204,7 @@ def _rdbp_bf(x, e):  # pragma: no cover - compiled
 
 @nb.njit(parallel=True, cache=True)
 def add_int8(x1, x2, zp1, zp2, zpo, ls, m1, e1, m2, e2, mo, eo, lo, hi, out):  # pragma: no cover
-    """TFLite's quantized ADD (multipliers >= 0, as :func:`rtlgen.quant.add_params` makes
+    """TFLite's quantized ADD (multipliers >= 0, as :func:`rtlgen.nn.quant.add_params` makes
     them), over flat int8 arrays; branch-free so that it vectorizes."""
     n = x1.shape[0]
     nblk = (n + 4095) // 4096

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.graph import Graph
-from .assignment import Assignment, Resolver
-from .emulator import DEFAULT_BATCH, Emulator
-from .encoding import DEFAULT_ENCODING
+from rtlgen.nn.graph import Graph
+from rtlgen.emulate.assignment import Assignment, Resolver
+from rtlgen.emulate.emulator import DEFAULT_BATCH, Emulator
+from rtlgen.emulate.encoding import DEFAULT_ENCODING
 
 __all__ = ["emulator_for", "operand_histograms"]
 
@@ -24,7 +24,7 @@ def emulator_for(graph: Graph, assignment: Assignment | None = None, resolver: R
         return exact
     plans = assignment.plans(graph, resolver, exact.layers)
     mode = assignment.weight_tuning
-    from ..weight_tuning import tune_plan  # weight_tuning builds on this package
+    from rtlgen.emulate.weight_tuning import tune_plan  # weight_tuning builds on this package
 
     if mode != "none" and plans:
         hist = None

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CatalogError, ConfigError
-from ..nn.graph import Graph
-from ..table import exact_table
-from .encoding import DEFAULT_ENCODING, ENCODINGS, TABLE_SIGNED
-from .layers import MacLayer, compile_mac_layers
-from .plan import LayerPlan
+from rtlgen.errors import CatalogError, ConfigError
+from rtlgen.nn.graph import Graph
+from rtlgen.netlist.table import exact_table
+from rtlgen.emulate.encoding import DEFAULT_ENCODING, ENCODINGS, TABLE_SIGNED
+from rtlgen.emulate.layers import MacLayer, compile_mac_layers
+from rtlgen.emulate.plan import LayerPlan
 
 __all__ = ["Assignment", "load_assignment", "parse_assignment", "catalog_resolver", "Resolver"]
 
@@ -194,8 +194,8 @@ def load_assignment(path: str | os.PathLike) -> Assignment:
 
 
 def catalog_resolver(libdir: str | os.PathLike) -> Resolver:
-    """Resolve names through :class:`rtlgen.catalog.Catalog` (tables cached by the catalog)."""
-    from ..catalog import Catalog
+    """Resolve names through :class:`rtlgen.library.catalog.Catalog` (tables cached by the catalog)."""
+    from rtlgen.library.catalog import Catalog
 
     cat = Catalog.open(libdir)
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .plan import LayerPlan
+from rtlgen.emulate.plan import LayerPlan
 
 __all__ = ["PrefixCache", "plan_digest"]
 

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ModelError
-from ..nn.graph import Graph
-from . import ops
-from .encoding import DEFAULT_ENCODING, activation_codes, weight_codes
-from .engines import get_engine
-from .layers import MacLayer, compile_mac_layers, im2col
-from .plan import LayerPlan
-from .. import quant
-from .cache import PrefixCache, plan_digest
+from rtlgen.errors import ModelError
+from rtlgen.nn.graph import Graph
+from rtlgen.emulate import ops
+from rtlgen.emulate.encoding import DEFAULT_ENCODING, activation_codes, weight_codes
+from rtlgen.emulate.engines import get_engine
+from rtlgen.emulate.layers import MacLayer, compile_mac_layers, im2col
+from rtlgen.emulate.plan import LayerPlan
+from rtlgen.nn import quant
+from rtlgen.emulate.cache import PrefixCache, plan_digest
 
 __all__ = ["Emulator", "EmulationResult", "quantize_input", "DEFAULT_BATCH"]
 

@@ -6,7 +6,7 @@ This module owns the definition; the emulator and the accelerator RTL both follo
 Notation: ``x`` is an int8 activation code with zero point ``z`` (real value
 ``scale * (x - z)``), ``w`` an int8 weight code with zero point 0 (TFLite's int8 weights are
 symmetric: ``-127 <= w <= 127``), ``T`` the multiplier's table (``T[a, b]``, port A activation
-side, port B weight side; see :mod:`rtlgen.table`). The exact accumulator of a dot product over
+side, port B weight side; see :mod:`rtlgen.netlist.table`). The exact accumulator of a dot product over
 ``K`` taps is ``sum_k (x_k - z) * w_k``. A *padding* tap (outside the image) has ``x = z`` in
 every encoding, so it contributes exactly 0 to that sum; the encodings differ in what the
 multiplier sees there.
@@ -49,7 +49,7 @@ __all__ = [
 Encoding = Literal["signmag", "raw", "offset"]
 ENCODINGS: tuple[str, ...] = ("signmag", "raw", "offset")
 DEFAULT_ENCODING: Encoding = "signmag"
-#: The signedness of the multiplier each encoding needs (``rtlgen.table`` convention).
+#: The signedness of the multiplier each encoding needs (``rtlgen.netlist.table`` convention).
 TABLE_SIGNED: dict[str, bool] = {"signmag": False, "raw": True, "offset": False}
 
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
-from .encoding import activation_codes, correction, weight_codes
-from .layers import MacLayer, im2col
-from .plan import LayerPlan
+from rtlgen.emulate import ops
+from rtlgen.emulate.encoding import activation_codes, correction, weight_codes
+from rtlgen.emulate.layers import MacLayer, im2col
+from rtlgen.emulate.plan import LayerPlan
 
 __all__ = ["ENGINES", "get_engine", "ReferenceEngine", "FastEngine", "NativeEngine"]
 
@@ -95,7 +95,7 @@ class FastEngine(ReferenceEngine):
         self._cache: dict[tuple, tuple] = {}
 
     def output(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
-        from . import _kernels
+        from rtlgen.emulate import _kernels
 
         n = x.shape[0]
         oh, ow, o_ch = layer.out_shape
@@ -129,7 +129,7 @@ class FastEngine(ReferenceEngine):
                    base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
         """An approximate conv layer from its ``vtab`` into the int8 ``out`` (see _kernels.conv_rows);
         ``x`` is the int8 input, ``lut`` its port-A codes (:func:`_port_a_lut`), ``a0`` the padding code."""
-        from . import _kernels
+        from rtlgen.emulate import _kernels
 
         codes = _padded_codes(layer, x, lut, a0)
         _, kh, kw, _ = layer.weights.shape
@@ -137,10 +137,10 @@ class FastEngine(ReferenceEngine):
 
     def add(self, x1: np.ndarray, zp1: int, x2: np.ndarray, zp2: int, zp_out: int, params: tuple,
             act: tuple[int, int]) -> np.ndarray:
-        from . import _kernels
+        from rtlgen.emulate import _kernels
 
         ls, (m1, e1), (m2, e2), (mo, eo) = params
-        if min(m1, m2, mo) < 0:  # the kernel relies on it; rtlgen.quant.add_params never does
+        if min(m1, m2, mo) < 0:  # the kernel relies on it; rtlgen.nn.quant.add_params never does
             raise ValueError(f"negative ADD multiplier in {params}")
         # int8 + int8 has 65,536 cases: tabulate them once per ADD (with the kernel itself), then
         # each element is one lookup in a 64 KB table instead of three fixed-point rescalings
@@ -179,7 +179,7 @@ class FastEngine(ReferenceEngine):
             return self._exact(layer, x)
         if not layer.depthwise:
             return super().accumulate(layer, x, plan)
-        from . import _kernels
+        from rtlgen.emulate import _kernels
 
         lut, uidx, base, a0 = _fold_luts(layer, plan)
         codes = _padded_codes(layer, x, _port_a_lut(x, layer.z_in, plan.encoding), np.uint8(a0))
@@ -222,7 +222,7 @@ def _port_a_lut(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
 
 def _padded_codes(layer: MacLayer, x: np.ndarray, lut: np.ndarray, pad_code) -> np.ndarray:
     """``lut`` applied to the layer input ``x`` (int8), spatially padded with ``pad_code``."""
-    from . import _kernels
+    from rtlgen.emulate import _kernels
 
     xs = np.ascontiguousarray(x.reshape((x.shape[0],) + layer.in_shape))
     (pt, pb), (pl, pr) = layer.pads
@@ -291,7 +291,7 @@ class NativeEngine(FastEngine):
     name = "native"
 
     def __init__(self) -> None:
-        from .native import conv_rows_native
+        from rtlgen.emulate.native import conv_rows_native
 
         super().__init__()
         self._kernel = conv_rows_native()

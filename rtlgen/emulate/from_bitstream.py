@@ -1,6 +1,6 @@
 """Run the emulator from a configuration bitstream, the artifact the accelerator also reads.
 
-The bitstream (:mod:`rtlgen.bitstream`) names multipliers by table hash and carries each layer's
+The bitstream (:mod:`rtlgen.bitstream.format`) names multipliers by table hash and carries each layer's
 geometry and requantization; the model file carries weights and biases. Before emulating,
 :func:`check_bitstream` makes sure the two belong together: every described layer must exist in
 the model with the same kind, geometry, zero points, clamp and per-channel requantization, else
@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import bitstream as bsmod
-from ..errors import BitstreamError
+from rtlgen.bitstream import format as bsmod
+from rtlgen.errors import BitstreamError
 
 __all__ = ["check_bitstream", "plans_from_bitstream", "emulator_from_bitstream"]
 
@@ -35,7 +35,7 @@ def _model_op(graph: Any, d: Any, *, file: str | None) -> Any:
 def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | None = None, *,
                     file: str | None = None) -> None:
     """Raise BitstreamError unless every layer descriptor of ``bs`` matches the model."""
-    from .layers import compile_mac_layers
+    from rtlgen.emulate.layers import compile_mac_layers
 
     layers = layers if layers is not None else compile_mac_layers(graph)
     for d in bs.layers:
@@ -66,9 +66,9 @@ def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | No
 def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]],
                          layers: dict[int, Any] | None = None, *, file: str | None = None) -> dict[int, Any]:
     """Emulator plans (op index -> LayerPlan) of ``bs``; weight remaps become tuned weights."""
-    from .assignment import parse_assignment
-    from .layers import compile_mac_layers
-    from .plan import LayerPlan
+    from rtlgen.emulate.assignment import parse_assignment
+    from rtlgen.emulate.layers import compile_mac_layers
+    from rtlgen.emulate.plan import LayerPlan
 
     layers = layers if layers is not None else compile_mac_layers(graph)
     check_bitstream(graph, bs, layers, file=file)
@@ -94,8 +94,8 @@ def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[st
 def emulator_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]], *,
                             engine: str = "fast", batch_size: int | None = None, file: str | None = None) -> Any:
     """An :class:`~rtlgen.emulate.emulator.Emulator` computing what ``bs`` configures."""
-    from .emulator import DEFAULT_BATCH, Emulator
-    from .layers import compile_mac_layers
+    from rtlgen.emulate.emulator import DEFAULT_BATCH, Emulator
+    from rtlgen.emulate.layers import compile_mac_layers
 
     layers = compile_mac_layers(graph)
     plans = plans_from_bitstream(graph, bs, resolver, layers, file=file)

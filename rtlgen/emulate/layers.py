@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import quant
-from ..errors import ModelError
-from ..nn.graph import Graph, Op
-from .ops import pad_amounts
+from rtlgen.nn import quant
+from rtlgen.errors import ModelError
+from rtlgen.nn.graph import Graph, Op
+from rtlgen.emulate.ops import pad_amounts
 
 __all__ = ["MacLayer", "compile_mac_layers", "im2col"]
 
@@ -38,7 +38,7 @@ class MacLayer:
     multiplier: np.ndarray  # int32 [O]
     shift: np.ndarray  # int32 [O]
     act: tuple[int, int]
-    rounding: str = "double"  # rtlgen.quant.requantize: FULLY_CONNECTED rounds once
+    rounding: str = "double"  # rtlgen.nn.quant.requantize: FULLY_CONNECTED rounds once
 
     @property
     def depthwise(self) -> bool:

@@ -23,7 +23,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from ..errors import ToolError
+from rtlgen.errors import ToolError
 
 __all__ = ["load_native", "native_library_path", "conv_rows_native"]
 
@@ -99,7 +99,7 @@ def conv_rows_native():
     import numba as nb
     import numpy as np
 
-    from ._kernels import _requant_params, requant_block
+    from rtlgen.emulate._kernels import _requant_params, requant_block
 
     rows_i16 = load_native().rtlgen_rows_i16
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import quant
+from rtlgen.nn import quant
 
 __all__ = ["pad_amounts", "pad_spatial", "average_pool", "max_pool", "add", "softmax"]
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..table import check_table, table_hash
-from .encoding import TABLE_SIGNED, check_encoding
-from .layers import MacLayer
+from rtlgen.netlist.table import check_table, table_hash
+from rtlgen.emulate.encoding import TABLE_SIGNED, check_encoding
+from rtlgen.emulate.layers import MacLayer
 
 __all__ = ["LayerPlan", "uniform_plan", "filter_plan", "kernel_plan"]
 
@@ -20,7 +20,7 @@ __all__ = ["LayerPlan", "uniform_plan", "filter_plan", "kernel_plan"]
 @dataclass(frozen=True)
 class LayerPlan:
     encoding: str
-    tables: tuple[np.ndarray, ...]  # int32 (256, 256) each, rtlgen.table convention
+    tables: tuple[np.ndarray, ...]  # int32 (256, 256) each, rtlgen.netlist.table convention
     select: np.ndarray  # int [O, G] -> index into tables
     names: tuple[str, ...] = ()
     weights: np.ndarray | None = None  # int8 [O, KH, KW, G] (weight tuning), else the layer's

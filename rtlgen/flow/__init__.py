@@ -2,7 +2,7 @@
 (:mod:`.config`), step cache (:mod:`.cache`), steps (:mod:`.steps`) and report (:mod:`.report`)."""
 from __future__ import annotations
 
-from .config import FLOW_VERSION, FlowConfig, load_flow, parse_flow
-from .run import FlowResult, run_flow
+from rtlgen.flow.config import FLOW_VERSION, FlowConfig, load_flow, parse_flow
+from rtlgen.flow.run import FlowResult, run_flow
 
 __all__ = ["FLOW_VERSION", "FlowConfig", "FlowResult", "load_flow", "parse_flow", "run_flow"]

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..paths import atomic_write_text
+from rtlgen.paths import atomic_write_text
 
 __all__ = ["content_hash", "step_key", "StepCache"]
 

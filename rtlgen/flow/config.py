@@ -6,7 +6,7 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     [flow]
     version = 1
     name = "digits_default"
-    out = "../build/flows/digits_default"   # run folder (default: build/flows/NAME beside the file)
+    out = "../build/flows/digits_default"   # run folder (default: build/flows/NAME in the working folder)
 
     [model]
     zoo = "digits"              # the embedded digits model and its test images (rtlgen.zoo), or
@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from rtlgen.errors import ConfigError
 
 __all__ = ["FLOW_VERSION", "FlowConfig", "FamilySpec", "load_flow", "parse_flow"]
 
@@ -188,7 +188,9 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     name = flow.get("name", str, file.stem)
     if not name or any(c in name for c in "/\\"):
         raise flow.fail("name", f"must be a non-empty name without slashes, not {name!r}")
-    out = flow.path("out", None) or (file.parent.parent / "build" / "flows" / name)
+    # Without ``out``, the run goes to the working folder: a flow shipped inside the installed
+    # package must not write beside itself.
+    out = flow.path("out", None) or (Path.cwd() / "build" / "flows" / name)
 
     model = _Section(data.get("model", {}), "model", file, {"zoo", "path", "images", "search", "test"})
     zoo = model.get("zoo", str, None, choices=_ZOO)

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..paths import atomic_write_bytes, atomic_write_text
+from rtlgen.paths import atomic_write_bytes, atomic_write_text
 
 __all__ = ["write_report"]
 
@@ -78,8 +78,8 @@ def _assignment_plot(path: Path, point: dict) -> None:
 
 
 def _error_plot(path: Path, libdir: str, names: Sequence[str]) -> list[dict[str, Any]]:
-    from ..catalog import Catalog
-    from ..table import exact_table
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.netlist.table import exact_table
 
     plt = _plt()
     cat = Catalog.open(libdir)

@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..paths import liberty_path
-from .cache import StepCache, step_key
-from .config import FlowConfig, load_flow
-from . import steps
+from rtlgen import resources
+from rtlgen.paths import liberty_path
+from rtlgen.flow.cache import StepCache, step_key
+from rtlgen.flow.config import FlowConfig, load_flow
+from rtlgen.flow import steps
 
 __all__ = ["FlowResult", "run_flow", "GENERATED_DIR"]
 
-GENERATED_DIR = Path(__file__).resolve().parents[2] / "netlists" / "generated"
+GENERATED_DIR = resources.GENERATED_NETLISTS
 
 
 @dataclass
@@ -101,7 +102,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
 
     model_files = [p for p in (cfg.model_path, cfg.images_path) if p is not None]
     if cfg.model_zoo == "digits":
-        from ..zoo.digits import digits_model_path
+        from rtlgen.zoo.digits import digits_model_path
 
         model_files.append(digits_model_path())     # a retrained embedded model reruns the flow
     m, k_model = step("model", {"zoo": cfg.model_zoo, "model": str(cfg.model_path), "images": str(cfg.images_path)},
@@ -116,7 +117,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     if g["folder"]:
         folders.append(g["folder"])
     if not folders:
-        from ..errors import ConfigError
+        from rtlgen.errors import ConfigError
 
         raise ConfigError("the flow has no netlists: set library.generated = true, list library.netlists "
                           "or add [[generate]] entries", file=str(cfg.source))
@@ -164,7 +165,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                                                  optimize=cfg.hil_optimize, progress=progress and not quiet),
                           lambda o: [pdir / "hil.json"])
         points.append({**p, "accel": acc, "bitstream_file": bs["bitstream"], "hil": hil})
-    from .report import write_report
+    from rtlgen.flow.report import write_report
 
     # the report reads everything above: the selection (hence the search), the costs and each
     # point's accelerator, bitstream and HIL figures

@@ -2,10 +2,10 @@
 
 Each step takes paths and values and returns a JSON-ready dict; the runner
 (:mod:`rtlgen.flow.run`) decides from :mod:`rtlgen.flow.cache` whether to call it. The work is
-done by the modules that own it: netlist import (:mod:`rtlgen.importer`), generators
-(:mod:`rtlgen.gen`), verification (:mod:`rtlgen.verify`), cost (:mod:`rtlgen.cost`), search
+done by the modules that own it: netlist import (:mod:`rtlgen.library.importer`), generators
+(:mod:`rtlgen.gen`), verification (:mod:`rtlgen.sim.verify`), cost (:mod:`rtlgen.cost.multiplier`), search
 (:mod:`rtlgen.mapper.job`), accelerator (:mod:`rtlgen.accel.generate`), bitstream
-(:mod:`rtlgen.bitstream`), hardware in the loop (:mod:`rtlgen.hil`).
+(:mod:`rtlgen.bitstream.format`), hardware in the loop (:mod:`rtlgen.hil.host`).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import CatalogError, ConfigError, VerificationError
-from ..paths import atomic_write_bytes, atomic_write_text
+from rtlgen.errors import CatalogError, ConfigError
+from rtlgen.paths import atomic_write_bytes, atomic_write_text
 
 __all__ = ["model_step", "generate_step", "library_step", "verify_step", "cost_step", "search_step",
            "select_step", "accel_step", "bitstream_step", "hil_step", "SIGNED_FOR_ENCODING"]
@@ -29,7 +29,7 @@ def model_step(zoo: str | None, model: str | None, images: str | None, out_dir: 
     test images written as an ``.npz`` into the run folder."""
     if zoo is None:
         return {"model": str(model), "images": str(images)}
-    from ..zoo.digits import digits_model_path, save_images_npz
+    from rtlgen.zoo.digits import digits_model_path, save_images_npz
 
     dst = Path(out_dir) / "data" / "digits_test.npz"
     save_images_npz(dst, "test")
@@ -38,7 +38,7 @@ def model_step(zoo: str | None, model: str | None, images: str | None, out_dir: 
 
 def generate_step(families: Sequence[dict[str, Any]], out_dir: str) -> dict[str, Any]:
     """Generate each ``{"family", "signed", "params"}`` multiplier into ``out_dir``."""
-    from ..gen import make_spec, write_netlist
+    from rtlgen.gen import make_spec, write_netlist
 
     out = Path(out_dir)
     if out.exists():
@@ -52,8 +52,8 @@ def generate_step(families: Sequence[dict[str, Any]], out_dir: str) -> dict[str,
 
 def library_step(folders: Sequence[str], libdir: str) -> dict[str, Any]:
     """A fresh catalog at ``libdir`` from every netlist under ``folders``."""
-    from ..catalog import Catalog
-    from ..importer import import_folder
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.library.importer import import_folder
 
     lib = Path(libdir)
     if lib.exists():
@@ -70,7 +70,6 @@ def library_step(folders: Sequence[str], libdir: str) -> dict[str, Any]:
 def candidate_names(entries: Sequence[dict[str, Any]], encoding: str, names: Sequence[str]) -> list[str]:
     """The multipliers the search may use: ``names``, or every entry of the encoding's sign;
     the exact multiplier of that sign always (the mapper's reference)."""
-    from ..catalog import Catalog  # noqa: F401  (names resolve through the catalog later)
 
     signed = SIGNED_FOR_ENCODING[encoding]
     if names:
@@ -85,7 +84,7 @@ def candidate_names(entries: Sequence[dict[str, Any]], encoding: str, names: Seq
 
 def verify_step(libdir: str, names: Sequence[str] | None, work_dir: str, simulator: str = "verilator") -> dict[str, Any]:
     """Simulate the named catalog entries' netlists (all when None) against their tables."""
-    from ..verify import catalog_multipliers, verify
+    from rtlgen.sim.verify import catalog_multipliers, verify
 
     mults = catalog_multipliers(libdir, list(names) if names is not None else None, kinds=("generic",))
     report = verify(mults, simulator=simulator, work_dir=work_dir)
@@ -95,11 +94,11 @@ def verify_step(libdir: str, names: Sequence[str] | None, work_dir: str, simulat
 
 def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int) -> dict[str, Any]:
     """Area, delay, power and energy per multiplication (uniform operands) of each multiplier."""
-    from ..catalog import Catalog
-    from ..cost import implementation_costs
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.cost.multiplier import implementation_costs
 
     cat = Catalog.open(libdir)
-    # per name, not per entry: two names of one function may be two circuits (rtlgen.catalog)
+    # per name, not per entry: two names of one function may be two circuits (rtlgen.library.catalog)
     figs = {n: f for n, (_, _, f) in zip(names, implementation_costs(cat, list(names), jobs=jobs))}
     cat.save()
     rows = {}
@@ -116,8 +115,8 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                 seed: int, workers: int, split_levels: int, energy_vectors: int, layerwise_baseline: bool,
                 progress: bool = True) -> dict[str, Any]:
     """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams."""
-    from ..mapper.job import MapJob, run_map_job
-    from ..mapper.search import SearchSettings
+    from rtlgen.mapper.job import MapJob, run_map_job
+    from rtlgen.mapper.search import SearchSettings
 
     job = MapJob(model=Path(model), images=Path(images), accel=Path(accel), lib=Path(libdir), out=Path(out_dir),
                  search=search, test=test,
@@ -162,9 +161,9 @@ def select_step(map_dir: str, max_loss: Sequence[float]) -> dict[str, Any]:
 
 def accel_step(accel_toml: str, libdir: str, out_dir: str) -> dict[str, Any]:
     """The accelerator RTL for one selected point (its multiplier banks)."""
-    from ..accel.config import load_config
-    from ..accel.generate import generate_accelerator
-    from ..catalog import Catalog
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.generate import generate_accelerator
+    from rtlgen.library.catalog import Catalog
 
     design = generate_accelerator(load_config(accel_toml), Catalog.open(libdir), out_dir)
     return {"accel_dir": str(design.out_dir), "config_hash": design.config_hash,
@@ -173,7 +172,7 @@ def accel_step(accel_toml: str, libdir: str, out_dir: str) -> dict[str, Any]:
 
 def bitstream_step(src: str, dst: str, config_hash: str) -> dict[str, Any]:
     """Copy the point's bitstream beside its accelerator, checked against the accelerator's hash."""
-    from ..bitstream import decode, describe
+    from rtlgen.bitstream.format import decode, describe
 
     data = Path(src).read_bytes()
     bs = decode(data, expect_accel=config_hash, file=src)
@@ -184,8 +183,8 @@ def bitstream_step(src: str, dst: str, config_hash: str) -> dict[str, Any]:
 
 def hil_step(accel_dir: str, bitstream: str, model: str, images: str, limit: int, workers: int,
              out_file: str, start: int = 0, optimize: bool = True, progress: bool = True) -> dict[str, Any]:
-    """Hardware in the loop (:func:`rtlgen.hil.run_hil`); the report is saved as JSON."""
-    from ..hil import HilJob, run_hil
+    """Hardware in the loop (:func:`rtlgen.hil.host.run_hil`); the report is saved as JSON."""
+    from rtlgen.hil import HilJob, run_hil
 
     rep = run_hil(HilJob(accel=Path(accel_dir), bitstream=Path(bitstream), model=Path(model), images=Path(images),
                          limit=limit, start=start, workers=workers, optimize=optimize,

@@ -3,7 +3,7 @@
 ``FAMILIES`` maps a family name to its class (:class:`~rtlgen.gen.family.Family`): a parameter
 schema with ranges, validation, a plain-Python reference model independent of the circuit, and an
 Amaranth circuit built from gates that :func:`netlist_text` flattens with Yosys into gate-level
-Verilog with ports ``A[7:0]``, ``B[7:0]``, ``O[15:0]`` (see :mod:`rtlgen.table` for the meaning
+Verilog with ports ``A[7:0]``, ``B[7:0]``, ``O[15:0]`` (see :mod:`rtlgen.netlist.table` for the meaning
 of the ports and of signedness).
 """
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..paths import atomic_write_text
-from .bam import BrokenArray
-from .drum import Drum
-from .exact import ArrayMultiplier, BaughWooley
-from .family import Family, Param, Spec
-from .roup import Roup
-from .synth import flatten_to_gates
-from .truncated import Truncated
+from rtlgen.paths import atomic_write_text
+from rtlgen.gen.bam import BrokenArray
+from rtlgen.gen.drum import Drum
+from rtlgen.gen.exact import ArrayMultiplier, BaughWooley
+from rtlgen.gen.family import Family, Param, Spec
+from rtlgen.gen.roup import Roup
+from rtlgen.gen.synth import flatten_to_gates
+from rtlgen.gen.truncated import Truncated
 
 __all__ = ["FAMILIES", "Family", "Param", "Spec", "get_family", "make_spec", "netlist_text",
            "write_netlist", "command_line"]

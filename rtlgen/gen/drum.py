@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Signal, Value
 
-from .bits import BitMatrix
-from .family import Family, Param, Spec, wrap_output
+from rtlgen.gen.bits import BitMatrix
+from rtlgen.gen.family import Family, Param, Spec, wrap_output
 
 __all__ = ["Drum", "drum_segment"]
 

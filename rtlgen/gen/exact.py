@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Value
 
-from .bits import BitMatrix
-from .family import Family, Spec, wrap_output
-from .matrix import add_terms, product_terms
+from rtlgen.gen.bits import BitMatrix
+from rtlgen.gen.family import Family, Spec, wrap_output
+from rtlgen.gen.matrix import add_terms, product_terms
 
 __all__ = ["ArrayMultiplier", "BaughWooley"]
 

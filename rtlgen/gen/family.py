@@ -3,7 +3,7 @@ circuit.
 
 A :class:`Spec` names one multiplier: family, signedness and integer parameter values (already
 validated and normalised by the family). The reference model works on operand *values* (two's
-complement values for a signed multiplier, see :mod:`rtlgen.table`) with only ``+ - * >> &`` and
+complement values for a signed multiplier, see :mod:`rtlgen.netlist.table`) with only ``+ - * >> &`` and
 comparisons, so the same code runs on Python ints and, element-wise, on numpy int64 arrays; it
 never looks at the circuit. The circuit is an Amaranth component with ports ``A[7:0]``,
 ``B[7:0]`` and ``O[15:0]`` built from explicit gates (:mod:`rtlgen.gen.bits`).
@@ -18,7 +18,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..table import check_table, operand_values
+from rtlgen.netlist.table import check_table, operand_values
 
 __all__ = ["Param", "Spec", "Family", "MultiplierPorts", "wrap_output"]
 

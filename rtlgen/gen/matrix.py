@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 from amaranth.hdl import Module, Signal, Value
 
-from .bits import BitMatrix
+from rtlgen.gen.bits import BitMatrix
 
 __all__ = ["Term", "product_terms", "product_constant", "matrix_value", "add_terms",
            "expected_value_times4"]

@@ -28,8 +28,8 @@ from typing import Any
 
 from amaranth.hdl import Const, Module, Signal, Value
 
-from .bits import BitMatrix
-from .family import Family, Param, Spec, wrap_output
+from rtlgen.gen.bits import BitMatrix
+from rtlgen.gen.family import Family, Param, Spec, wrap_output
 
 __all__ = ["Roup", "roup_product"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.lib import wiring
 
-from ..errors import ToolError
-from ..yosys import yosys_executable
+from rtlgen.errors import ToolError
+from rtlgen.netlist.yosys import yosys_executable
 
 __all__ = ["GATES", "yosys_version", "flatten_to_gates", "check_gate_netlist"]
 

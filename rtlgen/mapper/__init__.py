@@ -6,11 +6,11 @@ Decision space: :mod:`.space`; filter/kernel sensitivity: :mod:`.sensitivity`; o
 """
 from __future__ import annotations
 
-from .executors import EXECUTORS, DaskExecutor, Executor, ProcessExecutor, SerialExecutor, make_executor
-from .objectives import AccuracyModel, EnergyModel, EnergyTable
-from .search import EvaluatedPoint, MappingProblem, SearchResult, SearchSettings, pareto_front, run_search
-from .sensitivity import filter_sensitivity, kernel_sensitivity
-from .space import Candidate, LayerInfo, Mapping, SearchSpace
+from rtlgen.mapper.executors import EXECUTORS, DaskExecutor, Executor, ProcessExecutor, SerialExecutor, make_executor
+from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable
+from rtlgen.mapper.search import EvaluatedPoint, MappingProblem, SearchResult, SearchSettings, pareto_front, run_search
+from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
+from rtlgen.mapper.space import Candidate, LayerInfo, Mapping, SearchSpace
 
 __all__ = [
     "EXECUTORS", "DaskExecutor", "Executor", "ProcessExecutor", "SerialExecutor", "make_executor",

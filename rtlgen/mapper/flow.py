@@ -32,13 +32,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import bitstream as bsmod
-from ..errors import VerificationError
-from ..paths import atomic_write_bytes, atomic_write_text
-from .executors import Executor, SerialExecutor
-from .objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
-from .search import EvaluatedPoint, SearchResult, SearchSettings, _EvaluationLog, pareto_front, run_search
-from .space import Candidate, Granularity, LayerInfo, SearchSpace
+from rtlgen.bitstream import format as bsmod
+from rtlgen.errors import VerificationError
+from rtlgen.paths import atomic_write_bytes, atomic_write_text
+from rtlgen.mapper.executors import Executor, SerialExecutor
+from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
+from rtlgen.mapper.search import EvaluatedPoint, SearchResult, SearchSettings, _EvaluationLog, pareto_front, run_search
+from rtlgen.mapper.space import Candidate, Granularity, LayerInfo, SearchSpace
 
 __all__ = ["EmulationResult", "MapReport", "map_network", "evaluate_assignments", "DEFAULT_LOSSES"]
 

@@ -2,7 +2,7 @@
 
 Glue only: the model comes from :mod:`rtlgen.nn`, accuracy from the emulator
 (:mod:`rtlgen.mapper.network`), energy per multiplication from the cost flow
-(:func:`rtlgen.cost.catalog_costs` with each layer's operand histograms, cached in the catalog),
+(:func:`rtlgen.cost.multiplier.catalog_costs` with each layer's operand histograms, cached in the catalog),
 the accelerator's shape (units x multipliers per unit) from its TOML configuration (its
 ``[[unit]]`` lists, if any, are what the search replaces: each front point gets its own
 ``accel.toml`` with the chosen banks, whose resolved hash its bitstream records); the search and
@@ -17,12 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import CatalogError, ConfigError
-from .executors import Executor, make_executor
-from .flow import EmulationResult, MapReport, map_network
-from .network import EmulatorAccuracy, layer_infos, load_images, parse_split
-from .search import SearchSettings
-from .space import Candidate, LayerInfo
+from rtlgen.errors import CatalogError, ConfigError
+from rtlgen.mapper.executors import Executor, make_executor
+from rtlgen.mapper.flow import EmulationResult, MapReport, map_network
+from rtlgen.mapper.network import EmulatorAccuracy, layer_infos, load_images, parse_split
+from rtlgen.mapper.search import SearchSettings
+from rtlgen.mapper.space import Candidate, LayerInfo
 
 __all__ = ["CatalogEnergy", "MapJob", "run_map_job"]
 
@@ -42,7 +42,7 @@ class CatalogEnergy:
         self.catalog, self.jobs, self.n_vectors, self.seed = catalog, jobs, n_vectors, seed
 
     def _spec(self, a_hist: np.ndarray, b_hist: np.ndarray) -> Any:
-        from ..activity import ActivitySpec
+        from rtlgen.cost.activity import ActivitySpec
 
         return ActivitySpec.make(a_hist / a_hist.sum(), b_hist / b_hist.sum(), n_vectors=self.n_vectors,
                                  seed=self.seed)
@@ -51,7 +51,7 @@ class CatalogEnergy:
         return float(self.values([candidate], [(a_hist, b_hist)])[0, 0])
 
     def values(self, candidates: Sequence[Candidate], hists: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        from ..cost import catalog_costs
+        from rtlgen.cost.multiplier import catalog_costs
 
         out = np.empty((len(candidates), len(hists)))
         for li, (a, b) in enumerate(hists):
@@ -85,9 +85,9 @@ class MapJob:
 
 
 def run_map_job(job: MapJob) -> MapReport:
-    from ..accel.config import load_config
-    from ..catalog import Catalog
-    from ..nn.tflite import load_tflite
+    from rtlgen.accel.config import load_config
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.nn.tflite import load_tflite
 
     if job.encoding not in _SIGNED:
         raise ValueError(f"encoding must be one of {', '.join(_SIGNED)}, not {job.encoding!r}")
@@ -107,7 +107,7 @@ def run_map_job(job: MapJob) -> MapReport:
     if wrong:
         raise ConfigError(f"encoding {job.encoding} needs {'signed' if signed else 'unsigned'} multipliers; "
                           f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not")
-    from ..cost import exact_entry
+    from rtlgen.cost.multiplier import exact_entry
 
     exact = exact_entry(catalog, signed)
     if exact.hash not in {e.hash for e in entries}:
@@ -121,7 +121,7 @@ def run_map_job(job: MapJob) -> MapReport:
     # weight tuning calibrates on the search images, for every split alike
     act_hists = None
     if job.weight_tuning == "histogram":
-        from ..emulate.emulator import Emulator
+        from rtlgen.emulate.emulator import Emulator
 
         act_hists = Emulator(graph).activation_histograms(x[s_sl])
     search_model = EmulatorAccuracy(graph, x[s_sl], y[s_sl], tables, signed=signed, act_hists=act_hists,
@@ -148,7 +148,7 @@ def run_map_job(job: MapJob) -> MapReport:
     n_s = s_sl.stop - s_sl.start
 
     def emulate(bitstream: Any) -> EmulationResult:
-        from ..emulate.from_bitstream import emulator_from_bitstream
+        from rtlgen.emulate.from_bitstream import emulator_from_bitstream
 
         res = emulator_from_bitstream(graph, bitstream, lambda h: (tables[h], signed), engine=job.engine).run(x)
         pred = np.asarray(res.pred)

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ..bitstream import Geometry, Requant
-from ..errors import ConfigError, ModelError
-from .sensitivity import filter_sensitivity, kernel_sensitivity
-from .space import LayerInfo
+from rtlgen.bitstream.format import Geometry, Requant
+from rtlgen.errors import ConfigError, ModelError
+from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
+from rtlgen.mapper.space import LayerInfo
 
 __all__ = ["load_images", "parse_split", "layer_infos", "EmulatorAccuracy"]
 
@@ -58,7 +58,7 @@ def parse_split(text: str, n: int, what: str = "split") -> slice:
 
 def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = "signmag", batch_size: int = 128) -> list[LayerInfo]:
     """One :class:`LayerInfo` per conv layer of ``graph`` from an exact run on ``images``."""
-    from ..emulate.emulator import Emulator, quantize_input
+    from rtlgen.emulate.emulator import Emulator, quantize_input
 
     emu = Emulator(graph, batch_size=batch_size)
     convs = graph.conv_ops()
@@ -133,21 +133,21 @@ class EmulatorAccuracy:
         try:
             return self.tables[name], self.signed
         except KeyError:
-            from ..errors import CatalogError
+            from rtlgen.errors import CatalogError
 
             raise CatalogError(f"multiplier {name!r} is not among the search's candidates") from None
 
     def emulator(self, assignment: dict[str, Any]) -> Any:
-        from ..emulate.assignment import parse_assignment
-        from ..emulate.emulator import Emulator
-        from ..emulate.layers import compile_mac_layers
+        from rtlgen.emulate.assignment import parse_assignment
+        from rtlgen.emulate.emulator import Emulator
+        from rtlgen.emulate.layers import compile_mac_layers
 
         if self._layers is None:
             self._layers = compile_mac_layers(self.graph)
         parsed = parse_assignment(assignment)
         plans = parsed.plans(self.graph, self._resolve, self._layers)
         if parsed.weight_tuning != "none":
-            from ..weight_tuning import tune_plan
+            from rtlgen.emulate.weight_tuning import tune_plan
 
             if parsed.weight_tuning == "histogram" and self.act_hists is None:
                 raise ValueError("histogram weight tuning needs the calibration activation histograms (act_hists)")
@@ -158,7 +158,7 @@ class EmulatorAccuracy:
     def run(self, assignment: dict[str, Any]) -> Any:
         """Emulation results on this split; layers before the first one whose plan differs
         from an earlier run's in this process are reused (:class:`rtlgen.emulate.PrefixCache`)."""
-        from ..emulate.cache import PrefixCache
+        from rtlgen.emulate.cache import PrefixCache
 
         if self._cache is None:
             self._cache = PrefixCache(max_bytes=256 << 20)

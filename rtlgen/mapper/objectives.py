@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .space import Candidate, Mapping, SearchSpace
+from rtlgen.mapper.space import Candidate, Mapping, SearchSpace
 
 __all__ = ["AccuracyModel", "EnergyModel", "EnergyTable", "accuracy_task"]
 

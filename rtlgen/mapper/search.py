@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..paths import atomic_write_bytes
-from .executors import Executor, SerialExecutor
-from .objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
-from .space import SearchSpace
+from rtlgen.errors import ConfigError
+from rtlgen.paths import atomic_write_bytes
+from rtlgen.mapper.executors import Executor, SerialExecutor
+from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
+from rtlgen.mapper.space import SearchSpace
 
 __all__ = ["SearchSettings", "EvaluatedPoint", "SearchResult", "MappingProblem", "run_search", "pareto_front"]
 

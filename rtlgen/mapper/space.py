@@ -31,8 +31,8 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from .. import bitstream as bsmod
-from ..table import check_table, exact_table, table_hash
+from rtlgen.bitstream import format as bsmod
+from rtlgen.netlist.table import check_table, exact_table, table_hash
 
 __all__ = ["Candidate", "LayerInfo", "Mapping", "SearchSpace", "Granularity"]
 
@@ -300,10 +300,10 @@ class SearchSpace:
 
     def weight_remaps(self, mapping: Mapping, li: int) -> tuple[bsmod.WeightRemap, ...]:
         """The weight remaps of layer ``li`` that this space's weight tuning implies (one per used
-        slot whose map is not the identity), computed as :mod:`rtlgen.weight_tuning` does."""
+        slot whose map is not the identity), computed as :mod:`rtlgen.emulate.weight_tuning` does."""
         if self.weight_tuning == "none":
             return ()
-        from ..weight_tuning import weight_map
+        from rtlgen.emulate.weight_tuning import weight_map
 
         layer = self.layers[li]
         if layer.requant is None or (self.weight_tuning == "histogram" and layer.input_hist is None):

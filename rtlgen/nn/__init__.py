@@ -1,7 +1,7 @@
 """Quantized DNN models: the internal graph and the TFLite importer."""
 from __future__ import annotations
 
-from .graph import MAC_OPS, SUPPORTED_OPS, Graph, Op, Quant, Tensor
-from .tflite import load_tflite, parse_tflite
+from rtlgen.nn.graph import MAC_OPS, SUPPORTED_OPS, Graph, Op, Quant, Tensor
+from rtlgen.nn.tflite import load_tflite, parse_tflite
 
 __all__ = ["MAC_OPS", "SUPPORTED_OPS", "Graph", "Op", "Quant", "Tensor", "load_tflite", "parse_tflite"]

@@ -17,8 +17,8 @@ from tflite.BuiltinOperator import BuiltinOperator
 from tflite.Padding import Padding
 from tflite.TensorType import TensorType
 
-from ..errors import ModelError
-from .graph import SUPPORTED_OPS, Graph, Op, Quant, Tensor
+from rtlgen.errors import ModelError
+from rtlgen.nn.graph import SUPPORTED_OPS, Graph, Op, Quant, Tensor
 
 __all__ = ["load_tflite", "parse_tflite"]
 

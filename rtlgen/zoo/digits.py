@@ -22,8 +22,9 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import ModelError
-from ..paths import atomic_write_bytes
+from rtlgen import resources
+from rtlgen.errors import ModelError
+from rtlgen.paths import atomic_write_bytes
 
 __all__ = [
     "N_TRAIN",
@@ -47,7 +48,7 @@ N_TEST = 360
 INPUT_SCALE = 1.0
 INPUT_ZERO_POINT = -128
 
-_MODEL = Path(__file__).resolve().parent.parent / "data" / "digits_cnn.tflite"
+_MODEL = resources.DIGITS_MODEL
 
 
 def digits_model_path() -> Path:

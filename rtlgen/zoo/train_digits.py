@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..nn.tflite_writer import Quant, TfliteGraph
-from ..paths import atomic_write_bytes
-from .digits import INPUT_SCALE, INPUT_ZERO_POINT, load_digits_images
+from rtlgen.nn.tflite_writer import Quant, TfliteGraph
+from rtlgen.paths import atomic_write_bytes
+from rtlgen.zoo.digits import INPUT_SCALE, INPUT_ZERO_POINT, load_digits_images
 
 __all__ = ["TrainConfig", "FloatModel", "train_float", "quantize_to_tflite", "build_digits_model", "main"]
 

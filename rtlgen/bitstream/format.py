@@ -1,0 +1,693 @@
+"""The configuration bitstream: the one artifact that both the emulator and the accelerator read.
+
+A bitstream says which multipliers each compute unit carries and, for every layer the accelerator
+runs, which unit runs it, the operand encoding, which of the unit's multipliers each filter or
+kernel uses, the requantization parameters and, optionally, a weight-code remap per multiplier.
+Weights and biases are not in it: they go to the weight memories separately.
+
+Byte layout, format version 1 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
+``str8`` = ``u8`` byte count followed by that many bytes of ASCII/UTF-8)::
+
+    offset  size  field
+    ------  ----  -----------------------------------------------------------------------------
+    0       4     magic b"RTLB"
+    4       2     u16 format version (1)
+    6       2     u16 flags, reserved, must be 0
+    8       4     u32 N: total length of the bitstream in bytes, this header and the CRC included
+    12      ...   str8 accelerator-config hash: ``AccelConfig.config_hash()``
+                  (:mod:`rtlgen.accel.config`) of the *resolved* configuration the bitstream was
+                  made for (its banks = these units' table hashes), hex
+            1     u8 U: number of compute units
+                  per unit u:
+            1       u8 M_u: number of multipliers in the unit's bank (slots 0..M_u-1)
+                    per slot:
+            1         u8 flags: bit 0 = signed multiplier, bits 1..7 reserved (0)
+            ...       str8 table hash (``rtlgen.netlist.table.table_hash``: the multiplier's identity)
+            ...       str8 name (informative only; identity is the hash)
+            2     u16 L: number of layer descriptors
+                  per layer descriptor:
+            2       u16 layer index, 0-based in graph order, numbered per kind as the emulator's
+                    assignments are: conv2d and depthwise_conv2d among the model's conv
+                    layers (assignment key "N"), fully_connected among its FULLY_CONNECTED
+                    layers (assignment key "fc:N"); a (kind, index) pair is described once
+            1       u8 kind: 0 conv2d, 1 depthwise_conv2d, 2 fully_connected
+            1       u8 unit that runs the layer (< U)
+            1       u8 encoding: 0 signmag, 1 raw, 2 offset (see rtlgen's emulation docs)
+            1       u8 select granularity: 0 layer, 1 filter, 2 kernel
+            24      12 x u16 geometry: in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w,
+                    stride_h, stride_w, pad_top, pad_left
+            4       i32 input zero point
+            4       i32 output zero point
+            1       i8 activation clamp minimum
+            1       i8 activation clamp maximum
+            5*C     per output channel c (C = out_c): i32 fixed-point multiplier, i8 shift
+                    (TFLite convention: positive shift = left shift)
+            S       u8 multiplier selects, slots of the unit's bank: S = 1 (layer),
+                    C (filter, per output channel) or C*K (kernel, [out_channel][in_channel]
+                    row-major; K = in_c, or 1 for a depthwise layer)
+            1       u8 R: number of weight remaps
+                    per remap:
+            1         u8 slot (< M_unit, each slot at most once, ascending)
+            256       u8 codes: every int8 weight code w of a kernel that this slot multiplies
+                      is replaced by the int8 code whose bit pattern is codes[w & 0xFF] (weight
+                      tuning, ALWANN); it happens before the operand encoding, so the encoding's
+                      correction terms use the replaced weights too
+    N-4     4     u32 CRC-32 (zlib.crc32) of bytes 0..N-5
+
+:func:`decode` checks, in this order: magic, version, flags, declared length against the actual
+length (so a truncated bitstream is caught at any offset), CRC (so any flipped bit is caught),
+then every field while parsing (values out of range, selects beyond the unit's bank) and finally
+the accelerator hash when the caller names the accelerator. Every failure is a
+:class:`~rtlgen.errors.BitstreamError` naming the byte offset (also in its ``offset`` attribute).
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from rtlgen.errors import BitstreamError
+from rtlgen.paths import atomic_write_bytes
+
+__all__ = [
+    "MAGIC",
+    "VERSION",
+    "ENCODINGS",
+    "GRANULARITIES",
+    "LAYER_KINDS",
+    "MultiplierRef",
+    "Geometry",
+    "Requant",
+    "WeightRemap",
+    "LayerDescriptor",
+    "Bitstream",
+    "encode",
+    "decode",
+    "read_bitstream",
+    "write_bitstream",
+    "to_dict",
+    "from_dict",
+    "to_assignment",
+    "describe",
+    "dumps_json",
+    "normalize_accel_hash",
+]
+
+MAGIC = b"RTLB"
+VERSION = 1
+HEADER_SIZE = 12
+
+Encoding = Literal["signmag", "raw", "offset"]
+Granularity = Literal["layer", "filter", "kernel"]
+LayerKind = Literal["conv2d", "depthwise_conv2d", "fully_connected"]
+
+#: Codes of the enumerated fields, in code order.
+ENCODINGS: tuple[str, ...] = ("signmag", "raw", "offset")
+GRANULARITIES: tuple[str, ...] = ("layer", "filter", "kernel")
+LAYER_KINDS: tuple[str, ...] = ("conv2d", "depthwise_conv2d", "fully_connected")
+GEOMETRY_FIELDS: tuple[str, ...] = (
+    "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w",
+    "stride_h", "stride_w", "pad_top", "pad_left",
+)
+
+
+def normalize_accel_hash(value: str | bytes) -> str:
+    """The accelerator-config hash as stored: a str (bytes are written as lowercase hex)."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"accelerator hash must be str or bytes, not {type(value).__name__}")
+
+
+def _check_str8(value: str, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    raw = value.encode("utf-8")
+    if len(raw) > 255:
+        raise ValueError(f"{what} must encode to at most 255 bytes, not {len(raw)}")
+    return raw
+
+
+def _check_int(value: Any, lo: int, hi: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not lo <= int(value) <= hi:
+        raise ValueError(f"{what} must lie in {lo}..{hi}, not {int(value)}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class MultiplierRef:
+    """One multiplier of a unit's bank, identified by its table hash."""
+
+    hash: str
+    signed: bool
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _check_str8(self.hash, "multiplier table hash")
+        if not self.hash:
+            raise ValueError("multiplier table hash must not be empty")
+        _check_str8(self.name, "multiplier name")
+        if not isinstance(self.signed, bool):
+            raise TypeError(f"signed must be a bool, not {type(self.signed).__name__}")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Shape of a layer (pixels and channels); pad_bottom/right follow from the others."""
+
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    k_h: int
+    k_w: int
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_top: int = 0
+    pad_left: int = 0
+
+    def __post_init__(self) -> None:
+        for name in GEOMETRY_FIELDS:
+            _check_int(getattr(self, name), 0, 0xFFFF, f"geometry.{name}")
+        if self.out_c < 1:
+            raise ValueError("geometry.out_c must be at least 1")
+
+
+@dataclass(frozen=True)
+class Requant:
+    """TFLite requantization of one layer: per output channel ``(multiplier, shift)``.
+
+    ``out = clamp(zp_out + rounding_mul(acc, multiplier, shift), act_min, act_max)``; the input
+    zero point is the one the encodings correct for.
+    """
+
+    input_zero_point: int
+    output_zero_point: int
+    act_min: int
+    act_max: int
+    multipliers: tuple[int, ...]
+    shifts: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _check_int(self.input_zero_point, -(1 << 31), (1 << 31) - 1, "requant.input_zero_point")
+        _check_int(self.output_zero_point, -(1 << 31), (1 << 31) - 1, "requant.output_zero_point")
+        _check_int(self.act_min, -128, 127, "requant.act_min")
+        _check_int(self.act_max, -128, 127, "requant.act_max")
+        if self.act_min > self.act_max:
+            raise ValueError(f"requant.act_min {self.act_min} exceeds act_max {self.act_max}")
+        object.__setattr__(self, "multipliers", tuple(int(m) for m in self.multipliers))
+        object.__setattr__(self, "shifts", tuple(int(s) for s in self.shifts))
+        if len(self.multipliers) != len(self.shifts):
+            raise ValueError(f"requant has {len(self.multipliers)} multipliers but {len(self.shifts)} shifts")
+        for i, (m, s) in enumerate(zip(self.multipliers, self.shifts)):
+            _check_int(m, -(1 << 31), (1 << 31) - 1, f"requant.multipliers[{i}]")
+            _check_int(s, -128, 127, f"requant.shifts[{i}]")
+
+
+@dataclass(frozen=True)
+class WeightRemap:
+    """For kernels multiplied by ``slot``: weight code ``w`` becomes ``int8(codes[w & 0xFF])``."""
+
+    slot: int
+    codes: bytes
+
+    def __post_init__(self) -> None:
+        _check_int(self.slot, 0, 255, "weight remap slot")
+        codes = bytes(bytearray(self.codes)) if not isinstance(self.codes, bytes) else self.codes
+        if len(codes) != 256:
+            raise ValueError(f"weight remap of slot {self.slot} must have 256 codes, not {len(codes)}")
+        object.__setattr__(self, "codes", codes)
+
+
+@dataclass(frozen=True)
+class LayerDescriptor:
+    """How the accelerator runs one layer."""
+
+    index: int
+    kind: LayerKind
+    unit: int
+    encoding: Encoding
+    granularity: Granularity
+    geometry: Geometry
+    requant: Requant
+    selects: tuple[int, ...]
+    weight_remap: tuple[WeightRemap, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_int(self.index, 0, 0xFFFF, "layer index")
+        _check_int(self.unit, 0, 255, f"layer {self.index} unit")
+        for value, options, what in ((self.kind, LAYER_KINDS, "kind"), (self.encoding, ENCODINGS, "encoding"),
+                                     (self.granularity, GRANULARITIES, "granularity")):
+            if value not in options:
+                raise ValueError(f"layer {self.index} {what} must be one of {', '.join(options)}, not {value!r}")
+        object.__setattr__(self, "selects", tuple(int(s) for s in np.asarray(self.selects).ravel()))
+        object.__setattr__(self, "weight_remap", tuple(self.weight_remap))
+        if len(self.requant.multipliers) != self.geometry.out_c:
+            raise ValueError(f"layer {self.index} has {self.geometry.out_c} output channels but "
+                             f"{len(self.requant.multipliers)} requantization multipliers")
+        if len(self.selects) != self.n_selects:
+            raise ValueError(f"layer {self.index} with {self.granularity} granularity needs "
+                             f"{self.n_selects} selects, not {len(self.selects)}")
+        for s in self.selects:
+            _check_int(s, 0, 255, f"layer {self.index} select")
+        slots = [r.slot for r in self.weight_remap]
+        if slots != sorted(set(slots)):
+            raise ValueError(f"layer {self.index} weight remaps must name each slot once, ascending, not {slots}")
+
+    @property
+    def key(self) -> str:
+        """The layer's key in an emulator assignment: ``"N"`` (conv layer N) or ``"fc:N"``."""
+        return f"fc:{self.index}" if self.kind == "fully_connected" else str(self.index)
+
+    @property
+    def kernel_shape(self) -> tuple[int, int]:
+        """``(out_channels, in_channels per kernel)``: the shape of kernel-granularity selects."""
+        k = 1 if self.kind == "depthwise_conv2d" else self.geometry.in_c
+        return (self.geometry.out_c, k)
+
+    @property
+    def n_selects(self) -> int:
+        if self.granularity == "layer":
+            return 1
+        if self.granularity == "filter":
+            return self.geometry.out_c
+        c, k = self.kernel_shape
+        return c * k
+
+    def select_array(self) -> np.ndarray:
+        """Selects as an array: shape ``()``, ``(out_c,)`` or ``(out_c, K)`` by granularity."""
+        arr = np.asarray(self.selects, dtype=np.int64)
+        if self.granularity == "layer":
+            return arr.reshape(())
+        if self.granularity == "filter":
+            return arr
+        return arr.reshape(self.kernel_shape)
+
+
+@dataclass(frozen=True)
+class Bitstream:
+    """A whole configuration: the units' multiplier banks and the layer descriptors."""
+
+    accel_hash: str
+    units: tuple[tuple[MultiplierRef, ...], ...]
+    layers: tuple[LayerDescriptor, ...]
+    version: int = field(default=VERSION)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accel_hash", normalize_accel_hash(self.accel_hash))
+        _check_str8(self.accel_hash, "accelerator hash")
+        object.__setattr__(self, "units", tuple(tuple(u) for u in self.units))
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if self.version != VERSION:
+            raise ValueError(f"only bitstream format version {VERSION} can be built, not {self.version}")
+        if not 1 <= len(self.units) <= 255:
+            raise ValueError(f"a bitstream needs 1..255 units, not {len(self.units)}")
+        for u, bank in enumerate(self.units):
+            if not 1 <= len(bank) <= 255:
+                raise ValueError(f"unit {u} needs 1..255 multipliers, not {len(bank)}")
+            for m in bank:
+                if not isinstance(m, MultiplierRef):
+                    raise TypeError(f"unit {u} multipliers must be MultiplierRef, not {type(m).__name__}")
+        if len(self.layers) > 0xFFFF:
+            raise ValueError(f"too many layers: {len(self.layers)}")
+        seen: set[str] = set()
+        for layer in self.layers:
+            if layer.key in seen:
+                raise ValueError(f"layer {layer.key} is described twice")
+            seen.add(layer.key)
+            self._check_layer_against_units(layer)
+
+    def _check_layer_against_units(self, layer: LayerDescriptor) -> None:
+        if layer.unit >= len(self.units):
+            raise ValueError(f"layer {layer.index} runs on unit {layer.unit}, but there are only "
+                             f"{len(self.units)} units")
+        bank = len(self.units[layer.unit])
+        bad = [s for s in layer.selects if s >= bank]
+        if bad:
+            raise ValueError(f"layer {layer.index} selects slot {bad[0]}, but unit {layer.unit} has "
+                             f"{bank} multipliers")
+        for r in layer.weight_remap:
+            if r.slot >= bank:
+                raise ValueError(f"layer {layer.index} remaps slot {r.slot}, but unit {layer.unit} has "
+                                 f"{bank} multipliers")
+
+    def layer(self, key: int | str) -> LayerDescriptor:
+        """The descriptor of conv layer ``key`` (an int or ``"N"``) or of ``"fc:N"``."""
+        for layer in self.layers:
+            if layer.key == str(key):
+                return layer
+        raise KeyError(f"no descriptor for layer {key}; described: {[l.key for l in self.layers]}")
+
+    def multiplier_of(self, layer: LayerDescriptor) -> np.ndarray:
+        """Table hashes per select of ``layer`` (object array shaped like its selects)."""
+        bank = self.units[layer.unit]
+        sel = layer.select_array()
+        return np.vectorize(lambda s: bank[s].hash, otypes=[object])(sel)
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+
+
+def encode(bs: Bitstream) -> bytes:
+    """The bytes of ``bs`` in the layout of the module docstring (CRC appended)."""
+    if not isinstance(bs, Bitstream):
+        raise TypeError(f"encode() needs a Bitstream, not {type(bs).__name__}")
+    out = bytearray()
+
+    def str8(s: str) -> None:
+        raw = s.encode("utf-8")
+        out.append(len(raw))
+        out.extend(raw)
+
+    out += MAGIC + struct.pack("<HHI", VERSION, 0, 0)  # length patched below
+    str8(bs.accel_hash)
+    out.append(len(bs.units))
+    for bank in bs.units:
+        out.append(len(bank))
+        for m in bank:
+            out.append(1 if m.signed else 0)
+            str8(m.hash)
+            str8(m.name)
+    out += struct.pack("<H", len(bs.layers))
+    for layer in bs.layers:
+        out += struct.pack("<HBBBB", layer.index, LAYER_KINDS.index(layer.kind), layer.unit,
+                           ENCODINGS.index(layer.encoding), GRANULARITIES.index(layer.granularity))
+        out += struct.pack("<12H", *(getattr(layer.geometry, f) for f in GEOMETRY_FIELDS))
+        rq = layer.requant
+        out += struct.pack("<iibb", rq.input_zero_point, rq.output_zero_point, rq.act_min, rq.act_max)
+        for m, s in zip(rq.multipliers, rq.shifts):
+            out += struct.pack("<ib", m, s)
+        out += bytes(layer.selects)
+        out.append(len(layer.weight_remap))
+        for r in layer.weight_remap:
+            out.append(r.slot)
+            out += r.codes
+    total = len(out) + 4
+    if total > 0xFFFFFFFF:
+        raise ValueError(f"bitstream too large: {total} bytes")
+    struct.pack_into("<I", out, 8, total)
+    out += struct.pack("<I", zlib.crc32(out))
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _fail(message: str, offset: int, file: str | None) -> BitstreamError:
+    err = BitstreamError(f"{message} (at byte offset {offset})", file=file)
+    err.offset = offset  # type: ignore[attr-defined]
+    return err
+
+
+class _Reader:
+    def __init__(self, data: bytes, end: int, file: str | None):
+        self.data, self.pos, self.end, self.file = data, 0, end, file
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > self.end:
+            raise _fail(f"truncated: {what} needs {n} bytes, only {self.end - self.pos} left before the CRC",
+                        self.pos, self.file)
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def unpack(self, fmt: str, what: str) -> tuple:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))
+
+    def u8(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def str8(self, what: str) -> str:
+        start = self.pos
+        n = self.u8(f"length of {what}")
+        raw = self.take(n, what)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _fail(f"{what} is not valid UTF-8", start + 1, self.file) from None
+
+    def enum(self, options: tuple[str, ...], what: str) -> str:
+        start = self.pos
+        code = self.u8(what)
+        if code >= len(options):
+            raise _fail(f"{what} code {code} is unknown; valid: "
+                        + ", ".join(f"{i} {o}" for i, o in enumerate(options)), start, self.file)
+        return options[code]
+
+
+def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | None = None) -> Bitstream:
+    """Parse and check a bitstream; ``expect_accel`` (the accelerator's config hash) rejects a
+    bitstream made for another accelerator. Raises :class:`BitstreamError` with the byte offset."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"decode() needs bytes, not {type(data).__name__}")
+    data = bytes(data)
+    n = len(data)
+    head = data[:len(MAGIC)]
+    if head != MAGIC[:len(head)] or n == 0:
+        got = head.hex() if head else "nothing"
+        where = next((i for i, (a, b) in enumerate(zip(head, MAGIC)) if a != b), len(head))
+        raise _fail(f"not an rtlgen bitstream: magic is {got}, expected {MAGIC.hex()} ({MAGIC.decode()})",
+                    where, file)
+    if n < HEADER_SIZE:
+        raise _fail(f"truncated: the stream ends inside the {HEADER_SIZE}-byte header ({n} bytes)", n, file)
+    version, flags, total = struct.unpack_from("<HHI", data, 4)
+    if version != VERSION:
+        raise _fail(f"unsupported bitstream format version {version}; this rtlgen reads version {VERSION}",
+                    4, file)
+    if flags != 0:
+        raise _fail(f"header flags must be 0 in format version {VERSION}, not {flags:#06x}", 6, file)
+    if total < HEADER_SIZE + 4:
+        raise _fail(f"declared length {total} is shorter than the header and CRC", 8, file)
+    if n < total:
+        raise _fail(f"truncated: header declares {total} bytes, the stream ends after {n}", n, file)
+    if n > total:
+        raise _fail(f"{n - total} unexpected bytes after the declared end of {total} bytes", total, file)
+    (stored_crc,) = struct.unpack_from("<I", data, total - 4)
+    crc = zlib.crc32(data[:total - 4])
+    if crc != stored_crc:
+        raise _fail(f"CRC mismatch: stored {stored_crc:#010x}, computed {crc:#010x} over bytes 0..{total - 5}; "
+                    "the bitstream is corrupt", total - 4, file)
+
+    r = _Reader(data, total - 4, file)
+    r.pos = HEADER_SIZE
+    accel_offset = r.pos
+    accel_hash = r.str8("accelerator hash")
+    n_units = r.u8("unit count")
+    if n_units == 0:
+        raise _fail("unit count is 0; a bitstream needs at least one unit", r.pos - 1, file)
+    units = []
+    for u in range(n_units):
+        m_count = r.u8(f"multiplier count of unit {u}")
+        if m_count == 0:
+            raise _fail(f"unit {u} has no multipliers", r.pos - 1, file)
+        bank = []
+        for s in range(m_count):
+            flags_at = r.pos
+            mflags = r.u8(f"flags of unit {u} slot {s}")
+            if mflags & ~1:
+                raise _fail(f"unit {u} slot {s} flags {mflags:#04x} has reserved bits set", flags_at, file)
+            at = r.pos
+            h = r.str8(f"table hash of unit {u} slot {s}")
+            if not h:
+                raise _fail(f"unit {u} slot {s} has an empty table hash", at, file)
+            name = r.str8(f"name of unit {u} slot {s}")
+            bank.append(MultiplierRef(hash=h, signed=bool(mflags & 1), name=name))
+        units.append(tuple(bank))
+    (n_layers,) = r.unpack("<H", "layer count")
+    layers = []
+    seen: dict[tuple[bool, int], int] = {}
+    for i in range(n_layers):
+        start = r.pos
+        (index,) = r.unpack("<H", f"index of layer descriptor {i}")
+        kind = r.enum(LAYER_KINDS, f"kind of layer {index}")
+        if (kind == "fully_connected", index) in seen:
+            raise _fail(f"{kind} layer {index} is described twice (first at byte offset "
+                        f"{seen[(kind == 'fully_connected', index)]})", start, file)
+        seen[(kind == "fully_connected", index)] = start
+        unit_at = r.pos
+        unit = r.u8(f"unit of layer {index}")
+        if unit >= n_units:
+            raise _fail(f"layer {index} runs on unit {unit}, but there are only {n_units} units", unit_at, file)
+        encoding = r.enum(ENCODINGS, f"encoding of layer {index}")
+        granularity = r.enum(GRANULARITIES, f"granularity of layer {index}")
+        geo_at = r.pos
+        geo_values = r.unpack("<12H", f"geometry of layer {index}")
+        try:
+            geometry = Geometry(*geo_values)
+        except ValueError as exc:
+            raise _fail(f"layer {index}: {exc}", geo_at, file) from None
+        rq_at = r.pos
+        zp_in, zp_out, amin, amax = r.unpack("<iibb", f"requantization of layer {index}")
+        raw = r.take(5 * geometry.out_c, f"{geometry.out_c} per-channel requantization pairs of layer {index}")
+        pairs = [struct.unpack_from("<ib", raw, 5 * c) for c in range(geometry.out_c)]
+        try:
+            requant = Requant(zp_in, zp_out, amin, amax, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+        except ValueError as exc:
+            raise _fail(f"layer {index}: {exc}", rq_at, file) from None
+        k = 1 if kind == "depthwise_conv2d" else geometry.in_c
+        n_sel = {"layer": 1, "filter": geometry.out_c, "kernel": geometry.out_c * k}[granularity]
+        sel_at = r.pos
+        selects = r.take(n_sel, f"{n_sel} multiplier selects of layer {index}")
+        bank = len(units[unit])
+        for j, s in enumerate(selects):
+            if s >= bank:
+                raise _fail(f"layer {index} select #{j} is slot {s}, but unit {unit} has {bank} multipliers",
+                            sel_at + j, file)
+        n_remap = r.u8(f"weight remap count of layer {index}")
+        remaps = []
+        last = -1
+        for _ in range(n_remap):
+            slot_at = r.pos
+            slot = r.u8(f"weight remap slot of layer {index}")
+            if slot >= bank or slot <= last:
+                raise _fail(f"layer {index} weight remap slot {slot} is beyond unit {unit}'s {bank} multipliers "
+                            "or not ascending", slot_at, file)
+            last = slot
+            remaps.append(WeightRemap(slot, r.take(256, f"weight remap codes of layer {index} slot {slot}")))
+        try:
+            layers.append(LayerDescriptor(index=index, kind=kind, unit=unit, encoding=encoding,  # type: ignore[arg-type]
+                                          granularity=granularity, geometry=geometry,  # type: ignore[arg-type]
+                                          requant=requant, selects=tuple(selects), weight_remap=tuple(remaps)))
+        except ValueError as exc:
+            raise _fail(f"layer descriptor: {exc}", start, file) from None
+    if r.pos != total - 4:
+        raise _fail(f"{total - 4 - r.pos} unparsed bytes before the CRC", r.pos, file)
+    bs = Bitstream(accel_hash=accel_hash, units=tuple(units), layers=tuple(layers))
+    if expect_accel is not None:
+        want = normalize_accel_hash(expect_accel)
+        if accel_hash != want:
+            raise _fail(f"bitstream is for accelerator config {accel_hash!r}, not this one ({want!r})",
+                        accel_offset, file)
+    return bs
+
+
+def write_bitstream(path: str | os.PathLike, bs: Bitstream) -> None:
+    atomic_write_bytes(path, encode(bs))
+
+
+def read_bitstream(path: str | os.PathLike, *, expect_accel: str | bytes | None = None) -> Bitstream:
+    path = Path(path)
+    return decode(path.read_bytes(), expect_accel=expect_accel, file=str(path))
+
+
+# --------------------------------------------------------------------------------------------
+# JSON form (for people and the CLI) and the emulator's assignment
+
+
+def to_dict(bs: Bitstream) -> dict[str, Any]:
+    """A JSON-ready dict; :func:`from_dict` inverts it. Remap codes are lists of 256 ints."""
+    d = asdict(bs)
+    d["format"] = "rtlgen-bitstream"
+    for layer in d["layers"]:
+        for r in layer["weight_remap"]:
+            r["codes"] = list(r["codes"])
+        layer["selects"] = list(layer["selects"])
+        layer["requant"]["multipliers"] = list(layer["requant"]["multipliers"])
+        layer["requant"]["shifts"] = list(layer["requant"]["shifts"])
+    d["units"] = [list(bank) for bank in d["units"]]
+    return d
+
+
+def from_dict(d: dict[str, Any], *, file: str | None = None) -> Bitstream:
+    """Build a bitstream from :func:`to_dict`'s form; bad content raises ConfigError naming the
+    field."""
+    from rtlgen.errors import ConfigError
+
+    where = "bitstream"
+    try:
+        if not isinstance(d, dict):
+            raise TypeError(f"top level must be an object, not {type(d).__name__}")
+        version = d.get("version", VERSION)
+        units = []
+        for u, bank in enumerate(d["units"]):
+            where = f"units[{u}]"
+            units.append(tuple(MultiplierRef(hash=m["hash"], signed=m["signed"], name=m.get("name", ""))
+                               for m in bank))
+        layers = []
+        for i, ld in enumerate(d["layers"]):
+            where = f"layers[{i}]"
+            layers.append(LayerDescriptor(
+                index=ld["index"], kind=ld["kind"], unit=ld["unit"], encoding=ld["encoding"],
+                granularity=ld["granularity"], geometry=Geometry(**ld["geometry"]),
+                requant=Requant(**ld["requant"]), selects=tuple(ld["selects"]),
+                weight_remap=tuple(WeightRemap(r["slot"], bytes(r["codes"])) for r in ld.get("weight_remap", ()))))
+        where = "bitstream"
+        return Bitstream(accel_hash=d["accel_hash"], units=tuple(units), layers=tuple(layers), version=version)
+    except KeyError as exc:
+        raise ConfigError(f"{where}: missing field {exc.args[0]!r}", file=file) from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}", file=file) from None
+
+
+def to_assignment(bs: Bitstream, *, default_encoding: str = "signmag") -> dict[str, Any]:
+    """The emulator's assignment (see the emulation docs) that computes what ``bs`` configures.
+
+    Every described layer is listed by index with its encoding and multiplier(s) by table hash
+    (layer: ``multiplier``; filter: ``filters``; kernel: ``kernels`` [out][in]). Weight remaps
+    are given explicitly under ``weight_remap`` (slot's table hash -> 256 codes) per layer, and
+    ``weight_tuning`` is ``"none"`` because the bitstream already carries the tuned codes.
+    """
+    layers: dict[str, Any] = {}
+    for layer in bs.layers:
+        hashes = bs.multiplier_of(layer)
+        entry: dict[str, Any] = {"encoding": layer.encoding}
+        if layer.granularity == "layer":
+            entry["multiplier"] = str(hashes[()])
+        elif layer.granularity == "filter":
+            entry["filters"] = [str(h) for h in hashes]
+        else:
+            entry["kernels"] = [[str(h) for h in row] for row in hashes]
+        if layer.weight_remap:
+            bank = bs.units[layer.unit]
+            entry["weight_remap"] = {bank[r.slot].hash: list(r.codes) for r in layer.weight_remap}
+        layers[layer.key] = entry
+    return {"encoding": default_encoding, "layers": layers, "weight_tuning": "none"}
+
+
+def describe(data: bytes, *, file: str | None = None) -> str:
+    """A human-readable listing of a (valid) bitstream with the byte offset of each part."""
+    bs = decode(data, file=file)
+    lines = [f"rtlgen bitstream, format version {VERSION}, {len(data)} bytes, CRC {struct.unpack_from('<I', data, len(data) - 4)[0]:#010x}",
+             f"  @12 accelerator config hash {bs.accel_hash}"]
+    pos = HEADER_SIZE + 1 + len(bs.accel_hash.encode())
+    lines.append(f"  @{pos} {len(bs.units)} units")
+    pos += 1
+    for u, bank in enumerate(bs.units):
+        lines.append(f"  @{pos} unit {u}: {len(bank)} multipliers")
+        pos += 1
+        for s, m in enumerate(bank):
+            lines.append(f"  @{pos}   slot {s}: {m.name or '(unnamed)'} hash {m.hash} {'signed' if m.signed else 'unsigned'}")
+            pos += 3 + len(m.hash.encode()) + len(m.name.encode())
+    lines.append(f"  @{pos} {len(bs.layers)} layer descriptors")
+    pos += 2
+    for layer in bs.layers:
+        g = layer.geometry
+        sel = layer.select_array()
+        counts = np.bincount(np.asarray(sel).ravel(), minlength=len(bs.units[layer.unit]))
+        share = ", ".join(f"slot {s}: {c}" for s, c in enumerate(counts) if c)
+        lines.append(f"  @{pos} layer {layer.index} {layer.kind} on unit {layer.unit}, {layer.encoding}, "
+                     f"{layer.granularity} selects ({share}); {g.in_h}x{g.in_w}x{g.in_c} -> "
+                     f"{g.out_h}x{g.out_w}x{g.out_c}, kernel {g.k_h}x{g.k_w} stride {g.stride_h}x{g.stride_w} "
+                     f"pad {g.pad_top},{g.pad_left}; zero points in {layer.requant.input_zero_point} "
+                     f"out {layer.requant.output_zero_point}, clamp {layer.requant.act_min}..{layer.requant.act_max}"
+                     + (f"; weight remaps for slots {[r.slot for r in layer.weight_remap]}" if layer.weight_remap else ""))
+        pos += 6 + 24 + 10 + 5 * g.out_c + len(layer.selects) + 1 + 257 * len(layer.weight_remap)
+    lines.append(f"  @{pos} CRC-32")
+    return "\n".join(lines)
+
+
+def dumps_json(bs: Bitstream) -> str:
+    return json.dumps(to_dict(bs), indent=1) + "\n"

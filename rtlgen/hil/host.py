@@ -1,0 +1,227 @@
+"""Hardware in the loop: a network's conv layers through the generated accelerator's RTL.
+
+``rtlgen hil --accel build/accel --bitstream CFG.bin --model M.tflite --images X.npz --limit N``
+
+What runs where
+---------------
+The accelerator (a folder written by :func:`rtlgen.accel.generate.generate_accelerator`) is built
+with Verilator inside the harness of :mod:`rtlgen.accel.tb` and driven by the cocotb module
+``rtlgen.sim.tb.rtlgen_hil_test``, which calls :func:`rtlgen.hil.simside.simulate` inside the simulator's Python. There:
+
+1. the bitstream is read and checked against the accelerator (its config hash) and the model
+   (:func:`rtlgen.emulate.from_bitstream.check_bitstream`), the multipliers' tables are
+   tabulated from the accelerator's own netlists (their table hashes must be the manifest's),
+   and the emulator is configured *from the bitstream*
+   (:func:`rtlgen.emulate.from_bitstream.plans_from_bitstream`), so both sides read the same
+   artifact;
+2. the emulator runs the images (every tensor kept);
+3. every CONV_2D and FULLY_CONNECTED layer the bitstream describes runs on the RTL for every
+   image, layer after layer in graph order (the layer's weights and parameters are loaded once,
+   then its images back to back; a FULLY_CONNECTED runs as a 1x1 conv of a 1x1 image with the
+   requantizer's single-rounding mode, as LiteRT rounds it):
+   input = the layer's input tensor, weights = the model's (after the bitstream's weight remap),
+   unit, encoding, multiplier selects and requantization = the bitstream's;
+4. each RTL output is compared with the emulator's tensor byte for byte. The first difference
+   stops the run with a :class:`~rtlgen.errors.VerificationError` naming the layer, image,
+   position (y, x, channel), expected and got.
+
+The other ops (depthwise conv, which the accelerator lacks, ADD, pooling, and any MAC layer the
+bitstream does not describe: the mapper's bitstreams describe the conv layers, so their
+classifier stays exact on the host) run on the host with the emulator's op functions.
+Because every RTL layer's output is checked equal to the emulator's tensor before the next layer
+runs, the host ops compute on exactly the values the RTL produced: the accuracy reported is the
+accuracy through the RTL.
+
+Figures (:class:`HilReport`): accuracy, accelerator cycles per image (the ``cycles`` counter
+of each layer run, summed), simulated cycles per second (cycles / seconds spent in the
+simulator's layer runs, loads and dumps included), images per minute (images / seconds of the
+per-image work: the emulation of the batch plus every RTL layer run; with several workers, the
+slowest one's). On a shared machine wall time depends on the load, so the same two figures are
+also given per CPU-second of the simulator processes (``time.process_time``: what a core to
+itself would give). The one-off costs are reported apart: the Verilator build (cached) and the
+simulator's start-up (Python imports, model and bitstream loading). With ``workers`` > 1 the
+images are split into contiguous chunks, one simulator process each.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtlgen.errors import ConfigError, ToolError, VerificationError
+from rtlgen.accel.tables import accel_tables
+from rtlgen.hil.simside import SPEC_ENV
+from rtlgen.nn.images import load_images
+from rtlgen.paths import atomic_write_text
+
+__all__ = ["HilJob", "HilReport", "run_hil", "TEST_MODULE"]
+
+TEST_MODULE = "rtlgen.sim.tb.rtlgen_hil_test"
+
+
+@dataclass(frozen=True)
+class HilJob:
+    accel: Path            # generated accelerator folder (manifest.json, files.f, ...)
+    bitstream: Path
+    model: Path
+    images: Path           # .npz with 'x' (and 'y' for accuracy)
+    limit: int | None = None
+    start: int = 0
+    workers: int = 1
+    work_dir: Path | None = None   # Verilator builds and run folders (default: accel/hil-work)
+    optimize: bool = True          # optimised C++ (long runs) or a quicker build (short runs)
+    progress: bool = True          # a progress bar of the layer runs
+    keep_runs: bool = False        # keep the run folders (specs, logs, results); the build is always kept
+
+
+@dataclass
+class HilReport:
+    images: int
+    accuracy: float | None
+    emulation_accuracy: float | None
+    agree: bool
+    cycles_per_image: float
+    sim_seconds: float
+    cycles_per_second: float
+    images_per_minute: float
+    wall_seconds: float
+    startup_seconds: float
+    cpu_cycles_per_second: float     # per CPU-second of the simulator processes (load-independent)
+    cpu_images_per_minute: float     # if each worker had a core to itself
+    build_seconds: float
+    build_reused: bool
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    pred: list[int] = field(default_factory=list)
+    workers: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        acc = "n/a (no labels)" if self.accuracy is None else f"{100 * self.accuracy:.2f}%"
+        return (f"HIL: {self.images} images, every conv layer output equals the emulation bit for bit\n"
+                f"  accuracy through the RTL: {acc}\n"
+                f"  cycles per image: {self.cycles_per_image:,.0f}\n"
+                f"  simulated cycles per second: {self.cycles_per_second:,.0f}\n"
+                f"  images per minute: {self.images_per_minute:.1f} "
+                f"({self.workers} simulator process{'es' if self.workers > 1 else ''}; emulation + RTL runs)\n"
+                f"  per CPU-second (what an unshared core gives): {self.cpu_cycles_per_second:,.0f} cycles/s, "
+                f"{self.cpu_images_per_minute:.1f} images/min\n"
+                f"  wall {self.wall_seconds:.1f} s, of which simulator start-up {self.startup_seconds:.1f} s; "
+                f"Verilator build {self.build_seconds:.1f} s{' (reused)' if self.build_reused else ''}")
+
+
+# ------------------------------------------------------------------------------------------
+# host side
+
+
+def _chunks(n: int, k: int) -> list[tuple[int, int]]:
+    k = max(1, min(k, n))
+    edges = np.linspace(0, n, k + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _follow(futures: list[Any], files: list[Path], show: bool) -> None:
+    """A progress bar of layer runs (layer x image) over all workers, read from their progress
+    files while they run."""
+    from concurrent.futures import wait
+
+    if not show:
+        wait(futures)
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc="HIL layer runs", unit="run", total=None, leave=False) as bar:
+        while True:
+            done, _ = wait(futures, timeout=1.0)
+            counts = []
+            for f in files:
+                try:
+                    counts.append(json.loads(f.read_text()))
+                except (OSError, ValueError):
+                    pass
+            if counts:
+                bar.total = max(bar.total or 0, sum(c[1] for c in counts) if len(counts) == len(files) else 0) or None
+                bar.n = sum(c[0] for c in counts)
+                bar.refresh()
+            if len(done) == len(futures):
+                return
+
+
+def run_hil(job: HilJob) -> HilReport:
+    """Build (or reuse) the harness and run the images through it; raises VerificationError on
+    the first RTL/emulation difference."""
+    from rtlgen.accel.tb import HarnessBuild
+
+    accel = Path(job.accel)
+    for p, what in ((job.bitstream, "bitstream"), (job.model, "model"), (job.images, "images")):
+        if not Path(p).is_file():
+            raise ConfigError(f"{what} file not found", file=str(p))
+    x, y = load_images(Path(job.images), job.start, job.limit)
+    n = len(x)
+    work = Path(job.work_dir) if job.work_dir else accel / "hil-work"
+    build = HarnessBuild(accel, work, optimize=job.optimize)
+    build.build()
+    runs_dir = work / f"runs-{os.getpid()}-{time.time_ns()}"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    tables_file = runs_dir / "tables.npz"
+    np.savez(tables_file, **accel_tables(accel))
+    t0 = time.perf_counter()
+
+    def one(i: int, lo: int, hi: int) -> dict[str, Any]:
+        run_dir = runs_dir / f"w{i}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spec = {"accel": str(accel.resolve()), "bitstream": str(Path(job.bitstream).resolve()),
+                "model": str(Path(job.model).resolve()), "images": str(Path(job.images).resolve()),
+                "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json"),
+                "tables": str(tables_file)}
+        spec["progress"] = str(run_dir / "progress.json")
+        spec_file = run_dir / "spec.json"
+        atomic_write_text(spec_file, json.dumps(spec))
+        log = build.run(TEST_MODULE, run_dir, {SPEC_ENV: str(spec_file)})
+        result_file = Path(spec["result"])
+        if not result_file.exists():
+            raise ToolError(f"the HIL simulation in {run_dir} wrote no result; see {log}")
+        res = json.loads(result_file.read_text())
+        if "mismatch" in res:
+            raise VerificationError(res["mismatch"])
+        if "error" in res:
+            raise ToolError(f"the HIL simulation in {run_dir} failed: {res['error']}\n{res.get('traceback', '')}")
+        return res
+
+    chunks = _chunks(n, job.workers)
+    try:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            futures = [pool.submit(one, i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+            _follow(futures, [runs_dir / f"w{i}" / "progress.json" for i in range(len(chunks))], job.progress)
+            results = [f.result() for f in futures]
+    except BaseException:
+        raise   # a failed run's folder is kept: its message names the log in it
+    if not job.keep_runs:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    wall = time.perf_counter() - t0
+    pred = [p for r in results for p in r["pred"]]
+    cycles = sum(r["cycles"] for r in results)
+    sim_seconds = sum(r["sim_seconds"] for r in results)
+    loop = max(r["loop_seconds"] for r in results)   # the workers run side by side
+    loop_cpu = max(r["loop_cpu_seconds"] for r in results)
+    sim_cpu = sum(r["sim_cpu_seconds"] for r in results)
+    layers = []
+    for i, l in enumerate(results[0]["layers"]):
+        cyc = sum(r["layers"][i]["cycles_per_image"] * r["images"] for r in results) / n
+        layers.append({**l, "cycles_per_image": cyc, "seconds": sum(r["layers"][i]["seconds"] for r in results)})
+    acc = None if y is None else float(np.mean(np.asarray(pred) == y))
+    return HilReport(images=n, accuracy=acc, emulation_accuracy=acc, agree=True, cycles_per_image=cycles / n,
+                     sim_seconds=sim_seconds, cycles_per_second=cycles / sim_seconds if sim_seconds else 0.0,
+                     images_per_minute=60.0 * n / loop if loop else 0.0, wall_seconds=wall,
+                     startup_seconds=max(r["setup_seconds"] for r in results),
+                     cpu_cycles_per_second=cycles / sim_cpu if sim_cpu else 0.0,
+                     cpu_images_per_minute=60.0 * n / loop_cpu if loop_cpu else 0.0, build_seconds=build.build_seconds,
+                     build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks))

@@ -1,0 +1,151 @@
+"""Hardware in the loop, the half that runs inside the simulator's Python (cocotb).
+
+:func:`cocotb_entry` is the body of ``rtlgen.sim.tb.rtlgen_hil_test``: it reads the JSON spec that
+:func:`rtlgen.hil.host.run_hil` names in ``$RTLGEN_HIL_SPEC``, runs :func:`simulate` and writes the
+result file. What is compared, and how, is described in :mod:`rtlgen.hil.host`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtlgen.accel.tables import accel_tables
+from rtlgen.errors import ConfigError, VerificationError
+from rtlgen.nn.images import load_images
+from rtlgen.paths import atomic_write_text
+
+__all__ = ["SPEC_ENV", "simulate", "cocotb_entry"]
+
+#: The environment variable naming the JSON spec of one simulator process's work.
+SPEC_ENV = "RTLGEN_HIL_SPEC"
+
+
+async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[str, Any]:
+    """The HIL loop inside the simulator (see the module docstring); returns the figures.
+
+    ``driver`` runs the conv jobs (default: :class:`rtlgen.accel.tb.FileDriver` on ``dut``);
+    anything with async ``start()``, ``run(job, weights_key)`` -> (int8 output, cycles) and
+    ``stop()`` will do."""
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.job import descriptor_job
+    from rtlgen.accel.tb import FileDriver
+    from rtlgen.bitstream.format import read_bitstream
+    from rtlgen.emulate.emulator import Emulator, quantize_input
+    from rtlgen.emulate.from_bitstream import plans_from_bitstream
+    from rtlgen.emulate.layers import compile_mac_layers
+    from rtlgen.nn.tflite import load_tflite
+
+    t0 = time.perf_counter()
+    accel_dir = Path(spec["accel"])
+    manifest = json.loads((accel_dir / "manifest.json").read_text())
+    config = load_config(accel_dir / "accel.toml")
+    bs = read_bitstream(spec["bitstream"], expect_accel=manifest["config_hash"])
+    graph = load_tflite(spec["model"])
+    layers = compile_mac_layers(graph)
+    if spec.get("tables"):
+        with np.load(spec["tables"]) as f:
+            tables = {k: f[k] for k in f.files}
+    else:
+        tables = accel_tables(accel_dir)
+    signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
+
+    def resolve(h: str) -> tuple[np.ndarray, bool]:
+        if h not in tables:
+            raise VerificationError(f"the bitstream names multiplier {h}, which the accelerator in {accel_dir} lacks")
+        return tables[h], signed[h]
+
+    plans = plans_from_bitstream(graph, bs, resolve, layers, file=str(spec["bitstream"]))
+    emu = Emulator(graph, plans)
+    x, y = load_images(Path(spec["images"]), int(spec["start"]), spec["limit"])
+    xq = quantize_input(graph, x)
+    t_setup = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    c1 = time.process_time()
+    vals = emu.run_batch(xq)
+    fc = graph.last_fc()
+    logits = vals[fc.outputs[0] if fc is not None else graph.outputs[0]].reshape(len(xq), -1)
+    pred = np.argmax(logits, axis=1)
+    t_emu = time.perf_counter() - t1
+    t_loop = time.perf_counter()
+    c_sim = 0.0
+
+    described = {d.key: d for d in bs.layers}
+    mac_keys = {op.index: str(i) for i, op in enumerate(graph.conv_ops())}
+    mac_keys.update({op.index: f"fc:{i}" for i, op in enumerate(graph.mac_ops(("FULLY_CONNECTED",)))})
+    # graph order, the order the tensors are computed in
+    on_rtl = [(mac_keys[op.index], op) for op in graph.mac_ops(("CONV_2D", "FULLY_CONNECTED"))
+              if mac_keys[op.index] in described]
+    progress = Path(spec["progress"]) if spec.get("progress") else None
+    done_runs = 0
+    drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
+    await drv.start()
+    per_layer = []
+    t_sim = 0.0
+    for li, op in on_rtl:
+        d = described[li]
+        layer = layers[op.index]
+        plan = plans.get(op.index)
+        weights = plan.layer_weights(layer) if plan is not None else layer.weights
+        xin = vals[op.inputs[0]].reshape((len(xq),) + tuple(layer.in_shape))
+        expected = vals[op.outputs[0]]
+        oh, ow, oc = layer.out_shape
+        cycles = 0
+        t1 = time.perf_counter()
+        c2 = time.process_time()
+        # weight and parameter images are the same for every image: build them once
+        job0 = descriptor_job(config, d, layer, weights, xin[0])
+        for n in range(len(xq)):
+            job = replace(job0, activations=np.ascontiguousarray(xin[n]).astype(np.int8).view(np.uint8).ravel())
+            got, cyc = await drv.run(job, weights_key=li)
+            cycles += cyc
+            done_runs += 1
+            if progress is not None:
+                atomic_write_text(progress, json.dumps([done_runs, len(on_rtl) * len(xq)]))
+            exp = expected[n].reshape(oh, ow, oc)
+            if not np.array_equal(got, exp):
+                yy, xx, cc = (int(v) for v in np.argwhere(got != exp)[0])
+                drv.stop()
+                raise VerificationError(
+                    f"layer {li} (op {op.index}, {layer.name or op.kind}), image {int(spec['start']) + n}: RTL output "
+                    f"differs from the emulation at (y={yy}, x={xx}, channel={cc}): expected {int(exp[yy, xx, cc])}, "
+                    f"got {int(got[yy, xx, cc])} ({int(np.count_nonzero(got != exp))} of {got.size} bytes differ)")
+        dt = time.perf_counter() - t1
+        t_sim += dt
+        c_sim += time.process_time() - c2
+        per_layer.append({"layer": li, "op": op.index, "name": layer.name, "unit": d.unit, "encoding": d.encoding,
+                          "granularity": d.granularity, "cycles_per_image": cycles / len(xq),
+                          "estimate": job0.cycle_estimate(config.lanes),
+                          "seconds": dt})
+    drv.stop()
+    if not per_layer:
+        raise ConfigError("the bitstream describes no CONV_2D or FULLY_CONNECTED layer of the model: nothing runs on the accelerator",
+                          file=str(spec["bitstream"]))
+    return {"images": int(len(xq)), "pred": [int(p) for p in pred],
+            "setup_seconds": t_setup, "loop_seconds": t_emu + (time.perf_counter() - t_loop),
+            "loop_cpu_seconds": time.process_time() - c1, "sim_cpu_seconds": c_sim,
+            "labels": None if y is None else [int(v) for v in y],
+            "cycles": int(sum(l["cycles_per_image"] for l in per_layer) * len(xq)),
+            "sim_seconds": t_sim, "emulation_seconds": t_emu, "layers": per_layer}
+
+
+async def cocotb_entry(dut: Any) -> None:
+    """Body of the cocotb test: read the spec, run :func:`simulate`, write the result file."""
+    spec = json.loads(Path(os.environ[SPEC_ENV]).read_text())
+    out = Path(spec["result"])
+    try:
+        result = await simulate(dut, spec)
+    except VerificationError as exc:
+        atomic_write_text(out, json.dumps({"mismatch": str(exc)}))
+        raise
+    except Exception as exc:
+        atomic_write_text(out, json.dumps({"error": f"{type(exc).__name__}: {exc}",
+                                           "traceback": traceback.format_exc()}))
+        raise
+    atomic_write_text(out, json.dumps(result))

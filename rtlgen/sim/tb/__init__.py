@@ -1,0 +1,1 @@
+"""cocotb test modules: they run inside the simulator's Python, imported by dotted name."""
