@@ -211,6 +211,20 @@ class WeightRemap:
         object.__setattr__(self, "codes", codes)
 
 
+def _kernel_shape(kind: str, geometry: Geometry) -> tuple[int, int]:
+    return (geometry.out_c, 1 if kind == "depthwise_conv2d" else geometry.in_c)
+
+
+def _n_selects(kind: str, granularity: str, geometry: Geometry) -> int:
+    """S of the byte layout: 1 (layer), C (filter) or C*K (kernel)."""
+    if granularity == "layer":
+        return 1
+    if granularity == "filter":
+        return geometry.out_c
+    c, k = _kernel_shape(kind, geometry)
+    return c * k
+
+
 @dataclass(frozen=True)
 class LayerDescriptor:
     """How the accelerator runs one layer."""
@@ -257,17 +271,11 @@ class LayerDescriptor:
     @property
     def kernel_shape(self) -> tuple[int, int]:
         """``(out_channels, in_channels per kernel)``: the shape of kernel-granularity selects."""
-        k = 1 if self.kind == "depthwise_conv2d" else self.geometry.in_c
-        return (self.geometry.out_c, k)
+        return _kernel_shape(self.kind, self.geometry)
 
     @property
     def n_selects(self) -> int:
-        if self.granularity == "layer":
-            return 1
-        if self.granularity == "filter":
-            return self.geometry.out_c
-        c, k = self.kernel_shape
-        return c * k
+        return _n_selects(self.kind, self.granularity, self.geometry)
 
     def select_array(self) -> np.ndarray:
         """Selects as an array: shape ``()``, ``(out_c,)`` or ``(out_c, K)`` by granularity."""
@@ -523,8 +531,7 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
             requant = Requant(zp_in, zp_out, amin, amax, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
         except ValueError as exc:
             raise _fail(f"layer {index}: {exc}", rq_at, file) from None
-        k = 1 if kind == "depthwise_conv2d" else geometry.in_c
-        n_sel = {"layer": 1, "filter": geometry.out_c, "kernel": geometry.out_c * k}[granularity]
+        n_sel = _n_selects(kind, granularity, geometry)
         sel_at = r.pos
         selects = r.take(n_sel, f"{n_sel} multiplier selects of layer {index}")
         bank = len(units[unit])
