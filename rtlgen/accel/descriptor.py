@@ -26,13 +26,14 @@ input channel (the image holds ``sel[co][ci]`` at every kernel position).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 
 from rtlgen.accel.config import AccelConfig
 from rtlgen.conventions import ENCODING_CODES, GRANULARITIES, GRANULARITY_CODES, Encoding, Granularity, check_name
 from rtlgen.nn.geometry import Geometry
+from rtlgen.nn.quant import Rounding
 
 __all__ = ["FIELDS", "SEL_MODES", "ROUNDINGS", "LayerDescriptor", "weight_image", "param_image",
            "PARAM_BITS"]
@@ -52,7 +53,7 @@ FIELD_INDEX = {name: i for i, (name, _, _) in enumerate(FIELDS)}
 SEL_MODES = GRANULARITIES  # the select modes are the granularities, with the same codes
 #: Requantization rounding (field ``rounding``): gemmlowp's two steps (CONV_2D) or one
 #: (``TFLITE_SINGLE_ROUNDING``, LiteRT's FULLY_CONNECTED here); see :mod:`rtlgen.accel.requant`.
-ROUNDINGS = ("double", "single")
+ROUNDINGS: tuple[Rounding, ...] = get_args(Rounding)  # code = index
 PARAM_BITS = 70
 
 SelMode = Granularity
@@ -88,7 +89,7 @@ class LayerDescriptor:
     z_y: int
     act_min: int
     act_max: int
-    rounding: Literal["double", "single"] = "double"
+    rounding: Rounding = "double"
 
     @classmethod
     def geometry_fields(cls, g: Geometry) -> dict[str, int]:
