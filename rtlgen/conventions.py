@@ -12,7 +12,8 @@ owned:
   :mod:`rtlgen.mapper.space`, the hardware's select modes in :mod:`rtlgen.accel.descriptor`;
 * layer kinds (:data:`LAYER_KINDS`) and the TFLite operators they come from
   (:data:`TFLITE_OP_OF_KIND`): :mod:`rtlgen.nn.graph`, :mod:`rtlgen.emulate.layers`;
-* emulation engines (:data:`ENGINE_NAMES`): the registry :data:`rtlgen.emulate.engines.ENGINES`.
+* emulation engines (:data:`ENGINE_NAMES`): the registry :data:`rtlgen.emulate.engines.ENGINES`;
+* weight-tuning modes (:data:`WEIGHT_TUNINGS`): :mod:`rtlgen.emulate.weight_tuning`.
 
 Numeric codes. The configuration bitstream (:mod:`rtlgen.bitstream.format`, one ``u8`` each) and
 the accelerator's layer descriptor (:mod:`rtlgen.accel.descriptor`, fields ``encoding`` and
@@ -30,8 +31,8 @@ from typing import Literal, Mapping, get_args
 from rtlgen.errors import UnknownNameError
 
 __all__ = [
-    "Encoding", "Granularity", "LayerKind", "EngineName", "TfliteMacOp",
-    "ENCODINGS", "GRANULARITIES", "LAYER_KINDS", "ENGINE_NAMES", "TFLITE_MAC_OPS",
+    "Encoding", "Granularity", "LayerKind", "EngineName", "WeightTuning", "TfliteMacOp",
+    "ENCODINGS", "GRANULARITIES", "LAYER_KINDS", "ENGINE_NAMES", "WEIGHT_TUNINGS", "TFLITE_MAC_OPS",
     "DEFAULT_ENCODING", "DEFAULT_ENGINE",
     "ENCODING_CODES", "GRANULARITY_CODES", "LAYER_KIND_CODES",
     "TFLITE_OP_OF_KIND", "KIND_OF_TFLITE_OP",
@@ -42,6 +43,7 @@ Encoding = Literal["signmag", "raw", "offset"]
 Granularity = Literal["layer", "filter", "kernel"]
 LayerKind = Literal["conv2d", "depthwise_conv2d", "fully_connected"]
 EngineName = Literal["reference", "fast", "native"]
+WeightTuning = Literal["none", "uniform", "histogram"]
 TfliteMacOp = Literal["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"]
 
 #: The valid names, in code order (the ``Literal`` aliases above are their only spelling).
@@ -49,6 +51,7 @@ ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 LAYER_KINDS: tuple[LayerKind, ...] = get_args(LayerKind)
 ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)
+WEIGHT_TUNINGS: tuple[WeightTuning, ...] = get_args(WeightTuning)
 #: The TFLite operators that multiply and accumulate (the ones a multiplier is assigned to).
 TFLITE_MAC_OPS: tuple[TfliteMacOp, ...] = get_args(TfliteMacOp)
 
@@ -72,6 +75,7 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "granularity": GRANULARITIES,
     "layer kind": LAYER_KINDS,
     "emulation engine": ENGINE_NAMES,
+    "weight tuning": WEIGHT_TUNINGS,
     "TFLite MAC operator": TFLITE_MAC_OPS,
 }
 _CODES: dict[str, Mapping[str, int]] = {

@@ -23,6 +23,7 @@ def test_names_are_the_literal_aliases_in_code_order():
     assert cv.GRANULARITIES == get_args(cv.Granularity) == ("layer", "filter", "kernel")
     assert cv.LAYER_KINDS == get_args(cv.LayerKind) == ("conv2d", "depthwise_conv2d", "fully_connected")
     assert cv.ENGINE_NAMES == get_args(cv.EngineName) == ("reference", "fast", "native")
+    assert cv.WEIGHT_TUNINGS == get_args(cv.WeightTuning) == ("none", "uniform", "histogram")
     for names, codes in ((cv.ENCODINGS, cv.ENCODING_CODES), (cv.GRANULARITIES, cv.GRANULARITY_CODES),
                          (cv.LAYER_KINDS, cv.LAYER_KIND_CODES)):
         assert list(codes) == list(names) and list(codes.values()) == list(range(len(names)))

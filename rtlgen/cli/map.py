@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, ENCODINGS, ENGINE_NAMES, GRANULARITIES
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, ENCODINGS, ENGINE_NAMES, GRANULARITIES, WEIGHT_TUNINGS
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split-levels", type=int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
     p.add_argument("--encoding", choices=ENCODINGS, default=DEFAULT_ENCODING)
     p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers")
-    p.add_argument("--weight-tuning", choices=("none", "uniform", "histogram"), default="none",
+    p.add_argument("--weight-tuning", choices=WEIGHT_TUNINGS, default="none",
                    help="retraining-free weight tuning (ALWANN uniform, or histogram on the search images); "
                         "the tuned codes go into each bitstream as weight remaps")
     p.add_argument("--engine", choices=ENGINE_NAMES, default=DEFAULT_ENGINE,

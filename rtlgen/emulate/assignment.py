@@ -43,7 +43,6 @@ __all__ = ["Assignment", "load_assignment", "parse_assignment", "catalog_resolve
 Resolver = Callable[[str], tuple[np.ndarray, bool]]
 
 _TOP_KEYS = {"encoding", "default", "layers", "weight_tuning"}
-_TUNING = ("none", "uniform", "histogram")
 
 
 @dataclass(frozen=True)
@@ -175,8 +174,7 @@ def parse_assignment(data: Any, source: str = "<assignment>") -> Assignment:
     if not isinstance(layers, dict):
         raise ConfigError("layers: expected an object mapping layer keys to multipliers", file=source)
     tuning = data.get("weight_tuning", "none")
-    if tuning not in _TUNING:
-        raise ConfigError(f"weight_tuning: unknown {tuning!r}; valid: {', '.join(_TUNING)}", file=source)
+    check_name("weight tuning", tuning, "weight_tuning", file=source)
     return Assignment(enc, default, dict(layers), tuning, source)
 
 

@@ -61,14 +61,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rtlgen.conventions import DEFAULT_ENCODING, ENCODINGS, GRANULARITIES, Encoding, Granularity
+from rtlgen.conventions import DEFAULT_ENCODING, ENCODINGS, GRANULARITIES, WEIGHT_TUNINGS, Encoding, Granularity
 from rtlgen.errors import ConfigError
 
 __all__ = ["FLOW_VERSION", "FlowConfig", "FamilySpec", "load_flow", "parse_flow"]
 
 FLOW_VERSION = 1
 _VERIFY = ("all", "candidates", "none")
-_WEIGHT_TUNINGS = ("none", "uniform", "histogram")
 _ZOO = ("digits",)
 
 
@@ -250,7 +249,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         families=tuple(fams), accel=accel,
         encoding=s.get("encoding", str, DEFAULT_ENCODING, choices=ENCODINGS),
         granularity=s.get("granularity", str, "filter", choices=GRANULARITIES),
-        weight_tuning=s.get("weight_tuning", str, "none", choices=_WEIGHT_TUNINGS),
+        weight_tuning=s.get("weight_tuning", str, "none", choices=WEIGHT_TUNINGS),
         candidates=s.str_list("candidates"),
         generations=s.get("generations", int, 20, lo=1, hi=10000),
         population=s.get("population", int, 32, lo=2, hi=100000),

@@ -141,8 +141,7 @@ class SearchSpace:
         check_name("granularity", granularity, "search space")
         if split_levels < 1:
             raise ValueError(f"split_levels must be at least 1, not {split_levels}")
-        if weight_tuning not in ("none", "uniform", "histogram"):
-            raise ValueError(f"weight_tuning must be one of none, uniform, histogram, not {weight_tuning!r}")
+        check_name("weight tuning", weight_tuning, "search space")
         check_name("encoding", encoding, "search space")
         signed = {c.signed for c in candidates}
         if len(signed) != 1:
