@@ -35,7 +35,7 @@ def main() -> None:
     from rtlgen.accel.generate import generate_accelerator
     from rtlgen.bitstream.format import write_bitstream
     from rtlgen.library.catalog import Catalog
-    from rtlgen.bitstream.compose import accel_bitstream, conv_descriptor
+    from rtlgen.accel.compose import accel_bitstream, conv_descriptor
     from rtlgen.hil import HilJob, run_hil
     from rtlgen.library.importer import import_folder
     from rtlgen.nn.tflite import load_tflite

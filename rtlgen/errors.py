@@ -15,6 +15,7 @@ __all__ = [
     "ModelError",
     "BitstreamError",
     "ConfigError",
+    "UnknownNameError",
 ]
 
 
@@ -65,3 +66,9 @@ class BitstreamError(_LocatedError):
 
 class ConfigError(_LocatedError):
     """A configuration file (accelerator, flow, assignment) with a wrong or missing value."""
+
+
+class UnknownNameError(ConfigError, ValueError):
+    """A name outside one of rtlgen's vocabularies (:mod:`rtlgen.conventions`: encoding,
+    granularity, layer kind, engine). Also a ValueError, so that callers validating a value
+    (dataclass checks, argument checks) catch it as the wrong value it is."""

@@ -77,9 +77,8 @@ def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, lay
         ow, pl, pr = pad_amounts("SAME", size, kw, mac.stride[1])
         mac = replace(mac, in_shape=x.shape, out_shape=(oh, ow, o), pads=((pt, pb), (pl, pr)))
     expected = get_engine("reference").output(mac, x[None], plan).reshape(mac.out_shape)
-    job = conv_job(config, x, mac.weights, mac.bias, mac.multiplier, mac.shift, z_x=mac.z_in,
-                   z_y=mac.z_out, act_min=mac.act[0], act_max=mac.act[1], stride=mac.stride,
-                   pad=(mac.pads[0][0], mac.pads[1][0]), out_hw=mac.out_shape[:2], unit=unit,
+    job = conv_job(config, x, mac.weights, mac.bias, mac.multiplier, mac.shift, geometry=mac.geometry,
+                   z_x=mac.z_in, z_y=mac.z_out, act_min=mac.act[0], act_max=mac.act[1], unit=unit,
                    encoding=encoding, sel_mode=granularity, layer_sel=bank_slots[0],
                    selects=sel if granularity == "kernel" else sel[:, 0], rounding=mac.rounding)
     return Case(name, layer, job, expected.astype(np.int8))

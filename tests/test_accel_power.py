@@ -147,7 +147,7 @@ def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path):
 
     from rtlgen.bitstream.format import write_bitstream
     from rtlgen.cli import main
-    from rtlgen.bitstream.compose import accel_bitstream, conv_descriptor
+    from rtlgen.accel.compose import accel_bitstream, conv_descriptor
     from rtlgen.nn import load_tflite
 
     model = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"

@@ -19,6 +19,7 @@ from rtlgen.accel.job import ConvJob, conv_job
 from rtlgen.accel.multiplier import MultiplierSpec
 from rtlgen.accel.top import Accelerator
 from rtlgen.emulate.encoding import dot
+from rtlgen.nn.geometry import Geometry
 from rtlgen.nn.quant import requantize
 from rtlgen.netlist.table import exact_table
 
@@ -75,13 +76,13 @@ def _case(rng, tables, *, unit, encoding, mode, cin, cout, hw, k, stride, pad, o
         sel = np.repeat(rng.integers(0, 2, (cout, 1)), cin, axis=1)
     else:
         sel = rng.integers(0, 2, (cout, cin))
-    kw = dict(z_x=z_x, z_y=int(rng.integers(-20, 20)), act_min=-100, act_max=110, stride=stride,
-              pad=pad, out_hw=out_hw)
-    job = conv_job(CONFIG, x, w, bias, mult, shift, unit=unit, encoding=encoding, sel_mode=mode,
-                   layer_sel=1, selects=sel if mode == "kernel" else sel[:, 0], rounding=rounding,
-                   **kw)
+    q = dict(z_x=z_x, z_y=int(rng.integers(-20, 20)), act_min=-100, act_max=110)
+    geometry = Geometry(*hw, cin, *out_hw, cout, k, k, *stride, *pad)
+    job = conv_job(CONFIG, x, w, bias, mult, shift, geometry=geometry, unit=unit, encoding=encoding,
+                   sel_mode=mode, layer_sel=1, selects=sel if mode == "kernel" else sel[:, 0],
+                   rounding=rounding, **q)
     expected = golden(x, w, bias, mult, shift, sel, tables[unit], encoding=encoding,
-                      rounding=rounding, **kw)
+                      rounding=rounding, stride=stride, pad=pad, out_hw=out_hw, **q)
     return job, expected
 
 

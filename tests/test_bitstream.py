@@ -159,7 +159,7 @@ def test_dataclass_validation() -> None:
     with pytest.raises(ValueError, match=r"^layer 0 with filter granularity needs 4 selects, not 3$"):
         LayerDescriptor(0, "conv2d", 0, "signmag", "filter", Geometry(8, 8, 3, 8, 8, 4, 3, 3),
                         Requant(0, 0, -128, 127, (1,) * 4, (0,) * 4), (0, 1, 2))
-    with pytest.raises(ValueError, match=r"^layer 0 encoding must be one of signmag, raw, offset, not 'twos'$"):
+    with pytest.raises(ValueError, match=r"^layer 0: unknown encoding 'twos'; valid: signmag, raw, offset$"):
         _layer(0, 0, "layer", encoding="twos")
     with pytest.raises(ValueError, match=r"^layer 1 selects slot 2, but unit 1 has 2 multipliers$"):
         Bitstream(ACCEL, refs, (_layer(1, 1, "layer", bank=3).__class__(

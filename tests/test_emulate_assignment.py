@@ -70,8 +70,8 @@ def test_keys_by_tensor_name_hash_and_fc(lib, digits):
 @pytest.mark.parametrize("doc, message", [
     ([], r"an assignment must be a JSON object"),
     ({"encodng": "raw"}, r"unknown key\(s\) encodng; expected default, encoding, layers, weight_tuning"),
-    ({"encoding": "twos"}, r"encoding: unknown 'twos'; valid: signmag, raw, offset"),
-    ({"weight_tuning": "all"}, r"weight_tuning: unknown 'all'; valid: none, uniform, histogram"),
+    ({"encoding": "twos"}, r"encoding: unknown encoding 'twos'; valid: signmag, raw, offset"),
+    ({"weight_tuning": "all"}, r"weight_tuning: unknown weight tuning 'all'; valid: none, uniform, histogram"),
     ({"layers": {"99": "mul8u_T5"}}, r"layers: no layer '99'; conv layers are 0\.\.\d+"),
     ({"layers": {"0": {"filters": ["mul8u_T5"]}}}, r"layers\['0'\]: 'filters' must list \d+ multipliers"),
     ({"layers": {"0": {"kernels": [["mul8u_T5"]]}}}, r"layers\['0'\]: 'kernels' must be \d+ lists of \d+"),

@@ -35,7 +35,7 @@ def test_codes_seen_by_the_multiplier():
 def test_signmag_rejects_activations_below_zero_point():
     with pytest.raises(ValueError, match=r"^signmag encoding needs x - z in 0\.\.255, but activation -5"):
         enc.activation_codes(np.array([0, -5]), 0, "signmag")
-    with pytest.raises(ValueError, match=r"^unknown operand encoding 'twos'"):
+    with pytest.raises(ValueError, match=r"^unknown encoding 'twos'; valid: signmag, raw, offset$"):
         enc.activation_codes(np.array([0]), 0, "twos")
 
 

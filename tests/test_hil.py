@@ -15,7 +15,7 @@ import pytest
 from rtlgen.bitstream.format import write_bitstream
 from rtlgen.cli import main
 from rtlgen.errors import BitstreamError, VerificationError
-from rtlgen.bitstream.compose import accel_bitstream, conv_descriptor
+from rtlgen.accel.compose import accel_bitstream, conv_descriptor
 from rtlgen.hil.simside import simulate
 from rtlgen.nn.tflite import load_tflite
 

@@ -17,6 +17,8 @@ Modules, from the configuration to the running hardware:
   dataflow and the cycle count per layer;
 * :mod:`~rtlgen.accel.descriptor`, :mod:`~rtlgen.accel.job`: the layer descriptor and memory
   layouts, and a layer packaged as the words a host writes;
+* :mod:`~rtlgen.accel.compose`: bitstreams made by hand from a model's layers (tests, benchmarks,
+  bring-up);
 * :mod:`~rtlgen.accel.generate`: Verilog output (top, netlists, file list, lint waivers,
   manifest); :mod:`~rtlgen.accel.synth`: Yosys synthesis to liberty cells;
 * :mod:`~rtlgen.accel.rtlsim`: layer jobs through the Verilog in Verilator (cocotb runner,

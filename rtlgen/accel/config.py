@@ -39,14 +39,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from rtlgen.conventions import ENCODINGS as _ENCODINGS
 from rtlgen.errors import CatalogError, ConfigError
 
 __all__ = ["FORMAT_VERSION", "AccelConfig", "load_config", "parse_config", "ENCODINGS"]
 
 FORMAT_VERSION = 1
 
-#: Operand encodings the hardware implements, by their code in a layer descriptor.
-ENCODINGS = ("signmag", "raw", "offset")
+#: Operand encodings the hardware implements, in descriptor-code order (rtlgen.conventions).
+ENCODINGS = _ENCODINGS
 
 _LIMITS = {
     "units": (1, 16),

@@ -17,7 +17,8 @@ Memories (filled and read through the host ports of :mod:`rtlgen.accel.top`; lay
   bias (int32) in bits 0..31, requantization multiplier (int32) in 32..63, shift (-31..30,
   positive = left) in 64..69.
 
-Multiplier selection (field ``sel_mode``): ``layer`` (0) uses ``layer_sel`` for every product;
+Multiplier selection (field ``sel_mode``, codes of :data:`rtlgen.conventions.GRANULARITY_CODES`,
+the bitstream's granularity codes too): ``layer`` (0) uses ``layer_sel`` for every product;
 ``filter`` (1) latches each lane's select from the first word of its group (so a filter keeps one
 multiplier); ``kernel`` (2) takes the select from every weight word, so it can change with the
 input channel (the image holds ``sel[co][ci]`` at every kernel position).
@@ -25,11 +26,14 @@ input channel (the image holds ``sel[co][ci]`` at every kernel position).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 
-from rtlgen.accel.config import ENCODINGS, AccelConfig
+from rtlgen.accel.config import AccelConfig
+from rtlgen.conventions import ENCODING_CODES, GRANULARITIES, GRANULARITY_CODES, Encoding, Granularity, check_name
+from rtlgen.nn.geometry import Geometry
+from rtlgen.nn.quant import Rounding
 
 __all__ = ["FIELDS", "SEL_MODES", "ROUNDINGS", "LayerDescriptor", "weight_image", "param_image",
            "PARAM_BITS"]
@@ -46,14 +50,13 @@ FIELDS: tuple[tuple[str, int, bool], ...] = (
     ("rounding", 1, False),
 )
 FIELD_INDEX = {name: i for i, (name, _, _) in enumerate(FIELDS)}
-SEL_MODES = ("layer", "filter", "kernel")
+SEL_MODES = GRANULARITIES  # the select modes are the granularities, with the same codes
 #: Requantization rounding (field ``rounding``): gemmlowp's two steps (CONV_2D) or one
 #: (``TFLITE_SINGLE_ROUNDING``, LiteRT's FULLY_CONNECTED here); see :mod:`rtlgen.accel.requant`.
-ROUNDINGS = ("double", "single")
+ROUNDINGS: tuple[Rounding, ...] = get_args(Rounding)  # code = index
 PARAM_BITS = 70
 
-SelMode = Literal["layer", "filter", "kernel"]
-Encoding = Literal["signmag", "raw", "offset"]
+SelMode = Granularity
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,19 @@ class LayerDescriptor:
     z_y: int
     act_min: int
     act_max: int
-    rounding: Literal["double", "single"] = "double"
+    rounding: Rounding = "double"
+
+    @classmethod
+    def geometry_fields(cls, g: Geometry) -> dict[str, int]:
+        """The descriptor registers that hold geometry ``g`` (keyword arguments of this class)."""
+        return dict(in_h=g.in_h, in_w=g.in_w, in_c=g.in_c, out_h=g.out_h, out_w=g.out_w, out_c=g.out_c,
+                    kh=g.k_h, kw=g.k_w, stride_h=g.stride_h, stride_w=g.stride_w, pad_top=g.pad_top,
+                    pad_left=g.pad_left)
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.in_h, self.in_w, self.in_c, self.out_h, self.out_w, self.out_c, self.kh, self.kw,
+                        self.stride_h, self.stride_w, self.pad_top, self.pad_left)
 
     @property
     def products(self) -> int:
@@ -101,9 +116,9 @@ class LayerDescriptor:
         for f in fields(self):
             v = getattr(self, f.name)
             if f.name == "encoding":
-                v = ENCODINGS.index(v)
+                v = ENCODING_CODES[v]
             elif f.name == "sel_mode":
-                v = SEL_MODES.index(v)
+                v = GRANULARITY_CODES[v]
             elif f.name == "rounding":
                 v = ROUNDINGS.index(v)
             out[f.name] = int(v)
@@ -116,12 +131,10 @@ class LayerDescriptor:
 
     def check(self, config: AccelConfig) -> None:
         """Raise ValueError naming the field when the layer does not fit ``config``."""
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"encoding {self.encoding!r} is not one of {ENCODINGS}")
+        check_name("encoding", self.encoding, "descriptor field encoding")
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"rounding {self.rounding!r} is not one of {ROUNDINGS}")
-        if self.sel_mode not in SEL_MODES:
-            raise ValueError(f"sel_mode {self.sel_mode!r} is not one of {SEL_MODES}")
+        check_name("granularity", self.sel_mode, "descriptor field sel_mode")
         for (name, width, signed) in FIELDS:
             v = self.values()[name]
             lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)

@@ -32,13 +32,12 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 
-from rtlgen.accel.config import ENCODINGS
+from rtlgen.conventions import ENCODING_CODES
 
 __all__ = ["ENCODING_CODES", "SIGNMAG", "RAW", "OFFSET", "encode_activation", "encode_weight",
            "correction_coefficients"]
 
-#: Code of each encoding in a layer descriptor's ``encoding`` field.
-ENCODING_CODES = {name: code for code, name in enumerate(ENCODINGS)}
+#: Code of each encoding in a layer descriptor's ``encoding`` field (rtlgen.conventions' table).
 SIGNMAG, RAW, OFFSET = (ENCODING_CODES[n] for n in ("signmag", "raw", "offset"))
 
 

@@ -12,6 +12,8 @@ import numpy as np
 
 from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.descriptor import LayerDescriptor, param_image, weight_image
+from rtlgen.conventions import DEFAULT_ENCODING, Encoding, Granularity
+from rtlgen.nn.geometry import Geometry
 
 __all__ = ["ConvJob", "conv_job"]
 
@@ -41,23 +43,22 @@ class ConvJob:
 
 
 def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.ndarray,
-             multiplier: np.ndarray, shift: np.ndarray, *, z_x: int, z_y: int, act_min: int,
-             act_max: int, stride: tuple[int, int], pad: tuple[int, int],
-             out_hw: tuple[int, int], unit: int = 0, encoding: str = "signmag",
-             sel_mode: str = "layer", layer_sel: int = 0,
+             multiplier: np.ndarray, shift: np.ndarray, *, geometry: Geometry, z_x: int, z_y: int,
+             act_min: int, act_max: int, unit: int = 0, encoding: Encoding = DEFAULT_ENCODING,
+             sel_mode: Granularity = "layer", layer_sel: int = 0,
              selects: np.ndarray | None = None, rounding: str = "double") -> ConvJob:
-    """Input ``x`` int8 [H, W, C]; ``weights`` int8 [O, KH, KW, C]; per-channel int32 ``bias``,
-    ``multiplier``, ``shift``; ``pad`` = (top, left). Input at address 0, output right after."""
+    """Input ``x`` int8 [in_h, in_w, in_c] and ``weights`` int8 [out_c, k_h, k_w, in_c] of a layer
+    of shape ``geometry``; per-channel int32 ``bias``, ``multiplier``, ``shift``. Input at
+    address 0, output right after."""
     x = np.asarray(x)
     w = np.asarray(weights)
-    if x.ndim != 3 or w.ndim != 4 or w.shape[3] != x.shape[2]:
-        raise ValueError(f"x must be [H, W, C] and weights [O, KH, KW, C]; got {x.shape}, {w.shape}")
-    H, W, C = x.shape
-    O, KH, KW, _ = w.shape
+    g = geometry
+    if x.shape != g.in_shape or w.shape != (g.out_c, g.k_h, g.k_w, g.in_c):
+        raise ValueError(f"x must be {list(g.in_shape)} and weights {[g.out_c, g.k_h, g.k_w, g.in_c]} for "
+                         f"geometry {g}; got {list(x.shape)}, {list(w.shape)}")
     desc = LayerDescriptor(
-        in_h=H, in_w=W, in_c=C, out_h=out_hw[0], out_w=out_hw[1], out_c=O, kh=KH, kw=KW,
-        stride_h=stride[0], stride_w=stride[1], pad_top=pad[0], pad_left=pad[1],
-        in_base=0, out_base=H * W * C, w_base=0, p_base=0, unit=unit, encoding=encoding,
+        **LayerDescriptor.geometry_fields(g),
+        in_base=0, out_base=x.size, w_base=0, p_base=0, unit=unit, encoding=encoding,
         sel_mode=sel_mode, layer_sel=layer_sel, z_x=z_x, z_y=z_y, act_min=act_min,
         act_max=act_max, rounding=rounding)
     desc.check(config)
@@ -70,13 +71,13 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
 def descriptor_job(config: AccelConfig, d, layer, weights: np.ndarray, x: np.ndarray) -> ConvJob:
     """The job that runs bitstream layer descriptor ``d`` (a :class:`rtlgen.bitstream.format.LayerDescriptor`:
     unit, encoding, selects, requantization) on the emulator's ``layer`` (a
-    :class:`rtlgen.emulate.layers.MacLayer`: geometry, bias, rounding) with ``weights`` (after any
+    :class:`rtlgen.emulate.layers.MacLayer`: geometry, bias, rounding; its geometry rather than
+    ``d.geometry`` because a bring-up run may crop the layer's input) with ``weights`` (after any
     remap) and input ``x`` int8 [H, W, C]; what the HIL and the power flow both run."""
     rq = d.requant
     sel = d.select_array()
     return conv_job(config, x, weights, layer.bias, np.asarray(rq.multipliers), np.asarray(rq.shifts),
-                    z_x=rq.input_zero_point, z_y=rq.output_zero_point, act_min=rq.act_min,
-                    act_max=rq.act_max, stride=layer.stride, pad=(layer.pads[0][0], layer.pads[1][0]),
-                    out_hw=layer.out_shape[:2], unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
+                    geometry=layer.geometry, z_x=rq.input_zero_point, z_y=rq.output_zero_point,
+                    act_min=rq.act_min, act_max=rq.act_max, unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
                     layer_sel=int(sel) if d.granularity == "layer" else 0,
                     selects=None if d.granularity == "layer" else sel, rounding=layer.rounding)

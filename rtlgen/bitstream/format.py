@@ -34,7 +34,8 @@ Byte layout, format version 1 (all integers little-endian; ``uN``/``iN`` = unsig
             1       u8 unit that runs the layer (< U)
             1       u8 encoding: 0 signmag, 1 raw, 2 offset (see rtlgen's emulation docs)
             1       u8 select granularity: 0 layer, 1 filter, 2 kernel
-            24      12 x u16 geometry: in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w,
+            24      12 x u16 geometry (:class:`rtlgen.nn.geometry.Geometry`, in its field
+                    order): in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w,
                     stride_h, stride_w, pad_top, pad_left
             4       i32 input zero point
             4       i32 output zero point
@@ -59,6 +60,10 @@ length (so a truncated bitstream is caught at any offset), CRC (so any flipped b
 then every field while parsing (values out of range, selects beyond the unit's bank) and finally
 the accelerator hash when the caller names the accelerator. Every failure is a
 :class:`~rtlgen.errors.BitstreamError` naming the byte offset (also in its ``offset`` attribute).
+
+The codes of kind, encoding and granularity are :mod:`rtlgen.conventions`'s tables
+(``LAYER_KIND_CODES``, ``ENCODING_CODES``, ``GRANULARITY_CODES``), which the accelerator's
+descriptor registers share for encoding and granularity.
 """
 from __future__ import annotations
 
@@ -66,13 +71,16 @@ import json
 import os
 import struct
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields as _fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from rtlgen.conventions import (DEFAULT_ENCODING, ENCODING_CODES, ENCODINGS, GRANULARITIES, GRANULARITY_CODES, LAYER_KIND_CODES,
+                                LAYER_KINDS, Encoding, Granularity, LayerKind, check_name)
 from rtlgen.errors import BitstreamError
+from rtlgen.nn.geometry import Geometry
 from rtlgen.paths import atomic_write_bytes
 
 __all__ = [
@@ -103,18 +111,8 @@ MAGIC = b"RTLB"
 VERSION = 1
 HEADER_SIZE = 12
 
-Encoding = Literal["signmag", "raw", "offset"]
-Granularity = Literal["layer", "filter", "kernel"]
-LayerKind = Literal["conv2d", "depthwise_conv2d", "fully_connected"]
-
-#: Codes of the enumerated fields, in code order.
-ENCODINGS: tuple[str, ...] = ("signmag", "raw", "offset")
-GRANULARITIES: tuple[str, ...] = ("layer", "filter", "kernel")
-LAYER_KINDS: tuple[str, ...] = ("conv2d", "depthwise_conv2d", "fully_connected")
-GEOMETRY_FIELDS: tuple[str, ...] = (
-    "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w",
-    "stride_h", "stride_w", "pad_top", "pad_left",
-)
+#: The twelve u16 of a descriptor's geometry, in byte order (= Geometry's field order).
+GEOMETRY_FIELDS: tuple[str, ...] = tuple(f.name for f in _fields(Geometry))
 
 
 def normalize_accel_hash(value: str | bytes) -> str:
@@ -161,30 +159,6 @@ class MultiplierRef:
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """Shape of a layer (pixels and channels); pad_bottom/right follow from the others."""
-
-    in_h: int
-    in_w: int
-    in_c: int
-    out_h: int
-    out_w: int
-    out_c: int
-    k_h: int
-    k_w: int
-    stride_h: int = 1
-    stride_w: int = 1
-    pad_top: int = 0
-    pad_left: int = 0
-
-    def __post_init__(self) -> None:
-        for name in GEOMETRY_FIELDS:
-            _check_int(getattr(self, name), 0, 0xFFFF, f"geometry.{name}")
-        if self.out_c < 1:
-            raise ValueError("geometry.out_c must be at least 1")
-
-
-@dataclass(frozen=True)
 class Requant:
     """TFLite requantization of one layer: per output channel ``(multiplier, shift)``.
 
@@ -214,6 +188,13 @@ class Requant:
             _check_int(m, -(1 << 31), (1 << 31) - 1, f"requant.multipliers[{i}]")
             _check_int(s, -128, 127, f"requant.shifts[{i}]")
 
+    @classmethod
+    def from_mac_layer(cls, layer: Any) -> Requant:
+        """The requantization of a :class:`rtlgen.emulate.layers.MacLayer` (or anything with its
+        ``z_in``, ``z_out``, ``act``, ``multiplier`` and ``shift``)."""
+        return cls(int(layer.z_in), int(layer.z_out), int(layer.act[0]), int(layer.act[1]),
+                   tuple(int(v) for v in layer.multiplier), tuple(int(v) for v in layer.shift))
+
 
 @dataclass(frozen=True)
 class WeightRemap:
@@ -228,6 +209,20 @@ class WeightRemap:
         if len(codes) != 256:
             raise ValueError(f"weight remap of slot {self.slot} must have 256 codes, not {len(codes)}")
         object.__setattr__(self, "codes", codes)
+
+
+def _kernel_shape(kind: str, geometry: Geometry) -> tuple[int, int]:
+    return (geometry.out_c, 1 if kind == "depthwise_conv2d" else geometry.in_c)
+
+
+def _n_selects(kind: str, granularity: str, geometry: Geometry) -> int:
+    """S of the byte layout: 1 (layer), C (filter) or C*K (kernel)."""
+    if granularity == "layer":
+        return 1
+    if granularity == "filter":
+        return geometry.out_c
+    c, k = _kernel_shape(kind, geometry)
+    return c * k
 
 
 @dataclass(frozen=True)
@@ -247,10 +242,13 @@ class LayerDescriptor:
     def __post_init__(self) -> None:
         _check_int(self.index, 0, 0xFFFF, "layer index")
         _check_int(self.unit, 0, 255, f"layer {self.index} unit")
-        for value, options, what in ((self.kind, LAYER_KINDS, "kind"), (self.encoding, ENCODINGS, "encoding"),
-                                     (self.granularity, GRANULARITIES, "granularity")):
-            if value not in options:
-                raise ValueError(f"layer {self.index} {what} must be one of {', '.join(options)}, not {value!r}")
+        for vocabulary, value in (("layer kind", self.kind), ("encoding", self.encoding),
+                                  ("granularity", self.granularity)):
+            check_name(vocabulary, value, f"layer {self.index}")
+        if not isinstance(self.geometry, Geometry):
+            raise TypeError(f"layer {self.index} geometry must be a Geometry, not {type(self.geometry).__name__}")
+        for name in GEOMETRY_FIELDS:  # each is a u16 in the byte layout
+            _check_int(getattr(self.geometry, name), 0, 0xFFFF, f"layer {self.index} geometry.{name}")
         object.__setattr__(self, "selects", tuple(int(s) for s in np.asarray(self.selects).ravel()))
         object.__setattr__(self, "weight_remap", tuple(self.weight_remap))
         if len(self.requant.multipliers) != self.geometry.out_c:
@@ -273,17 +271,11 @@ class LayerDescriptor:
     @property
     def kernel_shape(self) -> tuple[int, int]:
         """``(out_channels, in_channels per kernel)``: the shape of kernel-granularity selects."""
-        k = 1 if self.kind == "depthwise_conv2d" else self.geometry.in_c
-        return (self.geometry.out_c, k)
+        return _kernel_shape(self.kind, self.geometry)
 
     @property
     def n_selects(self) -> int:
-        if self.granularity == "layer":
-            return 1
-        if self.granularity == "filter":
-            return self.geometry.out_c
-        c, k = self.kernel_shape
-        return c * k
+        return _n_selects(self.kind, self.granularity, self.geometry)
 
     def select_array(self) -> np.ndarray:
         """Selects as an array: shape ``()``, ``(out_c,)`` or ``(out_c, K)`` by granularity."""
@@ -382,8 +374,8 @@ def encode(bs: Bitstream) -> bytes:
             str8(m.name)
     out += struct.pack("<H", len(bs.layers))
     for layer in bs.layers:
-        out += struct.pack("<HBBBB", layer.index, LAYER_KINDS.index(layer.kind), layer.unit,
-                           ENCODINGS.index(layer.encoding), GRANULARITIES.index(layer.granularity))
+        out += struct.pack("<HBBBB", layer.index, LAYER_KIND_CODES[layer.kind], layer.unit,
+                           ENCODING_CODES[layer.encoding], GRANULARITY_CODES[layer.granularity])
         out += struct.pack("<12H", *(getattr(layer.geometry, f) for f in GEOMETRY_FIELDS))
         rq = layer.requant
         out += struct.pack("<iibb", rq.input_zero_point, rq.output_zero_point, rq.act_min, rq.act_max)
@@ -439,13 +431,15 @@ class _Reader:
         except UnicodeDecodeError:
             raise _fail(f"{what} is not valid UTF-8", start + 1, self.file) from None
 
-    def enum(self, options: tuple[str, ...], what: str) -> str:
+    def enum(self, codes: dict[str, int], what: str) -> str:
+        """The name whose code (in ``codes``, a table of :mod:`rtlgen.conventions`) is the next byte."""
         start = self.pos
         code = self.u8(what)
-        if code >= len(options):
-            raise _fail(f"{what} code {code} is unknown; valid: "
-                        + ", ".join(f"{i} {o}" for i, o in enumerate(options)), start, self.file)
-        return options[code]
+        for name, c in codes.items():
+            if c == code:
+                return name
+        raise _fail(f"{what} code {code} is unknown; valid: "
+                    + ", ".join(f"{c} {n}" for n, c in codes.items()), start, self.file)
 
 
 def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | None = None) -> Bitstream:
@@ -512,7 +506,7 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
     for i in range(n_layers):
         start = r.pos
         (index,) = r.unpack("<H", f"index of layer descriptor {i}")
-        kind = r.enum(LAYER_KINDS, f"kind of layer {index}")
+        kind = r.enum(LAYER_KIND_CODES, f"kind of layer {index}")
         if (kind == "fully_connected", index) in seen:
             raise _fail(f"{kind} layer {index} is described twice (first at byte offset "
                         f"{seen[(kind == 'fully_connected', index)]})", start, file)
@@ -521,8 +515,8 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
         unit = r.u8(f"unit of layer {index}")
         if unit >= n_units:
             raise _fail(f"layer {index} runs on unit {unit}, but there are only {n_units} units", unit_at, file)
-        encoding = r.enum(ENCODINGS, f"encoding of layer {index}")
-        granularity = r.enum(GRANULARITIES, f"granularity of layer {index}")
+        encoding = r.enum(ENCODING_CODES, f"encoding of layer {index}")
+        granularity = r.enum(GRANULARITY_CODES, f"granularity of layer {index}")
         geo_at = r.pos
         geo_values = r.unpack("<12H", f"geometry of layer {index}")
         try:
@@ -537,8 +531,7 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
             requant = Requant(zp_in, zp_out, amin, amax, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
         except ValueError as exc:
             raise _fail(f"layer {index}: {exc}", rq_at, file) from None
-        k = 1 if kind == "depthwise_conv2d" else geometry.in_c
-        n_sel = {"layer": 1, "filter": geometry.out_c, "kernel": geometry.out_c * k}[granularity]
+        n_sel = _n_selects(kind, granularity, geometry)
         sel_at = r.pos
         selects = r.take(n_sel, f"{n_sel} multiplier selects of layer {index}")
         bank = len(units[unit])
@@ -632,7 +625,7 @@ def from_dict(d: dict[str, Any], *, file: str | None = None) -> Bitstream:
         raise ConfigError(f"{where}: {exc}", file=file) from None
 
 
-def to_assignment(bs: Bitstream, *, default_encoding: str = "signmag") -> dict[str, Any]:
+def to_assignment(bs: Bitstream, *, default_encoding: str = DEFAULT_ENCODING) -> dict[str, Any]:
     """The emulator's assignment (see the emulation docs) that computes what ``bs`` configures.
 
     Every described layer is listed by index with its encoding and multiplier(s) by table hash

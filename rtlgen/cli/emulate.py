@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtlgen.conventions import DEFAULT_ENGINE, ENGINE_NAMES
 from rtlgen.errors import ConfigError
 from rtlgen.paths import atomic_write_bytes
 
@@ -27,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--calib", type=int, default=100,
                    help="images (from the start of --images) that calibrate histogram weight "
                         "tuning (default 100)")
-    p.add_argument("--engine", default="fast", choices=["fast", "native", "reference"],
+    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINE_NAMES,
                    help="emulation engine (default fast; native: its inner loop in C, compiled on first "
                         "use; reference is the slow oracle); all give the same bytes")
     p.add_argument("--batch", type=int, default=128, help="images per batch (bounds memory)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, ENCODINGS, ENGINE_NAMES, GRANULARITIES, WEIGHT_TUNINGS
+
 
 def _run(args: argparse.Namespace) -> int:
     from rtlgen.mapper.job import MapJob, run_map_job
@@ -46,15 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-loss", type=float, default=None, metavar="F",
                    help="accuracy-loss bound as a fraction (e.g. 0.02)")
-    p.add_argument("--granularity", choices=("filter", "kernel", "layer"), default="filter",
+    p.add_argument("--granularity", choices=GRANULARITIES, default="filter",
                    help="how a layer is split between its unit's multipliers")
     p.add_argument("--split-levels", type=int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
-    p.add_argument("--encoding", choices=("signmag", "raw", "offset"), default="signmag")
+    p.add_argument("--encoding", choices=ENCODINGS, default=DEFAULT_ENCODING)
     p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers")
-    p.add_argument("--weight-tuning", choices=("none", "uniform", "histogram"), default="none",
+    p.add_argument("--weight-tuning", choices=WEIGHT_TUNINGS, default="none",
                    help="retraining-free weight tuning (ALWANN uniform, or histogram on the search images); "
                         "the tuned codes go into each bitstream as weight remaps")
-    p.add_argument("--engine", choices=("fast", "native", "reference"), default="fast",
+    p.add_argument("--engine", choices=ENGINE_NAMES, default=DEFAULT_ENGINE,
                    help="emulation engine: fast (numba), native (its inner loop in C, compiled on first "
                         "use; ~1.6x faster), reference (slow oracle); all give the same bytes")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")

@@ -32,7 +32,8 @@ import numpy as np
 from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.nn.graph import Graph
 from rtlgen.netlist.table import exact_table
-from rtlgen.emulate.encoding import DEFAULT_ENCODING, ENCODINGS, TABLE_SIGNED
+from rtlgen.conventions import DEFAULT_ENCODING, check_name
+from rtlgen.emulate.encoding import TABLE_SIGNED
 from rtlgen.emulate.layers import MacLayer, compile_mac_layers
 from rtlgen.emulate.plan import LayerPlan
 
@@ -42,7 +43,6 @@ __all__ = ["Assignment", "load_assignment", "parse_assignment", "catalog_resolve
 Resolver = Callable[[str], tuple[np.ndarray, bool]]
 
 _TOP_KEYS = {"encoding", "default", "layers", "weight_tuning"}
-_TUNING = ("none", "uniform", "histogram")
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,7 @@ class Assignment:
                         f"{where}: expected exactly one of 'multiplier', 'filters', 'kernels' "
                         f"(and optionally 'encoding'), got keys {sorted(spec)}", file=self.source)
                 enc = spec.get("encoding", enc)
-                if enc not in ENCODINGS:
-                    raise ConfigError(f"{where}: unknown encoding {enc!r}; valid: "
-                                      f"{', '.join(ENCODINGS)}", file=self.source)
+                check_name("encoding", enc, where, file=self.source)
                 form = forms[0]
                 o_ch, g = layer.kernel_shape
                 if form == "multiplier":
@@ -168,8 +166,7 @@ def parse_assignment(data: Any, source: str = "<assignment>") -> Assignment:
         raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}; expected "
                           f"{', '.join(sorted(_TOP_KEYS))}", file=source)
     enc = data.get("encoding", DEFAULT_ENCODING)
-    if enc not in ENCODINGS:
-        raise ConfigError(f"encoding: unknown {enc!r}; valid: {', '.join(ENCODINGS)}", file=source)
+    check_name("encoding", enc, "encoding", file=source)
     default = data.get("default")
     if default is not None and not isinstance(default, str):
         raise ConfigError(f"default: expected a multiplier name or null, got {default!r}", file=source)
@@ -177,8 +174,7 @@ def parse_assignment(data: Any, source: str = "<assignment>") -> Assignment:
     if not isinstance(layers, dict):
         raise ConfigError("layers: expected an object mapping layer keys to multipliers", file=source)
     tuning = data.get("weight_tuning", "none")
-    if tuning not in _TUNING:
-        raise ConfigError(f"weight_tuning: unknown {tuning!r}; valid: {', '.join(_TUNING)}", file=source)
+    check_name("weight tuning", tuning, "weight_tuning", file=source)
     return Assignment(enc, default, dict(layers), tuning, source)
 
 

@@ -21,6 +21,7 @@ from rtlgen.errors import ModelError
 from rtlgen.nn.graph import Graph
 from rtlgen.emulate import ops
 from rtlgen.emulate.encoding import DEFAULT_ENCODING, activation_codes, weight_codes
+from rtlgen.conventions import DEFAULT_ENGINE, TFLITE_MAC_OPS, EngineName
 from rtlgen.emulate.engines import get_engine
 from rtlgen.emulate.layers import MacLayer, compile_mac_layers, im2col
 from rtlgen.emulate.plan import LayerPlan
@@ -73,7 +74,7 @@ class Emulator:
     """
 
     def __init__(self, graph: Graph, plans: dict[int, LayerPlan] | None = None,
-                 engine: str = "fast", batch_size: int = DEFAULT_BATCH):
+                 engine: EngineName = DEFAULT_ENGINE, batch_size: int = DEFAULT_BATCH):
         self.graph = graph
         self.layers: dict[int, MacLayer] = compile_mac_layers(graph)
         self.engine = get_engine(engine)
@@ -204,7 +205,7 @@ class Emulator:
     # --- operand statistics -----------------------------------------------------------------
 
     def operand_histograms(self, images: np.ndarray, encoding: str = DEFAULT_ENCODING,
-                           ops_kinds: tuple[str, ...] = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"),
+                           ops_kinds: tuple[str, ...] = TFLITE_MAC_OPS,
                            ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """op index -> (a_hist[256], b_hist[256]): port-A and port-B codes per multiplication.
 

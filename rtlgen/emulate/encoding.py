@@ -31,9 +31,9 @@ error is ``T[A, B]`` minus the exact product of the values A and B stand for.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
+
+from rtlgen.conventions import DEFAULT_ENCODING, ENCODINGS, Encoding, check_name
 
 __all__ = [
     "Encoding",
@@ -46,17 +46,13 @@ __all__ = [
     "dot",
 ]
 
-Encoding = Literal["signmag", "raw", "offset"]
-ENCODINGS: tuple[str, ...] = ("signmag", "raw", "offset")
-DEFAULT_ENCODING: Encoding = "signmag"
+# The names are rtlgen.conventions' (re-exported here); what each one means is defined above.
 #: The signedness of the multiplier each encoding needs (``rtlgen.netlist.table`` convention).
 TABLE_SIGNED: dict[str, bool] = {"signmag": False, "raw": True, "offset": False}
 
 
 def check_encoding(encoding: str) -> str:
-    if encoding not in ENCODINGS:
-        raise ValueError(f"unknown operand encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")
-    return encoding
+    return check_name("encoding", encoding)
 
 
 def activation_codes(x: np.ndarray, zero_point: int, encoding: str) -> np.ndarray:

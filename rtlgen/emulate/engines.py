@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtlgen.conventions import check_name
 from rtlgen.emulate import ops
 from rtlgen.emulate.encoding import activation_codes, correction, weight_codes
 from rtlgen.emulate.layers import MacLayer, im2col
@@ -308,11 +309,10 @@ class NativeEngine(FastEngine):
                      layer.stride[0], layer.stride[1], *rq, out)
 
 
-ENGINES: dict[str, type] = {"reference": ReferenceEngine, "fast": FastEngine, "native": NativeEngine}
+#: The registry; its keys are :data:`rtlgen.conventions.ENGINE_NAMES` (tests/test_conventions.py checks).
+ENGINES: dict[str, type] = {cls.name: cls for cls in (ReferenceEngine, FastEngine, NativeEngine)}
 
 
 def get_engine(name: str):
-    try:
-        return ENGINES[name]()
-    except KeyError:
-        raise ValueError(f"unknown emulation engine {name!r}; valid: {', '.join(ENGINES)}") from None
+    """A new engine of registry name ``name`` (one of :data:`rtlgen.conventions.ENGINE_NAMES`)."""
+    return ENGINES[check_name("emulation engine", name)]()

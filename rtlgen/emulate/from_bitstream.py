@@ -13,11 +13,11 @@ from typing import Any, Callable
 import numpy as np
 
 from rtlgen.bitstream import format as bsmod
+from rtlgen.conventions import DEFAULT_ENGINE, KIND_OF_TFLITE_OP, EngineName
 from rtlgen.errors import BitstreamError
 
 __all__ = ["check_bitstream", "plans_from_bitstream", "emulator_from_bitstream"]
 
-_KIND = {"CONV_2D": "conv2d", "DEPTHWISE_CONV_2D": "depthwise_conv2d", "FULLY_CONNECTED": "fully_connected"}
 
 
 def _model_op(graph: Any, d: Any, *, file: str | None) -> Any:
@@ -40,12 +40,9 @@ def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | No
     layers = layers if layers is not None else compile_mac_layers(graph)
     for d in bs.layers:
         m = layers[_model_op(graph, d, file=file).index]
-        (pt, _), (pl, _) = m.pads
-        o, kh, kw, _g = m.weights.shape
         want = {
-            "kind": _KIND[m.kind],
-            "geometry": bsmod.Geometry(m.in_shape[0], m.in_shape[1], m.in_shape[2], m.out_shape[0], m.out_shape[1],
-                                       o, kh, kw, m.stride[0], m.stride[1], pt, pl),
+            "kind": KIND_OF_TFLITE_OP[m.kind],
+            "geometry": m.geometry,
             "input zero point": int(m.z_in), "output zero point": int(m.z_out),
             "activation clamp": (int(m.act[0]), int(m.act[1])),
             "requantization multipliers": tuple(int(v) for v in m.multiplier),
@@ -92,7 +89,7 @@ def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[st
 
 
 def emulator_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]], *,
-                            engine: str = "fast", batch_size: int | None = None, file: str | None = None) -> Any:
+                            engine: EngineName = DEFAULT_ENGINE, batch_size: int | None = None, file: str | None = None) -> Any:
     """An :class:`~rtlgen.emulate.emulator.Emulator` computing what ``bs`` configures."""
     from rtlgen.emulate.emulator import DEFAULT_BATCH, Emulator
     from rtlgen.emulate.layers import compile_mac_layers

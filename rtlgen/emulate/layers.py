@@ -15,6 +15,7 @@ import numpy as np
 
 from rtlgen.nn import quant
 from rtlgen.errors import ModelError
+from rtlgen.nn.geometry import Geometry
 from rtlgen.nn.graph import Graph, Op
 from rtlgen.emulate.ops import pad_amounts
 
@@ -39,6 +40,11 @@ class MacLayer:
     shift: np.ndarray  # int32 [O]
     act: tuple[int, int]
     rounding: str = "double"  # rtlgen.nn.quant.requantize: FULLY_CONNECTED rounds once
+
+    @property
+    def geometry(self) -> Geometry:
+        """Shapes, kernel, stride and padding as the bitstream and the accelerator take them."""
+        return Geometry.from_mac_layer(self)
 
     @property
     def depthwise(self) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtlgen.netlist.table import check_table, table_hash
+from rtlgen.conventions import DEFAULT_ENCODING, Encoding
 from rtlgen.emulate.encoding import TABLE_SIGNED, check_encoding
 from rtlgen.emulate.layers import MacLayer
 
@@ -48,14 +49,14 @@ class LayerPlan:
         return layer.weights if self.weights is None else np.asarray(self.weights, dtype=np.int8)
 
 
-def uniform_plan(layer: MacLayer, table: np.ndarray, encoding: str = "signmag", name: str = "") -> LayerPlan:
+def uniform_plan(layer: MacLayer, table: np.ndarray, encoding: Encoding = DEFAULT_ENCODING, name: str = "") -> LayerPlan:
     """One table for the whole layer."""
     return LayerPlan(encoding, (table,), np.zeros(layer.kernel_shape, dtype=np.int64),
                      (name,) if name else ()).validate(layer)
 
 
 def filter_plan(layer: MacLayer, tables: list[np.ndarray], per_filter: list[int],
-                encoding: str = "signmag") -> LayerPlan:
+                encoding: Encoding = DEFAULT_ENCODING) -> LayerPlan:
     """``per_filter[o]`` indexes ``tables`` for output channel ``o``."""
     idx = np.asarray(per_filter, dtype=np.int64)
     if idx.shape != (layer.channels_out,):
@@ -65,5 +66,5 @@ def filter_plan(layer: MacLayer, tables: list[np.ndarray], per_filter: list[int]
 
 
 def kernel_plan(layer: MacLayer, tables: list[np.ndarray], per_kernel: np.ndarray,
-                encoding: str = "signmag") -> LayerPlan:
+                encoding: Encoding = DEFAULT_ENCODING) -> LayerPlan:
     return LayerPlan(encoding, tuple(tables), np.asarray(per_kernel, dtype=np.int64)).validate(layer)

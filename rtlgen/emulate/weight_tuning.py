@@ -18,18 +18,17 @@ smallest ``v``).
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
+from rtlgen.conventions import WEIGHT_TUNINGS, WeightTuning, check_name
 from rtlgen.emulate.encoding import dot
 from rtlgen.emulate.layers import MacLayer
 from rtlgen.emulate.plan import LayerPlan
 
 __all__ = ["TUNING_MODES", "TuningMode", "weight_map", "tune_plan"]
 
-TuningMode = Literal["none", "uniform", "histogram"]
-TUNING_MODES = ("none", "uniform", "histogram")
+TuningMode = WeightTuning  # the names are rtlgen.conventions'; what each does is defined here
+TUNING_MODES = WEIGHT_TUNINGS
 
 _X = np.arange(-128, 128)
 _W = np.arange(-127, 128)
@@ -70,8 +69,7 @@ def weight_map(table: np.ndarray, encoding: str, zero_point: int,
 
 def tune_plan(layer: MacLayer, plan: LayerPlan, mode: str, p_x: np.ndarray | None = None) -> LayerPlan:
     """``plan`` with tuned weights (``mode``: none, uniform or histogram)."""
-    if mode not in TUNING_MODES:
-        raise ValueError(f"unknown weight tuning {mode!r}; valid: {', '.join(TUNING_MODES)}")
+    check_name("weight tuning", mode)
     if mode == "none":
         return plan
     if mode == "histogram" and p_x is None:

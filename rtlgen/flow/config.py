@@ -61,15 +61,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rtlgen.conventions import DEFAULT_ENCODING, ENCODINGS, GRANULARITIES, WEIGHT_TUNINGS, Encoding, Granularity
 from rtlgen.errors import ConfigError
 
 __all__ = ["FLOW_VERSION", "FlowConfig", "FamilySpec", "load_flow", "parse_flow"]
 
 FLOW_VERSION = 1
 _VERIFY = ("all", "candidates", "none")
-_ENCODINGS = ("signmag", "raw", "offset")
-_GRANULARITIES = ("layer", "filter", "kernel")
-_WEIGHT_TUNINGS = ("none", "uniform", "histogram")
 _ZOO = ("digits",)
 
 
@@ -96,8 +94,8 @@ class FlowConfig:
     verify_simulator: str
     families: tuple[FamilySpec, ...]
     accel: Path
-    encoding: str
-    granularity: str
+    encoding: Encoding
+    granularity: Granularity
     weight_tuning: str
     candidates: tuple[str, ...]
     generations: int
@@ -249,9 +247,9 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         search_split=search, test_split=test, generated=generated, netlist_dirs=tuple(dirs), verify=verify,
         verify_simulator=verify_sim,
         families=tuple(fams), accel=accel,
-        encoding=s.get("encoding", str, "signmag", choices=_ENCODINGS),
-        granularity=s.get("granularity", str, "filter", choices=_GRANULARITIES),
-        weight_tuning=s.get("weight_tuning", str, "none", choices=_WEIGHT_TUNINGS),
+        encoding=s.get("encoding", str, DEFAULT_ENCODING, choices=ENCODINGS),
+        granularity=s.get("granularity", str, "filter", choices=GRANULARITIES),
+        weight_tuning=s.get("weight_tuning", str, "none", choices=WEIGHT_TUNINGS),
         candidates=s.str_list("candidates"),
         generations=s.get("generations", int, 20, lo=1, hi=10000),
         population=s.get("population", int, 32, lo=2, hi=100000),

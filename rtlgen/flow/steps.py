@@ -18,10 +18,7 @@ from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.paths import atomic_write_bytes, atomic_write_text
 
 __all__ = ["model_step", "generate_step", "library_step", "verify_step", "cost_step", "search_step",
-           "select_step", "accel_step", "bitstream_step", "hil_step", "SIGNED_FOR_ENCODING"]
-
-#: multiplier signedness each operand encoding needs (owned by rtlgen.emulate.encoding)
-SIGNED_FOR_ENCODING = {"signmag": False, "raw": True, "offset": False}
+           "select_step", "accel_step", "bitstream_step", "hil_step"]
 
 
 def model_step(zoo: str | None, model: str | None, images: str | None, out_dir: str) -> dict[str, Any]:
@@ -70,8 +67,9 @@ def library_step(folders: Sequence[str], libdir: str) -> dict[str, Any]:
 def candidate_names(entries: Sequence[dict[str, Any]], encoding: str, names: Sequence[str]) -> list[str]:
     """The multipliers the search may use: ``names``, or every entry of the encoding's sign;
     the exact multiplier of that sign always (the mapper's reference)."""
+    from rtlgen.emulate.encoding import TABLE_SIGNED
 
-    signed = SIGNED_FOR_ENCODING[encoding]
+    signed = TABLE_SIGNED[encoding]
     if names:
         known = {e["name"] for e in entries}
         missing = [n for n in names if n not in known]

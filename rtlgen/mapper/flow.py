@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rtlgen.bitstream import format as bsmod
+from rtlgen.conventions import DEFAULT_ENCODING, Encoding
 from rtlgen.errors import VerificationError
 from rtlgen.paths import atomic_write_bytes, atomic_write_text
 from rtlgen.mapper.executors import Executor, SerialExecutor
@@ -161,7 +162,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 search_accuracy: AccuracyModel, test_accuracy: AccuracyModel, energy: EnergyModel,
                 settings: SearchSettings, out_dir: str | os.PathLike,
                 accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
-                granularity: Granularity = "filter", split_levels: int = 8, encoding: str = "signmag",
+                granularity: Granularity = "filter", split_levels: int = 8, encoding: Encoding = DEFAULT_ENCODING,
                 executor_factory: Callable[[], Executor] = SerialExecutor,
                 weight_tuning: str = "none",
                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,

@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, Encoding, EngineName, Granularity, check_name
+from rtlgen.emulate.encoding import TABLE_SIGNED
 from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.mapper.executors import Executor, make_executor
 from rtlgen.mapper.flow import EmulationResult, MapReport, map_network
@@ -26,8 +28,6 @@ from rtlgen.mapper.space import Candidate, LayerInfo
 
 __all__ = ["CatalogEnergy", "MapJob", "run_map_job"]
 
-#: multiplier signedness each operand encoding needs (owned by rtlgen.emulate.encoding)
-_SIGNED = {"signmag": False, "raw": True, "offset": False}
 
 
 class CatalogEnergy:
@@ -71,16 +71,16 @@ class MapJob:
     search: str = "0:500"
     test: str = "500:1017"
     settings: SearchSettings = SearchSettings()
-    granularity: str = "filter"
+    granularity: Granularity = "filter"
     split_levels: int = 8
-    encoding: str = "signmag"
+    encoding: Encoding = DEFAULT_ENCODING
     candidates: tuple[str, ...] = ()
     scheduler: str | None = None
     workers: int | None = None
     layerwise_baseline: bool = True
     energy_vectors: int = 4096
     weight_tuning: str = "none"
-    engine: str = "fast"         # emulation engine (rtlgen.emulate.ENGINES); all compute the same bytes
+    engine: EngineName = DEFAULT_ENGINE  # rtlgen.emulate.ENGINES; all compute the same bytes
     progress: bool = True
 
 
@@ -89,9 +89,7 @@ def run_map_job(job: MapJob) -> MapReport:
     from rtlgen.library.catalog import Catalog
     from rtlgen.nn.tflite import load_tflite
 
-    if job.encoding not in _SIGNED:
-        raise ValueError(f"encoding must be one of {', '.join(_SIGNED)}, not {job.encoding!r}")
-    signed = _SIGNED[job.encoding]
+    signed = TABLE_SIGNED[check_name("encoding", job.encoding, "map job")]
     config = load_config(job.accel)
     catalog = Catalog.open(job.lib)
     graph = load_tflite(job.model)

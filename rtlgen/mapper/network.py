@@ -17,14 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from rtlgen.bitstream.format import Geometry, Requant
+from rtlgen.bitstream.format import Requant
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, Encoding, EngineName
 from rtlgen.errors import ConfigError, ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
 
 __all__ = ["load_images", "parse_split", "layer_infos", "EmulatorAccuracy"]
-
-_KINDS = {"CONV_2D": "conv2d", "DEPTHWISE_CONV_2D": "depthwise_conv2d", "FULLY_CONNECTED": "fully_connected"}
 
 
 def load_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +55,7 @@ def parse_split(text: str, n: int, what: str = "split") -> slice:
     return slice(lo, hi)
 
 
-def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = "signmag", batch_size: int = 128) -> list[LayerInfo]:
+def layer_infos(graph: Any, images: np.ndarray, *, encoding: Encoding = DEFAULT_ENCODING, batch_size: int = 128) -> list[LayerInfo]:
     """One :class:`LayerInfo` per conv layer of ``graph`` from an exact run on ``images``."""
     from rtlgen.emulate.emulator import Emulator, quantize_input
 
@@ -87,16 +86,12 @@ def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = "signmag", ba
         m_f = layer.multiplier.astype(np.float64) * np.exp2(layer.shift.astype(np.float64) - 31)
         ks = kernel_sensitivity(layer.weights, m_f, act)
         a_hist, b_hist = hists[op.index]
-        (pt, _pb), (pl, _pr) = layer.pads
         infos.append(LayerInfo(
             index=i, name=f"{i}:{op.kind.lower()}@op{op.index}", macs=int(layer.macs), out_channels=o, in_channels=g,
             act_hist=a_hist.astype(np.float64), weight_hist=b_hist.astype(np.float64),
-            filter_sensitivity=filter_sensitivity(ks), kernel_sensitivity=ks, kind=_KINDS[op.kind],
+            filter_sensitivity=filter_sensitivity(ks), kernel_sensitivity=ks, kind=KIND_OF_TFLITE_OP[op.kind],
             input_hist=input_hists[op.index].astype(np.float64),
-            geometry=Geometry(layer.in_shape[0], layer.in_shape[1], layer.in_shape[2], layer.out_shape[0],
-                              layer.out_shape[1], o, kh, kw, layer.stride[0], layer.stride[1], pt, pl),
-            requant=Requant(int(layer.z_in), int(layer.z_out), int(layer.act[0]), int(layer.act[1]),
-                            tuple(int(v) for v in layer.multiplier), tuple(int(v) for v in layer.shift))))
+            geometry=layer.geometry, requant=Requant.from_mac_layer(layer)))
     return infos
 
 
@@ -110,7 +105,7 @@ class EmulatorAccuracy:
     """
 
     def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray, tables: dict[str, np.ndarray], *,
-                 signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: str = "fast",
+                 signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: EngineName = DEFAULT_ENGINE,
                  batch_size: int = 128):
         self.graph = graph
         self.images = np.asarray(images)

@@ -27,16 +27,15 @@ emulator's assignment and :meth:`SearchSpace.bitstream` into a configuration bit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from rtlgen.bitstream import format as bsmod
+from rtlgen.conventions import DEFAULT_ENCODING, Encoding, Granularity, LayerKind, check_name
 from rtlgen.netlist.table import check_table, exact_table, table_hash
 
 __all__ = ["Candidate", "LayerInfo", "Mapping", "SearchSpace", "Granularity"]
-
-Granularity = Literal["layer", "filter", "kernel"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +80,7 @@ class LayerInfo:
     weight_hist: np.ndarray = field(repr=False)
     filter_sensitivity: np.ndarray = field(repr=False)
     kernel_sensitivity: np.ndarray = field(repr=False)
-    kind: str = "conv2d"
+    kind: LayerKind = "conv2d"
     geometry: bsmod.Geometry | None = None
     requant: bsmod.Requant | None = None
     #: histogram of the layer's int8 input codes (index ``x + 128``) on calibration images: the
@@ -132,21 +131,18 @@ class SearchSpace:
 
     def __init__(self, layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *, n_units: int,
                  slots_per_unit: int, granularity: Granularity = "filter", split_levels: int = 8,
-                 encoding: str = "signmag", weight_tuning: str = "none"):
+                 encoding: Encoding = DEFAULT_ENCODING, weight_tuning: str = "none"):
         if not layers:
             raise ValueError("the search space needs at least one layer")
         if not candidates:
             raise ValueError("the search space needs at least one candidate multiplier")
         if n_units < 1 or slots_per_unit < 1:
             raise ValueError(f"need at least one unit and one slot, not {n_units} x {slots_per_unit}")
-        if granularity not in ("layer", "filter", "kernel"):
-            raise ValueError(f"granularity must be one of layer, filter, kernel, not {granularity!r}")
+        check_name("granularity", granularity, "search space")
         if split_levels < 1:
             raise ValueError(f"split_levels must be at least 1, not {split_levels}")
-        if weight_tuning not in ("none", "uniform", "histogram"):
-            raise ValueError(f"weight_tuning must be one of none, uniform, histogram, not {weight_tuning!r}")
-        if encoding not in bsmod.ENCODINGS:
-            raise ValueError(f"encoding must be one of {', '.join(bsmod.ENCODINGS)}, not {encoding!r}")
+        check_name("weight tuning", weight_tuning, "search space")
+        check_name("encoding", encoding, "search space")
         signed = {c.signed for c in candidates}
         if len(signed) != 1:
             raise ValueError("candidates must all be signed or all unsigned (one encoding per search)")

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from rtlgen.conventions import TFLITE_MAC_OPS
+
 __all__ = ["Quant", "Tensor", "Op", "Graph", "MAC_OPS", "SUPPORTED_OPS"]
 
 #: Ops whose multiplications can go through approximate multipliers.
-MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+MAC_OPS = TFLITE_MAC_OPS  # rtlgen.conventions owns the names
 SUPPORTED_OPS = MAC_OPS + ("ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESHAPE", "PAD", "SOFTMAX")
 
 
