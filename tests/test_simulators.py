@@ -82,3 +82,23 @@ def test_small_designs_build_as_one_unit_and_key_their_builds_apart():
     assert small.build_key() != large.build_key()
     icarus = get_simulator("icarus", small_design=True)
     assert icarus.small_design and icarus.build_key() == get_simulator("icarus").build_key()
+
+
+def test_verilator_optimisation_is_a_backend_option_and_part_of_the_keys(tmp_path):
+    default, fast = VerilatorBackend(), VerilatorBackend(opt_fast="-O2", opt_global="-O0")
+    assert default.model_make_variables() == ["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1"]
+    assert fast.model_make_variables() == ["OPT_FAST=-O2", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
+    assert default.build_key() != fast.build_key()
+    # the runtime library depends on OPT_GLOBAL only: its cache folder follows that option
+    assert default.runtime_key() != fast.runtime_key()
+    assert default.runtime_key() == VerilatorBackend(opt_fast="-O2").runtime_key()
+    assert default.runtime_dir(tmp_path) == tmp_path / f"verilator-runtime-{default.runtime_key()}"
+    assert IcarusBackend().runtime_dir(tmp_path) is None
+
+
+def test_backend_options_are_checked():
+    assert get_simulator("icarus", dump="vcd").dump == "vcd"
+    with pytest.raises(ValueError, match=r"^Icarus dump format 'fst' is not known; valid: none, vcd$"):
+        IcarusBackend(dump="fst")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'dump'"):
+        get_simulator("verilator", dump="vcd")

