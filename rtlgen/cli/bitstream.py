@@ -8,6 +8,7 @@ from pathlib import Path
 from rtlgen.bitstream import format as bsmod
 from rtlgen.errors import ConfigError
 from rtlgen.paths import atomic_write_text
+from rtlgen.cli._args import positive_int
 
 
 def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None) -> str | None:
@@ -134,7 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--model", required=True, metavar="M.tflite")
     m.add_argument("--images", required=True, metavar="X.npz", help="images 'x' and labels 'y'")
     m.add_argument("--lib", required=True, metavar="LIBDIR", help="catalog holding the bitstream's multipliers")
-    m.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    m.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     m.add_argument("--out", "-o", required=True, metavar="OUT.npz", help="logits, output, pred, accuracy")
     m.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")
     m.add_argument("--accel-hash", metavar="HASH", help=argparse.SUPPRESS)

@@ -18,6 +18,7 @@ from rtlgen.library.catalog import Catalog
 from rtlgen.cost.multiplier import CostFigures, catalog_costs, exact_entry, hardware_cost, implementation_costs, relative_to
 from rtlgen.errors import CatalogError
 from rtlgen.cost.sta import StaConfig
+from rtlgen.cli._args import positive_float, positive_int
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 
@@ -34,12 +35,12 @@ def register(sub) -> None:
     p.add_argument("--lib", help=f"library folder (e.g. {DEFAULT_LIB})")
     p.add_argument("--kind", default="generic", help="which netlist of an entry to synthesize (default generic)")
     p.add_argument("--liberty", help="liberty file (default: OSU018, $RTLGEN_LIBERTY)")
-    p.add_argument("--clock-ns", type=float, default=StaConfig.clock_ns, help="clock period in ns (default 10)")
-    p.add_argument("--vectors", type=int, default=16384, help="operand pairs simulated (default 16384)")
+    p.add_argument("--clock-ns", type=positive_float, default=StaConfig.clock_ns, help="clock period in ns (default 10)")
+    p.add_argument("--vectors", type=positive_int, default=16384, help="operand pairs simulated (default 16384)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--a-hist", help=".npy with 256 probabilities of port A's bit patterns (default uniform)")
     p.add_argument("--b-hist", help=".npy with 256 probabilities of port B's bit patterns (default uniform)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel processes for --lib (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="parallel processes for --lib (default 1)")
     p.add_argument("--json", help="also write all figures to this JSON file")
     p.add_argument("--signed", dest="signed", action="store_const", const=True, help="(single file) signed")
     p.add_argument("--unsigned", dest="signed", action="store_const", const=False, help="(single file) unsigned")

@@ -15,6 +15,7 @@ from rtlgen.errors import ConfigError
 from rtlgen.sim.simulators import SIMULATORS
 from rtlgen.netlist.table import check_table
 from rtlgen.sim.verify import DEFAULT_BATCH, Multiplier, VerificationReport, catalog_multipliers, verify
+from rtlgen.cli._args import positive_int
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 
@@ -38,9 +39,9 @@ def register(sub) -> None:
     sign.add_argument("--unsigned", dest="signed", action="store_false")
     p.add_argument("--top", help="top module of NETLIST (default: the file's top-most module)")
     p.add_argument("--build-dir", help="keep simulator builds here and reuse them (default: a temporary folder)")
-    p.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+    p.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH,
                    help=f"multipliers per simulator build (default: {DEFAULT_BATCH})")
-    p.add_argument("--jobs", type=int, help="concurrent builds (default: CPU count, at most 2)")
+    p.add_argument("--jobs", type=positive_int, help="concurrent builds (default: CPU count, at most 2)")
     p.set_defaults(handler=run_verify)
 
 

@@ -29,16 +29,10 @@ _KINDS = {"CONV_2D": "conv2d", "DEPTHWISE_CONV_2D": "depthwise_conv2d", "FULLY_C
 
 def load_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """``x`` and ``y`` of an ``.npz`` image file (labels are required by the mapper)."""
-    path = Path(path)
-    with np.load(path) as f:
-        missing = [k for k in ("x", "y") if k not in f.files]
-        if missing:
-            raise ConfigError(f"image file lacks array(s) {missing}; expected 'x' (images) and 'y' (labels), "
-                              f"found {f.files}", file=str(path))
-        x, y = f["x"], np.asarray(f["y"]).reshape(-1)
-    if len(x) != len(y):
-        raise ConfigError(f"{len(x)} images but {len(y)} labels", file=str(path))
-    return x, y
+    from rtlgen.nn.images import load_images as read
+
+    x, y = read(path, labels=True)
+    return x, y  # type: ignore[return-value]  # labels=True: y is an array
 
 
 def parse_split(text: str, n: int, what: str = "split") -> slice:

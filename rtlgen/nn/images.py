@@ -1,22 +1,61 @@
-"""Image files: an ``.npz`` with ``x`` (uint8 NHWC pixels or int8 codes) and optional ``y`` labels."""
+"""Image files: an ``.npz`` with ``x`` (uint8 NHWC pixels or int8 codes) and optional ``y`` labels
+(one per image). :func:`load_images` is the one reader of this format; every error it raises is
+a :class:`~rtlgen.errors.ConfigError` naming the file and what was expected."""
 from __future__ import annotations
 
+import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from rtlgen.errors import ConfigError
 
-__all__ = ["load_images"]
+__all__ = ["load_images", "read_npz"]
+
+_EXPECTED = "expected an .npz image file with arrays 'x' (images) and 'y' (labels)"
 
 
-def load_images(path: Path, start: int, limit: int | None) -> tuple[np.ndarray, np.ndarray | None]:
-    with np.load(path) as f:
-        if "x" not in f.files:
-            raise ConfigError(f"image file lacks array 'x' (found {f.files})", file=str(path))
-        x = f["x"]
-        y = np.asarray(f["y"]).reshape(-1) if "y" in f.files else None
+def read_npz(path: str | os.PathLike, what: str = _EXPECTED) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read now; ``what`` completes error messages.
+
+    numpy reports a wrong file as anything from ``EOFError`` (empty) to ``BadZipFile``
+    (truncated), ``zlib.error`` (corrupt member) or a pickle ``ValueError`` (another format):
+    these all become one ConfigError that names the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"is a folder; {what}", file=str(path))
+    if not path.is_file():
+        raise ConfigError(f"no such file; {what}", file=str(path))
+    if not zipfile.is_zipfile(path):     # np.load would try .npy, then pickle
+        kind = "an empty file" if path.stat().st_size == 0 else "not an .npz (zip) archive"
+        raise ConfigError(f"{kind}; {what}", file=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {name: f[name] for name in f.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ConfigError(f"truncated or corrupt ({type(exc).__name__}: {exc}); {what}",
+                          file=str(path)) from None
+
+
+def load_images(path: str | os.PathLike, start: int = 0, limit: int | None = None, *,
+                labels: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images ``x[start:start + limit]`` and their labels (None when the file has no ``y``;
+    ``labels=True`` requires them)."""
+    arrays = read_npz(path)
+    missing = [k for k in (("x", "y") if labels else ("x",)) if k not in arrays]
+    if missing:
+        raise ConfigError(f"image file lacks array(s) {missing}; expected 'x' (images) and 'y' "
+                          f"(labels), found {sorted(arrays)}", file=str(path))
+    x = arrays["x"]
+    if x.ndim < 2:
+        raise ConfigError(f"'x' has shape {x.shape}; expected one image per row (N, ...)", file=str(path))
+    y = np.asarray(arrays["y"]).reshape(-1) if "y" in arrays else None
+    if y is not None and len(y) != len(x):
+        raise ConfigError(f"{len(x)} images but {len(y)} labels", file=str(path))
     stop = len(x) if limit is None else min(len(x), start + limit)
     if not 0 <= start < stop:
-        raise ValueError(f"no images in [{start}, {stop}) of {path} ({len(x)} images)")
+        raise ConfigError(f"no images in [{start}, {stop}): the file holds {len(x)}", file=str(path))
     return x[start:stop], (None if y is None else y[start:stop])
