@@ -15,7 +15,6 @@ layer's weights and data.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,9 +51,10 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
     from rtlgen.nn.images import load_images
     from rtlgen.nn.tflite import load_tflite
     from rtlgen.accel.config import load_config
+    from rtlgen.accel.manifest import read_manifest
 
     accel_dir = Path(accel_dir)
-    manifest = json.loads((accel_dir / "manifest.json").read_text())
+    manifest = read_manifest(accel_dir)
     config = load_config(accel_dir / "accel.toml")
     bs = read_bitstream(bitstream, expect_accel=manifest["config_hash"])
     graph = load_tflite(model)

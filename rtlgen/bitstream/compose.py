@@ -6,9 +6,7 @@ accelerator.
 """
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +44,8 @@ def accel_bitstream(accel_dir: str | os.PathLike, layers: list[Any]) -> Any:
     (its config hash and multiplier banks from the manifest) with the given layer descriptors."""
     from rtlgen.bitstream.format import Bitstream, MultiplierRef
 
-    manifest = json.loads((Path(accel_dir) / "manifest.json").read_text())
+    from rtlgen.accel.manifest import read_manifest
+
+    manifest = read_manifest(accel_dir)
     units = [tuple(MultiplierRef(s["hash"], bool(s["signed"]), s["name"]) for s in u) for u in manifest["units"]]
     return Bitstream(accel_hash=manifest["config_hash"], units=units, layers=tuple(layers))

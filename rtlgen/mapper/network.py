@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rtlgen.bitstream.format import Geometry, Requant
-from rtlgen.errors import ConfigError, ModelError
+from rtlgen.errors import ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
 
