@@ -58,6 +58,7 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
     config = load_config(accel_dir / "accel.toml")
     bs = read_bitstream(bitstream, expect_accel=manifest["config_hash"])
     graph = load_tflite(model)
+    x, _ = load_images(Path(images), image, 1)   # every input file is checked before the tables are made
     macs = compile_mac_layers(graph)
     tables = accel_tables(accel_dir)
     signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
@@ -69,7 +70,6 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
         return tables[h], signed[h]
 
     plans = plans_from_bitstream(graph, bs, resolve, macs, file=str(bitstream))
-    x, _ = load_images(Path(images), image, 1)
     vals = Emulator(graph, plans).run_batch(quantize_input(graph, x))
     # conv layers only: the bitstream numbers its fully_connected layers apart
     described = {d.index: d for d in bs.layers if d.kind != "fully_connected"}

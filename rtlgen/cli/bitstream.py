@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rtlgen.bitstream import format as bsmod
 from rtlgen.errors import ConfigError
-from rtlgen.paths import atomic_write_text
+from rtlgen.paths import atomic_write_files
 from rtlgen.cli._args import positive_int
 
 
@@ -52,12 +52,14 @@ def _decode(args: argparse.Namespace) -> int:
     if want is not None:
         bs = bsmod.read_bitstream(args.bitstream, expect_accel=want)
     text = bsmod.dumps_json(bs)
+    files = {}      # written together: both files or neither
     if args.out:
-        atomic_write_text(args.out, text)
-    else:
-        print(text, end="")
+        files[args.out] = text.encode("utf-8")
     if args.assignment:
-        atomic_write_text(args.assignment, json.dumps(bsmod.to_assignment(bs), indent=1) + "\n")
+        files[args.assignment] = (json.dumps(bsmod.to_assignment(bs), indent=1) + "\n").encode("utf-8")
+    atomic_write_files(files)
+    if not args.out:
+        print(text, end="")
     return 0
 
 
