@@ -34,7 +34,9 @@ def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None)
 def _encode(args: argparse.Namespace) -> int:
     path = Path(args.spec)
     try:
-        spec = json.loads(path.read_text())
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file; expected a bitstream description in JSON", file=str(path)) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno) from None
     bs = bsmod.from_dict(spec, file=str(path))

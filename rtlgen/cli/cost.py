@@ -11,12 +11,11 @@ import math
 import os
 import sys
 
-import numpy as np
-
 from rtlgen.cost.activity import ActivitySpec
 from rtlgen.library.catalog import Catalog
 from rtlgen.cost.multiplier import CostFigures, catalog_costs, exact_entry, hardware_cost, implementation_costs, relative_to
-from rtlgen.errors import CatalogError
+from rtlgen.arrays import read_npy
+from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.cost.sta import StaConfig
 from rtlgen.cli._args import positive_float, positive_int
 
@@ -50,10 +49,7 @@ def register(sub) -> None:
 def _hist(path: str | None):
     if path is None:
         return None
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read histogram {path}: {exc}") from None
+    return read_npy(path, "expected a .npy file with 256 probabilities of an operand's bit patterns")
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -63,12 +59,13 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def run(args) -> int:
+    a_hist, b_hist = _hist(args.a_hist), _hist(args.b_hist)
     try:
-        activity = ActivitySpec.make(_hist(args.a_hist), _hist(args.b_hist), n_vectors=args.vectors, seed=args.seed)
-        config = StaConfig(clock_ns=args.clock_ns)
+        activity = ActivitySpec.make(a_hist, b_hist, n_vectors=args.vectors, seed=args.seed)
     except ValueError as exc:
-        print(f"rtlgen cost: error: {exc}", file=sys.stderr)
-        return 2
+        given = ", ".join(f"{o} {p}" for o, p in (("--a-hist", args.a_hist), ("--b-hist", args.b_hist)) if p)
+        raise ConfigError(f"{exc}" + (f" (given {given})" if given else "")) from None
+    config = StaConfig(clock_ns=args.clock_ns)
     catalog = Catalog.open(args.lib) if args.lib else None
     names = list(args.names)
     figures: list[CostFigures] = []

@@ -74,9 +74,9 @@ def _generate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rtlgen gen {args.family}: error: {exc}", file=sys.stderr)
         return 2
-    for note in spec.notes:
-        print(f"note: {note}", file=sys.stderr)
     path = write_netlist(spec, args.out)
+    for note in spec.notes:     # after the write: an error is then the only line on stderr
+        print(f"note: {note}", file=sys.stderr)
     print(f"{path}: {spec.describe()} (module {spec.module_name})")
     return 0
 

@@ -92,6 +92,8 @@ def run_map_job(job: MapJob) -> MapReport:
     if job.encoding not in _SIGNED:
         raise ValueError(f"encoding must be one of {', '.join(_SIGNED)}, not {job.encoding!r}")
     signed = _SIGNED[job.encoding]
+    if Path(job.out).exists() and not Path(job.out).is_dir():
+        raise ConfigError("is a file; expected the run folder (created if missing)", file=str(job.out))
     config = load_config(job.accel)
     catalog = Catalog.open(job.lib)
     graph = load_tflite(job.model)

@@ -4,47 +4,22 @@ a :class:`~rtlgen.errors.ConfigError` naming the file and what was expected."""
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
-from pathlib import Path
 
 import numpy as np
 
+from rtlgen.arrays import read_npz
 from rtlgen.errors import ConfigError
 
-__all__ = ["load_images", "read_npz"]
+__all__ = ["load_images"]
 
 _EXPECTED = "expected an .npz image file with arrays 'x' (images) and 'y' (labels)"
-
-
-def read_npz(path: str | os.PathLike, what: str = _EXPECTED) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file, read now; ``what`` completes error messages.
-
-    numpy reports a wrong file as anything from ``EOFError`` (empty) to ``BadZipFile``
-    (truncated), ``zlib.error`` (corrupt member) or a pickle ``ValueError`` (another format):
-    these all become one ConfigError that names the file.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"is a folder; {what}", file=str(path))
-    if not path.is_file():
-        raise ConfigError(f"no such file; {what}", file=str(path))
-    if not zipfile.is_zipfile(path):     # np.load would try .npy, then pickle
-        kind = "an empty file" if path.stat().st_size == 0 else "not an .npz (zip) archive"
-        raise ConfigError(f"{kind}; {what}", file=str(path))
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {name: f[name] for name in f.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ConfigError(f"truncated or corrupt ({type(exc).__name__}: {exc}); {what}",
-                          file=str(path)) from None
 
 
 def load_images(path: str | os.PathLike, start: int = 0, limit: int | None = None, *,
                 labels: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Images ``x[start:start + limit]`` and their labels (None when the file has no ``y``;
     ``labels=True`` requires them)."""
-    arrays = read_npz(path)
+    arrays = read_npz(path, _EXPECTED)
     missing = [k for k in (("x", "y") if labels else ("x",)) if k not in arrays]
     if missing:
         raise ConfigError(f"image file lacks array(s) {missing}; expected 'x' (images) and 'y' "
