@@ -200,7 +200,15 @@ BAD.update({
     "set-other-format": _sweep_manifest(json.dumps(_manifest()), "other"),
 })
 
-FILE_KINDS = ["missing", "empty", "folder", "truncated"]
+
+
+@_bad("malformed-netlists")
+def _malformed_netlists(d: Path, good: Path | None, suffix: str) -> Path:
+    folder = d / "netlists"
+    folder.mkdir()
+    (folder / "good.v").write_text(NETLIST)
+    shutil.copy(Path(__file__).parent / "data" / "malformed" / "loop.v", folder / "loop.v")
+    return folder
 
 
 # ---- the cases -------------------------------------------------------------------------------
@@ -243,7 +251,7 @@ CASES: list[Case] = [
     Case(("table",), lambda g, b, d: ["table", str(g.netlist), "--out", str(b)], ("folder",), suffix=".npy"),
     # lib
     Case(("lib", "import"), lambda g, b, d: ["lib", "import", str(b), "--lib", str(d / "lib")],
-         ("missing", "text")),
+         ("missing", "text", "malformed-netlists")),
     Case(("lib", "import"), lambda g, b, d: ["lib", "import", str(g.root), "--lib", str(b)], ("text",)),
     *[Case(("lib", action), (lambda a, e: lambda g, b, d: ["lib", a, *e, "--lib", str(b)])(action, extra),
            ("missing", "text", "folder"))

@@ -44,7 +44,8 @@ def parse_tflite(buf: bytes, source: str = "<memory>") -> Graph:
     except (struct.error, IndexError, UnicodeDecodeError) as exc:
         # a truncated or corrupt buffer: flatbuffers reads past its end or decodes garbage
         raise ModelError(f"truncated or corrupt TFLite flatbuffer ({len(buf)} bytes; "
-                         f"{type(exc).__name__}: {exc})", file=source) from None
+                         f"{'struct.error' if isinstance(exc, struct.error) else type(exc).__name__}: {exc})",
+                         file=source) from None
 
 
 def _parse_tflite(buf: bytes, source: str) -> Graph:
