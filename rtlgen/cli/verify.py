@@ -60,7 +60,7 @@ def _multipliers(args) -> list[Multiplier]:
         raise ConfigError(f"--table T.npy is required to verify {args.netlist}")
     path = Path(args.netlist)
     # both inputs are read here, so that a bad one is reported before any simulator build
-    read_netlist(path)
+    read_netlist(path, top=args.top)
     table = read_npy(args.table, "expected a .npy file holding an int32 (256, 256) table T[a, b]")
     if args.signed is None:
         from rtlgen.netlist.multiplier import default_signedness
