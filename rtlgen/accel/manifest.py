@@ -34,8 +34,8 @@ def read_manifest(accel_dir: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError("not a folder; expected a generated accelerator folder (rtlgen gen accel --out)",
                           file=str(accel_dir))
     if not path.is_file():
-        raise ConfigError("no such file: the folder holds no generated accelerator (write one with "
-                          "'rtlgen gen accel')", file=str(path))
+        raise ConfigError("is not a generated accelerator folder: it has no manifest.json (write one with "
+                          "'rtlgen gen accel')", file=str(accel_dir))
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
