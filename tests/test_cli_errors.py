@@ -192,6 +192,26 @@ def _sweep_manifest(text: str, name: str) -> Callable[[Path, Path | None, str], 
     return make
 
 
+def _catalog(data: bytes, name: str) -> Callable[[Path, Path | None, str], Path]:
+    """A library folder whose catalog.json is corrupt."""
+    def make(d: Path, good: Path | None, suffix: str) -> Path:
+        folder = d / f"lib_{name}"
+        folder.mkdir()
+        (folder / "catalog.json").write_bytes(data)
+        return folder
+    return make
+
+
+BAD.update({
+    "catalog-empty": _catalog(b"", "empty"),
+    "catalog-binary": _catalog(bytes(range(256)), "binary"),
+    "catalog-truncated": _catalog(b'{"format": "rtlgen-catalog", "vers', "truncated"),
+    "catalog-bad-entry": _catalog(b'{"format": "rtlgen-catalog", "version": 2, "entries": [{"name": "x"}]}',
+                                  "bad_entry"),
+})
+CATALOG_KINDS = ("missing", "text", "folder", "catalog-empty", "catalog-binary", "catalog-truncated",
+                 "catalog-bad-entry")
+
 _SET = {"format": "rtlgen-generated-v1", "generator": {}, "netlists": [{"name": "m", "file": "m.v"}]}
 BAD.update({
     "set-missing-key": _sweep_manifest(json.dumps(_SET), "missing_key"),
@@ -254,7 +274,7 @@ CASES: list[Case] = [
          ("missing", "text", "malformed-netlists")),
     Case(("lib", "import"), lambda g, b, d: ["lib", "import", str(g.root), "--lib", str(b)], ("text",)),
     *[Case(("lib", action), (lambda a, e: lambda g, b, d: ["lib", a, *e, "--lib", str(b)])(action, extra),
-           ("missing", "text", "folder"))
+           CATALOG_KINDS)
       for action, extra in (("list", []), ("show", ["mul8u_exact"]), ("export", ["mul8u_exact", "--out", "t.npy"]))],
     Case(("lib", "export"), lambda g, b, d: ["lib", "export", "mul8u_exact", "--lib", str(g.lib), "--out", str(b)],
          ("folder",), suffix=".npy"),
