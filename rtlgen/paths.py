@@ -5,13 +5,19 @@ Lookups honour environment variables first so that a user's installation can poi
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from rtlgen.errors import ToolError
 
-__all__ = ["REPO_ROOT", "liberty_path", "shared_data_dir", "atomic_write_bytes", "atomic_write_text", "file_hash"]
+__all__ = ["REPO_ROOT", "liberty_path", "shared_data_dir", "atomic_write_bytes", "atomic_write_text",
+           "atomic_write_files", "staged_folder", "file_hash"]
 
 #: The checkout this package lives in (meaningful for an editable install).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,20 +61,76 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     The data goes to a temporary file in the same folder, renamed over ``path`` when complete
     (no fsync: the guarantee is about what readers see, not about surviving a power cut).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_files({path: data})
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _writable_file(path: Path) -> None:
+    """Refuse a folder as a file target before anything is written (os.replace would fail only
+    after the temporary was made, and name the temporary)."""
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; expected a file name to write", str(path))
+
+
+def atomic_write_files(files: Mapping[str | os.PathLike, bytes]) -> None:
+    """Write several files so that either all of them are replaced or none is: each goes to a
+    temporary beside it first, and only when every one is written are they renamed into place."""
+    paths = [(Path(p), data) for p, data in files.items()]
+    for path, _ in paths:
+        _writable_file(path)
+    tmps: list[tuple[Path, Path]] = []
+    try:
+        for path, data in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmps.append((tmp, path))
+            with open(tmp, "wb") as f:
+                f.write(data)
+        for tmp, path in tmps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in tmps:
+            if tmp.exists():
+                tmp.unlink()
+
+
+@contextmanager
+def staged_folder(path: str | os.PathLike, *, merge: bool = False) -> Iterator[Path]:
+    """A temporary sibling of the folder ``path`` to write into; it lands only if the block ends
+    without an exception, else it is removed and ``path`` is left as it was.
+
+    On success the temporary is renamed to ``path``. An existing ``path`` is replaced whole, or
+    with ``merge`` kept and the temporary's entries renamed into it one by one (other files in
+    it stay). Renames within one folder are atomic, so readers never see a half-written file.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file; expected a folder to write", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if not path.exists():
+            os.rename(tmp, path)
+        elif merge:
+            for entry in sorted(tmp.iterdir()):
+                target = path / entry.name
+                if target.is_dir() and not entry.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "is a folder; expected a file name to write", str(target))
+                if entry.is_dir() and target.exists():
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+                os.replace(entry, target)
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.rename(path, old / path.name)
+            os.rename(tmp, path)
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def file_hash(path: str | os.PathLike) -> str:

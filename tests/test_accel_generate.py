@@ -47,6 +47,21 @@ def test_outputs_and_manifest(default_design):
     assert "mul8u_2NDH" in top and ".Z(" in top    # 2NDH's output port is called Z
 
 
+def test_generated_manifest_passes_its_reader(default_design, tmp_path):
+    from rtlgen.accel.generate import GeneratedDesign
+    from rtlgen.accel.manifest import read_manifest
+
+    doc = read_manifest(default_design.out_dir)
+    assert doc == json.loads(default_design.manifest.read_text())
+    assert GeneratedDesign.load(default_design.out_dir) == default_design
+    # one key less is an error naming the file and the key, not a KeyError in a consumer
+    broken = tmp_path / "accel"
+    broken.mkdir()
+    (broken / "manifest.json").write_text(json.dumps({k: v for k, v in doc.items() if k != "units"}))
+    with pytest.raises(ConfigError, match=r"^.*accel/manifest\.json: 'units' is missing or not a list"):
+        GeneratedDesign.load(broken)
+
+
 def test_netlists_copied_unchanged_but_for_shared_helpers(default_design, library):
     for path in default_design.netlists:
         original = library.get(path.stem).netlists["generic"].read_text()

@@ -245,7 +245,7 @@ def test_cli_costs_one_file_relative_to_a_library(evoapprox_dir, small_lib, caps
 def test_cli_rejects_a_bad_histogram(evoapprox_dir, tmp_path, capsys):
     bad = tmp_path / "h.npy"
     np.save(bad, np.ones(10))
-    assert main(["cost", str(_find(evoapprox_dir, "mul8u_17MN")), "--a-hist", str(bad)]) == 2
+    assert main(["cost", str(_find(evoapprox_dir, "mul8u_17MN")), "--a-hist", str(bad)]) == 1
     assert "a_hist must be a length-256 array" in capsys.readouterr().err
 
 

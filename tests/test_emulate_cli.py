@@ -65,4 +65,4 @@ def test_images_without_x(tmp_path, capsys):
     np.savez(p, images=np.zeros((2, 8, 8, 1), np.uint8))
     assert main(["emulate", "--model", str(digits_model_path()), "--images", str(p),
                  "--out", str(tmp_path / "o.npz")]) == 1
-    assert "bad.npz: no array 'x' (found: images)" in capsys.readouterr().err
+    assert "bad.npz: image file lacks array(s) ['x']; expected 'x' (images) and 'y' (labels), found ['images']" in capsys.readouterr().err

@@ -105,3 +105,22 @@ def test_generate_set_costs_and_removes_netlists_an_earlier_manifest_listed(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         MANIFEST_NAME, "mul8u_bam_h3_v9.v", "notes.txt"]
     assert json.loads((tmp_path / MANIFEST_NAME).read_text()) == data
+
+
+def test_a_failing_netlist_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    import numpy as np
+
+    from rtlgen.errors import VerificationError
+    from rtlgen.gen import sweep
+
+    out = tmp_path / "set"
+    out.mkdir()
+    (out / "notes.txt").write_text("not ours")
+    specs = [make_spec("bam", False, h=3, v=9), make_spec("bam", False, h=4, v=10)]
+    real = sweep.netlist_table
+    # the second netlist tabulates wrong: the first, already written and checked, must not land
+    monkeypatch.setattr(sweep, "netlist_table",
+                        lambda path, signed: real(path, signed) + np.int32("h4" in str(path)))
+    with pytest.raises(VerificationError, match=r"mul8u_bam_h4_v10\.v: netlist of .* disagrees with the reference"):
+        generate_set(out, specs, cost=False)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["set", "set/notes.txt"]

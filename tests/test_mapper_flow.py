@@ -79,3 +79,5 @@ def test_emulation_mismatch_is_caught(tmp_path) -> None:
 
     with pytest.raises(VerificationError, match=r"^front point 0: emulation from its bitstream gives accuracy 0\.1"):
         _job(tmp_path, emulate=wrong)
+    # the failed point's folder is not left half-written (nor its staged copy)
+    assert sorted(p.name for p in (tmp_path / "points").iterdir()) == []

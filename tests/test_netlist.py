@@ -59,6 +59,14 @@ def test_bitwise_not_extends_before_inverting():
     assert np.array_equal(t, np.broadcast_to(0xFFFF ^ a, (256, 256)))
 
 
+def test_non_ansi_port_may_be_declared_again_as_a_wire():
+    # IEEE 1364-2001 12.3.3, and what Yosys writes: a direction, then a net of the same range
+    t = _mult("assign O = {A, B};", header="module m(A, B, O);\n input [7:0] A; wire [7:0] A;\n"
+              " input [7:0] B;\n output [15:0] O; wire [15:0] O;\n")
+    a, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    assert np.array_equal(t, (a << 8) | b)
+
+
 def test_ansi_header_ternary_xnor_and_reduction():
     t = _mult("assign O = {6'd0, ^B, &A, B[0] ? A : ~A};",
               header="module m(input [7:0] A, input [7:0] B, output [15:0] O);\n")

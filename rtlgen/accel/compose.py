@@ -7,13 +7,12 @@ because they compile the model's layers (:mod:`rtlgen.emulate`), a later stage t
 """
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rtlgen.accel.manifest import read_manifest
 from rtlgen.bitstream.format import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant
 from rtlgen.conventions import DEFAULT_ENCODING, KIND_OF_TFLITE_OP, Encoding, Granularity
 
@@ -40,6 +39,6 @@ def conv_descriptor(graph: Any, index: int | str, *, unit: int, granularity: Gra
 def accel_bitstream(accel_dir: str | os.PathLike, layers: list[LayerDescriptor]) -> Bitstream:
     """A :class:`~rtlgen.bitstream.format.Bitstream` for the generated accelerator in ``accel_dir``
     (its config hash and multiplier banks from the manifest) with the given layer descriptors."""
-    manifest = json.loads((Path(accel_dir) / "manifest.json").read_text())
+    manifest = read_manifest(accel_dir)
     units = [tuple(MultiplierRef(s["hash"], bool(s["signed"]), s["name"]) for s in u) for u in manifest["units"]]
     return Bitstream(accel_hash=manifest["config_hash"], units=units, layers=tuple(layers))

@@ -253,4 +253,6 @@ def load_config(path: str | os.PathLike) -> AccelConfig:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file; expected an accelerator TOML file", file=str(path)) from None
     return parse_config(data, source=str(path))

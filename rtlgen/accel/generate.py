@@ -37,6 +37,7 @@ from rtlgen.errors import CatalogError, ConfigError, NetlistError
 from rtlgen.netlist.reader import read_netlist
 from rtlgen.paths import atomic_write_text
 from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.manifest import manifest_path, read_manifest
 from rtlgen.accel.multiplier import MultiplierSpec
 from rtlgen.accel.top import Accelerator
 
@@ -65,10 +66,7 @@ class GeneratedDesign:
         """A folder written by :func:`generate_accelerator` (its manifest lists the files)."""
         out = Path(out_dir)
         path = manifest_path(out)
-        if not path.is_file():
-            raise ConfigError(f"{out} is not a generated accelerator folder: it has no "
-                              f"manifest.json (write one with 'rtlgen gen accel')")
-        doc = json.loads(path.read_text())
+        doc = read_manifest(out)
         files = [out / f for f in doc["files"]]
         return cls(out, files[-1], tuple(files[:-1]), out / "files.f", path, doc["config_hash"])
 
@@ -232,6 +230,3 @@ def _deduplicate_helpers(files: dict[str, Path]) -> dict[str, str]:
         out[module] = "".join(pieces)
     return out
 
-
-def manifest_path(out_dir: Path) -> Path:
-    return Path(out_dir) / "manifest.json"

@@ -54,7 +54,6 @@ cost flow, where the operand nets count); the share of an output port load goes 
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -285,7 +284,9 @@ def accelerator_power(design: GeneratedDesign, config: AccelConfig,
     design. The caller compares :attr:`AccelPower.results` with its golden outputs."""
     work = Path(work_dir)
     mapped = mapped if mapped is not None else map_accelerator(design, liberty)
-    manifest = json.loads(Path(design.manifest).read_text())
+    from rtlgen.accel.manifest import read_manifest
+
+    manifest = read_manifest(design.out_dir)
     slot_names = [[slot["name"] for slot in bank] for bank in manifest["units"]]
     categories = cell_categories(mapped, slot_names)
     compiled = CompiledNetlist(mapped, sequential=True)

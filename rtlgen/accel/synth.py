@@ -67,7 +67,9 @@ def map_accelerator(design: GeneratedDesign, liberty: str | os.PathLike | None =
                     *, timeout: float = 1200) -> MappedNetlist:
     """The design mapped to the liberty's cells, flattened, multipliers synthesized one by one."""
     lib = read_liberty(Path(liberty) if liberty is not None else liberty_path())
-    manifest = json.loads(design.manifest.read_text())
+    from rtlgen.accel.manifest import read_manifest
+
+    manifest = read_manifest(design.out_dir)
     modules = sorted({slot["module"] for bank in manifest["units"] for slot in bank})
     reads = "\n".join(f"read_verilog -sv {tcl_quote(p)}" for p in design.sources)
     keep = " ".join(modules)

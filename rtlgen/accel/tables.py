@@ -1,7 +1,6 @@
 """The multipliers of a generated accelerator, tabulated from the netlists in its folder."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,9 @@ def accel_tables(accel_dir: Path) -> dict[str, np.ndarray]:
     from rtlgen.netlist.multiplier import netlist_table
     from rtlgen.netlist.table import table_hash
 
-    manifest = json.loads((Path(accel_dir) / "manifest.json").read_text())
+    from rtlgen.accel.manifest import read_manifest
+
+    manifest = read_manifest(accel_dir)
     out: dict[str, np.ndarray] = {}
     for bank in manifest["units"]:
         for slot in bank:

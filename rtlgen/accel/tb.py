@@ -79,11 +79,9 @@ class HarnessBuild:
     reused: bool = False
 
     def sources(self) -> list[Path]:
-        manifest = self.accel_dir / "manifest.json"
-        if not manifest.is_file():
-            raise ToolError(f"{self.accel_dir} holds no generated accelerator (no manifest.json); "
-                            "run 'rtlgen gen accel' first")
-        files = json.loads(manifest.read_text())["files"]
+        from rtlgen.accel.manifest import read_manifest
+
+        files = read_manifest(self.accel_dir)["files"]
         return [self.accel_dir / f for f in files] + [HARNESS_FILE]
 
     def simulator(self) -> VerilatorBackend:

@@ -15,7 +15,6 @@ layer's weights and data.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,12 +51,14 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
     from rtlgen.nn.images import load_images
     from rtlgen.nn.tflite import load_tflite
     from rtlgen.accel.config import load_config
+    from rtlgen.accel.manifest import read_manifest
 
     accel_dir = Path(accel_dir)
-    manifest = json.loads((accel_dir / "manifest.json").read_text())
+    manifest = read_manifest(accel_dir)
     config = load_config(accel_dir / "accel.toml")
     bs = read_bitstream(bitstream, expect_accel=manifest["config_hash"])
     graph = load_tflite(model)
+    x, _ = load_images(Path(images), image, 1)   # every input file is checked before the tables are made
     macs = compile_mac_layers(graph)
     tables = accel_tables(accel_dir)
     signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
@@ -69,7 +70,6 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
         return tables[h], signed[h]
 
     plans = plans_from_bitstream(graph, bs, resolve, macs, file=str(bitstream))
-    x, _ = load_images(Path(images), image, 1)
     vals = Emulator(graph, plans).run_batch(quantize_input(graph, x))
     # conv layers only: the bitstream numbers its fully_connected layers apart
     described = {d.index: d for d in bs.layers if d.kind != "fully_connected"}

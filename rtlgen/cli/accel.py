@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rtlgen.cli._args import non_negative_int, positive_float
+
 
 def _crop(text: str) -> tuple[int, int, int]:
     try:
@@ -73,12 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--bitstream", required=True, metavar="CFG.bin", help="configuration bitstream for it")
     q.add_argument("--model", required=True, metavar="M.tflite")
     q.add_argument("--images", required=True, metavar="X.npz", help="'x' (uint8 NHWC)")
-    q.add_argument("--image", type=int, default=0, metavar="I", help="which image (default 0)")
+    q.add_argument("--image", type=non_negative_int, default=0, metavar="I", help="which image (default 0)")
     q.add_argument("--layers", type=_layers, default=None, metavar="L,...",
                    help="conv layers to run (default every CONV_2D the bitstream describes)")
     q.add_argument("--crop", type=_crop, default=None, metavar="Y0,X0,SIZE",
                    help="run a SIZE x SIZE window of each layer's input (a shorter simulation)")
-    q.add_argument("--clock-ns", type=float, default=DEFAULT_CLOCK_NS, metavar="NS",
+    q.add_argument("--clock-ns", type=positive_float, default=DEFAULT_CLOCK_NS, metavar="NS",
                    help=f"clock period for power (default {DEFAULT_CLOCK_NS:g} ns, 100 MHz)")
     q.add_argument("--work-dir", metavar="DIR", help="simulation folder (default ACCEL/power-work)")
     q.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rtlgen.bitstream import format as bsmod
 from rtlgen.errors import ConfigError
-from rtlgen.paths import atomic_write_text
+from rtlgen.paths import atomic_write_files
+from rtlgen.cli._args import positive_int
 
 
 def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None) -> str | None:
@@ -33,7 +34,9 @@ def _expected_accel(args: argparse.Namespace, bs: bsmod.Bitstream | None = None)
 def _encode(args: argparse.Namespace) -> int:
     path = Path(args.spec)
     try:
-        spec = json.loads(path.read_text())
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file; expected a bitstream description in JSON", file=str(path)) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno) from None
     bs = bsmod.from_dict(spec, file=str(path))
@@ -51,12 +54,14 @@ def _decode(args: argparse.Namespace) -> int:
     if want is not None:
         bs = bsmod.read_bitstream(args.bitstream, expect_accel=want)
     text = bsmod.dumps_json(bs)
+    files = {}      # written together: both files or neither
     if args.out:
-        atomic_write_text(args.out, text)
-    else:
-        print(text, end="")
+        files[args.out] = text.encode("utf-8")
     if args.assignment:
-        atomic_write_text(args.assignment, json.dumps(bsmod.to_assignment(bs), indent=1) + "\n")
+        files[args.assignment] = (json.dumps(bsmod.to_assignment(bs), indent=1) + "\n").encode("utf-8")
+    atomic_write_files(files)
+    if not args.out:
+        print(text, end="")
     return 0
 
 
@@ -134,7 +139,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--model", required=True, metavar="M.tflite")
     m.add_argument("--images", required=True, metavar="X.npz", help="images 'x' and labels 'y'")
     m.add_argument("--lib", required=True, metavar="LIBDIR", help="catalog holding the bitstream's multipliers")
-    m.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    m.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     m.add_argument("--out", "-o", required=True, metavar="OUT.npz", help="logits, output, pred, accuracy")
     m.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")
     m.add_argument("--accel-hash", metavar="HASH", help=argparse.SUPPRESS)

@@ -11,13 +11,13 @@ import math
 import os
 import sys
 
-import numpy as np
-
 from rtlgen.cost.activity import ActivitySpec
 from rtlgen.library.catalog import Catalog
 from rtlgen.cost.multiplier import CostFigures, catalog_costs, exact_entry, hardware_cost, implementation_costs, relative_to
-from rtlgen.errors import CatalogError
+from rtlgen.arrays import read_npy
+from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.cost.sta import StaConfig
+from rtlgen.cli._args import positive_float, positive_int
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 
@@ -34,12 +34,12 @@ def register(sub) -> None:
     p.add_argument("--lib", help=f"library folder (e.g. {DEFAULT_LIB})")
     p.add_argument("--kind", default="generic", help="which netlist of an entry to synthesize (default generic)")
     p.add_argument("--liberty", help="liberty file (default: OSU018, $RTLGEN_LIBERTY)")
-    p.add_argument("--clock-ns", type=float, default=StaConfig.clock_ns, help="clock period in ns (default 10)")
-    p.add_argument("--vectors", type=int, default=16384, help="operand pairs simulated (default 16384)")
+    p.add_argument("--clock-ns", type=positive_float, default=StaConfig.clock_ns, help="clock period in ns (default 10)")
+    p.add_argument("--vectors", type=positive_int, default=16384, help="operand pairs simulated (default 16384)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--a-hist", help=".npy with 256 probabilities of port A's bit patterns (default uniform)")
     p.add_argument("--b-hist", help=".npy with 256 probabilities of port B's bit patterns (default uniform)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel processes for --lib (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="parallel processes for --lib (default 1)")
     p.add_argument("--json", help="also write all figures to this JSON file")
     p.add_argument("--signed", dest="signed", action="store_const", const=True, help="(single file) signed")
     p.add_argument("--unsigned", dest="signed", action="store_const", const=False, help="(single file) unsigned")
@@ -49,10 +49,7 @@ def register(sub) -> None:
 def _hist(path: str | None):
     if path is None:
         return None
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read histogram {path}: {exc}") from None
+    return read_npy(path, "expected a .npy file with 256 probabilities of an operand's bit patterns")
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -62,12 +59,13 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def run(args) -> int:
+    a_hist, b_hist = _hist(args.a_hist), _hist(args.b_hist)
     try:
-        activity = ActivitySpec.make(_hist(args.a_hist), _hist(args.b_hist), n_vectors=args.vectors, seed=args.seed)
-        config = StaConfig(clock_ns=args.clock_ns)
+        activity = ActivitySpec.make(a_hist, b_hist, n_vectors=args.vectors, seed=args.seed)
     except ValueError as exc:
-        print(f"rtlgen cost: error: {exc}", file=sys.stderr)
-        return 2
+        given = ", ".join(f"{o} {p}" for o, p in (("--a-hist", args.a_hist), ("--b-hist", args.b_hist)) if p)
+        raise ConfigError(f"{exc}" + (f" (given {given})" if given else "")) from None
+    config = StaConfig(clock_ns=args.clock_ns)
     catalog = Catalog.open(args.lib) if args.lib else None
     names = list(args.names)
     figures: list[CostFigures] = []

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from rtlgen.conventions import DEFAULT_ENGINE, ENGINE_NAMES
-from rtlgen.errors import ConfigError
 from rtlgen.paths import atomic_write_bytes
+from rtlgen.cli._args import non_negative_int, positive_int
 
 
 def register(sub) -> None:
@@ -24,14 +24,14 @@ def register(sub) -> None:
                         "and optionally 'y' (labels)")
     p.add_argument("--lib", help="multiplier library folder (needed for catalog names)")
     p.add_argument("--assign", help="assignment JSON (see rtlgen.emulate.assignment); default exact")
-    p.add_argument("--limit", type=int, help="only the first N images")
-    p.add_argument("--calib", type=int, default=100,
+    p.add_argument("--limit", type=positive_int, help="only the first N images")
+    p.add_argument("--calib", type=non_negative_int, default=100,
                    help="images (from the start of --images) that calibrate histogram weight "
                         "tuning (default 100)")
     p.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINE_NAMES,
                    help="emulation engine (default fast; native: its inner loop in C, compiled on first "
                         "use; reference is the slow oracle); all give the same bytes")
-    p.add_argument("--batch", type=int, default=128, help="images per batch (bounds memory)")
+    p.add_argument("--batch", type=positive_int, default=128, help="images per batch (bounds memory)")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(handler=run)
 
@@ -39,23 +39,10 @@ def register(sub) -> None:
 def run(args) -> int:
     from rtlgen.emulate import catalog_resolver, emulator_for, load_assignment
     from rtlgen.nn import load_tflite
+    from rtlgen.nn.images import load_images
 
     graph = load_tflite(args.model)
-    try:
-        data = np.load(args.images, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read images: {exc}", file=args.images) from None
-    if "x" not in data:
-        raise ConfigError(f"no array 'x' (found: {', '.join(data.files)})", file=args.images)
-    x = data["x"]
-    y = data["y"] if "y" in data else None
-    if args.limit is not None:
-        if args.limit < 1:
-            raise ConfigError(f"--limit must be >= 1, not {args.limit}")
-        x = x[: args.limit]
-        y = None if y is None else y[: args.limit]
-    if args.batch < 1:
-        raise ConfigError(f"--batch must be >= 1, not {args.batch}")
+    x, y = load_images(args.images, 0, args.limit)
     assignment = load_assignment(args.assign) if args.assign else None
     resolver = catalog_resolver(args.lib) if args.lib else None
     em = emulator_for(graph, assignment, resolver, calib_images=x[: args.calib],

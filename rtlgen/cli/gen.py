@@ -13,6 +13,7 @@ import sys
 
 from rtlgen.gen import FAMILIES, get_family, make_spec, write_netlist
 from rtlgen import resources
+from rtlgen.cli._args import positive_int
 
 __all__ = ["register"]
 
@@ -59,7 +60,7 @@ def _register_sweep(sub) -> None:
                                    "reference model, and write the manifest.")
     p.add_argument("--out", default=str(resources.GENERATED_NETLISTS), metavar="DIR",
                    help="folder to write (default: netlists/generated of the checkout)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel generators")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="parallel generators")
     p.add_argument("--no-cost", dest="cost", action="store_false",
                    help="leave hardware cost out of the manifest (faster)")
     p.set_defaults(handler=_sweep)
@@ -73,9 +74,9 @@ def _generate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rtlgen gen {args.family}: error: {exc}", file=sys.stderr)
         return 2
-    for note in spec.notes:
-        print(f"note: {note}", file=sys.stderr)
     path = write_netlist(spec, args.out)
+    for note in spec.notes:     # after the write: an error is then the only line on stderr
+        print(f"note: {note}", file=sys.stderr)
     print(f"{path}: {spec.describe()} (module {spec.module_name})")
     return 0
 

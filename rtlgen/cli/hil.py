@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from rtlgen.cli._args import non_negative_int, positive_int
+
 
 def _run(args: argparse.Namespace) -> int:
     from rtlgen.hil import HilJob, run_hil
@@ -28,9 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bitstream", required=True, metavar="CFG.bin", help="configuration bitstream for it")
     p.add_argument("--model", required=True, metavar="M.tflite")
     p.add_argument("--images", required=True, metavar="X.npz", help="'x' (uint8 NHWC) and optionally 'y'")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="number of images (default all)")
-    p.add_argument("--start", type=int, default=0, metavar="I", help="first image")
-    p.add_argument("--workers", type=int, default=1, metavar="K", help="simulator processes in parallel")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="number of images (default all)")
+    p.add_argument("--start", type=non_negative_int, default=0, metavar="I", help="first image")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="K", help="simulator processes in parallel")
     p.add_argument("--work-dir", metavar="DIR", help="Verilator builds and runs (default ACCEL/hil-work)")
     p.add_argument("--keep-runs", action="store_true",
                    help="keep each run's folder (spec, simulator log, result) under the work folder; a failed run's is always kept")

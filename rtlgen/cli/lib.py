@@ -9,6 +9,7 @@ from rtlgen.library.catalog import Catalog
 from rtlgen.library.evoapprox import EVOAPPROX_RELEASES, fetch_evoapprox
 from rtlgen.netlist.export import EXPORT_FORMATS, export_table
 from rtlgen.library.importer import import_folder
+from rtlgen.cli._args import positive_int
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
     q.add_argument("--lib", default=DEFAULT_LIB, help=f"library folder (default: $RTLGEN_LIB or {DEFAULT_LIB})")
     q.add_argument("--release", help="release name recorded as provenance (default: the folder's name)")
     q.add_argument("--license", help="license recorded as provenance (default: detected from LICENSE*)")
-    q.add_argument("--jobs", type=int, help="parallel processes (default: CPU count)")
+    q.add_argument("--jobs", type=positive_int, help="parallel processes (default: CPU count)")
     q.set_defaults(handler=run_import)
 
     q = lsub.add_parser("list", help="print the library as a table")

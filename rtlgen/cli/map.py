@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, ENCODINGS, ENGINE_NAMES, GRANULARITIES, WEIGHT_TUNINGS
+from rtlgen.cli._args import non_negative_int, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -43,14 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="RUN/", help="run folder (a re-run resumes from its checkpoints)")
     p.add_argument("--search", default="0:500", metavar="A:B", help="images searched on (default 0:500)")
     p.add_argument("--test", default="500:1017", metavar="A:B", help="held-out images (default 500:1017)")
-    p.add_argument("--generations", type=int, default=20, metavar="G")
-    p.add_argument("--pop", type=int, default=32, metavar="N", help="population size")
+    p.add_argument("--generations", type=non_negative_int, default=20, metavar="G")
+    p.add_argument("--pop", type=positive_int, default=32, metavar="N", help="population size")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-loss", type=float, default=None, metavar="F",
                    help="accuracy-loss bound as a fraction (e.g. 0.02)")
     p.add_argument("--granularity", choices=GRANULARITIES, default="filter",
                    help="how a layer is split between its unit's multipliers")
-    p.add_argument("--split-levels", type=int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
+    p.add_argument("--split-levels", type=positive_int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
     p.add_argument("--encoding", choices=ENCODINGS, default=DEFAULT_ENCODING)
     p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers")
     p.add_argument("--weight-tuning", choices=WEIGHT_TUNINGS, default="none",
@@ -60,9 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="emulation engine: fast (numba), native (its inner loop in C, compiled on first "
                         "use; ~1.6x faster), reference (slow oracle); all give the same bytes")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (1 = in this process)")
+    p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (1 = in this process)")
     p.add_argument("--no-layerwise", action="store_true", help="skip the layer-wise-only baseline search")
-    p.add_argument("--energy-vectors", type=int, default=4096, metavar="N",
+    p.add_argument("--energy-vectors", type=positive_int, default=4096, metavar="N",
                    help="operand vectors simulated per cost-flow energy figure")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
+from rtlgen.arrays import read_npy
 from rtlgen.errors import ConfigError
+from rtlgen.netlist.reader import read_netlist
 from rtlgen.sim.simulators import SIMULATORS
 from rtlgen.netlist.table import check_table
 from rtlgen.sim.verify import DEFAULT_BATCH, Multiplier, VerificationReport, catalog_multipliers, verify
+from rtlgen.cli._args import positive_int
 
 DEFAULT_LIB = os.environ.get("RTLGEN_LIB", "build/lib")
 
@@ -38,9 +39,9 @@ def register(sub) -> None:
     sign.add_argument("--unsigned", dest="signed", action="store_false")
     p.add_argument("--top", help="top module of NETLIST (default: the file's top-most module)")
     p.add_argument("--build-dir", help="keep simulator builds here and reuse them (default: a temporary folder)")
-    p.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+    p.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH,
                    help=f"multipliers per simulator build (default: {DEFAULT_BATCH})")
-    p.add_argument("--jobs", type=int, help="concurrent builds (default: CPU count, at most 2)")
+    p.add_argument("--jobs", type=positive_int, help="concurrent builds (default: CPU count, at most 2)")
     p.set_defaults(handler=run_verify)
 
 
@@ -58,13 +59,9 @@ def _multipliers(args) -> list[Multiplier]:
     if not args.table:
         raise ConfigError(f"--table T.npy is required to verify {args.netlist}")
     path = Path(args.netlist)
-    if not path.is_file():
-        raise FileNotFoundError(f"netlist {path} does not exist")
-    try:
-        table = np.load(args.table, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the table: {exc}; expected a .npy file holding an int32 (256, 256) array",
-                          file=args.table) from None
+    # both inputs are read here, so that a bad one is reported before any simulator build
+    read_netlist(path, top=args.top)
+    table = read_npy(args.table, "expected a .npy file holding an int32 (256, 256) table T[a, b]")
     if args.signed is None:
         from rtlgen.netlist.multiplier import default_signedness
 

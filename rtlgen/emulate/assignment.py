@@ -180,9 +180,10 @@ def parse_assignment(data: Any, source: str = "<assignment>") -> Assignment:
 
 def load_assignment(path: str | os.PathLike) -> Assignment:
     path = Path(path)
-    text = path.read_text()
     try:
-        data = json.loads(text)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file; expected an assignment JSON file", file=str(path)) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path),
                           line=exc.lineno) from None

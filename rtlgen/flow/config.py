@@ -269,9 +269,11 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
 def load_flow(path: str | os.PathLike) -> FlowConfig:
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read the flow file: {exc.strerror}", file=str(p)) from exc
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file; expected a flow TOML file", file=str(p)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from rtlgen.errors import RtlgenError, VerificationError
+from rtlgen.errors import ConfigError, VerificationError
 from rtlgen.netlist.multiplier import netlist_table
 from rtlgen.netlist.metrics import error_metrics
-from rtlgen.paths import atomic_write_text
+from rtlgen.paths import atomic_write_text, staged_folder
 from rtlgen.netlist.table import table_hash
 from rtlgen.gen import command_line, get_family, make_spec, netlist_text
 from rtlgen.gen.family import Spec
@@ -134,16 +134,25 @@ def _generate_one(spec: Spec, outdir: Path, cost: bool = True) -> dict[str, Any]
 
 
 def read_manifest(outdir: str | os.PathLike) -> dict[str, Any]:
-    """The manifest of a generated set; RtlgenError if it is missing or not ours."""
+    """The manifest of a generated set: FileNotFoundError if there is none, ConfigError (naming
+    the file and the first missing key) if it is not ours or lacks what :func:`generate_set`
+    writes of each netlist (``name``, ``file``, ``table_hash``)."""
     path = Path(outdir) / MANIFEST_NAME
+    expected = f"expected a manifest of format {MANIFEST_FORMAT!r} (rtlgen gen sweep writes it)"
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
-        raise RtlgenError(f"{path}: not a readable JSON manifest: {exc}") from None
+        raise ConfigError(f"not a readable JSON manifest ({exc}); {expected}", file=str(path)) from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise RtlgenError(f"{path}: expected a manifest of format {MANIFEST_FORMAT!r}")
+        raise ConfigError(f"not a generated-set manifest; {expected}", file=str(path))
+    if not isinstance(data.get("netlists"), list):
+        raise ConfigError(f"'netlists' is missing or not a list; {expected}", file=str(path))
+    for i, entry in enumerate(data["netlists"]):
+        for key in ("name", "file", "table_hash"):
+            if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
+                raise ConfigError(f"netlists[{i}].{key} is missing or not a string; {expected}", file=str(path))
     return data
 
 
@@ -151,11 +160,14 @@ def generate_set(outdir: str | os.PathLike, specs: list[Spec] | None = None, *,
                  jobs: int = 1, cost: bool = True) -> dict[str, Any]:
     """Generate ``specs`` (default: :func:`shipped_specs`) into ``outdir`` with a manifest.
 
-    Each netlist is written atomically, read back with the library's reader and checked against
-    its reference model over all 65,536 pairs (VerificationError names the first differing
+    Each netlist is written, read back with the library's reader and checked against its
+    reference model over all 65,536 pairs (VerificationError names the first differing
     operands). With ``cost``, each is costed (:func:`netlist_cost`; about 1.5 s a netlist).
-    Netlists that an earlier manifest in ``outdir`` listed and this set lacks are
-    removed; the manifest is written last.
+    Nothing lands in ``outdir`` unless every netlist passes: they are made in a temporary
+    sibling folder and renamed into ``outdir`` at the end (:func:`rtlgen.paths.staged_folder`;
+    other files in it stay). Then netlists that an earlier manifest in ``outdir`` listed and
+    this set lacks are removed, and the manifest is written last. A corrupt earlier manifest is
+    an error (ConfigError) before anything is generated: it would hide which files are stale.
     """
     outdir = Path(outdir)
     specs = shipped_specs() if specs is None else list(specs)
@@ -164,17 +176,19 @@ def generate_set(outdir: str | os.PathLike, specs: list[Spec] | None = None, *,
         raise ValueError("the set names one multiplier twice")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
-    outdir.mkdir(parents=True, exist_ok=True)
+    if outdir.exists() and not outdir.is_dir():
+        raise ConfigError("is a file; expected a folder for the generated netlists", file=str(outdir))
     try:
         old = {e["file"] for e in read_manifest(outdir)["netlists"]}
-    except (FileNotFoundError, RtlgenError, KeyError, TypeError):
+    except FileNotFoundError:
         old = set()
-    if jobs == 1:
-        entries = [_generate_one(spec, outdir, cost) for spec in specs]
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            entries = list(pool.map(_generate_one, specs, [outdir] * len(specs),
-                                    [cost] * len(specs)))
+    with staged_folder(outdir, merge=True) as stage:
+        if jobs == 1:
+            entries = [_generate_one(spec, stage, cost) for spec in specs]
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                entries = list(pool.map(_generate_one, specs, [stage] * len(specs),
+                                        [cost] * len(specs)))
     by_hash: dict[str, list[str]] = {}
     for entry in entries:
         by_hash.setdefault(entry["table_hash"], []).append(entry["name"])

@@ -158,12 +158,19 @@ def _follow(futures: list[Any], files: list[Path], show: bool) -> None:
 def run_hil(job: HilJob) -> HilReport:
     """Build (or reuse) the harness and run the images through it; raises VerificationError on
     the first RTL/emulation difference."""
+    from rtlgen.accel.manifest import read_manifest
     from rtlgen.accel.tb import HarnessBuild
+    from rtlgen.bitstream.format import read_bitstream
+    from rtlgen.nn.tflite import load_tflite
 
     accel = Path(job.accel)
     for p, what in ((job.bitstream, "bitstream"), (job.model, "model"), (job.images, "images")):
         if not Path(p).is_file():
             raise ConfigError(f"{what} file not found", file=str(p))
+    # every input is read (and rejected with its file named) before the Verilator build
+    manifest = read_manifest(accel)
+    read_bitstream(job.bitstream, expect_accel=manifest["config_hash"])
+    load_tflite(job.model)
     x, y = load_images(Path(job.images), job.start, job.limit)
     n = len(x)
     work = Path(job.work_dir) if job.work_dir else accel / "hil-work"

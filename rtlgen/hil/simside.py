@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from rtlgen.accel.manifest import read_manifest
 from rtlgen.accel.tables import accel_tables
 from rtlgen.errors import ConfigError, VerificationError
 from rtlgen.nn.images import load_images
@@ -44,7 +45,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
 
     t0 = time.perf_counter()
     accel_dir = Path(spec["accel"])
-    manifest = json.loads((accel_dir / "manifest.json").read_text())
+    manifest = read_manifest(accel_dir)
     config = load_config(accel_dir / "accel.toml")
     bs = read_bitstream(spec["bitstream"], expect_accel=manifest["config_hash"])
     graph = load_tflite(spec["model"])

@@ -133,9 +133,11 @@ class Catalog:
             raise CatalogError(f"{root} is not a multiplier library: {manifest.name} not found "
                                "(create one with 'rtlgen lib import DIR --lib LIBDIR')")
         try:
-            data = json.loads(manifest.read_text())
+            data = json.loads(manifest.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise CatalogError(f"{manifest}:{exc.lineno}: corrupt catalog: {exc.msg}") from None
+        except UnicodeDecodeError:
+            raise CatalogError(f"{manifest}: corrupt catalog: not a text file (expected JSON)") from None
         if not isinstance(data, dict) or data.get("format") != CATALOG_FORMAT:
             raise CatalogError(f"{manifest}: not an rtlgen catalog (expected \"format\": \"{CATALOG_FORMAT}\")")
         version = data.get("version")

@@ -18,7 +18,8 @@ hash the bitstream records), ``points/NN/assignment.json`` (the
 emulator assignment decoded *from the bitstream*) and, when ``emulate`` is given (it runs the
 emulator *from the decoded bitstream*), ``points/NN/emulation.npz`` (its logits on all images)
 with the accuracies in ``front.json``; they must equal what the search measured.
-All files are written atomically; each search resumes from its checkpoint when re-run.
+All files are written atomically, each front point's folder whole (staged, then renamed); each
+search resumes from its checkpoint when re-run.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ import numpy as np
 from rtlgen.bitstream import format as bsmod
 from rtlgen.conventions import DEFAULT_ENCODING, Encoding
 from rtlgen.errors import VerificationError
-from rtlgen.paths import atomic_write_bytes, atomic_write_text
+from rtlgen.paths import atomic_write_bytes, atomic_write_text, staged_folder
 from rtlgen.mapper.executors import Executor, SerialExecutor
 from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
 from rtlgen.mapper.search import EvaluatedPoint, SearchResult, SearchSettings, _EvaluationLog, pareto_front, run_search
@@ -158,6 +159,40 @@ def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[di
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSpace, folder: Path, encoding: str,
+                 accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
+                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None) -> None:
+    """Front point ``i``'s files in ``folder``: accel.toml (when ``accel_hash`` makes one per
+    point), config.bin, assignment.json and, with ``emulate``, emulation.npz, which must
+    reproduce the accuracies the search measured (VerificationError otherwise)."""
+    mapping = space.decode(np.asarray(p.x))
+    if callable(accel_hash):
+        banks = [[space.candidates[c].hash for c in bank] for bank in mapping.units]
+        point_hash, toml_text = accel_hash(banks)
+        if toml_text is not None:
+            atomic_write_text(folder / "accel.toml", toml_text)
+    else:
+        point_hash = bsmod.normalize_accel_hash(accel_hash)
+    data = bsmod.encode(space.bitstream(mapping, point_hash))
+    atomic_write_bytes(folder / "config.bin", data)
+    decoded = bsmod.decode(data, expect_accel=point_hash)
+    assignment = bsmod.to_assignment(decoded, default_encoding=encoding)
+    atomic_write_text(folder / "assignment.json", json.dumps(assignment, indent=1) + "\n")
+    if emulate is not None:
+        em = emulate(decoded)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, logits=np.asarray(em.logits), search_accuracy=em.search_accuracy,
+                            test_accuracy=em.test_accuracy)
+        atomic_write_bytes(folder / "emulation.npz", buf.getvalue())
+        row["emulation"] = {"file": "emulation.npz",
+                            "search_accuracy": em.search_accuracy, "test_accuracy": em.test_accuracy}
+        # the bitstream must compute what the search evaluated
+        if abs(em.search_accuracy - p.accuracy) > 1e-12 or abs(em.test_accuracy - row["test_accuracy"]) > 1e-12:
+            raise VerificationError(
+                f"front point {i}: emulation from its bitstream gives accuracy {em.search_accuracy} (search) / "
+                f"{em.test_accuracy} (test), the search measured {p.accuracy} / {row['test_accuracy']}")
+
+
 def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *, n_units: int, slots_per_unit: int,
                 search_accuracy: AccuracyModel, test_accuracy: AccuracyModel, energy: EnergyModel,
                 settings: SearchSettings, out_dir: str | os.PathLike,
@@ -219,33 +254,13 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     # bitstreams and emulation from them
     for i, (p, row) in enumerate(zip(front_pts, front_rows)):
         folder = out / "points" / f"{i:02d}"
-        mapping = space.decode(np.asarray(p.x))
-        if callable(accel_hash):
-            banks = [[space.candidates[c].hash for c in bank] for bank in mapping.units]
-            point_hash, toml_text = accel_hash(banks)
-            if toml_text is not None:
-                atomic_write_text(folder / "accel.toml", toml_text)
-        else:
-            point_hash = bsmod.normalize_accel_hash(accel_hash)
-        data = bsmod.encode(space.bitstream(mapping, point_hash))
-        atomic_write_bytes(folder / "config.bin", data)
-        decoded = bsmod.decode(data, expect_accel=point_hash)
-        assignment = bsmod.to_assignment(decoded, default_encoding=encoding)
-        atomic_write_text(folder / "assignment.json", json.dumps(assignment, indent=1) + "\n")
+        # each point's folder lands whole or not at all (a failed check leaves no bitstream
+        # that disagrees with the search): its files go to a staged sibling, renamed at the end
         row["bitstream"] = str((folder / "config.bin").relative_to(out))
-        if emulate is not None:
-            em = emulate(decoded)
-            buf = io.BytesIO()
-            np.savez_compressed(buf, logits=np.asarray(em.logits), search_accuracy=em.search_accuracy,
-                                test_accuracy=em.test_accuracy)
-            atomic_write_bytes(folder / "emulation.npz", buf.getvalue())
-            row["emulation"] = {"file": str((folder / "emulation.npz").relative_to(out)),
-                                "search_accuracy": em.search_accuracy, "test_accuracy": em.test_accuracy}
-            # the bitstream must compute what the search evaluated
-            if abs(em.search_accuracy - p.accuracy) > 1e-12 or abs(em.test_accuracy - row["test_accuracy"]) > 1e-12:
-                raise VerificationError(
-                    f"front point {i}: emulation from its bitstream gives accuracy {em.search_accuracy} (search) / "
-                    f"{em.test_accuracy} (test), the search measured {p.accuracy} / {row['test_accuracy']}")
+        with staged_folder(folder) as stage:
+            _write_point(i, p, row, space, stage, encoding, accel_hash, emulate)
+        if "emulation" in row:
+            row["emulation"]["file"] = str((folder / "emulation.npz").relative_to(out))
     summary: dict[str, Any] = {"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                "generations": result.generations, "pop_size": settings.pop_size,
                                "weight_tuning": weight_tuning, "encoding": encoding,

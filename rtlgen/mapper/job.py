@@ -90,6 +90,8 @@ def run_map_job(job: MapJob) -> MapReport:
     from rtlgen.nn.tflite import load_tflite
 
     signed = TABLE_SIGNED[check_name("encoding", job.encoding, "map job")]
+    if Path(job.out).exists() and not Path(job.out).is_dir():
+        raise ConfigError("is a file; expected the run folder (created if missing)", file=str(job.out))
     config = load_config(job.accel)
     catalog = Catalog.open(job.lib)
     graph = load_tflite(job.model)

@@ -12,14 +12,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rtlgen.bitstream.format import Requant
 from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, Encoding, EngineName
-from rtlgen.errors import ConfigError, ModelError
+from rtlgen.errors import ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
 
@@ -28,16 +27,10 @@ __all__ = ["load_images", "parse_split", "layer_infos", "EmulatorAccuracy"]
 
 def load_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """``x`` and ``y`` of an ``.npz`` image file (labels are required by the mapper)."""
-    path = Path(path)
-    with np.load(path) as f:
-        missing = [k for k in ("x", "y") if k not in f.files]
-        if missing:
-            raise ConfigError(f"image file lacks array(s) {missing}; expected 'x' (images) and 'y' (labels), "
-                              f"found {f.files}", file=str(path))
-        x, y = f["x"], np.asarray(f["y"]).reshape(-1)
-    if len(x) != len(y):
-        raise ConfigError(f"{len(x)} images but {len(y)} labels", file=str(path))
-    return x, y
+    from rtlgen.nn.images import load_images as read
+
+    x, y = read(path, labels=True)
+    return x, y  # type: ignore[return-value]  # labels=True: y is an array
 
 
 def parse_split(text: str, n: int, what: str = "split") -> slice:

@@ -224,6 +224,10 @@ class _ModuleElaborator:
         self.depth = depth
         self.signals: dict[str, _Signal] = {}
         self.port_order: list[str] = []
+        # where each name got its direction and its net type, for redeclaration checks
+        self.direction_lines: dict[str, int] = {}
+        self.net_lines: dict[str, int] = {}
+        self.ansi_ports: set[str] = set()
 
     # ---- helpers -----------------------------------------------------------------------
     def err(self, msg: str, node=None, line: int | None = None) -> NetlistError:
@@ -248,7 +252,7 @@ class _ModuleElaborator:
         msb, lsb = self.width_range(width)
         existing = self.signals.get(name)
         if existing is not None:
-            if (existing.msb, existing.lsb) != (msb, lsb) and width is not None:
+            if (existing.msb, existing.lsb) != (msb, lsb):  # IEEE 1364-2001 12.3.3: identical ranges
                 raise self.err(f"{name} declared as [{existing.msb}:{existing.lsb}] at line "
                                f"{existing.line} and as [{msb}:{lsb}]", line=line)
             if kind in ("input", "output"):
@@ -264,6 +268,33 @@ class _ModuleElaborator:
         self.signals[name] = sig
 
     # ---- declarations -------------------------------------------------------------------
+    def note_declaration(self, name: str, kind: str, line: int, *, ansi: bool = False) -> None:
+        """Reject a name declared twice, by the rules of IEEE 1364-2001 section 12.3.
+
+        A name has at most one direction (``input``/``output``) and at most one net declaration.
+        A non-ANSI port (``module m(A, O); input [7:0] A;``) has no net type yet, so one
+        ``wire [7:0] A;`` may follow (12.3.3; Yosys writes every port so); the ranges must be
+        identical (checked by :meth:`declare`). A port declared in an ANSI header is complete
+        and cannot be declared again (12.3.4); ``output wire [15:0] O;`` declares the direction
+        and the net at once (pyverilog lists an Output and a Wire on one line).
+        """
+        if name in self.ansi_ports:
+            raise self.err(f"{kind} {name} redeclares port {name}, declared completely in the ANSI module "
+                           f"header at line {self.direction_lines[name]}", line=line)
+        if kind in ("input", "output"):
+            if name in self.direction_lines:
+                raise self.err(f"port {name} is declared twice (first at line {self.direction_lines[name]})",
+                               line=line)
+            self.direction_lines[name] = line
+            if ansi:
+                self.ansi_ports.add(name)
+                self.net_lines[name] = line
+        else:
+            if name in self.net_lines:
+                raise self.err(f"{kind} {name} is declared twice (first at line {self.net_lines[name]})",
+                               line=line)
+            self.net_lines[name] = line
+
     def collect_declarations(self) -> None:
         from pyverilog.vparser import ast
 
@@ -276,6 +307,7 @@ class _ModuleElaborator:
                     raise self.err(f"port {first.name} has unsupported direction {type(first).__name__}", port)
                 if port.second is not None and isinstance(port.second, ast.Reg):
                     raise self.err(f"port {first.name} is a reg: sequential logic is not supported", port)
+                self.note_declaration(first.name, kind, _line(port), ansi=True)
                 self.declare(first.name, kind, first.width, _line(port))
                 self.port_order.append(first.name)
             elif isinstance(port, ast.Port):
@@ -287,8 +319,10 @@ class _ModuleElaborator:
                 for d in item.list:
                     kind = _io_kind(d)
                     if kind is not None:
+                        self.note_declaration(d.name, kind, _line(d))
                         self.declare(d.name, kind, d.width, _line(d))
                     elif isinstance(d, (ast.Wire, ast.Supply)):
+                        self.note_declaration(d.name, "wire", _line(d))
                         self.declare(d.name, "wire", d.width, _line(d))
                     elif isinstance(d, ast.Reg):
                         raise self.err(f"reg {d.name}: sequential logic is not supported "

@@ -8,6 +8,7 @@ raises :class:`ModelError` naming the op, its index and the file.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,16 @@ def load_tflite(path: str | os.PathLike) -> Graph:
 
 def parse_tflite(buf: bytes, source: str = "<memory>") -> Graph:
     """Parse a TFLite flatbuffer (first subgraph) into a validated :class:`Graph`."""
+    try:
+        return _parse_tflite(buf, source)
+    except (struct.error, IndexError, UnicodeDecodeError) as exc:
+        # a truncated or corrupt buffer: flatbuffers reads past its end or decodes garbage
+        raise ModelError(f"truncated or corrupt TFLite flatbuffer ({len(buf)} bytes; "
+                         f"{'struct.error' if isinstance(exc, struct.error) else type(exc).__name__}: {exc})",
+                         file=source) from None
+
+
+def _parse_tflite(buf: bytes, source: str) -> Graph:
     try:
         model = _tfl.Model.GetRootAsModel(buf, 0)
         n_sub = model.SubgraphsLength()

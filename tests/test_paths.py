@@ -1,0 +1,68 @@
+"""rtlgen.paths: atomic writes of files and staged folders (nothing half-written on an error)."""
+from __future__ import annotations
+
+import pytest
+
+from rtlgen.paths import atomic_write_bytes, atomic_write_files, staged_folder
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_atomic_write_files_writes_all_or_none(tmp_path):
+    (tmp_path / "b").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"is a folder; expected a file name to write"):
+        atomic_write_files({tmp_path / "a.txt": b"a", tmp_path / "b": b"b"})
+    assert _listing(tmp_path) == ["b"]
+    atomic_write_files({tmp_path / "a.txt": b"a", tmp_path / "sub" / "c.txt": b"c"})
+    assert (tmp_path / "a.txt").read_bytes() == b"a" and (tmp_path / "sub" / "c.txt").read_bytes() == b"c"
+    assert _listing(tmp_path) == ["a.txt", "b", "sub", "sub/c.txt"]
+
+
+def test_atomic_write_refuses_a_folder(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        atomic_write_bytes(tmp_path, b"x")
+    assert _listing(tmp_path) == []
+
+
+def test_staged_folder_lands_only_when_complete(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        with staged_folder(out) as stage:
+            (stage / "half.txt").write_text("1")
+            raise RuntimeError("stop")
+    assert _listing(tmp_path) == []
+    with staged_folder(out) as stage:
+        (stage / "new.txt").write_text("2")
+    assert _listing(tmp_path) == ["out", "out/new.txt"]
+    # replacing: the old folder goes whole
+    (out / "old.txt").write_text("0")
+    with staged_folder(out) as stage:
+        (stage / "again.txt").write_text("3")
+    assert _listing(tmp_path) == ["out", "out/again.txt"]
+
+
+def test_staged_folder_merge_keeps_other_files(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "a.v").write_text("old")
+    with pytest.raises(ValueError):
+        with staged_folder(out, merge=True) as stage:
+            (stage / "a.v").write_text("half")
+            raise ValueError("bad netlist")
+    assert (out / "a.v").read_text() == "old" and _listing(tmp_path) == ["out", "out/a.v", "out/notes.txt"]
+    with staged_folder(out, merge=True) as stage:
+        (stage / "a.v").write_text("new")
+        (stage / "b.v").write_text("new")
+    assert _listing(tmp_path) == ["out", "out/a.v", "out/b.v", "out/notes.txt"]
+    assert (out / "a.v").read_text() == "new"
+
+
+def test_staged_folder_refuses_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file; expected a folder to write"):
+        with staged_folder(tmp_path / "f"):
+            pass
+    assert _listing(tmp_path) == ["f"]
