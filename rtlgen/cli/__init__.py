@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from rtlgen import __version__
 from rtlgen.errors import RtlgenError
 
 __all__ = ["main"]
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Approximate-multiplier DNN accelerator co-design: netlists, tables, RTL, mapping.",
     )
     parser.add_argument("--traceback", action="store_true", help="show the full Python traceback on errors")
+    parser.add_argument("--version", action="version", version=f"rtlgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _subcommand_modules():
         importlib.import_module(f"{__name__}.{name}").register(sub)
