@@ -81,6 +81,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     cache = StepCache(run)
     res = FlowResult(run)
     versions = ToolVersions()   # one reading of each tool's version per run
+    liberty = liberty_path()    # the cost step needs it: a missing one fails now, not minutes later
 
     def step(name: str, params: Any, files: list[Any], upstream: list[str], fn: Callable[[], dict[str, Any]],
              outputs_files: Callable[[dict[str, Any]], list[Any]] = lambda o: [],
@@ -134,7 +135,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
         step("verify", {"names": names, "simulator": cfg.verify_simulator}, [], [k_lib],
              lambda: steps.verify_step(libdir, names, str(run / "work" / "verify"), cfg.verify_simulator),
              tools=("yosys", cfg.verify_simulator))
-    cost, k_cost = step("cost", {"names": cands}, [liberty_path()], [k_lib],
+    cost, k_cost = step("cost", {"names": cands}, [liberty], [k_lib],
                         lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers),
                         lambda o: [o["file"]], tools=("yosys", "sta"))
     search_params = {"search": cfg.search_split, "test": cfg.test_split, "encoding": cfg.encoding,
