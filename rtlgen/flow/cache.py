@@ -1,10 +1,11 @@
 """Step cache of a flow run: a step reruns only when what it depends on changed.
 
 A step's *key* hashes its name, its parameters (plain JSON data), the content of its input files
-(folders: every file below them, by relative path and content) and the keys of the steps it
-builds on, and the versions of rtlgen and of the external tools the step runs (:class:`ToolVersions`:
-a new Yosys, Verilator, OpenSTA or Icarus reruns the steps that use it). After a step runs, ``RUN/.flow/STEP.json`` records the key, the step's outputs (plain
-data) and the content hash of each output file it names. A rerun reuses the record when the key
+(folders: every file below them, by relative path and content), the keys of the steps it builds
+on, and the versions of rtlgen and of the external tools the step runs (:class:`ToolVersions`: a
+new Yosys, Verilator, OpenSTA or Icarus reruns the steps that use it). After a step runs,
+``RUN/.flow/STEP.json`` records the key, the step's outputs (plain data) and the content hash of
+each output file it names. A rerun reuses the record when the key
 is the same and every recorded output file still has its recorded content; otherwise the step
 runs again (and so does every step whose key includes its key).
 
