@@ -16,36 +16,53 @@ from pathlib import Path
 
 from rtlgen.errors import ToolError
 
-__all__ = ["REPO_ROOT", "liberty_path", "shared_data_dir", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_files", "staged_folder", "file_hash"]
+__all__ = ["REPO_ROOT", "checkout_root", "liberty_path", "shared_data_dir", "atomic_write_bytes",
+           "atomic_write_text", "atomic_write_files", "staged_folder", "file_hash"]
 
-#: The checkout this package lives in (meaningful for an editable install).
+#: The folder above the package: the checkout for a source tree or an editable install (then it
+#: holds ``pyproject.toml``); for an installed wheel it is ``site-packages`` and means nothing.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: Where Debian's ``qflow-tech-osu018`` puts the OSU 0.18um library (relative to its root).
 _OSU018 = Path("usr/share/qflow/tech/osu018/osu018_stdcells.lib")
+
+
+def checkout_root() -> Path | None:
+    """The source checkout rtlgen runs from, or None for an installed package (a wheel)."""
+    return REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "rtlgen").is_dir() else None
 
 
 def liberty_path() -> Path:
     """The default liberty file: OSU 0.18um cells from Debian's ``qflow-tech-osu018``.
 
-    ``bootstrap.sh`` unpacks the package into ``.deps/osu018`` of the checkout.
+    Looked up in order: ``$RTLGEN_LIBERTY`` (when set it must name a file: a wrong setting is an
+    error, not a reason to fall back), ``.deps/osu018`` of the checkout (``bootstrap.sh``
+    unpacks the package there), then the system's ``/usr/share/qflow`` (``apt-get install
+    qflow-tech-osu018``). An installed wheel ships no liberty file: it finds the system's or
+    ``$RTLGEN_LIBERTY``.
     """
-    candidates = []
-    if os.environ.get("RTLGEN_LIBERTY"):
-        candidates.append(Path(os.environ["RTLGEN_LIBERTY"]))
-    candidates += [REPO_ROOT / ".deps/osu018" / _OSU018, Path("/") / _OSU018]
+    env = os.environ.get("RTLGEN_LIBERTY")
+    if env:
+        if not Path(env).is_file():
+            raise ToolError(f"$RTLGEN_LIBERTY is {env!r}, which is not a file; expected the path of a liberty "
+                            "(.lib) file, e.g. osu018_stdcells.lib")
+        return Path(env)
+    root = checkout_root()
+    candidates = ([root / ".deps/osu018" / _OSU018] if root is not None else []) + [Path("/") / _OSU018]
     for path in candidates:
         if path.is_file():
             return path
     raise ToolError(
         "osu018_stdcells.lib not found; looked in "
         + ", ".join(str(p) for p in candidates)
-        + ". Run 'bash bootstrap.sh setup' or set RTLGEN_LIBERTY to a liberty file"
+        + ". Install it (Debian: apt-get install qflow-tech-osu018; in a checkout 'bash bootstrap.sh setup' "
+        "unpacks it into .deps) or set $RTLGEN_LIBERTY to a liberty file"
     )
 
 
 def shared_data_dir() -> Path:
     """The folder of real test inputs (``../shared/data`` beside the checkout)."""
+    # an installed package has no checkout beside it: only $RTLGEN_SHARED_DATA can say where
     path = Path(os.environ.get("RTLGEN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
     if not path.is_dir():
         raise FileNotFoundError(

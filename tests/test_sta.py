@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from rtlgen.cost.sta import StaConfig, run_sta
+from rtlgen.cost.sta import StaConfig, run_sta, sta_version
+from rtlgen.errors import ToolError
 from rtlgen.cost.synth import synthesize
 
 
@@ -61,3 +64,33 @@ def test_our_tables_and_slews_reproduce_openstas_internal_power(tmp_path):
         rise_slew, fall_slew = report.slews_ns[f"{cname}/{arc.related_pin}"]
         energy += (arc.rise(0.01, rise_slew) + arc.fall(0.01, fall_slew)) * 0.5  # P(other input = 1)
     assert report.sta_power_mw["internal"] == pytest.approx(energy * density / config.clock_ns, rel=1e-5)
+
+
+def _tiny_and(tmp_path):
+    path = tmp_path / "tiny.v"
+    path.write_text("module tiny(A, B, O); input [7:0] A; input [7:0] B; output [15:0] O;\n"
+                    "assign O = {15'b0, A[0] & B[0]}; endmodule\n")
+    return synthesize(path)
+
+
+def test_sta_writes_nothing_into_the_callers_folder(tmp_path, monkeypatch):
+    # OpenSTA keeps its command history (.history_sta) in its working folder: that must be the
+    # run's temporary folder, never where rtlgen was started
+    mapped = _tiny_and(tmp_path)
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    monkeypatch.chdir(caller)
+    report = run_sta(mapped)
+    sta_version()
+    assert report.delay_ns > 0
+    assert list(caller.iterdir()) == []
+
+
+def test_sta_version():
+    assert re.fullmatch(r"OpenSTA \d+\.\d+\.\d+\S*", sta_version())
+
+
+def test_missing_sta_is_a_tool_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("RTLGEN_STA", str(tmp_path / "no-sta"))
+    with pytest.raises(ToolError, match=r"^sta not found: \$RTLGEN_STA is '.*no-sta', which is not an executable$"):
+        sta_version()

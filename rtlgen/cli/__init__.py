@@ -22,6 +22,7 @@ import argparse
 import importlib
 import sys
 
+from rtlgen import __version__
 from rtlgen.errors import RtlgenError
 
 __all__ = ["main", "build_parser", "EXIT_STATUSES"]
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                + ". Add --traceback (before COMMAND) for the full Python trace of an error.",
     )
     parser.add_argument("--traceback", action="store_true", help="show the full Python traceback on errors")
+    parser.add_argument("--version", action="version", version=f"rtlgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _subcommand_modules():
         importlib.import_module(f"{__name__}.{name}").register(sub)

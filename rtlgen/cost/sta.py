@@ -28,7 +28,7 @@ from pathlib import Path
 from rtlgen.errors import ToolError
 from rtlgen.cost.synth import MappedNetlist, find_tool
 
-__all__ = ["StaConfig", "StaReport", "run_sta"]
+__all__ = ["StaConfig", "StaReport", "run_sta", "sta_version"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,20 @@ class StaReport:
     critical_path: tuple[str, ...]        # pins along the worst path, input port first
     slews_ns: dict[str, tuple[float, float]] = field(repr=False)  # 'inst/PIN' -> (rise, fall)
     sta_power_mw: dict[str, float] = field(default_factory=dict)  # internal/switching/leakage/total
+
+
+def sta_version() -> str:
+    """``OpenSTA X.Y.Z``: what ``sta -version`` prints (e.g. ``2.0.17``); ToolError without OpenSTA."""
+    sta = find_tool("sta", "RTLGEN_STA", "opensta")
+    try:
+        proc = subprocess.run([sta, "-version"], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"'{sta} -version' failed: {exc}") from None
+    out = proc.stdout.strip()
+    if proc.returncode != 0 or not out:
+        raise ToolError(f"'{sta} -version' failed (exit {proc.returncode}): {(proc.stderr or out).strip()[:200]}")
+    return f"OpenSTA {out.splitlines()[0]}"
 
 
 def _tcl_name(name: str) -> str:
@@ -126,8 +140,10 @@ def run_sta(
         (tmpdir / "mapped.v").write_text(mapped.verilog)
         (tmpdir / "run.tcl").write_text("\n".join(lines) + "\n")
         try:
+            # cwd: OpenSTA writes .history_sta (its command history) into its working folder;
+            # no stdin: it must never wait for interactive commands
             proc = subprocess.run([sta, "-no_init", "-no_splash", "-exit", "run.tcl"], cwd=tmpdir,
-                                  capture_output=True, text=True, timeout=timeout)
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise ToolError(f"OpenSTA (sta) did not finish timing {mapped.top} within {timeout:.0f} s") from None
     out = proc.stdout + proc.stderr

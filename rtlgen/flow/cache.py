@@ -1,9 +1,11 @@
 """Step cache of a flow run: a step reruns only when what it depends on changed.
 
 A step's *key* hashes its name, its parameters (plain JSON data), the content of its input files
-(folders: every file below them, by relative path and content) and the keys of the steps it
-builds on. After a step runs, ``RUN/.flow/STEP.json`` records the key, the step's outputs (plain
-data) and the content hash of each output file it names. A rerun reuses the record when the key
+(folders: every file below them, by relative path and content), the keys of the steps it builds
+on, and the versions of rtlgen and of the external tools the step runs (:class:`ToolVersions`: a
+new Yosys, Verilator, OpenSTA or Icarus reruns the steps that use it). After a step runs,
+``RUN/.flow/STEP.json`` records the key, the step's outputs (plain data) and the content hash of
+each output file it names. A rerun reuses the record when the key
 is the same and every recorded output file still has its recorded content; otherwise the step
 runs again (and so does every step whose key includes its key).
 
@@ -16,11 +18,78 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
+from rtlgen.errors import ToolError
 from rtlgen.paths import atomic_write_text
 
-__all__ = ["content_hash", "step_key", "StepCache"]
+__all__ = ["content_hash", "step_key", "StepCache", "ToolVersions", "TOOL_PROBES", "ABSENT"]
+
+#: The version of a tool that is not installed: a step that does not run it keeps its key.
+ABSENT = "absent"
+
+
+def _rtlgen_version() -> str:
+    from rtlgen import __version__
+
+    return __version__
+
+
+def _yosys_version() -> str:
+    from rtlgen.gen.synth import yosys_version
+
+    return yosys_version()
+
+
+def _simulator_version(name: str) -> str:
+    from rtlgen.sim.simulators import get_simulator
+
+    return get_simulator(name).version
+
+
+def _sta_version() -> str:
+    from rtlgen.cost import sta
+
+    return sta.sta_version()
+
+
+#: Tool name -> function returning its version string (ToolError when the tool is missing). The
+#: functions are those of the modules that run each tool; they are looked up at call time.
+TOOL_PROBES: dict[str, Callable[[], str]] = {
+    "rtlgen": _rtlgen_version,
+    "yosys": _yosys_version,
+    "verilator": lambda: _simulator_version("verilator"),
+    "icarus": lambda: _simulator_version("icarus"),
+    "sta": _sta_version,
+}
+
+
+class ToolVersions:
+    """Versions of rtlgen and the external tools, each read at most once (one instance per flow
+    run: running ``yosys -V``, ``sta -version``... for every step would cost seconds).
+
+    ``versions("yosys", "sta")`` -> ``{"yosys": "Yosys 0.23 ...", "sta": "OpenSTA 2.0.17"}``; a tool
+    that is missing reads as :data:`ABSENT`, so only the steps that run it fail (when they do).
+    """
+
+    def __init__(self, probes: Mapping[str, Callable[[], str]] | None = None):
+        self._probes = TOOL_PROBES if probes is None else probes
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, *names: str) -> dict[str, str]:
+        out = {}
+        for name in names:
+            if name not in self._seen:
+                try:
+                    probe = self._probes[name]
+                except KeyError:
+                    raise ValueError(f"no version probe for tool {name!r}; known: {', '.join(self._probes)}") from None
+                try:
+                    self._seen[name] = probe()
+                except ToolError:
+                    self._seen[name] = ABSENT
+            out[name] = self._seen[name]
+        return out
 
 _CHUNK = 1 << 20
 
@@ -55,10 +124,14 @@ def content_hash(path: str | os.PathLike, *, ignore: Iterable[str] = ()) -> str:
     return h.hexdigest()
 
 
-def step_key(name: str, params: Any, files: Iterable[str | os.PathLike] = (), upstream: Iterable[str] = ()) -> str:
+def step_key(name: str, params: Any, files: Iterable[str | os.PathLike] = (), upstream: Iterable[str] = (),
+             tools: Mapping[str, str] | None = None) -> str:
+    """The cache key of a step (24 hex digits): its name, parameters, input files' contents, the
+    keys of the steps it builds on and ``tools`` (tool name -> version, :class:`ToolVersions`)."""
     h = hashlib.sha256()
     h.update(name.encode() + b"\0")
     h.update(json.dumps(params, sort_keys=True, default=str).encode() + b"\0")
+    h.update(json.dumps(dict(tools or {}), sort_keys=True).encode() + b"\0")
     for f in files:
         h.update(content_hash(f).encode() + b"\0")
     for k in upstream:

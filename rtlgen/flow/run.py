@@ -16,8 +16,11 @@ brackets)::
     hil        per point: RTL vs emulation, accuracy, speed    [bitstream, model, images, hil settings]
     report     RUN/report/report.md with plots                 [everything above]
 
-A rerun of the same file reuses every step whose key is unchanged and whose output files are
-intact; a changed input reruns its step and every step after it that depends on it.
+Every key also holds rtlgen's version and the versions of the tools the step runs (generate:
+Yosys; verify: Yosys and the simulator; cost: Yosys and OpenSTA, besides the liberty file's
+content; hil: Verilator), read once per run. A rerun of the same file reuses every step whose key
+is unchanged and whose output files are intact; a changed input or tool reruns its step and every
+step after it that depends on it.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from typing import Any, Callable
 
 from rtlgen import resources
 from rtlgen.paths import liberty_path
-from rtlgen.flow.cache import StepCache, step_key
+from rtlgen.flow.cache import StepCache, ToolVersions, step_key
 from rtlgen.flow.config import FlowConfig, load_flow
 from rtlgen.flow import steps
 
@@ -77,11 +80,13 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     run.mkdir(parents=True, exist_ok=True)
     cache = StepCache(run)
     res = FlowResult(run)
+    versions = ToolVersions()   # one reading of each tool's version per run
+    liberty = liberty_path()    # the cost step needs it: a missing one fails now, not minutes later
 
     def step(name: str, params: Any, files: list[Any], upstream: list[str], fn: Callable[[], dict[str, Any]],
              outputs_files: Callable[[dict[str, Any]], list[Any]] = lambda o: [],
-             workdir: Path | None = None) -> tuple[dict[str, Any], str]:
-        key = step_key(name, params, files, upstream)
+             workdir: Path | None = None, tools: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
+        key = step_key(name, params, files, upstream, versions("rtlgen", *tools))
         hit = cache.lookup(name, key)
         if hit is not None:
             res.cached.append(name)
@@ -112,7 +117,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                       lambda o: [o["model"], o["images"]])
     fams = [{"family": f.family, "signed": f.signed, "params": dict(f.params)} for f in cfg.families]
     g, k_gen = step("generate", fams, [], [], lambda: steps.generate_step(fams, str(run / "generated")),
-                    lambda o: o["netlists"])
+                    lambda o: o["netlists"], tools=("yosys",) if fams else ())
     folders = ([str(GENERATED_DIR)] if cfg.generated else []) + [str(d) for d in cfg.netlist_dirs]
     if g["folder"]:
         folders.append(g["folder"])
@@ -128,10 +133,11 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     if cfg.verify != "none":
         names = None if cfg.verify == "all" else cands
         step("verify", {"names": names, "simulator": cfg.verify_simulator}, [], [k_lib],
-             lambda: steps.verify_step(libdir, names, str(run / "work" / "verify"), cfg.verify_simulator))
-    cost, k_cost = step("cost", {"names": cands}, [liberty_path()], [k_lib],
+             lambda: steps.verify_step(libdir, names, str(run / "work" / "verify"), cfg.verify_simulator),
+             tools=("yosys", cfg.verify_simulator))
+    cost, k_cost = step("cost", {"names": cands}, [liberty], [k_lib],
                         lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers),
-                        lambda o: [o["file"]])
+                        lambda o: [o["file"]], tools=("yosys", "sta"))
     search_params = {"search": cfg.search_split, "test": cfg.test_split, "encoding": cfg.encoding,
                      "granularity": cfg.granularity, "weight_tuning": cfg.weight_tuning,
                      "candidates": list(cfg.candidates),
@@ -163,7 +169,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                           lambda: steps.hil_step(acc["accel_dir"], bs["bitstream"], m["model"], m["images"],
                                                  cfg.hil_images, cfg.hil_workers, str(pdir / "hil.json"),
                                                  optimize=cfg.hil_optimize, progress=progress and not quiet),
-                          lambda o: [pdir / "hil.json"])
+                          lambda o: [pdir / "hil.json"], tools=("verilator",))
         points.append({**p, "accel": acc, "bitstream_file": bs["bitstream"], "hil": hil})
     from rtlgen.flow.report import write_report
 
