@@ -159,8 +159,8 @@ PDKS: dict[str, Pdk] = {
         dont_use=(
             (_SKY130 + "sdf*", _SCAN), (_SKY130 + "sedf*", _SCAN),
             (_SKY130 + "dlclkp_*", _GATE), (_SKY130 + "sdlclkp_*", _GATE),
-            (_SKY130 + "decap_*", _PHYS), (_SKY130 + "diode_*", _PHYS), (_SKY130 + "fill*", _PHYS),
-            (_SKY130 + "tap*", _PHYS),
+            # (this liberty file holds no fill or tap cells: those are in the LEF only)
+            (_SKY130 + "decap_*", _PHYS), (_SKY130 + "diode_*", _PHYS),
             (_SKY130 + "lpflow_*", "power-management cell (isolation, level shifter, keep-alive "
                                    "buffer, bleeder, decap on a switched supply): placed by power intent"),
             (_SKY130 + "macro_sparecell", "spare-cell macro (for metal-only fixes)"),
@@ -183,8 +183,7 @@ PDKS: dict[str, Pdk] = {
         driving_cell=_GF180 + "inv_1", output_load_pf=0.0024, load_pin=(_GF180 + "dffq_1", "D"),
         dont_use=(
             (_GF180 + "sdff*", _SCAN), (_GF180 + "icgt*", _GATE),
-            (_GF180 + "fill*", _PHYS), (_GF180 + "endcap", _PHYS), (_GF180 + "antenna", _PHYS),
-            (_GF180 + "filltie", _PHYS),
+            (_GF180 + "fill*", _PHYS), (_GF180 + "endcap", _PHYS), (_GF180 + "antenna", _PHYS),  # fill*: also fillcap_*, filltie
             (_GF180 + "clkbuf_*", _CLOCK), (_GF180 + "clkinv_*", _CLOCK),
             (_GF180 + "dly*", _DELAY), (_GF180 + "hold", "bus holder (keeps a floating net's level)"),
             (_GF180 + "bufz_*", _TRI), (_GF180 + "invz_*", _TRI),
