@@ -184,3 +184,36 @@ def test_cli_pdk_choice(evoapprox_dir, capsys):
     assert "invalid choice: 'tsmc7'" in capsys.readouterr().err
     assert main(["cost", netlist, "--pdk", "osu018", "--liberty", "x.lib"]) == 2
     assert capsys.readouterr().err.strip() == "rtlgen cost: error: give --pdk or --liberty, not both"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+_FLOW = """
+[flow]
+version = 1
+name = "t"
+[model]
+zoo = "digits"
+[accelerator]
+config = "{accel}"
+"""
+
+
+def test_flows_choose_the_pdk(tmp_path):
+    from rtlgen.errors import ConfigError
+    from rtlgen.flow import load_flow
+
+    base = _FLOW.format(accel=ROOT / "flows" / "accel_digits.toml")
+    assert load_flow(ROOT / "flows" / "digits_default.toml").pdk == "sky130hd"
+    assert load_flow(ROOT / "flows" / "resnet8_cifar10.toml").pdk == "sky130hd"
+    (tmp_path / "f.toml").write_text(base)
+    assert load_flow(tmp_path / "f.toml").pdk == DEFAULT_PDK  # no [cost]: the default
+    (tmp_path / "libs").mkdir()
+    (tmp_path / "f.toml").write_text(base + '[cost]\npdk = "asap7"\npdk_dirs = ["libs"]\n')
+    cfg = load_flow(tmp_path / "f.toml")
+    assert cfg.pdk == "asap7" and cfg.pdk_dirs == (tmp_path / "libs",)
+    for extra, message in (('[cost]\npdk = "tsmc7"\n', r"cost\.pdk: 'tsmc7' is not one of asap7, gf180mcu, osu018, sky130hd$"),
+                           ('[cost]\npdk_dirs = ["nowhere"]\n', r"cost\.pdk_dirs\[0\]: folder .*nowhere not found$"),
+                           ('[cost]\nliberty = "x.lib"\n', r"unknown key cost\.liberty; valid keys of \[cost\]: pdk, pdk_dirs$")):
+        (tmp_path / "f.toml").write_text(base + extra)
+        with pytest.raises(ConfigError, match=message):
+            load_flow(tmp_path / "f.toml")

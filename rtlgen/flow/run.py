@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rtlgen import resources
-from rtlgen.paths import liberty_path
+from rtlgen.cost.pdk import get_pdk
 from rtlgen.flow.cache import StepCache, step_key
 from rtlgen.flow.config import FlowConfig, load_flow
 from rtlgen.flow import steps
@@ -129,18 +129,22 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
         names = None if cfg.verify == "all" else cands
         step("verify", {"names": names, "simulator": cfg.verify_simulator}, [], [k_lib],
              lambda: steps.verify_step(libdir, names, str(run / "work" / "verify"), cfg.verify_simulator))
-    cost, k_cost = step("cost", {"names": cands}, [liberty_path()], [k_lib],
-                        lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers),
+    pdk_dirs = [str(d) for d in cfg.pdk_dirs]
+    cost, k_cost = step("cost", {"names": cands, "pdk": cfg.pdk},
+                        [get_pdk(cfg.pdk).with_search(pdk_dirs).liberty()], [k_lib],
+                        lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers,
+                                                pdk=cfg.pdk, pdk_dirs=pdk_dirs),
                         lambda o: [o["file"]])
     search_params = {"search": cfg.search_split, "test": cfg.test_split, "encoding": cfg.encoding,
                      "granularity": cfg.granularity, "weight_tuning": cfg.weight_tuning,
                      "candidates": list(cfg.candidates),
                      "generations": cfg.generations, "population": cfg.population, "seed": cfg.seed,
                      "split_levels": cfg.split_levels, "energy_vectors": cfg.energy_vectors,
-                     "layerwise_baseline": cfg.layerwise_baseline}
+                     "layerwise_baseline": cfg.layerwise_baseline, "pdk": cfg.pdk}
     sr, k_search = step("search", search_params, [m["model"], m["images"], cfg.accel], [k_lib, k_model],
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,
+                                                  pdk_dirs=pdk_dirs,
                                                   **search_params),
                         lambda o: [run / "map" / "front.json"], workdir=run / "map")
     sel, k_sel = step("select", {"max_loss": list(cfg.max_loss)}, [], [k_search],
