@@ -217,3 +217,24 @@ def test_flows_choose_the_pdk(tmp_path):
         (tmp_path / "f.toml").write_text(base + extra)
         with pytest.raises(ConfigError, match=message):
             load_flow(tmp_path / "f.toml")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_a_small_accelerator_synthesizes_and_times_on_every_pdk(name, tmp_path, evoapprox_dir):
+    from rtlgen.accel.config import AccelConfig
+    from rtlgen.accel.generate import generate_accelerator
+    from rtlgen.accel.synth import accelerator_timing
+
+    from accel_library import build_library
+
+    catalog = build_library(evoapprox_dir, tmp_path / "lib", names=("mul8u_1JJQ", "mul8u_17MJ"))
+    small = AccelConfig(units=1, lanes=2, multipliers=2, activation_bytes=64, weight_words=16, channels=4,
+                        unit_multipliers=(("mul8u_1JJQ", "mul8u_17MJ"),))
+    design = generate_accelerator(small, catalog, tmp_path / "rtl")
+    pdk = get_pdk(name).with_search([SHARED_LIBERTY])
+    lib = pdk.library()
+    timing = accelerator_timing(design, pdk=pdk)
+    assert timing.cells > 500 and timing.area_um2 > 0
+    assert 0 < timing.delay_ns < 100 and timing.fmax_mhz == pytest.approx(1e3 / timing.delay_ns)
+    assert timing.critical_path
