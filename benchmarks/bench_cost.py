@@ -10,7 +10,11 @@ power, area and energy with the figures EvoApprox publishes for PDK45 (the ``// 
 of each netlist, cross-checked against meta.json): Spearman rank correlation, scatter plot, timings.
 ``--generated`` also costs every shipped generated netlist (rtlgen/data/netlists/generated) and
 reports how many cost and the exact array multipliers' figures. The last lines summarize every
-PDK in one table (the one in benchmarks/RESULTS.md).
+PDK in one table (the one in benchmarks/RESULTS.md). ``--accel`` also synthesizes the default
+accelerator (flows/accel_default.toml: its units, lanes and multiplier banks) on each PDK and
+times it (rtlgen.accel.synth.accelerator_timing: cells, area, Fmax), with the memories shrunk to
+``--accel-memory`` bytes/words/channels (memories become flip-flops: there is no SRAM macro, and
+the full 32 KiB would not synthesize in reasonable time on a small machine).
 """
 from __future__ import annotations
 
@@ -85,20 +89,65 @@ def main(argv=None) -> int:
                     help="process (repeatable; default sky130hd; all = every registered PDK)")
     ap.add_argument("--pdk-dir", action="append", default=[], help="folder of liberty files (gf180mcu, asap7)")
     ap.add_argument("--generated", action="store_true", help="also cost the shipped generated netlists")
+    ap.add_argument("--accel", action="store_true", help="also synthesize and time the default accelerator")
+    ap.add_argument("--accel-memory", default="64,16,16", help="activation bytes, weight words, channels")
+    ap.add_argument("--no-multipliers", action="store_true", help="skip the multipliers (with --accel)")
     args = ap.parse_args(argv)
     names = args.pdk or ["sky130hd"]
     names = pdk_names() if "all" in names else names
-    summary_rows = []
+    summary_rows, accel_rows = [], []
     for i, name in enumerate(names):
         pdk = get_pdk(name).with_search(args.pdk_dir or [shared_data_dir() / "liberty"])
         print(f"\n=== {pdk.name}: {pdk.title}")
-        summary_rows.append(run_pdk(args, pdk, plot=args.plot if i == 0 else None))
+        plot = args.plot if i == 0 and str(args.plot) not in ("", ".") else None  # --plot '': none
+        if not args.no_multipliers:
+            summary_rows.append(run_pdk(args, pdk, plot=plot))
+        if args.accel:
+            accel_rows.append(run_accel(args, pdk))
     print("\n| PDK | exact mul8u_1JJQ: cells, um^2, ns, pJ | mul8s_1KV6: cells, um^2, ns, pJ | "
           "Spearman power / area / delay vs PDK45 | generated netlists costed | wall s |")
     print("|---|---|---|---|---|---|")
     for row in summary_rows:
         print(row)
+    if accel_rows:
+        print("\n| PDK | cells | area mm^2 | critical path ns | Fmax MHz | synthesis + STA s |")
+        print("|---|---|---|---|---|---|")
+        for row in accel_rows:
+            print(row)
     return 0
+
+
+def run_accel(args, pdk) -> str:
+    import tempfile
+    from dataclasses import replace
+
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.generate import generate_accelerator
+    from rtlgen.accel.synth import accelerator_timing
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.netlist.multiplier import read_multiplier
+
+    data = args.data or shared_data_dir() / "evoapproxlib-v2022"
+    act, words, channels = (int(v) for v in args.accel_memory.split(","))
+    config = load_config(Path(__file__).resolve().parent.parent / "flows" / "accel_default.toml")
+    config = replace(config, activation_bytes=act, weight_words=words, channels=channels)
+    circ = circuits(data)
+    with tempfile.TemporaryDirectory(prefix="bench-accel-") as tmp:
+        cat = Catalog(Path(tmp) / "lib")
+        for name in sorted({n for bank in config.unit_multipliers for n in bank}):
+            _, table, signed = read_multiplier(circ[name])
+            cat.add(table, signed, name, netlist=circ[name])
+        cat.save()
+        design = generate_accelerator(config, cat, Path(tmp) / "rtl")
+        t = time.perf_counter()
+        timing = accelerator_timing(design, pdk=pdk)
+        dt = time.perf_counter() - t
+    print(f"accelerator {config.units}x{config.lanes}x{config.multipliers} (memories {args.accel_memory}) on "
+          f"{pdk.name}: {timing.cells:,} cells, {timing.area_um2 / 1e6:.3f} mm^2, {timing.delay_ns:.2f} ns, "
+          f"Fmax {timing.fmax_mhz:.0f} MHz ({dt:.0f} s); path {' '.join(timing.critical_path[:2])} ... "
+          f"{timing.critical_path[-1] if timing.critical_path else ''}")
+    return (f"| {pdk.name} | {timing.cells:,} | {timing.area_um2 / 1e6:.3f} | {timing.delay_ns:.2f} | "
+            f"{timing.fmax_mhz:.0f} | {dt:.0f} |")
 
 
 def run_pdk(args, pdk, plot) -> str:
