@@ -238,3 +238,26 @@ def test_a_small_accelerator_synthesizes_and_times_on_every_pdk(name, tmp_path, 
     assert timing.cells > 500 and timing.area_um2 > 0
     assert 0 < timing.delay_ns < 100 and timing.fmax_mhz == pytest.approx(1e3 / timing.delay_ns)
     assert timing.critical_path
+
+
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_opensta_speaks_ns_and_pf_on_every_pdk(name, evoapprox_dir):
+    """The input pins that ports drive see the input transition we set, in ns, whatever the
+    library's time unit (ASAP7: ps); the clock period is ns too (OpenSTA's power scales with it)."""
+    from rtlgen.cost.sta import StaConfig, run_sta
+    from rtlgen.cost.synth import synthesize
+
+    pdk = get_pdk(name).with_search([SHARED_LIBERTY])
+    mapped = synthesize(_find(evoapprox_dir, "mul8u_17MN"), liberty=pdk.liberty())
+    inputs = {b for n, (d, bits) in mapped.ports.items() if d == "input" for b in bits}
+    lib = mapped.library
+    port_pins = {f"{c}/{p}" for c, cell in mapped.module["cells"].items() for p, bits in cell["connections"].items()
+                 if p in lib.cell(cell["type"]).inputs and bits[0] in inputs}
+    assert port_pins
+    config = StaConfig(driving_cell="(ideal)", input_transition_ns=0.05, clock_ns=10.0)
+    report = run_sta(mapped, config)
+    for pin in port_pins:
+        assert report.slews_ns[pin] == pytest.approx((0.05, 0.05), abs=1e-6), pin
+    slow = run_sta(mapped, StaConfig(driving_cell="(ideal)", input_transition_ns=0.05, clock_ns=20.0))
+    assert slow.sta_power_mw["switching"] == pytest.approx(report.sta_power_mw["switching"] / 2, rel=1e-3)
+    assert 0.02 < report.delay_ns < 5.0  # a few gates: tens of ps (ASAP7) to about a ns
