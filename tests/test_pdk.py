@@ -261,3 +261,26 @@ def test_opensta_speaks_ns_and_pf_on_every_pdk(name, evoapprox_dir):
     slow = run_sta(mapped, StaConfig(driving_cell="(ideal)", input_transition_ns=0.05, clock_ns=20.0))
     assert slow.sta_power_mw["switching"] == pytest.approx(report.sta_power_mw["switching"] / 2, rel=1e-3)
     assert 0.02 < report.delay_ns < 5.0  # a few gates: tens of ps (ASAP7) to about a ns
+
+
+def test_mapper_energy_model_costs_on_its_pdk(tmp_path, evoapprox_dir):
+    import numpy as np
+
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.mapper.job import CatalogEnergy
+    from rtlgen.mapper.space import Candidate
+    from rtlgen.netlist.multiplier import netlist_table
+
+    path = _find(evoapprox_dir, "mul8u_17MN")
+    cat = Catalog(tmp_path / "lib")
+    entry = cat.add(netlist_table(path), False, "mul8u_17MN", netlist=path)
+    cand = Candidate("mul8u_17MN", entry.hash, False, np.asarray(cat.table(entry.hash)))
+    h = np.ones(256)
+    energies = {}
+    for pdk in ("osu018", "sky130hd"):
+        model = CatalogEnergy(cat, n_vectors=1024, pdk=pdk)
+        energies[pdk] = model(cand, h, h)
+        spec = model._spec(h, h)
+        assert energies[pdk] == hardware_cost(path, pdk=pdk, activity=spec).energy_pj
+    assert energies["osu018"] > energies["sky130hd"] > 0  # 0.18 um costs more than 130 nm
+    assert CatalogEnergy(cat, n_vectors=1024)(cand, h, h) == energies["sky130hd"]  # the default
