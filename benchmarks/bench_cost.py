@@ -123,7 +123,7 @@ def run_accel(args, pdk) -> str:
 
     from rtlgen.accel.config import load_config
     from rtlgen.accel.generate import generate_accelerator
-    from rtlgen.accel.synth import accelerator_timing
+    from rtlgen.accel.synth import accelerator_timing, map_accelerator
     from rtlgen.library.catalog import Catalog
     from rtlgen.netlist.multiplier import read_multiplier
 
@@ -140,8 +140,23 @@ def run_accel(args, pdk) -> str:
         cat.save()
         design = generate_accelerator(config, cat, Path(tmp) / "rtl")
         t = time.perf_counter()
-        timing = accelerator_timing(design, pdk=pdk)
+        mapped = map_accelerator(design, pdk=pdk)
+        timing = accelerator_timing(design, pdk=pdk, mapped=mapped)
         dt = time.perf_counter() - t
+    # the fanout of the nets along the critical path (Yosys inserts no buffers)
+    loads: dict[int, int] = {}
+    for cell in mapped.module["cells"].values():
+        ins = set(mapped.library.cell(cell["type"]).inputs)
+        for pin, bits in cell["connections"].items():
+            if pin in ins and isinstance(bits[0], int):
+                loads[bits[0]] = loads.get(bits[0], 0) + 1
+    fanouts = []
+    for point in timing.critical_path:
+        cname, _, pin = point.partition("/")
+        cell = mapped.module["cells"].get(cname)
+        if cell is not None and pin in mapped.library.cell(cell["type"]).outputs:
+            fanouts.append(loads.get(cell["connections"][pin][0], 0))
+    print(f"critical path: {len(timing.critical_path)} pins, fanouts of its nets {fanouts}")
     print(f"accelerator {config.units}x{config.lanes}x{config.multipliers} (memories {args.accel_memory}) on "
           f"{pdk.name}: {timing.cells:,} cells, {timing.area_um2 / 1e6:.3f} mm^2, {timing.delay_ns:.2f} ns, "
           f"Fmax {timing.fmax_mhz:.0f} MHz ({dt:.0f} s); path {' '.join(timing.critical_path[:2])} ... "
