@@ -20,7 +20,9 @@ _OSU018 = Path("usr/share/qflow/tech/osu018/osu018_stdcells.lib")
 
 
 def liberty_path() -> Path:
-    """The default liberty file: OSU 0.18um cells from Debian's ``qflow-tech-osu018``.
+    """OSU 0.18um cells from Debian's ``qflow-tech-osu018``: the netlist reader's library of cell
+    functions (EvoApprox's ``_pdk45`` netlists use its cell names) and the ``osu018`` PDK's file
+    (:mod:`rtlgen.cost.pdk`; costs default to ``sky130hd``, which ships in the package).
 
     ``bootstrap.sh`` unpacks the package into ``.deps/osu018`` of the checkout.
     """
