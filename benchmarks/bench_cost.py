@@ -1,11 +1,20 @@
 """Cost of all 50 EvoApprox v2022 8x8 multipliers, and how it ranks against EvoApprox's PDK45 power.
 
-Run: PYTHONPATH=. python benchmarks/bench_cost.py [--data DIR] [--jobs N] [--plot benchmarks/cost_vs_pdk45.png]
+Run: PYTHONPATH=. python benchmarks/bench_cost.py [--data DIR] [--jobs N] [--pdk NAME|all ...]
+     [--pdk-dir DIR] [--generated] [--plot benchmarks/cost_vs_pdk45.png]
 
-Synthesizes each generic netlist to OSU018 (Yosys), times it (OpenSTA), simulates a uniform random
+For each PDK (rtlgen.cost.pdk; default sky130hd, ``all`` = every registered one), synthesizes
+each generic netlist to its cells (Yosys), times it (OpenSTA), simulates a uniform random
 operand stream through the synthesized netlist and sums power (rtlgen.cost.multiplier); then compares our
 power, area and energy with the figures EvoApprox publishes for PDK45 (the ``// PDK45_PWR`` header
 of each netlist, cross-checked against meta.json): Spearman rank correlation, scatter plot, timings.
+``--generated`` also costs every shipped generated netlist (rtlgen/data/netlists/generated) and
+reports how many cost and the exact array multipliers' figures. The last lines summarize every
+PDK in one table (the one in benchmarks/RESULTS.md). ``--accel`` also synthesizes the default
+accelerator (flows/accel_default.toml: its units, lanes and multiplier banks) on each PDK and
+times it (rtlgen.accel.synth.accelerator_timing: cells, area, Fmax), with the memories shrunk to
+``--accel-memory`` bytes/words/channels (memories become flip-flops: there is no SRAM macro, and
+the full 32 KiB would not synthesize in reasonable time on a small machine).
 """
 from __future__ import annotations
 
@@ -25,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rtlgen.cost.activity import ActivitySpec  # noqa: E402
 from rtlgen.cost.multiplier import hardware_cost  # noqa: E402
+from rtlgen.cost.pdk import get_pdk, pdk_names  # noqa: E402
+from rtlgen.resources import GENERATED_NETLISTS  # noqa: E402
 from rtlgen.paths import shared_data_dir  # noqa: E402
 
 _HEADER = re.compile(r"^//\s*PDK45_(PWR|AREA|DELAY)\s*=\s*([0-9.]+)", re.M)
@@ -61,9 +72,9 @@ def meta_power(data: Path) -> dict[str, float]:
 
 
 def _one(args):
-    name, path, n_vectors = args
+    name, path, n_vectors, pdk = args
     t = time.perf_counter()
-    fig = hardware_cost(path, activity=ActivitySpec.make(n_vectors=n_vectors), name=name)
+    fig = hardware_cost(path, activity=ActivitySpec.make(n_vectors=n_vectors), name=name, pdk=pdk)
     return fig, time.perf_counter() - t
 
 
@@ -73,8 +84,88 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--vectors", type=int, default=16384)
     ap.add_argument("--plot", type=Path, default=Path(__file__).resolve().parent / "cost_vs_pdk45.png")
-    ap.add_argument("--json", type=Path, default=None, help="write all figures here")
+    ap.add_argument("--json", type=Path, default=None, help="write all figures here ({pdk} in the name: one per PDK)")
+    ap.add_argument("--pdk", action="append", default=None, choices=pdk_names() + ["all"],
+                    help="process (repeatable; default sky130hd; all = every registered PDK)")
+    ap.add_argument("--pdk-dir", action="append", default=[], help="folder of liberty files (gf180mcu, asap7)")
+    ap.add_argument("--generated", action="store_true", help="also cost the shipped generated netlists")
+    ap.add_argument("--accel", action="store_true", help="also synthesize and time the default accelerator")
+    ap.add_argument("--accel-memory", default="64,16,16", help="activation bytes, weight words, channels")
+    ap.add_argument("--no-multipliers", action="store_true", help="skip the multipliers (with --accel)")
     args = ap.parse_args(argv)
+    names = args.pdk or ["sky130hd"]
+    names = pdk_names() if "all" in names else names
+    summary_rows, accel_rows = [], []
+    for i, name in enumerate(names):
+        pdk = get_pdk(name).with_search(args.pdk_dir or [shared_data_dir() / "liberty"])
+        print(f"\n=== {pdk.name}: {pdk.title}")
+        plot = args.plot if i == 0 and str(args.plot) not in ("", ".") else None  # --plot '': none
+        if not args.no_multipliers:
+            summary_rows.append(run_pdk(args, pdk, plot=plot))
+        if args.accel:
+            accel_rows.append(run_accel(args, pdk))
+    print("\n| PDK | exact mul8u_1JJQ: cells, um^2, ns, pJ | mul8s_1KV6: cells, um^2, ns, pJ | "
+          "Spearman power / area / delay vs PDK45 | generated netlists costed | wall s |")
+    print("|---|---|---|---|---|---|")
+    for row in summary_rows:
+        print(row)
+    if accel_rows:
+        print("\n| PDK | cells | area mm^2 | critical path ns | Fmax MHz | synthesis + STA s |")
+        print("|---|---|---|---|---|---|")
+        for row in accel_rows:
+            print(row)
+    return 0
+
+
+def run_accel(args, pdk) -> str:
+    import tempfile
+    from dataclasses import replace
+
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.generate import generate_accelerator
+    from rtlgen.accel.synth import accelerator_timing, map_accelerator
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.netlist.multiplier import read_multiplier
+
+    data = args.data or shared_data_dir() / "evoapproxlib-v2022"
+    act, words, channels = (int(v) for v in args.accel_memory.split(","))
+    config = load_config(Path(__file__).resolve().parent.parent / "flows" / "accel_default.toml")
+    config = replace(config, activation_bytes=act, weight_words=words, channels=channels)
+    circ = circuits(data)
+    with tempfile.TemporaryDirectory(prefix="bench-accel-") as tmp:
+        cat = Catalog(Path(tmp) / "lib")
+        for name in sorted({n for bank in config.unit_multipliers for n in bank}):
+            _, table, signed = read_multiplier(circ[name])
+            cat.add(table, signed, name, netlist=circ[name])
+        cat.save()
+        design = generate_accelerator(config, cat, Path(tmp) / "rtl")
+        t = time.perf_counter()
+        mapped = map_accelerator(design, pdk=pdk)
+        timing = accelerator_timing(design, pdk=pdk, mapped=mapped)
+        dt = time.perf_counter() - t
+    # the fanout of the nets along the critical path (Yosys inserts no buffers)
+    loads: dict[int, int] = {}
+    for cell in mapped.module["cells"].values():
+        ins = set(mapped.library.cell(cell["type"]).inputs)
+        for pin, bits in cell["connections"].items():
+            if pin in ins and isinstance(bits[0], int):
+                loads[bits[0]] = loads.get(bits[0], 0) + 1
+    fanouts = []
+    for point in timing.critical_path:
+        cname, _, pin = point.partition("/")
+        cell = mapped.module["cells"].get(cname)
+        if cell is not None and pin in mapped.library.cell(cell["type"]).outputs:
+            fanouts.append(loads.get(cell["connections"][pin][0], 0))
+    print(f"critical path: {len(timing.critical_path)} pins, fanouts of its nets {fanouts}")
+    print(f"accelerator {config.units}x{config.lanes}x{config.multipliers} (memories {args.accel_memory}) on "
+          f"{pdk.name}: {timing.cells:,} cells, {timing.area_um2 / 1e6:.3f} mm^2, {timing.delay_ns:.2f} ns, "
+          f"Fmax {timing.fmax_mhz:.0f} MHz ({dt:.0f} s); path {' '.join(timing.critical_path[:2])} ... "
+          f"{timing.critical_path[-1] if timing.critical_path else ''}")
+    return (f"| {pdk.name} | {timing.cells:,} | {timing.area_um2 / 1e6:.3f} | {timing.delay_ns:.2f} | "
+            f"{timing.fmax_mhz:.0f} | {dt:.0f} |")
+
+
+def run_pdk(args, pdk, plot) -> str:
     data = args.data or shared_data_dir() / "evoapproxlib-v2022"
     circ = circuits(data)
     meta = meta_power(data)
@@ -84,7 +175,12 @@ def main(argv=None) -> int:
             print(f"note: {n}: header PDK45_PWR {pub[n]['pwr']} != meta.json pwr {meta[n]}")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(_one, [(n, p, args.vectors) for n, p in circ.items()]))
+        results = list(pool.map(_one, [(n, p, args.vectors, pdk) for n, p in circ.items()]))
+        generated = {}
+        if args.generated:
+            gen = {p.stem: p for p in sorted(GENERATED_NETLISTS.glob("mul8*.v"))}
+            for (f, _), n in zip(pool.map(_one, [(n, p, args.vectors, pdk) for n, p in gen.items()]), gen):
+                generated[n] = f
     wall = time.perf_counter() - t0
     figs = {f.name: f for f, _ in results}
     per = [dt for _, dt in results]
@@ -116,17 +212,24 @@ def main(argv=None) -> int:
     exact = circ.get("mul8u_1JJQ")
     if exact is not None:
         rng = np.random.default_rng(0)
-        hardware_cost(exact, activity=ActivitySpec.make(n_vectors=args.vectors))
+        hardware_cost(exact, activity=ActivitySpec.make(n_vectors=args.vectors), pdk=pdk)
         t = time.perf_counter()
         energies = []
         for _ in range(5):
             h = rng.exponential(size=256) * np.exp(-np.arange(256) / 32.0)
-            energies.append(hardware_cost(exact, activity=ActivitySpec.make(h, h[::-1].copy(), n_vectors=args.vectors)).energy_pj)
+            energies.append(hardware_cost(exact, activity=ActivitySpec.make(h, h[::-1].copy(), n_vectors=args.vectors),
+                                          pdk=pdk).energy_pj)
         dt = (time.perf_counter() - t) / 5
         print(f"mul8u_1JJQ under 5 random histograms: {dt:.2f} s each after the first "
               f"(energies {', '.join(f'{e:.2f}' for e in energies)} pJ; uniform {figs['mul8u_1JJQ'].energy_pj:.2f} pJ)")
     print(f"machine: {platform.node()} {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
-    if args.plot:
+    if generated:
+        for n in ("mul8u_array", "mul8s_baugh_wooley"):
+            if n in generated:
+                f = generated[n]
+                print(f"generated {n}: {f.cells} cells, {f.area_um2:.1f} um^2, {f.delay_ns:.3f} ns, {f.energy_pj:.3f} pJ")
+        print(f"generated netlists costed: {len(generated)}")
+    if plot:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -136,18 +239,28 @@ def main(argv=None) -> int:
             ax.scatter([pub[n]["pwr"] for n in sel], [figs[n].power_mw for n in sel], marker=marker,
                        label=("signed" if signed else "unsigned") + f" ({len(sel)})")
         ax.set_xlabel("EvoApprox published power, PDK45 (mW)")
-        ax.set_ylabel("rtlgen power, OSU018 @ 100 MHz, uniform operands (mW)")
+        ax.set_ylabel(f"rtlgen power, {pdk.name} @ 100 MHz, uniform operands (mW)")
         ax.set_title(f"50 EvoApprox 8x8 multipliers: Spearman rho = {summary[next(iter(rows))]:.3f}")
         ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        args.plot.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=120)
-        print(f"plot: {args.plot}")
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot, dpi=120)
+        print(f"plot: {plot}")
     if args.json:
-        args.json.write_text(json.dumps({"figures": {n: figs[n].to_json() for n in names},
-                                         "published": pub, "spearman": summary}, indent=1))
-    return 0
+        out = Path(str(args.json).replace("{pdk}", pdk.name))
+        out.write_text(json.dumps({"pdk": pdk.name, "figures": {n: figs[n].to_json() for n in names},
+                                   "generated": {n: f.to_json() for n, f in generated.items()},
+                                   "published": pub, "spearman": summary}, indent=1))
+
+    def ex(n: str) -> str:
+        f = figs.get(n)
+        return f"{f.cells}, {f.area_um2:,.0f}, {f.delay_ns:.2f}, {f.energy_pj:.3g}" if f else "-"
+
+    rho = [summary[k] for k in ("power (ours, simulated activity) vs PDK45 power", "area vs PDK45 area",
+                                "delay vs PDK45 delay")]
+    return (f"| {pdk.name} | {ex('mul8u_1JJQ')} | {ex('mul8s_1KV6')} | {' / '.join(f'{r:.3f}' for r in rho)} | "
+            f"{len(generated) if args.generated else '-'} | {wall:.0f} |")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def checkout_root() -> Path | None:
 
 
 def liberty_path() -> Path:
-    """The default liberty file: OSU 0.18um cells from Debian's ``qflow-tech-osu018``.
+    """OSU 0.18um cells from Debian's ``qflow-tech-osu018``: the netlist reader's library of cell
+    functions (EvoApprox's ``_pdk45`` netlists use its cell names) and the ``osu018`` PDK's file
+    (:mod:`rtlgen.cost.pdk`; costs default to ``sky130hd``, which ships in the package).
 
     Looked up in order: ``$RTLGEN_LIBERTY`` (when set it must name a file: a wrong setting is an
     error, not a reason to fall back), ``.deps/osu018`` of the checkout (``bootstrap.sh``

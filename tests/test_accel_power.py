@@ -18,6 +18,7 @@ from rtlgen.accel.gatesim import read_cycles
 from rtlgen.accel.generate import generate_accelerator
 from rtlgen.accel.power import accelerator_power, max_table_slew_ns
 from rtlgen.cost.multiplier import hardware_cost
+from rtlgen.cost.pdk import get_pdk
 from rtlgen.errors import ToolError
 from rtlgen.netlist.liberty import default_library
 
@@ -133,7 +134,7 @@ def test_multiplier_energy_near_the_cost_flow(powered, evoapprox_dir: Path):
 @pytest.mark.data
 def test_slews_clamped_to_the_tables(powered):
     _, power = powered["bank"]
-    assert power.max_slew_ns == pytest.approx(max_table_slew_ns(default_library()))
+    assert power.max_slew_ns == pytest.approx(max_table_slew_ns(get_pdk().library()))  # the default PDK's
     assert 0 < power.clamped_pins < power.cells * 3
 
 

@@ -16,6 +16,7 @@ from rtlgen.errors import CatalogError, ToolError, VerificationError
 from rtlgen.netlist.liberty import read_liberty
 from rtlgen.netlist.multiplier import netlist_table
 from rtlgen.paths import liberty_path
+from rtlgen.cost.pdk import get_pdk
 from rtlgen.cost.sta import StaConfig
 from rtlgen.netlist.table import exact_table
 
@@ -51,7 +52,8 @@ def test_figures_are_consistent(exact_u):
     assert f.power_mw == pytest.approx(f.internal_mw + f.switching_mw + f.leakage_mw)
     assert f.energy_pj == pytest.approx(f.power_mw * f.clock_ns)  # mW x ns = pJ
     assert sum(f.cell_counts.values()) == f.cells
-    lib = read_liberty(liberty_path())
+    lib = get_pdk().library()  # the default PDK's (prepared) library
+    assert f.liberty_hash == lib.hash
     assert f.area_um2 == pytest.approx(sum(lib.cell(c).area * n for c, n in f.cell_counts.items()))
     assert f.critical_path[0][0] in "AB" and f.critical_path[-1].startswith("O[")
     assert f.sta_power_mw > 0
@@ -95,7 +97,9 @@ def test_power_of_one_gate_by_hand(tmp_path):
     a = np.tile([0, 1], 50)
     b = np.ones(100, dtype=int)
     config = StaConfig(clock_ns=5.0, output_load_pf=0.02)
-    f = hardware_cost(path, activity=ActivitySpec.from_operands(a, b), config=config, signed=False)
+    # on OSU018 (1.8 V, AND2X1): the hand computation below is written for that library
+    f = hardware_cost(path, activity=ActivitySpec.from_operands(a, b), config=config, signed=False,
+                      liberty=liberty_path())
     lib = read_liberty(liberty_path())
     and2 = lib.cell("AND2X1")
     # A[0] feeds one AND2 input, pin A or B (Yosys chooses)
@@ -226,11 +230,18 @@ def test_cli_costs_library_entries_relative_to_exact(small_lib, capsys):
 
 def test_cli_costs_one_file(evoapprox_dir, capsys, tmp_path):
     out_json = tmp_path / "fig.json"
-    assert main(["cost", str(_find(evoapprox_dir, "mul8u_17MN")), "--vectors", "4096",
+    assert main(["cost", str(_find(evoapprox_dir, "mul8u_17MN")), "--vectors", "4096", "--pdk", "osu018",
                  "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[1].split()[:3] == ["mul8u_17MN", "5", "144"]
+    assert out.splitlines()[1].split()[:3] == ["mul8u_17MN", "5", "144"]  # 5 OSU018 cells
     assert '"area_um2": 144.0' in out_json.read_text()
+    # the default PDK, sky130hd: 4 of its cells
+    assert main(["cost", str(_find(evoapprox_dir, "mul8u_17MN")), "--vectors", "4096"]) == 0
+    out = capsys.readouterr().out
+    row = out.splitlines()[1].split()
+    lib = get_pdk().library()
+    assert out.splitlines()[-1].startswith("# pdk sky130hd, clock 10 ns")
+    assert row[:2] == ["mul8u_17MN", "4"] and all(c.startswith("sky130_fd_sc_hd__") for c in lib.cells)
 
 
 def test_cli_costs_one_file_relative_to_a_library(evoapprox_dir, small_lib, capsys):
@@ -281,7 +292,8 @@ def test_two_circuits_of_one_function_are_costed_each(tmp_path):
     manifest = {e["name"]: e["cost"] for e in read_manifest(shipped)["netlists"]}
     cat = import_folder(shipped, tmp_path / "lib").catalog
     names = ["mul8u_array", "mul8u_roup_p0_r0"]
-    rows = cost_mod.implementation_costs(cat, names)
+    # the manifest's figures were computed on OSU018 (its "liberty" field)
+    rows = cost_mod.implementation_costs(cat, names, pdk="osu018")
     assert [imp.name for _, imp, _ in rows] == [f.name for _, _, f in rows] == names
     assert rows[0][0] is rows[1][0]  # one entry
     for name, (_, _, f) in zip(names, rows):
@@ -289,7 +301,7 @@ def test_two_circuits_of_one_function_are_costed_each(tmp_path):
         assert f.energy_pj == pytest.approx(manifest[name]["energy_pj"], rel=1e-6)
     assert rows[0][2].area_um2 != rows[1][2].area_um2
     # per entry: each key's own netlist, and two netlists of one entry cannot share one figure
-    assert catalog_costs(cat, ["mul8u_roup_p0_r0"])[cat.get("mul8u_array").hash] == rows[1][2]
+    assert catalog_costs(cat, ["mul8u_roup_p0_r0"], pdk="osu018")[cat.get("mul8u_array").hash] == rows[1][2]
     with pytest.raises(CatalogError, match=r"^mul8u_array and mul8u_roup_p0_r0 are two netlists of one circuit "
                                            r"\(mul8u_array, [0-9a-f]+\); cost them with implementation_costs$"):
         catalog_costs(cat, names)

@@ -151,3 +151,48 @@ def test_bad_cell_functions_name_the_file_and_cell(tmp_path):
     with pytest.raises(LibertyError, match=r"otherpin\.lib: cell G pin Y: function refers to \['Q'\], "
                                            r"which are not input pins \(\['A'\]\)"):
         read_liberty(other)
+
+
+_ASAP7_LIKE = """library (units) {
+  capacitive_load_unit (1,ff);
+  leakage_power_unit : "1pW";
+  time_unit : 1ps ;
+  voltage_unit : "1V";
+  nom_voltage : 0.7;
+  power_lut_template (p2) { variable_1 : input_transition_time; variable_2 : total_output_net_capacitance;
+    index_1 ("1, 2"); index_2 ("1, 2"); }
+  cell (INV) {
+    area : 0.05;
+    leakage_power () { when : "A"; value : 10; }
+    leakage_power () { when : "!A"; value : 30; }
+    pin (A) { direction : input; capacitance : 0.5;
+      internal_power () { rise_power (scalar) { values ("0.25"); } fall_power (scalar) { values ("0.75"); } } }
+    pin (Y) { direction : output; function : "!A";
+      internal_power () { related_pin : "A";
+        rise_power (p2) { index_1 ("10, 30"); index_2 ("1, 3"); values ("1, 2", "3, 4"); }
+        fall_power (p2) { index_1 ("10, 30"); index_2 ("1, 3"); values ("5, 6", "7, 8"); } } }
+  }
+}
+"""
+
+
+def test_units_scalar_tables_state_leakage_and_gzip(tmp_path):
+    """ps, fF, pW, V (as ASAP7), an unquoted time unit (as gf180mcu), scalar tables (as sky130),
+    leakage only in state-dependent groups (as gf180mcu and ASAP7), read from a .gz file."""
+    import gzip
+
+    path = tmp_path / "units.lib.gz"
+    path.write_bytes(gzip.compress(_ASAP7_LIKE.encode()))
+    lib = read_liberty(path)
+    assert (lib.time_unit_ns, lib.cap_unit_pf, lib.leakage_unit_mw, lib.voltage_unit_v) == \
+        pytest.approx((1e-3, 1e-3, 1e-9, 1.0))
+    assert lib.voltage == pytest.approx(0.7) and lib.energy_unit_pj == pytest.approx(1e-3)  # fF x V^2 = fJ
+    inv = lib.cell("INV")
+    assert inv.leakage == pytest.approx(20.0)  # mean of the two states
+    (passive,) = inv.pins["A"].internal_power
+    assert passive.rise(0.0, 123.0) == 0.25 and passive.fall(5.0, 0.0) == 0.75
+    (arc,) = inv.pins["Y"].internal_power
+    # index_1 is the input transition (ps), index_2 the load (fF): values[slew][load]
+    assert arc.rise(3.0, 10.0) == pytest.approx(2.0) and arc.rise(1.0, 30.0) == pytest.approx(3.0)
+    assert arc.fall(2.0, 20.0) == pytest.approx((5 + 6 + 7 + 8) / 4)
+    assert lib.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -72,6 +72,8 @@ from rtlgen.accel.generate import GeneratedDesign
 from rtlgen.accel.job import ConvJob
 from rtlgen.accel.rtlsim import JobResult
 from rtlgen.accel.synth import map_accelerator
+from rtlgen.accel.manifest import read_manifest
+from rtlgen.cost.pdk import Pdk
 
 __all__ = ["DEFAULT_ENVIRONMENT", "CategoryPower", "LayerPower", "AccelPower", "accelerator_power",
            "cell_categories", "layer_power", "max_table_slew_ns"]
@@ -277,15 +279,15 @@ def accelerator_power(design: GeneratedDesign, config: AccelConfig,
                       jobs: list[tuple[str, ConvJob]], work_dir: str | os.PathLike, *,
                       environment: StaConfig = DEFAULT_ENVIRONMENT,
                       liberty: str | os.PathLike | None = None,
+                      pdk: str | Pdk | None = None,
                       mapped: MappedNetlist | None = None) -> AccelPower:
     """Map ``design``, run ``jobs`` on its gates in Icarus and compute each run's power.
 
     ``mapped`` reuses an earlier :func:`~rtlgen.accel.synth.map_accelerator` result of the same
-    design. The caller compares :attr:`AccelPower.results` with its golden outputs."""
+    design. ``pdk`` (default sky130hd) or ``liberty``: the cells, as in :mod:`rtlgen.accel.synth`.
+    The caller compares :attr:`AccelPower.results` with its golden outputs."""
     work = Path(work_dir)
-    mapped = mapped if mapped is not None else map_accelerator(design, liberty)
-    from rtlgen.accel.manifest import read_manifest
-
+    mapped = mapped if mapped is not None else map_accelerator(design, liberty, pdk=pdk)
     manifest = read_manifest(design.out_dir)
     slot_names = [[slot["name"] for slot in bank] for bank in manifest["units"]]
     categories = cell_categories(mapped, slot_names)

@@ -3,7 +3,11 @@ r"""Synthesis of a generated accelerator to the cells of a liberty file (Yosys).
 Script: read the netlists and the top, ``synth -flatten`` (memories become flip-flops and logic:
 there is no SRAM macro in the open cell libraries, so the area of a large memory configuration is
 that of a register file), map flip-flops with ``dfflibmap`` and logic with ``abc -liberty``, and
-report the cell area with ``stat -liberty``. Area is in the liberty's unit (um^2 for OSU018).
+report the cell area with ``stat -liberty``. Area is in the liberty's unit (um^2 for every PDK
+of :mod:`rtlgen.cost.pdk`). The cells are those of a PDK's prepared liberty file (default
+sky130hd; ``pdk=`` another, ``liberty=`` a file of one's own), so its ``dont_use`` cells (scan
+flip-flops, clock gates, ...) are never chosen. :func:`accelerator_timing` adds the clock:
+OpenSTA's worst register-to-register (or port) path on the mapped design, hence Fmax.
 
 :func:`map_accelerator` runs the same script for the power flow (:mod:`rtlgen.accel.power`) with
 one difference: each multiplier netlist module is synthesized on its own (``keep_hierarchy``
@@ -25,12 +29,15 @@ from pathlib import Path
 
 from rtlgen.errors import NetlistError, ToolError
 from rtlgen.netlist.liberty import read_liberty
-from rtlgen.paths import file_hash, liberty_path
+from rtlgen.paths import file_hash
+from rtlgen.accel.manifest import read_manifest
+from rtlgen.cost.pdk import Pdk, resolve_liberty
+from rtlgen.cost.sta import StaConfig, run_sta
 from rtlgen.cost.synth import MappedNetlist
 from rtlgen.netlist.yosys import run_yosys, tcl_quote
 from rtlgen.accel.generate import TOP_MODULE, GeneratedDesign
 
-__all__ = ["AccelArea", "map_accelerator", "synthesize_accelerator"]
+__all__ = ["AccelArea", "AccelTiming", "map_accelerator", "synthesize_accelerator", "accelerator_timing"]
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,8 @@ class AccelArea:
 
 
 def synthesize_accelerator(design: GeneratedDesign, liberty: str | os.PathLike | None = None,
-                           *, timeout: float = 1200) -> AccelArea:
-    lib = Path(liberty) if liberty is not None else liberty_path()
+                           *, pdk: str | Pdk | None = None, timeout: float = 1200) -> AccelArea:
+    lib = resolve_liberty(liberty, pdk)
     reads = "\n".join(f"read_verilog -sv {tcl_quote(p)}" for p in design.sources)
     script = f"""{reads}
 hierarchy -check -top {TOP_MODULE}
@@ -64,11 +71,9 @@ tee -o stat.txt stat -liberty {tcl_quote(lib)}
 
 
 def map_accelerator(design: GeneratedDesign, liberty: str | os.PathLike | None = None,
-                    *, timeout: float = 1200) -> MappedNetlist:
+                    *, pdk: str | Pdk | None = None, timeout: float = 1200) -> MappedNetlist:
     """The design mapped to the liberty's cells, flattened, multipliers synthesized one by one."""
-    lib = read_liberty(Path(liberty) if liberty is not None else liberty_path())
-    from rtlgen.accel.manifest import read_manifest
-
+    lib = read_liberty(resolve_liberty(liberty, pdk))
     manifest = read_manifest(design.out_dir)
     modules = sorted({slot["module"] for bank in manifest["units"] for slot in bank})
     reads = "\n".join(f"read_verilog -sv {tcl_quote(p)}" for p in design.sources)
@@ -98,6 +103,31 @@ write_json {tcl_quote(out_json)}
                                  for k, (name, cell) in enumerate(module["cells"].items())})
     return MappedNetlist(source=design.top, source_hash=file_hash(design.top), top=TOP_MODULE,
                          library=lib, verilog=_structural_verilog(module, TOP_MODULE), module=module)
+
+
+@dataclass(frozen=True)
+class AccelTiming:
+    """Area and speed of a mapped accelerator (units in the names)."""
+
+    cells: int
+    area_um2: float
+    delay_ns: float                  # worst register-to-register / port path
+    critical_path: tuple[str, ...]
+
+    @property
+    def fmax_mhz(self) -> float:
+        return 1e3 / self.delay_ns if self.delay_ns > 0 else float("inf")
+
+
+def accelerator_timing(design: GeneratedDesign, liberty: str | os.PathLike | None = None, *,
+                       pdk: str | Pdk | None = None, mapped: MappedNetlist | None = None,
+                       environment: StaConfig = StaConfig(driving_cell="(ideal)")) -> AccelTiming:
+    """Cells, area and Fmax of ``design`` on a PDK: OpenSTA times the mapped netlist with an ideal
+    clock on ``clk`` (no clock tree, no wires beyond the liberty's wire-load model), inputs at
+    ``environment``'s transition. ``mapped`` reuses a :func:`map_accelerator` result."""
+    mapped = mapped if mapped is not None else map_accelerator(design, liberty, pdk=pdk)
+    report = run_sta(mapped, environment, clock_port="clk")
+    return AccelTiming(mapped.n_cells, mapped.area, report.delay_ns, report.critical_path)
 
 
 def _structural_verilog(module: dict, top: str) -> str:

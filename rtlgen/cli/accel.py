@@ -33,6 +33,7 @@ def _power(args: argparse.Namespace) -> int:
     from rtlgen.accel.generate import GeneratedDesign
     from rtlgen.accel.power import DEFAULT_ENVIRONMENT, accelerator_power
     from rtlgen.accel.workload import bitstream_jobs
+    from rtlgen.cost.pdk import get_pdk
     from rtlgen.errors import VerificationError
     from rtlgen.paths import atomic_write_text
 
@@ -43,14 +44,14 @@ def _power(args: argparse.Namespace) -> int:
     env = replace(DEFAULT_ENVIRONMENT, clock_ns=args.clock_ns)
     power = accelerator_power(design, config, [(w.name, w.job) for w in work],
                               Path(args.work_dir) if args.work_dir else Path(args.accel) / "power-work",
-                              environment=env)
+                              environment=env, pdk=get_pdk(args.pdk).with_search(args.pdk_dir))
     for w, result in zip(work, power.results):
         if not (result.output == w.expected).all():
             y, x, c = (int(v) for v in np.argwhere(result.output != w.expected)[0])
             raise VerificationError(f"{w.name}: the gate-level output differs from the emulation at "
                                     f"(y={y}, x={x}, channel={c}): expected {int(w.expected[y, x, c])}, "
                                     f"got {int(result.output[y, x, c])}")
-    print(f"{power.cells:,} cells, {power.area_um2 / 1e6:.3f} mm^2; clock {args.clock_ns:g} ns; "
+    print(f"{args.pdk}: {power.cells:,} cells, {power.area_um2 / 1e6:.3f} mm^2; clock {args.clock_ns:g} ns; "
           f"{power.clamped_pins:,} pins' slews clamped to {power.max_slew_ns:g} ns")
     for run in power.runs:
         print(f"{run.name}: {run.cycles:,} cycles, {run.macs:,} MACs, output equals the emulation; "
@@ -83,6 +84,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--clock-ns", type=positive_float, default=DEFAULT_CLOCK_NS, metavar="NS",
                    help=f"clock period for power (default {DEFAULT_CLOCK_NS:g} ns, 100 MHz)")
     q.add_argument("--work-dir", metavar="DIR", help="simulation folder (default ACCEL/power-work)")
+    from rtlgen.cost.pdk import DEFAULT_PDK, pdk_names
+
+    q.add_argument("--pdk", choices=pdk_names(), default=DEFAULT_PDK,
+                   help=f"process whose cells the design is mapped to (default {DEFAULT_PDK})")
+    q.add_argument("--pdk-dir", action="append", default=[], metavar="DIR",
+                   help="folder of the PDK's liberty files when they do not ship (gf180mcu, asap7)")
     q.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     q.set_defaults(handler=_power)
 

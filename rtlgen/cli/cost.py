@@ -3,6 +3,8 @@
 ``rtlgen cost --lib LIBDIR [NAMES...]`` costs catalog entries (default: all) and gives each
 figure also relative to the library's exact multiplier of the same signedness;
 ``rtlgen cost NETLIST.v`` costs one file (relative figures too when ``--lib`` is given).
+``--pdk NAME`` chooses the process (:mod:`rtlgen.cost.pdk`, default sky130hd), ``--pdk-dir`` where
+its liberty files are when they do not ship; ``--liberty FILE`` costs on a file of one's own.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from rtlgen.library.catalog import Catalog
 from rtlgen.cost.multiplier import CostFigures, catalog_costs, exact_entry, hardware_cost, implementation_costs, relative_to
 from rtlgen.arrays import read_npy
 from rtlgen.errors import CatalogError, ConfigError
+from rtlgen.cost.pdk import DEFAULT_PDK, PDKS, get_pdk, pdk_names
 from rtlgen.cost.sta import StaConfig
 from rtlgen.cli._args import positive_float, positive_int
 
@@ -33,7 +36,13 @@ def register(sub) -> None:
     p.add_argument("names", nargs="*", help="with --lib: entries to cost (default: all)")
     p.add_argument("--lib", help=f"library folder (e.g. {DEFAULT_LIB})")
     p.add_argument("--kind", default="generic", help="which netlist of an entry to synthesize (default generic)")
-    p.add_argument("--liberty", help="liberty file (default: OSU018, $RTLGEN_LIBERTY)")
+    p.add_argument("--pdk", choices=pdk_names(), default=None,
+                   help=f"process: {', '.join(f'{n} ({PDKS[n].title})' for n in pdk_names())}; default {DEFAULT_PDK}")
+    p.add_argument("--pdk-dir", action="append", default=[], metavar="DIR",
+                   help="folder holding the PDK's liberty files when they do not ship with rtlgen "
+                        "(gf180mcu, asap7; repeatable; also $RTLGEN_PDK_PATH)")
+    p.add_argument("--liberty", help="a liberty file of one's own instead of a PDK (timed with INVX1 drive "
+                                     "or 0.1 ns input transitions and 0.01 pF loads)")
     p.add_argument("--clock-ns", type=positive_float, default=StaConfig.clock_ns, help="clock period in ns (default 10)")
     p.add_argument("--vectors", type=positive_int, default=16384, help="operand pairs simulated (default 16384)")
     p.add_argument("--seed", type=int, default=0)
@@ -65,7 +74,15 @@ def run(args) -> int:
     except ValueError as exc:
         given = ", ".join(f"{o} {p}" for o, p in (("--a-hist", args.a_hist), ("--b-hist", args.b_hist)) if p)
         raise ConfigError(f"{exc}" + (f" (given {given})" if given else "")) from None
-    config = StaConfig(clock_ns=args.clock_ns)
+    if args.liberty is not None and args.pdk is not None:
+        raise ConfigError("give --pdk or --liberty, not both")
+    pdk = None
+    if args.liberty is not None:
+        liberty, config, process = args.liberty, StaConfig(clock_ns=args.clock_ns), f"liberty {args.liberty}"
+    else:
+        pdk = get_pdk(args.pdk).with_search(args.pdk_dir)
+        liberty, config, process = None, pdk.sta_config(clock_ns=args.clock_ns), f"pdk {pdk.name}"
+        pdk.liberty()  # a missing file is reported before any work
     catalog = Catalog.open(args.lib) if args.lib else None
     names = list(args.names)
     figures: list[CostFigures] = []
@@ -73,14 +90,14 @@ def run(args) -> int:
         if names:
             print("rtlgen cost: error: give one NETLIST.v, or --lib LIBDIR with names", file=sys.stderr)
             return 2
-        figures.append(hardware_cost(args.netlist, signed=args.signed, liberty=args.liberty,
+        figures.append(hardware_cost(args.netlist, signed=args.signed, liberty=liberty, pdk=pdk,
                                      activity=activity, config=config))
     elif catalog is not None:
         if args.netlist:
             names.insert(0, args.netlist)
         # one row per netlist: two names of one function may be two circuits (rtlgen.library.catalog)
         figures = [f for _, _, f in implementation_costs(catalog, names or None, kind=args.kind, activity=activity,
-                                                         config=config, liberty=args.liberty, jobs=args.jobs)]
+                                                         config=config, liberty=liberty, pdk=pdk, jobs=args.jobs)]
     else:
         print("rtlgen cost: error: give a NETLIST.v or --lib LIBDIR", file=sys.stderr)
         return 2
@@ -95,7 +112,7 @@ def run(args) -> int:
                 notes.append(str(exc))
                 continue
             references[signed] = catalog_costs(catalog, [exact.hash], kind=args.kind, activity=activity,
-                                               config=config, liberty=args.liberty)[exact.hash]
+                                               config=config, liberty=liberty, pdk=pdk)[exact.hash]
         catalog.save()  # keep the cached figures
     rows = [("name", "cells", "area_um2", "delay_ns", "power_mW", "energy_pJ", "area/x", "delay/x",
              "power/x", "energy/x", "exact")]
@@ -110,7 +127,7 @@ def run(args) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
-    print(f"# clock {config.clock_ns:g} ns, activity {activity.key}; "
+    print(f"# {process}, clock {config.clock_ns:g} ns, activity {activity.key}; "
           "x = relative to the exact multiplier of the same signedness")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

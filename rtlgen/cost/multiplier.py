@@ -23,8 +23,14 @@ assumption, is kept as ``sta_power_mw`` for comparison.
 Units: area um^2, delay ns, power mW, energy pJ (= mW x ns). Energy per multiplication is
 power / clock frequency = power x clock period: one multiplication per cycle.
 
+The process is a choice (:mod:`rtlgen.cost.pdk`): ``pdk`` names a registered PDK (default
+``sky130hd``), whose prepared liberty file and timing environment (input driver, output load)
+are used; ``liberty`` instead gives a file of the user's, timed in ``config`` (default
+:class:`rtlgen.cost.sta.StaConfig`'s).
+
 Results are cached (:class:`CostCache`) under the identity of everything they depend on: table
-hash, netlist file hash, liberty file hash, activity spec, timing environment and model version.
+hash, netlist file hash, liberty file hash (so each PDK has its own figures), activity spec,
+timing environment and model version.
 """
 from __future__ import annotations
 
@@ -43,7 +49,8 @@ from rtlgen.library.catalog import Catalog, Entry, Implementation
 from rtlgen.errors import CatalogError, VerificationError
 from rtlgen.netlist.liberty import read_liberty
 from rtlgen.netlist.multiplier import read_multiplier
-from rtlgen.paths import atomic_write_text, file_hash, liberty_path
+from rtlgen.paths import atomic_write_text, file_hash
+from rtlgen.cost.pdk import Pdk, get_pdk, resolve_liberty
 from rtlgen.cost.power import arc_energy, net_capacitance, switching_energy
 from rtlgen.cost.sta import StaConfig, run_sta
 from rtlgen.cost.synth import MappedNetlist, synthesize
@@ -186,8 +193,9 @@ def hardware_cost(
     signed: bool | None = None,
     top: str | None = None,
     liberty: str | os.PathLike | None = None,
+    pdk: str | Pdk | None = None,
     activity: ActivitySpec | None = None,
-    config: StaConfig = StaConfig(),
+    config: StaConfig | None = None,
     cache: CostCache | None = None,
     name: str | None = None,
     expected_table: np.ndarray | None = None,
@@ -202,7 +210,7 @@ def hardware_cost(
     netlist = Path(netlist)
     if not netlist.is_file():
         raise FileNotFoundError(f"netlist {netlist} not found")
-    lib_path = Path(liberty) if liberty is not None else liberty_path()
+    lib_path, config = _environment(liberty, pdk, config)
     activity = activity or ActivitySpec.make()
     n_hash, l_hash = file_hash(netlist), read_liberty(lib_path).hash
     if expected_table is not None and signed is not None:
@@ -211,7 +219,9 @@ def hardware_cost(
         signed = bool(signed)
     else:
         # The source netlist's own table identifies the circuit and checks the synthesis below.
-        source, table, signed = read_multiplier(netlist, signed=signed, top=top, liberty=lib_path)
+        # a PDK's cells are not the ones netlists instantiate (EvoApprox _pdk45 netlists use
+        # OSU018 names): the reader then uses its own default library
+        source, table, signed = read_multiplier(netlist, signed=signed, top=top, liberty=liberty)
         top = top or source.name
         if expected_table is not None:
             _check_same(table, expected_table, what=f"{netlist} (as read)")
@@ -228,6 +238,17 @@ def hardware_cost(
     if cache is not None:
         cache.put(key, figures.to_json())
     return figures
+
+
+def _environment(liberty: str | os.PathLike | None, pdk: str | Pdk | None,
+                 config: StaConfig | None) -> tuple[Path, StaConfig]:
+    """The liberty file and timing environment of a cost: ``liberty`` (with ``config`` or the
+    default :class:`StaConfig`), else ``pdk``'s prepared file (with ``config`` or its own)."""
+    if liberty is not None:
+        if pdk is not None:
+            raise ValueError(f"give a PDK ({pdk}) or a liberty file ({liberty}), not both")
+        return Path(liberty), config or StaConfig()
+    return resolve_liberty(None, pdk), config or get_pdk(pdk).sta_config()
 
 
 @dataclass(frozen=True)
@@ -357,8 +378,9 @@ def implementation_costs(
     *,
     kind: str = "generic",
     activity: ActivitySpec | None = None,
-    config: StaConfig = StaConfig(),
+    config: StaConfig | None = None,
     liberty: str | os.PathLike | None = None,
+    pdk: str | Pdk | None = None,
     jobs: int = 1,
 ) -> list[tuple[Entry, Implementation, CostFigures]]:
     """Cost of netlists of the catalog: one figure per netlist, since two circuits of one function
@@ -371,9 +393,10 @@ def implementation_costs(
     named after the implementation. Each netlist must tabulate to its entry's table. Figures are
     cached in the entries' ``extra`` under :func:`cost_key` (which holds the netlist's hash);
     call ``catalog.save()`` to keep them. ``jobs`` > 1 computes misses in that many processes.
+    ``pdk``/``liberty``/``config``: as in :func:`hardware_cost`.
     """
     activity = activity or ActivitySpec.make()
-    lib_path = Path(liberty) if liberty is not None else liberty_path()
+    lib_path, config = _environment(liberty, pdk, config)
     l_hash = read_liberty(lib_path).hash
     if keys:
         chosen = [(catalog.get(k), catalog.implementation(k, kind)) for k in keys]
@@ -407,8 +430,9 @@ def catalog_costs(
     *,
     kind: str = "generic",
     activity: ActivitySpec | None = None,
-    config: StaConfig = StaConfig(),
+    config: StaConfig | None = None,
     liberty: str | os.PathLike | None = None,
+    pdk: str | Pdk | None = None,
     jobs: int = 1,
 ) -> dict[str, CostFigures]:
     """Cost of catalog entries (names, aliases or hashes; default all), by entry hash.
@@ -422,7 +446,7 @@ def catalog_costs(
         keys = [e.hash for e in catalog.entries]
     out: dict[str, CostFigures] = {}
     for entry, imp, figures in implementation_costs(catalog, keys, kind=kind, activity=activity, config=config,
-                                                    liberty=liberty, jobs=jobs):
+                                                    liberty=liberty, pdk=pdk, jobs=jobs):
         if entry.hash in out and out[entry.hash].name != imp.name:
             raise CatalogError(f"{out[entry.hash].name} and {imp.name} are two netlists of one circuit "
                                f"({entry.name}, {entry.hash}); cost them with implementation_costs")

@@ -3,7 +3,8 @@
 The multiplier is timed as a combinational block between registers: a virtual clock of period
 ``clock_ns``, inputs arriving at 0 through a driving cell (or with a fixed transition when the
 library lacks that cell), outputs required at the period edge, each output port loaded with
-``output_load_pf`` (about one flip-flop D pin in OSU018). Units: ns, pF, mW.
+``output_load_pf`` (about one flip-flop D pin in OSU018). Units: ns, pF, mW, whatever the
+library's own (``set_cmd_units``: ASAP7 is characterized in ps and fF).
 
 Debian's OpenSTA 2.0.17 (2019) accepts switching activity only on input ports and propagates it
 through cell functions assuming independent signals (its ``set_power_activity -pins`` is broken
@@ -104,6 +105,8 @@ def run_sta(
         f"read_liberty {_tcl_name(str(lib.path))}",
         "read_verilog mapped.v",
         f"link_design {mapped.top}",
+        # commands and reports in ns and pF whatever the library's units (ASAP7: ps and fF)
+        "set_cmd_units -time ns -capacitance pF",
         "set sta_report_default_digits 6",
         (f"create_clock -name vclk -period {config.clock_ns!r}" if clock_port is None else
          f"create_clock -name vclk -period {config.clock_ns!r} [get_ports {_tcl_name(clock_port)}]"),

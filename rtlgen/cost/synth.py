@@ -108,7 +108,7 @@ def guess_top(path: str | Path) -> str:
 _SCRIPT = """\
 read_verilog -noautowire {netlist}
 read_liberty -nooverwrite -ignore_miss_func {liberty}
-hierarchy -check -top {top}
+{definitions}hierarchy -check -top {top}
 proc
 flatten
 synth -flatten -top {top}
@@ -127,7 +127,13 @@ def synthesize(
     liberty: str | Path | None = None,
     timeout: float = 600.0,
 ) -> MappedNetlist:
-    """Synthesize ``netlist`` with Yosys to the cells of ``liberty`` (default: OSU018).
+    """Synthesize ``netlist`` with Yosys to the cells of ``liberty`` (default: the prepared file
+    of the default PDK, :mod:`rtlgen.cost.pdk`).
+
+    Cells the netlist instantiates without defining them are taken from ``liberty`` or, when it
+    lacks them, from the netlist reader's library (:func:`rtlgen.paths.liberty_path`, OSU018,
+    whose cell names EvoApprox's ``_pdk45`` netlists use): their logic is flattened into the
+    design before ``abc`` maps it to ``liberty``'s cells.
 
     Raises :class:`ToolError` when Yosys is missing or fails, :class:`NetlistError` when the
     result holds anything but combinational library cells (e.g. sequential logic).
@@ -135,13 +141,22 @@ def synthesize(
     netlist = Path(netlist).resolve()
     if not netlist.is_file():
         raise FileNotFoundError(f"netlist {netlist} not found")
-    lib = read_liberty(liberty if liberty is not None else liberty_path())
+    from rtlgen.cost.pdk import resolve_liberty
+
+    lib = read_liberty(resolve_liberty(liberty))
     top = top or guess_top(netlist)
+    definitions = ""
+    try:
+        reader_lib = liberty_path()
+    except ToolError:  # no OSU018: netlists must use cells of ``liberty`` or define their own
+        reader_lib = None
+    if reader_lib is not None and Path(reader_lib).resolve() != lib.path:
+        definitions = f"read_liberty -nooverwrite -ignore_miss_func {_q(reader_lib)}\n"
     yosys = yosys_executable()
     with tempfile.TemporaryDirectory(prefix="rtlgen-synth-") as tmp:
         tmpdir = Path(tmp)
         script = _SCRIPT.format(
-            netlist=_q(netlist), liberty=_q(lib.path), top=top,
+            netlist=_q(netlist), liberty=_q(lib.path), top=top, definitions=definitions,
             out_v=_q(tmpdir / "mapped.v"), out_json=_q(tmpdir / "mapped.json"),
         )
         (tmpdir / "synth.ys").write_text(script)

@@ -29,6 +29,11 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     [accelerator]
     config = "accel_default.toml"   # its shape; the mapper chooses the multipliers
 
+    [cost]
+    pdk = "sky130hd"            # process of every cost figure (rtlgen.cost.pdk): sky130hd, osu018,
+                                # gf180mcu, asap7
+    pdk_dirs = []               # folders of liberty files that do not ship (gf180mcu, asap7)
+
     [search]
     encoding = "signmag"        # signmag, raw, offset
     granularity = "filter"      # layer, filter, kernel
@@ -109,6 +114,8 @@ class FlowConfig:
     hil_images: int
     hil_workers: int
     hil_optimize: bool
+    pdk: str = "sky130hd"
+    pdk_dirs: tuple[Path, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -174,8 +181,8 @@ def _split(sec: _Section, key: str, default: str) -> str:
 
 def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     file = Path(source).resolve()
-    top = _Section(data, "file", file, {"flow", "model", "library", "generate", "accelerator", "search", "select",
-                                        "hil"})
+    top = _Section(data, "file", file, {"flow", "model", "library", "generate", "accelerator", "cost", "search",
+                                        "select", "hil"})
     flow = _Section(data.get("flow", None) if "flow" in data else None, "flow", file, {"version", "name", "out"}) \
         if "flow" in data else None
     if flow is None:
@@ -233,6 +240,18 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
     if accel is None or not accel.is_file():
         raise acc.fail("config", f"file {accel} not found")
 
+    from rtlgen.cost.pdk import DEFAULT_PDK, pdk_names
+
+    cost = _Section(data.get("cost", {}), "cost", file, {"pdk", "pdk_dirs"})
+    pdk = cost.get("pdk", str, DEFAULT_PDK, choices=tuple(pdk_names()))
+    pdk_dirs = []
+    for i, d in enumerate(cost.str_list("pdk_dirs")):
+        p = Path(os.path.expandvars(os.path.expanduser(d)))
+        p = Path(os.path.normpath(p if p.is_absolute() else file.parent / p))
+        if not p.is_dir():
+            raise cost.fail(f"pdk_dirs[{i}]", f"folder {p} not found")
+        pdk_dirs.append(p)
+
     s = _Section(data.get("search", {}), "search", file,
                  {"encoding", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
                   "split_levels", "energy_vectors", "layerwise_baseline"})
@@ -262,6 +281,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         hil_images=hil.get("images", int, 2, lo=0, hi=1 << 20),
         hil_workers=hil.get("workers", int, 1, lo=1, hi=64),
         hil_optimize=hil.get("optimize", bool, True),
+        pdk=pdk, pdk_dirs=tuple(pdk_dirs),
         raw=data,
     )
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rtlgen import resources
-from rtlgen.paths import liberty_path
+from rtlgen.cost.pdk import get_pdk
 from rtlgen.flow.cache import StepCache, ToolVersions, step_key
 from rtlgen.flow.config import FlowConfig, load_flow
 from rtlgen.flow import steps
@@ -81,7 +81,9 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     cache = StepCache(run)
     res = FlowResult(run)
     versions = ToolVersions()   # one reading of each tool's version per run
-    liberty = liberty_path()    # the cost step needs it: a missing one fails now, not minutes later
+    pdk_dirs = [str(d) for d in cfg.pdk_dirs]
+    # the cost step needs the PDK's liberty file: a missing one fails now, not minutes later
+    liberty = get_pdk(cfg.pdk).with_search(pdk_dirs).liberty()
 
     def step(name: str, params: Any, files: list[Any], upstream: list[str], fn: Callable[[], dict[str, Any]],
              outputs_files: Callable[[dict[str, Any]], list[Any]] = lambda o: [],
@@ -135,18 +137,20 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
         step("verify", {"names": names, "simulator": cfg.verify_simulator}, [], [k_lib],
              lambda: steps.verify_step(libdir, names, str(run / "work" / "verify"), cfg.verify_simulator),
              tools=("yosys", cfg.verify_simulator))
-    cost, k_cost = step("cost", {"names": cands}, [liberty], [k_lib],
-                        lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers),
+    cost, k_cost = step("cost", {"names": cands, "pdk": cfg.pdk}, [liberty], [k_lib],
+                        lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers,
+                                                pdk=cfg.pdk, pdk_dirs=pdk_dirs),
                         lambda o: [o["file"]], tools=("yosys", "sta"))
     search_params = {"search": cfg.search_split, "test": cfg.test_split, "encoding": cfg.encoding,
                      "granularity": cfg.granularity, "weight_tuning": cfg.weight_tuning,
                      "candidates": list(cfg.candidates),
                      "generations": cfg.generations, "population": cfg.population, "seed": cfg.seed,
                      "split_levels": cfg.split_levels, "energy_vectors": cfg.energy_vectors,
-                     "layerwise_baseline": cfg.layerwise_baseline}
+                     "layerwise_baseline": cfg.layerwise_baseline, "pdk": cfg.pdk}
     sr, k_search = step("search", search_params, [m["model"], m["images"], cfg.accel], [k_lib, k_model],
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,
+                                                  pdk_dirs=pdk_dirs,
                                                   **search_params),
                         lambda o: [run / "map" / "front.json"], workdir=run / "map")
     sel, k_sel = step("select", {"max_loss": list(cfg.max_loss)}, [], [k_search],

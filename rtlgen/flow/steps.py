@@ -90,14 +90,18 @@ def verify_step(libdir: str, names: Sequence[str] | None, work_dir: str, simulat
     return {"verified": sorted({r.name for r in report.results}), "count": len(report.results)}
 
 
-def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int) -> dict[str, Any]:
-    """Area, delay, power and energy per multiplication (uniform operands) of each multiplier."""
+def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int, *, pdk: str = "sky130hd",
+              pdk_dirs: Sequence[str] = ()) -> dict[str, Any]:
+    """Area, delay, power and energy per multiplication (uniform operands) of each multiplier, on
+    ``pdk`` (:mod:`rtlgen.cost.pdk`; its liberty files looked for in ``pdk_dirs`` first)."""
+    from rtlgen.cost.pdk import get_pdk
     from rtlgen.library.catalog import Catalog
     from rtlgen.cost.multiplier import implementation_costs
 
     cat = Catalog.open(libdir)
     # per name, not per entry: two names of one function may be two circuits (rtlgen.library.catalog)
-    figs = {n: f for n, (_, _, f) in zip(names, implementation_costs(cat, list(names), jobs=jobs))}
+    figs = {n: f for n, (_, _, f) in zip(names, implementation_costs(
+        cat, list(names), jobs=jobs, pdk=get_pdk(pdk).with_search(pdk_dirs)))}
     cat.save()
     rows = {}
     for n in names:
@@ -111,7 +115,7 @@ def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int) -> di
 def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, *, search: str, test: str,
                 encoding: str, granularity: str, weight_tuning: str, candidates: Sequence[str], generations: int, population: int,
                 seed: int, workers: int, split_levels: int, energy_vectors: int, layerwise_baseline: bool,
-                progress: bool = True) -> dict[str, Any]:
+                progress: bool = True, pdk: str = "sky130hd", pdk_dirs: Sequence[str] = ()) -> dict[str, Any]:
     """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams."""
     from rtlgen.mapper.job import MapJob, run_map_job
     from rtlgen.mapper.search import SearchSettings
@@ -121,7 +125,7 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                  settings=SearchSettings(generations=generations, pop_size=population, seed=seed),
                  granularity=granularity, split_levels=split_levels, encoding=encoding,
                  weight_tuning=weight_tuning, candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
-                 energy_vectors=energy_vectors, progress=progress)
+                 energy_vectors=energy_vectors, progress=progress, pdk=pdk, pdk_dirs=tuple(pdk_dirs))
     rep = run_map_job(job)
     return {"map_dir": out_dir, "front": len(rep.front), "reference_search": rep.reference_search,
             "reference_test": rep.reference_test}

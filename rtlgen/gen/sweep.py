@@ -74,17 +74,21 @@ def _round(x: float, digits: int = 12) -> float | int:
 COST_FIELDS = ("cells", "area_um2", "delay_ns", "power_mw", "energy_pj")
 
 
+#: The process of the manifest's cost figures: OSU018, as in the shipped manifest (the cost flow's
+#: default is sky130hd, rtlgen.cost.pdk; bench_cost.py costs these netlists on every PDK).
+MANIFEST_PDK = "osu018"
+
+
 def cost_model() -> dict[str, Any]:
     """What the manifest's costs depend on: liberty, operand stream, timing environment."""
     from rtlgen.cost.activity import ActivitySpec
     from rtlgen.cost.multiplier import MODEL_VERSION
     from rtlgen.netlist.liberty import read_liberty
-    from rtlgen.paths import liberty_path
-    from rtlgen.cost.sta import StaConfig
+    from rtlgen.cost.pdk import get_pdk
 
-    lib = liberty_path()
+    lib = get_pdk(MANIFEST_PDK).liberty()
     return {"liberty": lib.name, "liberty_hash": read_liberty(lib).hash,
-            "activity": ActivitySpec.make().key, "environment": StaConfig().key,
+            "activity": ActivitySpec.make().key, "environment": get_pdk(MANIFEST_PDK).sta_config().key,
             "model_version": MODEL_VERSION}
 
 
@@ -93,7 +97,7 @@ def netlist_cost(path: Path, spec: Spec, table: np.ndarray) -> dict[str, Any]:
     from rtlgen.cost.multiplier import hardware_cost
 
     figures = hardware_cost(path, signed=spec.signed, name=spec.module_name,
-                            expected_table=table)
+                            expected_table=table, pdk=MANIFEST_PDK)
     return {key: _round(getattr(figures, key), 9) for key in COST_FIELDS}
 
 

@@ -38,8 +38,9 @@ class CatalogEnergy:
     catalog's entries (saved at the end).
     """
 
-    def __init__(self, catalog: Any, *, jobs: int = 1, n_vectors: int = 4096, seed: int = 0):
-        self.catalog, self.jobs, self.n_vectors, self.seed = catalog, jobs, n_vectors, seed
+    def __init__(self, catalog: Any, *, jobs: int = 1, n_vectors: int = 4096, seed: int = 0, pdk: Any = None):
+        # pdk: a name or rtlgen.cost.pdk.Pdk (None: the default PDK)
+        self.catalog, self.jobs, self.n_vectors, self.seed, self.pdk = catalog, jobs, n_vectors, seed, pdk
 
     def _spec(self, a_hist: np.ndarray, b_hist: np.ndarray) -> Any:
         from rtlgen.cost.activity import ActivitySpec
@@ -55,7 +56,8 @@ class CatalogEnergy:
 
         out = np.empty((len(candidates), len(hists)))
         for li, (a, b) in enumerate(hists):
-            figs = catalog_costs(self.catalog, [c.hash for c in candidates], activity=self._spec(a, b), jobs=self.jobs)
+            figs = catalog_costs(self.catalog, [c.hash for c in candidates], activity=self._spec(a, b), jobs=self.jobs,
+                                 pdk=self.pdk)
             out[:, li] = [figs[c.hash].energy_pj for c in candidates]
         self.catalog.save()
         return out
@@ -82,6 +84,8 @@ class MapJob:
     weight_tuning: str = "none"
     engine: EngineName = DEFAULT_ENGINE  # rtlgen.emulate.ENGINES; all compute the same bytes
     progress: bool = True
+    pdk: str = "sky130hd"        # process of the energy model (rtlgen.cost.pdk)
+    pdk_dirs: tuple[str, ...] = ()  # where its liberty files are, when they do not ship
 
 
 def run_map_job(job: MapJob) -> MapReport:
@@ -129,7 +133,10 @@ def run_map_job(job: MapJob) -> MapReport:
     test_model = EmulatorAccuracy(graph, x[t_sl], y[t_sl], tables, signed=signed, act_hists=act_hists,
                                   engine=job.engine)
 
-    energy = CatalogEnergy(catalog, jobs=job.workers or (os.cpu_count() or 1), n_vectors=job.energy_vectors)
+    from rtlgen.cost.pdk import get_pdk
+
+    energy = CatalogEnergy(catalog, jobs=job.workers or (os.cpu_count() or 1), n_vectors=job.energy_vectors,
+                           pdk=get_pdk(job.pdk).with_search(job.pdk_dirs))
 
     def executor_factory() -> Executor:
         if job.scheduler:

@@ -12,9 +12,14 @@ modification time). Its boolean functions (sympy expressions) are converted to s
 trees: ``("const", 0|1)``, ``("pin", name)``, ``("not", x)`` and ``("and"|"or"|"xor", x, y, ...)``;
 :func:`compile_function` turns a tree into an evaluator over numpy boolean arrays.
 
-Units are the library's own and are recorded in :class:`CellLibrary` (for OSU018: area um^2,
-time ns, capacitance pF, leakage nW, internal energy pJ per transition, i.e. the library's
-capacitance unit times volt squared).
+Units are the library's own (``time_unit``, ``capacitive_load_unit``, ``voltage_unit``,
+``leakage_power_unit``), read from each file and recorded in :class:`CellLibrary` as factors to
+ns, pF, V and mW, so that every user converts the same way: OSU018 and sky130 use ns, pF and
+nW, gf180mcu ns, pF and uW, ASAP7 ps, fF and pW. Internal-power tables hold energy per
+transition in the capacitance unit times the voltage unit squared (liberty has no energy unit
+of its own; OpenSTA reads them the same way): pJ for OSU018, sky130 and gf180mcu, fJ for ASAP7
+(:attr:`CellLibrary.energy_unit_pj`). A table may be a scalar (``scalar`` template, one value and
+no index, as sky130 writes some). Files may be gzipped (``.gz``).
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import bisect
 import functools
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -251,6 +256,7 @@ class CellLibrary:
     cap_unit_pf: float      # one library capacitance unit in pF
     leakage_unit_mw: float  # one library leakage unit in mW
     cells: dict[str, Cell]
+    voltage_unit_v: float = 1.0  # one library voltage unit in V
 
     @property
     def hash(self) -> str:
@@ -262,12 +268,12 @@ class CellLibrary:
         """Nominal supply (V); the power model needs it."""
         if self.nom_voltage is None:
             raise LibertyError("the library has no positive nom_voltage", file=str(self.path))
-        return self.nom_voltage
+        return self.nom_voltage * self.voltage_unit_v
 
     @property
     def energy_unit_pj(self) -> float:
-        """Internal-power tables hold energy in capacitance unit x V^2: this many pJ."""
-        return self.cap_unit_pf
+        """Internal-power tables hold energy in capacitance unit x voltage unit^2: this many pJ."""
+        return self.cap_unit_pf * self.voltage_unit_v ** 2
 
     def __contains__(self, name: str) -> bool:
         return name in self.cells
@@ -305,6 +311,14 @@ def _unit(text: str, base: str, file: str) -> float:
     return float(m.group(1) or 1.0) * _SCALE[prefix]
 
 
+def _unit_text(text: str, key: str, default: str) -> str:
+    """A library-level unit attribute as written (``time_unit : 1ns ;`` unquoted, as gf180mcu
+    writes it, reaches liberty-parser as the number 1.0: the unit is read from the text)."""
+    head = text[:text.find("cell")] if "cell" in text else text
+    m = re.search(rf"^\s*{key}\s*:\s*\"?([^\";]*?)\"?\s*;", head, re.M)
+    return m.group(1).strip() if m else default
+
+
 def _number(group, key: str, default: float, what: str, file: str) -> float:
     value = group.get(key)
     if value is None:
@@ -336,13 +350,53 @@ def _parse_error(exc: Exception, data: str, file: str) -> LibertyError:
     return LibertyError(f"cannot parse liberty file: {what}", file=file, line=line)
 
 
+#: Bumped whenever the reader's output changes, so that parsed libraries kept on disk are redone.
+_READER_VERSION = 2
+
+
 @functools.lru_cache(maxsize=8)
 def _read_cached(path: Path, mtime: float) -> CellLibrary:
+    """Parsing takes 20 to 100 s for the large PDK files (liberty-parser is pure Python), so the
+    result is also kept on disk, in ``$RTLGEN_CACHE/liberty`` (default ``~/.cache/rtlgen``),
+    named after the file's SHA-256 and the reader's version: every process after the first
+    loads it in well under a second."""
+    import pickle
+
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    import os
+
+    store = Path(os.environ.get("RTLGEN_CACHE", Path.home() / ".cache" / "rtlgen")) / "liberty" / f"{sha[:32]}-v{_READER_VERSION}.pickle"
+    if store.is_file():
+        try:
+            lib = pickle.loads(store.read_bytes())
+            if isinstance(lib, CellLibrary) and lib.sha256 == sha:
+                return replace(lib, path=path)
+        except Exception:  # a stale or truncated file: parse again and rewrite it
+            pass
+    lib = _parse(path, data)
+    from rtlgen.paths import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(store, pickle.dumps(lib, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:  # a read-only home: parse every time
+        pass
+    return lib
+
+
+def _parse(path: Path, data: bytes) -> CellLibrary:
     from liberty.parser import parse_liberty
 
     file = str(path)
-    data = path.read_bytes()
-    text = data.decode("utf-8", errors="replace")
+    raw = data
+    if path.suffix == ".gz":
+        import gzip
+
+        try:
+            raw = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise LibertyError(f"cannot decompress: {exc}", file=file) from None
+    text = raw.decode("utf-8", errors="replace")
     try:
         lib = parse_liberty(text)
     except Exception as exc:  # the parser raises errors of many kinds
@@ -355,13 +409,15 @@ def _read_cached(path: Path, mtime: float) -> CellLibrary:
         for g in lib.get_groups(kind):
             if g.args:
                 templates[_text(g.args[0])] = (_text(g.get("variable_1", "")), _text(g.get("variable_2", "")))
-    time_s = _unit(_text(lib.get("time_unit", "1ns")), "s", file)
-    leak_w = _unit(_text(lib.get("leakage_power_unit", "1nW")), "W", file)
+    time_s = _unit(_unit_text(text, "time_unit", "1ns"), "s", file)
+    leak_w = _unit(_unit_text(text, "leakage_power_unit", "1nW"), "W", file)
     cap = lib.get("capacitive_load_unit", [1, "pf"])
     if not isinstance(cap, list) or len(cap) != 2:
         raise LibertyError(f"capacitive_load_unit is {cap!r}, expected (number, unit)", file=file)
-    cap_f = float(_text(cap[0])) * _unit("1" + _text(cap[1]).lower().replace("f", "F"), "F", file)
+    cap_name = _text(cap[1]).lower()  # pf, ff: the prefix, then the farad
+    cap_f = float(_text(cap[0])) * _unit("1" + cap_name[:-1] + cap_name[-1:].upper(), "F", file)
     voltage = _number(lib, "nom_voltage", 0.0, "library", file)
+    volt_v = _unit(_unit_text(text, "voltage_unit", "1V"), "V", file)
 
     def table(g, cell: str) -> PowerTable:
         var1, var2 = templates.get(_text(g.args[0]) if g.args else "", ("", ""))
@@ -371,6 +427,8 @@ def _read_cached(path: Path, mtime: float) -> CellLibrary:
             values = g.get_array("values") if "values" in g else np.zeros(0)
         except (ValueError, TypeError, AttributeError) as exc:
             raise LibertyError(f"power table of cell {cell}: cannot read its numbers ({exc})", file=file) from None
+        if idx1 is None and values.size == 1:  # a scalar table: one energy whatever load and slew
+            return PowerTable(load=np.array([0.0]), slew=np.array([0.0]), values=values.reshape(1, 1))
         if idx1 is None or values.size == 0:
             raise LibertyError(f"power table of cell {cell} lacks index_1 or values", file=file)
         if idx2 is None:  # one-dimensional table
@@ -433,7 +491,7 @@ def _read_cached(path: Path, mtime: float) -> CellLibrary:
         cells[name] = Cell(
             name=name,
             area=_number(cg, "area", 0.0, f"cell {name}", file),
-            leakage=_number(cg, "cell_leakage_power", 0.0, f"cell {name}", file),
+            leakage=_leakage(cg, name, file),
             pins=pins,
             sequential=sequential,
             tristate=tristate,
@@ -444,8 +502,22 @@ def _read_cached(path: Path, mtime: float) -> CellLibrary:
     return CellLibrary(
         path=path, name=_text(lib.args[0]) if lib.args else "?", sha256=hashlib.sha256(data).hexdigest(),
         nom_voltage=voltage if voltage > 0 else None, time_unit_ns=time_s / 1e-9, cap_unit_pf=cap_f / 1e-12,
-        leakage_unit_mw=leak_w / 1e-3, cells=cells,
+        leakage_unit_mw=leak_w / 1e-3, cells=cells, voltage_unit_v=volt_v,
     )
+
+
+def _leakage(cg, name: str, file: str) -> float:
+    """``cell_leakage_power``; without it (gf180mcu, ASAP7), the ``leakage_power`` group that has no
+    ``when``, else the mean over the state-dependent ones (every input state equally likely)."""
+    if cg.get("cell_leakage_power") is not None:
+        return _number(cg, "cell_leakage_power", 0.0, f"cell {name}", file)
+    plain, states = [], []
+    for g in cg.get_groups("leakage_power"):
+        value = _number(g, "value", 0.0, f"cell {name} leakage_power", file)
+        (states if g.get("when") is not None else plain).append(value)
+    if plain:
+        return sum(plain)
+    return sum(states) / len(states) if states else 0.0
 
 
 def _flip_flop(cg, pins: dict[str, Pin], name: str, file: str) -> tuple[FlipFlop | None, dict[str, bool] | None]:
