@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,9 @@ def register(sub) -> None:
     p.add_argument("--calib", type=int, default=100,
                    help="images (from the start of --images) that calibrate histogram weight "
                         "tuning (default 100)")
-    p.add_argument("--engine", default="fast", choices=["fast", "native", "reference"],
-                   help="emulation engine (default fast; native: its inner loop in C, compiled on first "
+    p.add_argument("--engine", default="auto", choices=["auto", "fast", "native", "reference"],
+                   help="emulation engine (default auto: native where a C compiler builds it, else fast; "
+                        "one line on stderr says which; native: its inner loop in C, compiled on first "
                         "use; reference is the slow oracle); all give the same bytes")
     p.add_argument("--batch", type=int, default=128, help="images per batch (bounds memory)")
     p.add_argument("--out", required=True, help="output .npz")
@@ -59,6 +61,10 @@ def run(args) -> int:
     resolver = catalog_resolver(args.lib) if args.lib else None
     em = emulator_for(graph, assignment, resolver, calib_images=x[: args.calib],
                       engine=args.engine, batch_size=args.batch)
+    if args.engine == "auto":
+        from rtlgen.emulate.engines import choose_engine
+
+        print(choose_engine()[1], file=sys.stderr)
     res = em.run(x)
     buf = io.BytesIO()
     np.savez(buf, logits=res.logits, output=res.output, pred=res.pred)

@@ -7,12 +7,13 @@ from rtlgen.nn.graph import Graph
 from rtlgen.emulate.assignment import Assignment, Resolver
 from rtlgen.emulate.emulator import DEFAULT_BATCH, Emulator
 from rtlgen.emulate.encoding import DEFAULT_ENCODING
+from rtlgen.emulate.engines import DEFAULT_ENGINE
 
 __all__ = ["emulator_for", "operand_histograms"]
 
 
 def emulator_for(graph: Graph, assignment: Assignment | None = None, resolver: Resolver | None = None,
-                 calib_images: np.ndarray | None = None, engine: str = "fast",
+                 calib_images: np.ndarray | None = None, engine: str = DEFAULT_ENGINE,
                  batch_size: int = DEFAULT_BATCH) -> Emulator:
     """An :class:`Emulator` running ``assignment`` (None: exact), weights tuned as it says.
 
@@ -39,7 +40,7 @@ def emulator_for(graph: Graph, assignment: Assignment | None = None, resolver: R
 
 def operand_histograms(graph: Graph, images: np.ndarray, assignment: Assignment | None = None,
                        resolver: Resolver | None = None, encoding: str = DEFAULT_ENCODING,
-                       engine: str = "fast") -> dict[int, tuple[np.ndarray, np.ndarray]]:
+                       engine: str = DEFAULT_ENGINE) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """op index -> (a_hist[256], b_hist[256]) of the codes each MAC layer's multipliers see
     (see :meth:`Emulator.operand_histograms`)."""
     em = emulator_for(graph, assignment, resolver, images, engine)

@@ -21,7 +21,7 @@ from rtlgen.errors import ModelError
 from rtlgen.nn.graph import Graph
 from rtlgen.emulate import ops
 from rtlgen.emulate.encoding import DEFAULT_ENCODING, activation_codes, weight_codes
-from rtlgen.emulate.engines import get_engine
+from rtlgen.emulate.engines import DEFAULT_ENGINE, get_engine
 from rtlgen.emulate.layers import MacLayer, compile_mac_layers, im2col
 from rtlgen.emulate.plan import LayerPlan
 from rtlgen.nn import quant
@@ -73,7 +73,7 @@ class Emulator:
     """
 
     def __init__(self, graph: Graph, plans: dict[int, LayerPlan] | None = None,
-                 engine: str = "fast", batch_size: int = DEFAULT_BATCH):
+                 engine: str = DEFAULT_ENGINE, batch_size: int = DEFAULT_BATCH):
         self.graph = graph
         self.layers: dict[int, MacLayer] = compile_mac_layers(graph)
         self.engine = get_engine(engine)

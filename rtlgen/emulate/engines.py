@@ -21,8 +21,13 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
   a pixel's accumulators in registers, which numba does not, ~1.6x faster on ResNet-8.
 
 ``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
+``"auto"`` (:data:`DEFAULT_ENGINE`, what every entry point uses unless told otherwise) is the
+fastest engine that works on this machine, :func:`choose_engine`: ``native`` when its C kernel
+builds and loads, else ``fast``.
 """
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -31,7 +36,13 @@ from rtlgen.emulate.encoding import activation_codes, correction, weight_codes
 from rtlgen.emulate.layers import MacLayer, im2col
 from rtlgen.emulate.plan import LayerPlan
 
-__all__ = ["ENGINES", "get_engine", "ReferenceEngine", "FastEngine", "NativeEngine"]
+__all__ = ["ENGINES", "DEFAULT_ENGINE", "get_engine", "choose_engine", "ReferenceEngine", "FastEngine",
+           "NativeEngine"]
+
+#: The engine name every entry point defaults to: resolved by :func:`choose_engine`.
+DEFAULT_ENGINE = "auto"
+_log = logging.getLogger("rtlgen.emulate")
+_ANNOUNCED = False
 
 
 class ReferenceEngine:
@@ -311,8 +322,28 @@ class NativeEngine(FastEngine):
 ENGINES: dict[str, type] = {"reference": ReferenceEngine, "fast": FastEngine, "native": NativeEngine}
 
 
-def get_engine(name: str):
+def choose_engine() -> tuple[str, str]:
+    """``(name, line)``: the engine ``"auto"`` stands for and one line saying which and why.
+    ``native`` when its C kernel builds and loads (:func:`rtlgen.emulate.native.native_status`,
+    checked once per process; the build is cached on disk), ``fast`` otherwise."""
+    from rtlgen.emulate.native import native_status
+
+    ok, why = native_status()
+    if ok:
+        return "native", f"emulation engine: native ({why})"
+    return "fast", f"emulation engine: fast, not native ({why})"
+
+
+def get_engine(name: str = DEFAULT_ENGINE):
+    """A new engine of registry name ``name``, or of :func:`choose_engine`'s for ``"auto"``
+    (whose line goes to the ``rtlgen.emulate`` logger at INFO, once per process)."""
+    global _ANNOUNCED
+    if name == "auto":
+        name, line = choose_engine()
+        if not _ANNOUNCED:
+            _log.info(line)
+            _ANNOUNCED = True
     try:
         return ENGINES[name]()
     except KeyError:
-        raise ValueError(f"unknown emulation engine {name!r}; valid: {', '.join(ENGINES)}") from None
+        raise ValueError(f"unknown emulation engine {name!r}; valid: auto, {', '.join(ENGINES)}") from None

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from rtlgen.bitstream import format as bsmod
+from rtlgen.emulate.engines import DEFAULT_ENGINE
 from rtlgen.errors import BitstreamError
 
 __all__ = ["check_bitstream", "plans_from_bitstream", "emulator_from_bitstream"]
@@ -92,7 +93,7 @@ def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[st
 
 
 def emulator_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]], *,
-                            engine: str = "fast", batch_size: int | None = None, file: str | None = None) -> Any:
+                            engine: str = DEFAULT_ENGINE, batch_size: int | None = None, file: str | None = None) -> Any:
     """An :class:`~rtlgen.emulate.emulator.Emulator` computing what ``bs`` configures."""
     from rtlgen.emulate.emulator import DEFAULT_BATCH, Emulator
     from rtlgen.emulate.layers import compile_mac_layers

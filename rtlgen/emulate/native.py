@@ -25,12 +25,13 @@ from pathlib import Path
 
 from rtlgen.errors import ToolError
 
-__all__ = ["load_native", "native_library_path", "conv_rows_native"]
+__all__ = ["load_native", "native_library_path", "conv_rows_native", "native_status"]
 
 _SOURCE = Path(__file__).with_name("_native.c")
 _FLAGS = ("-O3", "-march=native", "-fwrapv", "-shared", "-fPIC", "-std=c99")
 _LIB: ctypes.CDLL | None = None
 _KERNEL = None
+_STATUS: tuple[bool, str] | None = None
 
 
 def _compiler() -> list[str]:
@@ -88,6 +89,20 @@ def load_native() -> ctypes.CDLL:
     cmp.restype = None
     _LIB = lib
     return lib
+
+
+def native_status() -> tuple[bool, str]:
+    """``(True, how)`` when the kernel library is built (or already cached) and loads on this
+    machine, ``(False, why not)`` otherwise; checked once per process, the answer kept (a
+    compiler installed later counts from the next process on)."""
+    global _STATUS
+    if _STATUS is None:
+        try:
+            path = load_native()._name
+            _STATUS = (True, f"C kernel {Path(path).name} built with '{' '.join(_compiler())}'")
+        except (ToolError, OSError) as exc:  # OSError: built, but the loader refused it
+            _STATUS = (False, str(exc).splitlines()[0])
+    return _STATUS
 
 
 def conv_rows_native():

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rtlgen.emulate.engines import DEFAULT_ENGINE
 from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.mapper.executors import Executor, make_executor
 from rtlgen.mapper.flow import EmulationResult, MapReport, map_network
@@ -80,7 +81,7 @@ class MapJob:
     layerwise_baseline: bool = True
     energy_vectors: int = 4096
     weight_tuning: str = "none"
-    engine: str = "fast"         # emulation engine (rtlgen.emulate.ENGINES); all compute the same bytes
+    engine: str = DEFAULT_ENGINE  # emulation engine (rtlgen.emulate.ENGINES, or auto); all compute the same bytes
     progress: bool = True
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rtlgen.bitstream.format import Geometry, Requant
+from rtlgen.emulate.engines import DEFAULT_ENGINE
 from rtlgen.errors import ConfigError, ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
@@ -110,7 +111,7 @@ class EmulatorAccuracy:
     """
 
     def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray, tables: dict[str, np.ndarray], *,
-                 signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: str = "fast",
+                 signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: str = DEFAULT_ENGINE,
                  batch_size: int = 128):
         self.graph = graph
         self.images = np.asarray(images)
