@@ -115,13 +115,18 @@ class FastEngine(ReferenceEngine):
             raise ValueError(f"negative requantization multiplier {int(layer.multiplier.min())}")
         rq = (layer.multiplier.astype(np.int64), layer.shift.astype(np.int64),
               layer.rounding == "single", layer.z_out, layer.act[0], layer.act[1])
-        if layer.depthwise:
-            acc = self.accumulate(layer, x, plan)
-            flat = acc.reshape(-1, o_ch)
-            out = np.empty(flat.shape, dtype=np.int8)
-            _kernels.requantize_rows(flat, layer.bias.astype(np.int64), *rq, out)
-            return out.reshape(acc.shape)
         out = np.empty((n, oh, ow, o_ch), dtype=np.int8)
+        if layer.depthwise:
+            if plan is None:
+                vtab, base, a0 = self._dw_exact(layer)
+                lut = _IDENTITY_CODES
+            else:
+                vtab, base, a0 = self._vtab(layer, plan)
+                lut = _port_a_lut(x, layer.z_in, plan.encoding)
+            codes = _padded_codes(layer, x, lut, np.uint8(a0))
+            _kernels.depthwise_rows(codes, vtab, base, layer.in_channel0.astype(np.int64), kh, kw,
+                                    layer.stride[0], layer.stride[1], *rq, out)
+            return out
         if plan is None:
             xs = _padded_codes(layer, x, _IDENTITY_INT8, np.int8(layer.z_in))
             key = ("exact", layer.op_index)
@@ -183,6 +188,18 @@ class FastEngine(ReferenceEngine):
         self._cache[key] = (plan, vtab, full, a0)
         return vtab, full, a0
 
+    def _dw_exact(self, layer: MacLayer) -> tuple[np.ndarray, np.ndarray, int]:
+        """An exact depthwise layer as :meth:`_vtab` tables over the codes ``x + 128``:
+        ``[k, a, o] = (a - 128 - z) * w[o, k]``, 0 at the padding code ``z + 128``."""
+        key = ("dw_exact", layer.op_index)
+        if key not in self._cache:
+            w = layer.weights.astype(np.int64).reshape(layer.channels_out, -1)  # [O, K]
+            d = np.arange(256, dtype=np.int64) - 128 - layer.z_in
+            vt = d[None, :, None] * w.T[:, None, :]  # [K, 256, O]
+            dt = np.int16 if np.abs(vt).max(initial=0) < (1 << 15) else np.int32
+            self._cache[key] = (np.ascontiguousarray(vt, dtype=dt), layer.bias.astype(np.int32), layer.z_in + 128)
+        return self._cache[key]
+
     def accumulate(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
         """Accumulators (no bias): exact by one BLAS GEMM; approximate depthwise by the compiled
         gather; other approximate layers by the reference path (``output`` is the fast one)."""
@@ -219,6 +236,7 @@ class FastEngine(ReferenceEngine):
 
 
 _IDENTITY_INT8 = np.arange(-128, 128).astype(np.int8)
+_IDENTITY_CODES = np.arange(256).astype(np.uint8)  # lut[x + 128] = x + 128
 
 
 def _port_a_lut(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
