@@ -82,6 +82,25 @@ def test_every_engine_equals_reference_on_dscnn(dscnn, encoding, granularity):
         _same(got.output, ref.output, f"{engine} {encoding}/{granularity} output")
 
 
+@pytest.mark.data
+@pytest.mark.slow
+def test_every_engine_equals_reference_on_vww_mobilenet(shared_data):
+    # 8 to 256 output channels (the C loop's fixed widths, and blocks of 64 beyond), depthwise
+    # layers of every width, stride 2; VWW ships no images: random int8 codes
+    graph = load_tflite(shared_data / "mlperf_tiny_vww" / "vww_96_int8.tflite")
+    x = np.random.default_rng(1).integers(-128, 128, size=(2, 96, 96, 3)).astype(np.int8)
+    em = Emulator(graph, engine="reference")
+    assert {l.channels_out for l in em.layers.values()} >= {8, 16, 32, 64, 128, 256}
+    plans = mixed_plans(em, "signmag", "kernel", seed=11)
+    ref = Emulator(graph, plans, engine="reference").run(x)
+    for engine in sorted(set(ENGINES) - {"reference"}):
+        got = Emulator(graph, plans, engine=engine).run(x)
+        _same(got.output, ref.output, f"vww {engine} output")
+    exact = Emulator(graph, engine="reference").run(x)
+    for engine in sorted(set(ENGINES) - {"reference"}):
+        _same(Emulator(graph, engine=engine).run(x).output, exact.output, f"vww {engine} exact output")
+
+
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("engine", ["fast", "native"])
 def test_fast_equals_reference_on_digits_with_depthwise(digits, encoding, engine):

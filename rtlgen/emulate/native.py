@@ -85,7 +85,7 @@ def load_native() -> ctypes.CDLL:
     fn.argtypes = [u64, u64, u64, i64, i64, i64, i64, i64, u64, i64]
     fn.restype = None
     cmp = lib.rtlgen_compact_row
-    cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64]
+    cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64, i64]
     cmp.restype = None
     _LIB = lib
     return lib
@@ -105,6 +105,20 @@ def native_status() -> tuple[bool, str]:
     return _STATUS
 
 
+#: Bytes of int16 table rows (taps x 256 codes x output channels) one channel block may span:
+#: a core's L2 on the machine measured (2 MB: 1 MB and 4 MB were slower there; benchmarks/RESULTS.md,
+#: "Emulation"). RTLGEN_NATIVE_BLOCK_KB overrides it (for such measurements).
+BLOCK_BYTES = int(os.environ.get("RTLGEN_NATIVE_BLOCK_KB", "2048")) * 1024
+
+
+def channel_block(kh: int, kw: int, c: int, o: int) -> int:
+    """Input channels per block of :func:`conv_rows_native`'s blocked order: as many as keep the
+    block's table (``kh * kw * cb * 256 * o`` int16) within :data:`BLOCK_BYTES`; ``c`` (one
+    block, the plain row order) when the whole table fits."""
+    per_channel = kh * kw * 256 * o * 2
+    return max(1, min(c, BLOCK_BYTES // per_channel))
+
+
 def conv_rows_native():
     """The compiled conv kernel (numba around the C loop; built once per process, since numba
     cannot cache a function that calls a library loaded at run time)."""
@@ -121,7 +135,7 @@ def conv_rows_native():
     compact_row = load_native().rtlgen_compact_row
 
     @nb.njit(parallel=True, boundscheck=False)
-    def compact_all(x, lut, pt, pl, hp, wp, a0, step, per_code, pre, start):  # pragma: no cover - compiled
+    def compact_all(x, lut, pt, pl, hp, wp, a0, step, per_code, pre, start, cb):  # pragma: no cover - compiled
         n, h, w, c = x.shape
         xptr, lptr, prow, srow = x.ctypes.data, lut.ctypes.data, pre.shape[1] * 4, start.shape[1] * 4
         for r in nb.prange(n * hp):
@@ -129,7 +143,7 @@ def conv_rows_native():
             y = r % hp - pt
             src = xptr + ((img * h + y) * w) * c if 0 <= y < h else 0
             compact_row(src, w, c, pl, wp, lptr, a0, step, per_code, pre.ctypes.data + r * prow,
-                        start.ctypes.data + r * srow)
+                        start.ctypes.data + r * srow, cb)
 
     @nb.njit(parallel=True, boundscheck=False)
     def rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
@@ -151,6 +165,33 @@ def conv_rows_native():
                          i * kw * c * step, sw * c * step, accs.ctypes.data, o_ch)
             requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
+    @nb.njit(parallel=True, boundscheck=False)
+    def rows_blocked(pre, start, hp, c, nblk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
+                     out):  # pragma: no cover - compiled
+        """``rows`` with the channel blocks outermost: every output row of the batch adds one
+        block's taps before the next block starts, so that block's table rows stay in cache;
+        the accumulators (the whole batch's) go through memory once per block."""
+        n, oh, ow, o_ch = out.shape
+        oflat = out.reshape(-1)
+        step = 256 * o_ch
+        rq = _requant_params(mult, shift)
+        tptr = vtab.ctypes.data
+        prow, srow, wp1 = pre.shape[1] * 4, start.shape[1] * 4, start.shape[1] // nblk
+        accs = np.empty((n * oh, ow * o_ch), dtype=np.int32)
+        for r in nb.prange(n * oh):
+            for x in range(ow):
+                accs[r, x * o_ch: (x + 1) * o_ch] = base
+        for b in range(nblk):
+            for r in nb.prange(n * oh):
+                img = r // oh
+                y = r % oh
+                for i in range(kh):
+                    ir = img * hp + y * sh + i
+                    rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow + b * wp1 * 4, ow,
+                             kw, sw, i * kw * c * step, sw * c * step, accs[r].ctypes.data, o_ch)
+        for r in nb.prange(n * oh):
+            requant_block(accs[r], o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
+
     def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
         """``x`` int8 [N, H, W, C], ``lut`` uint8 [256] its port-A codes, ``pads`` (top, bottom,
         left, right); the rest as ``_kernels.conv_rows`` (approximate branch)."""
@@ -158,10 +199,15 @@ def conv_rows_native():
         pt, pb, pl, pr = pads
         hp, wp = h + pt + pb, w + pl + pr
         o_ch = out.shape[3]
+        cb = channel_block(kh, kw, c, o_ch)
+        nblk = -(-c // cb)
         pre = np.empty((n * hp, wp * c), np.int32)
-        start = np.empty((n * hp, wp + 1), np.int32)
-        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start)
-        rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
+        start = np.empty((n * hp, nblk * (wp + 1)), np.int32)
+        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start, cb)
+        if nblk == 1:
+            rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
+        else:
+            rows_blocked(pre, start, hp, c, nblk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
 
     _KERNEL = kernel
     return kernel
