@@ -103,12 +103,13 @@ def depthwise_rows(codes, rows_, base, in0, kh, kw, sh, sw, mult, shift, single,
         y = r % oh
         accs = np.empty(ow * o_ch, dtype=np.int32)
         for x in range(ow):
-            acc = accs[x * o_ch: (x + 1) * o_ch]
-            acc[:] = base
-            for i in range(kh):
-                for j in range(kw):
+            accs[x * o_ch: (x + 1) * o_ch] = base
+        for i in range(kh):  # tap-major: one tap's 256 x O table (32 KB at O = 64) stays in L1
+            for j in range(kw):
+                t = rows_[i * kw + j]
+                for x in range(ow):
                     px = codes[img, y * sh + i, x * sw + j]
-                    t = rows_[i * kw + j]
+                    acc = accs[x * o_ch: (x + 1) * o_ch]
                     for o in range(o_ch):
                         acc[o] += t[px[in0[o]], o]
         requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
