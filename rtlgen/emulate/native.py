@@ -109,6 +109,10 @@ def native_status() -> tuple[bool, str]:
 #: a core's L2 on the machine measured (2 MB: 1 MB and 4 MB were slower there; benchmarks/RESULTS.md,
 #: "Emulation"). RTLGEN_NATIVE_BLOCK_KB overrides it (for such measurements).
 BLOCK_BYTES = int(os.environ.get("RTLGEN_NATIVE_BLOCK_KB", "2048")) * 1024
+#: Bytes of int32 accumulators (output rows of the batch) that go through all channel blocks
+#: together before the next rows: small beside the block's table, large enough that each
+#: table row fetched serves many pixels.
+CHUNK_BYTES = 256 * 1024
 
 
 def channel_block(kh: int, kw: int, c: int, o: int) -> int:
@@ -166,31 +170,36 @@ def conv_rows_native():
             requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
     @nb.njit(parallel=True, boundscheck=False)
-    def rows_blocked(pre, start, hp, c, nblk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
+    def rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
                      out):  # pragma: no cover - compiled
-        """``rows`` with the channel blocks outermost: every output row of the batch adds one
-        block's taps before the next block starts, so that block's table rows stay in cache;
-        the accumulators (the whole batch's) go through memory once per block."""
+        """``rows`` with the channel blocks outside the rows of a chunk (``chunk`` output rows,
+        whose accumulators stay in L2): every row of the chunk adds one block's taps before the
+        next block starts, so that block's table rows stay in cache. One parallel loop over the
+        chunks (a barrier per block would stall on a busy machine)."""
         n, oh, ow, o_ch = out.shape
         oflat = out.reshape(-1)
         step = 256 * o_ch
         rq = _requant_params(mult, shift)
         tptr = vtab.ctypes.data
         prow, srow, wp1 = pre.shape[1] * 4, start.shape[1] * 4, start.shape[1] // nblk
-        accs = np.empty((n * oh, ow * o_ch), dtype=np.int32)
-        for r in nb.prange(n * oh):
-            for x in range(ow):
-                accs[r, x * o_ch: (x + 1) * o_ch] = base
-        for b in range(nblk):
-            for r in nb.prange(n * oh):
-                img = r // oh
-                y = r % oh
-                for i in range(kh):
-                    ir = img * hp + y * sh + i
-                    rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow + b * wp1 * 4, ow,
-                             kw, sw, i * kw * c * step, sw * c * step, accs[r].ctypes.data, o_ch)
-        for r in nb.prange(n * oh):
-            requant_block(accs[r], o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
+        nrows = n * oh
+        for ch in nb.prange((nrows + chunk - 1) // chunk):
+            r0 = ch * chunk
+            r1 = min(nrows, r0 + chunk)
+            accs = np.empty((r1 - r0, ow * o_ch), dtype=np.int32)
+            for r in range(r0, r1):
+                for x in range(ow):
+                    accs[r - r0, x * o_ch: (x + 1) * o_ch] = base
+            for b in range(nblk):
+                for r in range(r0, r1):
+                    img = r // oh
+                    y = r % oh
+                    for i in range(kh):
+                        ir = img * hp + y * sh + i
+                        rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow + b * wp1 * 4,
+                                 ow, kw, sw, i * kw * c * step, sw * c * step, accs[r - r0].ctypes.data, o_ch)
+            for r in range(r0, r1):
+                requant_block(accs[r - r0], o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
     def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
         """``x`` int8 [N, H, W, C], ``lut`` uint8 [256] its port-A codes, ``pads`` (top, bottom,
@@ -207,7 +216,9 @@ def conv_rows_native():
         if nblk == 1:
             rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
         else:
-            rows_blocked(pre, start, hp, c, nblk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
+            chunk = max(1, CHUNK_BYTES // (out.shape[2] * o_ch * 4))
+            rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
+                         out)
 
     _KERNEL = kernel
     return kernel
