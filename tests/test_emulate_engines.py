@@ -306,3 +306,32 @@ def test_integer_inputs_at_scale_one_quantize_as_the_float_formula(resnet8):
     got = quantize_input(graph, x)
     assert got.dtype == np.int8 and np.array_equal(got, want)
     assert np.array_equal(quantize_input(graph, x.astype(np.float32)), want)  # the general path
+
+
+@pytest.mark.parametrize("block_bytes, chunk_bytes", [(1, 1), (300_000, 5_000)])
+def test_native_blocked_order_gives_the_same_bytes(digits, monkeypatch, block_bytes, chunk_bytes):
+    """Channel blocks of 1 channel (or a few) and chunks of 1 (or a few) output rows: the
+    blocked order adds the same rows in another order, so the same bytes."""
+    from rtlgen.emulate import native
+
+    graph, x = digits
+    em = Emulator(graph, engine="reference")
+    plans = mixed_plans(em, "signmag", "kernel", seed=9)
+    want = Emulator(graph, plans, engine="reference").run(x)
+    monkeypatch.setattr(native, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(native, "CHUNK_BYTES", chunk_bytes)
+    blocked = [(l.weights.shape[1], l.weights.shape[2], l.in_shape[2], l.channels_out)
+               for l in em.layers.values() if not l.depthwise
+               and native.channel_block(l.weights.shape[1], l.weights.shape[2], l.in_shape[2], l.channels_out)
+               < l.in_shape[2]]
+    assert blocked  # some layer really goes in blocks
+    got = Emulator(graph, plans, engine="native", batch_size=5).run(x)
+    _same(got.output, want.output, f"native, blocks of {block_bytes} bytes")
+
+
+def test_channel_block_fits_the_budget():
+    from rtlgen.emulate.native import BLOCK_BYTES, channel_block
+
+    assert channel_block(3, 3, 16, 16) == 16  # ResNet-8 layer 1: 1.2 MB, one block
+    cb = channel_block(3, 3, 64, 64)  # layer 9: 18.9 MB
+    assert 1 <= cb < 64 and 3 * 3 * cb * 256 * 64 * 2 <= BLOCK_BYTES < 3 * 3 * (cb + 1) * 256 * 64 * 2

@@ -15,10 +15,13 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
   the output channels: tap ``k``'s table value for activation code ``a`` with the product
   sign, the encoding's correction terms and the padding-code baseline folded in (see
   :func:`_fold_luts`), so the inner loop is a contiguous add, no per-multiplication gather.
-  (Depthwise layers use a per-channel gather kernel; they are small.)
+  Depthwise layers (exact or not) take the same per-tap tables, one gather per multiplication
+  (each output channel reads its own input channel's code), tap-major so that one tap's table
+  stays in L1 (``_kernels.depthwise_rows``).
 * ``native``: ``fast`` with the approximate conv layers' inner loop (one output row's table-row
   additions) in C (:mod:`.native`, compiled on first use with the system C compiler): it keeps
-  a pixel's accumulators in registers, which numba does not, ~1.6x faster on ResNet-8.
+  a pixel's accumulators in registers, which numba does not, ~1.6x faster on ResNet-8; layers
+  whose table exceeds a core's L2 go in channel blocks (:func:`rtlgen.emulate.native.channel_block`).
 
 ``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
 ``"auto"`` (:data:`DEFAULT_ENGINE`, what every entry point uses unless told otherwise) is the

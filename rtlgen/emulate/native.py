@@ -2,7 +2,9 @@
 
 ``_native.c`` (beside this file) holds the inner loop of approximate conv layers whose ``vtab``
 fits int16 (every EvoApprox and generated 8x8 multiplier's does): one output row's table-row
-additions over one compacted input row. :func:`conv_rows_native` is ``_kernels.conv_rows``
+additions over one compacted input row. Layers whose table exceeds :data:`BLOCK_BYTES` go in
+blocks of input channels (:func:`channel_block`): each chunk of output rows adds one block's taps
+before the next, so the block's table rows stay in L2. :func:`conv_rows_native` is ``_kernels.conv_rows``
 (approximate branch) with that loop swapped in: the same compaction (each input row once per
 image, not once per output row), the same fused requantization, so the same bytes (tested); the
 engine is :class:`rtlgen.emulate.engines.NativeEngine`.
