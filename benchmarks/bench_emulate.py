@@ -1,15 +1,18 @@
-"""Emulation speed and accuracy on MLPerf Tiny ResNet-8 (CIFAR-10, 1,017 images).
+"""Emulation speed (MLPerf Tiny ResNet-8, DS-CNN, VWW MobileNet) and accuracy (ResNet-8).
 
-    python benchmarks/bench_emulate.py speed [--lib LIBDIR] [--mult mul8u_2NDH] [-n 1017]
+    python benchmarks/bench_emulate.py speed [--lib LIBDIR] [--mult mul8u_2NDH] [-n 1000] [--models ...]
     python benchmarks/bench_emulate.py sweep --lib LIBDIR [--out build/bench_emulate]
 
-``speed``: images/s of LiteRT (XNNPACK, the default interpreter, exact int8; one image per
-invoke on one thread and on every CPU, and batches of 256), our ``fast`` engine in exact mode and
-``fast`` and ``native`` in approximate mode (one
-catalog multiplier on every conv layer, signmag; a synthetic truncated table without --lib), and
-the ``reference`` engine on a few images, all in the same run; also checks the fast engine bit
-for bit against the reference engine on the first images. Wall time and process CPU time are
-both printed: on a shared machine the CPU figure is the steadier one.
+``speed``, per model, all in the same run: inputs/s of LiteRT (XNNPACK, the default interpreter,
+exact int8; one input per invoke on one thread and on every CPU), our ``native`` engine in exact
+mode, ``fast`` and ``native`` in approximate mode (one catalog multiplier on every MAC layer:
+conv, depthwise and fully connected; signmag, offset on DS-CNN's input layer, see
+:func:`_assignment`; a synthetic truncated table without --lib), and the ``reference`` engine on
+a few inputs; checks native == fast on every input and both == reference on the first ones, and
+prints the ratio native approximate / best LiteRT. Inputs: the first CIFAR-10 test images
+(ResNet-8), the kws01 MFCC features (DS-CNN), seeded random int8 codes (VWW: no images shipped).
+Wall time and process CPU time are both printed: on a shared machine the CPU figure is the
+steadier one.
 
 ``sweep``: top-1 accuracy of every unsigned catalog multiplier used uniformly on all conv layers
 (signmag; the FULLY_CONNECTED layer exact) without weight tuning, with ALWANN's uniform tuning and
@@ -40,6 +43,19 @@ def _data():
     return model, data["x"], data["y"]
 
 
+def _speed_models(n: int) -> list[tuple[str, Path, np.ndarray, np.ndarray | None]]:
+    """(name, model, int8 input codes, labels or None) of the three models ``speed`` measures."""
+    d = shared_data_dir()
+    model, x, y = _data()
+    xq = (x[:n].astype(np.int16) - 128).astype(np.int8)  # scale 1, zero point -128
+    kws = np.load(d / "mlperf_tiny_kws" / "kws01_test1000.npz")
+    # VWW ships no images: any int8 codes do for speed (fixed seed)
+    vww = np.random.default_rng(0).integers(-128, 128, size=(n, 96, 96, 3), dtype=np.int16).astype(np.int8)
+    return [("ResNet-8", model, xq, y[:n]),
+            ("DS-CNN", d / "mlperf_tiny_kws" / "kws_ref_model.tflite", kws["x"][:n], kws["y"][:n]),
+            ("MobileNet VWW", d / "mlperf_tiny_vww" / "vww_96_int8.tflite", vww, None)]
+
+
 def _timed(fn, n_images: int, repeat: int = 1) -> tuple[float, float, object]:
     fn_out = None
     w0, c0 = time.perf_counter(), time.process_time()
@@ -49,99 +65,99 @@ def _timed(fn, n_images: int, repeat: int = 1) -> tuple[float, float, object]:
     return n_images * repeat / w, n_images * repeat / c, fn_out
 
 
-def speed(args) -> int:
-    import numba
-
-    model, x, y = _data()
-    x = x[: args.n]
-    graph = load_tflite(model)
-    print(f"machine: {os.cpu_count()} CPUs, numba threads {numba.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.1f}; {x.shape[0]} images")
-
+def _litert(model: Path, xq: np.ndarray, threads: int | None):
+    """One image per invoke through LiteRT's default interpreter (XNNPACK, exact int8)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    xq = (x.astype(np.int16) - 128).astype(np.int8)
-    it = Interpreter(model_path=str(model))
+    it = Interpreter(model_path=str(model), num_threads=threads)
     it.allocate_tensors()
     inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
 
-    def litert_single():
+    def run():
         for i in range(xq.shape[0]):
             it.set_tensor(inp, xq[i: i + 1])
             it.invoke()
             it.get_tensor(out)
+    return run
 
-    itb = Interpreter(model_path=str(model))
-    itb.resize_tensor_input(0, [256, 32, 32, 3])
-    itb.allocate_tensors()
 
-    def litert_batched():
-        for lo in range(0, xq.shape[0] - 255, 256):
-            itb.set_tensor(inp, xq[lo: lo + 256])
-            itb.invoke()
-            itb.get_tensor(out)
+def _assignment(graph, mult: str) -> dict:
+    """``mult`` on every MAC layer (conv, depthwise and FULLY_CONNECTED), signmag, except a layer
+    reading the graph input at a zero point above -128 (DS-CNN's, z = 83, sees codes below it;
+    signmag needs x - z in 0..255): offset there, which takes the same unsigned multiplier."""
+    layers = {}
+    conv = [op for op in graph.mac_ops() if op.kind != "FULLY_CONNECTED"]
+    for k, op in enumerate(conv):
+        if op.inputs[0] == graph.inputs[0] and graph.input.zero_point != -128:
+            layers[str(k)] = {"multiplier": mult, "encoding": "offset"}
+    fcs = [op for op in graph.mac_ops() if op.kind == "FULLY_CONNECTED"]
+    layers.update({f"fc:{k}": mult for k in range(len(fcs))})
+    return {"default": mult, "layers": layers}
 
-    it2 = Interpreter(model_path=str(model), num_threads=os.cpu_count())
-    it2.allocate_tensors()
 
-    def litert_threads():
-        for i in range(xq.shape[0]):
-            it2.set_tensor(inp, xq[i: i + 1])
-            it2.invoke()
-            it2.get_tensor(out)
+def speed(args) -> int:
+    import numba
 
-    results = []
-    wl, cl, _ = _timed(litert_single, xq.shape[0])
-    results.append(("LiteRT XNNPACK, 1 image/invoke", wl, cl))
-    wt, ct, _ = _timed(litert_threads, xq.shape[0])
-    results.append((f"LiteRT XNNPACK, 1 image/invoke, {os.cpu_count()} threads", wt, ct))
-    nb_ = (xq.shape[0] // 256) * 256
-    if nb_:
-        wb, cb, _ = _timed(litert_batched, nb_)
-        results.append(("LiteRT XNNPACK, 256 images/invoke", wb, cb))
-
-    exact = Emulator(graph, engine="fast")
-    exact.run(x[:8])  # compile (numba caches on disk; the first run of a fresh checkout is slower)
-    we, ce, res_e = _timed(lambda: exact.run(x), x.shape[0])
-    results.append(("rtlgen fast, exact", we, ce))
-
+    threads = os.cpu_count()
+    print(f"machine: {threads} CPUs, numba threads {numba.get_num_threads()}, "
+          f"load average {os.getloadavg()[0]:.1f}; {args.n} images per model")
     if args.lib:
         resolver = catalog_resolver(args.lib)
-        assignment = parse_assignment({"default": args.mult})
-        label = f"rtlgen fast, approximate ({args.mult} on all conv layers, signmag)"
+        mult, what = args.mult, args.mult
     else:
         t = ((exact_table(False) >> 4) << 4).astype(np.int32)
         resolver = lambda name: (t, False)  # noqa: E731
-        assignment = parse_assignment({"default": "trunc4"})
-        label = "rtlgen fast, approximate (low 4 bits truncated, all conv layers, signmag)"
-    approx = emulator_for(graph, assignment, resolver)
-    approx.run(x[:8])
-    wa, ca, res_a = _timed(lambda: approx.run(x), x.shape[0])
-    results.append((label, wa, ca))
-    native = Emulator(graph, approx.plans, engine="native")
-    native.run(x[:8])  # compiles the C loop on first use (cached on disk) and the numba kernels
-    wn, cn, res_n = _timed(lambda: native.run(x), x.shape[0])
-    results.append((label.replace("rtlgen fast", "rtlgen native"), wn, cn))
+        mult, what = "trunc4", "low 4 bits truncated"
+    ok = True
+    summary = []
+    for name, model, xq, y in _speed_models(args.n):
+        if args.models and name.split()[0].lower() not in args.models:
+            continue
+        graph = load_tflite(model)
+        n = xq.shape[0]
+        results = []
+        w1, c1, _ = _timed(_litert(model, xq, 1), n)
+        results.append(("LiteRT XNNPACK, 1 image/invoke, 1 thread", w1, c1))
+        wt, ct, _ = _timed(_litert(model, xq, threads), n)
+        results.append((f"LiteRT XNNPACK, 1 image/invoke, {threads} threads", wt, ct))
 
-    n_ref = min(args.ref, x.shape[0])
-    ref = Emulator(graph, approx.plans, engine="reference")
-    wr, cr, res_r = _timed(lambda: ref.run(x[:n_ref]), n_ref)
-    results.append((f"rtlgen reference, approximate ({n_ref} images)", wr, cr))
-    same = (np.array_equal(res_r.logits, res_a.logits[:n_ref])
-            and np.array_equal(res_r.output, res_a.output[:n_ref]))
+        exact = Emulator(graph, engine="native")
+        exact.run(xq[:8])  # compile (numba caches on disk; the first run of a fresh checkout is slower)
+        we, ce, res_e = _timed(lambda: exact.run(xq), n)
+        results.append(("rtlgen native, exact", we, ce))
+        approx = emulator_for(graph, parse_assignment(_assignment(graph, mult)), resolver, engine="fast")
+        label = f"approximate ({what} on every MAC layer)"
+        approx.run(xq[:8])
+        wa, ca, res_a = _timed(lambda: approx.run(xq), n)
+        results.append((f"rtlgen fast, {label}", wa, ca))
+        native = Emulator(graph, approx.plans, engine="native")
+        native.run(xq[:8])  # compiles the C loop on first use (cached on disk) and the numba kernels
+        wn, cn, res_n = _timed(lambda: native.run(xq), n)
+        results.append((f"rtlgen native, {label}", wn, cn))
+        n_ref = min(args.ref, n)
+        ref = Emulator(graph, approx.plans, engine="reference")
+        wr, cr, res_r = _timed(lambda: ref.run(xq[:n_ref]), n_ref)
+        results.append((f"rtlgen reference, approximate ({n_ref} images)", wr, cr))
+        same_ref = all(np.array_equal(getattr(res_r, f), getattr(r, f)[:n_ref])
+                       for r in (res_a, res_n) for f in ("logits", "output"))
+        same_nf = all(np.array_equal(getattr(res_n, f), getattr(res_a, f)) for f in ("logits", "output"))
+        ok = ok and same_ref and same_nf
 
-    print(f"{'path':70s} {'img/s wall':>11s} {'img/CPU-s':>10s}")
-    for name, w, c in results:
-        print(f"{name:70s} {w:11.1f} {c:10.1f}")
-    best_litert = max(r[1] for r in results if r[0].startswith("LiteRT"))
-    print(f"approximate / best LiteRT, wall clock: fast {wa / best_litert:.2f}x, native {wn / best_litert:.2f}x; "
-          f"exact / best LiteRT: {we / best_litert:.2f}x")
-    print("native approximate == fast approximate on every image (logits and output): "
-          f"{np.array_equal(res_n.logits, res_a.logits) and np.array_equal(res_n.output, res_a.output)}")
-    print(f"fast approximate == reference on the first {n_ref} images (logits and output): {same}")
-    print(f"top-1: exact {100 * res_e.accuracy(y[: x.shape[0]]):.2f}%, "
-          f"approximate {100 * res_a.accuracy(y[: x.shape[0]]):.2f}%")
-    return 0 if same else 1
+        print(f"\n{name} ({model.name}), {n} inputs, load average {os.getloadavg()[0]:.1f}")
+        print(f"{'path':75s} {'img/s wall':>11s} {'img/CPU-s':>10s}")
+        for path, w, c in results:
+            print(f"{path:75s} {w:11.1f} {c:10.1f}")
+        best = max(wl for path, wl, _ in results if path.startswith("LiteRT"))
+        print(f"approximate / best LiteRT (wall): native {wn / best:.2f}x, fast {wa / best:.2f}x; "
+              f"exact native / best LiteRT: {we / best:.2f}x")
+        print(f"native == fast on every input (logits and output): {same_nf}; "
+              f"both == reference on the first {n_ref}: {same_ref}")
+        if y is not None:
+            print(f"top-1: exact {100 * res_e.accuracy(y):.2f}%, approximate {100 * res_n.accuracy(y):.2f}%")
+        summary.append((name, wn / best))
+    print("\nratio native approximate / best LiteRT exact: "
+          + ", ".join(f"{name} {r:.2f}x" for name, r in summary))
+    return 0 if ok else 1
 
 
 def sweep(args) -> int:
@@ -239,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("speed")
     s.add_argument("--lib")
     s.add_argument("--mult", default="mul8u_2NDH")
-    s.add_argument("-n", type=int, default=1017)
+    s.add_argument("-n", type=int, default=1000, help="inputs per model (DS-CNN has 1,000)")
+    s.add_argument("--models", nargs="+", choices=("resnet-8", "ds-cnn", "mobilenet"),
+                   type=str.lower, help="only these (default: all three)")
     s.add_argument("--ref", type=int, default=16, help="images for the reference engine")
     s.set_defaults(fn=speed)
     w = sub.add_parser("sweep")

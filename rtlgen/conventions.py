@@ -13,6 +13,8 @@ owned:
 * layer kinds (:data:`LAYER_KINDS`) and the TFLite operators they come from
   (:data:`TFLITE_OP_OF_KIND`): :mod:`rtlgen.nn.graph`, :mod:`rtlgen.emulate.layers`;
 * emulation engines (:data:`ENGINE_NAMES`): the registry :data:`rtlgen.emulate.engines.ENGINES`;
+  a caller may also ask for ``"auto"`` (:data:`ENGINE_CHOICES`, the default), which
+  :func:`rtlgen.emulate.engines.choose_engine` resolves to the fastest engine that works here;
 * weight-tuning modes (:data:`WEIGHT_TUNINGS`): :mod:`rtlgen.emulate.weight_tuning`.
 
 Numeric codes. The configuration bitstream (:mod:`rtlgen.bitstream.format`, one ``u8`` each) and
@@ -31,8 +33,8 @@ from typing import Literal, Mapping, get_args
 from rtlgen.errors import UnknownNameError
 
 __all__ = [
-    "Encoding", "Granularity", "LayerKind", "EngineName", "WeightTuning", "TfliteMacOp",
-    "ENCODINGS", "GRANULARITIES", "LAYER_KINDS", "ENGINE_NAMES", "WEIGHT_TUNINGS", "TFLITE_MAC_OPS",
+    "Encoding", "Granularity", "LayerKind", "EngineName", "EngineChoice", "WeightTuning", "TfliteMacOp",
+    "ENCODINGS", "GRANULARITIES", "LAYER_KINDS", "ENGINE_NAMES", "ENGINE_CHOICES", "WEIGHT_TUNINGS", "TFLITE_MAC_OPS",
     "DEFAULT_ENCODING", "DEFAULT_ENGINE",
     "ENCODING_CODES", "GRANULARITY_CODES", "LAYER_KIND_CODES",
     "TFLITE_OP_OF_KIND", "KIND_OF_TFLITE_OP",
@@ -43,6 +45,7 @@ Encoding = Literal["signmag", "raw", "offset"]
 Granularity = Literal["layer", "filter", "kernel"]
 LayerKind = Literal["conv2d", "depthwise_conv2d", "fully_connected"]
 EngineName = Literal["reference", "fast", "native"]
+EngineChoice = Literal["auto", "reference", "fast", "native"]
 WeightTuning = Literal["none", "uniform", "histogram"]
 TfliteMacOp = Literal["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"]
 
@@ -51,12 +54,14 @@ ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 LAYER_KINDS: tuple[LayerKind, ...] = get_args(LayerKind)
 ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)
+#: What a caller may ask for: an engine, or ``"auto"`` (the fastest that works on this machine).
+ENGINE_CHOICES: tuple[EngineChoice, ...] = get_args(EngineChoice)
 WEIGHT_TUNINGS: tuple[WeightTuning, ...] = get_args(WeightTuning)
 #: The TFLite operators that multiply and accumulate (the ones a multiplier is assigned to).
 TFLITE_MAC_OPS: tuple[TfliteMacOp, ...] = get_args(TfliteMacOp)
 
 DEFAULT_ENCODING: Encoding = "signmag"
-DEFAULT_ENGINE: EngineName = "fast"
+DEFAULT_ENGINE: EngineChoice = "auto"
 
 #: name -> code, shared by the bitstream's ``u8`` and the descriptor's 2-bit ``encoding`` field.
 ENCODING_CODES: dict[str, int] = {name: code for code, name in enumerate(ENCODINGS)}
@@ -74,7 +79,7 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "encoding": ENCODINGS,
     "granularity": GRANULARITIES,
     "layer kind": LAYER_KINDS,
-    "emulation engine": ENGINE_NAMES,
+    "emulation engine": ENGINE_CHOICES,
     "weight tuning": WEIGHT_TUNINGS,
     "TFLite MAC operator": TFLITE_MAC_OPS,
 }

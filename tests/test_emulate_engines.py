@@ -2,6 +2,9 @@
 exactness."""
 from __future__ import annotations
 
+import logging
+import re
+
 import numpy as np
 import pytest
 
@@ -19,6 +22,13 @@ def resnet8(shared_data):
     graph = load_tflite(shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite")
     x = np.load(shared_data / "cifar10" / "cifar10_test_first1017.npz")["x"][:8]
     return graph, x
+
+
+@pytest.fixture(scope="module")
+def dscnn(shared_data):
+    """MLPerf Tiny DS-CNN (keyword spotting): conv, depthwise and fully connected layers."""
+    d = shared_data / "mlperf_tiny_kws"
+    return load_tflite(d / "kws_ref_model.tflite"), np.load(d / "kws01_test1000.npz")["x"][:8]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +60,45 @@ def test_fast_equals_reference_on_resnet8(resnet8, encoding, granularity, engine
     _same(fast.output, ref.output, f"{encoding}/{granularity} output")
     exact = Emulator(graph, engine="fast").run(x)
     assert np.mean(fast.logits != exact.logits) > 0.2  # the tables really are approximate
+
+
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("granularity", ["layer", "filter", "kernel"])
+def test_every_engine_equals_reference_on_dscnn(dscnn, encoding, granularity):
+    # signmag: the input layer (zero point 83, codes below it) takes offset (fitting_encoding)
+    graph, x = dscnn
+    em = Emulator(graph, engine="reference")
+    assert {l.kind for l in em.layers.values()} == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+    plans = mixed_plans(em, encoding, granularity, seed=7 + len(encoding) + len(granularity))
+    assert plans[0].encoding == ("offset" if encoding == "signmag" else encoding)
+    ref = Emulator(graph, plans, engine="reference").run(x)
+    exact = Emulator(graph, engine="fast").run(x)
+    assert np.mean(ref.logits != exact.logits) > 0.2  # the tables really are approximate
+    for engine in sorted(set(ENGINES) - {"reference"}):
+        got = Emulator(graph, plans, engine=engine, batch_size=3).run(x)
+        _same(got.logits, ref.logits, f"{engine} {encoding}/{granularity} logits")
+        _same(got.output, ref.output, f"{engine} {encoding}/{granularity} output")
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_every_engine_equals_reference_on_vww_mobilenet(shared_data):
+    # 8 to 256 output channels (the C loop's fixed widths, and blocks of 64 beyond), depthwise
+    # layers of every width, stride 2; VWW ships no images: random int8 codes
+    graph = load_tflite(shared_data / "mlperf_tiny_vww" / "vww_96_int8.tflite")
+    x = np.random.default_rng(1).integers(-128, 128, size=(2, 96, 96, 3)).astype(np.int8)
+    em = Emulator(graph, engine="reference")
+    assert {l.channels_out for l in em.layers.values()} >= {8, 16, 32, 64, 128, 256}
+    plans = mixed_plans(em, "signmag", "kernel", seed=11)
+    ref = Emulator(graph, plans, engine="reference").run(x)
+    for engine in sorted(set(ENGINES) - {"reference"}):
+        got = Emulator(graph, plans, engine=engine).run(x)
+        _same(got.output, ref.output, f"vww {engine} output")
+    exact = Emulator(graph, engine="reference").run(x)
+    for engine in sorted(set(ENGINES) - {"reference"}):
+        _same(Emulator(graph, engine=engine).run(x).output, exact.output, f"vww {engine} exact output")
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -97,8 +146,61 @@ def test_exact_table_reproduces_exact_mode_on_digits(digits):
 
 
 def test_engine_registry_lists_valid_names():
-    with pytest.raises(ValueError, match=r"^unknown emulation engine 'gpu'; valid: reference, fast, native$"):
+    with pytest.raises(ValueError, match=r"^unknown emulation engine 'gpu'; valid: auto, reference, fast, native$"):
         get_engine("gpu")
+
+
+def _fresh_choice(monkeypatch):
+    """Forget this process's engine choice, so that the next ``auto`` checks again."""
+    from rtlgen.emulate import engines, native
+
+    monkeypatch.setattr(native, "_LIB", None)
+    monkeypatch.setattr(native, "_STATUS", None)
+    monkeypatch.setattr(engines, "_ANNOUNCED", False)
+
+
+def test_default_engine_is_native_with_a_compiler(monkeypatch, caplog):
+    from rtlgen.emulate.engines import DEFAULT_ENGINE, NativeEngine
+
+    _fresh_choice(monkeypatch)
+    with caplog.at_level(logging.INFO, logger="rtlgen.emulate"):
+        em = Emulator(load_tflite(digits_model_path()))
+        Emulator(load_tflite(digits_model_path()))  # the choice is made, and said, once
+    assert DEFAULT_ENGINE == "auto" and type(em.engine) is NativeEngine
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and re.match(r"^emulation engine: native \(C kernel rtlgen_native_\w+\.so built with '", lines[0])
+
+
+def test_default_engine_without_a_compiler_is_fast_and_says_why(monkeypatch, caplog, digits):
+    from rtlgen.emulate import native
+    from rtlgen.emulate.engines import FastEngine, choose_engine
+
+    _fresh_choice(monkeypatch)
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    with caplog.at_level(logging.INFO, logger="rtlgen.emulate"):
+        em = Emulator(digits[0])
+    assert type(em.engine) is FastEngine
+    want = r"^emulation engine: fast, not native \(the native emulation engine needs a C compiler: '/nonexistent/cc --version' failed"
+    assert [r.getMessage() for r in caplog.records] == [choose_engine()[1]]
+    assert re.match(want, choose_engine()[1])
+    monkeypatch.delenv("CC")  # checked once per process: a compiler appearing later is not seen
+    assert choose_engine()[0] == "fast" and native.native_status()[0] is False
+    got = em.run(digits[1])
+    want_out = Emulator(digits[0], engine="reference").run(digits[1])
+    _same(got.output, want_out.output, "fast by default vs reference")
+
+
+def test_cli_says_which_engine_it_chose(monkeypatch, tmp_path, digits, capsys):
+    from rtlgen.cli import main
+
+    _fresh_choice(monkeypatch)
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    images = tmp_path / "x.npz"
+    np.savez(images, x=load_digits_images("test")[0][:4])
+    assert main(["emulate", "--model", str(digits_model_path()), "--images", str(images),
+                 "--out", str(tmp_path / "o.npz")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("emulation engine: fast, not native (the native emulation engine needs a C compiler")
 
 
 def test_plan_validation_errors(digits):
@@ -204,3 +306,32 @@ def test_integer_inputs_at_scale_one_quantize_as_the_float_formula(resnet8):
     got = quantize_input(graph, x)
     assert got.dtype == np.int8 and np.array_equal(got, want)
     assert np.array_equal(quantize_input(graph, x.astype(np.float32)), want)  # the general path
+
+
+@pytest.mark.parametrize("block_bytes, chunk_bytes", [(1, 1), (300_000, 5_000)])
+def test_native_blocked_order_gives_the_same_bytes(digits, monkeypatch, block_bytes, chunk_bytes):
+    """Channel blocks of 1 channel (or a few) and chunks of 1 (or a few) output rows: the
+    blocked order adds the same rows in another order, so the same bytes."""
+    from rtlgen.emulate import native
+
+    graph, x = digits
+    em = Emulator(graph, engine="reference")
+    plans = mixed_plans(em, "signmag", "kernel", seed=9)
+    want = Emulator(graph, plans, engine="reference").run(x)
+    monkeypatch.setattr(native, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(native, "CHUNK_BYTES", chunk_bytes)
+    blocked = [(l.weights.shape[1], l.weights.shape[2], l.in_shape[2], l.channels_out)
+               for l in em.layers.values() if not l.depthwise
+               and native.channel_block(l.weights.shape[1], l.weights.shape[2], l.in_shape[2], l.channels_out)
+               < l.in_shape[2]]
+    assert blocked  # some layer really goes in blocks
+    got = Emulator(graph, plans, engine="native", batch_size=5).run(x)
+    _same(got.output, want.output, f"native, blocks of {block_bytes} bytes")
+
+
+def test_channel_block_fits_the_budget():
+    from rtlgen.emulate.native import BLOCK_BYTES, channel_block
+
+    assert channel_block(3, 3, 16, 16) == 16  # ResNet-8 layer 1: 1.2 MB, one block
+    cb = channel_block(3, 3, 64, 64)  # layer 9: 18.9 MB
+    assert 1 <= cb < 64 and 3 * 3 * cb * 256 * 64 * 2 <= BLOCK_BYTES < 3 * 3 * (cb + 1) * 256 * 64 * 2

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from rtlgen.conventions import DEFAULT_ENGINE, ENGINE_NAMES
+from rtlgen.conventions import DEFAULT_ENGINE, ENGINE_CHOICES
 from rtlgen.paths import atomic_write_bytes
 from rtlgen.cli._args import non_negative_int, positive_int
 
@@ -28,8 +29,9 @@ def register(sub) -> None:
     p.add_argument("--calib", type=non_negative_int, default=100,
                    help="images (from the start of --images) that calibrate histogram weight "
                         "tuning (default 100)")
-    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINE_NAMES,
-                   help="emulation engine (default fast; native: its inner loop in C, compiled on first "
+    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINE_CHOICES,
+                   help="emulation engine (default auto: native where a C compiler builds it, else fast; "
+                        "one line on stderr says which; native: its inner loop in C, compiled on first "
                         "use; reference is the slow oracle); all give the same bytes")
     p.add_argument("--batch", type=positive_int, default=128, help="images per batch (bounds memory)")
     p.add_argument("--out", required=True, help="output .npz")
@@ -47,6 +49,10 @@ def run(args) -> int:
     resolver = catalog_resolver(args.lib) if args.lib else None
     em = emulator_for(graph, assignment, resolver, calib_images=x[: args.calib],
                       engine=args.engine, batch_size=args.batch)
+    if args.engine == "auto":
+        from rtlgen.emulate.engines import choose_engine
+
+        print(choose_engine()[1], file=sys.stderr)
     res = em.run(x)
     buf = io.BytesIO()
     np.savez(buf, logits=res.logits, output=res.output, pred=res.pred)

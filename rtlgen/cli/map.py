@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, ENCODINGS, ENGINE_NAMES, GRANULARITIES, WEIGHT_TUNINGS
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, ENCODINGS, ENGINE_CHOICES, GRANULARITIES, WEIGHT_TUNINGS
 from rtlgen.cli._args import non_negative_int, positive_int
 
 
@@ -21,6 +22,10 @@ def _run(args: argparse.Namespace) -> int:
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
                  weight_tuning=args.weight_tuning, engine=args.engine,
                  progress=not args.quiet)
+    if args.engine == "auto":
+        from rtlgen.emulate.engines import choose_engine
+
+        print(choose_engine()[1], file=sys.stderr)
     report = run_map_job(job)
     print(f"reference accuracy: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
     print(f"Pareto front ({len(report.front)} points) -> {job.out / 'front.csv'}, plot {job.out / 'pareto.png'}")
@@ -57,9 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-tuning", choices=WEIGHT_TUNINGS, default="none",
                    help="retraining-free weight tuning (ALWANN uniform, or histogram on the search images); "
                         "the tuned codes go into each bitstream as weight remaps")
-    p.add_argument("--engine", choices=ENGINE_NAMES, default=DEFAULT_ENGINE,
-                   help="emulation engine: fast (numba), native (its inner loop in C, compiled on first "
-                        "use; ~1.6x faster), reference (slow oracle); all give the same bytes")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default=DEFAULT_ENGINE,
+                   help="emulation engine: auto (default: native where a C compiler builds it, else fast; "
+                        "one line on stderr says which), fast (numba), native (its inner loop in C, compiled "
+                        "on first use), reference (slow oracle); all give the same bytes")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (1 = in this process)")
     p.add_argument("--no-layerwise", action="store_true", help="skip the layer-wise-only baseline search")

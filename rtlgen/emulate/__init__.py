@@ -1,7 +1,8 @@
 """Bit-exact emulation of quantized DNNs, exact or through approximate multiplier tables.
 
 :mod:`.encoding` defines what a multiplier sees (``signmag``, ``raw``, ``offset``);
-:mod:`.engines` holds the engine registry (``reference``, ``fast``); :mod:`.assignment` reads
+:mod:`.engines` holds the engine registry (``reference``, ``fast``, ``native``; ``auto``, the
+default, picks ``native`` where a C compiler builds it); :mod:`.assignment` reads
 assignment files; :class:`Emulator` runs a graph in batches.
 """
 from __future__ import annotations

@@ -87,6 +87,34 @@ def conv_rows(codes, a0, exact, rows_, base, kh, kw, sh, sw, mult, shift, single
         requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
 
+@nb.njit(parallel=True, cache=True, boundscheck=False)
+def depthwise_rows(codes, rows_, base, in0, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
+    """A depthwise layer from per-tap tables ``rows_[k, a, o]`` (tap k = i * KW + j, port-A code
+    a, output channel o; 0 for the padding code), requantization fused: output channel o reads
+    input channel ``in0[o]``, so each addition is one gather ``rows_[k, codes[.., in0[o]], o]``
+    from a table of 9 * 256 * O entries (L2-sized), the channel loop innermost. Exact layers
+    use the same kernel with ``rows_[k, a, o] = (a - 128 - z) * w[o, k]`` (codes ``x + 128``)."""
+    n, hp, wp, c = codes.shape
+    _, oh, ow, o_ch = out.shape
+    oflat = out.reshape(-1)
+    rq = _requant_params(mult, shift)
+    for r in nb.prange(n * oh):
+        img = r // oh
+        y = r % oh
+        accs = np.empty(ow * o_ch, dtype=np.int32)
+        for x in range(ow):
+            accs[x * o_ch: (x + 1) * o_ch] = base
+        for i in range(kh):  # tap-major: one tap's 256 x O table (32 KB at O = 64) stays in L1
+            for j in range(kw):
+                t = rows_[i * kw + j]
+                for x in range(ow):
+                    px = codes[img, y * sh + i, x * sw + j]
+                    acc = accs[x * o_ch: (x + 1) * o_ch]
+                    for o in range(o_ch):
+                        acc[o] += t[px[in0[o]], o]
+        requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
+
+
 @nb.njit(parallel=True, cache=True, fastmath=False, boundscheck=False)
 def depthwise_lut(codes, lut, uidx, base, in0, kh, kw, sh, sw, a0, out):  # pragma: no cover
     n, hp, wp, c = codes.shape

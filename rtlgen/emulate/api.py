@@ -6,13 +6,13 @@ import numpy as np
 from rtlgen.nn.graph import Graph
 from rtlgen.emulate.assignment import Assignment, Resolver
 from rtlgen.emulate.emulator import DEFAULT_BATCH, Emulator
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, EngineName
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, EngineChoice
 
 __all__ = ["emulator_for", "operand_histograms"]
 
 
 def emulator_for(graph: Graph, assignment: Assignment | None = None, resolver: Resolver | None = None,
-                 calib_images: np.ndarray | None = None, engine: EngineName = DEFAULT_ENGINE,
+                 calib_images: np.ndarray | None = None, engine: EngineChoice = DEFAULT_ENGINE,
                  batch_size: int = DEFAULT_BATCH) -> Emulator:
     """An :class:`Emulator` running ``assignment`` (None: exact), weights tuned as it says.
 
@@ -39,7 +39,7 @@ def emulator_for(graph: Graph, assignment: Assignment | None = None, resolver: R
 
 def operand_histograms(graph: Graph, images: np.ndarray, assignment: Assignment | None = None,
                        resolver: Resolver | None = None, encoding: str = DEFAULT_ENCODING,
-                       engine: EngineName = DEFAULT_ENGINE) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+                       engine: EngineChoice = DEFAULT_ENGINE) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """op index -> (a_hist[256], b_hist[256]) of the codes each MAC layer's multipliers see
     (see :meth:`Emulator.operand_histograms`)."""
     em = emulator_for(graph, assignment, resolver, images, engine)

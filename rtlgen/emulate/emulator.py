@@ -21,7 +21,7 @@ from rtlgen.errors import ModelError
 from rtlgen.nn.graph import Graph
 from rtlgen.emulate import ops
 from rtlgen.emulate.encoding import DEFAULT_ENCODING, activation_codes, weight_codes
-from rtlgen.conventions import DEFAULT_ENGINE, TFLITE_MAC_OPS, EngineName
+from rtlgen.conventions import DEFAULT_ENGINE, TFLITE_MAC_OPS, EngineChoice
 from rtlgen.emulate.engines import get_engine
 from rtlgen.emulate.layers import MacLayer, compile_mac_layers, im2col
 from rtlgen.emulate.plan import LayerPlan
@@ -74,7 +74,7 @@ class Emulator:
     """
 
     def __init__(self, graph: Graph, plans: dict[int, LayerPlan] | None = None,
-                 engine: EngineName = DEFAULT_ENGINE, batch_size: int = DEFAULT_BATCH):
+                 engine: EngineChoice = DEFAULT_ENGINE, batch_size: int = DEFAULT_BATCH):
         self.graph = graph
         self.layers: dict[int, MacLayer] = compile_mac_layers(graph)
         self.engine = get_engine(engine)

@@ -15,24 +15,36 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
   the output channels: tap ``k``'s table value for activation code ``a`` with the product
   sign, the encoding's correction terms and the padding-code baseline folded in (see
   :func:`_fold_luts`), so the inner loop is a contiguous add, no per-multiplication gather.
-  (Depthwise layers use a per-channel gather kernel; they are small.)
+  Depthwise layers (exact or not) take the same per-tap tables, one gather per multiplication
+  (each output channel reads its own input channel's code), tap-major so that one tap's table
+  stays in L1 (``_kernels.depthwise_rows``).
 * ``native``: ``fast`` with the approximate conv layers' inner loop (one output row's table-row
   additions) in C (:mod:`.native`, compiled on first use with the system C compiler): it keeps
-  a pixel's accumulators in registers, which numba does not, ~1.6x faster on ResNet-8.
+  a pixel's accumulators in registers, which numba does not, ~1.6x faster on ResNet-8; layers
+  whose table exceeds a core's L2 go in channel blocks (:func:`rtlgen.emulate.native.channel_block`).
 
 ``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
+``"auto"`` (:data:`DEFAULT_ENGINE`, what every entry point uses unless told otherwise) is the
+fastest engine that works on this machine, :func:`choose_engine`: ``native`` when its C kernel
+builds and loads, else ``fast``.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from rtlgen.conventions import check_name
+from rtlgen.conventions import DEFAULT_ENGINE, check_name
 from rtlgen.emulate import ops
 from rtlgen.emulate.encoding import activation_codes, correction, weight_codes
 from rtlgen.emulate.layers import MacLayer, im2col
 from rtlgen.emulate.plan import LayerPlan
 
-__all__ = ["ENGINES", "get_engine", "ReferenceEngine", "FastEngine", "NativeEngine"]
+__all__ = ["ENGINES", "DEFAULT_ENGINE", "get_engine", "choose_engine", "ReferenceEngine", "FastEngine",
+           "NativeEngine"]
+
+_log = logging.getLogger("rtlgen.emulate")
+_ANNOUNCED = False
 
 
 class ReferenceEngine:
@@ -105,13 +117,18 @@ class FastEngine(ReferenceEngine):
             raise ValueError(f"negative requantization multiplier {int(layer.multiplier.min())}")
         rq = (layer.multiplier.astype(np.int64), layer.shift.astype(np.int64),
               layer.rounding == "single", layer.z_out, layer.act[0], layer.act[1])
-        if layer.depthwise:
-            acc = self.accumulate(layer, x, plan)
-            flat = acc.reshape(-1, o_ch)
-            out = np.empty(flat.shape, dtype=np.int8)
-            _kernels.requantize_rows(flat, layer.bias.astype(np.int64), *rq, out)
-            return out.reshape(acc.shape)
         out = np.empty((n, oh, ow, o_ch), dtype=np.int8)
+        if layer.depthwise:
+            if plan is None:
+                vtab, base, a0 = self._dw_exact(layer)
+                lut = _IDENTITY_CODES
+            else:
+                vtab, base, a0 = self._vtab(layer, plan)
+                lut = _port_a_lut(x, layer.z_in, plan.encoding)
+            codes = _padded_codes(layer, x, lut, np.uint8(a0))
+            _kernels.depthwise_rows(codes, vtab, base, layer.in_channel0.astype(np.int64), kh, kw,
+                                    layer.stride[0], layer.stride[1], *rq, out)
+            return out
         if plan is None:
             xs = _padded_codes(layer, x, _IDENTITY_INT8, np.int8(layer.z_in))
             key = ("exact", layer.op_index)
@@ -173,6 +190,18 @@ class FastEngine(ReferenceEngine):
         self._cache[key] = (plan, vtab, full, a0)
         return vtab, full, a0
 
+    def _dw_exact(self, layer: MacLayer) -> tuple[np.ndarray, np.ndarray, int]:
+        """An exact depthwise layer as :meth:`_vtab` tables over the codes ``x + 128``:
+        ``[k, a, o] = (a - 128 - z) * w[o, k]``, 0 at the padding code ``z + 128``."""
+        key = ("dw_exact", layer.op_index)
+        if key not in self._cache:
+            w = layer.weights.astype(np.int64).reshape(layer.channels_out, -1)  # [O, K]
+            d = np.arange(256, dtype=np.int64) - 128 - layer.z_in
+            vt = d[None, :, None] * w.T[:, None, :]  # [K, 256, O]
+            dt = np.int16 if np.abs(vt).max(initial=0) < (1 << 15) else np.int32
+            self._cache[key] = (np.ascontiguousarray(vt, dtype=dt), layer.bias.astype(np.int32), layer.z_in + 128)
+        return self._cache[key]
+
     def accumulate(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
         """Accumulators (no bias): exact by one BLAS GEMM; approximate depthwise by the compiled
         gather; other approximate layers by the reference path (``output`` is the fast one)."""
@@ -209,6 +238,7 @@ class FastEngine(ReferenceEngine):
 
 
 _IDENTITY_INT8 = np.arange(-128, 128).astype(np.int8)
+_IDENTITY_CODES = np.arange(256).astype(np.uint8)  # lut[x + 128] = x + 128
 
 
 def _port_a_lut(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
@@ -313,6 +343,26 @@ class NativeEngine(FastEngine):
 ENGINES: dict[str, type] = {cls.name: cls for cls in (ReferenceEngine, FastEngine, NativeEngine)}
 
 
-def get_engine(name: str):
-    """A new engine of registry name ``name`` (one of :data:`rtlgen.conventions.ENGINE_NAMES`)."""
-    return ENGINES[check_name("emulation engine", name)]()
+def choose_engine() -> tuple[str, str]:
+    """``(name, line)``: the engine ``"auto"`` stands for and one line saying which and why.
+    ``native`` when its C kernel builds and loads (:func:`rtlgen.emulate.native.native_status`,
+    checked once per process; the build is cached on disk), ``fast`` otherwise."""
+    from rtlgen.emulate.native import native_status
+
+    ok, why = native_status()
+    if ok:
+        return "native", f"emulation engine: native ({why})"
+    return "fast", f"emulation engine: fast, not native ({why})"
+
+
+def get_engine(name: str = DEFAULT_ENGINE):
+    """A new engine of registry name ``name``, or of :func:`choose_engine`'s for ``"auto"``
+    (whose line goes to the ``rtlgen.emulate`` logger at INFO, once per process)."""
+    global _ANNOUNCED
+    check_name("emulation engine", name)
+    if name == "auto":
+        name, line = choose_engine()
+        if not _ANNOUNCED:
+            _log.info(line)
+            _ANNOUNCED = True
+    return ENGINES[name]()

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from rtlgen.bitstream import format as bsmod
-from rtlgen.conventions import DEFAULT_ENGINE, KIND_OF_TFLITE_OP, EngineName
+from rtlgen.conventions import DEFAULT_ENGINE, KIND_OF_TFLITE_OP, EngineChoice
 from rtlgen.errors import BitstreamError
 
 __all__ = ["check_bitstream", "plans_from_bitstream", "emulator_from_bitstream"]
@@ -89,7 +89,7 @@ def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[st
 
 
 def emulator_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]], *,
-                            engine: EngineName = DEFAULT_ENGINE, batch_size: int | None = None, file: str | None = None) -> Any:
+                            engine: EngineChoice = DEFAULT_ENGINE, batch_size: int | None = None, file: str | None = None) -> Any:
     """An :class:`~rtlgen.emulate.emulator.Emulator` computing what ``bs`` configures."""
     from rtlgen.emulate.emulator import DEFAULT_BATCH, Emulator
     from rtlgen.emulate.layers import compile_mac_layers

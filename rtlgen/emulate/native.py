@@ -2,7 +2,9 @@
 
 ``_native.c`` (beside this file) holds the inner loop of approximate conv layers whose ``vtab``
 fits int16 (every EvoApprox and generated 8x8 multiplier's does): one output row's table-row
-additions over one compacted input row. :func:`conv_rows_native` is ``_kernels.conv_rows``
+additions over one compacted input row. Layers whose table exceeds :data:`BLOCK_BYTES` go in
+blocks of input channels (:func:`channel_block`): each chunk of output rows adds one block's taps
+before the next, so the block's table rows stay in L2. :func:`conv_rows_native` is ``_kernels.conv_rows``
 (approximate branch) with that loop swapped in: the same compaction (each input row once per
 image, not once per output row), the same fused requantization, so the same bytes (tested); the
 engine is :class:`rtlgen.emulate.engines.NativeEngine`.
@@ -25,12 +27,13 @@ from pathlib import Path
 
 from rtlgen.errors import ToolError
 
-__all__ = ["load_native", "native_library_path", "conv_rows_native"]
+__all__ = ["load_native", "native_library_path", "conv_rows_native", "native_status"]
 
 _SOURCE = Path(__file__).with_name("_native.c")
 _FLAGS = ("-O3", "-march=native", "-fwrapv", "-shared", "-fPIC", "-std=c99")
 _LIB: ctypes.CDLL | None = None
 _KERNEL = None
+_STATUS: tuple[bool, str] | None = None
 
 
 def _compiler() -> list[str]:
@@ -84,10 +87,42 @@ def load_native() -> ctypes.CDLL:
     fn.argtypes = [u64, u64, u64, i64, i64, i64, i64, i64, u64, i64]
     fn.restype = None
     cmp = lib.rtlgen_compact_row
-    cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64]
+    cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64, i64]
     cmp.restype = None
     _LIB = lib
     return lib
+
+
+def native_status() -> tuple[bool, str]:
+    """``(True, how)`` when the kernel library is built (or already cached) and loads on this
+    machine, ``(False, why not)`` otherwise; checked once per process, the answer kept (a
+    compiler installed later counts from the next process on)."""
+    global _STATUS
+    if _STATUS is None:
+        try:
+            path = load_native()._name
+            _STATUS = (True, f"C kernel {Path(path).name} built with '{' '.join(_compiler())}'")
+        except (ToolError, OSError) as exc:  # OSError: built, but the loader refused it
+            _STATUS = (False, str(exc).splitlines()[0])
+    return _STATUS
+
+
+#: Bytes of int16 table rows (taps x 256 codes x output channels) one channel block may span:
+#: a core's L2 on the machine measured (2 MB: 1 MB and 4 MB were slower there; benchmarks/RESULTS.md,
+#: "Emulation"). RTLGEN_NATIVE_BLOCK_KB overrides it (for such measurements).
+BLOCK_BYTES = int(os.environ.get("RTLGEN_NATIVE_BLOCK_KB", "2048")) * 1024
+#: Bytes of int32 accumulators (output rows of the batch) that go through all channel blocks
+#: together before the next rows: small beside the block's table, large enough that each
+#: table row fetched serves many pixels.
+CHUNK_BYTES = 256 * 1024
+
+
+def channel_block(kh: int, kw: int, c: int, o: int) -> int:
+    """Input channels per block of :func:`conv_rows_native`'s blocked order: as many as keep the
+    block's table (``kh * kw * cb * 256 * o`` int16) within :data:`BLOCK_BYTES`; ``c`` (one
+    block, the plain row order) when the whole table fits."""
+    per_channel = kh * kw * 256 * o * 2
+    return max(1, min(c, BLOCK_BYTES // per_channel))
 
 
 def conv_rows_native():
@@ -106,7 +141,7 @@ def conv_rows_native():
     compact_row = load_native().rtlgen_compact_row
 
     @nb.njit(parallel=True, boundscheck=False)
-    def compact_all(x, lut, pt, pl, hp, wp, a0, step, per_code, pre, start):  # pragma: no cover - compiled
+    def compact_all(x, lut, pt, pl, hp, wp, a0, step, per_code, pre, start, cb):  # pragma: no cover - compiled
         n, h, w, c = x.shape
         xptr, lptr, prow, srow = x.ctypes.data, lut.ctypes.data, pre.shape[1] * 4, start.shape[1] * 4
         for r in nb.prange(n * hp):
@@ -114,7 +149,7 @@ def conv_rows_native():
             y = r % hp - pt
             src = xptr + ((img * h + y) * w) * c if 0 <= y < h else 0
             compact_row(src, w, c, pl, wp, lptr, a0, step, per_code, pre.ctypes.data + r * prow,
-                        start.ctypes.data + r * srow)
+                        start.ctypes.data + r * srow, cb)
 
     @nb.njit(parallel=True, boundscheck=False)
     def rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
@@ -136,6 +171,38 @@ def conv_rows_native():
                          i * kw * c * step, sw * c * step, accs.ctypes.data, o_ch)
             requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
 
+    @nb.njit(parallel=True, boundscheck=False)
+    def rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
+                     out):  # pragma: no cover - compiled
+        """``rows`` with the channel blocks outside the rows of a chunk (``chunk`` output rows,
+        whose accumulators stay in L2): every row of the chunk adds one block's taps before the
+        next block starts, so that block's table rows stay in cache. One parallel loop over the
+        chunks (a barrier per block would stall on a busy machine)."""
+        n, oh, ow, o_ch = out.shape
+        oflat = out.reshape(-1)
+        step = 256 * o_ch
+        rq = _requant_params(mult, shift)
+        tptr = vtab.ctypes.data
+        prow, srow, wp1 = pre.shape[1] * 4, start.shape[1] * 4, start.shape[1] // nblk
+        nrows = n * oh
+        for ch in nb.prange((nrows + chunk - 1) // chunk):
+            r0 = ch * chunk
+            r1 = min(nrows, r0 + chunk)
+            accs = np.empty((r1 - r0, ow * o_ch), dtype=np.int32)
+            for r in range(r0, r1):
+                for x in range(ow):
+                    accs[r - r0, x * o_ch: (x + 1) * o_ch] = base
+            for b in range(nblk):
+                for r in range(r0, r1):
+                    img = r // oh
+                    y = r % oh
+                    for i in range(kh):
+                        ir = img * hp + y * sh + i
+                        rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow + b * wp1 * 4,
+                                 ow, kw, sw, i * kw * c * step, sw * c * step, accs[r - r0].ctypes.data, o_ch)
+            for r in range(r0, r1):
+                requant_block(accs[r - r0], o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
+
     def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
         """``x`` int8 [N, H, W, C], ``lut`` uint8 [256] its port-A codes, ``pads`` (top, bottom,
         left, right); the rest as ``_kernels.conv_rows`` (approximate branch)."""
@@ -143,10 +210,17 @@ def conv_rows_native():
         pt, pb, pl, pr = pads
         hp, wp = h + pt + pb, w + pl + pr
         o_ch = out.shape[3]
+        cb = channel_block(kh, kw, c, o_ch)
+        nblk = -(-c // cb)
         pre = np.empty((n * hp, wp * c), np.int32)
-        start = np.empty((n * hp, wp + 1), np.int32)
-        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start)
-        rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
+        start = np.empty((n * hp, nblk * (wp + 1)), np.int32)
+        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start, cb)
+        if nblk == 1:
+            rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
+        else:
+            chunk = max(1, CHUNK_BYTES // (out.shape[2] * o_ch * 4))
+            rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
+                         out)
 
     _KERNEL = kernel
     return kernel

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, Encoding, EngineName, Granularity, check_name
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, Encoding, EngineChoice, Granularity, check_name
 from rtlgen.emulate.encoding import TABLE_SIGNED
 from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.mapper.executors import Executor, make_executor
@@ -82,7 +82,7 @@ class MapJob:
     layerwise_baseline: bool = True
     energy_vectors: int = 4096
     weight_tuning: str = "none"
-    engine: EngineName = DEFAULT_ENGINE  # rtlgen.emulate.ENGINES; all compute the same bytes
+    engine: EngineChoice = DEFAULT_ENGINE  # rtlgen.emulate.ENGINES; all compute the same bytes
     progress: bool = True
     pdk: str = "sky130hd"        # process of the energy model (rtlgen.cost.pdk)
     pdk_dirs: tuple[str, ...] = ()  # where its liberty files are, when they do not ship

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rtlgen.bitstream.format import Requant
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, Encoding, EngineName
+from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, Encoding, EngineChoice
 from rtlgen.errors import ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
@@ -98,7 +98,7 @@ class EmulatorAccuracy:
     """
 
     def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray, tables: dict[str, np.ndarray], *,
-                 signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: EngineName = DEFAULT_ENGINE,
+                 signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: EngineChoice = DEFAULT_ENGINE,
                  batch_size: int = 128):
         self.graph = graph
         self.images = np.asarray(images)
