@@ -34,8 +34,9 @@ def load_images(path: str | os.PathLike, *, labels: bool = True) -> tuple[np.nda
     with np.load(path) as f:
         missing = [k for k in (("x", "y") if labels else ("x",)) if k not in f.files]
         if missing:
-            raise ConfigError(f"image file lacks array(s) {missing}; expected 'x' (images)"
-                              f"{\" and 'y' (labels)\" if labels else ''}, found {f.files}", file=str(path))
+            wanted = "'x' (images) and 'y' (labels)" if labels else "'x' (images)"
+            raise ConfigError(f"image file lacks array(s) {missing}; expected {wanted}, found {f.files}",
+                              file=str(path))
         x = f["x"]
         y = np.asarray(f["y"]).reshape(-1) if "y" in f.files else None
     if y is not None and len(x) != len(y):
