@@ -30,7 +30,8 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     config = "accel_default.toml"   # its shape; the mapper chooses the multipliers
 
     [search]
-    encoding = "signmag"        # signmag, raw, offset
+    encoding = "auto"           # auto (per layer: signmag where it fits, else offset), signmag, raw, offset
+    quality = "accuracy"        # accuracy (labels), agreement (with the exact model), reconstruction
     granularity = "filter"      # layer, filter, kernel
     weight_tuning = "none"      # none, uniform (ALWANN), histogram (the search images' activations)
     candidates = []             # catalog names; empty = every multiplier of the encoding's sign
@@ -67,7 +68,7 @@ __all__ = ["FLOW_VERSION", "FlowConfig", "FamilySpec", "load_flow", "parse_flow"
 
 FLOW_VERSION = 1
 _VERIFY = ("all", "candidates", "none")
-_ENCODINGS = ("signmag", "raw", "offset")
+_ENCODINGS = ("auto", "signmag", "raw", "offset")
 _GRANULARITIES = ("layer", "filter", "kernel")
 _WEIGHT_TUNINGS = ("none", "uniform", "histogram")
 _ZOO = ("digits",)
@@ -97,6 +98,7 @@ class FlowConfig:
     families: tuple[FamilySpec, ...]
     accel: Path
     encoding: str
+    quality: str
     granularity: str
     weight_tuning: str
     candidates: tuple[str, ...]
@@ -175,6 +177,8 @@ def _split(sec: _Section, key: str, default: str) -> str:
 
 
 def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
+    from rtlgen.mapper.objectives import QUALITY_OBJECTIVES
+
     file = Path(source).resolve()
     top = _Section(data, "file", file, {"flow", "model", "library", "generate", "accelerator", "search", "select",
                                         "hil"})
@@ -236,7 +240,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         raise acc.fail("config", f"file {accel} not found")
 
     s = _Section(data.get("search", {}), "search", file,
-                 {"encoding", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
+                 {"encoding", "quality", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
                   "split_levels", "energy_vectors", "layerwise_baseline"})
     sel = _Section(data.get("select", {}), "select", file, {"max_loss"})
     losses = sel.get("max_loss", list, [0.006, 0.02])
@@ -249,7 +253,8 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         search_split=search, test_split=test, generated=generated, netlist_dirs=tuple(dirs), verify=verify,
         verify_simulator=verify_sim,
         families=tuple(fams), accel=accel,
-        encoding=s.get("encoding", str, "signmag", choices=_ENCODINGS),
+        encoding=s.get("encoding", str, "auto", choices=_ENCODINGS),
+        quality=s.get("quality", str, "accuracy", choices=tuple(QUALITY_OBJECTIVES)),
         granularity=s.get("granularity", str, "filter", choices=_GRANULARITIES),
         weight_tuning=s.get("weight_tuning", str, "none", choices=_WEIGHT_TUNINGS),
         candidates=s.str_list("candidates"),

@@ -21,7 +21,7 @@ __all__ = ["model_step", "generate_step", "library_step", "verify_step", "cost_s
            "select_step", "accel_step", "bitstream_step", "hil_step", "SIGNED_FOR_ENCODING"]
 
 #: multiplier signedness each operand encoding needs (owned by rtlgen.emulate.encoding)
-SIGNED_FOR_ENCODING = {"signmag": False, "raw": True, "offset": False}
+SIGNED_FOR_ENCODING = {"auto": False, "signmag": False, "raw": True, "offset": False}  # auto: signmag/offset per layer
 
 
 def model_step(zoo: str | None, model: str | None, images: str | None, out_dir: str) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int) -> di
 def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, *, search: str, test: str,
                 encoding: str, granularity: str, weight_tuning: str, candidates: Sequence[str], generations: int, population: int,
                 seed: int, workers: int, split_levels: int, energy_vectors: int, layerwise_baseline: bool,
-                progress: bool = True) -> dict[str, Any]:
+                quality: str = "accuracy", progress: bool = True) -> dict[str, Any]:
     """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams."""
     from rtlgen.mapper.job import MapJob, run_map_job
     from rtlgen.mapper.search import SearchSettings
@@ -123,7 +123,7 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                  settings=SearchSettings(generations=generations, pop_size=population, seed=seed),
                  granularity=granularity, split_levels=split_levels, encoding=encoding,
                  weight_tuning=weight_tuning, candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
-                 energy_vectors=energy_vectors, progress=progress)
+                 energy_vectors=energy_vectors, quality=quality, progress=progress)
     rep = run_map_job(job)
     return {"map_dir": out_dir, "front": len(rep.front), "reference_search": rep.reference_search,
             "reference_test": rep.reference_test}

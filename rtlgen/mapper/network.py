@@ -142,7 +142,14 @@ def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = AUTO_ENCODING
         raise ModelError("the model has no CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED layer to map",
                          file=graph.source)
     encodings = layer_encodings(graph, encoding, signed=signed, layers=emu.layers)
-    hists = {e: emu.operand_histograms(images, e) for e in sorted(set(encodings))}
+    # operand histograms in each layer's own encoding: exact plans carrying it
+    from rtlgen.emulate.encoding import TABLE_SIGNED
+    from rtlgen.emulate.plan import uniform_plan
+    from rtlgen.netlist.table import exact_table
+
+    plans = {op.index: uniform_plan(emu.layers[op.index], exact_table(TABLE_SIGNED[e]), e, "exact")
+             for op, e in zip(macs, encodings)}
+    hists = Emulator(graph, plans, batch_size=batch_size).operand_histograms(images)
     input_hists = emu.activation_histograms(images)
     # mean |x - z| per input channel of every MAC layer, padding excluded
     x = quantize_input(graph, images)
@@ -169,7 +176,7 @@ def layer_infos(graph: Any, images: np.ndarray, *, encoding: str = AUTO_ENCODING
         act = chan_mean[layer.in_channel0[:, None] + np.arange(g)[None, :]]
         m_f = layer.multiplier.astype(np.float64) * np.exp2(layer.shift.astype(np.float64) - 31)
         ks = kernel_sensitivity(layer.weights, m_f, act)
-        a_hist, b_hist = hists[enc][op.index]
+        a_hist, b_hist = hists[op.index]
         (pt, _pb), (pl, _pr) = layer.pads
         infos.append(LayerInfo(
             index=index, name=f"{i}:{op.kind.lower()}@op{op.index}", macs=int(layer.macs), out_channels=o,
