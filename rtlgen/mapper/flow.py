@@ -254,7 +254,12 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         search_out.update(lw_result.outcomes)
 
     def cis(key: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        return _interval(search_accuracy, search_out.get(key)), _interval(test_accuracy, test_out.get(key))
+        s_ci, t_ci = _interval(search_accuracy, search_out.get(key)), _interval(test_accuracy, test_out.get(key))
+        if key == ref_key:
+            # the exact design *is* the reference: its loss is 0 by construction, not an estimate
+            s_ci, t_ci = (None if ci is None else dict(ci, low=0.0, high=0.0, method="the reference itself")
+                          for ci in (s_ci, t_ci))
+        return s_ci, t_ci
 
     front_rows = [_row(p, space, test, ref_s, ref_t, cis(p.key)) for p in front_pts]
     lw_rows = [_row(p, lw_result.space, test, ref_s, ref_t, cis(p.key)) for p in lw_pts] if lw_result else []

@@ -132,7 +132,8 @@ def paired_ratio_interval(exact_err: np.ndarray, approx_err: np.ndarray, confide
     idx = rng.integers(0, e.size, size=(resamples, e.size))
     se = e[idx].sum(axis=1)
     ratios = np.where(se > 0, a[idx].sum(axis=1) / np.where(se > 0, se, 1.0), np.inf) - 1.0
-    lo, hi = np.quantile(ratios, [0.5 - confidence / 2, 0.5 + confidence / 2])
+    # no interpolation: a resample whose exact errors are all 0 has an unbounded ratio (inf)
+    lo, hi = np.quantile(ratios, [0.5 - confidence / 2, 0.5 + confidence / 2], method="inverted_cdf")
     return LossInterval(loss=float(a.mean() / e.mean() - 1.0), low=float(lo), high=float(hi), confidence=confidence,
                         method=f"paired-bootstrap-{resamples}-seed{seed}", n=e.size)
 
