@@ -124,3 +124,26 @@ def test_tiny_search_assigns_depthwise_and_fc(dscnn, tmp_path) -> None:
     sel = report.summary["within_loss"]["0.02"]["mapper"]
     assert set(sel) == {"selected_on_search", "selected_confident", "best_on_test"}
     assert re.match(r"^(CI includes 0|a loss|a gain)", sel["selected_on_search"]["test_verdict"])
+
+
+def test_cli_forced_encoding_names_the_layer(shared_data, tmp_path, capsys) -> None:
+    from rtlgen.cli import main
+
+    src = tmp_path / "netlists"
+    src.mkdir()
+    found = sorted((shared_data / "evoapproxlib-v2022").rglob("mul8u_1JJQ.v"))
+    (src / "mul8u_1JJQ.v").symlink_to(found[0])
+    lib = tmp_path / "lib"
+    assert main(["lib", "import", str(src), "--lib", str(lib)]) == 0
+    accel = tmp_path / "accel.toml"
+    accel.write_text("version = 1\nname = \"t\"\n[accelerator]\nunits = 1\nlanes = 4\nmultipliers = 1\n"
+                     "[memory]\nactivation_bytes = 4096\nweight_words = 1024\nchannels = 64\n")
+    capsys.readouterr()
+    argv = ["map", "--model", str(shared_data / "mlperf_tiny_kws" / "kws_ref_model.tflite"),
+            "--images", str(shared_data / "mlperf_tiny_kws" / "kws01_test1000.npz"), "--accel", str(accel),
+            "--lib", str(lib), "--out", str(tmp_path / "run"), "--search", "0:8", "--test", "8:16",
+            "--encoding", "signmag", "--quiet", "--workers", "1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(r"encoding signmag cannot run layer 0:conv_2d@op0: .*use encoding auto", err[0])
+    assert not (tmp_path / "run").exists()  # nothing half-written
