@@ -1,13 +1,16 @@
 """The mapper's view of a real network: layers from the emulator, accuracy by emulation.
 
+* :func:`layer_encodings` chooses each MAC layer's operand encoding (or checks a forced one);
 * :func:`layer_infos` compiles a quantized graph, runs it exactly on calibration images and
-  returns one :class:`~rtlgen.mapper.space.LayerInfo` per conv layer (the assignment's layer
-  numbering: ``Graph.conv_ops()`` order) with MACs, operand histograms as the multiplier sees
-  them, the sensitivity of each filter/kernel (:mod:`.sensitivity`), and geometry and
-  requantization for bitstreams.
-* :class:`EmulatorAccuracy` is the accuracy model: top-1 accuracy of an assignment on a fixed
-  image split, by bit-exact emulation (optionally with weight tuning). It pickles (graph,
-  images, tables) for workers.
+  returns one :class:`~rtlgen.mapper.space.LayerInfo` per MAC layer (CONV_2D and
+  DEPTHWISE_CONV_2D numbered as ``Graph.conv_ops()``, FULLY_CONNECTED apart as ``fc:N``, the
+  assignment's and the bitstream's numbering) with MACs, its encoding, operand histograms as the
+  multiplier sees them, the sensitivity of each filter/kernel (:mod:`.sensitivity`), and
+  geometry and requantization for bitstreams.
+* :class:`EmulatorAccuracy` is the quality model: a quality objective (top-1 accuracy by
+  default) of an assignment on a fixed image split, by bit-exact emulation (optionally with
+  weight tuning), with per-image outcomes and loss intervals. It pickles (graph, images, tables,
+  the exact run) for workers.
 """
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ bootstrap** (images resampled with replacement, both errors of an image kept tog
 :func:`select_points` offers two rules per loss bound: ``plain``, the least-energy point whose
 measured search loss is within the bound, and ``confident``, the least-energy point whose loss
 interval on the search split lies entirely within it (upper bound <= bound). :func:`verdict`
-says in words what an interval can and cannot resolve.
+says in words what an interval can and cannot resolve. (The mapper gives the exact design, the
+reference itself, the interval 0..0: its loss is 0 by construction, not an estimate.)
 """
 from __future__ import annotations
 
