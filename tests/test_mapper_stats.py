@@ -91,3 +91,17 @@ def test_selection_rules_on_a_synthetic_front() -> None:
                     verdict(front[1]["search_ci"], 0.006))
     with pytest.raises(ValueError, match=r"^unknown selection rule 'best'; valid: plain, confident$"):
         select_points(front, 0.006, "best")
+
+
+def test_report_lists_both_rules_with_intervals() -> None:
+    from rtlgen.flow.report import _selection_lines
+
+    ci = {"low": -0.0098, "high": 0.0263, "confidence": 0.95}
+    pick = {"energy_saving": 0.282, "search_loss": -0.002, "test_loss": 0.008, "search_ci": dict(ci, low=-0.0188, high=0.0147),
+            "test_ci": ci, "test_verdict": verdict(ci, 0.006)}
+    summary = {"quality": "accuracy", "confidence": 0.95, "intervals": "Newcombe",
+               "within_loss": {"0.006": {"mapper": {"selected_on_search": pick, "selected_confident": None}}}}
+    text = "\n".join(_selection_lines(summary))
+    assert "| 0.6% | plain | 28.20% | -0.20% [-1.88, 1.47] | 0.80% [-0.98, 2.63] | CI includes 0" in text
+    assert "cannot resolve the 0.6% bound" in text
+    assert "| 0.6% | confident | no point | - | - | - |" in text
