@@ -29,7 +29,8 @@ def _run(args: argparse.Namespace) -> int:
             sel = entry["mapper"][rule]
             head = f"  within {100 * float(loss):.1f}% {what}:"
             if sel is None:
-                print(f"{head} no point")
+                print(f"{head} no front point" + (" (only the exact design is certain to meet it)"
+                                                  if rule == "selected_confident" else ""))
                 continue
             print(f"{head} energy saving {100 * sel['energy_saving']:.1f}%, search loss {_loss(sel, 'search')}, "
                   f"held-out loss {_loss(sel, 'test')} [{sel['test_verdict']}], bitstream {sel.get('bitstream')}")
