@@ -163,7 +163,8 @@ def _pick(row: dict[str, Any] | None, bound: float) -> dict[str, Any] | None:
     return out
 
 
-def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[dict], ref_s: float, ref_t: float) -> None:
+def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[dict], ref_s: float, ref_t: float,
+          quality: str = "accuracy") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,8 +184,9 @@ def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[di
     lo = min(ref_s, ref_t)
     ax.set_ylim(max(0.0, 100 * lo - 25), 100 * max(ref_s, ref_t) + 2)
     ax.set_xlabel("relative multiplication energy (exact = 1)")
-    ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title("Pareto fronts: accuracy vs multiplication energy")
+    ax.set_ylabel({"accuracy": "top-1 accuracy (%)", "agreement": "top-1 agreement with the exact model (%)",
+                   "reconstruction": "100 x (1 - relative increase of the reconstruction MSE)"}.get(quality, quality))
+    ax.set_title(f"Pareto fronts: {quality} vs multiplication energy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -333,6 +335,6 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     atomic_write_text(out / "baselines.csv", _csv([_ci_columns(r) for r in base_rows],
                                                   ["kind", "multiplier"] + cols[:6] + ["id"] + ci_cols))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    _plot(out / "pareto.png", front_rows, lw_rows, uniform_rows, ref_s, ref_t)
+    _plot(out / "pareto.png", front_rows, lw_rows, uniform_rows, ref_s, ref_t, summary["quality"])
     return MapReport(reference_search=ref_s, reference_test=ref_t, front=front_rows, layerwise=lw_rows,
                      uniform=uniform_rows, summary=summary, out_dir=out, search=result)
