@@ -86,7 +86,7 @@ def test_accuracy_task_returns_outcomes() -> None:
 
 
 @pytest.mark.data
-def test_autoencoder_reconstruction_and_agreement(shared_data) -> None:
+def test_autoencoder_reconstruction(shared_data) -> None:
     """The MLPerf Tiny anomaly-detection autoencoder (FULLY_CONNECTED only, no data set): seeded
     random int8 inputs; the exact model scores 1, an approximate one on all layers less."""
     from rtlgen.mapper import SearchSpace
