@@ -48,7 +48,12 @@ def test_accuracy_and_agreement_on_a_tiny_case() -> None:
     assert not agree.needs_labels and acc.needs_labels
     g = agree.per_image(approx, exact, None, None, None)
     assert g.tolist() == [1, 0, 1, 0] and agree.quality(g, np.ones(4)) == 0.5
-    assert agree.interval(np.ones(4), g).loss == 0.5
+    iv = agree.interval(np.ones(4), g)
+    assert iv.loss == 0.5 and iv.method == "wilson-disagreement"
+    # Wilson 95% of 2 in 4 (scipy.stats.binomtest(2, 4).proportion_ci(method="wilson")): 0.1500..0.8500
+    assert iv.low == pytest.approx(0.15003898, abs=1e-7) and iv.high == pytest.approx(0.84996102, abs=1e-7)
+    none = agree.interval(np.ones(24), np.ones(24))
+    assert none.low == pytest.approx(0, abs=1e-12) and none.high == pytest.approx(1.959964 ** 2 / (24 + 1.959964 ** 2), abs=1e-6)
 
 
 def test_reconstruction_on_a_tiny_case() -> None:

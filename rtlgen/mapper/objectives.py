@@ -105,6 +105,12 @@ class TopOneAgreement(QualityObjective):
     def per_image(self, result: Any, exact: Any, labels: np.ndarray | None, inputs: np.ndarray, graph: Any) -> np.ndarray:
         return (np.asarray(result.pred) == np.asarray(exact.pred)).astype(np.float64)
 
+    def interval(self, exact_per_image: np.ndarray, per_image: np.ndarray, confidence: float | None = None) -> Any:
+        # the exact model agrees with itself by construction: only the disagreement rate is uncertain
+        from rtlgen.mapper.stats import CONFIDENCE, disagreement_interval
+
+        return disagreement_interval(per_image, confidence or CONFIDENCE)
+
 
 class ReconstructionError(QualityObjective):
     name, fraction = "reconstruction", False

@@ -21,6 +21,10 @@ few images change outcome (the conditional interval is then the single point 0) 
 is close to nominal at these sizes. The exact McNemar p-value (two-sided binomial test of ``b``
 among ``b + c`` at 1/2) is reported beside it.
 
+Top-1 agreement with the exact model: the exact model's own outcome is 1 on every image by
+construction, so the loss is the disagreement rate ``k / n`` and its interval the **Wilson score
+interval** of ``k`` disagreements in ``n`` images (never below 0).
+
 Reconstruction error (a positive error per image): the loss is the relative increase of the
 mean, ``mean(e_approx) / mean(e_exact) - 1``; its interval is a **seeded paired percentile
 bootstrap** (images resampled with replacement, both errors of an image kept together).
@@ -39,7 +43,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-__all__ = ["LossInterval", "paired_binary_interval", "paired_ratio_interval", "verdict", "select_points",
+__all__ = ["LossInterval", "paired_binary_interval", "disagreement_interval", "paired_ratio_interval", "verdict", "select_points",
            "CONFIDENCE", "SelectionRule", "SELECTION_RULES"]
 
 #: the confidence level of every interval the mapper reports
@@ -119,6 +123,17 @@ def paired_binary_interval(exact_ok: np.ndarray, approx_ok: np.ndarray, confiden
     p_value = float(binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
     return LossInterval(loss=diff, low=low, high=high, confidence=confidence, method="newcombe-paired", n=n,
                         worse=b, better=c, p_value=p_value)
+
+
+def disagreement_interval(agree: np.ndarray, confidence: float = CONFIDENCE) -> LossInterval:
+    """Wilson score interval of the disagreement rate ``1 - mean(agree)`` (module doc)."""
+    a = np.asarray(agree).reshape(-1).astype(bool)
+    if a.size == 0:
+        raise ValueError("agreement outcomes: no images")
+    n, k = a.size, int(np.sum(~a))
+    low, high = _wilson(k, n, _z(confidence))
+    return LossInterval(loss=k / n, low=low, high=high, confidence=confidence, method="wilson-disagreement", n=n,
+                        worse=k, better=0)
 
 
 def paired_ratio_interval(exact_err: np.ndarray, approx_err: np.ndarray, confidence: float = CONFIDENCE, *,
