@@ -307,7 +307,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     summary: dict[str, Any] = {"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                "quality": getattr(objective, "name", "accuracy"),
                                "confidence": CONFIDENCE,
-                               "intervals": "Newcombe hybrid score (paired 0/1 outcomes) or paired bootstrap "
+                               "intervals": "Newcombe hybrid score (accuracy, paired per image), Wilson "
+                                            "(agreement: disagreement rate) or paired bootstrap "
                                             "(reconstruction); rtlgen.mapper.stats",
                                "generations": result.generations, "pop_size": settings.pop_size,
                                "weight_tuning": weight_tuning, "encoding": requested_encoding,
