@@ -7,6 +7,8 @@ owned:
 
 * operand encodings (:data:`ENCODINGS`): their semantics in :mod:`rtlgen.emulate.encoding`, the
   hardware's mirror in :mod:`rtlgen.accel.encoding`;
+  the mapper and flow files may also ask for ``"auto"`` (:data:`ENCODING_CHOICES`): each layer
+  gets the encoding that fits it, :func:`rtlgen.mapper.network.layer_encodings`;
 * granularities (:data:`GRANULARITIES`): one multiplier per layer, per filter (output channel) or
   per kernel (output channel x input channel); the mapper's search space in
   :mod:`rtlgen.mapper.space`, the hardware's select modes in :mod:`rtlgen.accel.descriptor`;
@@ -33,8 +35,8 @@ from typing import Literal, Mapping, get_args
 from rtlgen.errors import UnknownNameError
 
 __all__ = [
-    "Encoding", "Granularity", "LayerKind", "EngineName", "EngineChoice", "WeightTuning", "TfliteMacOp",
-    "ENCODINGS", "GRANULARITIES", "LAYER_KINDS", "ENGINE_NAMES", "ENGINE_CHOICES", "WEIGHT_TUNINGS", "TFLITE_MAC_OPS",
+    "Encoding", "EncodingChoice", "Granularity", "LayerKind", "EngineName", "EngineChoice", "WeightTuning", "TfliteMacOp",
+    "ENCODINGS", "ENCODING_CHOICES", "AUTO_ENCODING", "GRANULARITIES", "LAYER_KINDS", "ENGINE_NAMES", "ENGINE_CHOICES", "WEIGHT_TUNINGS", "TFLITE_MAC_OPS",
     "DEFAULT_ENCODING", "DEFAULT_ENGINE",
     "ENCODING_CODES", "GRANULARITY_CODES", "LAYER_KIND_CODES",
     "TFLITE_OP_OF_KIND", "KIND_OF_TFLITE_OP",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 Encoding = Literal["signmag", "raw", "offset"]
+EncodingChoice = Literal["auto", "signmag", "raw", "offset"]
 Granularity = Literal["layer", "filter", "kernel"]
 LayerKind = Literal["conv2d", "depthwise_conv2d", "fully_connected"]
 EngineName = Literal["reference", "fast", "native"]
@@ -51,6 +54,9 @@ TfliteMacOp = Literal["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"]
 
 #: The valid names, in code order (the ``Literal`` aliases above are their only spelling).
 ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
+#: What the mapper and flow files accept: an encoding for every layer, or ``"auto"`` (per layer).
+ENCODING_CHOICES: tuple[EncodingChoice, ...] = get_args(EncodingChoice)
+AUTO_ENCODING: EncodingChoice = "auto"
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 LAYER_KINDS: tuple[LayerKind, ...] = get_args(LayerKind)
 ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)
@@ -77,6 +83,7 @@ KIND_OF_TFLITE_OP: dict[str, str] = {op: kind for kind, op in TFLITE_OP_OF_KIND.
 #: What :func:`check_name` checks: the label used in messages -> the valid names.
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "encoding": ENCODINGS,
+    "encoding choice": ENCODING_CHOICES,
     "granularity": GRANULARITIES,
     "layer kind": LAYER_KINDS,
     "emulation engine": ENGINE_CHOICES,

@@ -81,7 +81,7 @@ def test_kernel_and_layer_granularity(parts) -> None:
     m = lw.decode(x)
     assert [int(m.candidates_of(i)) for i in range(3)] == [3, 1, 2]
     a = lw.assignment(m)
-    assert a["layers"]["0"] == {"multiplier": lw.candidates[3].hash}
+    assert a["layers"]["0"] == {"multiplier": lw.candidates[3].hash, "encoding": "signmag"}
 
 
 def test_assignment_and_bitstream_agree(parts) -> None:

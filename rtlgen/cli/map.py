@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, ENCODINGS, ENGINE_CHOICES, GRANULARITIES, WEIGHT_TUNINGS
+from rtlgen.conventions import AUTO_ENCODING, DEFAULT_ENGINE, ENCODING_CHOICES, ENGINE_CHOICES, GRANULARITIES, WEIGHT_TUNINGS
+from rtlgen.mapper.objectives import QUALITY_OBJECTIVES
 from rtlgen.cli._args import non_negative_int, positive_int
 
 
@@ -20,23 +21,37 @@ def _run(args: argparse.Namespace) -> int:
                  granularity=args.granularity, split_levels=args.split_levels, encoding=args.encoding,
                  candidates=tuple(args.candidates or ()), scheduler=args.scheduler, workers=args.workers,
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
-                 weight_tuning=args.weight_tuning, engine=args.engine,
+                 weight_tuning=args.weight_tuning, engine=args.engine, quality=args.quality,
                  progress=not args.quiet)
     if args.engine == "auto":
         from rtlgen.emulate.engines import choose_engine
 
         print(choose_engine()[1], file=sys.stderr)
     report = run_map_job(job)
-    print(f"reference accuracy: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
+    quality = report.summary.get("quality", "accuracy")
+    print(f"reference {quality}: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
     print(f"Pareto front ({len(report.front)} points) -> {job.out / 'front.csv'}, plot {job.out / 'pareto.png'}")
+    conf = f"{100 * report.summary.get('confidence', 0.95):.0f}%"
     for loss, entry in report.summary["within_loss"].items():
-        sel = entry["mapper"]["selected_on_search"]
-        if sel is None:
-            print(f"  within {100 * float(loss):.1f}% search loss: no point")
-        else:
-            print(f"  within {100 * float(loss):.1f}% search loss: energy saving {100 * sel['energy_saving']:.1f}% "
-                  f"(test loss {100 * sel['test_loss']:.2f}%), bitstream {sel.get('bitstream')}")
+        for rule, what in (("selected_on_search", "search loss"),
+                           ("selected_confident", f"search loss at {conf} confidence")):
+            sel = entry["mapper"][rule]
+            head = f"  within {100 * float(loss):.1f}% {what}:"
+            if sel is None:
+                print(f"{head} no front point" + (" (only the exact design is certain to meet it)"
+                                                  if rule == "selected_confident" else ""))
+                continue
+            print(f"{head} energy saving {100 * sel['energy_saving']:.1f}%, search loss {_loss(sel, 'search')}, "
+                  f"held-out loss {_loss(sel, 'test')} [{sel['test_verdict']}], bitstream {sel.get('bitstream')}")
     return 0
+
+
+def _loss(sel: dict, split: str) -> str:
+    """A loss with its interval, in percent."""
+    ci = sel.get(f"{split}_ci")
+    value = sel.get(f"{split}_loss")
+    text = "n/a" if value is None else f"{100 * value:.2f}%"
+    return text if ci is None else f"{text} (CI {100 * ci['low']:.2f}..{100 * ci['high']:.2f}%)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,10 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-loss", type=float, default=None, metavar="F",
                    help="accuracy-loss bound as a fraction (e.g. 0.02)")
+    p.add_argument("--quality", choices=tuple(QUALITY_OBJECTIVES), default="accuracy",
+                   help="quality objective: top-1 accuracy (labels), top-1 agreement with the exact model (no "
+                        "labels), or reconstruction error relative to the exact model's (autoencoders)")
     p.add_argument("--granularity", choices=GRANULARITIES, default="filter",
                    help="how a layer is split between its unit's multipliers")
     p.add_argument("--split-levels", type=positive_int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
-    p.add_argument("--encoding", choices=ENCODINGS, default=DEFAULT_ENCODING)
+    p.add_argument("--encoding", choices=ENCODING_CHOICES, default=AUTO_ENCODING,
+                   help="operand encoding: auto (unsigned multipliers; per layer signmag where every input "
+                        "code is at or above the zero point, else offset) or one for every layer "
+                        "(raw: signed multipliers)")
     p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers")
     p.add_argument("--weight-tuning", choices=WEIGHT_TUNINGS, default="none",
                    help="retraining-free weight tuning (ALWANN uniform, or histogram on the search images); "

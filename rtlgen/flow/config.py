@@ -35,7 +35,8 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     pdk_dirs = []               # folders of liberty files that do not ship (gf180mcu, asap7)
 
     [search]
-    encoding = "signmag"        # signmag, raw, offset
+    encoding = "auto"           # auto (per layer: signmag where it fits, else offset), signmag, raw, offset
+    quality = "accuracy"        # accuracy (labels), agreement (with the exact model), reconstruction
     granularity = "filter"      # layer, filter, kernel
     weight_tuning = "none"      # none, uniform (ALWANN), histogram (the search images' activations)
     candidates = []             # catalog names; empty = every multiplier of the encoding's sign
@@ -66,7 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rtlgen.conventions import DEFAULT_ENCODING, ENCODINGS, GRANULARITIES, WEIGHT_TUNINGS, Encoding, Granularity
+from rtlgen.conventions import AUTO_ENCODING, ENCODING_CHOICES, GRANULARITIES, WEIGHT_TUNINGS, EncodingChoice, Granularity
 from rtlgen.errors import ConfigError
 
 __all__ = ["FLOW_VERSION", "FlowConfig", "FamilySpec", "load_flow", "parse_flow"]
@@ -99,7 +100,8 @@ class FlowConfig:
     verify_simulator: str
     families: tuple[FamilySpec, ...]
     accel: Path
-    encoding: Encoding
+    encoding: EncodingChoice
+    quality: str
     granularity: Granularity
     weight_tuning: str
     candidates: tuple[str, ...]
@@ -180,6 +182,8 @@ def _split(sec: _Section, key: str, default: str) -> str:
 
 
 def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
+    from rtlgen.mapper.objectives import QUALITY_OBJECTIVES
+
     file = Path(source).resolve()
     top = _Section(data, "file", file, {"flow", "model", "library", "generate", "accelerator", "cost", "search",
                                         "select", "hil"})
@@ -253,7 +257,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         pdk_dirs.append(p)
 
     s = _Section(data.get("search", {}), "search", file,
-                 {"encoding", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
+                 {"encoding", "quality", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
                   "split_levels", "energy_vectors", "layerwise_baseline"})
     sel = _Section(data.get("select", {}), "select", file, {"max_loss"})
     losses = sel.get("max_loss", list, [0.006, 0.02])
@@ -266,7 +270,8 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         search_split=search, test_split=test, generated=generated, netlist_dirs=tuple(dirs), verify=verify,
         verify_simulator=verify_sim,
         families=tuple(fams), accel=accel,
-        encoding=s.get("encoding", str, DEFAULT_ENCODING, choices=ENCODINGS),
+        encoding=s.get("encoding", str, AUTO_ENCODING, choices=ENCODING_CHOICES),
+        quality=s.get("quality", str, "accuracy", choices=tuple(QUALITY_OBJECTIVES)),
         granularity=s.get("granularity", str, "filter", choices=GRANULARITIES),
         weight_tuning=s.get("weight_tuning", str, "none", choices=WEIGHT_TUNINGS),
         candidates=s.str_list("candidates"),

@@ -155,6 +155,38 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.2f}%"
 
 
+def _loss_ci(sel: dict[str, Any], split: str) -> str:
+    """``1.20% [0.40, 2.00]``: a loss with its confidence interval (rtlgen.mapper.stats)."""
+    ci = sel.get(f"{split}_ci")
+    text = _pct(sel.get(f"{split}_loss"))
+    return text if ci is None else f"{text} [{100 * ci['low']:.2f}, {100 * ci['high']:.2f}]"
+
+
+def _selection_lines(summary: dict[str, Any]) -> list[str]:
+    """Both selection rules' picks per loss bound, with the held-out loss and what it resolves."""
+    within = summary.get("within_loss", {})
+    if not within:
+        return []
+    conf = f"{100 * summary.get('confidence', 0.95):.0f}%"
+    lines = ["## Selection rules and what the data resolve", "",
+             f"Every loss is the exact model's {summary.get('quality', 'accuracy')} minus the point's, on the same "
+             f"images, with its {conf} confidence interval in brackets ({summary.get('intervals', 'n/a')}). "
+             f"*Plain*: the least-energy front point whose measured search loss is within the bound. *Confident*: "
+             f"the least-energy one whose whole search-split interval is within it. The held-out verdict says "
+             f"whether the held-out images can tell the point's loss apart from 0 and from the bound.", "",
+             "| bound | rule | energy saving | search loss [CI] | held-out loss [CI] | held-out verdict |",
+             "|---|---|---|---|---|---|"]
+    for bound, entry in within.items():
+        for rule, key in (("plain", "selected_on_search"), ("confident", "selected_confident")):
+            sel = entry.get("mapper", {}).get(key)
+            if sel is None:
+                lines.append(f"| {100 * float(bound):.1f}% | {rule} | no point | - | - | - |")
+                continue
+            lines.append(f"| {100 * float(bound):.1f}% | {rule} | {_pct(sel['energy_saving'])} | "
+                         f"{_loss_ci(sel, 'search')} | {_loss_ci(sel, 'test')} | {sel.get('test_verdict', '-')} |")
+    return lines + [""]
+
+
 def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[str], cost: dict[str, dict],
                  map_dir: str, points: list[dict], libdir: str) -> dict[str, Any]:
     out = Path(run) / "report"
@@ -187,26 +219,30 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
              f"- Model: `{cfg.model_zoo or cfg.model_path}`; images: search "
              f"{cfg.search_split}, held-out test {cfg.test_split}.",
              f"- Library: {len(entries)} multipliers; {len(candidates)} candidates for encoding `{cfg.encoding}` "
+             f"(per layer: {', '.join(sorted(set(summary.get('layer_encodings', {}).values()))) or 'n/a'}) "
              f"({cfg.granularity} granularity).",
              f"- Accelerator shape: `{cfg.accel}`.",
              f"- Search: NSGA-II, population {cfg.population}, {cfg.generations} generations, seed {cfg.seed} "
              f"({summary.get('evaluations', '?')} evaluations).",
-             f"- Exact reference accuracy: search {_pct(ref[0])}, test {_pct(ref[1])}.", "",
+             f"- Quality objective: {summary.get('quality', 'accuracy')}; exact reference: search {_pct(ref[0])}, "
+             f"test {_pct(ref[1])}.", "",
              "## Selected points", "",
-             "| point | loss bound | energy saving | search loss | test loss | test accuracy | bitstream | "
+             "| point | loss bound | energy saving | search loss [CI] | test loss [CI] | test accuracy | bitstream | "
              "HIL images | HIL accuracy | RTL = emulation | cycles/image |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    by_id = {r["id"]: r for r in front_doc["front"]}  # the front rows carry the loss intervals
     for p in points:
         h = p.get("hil")
         bounds = ", ".join(f"{100 * b:.1f}%" for b in p["loss_bounds"])
         bs_rel = Path(p["bitstream_file"]).relative_to(run)
         lines.append(
-            f"| {p['tag']} | {bounds} | {_pct(p['energy_saving'])} | {_pct(p['search_loss'])} | "
-            f"{_pct(p['test_loss'])} | {_pct(p['test_accuracy'])} | `{bs_rel}` | "
+            f"| {p['tag']} | {bounds} | {_pct(p['energy_saving'])} | {_loss_ci(by_id.get(p['id'], p), 'search')} | "
+            f"{_loss_ci(by_id.get(p['id'], p), 'test')} | {_pct(p['test_accuracy'])} | `{bs_rel}` | "
             f"{h['images'] if h else 'skipped'} | {_pct(h['accuracy']) if h else '-'} | "
             f"{('yes, bit for bit' if h['agree'] else 'NO') if h else '-'} | "
             f"{format(h['cycles_per_image'], ',.0f') if h else '-'} |")
     lines += ["", "![Pareto front](pareto.png)", ""]
+    lines += _selection_lines(summary)
     for p in points:
         units = "; ".join(f"unit {u}: {', '.join(b)}" for u, b in enumerate(p["mapping"]["units"]))
         lines += [f"### {p['tag']}", "", f"Multiplier banks: {units}.", "",

@@ -141,7 +141,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                         lambda: steps.cost_step(libdir, cands, str(run / "cost.json"), cfg.workers,
                                                 pdk=cfg.pdk, pdk_dirs=pdk_dirs),
                         lambda o: [o["file"]], tools=("yosys", "sta"))
-    search_params = {"search": cfg.search_split, "test": cfg.test_split, "encoding": cfg.encoding,
+    search_params = {"search": cfg.search_split, "test": cfg.test_split, "encoding": cfg.encoding, "quality": cfg.quality,
                      "granularity": cfg.granularity, "weight_tuning": cfg.weight_tuning,
                      "candidates": list(cfg.candidates),
                      "generations": cfg.generations, "population": cfg.population, "seed": cfg.seed,

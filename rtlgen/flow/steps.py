@@ -115,7 +115,8 @@ def cost_step(libdir: str, names: Sequence[str], out_file: str, jobs: int, *, pd
 def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, *, search: str, test: str,
                 encoding: str, granularity: str, weight_tuning: str, candidates: Sequence[str], generations: int, population: int,
                 seed: int, workers: int, split_levels: int, energy_vectors: int, layerwise_baseline: bool,
-                progress: bool = True, pdk: str = "sky130hd", pdk_dirs: Sequence[str] = ()) -> dict[str, Any]:
+                quality: str = "accuracy", progress: bool = True, pdk: str = "sky130hd",
+                pdk_dirs: Sequence[str] = ()) -> dict[str, Any]:
     """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams."""
     from rtlgen.mapper.job import MapJob, run_map_job
     from rtlgen.mapper.search import SearchSettings
@@ -125,7 +126,7 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                  settings=SearchSettings(generations=generations, pop_size=population, seed=seed),
                  granularity=granularity, split_levels=split_levels, encoding=encoding,
                  weight_tuning=weight_tuning, candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
-                 energy_vectors=energy_vectors, progress=progress, pdk=pdk, pdk_dirs=tuple(pdk_dirs))
+                 energy_vectors=energy_vectors, quality=quality, progress=progress, pdk=pdk, pdk_dirs=tuple(pdk_dirs))
     rep = run_map_job(job)
     return {"map_dir": out_dir, "front": len(rep.front), "reference_search": rep.reference_search,
             "reference_test": rep.reference_test}

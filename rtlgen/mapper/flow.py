@@ -34,13 +34,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rtlgen.bitstream import format as bsmod
-from rtlgen.conventions import DEFAULT_ENCODING, Encoding
+from rtlgen.conventions import AUTO_ENCODING, EncodingChoice
 from rtlgen.errors import VerificationError
 from rtlgen.paths import atomic_write_bytes, atomic_write_text, staged_folder
 from rtlgen.mapper.executors import Executor, SerialExecutor
 from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
 from rtlgen.mapper.search import EvaluatedPoint, SearchResult, SearchSettings, _EvaluationLog, pareto_front, run_search
 from rtlgen.mapper.space import Candidate, Granularity, LayerInfo, SearchSpace
+from rtlgen.mapper.stats import CONFIDENCE, select_points, verdict
 
 __all__ = ["EmulationResult", "MapReport", "map_network", "evaluate_assignments", "DEFAULT_LOSSES"]
 
@@ -70,21 +71,32 @@ class MapReport:
 
 
 def evaluate_assignments(model: AccuracyModel, assignments: dict[str, dict[str, Any]], log_path: Path,
-                         executor: Executor) -> dict[str, float]:
-    """Accuracy of each keyed assignment, through ``executor``, cached in the JSONL ``log_path``."""
+                         executor: Executor) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Quality of each keyed assignment, and its per-image outcomes where the model offers them,
+    through ``executor``, cached in the JSONL ``log_path`` (a record of an older run without
+    outcomes is evaluated again when the model offers them)."""
     log = _EvaluationLog(log_path)
+    wants = callable(getattr(model, "outcomes", None))
     try:
-        todo = [(k, a) for k, a in assignments.items() if k not in log.accuracy]
+        todo = [(k, a) for k, a in assignments.items() if k not in log.accuracy or (wants and k not in log.outcomes)]
         if todo:
             executor.start(accuracy_task, model)
             try:
-                for i, acc in executor.map([a for _, a in todo]):
-                    log.add(todo[i][0], float(acc))
+                for i, (acc, outcomes) in executor.map([a for _, a in todo]):
+                    log.add(todo[i][0], float(acc), outcomes)
             finally:
                 executor.close()
-        return {k: log.accuracy[k] for k in assignments}
+        return ({k: log.accuracy[k] for k in assignments},
+                {k: log.outcomes[k] for k in assignments if k in log.outcomes})
     finally:
         log.close()
+
+
+def _interval(model: AccuracyModel, outcomes: np.ndarray | None) -> dict[str, Any] | None:
+    """The loss interval (rtlgen.mapper.stats) of ``outcomes`` against the exact model."""
+    if outcomes is None or not callable(getattr(model, "interval", None)):
+        return None
+    return model.interval(outcomes).to_json()  # type: ignore[attr-defined]
 
 
 def _describe(space: SearchSpace, x: Sequence[int]) -> dict[str, Any]:
@@ -106,10 +118,12 @@ def _short(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _row(p: EvaluatedPoint, space: SearchSpace, test: dict[str, float], ref_s: float, ref_t: float) -> dict[str, Any]:
+def _row(p: EvaluatedPoint, space: SearchSpace, test: dict[str, float], ref_s: float, ref_t: float,
+         cis: tuple[dict[str, Any] | None, dict[str, Any] | None]) -> dict[str, Any]:
     t = test.get(p.key)
     return {"id": _short(p.key), "key": p.key, "search_accuracy": p.accuracy, "test_accuracy": t,
             "search_loss": ref_s - p.accuracy, "test_loss": None if t is None else ref_t - t,
+            "search_ci": cis[0], "test_ci": cis[1],
             "energy": p.energy, "energy_saving": 1.0 - p.energy, "generation": p.generation,
             "x": list(p.x), "mapping": _describe(space, p.x)}
 
@@ -128,7 +142,31 @@ def _best_within(rows: list[dict[str, Any]], loss: float, by: str) -> dict[str, 
     return min(ok, key=lambda r: (r["energy"], -r["search_accuracy"])) if ok else None
 
 
-def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[dict], ref_s: float, ref_t: float) -> None:
+def _ci_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its intervals' ends as flat CSV columns (``search_loss_low`` ...)."""
+    out = dict(row)
+    for split in ("search", "test"):
+        ci = row.get(f"{split}_ci")
+        out[f"{split}_loss_low"] = None if ci is None else ci["low"]
+        out[f"{split}_loss_high"] = None if ci is None else ci["high"]
+    return out
+
+
+_PICK_KEYS = ("energy_saving", "search_loss", "test_loss", "search_ci", "test_ci", "id", "multiplier", "bitstream")
+
+
+def _pick(row: dict[str, Any] | None, bound: float) -> dict[str, Any] | None:
+    """A selected row as summary.json lists it, with what its intervals resolve."""
+    if row is None:
+        return None
+    out = {k: row.get(k) for k in _PICK_KEYS if k in row}
+    out["search_verdict"] = verdict(row.get("search_ci"), bound)
+    out["test_verdict"] = verdict(row.get("test_ci"), bound)
+    return out
+
+
+def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[dict], ref_s: float, ref_t: float,
+          quality: str = "accuracy") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,8 +186,9 @@ def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[di
     lo = min(ref_s, ref_t)
     ax.set_ylim(max(0.0, 100 * lo - 25), 100 * max(ref_s, ref_t) + 2)
     ax.set_xlabel("relative multiplication energy (exact = 1)")
-    ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title("Pareto fronts: accuracy vs multiplication energy")
+    ax.set_ylabel({"accuracy": "top-1 accuracy (%)", "agreement": "top-1 agreement with the exact model (%)",
+                   "reconstruction": "100 x (1 - relative increase of the reconstruction MSE)"}.get(quality, quality))
+    ax.set_title(f"Pareto fronts: {quality} vs multiplication energy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -197,7 +236,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 search_accuracy: AccuracyModel, test_accuracy: AccuracyModel, energy: EnergyModel,
                 settings: SearchSettings, out_dir: str | os.PathLike,
                 accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
-                granularity: Granularity = "filter", split_levels: int = 8, encoding: Encoding = DEFAULT_ENCODING,
+                granularity: Granularity = "filter", split_levels: int = 8, encoding: EncodingChoice = AUTO_ENCODING,
                 executor_factory: Callable[[], Executor] = SerialExecutor,
                 weight_tuning: str = "none",
                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
@@ -205,6 +244,11 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 progress: bool = True) -> MapReport:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # "auto": each layer carries its own encoding (rtlgen.mapper.network.layer_encodings); the
+    # space's default then only covers layers without one
+    requested_encoding = encoding
+    if encoding not in bsmod.ENCODINGS:
+        encoding = "raw" if all(c.signed for c in candidates) else "signmag"
     space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity=granularity,
                         split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning)
     table = EnergyTable(space, energy)
@@ -214,7 +258,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     # uniform baselines first: their front seeds both searches
     uni_points = [space.uniform_point(c) for c in range(len(space.candidates))]
     uni = {space.canonical(space.decode(x)): space.assignment(space.decode(x)) for x in uni_points}
-    uni_search = evaluate_assignments(search_accuracy, uni, out / "baselines_search.jsonl", executor_factory())
+    uni_search, uni_out = evaluate_assignments(search_accuracy, uni, out / "baselines_search.jsonl", executor_factory())
     uni_eval = [EvaluatedPoint(tuple(int(v) for v in x), k, uni_search[k], table.uniform(c), 0)
                 for c, (x, k) in enumerate(zip(uni_points, uni))]
     uni_front = [c for c, p in enumerate(uni_eval) if p in pareto_front(uni_eval)]
@@ -226,12 +270,12 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         lw_table = EnergyTable(lw_space, energy, values=table.values)
         lw_result = run_search(lw_space, search_accuracy, lw_table, settings, out / "layerwise",
                                executor=executor_factory(), seeds=np.array([lw_space.uniform_point(c) for c in uni_front]),
-                               known=uni_search, progress=progress)
+                               known=uni_search, known_outcomes=uni_out, progress=progress)
         if granularity != "layer":
             # the split space contains every layer-wise point: start from the layer-wise front
             seeds = [space.from_layerwise(p.x, lw_space) for p in lw_result.front] + seeds
     result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
-                        seeds=np.array(seeds), known=uni_search, progress=progress)
+                        seeds=np.array(seeds), known=uni_search, known_outcomes=uni_out, progress=progress)
     # held-out test accuracy of everything shown
     front_pts = result.front
     lw_pts = lw_result.front if lw_result is not None else []
@@ -239,17 +283,31 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     for sp, pts in ((space, front_pts), (lw_result.space if lw_result else space, lw_pts)):
         for p in pts:
             test_assign[p.key] = sp.assignment(sp.decode(np.asarray(p.x)))
-    test = evaluate_assignments(test_accuracy, test_assign, out / "test_evaluations.jsonl", executor_factory())
+    test, test_out = evaluate_assignments(test_accuracy, test_assign, out / "test_evaluations.jsonl", executor_factory())
     ref_key = space.canonical(space.decode(space.uniform_point(0)))
     ref_s, ref_t = result.reference_accuracy, test[ref_key]
-    front_rows = [_row(p, space, test, ref_s, ref_t) for p in front_pts]
-    lw_rows = [_row(p, lw_result.space, test, ref_s, ref_t) for p in lw_pts] if lw_result else []
+    search_out = dict(uni_out)
+    search_out.update(result.outcomes)
+    if lw_result is not None:
+        search_out.update(lw_result.outcomes)
+
+    def cis(key: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        s_ci, t_ci = _interval(search_accuracy, search_out.get(key)), _interval(test_accuracy, test_out.get(key))
+        if key == ref_key:
+            # the exact design *is* the reference: its loss is 0 by construction, not an estimate
+            s_ci, t_ci = (None if ci is None else dict(ci, low=0.0, high=0.0, method="the reference itself")
+                          for ci in (s_ci, t_ci))
+        return s_ci, t_ci
+
+    front_rows = [_row(p, space, test, ref_s, ref_t, cis(p.key)) for p in front_pts]
+    lw_rows = [_row(p, lw_result.space, test, ref_s, ref_t, cis(p.key)) for p in lw_pts] if lw_result else []
     uniform_rows = []
     for c, cand in enumerate(space.candidates):
         key = space.canonical(space.decode(space.uniform_point(c)))
+        s_ci, t_ci = cis(key)
         uniform_rows.append({"id": _short(key), "multiplier": cand.name, "hash": cand.hash, "search_accuracy": uni_search[key],
                              "test_accuracy": test[key], "search_loss": ref_s - uni_search[key],
-                             "test_loss": ref_t - test[key], "energy": table.uniform(c),
+                             "test_loss": ref_t - test[key], "search_ci": s_ci, "test_ci": t_ci, "energy": table.uniform(c),
                              "energy_saving": 1.0 - table.uniform(c)})
     # bitstreams and emulation from them
     for i, (p, row) in enumerate(zip(front_pts, front_rows)):
@@ -261,33 +319,39 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
             _write_point(i, p, row, space, stage, encoding, accel_hash, emulate)
         if "emulation" in row:
             row["emulation"]["file"] = str((folder / "emulation.npz").relative_to(out))
+    objective = getattr(search_accuracy, "objective", None)
     summary: dict[str, Any] = {"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
+                               "quality": getattr(objective, "name", "accuracy"),
+                               "confidence": CONFIDENCE,
+                               "intervals": "Newcombe hybrid score (accuracy, paired per image), Wilson "
+                                            "(agreement: disagreement rate) or paired bootstrap "
+                                            "(reconstruction); rtlgen.mapper.stats",
                                "generations": result.generations, "pop_size": settings.pop_size,
-                               "weight_tuning": weight_tuning, "encoding": encoding,
+                               "weight_tuning": weight_tuning, "encoding": requested_encoding,
+                               "layer_encodings": {l.name: e for l, e in zip(space.layers, space.encodings)},
                                "seed": settings.seed, "granularity": granularity,
                                "units": n_units, "slots_per_unit": slots_per_unit,
                                "evaluations": len(result.points), "within_loss": {}}
     for loss in losses:
         entry: dict[str, Any] = {}
         for name, rows in (("mapper", front_rows), ("layerwise", lw_rows), ("uniform", uniform_rows)):
-            sel = _best_within(rows, loss, "search_loss")
-            by_test = _best_within(rows, loss, "test_loss")
+            # two rules (rtlgen.mapper.stats.select_points): the measured search loss within the
+            # bound, and the whole search-split interval within it
             entry[name] = {
-                "selected_on_search": None if sel is None else {
-                    k: sel.get(k) for k in ("energy_saving", "search_loss", "test_loss", "id", "multiplier", "bitstream")
-                    if k in sel},
-                "best_on_test": None if by_test is None else {
-                    k: by_test.get(k) for k in ("energy_saving", "search_loss", "test_loss", "id", "multiplier", "bitstream")
-                    if k in by_test},
+                "selected_on_search": _pick(select_points(rows, loss, "plain"), loss),
+                "selected_confident": _pick(select_points(rows, loss, "confident"), loss),
+                "best_on_test": _pick(_best_within(rows, loss, "test_loss"), loss),
             }
         summary["within_loss"][f"{loss:g}"] = entry
     cols = ["search_accuracy", "test_accuracy", "search_loss", "test_loss", "energy", "energy_saving", "generation", "id"]
-    atomic_write_text(out / "front.csv", _csv(front_rows, cols + ["bitstream"]))
+    ci_cols = ["search_loss_low", "search_loss_high", "test_loss_low", "test_loss_high"]
+    atomic_write_text(out / "front.csv", _csv([_ci_columns(r) for r in front_rows], cols + ["bitstream"] + ci_cols))
     atomic_write_text(out / "front.json", json.dumps({"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                                       "front": front_rows, "layerwise_front": lw_rows}, indent=1) + "\n")
     base_rows = [dict(r, kind="uniform") for r in uniform_rows] + [dict(r, kind="layerwise", multiplier="") for r in lw_rows]
-    atomic_write_text(out / "baselines.csv", _csv(base_rows, ["kind", "multiplier"] + cols[:6] + ["id"]))
+    atomic_write_text(out / "baselines.csv", _csv([_ci_columns(r) for r in base_rows],
+                                                  ["kind", "multiplier"] + cols[:6] + ["id"] + ci_cols))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    _plot(out / "pareto.png", front_rows, lw_rows, uniform_rows, ref_s, ref_t)
+    _plot(out / "pareto.png", front_rows, lw_rows, uniform_rows, ref_s, ref_t, summary["quality"])
     return MapReport(reference_search=ref_s, reference_test=ref_t, front=front_rows, layerwise=lw_rows,
                      uniform=uniform_rows, summary=summary, out_dir=out, search=result)

@@ -17,17 +17,22 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, Encoding, EngineChoice, Granularity, check_name
+from rtlgen.conventions import AUTO_ENCODING, DEFAULT_ENGINE, EncodingChoice, EngineChoice, Granularity, check_name
 from rtlgen.emulate.encoding import TABLE_SIGNED
 from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.mapper.executors import Executor, make_executor
 from rtlgen.mapper.flow import EmulationResult, MapReport, map_network
 from rtlgen.mapper.network import EmulatorAccuracy, layer_infos, load_images, parse_split
+from rtlgen.mapper.objectives import get_quality
 from rtlgen.mapper.search import SearchSettings
 from rtlgen.mapper.space import Candidate, LayerInfo
 
 __all__ = ["CatalogEnergy", "MapJob", "run_map_job"]
 
+
+#: multiplier signedness each operand encoding needs (rtlgen.emulate.encoding); "auto" chooses
+#: signmag or offset per layer (rtlgen.mapper.network.layer_encodings), both unsigned
+_SIGNED = {AUTO_ENCODING: False, **TABLE_SIGNED}
 
 
 class CatalogEnergy:
@@ -75,14 +80,15 @@ class MapJob:
     settings: SearchSettings = SearchSettings()
     granularity: Granularity = "filter"
     split_levels: int = 8
-    encoding: Encoding = DEFAULT_ENCODING
+    encoding: EncodingChoice = AUTO_ENCODING
     candidates: tuple[str, ...] = ()
     scheduler: str | None = None
     workers: int | None = None
     layerwise_baseline: bool = True
     energy_vectors: int = 4096
     weight_tuning: str = "none"
-    engine: EngineChoice = DEFAULT_ENGINE  # rtlgen.emulate.ENGINES; all compute the same bytes
+    engine: EngineChoice = DEFAULT_ENGINE  # rtlgen.emulate.ENGINES, or auto; all compute the same bytes
+    quality: str = "accuracy"    # rtlgen.mapper.objectives.QUALITY_OBJECTIVES
     progress: bool = True
     pdk: str = "sky130hd"        # process of the energy model (rtlgen.cost.pdk)
     pdk_dirs: tuple[str, ...] = ()  # where its liberty files are, when they do not ship
@@ -93,13 +99,17 @@ def run_map_job(job: MapJob) -> MapReport:
     from rtlgen.library.catalog import Catalog
     from rtlgen.nn.tflite import load_tflite
 
-    signed = TABLE_SIGNED[check_name("encoding", job.encoding, "map job")]
+    signed = _SIGNED[check_name("encoding choice", job.encoding, "map job")]
     if Path(job.out).exists() and not Path(job.out).is_dir():
         raise ConfigError("is a file; expected the run folder (created if missing)", file=str(job.out))
+    try:
+        objective = get_quality(job.quality)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     config = load_config(job.accel)
     catalog = Catalog.open(job.lib)
     graph = load_tflite(job.model)
-    x, y = load_images(job.images)
+    x, y = load_images(job.images, labels=objective.needs_labels)
     s_sl = parse_split(job.search, len(x), "--search")
     t_sl = parse_split(job.test, len(x), "--test")
     if s_sl.start < t_sl.stop and t_sl.start < s_sl.stop:
@@ -121,17 +131,19 @@ def run_map_job(job: MapJob) -> MapReport:
         raise CatalogError(f"{job.lib} holds no {'signed' if signed else 'unsigned'} multiplier")
     candidates = [Candidate.from_table(e.name, catalog.table(e.hash), e.signed) for e in entries]
     tables = {c.hash: c.table for c in candidates}
-    layers: list[LayerInfo] = layer_infos(graph, x[s_sl], encoding=job.encoding)
+    layers: list[LayerInfo] = layer_infos(graph, x[s_sl], encoding=job.encoding, signed=signed)
     # weight tuning calibrates on the search images, for every split alike
     act_hists = None
     if job.weight_tuning == "histogram":
         from rtlgen.emulate.emulator import Emulator
 
         act_hists = Emulator(graph).activation_histograms(x[s_sl])
-    search_model = EmulatorAccuracy(graph, x[s_sl], y[s_sl], tables, signed=signed, act_hists=act_hists,
-                                    engine=job.engine)
-    test_model = EmulatorAccuracy(graph, x[t_sl], y[t_sl], tables, signed=signed, act_hists=act_hists,
-                                  engine=job.engine)
+    search_model = EmulatorAccuracy(graph, x[s_sl], None if y is None else y[s_sl], tables, signed=signed,
+                                    act_hists=act_hists, engine=job.engine, quality=job.quality)
+    test_model = EmulatorAccuracy(graph, x[t_sl], None if y is None else y[t_sl], tables, signed=signed,
+                                  act_hists=act_hists, engine=job.engine, quality=job.quality)
+    # the exact runs once here, not in every worker (they travel with the models)
+    search_model.exact_outcomes, test_model.exact_outcomes
 
     from rtlgen.cost.pdk import get_pdk
 
@@ -152,16 +164,16 @@ def run_map_job(job: MapJob) -> MapReport:
         named = config.with_multipliers([[names[h] for h in bank] for bank in banks])
         return resolved.config_hash(), named.to_toml()
 
-    n_s = s_sl.stop - s_sl.start
-
     def emulate(bitstream: Any) -> EmulationResult:
         from rtlgen.emulate.from_bitstream import emulator_from_bitstream
 
         res = emulator_from_bitstream(graph, bitstream, lambda h: (tables[h], signed), engine=job.engine).run(x)
-        pred = np.asarray(res.pred)
-        return EmulationResult(logits=np.asarray(res.logits),
-                               search_accuracy=float(np.mean(pred[s_sl] == y[s_sl])) if n_s else 0.0,
-                               test_accuracy=float(np.mean(pred[t_sl] == y[t_sl])))
+        split = {}
+        for name, model, sl in (("search", search_model, s_sl), ("test", test_model, t_sl)):
+            part = type(res)(logits=res.logits[sl], output=res.output[sl], pred=res.pred[sl])
+            split[name] = model.quality(model.outcomes_of(part))
+        return EmulationResult(logits=np.asarray(res.logits), search_accuracy=split["search"],
+                               test_accuracy=split["test"])
 
     return map_network(layers, candidates, n_units=config.units, slots_per_unit=config.multipliers,
                        search_accuracy=search_model, test_accuracy=test_model, energy=energy,

@@ -1,13 +1,16 @@
 """The mapper's view of a real network: layers from the emulator, accuracy by emulation.
 
+* :func:`layer_encodings` chooses each MAC layer's operand encoding (or checks a forced one);
 * :func:`layer_infos` compiles a quantized graph, runs it exactly on calibration images and
-  returns one :class:`~rtlgen.mapper.space.LayerInfo` per conv layer (the assignment's layer
-  numbering: ``Graph.conv_ops()`` order) with MACs, operand histograms as the multiplier sees
-  them, the sensitivity of each filter/kernel (:mod:`.sensitivity`), and geometry and
-  requantization for bitstreams.
-* :class:`EmulatorAccuracy` is the accuracy model: top-1 accuracy of an assignment on a fixed
-  image split, by bit-exact emulation (optionally with weight tuning). It pickles (graph,
-  images, tables) for workers.
+  returns one :class:`~rtlgen.mapper.space.LayerInfo` per MAC layer (CONV_2D and
+  DEPTHWISE_CONV_2D numbered as ``Graph.conv_ops()``, FULLY_CONNECTED apart as ``fc:N``, the
+  assignment's and the bitstream's numbering) with MACs, its encoding, operand histograms as the
+  multiplier sees them, the sensitivity of each filter/kernel (:mod:`.sensitivity`), and
+  geometry and requantization for bitstreams.
+* :class:`EmulatorAccuracy` is the quality model: a quality objective (top-1 accuracy by
+  default) of an assignment on a fixed image split, by bit-exact emulation (optionally with
+  weight tuning), with per-image outcomes and loss intervals. It pickles (graph, images, tables,
+  the exact run) for workers.
 """
 from __future__ import annotations
 
@@ -17,20 +20,20 @@ from typing import Any
 import numpy as np
 
 from rtlgen.bitstream.format import Requant
-from rtlgen.conventions import DEFAULT_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, Encoding, EngineChoice
-from rtlgen.errors import ModelError
+from rtlgen.conventions import AUTO_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, EncodingChoice, EngineChoice, check_name
+from rtlgen.errors import ConfigError, ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
 
-__all__ = ["load_images", "parse_split", "layer_infos", "EmulatorAccuracy"]
+__all__ = ["AUTO_ENCODING", "load_images", "parse_split", "layer_encodings", "layer_infos", "EmulatorAccuracy"]
 
 
-def load_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` and ``y`` of an ``.npz`` image file (labels are required by the mapper)."""
+def load_images(path: str | os.PathLike, *, labels: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """``x`` and ``y`` of an ``.npz`` image file (:func:`rtlgen.nn.images.load_images`); ``y`` may
+    be absent (None) when ``labels`` is False (quality objectives that need no labels)."""
     from rtlgen.nn.images import load_images as read
 
-    x, y = read(path, labels=True)
-    return x, y  # type: ignore[return-value]  # labels=True: y is an array
+    return read(path, labels=labels)
 
 
 def parse_split(text: str, n: int, what: str = "split") -> slice:
@@ -48,30 +51,112 @@ def parse_split(text: str, n: int, what: str = "split") -> slice:
     return slice(lo, hi)
 
 
-def layer_infos(graph: Any, images: np.ndarray, *, encoding: Encoding = DEFAULT_ENCODING, batch_size: int = 128) -> list[LayerInfo]:
-    """One :class:`LayerInfo` per conv layer of ``graph`` from an exact run on ``images``."""
+def _input_floor(graph: Any, op: Any, layers: dict[int, Any]) -> int:
+    """The lowest int8 code ``op``'s input can hold for *any* model input, from the ops that
+    produce it: a MAC layer's or ADD's activation clamp, carried through RESHAPE, PAD (which
+    inserts the zero point) and pooling (max and mean never go below their inputs' floor) when
+    they keep the quantization; the model input and anything else can be -128."""
+    from rtlgen.nn import quant
+
+    producers = {o: p for p in graph.ops for o in p.outputs}
+    t = op.inputs[0]
+    floor = -128
+    while True:
+        prod = producers.get(t)
+        if prod is None:
+            return floor
+        if prod.index in layers:
+            return max(floor, int(layers[prod.index].act[0]))
+        y = graph.tensors[prod.outputs[0]]
+        if prod.kind == "ADD":
+            return max(floor, quant.activation_range(prod.options["activation"], y.scale, y.zero_point)[0])
+        if prod.kind not in ("RESHAPE", "PAD", "MAX_POOL_2D", "AVERAGE_POOL_2D"):
+            return floor
+        src = graph.tensors[prod.inputs[0]]
+        if (src.zero_point, src.scale) != (y.zero_point, y.scale):
+            return floor  # codes change meaning: nothing known
+        if prod.kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+            floor = max(floor, quant.activation_range(prod.options["activation"], y.scale, y.zero_point)[0])
+        t = prod.inputs[0]
+
+
+def layer_encodings(graph: Any, encoding: EncodingChoice = AUTO_ENCODING, *, signed: bool = False,
+                    layers: dict[int, Any] | None = None) -> list[str]:
+    """The operand encoding of each MAC layer (``graph.mac_ops()`` order).
+
+    ``encoding`` ``"auto"`` chooses per layer: with unsigned multipliers ``signmag`` where every
+    possible input code ``x`` satisfies ``x - z >= 0`` (:func:`_input_floor`; after a ReLU whose
+    zero point is the next layer's) and the weights are symmetric (>= -127), else ``offset``,
+    which fits any int8 operands; with signed multipliers ``raw`` everywhere. A named encoding is
+    used for every layer; ConfigError names the first layer it cannot run.
+    """
+    from rtlgen.emulate.encoding import TABLE_SIGNED
+    from rtlgen.emulate.layers import compile_mac_layers
+
+    check_name("encoding choice", encoding)
+    layers = layers if layers is not None else compile_mac_layers(graph)
+    out = []
+    for i, op in enumerate(graph.mac_ops()):
+        layer = layers[op.index]
+        floor = _input_floor(graph, op, layers)
+        fits = floor - int(layer.z_in) >= 0 and int(layer.weights.min()) >= -127
+        name = f"{i}:{op.kind.lower()}@op{op.index}"
+        if encoding == AUTO_ENCODING:
+            out.append("raw" if signed else ("signmag" if fits else "offset"))
+            continue
+        if encoding == "signmag" and not fits:
+            why = (f"its input can go down to {floor} with zero point {layer.z_in}, so x - z reaches "
+                   f"{floor - int(layer.z_in)}" if floor - int(layer.z_in) < 0 else "its weights include -128")
+            raise ConfigError(f"encoding signmag cannot run layer {name}: {why} (signmag needs x - z >= 0 and "
+                              f"weights >= -127); use encoding auto (chooses per layer) or offset",
+                              file=graph.source)
+        out.append(encoding)
+    if encoding != AUTO_ENCODING:
+        assert all(TABLE_SIGNED[e] == TABLE_SIGNED[encoding] for e in out)
+    return out
+
+
+def layer_infos(graph: Any, images: np.ndarray, *, encoding: EncodingChoice = AUTO_ENCODING, signed: bool = False,
+                batch_size: int = 128) -> list[LayerInfo]:
+    """One :class:`LayerInfo` per MAC layer of ``graph`` (CONV_2D, DEPTHWISE_CONV_2D and
+    FULLY_CONNECTED, graph order) from an exact run on ``images``; each layer's operand encoding
+    comes from :func:`layer_encodings` and its operand histograms are taken in it."""
     from rtlgen.emulate.emulator import Emulator, quantize_input
 
     emu = Emulator(graph, batch_size=batch_size)
-    convs = graph.conv_ops()
-    if not convs:
-        raise ModelError("the model has no CONV_2D / DEPTHWISE_CONV_2D layer to map", file=graph.source)
-    hists = emu.operand_histograms(images, encoding)
+    macs = graph.mac_ops()
+    if not macs:
+        raise ModelError("the model has no CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED layer to map",
+                         file=graph.source)
+    encodings = layer_encodings(graph, encoding, signed=signed, layers=emu.layers)
+    # operand histograms in each layer's own encoding: exact plans carrying it
+    from rtlgen.emulate.encoding import TABLE_SIGNED
+    from rtlgen.emulate.plan import uniform_plan
+    from rtlgen.netlist.table import exact_table
+
+    plans = {op.index: uniform_plan(emu.layers[op.index], exact_table(TABLE_SIGNED[e]), e, "exact")
+             for op, e in zip(macs, encodings)}
+    hists = Emulator(graph, plans, batch_size=batch_size).operand_histograms(images)
     input_hists = emu.activation_histograms(images)
-    # mean |x - z| per input channel of every conv layer, padding excluded
+    # mean |x - z| per input channel of every MAC layer, padding excluded
     x = quantize_input(graph, images)
-    sums = {op.index: np.zeros(emu.layers[op.index].in_shape[2]) for op in convs}
+    sums = {op.index: np.zeros(emu.layers[op.index].in_shape[2]) for op in macs}
     count = 0
     for lo in range(0, len(x), batch_size):
         vals = emu.run_batch(x[lo:lo + batch_size])
-        for op in convs:
+        for op in macs:
             layer = emu.layers[op.index]
             v = vals[op.inputs[0]].reshape((-1,) + layer.in_shape).astype(np.int64) - layer.z_in
             sums[op.index] += np.abs(v).sum(axis=(0, 1, 2))
         count += len(x[lo:lo + batch_size])
     infos = []
-    for i, op in enumerate(convs):
+    per_kind: dict[bool, int] = {}
+    for i, (op, enc) in enumerate(zip(macs, encodings)):
         layer = emu.layers[op.index]
+        # the assignment and the bitstream number FULLY_CONNECTED layers apart ("fc:N")
+        fc = op.kind == "FULLY_CONNECTED"
+        index = per_kind.get(fc, 0)
+        per_kind[fc] = index + 1
         pixels = count * layer.in_shape[0] * layer.in_shape[1]
         chan_mean = sums[op.index] / max(1, pixels)
         o, kh, kw, g = layer.weights.shape
@@ -80,29 +165,38 @@ def layer_infos(graph: Any, images: np.ndarray, *, encoding: Encoding = DEFAULT_
         ks = kernel_sensitivity(layer.weights, m_f, act)
         a_hist, b_hist = hists[op.index]
         infos.append(LayerInfo(
-            index=i, name=f"{i}:{op.kind.lower()}@op{op.index}", macs=int(layer.macs), out_channels=o, in_channels=g,
-            act_hist=a_hist.astype(np.float64), weight_hist=b_hist.astype(np.float64),
+            index=index, name=f"{i}:{op.kind.lower()}@op{op.index}", macs=int(layer.macs), out_channels=o,
+            in_channels=g, act_hist=a_hist.astype(np.float64), weight_hist=b_hist.astype(np.float64),
             filter_sensitivity=filter_sensitivity(ks), kernel_sensitivity=ks, kind=KIND_OF_TFLITE_OP[op.kind],
-            input_hist=input_hists[op.index].astype(np.float64),
+            input_hist=input_hists[op.index].astype(np.float64), encoding=enc,
             geometry=layer.geometry, requant=Requant.from_mac_layer(layer)))
     return infos
 
 
 class EmulatorAccuracy:
-    """Top-1 accuracy of assignments on one image split, by emulation (an AccuracyModel).
+    """Quality of assignments on one image split, by emulation (an AccuracyModel with outcomes).
 
-    Assignments follow :mod:`rtlgen.emulate.assignment` with multipliers named by table hash
-    (``tables``). ``weight_tuning`` ``"histogram"`` uses ``act_hists`` (op index -> histogram of
-    the layer's int8 input codes on the *calibration* images, the same for every split), so that
-    the search and test splits run the same tuned network.
+    ``quality`` names a :data:`rtlgen.mapper.objectives.QUALITY_OBJECTIVES` entry (default top-1
+    accuracy; ``labels`` may be None for objectives that need none). Assignments follow
+    :mod:`rtlgen.emulate.assignment` with multipliers named by table hash (``tables``).
+    ``weight_tuning`` ``"histogram"`` uses ``act_hists`` (op index -> histogram of the layer's
+    int8 input codes on the *calibration* images, the same for every split), so that the search
+    and test splits run the same tuned network.
     """
 
-    def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray, tables: dict[str, np.ndarray], *,
+    def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray | None, tables: dict[str, np.ndarray], *,
                  signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: EngineChoice = DEFAULT_ENGINE,
-                 batch_size: int = 128):
+                 batch_size: int = 128, quality: str = "accuracy"):
+        from rtlgen.mapper.objectives import get_quality
+
+        self.objective = get_quality(quality)
+        if self.objective.needs_labels and labels is None:
+            raise ConfigError(f"quality objective {quality!r} needs labels ('y' in the image file); "
+                              "'agreement' and 'reconstruction' need none")
         self.graph = graph
         self.images = np.asarray(images)
-        self.labels = np.asarray(labels).reshape(-1)
+        self.labels = None if labels is None else np.asarray(labels).reshape(-1)
+        self._exact: Any = None  # the exact model's EmulationResult on this split
         self.tables = dict(tables)
         self.signed = signed
         self.act_hists = act_hists
@@ -152,5 +246,37 @@ class EmulatorAccuracy:
             self._cache = PrefixCache(max_bytes=256 << 20)
         return self.emulator(assignment).run(self.images, cache=self._cache)
 
+    def outcomes_of(self, result: Any) -> np.ndarray:
+        """Per-image outcomes of an emulation result on this split's images."""
+        from rtlgen.emulate.emulator import quantize_input
+
+        return self.objective.per_image(result, self._exact_run(), self.labels,
+                                        quantize_input(self.graph, self.images), self.graph)
+
+    def _exact_run(self) -> Any:
+        """The exact model's emulation result on this split (computed once, kept in pickles, so
+        workers get it with the model)."""
+        if self._exact is None:
+            from rtlgen.emulate.emulator import Emulator
+
+            self._exact = Emulator(self.graph, engine=self.engine, batch_size=self.batch_size).run(self.images)
+        return self._exact
+
+    @property
+    def exact_outcomes(self) -> np.ndarray:
+        """Per-image outcomes of the exact model on this split."""
+        return self.outcomes_of(self._exact_run())
+
+    def outcomes(self, assignment: dict[str, Any]) -> np.ndarray:
+        """One value per image (:class:`rtlgen.mapper.objectives.QualityObjective`)."""
+        return self.outcomes_of(self.run(assignment))
+
+    def quality(self, outcomes: np.ndarray) -> float:
+        return self.objective.quality(outcomes, self.exact_outcomes)
+
+    def interval(self, outcomes: np.ndarray) -> Any:
+        """The loss against the exact model on this split, with its confidence interval."""
+        return self.objective.interval(self.exact_outcomes, outcomes)
+
     def accuracy(self, assignment: dict[str, Any]) -> float:
-        return float(self.run(assignment).accuracy(self.labels))
+        return self.quality(self.outcomes(assignment))

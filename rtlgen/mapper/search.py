@@ -7,7 +7,9 @@ Objectives (both minimised): top-1 error on the search split, and relative multi
 A run lives in a folder:
 
 * ``evaluations.jsonl``: one line per distinct mapping evaluated, appended and flushed as each
-  evaluation completes (``key``, ``accuracy``), so a killed run loses no finished evaluation;
+  evaluation completes (``key``, ``accuracy``: the quality, and ``outcomes``: the per-image
+  values when the model offers them, see :func:`pack_outcomes`), so a killed run loses no
+  finished evaluation;
 * ``checkpoint.pkl``: the pymoo algorithm (population, random generator state) after the last
   finished generation, written atomically with the number of generations done and the identity
   of the search (space fingerprint, seed, population size, bound).
@@ -18,10 +20,11 @@ that was killed and resumed ends exactly where an uninterrupted run with the sam
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pickle
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,8 @@ from rtlgen.mapper.executors import Executor, SerialExecutor
 from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
 from rtlgen.mapper.space import SearchSpace
 
-__all__ = ["SearchSettings", "EvaluatedPoint", "SearchResult", "MappingProblem", "run_search", "pareto_front"]
+__all__ = ["SearchSettings", "EvaluatedPoint", "SearchResult", "MappingProblem", "run_search", "pareto_front",
+           "pack_outcomes", "unpack_outcomes"]
 
 CHECKPOINT = "checkpoint.pkl"
 EVALUATIONS = "evaluations.jsonl"
@@ -78,6 +82,8 @@ class SearchResult:
     #: the non-dominated points (max accuracy, min energy) among ``points``, by rising energy
     front: list[EvaluatedPoint]
     generations: int
+    #: per-image outcomes of the front points (by key), where the model offered them
+    outcomes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"reference_accuracy": self.reference_accuracy, "generations": self.generations,
@@ -156,12 +162,29 @@ class _SeededSampling(_PymooSampling):
         return np.array(rows[:n_samples], dtype=int)
 
 
+def pack_outcomes(values: np.ndarray) -> dict[str, Any]:
+    """Per-image outcomes as JSON: 0/1 values as packed bits (``{"bits": base64, "n": N}``),
+    others as little-endian float64 (``{"f64": base64}``)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if np.all((v == 0) | (v == 1)):
+        return {"bits": base64.b64encode(np.packbits(v.astype(np.uint8)).tobytes()).decode(), "n": int(v.size)}
+    return {"f64": base64.b64encode(v.astype("<f8").tobytes()).decode()}
+
+
+def unpack_outcomes(doc: dict[str, Any]) -> np.ndarray:
+    if "bits" in doc:
+        bits = np.unpackbits(np.frombuffer(base64.b64decode(doc["bits"]), dtype=np.uint8))
+        return bits[:int(doc["n"])].astype(np.float64)
+    return np.frombuffer(base64.b64decode(doc["f64"]), dtype="<f8").astype(np.float64)
+
+
 class _EvaluationLog:
-    """``evaluations.jsonl``: key -> accuracy, appended line by line."""
+    """``evaluations.jsonl``: key -> quality (and per-image outcomes), appended line by line."""
 
     def __init__(self, path: Path):
         self.path = path
         self.accuracy: dict[str, float] = {}
+        self.outcomes: dict[str, np.ndarray] = {}
         if path.exists():
             lines = path.read_bytes().split(b"\n")
             good = []
@@ -171,6 +194,8 @@ class _EvaluationLog:
                 try:
                     rec = json.loads(line)
                     self.accuracy[rec["key"]] = float(rec["accuracy"])
+                    if rec.get("outcomes") is not None:
+                        self.outcomes[rec["key"]] = unpack_outcomes(rec["outcomes"])
                     good.append(line)
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     if i < len(lines) - 1 and any(l.strip() for l in lines[i + 1:]):
@@ -180,9 +205,13 @@ class _EvaluationLog:
             atomic_write_bytes(path, b"".join(l + b"\n" for l in good))
         self._f = open(path, "a", encoding="utf-8")
 
-    def add(self, key: str, accuracy: float) -> None:
+    def add(self, key: str, accuracy: float, outcomes: np.ndarray | None = None) -> None:
         self.accuracy[key] = accuracy
-        self._f.write(json.dumps({"key": key, "accuracy": accuracy}) + "\n")
+        rec: dict[str, Any] = {"key": key, "accuracy": accuracy}
+        if outcomes is not None:
+            self.outcomes[key] = np.asarray(outcomes, dtype=np.float64)
+            rec["outcomes"] = pack_outcomes(outcomes)
+        self._f.write(json.dumps(rec) + "\n")
         self._f.flush()
         os.fsync(self._f.fileno())
 
@@ -206,8 +235,8 @@ class _Evaluator:
     def accuracies(self, keys_assignments: dict[str, dict[str, Any]]) -> dict[str, float]:
         todo = {k: a for k, a in keys_assignments.items() if k not in self.log.accuracy}
         items = list(todo.items())
-        for i, acc in self.executor.map([a for _, a in items]):
-            self.log.add(items[i][0], float(acc))
+        for i, (acc, outcomes) in self.executor.map([a for _, a in items]):
+            self.log.add(items[i][0], float(acc), outcomes)
             if self.progress is not None:
                 self.progress.set_postfix(evaluations=len(self.log.accuracy), refresh=False)
         return {k: self.log.accuracy[k] for k in keys_assignments}
@@ -247,13 +276,14 @@ def _identity(space: SearchSpace, settings: SearchSettings) -> dict[str, Any]:
 def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel | EnergyTable,
                settings: SearchSettings, run_dir: str | os.PathLike, *, executor: Executor | None = None,
                seeds: np.ndarray | None = None, known: dict[str, float] | None = None,
-               progress: bool = True) -> SearchResult:
+               known_outcomes: dict[str, np.ndarray] | None = None, progress: bool = True) -> SearchResult:
     """Run (or resume, when ``run_dir`` holds a checkpoint of the same search) NSGA-II.
 
     ``settings.generations`` is the total: resuming a run that did 2 of 5 does 3 more; a finished
     run asked for more generations continues from its last one. ``seeds`` (points of ``space``)
     join the first population after the uniform designs; a resumed run ignores them. ``known``
-    (mapping key -> accuracy, e.g. the uniform baselines) enters the evaluation log unevaluated.
+    (mapping key -> accuracy, e.g. the uniform baselines; ``known_outcomes``: their per-image
+    outcomes) enters the evaluation log unevaluated.
     """
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.termination import NoTermination
@@ -283,7 +313,7 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
     log = _EvaluationLog(run_dir / EVALUATIONS)
     for key, acc in (known or {}).items():  # accuracies measured elsewhere (same model, same split)
         if key not in log.accuracy:
-            log.add(key, float(acc))
+            log.add(key, float(acc), (known_outcomes or {}).get(key))
     executor = executor or SerialExecutor()
     problem = MappingProblem(space, 1 if settings.max_accuracy_loss is not None else 0)
     bar = tqdm(total=settings.generations, desc="NSGA-II", unit="gen", disable=not progress, dynamic_ncols=True)
@@ -330,5 +360,7 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
         problem.evaluate_batch = None
     points = [evaluator.points[k] for k in evaluator.order]
     min_acc = None if settings.max_accuracy_loss is None else reference - settings.max_accuracy_loss
+    front = pareto_front(points, min_accuracy=min_acc)
     return SearchResult(space=space, energy=table, reference_accuracy=reference, points=points,
-                        front=pareto_front(points, min_accuracy=min_acc), generations=done)
+                        front=front, generations=done,
+                        outcomes={p.key: log.outcomes[p.key] for p in front if p.key in log.outcomes})

@@ -68,7 +68,7 @@ class LayerInfo:
     them on ports A and B (after the encoding); ``filter_sensitivity`` (``out_channels``) and
     ``kernel_sensitivity`` (``out_channels x in_channels``) order the split. ``kind``,
     ``geometry`` and ``requant`` (and ``input_hist`` with histogram weight tuning) are only
-    needed to write bitstreams.
+    needed to write bitstreams. ``index`` numbers the layer among its kind (:attr:`key`).
     """
 
     index: int
@@ -86,6 +86,14 @@ class LayerInfo:
     #: histogram of the layer's int8 input codes (index ``x + 128``) on calibration images: the
     #: ``p(x)`` of histogram weight tuning
     input_hist: np.ndarray | None = field(default=None, repr=False)
+    #: the operand encoding the histograms were taken in (None: the search space's encoding)
+    encoding: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The layer's key in an emulator assignment and a bitstream: ``index`` counts
+        conv/depthwise layers and FULLY_CONNECTED layers apart, the latter keyed ``fc:N``."""
+        return f"fc:{self.index}" if self.kind == "fully_connected" else str(self.index)
 
     def __post_init__(self) -> None:
         for name in ("act_hist", "weight_hist"):
@@ -145,7 +153,17 @@ class SearchSpace:
         check_name("encoding", encoding, "search space")
         signed = {c.signed for c in candidates}
         if len(signed) != 1:
-            raise ValueError("candidates must all be signed or all unsigned (one encoding per search)")
+            raise ValueError("candidates must all be signed or all unsigned (one multiplier type per search)")
+        from rtlgen.emulate.encoding import TABLE_SIGNED
+
+        #: per layer: its own encoding (chosen by rtlgen.mapper.network.layer_encodings), else ``encoding``
+        self.encodings: tuple[str, ...] = tuple(l.encoding or encoding for l in layers)
+        for l, e in zip(layers, self.encodings):
+            if e not in bsmod.ENCODINGS:
+                raise ValueError(f"layer {l.name} encoding must be one of {', '.join(bsmod.ENCODINGS)}, not {e!r}")
+            if TABLE_SIGNED[e] not in signed:
+                raise ValueError(f"layer {l.name} uses encoding {e}, which needs "
+                                 f"{'signed' if TABLE_SIGNED[e] else 'unsigned'} multipliers; the candidates are not")
         hashes = [c.hash for c in candidates]
         if len(set(hashes)) != len(hashes):
             raise ValueError("candidates must be distinct multipliers (duplicate table hash)")
@@ -196,12 +214,12 @@ class SearchSpace:
 
     def describe_variables(self) -> list[str]:
         names = [f"unit{u}.slot{s}" for u in range(self.n_units) for s in range(self.slots_per_unit)]
-        names += [f"layer{l.index}.unit" for l in self.layers]
+        names += [f"layer{l.key}.unit" for l in self.layers]
         for l in self.layers:
             if self.granularity == "layer":
-                names.append(f"layer{l.index}.slot")
+                names.append(f"layer{l.key}.slot")
             else:
-                names += [f"layer{l.index}.cut{g}" for g in range(self.n_split_vars)]
+                names += [f"layer{l.key}.cut{g}" for g in range(self.n_split_vars)]
         return names
 
     # -- decoding ---------------------------------------------------------------------------------
@@ -291,7 +309,8 @@ class SearchSpace:
                 entry = {"filters": [self.candidates[int(i)].hash for i in c]}
             else:
                 entry = {"kernels": [[self.candidates[int(i)].hash for i in row] for row in c]}
-            layers[str(layer.index)] = entry
+            entry["encoding"] = self.encodings[li]
+            layers[layer.key] = entry
         return {"encoding": self.encoding, "layers": layers, "weight_tuning": self.weight_tuning}
 
     def weight_remaps(self, mapping: Mapping, li: int) -> tuple[bsmod.WeightRemap, ...]:
@@ -310,7 +329,7 @@ class SearchSpace:
         w_of_code = np.where(codes_w >= 128, codes_w - 256, codes_w)  # int8 value of bit pattern u
         for slot in sorted(set(int(s) for s in np.asarray(mapping.selects[li]).ravel())):
             cand = self.candidates[bank[slot]]
-            m = weight_map(cand.table, self.encoding, layer.requant.input_zero_point,
+            m = weight_map(cand.table, self.encodings[li], layer.requant.input_zero_point,
                            layer.input_hist if self.weight_tuning == "histogram" else None)
             tuned = m[w_of_code + 128]
             if np.array_equal(tuned, w_of_code):
@@ -329,7 +348,7 @@ class SearchSpace:
                 raise ValueError(f"layer {layer.index} lacks geometry/requantization: cannot write a bitstream")
             descs.append(bsmod.LayerDescriptor(
                 index=layer.index, kind=layer.kind, unit=mapping.layer_unit[li],  # type: ignore[arg-type]
-                encoding=self.encoding, granularity=self.granularity,  # type: ignore[arg-type]
+                encoding=self.encodings[li], granularity=self.granularity,  # type: ignore[arg-type]
                 geometry=layer.geometry, requant=layer.requant, selects=tuple(np.asarray(mapping.selects[li]).ravel()),
                 weight_remap=self.weight_remaps(mapping, li)))
         return bsmod.Bitstream(accel_hash=accel_hash, units=units, layers=tuple(descs))
@@ -339,12 +358,13 @@ class SearchSpace:
         import hashlib
 
         h = hashlib.sha256()
+        h.update(repr(self.encodings).encode())
         h.update(repr((self.n_units, self.slots_per_unit, self.granularity, self.split_levels, self.encoding,
                        self.weight_tuning)).encode())
         for c in self.candidates:
             h.update(c.hash.encode())
         for l in self.layers:
-            h.update(repr((l.index, l.macs, l.out_channels, l.in_channels)).encode())
+            h.update(repr((l.key, l.macs, l.out_channels, l.in_channels)).encode())
             for arr in (l.act_hist, l.weight_hist, l.filter_sensitivity, l.kernel_sensitivity):
                 h.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
         return h.hexdigest()[:16]
