@@ -1,0 +1,160 @@
+"""The streaming bitstream checker (rtlgen/accel/loader.py) in Amaranth's simulator, against the
+Python decoder: every case's error code and byte offset must be what
+:func:`rtlgen.accel.loader.expected_verdict` (built on ``bitstream.format.decode``) says."""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from rtlgen.accel.loader import ConfigLoader, config_capacity, crc32_byte, expected_verdict
+from rtlgen.accel.regmap import ErrorCode
+from rtlgen.bitstream.format import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
+
+ACCEL = "0123456789abcdef"
+OTHER = "fedcba9876543210"
+
+
+def small_bitstream(accel: str = ACCEL, out_c: int = 8) -> bytes:
+    rng = np.random.default_rng(1)
+    refs = (MultiplierRef("a" * 16, False, "mul8u_A"), MultiplierRef("b" * 16, False, "mul8u_B"))
+    geo = Geometry(6, 6, 3, 6, 6, out_c, 3, 3, 1, 1, 1, 1)
+    rq = Requant(-128, 3, -128, 127, tuple(int(x) for x in rng.integers(1 << 30, 1 << 31, out_c)),
+                 tuple(int(x) for x in rng.integers(-9, 1, out_c)))
+    layer = LayerDescriptor(0, "conv2d", 0, "signmag", "filter", geo, rq, tuple(i % 2 for i in range(out_c)))
+    return encode(Bitstream(accel, (refs,), (layer,)))
+
+
+def run_frames(frames: list[bytes], *, accel: str = ACCEL, capacity: int = 1024,
+               readback: int = 0) -> list[dict]:
+    """Stream each frame (tlast on its last byte) through one ConfigLoader; per frame: error,
+    code, offset, valid, bytes received, and the first ``readback`` bytes of its memory."""
+    dut = ConfigLoader(accel, capacity)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    results: list[dict] = []
+
+    async def bench(ctx):
+        s = dut.s_axis
+        for frame in frames:
+            for k, byte in enumerate(frame):
+                ctx.set(s.tdata, byte)
+                ctx.set(s.tlast, k == len(frame) - 1)
+                ctx.set(s.tvalid, 1)
+                while not ctx.get(s.tready):
+                    await ctx.tick()
+                await ctx.tick()
+            ctx.set(s.tvalid, 0)
+            while ctx.get(dut.loading):
+                await ctx.tick()
+            mem = []
+            for a in range(readback):
+                ctx.set(dut.mem_raddr, a)
+                await ctx.tick()
+                mem.append(ctx.get(dut.mem_rdata))
+            results.append({"error": ctx.get(dut.error), "code": ctx.get(dut.error_code),
+                            "offset": ctx.get(dut.error_offset), "valid": ctx.get(dut.config_valid),
+                            "count": ctx.get(dut.bytes_received), "length": ctx.get(dut.config_length),
+                            "mem": bytes(mem)})
+
+    sim.add_testbench(bench)
+    sim.run()
+    return results
+
+
+def test_crc32_logic_is_zlibs() -> None:
+    from amaranth.hdl import Module, Signal
+
+    crc, byte, nxt = Signal(32), Signal(8), Signal(32)
+    m = Module()
+    m.d.comb += nxt.eq(crc32_byte(crc, byte))
+    sim = Simulator(m)
+    data = b"RTLB\x01\x00 any bytes \xff\x00"
+    got = []
+
+    async def bench(ctx):
+        value = 0xFFFFFFFF
+        for b in data:
+            ctx.set(crc, value)
+            ctx.set(byte, b)
+            value = ctx.get(nxt)
+        got.append(value ^ 0xFFFFFFFF)
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [zlib.crc32(data)]
+
+
+def test_valid_bitstream_accepted_and_stored() -> None:
+    data = small_bitstream()
+    assert expected_verdict(data, ACCEL, 1024) == (ErrorCode.NONE, 0)
+    (r,) = run_frames([data], readback=len(data) - 16)
+    assert (r["error"], r["code"], r["valid"]) == (0, 0, 1)
+    assert r["count"] == r["length"] == len(data)
+    assert r["mem"] == data[12:-4]
+
+
+def _cases() -> list[tuple[str, bytes]]:
+    data = small_bitstream()
+    n = len(data)
+    rng = np.random.default_rng(13)
+    cases = []
+    offsets = sorted({0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20, n - 5, n - 4, n - 1,
+                      *rng.integers(0, n, 12).tolist()})
+    for off in offsets:
+        flipped = bytearray(data)
+        flipped[off] ^= 1 << int(rng.integers(0, 8))
+        cases.append((f"flip@{off}", bytes(flipped)))
+    for cut in sorted({1, 3, 4, 8, 11, 12, 13, 40, n - 4, n - 1, *rng.integers(1, n, 8).tolist()}):
+        cases.append((f"cut@{cut}", data[:cut]))
+    cases.append(("extra", data + b"\x00\x01"))
+    cases.append(("other accel", small_bitstream(OTHER)))
+    short = bytearray(data[:12])
+    struct.pack_into("<I", short, 8, 15)
+    cases.append(("declared 15", bytes(short) + b"\0" * 3))
+    cases.append(("valid", data))
+    return cases
+
+
+def test_rejections_agree_with_the_decoder() -> None:
+    cases = _cases()
+    got = run_frames([c for _, c in cases])
+    seen = set()
+    for (name, data), r in zip(cases, got):
+        code, offset = expected_verdict(data, ACCEL, 1024)
+        seen.add(code)
+        assert (ErrorCode(r["code"]), r["offset"]) == (code, offset), name
+        assert r["error"] == (code != ErrorCode.NONE) and r["valid"] == (code == ErrorCode.NONE), name
+        assert r["count"] == len(data), name
+    assert {ErrorCode.BAD_MAGIC, ErrorCode.BAD_VERSION, ErrorCode.BAD_FLAGS, ErrorCode.BAD_LENGTH,
+            ErrorCode.TRUNCATED, ErrorCode.TOO_LONG, ErrorCode.CRC_MISMATCH,
+            ErrorCode.ACCEL_HASH_MISMATCH, ErrorCode.NONE} <= seen
+
+
+def test_too_large_for_the_memory() -> None:
+    data = small_bitstream()
+    assert expected_verdict(data, ACCEL, 32) == (ErrorCode.TOO_LARGE, 8)
+    (r,) = run_frames([data], capacity=32)
+    assert (ErrorCode(r["code"]), r["offset"]) == (ErrorCode.TOO_LARGE, 8)
+
+
+def test_expected_verdict_follows_the_decoders_order() -> None:
+    data = small_bitstream()
+    bad = bytearray(data)
+    bad[4] = 2          # version 2 and a bad CRC: the version is checked first
+    assert expected_verdict(bytes(bad), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
+    assert expected_verdict(small_bitstream(OTHER), ACCEL, 1024) == (ErrorCode.ACCEL_HASH_MISMATCH, 12)
+    assert expected_verdict(data[:-1], ACCEL, 1024) == (ErrorCode.TRUNCATED, len(data) - 1)
+
+
+def test_capacity_from_the_config() -> None:
+    from rtlgen.accel.config import AccelConfig
+
+    cfg = AccelConfig(units=2, lanes=4, multipliers=4, activation_bytes=64, weight_words=16, channels=64)
+    cap = config_capacity(cfg)
+    assert cap & (cap - 1) == 0 and cap >= 16 * (6 * 64 + 257)
+    with pytest.raises(ValueError, match=r"^configuration memory capacity must be at least 1 byte, not 0$"):
+        ConfigLoader(ACCEL, 0)
