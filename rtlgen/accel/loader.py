@@ -41,7 +41,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rtlgen.accel.axi import AxiLiteRegisters, AxiStreamSignature
+from rtlgen.accel.axi import AxiLiteRegisters, AxiLiteSignature, AxiStreamSignature
 from rtlgen.accel.regmap import ErrorCode, register
 from rtlgen.bitstream.format import HEADER_SIZE, MAGIC, VERSION
 
@@ -227,7 +227,7 @@ class DeviceFrontend(wiring.Component):
         self.loader = ConfigLoader(accel_hash, capacity)
         self.regs = AxiLiteRegisters()
         super().__init__({
-            "s_axil": In(self.regs.signature.members["bus"].signature),
+            "s_axil": In(AxiLiteSignature(self.regs.addr_width)),
             "s_axis": In(AxiStreamSignature(8)),
             "run_start": Out(1), "run_busy": In(1), "run_done": In(1),
         })
