@@ -158,3 +158,84 @@ def test_capacity_from_the_config() -> None:
     assert cap & (cap - 1) == 0 and cap >= 16 * (6 * 64 + 257)
     with pytest.raises(ValueError, match=r"^configuration memory capacity must be at least 1 byte, not 0$"):
         ConfigLoader(ACCEL, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# The generated front end (rtlgen_accel_device) in Icarus, driven by cocotbext-axi through the
+# host driver: one build, every case in one simulation.
+
+ACCEL_SIM = __import__("pathlib").Path(__file__).parent / "data" / "accel_sim.toml"
+
+
+@pytest.fixture(scope="module")
+def real_bitstream(tmp_path_factory, evoapprox_dir, shared_data):
+    """A config.bin for tests/data/accel_sim.toml: ResNet-8 conv layer 8 (filter selects) and
+    the classifier (kernel selects) on unit 0; with its accelerator hash and memory size."""
+    from accel_library import build_library
+    from rtlgen.accel.config import load_config
+    from rtlgen.bitstream.compose import conv_descriptor
+    from rtlgen.bitstream.format import Bitstream, MultiplierRef
+    from rtlgen.nn import load_tflite
+
+    lib = build_library(evoapprox_dir, tmp_path_factory.mktemp("lib"))
+    config = load_config(ACCEL_SIM)
+    resolved = config.resolved(lib)
+    units = tuple(tuple(MultiplierRef(lib.get(n).hash, lib.get(n).signed, lib.get(n).name) for n in bank)
+                  for bank in config.unit_multipliers)
+    graph = load_tflite(shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite")
+    oc = graph.tensors[graph.conv_ops()[8].outputs[0]].shape[-1]
+    w = graph.tensors[graph.last_fc().inputs[1]].shape
+    layers = (conv_descriptor(graph, 8, unit=0, granularity="filter", selects=[i % 3 for i in range(oc)]),
+              conv_descriptor(graph, "fc:0", unit=0, granularity="kernel",
+                              selects=[(o + c) % 4 for o in range(w[0]) for c in range(w[1])]))
+    data = encode(Bitstream(resolved.config_hash(), units, layers))
+    return data, resolved.config_hash(), config_capacity(config)
+
+
+@pytest.mark.sim
+@pytest.mark.data
+def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
+    from rtlgen.accel.devsim import DeviceSim
+
+    data, accel, capacity = real_bitstream
+    n = len(data)
+    rng = np.random.default_rng(7)
+    cases = [("valid", data)]
+    for off in sorted({0, 2, 4, 6, 8, 11, 12, 20, n - 4, n - 1, *rng.integers(0, n, 16).tolist()}):
+        bad = bytearray(data)
+        bad[off] ^= 1 << int(rng.integers(0, 8))
+        cases.append((f"flip@{off}", bytes(bad)))
+    for cut in sorted({2, 7, 12, 30, n - 4, n - 1, *rng.integers(1, n, 10).tolist()}):
+        cases.append((f"cut@{cut}", data[:cut]))
+    cases.append(("two extra bytes", data + b"\x5a\xa5"))
+    other = bytearray(data)
+    other[13:29] = b"0" * 16                      # same length, another accelerator's hash
+    other[-4:] = struct.pack("<I", zlib.crc32(bytes(other[:-4])))
+    cases.append(("other accelerator", bytes(other)))
+    cases.append(("valid again", data))
+
+    report = DeviceSim(accel, capacity, tmp_path / "build").run(cases, readback=48)
+    ident = report["identity"]
+    assert ident["config_hash"] == accel and ident["capacity"] == capacity
+    assert (ident["regmap"], ident["bitstream"]) == (1, 1)
+    assert report["start_before_config"] is False and report["status_before_config"]["START_REFUSED"]
+    assert report["unmapped_resp"] == 2                      # SLVERR
+    codes = set()
+    for (name, case), got in zip(cases, report["cases"], strict=True):
+        code, offset = expected_verdict(case, accel, capacity)
+        codes.add(code)
+        assert (ErrorCode(got["code"]), got["offset"]) == (code, offset), name
+        assert got["accepted"] == (code == ErrorCode.NONE), name
+        assert got["status"]["ERROR"] == (code != ErrorCode.NONE), name
+        assert got["bytes_received"] == len(case), name
+        # the start bit is taken only after an accepted bitstream
+        assert got["started"] == got["accepted"], name
+        assert got["status_after_start"]["START_REFUSED"] == (not got["accepted"]), name
+        if got["accepted"]:
+            assert bytes.fromhex(got["memory"]) == case[12:12 + 48]
+            assert got["config_length"] == len(case)
+            assert got["cycles"] == len(case) + 1            # one byte per cycle, then the verdict
+    assert {ErrorCode.NONE, ErrorCode.CRC_MISMATCH, ErrorCode.TRUNCATED, ErrorCode.TOO_LONG,
+            ErrorCode.BAD_MAGIC, ErrorCode.ACCEL_HASH_MISMATCH} <= codes
+    after = report["after_soft_reset"]
+    assert not after["status"]["CONFIG_VALID"] and after["starts"] == 0 and after["started"] is False
