@@ -239,3 +239,63 @@ def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
             ErrorCode.BAD_MAGIC, ErrorCode.ACCEL_HASH_MISMATCH} <= codes
     after = report["after_soft_reset"]
     assert not after["status"]["CONFIG_VALID"] and after["starts"] == 0 and after["started"] is False
+
+
+# --------------------------------------------------------------------------------------------
+# What the HDL tools make of the generated front end
+
+
+@pytest.fixture(scope="module")
+def device_dir(tmp_path_factory):
+    from rtlgen.accel.generate import LINT_WAIVERS, generate_device
+
+    out = tmp_path_factory.mktemp("device")
+    generate_device(ACCEL, 64, out / "device")
+    (out / "lint_waivers.vlt").write_text(LINT_WAIVERS)
+    return out
+
+
+@pytest.mark.sim
+def test_device_verilator_lint_wall_clean(device_dir) -> None:
+    import os
+    import subprocess
+
+    from rtlgen.sim.simulators import get_simulator
+
+    verilator = get_simulator("verilator")
+    env = dict(os.environ, **verilator.environment())
+    proc = subprocess.run([str(verilator.root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module",
+                           "rtlgen_accel_device", "lint_waivers.vlt", "device/rtlgen_accel_device.v"],
+                          cwd=device_dir, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "%Warning" not in proc.stderr and "%Error" not in proc.stderr
+
+
+@pytest.mark.sim
+def test_device_icarus_compiles(device_dir, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    iverilog = shutil.which("iverilog")
+    assert iverilog, "iverilog not found (apt-get install iverilog; bootstrap.sh does)"
+    proc = subprocess.run([iverilog, "-g2012", "-s", "rtlgen_accel_device", "-o", str(tmp_path / "a.vvp"),
+                           "device/rtlgen_accel_device.v"], cwd=device_dir, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_device_yosys_synthesizes_to_osu018(device_dir) -> None:
+    import re
+
+    from rtlgen.netlist.yosys import run_yosys, tcl_quote
+    from rtlgen.paths import liberty_path
+
+    lib = tcl_quote(liberty_path())
+    run_yosys(f"read_verilog -sv device/rtlgen_accel_device.v\nsynth -flatten -top rtlgen_accel_device\n"
+              f"dfflibmap -liberty {lib}\nabc -liberty {lib}\nopt_clean -purge\n"
+              f"tee -o stat.txt stat -liberty {lib}\n", cwd=device_dir)
+    text = (device_dir / "stat.txt").read_text()
+    cells = {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)\s*$", text, re.M)}
+    # the 64-byte configuration memory alone is 512 flip-flops; the CRC and counters add more
+    assert sum(n for c, n in cells.items() if c.startswith("DFF")) > 512, cells
+    assert float(re.search(r"Chip area for (?:top )?module .*?:\s+([\d.]+)", text)[1]) > 0

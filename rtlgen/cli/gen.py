@@ -109,4 +109,6 @@ def _accel(args: argparse.Namespace) -> int:
     design = generate_accelerator(load_config(args.config), Catalog.open(args.lib), args.out)
     print(f"{design.top}: top {design.top.stem}, {len(design.netlists)} multiplier netlists, "
           f"config hash {design.config_hash}")
+    print(f"{design.out_dir / 'regs.md'}, {design.out_dir / 'rtlgen_accel_regs.h'}: register map; "
+          f"{design.out_dir / 'device' / 'rtlgen_accel_device.v'}: AXI front end")
     return 0
