@@ -47,26 +47,26 @@ class ErrorCode(enum.IntEnum):
     ACCEL_HASH_MISMATCH = 9
 
 
-#: One line per code; ``ERROR_OFFSET`` is the byte offset given in brackets.
-ERROR_MEANINGS: dict[ErrorCode, str] = {
-    ErrorCode.NONE: "no error",
-    ErrorCode.BAD_MAGIC: "not an rtlgen bitstream: magic is not RTLB (first differing byte)",
-    ErrorCode.TRUNCATED: "truncated: the stream ended (tlast) before the header's declared length "
-                         "(number of bytes received)",
-    ErrorCode.BAD_VERSION: "unsupported bitstream format version (4)",
-    ErrorCode.BAD_FLAGS: "header flags are not 0 (6)",
-    ErrorCode.BAD_LENGTH: "declared length is shorter than the header and CRC (8)",
-    ErrorCode.TOO_LONG: "bytes after the declared end (the declared length)",
-    ErrorCode.CRC_MISMATCH: "CRC-32 mismatch: the bitstream is corrupt (the CRC field, length - 4)",
-    ErrorCode.TOO_LARGE: "the bitstream does not fit the on-chip configuration memory (8)",
-    ErrorCode.ACCEL_HASH_MISMATCH: "the bitstream is for another accelerator configuration (12)",
+#: Per code: its meaning, and what ``ERROR_OFFSET`` then holds.
+ERROR_MEANINGS: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.NONE: ("no error", "0"),
+    ErrorCode.BAD_MAGIC: ("not an rtlgen bitstream: the magic is not RTLB", "the first differing byte"),
+    ErrorCode.TRUNCATED: ("truncated: the frame ended (tlast) before the declared length",
+                          "the number of bytes received"),
+    ErrorCode.BAD_VERSION: ("unsupported bitstream format version", "4"),
+    ErrorCode.BAD_FLAGS: ("header flags are not 0", "6"),
+    ErrorCode.BAD_LENGTH: ("declared length is shorter than the header and the CRC", "8"),
+    ErrorCode.TOO_LONG: ("bytes after the declared end", "the declared length"),
+    ErrorCode.CRC_MISMATCH: ("CRC-32 mismatch: the bitstream is corrupt", "the CRC field (length - 4)"),
+    ErrorCode.TOO_LARGE: ("the bitstream does not fit the on-chip configuration memory", "8"),
+    ErrorCode.ACCEL_HASH_MISMATCH: ("the bitstream is for another accelerator configuration", "12"),
 }
 
 
 def error_meaning(code: int) -> str:
     """The meaning of an ``ERROR_CODE`` value; unknown values say so rather than raise."""
     try:
-        return ERROR_MEANINGS[ErrorCode(code)]
+        return ERROR_MEANINGS[ErrorCode(code)][0]
     except ValueError:
         return f"unknown error code {code} (this rtlgen knows {', '.join(str(int(c)) for c in ErrorCode)})"
 
@@ -155,8 +155,8 @@ def markdown_table() -> str:
         for f in r.fields:
             bits = f"{f.lsb}" if f.width == 1 else f"{f.lsb + f.width - 1}:{f.lsb}"
             lines.append(f"| | {r.name}.{f.name} [{bits}] | | | {f.meaning} |")
-    lines += ["", "| ERROR_CODE | Name | Meaning (ERROR_OFFSET) |", "|---|---|---|"]
-    lines += [f"| {int(c)} | {c.name} | {ERROR_MEANINGS[c]} |" for c in ErrorCode]
+    lines += ["", "| ERROR_CODE | Name | Meaning | ERROR_OFFSET |", "|---|---|---|---|"]
+    lines += [f"| {int(c)} | {c.name} | {ERROR_MEANINGS[c][0]} | {ERROR_MEANINGS[c][1]} |" for c in ErrorCode]
     return "\n".join(lines) + "\n"
 
 
@@ -175,6 +175,6 @@ def c_header(config_hash: str | None = None) -> str:
             out.append(f"#define RTLGEN_{r.name}_{f.name} 0x{f.mask:08X}u")
     out.append("")
     for c in ErrorCode:
-        out.append(f"#define RTLGEN_ERR_{c.name} {int(c)}u  /* {ERROR_MEANINGS[c]} */")
+        out.append(f"#define RTLGEN_ERR_{c.name} {int(c)}u  /* {ERROR_MEANINGS[c][0]}; offset: {ERROR_MEANINGS[c][1]} */")
     out += ["", "#endif /* RTLGEN_ACCEL_REGS_H */", ""]
     return "\n".join(out)

@@ -82,9 +82,9 @@ class LoadResult:
 
     def describe(self) -> str:
         if self.accepted:
-            return f"accepted ({self.bytes_received} bytes in {self.cycles} cycles)"
+            return f"accepted the bitstream ({self.bytes_received} bytes in {self.cycles} cycles)"
         name = self.code.name if isinstance(self.code, ErrorCode) else str(self.code)
-        return f"rejected with error {int(self.code)} {name}: {self.meaning} (at byte offset {self.offset})"
+        return f"rejected the bitstream: error {int(self.code)} {name}, {self.meaning} (at byte offset {self.offset})"
 
 
 class AccelDriver:
