@@ -299,3 +299,134 @@ def test_device_yosys_synthesizes_to_osu018(device_dir) -> None:
     # the 64-byte configuration memory alone is 512 flip-flops; the CRC and counters add more
     assert sum(n for c, n in cells.items() if c.startswith("DFF")) > 512, cells
     assert float(re.search(r"Chip area for (?:top )?module .*?:\s+([\d.]+)", text)[1]) > 0
+
+
+# --------------------------------------------------------------------------------------------
+# The front end inside the accelerator top: CTRL.START runs the engine only after an accepted
+# bitstream (the layer itself still comes through the host ports)
+
+
+@pytest.mark.slow
+def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> None:
+    from test_accel_top import CONFIG, _case, _tables
+
+    from rtlgen.accel.loader import DeviceFrontend
+    from rtlgen.accel.multiplier import MultiplierSpec
+    from rtlgen.accel.regmap import register
+    from rtlgen.accel.top import Accelerator
+
+    rng = np.random.default_rng(5)
+    tables = _tables(rng)
+    banks = [[MultiplierSpec("u", False, table=tables[0][0]), MultiplierSpec("u~", False, table=tables[0][1])],
+             [MultiplierSpec("s", True, table=tables[1][0]), MultiplierSpec("s~", True, table=tables[1][1])]]
+    dut = Accelerator(CONFIG, banks, device=DeviceFrontend(ACCEL, 1024))
+    job, expected = _case(rng, tables, unit=0, encoding="signmag", mode="filter", cin=2, cout=3, hw=(3, 3), k=3,
+                          stride=(1, 1), pad=(1, 1), out_hw=(3, 3), z_x=-128)
+    good = small_bitstream()
+    bad = bytearray(good)
+    bad[40] ^= 0x10
+    start_word = register("CTRL").field("START").mask
+    seen: dict = {}
+
+    async def axil_write(ctx, addr, value):
+        b = dut.s_axil
+        ctx.set(b.awaddr, addr)
+        ctx.set(b.wdata, value)
+        ctx.set(b.awvalid, 1)
+        ctx.set(b.wvalid, 1)
+        ctx.set(b.bready, 1)
+        while not ctx.get(b.awready):
+            await ctx.tick()
+        await ctx.tick()
+        ctx.set(b.awvalid, 0)
+        ctx.set(b.wvalid, 0)
+        while not ctx.get(b.bvalid):
+            await ctx.tick()
+        await ctx.tick()
+
+    async def stream(ctx, data):
+        s = dut.s_axis
+        for k, byte in enumerate(data):
+            ctx.set(s.tdata, byte)
+            ctx.set(s.tlast, k == len(data) - 1)
+            ctx.set(s.tvalid, 1)
+            await ctx.tick()
+        ctx.set(s.tvalid, 0)
+        for _ in range(4):
+            await ctx.tick()
+
+    async def write(ctx, we, addr, data, items):
+        for a, v in items:
+            ctx.set(we, 1)
+            ctx.set(addr, a)
+            ctx.set(data, int(v))
+            await ctx.tick()
+        ctx.set(we, 0)
+
+    async def bench(ctx):
+        await write(ctx, dut.cfg_we, dut.cfg_addr, dut.cfg_data, job.descriptor.words())
+        await write(ctx, dut.act_we, dut.act_addr, dut.act_wdata, enumerate(job.activations))
+        await write(ctx, dut.wgt_we, dut.wgt_addr, dut.wgt_wdata, enumerate(job.weight_words))
+        await write(ctx, dut.par_we, dut.par_addr, dut.par_wdata, enumerate(job.param_words))
+        await stream(ctx, bytes(bad))
+        await axil_write(ctx, register("CTRL").offset, start_word)
+        busy = False
+        for _ in range(50):
+            busy |= bool(ctx.get(dut.busy))
+            await ctx.tick()
+        seen["busy_after_rejected"] = busy
+        await stream(ctx, good)
+        await axil_write(ctx, register("CTRL").offset, start_word)
+        for _ in range(5000):
+            if ctx.get(dut.done):
+                break
+            await ctx.tick()
+        seen["done"] = bool(ctx.get(dut.done))
+        raw = []
+        for i in range(job.output_bytes):
+            ctx.set(dut.act_addr, job.descriptor.out_base + i)
+            await ctx.tick()
+            raw.append(ctx.get(dut.act_rdata))
+        seen["output"] = job.output(raw)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["busy_after_rejected"] is False
+    assert seen["done"]
+    np.testing.assert_array_equal(seen["output"], expected)
+
+
+@pytest.mark.sim
+def test_gen_accel_axi_top_has_both_port_sets_and_lints_clean(tmp_path, evoapprox_dir) -> None:
+    import json
+    import os
+    import re
+    import subprocess
+
+    from accel_library import build_library
+    from rtlgen.accel.config import AccelConfig
+    from rtlgen.cli import main
+    from rtlgen.sim.simulators import get_simulator
+
+    lib = build_library(evoapprox_dir, tmp_path / "lib")
+    cfg = AccelConfig(units=1, lanes=2, multipliers=2, activation_bytes=64, weight_words=16, channels=4,
+                      unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),))
+    (tmp_path / "small.toml").write_text(cfg.to_toml())
+    out = tmp_path / "out"
+    assert main(["gen", "accel", "--config", str(tmp_path / "small.toml"), "--lib", str(lib.root),
+                 "--out", str(out), "--axi"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["device"]["in_top"] is True
+    top = (out / "rtlgen_accel.v").read_text()
+    header = top[top.index("module rtlgen_accel("):]
+    header = header[:header.index(");")]
+    for port in ("s_axil_awaddr", "s_axil_rdata", "s_axis_tdata", "s_axis_tready", "cfg_we", "start", "act_rdata"):
+        assert re.search(rf"\b{port}\b", header), port
+    verilator = get_simulator("verilator")
+    env = dict(os.environ, **verilator.environment())
+    proc = subprocess.run([str(verilator.root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module",
+                           "rtlgen_accel", "lint_waivers.vlt", "-f", "files.f"],
+                          cwd=out, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "%Warning" not in proc.stderr and "%Error" not in proc.stderr

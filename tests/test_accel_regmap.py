@@ -95,7 +95,7 @@ def test_gen_accel_writes_the_register_documents(small_generated, capsys) -> Non
     assert (out / "rtlgen_accel_regs.h").read_text() == c_header(resolved.config_hash())
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["device"] == {"top": "rtlgen_accel_device", "file": "device/rtlgen_accel_device.v",
-                                  "config_capacity": config_capacity(resolved)}
+                                  "config_capacity": config_capacity(resolved), "in_top": False}
     device = (out / manifest["device"]["file"]).read_text()
     for port in ("s_axil_awaddr", "s_axil_rresp", "s_axis_tdata", "s_axis_tready", "s_axis_tlast"):
         assert re.search(rf"^\s*(input|output) (\[\d+:0\] )?{port};$", device, re.M), port

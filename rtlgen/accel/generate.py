@@ -12,8 +12,8 @@ manifest is complete)::
     OUT/rtlgen_accel_regs.h  the same as C defines, with the baked-in config hash
     OUT/device/rtlgen_accel_device.v  the AXI front end (module ``rtlgen_accel_device``:
                              AXI4-Lite registers, AXI4-Stream bitstream checker and
-                             configuration memory; :mod:`rtlgen.accel.loader`); not yet wired to
-                             the layer engine of ``rtlgen_accel.v``
+                             configuration memory; :mod:`rtlgen.accel.loader`) on its own; with
+                             ``axi=True`` (``gen accel --axi``) it is also embedded in the top
     OUT/manifest.json        config hash, top module, ports, and per unit/slot: name, hash,
                              signedness, netlist module
 
@@ -181,13 +181,18 @@ def table_specs(config: AccelConfig, catalog: Catalog) -> list[list[MultiplierSp
 
 
 def generate_accelerator(config: AccelConfig, catalog: Catalog,
-                         out_dir: str | os.PathLike) -> GeneratedDesign:
-    """Elaborate the design for ``config`` and write it to ``out_dir``."""
+                         out_dir: str | os.PathLike, *, axi: bool = False) -> GeneratedDesign:
+    """Elaborate the design for ``config`` and write it to ``out_dir``; with ``axi``, the top
+    also embeds the AXI front end (ports ``s_axil_*``, ``s_axis_*`` beside the host ports;
+    ``CTRL.START`` starts the engine after an accepted bitstream)."""
     out = Path(out_dir)
     resolved = config.resolved(catalog)
     banks, files = hardware_specs(config, catalog)
-    top = Accelerator(config, banks)
-    text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False))
+    capacity = config_capacity(config)
+    top = Accelerator(config, banks,
+                      device=DeviceFrontend(resolved.config_hash(), capacity) if axi else None)
+    text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False,
+                                              ports=verilog_ports(top)))
     if manifest_path(out).exists():
         manifest_path(out).unlink()     # the folder is incomplete until the new manifest lands
     netlist_paths = []
@@ -205,7 +210,7 @@ def generate_accelerator(config: AccelConfig, catalog: Catalog,
     atomic_write_text(out / "lint_waivers.vlt", LINT_WAIVERS)
     atomic_write_text(out / "regs.md", regmap.markdown_table())
     atomic_write_text(out / "rtlgen_accel_regs.h", regmap.c_header(resolved.config_hash()))
-    device = generate_device(resolved.config_hash(), config_capacity(config), out / "device")
+    device = generate_device(resolved.config_hash(), capacity, out / "device")
     doc = {
         "format": "rtlgen-accel", "version": 1, "top": TOP_MODULE, "name": config.name,
         "config_hash": resolved.config_hash(), "config": resolved.canonical(),
@@ -213,7 +218,7 @@ def generate_accelerator(config: AccelConfig, catalog: Catalog,
                     "module": s.module} for i, s in enumerate(bank)] for u, bank in enumerate(banks)],
         "files": [str(p.relative_to(out)) for p in [*netlist_paths, top_path]],
         "device": {"top": DEVICE_MODULE, "file": str(device.relative_to(out)),
-                   "config_capacity": config_capacity(config)},
+                   "config_capacity": capacity, "in_top": axi},
     }
     atomic_write_text(manifest_path(out), json.dumps(doc, indent=1) + "\n")
     return GeneratedDesign(out, top_path, tuple(netlist_paths), filelist, manifest_path(out),
