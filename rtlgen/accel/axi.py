@@ -55,6 +55,8 @@ class AxiStreamSignature(wiring.Signature):
 def verilog_ports(component: wiring.Component) -> dict[str, tuple[Any, Any]]:
     """``ports=`` for :func:`amaranth.back.verilog.convert`: every member of the component's
     signature, path joined by ``_`` (``s_axil.awaddr`` -> ``s_axil_awaddr``)."""
+    # convert() takes {name: (value, direction)} with Amaranth's own PortDirection, as it
+    # builds itself for a component (amaranth/back/verilog.py); only the separator differs
     from amaranth.hdl import _ir
 
     ports = {}

@@ -142,7 +142,9 @@ class ConfigLoader(wiring.Component):
         overflow = Signal()
         cycles = self.load_cycles
 
-        m.d.comb += [s.tready.eq(~finishing & ~self.soft_reset),
+        # ready but for the verdict cycle (kept independent of the register port's handshake,
+        # so that no combinational path joins the two buses)
+        m.d.comb += [s.tready.eq(~finishing),
                      self.loading.eq(in_frame | finishing)]
         fire = s.tvalid & s.tready
         first = fire & ~in_frame
@@ -161,7 +163,7 @@ class ConfigLoader(wiring.Component):
             return [self.error.eq(1), self.error_code.eq(int(code)), self.error_offset.eq(offset),
                     failed.eq(1)]
 
-        with m.If(self.soft_reset):
+        with m.If(self.soft_reset):     # a byte taken in this cycle is dropped with the frame
             m.d.sync += [in_frame.eq(0), finishing.eq(0), failed.eq(0), self.error.eq(0),
                          self.error_code.eq(0), self.error_offset.eq(0), self.config_valid.eq(0),
                          self.config_length.eq(0), count.eq(0), cycles.eq(0)]

@@ -37,7 +37,8 @@ class Transport(Protocol):
 
     async def read(self, addr: int, n: int) -> bytes: ...
 
-    async def stream(self, data: bytes) -> None: ...
+    async def stream(self, data: bytes) -> None:
+        """Send ``data`` as one frame; return once the device has taken its last byte."""
 
 
 class CocotbAxiTransport:
