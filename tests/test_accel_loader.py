@@ -11,7 +11,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from rtlgen.accel.loader import ConfigLoader, config_capacity, crc32_byte, expected_verdict
-from rtlgen.accel.regmap import ErrorCode
+from rtlgen.accel.regmap import DEVICE_ID, ErrorCode
 from rtlgen.bitstream.format import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
 
 ACCEL = "0123456789abcdef"
@@ -219,7 +219,8 @@ def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
     assert ident["config_hash"] == accel and ident["capacity"] == capacity
     assert (ident["regmap"], ident["bitstream"]) == (1, 1)
     assert report["start_before_config"] is False and report["status_before_config"]["START_REFUSED"]
-    assert report["unmapped_resp"] == 2                      # SLVERR
+    assert report["unmapped_resp"] == report["unmapped_write_resp"] == 2     # SLVERR
+    assert report["ro_write_resp"] == 0 and report["id_after_write"] == DEVICE_ID
     codes = set()
     for (name, case), got in zip(cases, report["cases"], strict=True):
         code, offset = expected_verdict(case, accel, capacity)

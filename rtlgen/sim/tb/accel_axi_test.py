@@ -38,6 +38,10 @@ async def load_cases(dut):
     out["status_before_config"] = await drv.status()
     # an unmapped register answers SLVERR
     out["unmapped_resp"] = int((await transport.lite.read(0xFC, 4)).resp)
+    out["unmapped_write_resp"] = int((await transport.lite.write(0xFC, b"\x01\0\0\0")).resp)
+    # a write to a read-only register is answered OKAY and ignored
+    out["ro_write_resp"] = int((await transport.lite.write(0, b"\0\0\0\0")).resp)
+    out["id_after_write"] = await drv.read_reg("ID")
     for case in cases:
         data = bytes.fromhex(case["data"])
         res = await drv.load_config(data)
