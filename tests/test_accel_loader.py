@@ -119,6 +119,7 @@ def _cases() -> list[tuple[str, bytes]]:
     return cases
 
 
+@pytest.mark.slow
 def test_rejections_agree_with_the_decoder() -> None:
     cases = _cases()
     got = run_frames([c for _, c in cases])
@@ -193,6 +194,7 @@ def real_bitstream(tmp_path_factory, evoapprox_dir, shared_data):
 
 
 @pytest.mark.sim
+@pytest.mark.slow
 @pytest.mark.data
 def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
     from rtlgen.accel.devsim import DeviceSim
@@ -400,6 +402,7 @@ def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> No
 
 
 @pytest.mark.sim
+@pytest.mark.slow
 def test_gen_accel_axi_top_has_both_port_sets_and_lints_clean(tmp_path, evoapprox_dir) -> None:
     import json
     import os
