@@ -8,6 +8,12 @@ manifest is complete)::
     OUT/files.f              the source list, top last (for Verilator, Icarus, Yosys)
     OUT/lint_waivers.vlt     Verilator ``-Wall`` waivers, each justified (:data:`LINT_WAIVERS`)
     OUT/accel.toml           the configuration, multipliers resolved to table hashes
+    OUT/regs.md              the control/status register map and error codes (Markdown)
+    OUT/rtlgen_accel_regs.h  the same as C defines, with the baked-in config hash
+    OUT/device/rtlgen_accel_device.v  the AXI front end (module ``rtlgen_accel_device``:
+                             AXI4-Lite registers, AXI4-Stream bitstream checker and
+                             configuration memory; :mod:`rtlgen.accel.loader`) on its own; with
+                             ``axi=True`` (``gen accel --axi``) it is also embedded in the top
     OUT/manifest.json        config hash, top module, ports, and per unit/slot: name, hash,
                              signedness, netlist module
 
@@ -36,14 +42,20 @@ from rtlgen.library.catalog import Catalog
 from rtlgen.errors import CatalogError, ConfigError, NetlistError
 from rtlgen.netlist.reader import read_netlist
 from rtlgen.paths import atomic_write_text
+from rtlgen.accel import regmap
+from rtlgen.accel.axi import verilog_ports
 from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.loader import DeviceFrontend, config_capacity
 from rtlgen.accel.manifest import manifest_path, read_manifest
 from rtlgen.accel.multiplier import MultiplierSpec
 from rtlgen.accel.top import Accelerator
 
-__all__ = ["LINT_WAIVERS", "TOP_MODULE", "GeneratedDesign", "hardware_specs", "table_specs", "generate_accelerator"]
+__all__ = ["LINT_WAIVERS", "TOP_MODULE", "DEVICE_MODULE", "GeneratedDesign", "hardware_specs", "table_specs",
+           "generate_accelerator", "generate_device", "device_verilog"]
 
 TOP_MODULE = "rtlgen_accel"
+#: The AXI front end (registers, bitstream checker) as its own module, until the top embeds it.
+DEVICE_MODULE = "rtlgen_accel_device"
 _PORTS = {"A": 8, "B": 8}
 
 
@@ -119,20 +131,21 @@ def hardware_specs(config: AccelConfig, catalog: Catalog) -> tuple[list[list[Mul
 #: is safe. Every other warning (multiple drivers, latches, combinational loops, ...) stays on.
 LINT_WAIVERS = """\
 `verilator_config
-// The generated top is written by Amaranth's Verilog backend (Yosys write_verilog). Amaranth's
+// The generated tops (rtlgen_accel.v, device/rtlgen_accel_device.v) are written by Amaranth's
+// Verilog backend (Yosys write_verilog). Amaranth's
 // arithmetic is width-exact by construction and checked by its own simulator, so the backend's
 // Verilog idioms are not design errors:
 // - it keeps every named Amaranth signal as a wire for debugging, used or not;
-lint_off -rule UNUSEDSIGNAL -file "*rtlgen_accel.v"
+lint_off -rule UNUSEDSIGNAL -file "*rtlgen_accel*.v"
 // - it sizes operands by Verilog's context rules (e.g. `!sel` for `sel == 0`, `a == 1'h1`);
-lint_off -rule WIDTHEXPAND -file "*rtlgen_accel.v"
-lint_off -rule WIDTHTRUNC -file "*rtlgen_accel.v"
+lint_off -rule WIDTHEXPAND -file "*rtlgen_accel*.v"
+lint_off -rule WIDTHTRUNC -file "*rtlgen_accel*.v"
 // - it emits `casez` with a default assignment before it instead of a default branch;
-lint_off -rule CASEINCOMPLETE -file "*rtlgen_accel.v"
+lint_off -rule CASEINCOMPLETE -file "*rtlgen_accel*.v"
 // - it gives registers their reset values with initializers on the declaration;
-lint_off -rule PROCASSINIT -file "*rtlgen_accel.v"
+lint_off -rule PROCASSINIT -file "*rtlgen_accel*.v"
 // - it writes all submodules (named top.sub.sub) into one file.
-lint_off -rule DECLFILENAME -file "*rtlgen_accel.v"
+lint_off -rule DECLFILENAME -file "*rtlgen_accel*.v"
 // Multiplier netlists are instantiated as the library holds them: an approximate multiplier
 // ignores some operand bits by design, and EvoApprox files define helper modules beside the
 // multiplier.
@@ -166,13 +179,18 @@ def table_specs(config: AccelConfig, catalog: Catalog) -> list[list[MultiplierSp
 
 
 def generate_accelerator(config: AccelConfig, catalog: Catalog,
-                         out_dir: str | os.PathLike) -> GeneratedDesign:
-    """Elaborate the design for ``config`` and write it to ``out_dir``."""
+                         out_dir: str | os.PathLike, *, axi: bool = False) -> GeneratedDesign:
+    """Elaborate the design for ``config`` and write it to ``out_dir``; with ``axi``, the top
+    also embeds the AXI front end (ports ``s_axil_*``, ``s_axis_*`` beside the host ports;
+    ``CTRL.START`` starts the engine after an accepted bitstream)."""
     out = Path(out_dir)
     resolved = config.resolved(catalog)
     banks, files = hardware_specs(config, catalog)
-    top = Accelerator(config, banks)
-    text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False))
+    capacity = config_capacity(config)
+    top = Accelerator(config, banks,
+                      device=DeviceFrontend(resolved.config_hash(), capacity) if axi else None)
+    text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False,
+                                              ports=verilog_ports(top)))
     if manifest_path(out).exists():
         manifest_path(out).unlink()     # the folder is incomplete until the new manifest lands
     netlist_paths = []
@@ -188,16 +206,38 @@ def generate_accelerator(config: AccelConfig, catalog: Catalog,
     atomic_write_text(filelist, "".join(f"{p.relative_to(out)}\n" for p in [*netlist_paths, top_path]))
     atomic_write_text(out / "accel.toml", resolved.to_toml())
     atomic_write_text(out / "lint_waivers.vlt", LINT_WAIVERS)
+    atomic_write_text(out / "regs.md", regmap.markdown_table())
+    atomic_write_text(out / "rtlgen_accel_regs.h", regmap.c_header(resolved.config_hash()))
+    device = generate_device(resolved.config_hash(), capacity, out / "device")
     doc = {
         "format": "rtlgen-accel", "version": 1, "top": TOP_MODULE, "name": config.name,
         "config_hash": resolved.config_hash(), "config": resolved.canonical(),
         "units": [[{"name": s.name, "hash": resolved.unit_multipliers[u][i], "signed": s.signed,
                     "module": s.module} for i, s in enumerate(bank)] for u, bank in enumerate(banks)],
         "files": [str(p.relative_to(out)) for p in [*netlist_paths, top_path]],
+        "device": {"top": DEVICE_MODULE, "file": str(device.relative_to(out)),
+                   "config_capacity": capacity, "in_top": axi},
     }
     atomic_write_text(manifest_path(out), json.dumps(doc, indent=1) + "\n")
     return GeneratedDesign(out, top_path, tuple(netlist_paths), filelist, manifest_path(out),
                            resolved.config_hash())
+
+
+def device_verilog(accel_hash: str, capacity: int) -> str:
+    """Verilog of the AXI front end (:class:`~rtlgen.accel.loader.DeviceFrontend`) for an
+    accelerator of config hash ``accel_hash`` with ``capacity`` bytes of configuration memory;
+    ports named ``s_axil_*``, ``s_axis_*`` (:func:`rtlgen.accel.axi.verilog_ports`)."""
+    top = DeviceFrontend(accel_hash, capacity)
+    text = verilog.convert(top, name=DEVICE_MODULE, ports=verilog_ports(top), emit_src=False)
+    return (f"// Generated by rtlgen (AXI front end, config hash {accel_hash}, {capacity} bytes of "
+            f"configuration memory); do not edit.\n" + _strip_memory_init(text))
+
+
+def generate_device(accel_hash: str, capacity: int, out_dir: str | os.PathLike) -> Path:
+    """Write :func:`device_verilog` to ``out_dir/rtlgen_accel_device.v``; returns its path."""
+    path = Path(out_dir) / f"{DEVICE_MODULE}.v"
+    atomic_write_text(path, device_verilog(accel_hash, capacity))
+    return path
 
 
 _MODULE = re.compile(r"^[ \t]*module\s+([A-Za-z_][\w$]*).*?^[ \t]*endmodule\b[^\n]*\n?",

@@ -42,8 +42,13 @@ until the last byte is written, ``done`` then stays high until the next start.
 ``act_we/act_addr/act_wdata`` write the activation memory, ``act_addr`` -> ``act_rdata`` reads
 it (data one cycle after the address). ``wgt_we/wgt_addr/wgt_wdata`` and
 ``par_we/par_addr/par_wdata`` write the weight and parameter memories.
+
+With an AXI front end (``device``, :mod:`rtlgen.accel.loader`), ``s_axil_*``/``s_axis_*`` sit
+beside these ports and ``CTRL.START`` is a second start, refused until a bitstream is accepted.
 """
 from __future__ import annotations
+
+from typing import Any
 
 from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
@@ -63,14 +68,23 @@ SEL_LAYER, SEL_FILTER, SEL_KERNEL = 0, 1, 2
 
 
 class Accelerator(wiring.Component):
-    def __init__(self, config: AccelConfig, banks: list[list[MultiplierSpec]]):
+    """The layer engine; with ``device`` (an AXI front end,
+    :class:`rtlgen.accel.loader.DeviceFrontend`) also the ports ``s_axil_*`` and ``s_axis_*``:
+    ``CTRL.START`` over AXI4-Lite then starts the engine like the ``start`` port, but only after
+    an accepted bitstream (the descriptor registers still come from the host ports)."""
+
+    def __init__(self, config: AccelConfig, banks: list[list[MultiplierSpec]], *,
+                 device: Any = None):
         if len(banks) != config.units or any(len(b) != config.multipliers for b in banks):
             raise ValueError(f"banks must be {config.units} lists of {config.multipliers} "
                              "multiplier specs")
         self.config = config
         self.banks = banks
+        self.device = device
         c = config
-        super().__init__({
+        axi = {} if device is None else {"s_axil": In(device.signature.members["s_axil"].signature.flip()),
+                                         "s_axis": In(device.signature.members["s_axis"].signature.flip())}
+        super().__init__({**axi,
             "cfg_we": In(1), "cfg_addr": In(5), "cfg_data": In(32),
             "start": In(1), "busy": Out(1), "done": Out(1),
             "act_we": In(1), "act_addr": In(c.activation_addr_bits), "act_wdata": In(8),
@@ -273,7 +287,14 @@ class Accelerator(wiring.Component):
         idle_tail = ~issuing & ~v1 & ~v2 & ~drain & ~capture & ~e_valid & ~rq.busy
         with m.If(running & idle_tail):
             m.d.sync += [running.eq(0), self.done.eq(1)]
-        with m.If(self.start & ~running):
+        start = self.start
+        if self.device is not None:
+            m.submodules.device = fe = self.device
+            wiring.connect(m, wiring.flipped(self.s_axil), fe.s_axil)
+            wiring.connect(m, wiring.flipped(self.s_axis), fe.s_axis)
+            m.d.comb += [fe.run_busy.eq(running), fe.run_done.eq(self.done)]
+            start = self.start | fe.run_start
+        with m.If(start & ~running):
             m.d.sync += [running.eq(1), issuing.eq(1), self.done.eq(0), cycles.eq(0),
                          issued.eq(0), co_base.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),
                          ci.eq(0), iy0.eq(0), ix0.eq(0), w_addr.eq(d["w_base"]),

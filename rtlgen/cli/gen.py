@@ -99,6 +99,8 @@ def _register_accel(sub) -> None:
                    help="accelerator configuration (see flows/accel_default.toml)")
     p.add_argument("--lib", required=True, metavar="LIBDIR", help="multiplier library (catalog)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    p.add_argument("--axi", action="store_true",
+                   help="embed the AXI front end (s_axil_*, s_axis_*: registers, bitstream checker) in the top")
     p.set_defaults(handler=_accel)
 
 
@@ -107,7 +109,9 @@ def _accel(args: argparse.Namespace) -> int:
     from rtlgen.accel.generate import generate_accelerator
     from rtlgen.library.catalog import Catalog
 
-    design = generate_accelerator(load_config(args.config), Catalog.open(args.lib), args.out)
+    design = generate_accelerator(load_config(args.config), Catalog.open(args.lib), args.out, axi=args.axi)
     print(f"{design.top}: top {design.top.stem}, {len(design.netlists)} multiplier netlists, "
           f"config hash {design.config_hash}")
+    print(f"{design.out_dir / 'regs.md'}, {design.out_dir / 'rtlgen_accel_regs.h'}: register map; "
+          f"{design.out_dir / 'device' / 'rtlgen_accel_device.v'}: AXI front end")
     return 0

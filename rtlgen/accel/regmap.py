@@ -1,0 +1,180 @@
+"""The accelerator's control and status registers, as data: the one definition that the RTL
+(:mod:`rtlgen.accel.axi`, :mod:`rtlgen.accel.loader`), the host driver (:mod:`rtlgen.hil.driver`)
+and the generated documents (a Markdown table and a C header, written by ``rtlgen gen accel``)
+all read.
+
+Registers are 32 bits wide at byte offsets on the AXI4-Lite port (``s_axil_*``); a register is
+read or written whole (``wstrb`` is ignored). ``access`` is ``ro`` (writes ignored), ``rw``, or
+``wo`` (write-only command bits, reading 0). An unmapped offset answers ``SLVERR``.
+
+The configuration bitstream (:mod:`rtlgen.bitstream.format`, ``config.bin`` unchanged) arrives on
+the AXI4-Stream sink (``s_axis_*``, 8-bit ``tdata``, one bitstream per frame ending with
+``tlast``); a new frame replaces the previous configuration. The checker reports the first
+failed check in ``ERROR_CODE`` and ``ERROR_OFFSET`` in the order
+:func:`rtlgen.bitstream.format.decode` checks them (:class:`ErrorCode` lists the codes).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+from rtlgen.bitstream.format import VERSION as BITSTREAM_VERSION
+
+__all__ = ["Access", "Field", "Register", "ErrorCode", "REGISTERS", "ERROR_MEANINGS", "DEVICE_ID",
+           "REGMAP_VERSION", "register", "error_meaning", "markdown_table", "c_header"]
+
+Access = Literal["ro", "rw", "wo"]
+
+#: ``ID`` register value: ASCII "RTLA" read as a little-endian word.
+DEVICE_ID = int.from_bytes(b"RTLA", "little")
+#: Version of this register map (``VERSION[15:0]``); bumped when an offset or a meaning changes.
+REGMAP_VERSION = 1
+
+
+class ErrorCode(enum.IntEnum):
+    """``ERROR_CODE`` values: which check of the bitstream failed first."""
+
+    NONE = 0
+    BAD_MAGIC = 1
+    TRUNCATED = 2
+    BAD_VERSION = 3
+    BAD_FLAGS = 4
+    BAD_LENGTH = 5
+    TOO_LONG = 6
+    CRC_MISMATCH = 7
+    TOO_LARGE = 8
+    ACCEL_HASH_MISMATCH = 9
+
+
+#: Per code: its meaning, and what ``ERROR_OFFSET`` then holds.
+ERROR_MEANINGS: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.NONE: ("no error", "0"),
+    ErrorCode.BAD_MAGIC: ("not an rtlgen bitstream: the magic is not RTLB", "the first differing byte"),
+    ErrorCode.TRUNCATED: ("truncated: the frame ended (tlast) before the declared length",
+                          "the number of bytes received"),
+    ErrorCode.BAD_VERSION: ("unsupported bitstream format version", "4"),
+    ErrorCode.BAD_FLAGS: ("header flags are not 0", "6"),
+    ErrorCode.BAD_LENGTH: ("declared length is shorter than the header and the CRC", "8"),
+    ErrorCode.TOO_LONG: ("bytes after the declared end", "the declared length"),
+    ErrorCode.CRC_MISMATCH: ("CRC-32 mismatch: the bitstream is corrupt", "the CRC field (length - 4)"),
+    ErrorCode.TOO_LARGE: ("the bitstream does not fit the on-chip configuration memory", "8"),
+    ErrorCode.ACCEL_HASH_MISMATCH: ("the bitstream is for another accelerator configuration", "12"),
+}
+
+
+def error_meaning(code: int) -> str:
+    """The meaning of an ``ERROR_CODE`` value; unknown values say so rather than raise."""
+    try:
+        return ERROR_MEANINGS[ErrorCode(code)][0]
+    except ValueError:
+        return f"unknown error code {code} (this rtlgen knows {', '.join(str(int(c)) for c in ErrorCode)})"
+
+
+@dataclass(frozen=True)
+class Field:
+    """Bits ``lsb .. lsb+width-1`` of a register."""
+
+    name: str
+    lsb: int
+    width: int
+    meaning: str
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    offset: int        # byte offset on the AXI4-Lite port
+    access: Access
+    reset: int         # value after reset (for ro registers fed by the design: the value read then)
+    meaning: str
+    fields: tuple[Field, ...] = ()
+    width: int = 32
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise ValueError(f"register {self.name} has no field {name!r}; it has "
+                       f"{', '.join(f.name for f in self.fields) or 'none'}")
+
+
+REGISTERS: tuple[Register, ...] = (
+    Register("ID", 0x00, "ro", DEVICE_ID, 'device identifier, ASCII "RTLA" (0x414c5452)'),
+    Register("VERSION", 0x04, "ro", REGMAP_VERSION | (BITSTREAM_VERSION << 16),
+             "register map version and the bitstream format version the checker reads",
+             (Field("REGMAP", 0, 16, "register map version"),
+              Field("BITSTREAM", 16, 16, "bitstream format version accepted"))),
+    Register("CTRL", 0x08, "wo", 0, "commands; write 1 to a bit, bits read 0",
+             (Field("START", 0, 1, "run the configured accelerator; refused (STATUS.START_REFUSED) "
+                                   "unless a bitstream was accepted and the engine is idle"),
+              Field("SOFT_RESET", 1, 1, "forget the configuration, the error and the counters"))),
+    Register("STATUS", 0x0C, "ro", 0, "state",
+             (Field("BUSY", 0, 1, "the engine is running"),
+              Field("DONE", 1, 1, "the engine finished since the last start"),
+              Field("ERROR", 2, 1, "the last bitstream was rejected (see ERROR_CODE)"),
+              Field("CONFIG_VALID", 3, 1, "the last bitstream passed every check"),
+              Field("LOADING", 4, 1, "a bitstream frame is being received or checked"),
+              Field("START_REFUSED", 5, 1, "a START was refused since the last bitstream"))),
+    Register("ERROR_CODE", 0x10, "ro", 0, "first failed check of the last bitstream (ErrorCode)"),
+    Register("ERROR_OFFSET", 0x14, "ro", 0, "byte offset in the bitstream of the failed check"),
+    Register("CONFIG_HASH_LO", 0x18, "ro", 0,
+             "accelerator configuration hash baked in at generation, bits 31..0 (the hex string "
+             "as a number)"),
+    Register("CONFIG_HASH_HI", 0x1C, "ro", 0, "accelerator configuration hash, bits 63..32"),
+    Register("BYTES_RECEIVED", 0x20, "ro", 0, "bytes of the current or last bitstream frame"),
+    Register("CONFIG_LENGTH", 0x24, "ro", 0, "declared length of the last accepted bitstream"),
+    Register("CONFIG_CAPACITY", 0x28, "ro", 0,
+             "bytes of on-chip configuration memory (the bitstream after its 12-byte header, CRC "
+             "excluded, must fit)"),
+    Register("LOAD_CYCLES", 0x2C, "ro", 0, "cycles from the first byte of the last frame to its verdict"),
+    Register("STARTS", 0x30, "ro", 0, "accepted STARTs since reset"),
+    Register("MEM_ADDR", 0x34, "rw", 0, "byte address in the configuration memory for MEM_DATA"),
+    Register("MEM_DATA", 0x38, "ro", 0, "configuration memory byte at MEM_ADDR (bitstream byte "
+                                        "MEM_ADDR + 12)"),
+)
+
+
+def register(name: str) -> Register:
+    """The register called ``name``; a wrong name lists the valid ones."""
+    for r in REGISTERS:
+        if r.name == name:
+            return r
+    raise ValueError(f"no register {name!r}; registers: {', '.join(r.name for r in REGISTERS)}")
+
+
+def markdown_table() -> str:
+    """The register map and error codes as Markdown."""
+    lines = ["| Offset | Register | Access | Reset | Meaning |", "|---|---|---|---|---|"]
+    for r in REGISTERS:
+        lines.append(f"| 0x{r.offset:02X} | {r.name} | {r.access} | 0x{r.reset:X} | {r.meaning} |")
+        for f in r.fields:
+            bits = f"{f.lsb}" if f.width == 1 else f"{f.lsb + f.width - 1}:{f.lsb}"
+            lines.append(f"| | {r.name}.{f.name} [{bits}] | | | {f.meaning} |")
+    lines += ["", "| ERROR_CODE | Name | Meaning | ERROR_OFFSET |", "|---|---|---|---|"]
+    lines += [f"| {int(c)} | {c.name} | {ERROR_MEANINGS[c][0]} | {ERROR_MEANINGS[c][1]} |" for c in ErrorCode]
+    return "\n".join(lines) + "\n"
+
+
+def c_header(config_hash: str | None = None) -> str:
+    """A C header: ``RTLGEN_REG_<NAME>`` offsets, ``RTLGEN_<REG>_<FIELD>`` masks, error codes."""
+    out = ["/* Generated by rtlgen (rtlgen/accel/regmap.py); do not edit. */",
+           "#ifndef RTLGEN_ACCEL_REGS_H", "#define RTLGEN_ACCEL_REGS_H", "",
+           f"#define RTLGEN_DEVICE_ID 0x{DEVICE_ID:08X}u",
+           f"#define RTLGEN_REGMAP_VERSION {REGMAP_VERSION}u"]
+    if config_hash is not None:
+        out.append(f'#define RTLGEN_CONFIG_HASH "{config_hash}"')
+    out.append("")
+    for r in REGISTERS:
+        out.append(f"#define RTLGEN_REG_{r.name} 0x{r.offset:02X}u  /* {r.access}: {r.meaning} */")
+        for f in r.fields:
+            out.append(f"#define RTLGEN_{r.name}_{f.name} 0x{f.mask:08X}u")
+    out.append("")
+    for c in ErrorCode:
+        out.append(f"#define RTLGEN_ERR_{c.name} {int(c)}u  /* {ERROR_MEANINGS[c][0]}; offset: {ERROR_MEANINGS[c][1]} */")
+    out += ["", "#endif /* RTLGEN_ACCEL_REGS_H */", ""]
+    return "\n".join(out)

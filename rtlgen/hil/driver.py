@@ -1,0 +1,167 @@
+"""The accelerator's host driver: the register sequence, apart from the bus that carries it.
+
+:class:`AccelDriver` programs the device through the registers of :mod:`rtlgen.accel.regmap`
+(offsets, fields and error codes read from there, never written twice) over any
+:class:`Transport`: ``write(addr, data)`` and ``read(addr, n)`` on the AXI4-Lite register port,
+``stream(data)`` for one AXI4-Stream frame on the bitstream port. :class:`CocotbAxiTransport`
+is the simulation transport (cocotbext-axi's ``AxiLiteMaster`` and ``AxiStreamSource``); a board
+would implement the same three methods over a memory-mapped device file and a DMA channel.
+
+Programming sequence (what :meth:`AccelDriver.load_config` and :meth:`AccelDriver.start` do):
+
+1. read ``ID`` (and ``VERSION``): this is an rtlgen accelerator with this register map;
+2. stream ``config.bin`` unchanged as one frame (``tlast`` on its last byte);
+3. poll ``STATUS`` until ``LOADING`` is clear; ``ERROR`` set means rejected: ``ERROR_CODE`` says
+   which check failed and ``ERROR_OFFSET`` at which byte; ``CONFIG_VALID`` set means accepted;
+4. write ``CTRL.START``; ``STARTS`` counts it when it was taken, ``STATUS.START_REFUSED`` is set
+   when it was refused.
+
+The methods are coroutines (a simulated bus advances only when awaited); a blocking transport
+can be wrapped in ``async def`` methods.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rtlgen.accel.regmap import DEVICE_ID, ErrorCode, error_meaning, register
+from rtlgen.errors import BitstreamError, ToolError
+
+__all__ = ["Transport", "CocotbAxiTransport", "AccelDriver", "LoadResult"]
+
+
+class Transport(Protocol):
+    """The bus under the driver: 32-bit little-endian registers, one stream frame per call."""
+
+    async def write(self, addr: int, data: bytes) -> None: ...
+
+    async def read(self, addr: int, n: int) -> bytes: ...
+
+    async def stream(self, data: bytes) -> None:
+        """Send ``data`` as one frame; return once the device has taken its last byte."""
+
+
+class CocotbAxiTransport:
+    """cocotbext-axi masters on a simulated device whose ports are ``<lite>_*`` (AXI4-Lite) and
+    ``<stream>_*`` (AXI4-Stream), clock ``clk`` and active-high reset ``rst``. Only usable inside
+    a cocotb test."""
+
+    def __init__(self, dut: Any, *, lite: str = "s_axil", stream: str = "s_axis",
+                 clock: str = "clk", reset: str = "rst"):
+        from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSource
+
+        clk, rst = getattr(dut, clock), getattr(dut, reset)
+        self.lite = AxiLiteMaster(AxiLiteBus.from_prefix(dut, lite), clk, rst)
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, stream), clk, rst)
+
+    async def write(self, addr: int, data: bytes) -> None:
+        resp = await self.lite.write(addr, data)
+        if int(resp.resp) != 0:
+            raise ToolError(f"AXI4-Lite write to 0x{addr:02x} answered {resp.resp!r}, expected OKAY")
+
+    async def read(self, addr: int, n: int) -> bytes:
+        resp = await self.lite.read(addr, n)
+        if int(resp.resp) != 0:
+            raise ToolError(f"AXI4-Lite read of 0x{addr:02x} answered {resp.resp!r}, expected OKAY")
+        return bytes(resp.data)
+
+    async def stream(self, data: bytes) -> None:
+        await self.source.send(bytes(data))
+        await self.source.wait()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What the device said about a bitstream."""
+
+    accepted: bool
+    code: ErrorCode | int
+    meaning: str
+    offset: int
+    bytes_received: int
+    cycles: int
+
+    def describe(self) -> str:
+        if self.accepted:
+            return f"accepted the bitstream ({self.bytes_received} bytes in {self.cycles} cycles)"
+        name = self.code.name if isinstance(self.code, ErrorCode) else str(self.code)
+        return f"rejected the bitstream: error {int(self.code)} {name}, {self.meaning} (at byte offset {self.offset})"
+
+
+class AccelDriver:
+    """The register sequence of :mod:`rtlgen.accel.regmap` over a :class:`Transport`."""
+
+    def __init__(self, transport: Transport, *, max_polls: int = 10_000):
+        self.bus = transport
+        self.max_polls = max_polls
+
+    async def read_reg(self, name: str) -> int:
+        return int.from_bytes(await self.bus.read(register(name).offset, 4), "little")
+
+    async def write_reg(self, name: str, value: int) -> None:
+        await self.bus.write(register(name).offset, int(value).to_bytes(4, "little"))
+
+    async def field(self, reg: str, name: str) -> int:
+        f = register(reg).field(name)
+        return (await self.read_reg(reg) & f.mask) >> f.lsb
+
+    async def identify(self) -> dict[str, Any]:
+        """``ID`` checked; the register map and bitstream versions and the baked-in hash."""
+        ident = await self.read_reg("ID")
+        if ident != DEVICE_ID:
+            raise ToolError(f"the device's ID register reads 0x{ident:08x}, expected 0x{DEVICE_ID:08x} "
+                            "(an rtlgen accelerator)")
+        version = await self.read_reg("VERSION")
+        lo, hi = await self.read_reg("CONFIG_HASH_LO"), await self.read_reg("CONFIG_HASH_HI")
+        return {"regmap": version & 0xFFFF, "bitstream": version >> 16, "config_hash": f"{hi << 32 | lo:016x}",
+                "capacity": await self.read_reg("CONFIG_CAPACITY")}
+
+    async def status(self) -> dict[str, bool]:
+        """``STATUS`` as ``{field name: bool}``."""
+        word = await self.read_reg("STATUS")
+        return {f.name: bool(word & f.mask) for f in register("STATUS").fields}
+
+    async def error(self) -> tuple[ErrorCode | int, str, int]:
+        """``(code, meaning, byte offset)`` of the last bitstream's first failed check."""
+        raw = await self.read_reg("ERROR_CODE")
+        code: ErrorCode | int = ErrorCode(raw) if raw in ErrorCode._value2member_map_ else raw
+        return code, error_meaning(raw), await self.read_reg("ERROR_OFFSET")
+
+    async def soft_reset(self) -> None:
+        await self.write_reg("CTRL", register("CTRL").field("SOFT_RESET").mask)
+
+    async def load_config(self, data: bytes, *, check: bool = False) -> LoadResult:
+        """Stream ``config.bin`` and wait for the verdict; with ``check``, a rejection raises
+        :class:`BitstreamError` naming the hardware's error code, meaning and offset."""
+        await self.bus.stream(bytes(data))
+        for _ in range(self.max_polls):
+            st = await self.status()
+            if not st["LOADING"]:
+                break
+        else:
+            raise ToolError(f"the device still reports STATUS.LOADING after {self.max_polls} polls")
+        code, meaning, offset = await self.error()
+        result = LoadResult(accepted=st["CONFIG_VALID"] and not st["ERROR"], code=code, meaning=meaning,
+                            offset=offset, bytes_received=await self.read_reg("BYTES_RECEIVED"),
+                            cycles=await self.read_reg("LOAD_CYCLES"))
+        if check and not result.accepted:
+            err = BitstreamError(f"the accelerator {result.describe()}")
+            err.offset = offset  # type: ignore[attr-defined]
+            raise err
+        return result
+
+    async def start(self) -> bool:
+        """Write ``CTRL.START``; True when the device took it, False when it refused."""
+        before = await self.read_reg("STARTS")
+        await self.write_reg("CTRL", register("CTRL").field("START").mask)
+        # STARTS counts accepted starts (START_REFUSED is sticky until the next bitstream)
+        return await self.read_reg("STARTS") != before
+
+    async def read_config_memory(self, addr: int, n: int) -> bytes:
+        """``n`` bytes of the configuration memory from ``addr`` (bitstream offset ``addr + 12``),
+        one ``MEM_ADDR`` write and ``MEM_DATA`` read per byte: for checks, not for speed."""
+        out = bytearray()
+        for a in range(addr, addr + n):
+            await self.write_reg("MEM_ADDR", a)
+            out.append(await self.read_reg("MEM_DATA") & 0xFF)
+        return bytes(out)

@@ -1,0 +1,436 @@
+"""The streaming bitstream checker (rtlgen/accel/loader.py) in Amaranth's simulator, against the
+Python decoder: every case's error code and byte offset must be what
+:func:`rtlgen.accel.loader.expected_verdict` (built on ``bitstream.format.decode``) says."""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from rtlgen.accel.loader import ConfigLoader, config_capacity, crc32_byte, expected_verdict
+from rtlgen.accel.regmap import DEVICE_ID, ErrorCode
+from rtlgen.bitstream.format import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
+
+ACCEL = "0123456789abcdef"
+OTHER = "fedcba9876543210"
+
+
+def small_bitstream(accel: str = ACCEL, out_c: int = 8) -> bytes:
+    rng = np.random.default_rng(1)
+    refs = (MultiplierRef("a" * 16, False, "mul8u_A"), MultiplierRef("b" * 16, False, "mul8u_B"))
+    geo = Geometry(6, 6, 3, 6, 6, out_c, 3, 3, 1, 1, 1, 1)
+    rq = Requant(-128, 3, -128, 127, tuple(int(x) for x in rng.integers(1 << 30, 1 << 31, out_c)),
+                 tuple(int(x) for x in rng.integers(-9, 1, out_c)))
+    layer = LayerDescriptor(0, "conv2d", 0, "signmag", "filter", geo, rq, tuple(i % 2 for i in range(out_c)))
+    return encode(Bitstream(accel, (refs,), (layer,)))
+
+
+def run_frames(frames: list[bytes], *, accel: str = ACCEL, capacity: int = 1024,
+               readback: int = 0) -> list[dict]:
+    """Stream each frame (tlast on its last byte) through one ConfigLoader; per frame: error,
+    code, offset, valid, bytes received, and the first ``readback`` bytes of its memory."""
+    dut = ConfigLoader(accel, capacity)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    results: list[dict] = []
+
+    async def bench(ctx):
+        s = dut.s_axis
+        for frame in frames:
+            for k, byte in enumerate(frame):
+                ctx.set(s.tdata, byte)
+                ctx.set(s.tlast, k == len(frame) - 1)
+                ctx.set(s.tvalid, 1)
+                while not ctx.get(s.tready):
+                    await ctx.tick()
+                await ctx.tick()
+            ctx.set(s.tvalid, 0)
+            while ctx.get(dut.loading):
+                await ctx.tick()
+            mem = []
+            for a in range(readback):
+                ctx.set(dut.mem_raddr, a)
+                await ctx.tick()
+                mem.append(ctx.get(dut.mem_rdata))
+            results.append({"error": ctx.get(dut.error), "code": ctx.get(dut.error_code),
+                            "offset": ctx.get(dut.error_offset), "valid": ctx.get(dut.config_valid),
+                            "count": ctx.get(dut.bytes_received), "length": ctx.get(dut.config_length),
+                            "mem": bytes(mem)})
+
+    sim.add_testbench(bench)
+    sim.run()
+    return results
+
+
+def test_crc32_logic_is_zlibs() -> None:
+    from amaranth.hdl import Module, Signal
+
+    crc, byte, nxt = Signal(32), Signal(8), Signal(32)
+    m = Module()
+    m.d.comb += nxt.eq(crc32_byte(crc, byte))
+    sim = Simulator(m)
+    data = b"RTLB\x01\x00 any bytes \xff\x00"
+    got = []
+
+    async def bench(ctx):
+        value = 0xFFFFFFFF
+        for b in data:
+            ctx.set(crc, value)
+            ctx.set(byte, b)
+            value = ctx.get(nxt)
+        got.append(value ^ 0xFFFFFFFF)
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [zlib.crc32(data)]
+
+
+def test_valid_bitstream_accepted_and_stored() -> None:
+    data = small_bitstream()
+    assert expected_verdict(data, ACCEL, 1024) == (ErrorCode.NONE, 0)
+    (r,) = run_frames([data], readback=len(data) - 16)
+    assert (r["error"], r["code"], r["valid"]) == (0, 0, 1)
+    assert r["count"] == r["length"] == len(data)
+    assert r["mem"] == data[12:-4]
+
+
+def _cases() -> list[tuple[str, bytes]]:
+    data = small_bitstream()
+    n = len(data)
+    rng = np.random.default_rng(13)
+    cases = []
+    offsets = sorted({0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20, n - 5, n - 4, n - 1,
+                      *rng.integers(0, n, 12).tolist()})
+    for off in offsets:
+        flipped = bytearray(data)
+        flipped[off] ^= 1 << int(rng.integers(0, 8))
+        cases.append((f"flip@{off}", bytes(flipped)))
+    for cut in sorted({1, 3, 4, 8, 11, 12, 13, 40, n - 4, n - 1, *rng.integers(1, n, 8).tolist()}):
+        cases.append((f"cut@{cut}", data[:cut]))
+    cases.append(("extra", data + b"\x00\x01"))
+    cases.append(("other accel", small_bitstream(OTHER)))
+    short = bytearray(data[:12])
+    struct.pack_into("<I", short, 8, 15)
+    cases.append(("declared 15", bytes(short) + b"\0" * 3))
+    cases.append(("valid", data))
+    return cases
+
+
+@pytest.mark.slow
+def test_rejections_agree_with_the_decoder() -> None:
+    cases = _cases()
+    got = run_frames([c for _, c in cases])
+    seen = set()
+    for (name, data), r in zip(cases, got):
+        code, offset = expected_verdict(data, ACCEL, 1024)
+        seen.add(code)
+        assert (ErrorCode(r["code"]), r["offset"]) == (code, offset), name
+        assert r["error"] == (code != ErrorCode.NONE) and r["valid"] == (code == ErrorCode.NONE), name
+        assert r["count"] == len(data), name
+    assert {ErrorCode.BAD_MAGIC, ErrorCode.BAD_VERSION, ErrorCode.BAD_FLAGS, ErrorCode.BAD_LENGTH,
+            ErrorCode.TRUNCATED, ErrorCode.TOO_LONG, ErrorCode.CRC_MISMATCH,
+            ErrorCode.ACCEL_HASH_MISMATCH, ErrorCode.NONE} <= seen
+
+
+def test_too_large_for_the_memory() -> None:
+    data = small_bitstream()
+    assert expected_verdict(data, ACCEL, 32) == (ErrorCode.TOO_LARGE, 8)
+    (r,) = run_frames([data], capacity=32)
+    assert (ErrorCode(r["code"]), r["offset"]) == (ErrorCode.TOO_LARGE, 8)
+
+
+def test_expected_verdict_follows_the_decoders_order() -> None:
+    data = small_bitstream()
+    bad = bytearray(data)
+    bad[4] = 2          # version 2 and a bad CRC: the version is checked first
+    assert expected_verdict(bytes(bad), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
+    assert expected_verdict(small_bitstream(OTHER), ACCEL, 1024) == (ErrorCode.ACCEL_HASH_MISMATCH, 12)
+    assert expected_verdict(data[:-1], ACCEL, 1024) == (ErrorCode.TRUNCATED, len(data) - 1)
+
+
+def test_capacity_from_the_config() -> None:
+    from rtlgen.accel.config import AccelConfig
+
+    cfg = AccelConfig(units=2, lanes=4, multipliers=4, activation_bytes=64, weight_words=16, channels=64)
+    cap = config_capacity(cfg)
+    assert cap & (cap - 1) == 0 and cap >= 16 * (6 * 64 + 257)
+    with pytest.raises(ValueError, match=r"^configuration memory capacity must be at least 1 byte, not 0$"):
+        ConfigLoader(ACCEL, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# The generated front end (rtlgen_accel_device) in Icarus, driven by cocotbext-axi through the
+# host driver: one build, every case in one simulation.
+
+ACCEL_SIM = __import__("pathlib").Path(__file__).parent / "data" / "accel_sim.toml"
+
+
+@pytest.fixture(scope="module")
+def real_bitstream(tmp_path_factory, evoapprox_dir, shared_data):
+    """A config.bin for tests/data/accel_sim.toml: ResNet-8 conv layer 8 (filter selects) and
+    the classifier (kernel selects) on unit 0; with its accelerator hash and memory size."""
+    from accel_library import build_library
+    from rtlgen.accel.config import load_config
+    from rtlgen.bitstream.compose import conv_descriptor
+    from rtlgen.bitstream.format import Bitstream, MultiplierRef
+    from rtlgen.nn import load_tflite
+
+    lib = build_library(evoapprox_dir, tmp_path_factory.mktemp("lib"))
+    config = load_config(ACCEL_SIM)
+    resolved = config.resolved(lib)
+    units = tuple(tuple(MultiplierRef(lib.get(n).hash, lib.get(n).signed, lib.get(n).name) for n in bank)
+                  for bank in config.unit_multipliers)
+    graph = load_tflite(shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite")
+    oc = graph.tensors[graph.conv_ops()[8].outputs[0]].shape[-1]
+    w = graph.tensors[graph.last_fc().inputs[1]].shape
+    layers = (conv_descriptor(graph, 8, unit=0, granularity="filter", selects=[i % 3 for i in range(oc)]),
+              conv_descriptor(graph, "fc:0", unit=0, granularity="kernel",
+                              selects=[(o + c) % 4 for o in range(w[0]) for c in range(w[1])]))
+    data = encode(Bitstream(resolved.config_hash(), units, layers))
+    return data, resolved.config_hash(), config_capacity(config)
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
+    from rtlgen.accel.devsim import DeviceSim
+
+    data, accel, capacity = real_bitstream
+    n = len(data)
+    rng = np.random.default_rng(7)
+    cases = [("valid", data)]
+    for off in sorted({0, 2, 4, 6, 8, 11, 12, 20, n - 4, n - 1, *rng.integers(0, n, 16).tolist()}):
+        bad = bytearray(data)
+        bad[off] ^= 1 << int(rng.integers(0, 8))
+        cases.append((f"flip@{off}", bytes(bad)))
+    for cut in sorted({2, 7, 12, 30, n - 4, n - 1, *rng.integers(1, n, 10).tolist()}):
+        cases.append((f"cut@{cut}", data[:cut]))
+    cases.append(("two extra bytes", data + b"\x5a\xa5"))
+    other = bytearray(data)
+    other[13:29] = b"0" * 16                      # same length, another accelerator's hash
+    other[-4:] = struct.pack("<I", zlib.crc32(bytes(other[:-4])))
+    cases.append(("other accelerator", bytes(other)))
+    cases.append(("valid again", data))
+
+    report = DeviceSim(accel, capacity, tmp_path / "build").run(cases, readback=48)
+    ident = report["identity"]
+    assert ident["config_hash"] == accel and ident["capacity"] == capacity
+    assert (ident["regmap"], ident["bitstream"]) == (1, 1)
+    assert report["start_before_config"] is False and report["status_before_config"]["START_REFUSED"]
+    assert report["unmapped_resp"] == report["unmapped_write_resp"] == 2     # SLVERR
+    assert report["ro_write_resp"] == 0 and report["id_after_write"] == DEVICE_ID
+    codes = set()
+    for (name, case), got in zip(cases, report["cases"], strict=True):
+        code, offset = expected_verdict(case, accel, capacity)
+        codes.add(code)
+        assert (ErrorCode(got["code"]), got["offset"]) == (code, offset), name
+        assert got["accepted"] == (code == ErrorCode.NONE), name
+        assert got["status"]["ERROR"] == (code != ErrorCode.NONE), name
+        assert got["bytes_received"] == len(case), name
+        # the start bit is taken only after an accepted bitstream
+        assert got["started"] == got["accepted"], name
+        assert got["status_after_start"]["START_REFUSED"] == (not got["accepted"]), name
+        if got["accepted"]:
+            assert bytes.fromhex(got["memory"]) == case[12:12 + 48]
+            assert got["config_length"] == len(case)
+            assert got["cycles"] == len(case) + 1            # one byte per cycle, then the verdict
+    assert {ErrorCode.NONE, ErrorCode.CRC_MISMATCH, ErrorCode.TRUNCATED, ErrorCode.TOO_LONG,
+            ErrorCode.BAD_MAGIC, ErrorCode.ACCEL_HASH_MISMATCH} <= codes
+    after = report["after_soft_reset"]
+    assert not after["status"]["CONFIG_VALID"] and after["starts"] == 0 and after["started"] is False
+
+
+# --------------------------------------------------------------------------------------------
+# What the HDL tools make of the generated front end
+
+
+@pytest.fixture(scope="module")
+def device_dir(tmp_path_factory):
+    from rtlgen.accel.generate import LINT_WAIVERS, generate_device
+
+    out = tmp_path_factory.mktemp("device")
+    generate_device(ACCEL, 64, out / "device")
+    (out / "lint_waivers.vlt").write_text(LINT_WAIVERS)
+    return out
+
+
+@pytest.mark.sim
+def test_device_verilator_lint_wall_clean(device_dir) -> None:
+    import os
+    import subprocess
+
+    from rtlgen.sim.simulators import get_simulator
+
+    verilator = get_simulator("verilator")
+    env = dict(os.environ, **verilator.environment())
+    proc = subprocess.run([str(verilator.root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module",
+                           "rtlgen_accel_device", "lint_waivers.vlt", "device/rtlgen_accel_device.v"],
+                          cwd=device_dir, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "%Warning" not in proc.stderr and "%Error" not in proc.stderr
+
+
+@pytest.mark.sim
+def test_device_icarus_compiles(device_dir, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    iverilog = shutil.which("iverilog")
+    assert iverilog, "iverilog not found (apt-get install iverilog; bootstrap.sh does)"
+    proc = subprocess.run([iverilog, "-g2012", "-s", "rtlgen_accel_device", "-o", str(tmp_path / "a.vvp"),
+                           "device/rtlgen_accel_device.v"], cwd=device_dir, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_device_yosys_synthesizes_to_osu018(device_dir) -> None:
+    import re
+
+    from rtlgen.netlist.yosys import run_yosys, tcl_quote
+    from rtlgen.paths import liberty_path
+
+    lib = tcl_quote(liberty_path())
+    run_yosys(f"read_verilog -sv device/rtlgen_accel_device.v\nsynth -flatten -top rtlgen_accel_device\n"
+              f"dfflibmap -liberty {lib}\nabc -liberty {lib}\nopt_clean -purge\n"
+              f"tee -o stat.txt stat -liberty {lib}\n", cwd=device_dir)
+    text = (device_dir / "stat.txt").read_text()
+    cells = {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)\s*$", text, re.M)}
+    # the 64-byte configuration memory alone is 512 flip-flops; the CRC and counters add more
+    assert sum(n for c, n in cells.items() if c.startswith("DFF")) > 512, cells
+    assert float(re.search(r"Chip area for (?:top )?module .*?:\s+([\d.]+)", text)[1]) > 0
+
+
+# --------------------------------------------------------------------------------------------
+# The front end inside the accelerator top: CTRL.START runs the engine only after an accepted
+# bitstream (the layer itself still comes through the host ports)
+
+
+@pytest.mark.slow
+def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> None:
+    from test_accel_top import CONFIG, _case, _tables
+
+    from rtlgen.accel.loader import DeviceFrontend
+    from rtlgen.accel.multiplier import MultiplierSpec
+    from rtlgen.accel.regmap import register
+    from rtlgen.accel.top import Accelerator
+
+    rng = np.random.default_rng(5)
+    tables = _tables(rng)
+    banks = [[MultiplierSpec("u", False, table=tables[0][0]), MultiplierSpec("u~", False, table=tables[0][1])],
+             [MultiplierSpec("s", True, table=tables[1][0]), MultiplierSpec("s~", True, table=tables[1][1])]]
+    dut = Accelerator(CONFIG, banks, device=DeviceFrontend(ACCEL, 1024))
+    job, expected = _case(rng, tables, unit=0, encoding="signmag", mode="filter", cin=2, cout=3, hw=(3, 3), k=3,
+                          stride=(1, 1), pad=(1, 1), out_hw=(3, 3), z_x=-128)
+    good = small_bitstream()
+    bad = bytearray(good)
+    bad[40] ^= 0x10
+    start_word = register("CTRL").field("START").mask
+    seen: dict = {}
+
+    async def axil_write(ctx, addr, value):
+        b = dut.s_axil
+        ctx.set(b.awaddr, addr)
+        ctx.set(b.wdata, value)
+        ctx.set(b.awvalid, 1)
+        ctx.set(b.wvalid, 1)
+        ctx.set(b.bready, 1)
+        while not ctx.get(b.awready):
+            await ctx.tick()
+        await ctx.tick()
+        ctx.set(b.awvalid, 0)
+        ctx.set(b.wvalid, 0)
+        while not ctx.get(b.bvalid):
+            await ctx.tick()
+        await ctx.tick()
+
+    async def stream(ctx, data):
+        s = dut.s_axis
+        for k, byte in enumerate(data):
+            ctx.set(s.tdata, byte)
+            ctx.set(s.tlast, k == len(data) - 1)
+            ctx.set(s.tvalid, 1)
+            await ctx.tick()
+        ctx.set(s.tvalid, 0)
+        for _ in range(4):
+            await ctx.tick()
+
+    async def write(ctx, we, addr, data, items):
+        for a, v in items:
+            ctx.set(we, 1)
+            ctx.set(addr, a)
+            ctx.set(data, int(v))
+            await ctx.tick()
+        ctx.set(we, 0)
+
+    async def bench(ctx):
+        await write(ctx, dut.cfg_we, dut.cfg_addr, dut.cfg_data, job.descriptor.words())
+        await write(ctx, dut.act_we, dut.act_addr, dut.act_wdata, enumerate(job.activations))
+        await write(ctx, dut.wgt_we, dut.wgt_addr, dut.wgt_wdata, enumerate(job.weight_words))
+        await write(ctx, dut.par_we, dut.par_addr, dut.par_wdata, enumerate(job.param_words))
+        await stream(ctx, bytes(bad))
+        await axil_write(ctx, register("CTRL").offset, start_word)
+        busy = False
+        for _ in range(50):
+            busy |= bool(ctx.get(dut.busy))
+            await ctx.tick()
+        seen["busy_after_rejected"] = busy
+        await stream(ctx, good)
+        await axil_write(ctx, register("CTRL").offset, start_word)
+        for _ in range(5000):
+            if ctx.get(dut.done):
+                break
+            await ctx.tick()
+        seen["done"] = bool(ctx.get(dut.done))
+        raw = []
+        for i in range(job.output_bytes):
+            ctx.set(dut.act_addr, job.descriptor.out_base + i)
+            await ctx.tick()
+            raw.append(ctx.get(dut.act_rdata))
+        seen["output"] = job.output(raw)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["busy_after_rejected"] is False
+    assert seen["done"]
+    np.testing.assert_array_equal(seen["output"], expected)
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_gen_accel_axi_top_has_both_port_sets_and_lints_clean(tmp_path, evoapprox_dir) -> None:
+    import json
+    import os
+    import re
+    import subprocess
+
+    from accel_library import build_library
+    from rtlgen.accel.config import AccelConfig
+    from rtlgen.cli import main
+    from rtlgen.sim.simulators import get_simulator
+
+    lib = build_library(evoapprox_dir, tmp_path / "lib")
+    cfg = AccelConfig(units=1, lanes=2, multipliers=2, activation_bytes=64, weight_words=16, channels=4,
+                      unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),))
+    (tmp_path / "small.toml").write_text(cfg.to_toml())
+    out = tmp_path / "out"
+    assert main(["gen", "accel", "--config", str(tmp_path / "small.toml"), "--lib", str(lib.root),
+                 "--out", str(out), "--axi"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["device"]["in_top"] is True
+    top = (out / "rtlgen_accel.v").read_text()
+    header = top[top.index("module rtlgen_accel("):]
+    header = header[:header.index(");")]
+    for port in ("s_axil_awaddr", "s_axil_rdata", "s_axis_tdata", "s_axis_tready", "cfg_we", "start", "act_rdata"):
+        assert re.search(rf"\b{port}\b", header), port
+    verilator = get_simulator("verilator")
+    env = dict(os.environ, **verilator.environment())
+    proc = subprocess.run([str(verilator.root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module",
+                           "rtlgen_accel", "lint_waivers.vlt", "-f", "files.f"],
+                          cwd=out, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "%Warning" not in proc.stderr and "%Error" not in proc.stderr

@@ -1,0 +1,81 @@
+"""The host driver's register sequence (rtlgen/hil/driver.py) over a software stand-in for the
+bus; the real bus (cocotbext-axi on the generated front end) is in tests/test_accel_loader.py."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from rtlgen.accel.loader import expected_verdict
+from rtlgen.accel.regmap import DEVICE_ID, REGISTERS, ErrorCode, register
+from rtlgen.errors import BitstreamError, ToolError
+from rtlgen.hil.driver import AccelDriver
+
+from test_accel_loader import ACCEL, OTHER, small_bitstream
+
+
+class ModelBus:
+    """Registers as a dict; a stream sets them from the decoder's verdict (not the RTL)."""
+
+    def __init__(self, ident: int = DEVICE_ID):
+        self.regs = {r.name: r.reset for r in REGISTERS}
+        self.regs.update(ID=ident, CONFIG_HASH_LO=int(ACCEL, 16) & 0xFFFFFFFF, CONFIG_HASH_HI=int(ACCEL, 16) >> 32,
+                         CONFIG_CAPACITY=1024)
+        self.names = {r.offset: r.name for r in REGISTERS}
+        self.log: list[tuple[str, str]] = []
+
+    def _bit(self, reg: str, field: str) -> int:
+        return register(reg).field(field).mask
+
+    async def write(self, addr: int, data: bytes) -> None:
+        name, value = self.names[addr], int.from_bytes(data, "little")
+        self.log.append(("write", name))
+        if name == "CTRL" and value & self._bit("CTRL", "START"):
+            if self.regs["STATUS"] & self._bit("STATUS", "CONFIG_VALID"):
+                self.regs["STARTS"] += 1
+            else:
+                self.regs["STATUS"] |= self._bit("STATUS", "START_REFUSED")
+
+    async def read(self, addr: int, n: int) -> bytes:
+        self.log.append(("read", self.names[addr]))
+        return self.regs[self.names[addr]].to_bytes(n, "little")
+
+    async def stream(self, data: bytes) -> None:
+        self.log.append(("stream", str(len(data))))
+        code, offset = expected_verdict(data, ACCEL, 1024)
+        ok = code == ErrorCode.NONE
+        self.regs.update(ERROR_CODE=int(code), ERROR_OFFSET=offset, BYTES_RECEIVED=len(data),
+                         LOAD_CYCLES=len(data) + 1,
+                         STATUS=self._bit("STATUS", "CONFIG_VALID") if ok else self._bit("STATUS", "ERROR"))
+
+
+def test_load_start_and_identify() -> None:
+    bus = ModelBus()
+    drv = AccelDriver(bus)
+
+    async def go():
+        ident = await drv.identify()
+        res = await drv.load_config(small_bitstream())
+        return ident, res, await drv.start()
+
+    ident, res, started = asyncio.run(go())
+    assert ident["config_hash"] == ACCEL and ident["capacity"] == 1024
+    assert res.accepted and started and res.describe().startswith("accepted the bitstream (")
+    # the sequence: stream, then poll STATUS before reading the error registers
+    assert bus.log.index(("stream", str(len(small_bitstream())))) < bus.log.index(("read", "STATUS"))
+
+
+def test_rejection_names_code_meaning_and_offset() -> None:
+    drv = AccelDriver(ModelBus())
+    with pytest.raises(BitstreamError, match=r"^the accelerator rejected the bitstream: error 9 "
+                                             r"ACCEL_HASH_MISMATCH, the bitstream is for another accelerator "
+                                             r"configuration \(at byte offset 12\)$"):
+        asyncio.run(drv.load_config(small_bitstream(OTHER), check=True))
+    res = asyncio.run(drv.load_config(small_bitstream()[:-3]))
+    assert (res.accepted, res.code) == (False, ErrorCode.TRUNCATED)
+    assert asyncio.run(drv.start()) is False
+
+
+def test_wrong_device_id() -> None:
+    with pytest.raises(ToolError, match=r"^the device's ID register reads 0x12345678, expected 0x414c5452 "):
+        asyncio.run(AccelDriver(ModelBus(ident=0x12345678)).identify())
