@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from rtlgen import __version__
@@ -79,11 +80,30 @@ def _message(exc: BaseException) -> str:
     return text
 
 
+class _StderrLine(logging.Handler):
+    """A library notice as one plain line on the *current* ``sys.stderr`` (looked up per record,
+    so a redirected stream is honoured)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def _notices_to_stderr() -> None:
+    """The library's INFO notices a user should see (which emulation engine ``auto`` chose and
+    why, :func:`rtlgen.emulate.engines.get_engine`) go to stderr, once the work reaches them:
+    after the inputs are checked, so a bad input still gets exactly one line."""
+    logger = logging.getLogger("rtlgen.emulate")
+    if not any(isinstance(h, _StderrLine) for h in logger.handlers):
+        logger.addHandler(_StderrLine())
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit status (:data:`EXIT_STATUSES`). A usage error raises
     ``SystemExit(2)`` as argparse does, after printing its one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _notices_to_stderr()
     try:
         return int(args.handler(args) or 0)
     except BrokenPipeError:  # e.g. `rtlgen lib list | head`

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from rtlgen.conventions import DEFAULT_ENGINE, ENGINE_CHOICES
+from rtlgen.errors import ConfigError
 from rtlgen.paths import atomic_write_bytes
 from rtlgen.cli._args import non_negative_int, positive_int
 
@@ -43,16 +43,14 @@ def run(args) -> int:
     from rtlgen.nn import load_tflite
     from rtlgen.nn.images import load_images
 
+    if Path(args.out).is_dir():  # found before any work, and before the engine line below
+        raise ConfigError("is a folder; expected a file name to write", file=args.out)
     graph = load_tflite(args.model)
     x, y = load_images(args.images, 0, args.limit)
     assignment = load_assignment(args.assign) if args.assign else None
     resolver = catalog_resolver(args.lib) if args.lib else None
     em = emulator_for(graph, assignment, resolver, calib_images=x[: args.calib],
                       engine=args.engine, batch_size=args.batch)
-    if args.engine == "auto":
-        from rtlgen.emulate.engines import choose_engine
-
-        print(choose_engine()[1], file=sys.stderr)
     res = em.run(x)
     buf = io.BytesIO()
     np.savez(buf, logits=res.logits, output=res.output, pred=res.pred)

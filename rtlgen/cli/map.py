@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rtlgen.conventions import AUTO_ENCODING, DEFAULT_ENGINE, ENCODING_CHOICES, ENGINE_CHOICES, GRANULARITIES, WEIGHT_TUNINGS
@@ -23,10 +22,6 @@ def _run(args: argparse.Namespace) -> int:
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
                  weight_tuning=args.weight_tuning, engine=args.engine, quality=args.quality,
                  progress=not args.quiet)
-    if args.engine == "auto":
-        from rtlgen.emulate.engines import choose_engine
-
-        print(choose_engine()[1], file=sys.stderr)
     report = run_map_job(job)
     quality = report.summary.get("quality", "accuracy")
     print(f"reference {quality}: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
