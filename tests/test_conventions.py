@@ -80,13 +80,13 @@ def test_check_name_lists_the_valid_names():
     with pytest.raises(UnknownNameError, match=r"^layer 3: unknown granularity 'channel'; valid: layer, filter, "
                                                r"kernel$"):
         cv.check_name("granularity", "channel", "layer 3")
-    with pytest.raises(ConfigError, match=r"^a\.json: x: unknown emulation engine 'gpu'; valid: reference, "
+    with pytest.raises(ConfigError, match=r"^a\.json: x: unknown emulation engine 'gpu'; valid: auto, reference, "
                                           r"fast, native$"):
         cv.check_name("emulation engine", "gpu", "x", file="a.json")
     with pytest.raises(ValueError, match=r"^unknown layer kind 3; valid: conv2d, depthwise_conv2d, "
                                          r"fully_connected$"):
         cv.check_name("layer kind", 3)
-    with pytest.raises(UnknownNameError, match=r"^unknown vocabulary 'colour'; valid: encoding, granularity, "):
+    with pytest.raises(UnknownNameError, match=r"^unknown vocabulary 'colour'; valid: encoding, encoding choice, granularity, "):
         cv.check_name("colour", "red")
 
 

@@ -97,15 +97,14 @@ def test_weight_remap_is_tuned_weights(digits) -> None:
     bs = bsm.decode(bsm.encode(bs))
     got = emulator_from_bitstream(graph, bs, _resolver(cands)).run(x)
     layers = compile_mac_layers(graph)
-    convs = graph.conv_ops()
     plans = {}
-    for li, op in enumerate(convs):
+    for li, (op, info) in enumerate(zip(graph.mac_ops(), space.layers)):  # every MAC layer is assigned
         layer = layers[op.index]
         w = layer.weights
         if li == 0:  # every kernel of layer 0 is in slot 0 (the uniform point)
             w64 = w.astype(np.int64)
             w = (np.sign(w64) * (np.abs(w64) & ~1)).astype(np.int8)
-        plans[op.index] = LayerPlan("signmag", (space.candidates[1].table,), np.zeros(layer.kernel_shape, np.int64), (),
+        plans[op.index] = LayerPlan(info.encoding, (space.candidates[1].table,), np.zeros(layer.kernel_shape, np.int64), (),
                                     w).validate(layer)
     want = Emulator(graph, plans).run(x)
     assert np.array_equal(got.logits, want.logits)

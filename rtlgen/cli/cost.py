@@ -36,12 +36,13 @@ def register(sub) -> None:
     p.add_argument("names", nargs="*", help="with --lib: entries to cost (default: all)")
     p.add_argument("--lib", help=f"library folder (e.g. {DEFAULT_LIB})")
     p.add_argument("--kind", default="generic", help="which netlist of an entry to synthesize (default generic)")
-    p.add_argument("--pdk", choices=pdk_names(), default=None,
+    process = p.add_mutually_exclusive_group()  # argparse: giving both is a usage error
+    process.add_argument("--pdk", choices=pdk_names(), default=None,
                    help=f"process: {', '.join(f'{n} ({PDKS[n].title})' for n in pdk_names())}; default {DEFAULT_PDK}")
     p.add_argument("--pdk-dir", action="append", default=[], metavar="DIR",
                    help="folder holding the PDK's liberty files when they do not ship with rtlgen "
                         "(gf180mcu, asap7; repeatable; also $RTLGEN_PDK_PATH)")
-    p.add_argument("--liberty", help="a liberty file of one's own instead of a PDK (timed with INVX1 drive "
+    process.add_argument("--liberty", help="a liberty file of one's own instead of a PDK (timed with INVX1 drive "
                                      "or 0.1 ns input transitions and 0.01 pF loads)")
     p.add_argument("--clock-ns", type=positive_float, default=StaConfig.clock_ns, help="clock period in ns (default 10)")
     p.add_argument("--vectors", type=positive_int, default=16384, help="operand pairs simulated (default 16384)")
@@ -74,8 +75,6 @@ def run(args) -> int:
     except ValueError as exc:
         given = ", ".join(f"{o} {p}" for o, p in (("--a-hist", args.a_hist), ("--b-hist", args.b_hist)) if p)
         raise ConfigError(f"{exc}" + (f" (given {given})" if given else "")) from None
-    if args.liberty is not None and args.pdk is not None:
-        raise ConfigError("give --pdk or --liberty, not both")
     pdk = None
     if args.liberty is not None:
         liberty, config, process = args.liberty, StaConfig(clock_ns=args.clock_ns), f"liberty {args.liberty}"
