@@ -109,7 +109,7 @@ def test_stages_import_only_earlier_stages():
             dst = _stage(target)
             if src == "":  # rtlgen/__init__.py: only its version
                 bad.append(f"{path.relative_to(ROOT.parent)}:{line}: the package root imports {target}")
-            elif dst == "":  # ``from rtlgen import __version__``: the root imports nothing, any stage may
+            elif dst == "":  # ``from rtlgen import __version__``: the root imports nothing of rtlgen
                 continue
             elif dst != src and RANK[dst] >= RANK[src]:
                 bad.append(f"{path.relative_to(ROOT.parent)}:{line}: {src} imports {target} ({dst or 'rtlgen'}), "
