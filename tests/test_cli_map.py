@@ -102,3 +102,21 @@ def test_map_with_weight_tuning(tmp_path, small_lib) -> None:
         assert row["emulation"]["search_accuracy"] == row["search_accuracy"]
     assert remapped > 0
     assert json.loads((out / "summary.json").read_text())["weight_tuning"] == "histogram"
+
+
+def test_map_passes_the_pdk_to_the_energy_model(tmp_path, monkeypatch) -> None:
+    """--pdk/--pdk-dir reach the MapJob (whose CatalogEnergy costs on that PDK)."""
+    from rtlgen.mapper import job as job_module
+
+    seen = []
+
+    def stop(job):
+        seen.append(job)
+        raise job_module.ConfigError("stopped by the test")
+
+    monkeypatch.setattr(job_module, "run_map_job", stop)
+    args = ["map", "--model", "m.tflite", "--images", "x.npz", "--accel", "a.toml", "--lib", "lib",
+            "--out", str(tmp_path / "run")]
+    assert main(args + ["--pdk", "gf180mcu", "--pdk-dir", str(tmp_path)]) == 1
+    assert main(args) == 1
+    assert [(j.pdk, j.pdk_dirs) for j in seen] == [("gf180mcu", (str(tmp_path),)), ("sky130hd", ())]

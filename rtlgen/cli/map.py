@@ -20,6 +20,7 @@ def _run(args: argparse.Namespace) -> int:
                  granularity=args.granularity, split_levels=args.split_levels, encoding=args.encoding,
                  candidates=tuple(args.candidates or ()), scheduler=args.scheduler, workers=args.workers,
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
+                 pdk=args.pdk, pdk_dirs=tuple(args.pdk_dir),
                  weight_tuning=args.weight_tuning, engine=args.engine, quality=args.quality,
                  progress=not args.quiet)
     report = run_map_job(job)
@@ -87,5 +88,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-layerwise", action="store_true", help="skip the layer-wise-only baseline search")
     p.add_argument("--energy-vectors", type=positive_int, default=4096, metavar="N",
                    help="operand vectors simulated per cost-flow energy figure")
+    from rtlgen.cost.pdk import DEFAULT_PDK, pdk_names
+
+    p.add_argument("--pdk", choices=pdk_names(), default=DEFAULT_PDK,
+                   help=f"process of the multipliers' energy model (default {DEFAULT_PDK})")
+    p.add_argument("--pdk-dir", action="append", default=[], metavar="DIR",
+                   help="folder of the PDK's liberty files when they do not ship (gf180mcu, asap7; repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
