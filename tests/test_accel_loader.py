@@ -174,7 +174,7 @@ def real_bitstream(tmp_path_factory, evoapprox_dir, shared_data):
     the classifier (kernel selects) on unit 0; with its accelerator hash and memory size."""
     from accel_library import build_library
     from rtlgen.accel.config import load_config
-    from rtlgen.bitstream.compose import conv_descriptor
+    from rtlgen.accel.compose import conv_descriptor
     from rtlgen.bitstream.format import Bitstream, MultiplierRef
     from rtlgen.nn import load_tflite
 

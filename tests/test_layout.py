@@ -162,3 +162,14 @@ def test_the_checks_can_fail():
     assert _stage("rtlgen.accel.job") == "accel"
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a -> b -> c -> a"]
     assert _cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+def test_one_cocotb_runner():
+    """Only rtlgen.sim.runner drives cocotb's runner (the simulators registry makes it)."""
+    import re
+
+    allowed = {ROOT / "sim" / "runner.py", ROOT / "sim" / "simulators.py"}
+    calls = re.compile(r"\.runner\(|get_runner\(|cocotb_tools\.runner")
+    bad = [f"{p.relative_to(ROOT.parent)}:{i}" for p in _sources() if p not in allowed
+           for i, line in enumerate(p.read_text().splitlines(), 1) if calls.search(line)]
+    assert not bad, f"cocotb's runner driven outside rtlgen.sim.runner: {bad}"

@@ -2,7 +2,7 @@
 ``rtlgen/sim/tb/accel_axi_test.py``.
 
 :class:`DeviceSim` writes the front end's Verilog (:func:`rtlgen.accel.generate.device_verilog`)
-for an accelerator hash and configuration-memory size, builds it once with cocotb's runner, and
+for an accelerator hash and configuration-memory size, builds it once (:mod:`rtlgen.sim.runner`), and
 runs any number of bitstreams through it in one simulation: each loaded by
 :class:`rtlgen.hil.driver.AccelDriver` over cocotbext-axi (AXI4-Stream frame, register polls),
 followed by a ``START`` attempt. What the registers said comes back as a dict per case.
@@ -17,6 +17,7 @@ from typing import Any
 from rtlgen import resources
 from rtlgen.accel.generate import DEVICE_MODULE, generate_device
 from rtlgen.errors import ToolError
+from rtlgen.sim import runner
 from rtlgen.sim.simulators import get_simulator
 
 __all__ = ["DeviceSim", "TEST_MODULE"]
@@ -32,23 +33,18 @@ class DeviceSim:
         self.accel_hash, self.capacity = accel_hash, capacity
         self.build_dir = Path(build_dir)
         self.simulator = get_simulator(simulator)
-        self._runner: Any = None
+        self._built = False
 
     def build(self) -> None:
         source = generate_device(self.accel_hash, self.capacity, self.build_dir)
-        runner = self.simulator.runner()
-        try:
-            runner.build(sources=[str(source)], hdl_toplevel=DEVICE_MODULE, build_dir=self.build_dir,
-                         timescale=("1ns", "1ps"), always=True)
-        except (RuntimeError, SystemExit, OSError) as exc:
-            raise ToolError(f"{self.simulator.name} build of {source} failed ({exc})") from exc
-        self._runner = runner
+        runner.build(self.simulator, [source], DEVICE_MODULE, self.build_dir, timescale=("1ns", "1ps"))
+        self._built = True
 
     def run(self, cases: list[tuple[str, bytes]], *, readback: int = 64) -> dict[str, Any]:
         """Load each ``(name, bitstream)`` in turn; the testbench's report (``cases``: per case
         ``accepted``, ``code``, ``offset``, ``bytes_received``, ``cycles``, ``status``,
         ``started``; for accepted ones the first ``readback`` bytes of configuration memory)."""
-        if self._runner is None:
+        if not self._built:
             self.build()
         cases_file = self.build_dir / "cases.json"
         results = self.build_dir / "results.json"
@@ -56,14 +52,9 @@ class DeviceSim:
                                           for n, d in cases]))
         if results.exists():
             results.unlink()
-        try:
-            self._runner.test(test_module=TEST_MODULE, hdl_toplevel=DEVICE_MODULE, hdl_toplevel_lang="verilog",
-                              build_dir=self.build_dir, test_dir=self.build_dir,
-                              extra_env={"RTLGEN_AXI_CASES": str(cases_file), "RTLGEN_AXI_RESULTS": str(results)},
-                              timescale=("1ns", "1ps"))
-        except (RuntimeError, SystemExit) as exc:
-            raise ToolError(f"{self.simulator.name} simulation of {DEVICE_MODULE} failed ({exc}); "
-                            f"see {self.build_dir / 'results.xml'}") from exc
+        runner.test(self.simulator, TEST_MODULE, DEVICE_MODULE, self.build_dir, self.build_dir,
+                    env={"RTLGEN_AXI_CASES": str(cases_file), "RTLGEN_AXI_RESULTS": str(results)},
+                    timescale=("1ns", "1ps"))
         if not results.exists():
             raise ToolError(f"the cocotb test {TEST_MODULE} wrote no results; see {self.build_dir / 'results.xml'}")
         return json.loads(results.read_text())
