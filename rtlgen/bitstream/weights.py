@@ -91,7 +91,7 @@ from rtlgen.paths import atomic_write_bytes
 __all__ = [
     "MAGIC", "VERSION", "HEADER_SIZE", "RECORD_SIZE",
     "LayerWeights", "WeightsImage", "weights_hash",
-    "encode", "decode", "read_weights", "write_weights", "describe",
+    "encode", "decode", "read_weights", "write_weights", "describe", "error_at",
 ]
 
 MAGIC = b"RTLW"
@@ -292,10 +292,14 @@ def write_weights(path: str | os.PathLike, img: WeightsImage) -> None:
 # Decoding
 
 
-def _fail(message: str, offset: int, file: str | None) -> BitstreamError:
+def error_at(message: str, offset: int, file: str | None = None) -> BitstreamError:
+    """A :class:`BitstreamError` about byte ``offset`` of an image (also its ``offset`` attribute)."""
     err = BitstreamError(f"{message} (at byte offset {offset})", file=file)
     err.offset = offset  # type: ignore[attr-defined]
     return err
+
+
+_fail = error_at
 
 
 _KIND_OF_CODE = {code: name for name, code in LAYER_KIND_CODES.items()}
