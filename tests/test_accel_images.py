@@ -2,6 +2,7 @@
 emulator computes from the two images exactly what it computes from the assignment."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -172,9 +173,25 @@ def test_weights_of_another_model_rejected(digits, dscnn, catalog) -> None:
     graph, _ = digits
     images = build_images(graph, AccelConfig(units=1, lanes=4, multipliers=1, **SHAPE), catalog)
     other = model_weights(dscnn[0], 4)
+    # config.bin (format version 2) names its weights.bin: the two images disagree
+    at = bsm.model_hash_offset(images.config)
+    assert images.config.model_hash == images.weights.model_hash
+    with pytest.raises(BitstreamError, match=rf"^c\.bin: bitstream goes with the weights\.bin of model hash "
+                                             rf"{images.weights.model_hash}, but w\.bin has {other.model_hash} "
+                                             rf"\(at byte offset {at}\)$"):
+        emulator_from_images(graph, images.config, other, _resolver(catalog), config_file="c.bin", weights_file="w.bin")
+    # a config.bin tied to no weights.bin: the weights are checked against the model
+    untied = dataclasses.replace(images.config, model_hash="")
     with pytest.raises(BitstreamError, match=r"^w\.bin: weights image is for the model with weights hash "
                                              rf"{other.model_hash}, not for .*digits.*\(at byte offset 16\)$"):
-        emulator_from_images(graph, images.config, other, _resolver(catalog), weights_file="w.bin")
+        emulator_from_images(graph, untied, other, _resolver(catalog), weights_file="w.bin")
+    # config.bin alone, for another model: its model hash says so
+    from rtlgen.emulate.from_bitstream import check_bitstream
+
+    with pytest.raises(BitstreamError, match=rf"^bitstream is for the model with weights hash "
+                                             rf"{images.weights.model_hash}, not for .*kws_ref_model.*"
+                                             rf"\(at byte offset {at}\)$"):
+        check_bitstream(dscnn[0], images.config)
     # one weight changed is another model
     layer = images.weights.layers[2]
     w = layer.weights.copy()

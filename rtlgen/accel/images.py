@@ -12,7 +12,8 @@ What ``rtlgen bitstream build`` writes. From a model, an accelerator configurati
   images, as :func:`rtlgen.emulate.emulator_for` tunes) the tuned codes travel as weight remaps
   of the slots whose map is not the identity, as the mapper writes them.
 * ``weights.bin`` (:mod:`rtlgen.bitstream.weights`): the model's own weights (not tuned) and
-  biases in the weight-memory layout of the configuration's ``lanes``.
+  biases in the weight-memory layout of the configuration's ``lanes``. Its model hash is also
+  in ``config.bin`` (format version 2), which ties the two images together.
 
 Units. When the configuration lists its ``[[unit]]`` banks, each layer runs on the first unit
 whose bank holds every multiplier it uses (matched by table hash, so an exact multiplier under
@@ -209,6 +210,7 @@ def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any 
     resolved = config.with_multipliers(banks)
     named = config.with_multipliers([[name_of(h, h) for h in bank] for bank in banks]) if chosen else config
     units = tuple(tuple(bsmod.MultiplierRef(h, signed_of[h], names.get(h, "")) for h in bank) for bank in banks)
-    stream = bsmod.Bitstream(accel_hash=resolved.config_hash(), units=units, layers=tuple(descs))
     weights = model_weights(graph, config.lanes, layers)
+    stream = bsmod.Bitstream(accel_hash=resolved.config_hash(), units=units, layers=tuple(descs),
+                             model_hash=weights.model_hash)
     return Images(stream, weights, named, chosen)

@@ -41,10 +41,16 @@ def _model_op(graph: Any, d: Any, *, file: str | None) -> Any:
 
 def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | None = None, *,
                     file: str | None = None) -> None:
-    """Raise BitstreamError unless every layer descriptor of ``bs`` matches the model."""
+    """Raise BitstreamError unless every layer descriptor of ``bs`` matches the model, and its
+    model hash (format version 2, when not empty) is the model's."""
     from rtlgen.emulate.layers import compile_mac_layers
 
     layers = layers if layers is not None else compile_mac_layers(graph)
+    if bs.model_hash:       # format version 2: tied to the weights of one model
+        want_hash = model_weights(graph, 1, layers).model_hash
+        if bs.model_hash != want_hash:
+            raise wmod.error_at(f"bitstream is for the model with weights hash {bs.model_hash}, not for "
+                                f"{graph.source} (weights hash {want_hash})", bsmod.model_hash_offset(bs), file)
     for d in bs.layers:
         m = layers[_model_op(graph, d, file=file).index]
         want = {
@@ -159,6 +165,10 @@ def emulator_from_images(graph: Any, bs: bsmod.Bitstream, weights: wmod.WeightsI
     from rtlgen.emulate.layers import compile_mac_layers
 
     layers = compile_mac_layers(graph)
+    if bs.model_hash and bs.model_hash != weights.model_hash:
+        raise wmod.error_at(f"bitstream goes with the weights.bin of model hash {bs.model_hash}, but "
+                            f"{weights_file or 'the weights image'} has {weights.model_hash}",
+                            bsmod.model_hash_offset(bs), config_file)
     check_weights(graph, weights, layers, file=weights_file)
     by_key = {layer.key: layer for layer in weights.layers}
     op_of = {(f"fc:{index}" if kind == "fully_connected" else str(index)): op for op, kind, index in _mac_keys(graph)}
