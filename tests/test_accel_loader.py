@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 
 from rtlgen.accel.loader import ConfigLoader, config_capacity, crc32_byte, expected_verdict
 from rtlgen.accel.regmap import DEVICE_ID, ErrorCode
-from rtlgen.bitstream.format import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
+from rtlgen.bitstream.format import VERSION, Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
 
 ACCEL = "0123456789abcdef"
 OTHER = "fedcba9876543210"
@@ -217,12 +217,16 @@ def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
     other[13:29] = b"0" * 16                      # same length, another accelerator's hash
     other[-4:] = struct.pack("<I", zlib.crc32(bytes(other[:-4])))
     cases.append(("other accelerator", bytes(other)))
+    from dataclasses import replace
+
+    from rtlgen.bitstream.format import decode
+    cases.append(("format version 1", encode(replace(decode(data), version=1))))  # decode reads it, the device not
     cases.append(("valid again", data))
 
     report = DeviceSim(accel, capacity, tmp_path / "build").run(cases, readback=48)
     ident = report["identity"]
     assert ident["config_hash"] == accel and ident["capacity"] == capacity
-    assert (ident["regmap"], ident["bitstream"]) == (1, 1)
+    assert (ident["regmap"], ident["bitstream"]) == (1, VERSION)          # the format version it checks
     assert report["start_before_config"] is False and report["status_before_config"]["START_REFUSED"]
     assert report["unmapped_resp"] == report["unmapped_write_resp"] == 2     # SLVERR
     assert report["ro_write_resp"] == 0 and report["id_after_write"] == DEVICE_ID
