@@ -26,7 +26,7 @@ table here (:data:`ENCODING_CODES`, :data:`GRANULARITY_CODES`). Only the bitstre
 kinds (:data:`LAYER_KIND_CODES`): the hardware runs every kind as a convolution (a fully
 connected layer is a 1x1 conv of a 1x1 image, a depthwise one a conv with one input channel per
 kernel). Engines have no code. Each tuple of names lists them in code order. Changing a code
-changes bitstream format version 1 and the generated RTL: don't.
+changes the bitstream formats (config.bin, weights.bin: layer kind codes) and the generated RTL: don't.
 """
 from __future__ import annotations
 

@@ -12,20 +12,20 @@ from amaranth.sim import Simulator
 
 from rtlgen.accel.loader import ConfigLoader, config_capacity, crc32_byte, expected_verdict
 from rtlgen.accel.regmap import DEVICE_ID, ErrorCode
-from rtlgen.bitstream.format import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
+from rtlgen.bitstream.format import VERSION, Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
 
 ACCEL = "0123456789abcdef"
 OTHER = "fedcba9876543210"
 
 
-def small_bitstream(accel: str = ACCEL, out_c: int = 8) -> bytes:
+def small_bitstream(accel: str = ACCEL, out_c: int = 8, version: int = 2) -> bytes:
     rng = np.random.default_rng(1)
     refs = (MultiplierRef("a" * 16, False, "mul8u_A"), MultiplierRef("b" * 16, False, "mul8u_B"))
     geo = Geometry(6, 6, 3, 6, 6, out_c, 3, 3, 1, 1, 1, 1)
     rq = Requant(-128, 3, -128, 127, tuple(int(x) for x in rng.integers(1 << 30, 1 << 31, out_c)),
                  tuple(int(x) for x in rng.integers(-9, 1, out_c)))
     layer = LayerDescriptor(0, "conv2d", 0, "signmag", "filter", geo, rq, tuple(i % 2 for i in range(out_c)))
-    return encode(Bitstream(accel, (refs,), (layer,)))
+    return encode(Bitstream(accel, (refs,), (layer,), version=version))
 
 
 def run_frames(frames: list[bytes], *, accel: str = ACCEL, capacity: int = 1024,
@@ -112,6 +112,7 @@ def _cases() -> list[tuple[str, bytes]]:
         cases.append((f"cut@{cut}", data[:cut]))
     cases.append(("extra", data + b"\x00\x01"))
     cases.append(("other accel", small_bitstream(OTHER)))
+    cases.append(("version 1", small_bitstream(version=1)))
     short = bytearray(data[:12])
     struct.pack_into("<I", short, 8, 15)
     cases.append(("declared 15", bytes(short) + b"\0" * 3))
@@ -145,8 +146,10 @@ def test_too_large_for_the_memory() -> None:
 def test_expected_verdict_follows_the_decoders_order() -> None:
     data = small_bitstream()
     bad = bytearray(data)
-    bad[4] = 2          # version 2 and a bad CRC: the version is checked first
+    bad[4] = 3          # version 3 and a bad CRC: the version is checked first
     assert expected_verdict(bytes(bad), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
+    # decode still reads version 1; this hardware reads only the version it is built for
+    assert expected_verdict(small_bitstream(version=1), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
     assert expected_verdict(small_bitstream(OTHER), ACCEL, 1024) == (ErrorCode.ACCEL_HASH_MISMATCH, 12)
     assert expected_verdict(data[:-1], ACCEL, 1024) == (ErrorCode.TRUNCATED, len(data) - 1)
 
@@ -214,12 +217,16 @@ def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
     other[13:29] = b"0" * 16                      # same length, another accelerator's hash
     other[-4:] = struct.pack("<I", zlib.crc32(bytes(other[:-4])))
     cases.append(("other accelerator", bytes(other)))
+    from dataclasses import replace
+
+    from rtlgen.bitstream.format import decode
+    cases.append(("format version 1", encode(replace(decode(data), version=1))))  # decode reads it, the device not
     cases.append(("valid again", data))
 
     report = DeviceSim(accel, capacity, tmp_path / "build").run(cases, readback=48)
     ident = report["identity"]
     assert ident["config_hash"] == accel and ident["capacity"] == capacity
-    assert (ident["regmap"], ident["bitstream"]) == (1, 1)
+    assert (ident["regmap"], ident["bitstream"]) == (1, VERSION)          # the format version it checks
     assert report["start_before_config"] is False and report["status_before_config"]["START_REFUSED"]
     assert report["unmapped_resp"] == report["unmapped_write_resp"] == 2     # SLVERR
     assert report["ro_write_resp"] == 0 and report["id_after_write"] == DEVICE_ID

@@ -55,7 +55,7 @@ def stream() -> Bitstream:
 def test_roundtrip_exact(stream: Bitstream) -> None:
     data = encode(stream)
     assert data[:4] == b"RTLB"
-    assert struct.unpack_from("<HHI", data, 4) == (1, 0, len(data))
+    assert struct.unpack_from("<HHI", data, 4) == (2, 0, len(data))
     assert struct.unpack_from("<I", data, len(data) - 4)[0] == zlib.crc32(data[:-4])
     back = decode(data, expect_accel=ACCEL)
     assert back == stream
@@ -67,6 +67,8 @@ def test_layout_offsets_as_documented(stream: Bitstream) -> None:
     data = encode(stream)
     assert data[12] == len(ACCEL) and data[13:13 + len(ACCEL)] == ACCEL.encode()
     pos = 13 + len(ACCEL)
+    assert data[pos] == 0 and bsm.model_hash_offset(stream) == pos  # model hash (version 2): none
+    pos += 1
     assert data[pos] == 2  # units
     assert data[pos + 1] == 3  # unit 0 bank size
     assert data[pos + 2] == 0  # unsigned flag of unit 0 slot 0
@@ -119,9 +121,9 @@ def test_truncation_at_every_offset(stream: Bitstream) -> None:
 
 def test_wrong_version_and_accelerator(stream: Bitstream) -> None:
     data = bytearray(encode(stream))
-    struct.pack_into("<H", data, 4, 2)
-    with pytest.raises(BitstreamError, match=r"^unsupported bitstream format version 2; this rtlgen reads version 1 "
-                                             r"\(at byte offset 4\)$"):
+    struct.pack_into("<H", data, 4, 3)
+    with pytest.raises(BitstreamError, match=r"^unsupported bitstream format version 3; this rtlgen reads versions 1 "
+                                             r"and 2 \(at byte offset 4\)$"):
         decode(bytes(data))
     with pytest.raises(BitstreamError, match=r"^bitstream is for accelerator config '0123456789abcdef', not this one "
                                              r"\('ffff'\) \(at byte offset 12\)$"):
@@ -255,3 +257,31 @@ def test_cli_accel_config_check(tmp_path, stream: Bitstream, capsys) -> None:
     assert main(["bitstream", "decode", str(bad), "--accel", str(accel)]) == 1
     assert re.search(r"bad\.bin: bitstream is for accelerator config '0{16}', not this one \('[0-9a-f]{16}'\) "
                      r"\(at byte offset 12\)", capsys.readouterr().err)
+
+
+def test_version_2_carries_the_model_hash(stream: Bitstream) -> None:
+    tied = replace(stream, model_hash="0123456789abcdef")
+    data = encode(tied)
+    at = bsm.model_hash_offset(tied)
+    assert data[at] == 16 and data[at + 1:at + 17] == b"0123456789abcdef"
+    assert decode(data) == tied and len(data) == len(encode(stream)) + 16
+    assert "model hash 0123456789abcdef" in bsm.describe(data)
+    assert bsm.from_dict(json.loads(bsm.dumps_json(tied))) == tied
+
+
+def test_version_1_still_read_and_written_back(stream: Bitstream) -> None:
+    """Version 1 (no model-hash field) decodes as version 1 and encodes back byte for byte."""
+    v1 = replace(stream, version=1)
+    data = encode(v1)
+    assert struct.unpack_from("<H", data, 4)[0] == 1 and len(data) == len(encode(stream)) - 1
+    # the version-2 bytes without the (empty) model-hash byte, with the version and CRC fixed
+    v2 = bytearray(encode(stream))
+    at = bsm.model_hash_offset(stream)
+    manual = bytearray(v2[:at] + v2[at + 1:])
+    struct.pack_into("<HHI", manual, 4, 1, 0, len(manual))
+    assert _recrc(manual) == data
+    back = decode(data)
+    assert back == v1 and back.version == 1 and back.model_hash == "" and encode(back) == data
+    assert back.layers == stream.layers and back.units == stream.units
+    with pytest.raises(ValueError, match=r"^a version-1 bitstream has no model hash; write version 2$"):
+        replace(stream, version=1, model_hash="ab")

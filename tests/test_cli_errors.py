@@ -261,6 +261,12 @@ def _map(g: Good, *, model=None, images=None, accel=None, lib=None, out=None, ex
     return argv
 
 
+def _build(g: Good, d: Path, *, model=None, accel=None, lib=None, assign=None, out=None) -> list[str]:
+    """``bitstream build`` with the good inputs but one (the good ones build: exact, one unit)."""
+    return ["bitstream", "build", "--model", str(model or g.model), "--accel", str(accel or g.accel_toml),
+            "--lib", str(lib or g.lib), *(["--assign", str(assign)] if assign else []), "--out", str(out or d / "imgs")]
+
+
 MANIFEST_KINDS = ("no-manifest", "missing", "manifest-no-files", "manifest-no-hash", "manifest-bad-units",
                   "manifest-empty", "manifest-truncated")
 
@@ -321,6 +327,13 @@ CASES: list[Case] = [
     Case(("map",), _map(None, lib="bad"), ("missing", "text")),
     Case(("map",), _map(None, out="bad"), ("text",)),
     # bitstream
+    *[Case(("bitstream", "build"), (lambda arg: lambda g, b, d: _build(g, d, **{arg: b}))(arg), kinds, good_file, suffix)
+      for arg, kinds, good_file, suffix in (
+          ("model", ("missing", "empty", "folder", "truncated", "text", "npz"), "model", ".tflite"),
+          ("accel", ("missing", "empty", "folder", "truncated", "binary"), "accel_toml", ".toml"),
+          ("lib", CATALOG_KINDS, None, ""),
+          ("assign", ("missing", "empty", "folder", "binary"), None, ".json"),
+          ("out", ("text",), None, ""))],
     Case(("bitstream", "encode"), lambda g, b, d: ["bitstream", "encode", str(b), "--out", str(d / "c.bin")],
          ("missing", "empty", "folder", "truncated", "binary"), "spec", ".json"),
     Case(("bitstream", "encode"), lambda g, b, d: ["bitstream", "encode", str(g.spec), "--out", str(b)],
@@ -346,6 +359,10 @@ CASES: list[Case] = [
                                                     str(b), "--images", str(g.images), "--lib", str(g.lib),
                                                     "--out", str(d / "e.npz")],
          ("missing", "empty", "truncated", "npz"), "model", ".tflite"),
+    Case(("bitstream", "emulate"), lambda g, b, d: ["bitstream", "emulate", str(g.bitstream), "--model",
+                                                    str(g.model), "--images", str(g.images), "--lib", str(g.lib),
+                                                    "--weights", str(b), "--out", str(d / "e.npz")],
+         ("missing", "empty", "folder", "text", "binary"), suffix=".bin"),
     # hil (fails before the Verilator build)
     Case(("hil",), lambda g, b, d: _hil(g, b, g.bitstream, g.model, g.images, d), MANIFEST_KINDS),
     Case(("hil",), lambda g, b, d: _hil(g, g.accel_dir, b, g.model, g.images, d),
@@ -379,6 +396,8 @@ USAGE: list[tuple[tuple[str, ...], list[str], str]] = [
     (("emulate",), ["emulate", "--model", "m", "--images", "i", "--out", "o", "--limit", "-1"], "--limit"),
     (("emulate",), ["emulate", "--model", "m", "--images", "i", "--out", "o", "--calib", "-3"], "--calib"),
     (("emulate",), ["emulate", "--model", "m", "--images", "i", "--out", "o", "--batch", "0"], "--batch"),
+    (("bitstream", "build"), ["bitstream", "build", "--model", "m", "--accel", "a", "--lib", "l", "--out", "o",
+                              "--calib", "0"], "--calib"),
     (("bitstream", "emulate"), ["bitstream", "emulate", "b", "--model", "m", "--images", "i", "--lib", "l",
                                 "--out", "o", "--limit", "-2"], "--limit"),
     (("map",), ["map", "--model", "m", "--images", "i", "--accel", "a", "--lib", "l", "--out", "o",

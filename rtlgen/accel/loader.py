@@ -5,7 +5,8 @@
 byte). While the bytes stream in it checks, in :func:`rtlgen.bitstream.format.decode`'s order:
 
 1. magic ``RTLB``, byte by byte (``BAD_MAGIC`` at the first differing byte);
-2. once the 12-byte header is in: version (``BAD_VERSION`` at 4), flags (``BAD_FLAGS`` at 6), a
+2. once the 12-byte header is in: version (``BAD_VERSION`` at 4: only format version
+   :data:`~rtlgen.bitstream.format.VERSION`, although ``decode`` still reads version 1), flags (``BAD_FLAGS`` at 6), a
    declared length of at least 16 (``BAD_LENGTH`` at 8); a frame that ends inside the header is
    ``TRUNCATED`` at the number of bytes received;
 3. the declared length against the bytes received: ``tlast`` early is ``TRUNCATED`` (offset =
@@ -21,6 +22,10 @@ So on any bitstream that ``decode`` rejects by its header, length, CRC or accele
 hardware reports the same check at the same byte offset. ``decode``'s field checks (values out of
 range, selects beyond a bank) are not made here yet: they come with the descriptor table that reads
 the configuration memory.
+
+The model hash that follows the accelerator hash (version 2: the ``weights.bin`` the
+configuration goes with) is stored, not checked: that needs the weights image, which this
+loader does not take yet.
 
 Bytes ``12 .. N-5`` (everything between the header and the CRC) are written to the configuration
 memory at address ``offset - 12`` (:meth:`ConfigLoader.capacity` bytes, see
@@ -82,13 +87,13 @@ def crc32_byte(crc: Value, byte: Value) -> Value:
 
 
 def config_capacity(config: Any, *, layers: int = 16) -> int:
-    """Bytes of configuration memory for ``config``: the banks (names up to 64 bytes) and
+    """Bytes of configuration memory for ``config``: the hashes (accelerator, model), the banks (names up to 64 bytes) and
     ``layers`` filter-granularity descriptors of ``config.channels`` output channels, each with
     one weight remap, rounded up to a power of two. (The whole-network sequencer will size it
     from the memory plan instead.)"""
     banks = 1 + config.units * (1 + config.multipliers * (1 + 1 + 16 + 1 + 64))
     layer = 6 + 24 + 10 + 6 * config.channels + 1 + 257
-    need = (1 + 16) + banks + 2 + layers * layer
+    need = (1 + 16) + (1 + 16) + banks + 2 + layers * layer
     return 1 << math.ceil(math.log2(need))
 
 
@@ -299,14 +304,18 @@ _DECODE_CHECKS: tuple[tuple[str, ErrorCode], ...] = (
 
 def expected_verdict(data: bytes, accel_hash: str, capacity: int) -> tuple[ErrorCode, int]:
     """What :class:`ConfigLoader` must report for ``data``: ``(code, offset)``, derived from
-    :func:`rtlgen.bitstream.format.decode` (header, length and CRC checks, in its order) plus this
+    :func:`rtlgen.bitstream.format.decode` (header, length and CRC checks, in its order; any
+    version but :data:`~rtlgen.bitstream.format.VERSION` is ``BAD_VERSION``) plus this
     hardware's own checks (capacity, then the accelerator hash). Field errors that ``decode``
     finds after the CRC are not checked by the hardware yet, so they are not errors here."""
     import re
+    import struct
 
     from rtlgen.bitstream.format import decode
     from rtlgen.errors import BitstreamError
 
+    if len(data) >= HEADER_SIZE and data[:4] == MAGIC and struct.unpack_from("<H", data, 4)[0] != VERSION:
+        return ErrorCode.BAD_VERSION, 4     # decode reads older versions too; this hardware does not
     try:
         decode(data)
     except BitstreamError as exc:

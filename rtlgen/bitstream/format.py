@@ -5,18 +5,21 @@ runs, which unit runs it, the operand encoding, which of the unit's multipliers 
 kernel uses, the requantization parameters and, optionally, a weight-code remap per multiplier.
 Weights and biases are not in it: they go to the weight memories separately.
 
-Byte layout, format version 1 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
+Byte layout, format version 2 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
 ``str8`` = ``u8`` byte count followed by that many bytes of ASCII/UTF-8)::
 
     offset  size  field
     ------  ----  -----------------------------------------------------------------------------
     0       4     magic b"RTLB"
-    4       2     u16 format version (1)
+    4       2     u16 format version (2; version 1 is still read, see below)
     6       2     u16 flags, reserved, must be 0
     8       4     u32 N: total length of the bitstream in bytes, this header and the CRC included
     12      ...   str8 accelerator-config hash: ``AccelConfig.config_hash()``
                   (:mod:`rtlgen.accel.config`) of the *resolved* configuration the bitstream was
                   made for (its banks = these units' table hashes), hex
+            ...   str8 model hash (version 2 only): the model hash of the ``weights.bin`` this
+                  configuration goes with (:func:`rtlgen.bitstream.weights.weights_hash`, 16
+                  hex digits), or empty (0 bytes) when it is not tied to one
             1     u8 U: number of compute units
                   per unit u:
             1       u8 M_u: number of multipliers in the unit's bank (slots 0..M_u-1)
@@ -55,6 +58,11 @@ Byte layout, format version 1 (all integers little-endian; ``uN``/``iN`` = unsig
                       correction terms use the replaced weights too
     N-4     4     u32 CRC-32 (zlib.crc32) of bytes 0..N-5
 
+Version 1 is version 2 without the model-hash field; :func:`decode` reads both (a version-1
+bitstream decodes with ``version = 1`` and an empty ``model_hash``, and :func:`encode` writes it
+back byte for byte). The accelerator's loader (:mod:`rtlgen.accel.loader`) accepts only
+:data:`VERSION`.
+
 :func:`decode` checks, in this order: magic, version, flags, declared length against the actual
 length (so a truncated bitstream is caught at any offset), CRC (so any flipped bit is caught),
 then every field while parsing (values out of range, selects beyond the unit's bank) and finally
@@ -86,6 +94,7 @@ from rtlgen.paths import atomic_write_bytes
 __all__ = [
     "MAGIC",
     "VERSION",
+    "READ_VERSIONS",
     "ENCODINGS",
     "GRANULARITIES",
     "LAYER_KINDS",
@@ -105,14 +114,22 @@ __all__ = [
     "describe",
     "dumps_json",
     "normalize_accel_hash",
+    "model_hash_offset",
 ]
 
 MAGIC = b"RTLB"
-VERSION = 1
+VERSION = 2
+#: The format versions :func:`decode` reads (and :func:`encode` writes, by ``Bitstream.version``).
+READ_VERSIONS = (1, 2)
 HEADER_SIZE = 12
 
 #: The twelve u16 of a descriptor's geometry, in byte order (= Geometry's field order).
 GEOMETRY_FIELDS: tuple[str, ...] = tuple(f.name for f in _fields(Geometry))
+
+
+def model_hash_offset(bs: Bitstream) -> int:
+    """Byte offset of the model-hash ``str8`` in ``encode(bs)`` (format version 2)."""
+    return HEADER_SIZE + 1 + len(bs.accel_hash.encode("utf-8"))
 
 
 def normalize_accel_hash(value: str | bytes) -> str:
@@ -289,20 +306,29 @@ class LayerDescriptor:
 
 @dataclass(frozen=True)
 class Bitstream:
-    """A whole configuration: the units' multiplier banks and the layer descriptors."""
+    """A whole configuration: the units' multiplier banks and the layer descriptors.
+
+    ``model_hash``: the model hash of the ``weights.bin`` it goes with (format version 2), or
+    ``""``. ``version``: the format version it is written in (a version-1 bitstream has no
+    model hash)."""
 
     accel_hash: str
     units: tuple[tuple[MultiplierRef, ...], ...]
     layers: tuple[LayerDescriptor, ...]
     version: int = field(default=VERSION)
+    model_hash: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accel_hash", normalize_accel_hash(self.accel_hash))
         _check_str8(self.accel_hash, "accelerator hash")
+        _check_str8(self.model_hash, "model hash")
         object.__setattr__(self, "units", tuple(tuple(u) for u in self.units))
         object.__setattr__(self, "layers", tuple(self.layers))
-        if self.version != VERSION:
-            raise ValueError(f"only bitstream format version {VERSION} can be built, not {self.version}")
+        if self.version not in READ_VERSIONS:
+            raise ValueError(f"bitstream format version must be one of {', '.join(map(str, READ_VERSIONS))}, "
+                             f"not {self.version}")
+        if self.version < 2 and self.model_hash:
+            raise ValueError("a version-1 bitstream has no model hash; write version 2")
         if not 1 <= len(self.units) <= 255:
             raise ValueError(f"a bitstream needs 1..255 units, not {len(self.units)}")
         for u, bank in enumerate(self.units):
@@ -363,8 +389,10 @@ def encode(bs: Bitstream) -> bytes:
         out.append(len(raw))
         out.extend(raw)
 
-    out += MAGIC + struct.pack("<HHI", VERSION, 0, 0)  # length patched below
+    out += MAGIC + struct.pack("<HHI", bs.version, 0, 0)  # length patched below
     str8(bs.accel_hash)
+    if bs.version >= 2:
+        str8(bs.model_hash)
     out.append(len(bs.units))
     for bank in bs.units:
         out.append(len(bank))
@@ -458,11 +486,11 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
     if n < HEADER_SIZE:
         raise _fail(f"truncated: the stream ends inside the {HEADER_SIZE}-byte header ({n} bytes)", n, file)
     version, flags, total = struct.unpack_from("<HHI", data, 4)
-    if version != VERSION:
-        raise _fail(f"unsupported bitstream format version {version}; this rtlgen reads version {VERSION}",
-                    4, file)
+    if version not in READ_VERSIONS:
+        raise _fail(f"unsupported bitstream format version {version}; this rtlgen reads versions "
+                    f"{' and '.join(map(str, READ_VERSIONS))}", 4, file)
     if flags != 0:
-        raise _fail(f"header flags must be 0 in format version {VERSION}, not {flags:#06x}", 6, file)
+        raise _fail(f"header flags must be 0 in format version {version}, not {flags:#06x}", 6, file)
     if total < HEADER_SIZE + 4:
         raise _fail(f"declared length {total} is shorter than the header and CRC", 8, file)
     if n < total:
@@ -479,6 +507,7 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
     r.pos = HEADER_SIZE
     accel_offset = r.pos
     accel_hash = r.str8("accelerator hash")
+    model_hash = r.str8("model hash") if version >= 2 else ""
     n_units = r.u8("unit count")
     if n_units == 0:
         raise _fail("unit count is 0; a bitstream needs at least one unit", r.pos - 1, file)
@@ -558,7 +587,8 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
             raise _fail(f"layer descriptor: {exc}", start, file) from None
     if r.pos != total - 4:
         raise _fail(f"{total - 4 - r.pos} unparsed bytes before the CRC", r.pos, file)
-    bs = Bitstream(accel_hash=accel_hash, units=tuple(units), layers=tuple(layers))
+    bs = Bitstream(accel_hash=accel_hash, units=tuple(units), layers=tuple(layers), version=version,
+                   model_hash=model_hash)
     if expect_accel is not None:
         want = normalize_accel_hash(expect_accel)
         if accel_hash != want:
@@ -618,7 +648,8 @@ def from_dict(d: dict[str, Any], *, file: str | None = None) -> Bitstream:
                 requant=Requant(**ld["requant"]), selects=tuple(ld["selects"]),
                 weight_remap=tuple(WeightRemap(r["slot"], bytes(r["codes"])) for r in ld.get("weight_remap", ()))))
         where = "bitstream"
-        return Bitstream(accel_hash=d["accel_hash"], units=tuple(units), layers=tuple(layers), version=version)
+        return Bitstream(accel_hash=d["accel_hash"], units=tuple(units), layers=tuple(layers), version=version,
+                         model_hash=d.get("model_hash", ""))
     except KeyError as exc:
         raise ConfigError(f"{where}: missing field {exc.args[0]!r}", file=file) from None
     except (TypeError, ValueError) as exc:
@@ -653,9 +684,12 @@ def to_assignment(bs: Bitstream, *, default_encoding: str = DEFAULT_ENCODING) ->
 def describe(data: bytes, *, file: str | None = None) -> str:
     """A human-readable listing of a (valid) bitstream with the byte offset of each part."""
     bs = decode(data, file=file)
-    lines = [f"rtlgen bitstream, format version {VERSION}, {len(data)} bytes, CRC {struct.unpack_from('<I', data, len(data) - 4)[0]:#010x}",
+    lines = [f"rtlgen bitstream, format version {bs.version}, {len(data)} bytes, CRC {struct.unpack_from('<I', data, len(data) - 4)[0]:#010x}",
              f"  @12 accelerator config hash {bs.accel_hash}"]
     pos = HEADER_SIZE + 1 + len(bs.accel_hash.encode())
+    if bs.version >= 2:
+        lines.append(f"  @{pos} model hash {bs.model_hash or '(none: not tied to a weights.bin)'}")
+        pos += 1 + len(bs.model_hash.encode())
     lines.append(f"  @{pos} {len(bs.units)} units")
     pos += 1
     for u, bank in enumerate(bs.units):

@@ -1,4 +1,9 @@
-"""``rtlgen bitstream encode|decode|inspect``: the configuration bitstream from and to JSON."""
+"""``rtlgen bitstream build|encode|decode|inspect|emulate``: the accelerator's images.
+
+``build`` makes ``config.bin`` and ``weights.bin`` of a model for an accelerator configuration
+(:mod:`rtlgen.accel.images`); ``encode``/``decode`` turn ``config.bin`` into JSON and back;
+``inspect`` lists either image's parts with their byte offsets; ``emulate`` runs the emulator
+from ``config.bin`` (and ``weights.bin``)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +11,7 @@ import json
 from pathlib import Path
 
 from rtlgen.bitstream import format as bsmod
+from rtlgen.bitstream import weights as wmod
 from rtlgen.errors import ConfigError
 from rtlgen.paths import atomic_write_files
 from rtlgen.cli._args import positive_int
@@ -65,9 +71,53 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.images import build_images
+    from rtlgen.emulate.assignment import load_assignment
+    from rtlgen.library.catalog import Catalog
+    from rtlgen.nn.images import load_images
+    from rtlgen.nn.tflite import load_tflite
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("is a file; expected the output folder (created if missing)", file=str(out))
+    graph = load_tflite(args.model)
+    config = load_config(args.accel)
+    catalog = Catalog.open(args.lib)
+    assignment = load_assignment(args.assign) if args.assign else None
+    calib = None
+    if assignment is not None and assignment.weight_tuning == "histogram":
+        if not args.images:
+            raise ConfigError("weight_tuning 'histogram' calibrates on images: give --images X.npz",
+                              file=str(args.assign))
+        calib, _ = load_images(args.images, 0, args.calib)
+    images = build_images(graph, config, catalog, assignment, calib_images=calib)
+    files = images.files()
+    atomic_write_files({out / name: data for name, data in files.items()})
+    described = len(images.config.layers)
+    approx = sum(1 for d in images.config.layers
+                 if any(images.config.units[d.unit][s].hash != _exact_hash(images.config.units[d.unit][s].signed)
+                        for s in set(d.selects)))
+    print(f"wrote {out / 'config.bin'} ({len(files['config.bin'])} bytes, accelerator {images.config.accel_hash}, "
+          f"{described} layers, {approx} approximate) and {out / 'weights.bin'} ({len(files['weights.bin'])} bytes, "
+          f"{images.weights.lanes} lanes, model {images.weights.model_hash})"
+          + (f"; banks chosen here: {out / 'accel.toml'}" if images.banks_chosen else ""))
+    return 0
+
+
+def _exact_hash(signed: bool) -> str:
+    from rtlgen.netlist.table import exact_table, table_hash
+
+    return table_hash(exact_table(signed), signed)
+
+
 def _inspect(args: argparse.Namespace) -> int:
     path = Path(args.bitstream)
     data = path.read_bytes()
+    if data[:4] == wmod.MAGIC:      # weights.bin: no accelerator hash to check
+        print(wmod.describe(data, file=str(path)))
+        return 0
     print(bsmod.describe(data, file=str(path)))
     want = _expected_accel(args, bsmod.decode(data, file=str(path)))
     if want is not None:
@@ -80,7 +130,7 @@ def _emulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rtlgen.library.catalog import Catalog
-    from rtlgen.emulate.from_bitstream import emulator_from_bitstream
+    from rtlgen.emulate.from_bitstream import emulator_from_bitstream, emulator_from_images
     from rtlgen.mapper.network import load_images
     from rtlgen.nn.tflite import load_tflite
 
@@ -93,8 +143,12 @@ def _emulate(args: argparse.Namespace) -> int:
     x, y = load_images(args.images)
     if args.limit is not None:
         x, y = x[:args.limit], y[:args.limit]
-    emu = emulator_from_bitstream(graph, bs, lambda name: (catalog.table(name), catalog.get(name).signed),
-                                  file=str(args.bitstream))
+    resolver = lambda name: (catalog.table(name), catalog.get(name).signed)  # noqa: E731
+    if args.weights:
+        emu = emulator_from_images(graph, bs, wmod.read_weights(args.weights), resolver,
+                                   config_file=str(args.bitstream), weights_file=str(args.weights))
+    else:
+        emu = emulator_from_bitstream(graph, bs, resolver, file=str(args.bitstream))
     res = emu.run(x)
     acc = res.accuracy(y)
     import io
@@ -119,6 +173,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bitstream", help="encode, decode and inspect configuration bitstreams",
                               description=__doc__)
     sub = p.add_subparsers(dest="bitstream_command", metavar="ACTION", required=True)
+    b = sub.add_parser("build", help="model + accelerator config (+ assignment) -> config.bin and weights.bin",
+                       description="Write OUT/config.bin (every MAC layer's descriptor) and OUT/weights.bin (the "
+                                   "model's weights and biases in the weight-memory layout), together or not at "
+                                   "all. Without --assign every layer is exact. When ACCEL.toml lists no "
+                                   "[[unit]] banks they are chosen from the assignment and written to "
+                                   "OUT/accel.toml as well.")
+    b.add_argument("--model", required=True, metavar="M.tflite")
+    b.add_argument("--accel", required=True, metavar="ACCEL.toml", help="accelerator configuration")
+    b.add_argument("--lib", required=True, metavar="LIBDIR", help="catalog resolving the multiplier names")
+    b.add_argument("--assign", metavar="A.json", help="emulator assignment (rtlgen.emulate.assignment); default exact")
+    b.add_argument("--images", metavar="X.npz", help="calibration images, for histogram weight tuning")
+    b.add_argument("--calib", type=positive_int, default=100, metavar="N",
+                   help="calibrate on the first N of --images (default 100)")
+    b.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if missing)")
+    b.set_defaults(handler=_build)
     e = sub.add_parser("encode", help="JSON description -> bitstream")
     e.add_argument("spec", metavar="SPEC.json")
     e.add_argument("--out", "-o", required=True, metavar="OUT.bin")
@@ -130,7 +199,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--assignment", metavar="ASSIGN.json", help="also write the emulator's assignment")
     _accel_options(d)
     d.set_defaults(handler=_decode)
-    i = sub.add_parser("inspect", help="list a bitstream's parts with their byte offsets")
+    i = sub.add_parser("inspect", help="list the parts of config.bin or weights.bin with their byte offsets")
     i.add_argument("bitstream", metavar="IN.bin")
     _accel_options(i)
     i.set_defaults(handler=_inspect)
@@ -139,6 +208,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--model", required=True, metavar="M.tflite")
     m.add_argument("--images", required=True, metavar="X.npz", help="images 'x' and labels 'y'")
     m.add_argument("--lib", required=True, metavar="LIBDIR", help="catalog holding the bitstream's multipliers")
+    m.add_argument("--weights", metavar="W.bin", help="take the weights from this weights.bin (checked against --model)")
     m.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images")
     m.add_argument("--out", "-o", required=True, metavar="OUT.npz", help="logits, output, pred, accuracy")
     m.add_argument("--accel", metavar="ACCEL.toml", help="reject a bitstream made for another accelerator config")

@@ -200,7 +200,7 @@ def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[di
 
 def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSpace, folder: Path, encoding: str,
                  accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
-                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None) -> None:
+                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None, model_hash: str = "") -> None:
     """Front point ``i``'s files in ``folder``: accel.toml (when ``accel_hash`` makes one per
     point), config.bin, assignment.json and, with ``emulate``, emulation.npz, which must
     reproduce the accuracies the search measured (VerificationError otherwise)."""
@@ -212,7 +212,7 @@ def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSp
             atomic_write_text(folder / "accel.toml", toml_text)
     else:
         point_hash = bsmod.normalize_accel_hash(accel_hash)
-    data = bsmod.encode(space.bitstream(mapping, point_hash))
+    data = bsmod.encode(space.bitstream(mapping, point_hash, model_hash=model_hash))
     atomic_write_bytes(folder / "config.bin", data)
     decoded = bsmod.decode(data, expect_accel=point_hash)
     assignment = bsmod.to_assignment(decoded, default_encoding=encoding)
@@ -241,7 +241,9 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 weight_tuning: str = "none",
                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
-                progress: bool = True) -> MapReport:
+                progress: bool = True, model_hash: str = "") -> MapReport:
+    """The whole mapping job (module docstring) into ``out_dir``. ``model_hash``: the model's weights hash (:func:`rtlgen.emulate.from_bitstream.model_weights`),
+    recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # "auto": each layer carries its own encoding (rtlgen.mapper.network.layer_encodings); the
@@ -316,7 +318,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         # that disagrees with the search): its files go to a staged sibling, renamed at the end
         row["bitstream"] = str((folder / "config.bin").relative_to(out))
         with staged_folder(folder) as stage:
-            _write_point(i, p, row, space, stage, encoding, accel_hash, emulate)
+            _write_point(i, p, row, space, stage, encoding, accel_hash, emulate, model_hash)
         if "emulation" in row:
             row["emulation"]["file"] = str((folder / "emulation.npz").relative_to(out))
     objective = getattr(search_accuracy, "objective", None)

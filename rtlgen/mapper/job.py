@@ -96,6 +96,7 @@ class MapJob:
 
 def run_map_job(job: MapJob) -> MapReport:
     from rtlgen.accel.config import load_config
+    from rtlgen.emulate.from_bitstream import model_weights
     from rtlgen.library.catalog import Catalog
     from rtlgen.nn.tflite import load_tflite
 
@@ -181,4 +182,5 @@ def run_map_job(job: MapJob) -> MapReport:
                        granularity=job.granularity, split_levels=job.split_levels,  # type: ignore[arg-type]
                        encoding=job.encoding, weight_tuning=job.weight_tuning,
                        executor_factory=executor_factory, emulate=emulate,
-                       layerwise_baseline=job.layerwise_baseline, progress=job.progress)
+                       layerwise_baseline=job.layerwise_baseline, progress=job.progress,
+                       model_hash=model_weights(graph, config.lanes).model_hash)

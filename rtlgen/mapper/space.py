@@ -337,9 +337,10 @@ class SearchSpace:
             out.append(bsmod.WeightRemap(slot, bytes((tuned & 0xFF).astype(np.uint8))))
         return tuple(out)
 
-    def bitstream(self, mapping: Mapping, accel_hash: str | bytes) -> bsmod.Bitstream:
+    def bitstream(self, mapping: Mapping, accel_hash: str | bytes, *, model_hash: str = "") -> bsmod.Bitstream:
         """The configuration bitstream of ``mapping`` (needs each layer's kind/geometry/requant);
-        with weight tuning, the tuned weight codes travel as weight remaps."""
+        with weight tuning, the tuned weight codes travel as weight remaps. ``model_hash``: the
+        weights hash of the model's ``weights.bin`` (empty: not tied to one)."""
         units = tuple(tuple(bsmod.MultiplierRef(self.candidates[c].hash, self.candidates[c].signed,
                                                 self.candidates[c].name) for c in bank) for bank in mapping.units)
         descs = []
@@ -351,7 +352,7 @@ class SearchSpace:
                 encoding=self.encodings[li], granularity=self.granularity,  # type: ignore[arg-type]
                 geometry=layer.geometry, requant=layer.requant, selects=tuple(np.asarray(mapping.selects[li]).ravel()),
                 weight_remap=self.weight_remaps(mapping, li)))
-        return bsmod.Bitstream(accel_hash=accel_hash, units=units, layers=tuple(descs))
+        return bsmod.Bitstream(accel_hash=accel_hash, units=units, layers=tuple(descs), model_hash=model_hash)
 
     def fingerprint(self) -> str:
         """Identity of the space (for refusing to resume a run on a different problem)."""

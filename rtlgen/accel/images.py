@@ -1,0 +1,216 @@
+"""The two images an accelerator loads for a model: ``config.bin`` and ``weights.bin``.
+
+What ``rtlgen bitstream build`` writes. From a model, an accelerator configuration
+(:mod:`rtlgen.accel.config`), a catalog and, optionally, an emulator assignment
+(:mod:`rtlgen.emulate.assignment`, any file of that schema; none = exact everywhere):
+
+* ``config.bin`` (:mod:`rtlgen.bitstream.format`) describes **every** MAC layer of the model
+  (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; those the assignment does not list run the exact
+  multiplier in its default encoding, as the emulator computes them). A layer's granularity is
+  the coarsest that expresses its selects (one multiplier: ``layer``; one per output channel:
+  ``filter``; else ``kernel``). With weight tuning (``uniform``, or ``histogram`` on calibration
+  images, as :func:`rtlgen.emulate.emulator_for` tunes) the tuned codes travel as weight remaps
+  of the slots whose map is not the identity, as the mapper writes them.
+* ``weights.bin`` (:mod:`rtlgen.bitstream.weights`): the model's own weights (not tuned) and
+  biases in the weight-memory layout of the configuration's ``lanes``. Its model hash is also
+  in ``config.bin`` (format version 2), which ties the two images together.
+
+Units. When the configuration lists its ``[[unit]]`` banks, each layer runs on the first unit
+whose bank holds every multiplier it uses (matched by table hash, so an exact multiplier under
+any catalog name serves ``"exact"``); a layer no unit can run is an error naming its multipliers
+and the banks. When it lists none, the banks are filled from the assignment: layer after layer in
+graph order, on the unit that already holds the most of its multipliers and still has room
+(first such unit on ties); free slots get the exact multiplier of the unit's signedness. The
+chosen configuration (:attr:`Images.accel`, named with catalog names where the catalog has the
+multiplier, else by table hash) is then part of the result, to generate the matching hardware.
+
+The accelerator hash in ``config.bin`` is the configuration's :meth:`AccelConfig.config_hash`
+with its banks resolved to table hashes: the hash the mapper records
+(:func:`rtlgen.mapper.job.run_map_job`) and the generated accelerator bakes in, computed
+without generating RTL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rtlgen.accel.config import AccelConfig
+from rtlgen.bitstream import format as bsmod
+from rtlgen.bitstream import weights as wmod
+from rtlgen.errors import CatalogError, ConfigError
+
+__all__ = ["Images", "build_images"]
+
+
+@dataclass(frozen=True)
+class Images:
+    """What :func:`build_images` makes: the two images and the configuration they are for."""
+
+    config: bsmod.Bitstream
+    weights: wmod.WeightsImage
+    #: the configuration with its banks, named (catalog names where possible)
+    accel: AccelConfig
+    #: whether the banks were chosen here (the given configuration listed none)
+    banks_chosen: bool
+
+    def files(self) -> dict[str, bytes]:
+        """File name -> bytes: ``config.bin``, ``weights.bin`` and, when the banks were chosen
+        here, ``accel.toml`` (the configuration ``config.bin``'s accelerator hash names)."""
+        out = {"config.bin": bsmod.encode(self.config), "weights.bin": wmod.encode(self.weights)}
+        if self.banks_chosen:
+            out["accel.toml"] = self.accel.to_toml().encode("utf-8")
+        return out
+
+
+def _granularity(sel: np.ndarray) -> tuple[str, tuple[int, ...]]:
+    """The coarsest granularity that expresses slot selects ``sel[o, g]``, and its selects."""
+    if (sel == sel.flat[0]).all():
+        return "layer", (int(sel.flat[0]),)
+    if (sel == sel[:, :1]).all():
+        return "filter", tuple(int(s) for s in sel[:, 0])
+    return "kernel", tuple(int(s) for s in sel.ravel())
+
+
+def _pack(needs: list[tuple[str, list[str]]], units: int, slots: int,
+          source: str | None = None) -> tuple[list[list[str]], list[int]]:
+    """Banks (table hashes) holding each layer's multipliers, and each layer's unit; see the
+    module docstring. ``needs``: (layer key, hashes it uses) in graph order."""
+    banks: list[list[str]] = [[] for _ in range(units)]
+    where = []
+    for key, need in needs:
+        best = None
+        for u, bank in enumerate(banks):
+            missing = [h for h in need if h not in bank]
+            if len(bank) + len(missing) <= slots and (best is None or len(need) - len(missing) > best[1]):
+                best = (u, len(need) - len(missing))
+        if best is None:
+            raise ConfigError(f"layer {key} uses {len(need)} multipliers, which no unit has room for: the "
+                              f"{units} unit(s) of {slots} slots hold {[len(b) for b in banks]} already; list "
+                              "the banks as [[unit]] tables in the accelerator configuration, or give it more "
+                              "units or multipliers", file=source)
+        u = best[0]
+        banks[u] += [h for h in need if h not in banks[u]]
+        where.append(u)
+    return banks, where
+
+
+def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any = None, *,
+                 calib_images: np.ndarray | None = None) -> Images:
+    """``config.bin`` and ``weights.bin`` of ``graph`` for ``config`` (module docstring).
+
+    ``catalog``: a :class:`rtlgen.library.catalog.Catalog` resolving the assignment's and the
+    configuration's multiplier names; ``assignment``: an :class:`~rtlgen.emulate.assignment.Assignment`
+    (None: exact everywhere); ``calib_images``: the images histogram weight tuning measures on.
+    Raises ConfigError when a layer cannot be placed on a unit."""
+    from rtlgen.conventions import DEFAULT_ENCODING
+    from rtlgen.emulate.assignment import parse_assignment
+    from rtlgen.emulate.encoding import TABLE_SIGNED
+    from rtlgen.emulate.from_bitstream import _mac_keys, model_weights
+    from rtlgen.emulate.layers import compile_mac_layers
+    from rtlgen.emulate.plan import LayerPlan
+    from rtlgen.emulate.weight_tuning import weight_map
+    from rtlgen.netlist.table import exact_table, table_hash
+
+    if assignment is None:
+        assignment = parse_assignment({"encoding": DEFAULT_ENCODING}, "<exact>")
+    layers = compile_mac_layers(graph)
+
+    def resolve(name: str) -> tuple[np.ndarray, bool]:
+        return catalog.table(name), catalog.get(name).signed
+
+    plans = assignment.plans(graph, resolve, layers)
+    hists = None
+    if assignment.weight_tuning == "histogram":
+        if calib_images is None:
+            raise ConfigError("weight_tuning 'histogram' needs calibration images", file=assignment.source)
+        from rtlgen.emulate.emulator import Emulator
+
+        hists = Emulator(graph).activation_histograms(calib_images)
+    tables: dict[str, np.ndarray] = {}
+    names: dict[str, str] = {}
+    signed_of: dict[str, bool] = {}
+
+    def name_of(h: str, fallback: str) -> str:
+        try:
+            return catalog.get(h).name
+        except (CatalogError, KeyError):
+            return fallback
+
+    keyed = []      # (op, kind, index, key, plan, hashes per table)
+    for op, kind, index in _mac_keys(graph):
+        layer = layers[op]
+        plan = plans.get(op)
+        if plan is None:    # exact, in the assignment's default encoding
+            enc = assignment.encoding
+            plan = LayerPlan(enc, (exact_table(TABLE_SIGNED[enc]),), np.zeros(layer.kernel_shape, dtype=np.int64),
+                             ("exact",)).validate(layer)
+        signed = TABLE_SIGNED[plan.encoding]
+        for t, h, n in zip(plan.tables, plan.hashes, plan.names):
+            tables.setdefault(h, t)
+            signed_of[h] = signed
+            names.setdefault(h, name_of(h, n))
+        key = f"fc:{index}" if kind == "fully_connected" else str(index)
+        keyed.append((op, kind, index, key, plan))
+
+    def used(plan: Any) -> list[str]:
+        return [plan.hashes[i] for i in sorted(set(int(s) for s in np.asarray(plan.select).ravel()))]
+
+    chosen = config.unit_multipliers is None
+    if chosen:
+        banks, unit_of = _pack([(key, used(plan)) for *_, key, plan in keyed], config.units, config.multipliers,
+                                config.source)
+        for bank in banks:
+            signed = signed_of[bank[0]] if bank else False
+            exact_h = table_hash(exact_table(signed), signed)
+            tables.setdefault(exact_h, exact_table(signed))
+            signed_of.setdefault(exact_h, signed)
+            names.setdefault(exact_h, name_of(exact_h, "exact"))
+            bank += [exact_h] * (config.multipliers - len(bank))
+    else:
+        banks = [list(b) for b in config.resolved(catalog).require_multipliers()]
+        for bank in banks:
+            for h in bank:
+                entry = catalog.get(h)
+                signed_of.setdefault(h, entry.signed)
+                names.setdefault(h, entry.name)
+        unit_of = []
+        for *_, key, plan in keyed:
+            need = used(plan)
+            u = next((u for u, bank in enumerate(banks) if all(h in bank for h in need)), None)
+            if u is None:
+                listing = "; ".join(f"unit {u}: {', '.join(names.get(h, h) for h in bank)}"
+                                    for u, bank in enumerate(banks))
+                raise ConfigError(f"layer {key} uses {', '.join(names[h] for h in need)}, which no unit carries "
+                                  f"together ({listing})", file=config.source)
+            unit_of.append(u)
+
+    descs = []
+    for (op, kind, index, key, plan), u in zip(keyed, unit_of):
+        layer = layers[op]
+        bank = banks[u]
+        slot_of_table = np.array([bank.index(h) for h in plan.hashes], dtype=np.int64)
+        sel = slot_of_table[np.asarray(plan.select)]
+        granularity, selects = _granularity(sel)
+        remaps = []
+        if assignment.weight_tuning != "none" and op in plans:
+            codes = np.arange(256)
+            w_of_code = np.where(codes >= 128, codes - 256, codes)
+            for slot in sorted(set(int(s) for s in sel.ravel())):
+                m = weight_map(tables[bank[slot]], plan.encoding, layer.z_in,
+                               hists[op] if hists is not None else None)
+                tuned = m[w_of_code + 128]
+                if not np.array_equal(tuned, w_of_code):
+                    remaps.append(bsmod.WeightRemap(slot, bytes((tuned & 0xFF).astype(np.uint8))))
+        descs.append(bsmod.LayerDescriptor(
+            index=index, kind=kind, unit=u, encoding=plan.encoding, granularity=granularity,  # type: ignore[arg-type]
+            geometry=bsmod.Geometry.from_mac_layer(layer), requant=bsmod.Requant.from_mac_layer(layer),
+            selects=selects, weight_remap=tuple(remaps)))
+    resolved = config.with_multipliers(banks)
+    named = config.with_multipliers([[name_of(h, h) for h in bank] for bank in banks]) if chosen else config
+    units = tuple(tuple(bsmod.MultiplierRef(h, signed_of[h], names.get(h, "")) for h in bank) for bank in banks)
+    weights = model_weights(graph, config.lanes, layers)
+    stream = bsmod.Bitstream(accel_hash=resolved.config_hash(), units=units, layers=tuple(descs),
+                             model_hash=weights.model_hash)
+    return Images(stream, weights, named, chosen)
