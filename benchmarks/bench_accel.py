@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 from rtlgen.accel.config import load_config  # noqa: E402
 from rtlgen.accel.generate import generate_accelerator  # noqa: E402

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 from rtlgen.accel.config import AccelConfig  # noqa: E402
 from rtlgen.accel.generate import generate_accelerator  # noqa: E402

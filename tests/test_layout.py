@@ -1,5 +1,5 @@
-"""The package layout: rtlgen's stages import only earlier stages, and no modules import each other
-in a cycle.
+"""The package layout: rtlgen's stages import only earlier stages, no modules import each other
+in a cycle, and ``tests/`` mirrors the sub-packages.
 
 Read from the source with :mod:`ast` (nothing is imported), counting every import: at module
 level, inside functions, under ``TYPE_CHECKING``. The order the code needs is :data:`STAGES`;
@@ -173,3 +173,36 @@ def test_one_cocotb_runner():
     bad = [f"{p.relative_to(ROOT.parent)}:{i}" for p in _sources() if p not in allowed
            for i, line in enumerate(p.read_text().splitlines(), 1) if calls.search(line)]
     assert not bad, f"cocotb's runner driven outside rtlgen.sim.runner: {bad}"
+
+
+# --------------------------------------------------------------------------------------------
+# tests/ mirrors the package: tests/<package>/test_<module or topic>.py
+
+TESTS = Path(__file__).resolve().parent
+#: Folders of tests/ that are not a package's tests: inputs, and the helpers and cocotb test
+#: modules that tests import by plain name (``pythonpath`` in pyproject.toml).
+TESTS_NOT_PACKAGES = {"data", "support"}
+#: Tests in tests/ itself besides those of the top-level modules (test_<module>.py): they check
+#: the whole rather than one package (this layout, the built wheel, the README's commands).
+TESTS_OF_THE_WHOLE = {"test_layout.py", "test_package.py", "test_readme.py"}
+
+
+def _subpackages() -> set[str]:
+    return {p.parent.name for p in ROOT.glob("*/__init__.py")}
+
+
+def test_tests_mirror_the_subpackages():
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    folders -= TESTS_NOT_PACKAGES
+    packages = _subpackages()
+    assert folders == packages, (f"tests/ folders that name no rtlgen sub-package: {sorted(folders - packages)}; "
+                                 f"sub-packages without a tests/ folder: {sorted(packages - folders)}")
+
+
+def test_tests_at_the_top_are_of_top_level_modules_or_of_the_whole():
+    modules = {p.stem for p in ROOT.glob("*.py")}
+    stray = sorted(p.name for p in TESTS.glob("test_*.py")
+                   if p.name not in TESTS_OF_THE_WHOLE and p.stem.removeprefix("test_") not in modules)
+    assert not stray, f"tests/ holds tests of no top-level module, to move under tests/<package>/: {stray}"
+    tests_in_support = sorted(p.name for p in (TESTS / "support").glob("test_*.py"))
+    assert not tests_in_support, f"tests/support/ is for helpers, pytest would collect: {tests_in_support}"

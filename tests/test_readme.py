@@ -5,7 +5,7 @@ with rtlgen's own argument parser. The cheap ones (the library, table, generator
 cost and emulation commands of the tour) then run, in README order, in a scratch folder that sees
 the checkout's ``netlists/``, ``flows/`` and ``rtlgen/`` (for the packaged model); the expensive
 ones (bootstrap, the full flow, HIL, downloads, anything reading a flow's run folder) are
-exercised by tests/test_flow.py and tests/test_hil.py instead.
+exercised by tests/flow/test_end_to_end.py and tests/hil/test_rtl.py instead.
 """
 from __future__ import annotations
 

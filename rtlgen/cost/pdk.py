@@ -33,7 +33,7 @@ one after another after the header).
 **Units** are read from each file by :func:`rtlgen.netlist.liberty.read_liberty` and converted
 once there (ns, pF, pJ, mW); :meth:`Pdk.sta_config` gives the timing environment of a
 multiplier in each process: the input driver (the PDK's smallest inverter) and the output
-load (about one flip-flop D pin of the PDK, checked against the liberty in tests/test_pdk.py).
+load (about one flip-flop D pin of the PDK, checked against the liberty in tests/cost/test_pdk.py).
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ in that build: it calls a missing ``get_pins_error``, and pin activity set throu
 simulated per-net activity, with OpenSTA's slews; OpenSTA's propagated estimate is reported
 beside it (``sta_power``) as a cross-check. That estimate is systematically higher: this build
 charges each output transition the *sum* of the rise and fall energies of every sensitized arc
-(checked to 1e-5 in tests/test_sta.py) and uses transition density, which counts simultaneous
+(checked to 1e-5 in tests/cost/test_sta.py) and uses transition density, which counts simultaneous
 input toggles twice; on the 50 EvoApprox circuits it ranks worse against PDK45 power (Spearman
 0.84 vs 0.97 for ours, benchmarks/RESULTS.md).
 """

@@ -26,7 +26,7 @@ Rounding each op uses (which one is what makes emulation bit-exact)
       rounding, half up: ``(x * m + 2**(30 - shift)) >> (31 - shift)`` in 64 bits. This is what
       LiteRT's reference FULLY_CONNECTED computes (measured: with the two-step formula 30 of
       the first 300 CIFAR-10 images' ResNet-8 logits are 1 LSB off; with this one none are;
-      ``tests/test_nn_litert.py`` checks all 1,017). :func:`requantize` selects it with
+      ``tests/nn/test_litert.py`` checks all 1,017). :func:`requantize` selects it with
       ``rounding="single"``.
     * ADD: both inputs are offset by minus their zero points, shifted left by 20, scaled with
       :func:`multiply_by_quantized_multiplier` (exponents <= 0), summed, scaled again, offset by

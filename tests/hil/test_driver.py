@@ -1,5 +1,5 @@
 """The host driver's register sequence (rtlgen/hil/driver.py) over a software stand-in for the
-bus; the real bus (cocotbext-axi on the generated front end) is in tests/test_accel_loader.py."""
+bus; the real bus (cocotbext-axi on the generated front end) is in tests/accel/test_loader.py."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,7 @@ from rtlgen.accel.regmap import DEVICE_ID, REGISTERS, ErrorCode, register
 from rtlgen.errors import BitstreamError, ToolError
 from rtlgen.hil.driver import AccelDriver
 
-from test_accel_loader import ACCEL, OTHER, small_bitstream
+from bitstream_cases import ACCEL, OTHER, small_bitstream
 
 
 class ModelBus:

@@ -75,7 +75,7 @@ def test_map_rejects_overlapping_splits(tmp_path, small_lib, capsys) -> None:
 
     images = save_images_npz(tmp_path / "digits.npz", "test")
     rc = main(["map", "--model", str(digits_model_path()), "--images", str(images), "--accel",
-               str(Path(__file__).parent.parent / "flows" / "accel_default.toml"), "--lib", str(small_lib),
+               str(Path(__file__).parents[2] / "flows" / "accel_default.toml"), "--lib", str(small_lib),
                "--out", str(tmp_path / "r"), "--search", "0:100", "--test", "50:150", "--quiet"])
     assert rc == 1
     assert "--search 0:100 and --test 50:150 overlap" in capsys.readouterr().err

@@ -144,7 +144,7 @@ def test_yosys_synthesizes_to_osu018(tmp_path, library):
                         channels=4, unit_multipliers=(("mul8u_1JJQ", "mul8u_17MJ"),
                                                       ("mul8s_1KV6", "mul8u_DG8")))
     design = generate_accelerator(small, library, tmp_path)
-    area = synthesize_accelerator(design, pdk="osu018")  # other PDKs: tests/test_pdk.py
+    area = synthesize_accelerator(design, pdk="osu018")  # other PDKs: tests/cost/test_pdk.py
     assert area.cells > 1000 and area.area > 0
     assert any(name.startswith("DFF") for name in area.cell_counts), area.cell_counts
 

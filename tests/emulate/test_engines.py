@@ -119,7 +119,7 @@ def test_fast_equals_reference_on_digits_with_depthwise(digits, encoding, engine
 @pytest.mark.parametrize("engine", sorted(ENGINES))
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_exact_table_reproduces_exact_mode_in_every_encoding(resnet8, engine, encoding):
-    # Exact mode equals LiteRT on every image (test_nn_litert); here every encoding with an
+    # Exact mode equals LiteRT on every image (tests/nn/test_litert.py); here every encoding with an
     # exact multiplier in every MAC layer (conv and FC) must equal exact mode.
     graph, x = resnet8
     x = x[:6]

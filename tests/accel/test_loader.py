@@ -12,20 +12,9 @@ from amaranth.sim import Simulator
 
 from rtlgen.accel.loader import ConfigLoader, config_capacity, crc32_byte, expected_verdict
 from rtlgen.accel.regmap import DEVICE_ID, ErrorCode
-from rtlgen.bitstream.format import VERSION, Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
+from rtlgen.bitstream.format import VERSION, encode
 
-ACCEL = "0123456789abcdef"
-OTHER = "fedcba9876543210"
-
-
-def small_bitstream(accel: str = ACCEL, out_c: int = 8, version: int = 2) -> bytes:
-    rng = np.random.default_rng(1)
-    refs = (MultiplierRef("a" * 16, False, "mul8u_A"), MultiplierRef("b" * 16, False, "mul8u_B"))
-    geo = Geometry(6, 6, 3, 6, 6, out_c, 3, 3, 1, 1, 1, 1)
-    rq = Requant(-128, 3, -128, 127, tuple(int(x) for x in rng.integers(1 << 30, 1 << 31, out_c)),
-                 tuple(int(x) for x in rng.integers(-9, 1, out_c)))
-    layer = LayerDescriptor(0, "conv2d", 0, "signmag", "filter", geo, rq, tuple(i % 2 for i in range(out_c)))
-    return encode(Bitstream(accel, (refs,), (layer,), version=version))
+from bitstream_cases import ACCEL, OTHER, small_bitstream
 
 
 def run_frames(frames: list[bytes], *, accel: str = ACCEL, capacity: int = 1024,
@@ -168,7 +157,7 @@ def test_capacity_from_the_config() -> None:
 # The generated front end (rtlgen_accel_device) in Icarus, driven by cocotbext-axi through the
 # host driver: one build, every case in one simulation.
 
-ACCEL_SIM = __import__("pathlib").Path(__file__).parent / "data" / "accel_sim.toml"
+ACCEL_SIM = __import__("pathlib").Path(__file__).parents[1] / "data" / "accel_sim.toml"
 
 
 @pytest.fixture(scope="module")
@@ -312,100 +301,8 @@ def test_device_yosys_synthesizes_to_osu018(device_dir) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The front end inside the accelerator top: CTRL.START runs the engine only after an accepted
-# bitstream (the layer itself still comes through the host ports)
-
-
-@pytest.mark.slow
-def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> None:
-    from test_accel_top import CONFIG, _case, _tables
-
-    from rtlgen.accel.loader import DeviceFrontend
-    from rtlgen.accel.multiplier import MultiplierSpec
-    from rtlgen.accel.regmap import register
-    from rtlgen.accel.top import Accelerator
-
-    rng = np.random.default_rng(5)
-    tables = _tables(rng)
-    banks = [[MultiplierSpec("u", False, table=tables[0][0]), MultiplierSpec("u~", False, table=tables[0][1])],
-             [MultiplierSpec("s", True, table=tables[1][0]), MultiplierSpec("s~", True, table=tables[1][1])]]
-    dut = Accelerator(CONFIG, banks, device=DeviceFrontend(ACCEL, 1024))
-    job, expected = _case(rng, tables, unit=0, encoding="signmag", mode="filter", cin=2, cout=3, hw=(3, 3), k=3,
-                          stride=(1, 1), pad=(1, 1), out_hw=(3, 3), z_x=-128)
-    good = small_bitstream()
-    bad = bytearray(good)
-    bad[40] ^= 0x10
-    start_word = register("CTRL").field("START").mask
-    seen: dict = {}
-
-    async def axil_write(ctx, addr, value):
-        b = dut.s_axil
-        ctx.set(b.awaddr, addr)
-        ctx.set(b.wdata, value)
-        ctx.set(b.awvalid, 1)
-        ctx.set(b.wvalid, 1)
-        ctx.set(b.bready, 1)
-        while not ctx.get(b.awready):
-            await ctx.tick()
-        await ctx.tick()
-        ctx.set(b.awvalid, 0)
-        ctx.set(b.wvalid, 0)
-        while not ctx.get(b.bvalid):
-            await ctx.tick()
-        await ctx.tick()
-
-    async def stream(ctx, data):
-        s = dut.s_axis
-        for k, byte in enumerate(data):
-            ctx.set(s.tdata, byte)
-            ctx.set(s.tlast, k == len(data) - 1)
-            ctx.set(s.tvalid, 1)
-            await ctx.tick()
-        ctx.set(s.tvalid, 0)
-        for _ in range(4):
-            await ctx.tick()
-
-    async def write(ctx, we, addr, data, items):
-        for a, v in items:
-            ctx.set(we, 1)
-            ctx.set(addr, a)
-            ctx.set(data, int(v))
-            await ctx.tick()
-        ctx.set(we, 0)
-
-    async def bench(ctx):
-        await write(ctx, dut.cfg_we, dut.cfg_addr, dut.cfg_data, job.descriptor.words())
-        await write(ctx, dut.act_we, dut.act_addr, dut.act_wdata, enumerate(job.activations))
-        await write(ctx, dut.wgt_we, dut.wgt_addr, dut.wgt_wdata, enumerate(job.weight_words))
-        await write(ctx, dut.par_we, dut.par_addr, dut.par_wdata, enumerate(job.param_words))
-        await stream(ctx, bytes(bad))
-        await axil_write(ctx, register("CTRL").offset, start_word)
-        busy = False
-        for _ in range(50):
-            busy |= bool(ctx.get(dut.busy))
-            await ctx.tick()
-        seen["busy_after_rejected"] = busy
-        await stream(ctx, good)
-        await axil_write(ctx, register("CTRL").offset, start_word)
-        for _ in range(5000):
-            if ctx.get(dut.done):
-                break
-            await ctx.tick()
-        seen["done"] = bool(ctx.get(dut.done))
-        raw = []
-        for i in range(job.output_bytes):
-            ctx.set(dut.act_addr, job.descriptor.out_base + i)
-            await ctx.tick()
-            raw.append(ctx.get(dut.act_rdata))
-        seen["output"] = job.output(raw)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    assert seen["busy_after_rejected"] is False
-    assert seen["done"]
-    np.testing.assert_array_equal(seen["output"], expected)
+# The front end inside the generated accelerator top (CTRL.START in Amaranth's simulator is
+# tested with the whole accelerator, in tests/accel/test_top.py)
 
 
 @pytest.mark.sim

@@ -192,7 +192,8 @@ _KILL_SCRIPT = textwrap.dedent("""
 
 def test_killed_run_resumes_losing_nothing(parts, tmp_path) -> None:
     run = tmp_path / "killed"
-    script = _KILL_SCRIPT.format(paths=[str(Path(__file__).parent), str(Path(__file__).parent.parent)], run=str(run))
+    tests = Path(__file__).resolve().parents[1]
+    script = _KILL_SCRIPT.format(paths=[str(tests / "support"), str(tests.parent)], run=str(run))
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.time() + 300  # generous: CI machines may be loaded

@@ -16,7 +16,7 @@ import pytest
 from rtlgen.bitstream.format import read_bitstream
 from rtlgen.flow import load_flow, run_flow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "data" / "flow" / "digits_tiny.toml"
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]

@@ -115,7 +115,7 @@ def test_missing_library_says_how_to_make_one(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Two circuits of one function: an entry keeps each of them
 
-GENERATED = Path(__file__).resolve().parent.parent / "netlists" / "generated"
+GENERATED = Path(__file__).resolve().parents[2] / "netlists" / "generated"
 SAME_FUNCTION = {"mul8u_array": "mul8u_roup_p0_r0", "mul8s_baugh_wooley": "mul8s_roup_p0_r0"}
 
 

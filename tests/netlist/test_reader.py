@@ -13,7 +13,7 @@ from rtlgen.netlist.multiplier import netlist_table
 from rtlgen.netlist.reader import parse_netlist_text, read_netlist
 from rtlgen.netlist.table import exact_table
 
-MALFORMED = sorted((Path(__file__).parent / "data" / "malformed").glob("*.v"))
+MALFORMED = sorted((Path(__file__).parents[1] / "data" / "malformed").glob("*.v"))
 _EXPECT = re.compile(r"^// expect: (?:(\d+): )?(.*)$", re.M)
 
 

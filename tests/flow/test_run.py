@@ -9,7 +9,7 @@ import pytest
 from rtlgen.errors import LibertyError, ToolError
 from rtlgen.flow import load_flow, run_flow
 
-TINY = Path(__file__).resolve().parent / "data" / "flow" / "digits_tiny.toml"
+TINY = Path(__file__).resolve().parents[1] / "data" / "flow" / "digits_tiny.toml"
 
 
 def test_a_missing_liberty_file_stops_the_flow_before_any_step(tmp_path, monkeypatch) -> None:

@@ -1,4 +1,4 @@
-"""cocotb test module for tests/test_sim_runner.py (runs inside the simulator; not a pytest file).
+"""cocotb test module for tests/sim/test_runner.py (runs inside the simulator; not a pytest file).
 
 The design ``runner_case`` (written by the tests) adds 1 to ``a`` and holds the plusarg ``+p=N``
 in ``p``; the test checks both against what the host put in the environment, so the host makes it

@@ -10,7 +10,7 @@ from rtlgen.errors import ToolError
 from rtlgen.sim import runner
 from rtlgen.sim.simulators import IcarusBackend, VerilatorBackend
 
-MODULE = "sim_runner_cases"   # tests/sim_runner_cases.py, on sys.path under pytest
+MODULE = "sim_runner_cases"   # tests/support/sim_runner_cases.py, on sys.path under pytest
 
 DESIGN = """\
 `timescale 1ns/1ps

@@ -23,6 +23,8 @@ from rtlgen.nn.geometry import Geometry
 from rtlgen.nn.quant import requantize
 from rtlgen.netlist.table import exact_table
 
+from bitstream_cases import ACCEL, small_bitstream
+
 pytestmark = pytest.mark.slow
 
 CONFIG = AccelConfig(units=2, lanes=3, multipliers=2, activation_bytes=1024, weight_words=256,
@@ -179,3 +181,98 @@ def test_layers_match_golden_model():
         assert issued == d.groups(CONFIG.lanes) * d.out_h * d.out_w * d.products
         estimate = job.cycle_estimate(CONFIG.lanes)
         assert estimate <= cycles <= estimate + CONFIG.lanes + 12, (i, cycles, estimate)
+
+
+# --------------------------------------------------------------------------------------------
+# The configuration front end inside the accelerator top (rtlgen.accel.loader.DeviceFrontend):
+# CTRL.START runs the engine only after an accepted bitstream (the layer itself still comes
+# through the host ports)
+
+
+def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> None:
+    from rtlgen.accel.loader import DeviceFrontend
+    from rtlgen.accel.multiplier import MultiplierSpec
+    from rtlgen.accel.regmap import register
+    from rtlgen.accel.top import Accelerator
+
+    rng = np.random.default_rng(5)
+    tables = _tables(rng)
+    banks = [[MultiplierSpec("u", False, table=tables[0][0]), MultiplierSpec("u~", False, table=tables[0][1])],
+             [MultiplierSpec("s", True, table=tables[1][0]), MultiplierSpec("s~", True, table=tables[1][1])]]
+    dut = Accelerator(CONFIG, banks, device=DeviceFrontend(ACCEL, 1024))
+    job, expected = _case(rng, tables, unit=0, encoding="signmag", mode="filter", cin=2, cout=3, hw=(3, 3), k=3,
+                          stride=(1, 1), pad=(1, 1), out_hw=(3, 3), z_x=-128)
+    good = small_bitstream()
+    bad = bytearray(good)
+    bad[40] ^= 0x10
+    start_word = register("CTRL").field("START").mask
+    seen: dict = {}
+
+    async def axil_write(ctx, addr, value):
+        b = dut.s_axil
+        ctx.set(b.awaddr, addr)
+        ctx.set(b.wdata, value)
+        ctx.set(b.awvalid, 1)
+        ctx.set(b.wvalid, 1)
+        ctx.set(b.bready, 1)
+        while not ctx.get(b.awready):
+            await ctx.tick()
+        await ctx.tick()
+        ctx.set(b.awvalid, 0)
+        ctx.set(b.wvalid, 0)
+        while not ctx.get(b.bvalid):
+            await ctx.tick()
+        await ctx.tick()
+
+    async def stream(ctx, data):
+        s = dut.s_axis
+        for k, byte in enumerate(data):
+            ctx.set(s.tdata, byte)
+            ctx.set(s.tlast, k == len(data) - 1)
+            ctx.set(s.tvalid, 1)
+            await ctx.tick()
+        ctx.set(s.tvalid, 0)
+        for _ in range(4):
+            await ctx.tick()
+
+    async def write(ctx, we, addr, data, items):
+        for a, v in items:
+            ctx.set(we, 1)
+            ctx.set(addr, a)
+            ctx.set(data, int(v))
+            await ctx.tick()
+        ctx.set(we, 0)
+
+    async def bench(ctx):
+        await write(ctx, dut.cfg_we, dut.cfg_addr, dut.cfg_data, job.descriptor.words())
+        await write(ctx, dut.act_we, dut.act_addr, dut.act_wdata, enumerate(job.activations))
+        await write(ctx, dut.wgt_we, dut.wgt_addr, dut.wgt_wdata, enumerate(job.weight_words))
+        await write(ctx, dut.par_we, dut.par_addr, dut.par_wdata, enumerate(job.param_words))
+        await stream(ctx, bytes(bad))
+        await axil_write(ctx, register("CTRL").offset, start_word)
+        busy = False
+        for _ in range(50):
+            busy |= bool(ctx.get(dut.busy))
+            await ctx.tick()
+        seen["busy_after_rejected"] = busy
+        await stream(ctx, good)
+        await axil_write(ctx, register("CTRL").offset, start_word)
+        for _ in range(5000):
+            if ctx.get(dut.done):
+                break
+            await ctx.tick()
+        seen["done"] = bool(ctx.get(dut.done))
+        raw = []
+        for i in range(job.output_bytes):
+            ctx.set(dut.act_addr, job.descriptor.out_base + i)
+            await ctx.tick()
+            raw.append(ctx.get(dut.act_rdata))
+        seen["output"] = job.output(raw)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["busy_after_rejected"] is False
+    assert seen["done"]
+    np.testing.assert_array_equal(seen["output"], expected)

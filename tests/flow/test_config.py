@@ -9,7 +9,7 @@ from rtlgen.errors import ConfigError
 from rtlgen.flow import load_flow
 from rtlgen.flow.cache import StepCache, content_hash, step_key
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_digits_flow_parses(tmp_path, monkeypatch) -> None:

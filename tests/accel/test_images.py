@@ -208,7 +208,7 @@ def test_cli_build_decode_inspect_emulate(lib, catalog, tmp_path, capsys) -> Non
     assign = tmp_path / "a.json"
     assign.write_text(json.dumps(_approximate(load_tflite(model), np.random.default_rng(4))))
     out = tmp_path / "imgs"
-    accel = Path(__file__).resolve().parents[1] / "flows" / "accel_digits.toml"
+    accel = Path(__file__).resolve().parents[2] / "flows" / "accel_digits.toml"
     base = ["bitstream", "build", "--model", str(model), "--lib", str(lib), "--out", str(out)]
     # the shipped digits accelerator has 2 slots per unit, too few for this assignment: one line, nothing written
     assert main(base + ["--accel", str(accel), "--assign", str(assign)]) == 1

@@ -72,7 +72,7 @@ def good(tmp_path_factory) -> Good:
     accel_dir.mkdir()
     (accel_dir / "accel.toml").write_text(ACCEL_TOML)
     (accel_dir / "manifest.json").write_text(json.dumps(_manifest()))
-    flow = Path(__file__).parent / "data" / "flow" / "digits_tiny.toml"
+    flow = Path(__file__).parents[1] / "data" / "flow" / "digits_tiny.toml"
     return Good(root, digits_model_path(), images, lib, accel_toml, bitstream, spec, netlist, table,
                 accel_dir, flow)
 
@@ -227,7 +227,7 @@ def _malformed_netlists(d: Path, good: Path | None, suffix: str) -> Path:
     folder = d / "netlists"
     folder.mkdir()
     (folder / "good.v").write_text(NETLIST)
-    shutil.copy(Path(__file__).parent / "data" / "malformed" / "loop.v", folder / "loop.v")
+    shutil.copy(Path(__file__).parents[1] / "data" / "malformed" / "loop.v", folder / "loop.v")
     return folder
 
 

@@ -189,7 +189,7 @@ def test_cli_pdk_choice(evoapprox_dir, capsys):
     assert len(err) == 1 and "argument --liberty: not allowed with argument --pdk" in err[0]
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _FLOW = """
 [flow]
 version = 1

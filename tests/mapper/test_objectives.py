@@ -123,7 +123,7 @@ def test_flow_file_chooses_the_quality(shared_data) -> None:
 
     from rtlgen.flow.config import load_flow, parse_flow
 
-    path = Path(__file__).resolve().parent.parent / "flows" / "kws_dscnn.toml"
+    path = Path(__file__).resolve().parents[2] / "flows" / "kws_dscnn.toml"
     cfg = load_flow(path)
     assert (cfg.quality, cfg.encoding, cfg.search_split, cfg.test_split) == ("accuracy", "auto", "0:500", "500:1000")
     data = tomllib.loads(path.read_text())
