@@ -209,7 +209,7 @@ def accelerator_timing(design: GeneratedDesign, liberty: str | os.PathLike | Non
     one for a real Fmax)."""
     mapped = mapped if mapped is not None else map_accelerator(design, liberty, pdk=pdk,
                                                                clock_target_ns=clock_target_ns)
-    report = run_sta(mapped, environment, clock_port="clk")
+    report = run_sta(mapped, environment, clock_port="clk", delay_only=True)
     return AccelTiming(mapped.n_cells, mapped.area, report.delay_ns, report.critical_path)
 
 
