@@ -109,8 +109,8 @@ tee -o stat.txt stat -liberty {tcl_quote(lib)}
 
 
 #: The clock period (ns) :func:`accelerator_timing` asks ABC for: shorter than any PDK reaches on
-#: an accelerator (ASAP7's best is about 1 ns), so ABC maps, buffers and sizes for the shortest
-#: delay it can; Fmax is then what OpenSTA measures, not this figure.
+#: an accelerator (the default one: 1.7 ns on ASAP7, benchmarks/RESULTS.md), so ABC maps,
+#: buffers and sizes for the shortest delay it can; Fmax is what OpenSTA then measures.
 FMAX_CLOCK_TARGET_NS = 0.1
 
 # Yosys 0.23's ABC script for ``abc -liberty -constr`` (``help abc``) with ``buffer -p`` spelled
