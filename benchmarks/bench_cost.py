@@ -12,7 +12,8 @@ of each netlist, cross-checked against meta.json): Spearman rank correlation, sc
 reports how many cost and the exact array multipliers' figures. The last lines summarize every
 PDK in one table (the one in benchmarks/RESULTS.md). ``--accel`` also synthesizes the default
 accelerator (flows/accel_default.toml: its units, lanes and multiplier banks) on each PDK and
-times it (rtlgen.accel.synth.accelerator_timing: cells, area, Fmax), with the memories shrunk to
+times it (rtlgen.accel.synth.accelerator_timing: cells, area, Fmax; mapped with ABC's buffering and
+sizing, ``--accel-unbuffered`` without), with the memories shrunk to
 ``--accel-memory`` bytes/words/channels (memories become flip-flops: there is no SRAM macro, and
 the full 32 KiB would not synthesize in reasonable time on a small machine).
 """
@@ -92,6 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--accel", action="store_true", help="also synthesize and time the default accelerator")
     ap.add_argument("--accel-memory", default="64,16,16", help="activation bytes, weight words, channels")
     ap.add_argument("--no-multipliers", action="store_true", help="skip the multipliers (with --accel)")
+    ap.add_argument("--accel-unbuffered", action="store_true",
+                    help="map the accelerator without ABC's buffering and sizing (the power flow's netlist)")
     args = ap.parse_args(argv)
     names = args.pdk or ["sky130hd"]
     names = pdk_names() if "all" in names else names
@@ -110,8 +113,9 @@ def main(argv=None) -> int:
     for row in summary_rows:
         print(row)
     if accel_rows:
-        print("\n| PDK | cells | area mm^2 | critical path ns | Fmax MHz | synthesis + STA s |")
-        print("|---|---|---|---|---|---|")
+        print("\n| PDK | cells | area mm^2 | critical path ns | Fmax MHz | critical path (start -> end register) "
+              "| max fanout: on the path / any net but clk | synthesis + STA s |")
+        print("|---|---|---|---|---|---|---|---|")
         for row in accel_rows:
             print(row)
     return 0
@@ -123,7 +127,7 @@ def run_accel(args, pdk) -> str:
 
     from rtlgen.accel.config import load_config
     from rtlgen.accel.generate import generate_accelerator
-    from rtlgen.accel.synth import accelerator_timing, map_accelerator
+    from rtlgen.accel.synth import FMAX_CLOCK_TARGET_NS, accelerator_timing, map_accelerator
     from rtlgen.library.catalog import Catalog
     from rtlgen.netlist.multiplier import read_multiplier
 
@@ -140,29 +144,50 @@ def run_accel(args, pdk) -> str:
         cat.save()
         design = generate_accelerator(config, cat, Path(tmp) / "rtl")
         t = time.perf_counter()
-        mapped = map_accelerator(design, pdk=pdk)
+        target = None if args.accel_unbuffered else FMAX_CLOCK_TARGET_NS
+        mapped = map_accelerator(design, pdk=pdk, clock_target_ns=target)
         timing = accelerator_timing(design, pdk=pdk, mapped=mapped)
         dt = time.perf_counter() - t
-    # the fanout of the nets along the critical path (Yosys inserts no buffers)
+    # the fanout of every net (the clock aside: it is ideal) and of the nets along the critical path
+    module, lib = mapped.module, mapped.library
+    clock = set(module["ports"]["clk"]["bits"])
     loads: dict[int, int] = {}
-    for cell in mapped.module["cells"].values():
-        ins = set(mapped.library.cell(cell["type"]).inputs)
+    for cell in module["cells"].values():
+        ins = set(lib.cell(cell["type"]).inputs)
         for pin, bits in cell["connections"].items():
-            if pin in ins and isinstance(bits[0], int):
+            if pin in ins and isinstance(bits[0], int) and bits[0] not in clock:
                 loads[bits[0]] = loads.get(bits[0], 0) + 1
-    fanouts = []
+    fanouts, n_cells = [], 0
     for point in timing.critical_path:
         cname, _, pin = point.partition("/")
-        cell = mapped.module["cells"].get(cname)
-        if cell is not None and pin in mapped.library.cell(cell["type"]).outputs:
+        cell = module["cells"].get(cname)
+        if cell is not None and pin in lib.cell(cell["type"]).outputs:
             fanouts.append(loads.get(cell["connections"][pin][0], 0))
-    print(f"critical path: {len(timing.critical_path)} pins, fanouts of its nets {fanouts}")
+            n_cells += 1
+    names: dict[int, str] = {}
+    for net, info in sorted(module["netnames"].items(), key=lambda kv: (kv[1].get("hide_name", 0), "$" in kv[0])):
+        for i, bit in enumerate(info["bits"]):
+            names.setdefault(bit, f"{net}[{i}]" if len(info["bits"]) > 1 else net)
+
+    def register(point: str) -> str:
+        """A path end point as a register (the flip-flop's Q net) or a port."""
+        cname, _, _ = point.partition("/")
+        cell = module["cells"].get(cname)
+        if cell is None:
+            return point
+        q = next(bits[0] for p, bits in cell["connections"].items() if p in lib.cell(cell["type"]).outputs)
+        return names.get(q, point)
+
+    ends = (f"{register(timing.critical_path[0])} -> {register(timing.critical_path[-1])}"
+            if timing.critical_path else "-")
+    print(f"critical path: {ends}, {n_cells} cells, fanouts of its nets {fanouts}; "
+          f"largest fanout of any net but the clock: {max(loads.values())}")
     print(f"accelerator {config.units}x{config.lanes}x{config.multipliers} (memories {args.accel_memory}) on "
-          f"{pdk.name}: {timing.cells:,} cells, {timing.area_um2 / 1e6:.3f} mm^2, {timing.delay_ns:.2f} ns, "
-          f"Fmax {timing.fmax_mhz:.0f} MHz ({dt:.0f} s); path {' '.join(timing.critical_path[:2])} ... "
-          f"{timing.critical_path[-1] if timing.critical_path else ''}")
+          f"{pdk.name}{' (unbuffered)' if target is None else ''}: {timing.cells:,} cells, "
+          f"{timing.area_um2 / 1e6:.3f} mm^2, {timing.delay_ns:.2f} ns, Fmax {timing.fmax_mhz:.0f} MHz ({dt:.0f} s)")
     return (f"| {pdk.name} | {timing.cells:,} | {timing.area_um2 / 1e6:.3f} | {timing.delay_ns:.2f} | "
-            f"{timing.fmax_mhz:.0f} | {dt:.0f} |")
+            f"{timing.fmax_mhz:.0f} | `{ends}`, {n_cells} cells | {max(fanouts, default=0)} / {max(loads.values())} "
+            f"| {dt:.0f} |")
 
 
 def run_pdk(args, pdk, plot) -> str:

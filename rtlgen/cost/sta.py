@@ -88,6 +88,7 @@ def run_sta(
     input_activity: dict[str, tuple[float, float]] | None = None,
     clock_port: str | None = None,
     timeout: float = 300.0,
+    delay_only: bool = False,
 ) -> StaReport:
     """Time ``mapped`` with OpenSTA; report delay, every cell input pin's slews and OpenSTA's power.
 
@@ -98,6 +99,10 @@ def run_sta(
     ``clock_ns`` is then created on it, ideal (no clock tree: every clock pin sees the
     transition ``input_transition_ns``), and the delay is the worst register-to-register,
     input-to-register or register-to-output path.
+
+    ``delay_only``: report the critical path alone (``slews_ns`` and ``sta_power_mw`` empty).
+    Timing a whole accelerator needs no more, and OpenSTA 2.0.17's ``report_power`` crashed
+    (segmentation fault) on the buffered OSU018 accelerator netlist.
     """
     sta = find_tool("sta", "RTLGEN_STA", "opensta")
     lib = mapped.library
@@ -131,13 +136,16 @@ def run_sta(
         'puts "@@PATH"',
         "report_checks -path_delay max -digits 6 -fields {input_pin}",
         'puts "@@SLEWS"',
-        "foreach pin [get_pins -hierarchical *] {",
-        '  if {[get_property $pin direction] == "input"} { report_slews $pin }',
-        "}",
-        'puts "@@POWER"',
-        "report_power -digits 8",
-        'puts "@@END"',
     ]
+    if not delay_only:
+        lines += [
+            "foreach pin [get_pins -hierarchical *] {",
+            '  if {[get_property $pin direction] == "input"} { report_slews $pin }',
+            "}",
+            'puts "@@POWER"',
+            "report_power -digits 8",
+        ]
+    lines.append('puts "@@END"')
     with tempfile.TemporaryDirectory(prefix="rtlgen-sta-") as tmp:
         tmpdir = Path(tmp)
         (tmpdir / "mapped.v").write_text(mapped.verilog)
@@ -155,16 +163,14 @@ def run_sta(
         first = list(dict.fromkeys(e for e in errors if "no network has been linked" not in e))
         raise ToolError(f"OpenSTA (sta) failed on {mapped.top} (exit {proc.returncode}): "
                         + " | ".join((first or errors)[:3] or out.splitlines()[-5:]))
-    return _parse(out, mapped.top)
+    return _parse(out, mapped.top, delay_only)
 
 
 _FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 
-def _parse(out: str, top: str) -> StaReport:
+def _parse(out: str, top: str, delay_only: bool = False) -> StaReport:
     path_txt = out.split("@@PATH", 1)[1].split("@@SLEWS", 1)[0]
-    slew_txt = out.split("@@SLEWS", 1)[1].split("@@POWER", 1)[0]
-    power_txt = out.split("@@POWER", 1)[1].split("@@END", 1)[0]
     delay = 0.0
     path: list[str] = []
     m = re.search(rf"^\s*({_FLOAT})\s+data arrival time", path_txt, re.M)
@@ -176,6 +182,10 @@ def _parse(out: str, top: str) -> StaReport:
                 path.append(pm.group(1))
     elif "No paths found" not in path_txt:
         raise ToolError(f"cannot read OpenSTA's path report for {top}: {path_txt.strip()[:300]}")
+    if delay_only:
+        return StaReport(delay_ns=delay, critical_path=tuple(path), slews_ns={})
+    slew_txt = out.split("@@SLEWS", 1)[1].split("@@POWER", 1)[0]
+    power_txt = out.split("@@POWER", 1)[1].split("@@END", 1)[0]
     slews: dict[str, tuple[float, float]] = {}
     for ln in slew_txt.splitlines():
         sm = re.match(rf"^(\S+) \^ ({_FLOAT}):({_FLOAT}) v ({_FLOAT}):({_FLOAT})\s*$", ln.strip())

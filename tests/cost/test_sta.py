@@ -29,6 +29,10 @@ def test_delay_path_and_slews(evoapprox_dir):
     slow = run_sta(mapped, StaConfig(clock_ns=20.0))
     assert slow.delay_ns == pytest.approx(report.delay_ns)
     assert slow.sta_power_mw["internal"] == pytest.approx(report.sta_power_mw["internal"] / 2, rel=1e-3)
+    # delay_only: the same path, no slews and no power (what accelerator timing asks for)
+    bare = run_sta(mapped, delay_only=True)
+    assert (bare.delay_ns, bare.critical_path) == (report.delay_ns, report.critical_path)
+    assert bare.slews_ns == {} and bare.sta_power_mw == {}
 
 
 def test_input_activity_reaches_opensta(evoapprox_dir):
