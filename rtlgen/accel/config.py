@@ -14,6 +14,7 @@ File format (version 1; ``flows/accel_default.toml`` is the shipped example)::
     activation_bytes = 32768   # on-chip activation memory (int8 codes, NHWC layers in and out)
     weight_words = 4096        # weight memory words; one word = L weights + L select fields
     channels = 256             # entries of the per-channel requantization parameter memory
+    weights_store_bytes = 131072  # optional: the AXI front end's store for weights.bin
 
     [[unit]]                   # one table per unit, in unit order (optional: see below)
     multipliers = ["mul8u_1JJQ", "mul8u_DG8", "mul8u_2NDH", "mul8u_C67"]
@@ -22,6 +23,11 @@ A multiplier is named by a catalog name (or alias) or by its table hash
 (:func:`rtlgen.netlist.table.table_hash`). The ``[[unit]]`` tables may be left out altogether: the
 configuration then fixes the shape of the hardware and leaves the choice of multipliers to the
 mapper, which fills them with :meth:`AccelConfig.with_multipliers`. Generating RTL needs them.
+
+``weights_store_bytes`` (optional, default :data:`DEFAULT_WEIGHTS_STORE`) sizes the on-chip store
+that the AXI front end (:mod:`rtlgen.accel.loader`) keeps an accepted ``weights.bin`` in: the
+whole model's weights and biases, unlike ``weight_words`` (one layer's at a time). The default
+holds MLPerf Tiny ResNet-8's (79,404 bytes at 16 lanes).
 
 Identity: :meth:`AccelConfig.config_hash` hashes the canonical form of every field. The
 configuration bitstream records the hash of the *resolved* configuration
@@ -42,9 +48,11 @@ from typing import Any, Protocol
 from rtlgen.conventions import ENCODINGS as _ENCODINGS
 from rtlgen.errors import CatalogError, ConfigError
 
-__all__ = ["FORMAT_VERSION", "AccelConfig", "load_config", "parse_config", "ENCODINGS"]
+__all__ = ["FORMAT_VERSION", "DEFAULT_WEIGHTS_STORE", "AccelConfig", "load_config", "parse_config", "ENCODINGS"]
 
 FORMAT_VERSION = 1
+#: ``weights_store_bytes`` when a configuration does not set it (128 KiB).
+DEFAULT_WEIGHTS_STORE = 1 << 17
 
 #: Operand encodings the hardware implements, in descriptor-code order (rtlgen.conventions).
 ENCODINGS = _ENCODINGS
@@ -56,6 +64,7 @@ _LIMITS = {
     "activation_bytes": (16, 1 << 24),
     "weight_words": (1, 1 << 20),
     "channels": (1, 1 << 16),
+    "weights_store_bytes": (16, 1 << 24),
 }
 
 
@@ -77,6 +86,8 @@ class AccelConfig:
     #: when the mapper is to choose them.
     unit_multipliers: tuple[tuple[str, ...], ...] | None = None
     name: str = "accel"
+    #: bytes of the front end's weights store (module docstring)
+    weights_store_bytes: int = DEFAULT_WEIGHTS_STORE
     #: Where the configuration was read from (for messages; not part of its identity).
     source: str | None = field(default=None, compare=False)
 
@@ -132,8 +143,10 @@ class AccelConfig:
 
     # --- identity -------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:
-        """Every field that decides the hardware, as plain JSON data."""
-        return {
+        """Every field that decides the hardware, as plain JSON data. ``weights_store_bytes``
+        appears only when it is not the default, so that the hashes of configurations written
+        before the field existed stay what they were."""
+        out = {
             "version": FORMAT_VERSION,
             "units": self.units,
             "lanes": self.lanes,
@@ -144,6 +157,9 @@ class AccelConfig:
             "unit_multipliers": None if self.unit_multipliers is None
             else [list(b) for b in self.unit_multipliers],
         }
+        if self.weights_store_bytes != DEFAULT_WEIGHTS_STORE:
+            out["weights_store_bytes"] = self.weights_store_bytes
+        return out
 
     def config_hash(self) -> str:
         """SHA-256 (first 16 hex digits) of :meth:`canonical`; ``name`` and ``source`` excluded."""
@@ -182,6 +198,8 @@ class AccelConfig:
                  f"multipliers = {self.multipliers}", "", "[memory]",
                  f"activation_bytes = {self.activation_bytes}",
                  f"weight_words = {self.weight_words}", f"channels = {self.channels}"]
+        if self.weights_store_bytes != DEFAULT_WEIGHTS_STORE:
+            lines.append(f"weights_store_bytes = {self.weights_store_bytes}")
         for bank in self.unit_multipliers or ():
             lines += ["", "[[unit]]", "multipliers = [" + ", ".join(json.dumps(m) for m in bank) + "]"]
         return "\n".join(lines) + "\n"
@@ -190,6 +208,7 @@ class AccelConfig:
 _TOP_KEYS = {"version", "name", "accelerator", "memory", "unit"}
 _SECTION_KEYS = {"accelerator": ("units", "lanes", "multipliers"),
                  "memory": ("activation_bytes", "weight_words", "channels")}
+_OPTIONAL_KEYS = {"memory": {"weights_store_bytes": DEFAULT_WEIGHTS_STORE}}
 
 
 def parse_config(data: dict[str, Any], *, source: str | None = None) -> AccelConfig:
@@ -210,10 +229,14 @@ def parse_config(data: dict[str, Any], *, source: str | None = None) -> AccelCon
         table = data.get(section)
         if not isinstance(table, dict):
             raise fail(f"missing table [{section}] with keys {', '.join(keys)}")
-        extra = set(table) - set(keys)
+        optional = _OPTIONAL_KEYS.get(section, {})
+        extra = set(table) - set(keys) - set(optional)
         if extra:
-            raise fail(f"unknown key(s) {sorted(extra)} in [{section}]; expected {list(keys)}")
-        for key in keys:
+            raise fail(f"unknown key(s) {sorted(extra)} in [{section}]; expected {[*keys, *optional]}")
+        for key in (*keys, *optional):
+            if key not in table and key in optional:
+                values[key] = optional[key]
+                continue
             if key not in table:
                 raise fail(f"missing key '{section}.{key}'")
             value = table[key]
@@ -242,7 +265,8 @@ def parse_config(data: dict[str, Any], *, source: str | None = None) -> AccelCon
                        multipliers=values["multipliers"],
                        activation_bytes=values["activation_bytes"],
                        weight_words=values["weight_words"], channels=values["channels"],
-                       unit_multipliers=banks, name=name, source=source)
+                       unit_multipliers=banks, name=name, source=source,
+                       weights_store_bytes=values["weights_store_bytes"])
 
 
 def load_config(path: str | os.PathLike) -> AccelConfig:

@@ -1,11 +1,12 @@
-"""Bitstreams through the accelerator's AXI front end in a simulator: the host side of
+"""Images through the accelerator's AXI front end in a simulator: the host side of
 ``rtlgen/sim/tb/accel_axi_test.py``.
 
 :class:`DeviceSim` writes the front end's Verilog (:func:`rtlgen.accel.generate.device_verilog`)
-for an accelerator hash and configuration-memory size, builds it once (:mod:`rtlgen.sim.runner`), and
-runs any number of bitstreams through it in one simulation: each loaded by
-:class:`rtlgen.hil.driver.AccelDriver` over cocotbext-axi (AXI4-Stream frame, register polls),
-followed by a ``START`` attempt. What the registers said comes back as a dict per case.
+for an accelerator hash, lane count and memory sizes, builds it once (:mod:`rtlgen.sim.runner`),
+and runs any number of images (``config.bin`` or ``weights.bin``) through it in one simulation:
+each loaded by :class:`rtlgen.hil.driver.AccelDriver` over cocotbext-axi (AXI4-Stream frame,
+register polls), followed by a ``START`` attempt. What the registers said comes back as a dict
+per case.
 """
 from __future__ import annotations
 
@@ -26,29 +27,36 @@ TEST_MODULE = f"{resources.TB_PACKAGE}.accel_axi_test"
 
 
 class DeviceSim:
-    """One simulator build of the front end for ``accel_hash`` with ``capacity`` bytes."""
+    """One simulator build of the front end for ``accel_hash`` with ``capacity`` bytes of
+    configuration memory, ``lanes`` lanes and ``weights_capacity`` bytes of weights store."""
 
-    def __init__(self, accel_hash: str, capacity: int, build_dir: str | os.PathLike, *,
-                 simulator: str = "icarus"):
+    def __init__(self, accel_hash: str, capacity: int, build_dir: str | os.PathLike, *, lanes: int,
+                 weights_capacity: int, simulator: str = "icarus"):
         self.accel_hash, self.capacity = accel_hash, capacity
+        self.lanes, self.weights_capacity = lanes, weights_capacity
         self.build_dir = Path(build_dir)
         self.simulator = get_simulator(simulator)
         self._built = False
 
     def build(self) -> None:
-        source = generate_device(self.accel_hash, self.capacity, self.build_dir)
+        source = generate_device(self.accel_hash, self.capacity, self.build_dir, lanes=self.lanes,
+                                 weights_capacity=self.weights_capacity)
         runner.build(self.simulator, [source], DEVICE_MODULE, self.build_dir, timescale=("1ns", "1ps"))
         self._built = True
 
     def run(self, cases: list[tuple[str, bytes]], *, readback: int = 64) -> dict[str, Any]:
-        """Load each ``(name, bitstream)`` in turn; the testbench's report (``cases``: per case
-        ``accepted``, ``code``, ``offset``, ``bytes_received``, ``cycles``, ``status``,
-        ``started``; for accepted ones the first ``readback`` bytes of configuration memory)."""
+        """Load each ``(name, image)`` in turn (``weights.bin`` when its magic is ``RTLW``, else
+        ``config.bin``); the testbench's report (``cases``: per case ``kind``, ``accepted``,
+        ``code``, ``offset``, ``bytes_received``, ``cycles``, ``status``, ``started``; for
+        accepted ones the first ``readback`` bytes of the image's memory and its length)."""
         if not self._built:
             self.build()
         cases_file = self.build_dir / "cases.json"
         results = self.build_dir / "results.json"
-        cases_file.write_text(json.dumps([{"name": n, "data": bytes(d).hex(), "readback": readback}
+        from rtlgen.accel.loader import DeviceModel
+
+        cases_file.write_text(json.dumps([{"name": n, "data": bytes(d).hex(), "readback": readback,
+                                           "kind": "weights" if DeviceModel.is_weights(d) else "config"}
                                           for n, d in cases]))
         if results.exists():
             results.unlink()

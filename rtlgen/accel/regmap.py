@@ -7,11 +7,13 @@ Registers are 32 bits wide at byte offsets on the AXI4-Lite port (``s_axil_*``);
 read or written whole (``wstrb`` is ignored). ``access`` is ``ro`` (writes ignored), ``rw``, or
 ``wo`` (write-only command bits, reading 0). An unmapped offset answers ``SLVERR``.
 
-The configuration bitstream (:mod:`rtlgen.bitstream.format`, ``config.bin`` unchanged) arrives on
-the AXI4-Stream sink (``s_axis_*``, 8-bit ``tdata``, one bitstream per frame ending with
-``tlast``); a new frame replaces the previous configuration. The checker reports the first
-failed check in ``ERROR_CODE`` and ``ERROR_OFFSET`` in the order
-:func:`rtlgen.bitstream.format.decode` checks them (:class:`ErrorCode` lists the codes).
+Both images arrive unchanged on the one AXI4-Stream sink (``s_axis_*``, 8-bit ``tdata``, one
+image per frame ending with ``tlast``): ``config.bin`` (:mod:`rtlgen.bitstream.format`, magic
+``RTLB``) and ``weights.bin`` (:mod:`rtlgen.bitstream.weights`, magic ``RTLW``); the checker tells
+them apart by the magic (:mod:`rtlgen.accel.loader` owns the rules: the loading order, what a
+frame invalidates, what is stored where). ``ERROR_CODE`` and ``ERROR_OFFSET`` describe the last
+frame, whichever image it was, reporting its first failed check in the order the image's Python
+decoder checks (:class:`ErrorCode` lists the codes).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rtlgen.bitstream.format import VERSION as BITSTREAM_VERSION
+from rtlgen.bitstream.weights import VERSION as WEIGHTS_VERSION
 
 __all__ = ["Access", "Field", "Register", "ErrorCode", "REGISTERS", "ERROR_MEANINGS", "DEVICE_ID",
            "REGMAP_VERSION", "register", "error_meaning", "markdown_table", "c_header"]
@@ -29,11 +32,12 @@ Access = Literal["ro", "rw", "wo"]
 #: ``ID`` register value: ASCII "RTLA" read as a little-endian word.
 DEVICE_ID = int.from_bytes(b"RTLA", "little")
 #: Version of this register map (``VERSION[15:0]``); bumped when an offset or a meaning changes.
-REGMAP_VERSION = 1
+REGMAP_VERSION = 2
 
 
 class ErrorCode(enum.IntEnum):
-    """``ERROR_CODE`` values: which check of the bitstream failed first."""
+    """``ERROR_CODE`` values: which check of the last frame (``config.bin`` or ``weights.bin``)
+    failed first."""
 
     NONE = 0
     BAD_MAGIC = 1
@@ -45,21 +49,28 @@ class ErrorCode(enum.IntEnum):
     CRC_MISMATCH = 7
     TOO_LARGE = 8
     ACCEL_HASH_MISMATCH = 9
+    LANES_MISMATCH = 10
+    NO_CONFIG = 11
+    MODEL_HASH_MISMATCH = 12
 
 
 #: Per code: its meaning, and what ``ERROR_OFFSET`` then holds.
 ERROR_MEANINGS: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.NONE: ("no error", "0"),
-    ErrorCode.BAD_MAGIC: ("not an rtlgen bitstream: the magic is not RTLB", "the first differing byte"),
+    ErrorCode.BAD_MAGIC: ("not an rtlgen image: the magic is neither RTLB (config.bin) nor RTLW (weights.bin)",
+                          "the first differing byte"),
     ErrorCode.TRUNCATED: ("truncated: the frame ended (tlast) before the declared length",
                           "the number of bytes received"),
-    ErrorCode.BAD_VERSION: ("unsupported bitstream format version", "4"),
+    ErrorCode.BAD_VERSION: ("unsupported format version of the image (VERSION register says which)", "4"),
     ErrorCode.BAD_FLAGS: ("header flags are not 0", "6"),
     ErrorCode.BAD_LENGTH: ("declared length is shorter than the header and the CRC", "8"),
     ErrorCode.TOO_LONG: ("bytes after the declared end", "the declared length"),
-    ErrorCode.CRC_MISMATCH: ("CRC-32 mismatch: the bitstream is corrupt", "the CRC field (length - 4)"),
-    ErrorCode.TOO_LARGE: ("the bitstream does not fit the on-chip configuration memory", "8"),
+    ErrorCode.CRC_MISMATCH: ("CRC-32 mismatch: the image is corrupt", "the CRC field (length - 4)"),
+    ErrorCode.TOO_LARGE: ("the image does not fit its on-chip memory (CONFIG_CAPACITY or WEIGHTS_CAPACITY)", "8"),
     ErrorCode.ACCEL_HASH_MISMATCH: ("the bitstream is for another accelerator configuration", "12"),
+    ErrorCode.LANES_MISMATCH: ("weights.bin is laid out for another lane count than this hardware's (LANES)", "12"),
+    ErrorCode.NO_CONFIG: ("weights.bin arrived with no accepted config.bin to check its model hash against", "16"),
+    ErrorCode.MODEL_HASH_MISMATCH: ("weights.bin is for another model than the accepted config.bin names", "16"),
 }
 
 
@@ -105,29 +116,33 @@ class Register:
 
 REGISTERS: tuple[Register, ...] = (
     Register("ID", 0x00, "ro", DEVICE_ID, 'device identifier, ASCII "RTLA" (0x414c5452)'),
-    Register("VERSION", 0x04, "ro", REGMAP_VERSION | (BITSTREAM_VERSION << 16),
-             "register map version and the bitstream format version the checker reads",
+    Register("VERSION", 0x04, "ro", REGMAP_VERSION | (BITSTREAM_VERSION << 16) | (WEIGHTS_VERSION << 24),
+             "register map version and the image format versions the checker reads",
              (Field("REGMAP", 0, 16, "register map version"),
-              Field("BITSTREAM", 16, 16, "bitstream format version accepted"))),
+              Field("BITSTREAM", 16, 8, "config.bin format version accepted"),
+              Field("WEIGHTS", 24, 8, "weights.bin format version accepted"))),
     Register("CTRL", 0x08, "wo", 0, "commands; write 1 to a bit, bits read 0",
              (Field("START", 0, 1, "run the configured accelerator; refused (STATUS.START_REFUSED) "
-                                   "unless a bitstream was accepted and the engine is idle"),
-              Field("SOFT_RESET", 1, 1, "forget the configuration, the error and the counters"))),
+                                   "unless CONFIG_VALID and WEIGHTS_VALID are set, nothing is loading and "
+                                   "the engine is idle"),
+              Field("SOFT_RESET", 1, 1, "forget the configuration, the weights, the error and the counters"))),
     Register("STATUS", 0x0C, "ro", 0, "state",
              (Field("BUSY", 0, 1, "the engine is running"),
               Field("DONE", 1, 1, "the engine finished since the last start"),
-              Field("ERROR", 2, 1, "the last bitstream was rejected (see ERROR_CODE)"),
-              Field("CONFIG_VALID", 3, 1, "the last bitstream passed every check"),
-              Field("LOADING", 4, 1, "a bitstream frame is being received or checked"),
-              Field("START_REFUSED", 5, 1, "a START was refused since the last bitstream"))),
-    Register("ERROR_CODE", 0x10, "ro", 0, "first failed check of the last bitstream (ErrorCode)"),
-    Register("ERROR_OFFSET", 0x14, "ro", 0, "byte offset in the bitstream of the failed check"),
+              Field("ERROR", 2, 1, "the last frame was rejected (see ERROR_CODE)"),
+              Field("CONFIG_VALID", 3, 1, "a config.bin passed every check and no later frame replaced it"),
+              Field("LOADING", 4, 1, "a frame is being received or checked"),
+              Field("START_REFUSED", 5, 1, "a START was refused since the last frame"),
+              Field("WEIGHTS_VALID", 6, 1, "a weights.bin passed every check against this hardware and the "
+                                           "accepted config.bin, and no later frame arrived"))),
+    Register("ERROR_CODE", 0x10, "ro", 0, "first failed check of the last frame (ErrorCode)"),
+    Register("ERROR_OFFSET", 0x14, "ro", 0, "byte offset in the last frame's image of the failed check"),
     Register("CONFIG_HASH_LO", 0x18, "ro", 0,
              "accelerator configuration hash baked in at generation, bits 31..0 (the hex string "
              "as a number)"),
     Register("CONFIG_HASH_HI", 0x1C, "ro", 0, "accelerator configuration hash, bits 63..32"),
-    Register("BYTES_RECEIVED", 0x20, "ro", 0, "bytes of the current or last bitstream frame"),
-    Register("CONFIG_LENGTH", 0x24, "ro", 0, "declared length of the last accepted bitstream"),
+    Register("BYTES_RECEIVED", 0x20, "ro", 0, "bytes of the current or last frame"),
+    Register("CONFIG_LENGTH", 0x24, "ro", 0, "declared length of the last accepted config.bin"),
     Register("CONFIG_CAPACITY", 0x28, "ro", 0,
              "bytes of on-chip configuration memory (the bitstream after its 12-byte header, CRC "
              "excluded, must fit)"),
@@ -136,6 +151,12 @@ REGISTERS: tuple[Register, ...] = (
     Register("MEM_ADDR", 0x34, "rw", 0, "byte address in the configuration memory for MEM_DATA"),
     Register("MEM_DATA", 0x38, "ro", 0, "configuration memory byte at MEM_ADDR (bitstream byte "
                                         "MEM_ADDR + 12)"),
+    Register("LANES", 0x3C, "ro", 0, "lanes of this hardware: the L a weights.bin must be laid out for"),
+    Register("WEIGHTS_LENGTH", 0x40, "ro", 0, "declared length of the last accepted weights.bin"),
+    Register("WEIGHTS_CAPACITY", 0x44, "ro", 0,
+             "bytes of the on-chip weights store (weights.bin after its first 12 bytes, CRC excluded, must fit)"),
+    Register("WEIGHTS_ADDR", 0x48, "rw", 0, "byte address in the weights store for WEIGHTS_DATA"),
+    Register("WEIGHTS_DATA", 0x4C, "ro", 0, "weights store byte at WEIGHTS_ADDR (weights.bin byte WEIGHTS_ADDR + 12)"),
 )
 
 

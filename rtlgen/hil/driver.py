@@ -3,18 +3,23 @@
 :class:`AccelDriver` programs the device through the registers of :mod:`rtlgen.accel.regmap`
 (offsets, fields and error codes read from there, never written twice) over any
 :class:`Transport`: ``write(addr, data)`` and ``read(addr, n)`` on the AXI4-Lite register port,
-``stream(data)`` for one AXI4-Stream frame on the bitstream port. :class:`CocotbAxiTransport`
+``stream(data)`` for one AXI4-Stream frame on the image port. :class:`CocotbAxiTransport`
 is the simulation transport (cocotbext-axi's ``AxiLiteMaster`` and ``AxiStreamSource``); a board
 would implement the same three methods over a memory-mapped device file and a DMA channel.
 
-Programming sequence (what :meth:`AccelDriver.load_config` and :meth:`AccelDriver.start` do):
+Programming sequence (what :meth:`AccelDriver.identify`, :meth:`AccelDriver.load_config`,
+:meth:`AccelDriver.load_weights` and :meth:`AccelDriver.start` do):
 
-1. read ``ID`` (and ``VERSION``): this is an rtlgen accelerator with this register map;
+1. read ``ID`` (and ``VERSION``, ``LANES``): this is an rtlgen accelerator with this register map;
 2. stream ``config.bin`` unchanged as one frame (``tlast`` on its last byte);
 3. poll ``STATUS`` until ``LOADING`` is clear; ``ERROR`` set means rejected: ``ERROR_CODE`` says
    which check failed and ``ERROR_OFFSET`` at which byte; ``CONFIG_VALID`` set means accepted;
-4. write ``CTRL.START``; ``STARTS`` counts it when it was taken, ``STATUS.START_REFUSED`` is set
-   when it was refused.
+4. stream the model's ``weights.bin`` unchanged as one frame on the same port (the device tells
+   the images apart by their magic), after ``config.bin``: the device checks its model hash
+   against the accepted configuration's, and any new ``config.bin`` invalidates the weights;
+5. poll as in 3; ``WEIGHTS_VALID`` set means accepted, ``ERROR`` and the error registers as in 3;
+6. write ``CTRL.START``; ``STARTS`` counts it when it was taken, ``STATUS.START_REFUSED`` is set
+   when it was refused (it is unless ``CONFIG_VALID`` and ``WEIGHTS_VALID`` are both set).
 
 The methods are coroutines (a simulated bus advances only when awaited); a blocking transport
 can be wrapped in ``async def`` methods.
@@ -72,7 +77,7 @@ class CocotbAxiTransport:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What the device said about a bitstream."""
+    """What the device said about an image (``image``: how messages name it)."""
 
     accepted: bool
     code: ErrorCode | int
@@ -80,12 +85,14 @@ class LoadResult:
     offset: int
     bytes_received: int
     cycles: int
+    image: str = "the bitstream"
 
     def describe(self) -> str:
         if self.accepted:
-            return f"accepted the bitstream ({self.bytes_received} bytes in {self.cycles} cycles)"
+            return f"accepted {self.image} ({self.bytes_received} bytes in {self.cycles} cycles)"
         name = self.code.name if isinstance(self.code, ErrorCode) else str(self.code)
-        return f"rejected the bitstream: error {int(self.code)} {name}, {self.meaning} (at byte offset {self.offset})"
+        return (f"rejected {self.image}: error {int(self.code)} {name}, {self.meaning} "
+                f"(at byte offset {self.offset})")
 
 
 class AccelDriver:
@@ -106,15 +113,18 @@ class AccelDriver:
         return (await self.read_reg(reg) & f.mask) >> f.lsb
 
     async def identify(self) -> dict[str, Any]:
-        """``ID`` checked; the register map and bitstream versions and the baked-in hash."""
+        """``ID`` checked; the register map and image format versions, the baked-in hash, the
+        lanes and the memory sizes."""
         ident = await self.read_reg("ID")
         if ident != DEVICE_ID:
             raise ToolError(f"the device's ID register reads 0x{ident:08x}, expected 0x{DEVICE_ID:08x} "
                             "(an rtlgen accelerator)")
         version = await self.read_reg("VERSION")
+        fields = {f.name: (version & f.mask) >> f.lsb for f in register("VERSION").fields}
         lo, hi = await self.read_reg("CONFIG_HASH_LO"), await self.read_reg("CONFIG_HASH_HI")
-        return {"regmap": version & 0xFFFF, "bitstream": version >> 16, "config_hash": f"{hi << 32 | lo:016x}",
-                "capacity": await self.read_reg("CONFIG_CAPACITY")}
+        return {"regmap": fields["REGMAP"], "bitstream": fields["BITSTREAM"], "weights": fields["WEIGHTS"],
+                "config_hash": f"{hi << 32 | lo:016x}", "capacity": await self.read_reg("CONFIG_CAPACITY"),
+                "lanes": await self.read_reg("LANES"), "weights_capacity": await self.read_reg("WEIGHTS_CAPACITY")}
 
     async def status(self) -> dict[str, bool]:
         """``STATUS`` as ``{field name: bool}``."""
@@ -122,7 +132,7 @@ class AccelDriver:
         return {f.name: bool(word & f.mask) for f in register("STATUS").fields}
 
     async def error(self) -> tuple[ErrorCode | int, str, int]:
-        """``(code, meaning, byte offset)`` of the last bitstream's first failed check."""
+        """``(code, meaning, byte offset)`` of the last frame's first failed check."""
         raw = await self.read_reg("ERROR_CODE")
         code: ErrorCode | int = ErrorCode(raw) if raw in ErrorCode._value2member_map_ else raw
         return code, error_meaning(raw), await self.read_reg("ERROR_OFFSET")
@@ -130,9 +140,8 @@ class AccelDriver:
     async def soft_reset(self) -> None:
         await self.write_reg("CTRL", register("CTRL").field("SOFT_RESET").mask)
 
-    async def load_config(self, data: bytes, *, check: bool = False) -> LoadResult:
-        """Stream ``config.bin`` and wait for the verdict; with ``check``, a rejection raises
-        :class:`BitstreamError` naming the hardware's error code, meaning and offset."""
+    async def _load(self, data: bytes, valid: str, image: str, check: bool) -> LoadResult:
+        """Stream one image, poll until the verdict, read it (``valid``: its STATUS bit)."""
         await self.bus.stream(bytes(data))
         for _ in range(self.max_polls):
             st = await self.status()
@@ -141,20 +150,31 @@ class AccelDriver:
         else:
             raise ToolError(f"the device still reports STATUS.LOADING after {self.max_polls} polls")
         code, meaning, offset = await self.error()
-        result = LoadResult(accepted=st["CONFIG_VALID"] and not st["ERROR"], code=code, meaning=meaning,
+        result = LoadResult(accepted=st[valid] and not st["ERROR"], code=code, meaning=meaning,
                             offset=offset, bytes_received=await self.read_reg("BYTES_RECEIVED"),
-                            cycles=await self.read_reg("LOAD_CYCLES"))
+                            cycles=await self.read_reg("LOAD_CYCLES"), image=image)
         if check and not result.accepted:
             err = BitstreamError(f"the accelerator {result.describe()}")
             err.offset = offset  # type: ignore[attr-defined]
             raise err
         return result
 
+    async def load_config(self, data: bytes, *, check: bool = False) -> LoadResult:
+        """Stream ``config.bin`` and wait for the verdict; with ``check``, a rejection raises
+        :class:`BitstreamError` naming the hardware's error code, meaning and offset."""
+        return await self._load(data, "CONFIG_VALID", "the bitstream", check)
+
+    async def load_weights(self, data: bytes, *, check: bool = True) -> LoadResult:
+        """Stream ``weights.bin`` (after the ``config.bin`` of its model) and wait for the
+        verdict. A rejection raises :class:`BitstreamError` naming the hardware's error code,
+        meaning and offset; ``check=False`` returns it as a :class:`LoadResult` instead."""
+        return await self._load(data, "WEIGHTS_VALID", "weights.bin", check)
+
     async def start(self) -> bool:
         """Write ``CTRL.START``; True when the device took it, False when it refused."""
         before = await self.read_reg("STARTS")
         await self.write_reg("CTRL", register("CTRL").field("START").mask)
-        # STARTS counts accepted starts (START_REFUSED is sticky until the next bitstream)
+        # STARTS counts accepted starts (START_REFUSED is sticky until the next frame)
         return await self.read_reg("STARTS") != before
 
     async def read_config_memory(self, addr: int, n: int) -> bytes:
@@ -164,4 +184,13 @@ class AccelDriver:
         for a in range(addr, addr + n):
             await self.write_reg("MEM_ADDR", a)
             out.append(await self.read_reg("MEM_DATA") & 0xFF)
+        return bytes(out)
+
+    async def read_weights_store(self, addr: int, n: int) -> bytes:
+        """``n`` bytes of the weights store from ``addr`` (``weights.bin`` offset ``addr + 12``),
+        one ``WEIGHTS_ADDR`` write and ``WEIGHTS_DATA`` read per byte: for checks, not for speed."""
+        out = bytearray()
+        for a in range(addr, addr + n):
+            await self.write_reg("WEIGHTS_ADDR", a)
+            out.append(await self.read_reg("WEIGHTS_DATA") & 0xFF)
         return bytes(out)

@@ -1,6 +1,7 @@
-"""The streaming bitstream checker (rtlgen/accel/loader.py) in Amaranth's simulator, against the
-Python decoder: every case's error code and byte offset must be what
-:func:`rtlgen.accel.loader.expected_verdict` (built on ``bitstream.format.decode``) says."""
+"""The streaming image checker (rtlgen/accel/loader.py) in Amaranth's simulator and, as the
+generated front end, in Icarus driven by cocotbext-axi, against the Python decoders: every case's
+error code and byte offset must be what :class:`rtlgen.accel.loader.DeviceModel` (built on
+``bitstream.format.decode`` and ``bitstream.weights.decode``) says."""
 from __future__ import annotations
 
 import struct
@@ -10,18 +11,23 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from rtlgen.accel.loader import ConfigLoader, config_capacity, crc32_byte, expected_verdict
-from rtlgen.accel.regmap import DEVICE_ID, ErrorCode
+from rtlgen.accel.loader import (DeviceModel, ImageLoader, config_capacity, crc32_byte, expected_verdict,
+                                 expected_weights_verdict)
+from rtlgen.accel.regmap import DEVICE_ID, REGMAP_VERSION, ErrorCode
+from rtlgen.bitstream import weights as wmod
 from rtlgen.bitstream.format import VERSION, encode
 
-from bitstream_cases import ACCEL, OTHER, small_bitstream
+from bitstream_cases import ACCEL, LANES, OTHER, small_bitstream, small_weights
+
+WCAP = 512      # weights store of the small tests (small_weights() is 472 bytes)
 
 
-def run_frames(frames: list[bytes], *, accel: str = ACCEL, capacity: int = 1024,
+def run_frames(frames: list[bytes], *, accel: str = ACCEL, capacity: int = 1024, weights_capacity: int = WCAP,
                readback: int = 0) -> list[dict]:
-    """Stream each frame (tlast on its last byte) through one ConfigLoader; per frame: error,
-    code, offset, valid, bytes received, and the first ``readback`` bytes of its memory."""
-    dut = ConfigLoader(accel, capacity)
+    """Stream each frame (tlast on its last byte) through one ImageLoader; per frame: error,
+    code, offset, valid bits, bytes received, and the first ``readback`` bytes of the memory of
+    the frame's image."""
+    dut = ImageLoader(accel, capacity, lanes=LANES, weights_capacity=weights_capacity)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     results: list[dict] = []
@@ -39,15 +45,18 @@ def run_frames(frames: list[bytes], *, accel: str = ACCEL, capacity: int = 1024,
             ctx.set(s.tvalid, 0)
             while ctx.get(dut.loading):
                 await ctx.tick()
+            weights = DeviceModel.is_weights(frame)
+            raddr, rdata = (dut.wmem_raddr, dut.wmem_rdata) if weights else (dut.mem_raddr, dut.mem_rdata)
             mem = []
             for a in range(readback):
-                ctx.set(dut.mem_raddr, a)
+                ctx.set(raddr, a)
                 await ctx.tick()
-                mem.append(ctx.get(dut.mem_rdata))
+                mem.append(ctx.get(rdata))
             results.append({"error": ctx.get(dut.error), "code": ctx.get(dut.error_code),
                             "offset": ctx.get(dut.error_offset), "valid": ctx.get(dut.config_valid),
+                            "weights_valid": ctx.get(dut.weights_valid),
                             "count": ctx.get(dut.bytes_received), "length": ctx.get(dut.config_length),
-                            "mem": bytes(mem)})
+                            "weights_length": ctx.get(dut.weights_length), "mem": bytes(mem)})
 
     sim.add_testbench(bench)
     sim.run()
@@ -150,7 +159,9 @@ def test_capacity_from_the_config() -> None:
     cap = config_capacity(cfg)
     assert cap & (cap - 1) == 0 and cap >= 16 * (6 * 64 + 257)
     with pytest.raises(ValueError, match=r"^configuration memory capacity must be at least 1 byte, not 0$"):
-        ConfigLoader(ACCEL, 0)
+        ImageLoader(ACCEL, 0, lanes=4, weights_capacity=16)
+    with pytest.raises(ValueError, match=r"^weights store capacity must be at least 1 byte, not 0$"):
+        ImageLoader(ACCEL, 16, lanes=4, weights_capacity=0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 :class:`rtlgen.hil.driver.AccelDriver` on cocotbext-axi masters.
 
 Runs inside the simulator (built and started by :mod:`rtlgen.accel.devsim`). Reads the cases from
-the JSON file named by ``$RTLGEN_AXI_CASES`` (``[{"name", "data": hex}]``), loads each bitstream as
-one AXI4-Stream frame, records what the registers say, tries ``START`` after each, and writes
+the JSON file named by ``$RTLGEN_AXI_CASES`` (``[{"name", "data": hex, "kind": "config" or
+"weights", "readback"}]``), loads each image as one AXI4-Stream frame, records what the registers say, tries ``START`` after each, and writes
 everything to ``$RTLGEN_AXI_RESULTS``; the host compares it with the Python decoder. One
 simulator build serves every case.
 """
@@ -44,16 +44,18 @@ async def load_cases(dut):
     out["id_after_write"] = await drv.read_reg("ID")
     for case in cases:
         data = bytes.fromhex(case["data"])
-        res = await drv.load_config(data)
-        rec = {"name": case["name"], "accepted": res.accepted, "code": int(res.code), "offset": res.offset,
+        weights = case.get("kind") == "weights"
+        res = await (drv.load_weights(data, check=False) if weights else drv.load_config(data))
+        rec = {"name": case["name"], "kind": case.get("kind", "config"), "accepted": res.accepted, "code": int(res.code), "offset": res.offset,
                "bytes_received": res.bytes_received, "cycles": res.cycles,
                "status": await drv.status()}
         rec["started"] = await drv.start()
         rec["status_after_start"] = await drv.status()
         if res.accepted:
             n = min(case.get("readback", 0), len(data) - 16)
-            rec["memory"] = (await drv.read_config_memory(0, n)).hex()
-            rec["config_length"] = await drv.read_reg("CONFIG_LENGTH")
+            read = drv.read_weights_store if weights else drv.read_config_memory
+            rec["memory"] = (await read(0, n)).hex()
+            rec["length"] = await drv.read_reg("WEIGHTS_LENGTH" if weights else "CONFIG_LENGTH")
         out["cases"].append(rec)
     await drv.soft_reset()
     out["after_soft_reset"] = {"status": await drv.status(), "error": list(await drv.error())[::2],
