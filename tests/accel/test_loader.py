@@ -165,6 +165,106 @@ def test_capacity_from_the_config() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# weights.bin on the same sink: checked against the hardware's lanes and store, and against
+# the model hash of the accepted config.bin
+
+
+def _recrc(data: bytes | bytearray) -> bytes:
+    """``data`` with its CRC field made right again (a header edited on purpose)."""
+    out = bytearray(data)
+    out[-4:] = struct.pack("<I", zlib.crc32(bytes(out[:-4])))
+    return bytes(out)
+
+
+def _big_weights() -> bytes:
+    """A valid weights.bin of more than WCAP bytes after its first 12 (for TOO_LARGE)."""
+    rng = np.random.default_rng(3)
+    layer = wmod.LayerWeights(0, "conv2d", rng.integers(-128, 128, (8, 3, 3, 8)), rng.integers(-9, 9, 8))
+    return wmod.encode(wmod.WeightsImage(LANES, (layer,)))
+
+
+def _weights_cases(*, n_flips: int = 14, n_cuts: int = 8, seed: int = 11) -> list[tuple[str, bytes]]:
+    """A sequence of frames for one front end: weights before any config, the config of
+    small_weights()'s model, then weights.bin cases (valid, flipped bits and truncations at
+    sampled offsets, header faults, another model, other lanes, too large), a config of no
+    model, a new config (the weights must be loaded again)."""
+    cfg = small_bitstream(model_hash=None)
+    data = small_weights()
+    n = len(data)
+    rng = np.random.default_rng(seed)
+    cases = [("weights before config", data), ("config", cfg), ("valid", data)]
+    offsets = sorted({0, 3, 4, 6, 8, 12, 13, 16, 31, 32, n - 4, n - 1, *rng.integers(0, n, n_flips).tolist()})
+    for off in offsets:
+        bad = bytearray(data)
+        bad[off] ^= 1 << int(rng.integers(0, 8))
+        cases.append((f"flip@{off}", bytes(bad)))
+    for cut in sorted({1, 3, 4, 12, 31, 32, 33, n - 4, n - 1, *rng.integers(1, n, n_cuts).tolist()}):
+        cases.append((f"cut@{cut}", data[:cut]))
+    # a frame of no known kind (a flipped magic byte, a cut before byte 4) invalidated the config
+    cases.append(("config reloaded", cfg))
+    version = bytearray(data)
+    version[4] = 2
+    flags = bytearray(data)
+    flags[6] = 1
+    short = bytearray(data[:32])
+    struct.pack_into("<I", short, 8, 35)
+    cases += [("extra", data + b"\x00\x01"), ("version 2", _recrc(version)), ("flags", _recrc(flags)),
+              ("declared 35", bytes(short) + b"\0" * 3),
+              ("other model", small_weights(1)), ("lanes 2", small_weights(lanes=2)),
+              ("too large", _big_weights()), ("valid again", data),
+              ("config of no model", small_bitstream()), ("weights, config names no model", data),
+              ("config again", cfg), ("config: weights invalid", small_bitstream(OTHER)),
+              ("weights without a valid config", data), ("config once more", cfg), ("valid at last", data)]
+    return cases
+
+
+def test_expected_weights_verdict_follows_the_decoders_order() -> None:
+    data = small_weights()
+    mh = wmod.decode(data).model_hash
+    assert expected_weights_verdict(data, LANES, WCAP, mh) == (ErrorCode.NONE, 0)
+    bad = bytearray(data)
+    bad[4] = 3                  # version first, before the CRC
+    assert expected_weights_verdict(bytes(bad), LANES, WCAP, mh) == (ErrorCode.BAD_VERSION, 4)
+    assert expected_weights_verdict(data[:20], LANES, WCAP, mh) == (ErrorCode.TRUNCATED, 20)
+    assert expected_weights_verdict(data, LANES, 64, mh) == (ErrorCode.TOO_LARGE, 8)
+    assert expected_weights_verdict(small_weights(lanes=2), LANES, WCAP, mh) == (ErrorCode.LANES_MISMATCH, 12)
+    assert expected_weights_verdict(data, LANES, WCAP, None) == (ErrorCode.NO_CONFIG, 16)
+    assert expected_weights_verdict(small_weights(1), LANES, WCAP, mh) == (ErrorCode.MODEL_HASH_MISMATCH, 16)
+    assert expected_weights_verdict(data, LANES, WCAP, "") == (ErrorCode.MODEL_HASH_MISMATCH, 16)
+    # the sequence rules: a new config.bin invalidates the weights; START needs both
+    model = DeviceModel(ACCEL, 1024, lanes=LANES, weights_capacity=WCAP)
+    assert model.load(data) == (ErrorCode.NO_CONFIG, 16) and not model.can_start
+    assert model.load(small_bitstream(model_hash=None)) == (ErrorCode.NONE, 0) and not model.can_start
+    assert model.load(data) == (ErrorCode.NONE, 0) and model.can_start
+    assert model.load(small_bitstream(model_hash=None)) == (ErrorCode.NONE, 0) and not model.can_start
+
+
+@pytest.mark.slow
+def test_weights_rejections_agree_with_the_decoder() -> None:
+    cases = _weights_cases()
+    got = run_frames([c for _, c in cases], readback=24)
+    got_small = run_frames([small_bitstream(model_hash=None), small_weights()], weights_capacity=64)
+    model = DeviceModel(ACCEL, 1024, lanes=LANES, weights_capacity=WCAP)
+    seen = set()
+    for (name, data), r in zip(cases, got, strict=True):
+        code, offset = model.load(data)
+        seen.add(code)
+        if name in ("other model", "lanes 2", "too large", "valid again"):   # the config is valid then
+            assert code == {"other model": ErrorCode.MODEL_HASH_MISMATCH, "lanes 2": ErrorCode.LANES_MISMATCH,
+                            "too large": ErrorCode.TOO_LARGE, "valid again": ErrorCode.NONE}[name], name
+        assert (ErrorCode(r["code"]), r["offset"]) == (code, offset), name
+        assert r["error"] == (code != ErrorCode.NONE), name
+        assert (r["valid"], r["weights_valid"]) == (model.config_valid, model.weights_valid), name
+        assert r["count"] == len(data), name
+        if model.weights_valid:
+            assert r["mem"] == data[12:12 + 24] and r["weights_length"] == len(data), name
+    assert {ErrorCode.BAD_MAGIC, ErrorCode.BAD_VERSION, ErrorCode.BAD_FLAGS, ErrorCode.BAD_LENGTH,
+            ErrorCode.TRUNCATED, ErrorCode.TOO_LONG, ErrorCode.CRC_MISMATCH, ErrorCode.TOO_LARGE,
+            ErrorCode.LANES_MISMATCH, ErrorCode.NO_CONFIG, ErrorCode.MODEL_HASH_MISMATCH, ErrorCode.NONE} <= seen
+    assert (ErrorCode(got_small[1]["code"]), got_small[1]["offset"]) == (ErrorCode.TOO_LARGE, 8)
+
+
+# --------------------------------------------------------------------------------------------
 # The generated front end (rtlgen_accel_device) in Icarus, driven by cocotbext-axi through the
 # host driver: one build, every case in one simulation.
 
@@ -223,10 +323,11 @@ def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
     cases.append(("format version 1", encode(replace(decode(data), version=1))))  # decode reads it, the device not
     cases.append(("valid again", data))
 
-    report = DeviceSim(accel, capacity, tmp_path / "build").run(cases, readback=48)
+    report = DeviceSim(accel, capacity, tmp_path / "build", lanes=4, weights_capacity=64).run(cases, readback=48)
     ident = report["identity"]
     assert ident["config_hash"] == accel and ident["capacity"] == capacity
-    assert (ident["regmap"], ident["bitstream"]) == (1, VERSION)          # the format version it checks
+    assert (ident["regmap"], ident["bitstream"], ident["weights"]) == (REGMAP_VERSION, VERSION, wmod.VERSION)
+    assert (ident["lanes"], ident["weights_capacity"]) == (4, 64)
     assert report["start_before_config"] is False and report["status_before_config"]["START_REFUSED"]
     assert report["unmapped_resp"] == report["unmapped_write_resp"] == 2     # SLVERR
     assert report["ro_write_resp"] == 0 and report["id_after_write"] == DEVICE_ID
@@ -238,17 +339,43 @@ def test_axi_device_agrees_with_the_decoder(real_bitstream, tmp_path) -> None:
         assert got["accepted"] == (code == ErrorCode.NONE), name
         assert got["status"]["ERROR"] == (code != ErrorCode.NONE), name
         assert got["bytes_received"] == len(case), name
-        # the start bit is taken only after an accepted bitstream
-        assert got["started"] == got["accepted"], name
-        assert got["status_after_start"]["START_REFUSED"] == (not got["accepted"]), name
+        # no weights.bin yet: the start bit is refused even after an accepted bitstream
+        # (START with both images: test_axi_device_checks_weights)
+        assert got["started"] is False and got["status_after_start"]["START_REFUSED"], name
         if got["accepted"]:
             assert bytes.fromhex(got["memory"]) == case[12:12 + 48]
-            assert got["config_length"] == len(case)
+            assert got["length"] == len(case)
             assert got["cycles"] == len(case) + 1            # one byte per cycle, then the verdict
     assert {ErrorCode.NONE, ErrorCode.CRC_MISMATCH, ErrorCode.TRUNCATED, ErrorCode.TOO_LONG,
             ErrorCode.BAD_MAGIC, ErrorCode.ACCEL_HASH_MISMATCH} <= codes
     after = report["after_soft_reset"]
     assert not after["status"]["CONFIG_VALID"] and after["starts"] == 0 and after["started"] is False
+
+
+@pytest.mark.sim
+def test_axi_device_checks_weights(tmp_path) -> None:
+    """weights.bin through the generated front end in Icarus (cocotbext-axi, the host driver):
+    every verdict is the Python reference's, START is taken exactly when both images are valid."""
+    from rtlgen.accel.devsim import DeviceSim
+
+    cases = _weights_cases(n_flips=8, n_cuts=4, seed=5)
+    report = DeviceSim(ACCEL, 1024, tmp_path / "build", lanes=LANES, weights_capacity=WCAP).run(cases, readback=20)
+    assert report["start_before_config"] is False
+    model = DeviceModel(ACCEL, 1024, lanes=LANES, weights_capacity=WCAP)
+    for (name, data), got in zip(cases, report["cases"], strict=True):
+        code, offset = model.load(data)
+        assert got["kind"] == ("weights" if model.is_weights(data) else "config"), name
+        assert (ErrorCode(got["code"]), got["offset"]) == (code, offset), name
+        assert got["accepted"] == (code == ErrorCode.NONE), name
+        assert (got["status"]["CONFIG_VALID"], got["status"]["WEIGHTS_VALID"]) == \
+            (model.config_valid, model.weights_valid), name
+        assert got["bytes_received"] == len(data), name
+        assert got["started"] == model.can_start, name
+        if got["accepted"] and got["kind"] == "weights":
+            assert bytes.fromhex(got["memory"]) == data[12:12 + 20] and got["length"] == len(data), name
+    assert sum(c["started"] for c in report["cases"]) == 3
+    after = report["after_soft_reset"]
+    assert not after["status"]["CONFIG_VALID"] and not after["status"]["WEIGHTS_VALID"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,7 +387,7 @@ def device_dir(tmp_path_factory):
     from rtlgen.accel.generate import LINT_WAIVERS, generate_device
 
     out = tmp_path_factory.mktemp("device")
-    generate_device(ACCEL, 64, out / "device")
+    generate_device(ACCEL, 64, out / "device", lanes=4, weights_capacity=64)
     (out / "lint_waivers.vlt").write_text(LINT_WAIVERS)
     return out
 
@@ -306,7 +433,8 @@ def test_device_yosys_synthesizes_to_osu018(device_dir) -> None:
               f"tee -o stat.txt stat -liberty {lib}\n", cwd=device_dir)
     text = (device_dir / "stat.txt").read_text()
     cells = {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)\s*$", text, re.M)}
-    # the 64-byte configuration memory alone is 512 flip-flops; the CRC and counters add more
+    # the 64-byte configuration memory alone is 512 flip-flops (the weights store as many); the
+    # CRC and counters add more
     assert sum(n for c, n in cells.items() if c.startswith("DFF")) > 512, cells
     assert float(re.search(r"Chip area for (?:top )?module .*?:\s+([\d.]+)", text)[1]) > 0
 

@@ -23,7 +23,7 @@ from rtlgen.nn.geometry import Geometry
 from rtlgen.nn.quant import requantize
 from rtlgen.netlist.table import exact_table
 
-from bitstream_cases import ACCEL, small_bitstream
+from bitstream_cases import ACCEL, small_bitstream, small_weights
 
 pytestmark = pytest.mark.slow
 
@@ -184,12 +184,12 @@ def test_layers_match_golden_model():
 
 
 # --------------------------------------------------------------------------------------------
-# The configuration front end inside the accelerator top (rtlgen.accel.loader.DeviceFrontend):
-# CTRL.START runs the engine only after an accepted bitstream (the layer itself still comes
-# through the host ports)
+# The front end inside the accelerator top (rtlgen.accel.loader.DeviceFrontend): CTRL.START
+# runs the engine only after an accepted config.bin and the matching weights.bin (the layer
+# itself still comes through the host ports)
 
 
-def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> None:
+def test_start_over_axi_runs_the_engine_only_after_both_images() -> None:
     from rtlgen.accel.loader import DeviceFrontend
     from rtlgen.accel.multiplier import MultiplierSpec
     from rtlgen.accel.regmap import register
@@ -199,10 +199,11 @@ def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> No
     tables = _tables(rng)
     banks = [[MultiplierSpec("u", False, table=tables[0][0]), MultiplierSpec("u~", False, table=tables[0][1])],
              [MultiplierSpec("s", True, table=tables[1][0]), MultiplierSpec("s~", True, table=tables[1][1])]]
-    dut = Accelerator(CONFIG, banks, device=DeviceFrontend(ACCEL, 1024))
+    dut = Accelerator(CONFIG, banks, device=DeviceFrontend(ACCEL, 1024, lanes=CONFIG.lanes, weights_capacity=512))
     job, expected = _case(rng, tables, unit=0, encoding="signmag", mode="filter", cin=2, cout=3, hw=(3, 3), k=3,
                           stride=(1, 1), pad=(1, 1), out_hw=(3, 3), z_x=-128)
-    good = small_bitstream()
+    good = small_bitstream(model_hash=None)     # names small_weights()'s model
+    weights = small_weights(lanes=CONFIG.lanes)
     bad = bytearray(good)
     bad[40] ^= 0x10
     start_word = register("CTRL").field("START").mask
@@ -243,19 +244,24 @@ def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> No
             await ctx.tick()
         ctx.set(we, 0)
 
+    async def refused(ctx) -> bool:
+        await axil_write(ctx, register("CTRL").offset, start_word)
+        busy = False
+        for _ in range(50):
+            busy |= bool(ctx.get(dut.busy))
+            await ctx.tick()
+        return not busy
+
     async def bench(ctx):
         await write(ctx, dut.cfg_we, dut.cfg_addr, dut.cfg_data, job.descriptor.words())
         await write(ctx, dut.act_we, dut.act_addr, dut.act_wdata, enumerate(job.activations))
         await write(ctx, dut.wgt_we, dut.wgt_addr, dut.wgt_wdata, enumerate(job.weight_words))
         await write(ctx, dut.par_we, dut.par_addr, dut.par_wdata, enumerate(job.param_words))
         await stream(ctx, bytes(bad))
-        await axil_write(ctx, register("CTRL").offset, start_word)
-        busy = False
-        for _ in range(50):
-            busy |= bool(ctx.get(dut.busy))
-            await ctx.tick()
-        seen["busy_after_rejected"] = busy
+        seen["refused_after_rejected"] = await refused(ctx)
         await stream(ctx, good)
+        seen["refused_without_weights"] = await refused(ctx)
+        await stream(ctx, weights)
         await axil_write(ctx, register("CTRL").offset, start_word)
         for _ in range(5000):
             if ctx.get(dut.done):
@@ -273,6 +279,6 @@ def test_start_over_axi_runs_the_engine_only_after_an_accepted_bitstream() -> No
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert seen["busy_after_rejected"] is False
+    assert seen["refused_after_rejected"] and seen["refused_without_weights"]
     assert seen["done"]
     np.testing.assert_array_equal(seen["output"], expected)
