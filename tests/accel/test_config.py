@@ -96,3 +96,21 @@ def test_resolved_uses_catalog_hashes():
     assert cfg.resolved(Cat()).unit_multipliers == (("h_a", "h_b"),)
     with pytest.raises(ConfigError, match=r"unit\[0\]\.multipliers\[1\] = 'nope'"):
         cfg.with_multipliers([["a", "nope"]]).resolved(Cat())
+
+
+def test_weights_store_is_optional_and_hashed_only_when_set(tmp_path: Path):
+    from dataclasses import replace
+
+    from rtlgen.accel.config import DEFAULT_WEIGHTS_STORE
+
+    cfg = load_config(_write(tmp_path, GOOD))
+    assert cfg.weights_store_bytes == DEFAULT_WEIGHTS_STORE
+    # left out at its default: hashes of configurations older than the field stay
+    assert "weights_store_bytes" not in cfg.canonical() and "weights_store" not in cfg.to_toml()
+    small = load_config(_write(tmp_path, GOOD + "weights_store_bytes = 4096\n"))
+    assert small.weights_store_bytes == 4096 and small.config_hash() != cfg.config_hash()
+    assert small == replace(cfg, weights_store_bytes=4096, source=small.source)
+    (tmp_path / "again.toml").write_text(small.to_toml())
+    assert load_config(tmp_path / "again.toml") == small
+    with pytest.raises(ConfigError, match=r"^.*bad\.toml: 'memory\.weights_store_bytes' must lie in 16\.\.16777216, not 8"):
+        load_config(_write(tmp_path, GOOD + "weights_store_bytes = 8\n"))

@@ -23,8 +23,11 @@ def test_offsets_distinct_aligned_and_fields_inside() -> None:
     # every error code has a meaning; the names the issue asks for exist
     assert set(regmap.ERROR_MEANINGS) == set(ErrorCode)
     for name in ("ID", "VERSION", "CTRL", "STATUS", "ERROR_CODE", "ERROR_OFFSET", "CONFIG_HASH_LO",
-                 "BYTES_RECEIVED", "LOAD_CYCLES"):
+                 "BYTES_RECEIVED", "LOAD_CYCLES", "LANES", "WEIGHTS_LENGTH", "WEIGHTS_CAPACITY", "WEIGHTS_DATA"):
         register(name)
+    register("STATUS").field("WEIGHTS_VALID")
+    for name in ("LANES_MISMATCH", "NO_CONFIG", "MODEL_HASH_MISMATCH"):
+        assert regmap.ERROR_MEANINGS[ErrorCode[name]][1] in ("12", "16")
 
 
 def test_unknown_names_list_the_valid_ones() -> None:
@@ -95,7 +98,8 @@ def test_gen_accel_writes_the_register_documents(small_generated, capsys) -> Non
     assert (out / "rtlgen_accel_regs.h").read_text() == c_header(resolved.config_hash())
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["device"] == {"top": "rtlgen_accel_device", "file": "device/rtlgen_accel_device.v",
-                                  "config_capacity": config_capacity(resolved), "in_top": False}
+                                  "config_capacity": config_capacity(resolved),
+                                  "weights_capacity": resolved.weights_store_bytes, "in_top": False}
     device = (out / manifest["device"]["file"]).read_text()
     for port in ("s_axil_awaddr", "s_axil_rresp", "s_axis_tdata", "s_axis_tready", "s_axis_tlast"):
         assert re.search(rf"^\s*(input|output) (\[\d+:0\] )?{port};$", device, re.M), port

@@ -6,21 +6,23 @@ import asyncio
 
 import pytest
 
-from rtlgen.accel.loader import expected_verdict
+from rtlgen.accel.loader import DeviceModel
 from rtlgen.accel.regmap import DEVICE_ID, REGISTERS, ErrorCode, register
 from rtlgen.errors import BitstreamError, ToolError
 from rtlgen.hil.driver import AccelDriver
 
-from bitstream_cases import ACCEL, OTHER, small_bitstream
+from bitstream_cases import ACCEL, LANES, OTHER, small_bitstream, small_weights
 
 
 class ModelBus:
-    """Registers as a dict; a stream sets them from the decoder's verdict (not the RTL)."""
+    """Registers as a dict; a stream sets them from the Python reference's verdict
+    (:class:`DeviceModel`, not the RTL)."""
 
     def __init__(self, ident: int = DEVICE_ID):
         self.regs = {r.name: r.reset for r in REGISTERS}
         self.regs.update(ID=ident, CONFIG_HASH_LO=int(ACCEL, 16) & 0xFFFFFFFF, CONFIG_HASH_HI=int(ACCEL, 16) >> 32,
-                         CONFIG_CAPACITY=1024)
+                         CONFIG_CAPACITY=1024, LANES=LANES, WEIGHTS_CAPACITY=512)
+        self.model = DeviceModel(ACCEL, 1024, lanes=LANES, weights_capacity=512)
         self.names = {r.offset: r.name for r in REGISTERS}
         self.log: list[tuple[str, str]] = []
 
@@ -31,7 +33,7 @@ class ModelBus:
         name, value = self.names[addr], int.from_bytes(data, "little")
         self.log.append(("write", name))
         if name == "CTRL" and value & self._bit("CTRL", "START"):
-            if self.regs["STATUS"] & self._bit("STATUS", "CONFIG_VALID"):
+            if self.model.can_start:
                 self.regs["STARTS"] += 1
             else:
                 self.regs["STATUS"] |= self._bit("STATUS", "START_REFUSED")
@@ -42,11 +44,12 @@ class ModelBus:
 
     async def stream(self, data: bytes) -> None:
         self.log.append(("stream", str(len(data))))
-        code, offset = expected_verdict(data, ACCEL, 1024)
-        ok = code == ErrorCode.NONE
+        code, offset = self.model.load(data)
+        status = ((self._bit("STATUS", "CONFIG_VALID") if self.model.config_valid else 0)
+                  | (self._bit("STATUS", "WEIGHTS_VALID") if self.model.weights_valid else 0)
+                  | (self._bit("STATUS", "ERROR") if code != ErrorCode.NONE else 0))
         self.regs.update(ERROR_CODE=int(code), ERROR_OFFSET=offset, BYTES_RECEIVED=len(data),
-                         LOAD_CYCLES=len(data) + 1,
-                         STATUS=self._bit("STATUS", "CONFIG_VALID") if ok else self._bit("STATUS", "ERROR"))
+                         LOAD_CYCLES=len(data) + 1, STATUS=status)
 
 
 def test_load_start_and_identify() -> None:
@@ -55,14 +58,18 @@ def test_load_start_and_identify() -> None:
 
     async def go():
         ident = await drv.identify()
-        res = await drv.load_config(small_bitstream())
-        return ident, res, await drv.start()
+        res = await drv.load_config(small_bitstream(model_hash=None))
+        without_weights = await drv.start()
+        wres = await drv.load_weights(small_weights())
+        return ident, res, without_weights, wres, await drv.start()
 
-    ident, res, started = asyncio.run(go())
+    ident, res, without_weights, wres, started = asyncio.run(go())
     assert ident["config_hash"] == ACCEL and ident["capacity"] == 1024
-    assert res.accepted and started and res.describe().startswith("accepted the bitstream (")
+    assert (ident["lanes"], ident["weights_capacity"]) == (LANES, 512)
+    assert res.accepted and not without_weights and res.describe().startswith("accepted the bitstream (")
+    assert wres.accepted and started and wres.describe().startswith("accepted weights.bin (")
     # the sequence: stream, then poll STATUS before reading the error registers
-    assert bus.log.index(("stream", str(len(small_bitstream())))) < bus.log.index(("read", "STATUS"))
+    assert bus.log.index(("stream", str(len(small_bitstream(model_hash=None))))) < bus.log.index(("read", "STATUS"))
 
 
 def test_rejection_names_code_meaning_and_offset() -> None:
@@ -73,6 +80,23 @@ def test_rejection_names_code_meaning_and_offset() -> None:
         asyncio.run(drv.load_config(small_bitstream(OTHER), check=True))
     res = asyncio.run(drv.load_config(small_bitstream()[:-3]))
     assert (res.accepted, res.code) == (False, ErrorCode.TRUNCATED)
+    assert asyncio.run(drv.start()) is False
+
+
+def test_weights_rejection_names_code_meaning_and_offset() -> None:
+    drv = AccelDriver(ModelBus())
+    with pytest.raises(BitstreamError, match=r"^the accelerator rejected weights.bin: error 11 NO_CONFIG, "
+                                             r"weights.bin arrived with no accepted config.bin .* "
+                                             r"\(at byte offset 16\)$"):
+        asyncio.run(drv.load_weights(small_weights()))
+    asyncio.run(drv.load_config(small_bitstream(model_hash=None), check=True))
+    with pytest.raises(BitstreamError, match=r"^the accelerator rejected weights.bin: error 12 MODEL_HASH_MISMATCH, "
+                                             r"weights.bin is for another model than the accepted config.bin names "
+                                             r"\(at byte offset 16\)$") as info:
+        asyncio.run(drv.load_weights(small_weights(1)))
+    assert info.value.offset == 16
+    res = asyncio.run(drv.load_weights(small_weights(lanes=2), check=False))
+    assert (res.accepted, res.code, res.offset) == (False, ErrorCode.LANES_MISMATCH, 12)
     assert asyncio.run(drv.start()) is False
 
 
