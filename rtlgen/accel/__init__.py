@@ -23,7 +23,8 @@ Modules, from the configuration to the running hardware:
   manifest); :mod:`~rtlgen.accel.synth`: Yosys synthesis to liberty cells;
 * :mod:`~rtlgen.accel.regmap`, :mod:`~rtlgen.accel.axi`, :mod:`~rtlgen.accel.loader`: the
   device's register map (as data, with its Markdown and C header), AXI4-Lite/AXI4-Stream in
-  Amaranth, and the front end that checks and stores the bitstream; :mod:`~rtlgen.accel.devsim`
+  Amaranth, and the front end that checks and stores ``config.bin`` and ``weights.bin``;
+  :mod:`~rtlgen.accel.devsim`
   runs it in a simulator (testbench ``sim/tb/accel_axi_test.py``, driver :mod:`rtlgen.hil.driver`);
 * :mod:`~rtlgen.accel.rtlsim`: layer jobs through the Verilog in Verilator (cocotb runner,
   testbench ``sim/accel_tb.py``);
