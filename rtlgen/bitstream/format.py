@@ -19,7 +19,8 @@ Byte layout, format version 2 (all integers little-endian; ``uN``/``iN`` = unsig
                   made for (its banks = these units' table hashes), hex
             ...   str8 model hash (version 2 only): the model hash of the ``weights.bin`` this
                   configuration goes with (:func:`rtlgen.bitstream.weights.weights_hash`, 16
-                  hex digits), or empty (0 bytes) when it is not tied to one
+                  hex digits), or empty (0 bytes) when it is not tied to one (the
+                  accelerator's front end then takes no weights.bin with it)
             1     u8 U: number of compute units
                   per unit u:
             1       u8 M_u: number of multipliers in the unit's bank (slots 0..M_u-1)
