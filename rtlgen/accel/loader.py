@@ -39,8 +39,8 @@ model hash is the SHA-256 of its payload) are not made here.
 Loading order. ``config.bin`` first, then the ``weights.bin`` of the model it names: the weights
 are checked against the configuration accepted when they arrive. What a frame invalidates:
 
-* any frame clears ``WEIGHTS_VALID`` at its first byte (the weights store is being rewritten, or
-  the configuration they were checked against is being replaced);
+* any frame clears ``WEIGHTS_VALID`` at its first byte (a ``weights.bin`` rewrites the store;
+  any other frame replaces the configuration the weights were checked against);
 * a ``config.bin`` frame clears ``CONFIG_VALID`` at its fourth byte (its kind is known then), and
   so does a frame rejected before its kind is known (bad magic, or fewer than 4 bytes); a
   ``weights.bin`` frame leaves the configuration valid;
@@ -51,7 +51,7 @@ So after a new ``config.bin`` the weights must be loaded again, and ``START`` (g
 
 Storage: bytes ``12 .. N-5`` of an image (everything between the common 12-byte prefix and the
 CRC) are written to its memory at address ``offset - 12``: ``config.bin`` to the configuration
-memory (:meth:`ImageLoader.capacity` bytes, see :func:`config_capacity`), ``weights.bin`` to the
+memory (:attr:`ImageLoader.capacity` bytes, see :func:`config_capacity`), ``weights.bin`` to the
 weights store (:attr:`ImageLoader.weights_capacity` bytes, the configuration's
 ``weights_store_bytes``). In the weights store, address ``a`` holds ``weights.bin`` byte
 ``a + 12``: L at 0, R at 2, the model hash at 4..19, record ``r`` at ``20 + 24 r``, and a
@@ -395,8 +395,8 @@ _DECODE_CHECKS: tuple[tuple[str, ErrorCode], ...] = (
 
 
 def expected_verdict(data: bytes, accel_hash: str, capacity: int) -> tuple[ErrorCode, int]:
-    """What :class:`ConfigLoader` must report for ``data``: ``(code, offset)``, derived from
-    :func:`rtlgen.bitstream.format.decode` (header, length and CRC checks, in its order; any
+    """What :class:`ImageLoader` must report for the ``config.bin`` frame ``data``: ``(code,
+    offset)``, derived from :func:`rtlgen.bitstream.format.decode` (header, length and CRC checks, in its order; any
     version but :data:`~rtlgen.bitstream.format.VERSION` is ``BAD_VERSION``) plus this
     hardware's own checks (capacity, then the accelerator hash). Field errors that ``decode``
     finds after the CRC are not checked by the hardware yet, so they are not errors here."""

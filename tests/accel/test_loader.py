@@ -361,6 +361,7 @@ def test_axi_device_checks_weights(tmp_path) -> None:
     cases = _weights_cases(n_flips=8, n_cuts=4, seed=5)
     report = DeviceSim(ACCEL, 1024, tmp_path / "build", lanes=LANES, weights_capacity=WCAP).run(cases, readback=20)
     assert report["start_before_config"] is False
+    assert (report["identity"]["lanes"], report["identity"]["weights_capacity"]) == (LANES, WCAP)
     model = DeviceModel(ACCEL, 1024, lanes=LANES, weights_capacity=WCAP)
     for (name, data), got in zip(cases, report["cases"], strict=True):
         code, offset = model.load(data)
