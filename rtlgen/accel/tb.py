@@ -3,8 +3,10 @@
 Two halves:
 
 * host side: :class:`HarnessBuild` builds ``hdl/rtlgen_hil_tb.v`` around a generated design
-  (:mod:`rtlgen.accel.generate`) with Verilator through :mod:`rtlgen.sim.runner`, cached by a
-  hash of every source, and :meth:`HarnessBuild.run` starts a cocotb test module on it;
+  (:mod:`rtlgen.accel.generate`: the engine ``rtlgen_accel`` and, beside it, its AXI front end
+  ``rtlgen_accel_device``, whose ``s_axil_*``/``s_axis_*`` ports the harness brings out) with
+  Verilator through :mod:`rtlgen.sim.runner`, cached by a hash of every source, and
+  :meth:`HarnessBuild.run` starts a cocotb test module on it;
 * simulator side: :class:`FileDriver` runs one :class:`~rtlgen.accel.job.ConvJob` per call. It
   writes the job's memory images and descriptor as hex files and pulses ``go``; the harness
   loads them in bulk, configures and starts the layer and dumps the output, all in Verilog.
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rtlgen import resources
-from rtlgen.errors import ToolError
+from rtlgen.errors import ConfigError, ToolError
 from rtlgen.paths import atomic_write_text
 from rtlgen.sim import runner
 from rtlgen.sim.simulators import VerilatorBackend
@@ -37,6 +39,9 @@ __all__ = ["HARNESS_FILE", "HARNESS_TOP", "OPTIMISATION", "HarnessBuild", "FileD
 
 HARNESS_FILE = resources.HDL_DIR / "rtlgen_hil_tb.v"
 HARNESS_TOP = "rtlgen_hil_tb"
+#: Address bits of the front end's AXI4-Lite port (:class:`rtlgen.accel.axi.AxiLiteRegisters`'s
+#: default, which :class:`rtlgen.accel.loader.DeviceFrontend` uses); the harness's ``AXIL_ADDR``.
+AXIL_ADDR_BITS = 8
 #: g++ optimisation of the model, by ``optimize`` (:class:`~rtlgen.sim.simulators.VerilatorBackend`'s
 #: ``opt_fast``, ``opt_slow``, ``opt_global``). ``True``: the per-cycle code (OPT_FAST) is
 #: optimised, the one-off initialisation code (OPT_SLOW: e.g. the memories' initial contents) is
@@ -81,8 +86,14 @@ class HarnessBuild:
     def sources(self) -> list[Path]:
         from rtlgen.accel.manifest import read_manifest
 
-        files = read_manifest(self.accel_dir)["files"]
-        return [self.accel_dir / f for f in files] + [HARNESS_FILE]
+        doc = read_manifest(self.accel_dir)
+        device = doc.get("device")
+        if not device or not (self.accel_dir / device["file"]).is_file():
+            # folders generated before the front end existed: the harness instantiates it
+            raise ConfigError("the accelerator folder has no AXI front end (manifest 'device' and its file); "
+                              "expected a folder written by this rtlgen's 'rtlgen gen accel': regenerate it",
+                              file=str(self.accel_dir / "manifest.json"))
+        return [self.accel_dir / f for f in [*doc["files"], device["file"]]] + [HARNESS_FILE]
 
     def simulator(self) -> VerilatorBackend:
         """The Verilator backend that builds the harness, optimised as :attr:`optimize` says."""
@@ -110,7 +121,7 @@ class HarnessBuild:
             public = build_dir / "harness_public.vlt"
             atomic_write_text(public, _PUBLIC_VLT)
             runner.build(sim, [public, *([waivers] if waivers.is_file() else []), *sources], HARNESS_TOP, build_dir,
-                         parameters={"NCFG": len(FIELDS)}, build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"),
+                         parameters={"NCFG": len(FIELDS), "AXIL_ADDR": AXIL_ADDR_BITS}, build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"),
                          always=True, runtime_cache=sim.runtime_dir(Path(self.work_dir)))
             atomic_write_text(marker, json.dumps([str(p) for p in sources]))
         self.build_dir = build_dir

@@ -1,5 +1,13 @@
-"""``rtlgen hil``: run a network's conv layers through the generated accelerator's RTL (Verilator)
-and check every layer output against the emulation bit for bit (see rtlgen/hil/host.py)."""
+"""``rtlgen hil``: run a network's MAC layers through the generated accelerator's RTL (Verilator)
+and check every layer output against the emulation bit for bit (see rtlgen/hil/host.py).
+
+With ``--config DIR`` (``DIR/config.bin`` and ``DIR/weights.bin``, as ``rtlgen bitstream build``
+writes them) the simulation first streams both images, unchanged, into the device's AXI front end
+and reads its verdict over AXI4-Lite; an image it rejects stops the run with the hardware's error
+code, its meaning and the byte offset (exit status 1). ``--bitstream CFG.bin`` only has the host
+read a ``config.bin`` (no ``weights.bin``, nothing loaded into the device), as the flow's HIL step
+does. Either way the layers themselves are still driven per layer through the engine's direct
+ports (the on-chip sequencer is future work)."""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +18,22 @@ from rtlgen.cli._args import non_negative_int, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rtlgen.errors import ConfigError
     from rtlgen.hil import HilJob, run_hil
     from rtlgen.paths import atomic_write_text
 
-    rep = run_hil(HilJob(accel=Path(args.accel), bitstream=Path(args.bitstream), model=Path(args.model),
-                         images=Path(args.images), limit=args.limit, start=args.start, workers=args.workers, optimize=not args.quick_build,
-                         work_dir=Path(args.work_dir) if args.work_dir else None,
-                         keep_runs=args.keep_runs))
+    kw = dict(limit=args.limit, start=args.start, workers=args.workers, optimize=not args.quick_build,
+              work_dir=Path(args.work_dir) if args.work_dir else None, keep_runs=args.keep_runs)
+    if args.config:
+        folder = Path(args.config)
+        if not folder.is_dir():
+            raise ConfigError("not a folder; expected the folder of config.bin and weights.bin "
+                              "('rtlgen bitstream build --out')", file=str(folder))
+        job = HilJob.from_config_dir(Path(args.accel), folder, Path(args.model), Path(args.images), **kw)
+    else:
+        job = HilJob(accel=Path(args.accel), bitstream=Path(args.bitstream), model=Path(args.model),
+                     images=Path(args.images), **kw)
+    rep = run_hil(job)
     print(rep.summary())
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(rep.to_dict(), indent=1) + "\n")
@@ -24,10 +41,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("hil", help="hardware in the loop: conv layers through the RTL, checked bit for bit",
+    p = subparsers.add_parser("hil", help="hardware in the loop: the device loads config.bin and weights.bin, "
+                                          "MAC layers run through the RTL, checked bit for bit",
                               description=__doc__)
     p.add_argument("--accel", required=True, metavar="DIR", help="generated accelerator (rtlgen gen accel --out)")
-    p.add_argument("--bitstream", required=True, metavar="CFG.bin", help="configuration bitstream for it")
+    images = p.add_mutually_exclusive_group(required=True)
+    images.add_argument("--config", metavar="DIR",
+                        help="folder of config.bin and weights.bin (rtlgen bitstream build --out), loaded into the device")
+    images.add_argument("--bitstream", metavar="CFG.bin", help="a config.bin read by the host only (not loaded into the device)")
     p.add_argument("--model", required=True, metavar="M.tflite")
     p.add_argument("--images", required=True, metavar="X.npz", help="'x' (uint8 NHWC) and optionally 'y'")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="number of images (default all)")
@@ -38,5 +59,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep each run's folder (spec, simulator log, result) under the work folder; a failed run's is always kept")
     p.add_argument("--quick-build", action="store_true",
                    help="compile the model without optimisation: a quicker build, a slower simulation")
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--json", metavar="FILE", help="also write the figures (pred and logits per image) as JSON")
     p.set_defaults(handler=_run)

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from rtlgen.errors import ConfigError, ToolError, VerificationError
+from rtlgen.errors import BitstreamError, ConfigError, ToolError, VerificationError
 from rtlgen.accel.tables import accel_tables
 from rtlgen.hil.simside import SPEC_ENV
 from rtlgen.nn.images import load_images
@@ -69,7 +69,7 @@ TEST_MODULE = "rtlgen.sim.tb.rtlgen_hil_test"
 @dataclass(frozen=True)
 class HilJob:
     accel: Path            # generated accelerator folder (manifest.json, files.f, ...)
-    bitstream: Path
+    bitstream: Path        # config.bin
     model: Path
     images: Path           # .npz with 'x' (and 'y' for accuracy)
     limit: int | None = None
@@ -79,6 +79,16 @@ class HilJob:
     optimize: bool = True          # optimised C++ (long runs) or a quicker build (short runs)
     progress: bool = True          # a progress bar of the layer runs
     keep_runs: bool = False        # keep the run folders (specs, logs, results); the build is always kept
+    #: weights.bin: when given, both images are first loaded into the device's front end, which
+    #: must accept them (module docstring); None: the bitstream is only read by the host
+    weights: Path | None = None
+
+    @classmethod
+    def from_config_dir(cls, accel: Path, config_dir: Path, model: Path, images: Path, **kw: Any) -> "HilJob":
+        """A job loading ``config_dir/config.bin`` and ``config_dir/weights.bin`` (what
+        ``rtlgen bitstream build --out`` writes) into the device."""
+        return cls(accel=accel, bitstream=Path(config_dir) / "config.bin", model=model, images=images,
+                   weights=Path(config_dir) / "weights.bin", **kw)
 
 
 @dataclass
@@ -100,13 +110,21 @@ class HilReport:
     layers: list[dict[str, Any]] = field(default_factory=list)
     pred: list[int] = field(default_factory=list)
     workers: int = 1
+    #: per image, the int8 output of the last FULLY_CONNECTED layer (``logits_source`` says
+    #: whether the RTL computed it or the host did)
+    logits: list[list[int]] = field(default_factory=list)
+    logits_source: str = ""
+    #: what the device's front end said about config.bin and weights.bin (None: not loaded)
+    device: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
         acc = "n/a (no labels)" if self.accuracy is None else f"{100 * self.accuracy:.2f}%"
-        return (f"HIL: {self.images} images, every conv layer output equals the emulation bit for bit\n"
+        loaded = ("" if self.device is None else
+                  f"  device: {self.device['config']['verdict']}; {self.device['weights']['verdict']}; START taken\n")
+        return (f"HIL: {self.images} images, every conv layer output equals the emulation bit for bit\n" + loaded +
                 f"  accuracy through the RTL: {acc}\n"
                 f"  cycles per image: {self.cycles_per_image:,.0f}\n"
                 f"  simulated cycles per second: {self.cycles_per_second:,.0f}\n"
@@ -164,12 +182,19 @@ def run_hil(job: HilJob) -> HilReport:
     from rtlgen.nn.tflite import load_tflite
 
     accel = Path(job.accel)
-    for p, what in ((job.bitstream, "bitstream"), (job.model, "model"), (job.images, "images")):
+    for p, what in ((job.bitstream, "bitstream"), (job.weights, "weights image"), (job.model, "model"),
+                    (job.images, "images")):
+        if p is None:
+            continue
         if not Path(p).is_file():
             raise ConfigError(f"{what} file not found", file=str(p))
-    # every input is read (and rejected with its file named) before the Verilator build
+        if Path(p).stat().st_size == 0:
+            raise ConfigError(f"{what} file is empty", file=str(p))
+    # every input is read (and rejected with its file named) before the Verilator build, except
+    # the images the device loads: the hardware judges those, as they are
     manifest = read_manifest(accel)
-    read_bitstream(job.bitstream, expect_accel=manifest["config_hash"])
+    if job.weights is None:
+        read_bitstream(job.bitstream, expect_accel=manifest["config_hash"])
     load_tflite(job.model)
     x, y = load_images(Path(job.images), job.start, job.limit)
     n = len(x)
@@ -188,7 +213,8 @@ def run_hil(job: HilJob) -> HilReport:
         spec = {"accel": str(accel.resolve()), "bitstream": str(Path(job.bitstream).resolve()),
                 "model": str(Path(job.model).resolve()), "images": str(Path(job.images).resolve()),
                 "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json"),
-                "tables": str(tables_file)}
+                "tables": str(tables_file),
+                "weights": None if job.weights is None else str(Path(job.weights).resolve())}
         spec["progress"] = str(run_dir / "progress.json")
         spec_file = run_dir / "spec.json"
         atomic_write_text(spec_file, json.dumps(spec))
@@ -201,6 +227,9 @@ def run_hil(job: HilJob) -> HilReport:
         except ToolError as exc:
             failed, log = exc, run_dir / "sim.log"
         res = json.loads(result_file.read_text()) if result_file.exists() else {}
+        if "rejected" in res:
+            image = job.bitstream if res["image"] == "config" else job.weights
+            raise BitstreamError(res["rejected"], file=str(image)) from None
         if "mismatch" in res:
             raise VerificationError(res["mismatch"]) from failed
         if "error" in res:
@@ -240,4 +269,6 @@ def run_hil(job: HilJob) -> HilReport:
                      startup_seconds=max(r["setup_seconds"] for r in results),
                      cpu_cycles_per_second=cycles / sim_cpu if sim_cpu else 0.0,
                      cpu_images_per_minute=60.0 * n / loop_cpu if loop_cpu else 0.0, build_seconds=build.build_seconds,
-                     build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks))
+                     build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks),
+                     logits=[v for r in results for v in r["logits"]], logits_source=results[0]["logits_source"],
+                     device=results[0]["device"])

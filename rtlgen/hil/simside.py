@@ -22,18 +22,54 @@ from rtlgen.errors import ConfigError, VerificationError
 from rtlgen.nn.images import load_images
 from rtlgen.paths import atomic_write_text
 
-__all__ = ["SPEC_ENV", "simulate", "cocotb_entry"]
+__all__ = ["SPEC_ENV", "DeviceRejected", "load_on_device", "simulate", "cocotb_entry"]
 
 #: The environment variable naming the JSON spec of one simulator process's work.
 SPEC_ENV = "RTLGEN_HIL_SPEC"
 
 
-async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[str, Any]:
+class DeviceRejected(Exception):
+    """The front end refused an image: ``image`` is ``"config"`` or ``"weights"``, the message
+    the driver's :class:`~rtlgen.errors.BitstreamError` (code name, meaning, byte offset)."""
+
+    def __init__(self, image: str, message: str):
+        super().__init__(message)
+        self.image = image
+
+
+async def load_on_device(device: Any, config: bytes, weights: bytes) -> dict[str, Any]:
+    """Stream ``config.bin`` then ``weights.bin``, unchanged, into the front end through
+    ``device`` (an :class:`rtlgen.hil.driver.AccelDriver`), then try ``START``.
+
+    Returns what the device said (its identity, each image's ``describe()`` and load cycles,
+    whether it took ``START``); :class:`DeviceRejected` when it refused an image, with the
+    hardware's error code, meaning and offset; ToolError when it accepted both but refused
+    ``START`` (the two images do not belong together, which the weights check should have said)."""
+    from rtlgen.errors import BitstreamError, ToolError
+
+    ident = await device.identify()
+    verdicts = {}
+    for image, data, load in (("config", config, device.load_config), ("weights", weights, device.load_weights)):
+        try:
+            res = await load(data, check=True)
+        except BitstreamError as exc:
+            raise DeviceRejected(image, str(exc)) from None
+        verdicts[image] = {"verdict": res.describe(), "bytes": res.bytes_received, "cycles": res.cycles}
+    if not await device.start():
+        raise ToolError("the accelerator accepted config.bin and weights.bin but refused START "
+                        f"(STATUS {await device.status()})")
+    return {"identity": ident, **verdicts, "start": "taken"}
+
+
+async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: Any = None) -> dict[str, Any]:
     """The HIL loop inside the simulator (see the module docstring); returns the figures.
 
     ``driver`` runs the conv jobs (default: :class:`rtlgen.accel.tb.FileDriver` on ``dut``);
     anything with async ``start()``, ``run(job, weights_key)`` -> (int8 output, cycles) and
-    ``stop()`` will do."""
+    ``stop()`` will do. When the spec names a ``weights`` image, ``config.bin`` (``bitstream``)
+    and ``weights.bin`` are first loaded into the front end (:func:`load_on_device`) through
+    ``device`` (default: an :class:`~rtlgen.hil.driver.AccelDriver` over cocotbext-axi on
+    ``dut``), and nothing else happens unless it accepts both."""
     from rtlgen.accel.config import load_config
     from rtlgen.accel.job import descriptor_job
     from rtlgen.accel.tb import FileDriver
@@ -47,9 +83,28 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     accel_dir = Path(spec["accel"])
     manifest = read_manifest(accel_dir)
     config = load_config(accel_dir / "accel.toml")
+    drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
+    await drv.start()     # clock and reset
+    loaded = None
+    if spec.get("weights"):
+        # the hardware judges the images first, as they are: the Python decoders below only
+        # read what it accepted
+        if device is None:
+            from rtlgen.hil.driver import AccelDriver, CocotbAxiTransport
+
+            device = AccelDriver(CocotbAxiTransport(dut))
+        loaded = await load_on_device(device, Path(spec["bitstream"]).read_bytes(), Path(spec["weights"]).read_bytes())
     bs = read_bitstream(spec["bitstream"], expect_accel=manifest["config_hash"])
     graph = load_tflite(spec["model"])
     layers = compile_mac_layers(graph)
+    if spec.get("weights"):
+        from rtlgen.bitstream.weights import read_weights
+        from rtlgen.emulate.from_bitstream import check_weights
+
+        # the device checked that the two images belong together; that they are this model's
+        # weights only the host can check (the device never sees the .tflite). The layer runs
+        # below load the model's weights, which the matching hash makes weights.bin's.
+        check_weights(graph, read_weights(spec["weights"]), layers, file=str(spec["weights"]))
     if spec.get("tables"):
         with np.load(spec["tables"]) as f:
             tables = {k: f[k] for k in f.files}
@@ -72,7 +127,6 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     vals = emu.run_batch(xq)
     fc = graph.last_fc()
     logits = vals[fc.outputs[0] if fc is not None else graph.outputs[0]].reshape(len(xq), -1)
-    pred = np.argmax(logits, axis=1)
     t_emu = time.perf_counter() - t1
     t_loop = time.perf_counter()
     c_sim = 0.0
@@ -85,9 +139,10 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
               if mac_keys[op.index] in described]
     progress = Path(spec["progress"]) if spec.get("progress") else None
     done_runs = 0
-    drv = driver if driver is not None else FileDriver(dut, os.getcwd(), config.weight_word_bits)
-    await drv.start()
     per_layer = []
+    fc_rtl = fc is not None and any(op.index == fc.index for _k, op in on_rtl)
+    if fc_rtl:
+        logits = np.zeros_like(logits)    # filled below with what the RTL returns
     t_sim = 0.0
     for li, op in on_rtl:
         d = described[li]
@@ -109,6 +164,8 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
             done_runs += 1
             if progress is not None:
                 atomic_write_text(progress, json.dumps([done_runs, len(on_rtl) * len(xq)]))
+            if fc_rtl and op.index == fc.index:
+                logits[n] = np.asarray(got).reshape(-1)
             exp = expected[n].reshape(oh, ow, oc)
             if not np.array_equal(got, exp):
                 yy, xx, cc = (int(v) for v in np.argwhere(got != exp)[0])
@@ -128,7 +185,14 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None) -> dict[s
     if not per_layer:
         raise ConfigError("the bitstream describes no CONV_2D or FULLY_CONNECTED layer of the model: nothing runs on the accelerator",
                           file=str(spec["bitstream"]))
+    pred = np.argmax(logits, axis=1)
     return {"images": int(len(xq)), "pred": [int(p) for p in pred],
+            "logits": np.asarray(logits, dtype=np.int64).tolist(),
+            "logits_source": ("rtl: the output of the last FULLY_CONNECTED layer as the RTL returned it" if fc_rtl else
+                              "host: the emulator's (the bitstream does not describe the last FULLY_CONNECTED "
+                              "layer, so it ran on the host)" if fc is not None else
+                              "host: the model's output tensor (the model has no FULLY_CONNECTED layer)"),
+            "device": loaded,
             "setup_seconds": t_setup, "loop_seconds": t_emu + (time.perf_counter() - t_loop),
             "loop_cpu_seconds": time.process_time() - c1, "sim_cpu_seconds": c_sim,
             "labels": None if y is None else [int(v) for v in y],
@@ -142,6 +206,9 @@ async def cocotb_entry(dut: Any) -> None:
     out = Path(spec["result"])
     try:
         result = await simulate(dut, spec)
+    except DeviceRejected as exc:
+        atomic_write_text(out, json.dumps({"rejected": str(exc), "image": exc.image}))
+        raise
     except VerificationError as exc:
         atomic_write_text(out, json.dumps({"mismatch": str(exc)}))
         raise

@@ -222,6 +222,26 @@ BAD.update({
 
 
 
+def _images_folder(config: bytes | None, weights: bytes | None, name: str) -> Callable[[Path, Path | None, str], Path]:
+    """A folder of config.bin and weights.bin (``rtlgen hil --config``) lacking one or with one empty."""
+    def make(d: Path, good: Path | None, suffix: str) -> Path:
+        folder = d / f"images_{name}"
+        folder.mkdir()
+        for file, data in (("config.bin", config), ("weights.bin", weights)):
+            if data is not None:
+                (folder / file).write_bytes(data)
+        return folder
+    return make
+
+
+BAD.update({
+    "images-no-weights": _images_folder(b"RTLB", None, "no_weights"),
+    "images-no-config": _images_folder(None, b"RTLW", "no_config"),
+    "images-empty-config": _images_folder(b"", b"RTLW", "empty_config"),
+    "images-empty-weights": _images_folder(b"RTLB", b"", "empty_weights"),
+})
+
+
 @_bad("malformed-netlists")
 def _malformed_netlists(d: Path, good: Path | None, suffix: str) -> Path:
     folder = d / "netlists"
@@ -371,6 +391,10 @@ CASES: list[Case] = [
          ("missing", "empty", "truncated", "npz"), "model", ".tflite"),
     Case(("hil",), lambda g, b, d: _hil(g, g.accel_dir, g.bitstream, g.model, b, d),
          ("missing", "empty", "truncated", "tflite"), "images", ".npz"),
+    # --config DIR: the device judges the images' contents, the host only that both are there
+    Case(("hil",), lambda g, b, d: ["hil", "--accel", str(g.accel_dir), "--config", str(b), "--model", str(g.model),
+                                    "--images", str(g.images), "--work-dir", str(d / "work")],
+         ("missing", "text", "images-no-weights", "images-no-config", "images-empty-config", "images-empty-weights")),
     # accel power (fails before tabulating or simulating)
     Case(("accel", "power"), lambda g, b, d: _accel_power(g, b, g.bitstream, g.model, g.images, d), MANIFEST_KINDS),
     Case(("accel", "power"), lambda g, b, d: _accel_power(g, g.accel_dir, b, g.model, g.images, d),
@@ -408,6 +432,8 @@ USAGE: list[tuple[tuple[str, ...], list[str], str]] = [
      "--workers"),
     (("hil",), ["hil", "--accel", "a", "--bitstream", "b", "--model", "m", "--images", "i", "--limit", "-1"],
      "--limit"),
+    (("hil",), ["hil", "--accel", "a", "--config", "c", "--bitstream", "b", "--model", "m", "--images", "i"],
+     "--bitstream"),
     (("accel", "power"), ["accel", "power", "--accel", "a", "--bitstream", "b", "--model", "m", "--images", "i",
                           "--clock-ns", "-10"], "--clock-ns"),
     (("cost",), ["cost", "x.v", "--vectors", "-5"], "--vectors"),

@@ -14,15 +14,47 @@
 //   4. dumps the output bytes with $writememh to hil_out.hex and raises `finished`.
 // The accelerator's own host ports (act_we, wgt_we, par_we) stay idle: the bulk load stands in
 // for the host's memory writes (same addresses, same layouts).
+//
+// Beside it, the accelerator's AXI front end (module rtlgen_accel_device, the manifest's
+// device/rtlgen_accel_device.v) with its ports s_axil_* (AXI4-Lite registers) and s_axis_*
+// (AXI4-Stream image sink) brought out under the same names, so that cocotbext-axi binds them by
+// prefix (rtlgen.hil.driver.CocotbAxiTransport): the HIL streams config.bin and weights.bin into
+// it and reads its verdict before any layer runs. It sees the engine's busy/done; its run_start
+// is left open, because the layers are still started by `go` above, one per pulse (the on-chip
+// sequencer that would run a network from the loaded images does not exist yet).
 module rtlgen_hil_tb #(
-    parameter integer NCFG = 25   // len(rtlgen.accel.descriptor.FIELDS); tb.py passes it
+    parameter integer NCFG = 25,      // len(rtlgen.accel.descriptor.FIELDS); tb.py passes it
+    parameter integer AXIL_ADDR = 8   // the register port's address bits (rtlgen.accel.axi)
 ) (
     input  wire        clk,
     input  wire        rst,
     input  wire        go,
     output reg         finished,
     output wire [31:0] cycles,
-    output wire [31:0] issued
+    output wire [31:0] issued,
+    input  wire [AXIL_ADDR-1:0] s_axil_awaddr,
+    input  wire [2:0]  s_axil_awprot,
+    input  wire        s_axil_awvalid,
+    output wire        s_axil_awready,
+    input  wire [31:0] s_axil_wdata,
+    input  wire [3:0]  s_axil_wstrb,
+    input  wire        s_axil_wvalid,
+    output wire        s_axil_wready,
+    output wire [1:0]  s_axil_bresp,
+    output wire        s_axil_bvalid,
+    input  wire        s_axil_bready,
+    input  wire [AXIL_ADDR-1:0] s_axil_araddr,
+    input  wire [2:0]  s_axil_arprot,
+    input  wire        s_axil_arvalid,
+    output wire        s_axil_arready,
+    output wire [31:0] s_axil_rdata,
+    output wire [1:0]  s_axil_rresp,
+    output wire        s_axil_rvalid,
+    input  wire        s_axil_rready,
+    input  wire [7:0]  s_axis_tdata,
+    input  wire        s_axis_tvalid,
+    output wire        s_axis_tready,
+    input  wire        s_axis_tlast
 );
     reg  [31:0] cfg [0:NCFG+1];
     reg  [2:0]  state;
@@ -42,6 +74,22 @@ module rtlgen_hil_tb #(
         .wgt_we(1'b0), .wgt_addr('0), .wgt_wdata('0),
         .par_we(1'b0), .par_addr('0), .par_wdata('0),
         .cycles(cycles), .issued(issued)
+    );
+
+    rtlgen_accel_device device (
+        .clk(clk), .rst(rst),
+        .run_busy(busy), .run_done(done), .run_start(),
+        .s_axil_awaddr(s_axil_awaddr), .s_axil_awprot(s_axil_awprot), .s_axil_awvalid(s_axil_awvalid),
+        .s_axil_awready(s_axil_awready),
+        .s_axil_wdata(s_axil_wdata), .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid),
+        .s_axil_wready(s_axil_wready),
+        .s_axil_bresp(s_axil_bresp), .s_axil_bvalid(s_axil_bvalid), .s_axil_bready(s_axil_bready),
+        .s_axil_araddr(s_axil_araddr), .s_axil_arprot(s_axil_arprot), .s_axil_arvalid(s_axil_arvalid),
+        .s_axil_arready(s_axil_arready),
+        .s_axil_rdata(s_axil_rdata), .s_axil_rresp(s_axil_rresp), .s_axil_rvalid(s_axil_rvalid),
+        .s_axil_rready(s_axil_rready),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+        .s_axis_tlast(s_axis_tlast)
     );
 
     always @(posedge clk) begin
