@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rtlgen.cli._args import non_negative_int, positive_int
@@ -23,7 +24,10 @@ def _run(args: argparse.Namespace) -> int:
     from rtlgen.paths import atomic_write_text
 
     kw = dict(limit=args.limit, start=args.start, workers=args.workers, optimize=not args.quick_build,
-              work_dir=Path(args.work_dir) if args.work_dir else None, keep_runs=args.keep_runs)
+              work_dir=Path(args.work_dir) if args.work_dir else None, keep_runs=args.keep_runs,
+              # the bar redraws one line with carriage returns: on a terminal only, so that a log
+              # or a captured stderr holds just the error line when a run fails
+              progress=sys.stderr.isatty())
     if args.config:
         folder = Path(args.config)
         if not folder.is_dir():

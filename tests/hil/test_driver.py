@@ -103,3 +103,22 @@ def test_weights_rejection_names_code_meaning_and_offset() -> None:
 def test_wrong_device_id() -> None:
     with pytest.raises(ToolError, match=r"^the device's ID register reads 0x12345678, expected 0x414c5452 "):
         asyncio.run(AccelDriver(ModelBus(ident=0x12345678)).identify())
+
+
+def test_hil_loads_config_then_weights_and_stops_on_a_rejection() -> None:
+    """What the HIL testbench does before any layer (rtlgen.hil.simside.load_on_device): both
+    images in order, then START; a rejected image stops it, naming which image and the code."""
+    from rtlgen.hil.simside import DeviceRejected, load_on_device
+
+    cfg, w = small_bitstream(model_hash=None), small_weights()
+    bus = ModelBus()
+    said = asyncio.run(load_on_device(AccelDriver(bus), cfg, w))
+    assert said["start"] == "taken" and said["config"]["verdict"].startswith("accepted the bitstream")
+    assert [e for e in bus.log if e[0] == "stream"] == [("stream", str(len(cfg))), ("stream", str(len(w)))]
+    with pytest.raises(DeviceRejected, match=r"^the accelerator rejected weights\.bin: error 12 MODEL_HASH_MISMATCH, ") as exc:
+        asyncio.run(load_on_device(AccelDriver(ModelBus()), cfg, small_weights(seed=1)))
+    assert exc.value.image == "weights"
+    bus = ModelBus()
+    with pytest.raises(DeviceRejected, match=r"^the accelerator rejected the bitstream: error 2 TRUNCATED, ") as exc:
+        asyncio.run(load_on_device(AccelDriver(bus), cfg[:-3], w))
+    assert exc.value.image == "config" and ("stream", str(len(w))) not in bus.log   # weights.bin never sent

@@ -151,3 +151,99 @@ def test_classifier_mismatch_is_named_fc(flow_accel: Path, shared_data: Path, tm
         asyncio.run(simulate(None, spec, driver=_FcWrongDriver(conv_out)))
     msg = str(exc.value)
     assert msg.startswith("layer fc:0 ") and "image 0" in msg and "got 1" in msg
+
+
+# ---- the device loads config.bin and weights.bin (rtlgen hil --config) -----------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_images(digits_flow_run, flow_accel: Path, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """``(folder of config.bin and weights.bin, digits model, digits images)`` for the flow's
+    accelerator, written by ``rtlgen bitstream build`` from the selected point's assignment
+    (every MAC layer described, the classifier included)."""
+    from rtlgen.resources import DIGITS_MODEL
+
+    run, res = digits_flow_run
+    out = tmp_path_factory.mktemp("digits-images")
+    assert main(["bitstream", "build", "--model", str(DIGITS_MODEL), "--accel", str(flow_accel / "accel.toml"),
+                 "--lib", str(run / "lib"), "--assign", str(run / "map" / "points" / "00" / "assignment.json"),
+                 "--out", str(out)]) == 0
+    return out, DIGITS_MODEL, run / "data" / "digits_test.npz"
+
+
+def _hil_config(accel: Path, folder: Path, model: Path, images: Path, *extra: str) -> list[str]:
+    return ["hil", "--accel", str(accel), "--config", str(folder), "--model", str(model), "--images", str(images),
+            "--limit", "1", "--quick-build", *extra]
+
+
+def test_device_loads_both_images_then_the_layers_run(flow_accel: Path, digits_images, tmp_path: Path, capsys) -> None:
+    """A good pair: the front end accepts both and takes START, every MAC layer runs on the
+    RTL, and the report's pred and logits are the emulator's (from the same two images)."""
+    from rtlgen.accel.tables import accel_tables
+    from rtlgen.bitstream.format import read_bitstream
+    from rtlgen.bitstream.weights import read_weights
+    from rtlgen.emulate.emulator import quantize_input
+    from rtlgen.emulate.from_bitstream import emulator_from_images
+
+    folder, model, images = digits_images
+    out = tmp_path / "hil.json"
+    assert main(_hil_config(flow_accel, folder, model, images, "--json", str(out))) == 0
+    assert "device: accepted the bitstream (" in capsys.readouterr().out
+    rep = json.loads(out.read_text())
+    assert rep["device"]["start"] == "taken" and rep["device"]["weights"]["verdict"].startswith("accepted weights.bin")
+    # the depthwise conv (layer 1) is described too, and runs on the host: the engine has none
+    assert [l["layer"] for l in rep["layers"]] == ["0", "2", "fc:0"]
+    assert rep["logits_source"].startswith("rtl:")
+    graph = load_tflite(model)
+    tables = accel_tables(flow_accel)
+    signed = {s["hash"]: bool(s["signed"]) for bank in json.loads((flow_accel / "manifest.json").read_text())["units"]
+              for s in bank}
+    emu = emulator_from_images(graph, read_bitstream(folder / "config.bin"), read_weights(folder / "weights.bin"),
+                               lambda h: (tables[h], signed[h]))
+    with np.load(images) as f:
+        vals = emu.run_batch(quantize_input(graph, f["x"][:1]))
+    logits = vals[graph.last_fc().outputs[0]].reshape(1, -1)
+    assert rep["logits"] == logits.tolist() and rep["pred"] == [int(np.argmax(logits[0]))]
+
+
+def _corrupt(folder: Path, dst: Path, name: str, data: bytes) -> Path:
+    dst.mkdir()
+    for f in ("config.bin", "weights.bin"):
+        (dst / f).write_bytes(data if f == name else (folder / f).read_bytes())
+    return dst
+
+
+@pytest.mark.parametrize("name, how", [("config.bin", "flip"), ("weights.bin", "truncate")])
+def test_device_rejection_is_one_line_with_the_hardware_code(flow_accel: Path, digits_images, tmp_path: Path,
+                                                             capsys, name: str, how: str) -> None:
+    """A flipped bit in config.bin, a truncated weights.bin: exit 1, one line naming the file,
+    the hardware's error code, its meaning and offset (the Python device model's verdict is
+    the oracle), and no layer runs."""
+    from rtlgen.accel.loader import DeviceModel
+    from rtlgen.accel.regmap import error_meaning
+
+    folder, model, images = digits_images
+    good = (folder / name).read_bytes()
+    if how == "flip":
+        bad = bytearray(good)
+        bad[len(bad) // 2] ^= 0x10
+        bad = bytes(bad)
+    else:
+        bad = good[:-5]
+    broken = _corrupt(folder, tmp_path / "images", name, bad)
+    from rtlgen.accel.config import load_config
+
+    dev = json.loads((flow_accel / "manifest.json").read_text())
+    model_dev = DeviceModel(dev["config_hash"], dev["device"]["config_capacity"],
+                            lanes=load_config(flow_accel / "accel.toml").lanes,
+                            weights_capacity=dev["device"]["weights_capacity"])
+    if name == "weights.bin":
+        assert model_dev.load((folder / "config.bin").read_bytes())[0] == 0
+    code, offset = model_dev.load(bad)
+    assert code != 0
+    assert main(_hil_config(flow_accel, broken, model, images, "--work-dir", str(flow_accel / "hil-work"))) == 1
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in out + err, err
+    assert lines[0].startswith(f"rtlgen hil: error: {broken / name}: the accelerator rejected "), lines[0]
+    assert f"error {int(code)} {code.name}, {error_meaning(int(code))} (at byte offset {offset})" in lines[0]
