@@ -1,13 +1,27 @@
-"""Hardware in the loop: a network's conv layers through the generated accelerator's RTL.
+"""Hardware in the loop: a network's MAC layers through the generated accelerator's RTL.
 
-``rtlgen hil --accel build/accel --bitstream CFG.bin --model M.tflite --images X.npz --limit N``
+``rtlgen hil --accel build/accel --config DIR --model M.tflite --images X.npz --limit N``
+(``DIR/config.bin`` and ``DIR/weights.bin``, :attr:`HilJob.weights` set), or ``--bitstream
+CFG.bin`` (``config.bin`` alone, read by the host only; the flow's HIL step).
 
 What runs where
 ---------------
 The accelerator (a folder written by :func:`rtlgen.accel.generate.generate_accelerator`) is built
-with Verilator inside the harness of :mod:`rtlgen.accel.tb` and driven by the cocotb module
-``rtlgen.sim.tb.rtlgen_hil_test``, which calls :func:`rtlgen.hil.simside.simulate` inside the simulator's Python. There:
+with Verilator inside the harness of :mod:`rtlgen.accel.tb`: the layer engine (``rtlgen_accel``)
+and its AXI front end (``rtlgen_accel_device``) side by side. The cocotb module
+``rtlgen.sim.tb.rtlgen_hil_test`` calls :func:`rtlgen.hil.simside.simulate` inside the
+simulator's Python. There:
 
+0. with ``weights.bin`` given, before anything else, ``config.bin`` and then ``weights.bin`` are
+   streamed unchanged into the front end's AXI4-Stream port and its verdict read over AXI4-Lite
+   (:func:`rtlgen.hil.simside.load_on_device`: :class:`rtlgen.hil.driver.AccelDriver` over
+   cocotbext-axi), then ``CTRL.START`` is written, which the front end must take (its start pulse
+   drives nothing in this harness). An image the hardware rejects stops the run:
+   :func:`run_hil` raises :class:`~rtlgen.errors.BitstreamError` naming the file, the hardware's
+   error code, its meaning and the byte offset. The host reads neither image before the
+   simulation (only that both files exist and are not empty): the hardware judges them as they
+   are. After the load, the host checks that ``weights.bin`` holds the model's weights (its model
+   hash; the device cannot, it never sees the ``.tflite``);
 1. the bitstream is read and checked against the accelerator (its config hash) and the model
    (:func:`rtlgen.emulate.from_bitstream.check_bitstream`), the multipliers' tables are
    tabulated from the accelerator's own netlists (their table hashes must be the manifest's),
@@ -20,17 +34,21 @@ with Verilator inside the harness of :mod:`rtlgen.accel.tb` and driven by the co
    then its images back to back; a FULLY_CONNECTED runs as a 1x1 conv of a 1x1 image with the
    requantizer's single-rounding mode, as LiteRT rounds it):
    input = the layer's input tensor, weights = the model's (after the bitstream's weight remap),
-   unit, encoding, multiplier selects and requantization = the bitstream's;
+   unit, encoding, multiplier selects and requantization = the bitstream's. Not from the images
+   loaded in step 0: the engine has no sequencer that reads them yet, so every layer's
+   descriptor, weights and input go through the engine's host ports (as files the harness loads
+   in bulk, :class:`rtlgen.accel.tb.FileDriver`);
 4. each RTL output is compared with the emulator's tensor byte for byte. The first difference
    stops the run with a :class:`~rtlgen.errors.VerificationError` naming the layer, image,
    position (y, x, channel), expected and got.
 
 The other ops (depthwise conv, which the accelerator lacks, ADD, pooling, and any MAC layer the
-bitstream does not describe: the mapper's bitstreams describe the conv layers, so their
-classifier stays exact on the host) run on the host with the emulator's op functions.
+bitstream does not describe) run on the host with the emulator's op functions.
 Because every RTL layer's output is checked equal to the emulator's tensor before the next layer
 runs, the host ops compute on exactly the values the RTL produced: the accuracy reported is the
-accuracy through the RTL.
+accuracy through the RTL. ``logits`` (per image) is the int8 output of the last FULLY_CONNECTED
+layer as the RTL returned it when the bitstream describes that layer, else the emulator's
+(``logits_source`` says which); ``pred`` is its argmax.
 
 Figures (:class:`HilReport`): accuracy, accelerator cycles per image (the ``cycles`` counter
 of each layer run, summed), simulated cycles per second (cycles / seconds spent in the
