@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from rtlgen.errors import BitstreamError, ConfigError, ToolError, VerificationError
+from rtlgen.errors import BitstreamError, ConfigError, ModelError, ToolError, VerificationError
 from rtlgen.accel.tables import accel_tables
 from rtlgen.hil.simside import SPEC_ENV
 from rtlgen.nn.images import load_images
@@ -248,6 +248,10 @@ def run_hil(job: HilJob) -> HilReport:
         if "rejected" in res:
             image = job.bitstream if res["image"] == "config" else job.weights
             raise BitstreamError(res["rejected"], file=str(image)) from None
+        if "input_error" in res:
+            e = res["input_error"]
+            cls = {c.__name__: c for c in (BitstreamError, ConfigError, ModelError)}[e["type"]]
+            raise cls(e["message"], file=e["file"], line=e["line"]) from None
         if "mismatch" in res:
             raise VerificationError(res["mismatch"]) from failed
         if "error" in res:

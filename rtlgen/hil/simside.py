@@ -18,7 +18,7 @@ import numpy as np
 
 from rtlgen.accel.manifest import read_manifest
 from rtlgen.accel.tables import accel_tables
-from rtlgen.errors import ConfigError, VerificationError
+from rtlgen.errors import BitstreamError, ConfigError, ModelError, VerificationError
 from rtlgen.nn.images import load_images
 from rtlgen.paths import atomic_write_text
 
@@ -208,6 +208,12 @@ async def cocotb_entry(dut: Any) -> None:
         result = await simulate(dut, spec)
     except DeviceRejected as exc:
         atomic_write_text(out, json.dumps({"rejected": str(exc), "image": exc.image}))
+        raise
+    except (BitstreamError, ConfigError, ModelError) as exc:
+        # a bad input found inside (e.g. weights.bin for another model): the host raises it
+        # again as it was, one line naming its file
+        atomic_write_text(out, json.dumps({"input_error": {"type": type(exc).__name__, "message": exc.message,
+                                                           "file": exc.file, "line": exc.line}}))
         raise
     except VerificationError as exc:
         atomic_write_text(out, json.dumps({"mismatch": str(exc)}))

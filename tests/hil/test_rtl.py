@@ -247,3 +247,36 @@ def test_device_rejection_is_one_line_with_the_hardware_code(flow_accel: Path, d
     assert len(lines) == 1 and "Traceback" not in out + err, err
     assert lines[0].startswith(f"rtlgen hil: error: {broken / name}: the accelerator rejected "), lines[0]
     assert f"error {int(code)} {code.name}, {error_meaning(int(code))} (at byte offset {offset})" in lines[0]
+
+
+class _AcceptingDevice:
+    """Stands in for the front end: accepts every image and START."""
+
+    async def identify(self):
+        return {}
+
+    async def load_config(self, data, check=False):
+        return _Accepted()
+
+    load_weights = load_config
+
+    async def start(self):
+        return True
+
+
+class _Accepted:
+    bytes_received = cycles = 0
+
+    def describe(self) -> str:
+        return "accepted"
+
+
+def test_weights_of_another_model_are_refused_by_the_host(flow_accel: Path, digits_images, shared_data: Path) -> None:
+    """The device checks that the two images belong together; that they are the given model's
+    weights only the host can check (it has the .tflite)."""
+    folder, _model, images = digits_images
+    other = shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
+    spec = {"accel": str(flow_accel), "bitstream": str(folder / "config.bin"), "weights": str(folder / "weights.bin"),
+            "model": str(other), "images": str(images), "start": 0, "limit": 1}
+    with pytest.raises(BitstreamError, match=r"^.*weights\.bin: weights image is for the model with weights hash "):
+        asyncio.run(simulate(None, spec, driver=_ZeroDriver(), device=_AcceptingDevice()))
