@@ -28,8 +28,9 @@ from rtlgen.mapper.space import LayerInfo
 __all__ = ["AUTO_ENCODING", "load_images", "parse_split", "layer_encodings", "layer_infos", "EmulatorAccuracy",
            "PREFIX_CACHE_BYTES"]
 
-#: default byte budget of each process's prefix cache per image split (EmulatorAccuracy): about
-#: 4 full sets of ResNet-8's cut tensors on 500 images, a few percent of a small machine's memory
+#: default byte budget of each process's prefix cache per image split (EmulatorAccuracy): the
+#: cuts of about 7 ResNet-8 evaluations on 500 images (one stores ~70 MB), a few percent of a
+#: small machine's memory per worker
 PREFIX_CACHE_BYTES = 512 << 20
 
 
@@ -188,11 +189,12 @@ class EmulatorAccuracy:
     int8 input codes on the *calibration* images, the same for every split), so that the search
     and test splits run the same tuned network.
 
-    Speed (per process; neither changes a result): ``prefix_cache_bytes`` bounds a
+    Speed (per process; none of it changes a result): ``prefix_cache_bytes`` bounds a
     :class:`rtlgen.emulate.PrefixCache` of this split's intermediate tensors, so an assignment
     that shares its first layers' plans with an earlier one resumes after them (0 turns it off;
     default :data:`PREFIX_CACHE_BYTES`); weight maps of histogram/uniform tuning are computed
-    once per (layer, multiplier) and remembered.
+    once per (layer, multiplier) and remembered, and one engine instance serves every run (so
+    its tables of a plan met again are reused, :mod:`rtlgen.emulate.engines`).
     """
 
     def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray | None, tables: dict[str, np.ndarray], *,
@@ -219,17 +221,20 @@ class EmulatorAccuracy:
         self._layers = None
         self._cache = None  # per process: a PrefixCache of this split's earlier runs
         self._weight_maps: dict[tuple, np.ndarray] = {}  # per process: tune_plan's memo
+        self._engine = None  # per process: one engine instance, its tables reused between runs
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_layers"] = None
         state["_cache"] = None
         state["_weight_maps"] = {}
+        state["_engine"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("prefix_cache_bytes", PREFIX_CACHE_BYTES)  # pickles of older versions
         state.setdefault("_weight_maps", {})
+        state.setdefault("_engine", None)
         self.__dict__.update(state)
 
     def _resolve(self, name: str) -> tuple[np.ndarray, bool]:
@@ -257,7 +262,11 @@ class EmulatorAccuracy:
             plans = {i: tune_plan(self._layers[i], p, parsed.weight_tuning,
                                   None if self.act_hists is None else self.act_hists[i], memo=self._weight_maps)
                      for i, p in plans.items()}
-        return Emulator(self.graph, plans, engine=self.engine, batch_size=self.batch_size)
+        if self._engine is None:
+            from rtlgen.emulate.engines import get_engine
+
+            self._engine = get_engine(self.engine)
+        return Emulator(self.graph, plans, engine=self._engine, batch_size=self.batch_size)
 
     def run(self, assignment: dict[str, Any]) -> Any:
         """Emulation results on this split; layers before the first one whose plan differs
