@@ -44,7 +44,8 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     population = 32
     seed = 1
     workers = 2
-    prefix_cache_mb = 512       # per worker: MiB of layer outputs reused between mappings (0: off)
+    prefix_cache_mb = 512       # per worker: MiB of layer outputs reused between mappings (0: off);
+                                # like workers, speed only: not in the search step's cache key
     split_levels = 8
     energy_vectors = 4096
     layerwise_baseline = true

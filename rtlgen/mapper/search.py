@@ -14,6 +14,12 @@ A run lives in a folder:
   finished generation, written atomically with the number of generations done and the identity
   of the search (space fingerprint, seed, population size, bound).
 
+Speed: only the accuracy evaluations cost (energy is a table look-up). A generation's new
+mappings are evaluated in :func:`reuse_order`, so that mappings sharing their first layers run
+back to back in one worker, whose quality model resumes them after the shared layers
+(:class:`rtlgen.mapper.network.EmulatorAccuracy`'s prefix cache, ``prefix_cache_bytes``; ``rtlgen
+map --prefix-cache-mb``; flow files' ``[search] prefix_cache_mb``). Results do not depend on it.
+
 Resuming loads both and continues; evaluations already in the log are not repeated. Because the
 algorithm's random generator is part of the checkpoint and evaluations are deterministic, a run
 that was killed and resumed ends exactly where an uninterrupted run with the same seed ends.
