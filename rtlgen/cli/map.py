@@ -22,7 +22,7 @@ def _run(args: argparse.Namespace) -> int:
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
                  pdk=args.pdk, pdk_dirs=tuple(args.pdk_dir),
                  weight_tuning=args.weight_tuning, engine=args.engine, quality=args.quality,
-                 progress=not args.quiet)
+                 prefix_cache_mb=args.prefix_cache_mb, progress=not args.quiet)
     report = run_map_job(job)
     quality = report.summary.get("quality", "accuracy")
     print(f"reference {quality}: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
@@ -85,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "on first use), reference (slow oracle); all give the same bytes")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (1 = in this process)")
+    p.add_argument("--prefix-cache-mb", type=non_negative_int, default=None, metavar="MB",
+                   help="per worker: MiB of intermediate tensors kept so that a mapping sharing its first layers "
+                        "with an earlier one resumes after them (default 512; 0: off); results are the same")
     p.add_argument("--no-layerwise", action="store_true", help="skip the layer-wise-only baseline search")
     p.add_argument("--energy-vectors", type=positive_int, default=4096, metavar="N",
                    help="operand vectors simulated per cost-flow energy figure")

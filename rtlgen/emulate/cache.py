@@ -6,6 +6,17 @@ layers, the ops before the first changed MAC layer produce the same tensors as l
 recently used dropped beyond a byte budget), keyed by a digest of every plan up to that op, and
 :meth:`Emulator.run` resumes each batch after the longest matching prefix. Results are
 identical with and without the cache (tested); the cache belongs to one image array.
+
+The cut rule. Ops run in the graph's (topological) order; a *cut* after op position ``p`` is
+the set of tensors produced at or before ``p`` (the input included) that an op after ``p``
+reads or that are results (the logits, the output). Everything after ``p`` depends only on the
+cut, so restoring it and running ops ``p+1..`` is the uncached run; residual branches are no
+exception (ResNet-8's skip tensor is in every cut between its fork and its ADD, and is stored
+with it). What the cut holds depends only on ops ``0..p``: the images and batch (:meth:`bind`,
+the batch's start) and every MAC plan up to ``p`` (:func:`plan_digest`: encoding, table hashes,
+per-kernel selects and the tuned weights, so weight tuning and remaps are in the key; the
+engine is not, all engines compute the same bytes). Only cuts right before a MAC layer are
+stored, since only a changed plan makes a run differ from an earlier one.
 """
 from __future__ import annotations
 
@@ -24,8 +35,12 @@ def plan_digest(plan: LayerPlan | None) -> bytes:
     if plan is None:
         return b"exact"
     h = hashlib.sha256(plan.encoding.encode())
-    for t in plan.hashes:
-        h.update(t.encode())
+    if len(plan.hashes) == len(plan.tables):
+        for t in plan.hashes:
+            h.update(t.encode())
+    else:  # not validated (LayerPlan.validate fills the hashes): the tables themselves
+        for t in plan.tables:
+            h.update(b"t" + np.ascontiguousarray(t, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(plan.select, dtype=np.int64).tobytes())
     if plan.weights is not None:
         h.update(b"w" + np.ascontiguousarray(plan.weights, dtype=np.int8).tobytes())

@@ -70,14 +70,16 @@ class Emulator:
     """A graph compiled for emulation, with an optional approximate plan per MAC layer.
 
     ``plans`` maps op index -> :class:`LayerPlan`; layers without one multiply exactly.
-    ``engine`` names an entry of :data:`rtlgen.emulate.engines.ENGINES`.
+    ``engine`` names an entry of :data:`rtlgen.emulate.engines.ENGINES`, or is an engine
+    instance already used with this graph (its derived tables are reused, see
+    :mod:`rtlgen.emulate.engines`).
     """
 
     def __init__(self, graph: Graph, plans: dict[int, LayerPlan] | None = None,
-                 engine: EngineChoice = DEFAULT_ENGINE, batch_size: int = DEFAULT_BATCH):
+                 engine: EngineChoice | object = DEFAULT_ENGINE, batch_size: int = DEFAULT_BATCH):
         self.graph = graph
         self.layers: dict[int, MacLayer] = compile_mac_layers(graph)
-        self.engine = get_engine(engine)
+        self.engine = get_engine(engine) if isinstance(engine, str) else engine
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         self.batch_size = batch_size

@@ -27,10 +27,17 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
 ``"auto"`` (:data:`DEFAULT_ENGINE`, what every entry point uses unless told otherwise) is the
 fastest engine that works on this machine, :func:`choose_engine`: ``native`` when its C kernel
 builds and loads, else ``fast``.
+
+An engine instance keeps what it derives from a layer (``fast``: the ADD tables, exact weight
+matrices, the ``vtab`` of recent plans, keyed by op index and :func:`~rtlgen.emulate.cache.plan_digest`,
+least recently used dropped beyond :data:`VTAB_CACHE_BYTES`), so an instance belongs to one
+graph; one instance may serve many :class:`~rtlgen.emulate.Emulator` s of that graph (a search
+passes the same one to every evaluation, so a plan met again costs no table build).
 """
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 import numpy as np
 
@@ -101,11 +108,18 @@ def _exact_gemm_dtype(layer: MacLayer, w: np.ndarray) -> type:
     return np.float32 if bound < (1 << 24) else np.float64
 
 
+#: bytes of ``vtab`` tables a ``fast``/``native`` engine keeps for plans met again (ResNet-8's
+#: largest is 19 MB; about two plans per layer)
+VTAB_CACHE_BYTES = 192 << 20
+
+
 class FastEngine(ReferenceEngine):
     name = "fast"
 
     def __init__(self) -> None:
         self._cache: dict[tuple, tuple] = {}
+        self._vtabs: OrderedDict[tuple, tuple] = OrderedDict()  # (op, plan digest) -> vtab, base, a0
+        self._vtab_bytes = 0
 
     def output(self, layer: MacLayer, x: np.ndarray, plan: LayerPlan | None) -> np.ndarray:
         from rtlgen.emulate import _kernels
@@ -176,19 +190,30 @@ class FastEngine(ReferenceEngine):
 
     def _vtab(self, layer: MacLayer, plan: LayerPlan) -> tuple[np.ndarray, np.ndarray, int]:
         """``vtab[k, a, o]``: tap k's contribution to output channel o for activation code a
-        (int16 where every value fits, else int32); cached per layer for the last plan seen."""
-        key = ("vtab", layer.op_index)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] is plan:
-            return hit[1:]
-        lut, uidx, base, a0 = _fold_luts(layer, plan)  # lut [256, U], uidx [K, O]
-        vt = lut[:, uidx.astype(np.int64)]  # [256, K, O]
-        lo, hi = int(vt.min(initial=0)), int(vt.max(initial=0))
-        dt = np.int16 if -(1 << 15) <= lo and hi < (1 << 15) else np.int32
-        vtab = np.ascontiguousarray(vt.transpose(1, 0, 2), dtype=dt)
-        full = (base + layer.bias).astype(np.int32)
-        self._cache[key] = (plan, vtab, full, a0)
-        return vtab, full, a0
+        (int16 where every value fits, else int32); cached by the plan's content (module docstring)."""
+        from rtlgen.emulate.cache import plan_digest
+
+        last = self._cache.get(("vtab", layer.op_index))  # the same plan object: every batch of a run
+        if last is not None and last[0] is plan:
+            return last[1:]
+        key = (layer.op_index, plan_digest(plan))
+        hit = self._vtabs.get(key)
+        if hit is None:
+            lut, uidx, base, a0 = _fold_luts(layer, plan)  # lut [256, U], uidx [K, O]
+            vt = lut[:, uidx.astype(np.int64)]  # [256, K, O]
+            lo, hi = int(vt.min(initial=0)), int(vt.max(initial=0))
+            dt = np.int16 if -(1 << 15) <= lo and hi < (1 << 15) else np.int32
+            vtab = np.ascontiguousarray(vt.transpose(1, 0, 2), dtype=dt)
+            hit = (vtab, (base + layer.bias).astype(np.int32), a0)
+            self._vtabs[key] = hit
+            self._vtab_bytes += vtab.nbytes
+            while self._vtab_bytes > VTAB_CACHE_BYTES and len(self._vtabs) > 1:
+                _, old = self._vtabs.popitem(last=False)
+                self._vtab_bytes -= old[0].nbytes
+        else:
+            self._vtabs.move_to_end(key)
+        self._cache[("vtab", layer.op_index)] = (plan,) + hit
+        return hit
 
     def _dw_exact(self, layer: MacLayer) -> tuple[np.ndarray, np.ndarray, int]:
         """An exact depthwise layer as :meth:`_vtab` tables over the codes ``x + 128``:

@@ -67,15 +67,31 @@ def weight_map(table: np.ndarray, encoding: str, zero_point: int,
     return out
 
 
-def tune_plan(layer: MacLayer, plan: LayerPlan, mode: str, p_x: np.ndarray | None = None) -> LayerPlan:
-    """``plan`` with tuned weights (``mode``: none, uniform or histogram)."""
+def tune_plan(layer: MacLayer, plan: LayerPlan, mode: str, p_x: np.ndarray | None = None,
+              memo: dict[tuple, np.ndarray] | None = None) -> LayerPlan:
+    """``plan`` with tuned weights (``mode``: none, uniform or histogram).
+
+    ``memo`` (optional, kept by the caller between calls) remembers each weight map by (layer,
+    table hash, encoding, zero point, mode): a search tunes the same layer for the same table
+    over and over, and a map costs about as much as emulating the layer. It belongs to one set
+    of activation histograms (``p_x`` is not part of the key); a validated plan carries the
+    table hashes (:meth:`LayerPlan.validate`), an unvalidated one is not memoized.
+    """
     check_name("weight tuning", mode)
     if mode == "none":
         return plan
     if mode == "histogram" and p_x is None:
         raise ValueError("histogram weight tuning needs the layer's activation histogram")
-    maps = [weight_map(t, plan.encoding, layer.z_in, p_x if mode == "histogram" else None)
-            for t in plan.tables]
+    use_memo = memo is not None and len(plan.hashes) == len(plan.tables)
+    maps = []
+    for i, t in enumerate(plan.tables):
+        key = (layer.op_index, plan.hashes[i], plan.encoding, int(layer.z_in), mode) if use_memo else None
+        m = memo.get(key) if use_memo else None  # type: ignore[union-attr]
+        if m is None:
+            m = weight_map(t, plan.encoding, layer.z_in, p_x if mode == "histogram" else None)
+            if use_memo:
+                memo[key] = m  # type: ignore[index]
+        maps.append(m)
     w = layer.weights.astype(np.int64)
     sel = np.broadcast_to(plan.select[:, None, None, :], w.shape)
     tuned = np.stack(maps)[sel, w + 128].astype(np.int8)

@@ -44,6 +44,8 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     population = 32
     seed = 1
     workers = 2
+    prefix_cache_mb = 512       # per worker: MiB of layer outputs reused between mappings (0: off);
+                                # like workers, speed only: not in the search step's cache key
     split_levels = 8
     energy_vectors = 4096
     layerwise_baseline = true
@@ -118,6 +120,7 @@ class FlowConfig:
     hil_optimize: bool
     pdk: str = "sky130hd"
     pdk_dirs: tuple[Path, ...] = ()
+    prefix_cache_mb: int = 512
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -258,7 +261,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
 
     s = _Section(data.get("search", {}), "search", file,
                  {"encoding", "quality", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
-                  "split_levels", "energy_vectors", "layerwise_baseline"})
+                  "prefix_cache_mb", "split_levels", "energy_vectors", "layerwise_baseline"})
     sel = _Section(data.get("select", {}), "select", file, {"max_loss"})
     losses = sel.get("max_loss", list, [0.006, 0.02])
     for i, v in enumerate(losses):
@@ -279,6 +282,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         population=s.get("population", int, 32, lo=2, hi=100000),
         seed=s.get("seed", int, 1),
         workers=s.get("workers", int, min(2, os.cpu_count() or 1), lo=1, hi=1024),
+        prefix_cache_mb=s.get("prefix_cache_mb", int, 512, lo=0, hi=1 << 20),
         split_levels=s.get("split_levels", int, 8, lo=1, hi=64),
         energy_vectors=s.get("energy_vectors", int, 4096, lo=16, hi=1 << 22),
         layerwise_baseline=s.get("layerwise_baseline", bool, True),

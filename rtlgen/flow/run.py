@@ -150,7 +150,7 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
     sr, k_search = step("search", search_params, [m["model"], m["images"], cfg.accel], [k_lib, k_model],
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,
-                                                  pdk_dirs=pdk_dirs,
+                                                  pdk_dirs=pdk_dirs, prefix_cache_mb=cfg.prefix_cache_mb,
                                                   **search_params),
                         lambda o: [run / "map" / "front.json"], workdir=run / "map")
     sel, k_sel = step("select", {"max_loss": list(cfg.max_loss)}, [], [k_search],

@@ -116,7 +116,7 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                 encoding: str, granularity: str, weight_tuning: str, candidates: Sequence[str], generations: int, population: int,
                 seed: int, workers: int, split_levels: int, energy_vectors: int, layerwise_baseline: bool,
                 quality: str = "accuracy", progress: bool = True, pdk: str = "sky130hd",
-                pdk_dirs: Sequence[str] = ()) -> dict[str, Any]:
+                pdk_dirs: Sequence[str] = (), prefix_cache_mb: int | None = None) -> dict[str, Any]:
     """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams."""
     from rtlgen.mapper.job import MapJob, run_map_job
     from rtlgen.mapper.search import SearchSettings
@@ -126,7 +126,8 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                  settings=SearchSettings(generations=generations, pop_size=population, seed=seed),
                  granularity=granularity, split_levels=split_levels, encoding=encoding,
                  weight_tuning=weight_tuning, candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
-                 energy_vectors=energy_vectors, quality=quality, progress=progress, pdk=pdk, pdk_dirs=tuple(pdk_dirs))
+                 energy_vectors=energy_vectors, quality=quality, progress=progress, pdk=pdk, pdk_dirs=tuple(pdk_dirs),
+                 prefix_cache_mb=prefix_cache_mb)
     rep = run_map_job(job)
     return {"map_dir": out_dir, "front": len(rep.front), "reference_search": rep.reference_search,
             "reference_test": rep.reference_test}

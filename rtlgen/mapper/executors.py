@@ -3,7 +3,8 @@
 An executor runs ``fn(context, item)`` for many items. The ``context`` (e.g. the emulator with
 its model and images) is shipped to each worker once, at :meth:`Executor.start`, not with every
 item. :meth:`Executor.map` yields ``(index, result)`` pairs as they complete, so the caller can
-record each result at once (a run killed mid-generation loses no finished evaluation).
+record each result at once (a run killed mid-generation loses at most the unfinished part of
+what a worker was handed: ``local`` hands out runs of up to 4 items, see :class:`ProcessExecutor`).
 
 Registry: ``serial`` (in this process), ``local`` (a pool of local processes; the default) and
 ``dask`` (a Dask distributed cluster at ``scheduler`` address, or a given ``client``).
@@ -54,17 +55,26 @@ def _init_worker(fn: Task, context: Any) -> None:
     _worker_fn, _worker_context = fn, context
 
 
-def _run_in_worker(item: Any) -> Any:
+def _run_in_worker(items: list[Any]) -> list[Any]:
     assert _worker_fn is not None
-    return _worker_fn(_worker_context, item)
+    return [_worker_fn(_worker_context, item) for item in items]
 
 
 class ProcessExecutor(Executor):
-    """Local worker processes (``spawn``: safe beside threads; fn and context must pickle)."""
+    """Local worker processes (``spawn``: safe beside threads; fn and context must pickle).
 
-    def __init__(self, workers: int | None = None, start_method: str = "spawn"):
+    Items go to the workers in contiguous runs of up to ``chunk`` (default: at most 4, fewer
+    when there are few items, so that every worker gets at least two runs): a caller that sorts
+    its items so neighbours share work (the mapper's prefix reuse, which lives in each worker)
+    keeps the neighbours in one worker. A run's results come back when the whole run is done.
+    """
+
+    def __init__(self, workers: int | None = None, start_method: str = "spawn", chunk: int | None = None):
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.start_method = start_method
+        if chunk is not None and chunk < 1:
+            raise ValueError(f"chunk must be >= 1, not {chunk}")
+        self.chunk = chunk
         self._pool: cf.ProcessPoolExecutor | None = None
 
     def start(self, fn: Task, context: Any) -> None:
@@ -75,10 +85,13 @@ class ProcessExecutor(Executor):
 
     def map(self, items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
         assert self._pool is not None, "start() first"
-        futures = {self._pool.submit(_run_in_worker, item): i for i, item in enumerate(items)}
+        items = list(items)
+        size = self.chunk or max(1, min(4, len(items) // (2 * self.workers)))
+        futures = {self._pool.submit(_run_in_worker, items[lo: lo + size]): lo for lo in range(0, len(items), size)}
         try:
             for fut in cf.as_completed(futures):
-                yield futures[fut], fut.result()
+                for j, result in enumerate(fut.result()):
+                    yield futures[fut] + j, result
         finally:
             for fut in futures:
                 fut.cancel()

@@ -92,6 +92,9 @@ class MapJob:
     progress: bool = True
     pdk: str = "sky130hd"        # process of the energy model (rtlgen.cost.pdk)
     pdk_dirs: tuple[str, ...] = ()  # where its liberty files are, when they do not ship
+    #: per worker and split, MiB of intermediate tensors kept for prefix reuse (0: off; None:
+    #: rtlgen.mapper.network.PREFIX_CACHE_BYTES); changes the speed, never a result
+    prefix_cache_mb: int | None = None
 
 
 def run_map_job(job: MapJob) -> MapReport:
@@ -139,10 +142,13 @@ def run_map_job(job: MapJob) -> MapReport:
         from rtlgen.emulate.emulator import Emulator
 
         act_hists = Emulator(graph).activation_histograms(x[s_sl])
+    cache_bytes = None if job.prefix_cache_mb is None else int(job.prefix_cache_mb) << 20
     search_model = EmulatorAccuracy(graph, x[s_sl], None if y is None else y[s_sl], tables, signed=signed,
-                                    act_hists=act_hists, engine=job.engine, quality=job.quality)
+                                    act_hists=act_hists, engine=job.engine, quality=job.quality,
+                                    prefix_cache_bytes=cache_bytes)
     test_model = EmulatorAccuracy(graph, x[t_sl], None if y is None else y[t_sl], tables, signed=signed,
-                                  act_hists=act_hists, engine=job.engine, quality=job.quality)
+                                  act_hists=act_hists, engine=job.engine, quality=job.quality,
+                                  prefix_cache_bytes=cache_bytes)
     # the exact runs once here, not in every worker (they travel with the models)
     search_model.exact_outcomes, test_model.exact_outcomes
 

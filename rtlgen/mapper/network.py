@@ -25,7 +25,13 @@ from rtlgen.errors import ConfigError, ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
 
-__all__ = ["AUTO_ENCODING", "load_images", "parse_split", "layer_encodings", "layer_infos", "EmulatorAccuracy"]
+__all__ = ["AUTO_ENCODING", "load_images", "parse_split", "layer_encodings", "layer_infos", "EmulatorAccuracy",
+           "PREFIX_CACHE_BYTES"]
+
+#: default byte budget of each process's prefix cache per image split (EmulatorAccuracy): the
+#: cuts of about 7 ResNet-8 evaluations on 500 images (one stores ~70 MB), a few percent of a
+#: small machine's memory per worker
+PREFIX_CACHE_BYTES = 512 << 20
 
 
 def load_images(path: str | os.PathLike, *, labels: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -182,11 +188,18 @@ class EmulatorAccuracy:
     ``weight_tuning`` ``"histogram"`` uses ``act_hists`` (op index -> histogram of the layer's
     int8 input codes on the *calibration* images, the same for every split), so that the search
     and test splits run the same tuned network.
+
+    Speed (per process; none of it changes a result): ``prefix_cache_bytes`` bounds a
+    :class:`rtlgen.emulate.PrefixCache` of this split's intermediate tensors, so an assignment
+    that shares its first layers' plans with an earlier one resumes after them (0 turns it off;
+    default :data:`PREFIX_CACHE_BYTES`); weight maps of histogram/uniform tuning are computed
+    once per (layer, multiplier) and remembered, and one engine instance serves every run (so
+    its tables of a plan met again are reused, :mod:`rtlgen.emulate.engines`).
     """
 
     def __init__(self, graph: Any, images: np.ndarray, labels: np.ndarray | None, tables: dict[str, np.ndarray], *,
                  signed: bool = False, act_hists: dict[int, np.ndarray] | None = None, engine: EngineChoice = DEFAULT_ENGINE,
-                 batch_size: int = 128, quality: str = "accuracy"):
+                 batch_size: int = 128, quality: str = "accuracy", prefix_cache_bytes: int | None = None):
         from rtlgen.mapper.objectives import get_quality
 
         self.objective = get_quality(quality)
@@ -202,14 +215,27 @@ class EmulatorAccuracy:
         self.act_hists = act_hists
         self.engine = engine
         self.batch_size = batch_size
+        self.prefix_cache_bytes = PREFIX_CACHE_BYTES if prefix_cache_bytes is None else int(prefix_cache_bytes)
+        if self.prefix_cache_bytes < 0:
+            raise ValueError(f"prefix_cache_bytes must be >= 0, not {self.prefix_cache_bytes}")
         self._layers = None
         self._cache = None  # per process: a PrefixCache of this split's earlier runs
+        self._weight_maps: dict[tuple, np.ndarray] = {}  # per process: tune_plan's memo
+        self._engine = None  # per process: one engine instance, its tables reused between runs
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_layers"] = None
         state["_cache"] = None
+        state["_weight_maps"] = {}
+        state["_engine"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("prefix_cache_bytes", PREFIX_CACHE_BYTES)  # pickles of older versions
+        state.setdefault("_weight_maps", {})
+        state.setdefault("_engine", None)
+        self.__dict__.update(state)
 
     def _resolve(self, name: str) -> tuple[np.ndarray, bool]:
         try:
@@ -234,16 +260,23 @@ class EmulatorAccuracy:
             if parsed.weight_tuning == "histogram" and self.act_hists is None:
                 raise ValueError("histogram weight tuning needs the calibration activation histograms (act_hists)")
             plans = {i: tune_plan(self._layers[i], p, parsed.weight_tuning,
-                                  None if self.act_hists is None else self.act_hists[i]) for i, p in plans.items()}
-        return Emulator(self.graph, plans, engine=self.engine, batch_size=self.batch_size)
+                                  None if self.act_hists is None else self.act_hists[i], memo=self._weight_maps)
+                     for i, p in plans.items()}
+        if self._engine is None:
+            from rtlgen.emulate.engines import get_engine
+
+            self._engine = get_engine(self.engine)
+        return Emulator(self.graph, plans, engine=self._engine, batch_size=self.batch_size)
 
     def run(self, assignment: dict[str, Any]) -> Any:
         """Emulation results on this split; layers before the first one whose plan differs
         from an earlier run's in this process are reused (:class:`rtlgen.emulate.PrefixCache`)."""
         from rtlgen.emulate.cache import PrefixCache
 
+        if self.prefix_cache_bytes == 0:
+            return self.emulator(assignment).run(self.images)
         if self._cache is None:
-            self._cache = PrefixCache(max_bytes=256 << 20)
+            self._cache = PrefixCache(max_bytes=self.prefix_cache_bytes)
         return self.emulator(assignment).run(self.images, cache=self._cache)
 
     def outcomes_of(self, result: Any) -> np.ndarray:

@@ -7,12 +7,18 @@ Objectives (both minimised): top-1 error on the search split, and relative multi
 A run lives in a folder:
 
 * ``evaluations.jsonl``: one line per distinct mapping evaluated, appended and flushed as each
-  evaluation completes (``key``, ``accuracy``: the quality, and ``outcomes``: the per-image
-  values when the model offers them, see :func:`pack_outcomes`), so a killed run loses no
-  finished evaluation;
+  evaluation comes back from the executor (``key``, ``accuracy``: the quality, and ``outcomes``:
+  the per-image values when the model offers them, see :func:`pack_outcomes`), so a killed run
+  loses only the evaluations still with a worker;
 * ``checkpoint.pkl``: the pymoo algorithm (population, random generator state) after the last
   finished generation, written atomically with the number of generations done and the identity
   of the search (space fingerprint, seed, population size, bound).
+
+Speed: only the accuracy evaluations cost (energy is a table look-up). A generation's new
+mappings are evaluated in :func:`reuse_order`, so that mappings sharing their first layers run
+back to back in one worker, whose quality model resumes them after the shared layers
+(:class:`rtlgen.mapper.network.EmulatorAccuracy`'s prefix cache, ``prefix_cache_bytes``; ``rtlgen
+map --prefix-cache-mb``; flow files' ``[search] prefix_cache_mb``). Results do not depend on it.
 
 Resuming loads both and continues; evaluations already in the log are not repeated. Because the
 algorithm's random generator is part of the checkpoint and evaluations are deterministic, a run
@@ -37,7 +43,7 @@ from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, ac
 from rtlgen.mapper.space import SearchSpace
 
 __all__ = ["SearchSettings", "EvaluatedPoint", "SearchResult", "MappingProblem", "run_search", "pareto_front",
-           "pack_outcomes", "unpack_outcomes"]
+           "pack_outcomes", "unpack_outcomes", "reuse_order"]
 
 CHECKPOINT = "checkpoint.pkl"
 EVALUATIONS = "evaluations.jsonl"
@@ -219,6 +225,20 @@ class _EvaluationLog:
         self._f.close()
 
 
+def reuse_order(assignment: dict[str, Any]) -> tuple[str, ...]:
+    """Sort key that puts assignments sharing their first layers' choices next to each other.
+
+    A generation's evaluations run in this order (and an executor hands contiguous runs of them
+    to one worker, :class:`~rtlgen.mapper.executors.ProcessExecutor`), so each worker's prefix
+    cache (:class:`rtlgen.emulate.PrefixCache`) resumes after the longest shared prefix. The
+    assignment's ``layers`` are in graph order (:meth:`SearchSpace.assignment`); the global
+    settings come first because they change every layer. Only the order changes: every result
+    is the same.
+    """
+    head = json.dumps({k: v for k, v in assignment.items() if k != "layers"}, sort_keys=True)
+    return (head,) + tuple(json.dumps(e, sort_keys=True) for e in assignment.get("layers", {}).values())
+
+
 class _Evaluator:
     """Evaluates batches of points: energy here, accuracy through the executor, all cached."""
 
@@ -234,7 +254,7 @@ class _Evaluator:
 
     def accuracies(self, keys_assignments: dict[str, dict[str, Any]]) -> dict[str, float]:
         todo = {k: a for k, a in keys_assignments.items() if k not in self.log.accuracy}
-        items = list(todo.items())
+        items = sorted(todo.items(), key=lambda ka: reuse_order(ka[1]))
         for i, (acc, outcomes) in self.executor.map([a for _, a in items]):
             self.log.add(items[i][0], float(acc), outcomes)
             if self.progress is not None:

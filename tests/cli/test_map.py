@@ -120,3 +120,5 @@ def test_map_passes_the_pdk_to_the_energy_model(tmp_path, monkeypatch) -> None:
     assert main(args + ["--pdk", "gf180mcu", "--pdk-dir", str(tmp_path)]) == 1
     assert main(args) == 1
     assert [(j.pdk, j.pdk_dirs) for j in seen] == [("gf180mcu", (str(tmp_path),)), ("sky130hd", ())]
+    assert main(args + ["--prefix-cache-mb", "0"]) == 1
+    assert [j.prefix_cache_mb for j in seen] == [None, None, 0]  # None: the mapper's default

@@ -74,3 +74,37 @@ def test_several_prefixes_are_kept_and_the_least_recently_used_dropped(digits):
     before = small.hits
     Emulator(graph, runs[3], batch_size=20).run(x, cache=small)
     assert small.hits == before  # bits=3 was evicted
+
+
+def test_plan_digest_covers_tables_weights_and_encoding(digits):
+    from rtlgen.emulate.cache import plan_digest
+
+    graph, _x = digits
+    layer = Emulator(graph).layers[sorted(Emulator(graph).layers)[0]]
+    sel = np.zeros(layer.kernel_shape, int)
+    a, b = truncated(False, 4), truncated(False, 6)
+    raw = LayerPlan("signmag", (a,), sel)
+    assert plan_digest(raw) != plan_digest(LayerPlan("signmag", (b,), sel))  # unvalidated: by table bytes
+    v = raw.validate(layer)
+    assert plan_digest(v) == plan_digest(LayerPlan("signmag", (a,), sel).validate(layer))
+    assert plan_digest(v) != plan_digest(LayerPlan("offset", (a,), sel).validate(layer))
+    tuned = LayerPlan("signmag", (a,), sel, weights=np.zeros_like(layer.weights)).validate(layer)
+    assert plan_digest(v) != plan_digest(tuned)  # weight tuning is part of the key
+
+
+def test_one_engine_instance_reuses_tables_across_emulators(digits, monkeypatch):
+    from rtlgen.emulate import engines
+    from rtlgen.emulate.engines import get_engine
+
+    graph, x = digits
+    base = Emulator(graph)
+    macs = sorted(base.layers)
+    runs = [_plans(base, {macs[0]: 4, macs[-1]: 6}), _plans(base, {macs[0]: 5}), _plans(base, {macs[0]: 4, macs[-1]: 6})]
+    monkeypatch.setattr(engines, "VTAB_CACHE_BYTES", 1)  # keep only the newest table: eviction on every build
+    for name in ("fast", "native"):
+        shared = get_engine(name)
+        for plans in runs:
+            got = Emulator(graph, plans, engine=shared, batch_size=20).run(x)
+            want = Emulator(graph, plans, engine=name, batch_size=20).run(x)
+            assert np.array_equal(got.output, want.output) and np.array_equal(got.logits, want.logits)
+        assert len(shared._vtabs) == 1

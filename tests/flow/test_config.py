@@ -55,6 +55,7 @@ def _write(tmp_path: Path, extra: str, base: str = BASE) -> Path:
     ("[search]\nencoding = 'sideways'\n", "search.encoding"),
     ("[search]\nweight_tuning = 'retrain'\n", "search.weight_tuning"),
     ("[search]\npopulaton = 3\n", "search.populaton"),
+    ("[search]\nprefix_cache_mb = -1\n", "search.prefix_cache_mb"),
     ("[select]\nmax_loss = [2.0]\n", "select.max_loss[0]"),
     ("[library]\nnetlists = ['no/such/folder']\n", "library.netlists[0]"),
     ("[hil]\nimages = 'two'\n", "hil.images"),
@@ -114,3 +115,8 @@ def test_step_cache_follows_content(tmp_path: Path) -> None:
     h = content_hash(d)
     (d / "x" / "f").write_text("2")
     assert content_hash(d) != h
+
+
+def test_prefix_cache_budget_is_read(tmp_path: Path) -> None:
+    assert load_flow(_write(tmp_path, "")).prefix_cache_mb == 512
+    assert load_flow(_write(tmp_path, "[search]\nprefix_cache_mb = 0\n")).prefix_cache_mb == 0
