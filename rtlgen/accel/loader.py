@@ -382,16 +382,42 @@ class DeviceFrontend(wiring.Component):
         return m
 
 
-_DECODE_CHECKS: tuple[tuple[str, ErrorCode], ...] = (
-    (r"not an rtlgen bitstream: magic", ErrorCode.BAD_MAGIC),
-    (r"truncated: the stream ends inside the", ErrorCode.TRUNCATED),
+#: Decoder messages -> the hardware's code: the header, length and CRC checks both images share
+#: (the patterns are disjoint, so their order does not matter).
+_SHARED_DECODE_CHECKS: tuple[tuple[str, ErrorCode], ...] = (
     (r"truncated: header declares", ErrorCode.TRUNCATED),
-    (r"unsupported bitstream format version", ErrorCode.BAD_VERSION),
     (r"header flags must be 0", ErrorCode.BAD_FLAGS),
     (r"declared length \d+ is shorter", ErrorCode.BAD_LENGTH),
     (r"\d+ unexpected bytes after the declared end", ErrorCode.TOO_LONG),
     (r"CRC mismatch", ErrorCode.CRC_MISMATCH),
 )
+_DECODE_CHECKS: tuple[tuple[str, ErrorCode], ...] = (
+    (r"not an rtlgen bitstream: magic", ErrorCode.BAD_MAGIC),
+    (r"truncated: the stream ends inside the", ErrorCode.TRUNCATED),
+    (r"unsupported bitstream format version", ErrorCode.BAD_VERSION),
+) + _SHARED_DECODE_CHECKS
+_WEIGHTS_DECODE_CHECKS: tuple[tuple[str, ErrorCode], ...] = (
+    (r"not an rtlgen weights image: magic", ErrorCode.BAD_MAGIC),
+    (r"truncated: the image ends inside the", ErrorCode.TRUNCATED),
+    (r"unsupported weights image format version", ErrorCode.BAD_VERSION),
+) + _SHARED_DECODE_CHECKS
+
+
+def _decoder_verdict(decode: Any, data: bytes,
+                     checks: tuple[tuple[str, ErrorCode], ...]) -> tuple[ErrorCode, int] | None:
+    """The hardware's ``(code, offset)`` for the first of ``checks`` that ``decode`` fails on
+    ``data``; None when it fails none of them."""
+    import re
+
+    from rtlgen.errors import BitstreamError
+
+    try:
+        decode(data)
+    except BitstreamError as exc:
+        for pattern, code in checks:
+            if re.match(pattern, exc.message):
+                return code, exc.offset  # type: ignore[attr-defined]
+    return None
 
 
 def expected_verdict(data: bytes, accel_hash: str, capacity: int) -> tuple[ErrorCode, int]:
@@ -400,38 +426,21 @@ def expected_verdict(data: bytes, accel_hash: str, capacity: int) -> tuple[Error
     version but :data:`~rtlgen.bitstream.format.VERSION` is ``BAD_VERSION``) plus this
     hardware's own checks (capacity, then the accelerator hash). Field errors that ``decode``
     finds after the CRC are not checked by the hardware yet, so they are not errors here."""
-    import re
     import struct
 
     from rtlgen.bitstream.format import decode
-    from rtlgen.errors import BitstreamError
 
     if len(data) >= HEADER_SIZE and data[:4] == MAGIC and struct.unpack_from("<H", data, 4)[0] != VERSION:
         return ErrorCode.BAD_VERSION, 4     # decode reads older versions too; this hardware does not
-    try:
-        decode(data)
-    except BitstreamError as exc:
-        for pattern, code in _DECODE_CHECKS:
-            if re.match(pattern, exc.message):
-                return code, exc.offset  # type: ignore[attr-defined]
+    failed = _decoder_verdict(decode, data, _DECODE_CHECKS)
+    if failed is not None:
+        return failed
     if len(data) - HEADER_SIZE - 4 > capacity:
         return ErrorCode.TOO_LARGE, 8
     raw = accel_hash.encode("utf-8")
     if data[HEADER_SIZE:HEADER_SIZE + 1 + len(raw)] != bytes([len(raw)]) + raw:
         return ErrorCode.ACCEL_HASH_MISMATCH, HEADER_SIZE
     return ErrorCode.NONE, 0
-
-
-_WEIGHTS_DECODE_CHECKS: tuple[tuple[str, ErrorCode], ...] = (
-    (r"not an rtlgen weights image: magic", ErrorCode.BAD_MAGIC),
-    (r"truncated: the image ends inside the", ErrorCode.TRUNCATED),
-    (r"truncated: header declares", ErrorCode.TRUNCATED),
-    (r"unsupported weights image format version", ErrorCode.BAD_VERSION),
-    (r"header flags must be 0", ErrorCode.BAD_FLAGS),
-    (r"declared length \d+ is shorter", ErrorCode.BAD_LENGTH),
-    (r"\d+ unexpected bytes after the declared end", ErrorCode.TOO_LONG),
-    (r"CRC mismatch", ErrorCode.CRC_MISMATCH),
-)
 
 
 def expected_weights_verdict(data: bytes, lanes: int, capacity: int,
@@ -442,18 +451,13 @@ def expected_weights_verdict(data: bytes, lanes: int, capacity: int,
     then the model hash against ``model_hash``: that of the accepted ``config.bin``, ``None``
     when none is accepted). The decoder's field checks after the CRC are not made by the
     hardware, so they are not errors here."""
-    import re
     import struct
 
     from rtlgen.bitstream.weights import decode
-    from rtlgen.errors import BitstreamError
 
-    try:
-        decode(data)
-    except BitstreamError as exc:
-        for pattern, code in _WEIGHTS_DECODE_CHECKS:
-            if re.match(pattern, exc.message):
-                return code, exc.offset  # type: ignore[attr-defined]
+    failed = _decoder_verdict(decode, data, _WEIGHTS_DECODE_CHECKS)
+    if failed is not None:
+        return failed
     if len(data) - HEADER_SIZE - 4 > capacity:
         return ErrorCode.TOO_LARGE, 8
     if struct.unpack_from("<H", data, 12)[0] != lanes:

@@ -180,17 +180,17 @@ class AccelDriver:
     async def read_config_memory(self, addr: int, n: int) -> bytes:
         """``n`` bytes of the configuration memory from ``addr`` (bitstream offset ``addr + 12``),
         one ``MEM_ADDR`` write and ``MEM_DATA`` read per byte: for checks, not for speed."""
-        out = bytearray()
-        for a in range(addr, addr + n):
-            await self.write_reg("MEM_ADDR", a)
-            out.append(await self.read_reg("MEM_DATA") & 0xFF)
-        return bytes(out)
+        return await self._read_bytes("MEM_ADDR", "MEM_DATA", addr, n)
 
     async def read_weights_store(self, addr: int, n: int) -> bytes:
         """``n`` bytes of the weights store from ``addr`` (``weights.bin`` offset ``addr + 12``),
         one ``WEIGHTS_ADDR`` write and ``WEIGHTS_DATA`` read per byte: for checks, not for speed."""
+        return await self._read_bytes("WEIGHTS_ADDR", "WEIGHTS_DATA", addr, n)
+
+    async def _read_bytes(self, addr_reg: str, data_reg: str, addr: int, n: int) -> bytes:
+        """One memory's bytes through its address/data register pair, a byte per access."""
         out = bytearray()
         for a in range(addr, addr + n):
-            await self.write_reg("WEIGHTS_ADDR", a)
-            out.append(await self.read_reg("WEIGHTS_DATA") & 0xFF)
+            await self.write_reg(addr_reg, a)
+            out.append(await self.read_reg(data_reg) & 0xFF)
         return bytes(out)
