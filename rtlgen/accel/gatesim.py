@@ -157,52 +157,98 @@ class RunWaves:
 _VAR = re.compile(r"\$var\s+\S+\s+1\s+(\S+)\s+n(\d+)\s")
 
 
+def _code_keys(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Each identifier code ``buf[starts[i]:ends[i]]`` (1..8 printable bytes) packed into one
+    integer, so that codes can be sorted and matched as numbers."""
+    lengths = ends - starts
+    if len(lengths) and (lengths.min() < 1 or lengths.max() > 8):
+        raise ToolError(f"a VCD identifier code of {int(lengths.max())} bytes (1..8 expected)")
+    keys = np.zeros(len(starts), dtype=np.int64)
+    for j in range(int(lengths.max()) if len(lengths) else 0):
+        byte = np.where(j < lengths, buf[np.minimum(starts + j, len(buf) - 1)], 0)
+        keys = keys * 256 + byte
+    return keys
+
+
 def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[RunWaves]:
     """Per layer run (each maximal stretch of cycles with ``busy`` high), every net's value
     just before each rising edge of ``clock_net``, from one cycle before the stretch to one
-    after. X or Z in a sampled value raises: the netlist is written so that none occurs."""
+    after. X or Z in a sampled value raises: the netlist is written so that none occurs.
+
+    The value changes are read as arrays (a power run's VCD has millions of lines): each scalar
+    change ``<value><code>`` gets the time of the last ``#t`` line before it; the changes are
+    grouped by net, and a net's value just before time ``t`` is its last change before ``t``."""
+    data = Path(vcd).read_bytes()
+    end_defs = data.find(b"$enddefinitions")
+    if end_defs < 0:
+        raise ToolError(f"the VCD {vcd} has no $enddefinitions")
     codes: dict[str, int] = {}
-    times: dict[str, list[int]] = {}
-    vals: dict[str, list[str]] = {}
-    t = 0
-    with open(vcd) as f:
-        for line in f:
-            if line.startswith("$enddefinitions"):
-                break
-            m = _VAR.search(line)
-            if m:
-                codes[m.group(1)] = int(m.group(2))
-        for code in codes:
-            times[code], vals[code] = [], []
-        for line in f:
-            c = line[0]
-            if c == "#":
-                t = int(line[1:])
-            elif c in "01xzXZ":
-                code = line[1:].rstrip("\n")
-                if code in times:
-                    times[code].append(t)
-                    vals[code].append(c)
-            # vectors (the ports) and $dumpvars/$end markers carry nothing else we need
-    by_net = {net: code for code, net in codes.items()}
+    for line in data[:end_defs].decode("ascii", "replace").splitlines():
+        m = _VAR.search(line)
+        if m:
+            codes[m.group(1)] = int(m.group(2))
+    body_at = data.find(b"\n", end_defs) + 1
+    buf = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(buf[body_at:] == 10) + body_at
+    starts = np.concatenate(([body_at], nl + 1))
+    ends = np.concatenate((nl, [len(buf)]))
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    first = buf[np.minimum(starts, len(buf) - 1)]
+    is_time = first == ord("#")
+    time_lines = np.flatnonzero(is_time)
+    stamps = np.array([int(data[starts[i] + 1:ends[i]]) for i in time_lines], dtype=np.int64)
+    # time of each line: the last #t line at or before it (0 before the first, as in the file)
+    last_time = np.maximum.accumulate(np.where(is_time, np.arange(len(starts)), -1))
+    line_time = np.where(last_time >= 0, np.concatenate((stamps, [0]))[
+        np.searchsorted(time_lines, np.maximum(last_time, 0))], 0)
+    # scalar changes (vectors start with b/r, keywords with $: nothing else we need)
+    is_change = np.isin(first, np.frombuffer(b"01xzXZ", dtype=np.uint8))
+    ch = np.flatnonzero(is_change)
+    keys = _code_keys(buf, starts[ch] + 1, ends[ch])
+    names = list(codes)
+    name_bytes = np.frombuffer("".join(names).encode("ascii"), dtype=np.uint8)
+    name_len = np.array([len(n) for n in names], dtype=np.int64)
+    name_start = np.concatenate(([0], np.cumsum(name_len)[:-1])).astype(np.int64)
+    name_keys = _code_keys(name_bytes, name_start, name_start + name_len)
+    order = np.argsort(name_keys, kind="stable")
+    sorted_keys = name_keys[order]
+    slot = np.searchsorted(sorted_keys, keys)
+    slot_ok = (slot < len(sorted_keys)) & (sorted_keys[np.minimum(slot, len(sorted_keys) - 1)] == keys)
+    ch, slot = ch[slot_ok], slot[slot_ok]
+    group = np.argsort(slot, kind="stable")          # by net, each net's changes in file order
+    g_slot, g_time, g_val = slot[group], line_time[ch][group], first[ch][group]
+    g_begin = np.searchsorted(g_slot, np.arange(len(sorted_keys)), side="left")
+    g_end = np.searchsorted(g_slot, np.arange(len(sorted_keys)), side="right")
+    net_slot = {codes[names[order[k]]]: k for k in range(len(order))}
     for net, what in ((clock_net, "clock"), (busy_net, "busy")):
-        if net not in by_net:
+        if net not in net_slot:
             raise ToolError(f"the VCD {vcd} lacks the {what} net n{net}")
-    ct, cv = np.array(times[by_net[clock_net]]), np.array(vals[by_net[clock_net]])
-    edges = ct[1:][(cv[1:] == "1") & (cv[:-1] == "0")]
+    k = net_slot[clock_net]
+    ct, cv = g_time[g_begin[k]:g_end[k]], g_val[g_begin[k]:g_end[k]]
+    edges = ct[1:][(cv[1:] == ord("1")) & (cv[:-1] == ord("0"))]
+    # one sorted key per change: (net slot, time), so one searchsorted samples every net
+    span = int(g_time.max(initial=0)) + 2
+    composite = g_slot * span + g_time
 
-    def sample(code: str, at: np.ndarray, strict: bool = True) -> np.ndarray:
-        tt = np.asarray(times[code])
-        idx = np.searchsorted(tt, at, side="left") - 1
-        if len(tt) == 0 or np.any(idx < 0):
-            raise ToolError(f"net n{codes[code]} has no value before t={int(at[0])} in {vcd}")
-        v = np.asarray(vals[code])[idx]
-        bad = (v != "0") & (v != "1")
+    def sample(slots: np.ndarray, at: np.ndarray, strict: bool = True) -> np.ndarray:
+        """``[len(slots), len(at)]`` booleans: each net's value just before each time."""
+        idx = np.searchsorted(composite, slots[:, None] * span + at[None, :], side="left") - 1
+        missing = idx < g_begin[slots][:, None]
+        if missing.any():
+            r, c = np.argwhere(missing)[0]
+            raise ToolError(f"net n{codes[names[order[slots[r]]]]} has no value before t={int(at[c])} in {vcd}")
+        v = g_val[idx]
+        bad = (v != ord("0")) & (v != ord("1"))
         if strict and bad.any():
-            raise ToolError(f"net n{codes[code]} is {v[bad][0]} in a sampled cycle (t={int(at[bad][0])}) of {vcd}")
-        return v == "1"
+            r, c = np.argwhere(bad)[0]
+            raise ToolError(f"net n{codes[names[order[slots[r]]]]} is {chr(v[r, c])} in a sampled cycle "
+                            f"(t={int(at[c])}) of {vcd}")
+        return v == ord("1")
 
-    busy = sample(by_net[busy_net], edges, strict=False)   # X before the reset is not busy
+    busy = sample(np.array([net_slot[busy_net]]), edges, strict=False)[0]  # X before the reset is not busy
+    nets = np.array(list(net_slot), dtype=np.int64)
+    slots = np.array([net_slot[n] for n in nets], dtype=np.int64)
     runs = []
     k = 0
     while k < len(busy):
@@ -214,7 +260,11 @@ def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[R
             end += 1
         lo, hi = max(k - 1, 0), min(end + 1, len(busy))
         at = edges[lo:hi]
-        runs.append(RunWaves({net: sample(code, at) for code, net in codes.items()}, len(at)))
+        values: dict[int, np.ndarray] = {}
+        for b in range(0, len(slots), 4096):          # bounded memory: 4,096 nets at a time
+            block = sample(slots[b:b + 4096], at)
+            values.update(zip(nets[b:b + 4096].tolist(), block))
+        runs.append(RunWaves(values, len(at)))
         k = end
     return runs
 

@@ -261,3 +261,44 @@ def test_gate_netlist_is_two_state_and_follows_the_liberty(tmp_path):
                    check=True)
     out = subprocess.run(["vvp", "-n", str(tmp_path / "a.vvp")], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["01", "10", "01", "10"]
+
+
+@pytest.mark.sim
+def test_gate_netlist_falling_edge_and_asynchronous_clear_and_preset(tmp_path):
+    """DFFNEGX1 loads on the falling edge; DFFSR (clear = !R, preset = !S) is forced at once,
+    without a clock edge, and loads D on the rising edge otherwise. (D is 0 while the clock
+    leaves X at time 0: that first transition is an edge in Verilog.)"""
+    import subprocess
+
+    from rtlgen.accel.gatesim import write_gate_netlist
+    from rtlgen.cost.synth import MappedNetlist
+
+    lib = default_library()
+    ports = {"clk": ("input", 2), "d": ("input", 3), "r": ("input", 4), "s": ("input", 5),
+             "qn": ("output", 6), "qsr": ("output", 7)}
+    module = {
+        "ports": {k: {"direction": d, "bits": [b]} for k, (d, b) in ports.items()},
+        "cells": {
+            "c0": {"type": "DFFNEGX1", "connections": {"CLK": [2], "D": [3], "Q": [6]}},
+            "c1": {"type": "DFFSR", "connections": {"CLK": [2], "D": [3], "R": [4], "S": [5], "Q": [7]}},
+        },
+        "netnames": {},
+    }
+    mapped = MappedNetlist(source=tmp_path / "x.v", source_hash="", top="toy", library=lib,
+                           verilog="", module=module)
+    write_gate_netlist(mapped, tmp_path / "toy.v")
+    show = '$display("%b%b", qn, qsr);'
+    (tmp_path / "tb.v").write_text(
+        "`timescale 1ns/1ps\nmodule tb; reg clk = 0, d = 0, r = 1, s = 1; wire qn, qsr;\n"
+        "toy dut(.clk(clk), .d(d), .r(r), .s(s), .qn(qn), .qsr(qsr));\n"
+        f"initial begin #1 {show}\n"
+        f"  d = 1; #1 clk = 1; #1 {show}\n"    # rising edge: DFFSR loads 1, DFFNEGX1 holds 0
+        f"  #1 clk = 0; #1 {show}\n"            # falling edge: DFFNEGX1 loads 1
+        f"  #1 r = 0; #1 {show}\n"              # clear, no clock edge
+        f"  #1 r = 1; #1 {show}\n"              # released: holds 0 until an edge
+        f"  #1 s = 0; #1 {show}\n"              # preset, no clock edge
+        "end\nendmodule\n")
+    subprocess.run(["iverilog", "-o", str(tmp_path / "a.vvp"), str(tmp_path / "toy.v"), str(tmp_path / "tb.v")],
+                   check=True)
+    out = subprocess.run(["vvp", "-n", str(tmp_path / "a.vvp")], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["00", "01", "11", "10", "10", "11"]
