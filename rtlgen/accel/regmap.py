@@ -60,7 +60,7 @@ class ErrorCode(enum.IntEnum):
     NO_CONFIG = 11
     MODEL_HASH_MISMATCH = 12
     UNSUPPORTED_LAYER = 13
-    LAYER_MISMATCH = 14
+    NO_LAYER_WEIGHTS = 14
 
 
 #: Per code: its meaning, and what ``ERROR_OFFSET`` then holds.
@@ -82,8 +82,8 @@ ERROR_MEANINGS: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.MODEL_HASH_MISMATCH: ("weights.bin is for another model than the accepted config.bin names", "16"),
     ErrorCode.UNSUPPORTED_LAYER: ("the sequencer stopped at a layer descriptor of a kind this hardware cannot run "
                                   "(depthwise_conv2d)", "the descriptor's byte offset in config.bin"),
-    ErrorCode.LAYER_MISMATCH: ("the sequencer stopped: weights.bin's record for this layer describes another layer "
-                               "(index or kind) than config.bin's descriptor", "the descriptor's byte offset in config.bin"),
+    ErrorCode.NO_LAYER_WEIGHTS: ("the sequencer stopped: weights.bin has no record of the layer (index and kind) "
+                                 "that this config.bin descriptor names", "the descriptor's byte offset in config.bin"),
 }
 
 

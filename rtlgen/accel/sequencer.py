@@ -17,9 +17,11 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    a layer-granularity descriptor) and the weight-remap list (per remap: its slot and where its
    256 codes are);
 3. a ``depthwise_conv2d`` descriptor stops the run: ``ERROR`` with ``UNSUPPORTED_LAYER`` at the
-   descriptor's byte offset in ``config.bin``; otherwise weights.bin's record ``i`` must name the
-   same layer (index, kind), else ``LAYER_MISMATCH`` at the same offset (both images list the MAC
-   layers in graph order, as :func:`rtlgen.accel.images.build_images` writes them);
+   descriptor's byte offset in ``config.bin``; otherwise it looks for the ``weights.bin`` record
+   of the same layer (index and kind), from the record after the last one found, wrapping
+   around (so a ``config.bin`` that lists the layers in the records' order, as
+   :func:`rtlgen.accel.images.build_images` writes both, finds each at the first look, and one that
+   describes only some layers still runs); none is ``NO_LAYER_WEIGHTS`` at the descriptor's offset;
 4. weight copy: the record's weight section, byte by byte, into the weight memory from word 0
    (``w_base`` = 0): section byte ``(gr*K + k)*L + l`` is lane ``l`` of word ``gr*K + k``, output
    channel ``co = gr*L + l``, input channel ``ci = k mod in_c``. The lane's select field is the
@@ -39,8 +41,8 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
 7. after the last one: ``STATUS.NET_DONE``; ``RUN_CYCLES`` holds the cycles from ``START``.
 
 Cost, in cycles, on top of the engine's (:mod:`rtlgen.accel.top`): a field of ``n`` bytes takes
-``n + 1``; the header about ``2 + 2U + 3*slots`` fields; a descriptor about 60 cycles plus 2 per
-weight remap; the weight copy, for ``groups*K`` words of ``L`` bytes, ``groups*K*L + 3`` cycles
+``n + 1``; the header about ``3 + 2U + 3*slots`` fields; a descriptor about 60 cycles plus 2 per
+weight remap, plus 4 per ``weights.bin`` record looked at (1 in order); the weight copy, for ``groups*K`` words of ``L`` bytes, ``groups*K*L + 3`` cycles
 without remaps and about ``(3 + 1/L)`` cycles per byte with (3 per byte, 4 when its slot has a
 remap, 1 per word); the parameters 11 per output channel; the registers 26, the start and the
 wait for ``done`` 2. So a layer costs about ``L`` sequencer cycles per weight word (no remaps)
@@ -128,7 +130,8 @@ class Sequencer(wiring.Component):
         remap_valid = Array(Signal(name=f"remap_valid{s}") for s in range(M))
         remap_addr = Array(Signal(32, name=f"remap_addr{s}") for s in range(M))
         # weights.bin record
-        wrec = Signal(32)
+        wr, n_records, looked = Signal(16), Signal(16), Signal(17)     # record search
+        wrec = (W_HEADER_SIZE - HEADER_SIZE) + wr * W_RECORD_SIZE       # record wr in the store
         w_off, w_bytes, b_off = Signal(32), Signal(32), Signal(32)
         # copy state
         b = Signal(32)
@@ -207,10 +210,14 @@ class Sequencer(wiring.Component):
                 read(1, False, cptr, _)
             with m.State("LAYER_COUNT"):
                 def _(v):
-                    m.d.sync += [n_layers.eq(v), li.eq(0), cptr.eq(cptr + 2),
-                                 wrec.eq(W_HEADER_SIZE - HEADER_SIZE)]
-                    m.next = "RECORD"
+                    m.d.sync += [n_layers.eq(v), li.eq(0), cptr.eq(cptr + 2), wr.eq(0)]
+                    m.next = "RECORD_COUNT"
                 read(2, False, cptr, _)
+            with m.State("RECORD_COUNT"):       # R of weights.bin (u16 at file offset 14)
+                def _(v):
+                    m.d.sync += n_records.eq(v)
+                    m.next = "RECORD"
+                read(2, True, 2, _)
             with m.State("RECORD"):
                 with m.If(li == n_layers):
                     m.d.sync += [self.net_done.eq(1), self.busy.eq(0)]
@@ -265,18 +272,27 @@ class Sequencer(wiring.Component):
                 with m.If(kind == _KIND_DW):
                     fail(ErrorCode.UNSUPPORTED_LAYER)
                 with m.Else():
-                    m.next = "WEIGHTS_RECORD"
+                    m.d.sync += looked.eq(0)
+                    m.next = "FIND_RECORD"
+            with m.State("FIND_RECORD"):      # record wr's index and kind
+                with m.If(looked == n_records):
+                    fail(ErrorCode.NO_LAYER_WEIGHTS)
+                with m.Else():
+                    def _(v):
+                        m.d.sync += [looked.eq(looked + 1), wr.eq(Mux(wr + 1 == n_records, 0, wr + 1))]
+                        with m.If((v[0:16] == index) & (v[16:24] == kind)):
+                            m.d.sync += wr.eq(wr)
+                            m.next = "WEIGHTS_RECORD"
+                    read(3, True, wrec, _)
             with m.State("WEIGHTS_RECORD"):
                 def _(v):
-                    with m.If((v[0:16] != index) | (v[16:24] != kind)):
-                        fail(ErrorCode.LAYER_MISMATCH)
-                    with m.Else():
-                        m.d.sync += [w_off.eq(v[96:128] - HEADER_SIZE), w_bytes.eq(v[128:160]),
-                                     b_off.eq(v[160:192] - HEADER_SIZE), b.eq(0), lane.eq(0), k.eq(0), ci.eq(0),
-                                     co_base.eq(0), waddr.eq(0), v1.eq(0), word2.eq(0)]
-                        m.next = "COPY_ADDR"
-                        with m.If(n_remaps == 0):
-                            m.next = "COPY_STREAM"
+                    m.d.sync += [w_off.eq(v[96:128] - HEADER_SIZE), w_bytes.eq(v[128:160]),
+                                 b_off.eq(v[160:192] - HEADER_SIZE), b.eq(0), lane.eq(0), k.eq(0), ci.eq(0),
+                                 co_base.eq(0), waddr.eq(0), v1.eq(0), word2.eq(0),
+                                 wr.eq(Mux(wr + 1 == n_records, 0, wr + 1))]     # the next search's start
+                    m.next = "COPY_ADDR"
+                    with m.If(n_remaps == 0):
+                        m.next = "COPY_STREAM"
                 read(W_RECORD_SIZE, True, wrec, _)
             sel_index = Mux(gran == 0, 0, Mux(gran == 1, co, co * geo["in_c"] + ci))
 
@@ -371,6 +387,6 @@ class Sequencer(wiring.Component):
                 m.next = "WAIT"
             with m.State("WAIT"):
                 with m.If(self.eng_done):
-                    m.d.sync += [li.eq(li + 1), self.layers.eq(self.layers + 1), wrec.eq(wrec + W_RECORD_SIZE)]
+                    m.d.sync += [li.eq(li + 1), self.layers.eq(self.layers + 1)]
                     m.next = "RECORD"
         return m

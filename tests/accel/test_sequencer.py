@@ -6,12 +6,14 @@ output equal byte for byte to the emulation of the same two images.
 One accelerator and one simulation serve the three networks: MLPerf Tiny's anomaly-detection
 autoencoder (ten FULLY_CONNECTED layers, weights streamed a byte per cycle), a CONV_2D chain with
 filter and kernel selects, an approximate multiplier and weight remaps (copied a byte at a
-time), and the same chain with a DEPTHWISE_CONV_2D, which stops with UNSUPPORTED_LAYER. (The
+time), the same chain with a DEPTHWISE_CONV_2D, which stops with UNSUPPORTED_LAYER, and the chain
+with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS). (The
 generated engine needs a two-state simulator: Icarus never evaluates some of Yosys's
 ``always @*`` blocks whose inputs keep their initial values.)"""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,15 +69,21 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     cases = [(ad, None, rng.integers(zp, 128, (2, 640))),
              (chain, parse_assignment(CHAIN_ASSIGNMENT, "<chain>"), rng.integers(-128, 128, (2, 6, 6, 3))),
              (dw, None, rng.integers(-128, 128, (1, 6, 6, 3)))]
+    # the chain's layers with the last descriptor renamed to a layer weights.bin has no record of
+    cases.append((chain, "renamed", rng.integers(-128, 128, (1, 6, 6, 3))))
     nets, expected, images = [], [], []
     for graph, assignment, x in cases:
         x = x.astype(np.int8)
-        im = build_images(graph, CONFIG, lib, assignment)
+        im = build_images(graph, CONFIG, lib, None if assignment == "renamed" else assignment)
+        if assignment == "renamed":
+            layers = im.config.layers
+            im = replace(im, config=replace(im.config, layers=(*layers[:-1], replace(layers[-1], index=7))))
         files = im.files()
         images.append(im)
         nets.append((files["config.bin"], files["weights.bin"], [xx.tobytes() for xx in x]))
         bs = bsm.decode(files["config.bin"])
-        expected.append(emulator_from_images(graph, bs, im.weights, resolve).run(x).output.reshape(len(x), -1))
+        expected.append(None if assignment == "renamed" else
+                        emulator_from_images(graph, bs, im.weights, resolve).run(x).output.reshape(len(x), -1))
     report = SequencerSim(CONFIG, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=5000)
     return list(zip(images, nets, expected, report["networks"], strict=True))
 
@@ -123,3 +131,11 @@ def test_depthwise_descriptor_stops_the_run(device_run) -> None:
     assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.UNSUPPORTED_LAYER, at)
     assert run["status"]["ERROR"] and not run["status"]["NET_DONE"] and not run["status"]["BUSY"]
     assert "UNSUPPORTED_LAYER" in run["describe"] and f"offset {at}" in run["describe"]
+
+
+def test_descriptor_without_weights_stops_the_run(device_run) -> None:
+    _images, net, _want, got = device_run[3]
+    at = int(re.search(r"@(\d+) layer 7 conv2d", bsm.describe(net[0])).group(1))
+    (run,) = got["runs"]
+    assert not run["done"] and run["layers"] == 2                     # layers 0 and 1 found their records
+    assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.NO_LAYER_WEIGHTS, at)
