@@ -61,6 +61,7 @@ class ErrorCode(enum.IntEnum):
     MODEL_HASH_MISMATCH = 12
     UNSUPPORTED_LAYER = 13
     NO_LAYER_WEIGHTS = 14
+    NO_ACTIVATION_PLAN = 15
 
 
 #: Per code: its meaning, and what ``ERROR_OFFSET`` then holds.
@@ -84,6 +85,9 @@ ERROR_MEANINGS: dict[ErrorCode, tuple[str, str]] = {
                                   "(depthwise_conv2d)", "the descriptor's byte offset in config.bin"),
     ErrorCode.NO_LAYER_WEIGHTS: ("the sequencer stopped: weights.bin has no record of the layer (index and kind) "
                                  "that this config.bin descriptor names", "the descriptor's byte offset in config.bin"),
+    ErrorCode.NO_ACTIVATION_PLAN: ("the sequencer stopped: the descriptor's in_base equals its out_base (config.bin "
+                                   "has no activation-memory plan; 'rtlgen bitstream build' makes one)",
+                                   "the descriptor's byte offset in config.bin"),
 }
 
 

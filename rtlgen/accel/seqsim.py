@@ -57,7 +57,8 @@ class SequencerSim:
     def run(self, networks: list[tuple[bytes, bytes, list[bytes]]], *, poll_cycles: int = 2000,
             max_polls: int = 10_000) -> dict[str, Any]:
         """Per network ``(config.bin, weights.bin, inputs)``: load both images, then run each
-        input (int8 bytes in the network input's NHWC order); all in one simulation. The
+        input (int8 bytes in the network input's NHWC order; None: start without writing one);
+        all in one simulation. The
         testbench's report: ``networks``, per network ``config`` and ``weights`` (load verdicts)
         and ``runs`` (per input: ``done``, ``cycles``, ``layers``, ``code``, ``offset``,
         ``output`` hex)."""
@@ -70,7 +71,7 @@ class SequencerSim:
             (work / f"config{i}.bin").write_bytes(config_bin)
             (work / f"weights{i}.bin").write_bytes(weights_bin)
             spec.append({"config": str(work / f"config{i}.bin"), "weights": str(work / f"weights{i}.bin"),
-                         "inputs": [bytes(x).hex() for x in inputs]})
+                         "inputs": [None if x is None else bytes(x).hex() for x in inputs]})
         job = work / "job.json"
         results = work / "results.json"
         job.write_text(json.dumps({"networks": spec, "poll_cycles": poll_cycles, "max_polls": max_polls}))

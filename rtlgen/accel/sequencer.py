@@ -16,7 +16,10 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    (multiplier, shift) pairs and the selects start, reads the first select (the ``layer_sel`` of
    a layer-granularity descriptor) and the weight-remap list (per remap: its slot and where its
    256 codes are);
-3. a ``depthwise_conv2d`` descriptor stops the run: ``ERROR`` with ``UNSUPPORTED_LAYER`` at the
+3. a descriptor whose ``in_base`` equals its ``out_base`` stops the run with
+   ``NO_ACTIVATION_PLAN`` at its byte offset (a ``config.bin`` without a plan, e.g. one the mapper
+   writes, has 0 for both: ``rtlgen bitstream build`` makes the plan); a ``depthwise_conv2d``
+   descriptor stops the run: ``ERROR`` with ``UNSUPPORTED_LAYER`` at the
    descriptor's byte offset in ``config.bin``; otherwise it looks for the ``weights.bin`` record
    of the same layer (index and kind), from the record after the last one found, wrapping
    around (so a ``config.bin`` that lists the layers in the records' order, as
@@ -238,6 +241,8 @@ class Sequencer(wiring.Component):
                 def _(v):
                     m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
                     m.next = "REQUANT"
+                    with m.If(v[0:32] == v[32:64]):     # no plan (a plan never overlaps the two)
+                        fail(ErrorCode.NO_ACTIVATION_PLAN)
                 read(8, False, cptr, _)
             with m.State("REQUANT"):
                 def _(v):

@@ -7,7 +7,8 @@ One accelerator and one simulation serve the three networks: MLPerf Tiny's anoma
 autoencoder (ten FULLY_CONNECTED layers, weights streamed a byte per cycle), a CONV_2D chain with
 filter and kernel selects, an approximate multiplier and weight remaps (copied a byte at a
 time), the same chain with a DEPTHWISE_CONV_2D, which stops with UNSUPPORTED_LAYER, and the chain
-with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS). (The
+with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS), and without its
+activation-memory plan (NO_ACTIVATION_PLAN). (The
 generated engine needs a two-state simulator: Icarus never evaluates some of Yosys's
 ``always @*`` blocks whose inputs keep their initial values.)"""
 from __future__ import annotations
@@ -71,19 +72,26 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
              (dw, None, rng.integers(-128, 128, (1, 6, 6, 3)))]
     # the chain's layers with the last descriptor renamed to a layer weights.bin has no record of
     cases.append((chain, "renamed", rng.integers(-128, 128, (1, 6, 6, 3))))
+    # the chain's images with the plan left out (as the mapper writes config.bin): started as is
+    cases.append((chain, "no plan", None))
     nets, expected, images = [], [], []
     for graph, assignment, x in cases:
-        x = x.astype(np.int8)
-        im = build_images(graph, CONFIG, lib, None if assignment == "renamed" else assignment)
+        im = build_images(graph, CONFIG, lib, None if isinstance(assignment, str) else assignment)
         if assignment == "renamed":
             layers = im.config.layers
             im = replace(im, config=replace(im.config, layers=(*layers[:-1], replace(layers[-1], index=7))))
+        if assignment == "no plan":
+            im = replace(im, config=replace(im.config, input_base=0, input_bytes=0, output_base=0, output_bytes=0,
+                                            layers=tuple(replace(l, in_base=0, out_base=0) for l in im.config.layers)))
+            assert not im.config.has_plan
         files = im.files()
         images.append(im)
-        nets.append((files["config.bin"], files["weights.bin"], [xx.tobytes() for xx in x]))
+        nets.append((files["config.bin"], files["weights.bin"], [None] if x is None else
+                     [xx.tobytes() for xx in x.astype(np.int8)]))
         bs = bsm.decode(files["config.bin"])
-        expected.append(None if assignment == "renamed" else
-                        emulator_from_images(graph, bs, im.weights, resolve).run(x).output.reshape(len(x), -1))
+        expected.append(None if isinstance(assignment, str) else
+                        emulator_from_images(graph, bs, im.weights, resolve).run(x.astype(np.int8)).output
+                        .reshape(len(x), -1))
     report = SequencerSim(CONFIG, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=5000)
     return list(zip(images, nets, expected, report["networks"], strict=True))
 
@@ -139,3 +147,11 @@ def test_descriptor_without_weights_stops_the_run(device_run) -> None:
     (run,) = got["runs"]
     assert not run["done"] and run["layers"] == 2                     # layers 0 and 1 found their records
     assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.NO_LAYER_WEIGHTS, at)
+
+
+def test_config_without_a_plan_is_refused_at_its_first_descriptor(device_run) -> None:
+    _images, net, _want, got = device_run[4]
+    at = int(re.search(r"@(\d+) layer 0 conv2d", bsm.describe(net[0])).group(1))
+    (run,) = got["runs"]
+    assert not run["done"] and run["layers"] == 0
+    assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.NO_ACTIVATION_PLAN, at)

@@ -5,7 +5,8 @@ made with its AXI front end, ``gen accel --axi``), driven only through
 
 Runs inside the simulator (built and started by :mod:`rtlgen.accel.seqsim`). Reads the job from
 the JSON file named by ``$RTLGEN_SEQ_JOB`` (``{"networks": [{"config": path, "weights": path,
-"inputs": [hex, ...]}, ...], "poll_cycles", "max_polls"}``) and writes ``$RTLGEN_SEQ_RESULTS``:
+"inputs": [hex or null, ...]}, ...], "poll_cycles", "max_polls"}``; null: start without
+writing an input) and writes ``$RTLGEN_SEQ_RESULTS``:
 per network the two load verdicts and per input the run's outcome (``done``, ``cycles``,
 ``layers``, ``code``, ``offset``) and the output bytes (hex).
 """
@@ -48,8 +49,10 @@ async def run_network(dut):
         rec["weights"] = {"accepted": loaded.accepted, "describe": loaded.describe()}
         rec["runs"] = []
         if rec["config"]["accepted"] and rec["weights"]["accepted"]:
+            # an input of None: START without writing one (a config.bin with no plan says nowhere)
             for x in net["inputs"]:
-                await drv.write_input(config, bytes.fromhex(x))
+                if x is not None:
+                    await drv.write_input(config, bytes.fromhex(x))
                 res = await drv.run(poll_cycles=job.get("poll_cycles", 2000))
                 run = {"done": res.done, "cycles": res.cycles, "layers": res.layers, "code": int(res.code),
                        "offset": res.offset, "describe": res.describe(), "status": await drv.status()}
