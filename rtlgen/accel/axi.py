@@ -77,7 +77,8 @@ class AxiLiteRegisters(wiring.Component):
     Per register ``R`` (member names in lower case): ``ro`` -> input ``r`` (the value read);
     ``rw`` -> output ``r`` (held here, reset to the map's reset value, read back as written);
     ``wo`` -> reads 0. Every writable register also has ``r_we`` (one-cycle pulse on a write)
-    and ``r_wdata`` (the word written). A write and its address are taken together; one
+    and ``r_wdata`` (the word written). A ``device_held`` register is read from input ``r``
+    like ``ro`` and also has ``r_re`` (one-cycle pulse when a read of it is taken). A write and its address are taken together; one
     response is outstanding at a time on each channel. Unmapped offsets answer ``SLVERR``
     (reads return 0).
     """
@@ -91,13 +92,15 @@ class AxiLiteRegisters(wiring.Component):
         members: dict[str, Any] = {"bus": In(AxiLiteSignature(addr_width))}
         for r in registers:
             name = _member(r)
-            if r.access == "ro":
+            if r.access == "ro" or r.device_held:
                 members[name] = In(r.width)
             elif r.access == "rw":
                 members[name] = Out(r.width, init=r.reset)
             if r.access in ("rw", "wo"):
                 members[f"{name}_we"] = Out(1)
                 members[f"{name}_wdata"] = Out(32)
+            if r.device_held:
+                members[f"{name}_re"] = Out(1)
         super().__init__(members)
 
     def elaborate(self, platform: Any) -> Module:
@@ -116,7 +119,7 @@ class AxiLiteRegisters(wiring.Component):
                 name = _member(r)
                 m.d.comb += [getattr(self, f"{name}_we").eq(take_w & hit),
                              getattr(self, f"{name}_wdata").eq(bus.wdata)]
-                if r.access == "rw":
+                if r.access == "rw" and not r.device_held:
                     with m.If(take_w & hit):
                         m.d.sync += getattr(self, name).eq(bus.wdata[:r.width])
         with m.If(take_w):
@@ -130,6 +133,9 @@ class AxiLiteRegisters(wiring.Component):
         take_r = bus.arvalid & ~bus.rvalid
         m.d.comb += bus.arready.eq(~bus.rvalid)
         raddr = bus.araddr[2:]
+        for r in self.registers:
+            if r.device_held:
+                m.d.comb += getattr(self, f"{_member(r)}_re").eq(take_r & (raddr == (r.offset >> 2)))
         with m.If(take_r):
             m.d.sync += [bus.rvalid.eq(1), bus.rdata.eq(0), bus.rresp.eq(RESP_SLVERR)]
             with m.Switch(raddr):

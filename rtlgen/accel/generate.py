@@ -190,7 +190,8 @@ def generate_accelerator(config: AccelConfig, catalog: Catalog,
     capacity = config_capacity(config)
     top = Accelerator(config, banks,
                       device=DeviceFrontend(resolved.config_hash(), capacity, lanes=config.lanes,
-                                            weights_capacity=config.weights_store_bytes) if axi else None)
+                                            weights_capacity=config.weights_store_bytes, engine=config)
+                      if axi else None)
     text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False,
                                               ports=verilog_ports(top)))
     if manifest_path(out).exists():

@@ -24,6 +24,10 @@ graph order, on the unit that already holds the most of its multipliers and stil
 chosen configuration (:attr:`Images.accel`, named with catalog names where the catalog has the
 multiplier, else by table hash) is then part of the result, to generate the matching hardware.
 
+Fit. ``config.bin`` (format version 3) carries the activation-memory plan
+(:mod:`rtlgen.bitstream.memplan`); images the accelerator cannot hold (activations, a layer's
+weights or channels, either image's memory) are refused with one line (:func:`check_fits`).
+
 The accelerator hash in ``config.bin`` is the configuration's :meth:`AccelConfig.config_hash`
 with its banks resolved to table hashes: the hash the mapper records
 (:func:`rtlgen.mapper.job.run_map_job`) and the generated accelerator bakes in, computed
@@ -39,9 +43,10 @@ import numpy as np
 from rtlgen.accel.config import AccelConfig
 from rtlgen.bitstream import format as bsmod
 from rtlgen.bitstream import weights as wmod
-from rtlgen.errors import CatalogError, ConfigError
+from rtlgen.bitstream.memplan import plan_activations
+from rtlgen.errors import BitstreamError, CatalogError, ConfigError
 
-__all__ = ["Images", "build_images"]
+__all__ = ["Images", "build_images", "check_fits"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,7 @@ def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any 
                                   f"together ({listing})", file=config.source)
             unit_of.append(u)
 
+    mem = plan_activations(graph, config.activation_bytes, source=config.source)
     descs = []
     for (op, kind, index, key, plan), u in zip(keyed, unit_of):
         layer = layers[op]
@@ -206,11 +212,46 @@ def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any 
         descs.append(bsmod.LayerDescriptor(
             index=index, kind=kind, unit=u, encoding=plan.encoding, granularity=granularity,  # type: ignore[arg-type]
             geometry=bsmod.Geometry.from_mac_layer(layer), requant=bsmod.Requant.from_mac_layer(layer),
-            selects=selects, weight_remap=tuple(remaps)))
+            selects=selects, weight_remap=tuple(remaps),
+            **dict(zip(("in_base", "out_base"), mem.op_bases(graph.ops[op])))))
     resolved = config.with_multipliers(banks)
     named = config.with_multipliers([[name_of(h, h) for h in bank] for bank in banks]) if chosen else config
     units = tuple(tuple(bsmod.MultiplierRef(h, signed_of[h], names.get(h, "")) for h in bank) for bank in banks)
     weights = model_weights(graph, config.lanes, layers)
+    (in_base, in_bytes), (out_base, out_bytes) = mem.input, mem.output
     stream = bsmod.Bitstream(accel_hash=resolved.config_hash(), units=units, layers=tuple(descs),
-                             model_hash=weights.model_hash)
+                             model_hash=weights.model_hash, input_base=in_base, input_bytes=in_bytes,
+                             output_base=out_base, output_bytes=out_bytes)
+    check_fits(stream, weights, config)
     return Images(stream, weights, named, chosen)
+
+
+def check_fits(stream: bsmod.Bitstream, weights: wmod.WeightsImage, config: AccelConfig) -> None:
+    """Refuse (one :class:`BitstreamError` line: what, needed, available) images that the
+    accelerator ``config`` cannot hold: a layer the sequencer runs (CONV_2D, FULLY_CONNECTED)
+    whose weights exceed the weight memory (``weight_words``) or whose output channels exceed the
+    parameter memory (``channels``), a ``config.bin`` beyond the configuration memory
+    (:func:`rtlgen.accel.loader.config_capacity`), a ``weights.bin`` beyond the weights store
+    (``weights_store_bytes``). The activation memory is checked by the plan
+    (:func:`rtlgen.bitstream.memplan.plan_activations`)."""
+    from rtlgen.accel.loader import config_capacity
+
+    for layer in stream.layers:
+        if layer.kind == "depthwise_conv2d":
+            continue
+        g = layer.geometry
+        words = -(-g.out_c // config.lanes) * g.k_h * g.k_w * g.in_c
+        if words > config.weight_words:
+            raise BitstreamError(f"layer {layer.key} needs {words} weight-memory words "
+                                 f"({g.out_c} channels in groups of {config.lanes} x {g.k_h}x{g.k_w}x{g.in_c}), "
+                                 f"the accelerator has {config.weight_words} (weight_words)", file=config.source)
+        if g.out_c > config.channels:
+            raise BitstreamError(f"layer {layer.key} needs {g.out_c} parameter-memory entries, the accelerator "
+                                 f"has {config.channels} (channels)", file=config.source)
+    for name, size, capacity, what in (
+            ("config.bin", len(bsmod.encode(stream)), config_capacity(config), "configuration memory"),
+            ("weights.bin", len(wmod.encode(weights)), config.weights_store_bytes,
+             "weights store (weights_store_bytes)")):
+        if size - 16 > capacity:
+            raise BitstreamError(f"{name} needs {size - 16} bytes of {what}, the accelerator has {capacity}",
+                                 file=config.source)

@@ -14,7 +14,7 @@ it checks, in the order of the image's Python decoder (:func:`rtlgen.bitstream.f
 1. magic, byte by byte: ``RTL`` then ``B`` or ``W`` (``BAD_MAGIC`` at the first differing byte);
 2. once the header is in (12 or 32 bytes): version (``BAD_VERSION`` at 4: only format version
    :data:`~rtlgen.bitstream.format.VERSION` of ``config.bin``, although ``decode`` still reads
-   version 1, and version :data:`~rtlgen.bitstream.weights.VERSION` of ``weights.bin``), flags
+   versions 1 and 2, and version :data:`~rtlgen.bitstream.weights.VERSION` of ``weights.bin``), flags
    (``BAD_FLAGS`` at 6), a declared length of at least header + 4 (``BAD_LENGTH`` at 8); a frame
    that ends inside the header is ``TRUNCATED`` at the number of bytes received;
 3. the declared length against the bytes received: ``tlast`` early is ``TRUNCATED`` (offset =
@@ -27,7 +27,7 @@ it checks, in the order of the image's Python decoder (:func:`rtlgen.bitstream.f
    (``ACCEL_HASH_MISMATCH`` at 12); for ``weights.bin``, its lane count L (u16 at 12) against
    this hardware's lanes (``LANES_MISMATCH`` at 12), that a ``config.bin`` is accepted
    (``NO_CONFIG`` at 16), and its model hash (the 16 characters at 16) against the model hash
-   ``str8`` of the accepted ``config.bin`` (format version 2; ``MODEL_HASH_MISMATCH`` at 16 when
+   ``str8`` of the accepted ``config.bin`` (format versions 2, 3; ``MODEL_HASH_MISMATCH`` at 16 when
    they differ or the configuration names no 16-character model hash).
 
 So on any image that its decoder rejects by its header, length or CRC, the hardware reports the
@@ -127,8 +127,8 @@ def config_capacity(config: Any, *, layers: int = 16) -> int:
     one weight remap, rounded up to a power of two. (The whole-network sequencer will size it
     from the memory plan instead.)"""
     banks = 1 + config.units * (1 + config.multipliers * (1 + 1 + 16 + 1 + 64))
-    layer = 6 + 24 + 10 + 6 * config.channels + 1 + 257
-    need = (1 + 16) + (1 + 16) + banks + 2 + layers * layer
+    layer = 6 + 24 + 8 + 10 + 6 * config.channels + 1 + 257
+    need = (1 + 16) + (1 + 16) + 16 + banks + 2 + layers * layer
     return 1 << math.ceil(math.log2(need))
 
 
@@ -168,6 +168,9 @@ class ImageLoader(wiring.Component):
             "frame_start": Out(1),          # pulse: the first byte of a new frame was taken
             "mem_raddr": In(self.addr_bits), "mem_rdata": Out(8),
             "wmem_raddr": In(self.waddr_bits), "wmem_rdata": Out(8),
+            # second read ports, for the sequencer (rtlgen.accel.sequencer)
+            "seq_raddr": In(self.addr_bits), "seq_rdata": Out(8),
+            "seq_wraddr": In(self.waddr_bits), "seq_wrdata": Out(8),
         })
 
     def elaborate(self, platform: Any) -> Module:
@@ -177,8 +180,11 @@ class ImageLoader(wiring.Component):
         m.submodules.wmem = wmem = Memory(shape=8, depth=self.weights_capacity, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         wwr, wrd = wmem.write_port(), wmem.read_port()
+        srd, swrd = mem.read_port(), wmem.read_port()
         m.d.comb += [rd.addr.eq(self.mem_raddr), self.mem_rdata.eq(rd.data),
-                     wrd.addr.eq(self.wmem_raddr), self.wmem_rdata.eq(wrd.data)]
+                     wrd.addr.eq(self.wmem_raddr), self.wmem_rdata.eq(wrd.data),
+                     srd.addr.eq(self.seq_raddr), self.seq_rdata.eq(srd.data),
+                     swrd.addr.eq(self.seq_wraddr), self.seq_wrdata.eq(swrd.data)]
 
         in_frame = Signal()         # bytes of a frame have arrived, tlast not yet
         finishing = Signal()        # the cycle after a complete frame: the verdict
@@ -315,15 +321,34 @@ class ImageLoader(wiring.Component):
 class DeviceFrontend(wiring.Component):
     """The accelerator as seen from a CPU: AXI4-Lite registers (``s_axil_*``), the image sink
     (``s_axis_*``) and the start gate towards the engine (``run_start`` pulse out,
-    ``run_busy``/``run_done`` in). Arguments as :class:`ImageLoader`'s."""
+    ``run_busy``/``run_done`` in). Arguments as :class:`ImageLoader`'s.
 
-    def __init__(self, accel_hash: str, capacity: int, *, lanes: int, weights_capacity: int):
+    With ``engine`` (the engine's :class:`~rtlgen.accel.config.AccelConfig`; the top passes it)
+    an accepted ``START`` starts the on-chip sequencer (:mod:`rtlgen.accel.sequencer`) instead
+    of one layer: the ports ``eng_*`` drive the engine's host ports while ``seq_busy`` is high,
+    and ``act_*`` (owned while ``act_owner`` is high) give ``ACT_ADDR``/``ACT_DATA`` the
+    activation memory's host port (``act_rdata`` in: its read data, one cycle after
+    ``act_addr``)."""
+
+    def __init__(self, accel_hash: str, capacity: int, *, lanes: int, weights_capacity: int,
+                 engine: Any = None):
         self.loader = ImageLoader(accel_hash, capacity, lanes=lanes, weights_capacity=weights_capacity)
         self.regs = AxiLiteRegisters()
+        self.engine = engine
+        ports: dict[str, Any] = {}
+        if engine is not None:
+            from rtlgen.accel.sequencer import Sequencer
+
+            self.sequencer = Sequencer(engine, self.loader.addr_bits, self.loader.waddr_bits)
+            seq = self.sequencer.signature.members
+            ports = {name: Out(seq[name].shape) for name in seq if name.startswith("eng_") and name != "eng_done"}
+            ports.update({"seq_busy": Out(1), "act_owner": Out(1), "act_we": Out(1),
+                          "act_addr": Out(engine.activation_addr_bits), "act_wdata": Out(8), "act_rdata": In(8)})
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regs.addr_width)),
             "s_axis": In(AxiStreamSignature(8)),
             "run_start": Out(1), "run_busy": In(1), "run_done": In(1),
+            **ports,
         })
         try:
             self.hash_value = int(accel_hash, 16) & ((1 << 64) - 1)
@@ -347,9 +372,38 @@ class DeviceFrontend(wiring.Component):
 
         refused = Signal()
         starts = Signal(32)
+        seq_busy, net_done, seq_error = Signal(), Signal(), Signal()
+        seq_code, seq_offset, run_cycles, layers = Signal(8), Signal(32), Signal(32), Signal(16)
+        act_addr = Signal(32)
+        act_rdata = Signal(8)
+        if self.engine is not None:
+            m.submodules.sequencer = sq = self.sequencer
+            m.d.comb += [sq.start.eq(self.run_start), sq.clear.eq(soft_reset | ld.frame_start),
+                         sq.cfg_rdata.eq(ld.seq_rdata), ld.seq_raddr.eq(sq.cfg_raddr),
+                         sq.w_rdata.eq(ld.seq_wrdata), ld.seq_wraddr.eq(sq.w_raddr),
+                         sq.eng_done.eq(self.run_done),
+                         seq_busy.eq(sq.busy), net_done.eq(sq.net_done), seq_error.eq(sq.error),
+                         seq_code.eq(sq.error_code), seq_offset.eq(sq.error_offset), run_cycles.eq(sq.cycles),
+                         layers.eq(sq.layers), self.seq_busy.eq(sq.busy), act_rdata.eq(self.act_rdata)]
+            m.d.comb += [getattr(self, name).eq(getattr(sq, name)) for name in sq.signature.members
+                         if name.startswith("eng_") and name != "eng_done"]
+            # ACT_ADDR / ACT_DATA: the activation memory's host port, auto-incrementing address
+            owner = Signal()
+            with m.If(soft_reset):
+                m.d.sync += owner.eq(0)
+            with m.Elif(regs.act_addr_we | regs.act_data_we | regs.act_data_re):
+                m.d.sync += owner.eq(1)
+            m.d.comb += [self.act_owner.eq(owner | regs.act_data_we), self.act_addr.eq(act_addr),
+                         self.act_we.eq(regs.act_data_we), self.act_wdata.eq(regs.act_data_wdata[:8])]
+        with m.If(soft_reset):
+            m.d.sync += act_addr.eq(0)
+        with m.Elif(regs.act_addr_we):
+            m.d.sync += act_addr.eq(regs.act_addr_wdata)
+        with m.Elif(regs.act_data_we | regs.act_data_re):
+            m.d.sync += act_addr.eq(act_addr + 1)
         # weights_valid implies they matched the configuration that is still valid (a new
         # config.bin frame clears them)
-        accept = ld.config_valid & ld.weights_valid & ~ld.loading & ~self.run_busy
+        accept = ld.config_valid & ld.weights_valid & ~ld.loading & ~self.run_busy & ~seq_busy
         with m.If(soft_reset):
             m.d.sync += [refused.eq(0), starts.eq(0)]
         with m.Elif(ld.frame_start):
@@ -363,14 +417,18 @@ class DeviceFrontend(wiring.Component):
         status = register("STATUS")
         bits = {f.name: f.lsb for f in status.fields}
         word = Signal(32)
-        for name, value in (("BUSY", self.run_busy), ("DONE", self.run_done), ("ERROR", ld.error),
+        for name, value in (("BUSY", self.run_busy | seq_busy), ("DONE", self.run_done),
+                            ("ERROR", ld.error | seq_error),
                             ("CONFIG_VALID", ld.config_valid), ("LOADING", ld.loading),
-                            ("START_REFUSED", refused), ("WEIGHTS_VALID", ld.weights_valid)):
+                            ("START_REFUSED", refused), ("WEIGHTS_VALID", ld.weights_valid),
+                            ("NET_DONE", net_done)):
             m.d.comb += word[bits[name]].eq(value)
         m.d.comb += [
             regs.id.eq(register("ID").reset), regs.version.eq(register("VERSION").reset),
-            regs.status.eq(word), regs.error_code.eq(ld.error_code),
-            regs.error_offset.eq(ld.error_offset),
+            regs.status.eq(word), regs.error_code.eq(Mux(seq_error, seq_code, ld.error_code)),
+            regs.error_offset.eq(Mux(seq_error, seq_offset, ld.error_offset)),
+            regs.run_cycles.eq(run_cycles), regs.layers_done.eq(layers),
+            regs.act_addr.eq(act_addr), regs.act_data.eq(act_rdata),
             regs.config_hash_lo.eq(self.hash_value & 0xFFFFFFFF),
             regs.config_hash_hi.eq(self.hash_value >> 32),
             regs.bytes_received.eq(ld.bytes_received), regs.config_length.eq(ld.config_length),

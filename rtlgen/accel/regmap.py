@@ -13,7 +13,14 @@ image per frame ending with ``tlast``): ``config.bin`` (:mod:`rtlgen.bitstream.f
 them apart by the magic (:mod:`rtlgen.accel.loader` owns the rules: the loading order, what a
 frame invalidates, what is stored where). ``ERROR_CODE`` and ``ERROR_OFFSET`` describe the last
 frame, whichever image it was, reporting its first failed check in the order the image's Python
-decoder checks (:class:`ErrorCode` lists the codes).
+decoder checks (:class:`ErrorCode` lists the codes), or, after a run that the on-chip sequencer
+(:mod:`rtlgen.accel.sequencer`) stopped, why it stopped and at which ``config.bin`` byte.
+
+Running a network (accelerators generated with the front end in the top, ``gen accel --axi``):
+write the network input into the activation memory (``ACT_ADDR`` = the input base that
+``config.bin``'s header gives, then one ``ACT_DATA`` write per byte), write ``CTRL.START``, poll
+``STATUS`` until ``NET_DONE`` (or ``ERROR``), read the output back (``ACT_ADDR`` = the output
+base, one ``ACT_DATA`` read per byte). ``RUN_CYCLES`` and ``LAYERS_DONE`` say what the run took.
 """
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ Access = Literal["ro", "rw", "wo"]
 #: ``ID`` register value: ASCII "RTLA" read as a little-endian word.
 DEVICE_ID = int.from_bytes(b"RTLA", "little")
 #: Version of this register map (``VERSION[15:0]``); bumped when an offset or a meaning changes.
-REGMAP_VERSION = 2
+REGMAP_VERSION = 3
 
 
 class ErrorCode(enum.IntEnum):
@@ -52,6 +59,9 @@ class ErrorCode(enum.IntEnum):
     LANES_MISMATCH = 10
     NO_CONFIG = 11
     MODEL_HASH_MISMATCH = 12
+    UNSUPPORTED_LAYER = 13
+    NO_LAYER_WEIGHTS = 14
+    NO_ACTIVATION_PLAN = 15
 
 
 #: Per code: its meaning, and what ``ERROR_OFFSET`` then holds.
@@ -71,6 +81,13 @@ ERROR_MEANINGS: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.LANES_MISMATCH: ("weights.bin is laid out for another lane count than this hardware's (LANES)", "12"),
     ErrorCode.NO_CONFIG: ("weights.bin arrived with no accepted config.bin to check its model hash against", "16"),
     ErrorCode.MODEL_HASH_MISMATCH: ("weights.bin is for another model than the accepted config.bin names", "16"),
+    ErrorCode.UNSUPPORTED_LAYER: ("the sequencer stopped at a layer descriptor of a kind this hardware cannot run "
+                                  "(depthwise_conv2d)", "the descriptor's byte offset in config.bin"),
+    ErrorCode.NO_LAYER_WEIGHTS: ("the sequencer stopped: weights.bin has no record of the layer (index and kind) "
+                                 "that this config.bin descriptor names", "the descriptor's byte offset in config.bin"),
+    ErrorCode.NO_ACTIVATION_PLAN: ("the sequencer stopped: the descriptor's in_base equals its out_base (config.bin "
+                                   "has no activation-memory plan; 'rtlgen bitstream build' makes one)",
+                                   "the descriptor's byte offset in config.bin"),
 }
 
 
@@ -105,6 +122,10 @@ class Register:
     meaning: str
     fields: tuple[Field, ...] = ()
     width: int = 32
+    #: ``rw`` only: the device holds the value and acts on accesses (e.g. an address that
+    #: auto-increments): :class:`rtlgen.accel.axi.AxiLiteRegisters` reads it from an input and
+    #: gives the write strobe and data, and a read strobe ``<name>_re``.
+    device_held: bool = False
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -127,16 +148,20 @@ REGISTERS: tuple[Register, ...] = (
                                    "the engine is idle"),
               Field("SOFT_RESET", 1, 1, "forget the configuration, the weights, the error and the counters"))),
     Register("STATUS", 0x0C, "ro", 0, "state",
-             (Field("BUSY", 0, 1, "the engine is running"),
-              Field("DONE", 1, 1, "the engine finished since the last start"),
-              Field("ERROR", 2, 1, "the last frame was rejected (see ERROR_CODE)"),
+             (Field("BUSY", 0, 1, "the engine or the sequencer is running"),
+              Field("DONE", 1, 1, "the engine finished a layer since its last start"),
+              Field("ERROR", 2, 1, "the last frame was rejected, or the sequencer stopped the last run "
+                                   "(see ERROR_CODE)"),
               Field("CONFIG_VALID", 3, 1, "a config.bin passed every check and no later frame replaced it"),
               Field("LOADING", 4, 1, "a frame is being received or checked"),
               Field("START_REFUSED", 5, 1, "a START was refused since the last frame"),
               Field("WEIGHTS_VALID", 6, 1, "a weights.bin passed every check against this hardware and the "
-                                           "accepted config.bin, and no later frame arrived"))),
-    Register("ERROR_CODE", 0x10, "ro", 0, "first failed check of the last frame (ErrorCode)"),
-    Register("ERROR_OFFSET", 0x14, "ro", 0, "byte offset in the last frame's image of the failed check"),
+                                           "accepted config.bin, and no later frame arrived"),
+              Field("NET_DONE", 7, 1, "the sequencer ran every layer of config.bin since the last START"))),
+    Register("ERROR_CODE", 0x10, "ro", 0, "first failed check of the last frame, or why the sequencer stopped "
+                                          "the last run (ErrorCode)"),
+    Register("ERROR_OFFSET", 0x14, "ro", 0, "byte offset in the last frame's image of the failed check, or of the "
+                                            "descriptor in config.bin where the sequencer stopped"),
     Register("CONFIG_HASH_LO", 0x18, "ro", 0,
              "accelerator configuration hash baked in at generation, bits 31..0 (the hex string "
              "as a number)"),
@@ -157,6 +182,14 @@ REGISTERS: tuple[Register, ...] = (
              "bytes of the on-chip weights store (weights.bin after its first 12 bytes, CRC excluded, must fit)"),
     Register("WEIGHTS_ADDR", 0x48, "rw", 0, "byte address in the weights store for WEIGHTS_DATA"),
     Register("WEIGHTS_DATA", 0x4C, "ro", 0, "weights store byte at WEIGHTS_ADDR (weights.bin byte WEIGHTS_ADDR + 12)"),
+    Register("RUN_CYCLES", 0x50, "ro", 0, "cycles of the last network run, from START to NET_DONE (or to the stop)"),
+    Register("LAYERS_DONE", 0x54, "ro", 0, "layer descriptors the sequencer finished in the current or last run"),
+    Register("ACT_ADDR", 0x58, "rw", 0, "byte address in the activation memory for ACT_DATA; every ACT_DATA "
+                                        "access increments it", device_held=True),
+    Register("ACT_DATA", 0x5C, "rw", 0, "activation memory byte: a write stores bits 7..0 at ACT_ADDR, a read "
+                                        "returns the byte at ACT_ADDR; either increments ACT_ADDR (use while "
+                                        "BUSY is clear; from the first access on, the activation memory's host "
+                                        "port belongs to these registers until SOFT_RESET)", device_held=True),
 )
 
 

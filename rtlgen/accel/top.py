@@ -44,7 +44,12 @@ it (data one cycle after the address). ``wgt_we/wgt_addr/wgt_wdata`` and
 ``par_we/par_addr/par_wdata`` write the weight and parameter memories.
 
 With an AXI front end (``device``, :mod:`rtlgen.accel.loader`), ``s_axil_*``/``s_axis_*`` sit
-beside these ports and ``CTRL.START`` is a second start, refused until a bitstream is accepted.
+beside these ports. ``CTRL.START`` (refused until both images are accepted) then starts the
+on-chip sequencer (:mod:`rtlgen.accel.sequencer`) when the front end was made with the engine's
+configuration (``gen accel --axi`` does): it drives the configuration port, the weight and
+parameter memories and ``start`` in place of the host ports while it runs, layer after layer;
+``ACT_ADDR``/``ACT_DATA`` reach the activation memory through the host port's path. Without it,
+``CTRL.START`` is a second ``start`` of one layer.
 """
 from __future__ import annotations
 
@@ -70,8 +75,8 @@ SEL_LAYER, SEL_FILTER, SEL_KERNEL = 0, 1, 2
 class Accelerator(wiring.Component):
     """The layer engine; with ``device`` (an AXI front end,
     :class:`rtlgen.accel.loader.DeviceFrontend`) also the ports ``s_axil_*`` and ``s_axis_*``:
-    ``CTRL.START`` over AXI4-Lite then starts the engine like the ``start`` port, but only after
-    an accepted bitstream (the descriptor registers still come from the host ports)."""
+    ``CTRL.START`` over AXI4-Lite then runs the network from the stored images (a front end made
+    with ``engine=``, module docstring) or starts one layer like the ``start`` port."""
 
     def __init__(self, config: AccelConfig, banks: list[list[MultiplierSpec]], *,
                  device: Any = None):
@@ -103,11 +108,12 @@ class Accelerator(wiring.Component):
         d = {}
         for name, width, is_signed in FIELDS:
             d[name] = Signal(signed(width) if is_signed else unsigned(width), name=f"d_{name}")
-        with m.If(self.cfg_we & ~self.busy):
-            with m.Switch(self.cfg_addr):
+        cfg_we, cfg_addr, cfg_data = Signal(), Signal(5), Signal(32)
+        with m.If(cfg_we & ~self.busy):
+            with m.Switch(cfg_addr):
                 for i, (name, width, _) in enumerate(FIELDS):
                     with m.Case(i):
-                        m.d.sync += d[name].eq(self.cfg_data[:width])
+                        m.d.sync += d[name].eq(cfg_data[:width])
 
         # --- memories --------------------------------------------------------------------
         m.submodules.act_mem = act_mem = Memory(shape=8, depth=c.activation_bytes, init=[])
@@ -120,12 +126,25 @@ class Accelerator(wiring.Component):
         wgt_wr = wgt_mem.write_port()
         par_rd = par_mem.read_port()
         par_wr = par_mem.write_port()
+        # the host ports, or (with the device's sequencer) the sequencer's and ACT_* registers'
+        host = {name: getattr(self, name) for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr",
+                                                        "wgt_wdata", "par_we", "par_addr", "par_wdata",
+                                                        "act_we", "act_addr", "act_wdata")}
+        fe = self.device
+        if fe is not None and getattr(fe, "engine", None) is not None:
+            for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr", "wgt_wdata", "par_we",
+                         "par_addr", "par_wdata"):
+                host[name] = Mux(fe.seq_busy, getattr(fe, f"eng_{name}"), getattr(self, name))
+            for name in ("act_we", "act_addr", "act_wdata"):
+                host[name] = Mux(fe.act_owner, getattr(fe, name), getattr(self, name))
+            m.d.comb += fe.act_rdata.eq(act_rd.data)
         m.d.comb += [
-            wgt_wr.en.eq(self.wgt_we & ~self.busy), wgt_wr.addr.eq(self.wgt_addr),
-            wgt_wr.data.eq(self.wgt_wdata),
-            par_wr.en.eq(self.par_we & ~self.busy), par_wr.addr.eq(self.par_addr),
-            par_wr.data.eq(self.par_wdata),
+            wgt_wr.en.eq(host["wgt_we"] & ~self.busy), wgt_wr.addr.eq(host["wgt_addr"]),
+            wgt_wr.data.eq(host["wgt_wdata"]),
+            par_wr.en.eq(host["par_we"] & ~self.busy), par_wr.addr.eq(host["par_addr"]),
+            par_wr.data.eq(host["par_wdata"]),
             self.act_rdata.eq(act_rd.data),
+            cfg_we.eq(host["cfg_we"]), cfg_addr.eq(host["cfg_addr"]), cfg_data.eq(host["cfg_data"]),
         ]
 
         # --- units -----------------------------------------------------------------------
@@ -191,7 +210,7 @@ class Accelerator(wiring.Component):
         issue = Signal()
         m.d.comb += issue.eq(running & issuing & ~(is_last & block_last))
 
-        m.d.comb += [act_rd.addr.eq(Mux(running, act_addr, self.act_addr)),
+        m.d.comb += [act_rd.addr.eq(Mux(running, act_addr, host["act_addr"])),
                      wgt_rd.addr.eq(w_addr)]
         m.d.sync += [v1.eq(issue), first1.eq(is_first), last1.eq(is_last), pad1.eq(pad),
                      oaddr1.eq(out_addr), co1.eq(co_base),
@@ -279,9 +298,9 @@ class Accelerator(wiring.Component):
                      rq.z_y.eq(d["z_y"]), rq.act_min.eq(d["act_min"]), rq.act_max.eq(d["act_max"]),
                      rq.single.eq(d["rounding"]),
                      rq.tag.eq(e_addr)]
-        m.d.comb += [act_wr.en.eq(Mux(running, rq.out_valid, self.act_we)),
-                     act_wr.addr.eq(Mux(running, rq.out_tag, self.act_addr)),
-                     act_wr.data.eq(Mux(running, rq.out.as_unsigned(), self.act_wdata))]
+        m.d.comb += [act_wr.en.eq(Mux(running, rq.out_valid, host["act_we"])),
+                     act_wr.addr.eq(Mux(running, rq.out_tag, host["act_addr"])),
+                     act_wr.data.eq(Mux(running, rq.out.as_unsigned(), host["act_wdata"]))]
 
         # --- start / done ----------------------------------------------------------------
         idle_tail = ~issuing & ~v1 & ~v2 & ~drain & ~capture & ~e_valid & ~rq.busy
@@ -293,7 +312,8 @@ class Accelerator(wiring.Component):
             wiring.connect(m, wiring.flipped(self.s_axil), fe.s_axil)
             wiring.connect(m, wiring.flipped(self.s_axis), fe.s_axis)
             m.d.comb += [fe.run_busy.eq(running), fe.run_done.eq(self.done)]
-            start = self.start | fe.run_start
+            # CTRL.START runs the sequencer, which starts the layers itself
+            start = self.start | (fe.eng_start if fe.engine is not None else fe.run_start)
         with m.If(start & ~running):
             m.d.sync += [running.eq(1), issuing.eq(1), self.done.eq(0), cycles.eq(0),
                          issued.eq(0), co_base.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),

@@ -5,22 +5,26 @@ runs, which unit runs it, the operand encoding, which of the unit's multipliers 
 kernel uses, the requantization parameters and, optionally, a weight-code remap per multiplier.
 Weights and biases are not in it: they go to the weight memories separately.
 
-Byte layout, format version 2 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
+Byte layout, format version 3 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
 ``str8`` = ``u8`` byte count followed by that many bytes of ASCII/UTF-8)::
 
     offset  size  field
     ------  ----  -----------------------------------------------------------------------------
     0       4     magic b"RTLB"
-    4       2     u16 format version (2; version 1 is still read, see below)
+    4       2     u16 format version (3; versions 1 and 2 are still read, see below)
     6       2     u16 flags, reserved, must be 0
     8       4     u32 N: total length of the bitstream in bytes, this header and the CRC included
     12      ...   str8 accelerator-config hash: ``AccelConfig.config_hash()``
                   (:mod:`rtlgen.accel.config`) of the *resolved* configuration the bitstream was
                   made for (its banks = these units' table hashes), hex
-            ...   str8 model hash (version 2 only): the model hash of the ``weights.bin`` this
+            ...   str8 model hash (versions 2 and 3): the model hash of the ``weights.bin`` this
                   configuration goes with (:func:`rtlgen.bitstream.weights.weights_hash`, 16
                   hex digits), or empty (0 bytes) when it is not tied to one (the
                   accelerator's front end then takes no weights.bin with it)
+            16    activation-memory plan of the network's ends (version 3 only; byte
+                  addresses in the accelerator's activation memory, made by
+                  :mod:`rtlgen.bitstream.memplan`): u32 input base, u32 input bytes,
+                  u32 output base, u32 output bytes (all 0: no plan)
             1     u8 U: number of compute units
                   per unit u:
             1       u8 M_u: number of multipliers in the unit's bank (slots 0..M_u-1)
@@ -41,6 +45,9 @@ Byte layout, format version 2 (all integers little-endian; ``uN``/``iN`` = unsig
             24      12 x u16 geometry (:class:`rtlgen.nn.geometry.Geometry`, in its field
                     order): in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w,
                     stride_h, stride_w, pad_top, pad_left
+            8       (version 3 only) u32 in_base, u32 out_base: activation-memory byte
+                    addresses of the layer's input and output (NHWC), from the plan (0, 0:
+                    no plan)
             4       i32 input zero point
             4       i32 output zero point
             1       i8 activation clamp minimum
@@ -59,9 +66,10 @@ Byte layout, format version 2 (all integers little-endian; ``uN``/``iN`` = unsig
                       correction terms use the replaced weights too
     N-4     4     u32 CRC-32 (zlib.crc32) of bytes 0..N-5
 
-Version 1 is version 2 without the model-hash field; :func:`decode` reads both (a version-1
-bitstream decodes with ``version = 1`` and an empty ``model_hash``, and :func:`encode` writes it
-back byte for byte). The accelerator's loader (:mod:`rtlgen.accel.loader`) accepts only
+Version 1 is version 2 without the model-hash field, version 2 is version 3 without the
+activation-memory plan (the 16 header bytes and each descriptor's 8); :func:`decode` reads all
+three (an older bitstream decodes with its ``version``, an empty ``model_hash`` for version 1 and
+zero plan fields, and :func:`encode` writes it back byte for byte). The accelerator's loader (:mod:`rtlgen.accel.loader`) accepts only
 :data:`VERSION`.
 
 :func:`decode` checks, in this order: magic, version, flags, declared length against the actual
@@ -119,9 +127,12 @@ __all__ = [
 ]
 
 MAGIC = b"RTLB"
-VERSION = 2
+VERSION = 3
 #: The format versions :func:`decode` reads (and :func:`encode` writes, by ``Bitstream.version``).
-READ_VERSIONS = (1, 2)
+READ_VERSIONS = (1, 2, 3)
+#: Bytes of the version-3 plan fields: in the header (after the model hash) and per descriptor.
+PLAN_HEADER_SIZE = 16
+PLAN_LAYER_SIZE = 8
 HEADER_SIZE = 12
 
 #: The twelve u16 of a descriptor's geometry, in byte order (= Geometry's field order).
@@ -256,9 +267,14 @@ class LayerDescriptor:
     requant: Requant
     selects: tuple[int, ...]
     weight_remap: tuple[WeightRemap, ...] = ()
+    #: activation-memory byte addresses of the layer's input and output (format version 3)
+    in_base: int = 0
+    out_base: int = 0
 
     def __post_init__(self) -> None:
         _check_int(self.index, 0, 0xFFFF, "layer index")
+        _check_int(self.in_base, 0, 0xFFFFFFFF, f"layer {self.index} in_base")
+        _check_int(self.out_base, 0, 0xFFFFFFFF, f"layer {self.index} out_base")
         _check_int(self.unit, 0, 255, f"layer {self.index} unit")
         for vocabulary, value in (("layer kind", self.kind), ("encoding", self.encoding),
                                   ("granularity", self.granularity)):
@@ -318,6 +334,18 @@ class Bitstream:
     layers: tuple[LayerDescriptor, ...]
     version: int = field(default=VERSION)
     model_hash: str = ""
+    #: activation-memory plan of the network's input and output (format version 3): byte
+    #: address and size of each
+    input_base: int = 0
+    input_bytes: int = 0
+    output_base: int = 0
+    output_bytes: int = 0
+
+    @property
+    def has_plan(self) -> bool:
+        """Whether an activation-memory plan is recorded (some base or size is not 0)."""
+        return any((self.input_base, self.input_bytes, self.output_base, self.output_bytes)) or any(
+            layer.in_base or layer.out_base for layer in self.layers)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accel_hash", normalize_accel_hash(self.accel_hash))
@@ -329,7 +357,11 @@ class Bitstream:
             raise ValueError(f"bitstream format version must be one of {', '.join(map(str, READ_VERSIONS))}, "
                              f"not {self.version}")
         if self.version < 2 and self.model_hash:
-            raise ValueError("a version-1 bitstream has no model hash; write version 2")
+            raise ValueError("a version-1 bitstream has no model hash; write version 2 or later")
+        for name in ("input_base", "input_bytes", "output_base", "output_bytes"):
+            _check_int(getattr(self, name), 0, 0xFFFFFFFF, name)
+        if self.version < 3 and self.has_plan:
+            raise ValueError(f"a version-{self.version} bitstream has no activation-memory plan; write version 3")
         if not 1 <= len(self.units) <= 255:
             raise ValueError(f"a bitstream needs 1..255 units, not {len(self.units)}")
         for u, bank in enumerate(self.units):
@@ -394,6 +426,8 @@ def encode(bs: Bitstream) -> bytes:
     str8(bs.accel_hash)
     if bs.version >= 2:
         str8(bs.model_hash)
+    if bs.version >= 3:
+        out += struct.pack("<4I", bs.input_base, bs.input_bytes, bs.output_base, bs.output_bytes)
     out.append(len(bs.units))
     for bank in bs.units:
         out.append(len(bank))
@@ -406,6 +440,8 @@ def encode(bs: Bitstream) -> bytes:
         out += struct.pack("<HBBBB", layer.index, LAYER_KIND_CODES[layer.kind], layer.unit,
                            ENCODING_CODES[layer.encoding], GRANULARITY_CODES[layer.granularity])
         out += struct.pack("<12H", *(getattr(layer.geometry, f) for f in GEOMETRY_FIELDS))
+        if bs.version >= 3:
+            out += struct.pack("<II", layer.in_base, layer.out_base)
         rq = layer.requant
         out += struct.pack("<iibb", rq.input_zero_point, rq.output_zero_point, rq.act_min, rq.act_max)
         for m, s in zip(rq.multipliers, rq.shifts):
@@ -509,6 +545,7 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
     accel_offset = r.pos
     accel_hash = r.str8("accelerator hash")
     model_hash = r.str8("model hash") if version >= 2 else ""
+    plan = r.unpack("<4I", "activation-memory plan") if version >= 3 else (0, 0, 0, 0)
     n_units = r.u8("unit count")
     if n_units == 0:
         raise _fail("unit count is 0; a bitstream needs at least one unit", r.pos - 1, file)
@@ -553,6 +590,7 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
             geometry = Geometry(*geo_values)
         except ValueError as exc:
             raise _fail(f"layer {index}: {exc}", geo_at, file) from None
+        bases = r.unpack("<II", f"in_base and out_base of layer {index}") if version >= 3 else (0, 0)
         rq_at = r.pos
         zp_in, zp_out, amin, amax = r.unpack("<iibb", f"requantization of layer {index}")
         raw = r.take(5 * geometry.out_c, f"{geometry.out_c} per-channel requantization pairs of layer {index}")
@@ -583,13 +621,15 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
         try:
             layers.append(LayerDescriptor(index=index, kind=kind, unit=unit, encoding=encoding,  # type: ignore[arg-type]
                                           granularity=granularity, geometry=geometry,  # type: ignore[arg-type]
-                                          requant=requant, selects=tuple(selects), weight_remap=tuple(remaps)))
+                                          requant=requant, selects=tuple(selects), weight_remap=tuple(remaps),
+                                          in_base=bases[0], out_base=bases[1]))
         except ValueError as exc:
             raise _fail(f"layer descriptor: {exc}", start, file) from None
     if r.pos != total - 4:
         raise _fail(f"{total - 4 - r.pos} unparsed bytes before the CRC", r.pos, file)
     bs = Bitstream(accel_hash=accel_hash, units=tuple(units), layers=tuple(layers), version=version,
-                   model_hash=model_hash)
+                   model_hash=model_hash, input_base=plan[0], input_bytes=plan[1], output_base=plan[2],
+                   output_bytes=plan[3])
     if expect_accel is not None:
         want = normalize_accel_hash(expect_accel)
         if accel_hash != want:
@@ -647,10 +687,12 @@ def from_dict(d: dict[str, Any], *, file: str | None = None) -> Bitstream:
                 index=ld["index"], kind=ld["kind"], unit=ld["unit"], encoding=ld["encoding"],
                 granularity=ld["granularity"], geometry=Geometry(**ld["geometry"]),
                 requant=Requant(**ld["requant"]), selects=tuple(ld["selects"]),
-                weight_remap=tuple(WeightRemap(r["slot"], bytes(r["codes"])) for r in ld.get("weight_remap", ()))))
+                weight_remap=tuple(WeightRemap(r["slot"], bytes(r["codes"])) for r in ld.get("weight_remap", ())),
+                in_base=ld.get("in_base", 0), out_base=ld.get("out_base", 0)))
         where = "bitstream"
         return Bitstream(accel_hash=d["accel_hash"], units=tuple(units), layers=tuple(layers), version=version,
-                         model_hash=d.get("model_hash", ""))
+                         model_hash=d.get("model_hash", ""),
+                         **{k: d.get(k, 0) for k in ("input_base", "input_bytes", "output_base", "output_bytes")})
     except KeyError as exc:
         raise ConfigError(f"{where}: missing field {exc.args[0]!r}", file=file) from None
     except (TypeError, ValueError) as exc:
@@ -691,6 +733,10 @@ def describe(data: bytes, *, file: str | None = None) -> str:
     if bs.version >= 2:
         lines.append(f"  @{pos} model hash {bs.model_hash or '(none: not tied to a weights.bin)'}")
         pos += 1 + len(bs.model_hash.encode())
+    if bs.version >= 3:
+        lines.append(f"  @{pos} activation memory: input {bs.input_bytes} bytes at {bs.input_base}, output "
+                     f"{bs.output_bytes} bytes at {bs.output_base}")
+        pos += PLAN_HEADER_SIZE
     lines.append(f"  @{pos} {len(bs.units)} units")
     pos += 1
     for u, bank in enumerate(bs.units):
@@ -711,8 +757,9 @@ def describe(data: bytes, *, file: str | None = None) -> str:
                      f"{g.out_h}x{g.out_w}x{g.out_c}, kernel {g.k_h}x{g.k_w} stride {g.stride_h}x{g.stride_w} "
                      f"pad {g.pad_top},{g.pad_left}; zero points in {layer.requant.input_zero_point} "
                      f"out {layer.requant.output_zero_point}, clamp {layer.requant.act_min}..{layer.requant.act_max}"
+                     + (f"; activations in at {layer.in_base}, out at {layer.out_base}" if bs.version >= 3 else "")
                      + (f"; weight remaps for slots {[r.slot for r in layer.weight_remap]}" if layer.weight_remap else ""))
-        pos += 6 + 24 + 10 + 5 * g.out_c + len(layer.selects) + 1 + 257 * len(layer.weight_remap)
+        pos += (PLAN_LAYER_SIZE if bs.version >= 3 else 0) + 6 + 24 + 10 + 5 * g.out_c + len(layer.selects) + 1 + 257 * len(layer.weight_remap)
     lines.append(f"  @{pos} CRC-32")
     return "\n".join(lines)
 

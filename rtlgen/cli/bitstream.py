@@ -178,7 +178,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "model's weights and biases in the weight-memory layout), together or not at "
                                    "all. Without --assign every layer is exact. When ACCEL.toml lists no "
                                    "[[unit]] banks they are chosen from the assignment and written to "
-                                   "OUT/accel.toml as well.")
+                                   "OUT/accel.toml as well. config.bin carries the activation-memory plan "
+                                   "(rtlgen.bitstream.memplan); a model the accelerator cannot hold (its "
+                                   "activations, a layer's weights or channels, either image) is refused with "
+                                   "one line naming the sizes needed and available, exit status 1.")
     b.add_argument("--model", required=True, metavar="M.tflite")
     b.add_argument("--accel", required=True, metavar="ACCEL.toml", help="accelerator configuration")
     b.add_argument("--lib", required=True, metavar="LIBDIR", help="catalog resolving the multiplier names")

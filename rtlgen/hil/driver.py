@@ -21,6 +21,18 @@ Programming sequence (what :meth:`AccelDriver.identify`, :meth:`AccelDriver.load
 6. write ``CTRL.START``; ``STARTS`` counts it when it was taken, ``STATUS.START_REFUSED`` is set
    when it was refused (it is unless ``CONFIG_VALID`` and ``WEIGHTS_VALID`` are both set).
 
+Running a whole network on chip (a device whose top embeds the sequencer,
+:mod:`rtlgen.accel.sequencer`), after 1-6 minus the start:
+
+7. :meth:`AccelDriver.write_input`: ``ACT_ADDR`` = the input base of ``config.bin``'s plan,
+   then the input bytes through ``ACT_DATA`` (the address increments itself);
+8. :meth:`AccelDriver.run`: ``CTRL.START``, then poll ``STATUS`` until ``NET_DONE`` or
+   ``ERROR`` (between polls the transport's ``pause(cycles)``, where it has one, lets the device
+   run); ``RUN_CYCLES`` and ``LAYERS_DONE`` say what the run took, ``ERROR_CODE`` and
+   ``ERROR_OFFSET`` why it stopped;
+9. :meth:`AccelDriver.read_output`: ``ACT_ADDR`` = the output base, then the output bytes
+   through ``ACT_DATA``.
+
 The methods are coroutines (a simulated bus advances only when awaited); a blocking transport
 can be wrapped in ``async def`` methods.
 """
@@ -32,7 +44,7 @@ from typing import Any, Protocol
 from rtlgen.accel.regmap import DEVICE_ID, ErrorCode, error_meaning, register
 from rtlgen.errors import BitstreamError, ToolError
 
-__all__ = ["Transport", "CocotbAxiTransport", "AccelDriver", "LoadResult"]
+__all__ = ["Transport", "CocotbAxiTransport", "AccelDriver", "LoadResult", "RunResult"]
 
 
 class Transport(Protocol):
@@ -48,14 +60,16 @@ class Transport(Protocol):
 
 class CocotbAxiTransport:
     """cocotbext-axi masters on a simulated device whose ports are ``<lite>_*`` (AXI4-Lite) and
-    ``<stream>_*`` (AXI4-Stream), clock ``clk`` and active-high reset ``rst``. Only usable inside
-    a cocotb test."""
+    ``<stream>_*`` (AXI4-Stream), clock ``clk`` (period ``period_ns``) and active-high reset
+    ``rst``. Only usable inside a cocotb test."""
 
     def __init__(self, dut: Any, *, lite: str = "s_axil", stream: str = "s_axis",
-                 clock: str = "clk", reset: str = "rst"):
+                 clock: str = "clk", reset: str = "rst", period_ns: float = 10):
         from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSource
 
         clk, rst = getattr(dut, clock), getattr(dut, reset)
+        self.clk = clk
+        self.period_ns = period_ns
         self.lite = AxiLiteMaster(AxiLiteBus.from_prefix(dut, lite), clk, rst)
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, stream), clk, rst)
 
@@ -73,6 +87,14 @@ class CocotbAxiTransport:
     async def stream(self, data: bytes) -> None:
         await self.source.send(bytes(data))
         await self.source.wait()
+
+    async def pause(self, cycles: int) -> None:
+        """Let the device run ``cycles`` clock cycles with no bus traffic (one simulator timer,
+        no Python per cycle)."""
+        from cocotb.triggers import RisingEdge, Timer
+
+        await Timer(cycles * self.period_ns, unit="ns")
+        await RisingEdge(self.clk)
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,25 @@ class LoadResult:
         name = self.code.name if isinstance(self.code, ErrorCode) else str(self.code)
         return (f"rejected {self.image}: error {int(self.code)} {name}, {self.meaning} "
                 f"(at byte offset {self.offset})")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the device said about a network run (:meth:`AccelDriver.run`)."""
+
+    done: bool
+    cycles: int
+    layers: int
+    code: ErrorCode | int = ErrorCode.NONE
+    meaning: str = ""
+    offset: int = 0
+
+    def describe(self) -> str:
+        if self.done:
+            return f"ran {self.layers} layers in {self.cycles} cycles"
+        name = self.code.name if isinstance(self.code, ErrorCode) else str(self.code)
+        return (f"stopped after {self.layers} layers: error {int(self.code)} {name}, {self.meaning} "
+                f"(at config.bin byte offset {self.offset})")
 
 
 class AccelDriver:
@@ -194,3 +235,61 @@ class AccelDriver:
             await self.write_reg(addr_reg, a)
             out.append(await self.read_reg(data_reg) & 0xFF)
         return bytes(out)
+
+    async def write_activations(self, addr: int, data: bytes) -> None:
+        """Write ``data`` into the activation memory from byte ``addr`` (``ACT_ADDR`` once, then
+        ``ACT_DATA`` per byte)."""
+        await self.write_reg("ACT_ADDR", addr)
+        for byte in bytes(data):
+            await self.write_reg("ACT_DATA", byte)
+
+    async def read_activations(self, addr: int, n: int) -> bytes:
+        """``n`` bytes of the activation memory from byte ``addr`` (``ACT_ADDR`` once, then
+        ``ACT_DATA`` per byte)."""
+        await self.write_reg("ACT_ADDR", addr)
+        return bytes([await self.read_reg("ACT_DATA") & 0xFF for _ in range(n)])
+
+    async def write_input(self, config_bin: bytes, data: bytes) -> None:
+        """Write the network input ``data`` (int8 bytes, NHWC) where ``config_bin``'s plan puts
+        it; a size other than the plan's is a ValueError."""
+        base, size = _plan(config_bin)["input"]
+        if len(data) != size:
+            raise ValueError(f"the network input is {size} bytes by config.bin's plan, not {len(data)}")
+        await self.write_activations(base, data)
+
+    async def read_output(self, config_bin: bytes) -> bytes:
+        """The network output (int8 bytes) where ``config_bin``'s plan puts it."""
+        base, size = _plan(config_bin)["output"]
+        return await self.read_activations(base, size)
+
+    async def run(self, *, poll_cycles: int = 2000) -> RunResult:
+        """``CTRL.START`` the sequencer and poll until ``NET_DONE`` or ``ERROR`` (at most
+        :attr:`max_polls` polls, ``poll_cycles`` apart where the transport can ``pause``). A
+        refused start is a :class:`ToolError` naming the status."""
+        if not await self.start():
+            raise ToolError(f"the device refused START (STATUS {await self.status()})")
+        pause = getattr(self.bus, "pause", None)
+        for _ in range(self.max_polls):
+            if pause is not None:
+                await pause(poll_cycles)
+            st = await self.status()
+            if st["NET_DONE"] or (st["ERROR"] and not st["BUSY"]):
+                break
+        else:
+            raise ToolError(f"the device still runs after {self.max_polls} polls {poll_cycles} cycles apart")
+        cycles, layers = await self.read_reg("RUN_CYCLES"), await self.read_reg("LAYERS_DONE")
+        if st["NET_DONE"]:
+            return RunResult(True, cycles, layers)
+        code, meaning, offset = await self.error()
+        return RunResult(False, cycles, layers, code, meaning, offset)
+
+
+def _plan(config_bin: bytes) -> dict[str, tuple[int, int]]:
+    """``{"input": (base, bytes), "output": (base, bytes)}`` of a version-3 ``config.bin``."""
+    from rtlgen.bitstream.format import decode
+
+    bs = decode(config_bin)
+    if not bs.has_plan:
+        raise BitstreamError(f"config.bin (format version {bs.version}) has no activation-memory plan; "
+                             "build it with this rtlgen ('rtlgen bitstream build')")
+    return {"input": (bs.input_base, bs.input_bytes), "output": (bs.output_base, bs.output_bytes)}

@@ -35,9 +35,10 @@ simulator's Python. There:
    requantizer's single-rounding mode, as LiteRT rounds it):
    input = the layer's input tensor, weights = the model's (after the bitstream's weight remap),
    unit, encoding, multiplier selects and requantization = the bitstream's. Not from the images
-   loaded in step 0: the engine has no sequencer that reads them yet, so every layer's
-   descriptor, weights and input go through the engine's host ports (as files the harness loads
-   in bulk, :class:`rtlgen.accel.tb.FileDriver`);
+   loaded in step 0: this harness holds the engine and the front end side by side, without the
+   on-chip sequencer (:mod:`rtlgen.accel.sequencer`, in the top generated with ``--axi``; see
+   :mod:`rtlgen.accel.seqsim`), so every layer's descriptor, weights and input go through the
+   engine's host ports (as files the harness loads in bulk, :class:`rtlgen.accel.tb.FileDriver`);
 4. each RTL output is compared with the emulator's tensor byte for byte. The first difference
    stops the run with a :class:`~rtlgen.errors.VerificationError` naming the layer, image,
    position (y, x, channel), expected and got.

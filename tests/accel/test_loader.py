@@ -111,6 +111,7 @@ def _cases() -> list[tuple[str, bytes]]:
     cases.append(("extra", data + b"\x00\x01"))
     cases.append(("other accel", small_bitstream(OTHER)))
     cases.append(("version 1", small_bitstream(version=1)))
+    cases.append(("version 2", small_bitstream(version=2)))
     short = bytearray(data[:12])
     struct.pack_into("<I", short, 8, 15)
     cases.append(("declared 15", bytes(short) + b"\0" * 3))
@@ -144,10 +145,11 @@ def test_too_large_for_the_memory() -> None:
 def test_expected_verdict_follows_the_decoders_order() -> None:
     data = small_bitstream()
     bad = bytearray(data)
-    bad[4] = 3          # version 3 and a bad CRC: the version is checked first
+    bad[4] = VERSION + 1    # an unknown version and a bad CRC: the version is checked first
     assert expected_verdict(bytes(bad), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
-    # decode still reads version 1; this hardware reads only the version it is built for
+    # decode still reads versions 1 and 2; this hardware reads only the version it is built for
     assert expected_verdict(small_bitstream(version=1), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
+    assert expected_verdict(small_bitstream(version=2), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
     assert expected_verdict(small_bitstream(OTHER), ACCEL, 1024) == (ErrorCode.ACCEL_HASH_MISMATCH, 12)
     assert expected_verdict(data[:-1], ACCEL, 1024) == (ErrorCode.TRUNCATED, len(data) - 1)
 

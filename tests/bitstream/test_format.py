@@ -55,7 +55,7 @@ def stream() -> Bitstream:
 def test_roundtrip_exact(stream: Bitstream) -> None:
     data = encode(stream)
     assert data[:4] == b"RTLB"
-    assert struct.unpack_from("<HHI", data, 4) == (2, 0, len(data))
+    assert struct.unpack_from("<HHI", data, 4) == (3, 0, len(data))
     assert struct.unpack_from("<I", data, len(data) - 4)[0] == zlib.crc32(data[:-4])
     back = decode(data, expect_accel=ACCEL)
     assert back == stream
@@ -69,6 +69,8 @@ def test_layout_offsets_as_documented(stream: Bitstream) -> None:
     pos = 13 + len(ACCEL)
     assert data[pos] == 0 and bsm.model_hash_offset(stream) == pos  # model hash (version 2): none
     pos += 1
+    assert data[pos:pos + 16] == bytes(16)  # activation plan (version 3): none
+    pos += 16
     assert data[pos] == 2  # units
     assert data[pos + 1] == 3  # unit 0 bank size
     assert data[pos + 2] == 0  # unsigned flag of unit 0 slot 0
@@ -121,9 +123,9 @@ def test_truncation_at_every_offset(stream: Bitstream) -> None:
 
 def test_wrong_version_and_accelerator(stream: Bitstream) -> None:
     data = bytearray(encode(stream))
-    struct.pack_into("<H", data, 4, 3)
-    with pytest.raises(BitstreamError, match=r"^unsupported bitstream format version 3; this rtlgen reads versions 1 "
-                                             r"and 2 \(at byte offset 4\)$"):
+    struct.pack_into("<H", data, 4, 4)
+    with pytest.raises(BitstreamError, match=r"^unsupported bitstream format version 4; this rtlgen reads versions 1 "
+                                             r"and 2 and 3 \(at byte offset 4\)$"):
         decode(bytes(data))
     with pytest.raises(BitstreamError, match=r"^bitstream is for accelerator config '0123456789abcdef', not this one "
                                              r"\('ffff'\) \(at byte offset 12\)$"):
@@ -148,7 +150,7 @@ def test_crafted_bad_fields_located(stream: Bitstream) -> None:
     with pytest.raises(BitstreamError, match=rf"^encoding of layer 0 code 9 is unknown; valid: 0 signmag, 1 raw, 2 offset "
                                              rf"\(at byte offset {at + 4}\)$"):
         decode(_recrc(buf))
-    sel_at = at + 6 + 24 + 10 + 5 * 4
+    sel_at = at + 6 + 24 + 8 + 10 + 5 * 4     # the 8: in_base, out_base (version 3)
     buf = bytearray(data)
     buf[sel_at] = 3
     with pytest.raises(BitstreamError, match=rf"^layer 0 select #0 is slot 3, but unit 0 has 3 multipliers "
@@ -273,9 +275,9 @@ def test_version_1_still_read_and_written_back(stream: Bitstream) -> None:
     """Version 1 (no model-hash field) decodes as version 1 and encodes back byte for byte."""
     v1 = replace(stream, version=1)
     data = encode(v1)
-    assert struct.unpack_from("<H", data, 4)[0] == 1 and len(data) == len(encode(stream)) - 1
+    assert struct.unpack_from("<H", data, 4)[0] == 1 and len(data) == len(encode(replace(stream, version=2))) - 1
     # the version-2 bytes without the (empty) model-hash byte, with the version and CRC fixed
-    v2 = bytearray(encode(stream))
+    v2 = bytearray(encode(replace(stream, version=2)))
     at = bsm.model_hash_offset(stream)
     manual = bytearray(v2[:at] + v2[at + 1:])
     struct.pack_into("<HHI", manual, 4, 1, 0, len(manual))
@@ -283,5 +285,28 @@ def test_version_1_still_read_and_written_back(stream: Bitstream) -> None:
     back = decode(data)
     assert back == v1 and back.version == 1 and back.model_hash == "" and encode(back) == data
     assert back.layers == stream.layers and back.units == stream.units
-    with pytest.raises(ValueError, match=r"^a version-1 bitstream has no model hash; write version 2$"):
+    with pytest.raises(ValueError, match=r"^a version-1 bitstream has no model hash; write version 2 or later$"):
         replace(stream, version=1, model_hash="ab")
+
+
+def test_version_3_carries_the_plan_and_version_2_is_still_read(stream: Bitstream) -> None:
+    """Version 3 adds the activation plan (16 header bytes, 8 per descriptor); version 2 is
+    version 3 without them, read back with zero plan fields and written back byte for byte."""
+    planned = replace(stream, input_base=100, input_bytes=48, output_base=7, output_bytes=2,
+                      layers=tuple(replace(l, in_base=10 * i, out_base=10 * i + 5) for i, l in enumerate(stream.layers)))
+    data = encode(planned)
+    at = bsm.model_hash_offset(planned) + 1
+    assert struct.unpack_from("<4I", data, at) == (100, 48, 7, 2)
+    assert len(data) == len(encode(stream)) and decode(data) == planned
+    assert bsm.from_dict(json.loads(bsm.dumps_json(planned))) == planned
+    text = bsm.describe(data)
+    assert "activation memory: input 48 bytes at 100, output 2 bytes at 7" in text
+    for i, layer in enumerate(planned.layers):
+        m = re.search(rf"@(\d+) layer {layer.index} {layer.kind}", text)
+        assert struct.unpack_from("<II", data, int(m.group(1)) + 6 + 24) == (10 * i, 10 * i + 5)
+    v2 = encode(replace(stream, version=2))
+    assert len(v2) == len(data) - 16 - 8 * len(stream.layers) and struct.unpack_from("<H", v2, 4)[0] == 2
+    back = decode(v2)
+    assert back.version == 2 and back.layers == stream.layers and not back.has_plan and encode(back) == v2
+    with pytest.raises(ValueError, match=r"^a version-2 bitstream has no activation-memory plan; write version 3$"):
+        replace(planned, version=2)

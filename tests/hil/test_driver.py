@@ -3,6 +3,7 @@ bus; the real bus (cocotbext-axi on the generated front end) is in tests/accel/t
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -122,3 +123,100 @@ def test_hil_loads_config_then_weights_and_stops_on_a_rejection() -> None:
     with pytest.raises(DeviceRejected, match=r"^the accelerator rejected the bitstream: error 2 TRUNCATED, ") as exc:
         asyncio.run(load_on_device(AccelDriver(bus), cfg[:-3], w))
     assert exc.value.image == "config" and ("stream", str(len(w))) not in bus.log   # weights.bin never sent
+
+
+class NetworkBus(ModelBus):
+    """ModelBus plus the activation memory behind ACT_ADDR/ACT_DATA (auto-increment) and a
+    network run: START copies the input region reversed into the output region after two polls,
+    or stops with ``stop`` = (code, offset)."""
+
+    def __init__(self, plan: tuple[int, int, int, int], stop: tuple[int, int] | None = None):
+        super().__init__()
+        self.mem = bytearray(256)
+        self.plan, self.stop, self.polls = plan, stop, -1
+
+    async def write(self, addr: int, data: bytes) -> None:
+        await super().write(addr, data)
+        name, value = self.names[addr], int.from_bytes(data, "little")
+        if name == "ACT_ADDR":
+            self.regs["ACT_ADDR"] = value
+        elif name == "ACT_DATA":
+            self.mem[self.regs["ACT_ADDR"]] = value & 0xFF
+            self.regs["ACT_ADDR"] += 1
+        elif name == "CTRL" and value & self._bit("CTRL", "START") and self.model.can_start:
+            self.polls = 2
+            self.regs["STATUS"] |= self._bit("STATUS", "BUSY")
+
+    async def read(self, addr: int, n: int) -> bytes:
+        name = self.names[addr]
+        if name == "ACT_DATA":
+            self.log.append(("read", name))
+            value = self.mem[self.regs["ACT_ADDR"]]
+            self.regs["ACT_ADDR"] += 1
+            return value.to_bytes(n, "little")
+        if name == "STATUS" and self.polls >= 0:
+            self.polls -= 1
+            if self.polls < 0:
+                ib, n_in, ob, n_out = self.plan
+                self.regs["STATUS"] &= ~self._bit("STATUS", "BUSY")
+                if self.stop is None:
+                    self.mem[ob:ob + n_out] = bytes(reversed(self.mem[ib:ib + n_in]))[:n_out]
+                    self.regs.update(RUN_CYCLES=1234, LAYERS_DONE=1)
+                    self.regs["STATUS"] |= self._bit("STATUS", "NET_DONE")
+                else:
+                    self.regs.update(ERROR_CODE=self.stop[0], ERROR_OFFSET=self.stop[1], LAYERS_DONE=0)
+                    self.regs["STATUS"] |= self._bit("STATUS", "ERROR")
+        return await super().read(addr, n)
+
+
+def _planned(plan: tuple[int, int, int, int]) -> bytes:
+    from dataclasses import replace
+
+    from rtlgen.bitstream.format import decode, encode
+
+    bs = decode(small_bitstream(model_hash=None))
+    return encode(replace(bs, input_base=plan[0], input_bytes=plan[1], output_base=plan[2], output_bytes=plan[3]))
+
+
+def test_network_input_run_and_output() -> None:
+    plan = (10, 6, 100, 4)
+    cfg = _planned(plan)
+    bus = NetworkBus(plan)
+    drv = AccelDriver(bus)
+
+    async def go():
+        await drv.load_config(cfg, check=True)
+        await drv.load_weights(small_weights())
+        await drv.write_input(cfg, bytes([1, 2, 3, 4, 5, 6]))
+        res = await drv.run()
+        return res, await drv.read_output(cfg)
+
+    res, out = asyncio.run(go())
+    assert res.done and (res.cycles, res.layers) == (1234, 1) and res.describe() == "ran 1 layers in 1234 cycles"
+    assert bus.mem[10:16] == bytes([1, 2, 3, 4, 5, 6]) and out == bytes([6, 5, 4, 3])
+    # one ACT_ADDR write per transfer, then ACT_DATA per byte (the address increments itself)
+    writes = [e[1] for e in bus.log if e[0] == "write"]
+    assert writes[writes.index("ACT_ADDR"):writes.index("ACT_ADDR") + 7] == ["ACT_ADDR"] + ["ACT_DATA"] * 6
+    with pytest.raises(ValueError, match=r"^the network input is 6 bytes by config.bin's plan, not 5$"):
+        asyncio.run(drv.write_input(cfg, bytes(5)))
+    with pytest.raises(BitstreamError, match=r"has no activation-memory plan"):
+        asyncio.run(drv.write_input(small_bitstream(model_hash=None), bytes(6)))
+
+
+def test_network_run_that_stops_says_why_and_where() -> None:
+    plan = (0, 6, 8, 4)
+    cfg = _planned(plan)
+    drv = AccelDriver(NetworkBus(plan, stop=(int(ErrorCode.UNSUPPORTED_LAYER), 77)))
+
+    async def go():
+        await drv.load_config(cfg, check=True)
+        await drv.load_weights(small_weights())
+        return await drv.run()
+
+    res = asyncio.run(go())
+    assert not res.done and (res.code, res.offset, res.layers) == (ErrorCode.UNSUPPORTED_LAYER, 77, 0)
+    assert re.match(r"^stopped after 0 layers: error 13 UNSUPPORTED_LAYER, the sequencer stopped at a layer "
+                    r"descriptor of a kind this hardware cannot run \(depthwise_conv2d\) \(at config.bin byte "
+                    r"offset 77\)$", res.describe())
+    with pytest.raises(ToolError, match=r"^the device refused START"):
+        asyncio.run(AccelDriver(NetworkBus(plan)).run())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtlgen.bitstream import weights as wmod
-from rtlgen.bitstream.format import Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
+from rtlgen.bitstream.format import VERSION, Bitstream, Geometry, LayerDescriptor, MultiplierRef, Requant, encode
 
 ACCEL = "0123456789abcdef"
 OTHER = "fedcba9876543210"
@@ -30,8 +30,8 @@ def small_weights(seed: int = 0, lanes: int = LANES) -> bytes:
     return wmod.encode(small_weights_image(seed, lanes))
 
 
-def small_bitstream(accel: str = ACCEL, out_c: int = 8, version: int = 2, model_hash: str | None = "") -> bytes:
-    """``model_hash``: the str8 after the accelerator hash (version 2); ``None``: the hash of
+def small_bitstream(accel: str = ACCEL, out_c: int = 8, version: int = VERSION, model_hash: str | None = "") -> bytes:
+    """``model_hash``: the str8 after the accelerator hash (versions 2, 3); ``None``: the hash of
     :func:`small_weights`'s model (seed 0)."""
     if model_hash is None:
         model_hash = small_weights_image().model_hash

@@ -21,7 +21,8 @@
 // prefix (rtlgen.hil.driver.CocotbAxiTransport): the HIL streams config.bin and weights.bin into
 // it and reads its verdict before any layer runs. It sees the engine's busy/done; its run_start
 // is left open, because the layers are still started by `go` above, one per pulse (the on-chip
-// sequencer that would run a network from the loaded images does not exist yet).
+// sequencer that runs a network from the loaded images, rtlgen.accel.sequencer, lives in the top
+// generated with --axi, not in this harness).
 module rtlgen_hil_tb #(
     parameter integer NCFG = 25,      // len(rtlgen.accel.descriptor.FIELDS); tb.py passes it
     parameter integer AXIL_ADDR = 8   // the register port's address bits (rtlgen.accel.axi)

@@ -1,0 +1,397 @@
+"""The on-chip sequencer: runs a whole network from the two stored images, no host between layers.
+
+On an accepted ``CTRL.START`` (:class:`rtlgen.accel.loader.DeviceFrontend`) it walks the
+configuration memory, which holds ``config.bin`` bytes 12..N-5 (address = file offset - 12;
+layout: :mod:`rtlgen.bitstream.format`, version 3), and, for each layer descriptor, the weights
+store, which holds ``weights.bin`` bytes 12..N-5 (layout: :mod:`rtlgen.bitstream.weights`).
+
+Walk, in byte order of ``config.bin`` (every field read one byte per cycle, little-endian):
+
+1. header: skip the accelerator-hash ``str8``, the model-hash ``str8`` and the 16 bytes of the
+   network's input/output plan (the host uses those to place the input and find the output);
+   read U and skip every unit's bank (per slot: flags, hash ``str8``, name ``str8``); read the
+   layer count;
+2. per descriptor ``i``: index, kind, unit, encoding, granularity; the geometry; ``in_base`` and
+   ``out_base``; the zero points and clamps; then it notes where the per-channel
+   (multiplier, shift) pairs and the selects start, reads the first select (the ``layer_sel`` of
+   a layer-granularity descriptor) and the weight-remap list (per remap: its slot and where its
+   256 codes are);
+3. a descriptor whose ``in_base`` equals its ``out_base`` stops the run with
+   ``NO_ACTIVATION_PLAN`` at its byte offset (a ``config.bin`` without a plan, e.g. one the mapper
+   writes, has 0 for both: ``rtlgen bitstream build`` makes the plan); a ``depthwise_conv2d``
+   descriptor stops the run: ``ERROR`` with ``UNSUPPORTED_LAYER`` at the
+   descriptor's byte offset in ``config.bin``; otherwise it looks for the ``weights.bin`` record
+   of the same layer (index and kind), from the record after the last one found, wrapping
+   around (so a ``config.bin`` that lists the layers in the records' order, as
+   :func:`rtlgen.accel.images.build_images` writes both, finds each at the first look, and one that
+   describes only some layers still runs); none is ``NO_LAYER_WEIGHTS`` at the descriptor's offset;
+4. weight copy: the record's weight section, byte by byte, into the weight memory from word 0
+   (``w_base`` = 0): section byte ``(gr*K + k)*L + l`` is lane ``l`` of word ``gr*K + k``, output
+   channel ``co = gr*L + l``, input channel ``ci = k mod in_c``. The lane's select field is the
+   descriptor's select of (co, ci): ``selects[0]`` (layer), ``selects[co]`` (filter) or
+   ``selects[co*in_c + ci]`` (kernel); 0 on lanes beyond ``out_c``. When that slot has a weight
+   remap, the byte is replaced by ``codes[byte]`` (the remap of the slot that multiplies the
+   weight, before the operand encoding, as ``config.bin`` defines). A word is written when its
+   L lanes are in. A descriptor without remaps streams the section (a byte per cycle, the
+   weights store and the configuration memory read in parallel); one with remaps takes a byte
+   at a time (section byte, select, then the remap's code: three reads in a row);
+5. parameters: per output channel ``co`` the bias (int32 from the record's bias section) and the
+   (multiplier, shift) pair of the descriptor, one parameter-memory word at ``co`` (``p_base`` =
+   0; layout :func:`rtlgen.accel.descriptor.param_image`);
+6. the 25 descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), one per cycle, as the
+   host ports would write them (``rounding`` single for ``fully_connected``), then ``start``;
+   it waits for the engine's ``done`` and goes on with the next descriptor;
+7. after the last one: ``STATUS.NET_DONE``; ``RUN_CYCLES`` holds the cycles from ``START``.
+
+Cost, in cycles, on top of the engine's (:mod:`rtlgen.accel.top`): a field of ``n`` bytes takes
+``n + 1``; the header about ``3 + 2U + 3*slots`` fields; a descriptor about 60 cycles plus 2 per
+weight remap, plus 4 per ``weights.bin`` record looked at (1 in order); the weight copy, for ``groups*K`` words of ``L`` bytes, ``groups*K*L + 3`` cycles
+without remaps and about ``(3 + 1/L)`` cycles per byte with (3 per byte, 4 when its slot has a
+remap, 1 per word); the parameters 11 per output channel; the registers 26, the start and the
+wait for ``done`` 2. So a layer costs about ``L`` sequencer cycles per weight word (no remaps)
+against the engine's ``out_h*out_w*max(K, L, 3)/K`` cycles per word: the copy takes as long as
+the engine for a fully connected layer (one pixel, ``K >= L``), and a small share of a
+convolution's cycles (``out_h*out_w`` pixels).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.descriptor import FIELDS, PARAM_BITS
+from rtlgen.accel.regmap import ErrorCode
+from rtlgen.bitstream.format import HEADER_SIZE, PLAN_HEADER_SIZE
+from rtlgen.bitstream.weights import HEADER_SIZE as W_HEADER_SIZE
+from rtlgen.bitstream.weights import RECORD_SIZE as W_RECORD_SIZE
+from rtlgen.conventions import LAYER_KIND_CODES
+
+__all__ = ["Sequencer"]
+
+_BUF = 24      # bytes of the field buffer: the largest field read at once (the geometry, a record)
+_KIND_DW = LAYER_KIND_CODES["depthwise_conv2d"]
+_KIND_FC = LAYER_KIND_CODES["fully_connected"]
+
+
+class Sequencer(wiring.Component):
+    """See the module docstring. ``cfg_bits``/``w_bits``: address bits of the configuration
+    memory and of the weights store (their read ports: data one cycle after the address)."""
+
+    def __init__(self, config: AccelConfig, cfg_bits: int, w_bits: int):
+        self.config = config
+        c = config
+        super().__init__({
+            "start": In(1), "clear": In(1),
+            "busy": Out(1), "net_done": Out(1), "error": Out(1), "error_code": Out(8),
+            "error_offset": Out(32), "cycles": Out(32), "layers": Out(16),
+            "cfg_raddr": Out(cfg_bits), "cfg_rdata": In(8),
+            "w_raddr": Out(w_bits), "w_rdata": In(8),
+            "eng_cfg_we": Out(1), "eng_cfg_addr": Out(5), "eng_cfg_data": Out(32),
+            "eng_wgt_we": Out(1), "eng_wgt_addr": Out(c.weight_addr_bits), "eng_wgt_wdata": Out(c.weight_word_bits),
+            "eng_par_we": Out(1), "eng_par_addr": Out(c.channel_addr_bits), "eng_par_wdata": Out(PARAM_BITS),
+            "eng_start": Out(1), "eng_done": In(1),
+        })
+
+    def elaborate(self, platform: Any) -> Module:
+        c = self.config
+        L, S, M = c.lanes, c.select_bits, c.multipliers
+        m = Module()
+
+        cptr = Signal(32)                       # cursor in the configuration memory
+        bc = Signal(range(_BUF + 2))            # bytes of the current field requested
+        buf = Signal(8 * _BUF)
+        next_c = Cat(buf[8:], self.cfg_rdata)   # the buffer with the byte arriving now
+        next_w = Cat(buf[8:], self.w_rdata)
+
+        def read(n: int, from_w: bool, addr: Value, then) -> None:
+            """Body of a state reading ``n`` bytes at ``addr``; ``then(value)`` (comb value of
+            the n bytes, little-endian) runs in the cycle the last byte arrives."""
+            port, nxt = (self.w_raddr, next_w) if from_w else (self.cfg_raddr, next_c)
+            m.d.comb += port.eq(addr + bc)
+            m.d.sync += bc.eq(bc + 1)
+            with m.If(bc != 0):
+                m.d.sync += buf.eq(nxt)
+            with m.If(bc == n):
+                m.d.sync += bc.eq(0)
+                then(nxt[8 * (_BUF - n):])
+
+        # descriptor fields
+        n_units, u, slots_left = Signal(8), Signal(8), Signal(8)
+        n_layers, li = Signal(16), Signal(16)
+        rec = Signal(32)                        # the descriptor's configuration-memory address
+        index, kind, unit, enc, gran = Signal(16), Signal(8), Signal(8), Signal(8), Signal(8)
+        geo = {name: Signal(16, name=f"g_{name}") for name in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+                                                                "kh", "kw", "stride_h", "stride_w", "pad_top",
+                                                                "pad_left")}
+        in_base, out_base = Signal(32), Signal(32)
+        z_x, z_y, act_min, act_max = Signal(8), Signal(8), Signal(8), Signal(8)
+        rq_base, sel_base, sel0 = Signal(32), Signal(32), Signal(8)
+        remaps_left = Signal(8)
+        remap_valid = Array(Signal(name=f"remap_valid{s}") for s in range(M))
+        remap_addr = Array(Signal(32, name=f"remap_addr{s}") for s in range(M))
+        # weights.bin record
+        wr, n_records, looked = Signal(16), Signal(16), Signal(17)     # record search
+        wrec = (W_HEADER_SIZE - HEADER_SIZE) + wr * W_RECORD_SIZE       # record wr in the store
+        w_off, w_bytes, b_off = Signal(32), Signal(32), Signal(32)
+        # copy state
+        b = Signal(32)
+        lane = Signal(range(L))
+        k, K = Signal(24), Signal(24)
+        ci = Signal(16)
+        co_base = Signal(16)
+        waddr = Signal(c.weight_addr_bits)
+        wl = Array(Signal(8, name=f"wl{l}") for l in range(L))
+        sl = Array(Signal(S, name=f"sl{l}") for l in range(L))
+        wbyte, wsel = Signal(8), Signal(S)
+        v1, lane1, real1, word2 = Signal(), Signal(range(L)), Signal(), Signal()     # COPY_STREAM's pipeline
+        n_remaps = Signal(8)
+        co = co_base + lane
+        # parameters
+        pco = Signal(16)
+        p_bias_at, p_rq_at = Signal(32), Signal(32)
+        bias = Signal(32)
+        # descriptor registers
+        di = Signal(range(len(FIELDS) + 1))
+        cycles = self.cycles
+
+        with m.If(self.busy):
+            m.d.sync += cycles.eq(cycles + 1)
+        with m.If(self.clear):
+            m.d.sync += [self.error.eq(0), self.error_code.eq(0), self.error_offset.eq(0), self.net_done.eq(0)]
+
+        def fail(code: ErrorCode) -> None:
+            m.d.sync += [self.error.eq(1), self.error_code.eq(int(code)), self.error_offset.eq(rec + HEADER_SIZE),
+                         self.busy.eq(0)]
+            m.next = "IDLE"
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [cptr.eq(0), bc.eq(0), cycles.eq(0), self.layers.eq(0), self.busy.eq(1),
+                                 self.error.eq(0), self.error_code.eq(0), self.error_offset.eq(0),
+                                 self.net_done.eq(0)]
+                    m.next = "ACCEL_HASH"
+            with m.State("ACCEL_HASH"):
+                def _(v):
+                    m.d.sync += cptr.eq(cptr + 1 + v)
+                    m.next = "MODEL_HASH"
+                read(1, False, cptr, _)
+            with m.State("MODEL_HASH"):
+                def _(v):
+                    m.d.sync += cptr.eq(cptr + 1 + v + PLAN_HEADER_SIZE)
+                    m.next = "UNITS"
+                read(1, False, cptr, _)
+            with m.State("UNITS"):
+                def _(v):
+                    m.d.sync += [n_units.eq(v), u.eq(0), cptr.eq(cptr + 1)]
+                    m.next = "UNIT"
+                read(1, False, cptr, _)
+            with m.State("UNIT"):
+                with m.If(u == n_units):
+                    m.next = "LAYER_COUNT"
+                with m.Else():
+                    def _(v):
+                        m.d.sync += [slots_left.eq(v), cptr.eq(cptr + 1)]
+                        m.next = "SLOT"
+                    read(1, False, cptr, _)
+            with m.State("SLOT"):
+                with m.If(slots_left == 0):
+                    m.d.sync += u.eq(u + 1)
+                    m.next = "UNIT"
+                with m.Else():
+                    def _(v):       # flags, hash length
+                        m.d.sync += cptr.eq(cptr + 2 + v[8:16])
+                        m.next = "SLOT_NAME"
+                    read(2, False, cptr, _)
+            with m.State("SLOT_NAME"):
+                def _(v):
+                    m.d.sync += [cptr.eq(cptr + 1 + v), slots_left.eq(slots_left - 1)]
+                    m.next = "SLOT"
+                read(1, False, cptr, _)
+            with m.State("LAYER_COUNT"):
+                def _(v):
+                    m.d.sync += [n_layers.eq(v), li.eq(0), cptr.eq(cptr + 2), wr.eq(0)]
+                    m.next = "RECORD_COUNT"
+                read(2, False, cptr, _)
+            with m.State("RECORD_COUNT"):       # R of weights.bin (u16 at file offset 14)
+                def _(v):
+                    m.d.sync += n_records.eq(v)
+                    m.next = "RECORD"
+                read(2, True, 2, _)
+            with m.State("RECORD"):
+                with m.If(li == n_layers):
+                    m.d.sync += [self.net_done.eq(1), self.busy.eq(0)]
+                    m.next = "IDLE"
+                with m.Else():
+                    def _(v):
+                        m.d.sync += [rec.eq(cptr), index.eq(v[0:16]), kind.eq(v[16:24]), unit.eq(v[24:32]),
+                                     enc.eq(v[32:40]), gran.eq(v[40:48]), cptr.eq(cptr + 6)]
+                        m.next = "GEOMETRY"
+                    read(6, False, cptr, _)
+            with m.State("GEOMETRY"):
+                def _(v):
+                    m.d.sync += [sig.eq(v[16 * i:16 * i + 16]) for i, sig in enumerate(geo.values())]
+                    m.d.sync += cptr.eq(cptr + 24)
+                    m.next = "BASES"
+                read(24, False, cptr, _)
+            with m.State("BASES"):
+                def _(v):
+                    m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
+                    m.next = "REQUANT"
+                    with m.If(v[0:32] == v[32:64]):     # no plan (a plan never overlaps the two)
+                        fail(ErrorCode.NO_ACTIVATION_PLAN)
+                read(8, False, cptr, _)
+            with m.State("REQUANT"):
+                def _(v):
+                    m.d.sync += [z_x.eq(v[0:8]), z_y.eq(v[32:40]), act_min.eq(v[64:72]), act_max.eq(v[72:80]),
+                                 rq_base.eq(cptr + 10), cptr.eq(cptr + 10 + geo["out_c"] * 5)]
+                    m.next = "SELECT0"
+                read(10, False, cptr, _)
+            with m.State("SELECT0"):
+                n_sel = Mux(gran == 0, 1, Mux(gran == 1, geo["out_c"],
+                                              geo["out_c"] * Mux(kind == _KIND_DW, 1, geo["in_c"])))
+
+                def _(v):
+                    m.d.sync += [sel0.eq(v), sel_base.eq(cptr), cptr.eq(cptr + n_sel)]
+                    m.d.sync += [r.eq(0) for r in remap_valid]
+                    m.next = "REMAP_COUNT"
+                read(1, False, cptr, _)
+            with m.State("REMAP_COUNT"):
+                def _(v):
+                    m.d.sync += [remaps_left.eq(v), n_remaps.eq(v), cptr.eq(cptr + 1)]
+                    m.next = "REMAP"
+                read(1, False, cptr, _)
+            with m.State("REMAP"):
+                with m.If(remaps_left == 0):
+                    m.d.sync += K.eq(geo["kh"] * geo["kw"] * geo["in_c"])
+                    m.next = "CHECK"
+                with m.Else():
+                    def _(v):
+                        m.d.sync += [remap_valid[v].eq(1), remap_addr[v].eq(cptr + 1), cptr.eq(cptr + 257),
+                                     remaps_left.eq(remaps_left - 1)]
+                    read(1, False, cptr, _)
+            with m.State("CHECK"):
+                with m.If(kind == _KIND_DW):
+                    fail(ErrorCode.UNSUPPORTED_LAYER)
+                with m.Else():
+                    m.d.sync += looked.eq(0)
+                    m.next = "FIND_RECORD"
+            with m.State("FIND_RECORD"):      # record wr's index and kind
+                with m.If(looked == n_records):
+                    fail(ErrorCode.NO_LAYER_WEIGHTS)
+                with m.Else():
+                    def _(v):
+                        m.d.sync += [looked.eq(looked + 1), wr.eq(Mux(wr + 1 == n_records, 0, wr + 1))]
+                        with m.If((v[0:16] == index) & (v[16:24] == kind)):
+                            m.d.sync += wr.eq(wr)
+                            m.next = "WEIGHTS_RECORD"
+                    read(3, True, wrec, _)
+            with m.State("WEIGHTS_RECORD"):
+                def _(v):
+                    m.d.sync += [w_off.eq(v[96:128] - HEADER_SIZE), w_bytes.eq(v[128:160]),
+                                 b_off.eq(v[160:192] - HEADER_SIZE), b.eq(0), lane.eq(0), k.eq(0), ci.eq(0),
+                                 co_base.eq(0), waddr.eq(0), v1.eq(0), word2.eq(0),
+                                 wr.eq(Mux(wr + 1 == n_records, 0, wr + 1))]     # the next search's start
+                    m.next = "COPY_ADDR"
+                    with m.If(n_remaps == 0):
+                        m.next = "COPY_STREAM"
+                read(W_RECORD_SIZE, True, wrec, _)
+            sel_index = Mux(gran == 0, 0, Mux(gran == 1, co, co * geo["in_c"] + ci))
+
+            def advance() -> None:
+                """The copy's counters to the next section byte."""
+                m.d.sync += [b.eq(b + 1), lane.eq(lane + 1)]
+                with m.If(lane == L - 1):
+                    m.d.sync += [lane.eq(0), k.eq(k + 1), ci.eq(ci + 1)]
+                    with m.If(ci == geo["in_c"] - 1):
+                        m.d.sync += ci.eq(0)
+                    with m.If(k == K - 1):
+                        m.d.sync += [k.eq(0), ci.eq(0), co_base.eq(co_base + L)]
+
+            with m.State("COPY_STREAM"):
+                # no weight remap: one byte per cycle; addresses of byte b now, its data (and
+                # select) next cycle into its lane, a full word written the cycle after
+                issue = b != w_bytes
+                m.d.comb += [self.w_raddr.eq(w_off + b), self.cfg_raddr.eq(sel_base + sel_index)]
+                with m.If(issue):
+                    advance()
+                m.d.sync += [v1.eq(issue), lane1.eq(lane), real1.eq(co < geo["out_c"]),
+                             word2.eq(v1 & (lane1 == L - 1))]
+                with m.If(v1):
+                    m.d.sync += [wl[lane1].eq(self.w_rdata), sl[lane1].eq(Mux(real1, self.cfg_rdata, 0))]
+                with m.If(word2):
+                    m.d.comb += [self.eng_wgt_we.eq(1), self.eng_wgt_addr.eq(waddr),
+                                 self.eng_wgt_wdata.eq(Cat(*[wl[l] for l in range(L)], *[sl[l] for l in range(L)]))]
+                    m.d.sync += waddr.eq(waddr + 1)
+                with m.If(~issue & ~v1 & ~word2):
+                    m.d.sync += [pco.eq(0), p_bias_at.eq(b_off), p_rq_at.eq(rq_base)]
+                    m.next = "PARAM_BIAS"
+            with m.State("COPY_ADDR"):
+                m.d.comb += [self.w_raddr.eq(w_off + b), self.cfg_raddr.eq(sel_base + sel_index)]
+                with m.If(b == w_bytes):
+                    m.d.sync += [pco.eq(0), p_bias_at.eq(b_off), p_rq_at.eq(rq_base)]
+                    m.next = "PARAM_BIAS"
+                with m.Else():
+                    m.next = "COPY_DATA"
+            with m.State("COPY_DATA"):
+                real = co < geo["out_c"]
+                slot = Mux(real, self.cfg_rdata, 0)
+                m.d.sync += [wsel.eq(slot), wbyte.eq(self.w_rdata)]
+                with m.If(real & remap_valid[slot]):
+                    m.d.comb += self.cfg_raddr.eq(remap_addr[slot] + self.w_rdata)
+                    m.next = "COPY_REMAP"
+                with m.Else():
+                    m.next = "COPY_LANE"
+            with m.State("COPY_REMAP"):
+                m.d.sync += wbyte.eq(self.cfg_rdata)
+                m.next = "COPY_LANE"
+            with m.State("COPY_LANE"):
+                m.d.sync += [wl[lane].eq(wbyte), sl[lane].eq(wsel)]
+                advance()
+                m.next = "COPY_ADDR"
+                with m.If(lane == L - 1):
+                    m.next = "COPY_WORD"
+            with m.State("COPY_WORD"):
+                m.d.comb += [self.eng_wgt_we.eq(1), self.eng_wgt_addr.eq(waddr),
+                             self.eng_wgt_wdata.eq(Cat(*[wl[l] for l in range(L)], *[sl[l] for l in range(L)]))]
+                m.d.sync += waddr.eq(waddr + 1)
+                m.next = "COPY_ADDR"
+            with m.State("PARAM_BIAS"):
+                def _(v):
+                    m.d.sync += [bias.eq(v), p_bias_at.eq(p_bias_at + 4)]
+                    m.next = "PARAM_REQUANT"
+                read(4, True, p_bias_at, _)
+            with m.State("PARAM_REQUANT"):
+                def _(v):
+                    m.d.comb += [self.eng_par_we.eq(1), self.eng_par_addr.eq(pco),
+                                 self.eng_par_wdata.eq(Cat(bias, v[0:32], v[32:38]))]
+                    m.d.sync += [pco.eq(pco + 1), p_rq_at.eq(p_rq_at + 5)]
+                    m.next = "PARAM_BIAS"
+                    with m.If(pco == geo["out_c"] - 1):
+                        m.d.sync += di.eq(0)
+                        m.next = "REGISTERS"
+                read(5, False, p_rq_at, _)
+            with m.State("REGISTERS"):
+                values = {**geo, "in_base": in_base, "out_base": out_base, "w_base": 0, "p_base": 0,
+                          "unit": unit, "encoding": enc, "sel_mode": gran, "layer_sel": sel0,
+                          "z_x": z_x.as_signed(), "z_y": z_y.as_signed(), "act_min": act_min.as_signed(),
+                          "act_max": act_max.as_signed(), "rounding": kind == _KIND_FC}
+                with m.Switch(di):
+                    for i, (name, _w, _s) in enumerate(FIELDS):
+                        with m.Case(i):
+                            m.d.comb += self.eng_cfg_data.eq(values[name])
+                m.d.comb += [self.eng_cfg_we.eq(1), self.eng_cfg_addr.eq(di)]
+                m.d.sync += di.eq(di + 1)
+                with m.If(di == len(FIELDS) - 1):
+                    m.next = "START"
+            with m.State("START"):
+                m.d.comb += self.eng_start.eq(1)
+                m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(self.eng_done):
+                    m.d.sync += [li.eq(li + 1), self.layers.eq(self.layers + 1)]
+                    m.next = "RECORD"
+        return m

@@ -1,0 +1,157 @@
+"""The on-chip sequencer (rtlgen/accel/sequencer.py) in the generated accelerator, in Verilator,
+driven only through the host driver (rtlgen.hil.driver.AccelDriver on cocotbext-axi): both images
+streamed, the input written through ACT_DATA, START, NET_DONE polled, the output read back; each
+output equal byte for byte to the emulation of the same two images.
+
+One accelerator and one simulation serve the three networks: MLPerf Tiny's anomaly-detection
+autoencoder (ten FULLY_CONNECTED layers, weights streamed a byte per cycle), a CONV_2D chain with
+filter and kernel selects, an approximate multiplier and weight remaps (copied a byte at a
+time), the same chain with a DEPTHWISE_CONV_2D, which stops with UNSUPPORTED_LAYER, and the chain
+with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS), and without its
+activation-memory plan (NO_ACTIVATION_PLAN). (The
+generated engine needs a two-state simulator: Icarus never evaluates some of Yosys's
+``always @*`` blocks whose inputs keep their initial values.)"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.images import build_images
+from rtlgen.accel.regmap import ErrorCode
+from rtlgen.bitstream import format as bsm
+from rtlgen.emulate.assignment import parse_assignment
+from rtlgen.emulate.from_bitstream import emulator_from_images
+from rtlgen.nn.tflite import load_tflite
+
+from accel_library import build_library
+from seq_models import conv_chain
+
+pytestmark = [pytest.mark.sim, pytest.mark.slow, pytest.mark.data]
+
+#: Sized for the autoencoder: its 640x128 layers are 16 groups x 640 words at 8 lanes, 640
+#: channels; weights.bin is 271,156 bytes.
+CONFIG = AccelConfig(units=1, lanes=8, multipliers=2, activation_bytes=1024, weight_words=16384, channels=640,
+                     weights_store_bytes=1 << 19, unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),), name="seq_test")
+CHAIN_ASSIGNMENT = {"layers": {"0": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 4},
+                               "1": {"kernels": [["mul8u_DG8", "mul8u_1JJQ"] * 4 for _ in range(6)]},
+                               "2": "mul8u_1JJQ"},
+                    "weight_tuning": "uniform"}
+
+
+def first_difference(got: np.ndarray, want: np.ndarray) -> str:
+    """'' when equal, else the first differing index with expected and got."""
+    got, want = np.asarray(got).ravel(), np.asarray(want).ravel()
+    if got.shape != want.shape:
+        return f"output has {got.size} bytes, expected {want.size}"
+    bad = np.flatnonzero(got != want)
+    return "" if bad.size == 0 else f"first difference at index {bad[0]}: expected {want[bad[0]]}, got {got[bad[0]]}"
+
+
+@pytest.fixture(scope="module")
+def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
+    """The three networks through one Verilator build: per network (images, expected outputs,
+    the device's report)."""
+    from rtlgen.accel.seqsim import SequencerSim
+
+    tmp = tmp_path_factory.mktemp("seq")
+    lib = build_library(evoapprox_dir, tmp / "lib", names=("mul8u_1JJQ", "mul8u_DG8"))
+    resolve = lambda name: (lib.table(name), lib.get(name).signed)  # noqa: E731
+    rng = np.random.default_rng(11)
+    ad = load_tflite(shared_data / "mlperf_tiny_ad" / "ad01_int8.tflite")
+    chain = load_tflite(conv_chain(tmp / "chain.tflite"))
+    dw = load_tflite(conv_chain(tmp / "dw.tflite", depthwise=True))
+    # signmag takes x - z_in in 0..255: the autoencoder's inputs from its zero point up
+    zp = int(ad.input.zero_point)
+    cases = [(ad, None, rng.integers(zp, 128, (2, 640))),
+             (chain, parse_assignment(CHAIN_ASSIGNMENT, "<chain>"), rng.integers(-128, 128, (2, 6, 6, 3))),
+             (dw, None, rng.integers(-128, 128, (1, 6, 6, 3)))]
+    # the chain's layers with the last descriptor renamed to a layer weights.bin has no record of
+    cases.append((chain, "renamed", rng.integers(-128, 128, (1, 6, 6, 3))))
+    # the chain's images with the plan left out (as the mapper writes config.bin): started as is
+    cases.append((chain, "no plan", None))
+    nets, expected, images = [], [], []
+    for graph, assignment, x in cases:
+        im = build_images(graph, CONFIG, lib, None if isinstance(assignment, str) else assignment)
+        if assignment == "renamed":
+            layers = im.config.layers
+            im = replace(im, config=replace(im.config, layers=(*layers[:-1], replace(layers[-1], index=7))))
+        if assignment == "no plan":
+            im = replace(im, config=replace(im.config, input_base=0, input_bytes=0, output_base=0, output_bytes=0,
+                                            layers=tuple(replace(l, in_base=0, out_base=0) for l in im.config.layers)))
+            assert not im.config.has_plan
+        files = im.files()
+        images.append(im)
+        nets.append((files["config.bin"], files["weights.bin"], [None] if x is None else
+                     [xx.tobytes() for xx in x.astype(np.int8)]))
+        bs = bsm.decode(files["config.bin"])
+        expected.append(None if isinstance(assignment, str) else
+                        emulator_from_images(graph, bs, im.weights, resolve).run(x.astype(np.int8)).output
+                        .reshape(len(x), -1))
+    report = SequencerSim(CONFIG, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=5000)
+    return list(zip(images, nets, expected, report["networks"], strict=True))
+
+
+def _check_outputs(network) -> list[dict]:
+    _images, _net, want, got = network
+    assert got["config"]["accepted"] and got["weights"]["accepted"], (got["config"], got["weights"])
+    assert len(got["runs"]) == len(want)
+    for i, (run, w) in enumerate(zip(got["runs"], want)):
+        assert run["done"], f"input {i}: {run['describe']}"
+        out = np.frombuffer(bytes.fromhex(run["output"]), np.int8)
+        diff = first_difference(out, w)
+        assert not diff, f"input {i}: {diff}"
+    return got["runs"]
+
+
+def test_autoencoder_runs_whole_on_chip(device_run) -> None:
+    images, _net, want, _got = device_run[0]
+    assert [layer.kind for layer in images.config.layers] == ["fully_connected"] * 10
+    runs = _check_outputs(device_run[0])
+    # 10 layers, no host between them; the weight copy (a byte per cycle) bounds the cycles from below
+    weight_bytes = sum(layer.weights.size for layer in images.weights.layers)
+    for run in runs:
+        assert run["layers"] == 10 and run["status"]["NET_DONE"] and not run["status"]["ERROR"]
+        assert weight_bytes < run["cycles"] < 2 * weight_bytes, run["cycles"]
+    assert len({bytes.fromhex(r["output"]) for r in runs}) == 2      # two inputs, two outputs
+
+
+def test_conv_chain_with_selects_remaps_and_an_approximate_multiplier(device_run) -> None:
+    images, _net, _want, _got = device_run[1]
+    layers = images.config.layers
+    assert [layer.granularity for layer in layers] == ["filter", "kernel", "layer"]
+    assert all(layer.weight_remap for layer in layers)
+    assert images.config.units[0][1].name == "mul8u_DG8" and {1} <= set(layers[0].selects) | set(layers[1].selects)
+    runs = _check_outputs(device_run[1])
+    assert all(run["layers"] == 3 for run in runs)
+
+
+def test_depthwise_descriptor_stops_the_run(device_run) -> None:
+    _images, net, _want, got = device_run[2]
+    config_bin = net[0]
+    at = int(re.search(r"@(\d+) layer 1 depthwise_conv2d", bsm.describe(config_bin)).group(1))
+    (run,) = got["runs"]
+    assert not run["done"] and run["layers"] == 1                     # the conv before it ran
+    assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.UNSUPPORTED_LAYER, at)
+    assert run["status"]["ERROR"] and not run["status"]["NET_DONE"] and not run["status"]["BUSY"]
+    assert "UNSUPPORTED_LAYER" in run["describe"] and f"offset {at}" in run["describe"]
+
+
+def test_descriptor_without_weights_stops_the_run(device_run) -> None:
+    _images, net, _want, got = device_run[3]
+    at = int(re.search(r"@(\d+) layer 7 conv2d", bsm.describe(net[0])).group(1))
+    (run,) = got["runs"]
+    assert not run["done"] and run["layers"] == 2                     # layers 0 and 1 found their records
+    assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.NO_LAYER_WEIGHTS, at)
+
+
+def test_config_without_a_plan_is_refused_at_its_first_descriptor(device_run) -> None:
+    _images, net, _want, got = device_run[4]
+    at = int(re.search(r"@(\d+) layer 0 conv2d", bsm.describe(net[0])).group(1))
+    (run,) = got["runs"]
+    assert not run["done"] and run["layers"] == 0
+    assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.NO_ACTIVATION_PLAN, at)
