@@ -100,7 +100,7 @@ class MapJob:
 def run_map_job(job: MapJob) -> MapReport:
     from rtlgen.accel.config import load_config
     from rtlgen.emulate.from_bitstream import model_weights
-    from rtlgen.library.catalog import Catalog
+    from rtlgen.library.catalog import Catalog, expand_keys
     from rtlgen.nn.tflite import load_tflite
 
     signed = _SIGNED[check_name("encoding choice", job.encoding, "map job")]
@@ -119,8 +119,9 @@ def run_map_job(job: MapJob) -> MapReport:
     if s_sl.start < t_sl.stop and t_sl.start < s_sl.stop:
         raise ValueError(f"--search {job.search} and --test {job.test} overlap: the test split must be held out")
     # candidates: the named ones, or every catalog multiplier of the encoding's signedness
-    entries = [catalog.get(n) for n in job.candidates] if job.candidates else \
-        [e for e in catalog.entries if e.signed == signed]
+    # (patterns such as mul8u_roup_* expand to the names they match: rtlgen.library.catalog)
+    keys = expand_keys(job.candidates, (n for e in catalog.entries for n in e.all_names), what="candidates")
+    entries = [catalog.get(n) for n in keys] if keys else [e for e in catalog.entries if e.signed == signed]
     wrong = [e.name for e in entries if e.signed != signed]
     if wrong:
         raise ConfigError(f"encoding {job.encoding} needs {'signed' if signed else 'unsigned'} multipliers; "

@@ -1,0 +1,186 @@
+"""The seed papers' experiments on MLPerf Tiny ResNet-8 / CIFAR-10 (issue 15, items 1 and 2).
+
+Runs variants of two flow files, each in its own run folder (``build/paper/VARIANT``; the
+variant equal to a flow file as shipped runs in that file's own ``out`` folder), then tabulates
+per variant and loss bound the least-energy point selected on the search split: multiplication
+energy saving against the exact multiplier, search loss, held-out loss with its 95% interval
+(paired per image, :mod:`rtlgen.mapper.stats`), and the best single multiplier at that bound.
+
+* MAx-DNN (Leon et al., arXiv 2506.21371), ``flows/maxdnn_resnet8.toml``: the ROUP family only,
+  granularity layer / filter / kernel, unsigned ROUP + signmag and signed ROUP + raw, no weight
+  tuning, and histogram weight tuning at filter granularity.
+* ALWANN (Mrazek et al., ICCAD 2019), ``flows/alwann_resnet8.toml``: the unsigned EvoApprox
+  v2022 multipliers, layer granularity, 1..4 tiles (``flows/accel_tiles{1,2,3,4}.toml``),
+  uniform (ALWANN's) and histogram (ours) weight tuning.
+
+Rerunning reuses every finished step (:mod:`rtlgen.flow.cache`), so the script can be stopped
+and restarted; ``--table`` only collects what has finished.
+
+    python benchmarks/paper_resnet8.py [--only NAME ...] [--table] [--md OUT.md]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rtlgen.flow import load_flow
+from rtlgen.flow.run import run_flow
+from rtlgen.mapper.stats import select_points
+from rtlgen.paths import REPO_ROOT
+
+FLOWS = REPO_ROOT / "flows"
+BOUNDS = (0.006, 0.02, 0.04)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    paper: str
+    flow: str
+    #: FlowConfig fields that differ from the flow file
+    changes: tuple[tuple[str, Any], ...] = ()
+
+    def label(self) -> str:
+        c = dict(self.changes)
+        return ", ".join(f"{k}={v}" for k, v in c.items() if k != "candidates") or "as shipped"
+
+
+def _variants() -> list[Variant]:
+    out = []
+    # MAx-DNN, most informative first: unsigned ROUP at the three levels
+    roup = {"u": (("encoding", "signmag"), ("candidates", ("mul8u_roup_*",))),
+            "s": (("encoding", "raw"), ("candidates", ("mul8s_roup_*",)))}
+    for sign in ("u", "s"):
+        for gran in ("filter", "layer", "kernel"):
+            ch = roup[sign] + (("granularity", gran),)
+            out.append(Variant(f"maxdnn_{sign}_{gran}", "MAx-DNN", "maxdnn_resnet8.toml", ch))
+        if sign == "u":
+            # ALWANN's tiles before the signed ROUP runs (the brief's priority)
+            out += [Variant(f"alwann_t{t}_uniform", "ALWANN", "alwann_resnet8.toml",
+                            (("accel", FLOWS / f"accel_tiles{t}.toml"),)) for t in (4, 1, 2, 3)]
+    for sign in ("u", "s"):
+        out.append(Variant(f"maxdnn_{sign}_filter_hist", "MAx-DNN", "maxdnn_resnet8.toml",
+                           roup[sign] + (("granularity", "filter"), ("weight_tuning", "histogram"))))
+    out += [Variant(f"alwann_t{t}_hist", "ALWANN", "alwann_resnet8.toml",
+                    (("accel", FLOWS / f"accel_tiles{t}.toml"), ("weight_tuning", "histogram"))) for t in (4, 1, 2, 3)]
+    return out
+
+
+VARIANTS = _variants()
+
+
+def _config(v: Variant):
+    cfg = load_flow(FLOWS / v.flow)
+    changed = {k: val for k, val in v.changes if getattr(cfg, k) != val}
+    if not changed:
+        return cfg
+    return replace(cfg, name=v.name, out=REPO_ROOT / "build" / "paper" / v.name, **changed)
+
+
+def _uniform_rows(map_dir: Path) -> list[dict[str, Any]]:
+    """The one-multiplier-everywhere baselines as rows select_points reads."""
+    rows = []
+    with open(map_dir / "baselines.csv") as f:
+        for r in csv.DictReader(f):
+            if r["kind"] != "uniform":
+                continue
+            row = {k: float(r[k]) for k in ("search_accuracy", "test_accuracy", "search_loss", "test_loss", "energy",
+                                            "energy_saving")}
+            row["multiplier"] = r["multiplier"]
+            if r.get("search_loss_high"):
+                row["search_ci"] = {"high": float(r["search_loss_high"]), "low": float(r["search_loss_low"])}
+                row["test_ci"] = {"high": float(r["test_loss_high"]), "low": float(r["test_loss_low"])}
+            rows.append(row)
+    return rows
+
+
+def _ci(row: dict[str, Any], split: str) -> str:
+    ci = row.get(f"{split}_ci")
+    loss = 100 * row[f"{split}_loss"]
+    return f"{loss:.2f}" if ci is None else f"{loss:.2f} [{100 * ci['low']:.2f}, {100 * ci['high']:.2f}]"
+
+
+def collect(v: Variant) -> dict[str, Any] | None:
+    cfg = _config(v)
+    mdir = Path(cfg.out) / "map"
+    if not (mdir / "summary.json").is_file():
+        return None
+    summary = json.loads((mdir / "summary.json").read_text())
+    front = json.loads((mdir / "front.json").read_text())["front"]
+    uniform = _uniform_rows(mdir)
+    rows = []
+    for b in BOUNDS:
+        plain = select_points(front, b, "plain")
+        conf = select_points(front, b, "confident")
+        uni = select_points(uniform, b, "plain")
+        rows.append({"bound": b, "plain": plain, "confident": conf, "uniform": uni})
+    return {"variant": v, "summary": summary, "rows": rows, "candidates": len(uniform)}
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| paper | variant | bound | energy saving | search loss [95% CI] | held-out loss [95% CI] | "
+             "confident rule: saving, held-out loss | best one multiplier: saving, held-out loss |",
+             "|---|---|---|---|---|---|---|---|"]
+    for res in results:
+        v = res["variant"]
+        for r in res["rows"]:
+            p, c, u = r["plain"], r["confident"], r["uniform"]
+            cells = [v.paper, f"`{v.name}`", f"{100 * r['bound']:.1f}%"]
+            if p is None:
+                cells += ["no point", "-", "-"]
+            else:
+                cells += [f"{100 * p['energy_saving']:.1f}%", _ci(p, "search"), _ci(p, "test")]
+            cells.append("none" if c is None else f"{100 * c['energy_saving']:.1f}%, {_ci(c, 'test')}")
+            cells.append("none" if u is None else
+                         f"{100 * u['energy_saving']:.1f}% ({u['multiplier']}), {_ci(u, 'test')}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="run only these variants: "
+                    + ", ".join(v.name for v in VARIANTS))
+    ap.add_argument("--table", action="store_true", help="only tabulate the variants that have finished")
+    ap.add_argument("--md", default=str(REPO_ROOT / "build" / "paper" / "paper_resnet8.md"))
+    args = ap.parse_args(argv)
+    known = {v.name: v for v in VARIANTS}
+    unknown = [n for n in args.only or () if n not in known]
+    if unknown:
+        print(f"paper_resnet8: unknown variant {unknown[0]}; valid: {', '.join(known)}", file=sys.stderr)
+        return 2
+    todo = [known[n] for n in args.only] if args.only else VARIANTS
+    times = {}
+    if not args.table:
+        for v in todo:
+            t = time.time()
+            print(f"== {v.name} ({v.paper}: {v.label()})", file=sys.stderr, flush=True)
+            run_flow(_config(v), progress=False)
+            times[v.name] = time.time() - t
+            print(f"== {v.name}: {times[v.name]:.0f} s", file=sys.stderr, flush=True)
+    results = [r for r in (collect(v) for v in VARIANTS) if r is not None]
+    md = table(results)
+    missing = [v.name for v in VARIANTS if v.name not in {r["variant"].name for r in results}]
+    info = []
+    for r in results:
+        s = r["summary"]
+        info.append(f"- `{r['variant'].name}`: {r['variant'].label()}; {r['candidates']} candidates incl. exact, "
+                    f"{s['units']} unit x {s['slots_per_unit']} slots, {s['evaluations']} mappings evaluated, "
+                    f"exact model {100 * s['reference_search_accuracy']:.2f}% search / "
+                    f"{100 * s['reference_test_accuracy']:.2f}% held out"
+                    + (f", {times[r['variant'].name]:.0f} s" if r["variant"].name in times else ""))
+    text = md + "\n" + "\n".join(info) + "\n" + (f"\nNot run: {', '.join(missing)}\n" if missing else "")
+    Path(args.md).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.md).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
