@@ -14,7 +14,11 @@ energy saving against the exact multiplier, search loss, held-out loss with its 
   uniform (ALWANN's) and histogram (ours) weight tuning.
 
 Rerunning reuses every finished step (:mod:`rtlgen.flow.cache`), so the script can be stopped
-and restarted; ``--table`` only collects what has finished.
+and restarted; ``--table`` only collects what has finished. A variant's run folder starts from
+the records of the first variant of the same flow file (model, library and cost steps: their
+keys do not depend on the variant), so the variants share that variant's library folder and
+with it the per-layer multiplier energies cached in its entries (``CatalogEnergy``): computed
+once per flow file instead of once per variant.
 
     python benchmarks/paper_resnet8.py [--only NAME ...] [--table] [--md OUT.md]
 """
@@ -47,29 +51,34 @@ class Variant:
     changes: tuple[tuple[str, Any], ...] = ()
 
     def label(self) -> str:
-        c = dict(self.changes)
-        return ", ".join(f"{k}={v}" for k, v in c.items() if k != "candidates") or "as shipped"
+        c = {k: (Path(v).stem.replace("accel_", "") if k == "accel" else v) for k, v in self.changes}
+        return ", ".join(f"{k}={v}" for k, v in c.items() if k not in ("candidates", "accel")) \
+            + (f", {c['accel']}" if "accel" in c else "") or "as shipped"
 
 
 def _variants() -> list[Variant]:
-    out = []
-    # MAx-DNN, most informative first: unsigned ROUP at the three levels
+    """Most informative first (what runs when time is short): MAx-DNN's three levels with
+    unsigned ROUP, ALWANN's 1..4 tiles with its own tuning, what histogram tuning adds to each,
+    then signed ROUP and the remaining histogram-tuned tile counts."""
     roup = {"u": (("encoding", "signmag"), ("candidates", ("mul8u_roup_*",))),
             "s": (("encoding", "raw"), ("candidates", ("mul8s_roup_*",)))}
-    for sign in ("u", "s"):
-        for gran in ("filter", "layer", "kernel"):
-            ch = roup[sign] + (("granularity", gran),)
-            out.append(Variant(f"maxdnn_{sign}_{gran}", "MAx-DNN", "maxdnn_resnet8.toml", ch))
-        if sign == "u":
-            # ALWANN's tiles before the signed ROUP runs (the brief's priority)
-            out += [Variant(f"alwann_t{t}_uniform", "ALWANN", "alwann_resnet8.toml",
-                            (("accel", FLOWS / f"accel_tiles{t}.toml"),)) for t in (4, 1, 2, 3)]
-    for sign in ("u", "s"):
-        out.append(Variant(f"maxdnn_{sign}_filter_hist", "MAx-DNN", "maxdnn_resnet8.toml",
-                           roup[sign] + (("granularity", "filter"), ("weight_tuning", "histogram"))))
-    out += [Variant(f"alwann_t{t}_hist", "ALWANN", "alwann_resnet8.toml",
-                    (("accel", FLOWS / f"accel_tiles{t}.toml"), ("weight_tuning", "histogram"))) for t in (4, 1, 2, 3)]
-    return out
+
+    def maxdnn(sign: str, gran: str, tuning: str = "none") -> Variant:
+        ch = roup[sign] + (("granularity", gran),) + ((("weight_tuning", tuning),) if tuning != "none" else ())
+        return Variant(f"maxdnn_{sign}_{gran}" + ("_hist" if tuning == "histogram" else ""), "MAx-DNN",
+                       "maxdnn_resnet8.toml", ch)
+
+    def alwann(tiles: int, tuning: str) -> Variant:
+        ch = (("accel", FLOWS / f"accel_tiles{tiles}.toml"),) + ((("weight_tuning", tuning),) if tuning != "uniform" else ())
+        return Variant(f"alwann_t{tiles}_{'hist' if tuning == 'histogram' else tuning}", "ALWANN",
+                       "alwann_resnet8.toml", ch)
+
+    return ([maxdnn("u", g) for g in ("filter", "layer", "kernel")]
+            + [alwann(t, "uniform") for t in (4, 1, 2, 3)]
+            + [maxdnn("u", "filter", "histogram"), alwann(4, "histogram")]
+            + [maxdnn("s", g) for g in ("filter", "layer", "kernel")]
+            + [maxdnn("s", "filter", "histogram")]
+            + [alwann(t, "histogram") for t in (1, 2, 3)])
 
 
 VARIANTS = _variants()
@@ -81,6 +90,25 @@ def _config(v: Variant):
     if not changed:
         return cfg
     return replace(cfg, name=v.name, out=REPO_ROOT / "build" / "paper" / v.name, **changed)
+
+
+#: the steps whose records a variant takes over from the first variant of its flow file
+_SHARED_STEPS = ("model", "generate", "library", "cost")
+
+
+def _seed(run: Path, first: Path) -> None:
+    """Start ``run`` from ``first``'s shared step records (a no-op once ``run`` has its own)."""
+    import shutil
+
+    if run == first or (run / ".flow").exists() or not (first / ".flow" / "library.json").is_file():
+        return
+    (run / ".flow").mkdir(parents=True)
+    for step in _SHARED_STEPS:
+        rec = first / ".flow" / f"{step}.json"
+        if rec.is_file():
+            shutil.copy(rec, run / ".flow" / rec.name)
+    if (first / "cost.json").is_file():
+        shutil.copy(first / "cost.json", run / "cost.json")
 
 
 def _uniform_rows(map_dir: Path) -> list[dict[str, Any]]:
@@ -161,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         for v in todo:
             t = time.time()
             print(f"== {v.name} ({v.paper}: {v.label()})", file=sys.stderr, flush=True)
+            first = next(f for f in VARIANTS if f.flow == v.flow)
+            _seed(Path(_config(v).out), Path(_config(first).out))
             run_flow(_config(v), progress=False)
             times[v.name] = time.time() - t
             print(f"== {v.name}: {times[v.name]:.0f} s", file=sys.stderr, flush=True)
