@@ -51,9 +51,9 @@ class Variant:
     changes: tuple[tuple[str, Any], ...] = ()
 
     def label(self) -> str:
-        c = {k: (Path(v).stem.replace("accel_", "") if k == "accel" else v) for k, v in self.changes}
-        return ", ".join(f"{k}={v}" for k, v in c.items() if k not in ("candidates", "accel")) \
-            + (f", {c['accel']}" if "accel" in c else "") or "as shipped"
+        parts = [f"{Path(v).stem.replace('accel_tiles', '')} tiles" if k == "accel" else f"{k}={v}"
+                 for k, v in self.changes if k != "candidates"]
+        return ", ".join(parts) or "as shipped"
 
 
 def _variants() -> list[Variant]:
