@@ -135,19 +135,22 @@ def booth_scale(v: Variant) -> dict[str, Any] | None:
     same with ROUP(0, 0)'s netlist, each layer's energy from the cost flow under that layer's
     operand histograms exactly as the mapper's energy model takes them (``CatalogEnergy``), so a
     point's saving against Booth is ``1 - (1 - saving) * scale``. The same for every variant of
-    one signedness (weight tuning leaves the histograms the energy model sees unchanged): cached
-    per signedness in build/paper/."""
+    one signedness and reference (weight tuning leaves the histograms the energy model sees
+    unchanged): cached per reference netlist in build/paper/. With the pattern ``mul8u_roup_*``
+    the mapper's exact is ROUP(0, 0) itself (the name selects that implementation:
+    rtlgen.mapper.job), and the scale is 1."""
     cfg = _config(v)
     run = Path(cfg.out)
     from rtlgen.emulate.encoding import TABLE_SIGNED
 
-    cache = REPO_ROOT / "build" / "paper" / f"booth_reference_{'signed' if TABLE_SIGNED[cfg.encoding] else 'unsigned'}.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
     e_file = run / "map" / "energy_per_mult.json"
     lib_rec = run / ".flow" / "library.json"
     if not e_file.is_file() or not lib_rec.is_file():
         return None
+    doc = json.loads(e_file.read_text())
+    cache = REPO_ROOT / "build" / "paper" / f"booth_reference_{doc['candidates'][0]}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
     import numpy as np
 
     from rtlgen.cost.activity import ActivitySpec
@@ -157,7 +160,6 @@ def booth_scale(v: Variant) -> dict[str, Any] | None:
     from rtlgen.mapper.network import layer_infos, load_images, parse_split
     from rtlgen.nn.tflite import load_tflite
 
-    doc = json.loads(e_file.read_text())
     signed = TABLE_SIGNED[cfg.encoding]
     booth = "mul8s_roup_p0_r0" if signed else "mul8u_roup_p0_r0"
     catalog = Catalog.open(json.loads(lib_rec.read_text())["outputs"]["lib"])

@@ -15,8 +15,11 @@ from rtlgen.mapper.search import SearchSettings
 from rtlgen.zoo.digits import digits_model_path, save_images_npz
 
 ACCEL = Path(__file__).resolve().parents[1] / "data" / "flow" / "accel_test.toml"
-#: two ROUP points and two circuits of other families: the pattern must keep only the former
-NETLISTS = ("mul8u_roup_p3_r0", "mul8u_roup_p2_r8", "mul8u_drum_k3", "mul8u_truncated_k8_compensate0", "mul8u_array")
+#: three ROUP points and two circuits of other families: the pattern must keep only the former.
+#: mul8u_array and mul8u_roup_p0_r0 are two circuits of one function (the exact product): one
+#: catalog entry, the array its default netlist
+NETLISTS = ("mul8u_roup_p3_r0", "mul8u_roup_p2_r8", "mul8u_drum_k3", "mul8u_truncated_k8_compensate0", "mul8u_array",
+            "mul8u_roup_p0_r0")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def small_lib(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_roup_pattern_gives_the_search_only_roup(small_lib, tmp_path, monkeypatch) -> None:
     """The search space is built from the candidates run_map_job hands to map_network: with the
-    pattern, the ROUP points and the exact reference only (the search cannot place others)."""
+    pattern, the ROUP points only, the exact one among them (the search cannot place others)."""
     from rtlgen.mapper import job as job_module
 
     seen = {}
@@ -48,9 +51,10 @@ def test_roup_pattern_gives_the_search_only_roup(small_lib, tmp_path, monkeypatc
                              search="0:20", test="20:40", settings=SearchSettings(generations=1, pop_size=4, seed=4),
                              encoding="signmag", candidates=("mul8u_roup_*",), workers=1, progress=False))
     assert rep == "report"
-    # mul8u_roup_p0_r0 is not among the netlists: the exact reference is added (mul8u_array)
-    assert sorted(seen["names"]) == ["mul8u_array", "mul8u_roup_p2_r8", "mul8u_roup_p3_r0"]
-    assert seen["exact"] == ["mul8u_array"]
+    # the exact reference is ROUP(0, 0), the Booth circuit the pattern names, not the entry's
+    # default array netlist: its energy and hardware are the Booth circuit's
+    assert sorted(seen["names"]) == ["mul8u_roup_p0_r0", "mul8u_roup_p2_r8", "mul8u_roup_p3_r0"]
+    assert seen["exact"] == ["mul8u_roup_p0_r0"]
 
 
 def test_pattern_matching_nothing_is_one_line(small_lib, tmp_path, capsys) -> None:
