@@ -51,7 +51,7 @@ class Variant:
     changes: tuple[tuple[str, Any], ...] = ()
 
     def label(self) -> str:
-        parts = [f"{Path(v).stem.replace('accel_tiles', '')} tiles" if k == "accel" else f"{k}={v}"
+        parts = [f"tiles={Path(v).stem.replace('accel_tiles', '')}" if k == "accel" else f"{k}={v}"
                  for k, v in self.changes if k != "candidates"]
         return ", ".join(parts) or "as shipped"
 
@@ -128,27 +128,22 @@ def _uniform_rows(map_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def booth_scale(v: Variant) -> dict[str, Any] | None:
-    """MAx-DNN's reference is the exact radix-4 Booth multiplier ROUP(0, 0); the mapper's is the
-    library's exact entry's default netlist (the array / Baugh-Wooley multiplier, the same
-    function). Returns ``scale`` = sum over layers of MACs x the mapper's exact energy, over the
-    same with ROUP(0, 0)'s netlist, each layer's energy from the cost flow under that layer's
-    operand histograms exactly as the mapper's energy model takes them (``CatalogEnergy``), so a
-    point's saving against Booth is ``1 - (1 - saving) * scale``. The same for every variant of
-    one signedness and reference (weight tuning leaves the histograms the energy model sees
-    unchanged): cached per reference netlist in build/paper/. With the pattern ``mul8u_roup_*``
-    the mapper's exact is ROUP(0, 0) itself (the name selects that implementation:
-    rtlgen.mapper.job), and the scale is 1."""
+def exact_circuits(v: Variant) -> dict[str, Any] | None:
+    """The two exact circuits of one sign under ResNet-8's operands: ROUP(0, 0), radix-4 Booth
+    (MAx-DNN's reference and, through the pattern, the mapper's: rtlgen.mapper.job), and the
+    library entry's default netlist, the array (Baugh-Wooley) multiplier. Per layer, the energy
+    per multiplication from the cost flow under that layer's operand histograms exactly as the
+    mapper's energy model takes them (``CatalogEnergy``); ``ratio`` = MAC-weighted sum for the
+    array over the same for Booth. Cached per reference netlist in build/paper/."""
     cfg = _config(v)
     run = Path(cfg.out)
-    from rtlgen.emulate.encoding import TABLE_SIGNED
-
     e_file = run / "map" / "energy_per_mult.json"
     lib_rec = run / ".flow" / "library.json"
     if not e_file.is_file() or not lib_rec.is_file():
         return None
     doc = json.loads(e_file.read_text())
-    cache = REPO_ROOT / "build" / "paper" / f"booth_reference_{doc['candidates'][0]}.json"
+    booth = doc["candidates"][0]        # the mapper's exact (candidates are ordered exact first)
+    cache = REPO_ROOT / "build" / "paper" / f"exact_circuits_{booth}.json"
     if cache.is_file():
         return json.loads(cache.read_text())
     import numpy as np
@@ -156,28 +151,27 @@ def booth_scale(v: Variant) -> dict[str, Any] | None:
     from rtlgen.cost.activity import ActivitySpec
     from rtlgen.cost.multiplier import implementation_costs
     from rtlgen.cost.pdk import get_pdk
+    from rtlgen.emulate.encoding import TABLE_SIGNED
     from rtlgen.library.catalog import Catalog
     from rtlgen.mapper.network import layer_infos, load_images, parse_split
     from rtlgen.nn.tflite import load_tflite
 
-    signed = TABLE_SIGNED[cfg.encoding]
-    booth = "mul8s_roup_p0_r0" if signed else "mul8u_roup_p0_r0"
     catalog = Catalog.open(json.loads(lib_rec.read_text())["outputs"]["lib"])
+    array = catalog.get(booth).name
     x, _ = load_images(cfg.images_path, labels=False)
     layers = layer_infos(load_tflite(cfg.model_path), x[parse_split(cfg.search_split, len(x))],
-                         encoding=cfg.encoding, signed=signed)
-    pdk = get_pdk(cfg.pdk)
-    e_booth, e_exact = [], []
+                         encoding=cfg.encoding, signed=TABLE_SIGNED[cfg.encoding])
+    e_booth, e_array = [], []
     for layer in layers:
         spec = ActivitySpec.make(layer.act_hist / layer.act_hist.sum(), layer.weight_hist / layer.weight_hist.sum(),
                                  n_vectors=cfg.energy_vectors, seed=0)
-        (_, _, fb), (_, _, fe) = implementation_costs(catalog, [booth, doc["candidates"][0]], activity=spec, pdk=pdk)
+        (_, _, fb), (_, _, fa) = implementation_costs(catalog, [booth, array], activity=spec, pdk=get_pdk(cfg.pdk))
         e_booth.append(fb.energy_pj)
-        e_exact.append(fe.energy_pj)
+        e_array.append(fa.energy_pj)
     macs = np.asarray(doc["macs"], dtype=float)
-    out = {"booth": booth, "exact": doc["candidates"][0], "e_booth_pj": e_booth, "e_exact_pj": e_exact,
-           "mapper_exact_pj": [row for row in np.asarray(doc["energy"])[0].tolist()],
-           "scale": float(macs @ np.asarray(e_exact) / (macs @ np.asarray(e_booth)))}
+    out = {"booth": booth, "array": array, "e_booth_pj": e_booth, "e_array_pj": e_array,
+           "mapper_exact_pj": np.asarray(doc["energy"])[0].tolist(),
+           "ratio": float(macs @ np.asarray(e_array) / (macs @ np.asarray(e_booth)))}
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out, indent=1) + "\n")
     return out
@@ -203,26 +197,23 @@ def collect(v: Variant) -> dict[str, Any] | None:
         conf = select_points(front, b, "confident")
         uni = select_points(uniform, b, "plain")
         rows.append({"bound": b, "plain": plain, "confident": conf, "uniform": uni})
-    booth = booth_scale(v) if v.paper == "MAx-DNN" else None
-    return {"variant": v, "summary": summary, "rows": rows, "candidates": len(uniform), "booth": booth}
+    exact = exact_circuits(v) if v.paper == "MAx-DNN" else None
+    return {"variant": v, "summary": summary, "rows": rows, "candidates": len(uniform), "exact": exact}
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| paper | variant | bound | energy saving | saving vs Booth | search loss [95% CI] | "
-             "held-out loss [95% CI] | confident rule: saving, held-out loss | best one multiplier: saving, held-out loss |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| paper | variant | bound | energy saving | search loss [95% CI] | held-out loss [95% CI] | "
+             "confident rule: saving, held-out loss | best one multiplier: saving, held-out loss |",
+             "|---|---|---|---|---|---|---|---|"]
     for res in results:
         v = res["variant"]
         for r in res["rows"]:
             p, c, u = r["plain"], r["confident"], r["uniform"]
             cells = [v.paper, f"`{v.name}`", f"{100 * r['bound']:.1f}%"]
-            scale = res.get("booth", {}).get("scale") if res.get("booth") else None
             if p is None:
-                cells += ["no point", "-", "-", "-"]
+                cells += ["no point", "-", "-"]
             else:
-                cells += [f"{100 * p['energy_saving']:.1f}%",
-                          "-" if scale is None else f"{100 * (1 - (1 - p['energy_saving']) * scale):.1f}%",
-                          _ci(p, "search"), _ci(p, "test")]
+                cells += [f"{100 * p['energy_saving']:.1f}%", _ci(p, "search"), _ci(p, "test")]
             cells.append("none" if c is None else f"{100 * c['energy_saving']:.1f}%, {_ci(c, 'test')}")
             cells.append("none" if u is None else
                          f"{100 * u['energy_saving']:.1f}% ({u['multiplier']}), {_ci(u, 'test')}")
@@ -264,11 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"exact model {100 * s['reference_search_accuracy']:.2f}% search / "
                     f"{100 * s['reference_test_accuracy']:.2f}% held out"
                     + (f", {times[r['variant'].name]:.0f} s" if r["variant"].name in times else ""))
-    for r in results:
-        if r["booth"]:
-            b = r["booth"]
-            info.append(f"- `{r['variant'].name}`: Booth reference {b['booth']} costs {1 / b['scale']:.2f}x the "
-                        f"mapper's exact {b['exact']} over the network (MAC-weighted per-layer energies)")
+    for e in {r["exact"]["booth"]: r["exact"] for r in results if r["exact"]}.values():
+        info.append(f"- exact circuits: {e['array']} costs {e['ratio']:.2f}x the energy of {e['booth']} (the energy "
+                    "reference) on ResNet-8's operands (MAC-weighted per-layer energies)")
     text = md + "\n" + "\n".join(info) + "\n" + (f"\nNot run: {', '.join(missing)}\n" if missing else "")
     Path(args.md).parent.mkdir(parents=True, exist_ok=True)
     Path(args.md).write_text(text)
