@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="operand encoding: auto (unsigned multipliers; per layer signmag where every input "
                         "code is at or above the zero point, else offset) or one for every layer "
                         "(raw: signed multipliers)")
-    p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers")
+    p.add_argument("--candidates", nargs="+", metavar="NAME", help="restrict to these catalog multipliers (names, or patterns such as 'mul8u_roup_*')")
     p.add_argument("--weight-tuning", choices=WEIGHT_TUNINGS, default="none",
                    help="retraining-free weight tuning (ALWANN uniform, or histogram on the search images); "
                         "the tuned codes go into each bitstream as weight remaps")

@@ -39,7 +39,8 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     quality = "accuracy"        # accuracy (labels), agreement (with the exact model), reconstruction
     granularity = "filter"      # layer, filter, kernel
     weight_tuning = "none"      # none, uniform (ALWANN), histogram (the search images' activations)
-    candidates = []             # catalog names; empty = every multiplier of the encoding's sign
+    candidates = []             # catalog names or patterns ("mul8u_roup_*": rtlgen.library.catalog);
+                                # empty = every multiplier of the encoding's sign
     generations = 20
     population = 32
     seed = 1

@@ -58,20 +58,24 @@ def library_step(folders: Sequence[str], libdir: str) -> dict[str, Any]:
     for folder in folders:
         import_folder(folder, lib)
     cat = Catalog.open(lib)
-    return {"lib": str(lib), "entries": [{"name": e.name, "hash": e.hash, "signed": e.signed,
+    return {"lib": str(lib), "entries": [{"name": e.name, "names": list(e.all_names), "hash": e.hash, "signed": e.signed,
                                           "metrics": {k: v for k, v in e.metrics.items()
                                                       if isinstance(v, (int, float))}}
                                          for e in cat.entries]}
 
 
 def candidate_names(entries: Sequence[dict[str, Any]], encoding: str, names: Sequence[str]) -> list[str]:
-    """The multipliers the search may use: ``names``, or every entry of the encoding's sign;
-    the exact multiplier of that sign always (the mapper's reference)."""
+    """The multipliers the search may use: ``names`` (patterns such as ``mul8u_roup_*``
+    expanded, :func:`rtlgen.library.catalog.expand_keys`), or every entry of the encoding's
+    sign; the exact multiplier of that sign always (the mapper's reference)."""
     from rtlgen.emulate.encoding import TABLE_SIGNED
+    from rtlgen.library.catalog import expand_keys
 
     signed = TABLE_SIGNED[encoding]
     if names:
-        known = {e["name"] for e in entries}
+        # an entry's "names": name, aliases and implementation names (older runs: its name)
+        known = {n for e in entries for n in e.get("names", [e["name"]])}
+        names = expand_keys(names, known, what="search.candidates")
         missing = [n for n in names if n not in known]
         if missing:
             raise CatalogError(f"search.candidates names {', '.join(missing)}, which the library lacks; "

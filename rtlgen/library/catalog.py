@@ -24,9 +24,17 @@ an implementation; saving writes version 2.
 
 Writes are atomic: tables and netlists are content-addressed files, and ``catalog.json`` is
 replaced in one step at the end, so an interrupted import leaves the previous catalog intact.
+
+Multiplier keys (a name, alias, implementation name or hash prefix: :meth:`Catalog.get`) may be
+given as shell-style patterns where a list of them is taken (``search.candidates`` of a flow,
+``rtlgen map --candidates``): a key holding ``*``, ``?`` or ``[`` stands for every name of the
+library it matches (:func:`fnmatch.fnmatchcase`, case-sensitive), e.g. ``mul8u_roup_*`` for the
+unsigned ROUP family; :func:`expand_keys` does the expansion and rejects a pattern that matches
+nothing.
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -42,7 +50,8 @@ from rtlgen.errors import CatalogError
 from rtlgen.paths import atomic_write_bytes, atomic_write_text
 from rtlgen.netlist.table import check_table, table_hash
 
-__all__ = ["Entry", "Implementation", "Catalog", "CATALOG_FORMAT", "CATALOG_VERSION", "netlist_digest"]
+__all__ = ["Entry", "Implementation", "Catalog", "CATALOG_FORMAT", "CATALOG_VERSION", "netlist_digest", "is_pattern",
+           "expand_keys"]
 
 CATALOG_FORMAT = "rtlgen-catalog"
 CATALOG_VERSION = 2
@@ -95,6 +104,11 @@ class Entry:
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name,) + self.aliases
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        """Every name that selects this entry: :attr:`names`, then its implementations' names."""
+        return tuple(dict.fromkeys(self.names + tuple(i.name for i in self.implementations)))
 
     @property
     def netlists(self) -> dict[str, Path]:
@@ -325,6 +339,29 @@ class Catalog:
         for d in (self.root / "netlists").glob("*"):
             if d.name not in keep:
                 shutil.rmtree(d)
+
+
+def is_pattern(key: str) -> bool:
+    """Whether a multiplier key is a shell-style pattern (holds ``*``, ``?`` or ``[``)."""
+    return any(c in key for c in "*?[")
+
+
+def expand_keys(keys: Iterable[str], names: Iterable[str], *, what: str = "candidates") -> list[str]:
+    """``keys`` in order, each pattern replaced by the ``names`` it matches (sorted), duplicates
+    dropped. Plain keys pass unchecked (:meth:`Catalog.get` resolves them); a pattern that
+    matches none of ``names`` raises :class:`CatalogError` naming ``what``."""
+    pool = sorted(set(names))
+    out: list[str] = []
+    for key in keys:
+        if not is_pattern(key):
+            out.append(key)
+            continue
+        hits = [n for n in pool if fnmatch.fnmatchcase(n, key)]
+        if not hits:
+            sample = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
+            raise CatalogError(f"{what} pattern {key!r} matches no multiplier of the library ({len(pool)} names: {sample})")
+        out.extend(hits)
+    return list(dict.fromkeys(out))
 
 
 def _v1_implementation(root: Path, kind: str, rel: str) -> Implementation:

@@ -61,7 +61,8 @@ class CatalogEnergy:
 
         out = np.empty((len(candidates), len(hists)))
         for li, (a, b) in enumerate(hists):
-            figs = catalog_costs(self.catalog, [c.hash for c in candidates], activity=self._spec(a, b), jobs=self.jobs,
+            # by name: a name that selects one implementation of its entry costs that circuit
+            figs = catalog_costs(self.catalog, [c.name for c in candidates], activity=self._spec(a, b), jobs=self.jobs,
                                  pdk=self.pdk)
             out[:, li] = [figs[c.hash].energy_pj for c in candidates]
         self.catalog.save()
@@ -100,7 +101,7 @@ class MapJob:
 def run_map_job(job: MapJob) -> MapReport:
     from rtlgen.accel.config import load_config
     from rtlgen.emulate.from_bitstream import model_weights
-    from rtlgen.library.catalog import Catalog
+    from rtlgen.library.catalog import Catalog, expand_keys
     from rtlgen.nn.tflite import load_tflite
 
     signed = _SIGNED[check_name("encoding choice", job.encoding, "map job")]
@@ -119,21 +120,27 @@ def run_map_job(job: MapJob) -> MapReport:
     if s_sl.start < t_sl.stop and t_sl.start < s_sl.stop:
         raise ValueError(f"--search {job.search} and --test {job.test} overlap: the test split must be held out")
     # candidates: the named ones, or every catalog multiplier of the encoding's signedness
-    entries = [catalog.get(n) for n in job.candidates] if job.candidates else \
-        [e for e in catalog.entries if e.signed == signed]
-    wrong = [e.name for e in entries if e.signed != signed]
+    # (patterns such as mul8u_roup_* expand to the names they match: rtlgen.library.catalog).
+    # A candidate keeps the name it was given when that name selects one of its entry's
+    # implementations (mul8u_roup_p0_r0: the exact Booth circuit, not the entry's default
+    # array netlist), so its energy and its hardware are that circuit's (Catalog.implementation).
+    keys = expand_keys(job.candidates, (n for e in catalog.entries for n in e.all_names), what="candidates")
+    named = [(catalog.get(k), k) for k in keys] if keys else [(e, e.name) for e in catalog.entries if e.signed == signed]
+    wrong = [e.name for e, _ in named if e.signed != signed]
     if wrong:
         raise ConfigError(f"encoding {job.encoding} needs {'signed' if signed else 'unsigned'} multipliers; "
                           f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not")
     from rtlgen.cost.multiplier import exact_entry
 
     exact = exact_entry(catalog, signed)
-    if exact.hash not in {e.hash for e in entries}:
-        entries = [exact] + entries
-    entries = list({e.hash: e for e in entries}.values())
-    if not entries:
+    if exact.hash not in {e.hash for e, _ in named}:
+        named = [(exact, exact.name)] + named
+    chosen: dict[str, tuple[Any, str]] = {}
+    for e, key in named:        # one candidate per function: the first name given for it
+        chosen.setdefault(e.hash, (e, key if any(i.name == key for i in e.implementations) else e.name))
+    if not chosen:
         raise CatalogError(f"{job.lib} holds no {'signed' if signed else 'unsigned'} multiplier")
-    candidates = [Candidate.from_table(e.name, catalog.table(e.hash), e.signed) for e in entries]
+    candidates = [Candidate.from_table(name, catalog.table(e.hash), e.signed) for e, name in chosen.values()]
     tables = {c.hash: c.table for c in candidates}
     layers: list[LayerInfo] = layer_infos(graph, x[s_sl], encoding=job.encoding, signed=signed)
     # weight tuning calibrates on the search images, for every split alike

@@ -120,3 +120,36 @@ def test_step_cache_follows_content(tmp_path: Path) -> None:
 def test_prefix_cache_budget_is_read(tmp_path: Path) -> None:
     assert load_flow(_write(tmp_path, "")).prefix_cache_mb == 512
     assert load_flow(_write(tmp_path, "[search]\nprefix_cache_mb = 0\n")).prefix_cache_mb == 0
+
+
+@pytest.mark.parametrize("name, granularity, tuning, candidates", [
+    ("maxdnn_resnet8", "filter", "none", ("mul8u_roup_*",)),
+    ("alwann_resnet8", "layer", "uniform", ()),
+])
+def test_paper_flows_parse(shared_data: Path, name, granularity, tuning, candidates) -> None:
+    cfg = load_flow(ROOT / "flows" / f"{name}.toml")
+    assert (cfg.granularity, cfg.weight_tuning, cfg.candidates) == (granularity, tuning, candidates)
+    assert cfg.accel == ROOT / "flows" / "accel_tiles4.toml"
+    assert cfg.hil_images == 0 and cfg.verify == "none"
+
+
+@pytest.mark.parametrize("tiles", [1, 2, 3, 4])
+def test_tile_accelerators_load(tiles: int) -> None:
+    from rtlgen.accel.config import load_config
+
+    cfg = load_config(ROOT / "flows" / f"accel_tiles{tiles}.toml")
+    assert (cfg.units, cfg.multipliers, cfg.unit_multipliers) == (1, tiles, None)
+
+
+def test_candidate_patterns_in_the_flow() -> None:
+    from rtlgen.errors import CatalogError
+    from rtlgen.flow.steps import candidate_names
+
+    entries = [{"name": "mul8u_array", "names": ["mul8u_array", "mul8u_roup_p0_r0"], "signed": False},
+               {"name": "mul8u_roup_p2_r8", "names": ["mul8u_roup_p2_r8"], "signed": False},
+               {"name": "mul8u_drum_k4", "names": ["mul8u_drum_k4"], "signed": False},
+               {"name": "mul8s_roup_p1_r0", "signed": True}]      # a run from before "names": its name
+    assert candidate_names(entries, "signmag", ["mul8u_roup_*"]) == ["mul8u_roup_p0_r0", "mul8u_roup_p2_r8"]
+    assert candidate_names(entries, "raw", ["mul8s_roup_*"]) == ["mul8s_roup_p1_r0"]
+    with pytest.raises(CatalogError, match=r"^search\.candidates pattern 'mul8u_bam_\*' matches no multiplier"):
+        candidate_names(entries, "signmag", ["mul8u_bam_*"])

@@ -208,3 +208,17 @@ def test_kind_picks_among_the_netlists_of_a_name(evoapprox_library):
     assert cat.implementation("mul8u_1JJQ", "pdk45").name == "mul8u_1JJQ_pdk45"
     assert cat.implementation("mul8u_1JJQ_pdk45", "generic").name == "mul8u_1JJQ_pdk45"  # named exactly
     assert cat.implementation("mul8u_DG8", "pdk45").name == "mul8u_DG8"  # no pdk45 netlist: its only one
+
+
+def test_candidate_patterns_expand_to_matching_names():
+    from rtlgen.library.catalog import expand_keys, is_pattern
+
+    names = ["mul8u_array", "mul8u_roup_p0_r0", "mul8u_roup_p2_r8", "mul8s_roup_p1_r0", "mul8u_drum_k4"]
+    assert is_pattern("mul8u_roup_*") and is_pattern("mul8u_roup_p[12]_r0") and not is_pattern("mul8u_array")
+    # patterns: sorted matches in place; plain keys kept as given (Catalog.get resolves them); no duplicates
+    assert expand_keys(["mul8u_drum_k4", "mul8u_roup_*", "mul8u_roup_p2_r8"], names) == \
+        ["mul8u_drum_k4", "mul8u_roup_p0_r0", "mul8u_roup_p2_r8"]
+    assert expand_keys(["*roup_p?_r0"], names) == ["mul8s_roup_p1_r0", "mul8u_roup_p0_r0"]
+    with pytest.raises(CatalogError, match=r"^search\.candidates pattern 'mul8u_ROUP_\*' matches no multiplier "
+                                           r"of the library \(5 names: "):
+        expand_keys(["mul8u_ROUP_*"], names, what="search.candidates")   # case-sensitive
