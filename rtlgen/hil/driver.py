@@ -97,6 +97,12 @@ class CocotbAxiTransport:
         await RisingEdge(self.clk)
 
 
+def _error_text(code: ErrorCode | int, meaning: str) -> str:
+    """``error 7 CRC_MISMATCH, <meaning>``: how every device error is told (an unknown code by number)."""
+    name = code.name if isinstance(code, ErrorCode) else str(code)
+    return f"error {int(code)} {name}, {meaning}"
+
+
 @dataclass(frozen=True)
 class LoadResult:
     """What the device said about an image (``image``: how messages name it)."""
@@ -112,9 +118,7 @@ class LoadResult:
     def describe(self) -> str:
         if self.accepted:
             return f"accepted {self.image} ({self.bytes_received} bytes in {self.cycles} cycles)"
-        name = self.code.name if isinstance(self.code, ErrorCode) else str(self.code)
-        return (f"rejected {self.image}: error {int(self.code)} {name}, {self.meaning} "
-                f"(at byte offset {self.offset})")
+        return f"rejected {self.image}: {_error_text(self.code, self.meaning)} (at byte offset {self.offset})"
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,7 @@ class RunResult:
     def describe(self) -> str:
         if self.done:
             return f"ran {self.layers} layers in {self.cycles} cycles"
-        name = self.code.name if isinstance(self.code, ErrorCode) else str(self.code)
-        return (f"stopped after {self.layers} layers: error {int(self.code)} {name}, {self.meaning} "
+        return (f"stopped after {self.layers} layers: {_error_text(self.code, self.meaning)} "
                 f"(at config.bin byte offset {self.offset})")
 
 
