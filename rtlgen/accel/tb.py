@@ -6,7 +6,9 @@ Two halves:
   (:mod:`rtlgen.accel.generate`: the engine ``rtlgen_accel`` and, beside it, its AXI front end
   ``rtlgen_accel_device``, whose ``s_axil_*``/``s_axis_*`` ports the harness brings out) with
   Verilator through :mod:`rtlgen.sim.runner`, cached by a hash of every source, and
-  :meth:`HarnessBuild.run` starts a cocotb test module on it;
+  :meth:`HarnessBuild.run` starts a cocotb test module on it. A design generated with its front
+  end in the top (``gen accel --axi``: the on-chip sequencer runs whole networks) is built as it
+  is, without the harness: its top ``rtlgen_accel`` is what cocotb drives (:attr:`HarnessBuild.device_top`);
 * simulator side: :class:`FileDriver` runs one :class:`~rtlgen.accel.job.ConvJob` per call. It
   writes the job's memory images and descriptor as hex files and pulses ``go``; the harness
   loads them in bulk, configures and starts the layer and dumps the output, all in Verilog.
@@ -83,10 +85,31 @@ class HarnessBuild:
     build_seconds: float = 0.0
     reused: bool = False
 
+    @property
+    def device_top(self) -> bool:
+        """Whether the design's top holds the front end and the sequencer (``gen accel --axi``):
+        then the top itself is built and driven (over AXI only), not the harness around it."""
+        from rtlgen.accel.manifest import read_manifest
+
+        return bool((read_manifest(self.accel_dir).get("device") or {}).get("in_top"))
+
+    @property
+    def top(self) -> str:
+        from rtlgen.accel.generate import TOP_MODULE
+
+        return TOP_MODULE if self.device_top else HARNESS_TOP
+
+    def _public_vlt(self) -> str:
+        return _PUBLIC_VLT.replace(HARNESS_TOP, self.top)
+
     def sources(self) -> list[Path]:
         from rtlgen.accel.manifest import read_manifest
 
         doc = read_manifest(self.accel_dir)
+        if self.device_top:
+            # the top embeds its own front end: the standalone one beside it would be a second
+            # module of the same name
+            return [self.accel_dir / f for f in doc["files"]]
         device = doc.get("device")
         if not device or not (self.accel_dir / device["file"]).is_file():
             # folders generated before the front end existed: the harness instantiates it
@@ -102,7 +125,7 @@ class HarnessBuild:
     def key(self) -> str:
         sim = self.simulator()
         h = hashlib.sha256()
-        for part in (sim.version, *sim.model_make_variables(), *VERILATOR_ARGS, _PUBLIC_VLT):
+        for part in (sim.version, *sim.model_make_variables(), *VERILATOR_ARGS, self._public_vlt()):
             h.update(part.encode() + b"\0")
         for p in self.sources():
             h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
@@ -119,9 +142,10 @@ class HarnessBuild:
             build_dir.mkdir(parents=True, exist_ok=True)
             waivers = self.accel_dir / "lint_waivers.vlt"
             public = build_dir / "harness_public.vlt"
-            atomic_write_text(public, _PUBLIC_VLT)
-            runner.build(sim, [public, *([waivers] if waivers.is_file() else []), *sources], HARNESS_TOP, build_dir,
-                         parameters={"NCFG": len(FIELDS), "AXIL_ADDR": AXIL_ADDR_BITS}, build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"),
+            atomic_write_text(public, self._public_vlt())
+            parameters = {} if self.device_top else {"NCFG": len(FIELDS), "AXIL_ADDR": AXIL_ADDR_BITS}
+            runner.build(sim, [public, *([waivers] if waivers.is_file() else []), *sources], self.top, build_dir,
+                         parameters=parameters, build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"),
                          always=True, runtime_cache=sim.runtime_dir(Path(self.work_dir)))
             atomic_write_text(marker, json.dumps([str(p) for p in sources]))
         self.build_dir = build_dir
@@ -134,7 +158,7 @@ class HarnessBuild:
         if self.build_dir is None:
             self.build()
         log = run_dir / "sim.log"
-        runner.test("verilator", test_module, HARNESS_TOP, self.build_dir, run_dir, env=env, log=log,
+        runner.test("verilator", test_module, self.top, self.build_dir, run_dir, env=env, log=log,
                     results_xml=run_dir / "results.xml", timescale=("1ns", "1ps"))
         return log
 

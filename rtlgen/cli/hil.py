@@ -6,8 +6,10 @@ writes them) the simulation first streams both images, unchanged, into the devic
 and reads its verdict over AXI4-Lite; an image it rejects stops the run with the hardware's error
 code, its meaning and the byte offset (exit status 1). ``--bitstream CFG.bin`` only has the host
 read a ``config.bin`` (no ``weights.bin``, nothing loaded into the device), as the flow's HIL step
-does. Either way the layers themselves are still driven per layer through the engine's direct
-ports (the on-chip sequencer is future work)."""
+does. On an accelerator generated without ``--axi`` the layers are driven one by one through the
+engine's direct ports; one generated with ``gen accel --axi`` runs the whole network on chip
+(its sequencer; needs ``--config``), each image's output checked against the emulation, and a
+run the device stops exits with status 1 and the hardware's error code (rtlgen/hil/network.py)."""
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,11 @@
 """Hardware in the loop: a network's MAC layers through the generated accelerator's RTL.
 
+This docstring describes the layer-by-layer mode, on an accelerator generated without the
+front end in its top. One generated with ``gen accel --axi`` runs the whole network on chip
+instead, driven as a CPU would drive it (:mod:`rtlgen.hil.network`; ``--config`` required): the
+job, the build (:class:`rtlgen.accel.tb.HarnessBuild` builds that top itself) and the report
+are the same, with ``mode`` ``"network"``.
+
 ``rtlgen hil --accel build/accel --config DIR --model M.tflite --images X.npz --limit N``
 (``DIR/config.bin`` and ``DIR/weights.bin``, :attr:`HilJob.weights` set), or ``--bitstream
 CFG.bin`` (``config.bin`` alone, read by the host only; the flow's HIL step).
@@ -135,6 +141,11 @@ class HilReport:
     logits_source: str = ""
     #: what the device's front end said about config.bin and weights.bin (None: not loaded)
     device: dict[str, Any] | None = None
+    #: ``"layers"``: each MAC layer run through the engine's host ports, checked against the
+    #: emulation; ``"network"``: the whole network on chip (:mod:`rtlgen.hil.network`)
+    mode: str = "layers"
+    #: per image, ``RUN_CYCLES`` of its network run (``"network"`` mode)
+    run_cycles: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,8 +153,11 @@ class HilReport:
     def summary(self) -> str:
         acc = "n/a (no labels)" if self.accuracy is None else f"{100 * self.accuracy:.2f}%"
         loaded = ("" if self.device is None else
-                  f"  device: {self.device['config']['verdict']}; {self.device['weights']['verdict']}; START taken\n")
-        return (f"HIL: {self.images} images, every conv layer output equals the emulation bit for bit\n" + loaded +
+                  f"  device: {self.device['config']['verdict']}; {self.device['weights']['verdict']}; "
+                  f"START {self.device['start']}\n")
+        what = ("the device ran the whole network on chip; its output equals the emulation bit for bit"
+                if self.mode == "network" else "every conv layer output equals the emulation bit for bit")
+        return (f"HIL: {self.images} images, {what}\n" + loaded +
                 f"  accuracy through the RTL: {acc}\n"
                 f"  cycles per image: {self.cycles_per_image:,.0f}\n"
                 f"  simulated cycles per second: {self.cycles_per_second:,.0f}\n"
@@ -219,6 +233,11 @@ def run_hil(job: HilJob) -> HilReport:
     n = len(x)
     work = Path(job.work_dir) if job.work_dir else accel / "hil-work"
     build = HarnessBuild(accel, work, optimize=job.optimize)
+    network = build.device_top
+    if network and job.weights is None:
+        raise ConfigError("this accelerator runs whole networks on chip (generated with 'gen accel --axi'), so it needs "
+                          "both images: give --config DIR (config.bin and weights.bin), not --bitstream",
+                          file=str(accel / "manifest.json"))
     build.build()
     runs_dir = work / f"runs-{os.getpid()}-{time.time_ns()}"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -233,7 +252,8 @@ def run_hil(job: HilJob) -> HilReport:
                 "model": str(Path(job.model).resolve()), "images": str(Path(job.images).resolve()),
                 "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json"),
                 "tables": str(tables_file),
-                "weights": None if job.weights is None else str(Path(job.weights).resolve())}
+                "weights": None if job.weights is None else str(Path(job.weights).resolve()),
+                "mode": "network" if network else "layers"}
         spec["progress"] = str(run_dir / "progress.json")
         spec_file = run_dir / "spec.json"
         atomic_write_text(spec_file, json.dumps(spec))
@@ -294,4 +314,5 @@ def run_hil(job: HilJob) -> HilReport:
                      cpu_images_per_minute=60.0 * n / loop_cpu if loop_cpu else 0.0, build_seconds=build.build_seconds,
                      build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks),
                      logits=[v for r in results for v in r["logits"]], logits_source=results[0]["logits_source"],
-                     device=results[0]["device"])
+                     device=results[0]["device"], mode="network" if network else "layers",
+                     run_cycles=[c for r in results for c in r.get("run_cycles", [])])

@@ -37,14 +37,16 @@ class DeviceRejected(Exception):
         self.image = image
 
 
-async def load_on_device(device: Any, config: bytes, weights: bytes) -> dict[str, Any]:
+async def load_on_device(device: Any, config: bytes, weights: bytes, *, start: bool = True) -> dict[str, Any]:
     """Stream ``config.bin`` then ``weights.bin``, unchanged, into the front end through
-    ``device`` (an :class:`rtlgen.hil.driver.AccelDriver`), then try ``START``.
+    ``device`` (an :class:`rtlgen.hil.driver.AccelDriver`), then (with ``start``) try ``START``.
 
     Returns what the device said (its identity, each image's ``describe()`` and load cycles,
     whether it took ``START``); :class:`DeviceRejected` when it refused an image, with the
     hardware's error code, meaning and offset; ToolError when it accepted both but refused
-    ``START`` (the two images do not belong together, which the weights check should have said)."""
+    ``START`` (the two images do not belong together, which the weights check should have said).
+    A device with the on-chip sequencer runs the network on ``START``: :func:`run_network` loads
+    without it and starts each input itself."""
     from rtlgen.errors import BitstreamError, ToolError
 
     ident = await device.identify()
@@ -55,6 +57,8 @@ async def load_on_device(device: Any, config: bytes, weights: bytes) -> dict[str
         except BitstreamError as exc:
             raise DeviceRejected(image, str(exc)) from None
         verdicts[image] = {"verdict": res.describe(), "bytes": res.bytes_received, "cycles": res.cycles}
+    if not start:
+        return {"identity": ident, **verdicts, "start": "not tried"}
     if not await device.start():
         raise ToolError("the accelerator accepted config.bin and weights.bin but refused START "
                         f"(STATUS {await device.status()})")
@@ -201,11 +205,17 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: A
 
 
 async def cocotb_entry(dut: Any) -> None:
-    """Body of the cocotb test: read the spec, run :func:`simulate`, write the result file."""
+    """Body of the cocotb test: read the spec, run :func:`simulate` (or, with ``"mode":
+    "network"``, :func:`rtlgen.hil.network.run_network`), write the result file."""
     spec = json.loads(Path(os.environ[SPEC_ENV]).read_text())
     out = Path(spec["result"])
     try:
-        result = await simulate(dut, spec)
+        if spec.get("mode") == "network":
+            from rtlgen.hil.network import run_network
+
+            result = await run_network(dut, spec)
+        else:
+            result = await simulate(dut, spec)
     except DeviceRejected as exc:
         atomic_write_text(out, json.dumps({"rejected": str(exc), "image": exc.image}))
         raise
