@@ -30,7 +30,7 @@ import numpy as np
 
 from rtlgen.errors import BitstreamError
 
-__all__ = ["MemoryPlan", "plan_activations", "ALIAS_OPS"]
+__all__ = ["MemoryPlan", "plan_activations", "with_plan", "ALIAS_OPS"]
 
 #: Operators whose output is their first input's bytes, unchanged (no copy, same buffer).
 ALIAS_OPS = ("RESHAPE",)
@@ -126,3 +126,22 @@ def plan_activations(graph: Any, capacity: int | None = None, *, source: str | N
                              f"(tensors live at the same time, placed first fit), the accelerator has "
                              f"{capacity} (activation_bytes)", file=source)
     return plan
+
+
+def with_plan(stream: Any, graph: Any, capacity: int | None = None, *, source: str | None = None) -> Any:
+    """``stream`` (a :class:`~rtlgen.bitstream.format.Bitstream` describing layers of ``graph``)
+    with ``graph``'s plan: each descriptor's ``in_base``/``out_base`` and the network's input and
+    output regions, written as format version 3. ``capacity``/``source``: as
+    :func:`plan_activations` (a :class:`BitstreamError` when the activations do not fit)."""
+    from dataclasses import replace
+
+    from rtlgen.bitstream.format import VERSION
+    from rtlgen.emulate.from_bitstream import op_of_key
+
+    plan = plan_activations(graph, capacity, source=source)
+    ops = op_of_key(graph)
+    layers = tuple(replace(d, **dict(zip(("in_base", "out_base"), plan.op_bases(graph.ops[ops[d.key]]))))
+                   for d in stream.layers)
+    (in_base, in_bytes), (out_base, out_bytes) = plan.input, plan.output
+    return replace(stream, version=VERSION, layers=layers, input_base=in_base, input_bytes=in_bytes,
+                   output_base=out_base, output_bytes=out_bytes)

@@ -132,6 +132,12 @@ def _mac_keys(graph: Any) -> list[tuple[int, str, int]]:
             for op in graph.mac_ops()]
 
 
+def op_of_key(graph: Any) -> dict[str, int]:
+    """Assignment key (``"N"``, ``"fc:N"``: :attr:`rtlgen.bitstream.format.LayerDescriptor.key`)
+    -> graph op index of every MAC layer."""
+    return {f"fc:{index}" if kind == "fully_connected" else str(index): op for op, kind, index in _mac_keys(graph)}
+
+
 def model_weights(graph: Any, lanes: int, layers: dict[int, Any] | None = None) -> wmod.WeightsImage:
     """The weights image of ``graph`` for ``lanes`` lanes: every MAC layer in graph order, the
     model's own weights (no weight tuning) and biases. Its ``model_hash`` identifies the model."""

@@ -59,8 +59,9 @@ POLL_CYCLES = 5000
 def layer_outputs(graph: Any, bs: Any) -> list[tuple[Any, int]]:
     """Per descriptor of ``bs``, in its order: ``(descriptor, graph op index)`` of the operator it
     describes (a MAC layer by its assignment key)."""
-    keys = {str(i): op.index for i, op in enumerate(graph.conv_ops())}
-    keys.update({f"fc:{i}": op.index for i, op in enumerate(graph.mac_ops(("FULLY_CONNECTED",)))})
+    from rtlgen.emulate.from_bitstream import op_of_key
+
+    keys = op_of_key(graph)
     return [(d, keys[d.key]) for d in bs.layers]
 
 

@@ -17,7 +17,11 @@ reached within given accuracy losses), ``pareto.png``, and for each point of the
 hash the bitstream records), ``points/NN/assignment.json`` (the
 emulator assignment decoded *from the bitstream*) and, when ``emulate`` is given (it runs the
 emulator *from the decoded bitstream*), ``points/NN/emulation.npz`` (its logits on all images)
-with the accuracies in ``front.json``; they must equal what the search measured.
+with the accuracies in ``front.json``; they must equal what the search measured. With ``device``
+(:class:`DeviceImages`), each point also gets ``points/NN/weights.bin`` and its ``config.bin``
+carries the activation-memory plan: the pair the accelerator loads and runs (``rtlgen hil
+--config points/NN``), as ``rtlgen bitstream build`` writes it; the row's ``device`` says whether
+the plan fitted.
 All files are written atomically, each front point's folder whole (staged, then renamed); each
 search resumes from its checkpoint when re-run.
 """
@@ -35,7 +39,7 @@ import numpy as np
 
 from rtlgen.bitstream import format as bsmod
 from rtlgen.conventions import AUTO_ENCODING, EncodingChoice
-from rtlgen.errors import VerificationError
+from rtlgen.errors import BitstreamError, VerificationError
 from rtlgen.paths import atomic_write_bytes, atomic_write_text, staged_folder
 from rtlgen.mapper.executors import Executor, SerialExecutor
 from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
@@ -43,7 +47,7 @@ from rtlgen.mapper.search import EvaluatedPoint, SearchResult, SearchSettings, _
 from rtlgen.mapper.space import Candidate, Granularity, LayerInfo, SearchSpace
 from rtlgen.mapper.stats import CONFIDENCE, select_points, verdict
 
-__all__ = ["EmulationResult", "MapReport", "map_network", "evaluate_assignments", "DEFAULT_LOSSES"]
+__all__ = ["DeviceImages", "EmulationResult", "MapReport", "map_network", "evaluate_assignments", "DEFAULT_LOSSES"]
 
 #: accuracy losses (fractions) at which summary.json reports the best energy saving
 DEFAULT_LOSSES = (0.006, 0.02)
@@ -198,12 +202,26 @@ def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[di
     atomic_write_bytes(path, buf.getvalue())
 
 
+@dataclass(frozen=True)
+class DeviceImages:
+    """What makes a point's ``config.bin`` runnable on the device: ``plan`` adds the
+    activation-memory plan to a bitstream (:func:`rtlgen.bitstream.memplan.with_plan`, checked
+    against the accelerator's memories; a :class:`~rtlgen.errors.BitstreamError` when it does not
+    fit), ``weights`` is the model's ``weights.bin`` (the same for every point)."""
+
+    plan: Callable[[bsmod.Bitstream], bsmod.Bitstream]
+    weights: bytes
+
+
 def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSpace, folder: Path, encoding: str,
                  accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
-                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None, model_hash: str = "") -> None:
+                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None, model_hash: str = "",
+                 device: DeviceImages | None = None) -> None:
     """Front point ``i``'s files in ``folder``: accel.toml (when ``accel_hash`` makes one per
     point), config.bin, assignment.json and, with ``emulate``, emulation.npz, which must
-    reproduce the accuracies the search measured (VerificationError otherwise)."""
+    reproduce the accuracies the search measured (VerificationError otherwise). With ``device``,
+    also weights.bin, and config.bin carries the activation-memory plan; when the model does not
+    fit the accelerator, config.bin has no plan and ``row["device"]`` says why."""
     mapping = space.decode(np.asarray(p.x))
     if callable(accel_hash):
         banks = [[space.candidates[c].hash for c in bank] for bank in mapping.units]
@@ -212,7 +230,15 @@ def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSp
             atomic_write_text(folder / "accel.toml", toml_text)
     else:
         point_hash = bsmod.normalize_accel_hash(accel_hash)
-    data = bsmod.encode(space.bitstream(mapping, point_hash, model_hash=model_hash))
+    stream = space.bitstream(mapping, point_hash, model_hash=model_hash)
+    if device is not None:
+        try:
+            stream = device.plan(stream)
+            row["device"] = "config.bin and weights.bin: the device runs them (activation-memory plan included)"
+        except BitstreamError as exc:
+            row["device"] = f"config.bin without an activation-memory plan, which the device refuses: {exc}"
+        atomic_write_bytes(folder / "weights.bin", device.weights)
+    data = bsmod.encode(stream)
     atomic_write_bytes(folder / "config.bin", data)
     decoded = bsmod.decode(data, expect_accel=point_hash)
     assignment = bsmod.to_assignment(decoded, default_encoding=encoding)
@@ -241,7 +267,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 weight_tuning: str = "none",
                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
-                progress: bool = True, model_hash: str = "") -> MapReport:
+                progress: bool = True, model_hash: str = "", device: DeviceImages | None = None) -> MapReport:
     """The whole mapping job (module docstring) into ``out_dir``. ``model_hash``: the model's weights hash (:func:`rtlgen.emulate.from_bitstream.model_weights`),
     recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``."""
     out = Path(out_dir)
@@ -318,7 +344,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         # that disagrees with the search): its files go to a staged sibling, renamed at the end
         row["bitstream"] = str((folder / "config.bin").relative_to(out))
         with staged_folder(folder) as stage:
-            _write_point(i, p, row, space, stage, encoding, accel_hash, emulate, model_hash)
+            _write_point(i, p, row, space, stage, encoding, accel_hash, emulate, model_hash, device)
         if "emulation" in row:
             row["emulation"]["file"] = str((folder / "emulation.npz").relative_to(out))
     objective = getattr(search_accuracy, "objective", None)

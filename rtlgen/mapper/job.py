@@ -21,7 +21,7 @@ from rtlgen.conventions import AUTO_ENCODING, DEFAULT_ENGINE, EncodingChoice, En
 from rtlgen.emulate.encoding import TABLE_SIGNED
 from rtlgen.errors import CatalogError, ConfigError
 from rtlgen.mapper.executors import Executor, make_executor
-from rtlgen.mapper.flow import EmulationResult, MapReport, map_network
+from rtlgen.mapper.flow import DeviceImages, EmulationResult, MapReport, map_network
 from rtlgen.mapper.network import EmulatorAccuracy, layer_infos, load_images, parse_split
 from rtlgen.mapper.objectives import get_quality
 from rtlgen.mapper.search import SearchSettings
@@ -189,6 +189,19 @@ def run_map_job(job: MapJob) -> MapReport:
         return EmulationResult(logits=np.asarray(res.logits), search_accuracy=split["search"],
                                test_accuracy=split["test"])
 
+    from rtlgen.accel.images import check_fits
+    from rtlgen.bitstream import weights as wmod
+    from rtlgen.bitstream.memplan import with_plan
+
+    weights = model_weights(graph, config.lanes)
+
+    def plan(stream: Any) -> Any:
+        # what 'rtlgen bitstream build' checks: the plan fits the activation memory, the
+        # layers the weight and parameter memories, both images their stores
+        planned = with_plan(stream, graph, config.activation_bytes, source=config.source)
+        check_fits(planned, weights, config)
+        return planned
+
     return map_network(layers, candidates, n_units=config.units, slots_per_unit=config.multipliers,
                        search_accuracy=search_model, test_accuracy=test_model, energy=energy,
                        settings=job.settings, out_dir=job.out, accel_hash=accel_for,
@@ -196,4 +209,4 @@ def run_map_job(job: MapJob) -> MapReport:
                        encoding=job.encoding, weight_tuning=job.weight_tuning,
                        executor_factory=executor_factory, emulate=emulate,
                        layerwise_baseline=job.layerwise_baseline, progress=job.progress,
-                       model_hash=model_weights(graph, config.lanes).model_hash)
+                       model_hash=weights.model_hash, device=DeviceImages(plan, wmod.encode(weights)))

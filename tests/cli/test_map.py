@@ -58,6 +58,18 @@ def test_map_digits_end_to_end(tmp_path, small_lib, capsys) -> None:
                      "--lib", str(small_lib)]) == 0
         emu = np.load(out / row["emulation"]["file"])
         assert emu["logits"].shape == (360, 10)
+        # the pair the device loads: weights.bin, and config.bin with the activation-memory plan,
+        # the same as 'rtlgen bitstream build' makes from the point's assignment
+        assert row["device"].startswith("config.bin and weights.bin: the device runs them"), row["device"]
+        assert bs.has_plan and bs.model_hash
+        built = tmp_path / f"built-{row['id']}"
+        assert main(["bitstream", "build", "--model", str(digits_model_path()), "--accel", str(folder / "accel.toml"),
+                     "--lib", str(small_lib), "--assign", str(folder / "assignment.json"), "--out", str(built)]) == 0
+        ref = bsm.read_bitstream(built / "config.bin")
+        assert (folder / "weights.bin").read_bytes() == (built / "weights.bin").read_bytes()
+        assert [(d.key, d.in_base, d.out_base) for d in bs.layers] == [(d.key, d.in_base, d.out_base) for d in ref.layers]
+        assert (bs.input_base, bs.input_bytes, bs.output_base, bs.output_bytes) == \
+            (ref.input_base, ref.input_bytes, ref.output_base, ref.output_bytes)
         assert row["emulation"]["search_accuracy"] == row["search_accuracy"]
         assert row["emulation"]["test_accuracy"] == row["test_accuracy"]
     assert (out / "pareto.png").stat().st_size > 1000
@@ -86,8 +98,10 @@ def test_map_with_weight_tuning(tmp_path, small_lib) -> None:
 
     images = save_images_npz(tmp_path / "digits.npz", "test")
     accel = tmp_path / "accel.toml"
+    # an activation memory too small for the model (it needs 1,600 bytes): the points' config.bin
+    # then has no plan, and each row says why
     accel.write_text("version = 1\nname = \"t\"\n[accelerator]\nunits = 1\nlanes = 4\nmultipliers = 2\n"
-                     "[memory]\nactivation_bytes = 4096\nweight_words = 1024\nchannels = 64\n")
+                     "[memory]\nactivation_bytes = 1024\nweight_words = 1024\nchannels = 64\n")
     out = tmp_path / "run"
     assert main(["map", "--model", str(digits_model_path()), "--images", str(images), "--accel", str(accel),
                  "--lib", str(small_lib), "--out", str(out), "--search", "0:100", "--test", "100:200",
@@ -98,6 +112,8 @@ def test_map_with_weight_tuning(tmp_path, small_lib) -> None:
     for row in front:
         bs = bsm.read_bitstream(out / row["bitstream"])
         remapped += sum(len(d.weight_remap) for d in bs.layers)
+        assert not bs.has_plan and "need 1600 bytes of activation memory" in row["device"], row["device"]
+        assert "the accelerator has 1024" in row["device"] and (out / row["bitstream"]).with_name("weights.bin").is_file()
         # emulation from the bitstream (remaps) reproduced the search's tuned accuracy exactly
         assert row["emulation"]["search_accuracy"] == row["search_accuracy"]
     assert remapped > 0
