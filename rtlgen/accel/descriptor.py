@@ -12,7 +12,9 @@ Memories (filled and read through the host ports of :mod:`rtlgen.accel.top`; lay
 * weight memory, words of ``L`` lanes (:func:`weight_image`): group ``g`` (output channels
   ``g*L .. g*L+L-1``) occupies ``K = kh*kw*cin`` consecutive words from ``w_base + g*K``, word
   ``(ky*kw + kx)*cin + ci`` holding, for lane ``l``, the weight ``w[g*L+l, ky, kx, ci]`` in bits
-  ``[8l, 8l+8)`` and a multiplier select in bits ``[8L + l*S, 8L + (l+1)*S)``.
+  ``[8l, 8l+8)`` and a multiplier select in bits ``[8L + l*S, 8L + (l+1)*S)``. A depthwise layer
+  (field ``depthwise``) is laid out the same with ``cin = 1`` (weights ``[C, kh, kw, 1]``,
+  ``K = kh*kw``): output channel ``co`` is lane ``co mod L`` of group ``co // L``.
 * parameter memory, one word per output channel at ``p_base + co`` (:func:`param_image`):
   bias (int32) in bits 0..31, requantization multiplier (int32) in 32..63, shift (-31..30,
   positive = left) in 64..69.
@@ -47,7 +49,7 @@ FIELDS: tuple[tuple[str, int, bool], ...] = (
     ("in_base", 24, False), ("out_base", 24, False), ("w_base", 20, False), ("p_base", 16, False),
     ("unit", 4, False), ("encoding", 2, False), ("sel_mode", 2, False), ("layer_sel", 4, False),
     ("z_x", 8, True), ("z_y", 8, True), ("act_min", 8, True), ("act_max", 8, True),
-    ("rounding", 1, False),
+    ("rounding", 1, False), ("depthwise", 1, False),
 )
 FIELD_INDEX = {name: i for i, (name, _, _) in enumerate(FIELDS)}
 SEL_MODES = GRANULARITIES  # the select modes are the granularities, with the same codes
@@ -90,6 +92,9 @@ class LayerDescriptor:
     act_min: int
     act_max: int
     rounding: Rounding = "double"
+    #: a depthwise layer (depth multiplier 1): output channel ``co`` reads input channel ``co``
+    #: only (``in_c == out_c``); its weights are laid out as a conv's with one input channel
+    depthwise: bool = False
 
     @classmethod
     def geometry_fields(cls, g: Geometry) -> dict[str, int]:
@@ -105,8 +110,8 @@ class LayerDescriptor:
 
     @property
     def products(self) -> int:
-        """K: products per output value."""
-        return self.kh * self.kw * self.in_c
+        """K: products per output value (a depthwise layer's kernel reads one input channel)."""
+        return self.kh * self.kw * (1 if self.depthwise else self.in_c)
 
     def groups(self, lanes: int) -> int:
         return -(-self.out_c // lanes)
@@ -144,6 +149,9 @@ class LayerDescriptor:
                      "stride_w"):
             if getattr(self, name) < 1:
                 raise ValueError(f"descriptor field {name} must be >= 1")
+        if self.depthwise and self.in_c != self.out_c:
+            raise ValueError(f"a depthwise descriptor needs in_c == out_c (depth multiplier 1), not "
+                             f"{self.in_c} and {self.out_c}")
         if self.unit >= config.units:
             raise ValueError(f"unit {self.unit} does not exist: the accelerator has {config.units}")
         if self.layer_sel >= config.multipliers:

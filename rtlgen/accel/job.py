@@ -39,6 +39,8 @@ class ConvJob:
         """The documented cycle count (:mod:`rtlgen.accel.top`) without the fill/drain tail."""
         d = self.descriptor
         k = d.products
+        if d.depthwise:     # one channel at a time, one result per pixel
+            return d.out_c * d.out_h * d.out_w * max(k, 3)
         return d.groups(lanes) * d.out_h * d.out_w * max(k, lanes, 3)
 
 
@@ -46,21 +48,22 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
              multiplier: np.ndarray, shift: np.ndarray, *, geometry: Geometry, z_x: int, z_y: int,
              act_min: int, act_max: int, unit: int = 0, encoding: Encoding = DEFAULT_ENCODING,
              sel_mode: Granularity = "layer", layer_sel: int = 0,
-             selects: np.ndarray | None = None, rounding: str = "double") -> ConvJob:
-    """Input ``x`` int8 [in_h, in_w, in_c] and ``weights`` int8 [out_c, k_h, k_w, in_c] of a layer
-    of shape ``geometry``; per-channel int32 ``bias``, ``multiplier``, ``shift``. Input at
-    address 0, output right after."""
+             selects: np.ndarray | None = None, rounding: str = "double", depthwise: bool = False) -> ConvJob:
+    """Input ``x`` int8 [in_h, in_w, in_c] and ``weights`` int8 [out_c, k_h, k_w, in_c] (with
+    ``depthwise``: [out_c, k_h, k_w, 1], ``in_c == out_c``) of a layer of shape ``geometry``;
+    per-channel int32 ``bias``, ``multiplier``, ``shift``. Input at address 0, output right after."""
     x = np.asarray(x)
     w = np.asarray(weights)
     g = geometry
-    if x.shape != g.in_shape or w.shape != (g.out_c, g.k_h, g.k_w, g.in_c):
-        raise ValueError(f"x must be {list(g.in_shape)} and weights {[g.out_c, g.k_h, g.k_w, g.in_c]} for "
+    w_shape = (g.out_c, g.k_h, g.k_w, 1 if depthwise else g.in_c)
+    if x.shape != g.in_shape or w.shape != w_shape:
+        raise ValueError(f"x must be {list(g.in_shape)} and weights {list(w_shape)} for "
                          f"geometry {g}; got {list(x.shape)}, {list(w.shape)}")
     desc = LayerDescriptor(
         **LayerDescriptor.geometry_fields(g),
         in_base=0, out_base=x.size, w_base=0, p_base=0, unit=unit, encoding=encoding,
         sel_mode=sel_mode, layer_sel=layer_sel, z_x=z_x, z_y=z_y, act_min=act_min,
-        act_max=act_max, rounding=rounding)
+        act_max=act_max, rounding=rounding, depthwise=depthwise)
     desc.check(config)
     if sel_mode == "layer":
         selects = None
@@ -80,4 +83,5 @@ def descriptor_job(config: AccelConfig, d, layer, weights: np.ndarray, x: np.nda
                     geometry=layer.geometry, z_x=rq.input_zero_point, z_y=rq.output_zero_point,
                     act_min=rq.act_min, act_max=rq.act_max, unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
                     layer_sel=int(sel) if d.granularity == "layer" else 0,
-                    selects=None if d.granularity == "layer" else sel, rounding=layer.rounding)
+                    selects=None if d.granularity == "layer" else sel, rounding=layer.rounding,
+                    depthwise=layer.depthwise)

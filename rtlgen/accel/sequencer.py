@@ -378,7 +378,7 @@ class Sequencer(wiring.Component):
                 values = {**geo, "in_base": in_base, "out_base": out_base, "w_base": 0, "p_base": 0,
                           "unit": unit, "encoding": enc, "sel_mode": gran, "layer_sel": sel0,
                           "z_x": z_x.as_signed(), "z_y": z_y.as_signed(), "act_min": act_min.as_signed(),
-                          "act_max": act_max.as_signed(), "rounding": kind == _KIND_FC}
+                          "act_max": act_max.as_signed(), "rounding": kind == _KIND_FC, "depthwise": kind == _KIND_DW}
                 with m.Switch(di):
                     for i, (name, _w, _s) in enumerate(FIELDS):
                         with m.Case(i):

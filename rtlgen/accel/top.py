@@ -167,6 +167,9 @@ class Accelerator(wiring.Component):
         ix0 = Signal(unsigned(16))
         w_addr = Signal(unsigned(c.weight_addr_bits))
         w_grp = Signal(unsigned(c.weight_addr_bits))
+        # depthwise: one output channel at a time (co_base), on its lane co_base mod L
+        dw = d["depthwise"]
+        dlane = Signal(range(L))
         cycles = Signal(32)
         issued = Signal(32)
         m.d.comb += [self.cycles.eq(cycles), self.issued.eq(issued)]
@@ -178,10 +181,10 @@ class Accelerator(wiring.Component):
         pad = Signal()
         m.d.comb += pad.eq((iy < 0) | (iy >= d["in_h"]) | (ix < 0) | (ix >= d["in_w"]))
         act_addr = Signal(unsigned(c.activation_addr_bits))
-        m.d.comb += act_addr.eq(d["in_base"] + (iy[:12] * d["in_w"] + ix[:12]) * d["in_c"] + ci)
+        m.d.comb += act_addr.eq(d["in_base"] + (iy[:12] * d["in_w"] + ix[:12]) * d["in_c"] + Mux(dw, co_base, ci))
         out_addr = Signal(unsigned(c.activation_addr_bits))
         m.d.comb += out_addr.eq(d["out_base"] + (oy * d["out_w"] + ox) * d["out_c"] + co_base)
-        ci_end = ci == d["in_c"] - 1
+        ci_end = dw | (ci == d["in_c"] - 1)
         kx_end = kx == d["kw"] - 1
         ky_end = ky == d["kh"] - 1
         ox_end = ox == d["out_w"] - 1
@@ -197,24 +200,28 @@ class Accelerator(wiring.Component):
         v2, last2 = Signal(), Signal()
         oaddr2 = Signal.like(out_addr)
         co2 = Signal.like(co_base)
+        lane1, lane2 = Signal.like(dlane), Signal.like(dlane)
 
         # Drain state (reads one lane's results per cycle).
         drain = Signal()
         j = Signal(range(L))
         d_oaddr = Signal.like(out_addr)
         d_co = Signal.like(co_base)
+        d_lane = Signal.like(dlane)
+        # a depthwise pixel has one result (lane d_lane): its drain takes one cycle
+        drain_end = Mux(dw, 1, L)
 
         # A pixel's last product may only be issued if its capture (2 cycles later) finds the
         # drain at most at its final lane and no other capture is pending.
-        block_last = (v1 & last1) | (v2 & last2) | (drain & (j + 3 < L))
+        block_last = (v1 & last1) | (v2 & last2) | (drain & (j + 3 < drain_end))
         issue = Signal()
         m.d.comb += issue.eq(running & issuing & ~(is_last & block_last))
 
         m.d.comb += [act_rd.addr.eq(Mux(running, act_addr, host["act_addr"])),
                      wgt_rd.addr.eq(w_addr)]
         m.d.sync += [v1.eq(issue), first1.eq(is_first), last1.eq(is_last), pad1.eq(pad),
-                     oaddr1.eq(out_addr), co1.eq(co_base),
-                     v2.eq(v1), last2.eq(last1), oaddr2.eq(oaddr1), co2.eq(co1)]
+                     oaddr1.eq(out_addr), co1.eq(co_base), lane1.eq(dlane),
+                     v2.eq(v1), last2.eq(last1), oaddr2.eq(oaddr1), co2.eq(co1), lane2.eq(lane1)]
 
         with m.If(running):
             m.d.sync += cycles.eq(cycles + 1)
@@ -231,10 +238,16 @@ class Accelerator(wiring.Component):
                         with m.If(ox_end):
                             m.d.sync += [ox.eq(0), ix0.eq(0), oy.eq(oy + 1),
                                          iy0.eq(iy0 + d["stride_h"])]
-                            with m.If(oy_end):   # group done: next L output channels
+                            with m.If(oy_end & ~dw):   # group done: next L output channels
                                 m.d.sync += [oy.eq(0), iy0.eq(0), co_base.eq(co_base + L),
                                              w_addr.eq(w_addr + 1), w_grp.eq(w_addr + 1)]
                                 with m.If(co_base + L >= d["out_c"]):
+                                    m.d.sync += issuing.eq(0)
+                            with m.If(oy_end & dw):    # channel done: the next one, on the next lane
+                                m.d.sync += [oy.eq(0), iy0.eq(0), co_base.eq(co_base + 1), dlane.eq(dlane + 1)]
+                                with m.If(dlane == L - 1):   # its group's last lane: the next group's words
+                                    m.d.sync += [dlane.eq(0), w_addr.eq(w_addr + 1), w_grp.eq(w_addr + 1)]
+                                with m.If(co_base + 1 >= d["out_c"]):
                                     m.d.sync += issuing.eq(0)
 
         # --- S1: operands to the active unit ---------------------------------------------
@@ -268,10 +281,10 @@ class Accelerator(wiring.Component):
         capture = v2 & last2
         with m.If(drain):
             m.d.sync += j.eq(j + 1)
-            with m.If(j == L - 1):
+            with m.If(j == drain_end - 1):
                 m.d.sync += [drain.eq(0), j.eq(0)]
         with m.If(capture):
-            m.d.sync += [drain.eq(1), j.eq(0), d_oaddr.eq(oaddr2), d_co.eq(co2)]
+            m.d.sync += [drain.eq(1), j.eq(0), d_oaddr.eq(oaddr2), d_co.eq(co2), d_lane.eq(lane2)]
 
         res_acc = Array(lane.res_acc for unit in units for lane in unit.lanes)
         res_sumw = Array(lane.res_sumw for unit in units for lane in unit.lanes)
@@ -281,10 +294,14 @@ class Accelerator(wiring.Component):
         e_sumw = Signal(signed(32))
         e_sumx = Signal(signed(32))
         e_addr = Signal.like(out_addr)
-        m.d.comb += par_rd.addr.eq(d["p_base"] + d_co + j)
-        m.d.sync += [e_valid.eq(drain & (d_co + j < d["out_c"])),
-                     e_acc.eq(res_acc[d["unit"] * L + j]), e_sumw.eq(res_sumw[d["unit"] * L + j]),
-                     e_sumx.eq(res_sumx[d["unit"]]), e_addr.eq(d_oaddr + j)]
+        # the result drained: lane j (output channel d_co + j), or a depthwise pixel's lane d_lane
+        # (output channel d_co)
+        e_lane = Mux(dw, d_lane, j)
+        e_off = Mux(dw, 0, j)
+        m.d.comb += par_rd.addr.eq(d["p_base"] + d_co + e_off)
+        m.d.sync += [e_valid.eq(drain & (d_co + e_off < d["out_c"])),
+                     e_acc.eq(res_acc[d["unit"] * L + e_lane]), e_sumw.eq(res_sumw[d["unit"] * L + e_lane]),
+                     e_sumx.eq(res_sumx[d["unit"]]), e_addr.eq(d_oaddr + e_off)]
 
         c_w, c_x, offset_k = correction_coefficients(m, d["z_x"], d["encoding"])
         bias = par_rd.data[0:32].as_signed()
@@ -317,6 +334,6 @@ class Accelerator(wiring.Component):
         with m.If(start & ~running):
             m.d.sync += [running.eq(1), issuing.eq(1), self.done.eq(0), cycles.eq(0),
                          issued.eq(0), co_base.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),
-                         ci.eq(0), iy0.eq(0), ix0.eq(0), w_addr.eq(d["w_base"]),
-                         w_grp.eq(d["w_base"]), K.eq(d["kh"] * d["kw"] * d["in_c"])]
+                         ci.eq(0), iy0.eq(0), ix0.eq(0), w_addr.eq(d["w_base"]), dlane.eq(0),
+                         w_grp.eq(d["w_base"]), K.eq(d["kh"] * d["kw"] * Mux(d["depthwise"], 1, d["in_c"]))]
         return m

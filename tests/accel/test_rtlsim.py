@@ -4,7 +4,8 @@ output byte compared with the emulation.
 One Verilator build of ``tests/data/accel_sim.toml`` (2 units x 4 lanes x 4 multipliers; unit 0
 unsigned, unit 1 mostly signed) runs every case in one simulation. Cases cover each operand
 encoding at each selection granularity with mixed exact/approximate multipliers, two whole
-layers, and spatial crops of the others.
+layers, and spatial crops of the others; DS-CNN's depthwise layers run in the engine's depthwise
+mode (one of them whole, three encodings, each granularity).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.sim, pytest.mark.slow, pytest.mark.data]
 
 CONFIG = REPO_ROOT / "tests" / "data" / "accel_sim.toml"
 
-# name: (layer, unit, bank slots, encoding, granularity, crop (y0, x0, size) or None)
+# name: (layer, unit, bank slots, encoding, granularity, crop (y0, x0, size) or None[, model])
 CASES = {
     "L0-signmag-layer-exact-full": (0, 0, [0], "signmag", "layer", None),
     "L5-offset-kernel-full": (5, 0, [0, 1, 2, 3], "offset", "kernel", None),
@@ -37,6 +38,11 @@ CASES = {
     "L7-raw-layer": (7, 1, [2], "raw", "layer", (2, 2, 4)),
     # the classifier: a 1x1 conv of a 1x1 image, requantized with LiteRT's single rounding
     "FC-signmag-kernel-full": ("fc", 0, [0, 1, 2, 3], "signmag", "kernel", None),
+    # DS-CNN's depthwise layers (25x5x64, 3x3): the engine's depthwise mode, one channel at a time
+    "DW1-signmag-filter-full": (1, 0, [0, 1, 2, 3], "signmag", "filter", None, "dscnn"),
+    "DW3-offset-kernel": (3, 0, [1, 2, 3], "offset", "kernel", (10, 0, 5), "dscnn"),
+    "DW5-raw-layer": (5, 1, [1], "raw", "layer", (3, 0, 4), "dscnn"),
+    "DW7-raw-kernel": (7, 1, [0, 1, 2], "raw", "kernel", (20, 0, 5), "dscnn"),
 }
 
 
@@ -47,8 +53,8 @@ def rtl_results(tmp_path_factory, shared_data: Path, evoapprox_dir: Path):
     config = load_config(CONFIG)
     design = generate_accelerator(config, catalog, tmp / "rtl")
     cases = [make_case(name, shared_data, config, catalog, layer=l, unit=u, bank_slots=s,
-                       encoding=e, granularity=g, crop=c, seed=i)
-             for i, (name, (l, u, s, e, g, c)) in enumerate(CASES.items())]
+                       encoding=e, granularity=g, crop=c, seed=i, model=model[0] if model else "resnet8")
+             for i, (name, (l, u, s, e, g, c, *model)) in enumerate(CASES.items())]
     sim = VerilatorAccel(design, tmp / "sim", config)
     results = sim.run([(c.name, c.job) for c in cases])
     return config, {c.name: (c, r) for c, r in zip(cases, results)}
@@ -76,7 +82,8 @@ def test_cycle_count_as_documented(rtl_results):
     config, results = rtl_results
     for name, (case, result) in results.items():
         d = case.job.descriptor
-        products = d.groups(config.lanes) * d.out_h * d.out_w * d.products
+        # a depthwise layer runs one channel at a time
+        products = (d.out_c if d.depthwise else d.groups(config.lanes)) * d.out_h * d.out_w * d.products
         assert result.issued == products, name
         estimate = case.job.cycle_estimate(config.lanes)
         assert estimate <= result.cycles <= estimate + config.lanes + 12, (name, result.cycles, estimate)

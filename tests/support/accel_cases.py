@@ -35,6 +35,20 @@ def resnet8(shared_data: Path, image: int = 0):
     return graph, exact, graph.conv_ops(), vals
 
 
+@lru_cache(maxsize=1)
+def dscnn(shared_data: Path, image: int = 0):
+    """The same for MLPerf Tiny's DS-CNN on one kws01 input (its conv ops: the input conv, then
+    depthwise and pointwise layers in turn)."""
+    graph = load_tflite(shared_data / "mlperf_tiny_kws" / "kws_ref_model.tflite")
+    x = np.load(shared_data / "mlperf_tiny_kws" / "kws01_test1000.npz")["x"][image:image + 1]
+    exact = Emulator(graph, engine="reference")
+    vals = exact.run_batch(quantize_input(graph, x))
+    return graph, exact, graph.conv_ops(), vals
+
+
+MODELS = {"resnet8": resnet8, "dscnn": dscnn}
+
+
 @dataclass
 class Case:
     name: str
@@ -45,11 +59,13 @@ class Case:
 
 def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, layer: int | str,
               unit: int, bank_slots: list[int], encoding: str, granularity: str,
-              crop: tuple[int, int, int] | None = None, seed: int = 0) -> Case:
-    """Conv layer ``layer`` (or ``"fc"``, the classifier) of ResNet-8 on unit ``unit`` with multipliers from the unit's bank slots
+              crop: tuple[int, int, int] | None = None, seed: int = 0, model: str = "resnet8") -> Case:
+    """Conv layer ``layer`` (or ``"fc"``, the classifier) of ``model`` (:data:`MODELS`: ResNet-8
+    or DS-CNN, whose depthwise layers run in the engine's depthwise mode) on unit ``unit`` with
+    multipliers from the unit's bank slots
     ``bank_slots``, spread per layer (first slot), per filter or per kernel (seeded);
     ``crop = (y0, x0, size)`` takes a square window of the input."""
-    graph, exact, convs, vals = resnet8(shared_data)
+    graph, exact, convs, vals = MODELS[model](shared_data)
     op = graph.last_fc() if layer == "fc" else convs[layer]
     key = "fc:0" if layer == "fc" else str(layer)
     mac: MacLayer = exact.layers[op.index]
@@ -80,7 +96,8 @@ def make_case(name: str, shared_data: Path, config: AccelConfig, catalog, *, lay
     job = conv_job(config, x, mac.weights, mac.bias, mac.multiplier, mac.shift, geometry=mac.geometry,
                    z_x=mac.z_in, z_y=mac.z_out, act_min=mac.act[0], act_max=mac.act[1], unit=unit,
                    encoding=encoding, sel_mode=granularity, layer_sel=bank_slots[0],
-                   selects=sel if granularity == "kernel" else sel[:, 0], rounding=mac.rounding)
+                   selects=sel if granularity == "kernel" else sel[:, 0], rounding=mac.rounding,
+                   depthwise=mac.depthwise)
     return Case(name, layer, job, expected.astype(np.int8))
 
 
