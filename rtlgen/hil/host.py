@@ -35,7 +35,8 @@ simulator's Python. There:
    (:func:`rtlgen.emulate.from_bitstream.plans_from_bitstream`), so both sides read the same
    artifact;
 2. the emulator runs the images (every tensor kept);
-3. every CONV_2D and FULLY_CONNECTED layer the bitstream describes runs on the RTL for every
+3. every CONV_2D, DEPTHWISE_CONV_2D (depth multiplier 1: the engine's depthwise mode) and
+   FULLY_CONNECTED layer the bitstream describes runs on the RTL for every
    image, layer after layer in graph order (the layer's weights and parameters are loaded once,
    then its images back to back; a FULLY_CONNECTED runs as a 1x1 conv of a 1x1 image with the
    requantizer's single-rounding mode, as LiteRT rounds it):
@@ -49,8 +50,8 @@ simulator's Python. There:
    stops the run with a :class:`~rtlgen.errors.VerificationError` naming the layer, image,
    position (y, x, channel), expected and got.
 
-The other ops (depthwise conv, which the accelerator lacks, ADD, pooling, and any MAC layer the
-bitstream does not describe) run on the host with the emulator's op functions.
+The other ops (ADD, pooling, PAD, a depthwise conv with depth multiplier > 1, and any MAC layer
+the bitstream does not describe) run on the host with the emulator's op functions.
 Because every RTL layer's output is checked equal to the emulator's tensor before the next layer
 runs, the host ops compute on exactly the values the RTL produced: the accuracy reported is the
 accuracy through the RTL. ``logits`` (per image) is the int8 output of the last FULLY_CONNECTED

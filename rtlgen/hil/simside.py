@@ -139,8 +139,10 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: A
     mac_keys = {op.index: str(i) for i, op in enumerate(graph.conv_ops())}
     mac_keys.update({op.index: f"fc:{i}" for i, op in enumerate(graph.mac_ops(("FULLY_CONNECTED",)))})
     # graph order, the order the tensors are computed in
-    on_rtl = [(mac_keys[op.index], op) for op in graph.mac_ops(("CONV_2D", "FULLY_CONNECTED"))
-              if mac_keys[op.index] in described]
+    # (a depthwise layer in the engine's depthwise mode, which takes depth multiplier 1 only)
+    on_rtl = [(mac_keys[op.index], op) for op in graph.mac_ops(("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
+              if mac_keys[op.index] in described
+              and (op.kind != "DEPTHWISE_CONV_2D" or layers[op.index].in_shape[2] == layers[op.index].out_shape[2])]
     progress = Path(spec["progress"]) if spec.get("progress") else None
     done_runs = 0
     per_layer = []

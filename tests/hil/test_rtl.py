@@ -191,8 +191,10 @@ def test_device_loads_both_images_then_the_layers_run(flow_accel: Path, digits_i
     assert "device: accepted the bitstream (" in capsys.readouterr().out
     rep = json.loads(out.read_text())
     assert rep["device"]["start"] == "taken" and rep["device"]["weights"]["verdict"].startswith("accepted weights.bin")
-    # the depthwise conv (layer 1) is described too, and runs on the host: the engine has none
-    assert [l["layer"] for l in rep["layers"]] == ["0", "2", "fc:0"]
+    # every MAC layer on the RTL, the depthwise conv (layer 1) in the engine's depthwise mode
+    assert [l["layer"] for l in rep["layers"]] == ["0", "1", "2", "fc:0"]
+    dw = rep["layers"][1]
+    assert dw["cycles_per_image"] >= dw["estimate"] == 8 * 8 * 8 * 9     # one channel at a time
     assert rep["logits_source"].startswith("rtl:")
     graph = load_tflite(model)
     tables = accel_tables(flow_accel)
