@@ -11,6 +11,14 @@ units are idle with their multipliers' operands held. The controller walks::
           issue: activation byte x[oy*sh+ky-pt, ox*sw+kx-pl, ci] (padding -> z_x), broadcast
                  to the unit's lanes; weight word (L weights + L selects) of (group, ky, kx, ci)
 
+A depthwise layer (descriptor field ``depthwise``; depth multiplier 1) runs one output channel
+at a time: ``for co in 0..out_c-1: for oy, ox: for ky, kx:`` issue the activation byte
+``x[.., .., co]`` and the weight word ``(co // L, ky, kx)``, whose lane ``co mod L`` holds the
+channel's weight (the weight memory holds the layer as a conv with one input channel, as
+``weights.bin`` does); only that lane's result is drained (one cycle per pixel), so a pixel takes
+``max(kh*kw, 3)`` cycles on one lane: ``cycles = out_c * out_h * out_w * max(kh*kw, 3)`` plus the
+fill and drain.
+
 Every cycle each lane of the active unit takes one product (lanes busy also on padding positions:
 the emulation runs the multiplier there too). On a pixel's last product the lanes copy their sums
 to result registers and start the next pixel at once; the epilogue drains the L results one per
