@@ -61,7 +61,7 @@ wait for ``done`` 2. So a layer costs about ``L`` sequencer cycles per weight wo
 against the engine's ``out_h*out_w*max(K, L, 3)/K`` cycles per word: the copy takes as long as
 the engine for a fully connected layer (one pixel, ``K >= L``), and a small share of a
 convolution's cycles (``out_h*out_w`` pixels). An op descriptor: about 60 cycles of fields,
-then the vector unit's (:mod:`rtlgen.accel.vector`): ADD ``3*count + 12``, a pool per output
+then the vector unit's (:mod:`rtlgen.accel.vector`): ADD ``3*count + 11``, a pool per output
 byte ``k_h*k_w + 3`` (max) or ``k_h*k_w + 28`` (average). ResNet-8 (3 ADDs of 16,384, 8,192
 and 4,096 bytes, an 8x8 average pool over 64 channels): about 86,000 + 5,900 cycles of ops.
 """

@@ -18,14 +18,14 @@ three passes through one :class:`rtlgen.accel.requant.Requantizer` (its own inst
 two-step rounding, as :func:`rtlgen.nn.quant.add_quantized`). Schedule: a new element every 3
 cycles, the memory port reading ``x1`` in phase 0 and ``x2`` in phase 1 and writing an earlier
 element's result in phase 2; the requantizer takes ``x1`` in phase 1, ``x2`` in phase 2 and the
-sum in phase 0, so nothing collides: ``3*count + 12`` cycles.
+sum in phase 0, so nothing collides: ``3*count + 11`` cycles from ``start`` to ``done``.
 
 AVERAGE_POOL_2D (``op`` 1) and MAX_POOL_2D (``op`` 2), per output byte (``oy``, ``ox``, ``c``) in
 NHWC order: the window's taps read one per cycle (those outside the input skipped and not
 counted, as TFLite does), then for the average ``sum / count`` rounded half away from zero
 (:func:`rtlgen.nn.quant.rounded_average`; a 24-cycle restoring divider), for the maximum the
 largest tap; then the clamp and the write. ``k_h*k_w + 3`` cycles per byte (max), ``k_h*k_w + 28``
-(average).
+(average), plus 1.
 """
 from __future__ import annotations
 

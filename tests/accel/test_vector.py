@@ -87,7 +87,7 @@ def test_add_matches_tflite_with_odd_zero_points_and_a_clamp() -> None:
     diff = _first_difference(mem[300:300 + n], want)
     assert not diff, diff
     assert np.array_equal(mem[:300], init[:300]) and not mem[300 + n:].any()     # wrote nothing else
-    assert cycles <= 3 * n + 14, cycles
+    assert cycles == 3 * n + 11, cycles        # the module docstring's schedule: 3 cycles per element
 
 
 @pytest.mark.parametrize("kind, shape, filt, stride, padding, act", [
@@ -117,4 +117,4 @@ def test_pools_match_tflite(kind, shape, filt, stride, padding, act) -> None:
     assert not diff, diff
     assert np.array_equal(mem[:base], init[:base]) and not mem[base + want.size:].any()
     per_byte = filt[0] * filt[1] + (28 if kind == "avg" else 3)
-    assert cycles <= want.size * per_byte + 4, cycles
+    assert cycles == want.size * per_byte + 1, cycles
