@@ -195,6 +195,24 @@ class Sequencer(wiring.Component):
                          self.busy.eq(0)]
             m.next = "IDLE"
 
+        def read_geometry(then: str) -> None:
+            """Body of a state reading the 12 x u16 geometry into ``geo``."""
+            def _(v):
+                m.d.sync += [sig.eq(v[16 * i:16 * i + 16]) for i, sig in enumerate(geo.values())]
+                m.d.sync += cptr.eq(cptr + 24)
+                m.next = then
+            read(24, False, cptr, _)
+
+        def read_bases(then: str) -> None:
+            """Body of a state reading u32 in_base, u32 out_base; equal ones: no plan (a plan never
+            overlaps the two)."""
+            def _(v):
+                m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
+                m.next = then
+                with m.If(v[0:32] == v[32:64]):
+                    fail(ErrorCode.NO_ACTIVATION_PLAN)
+            read(8, False, cptr, _)
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -287,18 +305,9 @@ class Sequencer(wiring.Component):
                     m.next = "OP_CLAMP"
                 read(10, False, cptr, _)
             with m.State("POOL_BASES"):
-                def _(v):
-                    m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
-                    m.next = "POOL_GEOMETRY"
-                    with m.If(v[0:32] == v[32:64]):
-                        fail(ErrorCode.NO_ACTIVATION_PLAN)
-                read(8, False, cptr, _)
+                read_bases("POOL_GEOMETRY")
             with m.State("POOL_GEOMETRY"):
-                def _(v):
-                    m.d.sync += [sig.eq(v[16 * i:16 * i + 16]) for i, sig in enumerate(geo.values())]
-                    m.d.sync += cptr.eq(cptr + 24)
-                    m.next = "OP_CLAMP"
-                read(24, False, cptr, _)
+                read_geometry("OP_CLAMP")
             with m.State("OP_CLAMP"):
                 def _(v):
                     m.d.sync += [vu.act_min.eq(v[0:8]), vu.act_max.eq(v[8:16]), cptr.eq(cptr + 2)]
@@ -312,18 +321,9 @@ class Sequencer(wiring.Component):
                     m.d.sync += [li.eq(li + 1), self.layers.eq(self.layers + 1)]
                     m.next = "RECORD"
             with m.State("GEOMETRY"):
-                def _(v):
-                    m.d.sync += [sig.eq(v[16 * i:16 * i + 16]) for i, sig in enumerate(geo.values())]
-                    m.d.sync += cptr.eq(cptr + 24)
-                    m.next = "BASES"
-                read(24, False, cptr, _)
+                read_geometry("BASES")
             with m.State("BASES"):
-                def _(v):
-                    m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
-                    m.next = "REQUANT"
-                    with m.If(v[0:32] == v[32:64]):     # no plan (a plan never overlaps the two)
-                        fail(ErrorCode.NO_ACTIVATION_PLAN)
-                read(8, False, cptr, _)
+                read_bases("REQUANT")
             with m.State("REQUANT"):
                 def _(v):
                     m.d.sync += [z_x.eq(v[0:8]), z_y.eq(v[32:40]), act_min.eq(v[64:72]), act_max.eq(v[72:80]),

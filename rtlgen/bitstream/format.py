@@ -501,7 +501,7 @@ class Bitstream:
     def has_plan(self) -> bool:
         """Whether an activation-memory plan is recorded (some base or size is not 0)."""
         return any((self.input_base, self.input_bytes, self.output_base, self.output_bytes)) or any(
-            layer.in_base or layer.out_base for layer in self.layers)
+            layer.in_base or layer.out_base for layer in (*self.layers, *self.ops))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accel_hash", normalize_accel_hash(self.accel_hash))
