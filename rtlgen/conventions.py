@@ -24,7 +24,7 @@ the accelerator's layer descriptor (:mod:`rtlgen.accel.descriptor`, fields ``enc
 ``sel_mode``) use the *same* codes for encodings and granularities, so each vocabulary has one
 table here (:data:`ENCODING_CODES`, :data:`GRANULARITY_CODES`). Only the bitstream codes layer
 kinds (:data:`LAYER_KIND_CODES`, 0..2) and the operators without multipliers that the sequencer
-runs (:data:`OP_KIND_CODES`, 3..5, same byte); the engine has no kind field: it runs every layer
+runs (:data:`OP_KIND_CODES`, 3..6, same byte); the engine has no kind field: it runs every layer
 kind as a convolution (a fully
 connected layer is a 1x1 conv of a 1x1 image, a depthwise one a conv with one input channel per
 kernel). Engines have no code. Each tuple of names lists them in code order. Changing a code
@@ -49,7 +49,7 @@ Encoding = Literal["signmag", "raw", "offset"]
 EncodingChoice = Literal["auto", "signmag", "raw", "offset"]
 Granularity = Literal["layer", "filter", "kernel"]
 LayerKind = Literal["conv2d", "depthwise_conv2d", "fully_connected"]
-OpKind = Literal["add", "average_pool_2d", "max_pool_2d"]
+OpKind = Literal["add", "average_pool_2d", "max_pool_2d", "pad"]
 EngineName = Literal["reference", "fast", "native"]
 EngineChoice = Literal["auto", "reference", "fast", "native"]
 WeightTuning = Literal["none", "uniform", "histogram"]
@@ -85,7 +85,7 @@ LAYER_KIND_CODES: dict[str, int] = {name: code for code, name in enumerate(LAYER
 OP_KINDS: tuple[OpKind, ...] = get_args(OpKind)
 OP_KIND_CODES: dict[str, int] = {name: len(LAYER_KINDS) + code for code, name in enumerate(OP_KINDS)}
 #: Op kind -> the TFLite operator it comes from.
-TFLITE_OP_OF_OP_KIND: dict[str, str] = dict(zip(OP_KINDS, ("ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D")))
+TFLITE_OP_OF_OP_KIND: dict[str, str] = dict(zip(OP_KINDS, ("ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD")))
 
 #: Layer kind -> the TFLite operator it comes from, and back.
 TFLITE_OP_OF_KIND: dict[str, str] = dict(zip(LAYER_KINDS, TFLITE_MAC_OPS))

@@ -35,7 +35,7 @@ def test_bitstream_v1_codes_are_pinned():
     assert cv.GRANULARITY_CODES == {"layer": 0, "filter": 1, "kernel": 2}
     assert cv.LAYER_KIND_CODES == {"conv2d": 0, "depthwise_conv2d": 1, "fully_connected": 2}
     # format version 4's op descriptors share the kind byte, after the layer kinds
-    assert cv.OP_KIND_CODES == {"add": 3, "average_pool_2d": 4, "max_pool_2d": 5}
+    assert cv.OP_KIND_CODES == {"add": 3, "average_pool_2d": 4, "max_pool_2d": 5, "pad": 6}
 
 
 def _bitstream_layer(kind: str, encoding: str, granularity: str) -> bytes:

@@ -14,11 +14,10 @@ What ``rtlgen bitstream build`` writes. From a model, an accelerator configurati
 * ``weights.bin`` (:mod:`rtlgen.bitstream.weights`): the model's own weights (not tuned) and
   biases in the weight-memory layout of the configuration's ``lanes``. Its model hash is also
   in ``config.bin`` (format version 2), which ties the two images together.
-* ``config.bin`` (format version 4) also describes, in graph order, every ADD, AVERAGE_POOL_2D
-  and MAX_POOL_2D (op descriptors, their parameters as the emulator derives them from the
-  model); RESHAPE needs none (the plan aliases it) and a trailing SOFTMAX stays on the host
-  (the plan's output is its input, the int8 logits). Other operators (PAD) get no descriptor:
-  the device does not run them.
+* ``config.bin`` (format version 4) also describes, in graph order, every ADD, AVERAGE_POOL_2D,
+  MAX_POOL_2D and PAD (op descriptors, :mod:`rtlgen.bitstream.opdesc`: their parameters as the
+  emulator derives them from the model); RESHAPE needs none (the plan aliases it) and a trailing
+  SOFTMAX stays on the host (the plan's output is its input, the int8 logits).
 
 Units. When the configuration lists its ``[[unit]]`` banks, each layer runs on the first unit
 whose bank holds every multiplier it uses (matched by table hash, so an exact multiplier under

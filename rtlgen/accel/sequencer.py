@@ -4,7 +4,7 @@ On an accepted ``CTRL.START`` (:class:`rtlgen.accel.loader.DeviceFrontend`) it w
 configuration memory, which holds ``config.bin`` bytes 12..N-5 (address = file offset - 12;
 layout: :mod:`rtlgen.bitstream.format`, version 4), and, for each layer descriptor, the weights
 store, which holds ``weights.bin`` bytes 12..N-5 (layout: :mod:`rtlgen.bitstream.weights`). Op
-descriptors (ADD, AVERAGE_POOL_2D, MAX_POOL_2D) run on its vector unit
+descriptors (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD) run on its vector unit
 (:mod:`rtlgen.accel.vector`), which then owns the activation memory's port (``act_*``; the
 engine is idle).
 
@@ -14,9 +14,9 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    network's input/output plan (the host uses those to place the input and find the output);
    read U and skip every unit's bank (per slot: flags, hash ``str8``, name ``str8``); read the
    descriptor count (layer and op descriptors);
-2. per descriptor ``i``: index, kind and the next 3 bytes; an op descriptor (kind 3..5) goes
+2. per descriptor ``i``: index, kind and the next 3 bytes; an op descriptor (kind 3..6) goes
    on with its fields (ADD: bases and count, the two inputs' and the output's requantization,
-   the clamp; a pool: bases, geometry, clamp) into the vector unit, which it starts; it waits
+   the clamp; a pool: bases, geometry, clamp; PAD: bases, geometry, value) into the vector unit, which it starts; it waits
    for its ``done`` (an ``in_base`` equal to ``out_base`` is ``NO_ACTIVATION_PLAN``, as below)
    and goes on with the next descriptor. A layer descriptor: unit, encoding, granularity; the
    geometry; ``in_base`` and
@@ -62,7 +62,7 @@ against the engine's ``out_h*out_w*max(K, L, 3)/K`` cycles per word: the copy ta
 the engine for a fully connected layer (one pixel, ``K >= L``), and a small share of a
 convolution's cycles (``out_h*out_w`` pixels). An op descriptor: about 60 cycles of fields,
 then the vector unit's (:mod:`rtlgen.accel.vector`): ADD ``3*count + 11``, a pool per output
-byte ``k_h*k_w + 3`` (max) or ``k_h*k_w + 28`` (average). ResNet-8 (3 ADDs of 16,384, 8,192
+byte ``k_h*k_w + 3`` (max) or ``k_h*k_w + 28`` (average), PAD 4 per output byte. ResNet-8 (3 ADDs of 16,384, 8,192
 and 4,096 bytes, an 8x8 average pool over 64 channels): about 86,000 + 5,900 cycles of ops.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ from rtlgen.accel.regmap import ErrorCode
 from rtlgen.bitstream.format import HEADER_SIZE, PLAN_HEADER_SIZE
 from rtlgen.bitstream.weights import HEADER_SIZE as W_HEADER_SIZE
 from rtlgen.bitstream.weights import RECORD_SIZE as W_RECORD_SIZE
-from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, VectorUnit
+from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, OP_PAD, VectorUnit
 from rtlgen.conventions import LAYER_KIND_CODES, OP_KIND_CODES
 
 __all__ = ["Sequencer"]
@@ -90,6 +90,7 @@ _KIND_FC = LAYER_KIND_CODES["fully_connected"]
 _KIND_ADD = OP_KIND_CODES["add"]
 _KIND_AVG = OP_KIND_CODES["average_pool_2d"]
 _KIND_MAX = OP_KIND_CODES["max_pool_2d"]
+_KIND_PAD = OP_KIND_CODES["pad"]
 
 
 class Sequencer(wiring.Component):
@@ -282,6 +283,9 @@ class Sequencer(wiring.Component):
                         with m.Elif((v[16:24] == _KIND_AVG) | (v[16:24] == _KIND_MAX)):
                             m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(Mux(v[16:24] == _KIND_AVG, OP_AVG, OP_MAX))]
                             m.next = "POOL_BASES"
+                        with m.Elif(v[16:24] == _KIND_PAD):
+                            m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(OP_PAD)]
+                            m.next = "PAD_BASES"
                     read(6, False, cptr, _)
             # --- op descriptors (format version 4) --------------------------------------------
             with m.State("ADD_BASES"):
@@ -308,6 +312,15 @@ class Sequencer(wiring.Component):
                 read_bases("POOL_GEOMETRY")
             with m.State("POOL_GEOMETRY"):
                 read_geometry("OP_CLAMP")
+            with m.State("PAD_BASES"):
+                read_bases("PAD_GEOMETRY")
+            with m.State("PAD_GEOMETRY"):
+                read_geometry("PAD_VALUE")
+            with m.State("PAD_VALUE"):
+                def _(v):
+                    m.d.sync += [vu.pad_value.eq(v), vu.act_min.eq(-128), vu.act_max.eq(127), cptr.eq(cptr + 1)]
+                    m.next = "OP_START"
+                read(1, False, cptr, _)
             with m.State("OP_CLAMP"):
                 def _(v):
                     m.d.sync += [vu.act_min.eq(v[0:8]), vu.act_max.eq(v[8:16]), cptr.eq(cptr + 2)]

@@ -1,5 +1,5 @@
-"""The operators without multipliers, in hardware: int8 ADD, AVERAGE_POOL_2D and MAX_POOL_2D on
-the activation memory, bit-exact with :mod:`rtlgen.emulate.ops` (LiteRT's reference kernels).
+"""The operators without multipliers, in hardware: int8 ADD, AVERAGE_POOL_2D, MAX_POOL_2D and PAD
+on the activation memory, bit-exact with :mod:`rtlgen.emulate.ops` (LiteRT's reference kernels).
 
 The sequencer (:mod:`rtlgen.accel.sequencer`) loads an op descriptor of ``config.bin`` (format
 version 4, :mod:`rtlgen.bitstream.format`) into the input ports, pulses ``start`` and waits for
@@ -26,6 +26,10 @@ counted, as TFLite does), then for the average ``sum / count`` rounded half away
 (:func:`rtlgen.nn.quant.rounded_average`; a 24-cycle restoring divider), for the maximum the
 largest tap; then the clamp and the write. ``k_h*k_w + 3`` cycles per byte (max), ``k_h*k_w + 28``
 (average), plus 1.
+
+PAD (``op`` 3) is the maximum over a 1x1 window (``k_h = k_w = 1``, strides 1, ``pad_top`` and
+``pad_left`` the rows and columns before, ``out_h``/``out_w`` with those after) whose tap
+outside the input writes ``pad_value`` instead: 4 cycles per output byte.
 """
 from __future__ import annotations
 
@@ -37,9 +41,9 @@ from amaranth.lib.wiring import In, Out
 
 from rtlgen.accel.requant import LATENCY, Requantizer
 
-__all__ = ["VectorUnit", "OP_ADD", "OP_AVG", "OP_MAX"]
+__all__ = ["VectorUnit", "OP_ADD", "OP_AVG", "OP_MAX", "OP_PAD"]
 
-OP_ADD, OP_AVG, OP_MAX = 0, 1, 2
+OP_ADD, OP_AVG, OP_MAX, OP_PAD = 0, 1, 2, 3
 _DIV_BITS = 24          # |sum| of an average: up to 65,535 taps of 128
 
 
@@ -56,7 +60,7 @@ class VectorUnit(wiring.Component):
             "z1": In(signed(8)), "m1": In(signed(32)), "e1": In(signed(6)),
             "z2": In(signed(8)), "m2": In(signed(32)), "e2": In(signed(6)),
             "left_shift": In(5), "z_out": In(signed(8)), "m_out": In(signed(32)), "e_out": In(signed(6)),
-            "act_min": In(signed(8)), "act_max": In(signed(8)),
+            "act_min": In(signed(8)), "act_max": In(signed(8)), "pad_value": In(signed(8)),
             **geo,
             "act_addr": Out(addr_bits), "act_we": Out(1), "act_wdata": Out(8), "act_rdata": In(8),
         })
@@ -171,7 +175,8 @@ class VectorUnit(wiring.Component):
             with m.State("POOL_WRITE"):
                 avg = Signal(signed(_DIV_BITS + 1))
                 m.d.comb += avg.eq(Mux(neg, -quo, quo))
-                value = Mux(self.op == OP_AVG, clamp(avg), clamp(big))
+                value = Mux(self.op == OP_AVG, clamp(avg),
+                            Mux((self.op == OP_PAD) & (count == 0), self.pad_value, clamp(big)))
                 m.d.comb += [self.act_we.eq(1), self.act_addr.eq(out_addr), self.act_wdata.eq(value[:8])]
                 m.d.sync += [c.eq(c + 1), neg.eq(0), quo.eq(0)]
                 m.next = "POOL_PIXEL"

@@ -74,7 +74,7 @@ Byte layout, format version 4 (all integers little-endian; ``uN``/``iN`` = unsig
                   input's bytes):
             2       u16 op index, 0-based in graph order among the model's operators of
                     the same TFLite kind; a (kind, index) pair is described once
-            1       u8 kind: 3 add, 4 average_pool_2d, 5 max_pool_2d
+            1       u8 kind: 3 add, 4 average_pool_2d, 5 max_pool_2d, 6 pad
                     kind 3, ADD (TFLite int8, same shapes, no broadcast; 46 more bytes):
             16        u32 in_base (first input), u32 in2_base (second input), u32 out_base,
                       u32 count (elements of each)
@@ -91,6 +91,12 @@ Byte layout, format version 4 (all integers little-endian; ``uN``/``iN`` = unsig
                       are left out of the sum, the count and the maximum)
             2         i8 activation clamp minimum, maximum (the output's zero point and
                       scale are the input's, as TFLite requires)
+                    kind 6, PAD (height and width only; 33 more bytes):
+            8         u32 in_base, u32 out_base
+            24        12 x u16 geometry: in and out h, w, c (out_c = in_c; out_h = in_h + the
+                      padding before and after), k_h = k_w = 1, strides 1, pad_top and
+                      pad_left the rows and columns before
+            1         i8 the value of the added bytes (TFLite: the zero point)
     N-4     4     u32 CRC-32 (zlib.crc32) of bytes 0..N-5
 
 Version 1 is version 2 without the model-hash field, version 2 is version 3 without the
@@ -145,6 +151,7 @@ __all__ = [
     "LayerDescriptor",
     "AddDescriptor",
     "PoolDescriptor",
+    "PadDescriptor",
     "OpDescriptor",
     "Bitstream",
     "encode",
@@ -169,7 +176,7 @@ PLAN_HEADER_SIZE = 16
 PLAN_LAYER_SIZE = 8
 HEADER_SIZE = 12
 #: Bytes of an op descriptor (version 4), its index and kind included, by op kind.
-OP_DESCRIPTOR_SIZE = {"add": 49, "average_pool_2d": 37, "max_pool_2d": 37}
+OP_DESCRIPTOR_SIZE = {"add": 49, "average_pool_2d": 37, "max_pool_2d": 37, "pad": 36}
 
 #: The twelve u16 of a descriptor's geometry, in byte order (= Geometry's field order).
 GEOMETRY_FIELDS: tuple[str, ...] = tuple(f.name for f in _fields(Geometry))
@@ -459,7 +466,47 @@ class PoolDescriptor:
             raise ValueError(f"{self.key} geometry needs sizes, filter and strides of at least 1: {g}")
 
 
-OpDescriptor = AddDescriptor | PoolDescriptor
+@dataclass(frozen=True)
+class PadDescriptor:
+    """An int8 PAD of height and width (format version 4), as the emulator's
+    :func:`rtlgen.emulate.ops.pad_spatial`: ``geometry`` as the layout says, ``value`` in the
+    added bytes."""
+
+    index: int
+    geometry: Geometry
+    in_base: int
+    out_base: int
+    value: int
+    after_layers: int = 0
+
+    @property
+    def kind(self) -> OpKind:
+        return "pad"
+
+    @property
+    def key(self) -> str:
+        return f"pad:{self.index}"
+
+    # a PAD has no clamp: the common checks see the full range
+    act_min = -128
+    act_max = 127
+
+    def __post_init__(self) -> None:
+        _check_op_common(self, "pad")
+        _check_int(self.value, -128, 127, f"pad {self.index} value")
+        if not isinstance(self.geometry, Geometry):
+            raise TypeError(f"{self.key} geometry must be a Geometry, not {type(self.geometry).__name__}")
+        g = self.geometry
+        for name in GEOMETRY_FIELDS:
+            _check_int(getattr(g, name), 0, 0xFFFF, f"{self.key} geometry.{name}")
+        if (g.k_h, g.k_w, g.stride_h, g.stride_w) != (1, 1, 1, 1) or g.in_c != g.out_c:
+            raise ValueError(f"{self.key} geometry must have a 1x1 filter, strides 1 and out_c = in_c: {g}")
+        if g.out_h < g.in_h + g.pad_top or g.out_w < g.in_w + g.pad_left or min(g.in_h, g.in_w) < 1:
+            raise ValueError(f"{self.key} output {g.out_h}x{g.out_w} cannot hold the {g.in_h}x{g.in_w} input after "
+                             f"padding {g.pad_top},{g.pad_left}")
+
+
+OpDescriptor = AddDescriptor | PoolDescriptor | PadDescriptor
 
 
 @dataclass(frozen=True)
@@ -532,8 +579,8 @@ class Bitstream:
             raise ValueError(f"a version-{self.version} bitstream has no op descriptors; write version 4")
         op_keys: set[str] = set()
         for op in self.ops:
-            if not isinstance(op, (AddDescriptor, PoolDescriptor)):
-                raise TypeError(f"ops must be AddDescriptor or PoolDescriptor, not {type(op).__name__}")
+            if not isinstance(op, (AddDescriptor, PoolDescriptor, PadDescriptor)):
+                raise TypeError(f"ops must be AddDescriptor, PoolDescriptor or PadDescriptor, not {type(op).__name__}")
             if op.after_layers > len(self.layers):
                 raise ValueError(f"{op.key} comes after {op.after_layers} layer descriptors, but there are "
                                  f"{len(self.layers)}")
@@ -644,7 +691,10 @@ def _encode_op(op: OpDescriptor) -> bytes:
     else:
         body = struct.pack("<II", op.in_base, op.out_base)
         body += struct.pack("<12H", *(getattr(op.geometry, f) for f in GEOMETRY_FIELDS))
-        body += struct.pack("<bb", op.act_min, op.act_max)
+        if isinstance(op, PadDescriptor):
+            body += struct.pack("<b", op.value)
+        else:
+            body += struct.pack("<bb", op.act_min, op.act_max)
     assert len(head + body) == OP_DESCRIPTOR_SIZE[op.kind]
     return head + body
 
@@ -709,6 +759,9 @@ def _decode_op(r: _Reader, index: int, kind: str, after: int, start: int) -> OpD
                                  zo, mo, eo, amin, amax, after)
         in_base, out_base = r.unpack("<II", f"bases of {kind} {index}")
         geo = r.unpack("<12H", f"geometry of {kind} {index}")
+        if kind == "pad":
+            (value,) = r.unpack("<b", f"value of pad {index}")
+            return PadDescriptor(index, Geometry(*geo), in_base, out_base, value, after)
         amin, amax = r.unpack("<bb", f"clamp of {kind} {index}")
         return PoolDescriptor(index, kind, Geometry(*geo), in_base, out_base, amin, amax, after)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -919,6 +972,8 @@ def from_dict(d: dict[str, Any], *, file: str | None = None) -> Bitstream:
             kind = od.pop("kind")
             if kind == "add":
                 ops.append(AddDescriptor(**od))
+            elif kind == "pad":
+                ops.append(PadDescriptor(**{**od, "geometry": Geometry(**od["geometry"])}))
             else:
                 ops.append(PoolDescriptor(kind=kind, **{**od, "geometry": Geometry(**od["geometry"])}))
         where = "bitstream"
@@ -991,7 +1046,9 @@ def describe(data: bytes, *, file: str | None = None) -> str:
                 what = (f"{g.in_h}x{g.in_w}x{g.in_c} at {layer.in_base} -> {g.out_h}x{g.out_w}x{g.out_c} at "
                         f"{layer.out_base}, filter {g.k_h}x{g.k_w} stride {g.stride_h}x{g.stride_w} pad "
                         f"{g.pad_top},{g.pad_left}")
-            lines.append(f"  @{pos} op {layer.index} {layer.kind}: {what}; clamp {layer.act_min}..{layer.act_max}")
+            what += (f"; value {layer.value}" if isinstance(layer, PadDescriptor)
+                     else f"; clamp {layer.act_min}..{layer.act_max}")
+            lines.append(f"  @{pos} op {layer.index} {layer.kind}: {what}")
             pos += OP_DESCRIPTOR_SIZE[layer.kind]
             continue
         g = layer.geometry

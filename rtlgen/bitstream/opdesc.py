@@ -17,10 +17,11 @@ __all__ = ["op_descriptors"]
 
 
 def op_descriptors(graph: Any, mem: MemoryPlan | None = None) -> tuple[bsmod.OpDescriptor, ...]:
-    """The op descriptors (format version 4) of ``graph``'s ADD, AVERAGE_POOL_2D and MAX_POOL_2D,
+    """The op descriptors (format version 4) of ``graph``'s ADD, AVERAGE_POOL_2D, MAX_POOL_2D and PAD,
     in graph order (``after_layers``: the MAC layers before each), with the parameters
     :class:`rtlgen.emulate.emulator.Emulator` uses and the bases of plan ``mem`` (None: bases
-    0). A BitstreamError names an ADD the device cannot run (operands of different shapes)."""
+    0). A BitstreamError names an ADD or PAD the device cannot run (operands of different shapes; a
+    PAD of the batch or channels)."""
     from rtlgen.emulate.ops import pad_amounts
     from rtlgen.nn import quant
 
@@ -39,8 +40,19 @@ def op_descriptors(graph: Any, mem: MemoryPlan | None = None) -> tuple[bsmod.OpD
         index = seen.get(kind, 0)
         seen[kind] = index + 1
         y = T[op.outputs[0]]
-        act = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
         in_base, out_base = mem.op_bases(op) if mem is not None else (0, 0)
+        if kind == "pad":
+            p = np.asarray(T[op.inputs[1]].data)
+            if p.shape != (4, 2) or p[0].any() or p[3].any():
+                raise BitstreamError(f"PAD (op {op.index}) pads {p.tolist()}: the device pads height and width "
+                                     "only", file=graph.source)
+            _, h, w, c = T[op.inputs[0]].shape
+            _, oh, ow, _ = y.shape
+            geo = bsmod.Geometry(h, w, c, oh, ow, c, 1, 1, 1, 1, int(p[1, 0]), int(p[2, 0]))
+            out.append(bsmod.PadDescriptor(index, geo, in_base, out_base, T[op.inputs[0]].zero_point,
+                                           after_layers=macs))
+            continue
+        act = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
         if kind == "add":
             a, b = T[op.inputs[0]], T[op.inputs[1]]
             if tuple(a.shape) != tuple(b.shape) or tuple(a.shape) != tuple(y.shape):

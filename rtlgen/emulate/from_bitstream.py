@@ -5,7 +5,7 @@ geometry and requantization; the model file carries weights and biases. Before e
 :func:`check_bitstream` makes sure the two belong together: every described layer must exist in
 the model with the same kind, geometry, zero points, clamp and per-channel requantization, else
 a :class:`~rtlgen.errors.BitstreamError` names the layer, the field, and both values. Op
-descriptors (format version 4: ADD, the pools) are checked the same way, every field but their
+descriptors (format version 4: ADD, the pools, PAD) are checked the same way, every field but their
 activation-memory bases and position (:func:`rtlgen.bitstream.opdesc.op_descriptors` of the
 model); the emulator then computes those operators from the model, as it does without them.
 
@@ -90,7 +90,7 @@ def _check_ops(graph: Any, bs: bsmod.Bitstream, *, file: str | None) -> None:
         want = model.get(d.key)
         if want is None:
             have = ", ".join(model) or "none"
-            raise BitstreamError(f"op {d.key}: the model has no such operator (its ADD/pool operators: {have})",
+            raise BitstreamError(f"op {d.key}: the model has no such operator (its ADD/pool/PAD operators: {have})",
                                  file=file)
         for f in fields(d):
             if f.name not in placement and getattr(d, f.name) != getattr(want, f.name):

@@ -7,7 +7,8 @@ One accelerator and one simulation serve the networks: MLPerf Tiny's anomaly-det
 autoencoder (ten FULLY_CONNECTED layers, weights streamed a byte per cycle), ResNet-8 whole (nine
 CONV_2D, three ADD and the AVERAGE_POOL_2D run by the sequencer's vector unit, RESHAPE aliased,
 the FULLY_CONNECTED; SOFTMAX stays on the host, so the output is the int8 logits) with
-approximate multipliers on some layers, a CONV_2D chain with
+approximate multipliers on some layers, a CONV_2D chain with a PAD and a MAX_POOL_2D (the
+vector unit's other two operators), a CONV_2D chain with
 filter and kernel selects, an approximate multiplier and weight remaps (copied a byte at a
 time), the same chain with a DEPTHWISE_CONV_2D, which stops with UNSUPPORTED_LAYER, and the chain
 with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS), and without its
@@ -85,6 +86,9 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     cases.append((chain, "no plan", None))
     # ResNet-8 on a CIFAR-10 image (its input: pixel - 128)
     cases.append((resnet8, parse_assignment(RESNET8_ASSIGNMENT, "<resnet8>"), quantize_input(resnet8, cifar)))
+    # the chain with a PAD and a MAX_POOL_2D after its first conv
+    cases.append((load_tflite(conv_chain(tmp / "pool.tflite", pad_pool=True)), None,
+                  rng.integers(-128, 128, (2, 6, 6, 3))))
     nets, expected, images = [], [], []
     for graph, assignment, x in cases:
         im = build_images(graph, CONFIG, lib, None if isinstance(assignment, str) else assignment)
@@ -181,3 +185,11 @@ def test_resnet8_runs_whole_on_chip_with_approximate_multipliers(device_run) -> 
     for run in runs:
         assert run["layers"] == 14 and run["status"]["NET_DONE"] and not run["status"]["ERROR"]
         print(f"ResNet-8 on chip: {run['cycles']} cycles per inference")
+
+
+def test_pad_and_max_pool_run_on_chip(device_run) -> None:
+    images, _net, _want, _got = device_run[6]
+    assert [d.key for d in images.config.descriptors()] == ["0", "pad:0", "max_pool_2d:0", "1", "2"]
+    runs = _check_outputs(device_run[6])
+    assert all(run["layers"] == 5 for run in runs)
+    assert len({run["output"] for run in runs}) == 2

@@ -9,7 +9,7 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, VectorUnit
+from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, OP_PAD, VectorUnit
 from rtlgen.bitstream.format import Geometry
 from rtlgen.emulate import ops
 from rtlgen.nn import quant
@@ -118,3 +118,21 @@ def test_pools_match_tflite(kind, shape, filt, stride, padding, act) -> None:
     assert np.array_equal(mem[:base], init[:base]) and not mem[base + want.size:].any()
     per_byte = filt[0] * filt[1] + (28 if kind == "avg" else 3)
     assert cycles == want.size * per_byte + 1, cycles
+
+
+def test_pad_matches_the_emulation() -> None:
+    """PAD of height and width (the digits model's 4x4x8 -> 6x6x8), here uneven: 1 row before,
+    2 after, 2 columns before, 0 after; the added bytes hold the value."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (1, 4, 5, 3)).astype(np.int8)
+    want = ops.pad_spatial(x, ((1, 2), (2, 0)), -7)[0]
+    g = Geometry(4, 5, 3, 7, 7, 3, 1, 1, 1, 1, 1, 2)
+    init = np.zeros(1 << ADDR_BITS, np.int8)
+    init[3:3 + x.size] = x.ravel()
+    mem, cycles = _run(init, dict(op=OP_PAD, in_base=3, out_base=400, pad_value=-7, act_min=-128, act_max=127,
+                                  in_h=g.in_h, in_w=g.in_w, in_c=g.in_c, out_h=g.out_h, out_w=g.out_w, k_h=1, k_w=1,
+                                  stride_h=1, stride_w=1, pad_top=g.pad_top, pad_left=g.pad_left))
+    diff = _first_difference(mem[400:400 + want.size], want)
+    assert not diff, diff
+    assert np.array_equal(mem[:400], init[:400]) and not mem[400 + want.size:].any()
+    assert cycles == 4 * want.size + 1, cycles

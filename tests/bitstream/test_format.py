@@ -321,7 +321,9 @@ def _ops() -> tuple[bsm.OpDescriptor, ...]:
                              act_min=-100, act_max=127, after_layers=5)
     mx = bsm.PoolDescriptor(0, "max_pool_2d", Geometry(5, 5, 3, 3, 3, 3, 2, 2, 2, 2, 0, 0), 0, 200,
                             after_layers=0)
-    return (add, avg, mx)
+    pad = bsm.PadDescriptor(0, Geometry(4, 4, 8, 6, 7, 8, 1, 1, 1, 1, 1, 2), in_base=0, out_base=300, value=-128,
+                            after_layers=5)
+    return (add, avg, mx, pad)
 
 
 def test_version_4_op_descriptors_round_trip_in_graph_order(stream: Bitstream) -> None:
@@ -330,24 +332,26 @@ def test_version_4_op_descriptors_round_trip_in_graph_order(stream: Bitstream) -
     v4 = replace(stream, ops=_ops())
     data = encode(v4)
     assert struct.unpack_from("<H", data, 4)[0] == 4 == bsm.VERSION
-    assert len(data) == len(encode(stream)) + 49 + 37 + 37
+    assert len(data) == len(encode(stream)) + 49 + 37 + 37 + 36
     back = decode(data)
     assert back == v4 and encode(back) == data and back.layers == stream.layers
     assert bsm.from_dict(json.loads(bsm.dumps_json(v4))) == v4
     order = [d.key for d in v4.descriptors()]
-    assert order == ["max_pool_2d:0", "0", "1", "add:0", "2", "3", "fc:0", "average_pool_2d:0"]
+    assert order == ["max_pool_2d:0", "0", "1", "add:0", "2", "3", "fc:0", "average_pool_2d:0", "pad:0"]
     text = bsm.describe(data)
-    assert "5 layer descriptors and 3 op descriptors" in text
+    assert "5 layer descriptors and 4 op descriptors" in text
     (count_at,) = (int(m) for m in re.findall(r"@(\d+) 5 layer descriptors", text))
-    assert struct.unpack_from("<H", data, count_at)[0] == 8
+    assert struct.unpack_from("<H", data, count_at)[0] == 9
     # each op at its offset: index, kind code, then its bases
     at = int(re.search(r"@(\d+) op 0 add", text).group(1))
     assert struct.unpack_from("<HB4I", data, at) == (0, 3, 0, 64, 128, 64)
     assert struct.unpack_from("<iibiib B", data, at + 19)[:7] == (-3, 1 << 30, 0, 17, 1717986918, -2, 20)
     at = int(re.search(r"@(\d+) op 0 average_pool_2d", text).group(1))
     assert struct.unpack_from("<HBII12Hbb", data, at) == (0, 4, 128, 0, 8, 8, 4, 1, 1, 4, 8, 8, 1, 1, 0, 0, -100, 127)
-    nxt = int(re.search(r"@(\d+) CRC-32", text).group(1))
-    assert nxt - at == 37
+    pad_at = int(re.search(r"@(\d+) op 0 pad", text).group(1))
+    assert pad_at - at == 37
+    assert struct.unpack_from("<HBII12Hb", data, pad_at) == (0, 6, 0, 300, 4, 4, 8, 6, 7, 8, 1, 1, 1, 1, 1, 2, -128)
+    assert int(re.search(r"@(\d+) CRC-32", text).group(1)) - pad_at == 36
     at = int(re.search(r"@(\d+) op 0 max_pool_2d", text).group(1))
     assert data[at + 2] == 5 and int(re.search(r"@(\d+) layer 0 conv2d", text).group(1)) - at == 37
 
@@ -380,6 +384,8 @@ def test_version_4_bad_op_descriptors_are_refused_at_their_offset(stream: Bitstr
     with pytest.raises(ValueError, match=r"^average_pool_2d:0 has 4 input channels but 5 output channels; a pool "
                                          r"keeps them$"):
         bsm.PoolDescriptor(0, "average_pool_2d", Geometry(8, 8, 4, 1, 1, 5, 8, 8), 0, 10)
+    with pytest.raises(ValueError, match=r"^pad:0 output 5x7 cannot hold the 4x4 input after padding 2,2$"):
+        bsm.PadDescriptor(0, Geometry(4, 4, 8, 5, 7, 8, 1, 1, 1, 1, 2, 2), 0, 300, 0)
     with pytest.raises(ValueError, match=r"^add:0 is described twice$"):
         replace(stream, ops=_ops()[:1] * 2)
     with pytest.raises(ValueError, match=r"^add:0 comes after 9 layer descriptors, but there are 5$"):

@@ -134,7 +134,7 @@ def test_op_descriptors_are_checked_against_the_model(digits) -> None:
     graph, x, y, cands, space = digits
     bs = space.bitstream(space.decode(space.uniform_point(0)), "cafe")
     ops = op_descriptors(graph)
-    assert [d.key for d in ops] == ["add:0", "max_pool_2d:0", "average_pool_2d:0"]
+    assert [d.key for d in ops] == ["add:0", "max_pool_2d:0", "pad:0", "average_pool_2d:0"]
     moved = tuple(dataclasses.replace(d, in_base=100 + i, out_base=7) for i, d in enumerate(ops))
     good = dataclasses.replace(bs, ops=moved)
     want = emulator_from_bitstream(graph, bs, _resolver(cands)).run(x[:8]).logits
@@ -145,7 +145,7 @@ def test_op_descriptors_are_checked_against_the_model(digits) -> None:
         emulator_from_bitstream(graph, dataclasses.replace(bs, ops=(add,)), _resolver(cands), file="cfg.bin")
     pool = dataclasses.replace(ops[1], index=1)
     with pytest.raises(BitstreamError, match=r"^cfg\.bin: op max_pool_2d:1: the model has no such operator \(its "
-                                             r"ADD/pool operators: add:0, max_pool_2d:0, average_pool_2d:0\)$"):
+                                             r"ADD/pool/PAD operators: add:0, max_pool_2d:0, pad:0, average_pool_2d:0\)$"):
         emulator_from_bitstream(graph, dataclasses.replace(bs, ops=(pool,)), _resolver(cands), file="cfg.bin")
 
 
