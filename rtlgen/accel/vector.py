@@ -67,7 +67,6 @@ class VectorUnit(wiring.Component):
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
-        A = self.addr_bits
         x = self.act_rdata.as_signed()
 
         # --- ADD ---------------------------------------------------------------------------
