@@ -23,7 +23,9 @@ Numeric codes. The configuration bitstream (:mod:`rtlgen.bitstream.format`, one 
 the accelerator's layer descriptor (:mod:`rtlgen.accel.descriptor`, fields ``encoding`` and
 ``sel_mode``) use the *same* codes for encodings and granularities, so each vocabulary has one
 table here (:data:`ENCODING_CODES`, :data:`GRANULARITY_CODES`). Only the bitstream codes layer
-kinds (:data:`LAYER_KIND_CODES`): the hardware runs every kind as a convolution (a fully
+kinds (:data:`LAYER_KIND_CODES`, 0..2) and the operators without multipliers that the sequencer
+runs (:data:`OP_KIND_CODES`, 3..6, same byte); the engine has no kind field: it runs every layer
+kind as a convolution (a fully
 connected layer is a 1x1 conv of a 1x1 image, a depthwise one a conv with one input channel per
 kernel). Engines have no code. Each tuple of names lists them in code order. Changing a code
 changes the bitstream formats (config.bin, weights.bin: layer kind codes) and the generated RTL: don't.
@@ -39,7 +41,7 @@ __all__ = [
     "ENCODINGS", "ENCODING_CHOICES", "AUTO_ENCODING", "GRANULARITIES", "LAYER_KINDS", "ENGINE_NAMES", "ENGINE_CHOICES", "WEIGHT_TUNINGS", "TFLITE_MAC_OPS",
     "DEFAULT_ENCODING", "DEFAULT_ENGINE",
     "ENCODING_CODES", "GRANULARITY_CODES", "LAYER_KIND_CODES",
-    "TFLITE_OP_OF_KIND", "KIND_OF_TFLITE_OP",
+    "TFLITE_OP_OF_KIND", "KIND_OF_TFLITE_OP", "OpKind", "OP_KINDS", "OP_KIND_CODES", "TFLITE_OP_OF_OP_KIND",
     "VOCABULARIES", "check_name", "code_of", "name_of",
 ]
 
@@ -47,6 +49,7 @@ Encoding = Literal["signmag", "raw", "offset"]
 EncodingChoice = Literal["auto", "signmag", "raw", "offset"]
 Granularity = Literal["layer", "filter", "kernel"]
 LayerKind = Literal["conv2d", "depthwise_conv2d", "fully_connected"]
+OpKind = Literal["add", "average_pool_2d", "max_pool_2d", "pad"]
 EngineName = Literal["reference", "fast", "native"]
 EngineChoice = Literal["auto", "reference", "fast", "native"]
 WeightTuning = Literal["none", "uniform", "histogram"]
@@ -76,6 +79,14 @@ GRANULARITY_CODES: dict[str, int] = {name: code for code, name in enumerate(GRAN
 #: name -> code of the bitstream's layer ``kind`` byte (the hardware has no such field).
 LAYER_KIND_CODES: dict[str, int] = {name: code for code, name in enumerate(LAYER_KINDS)}
 
+#: The operators without multipliers that the accelerator's sequencer runs (config.bin format 4),
+#: in code order; their codes follow the layer kinds' in the same ``kind`` byte, so a descriptor's
+#: kind tells which layout follows.
+OP_KINDS: tuple[OpKind, ...] = get_args(OpKind)
+OP_KIND_CODES: dict[str, int] = {name: len(LAYER_KINDS) + code for code, name in enumerate(OP_KINDS)}
+#: Op kind -> the TFLite operator it comes from.
+TFLITE_OP_OF_OP_KIND: dict[str, str] = dict(zip(OP_KINDS, ("ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD")))
+
 #: Layer kind -> the TFLite operator it comes from, and back.
 TFLITE_OP_OF_KIND: dict[str, str] = dict(zip(LAYER_KINDS, TFLITE_MAC_OPS))
 KIND_OF_TFLITE_OP: dict[str, str] = {op: kind for kind, op in TFLITE_OP_OF_KIND.items()}
@@ -86,6 +97,7 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "encoding choice": ENCODING_CHOICES,
     "granularity": GRANULARITIES,
     "layer kind": LAYER_KINDS,
+    "op kind": OP_KINDS,
     "emulation engine": ENGINE_CHOICES,
     "weight tuning": WEIGHT_TUNINGS,
     "TFLite MAC operator": TFLITE_MAC_OPS,
@@ -94,6 +106,7 @@ _CODES: dict[str, Mapping[str, int]] = {
     "encoding": ENCODING_CODES,
     "granularity": GRANULARITY_CODES,
     "layer kind": LAYER_KIND_CODES,
+    "op kind": OP_KIND_CODES,
 }
 
 

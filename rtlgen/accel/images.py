@@ -14,6 +14,10 @@ What ``rtlgen bitstream build`` writes. From a model, an accelerator configurati
 * ``weights.bin`` (:mod:`rtlgen.bitstream.weights`): the model's own weights (not tuned) and
   biases in the weight-memory layout of the configuration's ``lanes``. Its model hash is also
   in ``config.bin`` (format version 2), which ties the two images together.
+* ``config.bin`` (format version 4) also describes, in graph order, every ADD, AVERAGE_POOL_2D,
+  MAX_POOL_2D and PAD (op descriptors, :mod:`rtlgen.bitstream.opdesc`: their parameters as the
+  emulator derives them from the model); RESHAPE needs none (the plan aliases it) and a trailing
+  SOFTMAX stays on the host (the plan's output is its input, the int8 logits).
 
 Units. When the configuration lists its ``[[unit]]`` banks, each layer runs on the first unit
 whose bank holds every multiplier it uses (matched by table hash, so an exact multiplier under
@@ -44,6 +48,7 @@ from rtlgen.accel.config import AccelConfig
 from rtlgen.bitstream import format as bsmod
 from rtlgen.bitstream import weights as wmod
 from rtlgen.bitstream.memplan import plan_activations
+from rtlgen.bitstream.opdesc import op_descriptors
 from rtlgen.errors import BitstreamError, CatalogError, ConfigError
 
 __all__ = ["Images", "build_images", "check_fits"]
@@ -221,7 +226,7 @@ def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any 
     (in_base, in_bytes), (out_base, out_bytes) = mem.input, mem.output
     stream = bsmod.Bitstream(accel_hash=resolved.config_hash(), units=units, layers=tuple(descs),
                              model_hash=weights.model_hash, input_base=in_base, input_bytes=in_bytes,
-                             output_base=out_base, output_bytes=out_bytes)
+                             output_base=out_base, output_bytes=out_bytes, ops=op_descriptors(graph, mem))
     check_fits(stream, weights, config)
     return Images(stream, weights, named, chosen)
 

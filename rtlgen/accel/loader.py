@@ -14,7 +14,7 @@ it checks, in the order of the image's Python decoder (:func:`rtlgen.bitstream.f
 1. magic, byte by byte: ``RTL`` then ``B`` or ``W`` (``BAD_MAGIC`` at the first differing byte);
 2. once the header is in (12 or 32 bytes): version (``BAD_VERSION`` at 4: only format version
    :data:`~rtlgen.bitstream.format.VERSION` of ``config.bin``, although ``decode`` still reads
-   versions 1 and 2, and version :data:`~rtlgen.bitstream.weights.VERSION` of ``weights.bin``), flags
+   versions 1 to 3, and version :data:`~rtlgen.bitstream.weights.VERSION` of ``weights.bin``), flags
    (``BAD_FLAGS`` at 6), a declared length of at least header + 4 (``BAD_LENGTH`` at 8); a frame
    that ends inside the header is ``TRUNCATED`` at the number of bytes received;
 3. the declared length against the bytes received: ``tlast`` early is ``TRUNCATED`` (offset =
@@ -328,7 +328,8 @@ class DeviceFrontend(wiring.Component):
     of one layer: the ports ``eng_*`` drive the engine's host ports while ``seq_busy`` is high,
     and ``act_*`` (owned while ``act_owner`` is high) give ``ACT_ADDR``/``ACT_DATA`` the
     activation memory's host port (``act_rdata`` in: its read data, one cycle after
-    ``act_addr``)."""
+    ``act_addr``), and the sequencer's vector unit while it runs an op descriptor (ADD, pools;
+    the engine is idle then)."""
 
     def __init__(self, accel_hash: str, capacity: int, *, lanes: int, weights_capacity: int,
                  engine: Any = None):
@@ -393,8 +394,12 @@ class DeviceFrontend(wiring.Component):
                 m.d.sync += owner.eq(0)
             with m.Elif(regs.act_addr_we | regs.act_data_we | regs.act_data_re):
                 m.d.sync += owner.eq(1)
-            m.d.comb += [self.act_owner.eq(owner | regs.act_data_we), self.act_addr.eq(act_addr),
-                         self.act_we.eq(regs.act_data_we), self.act_wdata.eq(regs.act_data_wdata[:8])]
+            # while an op descriptor runs, the sequencer's vector unit has the port instead
+            m.d.comb += [self.act_owner.eq(owner | regs.act_data_we | sq.act_own),
+                         self.act_addr.eq(Mux(sq.act_own, sq.act_addr, act_addr)),
+                         self.act_we.eq(Mux(sq.act_own, sq.act_we, regs.act_data_we)),
+                         self.act_wdata.eq(Mux(sq.act_own, sq.act_wdata, regs.act_data_wdata[:8])),
+                         sq.act_rdata.eq(self.act_rdata)]
         with m.If(soft_reset):
             m.d.sync += act_addr.eq(0)
         with m.Elif(regs.act_addr_we):

@@ -183,7 +183,7 @@ REGISTERS: tuple[Register, ...] = (
     Register("WEIGHTS_ADDR", 0x48, "rw", 0, "byte address in the weights store for WEIGHTS_DATA"),
     Register("WEIGHTS_DATA", 0x4C, "ro", 0, "weights store byte at WEIGHTS_ADDR (weights.bin byte WEIGHTS_ADDR + 12)"),
     Register("RUN_CYCLES", 0x50, "ro", 0, "cycles of the last network run, from START to NET_DONE (or to the stop)"),
-    Register("LAYERS_DONE", 0x54, "ro", 0, "layer descriptors the sequencer finished in the current or last run"),
+    Register("LAYERS_DONE", 0x54, "ro", 0, "descriptors (layer and op) the sequencer finished in the current or last run"),
     Register("ACT_ADDR", 0x58, "rw", 0, "byte address in the activation memory for ACT_DATA; every ACT_DATA "
                                         "access increments it", device_held=True),
     Register("ACT_DATA", 0x5C, "rw", 0, "activation memory byte: a write stores bits 7..0 at ACT_ADDR, a read "

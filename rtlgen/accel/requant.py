@@ -21,7 +21,9 @@ one rounding (half up) of the exact 64-bit product, then the zero point and the 
 
 Pipeline: four register stages, one result per cycle; ``tag`` (e.g. the output address) travels
 with the value. Stage 1 shifts, stage 2 multiplies 32x32 -> 64, stage 3 rounds the high half,
-stage 4 divides by the power of two, adds the zero point and clamps.
+stage 4 divides by the power of two, adds the zero point and clamps. ``out_raw`` gives the int32
+result of stage 4 before the zero point and the clamp (the ADD of :mod:`rtlgen.accel.vector`
+rescales its inputs with it).
 """
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ class Requantizer(Elaboratable):
         self.out_valid = Signal()
         self.out = Signal(signed(8))
         self.out_tag = Signal(unsigned(tag_bits))
+        #: the value before the zero point and the clamp (int32; what an ADD's input rescaling needs)
+        self.out_raw = Signal(signed(32))
         self.busy = Signal()        # a value is in the pipeline
 
     def elaborate(self, platform):
@@ -110,7 +114,7 @@ class Requantizer(Elaboratable):
         m.d.comb += scaled.eq(Mux(single[2], once, (high >> e) + (remainder > threshold)))
         y = Signal(signed(66))
         m.d.comb += y.eq(scaled + zp[2])
-        m.d.sync += self.out.eq(Mux(y < lo[2], lo[2], Mux(y > hi[2], hi[2], y)))
+        m.d.sync += [self.out.eq(Mux(y < lo[2], lo[2], Mux(y > hi[2], hi[2], y))), self.out_raw.eq(scaled[:32])]
         m.d.comb += [self.out_valid.eq(valid[3]), self.out_tag.eq(tag[3]),
                      self.busy.eq(valid[0] | valid[1] | valid[2] | valid[3])]
         return m

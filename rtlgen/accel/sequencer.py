@@ -2,16 +2,24 @@
 
 On an accepted ``CTRL.START`` (:class:`rtlgen.accel.loader.DeviceFrontend`) it walks the
 configuration memory, which holds ``config.bin`` bytes 12..N-5 (address = file offset - 12;
-layout: :mod:`rtlgen.bitstream.format`, version 3), and, for each layer descriptor, the weights
-store, which holds ``weights.bin`` bytes 12..N-5 (layout: :mod:`rtlgen.bitstream.weights`).
+layout: :mod:`rtlgen.bitstream.format`, version 4), and, for each layer descriptor, the weights
+store, which holds ``weights.bin`` bytes 12..N-5 (layout: :mod:`rtlgen.bitstream.weights`). Op
+descriptors (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD) run on its vector unit
+(:mod:`rtlgen.accel.vector`), which then owns the activation memory's port (``act_*``; the
+engine is idle).
 
 Walk, in byte order of ``config.bin`` (every field read one byte per cycle, little-endian):
 
 1. header: skip the accelerator-hash ``str8``, the model-hash ``str8`` and the 16 bytes of the
    network's input/output plan (the host uses those to place the input and find the output);
    read U and skip every unit's bank (per slot: flags, hash ``str8``, name ``str8``); read the
-   layer count;
-2. per descriptor ``i``: index, kind, unit, encoding, granularity; the geometry; ``in_base`` and
+   descriptor count (layer and op descriptors);
+2. per descriptor ``i``: index, kind and the next 3 bytes; an op descriptor (kind 3..6) goes
+   on with its fields (ADD: bases and count, the two inputs' and the output's requantization,
+   the clamp; a pool: bases, geometry, clamp; PAD: bases, geometry, value) into the vector unit, which it starts; it waits
+   for its ``done`` (an ``in_base`` equal to ``out_base`` is ``NO_ACTIVATION_PLAN``, as below)
+   and goes on with the next descriptor. A layer descriptor: unit, encoding, granularity; the
+   geometry; ``in_base`` and
    ``out_base``; the zero points and clamps; then it notes where the per-channel
    (multiplier, shift) pairs and the selects start, reads the first select (the ``layer_sel`` of
    a layer-granularity descriptor) and the weight-remap list (per remap: its slot and where its
@@ -41,7 +49,8 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
 6. the 25 descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), one per cycle, as the
    host ports would write them (``rounding`` single for ``fully_connected``), then ``start``;
    it waits for the engine's ``done`` and goes on with the next descriptor;
-7. after the last one: ``STATUS.NET_DONE``; ``RUN_CYCLES`` holds the cycles from ``START``.
+7. after the last one: ``STATUS.NET_DONE``; ``RUN_CYCLES`` holds the cycles from ``START``,
+   ``LAYERS_DONE`` the descriptors run (layer and op descriptors).
 
 Cost, in cycles, on top of the engine's (:mod:`rtlgen.accel.top`): a field of ``n`` bytes takes
 ``n + 1``; the header about ``3 + 2U + 3*slots`` fields; a descriptor about 60 cycles plus 2 per
@@ -51,7 +60,10 @@ remap, 1 per word); the parameters 11 per output channel; the registers 26, the 
 wait for ``done`` 2. So a layer costs about ``L`` sequencer cycles per weight word (no remaps)
 against the engine's ``out_h*out_w*max(K, L, 3)/K`` cycles per word: the copy takes as long as
 the engine for a fully connected layer (one pixel, ``K >= L``), and a small share of a
-convolution's cycles (``out_h*out_w`` pixels).
+convolution's cycles (``out_h*out_w`` pixels). An op descriptor: about 60 cycles of fields,
+then the vector unit's (:mod:`rtlgen.accel.vector`): ADD ``3*count + 11``, a pool per output
+byte ``k_h*k_w + 3`` (max) or ``k_h*k_w + 28`` (average), PAD 4 per output byte. ResNet-8 (3 ADDs of 16,384, 8,192
+and 4,096 bytes, an 8x8 average pool over 64 channels): about 86,000 + 5,900 cycles of ops.
 """
 from __future__ import annotations
 
@@ -67,13 +79,18 @@ from rtlgen.accel.regmap import ErrorCode
 from rtlgen.bitstream.format import HEADER_SIZE, PLAN_HEADER_SIZE
 from rtlgen.bitstream.weights import HEADER_SIZE as W_HEADER_SIZE
 from rtlgen.bitstream.weights import RECORD_SIZE as W_RECORD_SIZE
-from rtlgen.conventions import LAYER_KIND_CODES
+from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, OP_PAD, VectorUnit
+from rtlgen.conventions import LAYER_KIND_CODES, OP_KIND_CODES
 
 __all__ = ["Sequencer"]
 
 _BUF = 24      # bytes of the field buffer: the largest field read at once (the geometry, a record)
 _KIND_DW = LAYER_KIND_CODES["depthwise_conv2d"]
 _KIND_FC = LAYER_KIND_CODES["fully_connected"]
+_KIND_ADD = OP_KIND_CODES["add"]
+_KIND_AVG = OP_KIND_CODES["average_pool_2d"]
+_KIND_MAX = OP_KIND_CODES["max_pool_2d"]
+_KIND_PAD = OP_KIND_CODES["pad"]
 
 
 class Sequencer(wiring.Component):
@@ -93,6 +110,9 @@ class Sequencer(wiring.Component):
             "eng_wgt_we": Out(1), "eng_wgt_addr": Out(c.weight_addr_bits), "eng_wgt_wdata": Out(c.weight_word_bits),
             "eng_par_we": Out(1), "eng_par_addr": Out(c.channel_addr_bits), "eng_par_wdata": Out(PARAM_BITS),
             "eng_start": Out(1), "eng_done": In(1),
+            # the activation memory's port, owned while act_own is high (an op descriptor runs)
+            "act_own": Out(1), "act_addr": Out(c.activation_addr_bits), "act_we": Out(1), "act_wdata": Out(8),
+            "act_rdata": In(8),
         })
 
     def elaborate(self, platform: Any) -> Module:
@@ -156,6 +176,15 @@ class Sequencer(wiring.Component):
         # descriptor registers
         di = Signal(range(len(FIELDS) + 1))
         cycles = self.cycles
+        # op descriptors: the vector unit, its parameters loaded straight into its ports
+        m.submodules.vector = vu = VectorUnit(c.activation_addr_bits)
+        m.d.comb += [self.act_own.eq(vu.busy), self.act_addr.eq(vu.act_addr), self.act_we.eq(vu.act_we),
+                     self.act_wdata.eq(vu.act_wdata), vu.act_rdata.eq(self.act_rdata),
+                     vu.in_base.eq(in_base), vu.out_base.eq(out_base)]
+        for port, name in (("in_h", "in_h"), ("in_w", "in_w"), ("in_c", "in_c"), ("out_h", "out_h"),
+                           ("out_w", "out_w"), ("k_h", "kh"), ("k_w", "kw"), ("stride_h", "stride_h"),
+                           ("stride_w", "stride_w"), ("pad_top", "pad_top"), ("pad_left", "pad_left")):
+            m.d.comb += getattr(vu, port).eq(geo[name])
 
         with m.If(self.busy):
             m.d.sync += cycles.eq(cycles + 1)
@@ -166,6 +195,24 @@ class Sequencer(wiring.Component):
             m.d.sync += [self.error.eq(1), self.error_code.eq(int(code)), self.error_offset.eq(rec + HEADER_SIZE),
                          self.busy.eq(0)]
             m.next = "IDLE"
+
+        def read_geometry(then: str) -> None:
+            """Body of a state reading the 12 x u16 geometry into ``geo``."""
+            def _(v):
+                m.d.sync += [sig.eq(v[16 * i:16 * i + 16]) for i, sig in enumerate(geo.values())]
+                m.d.sync += cptr.eq(cptr + 24)
+                m.next = then
+            read(24, False, cptr, _)
+
+        def read_bases(then: str) -> None:
+            """Body of a state reading u32 in_base, u32 out_base; equal ones: no plan (a plan never
+            overlaps the two)."""
+            def _(v):
+                m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
+                m.next = then
+                with m.If(v[0:32] == v[32:64]):
+                    fail(ErrorCode.NO_ACTIVATION_PLAN)
+            read(8, False, cptr, _)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -230,20 +277,66 @@ class Sequencer(wiring.Component):
                         m.d.sync += [rec.eq(cptr), index.eq(v[0:16]), kind.eq(v[16:24]), unit.eq(v[24:32]),
                                      enc.eq(v[32:40]), gran.eq(v[40:48]), cptr.eq(cptr + 6)]
                         m.next = "GEOMETRY"
+                        with m.If(v[16:24] == _KIND_ADD):
+                            m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(OP_ADD)]
+                            m.next = "ADD_BASES"
+                        with m.Elif((v[16:24] == _KIND_AVG) | (v[16:24] == _KIND_MAX)):
+                            m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(Mux(v[16:24] == _KIND_AVG, OP_AVG, OP_MAX))]
+                            m.next = "POOL_BASES"
+                        with m.Elif(v[16:24] == _KIND_PAD):
+                            m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(OP_PAD)]
+                            m.next = "PAD_BASES"
                     read(6, False, cptr, _)
-            with m.State("GEOMETRY"):
+            # --- op descriptors (format version 4) --------------------------------------------
+            with m.State("ADD_BASES"):
                 def _(v):
-                    m.d.sync += [sig.eq(v[16 * i:16 * i + 16]) for i, sig in enumerate(geo.values())]
-                    m.d.sync += cptr.eq(cptr + 24)
-                    m.next = "BASES"
-                read(24, False, cptr, _)
-            with m.State("BASES"):
-                def _(v):
-                    m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
-                    m.next = "REQUANT"
-                    with m.If(v[0:32] == v[32:64]):     # no plan (a plan never overlaps the two)
+                    m.d.sync += [in_base.eq(v[0:32]), vu.in2_base.eq(v[32:64]), out_base.eq(v[64:96]),
+                                 vu.count.eq(v[96:128]), cptr.eq(cptr + 16)]
+                    m.next = "ADD_INPUT1"
+                    with m.If(v[0:32] == v[64:96]):
                         fail(ErrorCode.NO_ACTIVATION_PLAN)
-                read(8, False, cptr, _)
+                read(16, False, cptr, _)
+            for n, (zp, mult, shift) in enumerate(((vu.z1, vu.m1, vu.e1), (vu.z2, vu.m2, vu.e2))):
+                with m.State(f"ADD_INPUT{n + 1}"):
+                    def _(v, zp=zp, mult=mult, shift=shift, n=n):
+                        m.d.sync += [zp.eq(v[0:8]), mult.eq(v[32:64]), shift.eq(v[64:70]), cptr.eq(cptr + 9)]
+                        m.next = "ADD_INPUT2" if n == 0 else "ADD_OUTPUT"
+                    read(9, False, cptr, _)
+            with m.State("ADD_OUTPUT"):
+                def _(v):
+                    m.d.sync += [vu.left_shift.eq(v[0:5]), vu.z_out.eq(v[8:16]), vu.m_out.eq(v[40:72]),
+                                 vu.e_out.eq(v[72:78]), cptr.eq(cptr + 10)]
+                    m.next = "OP_CLAMP"
+                read(10, False, cptr, _)
+            with m.State("POOL_BASES"):
+                read_bases("POOL_GEOMETRY")
+            with m.State("POOL_GEOMETRY"):
+                read_geometry("OP_CLAMP")
+            with m.State("PAD_BASES"):
+                read_bases("PAD_GEOMETRY")
+            with m.State("PAD_GEOMETRY"):
+                read_geometry("PAD_VALUE")
+            with m.State("PAD_VALUE"):
+                def _(v):
+                    m.d.sync += [vu.pad_value.eq(v), vu.act_min.eq(-128), vu.act_max.eq(127), cptr.eq(cptr + 1)]
+                    m.next = "OP_START"
+                read(1, False, cptr, _)
+            with m.State("OP_CLAMP"):
+                def _(v):
+                    m.d.sync += [vu.act_min.eq(v[0:8]), vu.act_max.eq(v[8:16]), cptr.eq(cptr + 2)]
+                    m.next = "OP_START"
+                read(2, False, cptr, _)
+            with m.State("OP_START"):
+                m.d.comb += vu.start.eq(1)
+                m.next = "OP_WAIT"
+            with m.State("OP_WAIT"):
+                with m.If(vu.done):
+                    m.d.sync += [li.eq(li + 1), self.layers.eq(self.layers + 1)]
+                    m.next = "RECORD"
+            with m.State("GEOMETRY"):
+                read_geometry("BASES")
+            with m.State("BASES"):
+                read_bases("REQUANT")
             with m.State("REQUANT"):
                 def _(v):
                     m.d.sync += [z_x.eq(v[0:8]), z_y.eq(v[32:40]), act_min.eq(v[64:72]), act_max.eq(v[72:80]),

@@ -56,7 +56,9 @@ beside these ports. ``CTRL.START`` (refused until both images are accepted) then
 on-chip sequencer (:mod:`rtlgen.accel.sequencer`) when the front end was made with the engine's
 configuration (``gen accel --axi`` does): it drives the configuration port, the weight and
 parameter memories and ``start`` in place of the host ports while it runs, layer after layer;
-``ACT_ADDR``/``ACT_DATA`` reach the activation memory through the host port's path. Without it,
+``ACT_ADDR``/``ACT_DATA`` reach the activation memory through the host port's path, as does the
+sequencer's vector unit (ADD, pool and PAD descriptors, :mod:`rtlgen.accel.vector`) while it runs.
+Without it,
 ``CTRL.START`` is a second ``start`` of one layer.
 """
 from __future__ import annotations

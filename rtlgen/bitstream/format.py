@@ -5,13 +5,13 @@ runs, which unit runs it, the operand encoding, which of the unit's multipliers 
 kernel uses, the requantization parameters and, optionally, a weight-code remap per multiplier.
 Weights and biases are not in it: they go to the weight memories separately.
 
-Byte layout, format version 3 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
+Byte layout, format version 4 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
 ``str8`` = ``u8`` byte count followed by that many bytes of ASCII/UTF-8)::
 
     offset  size  field
     ------  ----  -----------------------------------------------------------------------------
     0       4     magic b"RTLB"
-    4       2     u16 format version (3; versions 1 and 2 are still read, see below)
+    4       2     u16 format version (4; versions 1 to 3 are still read, see below)
     6       2     u16 flags, reserved, must be 0
     8       4     u32 N: total length of the bitstream in bytes, this header and the CRC included
     12      ...   str8 accelerator-config hash: ``AccelConfig.config_hash()``
@@ -21,10 +21,12 @@ Byte layout, format version 3 (all integers little-endian; ``uN``/``iN`` = unsig
                   configuration goes with (:func:`rtlgen.bitstream.weights.weights_hash`, 16
                   hex digits), or empty (0 bytes) when it is not tied to one (the
                   accelerator's front end then takes no weights.bin with it)
-            16    activation-memory plan of the network's ends (version 3 only; byte
+            16    activation-memory plan of the network's ends (versions 3 and 4; byte
                   addresses in the accelerator's activation memory, made by
                   :mod:`rtlgen.bitstream.memplan`): u32 input base, u32 input bytes,
-                  u32 output base, u32 output bytes (all 0: no plan)
+                  u32 output base, u32 output bytes (all 0: no plan); the output is
+                  the last operator's the device runs: a trailing SOFTMAX stays on the
+                  host, so the output is its input (the int8 logits)
             1     u8 U: number of compute units
                   per unit u:
             1       u8 M_u: number of multipliers in the unit's bank (slots 0..M_u-1)
@@ -32,8 +34,10 @@ Byte layout, format version 3 (all integers little-endian; ``uN``/``iN`` = unsig
             1         u8 flags: bit 0 = signed multiplier, bits 1..7 reserved (0)
             ...       str8 table hash (``rtlgen.netlist.table.table_hash``: the multiplier's identity)
             ...       str8 name (informative only; identity is the hash)
-            2     u16 L: number of layer descriptors
-                  per layer descriptor:
+            2     u16 L: number of descriptors (version 4: layer and op descriptors, in
+                  graph order, the order the sequencer runs them; each starts with u16
+                  index and u8 kind, the kind code says which of the two layouts follows)
+                  per layer descriptor (kind 0..2):
             2       u16 layer index, 0-based in graph order, numbered per kind as the emulator's
                     assignments are: conv2d and depthwise_conv2d among the model's conv
                     layers (assignment key "N"), fully_connected among its FULLY_CONNECTED
@@ -45,7 +49,7 @@ Byte layout, format version 3 (all integers little-endian; ``uN``/``iN`` = unsig
             24      12 x u16 geometry (:class:`rtlgen.nn.geometry.Geometry`, in its field
                     order): in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w,
                     stride_h, stride_w, pad_top, pad_left
-            8       (version 3 only) u32 in_base, u32 out_base: activation-memory byte
+            8       (versions 3 and 4) u32 in_base, u32 out_base: activation-memory byte
                     addresses of the layer's input and output (NHWC), from the plan (0, 0:
                     no plan)
             4       i32 input zero point
@@ -64,12 +68,45 @@ Byte layout, format version 3 (all integers little-endian; ``uN``/``iN`` = unsig
                       is replaced by the int8 code whose bit pattern is codes[w & 0xFF] (weight
                       tuning, ALWANN); it happens before the operand encoding, so the encoding's
                       correction terms use the replaced weights too
+                  per op descriptor (version 4; an operator without multipliers, run by the
+                  sequencer on the activation memory, bit-exact with
+                  :mod:`rtlgen.emulate.ops`; RESHAPE has none: the plan gives its output its
+                  input's bytes):
+            2       u16 op index, 0-based in graph order among the model's operators of
+                    the same TFLite kind; a (kind, index) pair is described once
+            1       u8 kind: 3 add, 4 average_pool_2d, 5 max_pool_2d, 6 pad
+                    kind 3, ADD (TFLite int8, same shapes, no broadcast; 46 more bytes):
+            16        u32 in_base (first input), u32 in2_base (second input), u32 out_base,
+                      u32 count (elements of each)
+            18        per input (first, second): i32 zero point (-128..127), i32 multiplier
+                      (>= 0), i8 shift (-31..0)
+            1         u8 left shift (0..22; TFLite: 20)
+            9         i32 output zero point (-128..127), i32 multiplier (>= 0), i8 shift
+                      (-31..0)
+            2         i8 activation clamp minimum, maximum
+                    kinds 4 and 5, AVERAGE_POOL_2D and MAX_POOL_2D (34 more bytes):
+            8         u32 in_base, u32 out_base
+            24        12 x u16 geometry as a layer's (out_c = in_c; k_h, k_w: the filter;
+                      pad_top, pad_left: TFLite's padding before; taps outside the input
+                      are left out of the sum, the count and the maximum)
+            2         i8 activation clamp minimum, maximum (the output's zero point and
+                      scale are the input's, as TFLite requires)
+                    kind 6, PAD (height and width only; 33 more bytes):
+            8         u32 in_base, u32 out_base
+            24        12 x u16 geometry: in and out h, w, c (out_c = in_c; out_h = in_h + the
+                      padding before and after), k_h = k_w = 1, strides 1, pad_top and
+                      pad_left the rows and columns before
+            1         i8 the value of the added bytes (TFLite: the zero point)
     N-4     4     u32 CRC-32 (zlib.crc32) of bytes 0..N-5
 
 Version 1 is version 2 without the model-hash field, version 2 is version 3 without the
-activation-memory plan (the 16 header bytes and each descriptor's 8); :func:`decode` reads all
-three (an older bitstream decodes with its ``version``, an empty ``model_hash`` for version 1 and
-zero plan fields, and :func:`encode` writes it back byte for byte). The accelerator's loader (:mod:`rtlgen.accel.loader`) accepts only
+activation-memory plan (the 16 header bytes and each descriptor's 8), version 3 is version 4
+without op descriptors; :func:`decode` reads all four (an older bitstream decodes with its
+``version``, an empty ``model_hash`` for version 1 and zero plan fields, and :func:`encode`
+writes it back byte for byte). In Python the two descriptor lists are kept apart:
+:attr:`Bitstream.layers` (the layer descriptors, what the emulator and the mapper use) and
+:attr:`Bitstream.ops` (the op descriptors, each with ``after_layers``: how many layer
+descriptors precede it in the byte order). The accelerator's loader (:mod:`rtlgen.accel.loader`) accepts only
 :data:`VERSION`.
 
 :func:`decode` checks, in this order: magic, version, flags, declared length against the actual
@@ -79,7 +116,7 @@ the accelerator hash when the caller names the accelerator. Every failure is a
 :class:`~rtlgen.errors.BitstreamError` naming the byte offset (also in its ``offset`` attribute).
 
 The codes of kind, encoding and granularity are :mod:`rtlgen.conventions`'s tables
-(``LAYER_KIND_CODES``, ``ENCODING_CODES``, ``GRANULARITY_CODES``), which the accelerator's
+(``LAYER_KIND_CODES`` and ``OP_KIND_CODES``, ``ENCODING_CODES``, ``GRANULARITY_CODES``), which the accelerator's
 descriptor registers share for encoding and granularity.
 """
 from __future__ import annotations
@@ -95,7 +132,7 @@ from typing import Any
 import numpy as np
 
 from rtlgen.conventions import (DEFAULT_ENCODING, ENCODING_CODES, ENCODINGS, GRANULARITIES, GRANULARITY_CODES, LAYER_KIND_CODES,
-                                LAYER_KINDS, Encoding, Granularity, LayerKind, check_name)
+                                LAYER_KINDS, OP_KIND_CODES, Encoding, Granularity, LayerKind, OpKind, check_name)
 from rtlgen.errors import BitstreamError
 from rtlgen.nn.geometry import Geometry
 from rtlgen.paths import atomic_write_bytes
@@ -112,6 +149,10 @@ __all__ = [
     "Requant",
     "WeightRemap",
     "LayerDescriptor",
+    "AddDescriptor",
+    "PoolDescriptor",
+    "PadDescriptor",
+    "OpDescriptor",
     "Bitstream",
     "encode",
     "decode",
@@ -127,13 +168,15 @@ __all__ = [
 ]
 
 MAGIC = b"RTLB"
-VERSION = 3
+VERSION = 4
 #: The format versions :func:`decode` reads (and :func:`encode` writes, by ``Bitstream.version``).
-READ_VERSIONS = (1, 2, 3)
+READ_VERSIONS = (1, 2, 3, 4)
 #: Bytes of the version-3 plan fields: in the header (after the model hash) and per descriptor.
 PLAN_HEADER_SIZE = 16
 PLAN_LAYER_SIZE = 8
 HEADER_SIZE = 12
+#: Bytes of an op descriptor (version 4), its index and kind included, by op kind.
+OP_DESCRIPTOR_SIZE = {"add": 49, "average_pool_2d": 37, "max_pool_2d": 37, "pad": 36}
 
 #: The twelve u16 of a descriptor's geometry, in byte order (= Geometry's field order).
 GEOMETRY_FIELDS: tuple[str, ...] = tuple(f.name for f in _fields(Geometry))
@@ -321,6 +364,151 @@ class LayerDescriptor:
         return arr.reshape(self.kernel_shape)
 
 
+def _check_op_common(d: Any, what: str) -> None:
+    _check_int(d.index, 0, 0xFFFF, f"{what} index")
+    for name in ("in_base", "out_base"):
+        _check_int(getattr(d, name), 0, 0xFFFFFFFF, f"{what} {d.index} {name}")
+    _check_int(d.after_layers, 0, 0xFFFF, f"{what} {d.index} after_layers")
+    _check_int(d.act_min, -128, 127, f"{what} {d.index} act_min")
+    _check_int(d.act_max, -128, 127, f"{what} {d.index} act_max")
+    if d.act_min > d.act_max:
+        raise ValueError(f"{what} {d.index} act_min {d.act_min} exceeds act_max {d.act_max}")
+
+
+@dataclass(frozen=True)
+class AddDescriptor:
+    """An int8 ADD (format version 4): ``out = clamp(z_out + rescale_out(rescale_1(x1 - z_1) +
+    rescale_2(x2 - z_2)), act_min, act_max)`` with TFLite's ``add.cc`` parameters
+    (:func:`rtlgen.nn.quant.add_params`, :func:`rtlgen.nn.quant.add_quantized`); each
+    ``(zero point, multiplier, shift)`` is per input, then the output's."""
+
+    index: int
+    in_base: int
+    in2_base: int
+    out_base: int
+    count: int
+    input_zero_points: tuple[int, int]
+    input_multipliers: tuple[int, int]
+    input_shifts: tuple[int, int]
+    left_shift: int
+    output_zero_point: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int = -128
+    act_max: int = 127
+    #: how many layer descriptors precede it in config.bin
+    after_layers: int = 0
+
+    @property
+    def kind(self) -> OpKind:
+        return "add"
+
+    @property
+    def key(self) -> str:
+        return f"add:{self.index}"
+
+    def __post_init__(self) -> None:
+        _check_op_common(self, "add")
+        _check_int(self.in2_base, 0, 0xFFFFFFFF, f"add {self.index} in2_base")
+        _check_int(self.count, 1, 0xFFFFFFFF, f"add {self.index} count")
+        for name in ("input_zero_points", "input_multipliers", "input_shifts"):
+            v = tuple(int(x) for x in getattr(self, name))
+            if len(v) != 2:
+                raise ValueError(f"add {self.index} {name} must hold 2 values (one per input), not {len(v)}")
+            object.__setattr__(self, name, v)
+        for i in range(2):
+            _check_int(self.input_zero_points[i], -128, 127, f"add {self.index} input_zero_points[{i}]")
+            _check_int(self.input_multipliers[i], 0, (1 << 31) - 1, f"add {self.index} input_multipliers[{i}]")
+            _check_int(self.input_shifts[i], -31, 0, f"add {self.index} input_shifts[{i}]")
+        _check_int(self.left_shift, 0, 22, f"add {self.index} left_shift")
+        _check_int(self.output_zero_point, -128, 127, f"add {self.index} output_zero_point")
+        _check_int(self.output_multiplier, 0, (1 << 31) - 1, f"add {self.index} output_multiplier")
+        _check_int(self.output_shift, -31, 0, f"add {self.index} output_shift")
+
+    @property
+    def params(self) -> tuple:
+        """``(left_shift, (m1, e1), (m2, e2), (m_out, e_out))``, as :func:`rtlgen.nn.quant.add_params`."""
+        return (self.left_shift, (self.input_multipliers[0], self.input_shifts[0]),
+                (self.input_multipliers[1], self.input_shifts[1]), (self.output_multiplier, self.output_shift))
+
+
+@dataclass(frozen=True)
+class PoolDescriptor:
+    """An int8 AVERAGE_POOL_2D or MAX_POOL_2D (format version 4), as
+    :func:`rtlgen.emulate.ops.average_pool` / :func:`~rtlgen.emulate.ops.max_pool` compute it:
+    ``geometry``'s k_h x k_w window, strides and padding before (``pad_top``, ``pad_left``)."""
+
+    index: int
+    kind: OpKind
+    geometry: Geometry
+    in_base: int
+    out_base: int
+    act_min: int = -128
+    act_max: int = 127
+    after_layers: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.index}"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("average_pool_2d", "max_pool_2d"):
+            raise ValueError(f"pool {self.index}: kind must be average_pool_2d or max_pool_2d, not {self.kind!r}")
+        _check_op_common(self, self.kind)
+        if not isinstance(self.geometry, Geometry):
+            raise TypeError(f"{self.key} geometry must be a Geometry, not {type(self.geometry).__name__}")
+        for name in GEOMETRY_FIELDS:
+            _check_int(getattr(self.geometry, name), 0, 0xFFFF, f"{self.key} geometry.{name}")
+        g = self.geometry
+        if g.in_c != g.out_c:
+            raise ValueError(f"{self.key} has {g.in_c} input channels but {g.out_c} output channels; a pool keeps them")
+        if min(g.in_h, g.in_w, g.out_h, g.out_w, g.k_h, g.k_w, g.stride_h, g.stride_w) < 1:
+            raise ValueError(f"{self.key} geometry needs sizes, filter and strides of at least 1: {g}")
+
+
+@dataclass(frozen=True)
+class PadDescriptor:
+    """An int8 PAD of height and width (format version 4), as the emulator's
+    :func:`rtlgen.emulate.ops.pad_spatial`: ``geometry`` as the layout says, ``value`` in the
+    added bytes."""
+
+    index: int
+    geometry: Geometry
+    in_base: int
+    out_base: int
+    value: int
+    after_layers: int = 0
+
+    @property
+    def kind(self) -> OpKind:
+        return "pad"
+
+    @property
+    def key(self) -> str:
+        return f"pad:{self.index}"
+
+    # a PAD has no clamp: the common checks see the full range
+    act_min = -128
+    act_max = 127
+
+    def __post_init__(self) -> None:
+        _check_op_common(self, "pad")
+        _check_int(self.value, -128, 127, f"pad {self.index} value")
+        if not isinstance(self.geometry, Geometry):
+            raise TypeError(f"{self.key} geometry must be a Geometry, not {type(self.geometry).__name__}")
+        g = self.geometry
+        for name in GEOMETRY_FIELDS:
+            _check_int(getattr(g, name), 0, 0xFFFF, f"{self.key} geometry.{name}")
+        if (g.k_h, g.k_w, g.stride_h, g.stride_w) != (1, 1, 1, 1) or g.in_c != g.out_c:
+            raise ValueError(f"{self.key} geometry must have a 1x1 filter, strides 1 and out_c = in_c: {g}")
+        if g.out_h < g.in_h + g.pad_top or g.out_w < g.in_w + g.pad_left or min(g.in_h, g.in_w) < 1:
+            raise ValueError(f"{self.key} output {g.out_h}x{g.out_w} cannot hold the {g.in_h}x{g.in_w} input after "
+                             f"padding {g.pad_top},{g.pad_left}")
+
+
+OpDescriptor = AddDescriptor | PoolDescriptor | PadDescriptor
+
+
 @dataclass(frozen=True)
 class Bitstream:
     """A whole configuration: the units' multiplier banks and the layer descriptors.
@@ -340,12 +528,27 @@ class Bitstream:
     input_bytes: int = 0
     output_base: int = 0
     output_bytes: int = 0
+    #: the operators without multipliers the device runs (format version 4), each placed
+    #: after ``after_layers`` layer descriptors; kept sorted by it (ties: in the given order)
+    ops: tuple[OpDescriptor, ...] = ()
+
+    def descriptors(self) -> list[LayerDescriptor | OpDescriptor]:
+        """Layer and op descriptors in config.bin's byte order (the order the device runs them)."""
+        out: list[LayerDescriptor | OpDescriptor] = []
+        j = 0
+        for i in range(len(self.layers) + 1):
+            while j < len(self.ops) and self.ops[j].after_layers == i:
+                out.append(self.ops[j])
+                j += 1
+            if i < len(self.layers):
+                out.append(self.layers[i])
+        return out
 
     @property
     def has_plan(self) -> bool:
         """Whether an activation-memory plan is recorded (some base or size is not 0)."""
         return any((self.input_base, self.input_bytes, self.output_base, self.output_bytes)) or any(
-            layer.in_base or layer.out_base for layer in self.layers)
+            layer.in_base or layer.out_base for layer in (*self.layers, *self.ops))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accel_hash", normalize_accel_hash(self.accel_hash))
@@ -370,8 +573,22 @@ class Bitstream:
             for m in bank:
                 if not isinstance(m, MultiplierRef):
                     raise TypeError(f"unit {u} multipliers must be MultiplierRef, not {type(m).__name__}")
-        if len(self.layers) > 0xFFFF:
-            raise ValueError(f"too many layers: {len(self.layers)}")
+        # kept in byte order: by after_layers, ties in the given order
+        object.__setattr__(self, "ops", tuple(sorted(self.ops, key=lambda op: op.after_layers)))
+        if self.ops and self.version < 4:
+            raise ValueError(f"a version-{self.version} bitstream has no op descriptors; write version 4")
+        op_keys: set[str] = set()
+        for op in self.ops:
+            if not isinstance(op, (AddDescriptor, PoolDescriptor, PadDescriptor)):
+                raise TypeError(f"ops must be AddDescriptor, PoolDescriptor or PadDescriptor, not {type(op).__name__}")
+            if op.after_layers > len(self.layers):
+                raise ValueError(f"{op.key} comes after {op.after_layers} layer descriptors, but there are "
+                                 f"{len(self.layers)}")
+            if op.key in op_keys:
+                raise ValueError(f"{op.key} is described twice")
+            op_keys.add(op.key)
+        if len(self.layers) + len(self.ops) > 0xFFFF:
+            raise ValueError(f"too many descriptors: {len(self.layers) + len(self.ops)}")
         seen: set[str] = set()
         for layer in self.layers:
             if layer.key in seen:
@@ -435,8 +652,11 @@ def encode(bs: Bitstream) -> bytes:
             out.append(1 if m.signed else 0)
             str8(m.hash)
             str8(m.name)
-    out += struct.pack("<H", len(bs.layers))
-    for layer in bs.layers:
+    out += struct.pack("<H", len(bs.layers) + len(bs.ops))
+    for layer in bs.descriptors():
+        if not isinstance(layer, LayerDescriptor):
+            out += _encode_op(layer)
+            continue
         out += struct.pack("<HBBBB", layer.index, LAYER_KIND_CODES[layer.kind], layer.unit,
                            ENCODING_CODES[layer.encoding], GRANULARITY_CODES[layer.granularity])
         out += struct.pack("<12H", *(getattr(layer.geometry, f) for f in GEOMETRY_FIELDS))
@@ -457,6 +677,26 @@ def encode(bs: Bitstream) -> bytes:
     struct.pack_into("<I", out, 8, total)
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
+
+
+def _encode_op(op: OpDescriptor) -> bytes:
+    """An op descriptor's bytes (module docstring)."""
+    head = struct.pack("<HB", op.index, OP_KIND_CODES[op.kind])
+    if isinstance(op, AddDescriptor):
+        body = struct.pack("<4I", op.in_base, op.in2_base, op.out_base, op.count)
+        for i in range(2):
+            body += struct.pack("<iib", op.input_zero_points[i], op.input_multipliers[i], op.input_shifts[i])
+        body += struct.pack("<Biibbb", op.left_shift, op.output_zero_point, op.output_multiplier, op.output_shift,
+                            op.act_min, op.act_max)
+    else:
+        body = struct.pack("<II", op.in_base, op.out_base)
+        body += struct.pack("<12H", *(getattr(op.geometry, f) for f in GEOMETRY_FIELDS))
+        if isinstance(op, PadDescriptor):
+            body += struct.pack("<b", op.value)
+        else:
+            body += struct.pack("<bb", op.act_min, op.act_max)
+    assert len(head + body) == OP_DESCRIPTOR_SIZE[op.kind]
+    return head + body
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,6 +745,27 @@ class _Reader:
                 return name
         raise _fail(f"{what} code {code} is unknown; valid: "
                     + ", ".join(f"{c} {n}" for n, c in codes.items()), start, self.file)
+
+
+def _decode_op(r: _Reader, index: int, kind: str, after: int, start: int) -> OpDescriptor:
+    """The op descriptor whose index and kind were just read (``start``: its offset)."""
+    try:
+        if kind == "add":
+            in_base, in2_base, out_base, count = r.unpack("<4I", f"bases and count of add {index}")
+            z1, m1, e1 = r.unpack("<iib", f"first input's requantization of add {index}")
+            z2, m2, e2 = r.unpack("<iib", f"second input's requantization of add {index}")
+            ls, zo, mo, eo, amin, amax = r.unpack("<Biibbb", f"output requantization of add {index}")
+            return AddDescriptor(index, in_base, in2_base, out_base, count, (z1, z2), (m1, m2), (e1, e2), ls,
+                                 zo, mo, eo, amin, amax, after)
+        in_base, out_base = r.unpack("<II", f"bases of {kind} {index}")
+        geo = r.unpack("<12H", f"geometry of {kind} {index}")
+        if kind == "pad":
+            (value,) = r.unpack("<b", f"value of pad {index}")
+            return PadDescriptor(index, Geometry(*geo), in_base, out_base, value, after)
+        amin, amax = r.unpack("<bb", f"clamp of {kind} {index}")
+        return PoolDescriptor(index, kind, Geometry(*geo), in_base, out_base, amin, amax, after)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _fail(f"op descriptor: {exc}", start, r.file) from None
 
 
 def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | None = None) -> Bitstream:
@@ -569,11 +830,21 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
         units.append(tuple(bank))
     (n_layers,) = r.unpack("<H", "layer count")
     layers = []
+    ops: list[OpDescriptor] = []
     seen: dict[tuple[bool, int], int] = {}
+    seen_ops: dict[str, int] = {}
+    kind_codes = {**LAYER_KIND_CODES, **OP_KIND_CODES} if version >= 4 else LAYER_KIND_CODES
     for i in range(n_layers):
         start = r.pos
         (index,) = r.unpack("<H", f"index of layer descriptor {i}")
-        kind = r.enum(LAYER_KIND_CODES, f"kind of layer {index}")
+        kind = r.enum(kind_codes, f"kind of layer {index}")
+        if kind in OP_KIND_CODES:
+            op = _decode_op(r, index, kind, len(layers), start)
+            if op.key in seen_ops:
+                raise _fail(f"{op.key} is described twice (first at byte offset {seen_ops[op.key]})", start, file)
+            seen_ops[op.key] = start
+            ops.append(op)
+            continue
         if (kind == "fully_connected", index) in seen:
             raise _fail(f"{kind} layer {index} is described twice (first at byte offset "
                         f"{seen[(kind == 'fully_connected', index)]})", start, file)
@@ -629,7 +900,7 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
         raise _fail(f"{total - 4 - r.pos} unparsed bytes before the CRC", r.pos, file)
     bs = Bitstream(accel_hash=accel_hash, units=tuple(units), layers=tuple(layers), version=version,
                    model_hash=model_hash, input_base=plan[0], input_bytes=plan[1], output_base=plan[2],
-                   output_bytes=plan[3])
+                   output_bytes=plan[3], ops=tuple(ops))
     if expect_accel is not None:
         want = normalize_accel_hash(expect_accel)
         if accel_hash != want:
@@ -662,6 +933,11 @@ def to_dict(bs: Bitstream) -> dict[str, Any]:
         layer["requant"]["multipliers"] = list(layer["requant"]["multipliers"])
         layer["requant"]["shifts"] = list(layer["requant"]["shifts"])
     d["units"] = [list(bank) for bank in d["units"]]
+    d["ops"] = [{"kind": op.kind, **asdict(op)} for op in bs.ops]
+    for op in d["ops"]:
+        for name, v in op.items():
+            if isinstance(v, tuple):
+                op[name] = list(v)
     return d
 
 
@@ -689,9 +965,20 @@ def from_dict(d: dict[str, Any], *, file: str | None = None) -> Bitstream:
                 requant=Requant(**ld["requant"]), selects=tuple(ld["selects"]),
                 weight_remap=tuple(WeightRemap(r["slot"], bytes(r["codes"])) for r in ld.get("weight_remap", ())),
                 in_base=ld.get("in_base", 0), out_base=ld.get("out_base", 0)))
+        ops: list[OpDescriptor] = []
+        for i, od in enumerate(d.get("ops", ())):
+            where = f"ops[{i}]"
+            od = dict(od)
+            kind = od.pop("kind")
+            if kind == "add":
+                ops.append(AddDescriptor(**od))
+            elif kind == "pad":
+                ops.append(PadDescriptor(**{**od, "geometry": Geometry(**od["geometry"])}))
+            else:
+                ops.append(PoolDescriptor(kind=kind, **{**od, "geometry": Geometry(**od["geometry"])}))
         where = "bitstream"
         return Bitstream(accel_hash=d["accel_hash"], units=tuple(units), layers=tuple(layers), version=version,
-                         model_hash=d.get("model_hash", ""),
+                         model_hash=d.get("model_hash", ""), ops=tuple(ops),
                          **{k: d.get(k, 0) for k in ("input_base", "input_bytes", "output_base", "output_bytes")})
     except KeyError as exc:
         raise ConfigError(f"{where}: missing field {exc.args[0]!r}", file=file) from None
@@ -745,9 +1032,25 @@ def describe(data: bytes, *, file: str | None = None) -> str:
         for s, m in enumerate(bank):
             lines.append(f"  @{pos}   slot {s}: {m.name or '(unnamed)'} hash {m.hash} {'signed' if m.signed else 'unsigned'}")
             pos += 3 + len(m.hash.encode()) + len(m.name.encode())
-    lines.append(f"  @{pos} {len(bs.layers)} layer descriptors")
+    lines.append(f"  @{pos} {len(bs.layers)} layer descriptors"
+                 + (f" and {len(bs.ops)} op descriptors" if bs.version >= 4 else ""))
     pos += 2
-    for layer in bs.layers:
+    for layer in bs.descriptors():
+        if not isinstance(layer, LayerDescriptor):
+            if isinstance(layer, AddDescriptor):
+                what = (f"{layer.count} elements at {layer.in_base} + at {layer.in2_base} -> at {layer.out_base}; "
+                        f"zero points {layer.input_zero_points[0]}, {layer.input_zero_points[1]} -> "
+                        f"{layer.output_zero_point}")
+            else:
+                g = layer.geometry
+                what = (f"{g.in_h}x{g.in_w}x{g.in_c} at {layer.in_base} -> {g.out_h}x{g.out_w}x{g.out_c} at "
+                        f"{layer.out_base}, filter {g.k_h}x{g.k_w} stride {g.stride_h}x{g.stride_w} pad "
+                        f"{g.pad_top},{g.pad_left}")
+            what += (f"; value {layer.value}" if isinstance(layer, PadDescriptor)
+                     else f"; clamp {layer.act_min}..{layer.act_max}")
+            lines.append(f"  @{pos} op {layer.index} {layer.kind}: {what}")
+            pos += OP_DESCRIPTOR_SIZE[layer.kind]
+            continue
         g = layer.geometry
         sel = layer.select_array()
         counts = np.bincount(np.asarray(sel).ravel(), minlength=len(bs.units[layer.unit]))

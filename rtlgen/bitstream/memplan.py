@@ -11,7 +11,8 @@ Allocator. Every tensor that an operator reads or writes and that is not a const
 biases, shapes) is a *buffer* of ``prod(shape) * itemsize`` bytes (the batch dimension is 1), laid
 out NHWC as the engine reads it. Its lifetime runs from the operator that writes it (the graph's
 inputs: before the first operator) to the last operator that reads it (the graph's outputs:
-after the last one). ``RESHAPE`` writes no bytes: its output is its input's buffer (same bytes in
+after the last one). A trailing ``SOFTMAX`` (:data:`HOST_OPS`) is left to the host: the
+network's output in the plan is its input (the int8 logits) and it has no buffer. ``RESHAPE`` writes no bytes: its output is its input's buffer (same bytes in
 the same order), so the two share one buffer whose lifetime is the union of theirs. Buffers are
 placed greedily in order of their first write, each at the lowest byte address where it overlaps
 no already placed buffer whose lifetime meets its own (first fit). So an operator's output never
@@ -30,10 +31,24 @@ import numpy as np
 
 from rtlgen.errors import BitstreamError
 
-__all__ = ["MemoryPlan", "plan_activations", "with_plan", "ALIAS_OPS"]
+__all__ = ["MemoryPlan", "plan_activations", "with_plan", "ALIAS_OPS", "HOST_OPS", "device_ops"]
 
 #: Operators whose output is their first input's bytes, unchanged (no copy, same buffer).
 ALIAS_OPS = ("RESHAPE",)
+#: Operators that stay on the host when they end the network: the device's output is then their
+#: input (SOFTMAX: the int8 logits), and they get no buffer.
+HOST_OPS = ("SOFTMAX",)
+
+
+def device_ops(graph: Any) -> tuple[list[Any], int]:
+    """The operators the device runs (all but a trailing :data:`HOST_OPS` operator that makes
+    the graph's output) and the tensor that is the device's output."""
+    ops = list(graph.ops)
+    out = graph.outputs[0]
+    if ops and ops[-1].kind in HOST_OPS and ops[-1].outputs[0] == out:
+        out = ops[-1].inputs[0]
+        ops = ops[:-1]
+    return ops, out
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,8 @@ def plan_activations(graph: Any, capacity: int | None = None, *, source: str | N
     ``capacity``: the activation memory's bytes; when the plan needs more, a
     :class:`BitstreamError` (``source``: the file to name) says how many bytes are needed and
     how many there are."""
-    n_ops = len(graph.ops)
+    ops, output = device_ops(graph)
+    n_ops = len(ops)
     is_const = [t.data is not None for t in graph.tensors]
     # alias groups: RESHAPE outputs share their input's buffer
     root: dict[int, int] = {}
@@ -85,7 +101,7 @@ def plan_activations(graph: Any, capacity: int | None = None, *, source: str | N
             t = root[t]
         return t
 
-    for op in graph.ops:
+    for op in ops:
         if op.kind in ALIAS_OPS and op.inputs and not is_const[op.inputs[0]]:
             root[op.outputs[0]] = find(op.inputs[0])
     start: dict[int, int] = {}
@@ -100,12 +116,11 @@ def plan_activations(graph: Any, capacity: int | None = None, *, source: str | N
 
     for t in graph.inputs:
         touch(t, -1)
-    for i, op in enumerate(graph.ops):
+    for i, op in enumerate(ops):
         for t in (*op.inputs, *op.outputs):
             if t >= 0 and not is_const[t]:
                 touch(t, i)
-    for t in graph.outputs:
-        touch(t, n_ops)
+    touch(output, n_ops)
     placed: list[tuple[int, int, int, int]] = []     # (base, end address, first, last)
     base_of: dict[int, int] = {}
     for r in sorted(start, key=lambda r: (start[r], r)):
@@ -120,7 +135,7 @@ def plan_activations(graph: Any, capacity: int | None = None, *, source: str | N
     needed = max((e for _, e, _, _ in placed), default=0)
     tensors = {t for t in range(len(graph.tensors)) if find(t) in base_of}
     plan = MemoryPlan({t: base_of[find(t)] for t in tensors}, {t: _bytes(graph.tensors[t]) for t in tensors},
-                      needed, graph.inputs[0], graph.outputs[0])
+                      needed, graph.inputs[0], output)
     if capacity is not None and needed > capacity:
         raise BitstreamError(f"the activations of {graph.source} need {needed} bytes of activation memory "
                              f"(tensors live at the same time, placed first fit), the accelerator has "
@@ -129,19 +144,26 @@ def plan_activations(graph: Any, capacity: int | None = None, *, source: str | N
 
 
 def with_plan(stream: Any, graph: Any, capacity: int | None = None, *, source: str | None = None) -> Any:
-    """``stream`` (a :class:`~rtlgen.bitstream.format.Bitstream` describing layers of ``graph``)
-    with ``graph``'s plan: each descriptor's ``in_base``/``out_base`` and the network's input and
-    output regions, written as format version 3. ``capacity``/``source``: as
-    :func:`plan_activations` (a :class:`BitstreamError` when the activations do not fit)."""
+    """``stream`` (a :class:`~rtlgen.bitstream.format.Bitstream` describing every MAC layer of
+    ``graph``, as the mapper writes it) made runnable on the device: ``graph``'s plan (each
+    descriptor's ``in_base``/``out_base``, the network's input and output regions) and the op
+    descriptors of its other operators (:func:`rtlgen.bitstream.opdesc.op_descriptors`), in the
+    current format version: what :func:`rtlgen.accel.images.build_images` writes.
+    ``capacity``/``source``: as :func:`plan_activations` (a :class:`BitstreamError` when the
+    activations do not fit)."""
     from dataclasses import replace
 
     from rtlgen.bitstream.format import VERSION
+    from rtlgen.bitstream.opdesc import op_descriptors
     from rtlgen.emulate.from_bitstream import op_of_key
 
-    plan = plan_activations(graph, capacity, source=source)
     ops = op_of_key(graph)
+    if sorted(d.key for d in stream.layers) != sorted(ops):
+        raise BitstreamError(f"the bitstream describes {len(stream.layers)} of the {len(ops)} MAC layers of "
+                             f"{graph.source}; a device run needs all of them", file=source)
+    plan = plan_activations(graph, capacity, source=source)
     layers = tuple(replace(d, **dict(zip(("in_base", "out_base"), plan.op_bases(graph.ops[ops[d.key]]))))
                    for d in stream.layers)
     (in_base, in_bytes), (out_base, out_bytes) = plan.input, plan.output
     return replace(stream, version=VERSION, layers=layers, input_base=in_base, input_bytes=in_bytes,
-                   output_base=out_base, output_bytes=out_bytes)
+                   output_base=out_base, output_bytes=out_bytes, ops=op_descriptors(graph, plan))

@@ -4,7 +4,10 @@ The bitstream (:mod:`rtlgen.bitstream.format`) names multipliers by table hash a
 geometry and requantization; the model file carries weights and biases. Before emulating,
 :func:`check_bitstream` makes sure the two belong together: every described layer must exist in
 the model with the same kind, geometry, zero points, clamp and per-channel requantization, else
-a :class:`~rtlgen.errors.BitstreamError` names the layer, the field, and both values.
+a :class:`~rtlgen.errors.BitstreamError` names the layer, the field, and both values. Op
+descriptors (format version 4: ADD, the pools, PAD) are checked the same way, every field but their
+activation-memory bases and position (:func:`rtlgen.bitstream.opdesc.op_descriptors` of the
+model); the emulator then computes those operators from the model, as it does without them.
 
 The weights may come from the second image, ``weights.bin`` (:mod:`rtlgen.bitstream.weights`),
 instead of the model: :func:`emulator_from_images` checks that the image is the model's (its
@@ -71,6 +74,29 @@ def check_bitstream(graph: Any, bs: bsmod.Bitstream, layers: dict[int, Any] | No
             if got[key] != value:
                 raise BitstreamError(f"layer {d.key}: {key} is {got[key]} in the bitstream but {value} in the model "
                                      f"({graph.source}); the bitstream was made for another model", file=file)
+    if bs.ops:
+        _check_ops(graph, bs, file=file)
+
+
+def _check_ops(graph: Any, bs: bsmod.Bitstream, *, file: str | None) -> None:
+    """check_bitstream's part for op descriptors (module docstring)."""
+    from dataclasses import fields
+
+    from rtlgen.bitstream.opdesc import op_descriptors
+
+    model = {d.key: d for d in op_descriptors(graph)}
+    placement = {"in_base", "in2_base", "out_base", "after_layers"}
+    for d in bs.ops:
+        want = model.get(d.key)
+        if want is None:
+            have = ", ".join(model) or "none"
+            raise BitstreamError(f"op {d.key}: the model has no such operator (its ADD/pool/PAD operators: {have})",
+                                 file=file)
+        for f in fields(d):
+            if f.name not in placement and getattr(d, f.name) != getattr(want, f.name):
+                raise BitstreamError(f"op {d.key}: {f.name} is {getattr(d, f.name)} in the bitstream but "
+                                     f"{getattr(want, f.name)} in the model ({graph.source}); the bitstream was made "
+                                     "for another model", file=file)
 
 
 def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[str], tuple[np.ndarray, bool]],

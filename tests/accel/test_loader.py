@@ -147,9 +147,10 @@ def test_expected_verdict_follows_the_decoders_order() -> None:
     bad = bytearray(data)
     bad[4] = VERSION + 1    # an unknown version and a bad CRC: the version is checked first
     assert expected_verdict(bytes(bad), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
-    # decode still reads versions 1 and 2; this hardware reads only the version it is built for
+    # decode still reads versions 1 to 3; this hardware reads only the version it is built for
     assert expected_verdict(small_bitstream(version=1), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
     assert expected_verdict(small_bitstream(version=2), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
+    assert expected_verdict(small_bitstream(version=3), ACCEL, 1024) == (ErrorCode.BAD_VERSION, 4)
     assert expected_verdict(small_bitstream(OTHER), ACCEL, 1024) == (ErrorCode.ACCEL_HASH_MISMATCH, 12)
     assert expected_verdict(data[:-1], ACCEL, 1024) == (ErrorCode.TRUNCATED, len(data) - 1)
 

@@ -3,8 +3,12 @@ driven only through the host driver (rtlgen.hil.driver.AccelDriver on cocotbext-
 streamed, the input written through ACT_DATA, START, NET_DONE polled, the output read back; each
 output equal byte for byte to the emulation of the same two images.
 
-One accelerator and one simulation serve the three networks: MLPerf Tiny's anomaly-detection
-autoencoder (ten FULLY_CONNECTED layers, weights streamed a byte per cycle), a CONV_2D chain with
+One accelerator and one simulation serve the networks: MLPerf Tiny's anomaly-detection
+autoencoder (ten FULLY_CONNECTED layers, weights streamed a byte per cycle), ResNet-8 whole (nine
+CONV_2D, three ADD and the AVERAGE_POOL_2D run by the sequencer's vector unit, RESHAPE aliased,
+the FULLY_CONNECTED; SOFTMAX stays on the host, so the output is the int8 logits) with
+approximate multipliers on some layers, a CONV_2D chain with a PAD and a MAX_POOL_2D (the
+vector unit's other two operators), a CONV_2D chain with
 filter and kernel selects, an approximate multiplier and weight remaps (copied a byte at a
 time), the same chain with a DEPTHWISE_CONV_2D, which stops with UNSUPPORTED_LAYER, and the chain
 with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS), and without its
@@ -25,6 +29,7 @@ from rtlgen.accel.images import build_images
 from rtlgen.accel.regmap import ErrorCode
 from rtlgen.bitstream import format as bsm
 from rtlgen.emulate.assignment import parse_assignment
+from rtlgen.emulate.emulator import quantize_input
 from rtlgen.emulate.from_bitstream import emulator_from_images
 from rtlgen.nn.tflite import load_tflite
 
@@ -34,13 +39,16 @@ from seq_models import conv_chain
 pytestmark = [pytest.mark.sim, pytest.mark.slow, pytest.mark.data]
 
 #: Sized for the autoencoder: its 640x128 layers are 16 groups x 640 words at 8 lanes, 640
-#: channels; weights.bin is 271,156 bytes.
-CONFIG = AccelConfig(units=1, lanes=8, multipliers=2, activation_bytes=1024, weight_words=16384, channels=640,
+#: channels; weights.bin is 271,156 bytes; and for ResNet-8: its activation plan needs 52,224 bytes.
+CONFIG = AccelConfig(units=1, lanes=8, multipliers=2, activation_bytes=65536, weight_words=16384, channels=640,
                      weights_store_bytes=1 << 19, unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),), name="seq_test")
 CHAIN_ASSIGNMENT = {"layers": {"0": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 4},
                                "1": {"kernels": [["mul8u_DG8", "mul8u_1JJQ"] * 4 for _ in range(6)]},
                                "2": "mul8u_1JJQ"},
                     "weight_tuning": "uniform"}
+#: ResNet-8 with an approximate multiplier on a whole layer, per filter on another, and on the classifier
+RESNET8_ASSIGNMENT = {"layers": {"1": "mul8u_DG8", "4": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 16},
+                                 "fc:0": "mul8u_DG8"}}
 
 
 def first_difference(got: np.ndarray, want: np.ndarray) -> str:
@@ -67,6 +75,8 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     dw = load_tflite(conv_chain(tmp / "dw.tflite", depthwise=True))
     # signmag takes x - z_in in 0..255: the autoencoder's inputs from its zero point up
     zp = int(ad.input.zero_point)
+    resnet8 = load_tflite(shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite")
+    cifar = np.load(shared_data / "cifar10" / "cifar10_test_first1017.npz")["x"][:1]
     cases = [(ad, None, rng.integers(zp, 128, (2, 640))),
              (chain, parse_assignment(CHAIN_ASSIGNMENT, "<chain>"), rng.integers(-128, 128, (2, 6, 6, 3))),
              (dw, None, rng.integers(-128, 128, (1, 6, 6, 3)))]
@@ -74,6 +84,11 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     cases.append((chain, "renamed", rng.integers(-128, 128, (1, 6, 6, 3))))
     # the chain's images with the plan left out (as the mapper writes config.bin): started as is
     cases.append((chain, "no plan", None))
+    # ResNet-8 on a CIFAR-10 image (its input: pixel - 128)
+    cases.append((resnet8, parse_assignment(RESNET8_ASSIGNMENT, "<resnet8>"), quantize_input(resnet8, cifar)))
+    # the chain with a PAD and a MAX_POOL_2D after its first conv
+    cases.append((load_tflite(conv_chain(tmp / "pool.tflite", pad_pool=True)), None,
+                  rng.integers(-128, 128, (2, 6, 6, 3))))
     nets, expected, images = [], [], []
     for graph, assignment, x in cases:
         im = build_images(graph, CONFIG, lib, None if isinstance(assignment, str) else assignment)
@@ -90,7 +105,7 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
                      [xx.tobytes() for xx in x.astype(np.int8)]))
         bs = bsm.decode(files["config.bin"])
         expected.append(None if isinstance(assignment, str) else
-                        emulator_from_images(graph, bs, im.weights, resolve).run(x.astype(np.int8)).output
+                        emulator_from_images(graph, bs, im.weights, resolve).run(x.astype(np.int8)).logits
                         .reshape(len(x), -1))
     report = SequencerSim(CONFIG, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=5000)
     return list(zip(images, nets, expected, report["networks"], strict=True))
@@ -155,3 +170,26 @@ def test_config_without_a_plan_is_refused_at_its_first_descriptor(device_run) ->
     (run,) = got["runs"]
     assert not run["done"] and run["layers"] == 0
     assert (ErrorCode(run["code"]), run["offset"]) == (ErrorCode.NO_ACTIVATION_PLAN, at)
+
+
+def test_resnet8_runs_whole_on_chip_with_approximate_multipliers(device_run) -> None:
+    """Every operator but the host's SOFTMAX on the device: the nine convolutions, the three
+    ADDs, the average pool and the classifier, one START; the int8 logits byte for byte."""
+    images, _net, want, _got = device_run[5]
+    bs = images.config
+    assert [d.key for d in bs.descriptors()] == ["0", "1", "2", "add:0", "3", "4", "5", "add:1", "6", "7", "8",
+                                                 "add:2", "average_pool_2d:0", "fc:0"]
+    assert bs.version == 4 and bs.output_bytes == 10
+    assert bs.layer(1).selects == (1,) and bs.layer(4).granularity == "filter" and bs.layer("fc:0").selects == (1,)
+    runs = _check_outputs(device_run[5])
+    for run in runs:
+        assert run["layers"] == 14 and run["status"]["NET_DONE"] and not run["status"]["ERROR"]
+        print(f"ResNet-8 on chip: {run['cycles']} cycles per inference")
+
+
+def test_pad_and_max_pool_run_on_chip(device_run) -> None:
+    images, _net, _want, _got = device_run[6]
+    assert [d.key for d in images.config.descriptors()] == ["0", "pad:0", "max_pool_2d:0", "1", "2"]
+    runs = _check_outputs(device_run[6])
+    assert all(run["layers"] == 5 for run in runs)
+    assert len({run["output"] for run in runs}) == 2

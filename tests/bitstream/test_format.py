@@ -55,7 +55,7 @@ def stream() -> Bitstream:
 def test_roundtrip_exact(stream: Bitstream) -> None:
     data = encode(stream)
     assert data[:4] == b"RTLB"
-    assert struct.unpack_from("<HHI", data, 4) == (3, 0, len(data))
+    assert struct.unpack_from("<HHI", data, 4) == (bsm.VERSION, 0, len(data))
     assert struct.unpack_from("<I", data, len(data) - 4)[0] == zlib.crc32(data[:-4])
     back = decode(data, expect_accel=ACCEL)
     assert back == stream
@@ -123,9 +123,9 @@ def test_truncation_at_every_offset(stream: Bitstream) -> None:
 
 def test_wrong_version_and_accelerator(stream: Bitstream) -> None:
     data = bytearray(encode(stream))
-    struct.pack_into("<H", data, 4, 4)
-    with pytest.raises(BitstreamError, match=r"^unsupported bitstream format version 4; this rtlgen reads versions 1 "
-                                             r"and 2 and 3 \(at byte offset 4\)$"):
+    struct.pack_into("<H", data, 4, 5)
+    with pytest.raises(BitstreamError, match=r"^unsupported bitstream format version 5; this rtlgen reads versions 1 "
+                                             r"and 2 and 3 and 4 \(at byte offset 4\)$"):
         decode(bytes(data))
     with pytest.raises(BitstreamError, match=r"^bitstream is for accelerator config '0123456789abcdef', not this one "
                                              r"\('ffff'\) \(at byte offset 12\)$"):
@@ -310,3 +310,83 @@ def test_version_3_carries_the_plan_and_version_2_is_still_read(stream: Bitstrea
     assert back.version == 2 and back.layers == stream.layers and not back.has_plan and encode(back) == v2
     with pytest.raises(ValueError, match=r"^a version-2 bitstream has no activation-memory plan; write version 3$"):
         replace(planned, version=2)
+
+
+def _ops() -> tuple[bsm.OpDescriptor, ...]:
+    add = bsm.AddDescriptor(0, in_base=0, in2_base=64, out_base=128, count=64, input_zero_points=(-3, 17),
+                            input_multipliers=(1 << 30, 1717986918), input_shifts=(0, -2), left_shift=20,
+                            output_zero_point=-128, output_multiplier=1518500250, output_shift=-19, act_min=-128,
+                            act_max=127, after_layers=2)
+    avg = bsm.PoolDescriptor(0, "average_pool_2d", Geometry(8, 8, 4, 1, 1, 4, 8, 8), in_base=128, out_base=0,
+                             act_min=-100, act_max=127, after_layers=5)
+    mx = bsm.PoolDescriptor(0, "max_pool_2d", Geometry(5, 5, 3, 3, 3, 3, 2, 2, 2, 2, 0, 0), 0, 200,
+                            after_layers=0)
+    pad = bsm.PadDescriptor(0, Geometry(4, 4, 8, 6, 7, 8, 1, 1, 1, 1, 1, 2), in_base=0, out_base=300, value=-128,
+                            after_layers=5)
+    return (add, avg, mx, pad)
+
+
+def test_version_4_op_descriptors_round_trip_in_graph_order(stream: Bitstream) -> None:
+    """Op descriptors sit between the layer descriptors (after ``after_layers`` of them), each
+    in its documented size; the layer count counts both; v4 reads back equal."""
+    v4 = replace(stream, ops=_ops())
+    data = encode(v4)
+    assert struct.unpack_from("<H", data, 4)[0] == 4 == bsm.VERSION
+    assert len(data) == len(encode(stream)) + 49 + 37 + 37 + 36
+    back = decode(data)
+    assert back == v4 and encode(back) == data and back.layers == stream.layers
+    assert bsm.from_dict(json.loads(bsm.dumps_json(v4))) == v4
+    order = [d.key for d in v4.descriptors()]
+    assert order == ["max_pool_2d:0", "0", "1", "add:0", "2", "3", "fc:0", "average_pool_2d:0", "pad:0"]
+    text = bsm.describe(data)
+    assert "5 layer descriptors and 4 op descriptors" in text
+    (count_at,) = (int(m) for m in re.findall(r"@(\d+) 5 layer descriptors", text))
+    assert struct.unpack_from("<H", data, count_at)[0] == 9
+    # each op at its offset: index, kind code, then its bases
+    at = int(re.search(r"@(\d+) op 0 add", text).group(1))
+    assert struct.unpack_from("<HB4I", data, at) == (0, 3, 0, 64, 128, 64)
+    assert struct.unpack_from("<iibiib B", data, at + 19)[:7] == (-3, 1 << 30, 0, 17, 1717986918, -2, 20)
+    at = int(re.search(r"@(\d+) op 0 average_pool_2d", text).group(1))
+    assert struct.unpack_from("<HBII12Hbb", data, at) == (0, 4, 128, 0, 8, 8, 4, 1, 1, 4, 8, 8, 1, 1, 0, 0, -100, 127)
+    pad_at = int(re.search(r"@(\d+) op 0 pad", text).group(1))
+    assert pad_at - at == 37
+    assert struct.unpack_from("<HBII12Hb", data, pad_at) == (0, 6, 0, 300, 4, 4, 8, 6, 7, 8, 1, 1, 1, 1, 1, 2, -128)
+    assert int(re.search(r"@(\d+) CRC-32", text).group(1)) - pad_at == 36
+    at = int(re.search(r"@(\d+) op 0 max_pool_2d", text).group(1))
+    assert data[at + 2] == 5 and int(re.search(r"@(\d+) layer 0 conv2d", text).group(1)) - at == 37
+
+
+def test_version_3_is_still_read_and_has_no_ops(stream: Bitstream) -> None:
+    v3 = encode(replace(stream, version=3))
+    assert struct.unpack_from("<H", v3, 4)[0] == 3 and len(v3) == len(encode(stream))
+    back = decode(v3)
+    assert back.version == 3 and back.ops == () and back.layers == stream.layers and encode(back) == v3
+    with pytest.raises(ValueError, match=r"^a version-3 bitstream has no op descriptors; write version 4$"):
+        replace(stream, version=3, ops=_ops())
+    # in version 3 an op's kind code is unknown
+    data = bytearray(encode(replace(stream, version=3)))
+    at = int(re.search(r"@(\d+) layer 0 conv2d", bsm.describe(bytes(data))).group(1))
+    data[at + 2] = 3
+    struct.pack_into("<I", data, len(data) - 4, zlib.crc32(data[:-4]))
+    with pytest.raises(BitstreamError, match=rf"^kind of layer 0 code 3 is unknown; valid: 0 conv2d, 1 "
+                                             rf"depthwise_conv2d, 2 fully_connected \(at byte offset {at + 2}\)$"):
+        decode(bytes(data))
+
+
+def test_version_4_bad_op_descriptors_are_refused_at_their_offset(stream: Bitstream) -> None:
+    data = bytearray(encode(replace(stream, ops=_ops())))
+    at = int(re.search(r"@(\d+) op 0 add", bsm.describe(bytes(data))).group(1))
+    struct.pack_into("<b", data, at + 19 + 8, 3)          # first input's shift: a left shift
+    struct.pack_into("<I", data, len(data) - 4, zlib.crc32(data[:-4]))
+    with pytest.raises(BitstreamError, match=rf"^op descriptor: add 0 input_shifts\[0\] must lie in -31..0, not 3 "
+                                             rf"\(at byte offset {at}\)$"):
+        decode(bytes(data))
+    with pytest.raises(ValueError, match=r"^average_pool_2d:0 has 4 input channels but 5 output channels; a pool "
+                                         r"keeps them$"):
+        bsm.PoolDescriptor(0, "average_pool_2d", Geometry(8, 8, 4, 1, 1, 5, 8, 8), 0, 10)
+    with pytest.raises(ValueError, match=r"^pad:0 output 5x7 cannot hold the 4x4 input after padding 2,2$"):
+        bsm.PadDescriptor(0, Geometry(4, 4, 8, 5, 7, 8, 1, 1, 1, 1, 2, 2), 0, 300, 0)
+    with pytest.raises(ValueError, match=r"^add:0 is described twice$"):
+        replace(stream, ops=_ops()[:1] * 2)
+    with pytest.raises(ValueError, match=r"^add:0 comes after 9 layer descriptors, but there are 5$"):
+        replace(stream, ops=(replace(_ops()[0], after_layers=9),))

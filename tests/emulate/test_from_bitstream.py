@@ -125,6 +125,30 @@ def test_bitstream_for_another_model_rejected(digits) -> None:
         emulator_from_bitstream(graph, bad, _resolver(cands), file="cfg.bin")
 
 
+def test_op_descriptors_are_checked_against_the_model(digits) -> None:
+    """Format version 4's op descriptors: the model's own pass (bases and position are the
+    plan's, not checked); a changed parameter or an operator the model lacks is refused."""
+    from rtlgen.bitstream.opdesc import op_descriptors
+    from rtlgen.emulate.from_bitstream import emulator_from_bitstream
+
+    graph, x, y, cands, space = digits
+    bs = space.bitstream(space.decode(space.uniform_point(0)), "cafe")
+    ops = op_descriptors(graph)
+    assert [d.key for d in ops] == ["add:0", "max_pool_2d:0", "pad:0", "average_pool_2d:0"]
+    moved = tuple(dataclasses.replace(d, in_base=100 + i, out_base=7) for i, d in enumerate(ops))
+    good = dataclasses.replace(bs, ops=moved)
+    want = emulator_from_bitstream(graph, bs, _resolver(cands)).run(x[:8]).logits
+    assert np.array_equal(emulator_from_bitstream(graph, good, _resolver(cands)).run(x[:8]).logits, want)
+    add = dataclasses.replace(ops[0], output_multiplier=ops[0].output_multiplier + 1)
+    with pytest.raises(BitstreamError, match=r"^cfg\.bin: op add:0: output_multiplier is \d+ in the bitstream but "
+                                             r"\d+ in the model .*; the bitstream was made for another model$"):
+        emulator_from_bitstream(graph, dataclasses.replace(bs, ops=(add,)), _resolver(cands), file="cfg.bin")
+    pool = dataclasses.replace(ops[1], index=1)
+    with pytest.raises(BitstreamError, match=r"^cfg\.bin: op max_pool_2d:1: the model has no such operator \(its "
+                                             r"ADD/pool/PAD operators: add:0, max_pool_2d:0, pad:0, average_pool_2d:0\)$"):
+        emulator_from_bitstream(graph, dataclasses.replace(bs, ops=(pool,)), _resolver(cands), file="cfg.bin")
+
+
 def test_cli_bitstream_emulate(digits, tmp_path, capsys) -> None:
     from rtlgen.cli import main
     from rtlgen.zoo.digits import digits_model_path, save_images_npz
