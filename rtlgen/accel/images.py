@@ -6,7 +6,8 @@ What ``rtlgen bitstream build`` writes. From a model, an accelerator configurati
 
 * ``config.bin`` (:mod:`rtlgen.bitstream.format`) describes **every** MAC layer of the model
   (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; those the assignment does not list run the exact
-  multiplier in its default encoding, as the emulator computes them). A layer's granularity is
+  multiplier in its default encoding, as the emulator computes them, or in ``offset`` where the
+  default is ``signmag`` and the layer's input can go below its zero point). A layer's granularity is
   the coarsest that expresses its selects (one multiplier: ``layer``; one per output channel:
   ``filter``; else ``kernel``). With weight tuning (``uniform``, or ``histogram`` on calibration
   images, as :func:`rtlgen.emulate.emulator_for` tunes) the tuned codes travel as weight remaps
@@ -149,11 +150,18 @@ def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any 
             return fallback
 
     keyed = []      # (op, kind, index, key, plan, hashes per table)
+    # an exact layer runs in the assignment's default encoding, except where signmag cannot take
+    # its operands (an input below its zero point, e.g. DS-CNN's first layer): there in offset,
+    # as the mapper's "auto" chooses (the same unsigned exact multiplier)
+    from rtlgen.mapper.network import layer_encodings
+
+    auto = dict(zip((op.index for op in graph.mac_ops()),
+                    layer_encodings(graph, "auto", signed=TABLE_SIGNED[assignment.encoding], layers=layers)))
     for op, kind, index in _mac_keys(graph):
         layer = layers[op]
         plan = plans.get(op)
-        if plan is None:    # exact, in the assignment's default encoding
-            enc = assignment.encoding
+        if plan is None:    # exact, in the assignment's default encoding (or offset, above)
+            enc = auto[op] if assignment.encoding == "signmag" else assignment.encoding
             plan = LayerPlan(enc, (exact_table(TABLE_SIGNED[enc]),), np.zeros(layer.kernel_shape, dtype=np.int64),
                              ("exact",)).validate(layer)
         signed = TABLE_SIGNED[plan.encoding]

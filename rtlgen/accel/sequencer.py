@@ -25,9 +25,10 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    a layer-granularity descriptor) and the weight-remap list (per remap: its slot and where its
    256 codes are);
 3. a descriptor whose ``in_base`` equals its ``out_base`` stops the run with
-   ``NO_ACTIVATION_PLAN`` at its byte offset (a ``config.bin`` without a plan, e.g. one the mapper
-   writes, has 0 for both: ``rtlgen bitstream build`` makes the plan); a ``depthwise_conv2d``
-   descriptor stops the run: ``ERROR`` with ``UNSUPPORTED_LAYER`` at the
+   ``NO_ACTIVATION_PLAN`` at its byte offset (a ``config.bin`` without a plan has 0 for both:
+   ``rtlgen bitstream build`` and the mapper make the plan); a ``depthwise_conv2d`` descriptor
+   with ``in_c != out_c`` (depth multiplier > 1, which the engine's depthwise mode cannot run)
+   stops the run: ``ERROR`` with ``UNSUPPORTED_LAYER`` at the
    descriptor's byte offset in ``config.bin``; otherwise it looks for the ``weights.bin`` record
    of the same layer (index and kind), from the record after the last one found, wrapping
    around (so a ``config.bin`` that lists the layers in the records' order, as
@@ -35,9 +36,10 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    describes only some layers still runs); none is ``NO_LAYER_WEIGHTS`` at the descriptor's offset;
 4. weight copy: the record's weight section, byte by byte, into the weight memory from word 0
    (``w_base`` = 0): section byte ``(gr*K + k)*L + l`` is lane ``l`` of word ``gr*K + k``, output
-   channel ``co = gr*L + l``, input channel ``ci = k mod in_c``. The lane's select field is the
+   channel ``co = gr*L + l``, input channel ``ci = k mod cin`` (``cin`` = ``in_c``, or 1 for a
+   depthwise layer, whose ``K = kh*kw``). The lane's select field is the
    descriptor's select of (co, ci): ``selects[0]`` (layer), ``selects[co]`` (filter) or
-   ``selects[co*in_c + ci]`` (kernel); 0 on lanes beyond ``out_c``. When that slot has a weight
+   ``selects[co*cin + ci]`` (kernel); 0 on lanes beyond ``out_c``. When that slot has a weight
    remap, the byte is replaced by ``codes[byte]`` (the remap of the slot that multiplies the
    weight, before the operand encoding, as ``config.bin`` defines). A word is written when its
    L lanes are in. A descriptor without remaps streams the section (a byte per cycle, the
@@ -146,6 +148,8 @@ class Sequencer(wiring.Component):
         geo = {name: Signal(16, name=f"g_{name}") for name in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
                                                                 "kh", "kw", "stride_h", "stride_w", "pad_top",
                                                                 "pad_left")}
+        # input channels per kernel: a depthwise kernel reads one (weights.bin's G = 1)
+        cin = Mux(kind == _KIND_DW, 1, geo["in_c"])
         in_base, out_base = Signal(32), Signal(32)
         z_x, z_y, act_min, act_max = Signal(8), Signal(8), Signal(8), Signal(8)
         rq_base, sel_base, sel0 = Signal(32), Signal(32), Signal(8)
@@ -345,7 +349,7 @@ class Sequencer(wiring.Component):
                 read(10, False, cptr, _)
             with m.State("SELECT0"):
                 n_sel = Mux(gran == 0, 1, Mux(gran == 1, geo["out_c"],
-                                              geo["out_c"] * Mux(kind == _KIND_DW, 1, geo["in_c"])))
+                                              geo["out_c"] * cin))
 
                 def _(v):
                     m.d.sync += [sel0.eq(v), sel_base.eq(cptr), cptr.eq(cptr + n_sel)]
@@ -359,7 +363,7 @@ class Sequencer(wiring.Component):
                 read(1, False, cptr, _)
             with m.State("REMAP"):
                 with m.If(remaps_left == 0):
-                    m.d.sync += K.eq(geo["kh"] * geo["kw"] * geo["in_c"])
+                    m.d.sync += K.eq(geo["kh"] * geo["kw"] * cin)
                     m.next = "CHECK"
                 with m.Else():
                     def _(v):
@@ -367,7 +371,7 @@ class Sequencer(wiring.Component):
                                      remaps_left.eq(remaps_left - 1)]
                     read(1, False, cptr, _)
             with m.State("CHECK"):
-                with m.If(kind == _KIND_DW):
+                with m.If((kind == _KIND_DW) & (geo["in_c"] != geo["out_c"])):    # depth multiplier > 1
                     fail(ErrorCode.UNSUPPORTED_LAYER)
                 with m.Else():
                     m.d.sync += looked.eq(0)
@@ -392,14 +396,14 @@ class Sequencer(wiring.Component):
                     with m.If(n_remaps == 0):
                         m.next = "COPY_STREAM"
                 read(W_RECORD_SIZE, True, wrec, _)
-            sel_index = Mux(gran == 0, 0, Mux(gran == 1, co, co * geo["in_c"] + ci))
+            sel_index = Mux(gran == 0, 0, Mux(gran == 1, co, co * cin + ci))
 
             def advance() -> None:
                 """The copy's counters to the next section byte."""
                 m.d.sync += [b.eq(b + 1), lane.eq(lane + 1)]
                 with m.If(lane == L - 1):
                     m.d.sync += [lane.eq(0), k.eq(k + 1), ci.eq(ci + 1)]
-                    with m.If(ci == geo["in_c"] - 1):
+                    with m.If(ci == cin - 1):
                         m.d.sync += ci.eq(0)
                     with m.If(k == K - 1):
                         m.d.sync += [k.eq(0), ci.eq(0), co_base.eq(co_base + L)]

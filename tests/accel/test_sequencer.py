@@ -10,9 +10,13 @@ the FULLY_CONNECTED; SOFTMAX stays on the host, so the output is the int8 logits
 approximate multipliers on some layers, a CONV_2D chain with a PAD and a MAX_POOL_2D (the
 vector unit's other two operators), a CONV_2D chain with
 filter and kernel selects, an approximate multiplier and weight remaps (copied a byte at a
-time), the same chain with a DEPTHWISE_CONV_2D, which stops with UNSUPPORTED_LAYER, and the chain
+time), the same chain with a DEPTHWISE_CONV_2D (the engine's depthwise mode) and, with that
+layer's descriptor claiming a depth multiplier of 2, stopping with UNSUPPORTED_LAYER, the chain
 with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS), and without its
-activation-memory plan (NO_ACTIVATION_PLAN). (The
+activation-memory plan (NO_ACTIVATION_PLAN); the embedded digits model (CONV_2D, DEPTHWISE_CONV_2D,
+ADD, MAX_POOL_2D, PAD, AVERAGE_POOL_2D, FULLY_CONNECTED) and MLPerf Tiny's DS-CNN keyword spotter
+(its first layer in the offset encoding: its input goes below its zero point), both whole on
+chip with approximate multipliers on their depthwise layers. (The
 generated engine needs a two-state simulator: Icarus never evaluates some of Yosys's
 ``always @*`` blocks whose inputs keep their initial values.)"""
 from __future__ import annotations
@@ -49,6 +53,12 @@ CHAIN_ASSIGNMENT = {"layers": {"0": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 4}
 #: ResNet-8 with an approximate multiplier on a whole layer, per filter on another, and on the classifier
 RESNET8_ASSIGNMENT = {"layers": {"1": "mul8u_DG8", "4": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 16},
                                  "fc:0": "mul8u_DG8"}}
+#: the chain's depthwise layer (8 channels) with kernel selects (one per filter: a depthwise kernel is its filter)
+DW_ASSIGNMENT = {"layers": {"1": {"kernels": [["mul8u_DG8"], ["mul8u_1JJQ"]] * 4}, "2": "mul8u_DG8"}}
+#: digits: its depthwise layer per filter; DS-CNN: its first depthwise layer approximate, the second per kernel
+DIGITS_ASSIGNMENT = {"layers": {"1": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 4}, "fc:0": "mul8u_DG8"}}
+DSCNN_ASSIGNMENT = {"layers": {"1": "mul8u_DG8", "3": {"kernels": [["mul8u_DG8"], ["mul8u_1JJQ"]] * 32},
+                               "4": "mul8u_DG8"}}
 
 
 def first_difference(got: np.ndarray, want: np.ndarray) -> str:
@@ -79,7 +89,7 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     cifar = np.load(shared_data / "cifar10" / "cifar10_test_first1017.npz")["x"][:1]
     cases = [(ad, None, rng.integers(zp, 128, (2, 640))),
              (chain, parse_assignment(CHAIN_ASSIGNMENT, "<chain>"), rng.integers(-128, 128, (2, 6, 6, 3))),
-             (dw, None, rng.integers(-128, 128, (1, 6, 6, 3)))]
+             (dw, parse_assignment(DW_ASSIGNMENT, "<dw>"), rng.integers(-128, 128, (2, 6, 6, 3)))]
     # the chain's layers with the last descriptor renamed to a layer weights.bin has no record of
     cases.append((chain, "renamed", rng.integers(-128, 128, (1, 6, 6, 3))))
     # the chain's images with the plan left out (as the mapper writes config.bin): started as is
@@ -89,12 +99,30 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     # the chain with a PAD and a MAX_POOL_2D after its first conv
     cases.append((load_tflite(conv_chain(tmp / "pool.tflite", pad_pool=True)), None,
                   rng.integers(-128, 128, (2, 6, 6, 3))))
+    # the dw chain with its depthwise descriptor claiming 16 input channels (a depth multiplier the
+    # engine cannot run)
+    cases.append((dw, "depth multiplier", rng.integers(-128, 128, (1, 6, 6, 3))))
+    # the embedded digits model on two of its test images; DS-CNN on a kws01 input
+    from rtlgen.resources import DIGITS_MODEL
+    from rtlgen.zoo.digits import load_digits_images
+
+    digits = load_tflite(DIGITS_MODEL)
+    cases.append((digits, parse_assignment(DIGITS_ASSIGNMENT, "<digits>"),
+                  quantize_input(digits, load_digits_images("test")[0][:2])))
+    dscnn = load_tflite(shared_data / "mlperf_tiny_kws" / "kws_ref_model.tflite")
+    kws = np.load(shared_data / "mlperf_tiny_kws" / "kws01_test1000.npz")["x"][:1]
+    cases.append((dscnn, parse_assignment(DSCNN_ASSIGNMENT, "<dscnn>"), quantize_input(dscnn, kws)))
     nets, expected, images = [], [], []
     for graph, assignment, x in cases:
         im = build_images(graph, CONFIG, lib, None if isinstance(assignment, str) else assignment)
         if assignment == "renamed":
             layers = im.config.layers
             im = replace(im, config=replace(im.config, layers=(*layers[:-1], replace(layers[-1], index=7))))
+        if assignment == "depth multiplier":
+            layers = im.config.layers
+            g = layers[1].geometry
+            im = replace(im, config=replace(im.config, layers=(layers[0], replace(layers[1], geometry=replace(g, in_c=16)),
+                                                               *layers[2:])))
         if assignment == "no plan":
             im = replace(im, config=replace(im.config, input_base=0, input_bytes=0, output_base=0, output_bytes=0,
                                             layers=tuple(replace(l, in_base=0, out_base=0) for l in im.config.layers)))
@@ -145,8 +173,17 @@ def test_conv_chain_with_selects_remaps_and_an_approximate_multiplier(device_run
     assert all(run["layers"] == 3 for run in runs)
 
 
-def test_depthwise_descriptor_stops_the_run(device_run) -> None:
-    _images, net, _want, got = device_run[2]
+def test_depthwise_layer_runs_on_chip(device_run) -> None:
+    images, _net, _want, _got = device_run[2]
+    assert [d.kind for d in images.config.layers] == ["conv2d", "depthwise_conv2d", "conv2d", "conv2d"]
+    # a depthwise kernel is its filter: the kernel selects are written at filter granularity
+    assert images.config.layers[1].granularity == "filter" and set(images.config.layers[1].selects) == {0, 1}
+    runs = _check_outputs(device_run[2])
+    assert all(run["layers"] == 4 for run in runs) and len({run["output"] for run in runs}) == 2
+
+
+def test_depth_multiplier_above_one_stops_the_run(device_run) -> None:
+    _images, net, _want, got = device_run[7]
     config_bin = net[0]
     at = int(re.search(r"@(\d+) layer 1 depthwise_conv2d", bsm.describe(config_bin)).group(1))
     (run,) = got["runs"]
@@ -193,3 +230,26 @@ def test_pad_and_max_pool_run_on_chip(device_run) -> None:
     runs = _check_outputs(device_run[6])
     assert all(run["layers"] == 5 for run in runs)
     assert len({run["output"] for run in runs}) == 2
+
+
+def test_digits_runs_whole_on_chip(device_run) -> None:
+    images, _net, _want, _got = device_run[8]
+    kinds = [d.kind for d in images.config.descriptors()]
+    assert "depthwise_conv2d" in kinds and {"add", "max_pool_2d", "pad", "average_pool_2d"} <= set(kinds), kinds
+    assert images.config.layers[1].granularity == "filter"
+    runs = _check_outputs(device_run[8])
+    assert all(run["layers"] == len(kinds) and run["status"]["NET_DONE"] for run in runs)
+
+
+def test_dscnn_runs_whole_on_chip(device_run) -> None:
+    """DS-CNN keyword spotting on a real kws01 input: five convolutions (the first in offset,
+    whose operands go below the zero point), four depthwise layers, the average pool and the
+    classifier, one START; the int8 logits byte for byte."""
+    images, _net, _want, _got = device_run[9]
+    layers = images.config.layers
+    assert layers[0].encoding == "offset" and layers[1].kind == "depthwise_conv2d"
+    assert layers[1].selects == (1,) and layers[3].granularity == "filter" and set(layers[3].selects) == {0, 1}
+    runs = _check_outputs(device_run[9])
+    for run in runs:
+        assert run["layers"] == 11 and run["status"]["NET_DONE"]
+        print(f"DS-CNN on chip: {run['cycles']} cycles per inference")
