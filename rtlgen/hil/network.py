@@ -23,11 +23,13 @@ transport's, so the same code drives a board):
 
 On a difference the run stops and the first differing layer is found: the activation memory is
 reused between layers (the plan), so a layer's output is gone when the network ends. The host
-runs the same input again on prefixes of ``config.bin`` (its first k descriptors, the plan's
-output region set to descriptor k's output; each prefix is a valid, CRC-sealed ``config.bin``,
-loaded with ``weights.bin`` again as the loader requires) for k = 1, 2, ..., reads descriptor
-k's output buffer back and compares it with the emulation's tensor. The first descriptor whose
-buffer differs is named with the image, the position (y, x, channel), expected and got.
+runs the same input again on prefixes of ``config.bin`` (its first k layer descriptors and the
+op descriptors before the k-th, the plan's output region set to layer k's output; each prefix is
+a valid, CRC-sealed ``config.bin``, loaded with ``weights.bin`` again as the loader requires) for
+k = 1, 2, ..., reads layer k's output buffer back and compares it with the emulation's tensor.
+The first MAC layer whose buffer differs is named with the image, the position (y, x, channel),
+expected and got (a wrong ADD, pool or PAD shows in the first layer after it; when every layer
+agrees, the difference is in an operator after the last layer or in the final read).
 
 Figures: ``RUN_CYCLES`` of each run (cycles from ``START`` to ``NET_DONE``: the whole network
 on chip, weight copies included), and the wall and CPU seconds of the device work.
@@ -99,7 +101,9 @@ async def _locate(device: Any, bs: Any, weights_bin: bytes, x: bytes, graph: Any
     for k, (d, op) in enumerate(layer_outputs(graph, bs), 1):
         t = graph.ops[op].outputs[0]
         want = vals[t][n]
-        prefix = encode(replace(bs, layers=bs.layers[:k], output_base=d.out_base, output_bytes=int(want.size)))
+        # the first k layer descriptors and the op descriptors (ADD, pools, PAD) before the k-th
+        prefix = encode(replace(bs, layers=bs.layers[:k], ops=tuple(o for o in bs.ops if o.after_layers < k),
+                                output_base=d.out_base, output_bytes=int(want.size)))
         await device.load_config(prefix, check=True)
         await device.load_weights(weights_bin, check=True)
         await device.write_input(prefix, x)
@@ -194,7 +198,8 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
                 f"image {image}: the network output read from the device differs from the emulation at index {pos[0]}: "
                 f"expected {e}, got {g} ({count} of {got.size} bytes differ); "
                 + (f"first differing layer: {where}" if where else
-                   "every layer's output, read back on its own, agrees (the difference is in the final read)"))
+                   "every layer's output, read back on its own, agrees (the difference is in an operator after the "
+                   "last MAC layer or in the final read)"))
         logits[n] = got
         if progress is not None:
             atomic_write_text(progress, json.dumps([n + 1, len(xq)]))

@@ -68,6 +68,7 @@ def test_map_digits_end_to_end(tmp_path, small_lib, capsys) -> None:
         ref = bsm.read_bitstream(built / "config.bin")
         assert (folder / "weights.bin").read_bytes() == (built / "weights.bin").read_bytes()
         assert [(d.key, d.in_base, d.out_base) for d in bs.layers] == [(d.key, d.in_base, d.out_base) for d in ref.layers]
+        assert bs.ops and bs.ops == ref.ops         # ADD, pools, PAD: the device runs them too
         assert (bs.input_base, bs.input_bytes, bs.output_base, bs.output_bytes) == \
             (ref.input_base, ref.input_bytes, ref.output_base, ref.output_bytes)
         assert row["emulation"]["search_accuracy"] == row["search_accuracy"]

@@ -29,17 +29,20 @@ from seq_models import conv_chain
 
 CONFIG = AccelConfig(units=1, lanes=8, multipliers=2, activation_bytes=1024, weight_words=256, channels=32,
                      weights_store_bytes=4096, unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),), name="hil_net")
+#: the chain with a depthwise layer (the engine's depthwise mode), approximate there and per filter before
 ASSIGNMENT = {"layers": {"0": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 4}, "1": "mul8u_DG8"}}
 
 
 @pytest.fixture(scope="module")
 def setup(evoapprox_dir: Path, tmp_path_factory) -> dict:
-    """The library, the chain model (and one with a depthwise layer), their images, inputs."""
+    """The library, the chain model with a depthwise layer (and one whose depthwise layer has
+    depth multiplier 2, which the device refuses), their images, inputs."""
     tmp = tmp_path_factory.mktemp("hil-net")
     lib = build_library(evoapprox_dir, tmp / "lib", names=("mul8u_1JJQ", "mul8u_DG8"))
     (tmp / "accel.toml").write_text(CONFIG.to_toml())
     (tmp / "assign.json").write_text(json.dumps(ASSIGNMENT))
-    chain, dw = conv_chain(tmp / "chain.tflite"), conv_chain(tmp / "dw.tflite", depthwise=True)
+    chain = conv_chain(tmp / "chain.tflite", depthwise=True)
+    dw = conv_chain(tmp / "dw.tflite", depthwise=True, depth_multiplier=2)
     for model, out, extra in ((chain, "chain", ["--assign", str(tmp / "assign.json")]), (dw, "dw", [])):
         assert main(["bitstream", "build", "--model", str(model), "--accel", str(tmp / "accel.toml"),
                      "--lib", str(tmp / "lib"), "--out", str(tmp / out), *extra]) == 0
@@ -83,7 +86,7 @@ def test_the_whole_network_runs_on_chip_and_equals_the_emulation(accel: Path, se
     want = _expected(setup, "chain", setup["chain"], 1, 2)
     assert np.array_equal(np.asarray(rep["logits"]), want), (rep["logits"], want.tolist())
     assert rep["pred"] == [int(p) for p in np.argmax(want, axis=1)]
-    # three layers on chip, weight copies included: more than the engine's products alone
+    # four layers on chip, weight copies included: more than the engine's products alone
     assert len(rep["run_cycles"]) == 2 and all(c > 6 * 6 * 27 for c in rep["run_cycles"])
     assert rep["cycles_per_image"] == sum(rep["run_cycles"]) / 2
     assert rep["device"]["config"]["verdict"].startswith("accepted the bitstream")
@@ -165,7 +168,7 @@ def test_a_mismatch_names_the_first_differing_layer_and_position(accel: Path, se
         asyncio.run(run_network(None, spec, device=device))
     msg = str(exc.value)
     assert msg.startswith("image 2: the network output read from the device differs from the emulation at index 0")
-    assert "first differing layer: layer 1 (op 1, CONV_2D), image 2" in msg, msg
+    assert "first differing layer: layer 1 (op 1, DEPTHWISE_CONV_2D), image 2" in msg, msg
     assert "at (y=1, x=0, channel=4)" in msg, msg
     # the whole network, then prefixes of 1 and 2 descriptors: the search stops at the first bad one
-    assert device.loads == [3, 1, 2]
+    assert device.loads == [4, 1, 2]

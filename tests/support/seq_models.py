@@ -14,7 +14,8 @@ ZP = -128
 
 
 def _conv(g: TfliteGraph, rng: np.random.Generator, x: int, shape_in: tuple[int, int, int], cout: int, k: int,
-          stride: int, padding: str, name: str, depthwise: bool = False) -> tuple[int, tuple[int, int, int]]:
+          stride: int, padding: str, name: str, depthwise: bool = False,
+          depth_multiplier: int = 1) -> tuple[int, tuple[int, int, int]]:
     h, w, cin = shape_in
     if padding == "SAME":
         oh, ow = -(-h // stride), -(-w // stride)
@@ -30,13 +31,15 @@ def _conv(g: TfliteGraph, rng: np.random.Generator, x: int, shape_in: tuple[int,
     bt = g.tensor(f"{name}_b", (cout,), "int32", data=bias,
                   quant=Quant(tuple(in_scale * s for s in w_scales), (0,) * cout))
     y = g.tensor(name, (1, oh, ow, cout), "int8", quant=Quant((0.05,), (ZP,)))
+    extra = {"depth_multiplier": depth_multiplier} if depthwise else {}
     g.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [x, wt, bt], [y], padding=padding, stride=stride,
-         activation="RELU")
+         activation="RELU", **extra)
     return y, (oh, ow, cout)
 
 
-def conv_chain(path: Path, *, depthwise: bool = False, pad_pool: bool = False, seed: int = 3) -> Path:
-    """``path`` written: 6x6x3 -> conv 3x3 SAME (8) -> [depthwise 3x3 SAME (8)] -> [PAD 1 row
+def conv_chain(path: Path, *, depthwise: bool = False, pad_pool: bool = False, seed: int = 3,
+               depth_multiplier: int = 1) -> Path:
+    """``path`` written: 6x6x3 -> conv 3x3 SAME (8) -> [depthwise 3x3 SAME (8 x depth_multiplier)] -> [PAD 1 row
     before, 1 column each side (7x8x8) -> MAX_POOL_2D 3x3 stride 2 SAME (4x4x8)] -> conv 3x3 stride 2
     VALID (6; with the pool: stride 1 SAME) -> conv 1x1 (5)."""
     rng = np.random.default_rng(seed)
@@ -44,7 +47,8 @@ def conv_chain(path: Path, *, depthwise: bool = False, pad_pool: bool = False, s
     x = g.tensor("x", (1, 6, 6, 3), "int8", quant=Quant((0.05,), (ZP,)))
     t, s = _conv(g, rng, x, (6, 6, 3), 8, 3, 1, "SAME", "c0")
     if depthwise:
-        t, s = _conv(g, rng, t, s, 8, 3, 1, "SAME", "dw", depthwise=True)
+        t, s = _conv(g, rng, t, s, 8 * depth_multiplier, 3, 1, "SAME", "dw", depthwise=True,
+                     depth_multiplier=depth_multiplier)
     if pad_pool:
         pads = g.tensor("pads", (4, 2), "int32", data=np.array([[0, 0], [1, 0], [1, 1], [0, 0]], np.int32))
         padded = g.tensor("padded", (1, 7, 8, 8), "int8", quant=Quant((0.05,), (ZP,)))
