@@ -124,13 +124,12 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
     :class:`~rtlgen.hil.driver.AccelDriver` (default: one over cocotbext-axi on ``dut``, after a
     reset)."""
     from rtlgen.accel.manifest import read_manifest
-    from rtlgen.accel.tables import accel_tables
     from rtlgen.bitstream.format import read_bitstream
     from rtlgen.bitstream.memplan import plan_activations
     from rtlgen.bitstream.weights import read_weights
     from rtlgen.emulate.emulator import quantize_input
     from rtlgen.emulate.from_bitstream import emulator_from_images
-    from rtlgen.hil.simside import load_on_device
+    from rtlgen.hil.simside import load_on_device, table_resolver
     from rtlgen.nn.images import load_images
     from rtlgen.nn.tflite import load_tflite
 
@@ -152,19 +151,8 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
                              "device cannot run the network; expected one from 'rtlgen bitstream build'",
                              file=str(spec["bitstream"]))
     graph = load_tflite(spec["model"])
-    if spec.get("tables"):
-        with np.load(spec["tables"]) as f:
-            tables = {k: f[k] for k in f.files}
-    else:
-        tables = accel_tables(accel_dir)
-    signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
-
-    def resolve(h: str) -> tuple[np.ndarray, bool]:
-        if h not in tables:
-            raise VerificationError(f"the bitstream names multiplier {h}, which the accelerator in {accel_dir} lacks")
-        return tables[h], signed[h]
-
-    emu = emulator_from_images(graph, bs, read_weights(spec["weights"]), resolve, config_file=str(spec["bitstream"]),
+    emu = emulator_from_images(graph, bs, read_weights(spec["weights"]), table_resolver(spec, accel_dir, manifest),
+                               config_file=str(spec["bitstream"]),
                                weights_file=str(spec["weights"]))
     out_tensor = plan_activations(graph).output_tensor
     x, y = load_images(Path(spec["images"]), int(spec["start"]), spec["limit"])

@@ -65,6 +65,25 @@ async def load_on_device(device: Any, config: bytes, weights: bytes, *, start: b
     return {"identity": ident, **verdicts, "start": "taken"}
 
 
+def table_resolver(spec: dict[str, Any], accel_dir: Path, manifest: dict[str, Any]) -> Any:
+    """Table hash -> (table, signed) of the accelerator's multipliers: the spec's ``tables`` file
+    (tabulated once by the host) or the accelerator's own netlists; a hash the accelerator lacks
+    is a VerificationError."""
+    if spec.get("tables"):
+        with np.load(spec["tables"]) as f:
+            tables = {k: f[k] for k in f.files}
+    else:
+        tables = accel_tables(accel_dir)
+    signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
+
+    def resolve(h: str) -> tuple[np.ndarray, bool]:
+        if h not in tables:
+            raise VerificationError(f"the bitstream names multiplier {h}, which the accelerator in {accel_dir} lacks")
+        return tables[h], signed[h]
+
+    return resolve
+
+
 async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: Any = None) -> dict[str, Any]:
     """The HIL loop inside the simulator (see the module docstring); returns the figures.
 
@@ -109,18 +128,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: A
         # weights only the host can check (the device never sees the .tflite). The layer runs
         # below load the model's weights, which the matching hash makes weights.bin's.
         check_weights(graph, read_weights(spec["weights"]), layers, file=str(spec["weights"]))
-    if spec.get("tables"):
-        with np.load(spec["tables"]) as f:
-            tables = {k: f[k] for k in f.files}
-    else:
-        tables = accel_tables(accel_dir)
-    signed = {s["hash"]: bool(s["signed"]) for bank in manifest["units"] for s in bank}
-
-    def resolve(h: str) -> tuple[np.ndarray, bool]:
-        if h not in tables:
-            raise VerificationError(f"the bitstream names multiplier {h}, which the accelerator in {accel_dir} lacks")
-        return tables[h], signed[h]
-
+    resolve = table_resolver(spec, accel_dir, manifest)
     plans = plans_from_bitstream(graph, bs, resolve, layers, file=str(spec["bitstream"]))
     emu = Emulator(graph, plans)
     x, y = load_images(Path(spec["images"]), int(spec["start"]), spec["limit"])
