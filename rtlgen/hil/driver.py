@@ -85,8 +85,19 @@ class CocotbAxiTransport:
         return bytes(resp.data)
 
     async def stream(self, data: bytes) -> None:
+        import cocotb
+        from cocotb.triggers import RisingEdge
+
+        # cocotbext-axi's AxiStreamSource runs Python on every clock edge, even idle, which caps
+        # a whole-network run at ~30,000 simulated cycles per second: its coroutine runs only
+        # while a frame is sent (started and killed as the source itself does on reset)
+        if self.source._run_cr is None:
+            self.source._run_cr = cocotb.start_soon(self.source._run())
         await self.source.send(bytes(data))
         await self.source.wait()
+        await RisingEdge(self.clk)      # tvalid low again
+        self.source._run_cr.kill()
+        self.source._run_cr = None
 
     async def pause(self, cycles: int) -> None:
         """Let the device run ``cycles`` clock cycles with no bus traffic (one simulator timer,

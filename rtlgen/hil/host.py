@@ -232,7 +232,8 @@ def run_hil(job: HilJob) -> HilReport:
     load_tflite(job.model)
     x, y = load_images(Path(job.images), job.start, job.limit)
     n = len(x)
-    work = Path(job.work_dir) if job.work_dir else accel / "hil-work"
+    # absolute: the simulator runs in its run folder and reads the spec named in its environment
+    work = (Path(job.work_dir) if job.work_dir else accel / "hil-work").resolve()
     build = HarnessBuild(accel, work, optimize=job.optimize)
     network = build.device_top
     if network and job.weights is None:
