@@ -8,7 +8,7 @@ owned:
 * operand encodings (:data:`ENCODINGS`): their semantics in :mod:`rtlgen.emulate.encoding`, the
   hardware's mirror in :mod:`rtlgen.accel.encoding`;
   the mapper and flow files may also ask for ``"auto"`` (:data:`ENCODING_CHOICES`): each layer
-  gets the encoding that fits it, :func:`rtlgen.mapper.network.layer_encodings`;
+  gets the encoding that fits it, :func:`rtlgen.emulate.encoding.layer_encodings`;
 * granularities (:data:`GRANULARITIES`): one multiplier per layer, per filter (output channel) or
   per kernel (output channel x input channel); the mapper's search space in
   :mod:`rtlgen.mapper.space`, the hardware's select modes in :mod:`rtlgen.accel.descriptor`;

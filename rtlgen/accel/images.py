@@ -52,7 +52,7 @@ from rtlgen.bitstream.memplan import plan_activations
 from rtlgen.bitstream.opdesc import op_descriptors
 from rtlgen.errors import BitstreamError, CatalogError, ConfigError
 
-__all__ = ["Images", "build_images", "check_fits"]
+__all__ = ["Images", "build_images", "check_fits", "with_plan"]
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any 
     # an exact layer runs in the assignment's default encoding, except where signmag cannot take
     # its operands (an input below its zero point, e.g. DS-CNN's first layer): there in offset,
     # as the mapper's "auto" chooses (the same unsigned exact multiplier)
-    from rtlgen.mapper.network import layer_encodings
+    from rtlgen.emulate.encoding import layer_encodings
 
     auto = dict(zip((op.index for op in graph.mac_ops()),
                     layer_encodings(graph, "auto", signed=TABLE_SIGNED[assignment.encoding], layers=layers)))
@@ -268,3 +268,29 @@ def check_fits(stream: bsmod.Bitstream, weights: wmod.WeightsImage, config: Acce
         if size - 16 > capacity:
             raise BitstreamError(f"{name} needs {size - 16} bytes of {what}, the accelerator has {capacity}",
                                  file=config.source)
+
+
+def with_plan(stream: Any, graph: Any, capacity: int | None = None, *, source: str | None = None) -> Any:
+    """``stream`` (a :class:`~rtlgen.bitstream.format.Bitstream` describing every MAC layer of
+    ``graph``, as the mapper writes it) made runnable on the device: ``graph``'s plan (each
+    descriptor's ``in_base``/``out_base``, the network's input and output regions) and the op
+    descriptors of its other operators (:func:`rtlgen.bitstream.opdesc.op_descriptors`), in the
+    current format version: what :func:`rtlgen.accel.images.build_images` writes.
+    ``capacity``/``source``: as :func:`plan_activations` (a :class:`BitstreamError` when the
+    activations do not fit)."""
+    from dataclasses import replace
+
+    from rtlgen.bitstream.format import VERSION
+    from rtlgen.bitstream.opdesc import op_descriptors
+    from rtlgen.emulate.from_bitstream import op_of_key
+
+    ops = op_of_key(graph)
+    if sorted(d.key for d in stream.layers) != sorted(ops):
+        raise BitstreamError(f"the bitstream describes {len(stream.layers)} of the {len(ops)} MAC layers of "
+                             f"{graph.source}; a device run needs all of them", file=source)
+    plan = plan_activations(graph, capacity, source=source)
+    layers = tuple(replace(d, **dict(zip(("in_base", "out_base"), plan.op_bases(graph.ops[ops[d.key]]))))
+                   for d in stream.layers)
+    (in_base, in_bytes), (out_base, out_bytes) = plan.input, plan.output
+    return replace(stream, version=VERSION, layers=layers, input_base=in_base, input_bytes=in_bytes,
+                   output_base=out_base, output_bytes=out_bytes, ops=op_descriptors(graph, plan))

@@ -31,7 +31,7 @@ import numpy as np
 
 from rtlgen.errors import BitstreamError
 
-__all__ = ["MemoryPlan", "plan_activations", "with_plan", "ALIAS_OPS", "HOST_OPS", "device_ops"]
+__all__ = ["MemoryPlan", "plan_activations", "ALIAS_OPS", "HOST_OPS", "device_ops"]
 
 #: Operators whose output is their first input's bytes, unchanged (no copy, same buffer).
 ALIAS_OPS = ("RESHAPE",)
@@ -141,29 +141,3 @@ def plan_activations(graph: Any, capacity: int | None = None, *, source: str | N
                              f"(tensors live at the same time, placed first fit), the accelerator has "
                              f"{capacity} (activation_bytes)", file=source)
     return plan
-
-
-def with_plan(stream: Any, graph: Any, capacity: int | None = None, *, source: str | None = None) -> Any:
-    """``stream`` (a :class:`~rtlgen.bitstream.format.Bitstream` describing every MAC layer of
-    ``graph``, as the mapper writes it) made runnable on the device: ``graph``'s plan (each
-    descriptor's ``in_base``/``out_base``, the network's input and output regions) and the op
-    descriptors of its other operators (:func:`rtlgen.bitstream.opdesc.op_descriptors`), in the
-    current format version: what :func:`rtlgen.accel.images.build_images` writes.
-    ``capacity``/``source``: as :func:`plan_activations` (a :class:`BitstreamError` when the
-    activations do not fit)."""
-    from dataclasses import replace
-
-    from rtlgen.bitstream.format import VERSION
-    from rtlgen.bitstream.opdesc import op_descriptors
-    from rtlgen.emulate.from_bitstream import op_of_key
-
-    ops = op_of_key(graph)
-    if sorted(d.key for d in stream.layers) != sorted(ops):
-        raise BitstreamError(f"the bitstream describes {len(stream.layers)} of the {len(ops)} MAC layers of "
-                             f"{graph.source}; a device run needs all of them", file=source)
-    plan = plan_activations(graph, capacity, source=source)
-    layers = tuple(replace(d, **dict(zip(("in_base", "out_base"), plan.op_bases(graph.ops[ops[d.key]]))))
-                   for d in stream.layers)
-    (in_base, in_bytes), (out_base, out_bytes) = plan.input, plan.output
-    return replace(stream, version=VERSION, layers=layers, input_base=in_base, input_bytes=in_bytes,
-                   output_base=out_base, output_bytes=out_bytes, ops=op_descriptors(graph, plan))

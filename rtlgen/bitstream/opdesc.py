@@ -22,7 +22,7 @@ def op_descriptors(graph: Any, mem: MemoryPlan | None = None) -> tuple[bsmod.OpD
     :class:`rtlgen.emulate.emulator.Emulator` uses and the bases of plan ``mem`` (None: bases
     0). A BitstreamError names an ADD or PAD the device cannot run (operands of different shapes; a
     PAD of the batch or channels)."""
-    from rtlgen.emulate.ops import pad_amounts
+    from rtlgen.nn.geometry import pad_amounts
     from rtlgen.nn import quant
 
     kind_of = {op: kind for kind, op in TFLITE_OP_OF_OP_KIND.items()}

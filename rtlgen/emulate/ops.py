@@ -10,22 +10,14 @@ import math
 
 import numpy as np
 
+from rtlgen.nn.geometry import pad_amounts
+
 from rtlgen.nn import quant
 
 __all__ = ["pad_amounts", "pad_spatial", "average_pool", "max_pool", "add", "softmax"]
 
 _I32_MIN = -(1 << 31)
 _I32_MAX = (1 << 31) - 1
-
-
-def pad_amounts(padding: str, in_size: int, filt: int, stride: int) -> tuple[int, int, int]:
-    """(output size, pad before, pad after) of one spatial axis, as TFLite computes them."""
-    if padding == "VALID":
-        out = (in_size - filt + stride) // stride
-        return out, 0, 0
-    out = (in_size + stride - 1) // stride
-    total = max((out - 1) * stride + filt - in_size, 0)
-    return out, total // 2, total - total // 2
 
 
 def pad_spatial(x: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]], value: int) -> np.ndarray:

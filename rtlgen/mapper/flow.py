@@ -205,7 +205,7 @@ def _plot(path: Path, front: list[dict], layerwise: list[dict], uniform: list[di
 @dataclass(frozen=True)
 class DeviceImages:
     """What makes a point's ``config.bin`` runnable on the device: ``plan`` adds the
-    activation-memory plan to a bitstream (:func:`rtlgen.bitstream.memplan.with_plan`, checked
+    activation-memory plan to a bitstream (:func:`rtlgen.accel.images.with_plan`, checked
     against the accelerator's memories; a :class:`~rtlgen.errors.BitstreamError` when it does not
     fit), ``weights`` is the model's ``weights.bin`` (the same for every point)."""
 
@@ -272,7 +272,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # "auto": each layer carries its own encoding (rtlgen.mapper.network.layer_encodings); the
+    # "auto": each layer carries its own encoding (rtlgen.emulate.encoding.layer_encodings); the
     # space's default then only covers layers without one
     requested_encoding = encoding
     if encoding not in bsmod.ENCODINGS:

@@ -31,7 +31,7 @@ __all__ = ["CatalogEnergy", "MapJob", "run_map_job"]
 
 
 #: multiplier signedness each operand encoding needs (rtlgen.emulate.encoding); "auto" chooses
-#: signmag or offset per layer (rtlgen.mapper.network.layer_encodings), both unsigned
+#: signmag or offset per layer (rtlgen.emulate.encoding.layer_encodings), both unsigned
 _SIGNED = {AUTO_ENCODING: False, **TABLE_SIGNED}
 
 
@@ -189,9 +189,8 @@ def run_map_job(job: MapJob) -> MapReport:
         return EmulationResult(logits=np.asarray(res.logits), search_accuracy=split["search"],
                                test_accuracy=split["test"])
 
-    from rtlgen.accel.images import check_fits
+    from rtlgen.accel.images import check_fits, with_plan
     from rtlgen.bitstream import weights as wmod
-    from rtlgen.bitstream.memplan import with_plan
 
     weights = model_weights(graph, config.lanes)
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from rtlgen.bitstream.format import Requant
-from rtlgen.conventions import AUTO_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, EncodingChoice, EngineChoice, check_name
+from rtlgen.conventions import AUTO_ENCODING, DEFAULT_ENGINE, KIND_OF_TFLITE_OP, EncodingChoice, EngineChoice
+from rtlgen.emulate.encoding import layer_encodings
 from rtlgen.errors import ConfigError, ModelError
 from rtlgen.mapper.sensitivity import filter_sensitivity, kernel_sensitivity
 from rtlgen.mapper.space import LayerInfo
@@ -55,71 +56,6 @@ def parse_split(text: str, n: int, what: str = "split") -> slice:
     if not 0 <= lo < hi <= n:
         raise ValueError(f"{what} {text!r} must satisfy 0 <= START < STOP <= {n} (the number of images)")
     return slice(lo, hi)
-
-
-def _input_floor(graph: Any, op: Any, layers: dict[int, Any]) -> int:
-    """The lowest int8 code ``op``'s input can hold for *any* model input, from the ops that
-    produce it: a MAC layer's or ADD's activation clamp, carried through RESHAPE, PAD (which
-    inserts the zero point) and pooling (max and mean never go below their inputs' floor) when
-    they keep the quantization; the model input and anything else can be -128."""
-    from rtlgen.nn import quant
-
-    producers = {o: p for p in graph.ops for o in p.outputs}
-    t = op.inputs[0]
-    floor = -128
-    while True:
-        prod = producers.get(t)
-        if prod is None:
-            return floor
-        if prod.index in layers:
-            return max(floor, int(layers[prod.index].act[0]))
-        y = graph.tensors[prod.outputs[0]]
-        if prod.kind == "ADD":
-            return max(floor, quant.activation_range(prod.options["activation"], y.scale, y.zero_point)[0])
-        if prod.kind not in ("RESHAPE", "PAD", "MAX_POOL_2D", "AVERAGE_POOL_2D"):
-            return floor
-        src = graph.tensors[prod.inputs[0]]
-        if (src.zero_point, src.scale) != (y.zero_point, y.scale):
-            return floor  # codes change meaning: nothing known
-        if prod.kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-            floor = max(floor, quant.activation_range(prod.options["activation"], y.scale, y.zero_point)[0])
-        t = prod.inputs[0]
-
-
-def layer_encodings(graph: Any, encoding: EncodingChoice = AUTO_ENCODING, *, signed: bool = False,
-                    layers: dict[int, Any] | None = None) -> list[str]:
-    """The operand encoding of each MAC layer (``graph.mac_ops()`` order).
-
-    ``encoding`` ``"auto"`` chooses per layer: with unsigned multipliers ``signmag`` where every
-    possible input code ``x`` satisfies ``x - z >= 0`` (:func:`_input_floor`; after a ReLU whose
-    zero point is the next layer's) and the weights are symmetric (>= -127), else ``offset``,
-    which fits any int8 operands; with signed multipliers ``raw`` everywhere. A named encoding is
-    used for every layer; ConfigError names the first layer it cannot run.
-    """
-    from rtlgen.emulate.encoding import TABLE_SIGNED
-    from rtlgen.emulate.layers import compile_mac_layers
-
-    check_name("encoding choice", encoding)
-    layers = layers if layers is not None else compile_mac_layers(graph)
-    out = []
-    for i, op in enumerate(graph.mac_ops()):
-        layer = layers[op.index]
-        floor = _input_floor(graph, op, layers)
-        fits = floor - int(layer.z_in) >= 0 and int(layer.weights.min()) >= -127
-        name = f"{i}:{op.kind.lower()}@op{op.index}"
-        if encoding == AUTO_ENCODING:
-            out.append("raw" if signed else ("signmag" if fits else "offset"))
-            continue
-        if encoding == "signmag" and not fits:
-            why = (f"its input can go down to {floor} with zero point {layer.z_in}, so x - z reaches "
-                   f"{floor - int(layer.z_in)}" if floor - int(layer.z_in) < 0 else "its weights include -128")
-            raise ConfigError(f"encoding signmag cannot run layer {name}: {why} (signmag needs x - z >= 0 and "
-                              f"weights >= -127); use encoding auto (chooses per layer) or offset",
-                              file=graph.source)
-        out.append(encoding)
-    if encoding != AUTO_ENCODING:
-        assert all(TABLE_SIGNED[e] == TABLE_SIGNED[encoding] for e in out)
-    return out
 
 
 def layer_infos(graph: Any, images: np.ndarray, *, encoding: EncodingChoice = AUTO_ENCODING, signed: bool = False,

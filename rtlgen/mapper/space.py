@@ -156,7 +156,7 @@ class SearchSpace:
             raise ValueError("candidates must all be signed or all unsigned (one multiplier type per search)")
         from rtlgen.emulate.encoding import TABLE_SIGNED
 
-        #: per layer: its own encoding (chosen by rtlgen.mapper.network.layer_encodings), else ``encoding``
+        #: per layer: its own encoding (chosen by rtlgen.emulate.encoding.layer_encodings), else ``encoding``
         self.encodings: tuple[str, ...] = tuple(l.encoding or encoding for l in layers)
         for l, e in zip(layers, self.encodings):
             if e not in bsmod.ENCODINGS:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["Geometry"]
+__all__ = ["Geometry", "pad_amounts"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,13 @@ class Geometry:
     @property
     def out_shape(self) -> tuple[int, int, int]:
         return (self.out_h, self.out_w, self.out_c)
+
+
+def pad_amounts(padding: str, in_size: int, filt: int, stride: int) -> tuple[int, int, int]:
+    """(output size, pad before, pad after) of one spatial axis, as TFLite computes them."""
+    if padding == "VALID":
+        out = (in_size - filt + stride) // stride
+        return out, 0, 0
+    out = (in_size + stride - 1) // stride
+    total = max((out - 1) * stride + filt - in_size, 0)
+    return out, total // 2, total - total // 2
