@@ -20,8 +20,8 @@ int8 bit pattern, 0 for a lane beyond ``O``::
 so a loader forms weight-memory word ``gr*K + k`` from the section's ``L`` bytes at
 ``(gr*K + k)*L`` (little-endian: lane 0 lowest) and ORs in the select fields that ``config.bin``'s
 multiplier selects give (bits ``8L + l*S`` up, :mod:`rtlgen.accel.descriptor`). A depthwise layer
-is stored the same way with ``G = 1`` (the generated accelerator does not run depthwise layers
-yet: the host does). Biases are int32 little-endian, one per output channel, for the parameter
+is stored the same way with ``G = 1``, which is also how the engine's depthwise mode reads it
+(output channel ``co`` on lane ``co mod L``). Biases are int32 little-endian, one per output channel, for the parameter
 memory's bits 0..31 (its requantization multiplier and shift come from ``config.bin``).
 
 Byte layout, format version 1 (little-endian; every section starts at a multiple of 4 bytes,
