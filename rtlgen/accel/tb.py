@@ -24,6 +24,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ class HarnessBuild:
     build_seconds: float = 0.0
     reused: bool = False
 
-    @property
+    @cached_property
     def device_top(self) -> bool:
         """Whether the design's top holds the front end and the sequencer (``gen accel --axi``):
         then the top itself is built and driven (over AXI only), not the harness around it."""

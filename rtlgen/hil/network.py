@@ -47,7 +47,7 @@ import numpy as np
 from rtlgen.errors import BitstreamError, VerificationError
 from rtlgen.paths import atomic_write_text
 
-__all__ = ["run_network", "layer_outputs", "HOST_INPUTS"]
+__all__ = ["run_network", "layer_outputs", "reset_device", "HOST_INPUTS", "PERIOD_NS"]
 
 #: The engine's host ports of a top with the front end inside, idle: the sequencer drives the
 #: engine (:mod:`rtlgen.accel.top`).
@@ -67,7 +67,8 @@ def layer_outputs(graph: Any, bs: Any) -> list[tuple[Any, int]]:
     return [(d, keys[d.key]) for d in bs.layers]
 
 
-async def _reset(dut: Any) -> None:
+async def reset_device(dut: Any) -> None:
+    """Start the clock (:data:`PERIOD_NS`), hold the engine's host ports idle, pulse reset."""
     from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles
 
@@ -139,7 +140,7 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
     if device is None:
         from rtlgen.hil.driver import AccelDriver, CocotbAxiTransport
 
-        await _reset(dut)
+        await reset_device(dut)
         device = AccelDriver(CocotbAxiTransport(dut, period_ns=PERIOD_NS), max_polls=1_000_000)
     config_bin, weights_bin = Path(spec["bitstream"]).read_bytes(), Path(spec["weights"]).read_bytes()
     loaded = await load_on_device(device, config_bin, weights_bin, start=False)

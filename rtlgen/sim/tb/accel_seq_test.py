@@ -17,27 +17,16 @@ import os
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
 
 from rtlgen.hil.driver import AccelDriver, CocotbAxiTransport
-
-#: The engine's host ports, idle here: the sequencer and the registers drive the engine.
-HOST_INPUTS = ("cfg_we", "cfg_addr", "cfg_data", "start", "act_we", "act_addr", "act_wdata", "wgt_we", "wgt_addr",
-               "wgt_wdata", "par_we", "par_addr", "par_wdata")
+from rtlgen.hil.network import PERIOD_NS, reset_device
 
 
 @cocotb.test()
 async def run_network(dut):
     job = json.loads(Path(os.environ["RTLGEN_SEQ_JOB"]).read_text())
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start(start_high=False)
-    for name in HOST_INPUTS:
-        getattr(dut, name).value = 0
-    transport = CocotbAxiTransport(dut, period_ns=10)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 2)
+    await reset_device(dut)
+    transport = CocotbAxiTransport(dut, period_ns=PERIOD_NS)
     drv = AccelDriver(transport, max_polls=job.get("max_polls", 10_000))
     out: dict = {"identity": await drv.identify(), "networks": []}
     for net in job["networks"]:
