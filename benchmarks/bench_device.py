@@ -1,6 +1,7 @@
 """Whole networks on the device: cycles per inference, image load cycles, RTL images per minute.
 
-    python benchmarks/bench_device.py [--models resnet8,dscnn,ad,digits,vww] [--images 4] [--out build/bench_device]
+    python benchmarks/bench_device.py [--models resnet8,dscnn,ad,digits,vww] [--images 4] [--workers 2]
+                                      [--multipliers netlist,table] [--out build/bench_device]
 
 For each model: a library of the EvoApprox multipliers that ``flows/accel_default.toml`` names,
 that configuration (2 units x 16 lanes x 4 multipliers; memories grown where a model needs it:
@@ -9,10 +10,13 @@ the table says so) generated with its front end and sequencer (``rtlgen gen acce
 ``auto`` does), then ``rtlgen hil --config`` on N real inputs (CIFAR-10 for ResNet-8, kws01 for
 DS-CNN, the digits test set; seeded random int8 codes for the autoencoder and VWW): the device
 loads both images over AXI and runs every layer on chip, each output compared byte for byte with
-the emulation. Prints one Markdown row per model: RUN_CYCLES per inference, the load cycles of
-config.bin and weights.bin, images per minute through the RTL (wall, and per CPU-second), the
-Verilator build and the accelerator generation times. Needs ../shared/data (or
-RTLGEN_SHARED_DATA).
+the emulation. Each model runs once per multiplier model (``rtlgen hil --multipliers``: the
+gate-level netlists as generated, or their table models, the rest of the RTL unchanged), on
+``--workers`` simulator processes. Prints one Markdown row per model and multiplier model:
+RUN_CYCLES per inference, the load cycles of config.bin and weights.bin, images per minute through
+the RTL (over the per-image loop, and over the whole wall time with the simulators' start-up:
+imports, both images loaded, the emulator's kernels compiled), the Verilator build time. Needs
+../shared/data (or RTLGEN_SHARED_DATA).
 """
 from __future__ import annotations
 
@@ -64,6 +68,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="resnet8,dscnn,digits,ad")
     ap.add_argument("--images", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2, help="simulator processes (rtlgen hil --workers)")
+    ap.add_argument("--multipliers", default="netlist,table", help="multiplier models (rtlgen hil --multipliers)")
     ap.add_argument("--out", default=str(ROOT / "build" / "bench_device"))
     args = ap.parse_args()
 
@@ -109,28 +115,35 @@ def main() -> None:
         gen_s = time.perf_counter() - t
         assert cli(["bitstream", "build", "--model", str(model), "--accel", str(work / "accel.toml"), "--lib", str(lib),
                     "--out", str(work / "images")]) == 0
-        rep_file = work / "hil.json"
-        assert cli(["hil", "--accel", str(accel), "--config", str(work / "images"), "--model", str(model), "--images",
-                    str(images), "--limit", str(args.images), "--json", str(rep_file)]) == 0
-        rep = json.loads(rep_file.read_text())
-        rows.append({"model": name, "grow": grow, "run_cycles": rep["run_cycles"],
-                     "config_cycles": rep["device"]["config"]["cycles"], "config_bytes": rep["device"]["config"]["bytes"],
-                     "weights_cycles": rep["device"]["weights"]["cycles"],
-                     "weights_bytes": rep["device"]["weights"]["bytes"],
-                     "images_per_minute": rep["images_per_minute"], "cpu_images_per_minute": rep["cpu_images_per_minute"],
-                     "build_seconds": rep["build_seconds"], "build_reused": rep["build_reused"], "gen_seconds": gen_s,
-                     "images": rep["images"]})
+        for mults in args.multipliers.split(","):
+            rep_file = work / f"hil-{mults}.json"
+            assert cli(["hil", "--accel", str(accel), "--config", str(work / "images"), "--model", str(model),
+                        "--images", str(images), "--limit", str(args.images), "--workers", str(args.workers),
+                        "--multipliers", mults, "--json", str(rep_file)]) == 0
+            rep = json.loads(rep_file.read_text())
+            rows.append({"model": name, "multipliers": mults, "grow": grow, "run_cycles": rep["run_cycles"],
+                         "config_cycles": rep["device"]["config"]["cycles"],
+                         "config_bytes": rep["device"]["config"]["bytes"],
+                         "weights_cycles": rep["device"]["weights"]["cycles"],
+                         "weights_bytes": rep["device"]["weights"]["bytes"],
+                         "images_per_minute": rep["images_per_minute"],
+                         "wall_images_per_minute": 60.0 * rep["images"] / rep["wall_seconds"],
+                         "cycles_per_second": rep["cycles_per_second"], "workers": rep["workers"],
+                         "build_seconds": rep["build_seconds"], "build_reused": rep["build_reused"],
+                         "gen_seconds": gen_s, "images": rep["images"]})
     (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.1f}, {args.images} inputs per model")
-    print("| model | cycles per inference | config.bin load (bytes / cycles) | weights.bin load (bytes / cycles) "
-          "| images/min (wall) | images/min per CPU-s | Verilator build (s) | memories grown |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+          f"load {os.getloadavg()[0]:.1f}, {args.images} inputs per model, {args.workers} simulator processes")
+    print("| model | multipliers | cycles per inference | config.bin load (bytes / cycles) "
+          "| weights.bin load (bytes / cycles) | simulated cycles/s (per process) | images/min (loop) "
+          "| images/min (wall, with start-up) | Verilator build (s) | memories grown |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         cyc = sorted(set(r["run_cycles"]))
-        print(f"| {r['model']} | {', '.join(f'{c:,}' for c in cyc)} | {r['config_bytes']:,} / {r['config_cycles']:,} "
-              f"| {r['weights_bytes']:,} / {r['weights_cycles']:,} | {r['images_per_minute']:.1f} "
-              f"| {r['cpu_images_per_minute']:.1f} | {r['build_seconds']:.0f}{' (reused)' if r['build_reused'] else ''} "
+        print(f"| {r['model']} | {r['multipliers']} | {', '.join(f'{c:,}' for c in cyc)} "
+              f"| {r['config_bytes']:,} / {r['config_cycles']:,} | {r['weights_bytes']:,} / {r['weights_cycles']:,} "
+              f"| {r['cycles_per_second']:,.0f} | {r['images_per_minute']:.1f} | {r['wall_images_per_minute']:.1f} "
+              f"| {r['build_seconds']:.0f}{' (reused)' if r['build_reused'] else ''} "
               f"| {', '.join(f'{k} {v}' for k, v in r['grow'].items()) or '-'} |")
 
 

@@ -182,8 +182,9 @@ def table_specs(config: AccelConfig, catalog: Catalog) -> list[list[MultiplierSp
 def generate_accelerator(config: AccelConfig, catalog: Catalog,
                          out_dir: str | os.PathLike, *, axi: bool = False) -> GeneratedDesign:
     """Elaborate the design for ``config`` and write it to ``out_dir``; with ``axi``, the top
-    also embeds the AXI front end (ports ``s_axil_*``, ``s_axis_*`` beside the host ports;
-    ``CTRL.START`` starts the engine after an accepted bitstream)."""
+    also embeds the AXI front end and the on-chip sequencer: a device whose ports are
+    ``s_axil_*``, ``s_axis_*``, ``clk``, ``rst`` and the outputs ``busy``, ``done``, ``cycles``,
+    ``issued`` (no host ports; ``CTRL.START`` runs the network after both images are accepted)."""
     out = Path(out_dir)
     resolved = config.resolved(catalog)
     banks, files = hardware_specs(config, catalog)

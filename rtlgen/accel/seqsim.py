@@ -18,6 +18,7 @@ from typing import Any
 from rtlgen import resources
 from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.generate import LINT_WAIVERS, TOP_MODULE, generate_accelerator
+from rtlgen.accel.tb import device_public_vlt
 from rtlgen.errors import ToolError
 from rtlgen.sim import runner
 from rtlgen.sim.simulators import get_simulator
@@ -46,9 +47,10 @@ class SequencerSim:
         if self.simulator.name == "verilator":
             waivers = self.build_dir / "accel" / "lint_waivers.vlt"
             waivers.write_text(LINT_WAIVERS)
-            # only the top's ports are visible to cocotb (the backend leaves out --public-flat-rw)
+            # only the ports the testbench uses are visible to cocotb (the backend leaves out
+            # --public-flat-rw)
             public = self.build_dir / "accel" / "public.vlt"
-            public.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP_MODULE}" -var "*"\n')
+            public.write_text(device_public_vlt(TOP_MODULE))
             sources = [public, waivers, *sources]
             build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0"]
         runner.build(self.simulator, sources, TOP_MODULE, self.build_dir / "sim", build_args=build_args,

@@ -8,7 +8,7 @@ import numpy as np
 
 from rtlgen.errors import VerificationError
 
-__all__ = ["accel_tables"]
+__all__ = ["accel_tables", "table_models", "table_model_verilog"]
 
 
 def accel_tables(accel_dir: Path) -> dict[str, np.ndarray]:
@@ -42,3 +42,50 @@ def _tabulate(path: Path, combined: Path, slot: dict) -> np.ndarray:
         raise VerificationError(f"netlist {path.name} tabulates to {got}, the manifest says "
                                 f"{slot['hash']} ({slot['name']}): {path}")
     return table
+
+
+def table_model_verilog(module: str, table: np.ndarray, *, output: str = "O", note: str = "") -> str:
+    """A Verilog module named ``module`` with the netlist's ports (``A``, ``B``: 8 bits; ``output``:
+    16 bits) whose output is looked up in ``table`` (``T[a, b]`` at ``{A, B}``, as
+    :class:`rtlgen.accel.multiplier.TableMultiplier`): the same function as the netlist, for
+    simulation only. The table is a constant array parameter, so every instance shares one copy."""
+    words = (np.asarray(table, dtype=np.int64).ravel() & 0xFFFF)
+    if words.size != 65536:
+        raise ValueError(f"a multiplier table has 65,536 entries, not {words.size}")
+    # a row of the table per line (Verilator refuses lines of more than 40,000 tokens)
+    rows = words.reshape(256, 256).tolist()
+    body = ",\n    ".join(",".join(f"'h{w:x}" for w in row) for row in rows)
+    return (f"// Table model of multiplier {module}{note}: simulation only, not for synthesis.\n"
+            f"module {module} (A, B, {output});\n  input [7:0] A;\n  input [7:0] B;\n  output [15:0] {output};\n"
+            f"  localparam logic [15:0] T [0:65535] = '{{\n    {body}}};\n"
+            f"  assign {output} = T[{{A, B}}];\nendmodule\n")
+
+
+def table_models(accel_dir: Path, out_dir: Path, tables: dict[str, np.ndarray] | None = None) -> list[Path]:
+    """One table model (:func:`table_model_verilog`) per multiplier module of the accelerator in
+    ``accel_dir``, written to ``out_dir``, from the tables of its own netlists
+    (:func:`accel_tables`, or ``tables`` when the caller has them); the files' paths."""
+    import re
+
+    from rtlgen.accel.manifest import read_manifest
+
+    manifest = read_manifest(accel_dir)
+    tables = accel_tables(accel_dir) if tables is None else tables
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for bank in manifest["units"]:
+        for slot in bank:
+            module = slot["module"]
+            if module in paths:
+                continue
+            # the netlist's 16-bit output (O, or the single one: rtlgen.accel.generate checked)
+            text = (Path(accel_dir) / "netlists" / f"{module}.v").read_text()
+            body = text[text.index(f"module {module}"):]
+            found = re.search(r"output\s*(?:wire\s*)?\[15:0\]\s*(\w+)", body[:body.index("endmodule")])
+            output = found[1] if found else "O"
+            path = out_dir / f"{module}.v"
+            path.write_text(table_model_verilog(module, tables[slot["hash"]], output=output,
+                                                note=f" ({slot['name']}, table {slot['hash']})"))
+            paths[module] = path
+    return list(paths.values())

@@ -52,14 +52,14 @@ it (data one cycle after the address). ``wgt_we/wgt_addr/wgt_wdata`` and
 ``par_we/par_addr/par_wdata`` write the weight and parameter memories.
 
 With an AXI front end (``device``, :mod:`rtlgen.accel.loader`), ``s_axil_*``/``s_axis_*`` sit
-beside these ports. ``CTRL.START`` (refused until both images are accepted) then starts the
-on-chip sequencer (:mod:`rtlgen.accel.sequencer`) when the front end was made with the engine's
-configuration (``gen accel --axi`` does): it drives the configuration port, the weight and
-parameter memories and ``start`` in place of the host ports while it runs, layer after layer;
+beside these ports, and ``CTRL.START`` (refused until both images are accepted) is a second
+``start`` of one layer. A front end made with the engine's configuration (``gen accel --axi``
+does) holds the on-chip sequencer (:mod:`rtlgen.accel.sequencer`) instead, and the top is then a
+device with no host ports: its inputs are the AXI ports, ``clk`` and ``rst``; ``busy``, ``done``,
+``cycles`` and ``issued`` stay as outputs. ``CTRL.START`` runs the sequencer, which drives the
+configuration port, the weight and parameter memories and ``start`` layer after layer;
 ``ACT_ADDR``/``ACT_DATA`` reach the activation memory through the host port's path, as does the
 sequencer's vector unit (ADD, pool and PAD descriptors, :mod:`rtlgen.accel.vector`) while it runs.
-Without it,
-``CTRL.START`` is a second ``start`` of one layer.
 """
 from __future__ import annotations
 
@@ -99,15 +99,22 @@ class Accelerator(wiring.Component):
         c = config
         axi = {} if device is None else {"s_axil": In(device.signature.members["s_axil"].signature.flip()),
                                          "s_axis": In(device.signature.members["s_axis"].signature.flip())}
-        super().__init__({**axi,
-            "cfg_we": In(1), "cfg_addr": In(5), "cfg_data": In(32),
-            "start": In(1), "busy": Out(1), "done": Out(1),
-            "act_we": In(1), "act_addr": In(c.activation_addr_bits), "act_wdata": In(8),
-            "act_rdata": Out(8),
+        host = {} if self.networked else {
+            "cfg_we": In(1), "cfg_addr": In(5), "cfg_data": In(32), "start": In(1),
+            "act_we": In(1), "act_addr": In(c.activation_addr_bits), "act_wdata": In(8), "act_rdata": Out(8),
             "wgt_we": In(1), "wgt_addr": In(c.weight_addr_bits), "wgt_wdata": In(c.weight_word_bits),
             "par_we": In(1), "par_addr": In(c.channel_addr_bits), "par_wdata": In(PARAM_BITS),
-            "cycles": Out(32), "issued": Out(32),
-        })
+        }
+        super().__init__({**axi, **host, "busy": Out(1), "done": Out(1), "cycles": Out(32), "issued": Out(32)})
+
+    @property
+    def networked(self) -> bool:
+        """Whether the on-chip sequencer runs the network (a front end made with the engine's
+        configuration): then the top is a device whose only inputs are the AXI ports, the clock
+        and the reset. The host ports are left out rather than tied off: a port that nobody drives
+        is still an input, and a simulator re-evaluates the logic behind its inputs on every
+        clock edge (Verilator's input region: 20% of a whole-network run's time with them)."""
+        return self.device is not None and getattr(self.device, "engine", None) is not None
 
     def elaborate(self, platform):
         c = self.config
@@ -137,23 +144,23 @@ class Accelerator(wiring.Component):
         par_rd = par_mem.read_port()
         par_wr = par_mem.write_port()
         # the host ports, or (with the device's sequencer) the sequencer's and ACT_* registers'
-        host = {name: getattr(self, name) for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr",
-                                                        "wgt_wdata", "par_we", "par_addr", "par_wdata",
-                                                        "act_we", "act_addr", "act_wdata")}
         fe = self.device
-        if fe is not None and getattr(fe, "engine", None) is not None:
-            for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr", "wgt_wdata", "par_we",
-                         "par_addr", "par_wdata"):
-                host[name] = Mux(fe.seq_busy, getattr(fe, f"eng_{name}"), getattr(self, name))
-            for name in ("act_we", "act_addr", "act_wdata"):
-                host[name] = Mux(fe.act_owner, getattr(fe, name), getattr(self, name))
+        if self.networked:
+            host = {name: getattr(fe, f"eng_{name}") for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we",
+                                                                   "wgt_addr", "wgt_wdata", "par_we", "par_addr",
+                                                                   "par_wdata")}
+            host.update({name: getattr(fe, name) for name in ("act_we", "act_addr", "act_wdata")})
             m.d.comb += fe.act_rdata.eq(act_rd.data)
+        else:
+            host = {name: getattr(self, name) for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr",
+                                                            "wgt_wdata", "par_we", "par_addr", "par_wdata",
+                                                            "act_we", "act_addr", "act_wdata")}
+            m.d.comb += self.act_rdata.eq(act_rd.data)
         m.d.comb += [
             wgt_wr.en.eq(host["wgt_we"] & ~self.busy), wgt_wr.addr.eq(host["wgt_addr"]),
             wgt_wr.data.eq(host["wgt_wdata"]),
             par_wr.en.eq(host["par_we"] & ~self.busy), par_wr.addr.eq(host["par_addr"]),
             par_wr.data.eq(host["par_wdata"]),
-            self.act_rdata.eq(act_rd.data),
             cfg_we.eq(host["cfg_we"]), cfg_addr.eq(host["cfg_addr"]), cfg_data.eq(host["cfg_data"]),
         ]
 
@@ -333,14 +340,14 @@ class Accelerator(wiring.Component):
         idle_tail = ~issuing & ~v1 & ~v2 & ~drain & ~capture & ~e_valid & ~rq.busy
         with m.If(running & idle_tail):
             m.d.sync += [running.eq(0), self.done.eq(1)]
-        start = self.start
+        start = None if self.networked else self.start
         if self.device is not None:
             m.submodules.device = fe = self.device
             wiring.connect(m, wiring.flipped(self.s_axil), fe.s_axil)
             wiring.connect(m, wiring.flipped(self.s_axis), fe.s_axis)
             m.d.comb += [fe.run_busy.eq(running), fe.run_done.eq(self.done)]
             # CTRL.START runs the sequencer, which starts the layers itself
-            start = self.start | (fe.eng_start if fe.engine is not None else fe.run_start)
+            start = fe.eng_start if self.networked else self.start | fe.run_start
         with m.If(start & ~running):
             m.d.sync += [running.eq(1), issuing.eq(1), self.done.eq(0), cycles.eq(0),
                          issued.eq(0), co_base.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),

@@ -26,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     from rtlgen.paths import atomic_write_text
 
     kw = dict(limit=args.limit, start=args.start, workers=args.workers, optimize=not args.quick_build,
+              multipliers=args.multipliers,
               work_dir=Path(args.work_dir) if args.work_dir else None, keep_runs=args.keep_runs,
               # the bar redraws one line with carriage returns: on a terminal only, so that a log
               # or a captured stderr holds just the error line when a run fails
@@ -65,5 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep each run's folder (spec, simulator log, result) under the work folder; a failed run's is always kept")
     p.add_argument("--quick-build", action="store_true",
                    help="compile the model without optimisation: a quicker build, a slower simulation")
+    p.add_argument("--multipliers", choices=("netlist", "table"), default="netlist",
+                   help="simulate the multipliers as their gate-level netlists (default) or as table models of "
+                        "those netlists (the same function, looked up: a faster simulation; the rest of the RTL "
+                        "unchanged)")
     p.add_argument("--json", metavar="FILE", help="also write the figures (pred and logits per image) as JSON")
     p.set_defaults(handler=_run)

@@ -103,6 +103,8 @@ class HilJob:
     workers: int = 1
     work_dir: Path | None = None   # Verilator builds and run folders (default: accel/hil-work)
     optimize: bool = True          # optimised C++ (long runs) or a quicker build (short runs)
+    #: the multipliers in the simulated RTL: their netlists, or their table models (HarnessBuild)
+    multipliers: str = "netlist"
     progress: bool = True          # a progress bar of the layer runs
     keep_runs: bool = False        # keep the run folders (specs, logs, results); the build is always kept
     #: weights.bin: when given, both images are first loaded into the device's front end, which
@@ -147,6 +149,8 @@ class HilReport:
     mode: str = "layers"
     #: per image, ``RUN_CYCLES`` of its network run (``"network"`` mode)
     run_cycles: list[int] = field(default_factory=list)
+    #: ``"netlist"`` or ``"table"``: how the multipliers were simulated (HilJob.multipliers)
+    multipliers: str = "netlist"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,6 +162,8 @@ class HilReport:
                   f"START {self.device['start']}\n")
         what = ("the device ran the whole network on chip; its output equals the emulation bit for bit"
                 if self.mode == "network" else "every conv layer output equals the emulation bit for bit")
+        if self.multipliers == "table":
+            what += " (multipliers simulated by their table models, the rest of the RTL as generated)"
         return (f"HIL: {self.images} images, {what}\n" + loaded +
                 f"  accuracy through the RTL: {acc}\n"
                 f"  cycles per image: {self.cycles_per_image:,.0f}\n"
@@ -234,7 +240,7 @@ def run_hil(job: HilJob) -> HilReport:
     n = len(x)
     # absolute: the simulator runs in its run folder and reads the spec named in its environment
     work = (Path(job.work_dir) if job.work_dir else accel / "hil-work").resolve()
-    build = HarnessBuild(accel, work, optimize=job.optimize)
+    build = HarnessBuild(accel, work, optimize=job.optimize, multipliers=job.multipliers)
     network = build.device_top
     if network and job.weights is None:
         raise ConfigError("this accelerator runs whole networks on chip (generated with 'gen accel --axi'), so it needs "
@@ -317,4 +323,4 @@ def run_hil(job: HilJob) -> HilReport:
                      build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks),
                      logits=[v for r in results for v in r["logits"]], logits_source=results[0]["logits_source"],
                      device=results[0]["device"], mode="network" if network else "layers",
-                     run_cycles=[c for r in results for c in r.get("run_cycles", [])])
+                     run_cycles=[c for r in results for c in r.get("run_cycles", [])], multipliers=job.multipliers)

@@ -47,12 +47,8 @@ import numpy as np
 from rtlgen.errors import BitstreamError, VerificationError
 from rtlgen.paths import atomic_write_text
 
-__all__ = ["run_network", "layer_outputs", "reset_device", "HOST_INPUTS", "PERIOD_NS"]
+__all__ = ["run_network", "layer_outputs", "reset_device", "PERIOD_NS"]
 
-#: The engine's host ports of a top with the front end inside, idle: the sequencer drives the
-#: engine (:mod:`rtlgen.accel.top`).
-HOST_INPUTS = ("cfg_we", "cfg_addr", "cfg_data", "start", "act_we", "act_addr", "act_wdata", "wgt_we", "wgt_addr",
-               "wgt_wdata", "par_we", "par_addr", "par_wdata")
 #: Clock period of the simulated device, and how often ``STATUS`` is polled while a network runs.
 PERIOD_NS = 10
 POLL_CYCLES = 5000
@@ -68,13 +64,12 @@ def layer_outputs(graph: Any, bs: Any) -> list[tuple[Any, int]]:
 
 
 async def reset_device(dut: Any) -> None:
-    """Start the clock (:data:`PERIOD_NS`), hold the engine's host ports idle, pulse reset."""
+    """Start the clock (:data:`PERIOD_NS`) and pulse reset (the device's only other inputs are
+    its AXI ports, which the cocotbext-axi masters hold idle)."""
     from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles
 
     Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start(start_high=False)
-    for name in HOST_INPUTS:
-        getattr(dut, name).value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
@@ -130,7 +125,7 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
     from rtlgen.bitstream.weights import read_weights
     from rtlgen.emulate.emulator import quantize_input
     from rtlgen.emulate.from_bitstream import emulator_from_images
-    from rtlgen.hil.simside import load_on_device, table_resolver
+    from rtlgen.hil.simside import load_on_device, table_resolver, warm_up
     from rtlgen.nn.images import load_images
     from rtlgen.nn.tflite import load_tflite
 
@@ -158,6 +153,7 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
     out_tensor = plan_activations(graph).output_tensor
     x, y = load_images(Path(spec["images"]), int(spec["start"]), spec["limit"])
     xq = quantize_input(graph, x)
+    warm_up(emu, xq)
     t_setup = time.perf_counter() - t0
     t1, c1 = time.perf_counter(), time.process_time()
     vals = emu.run_batch(xq)

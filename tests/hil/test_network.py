@@ -94,6 +94,23 @@ def test_the_whole_network_runs_on_chip_and_equals_the_emulation(accel: Path, se
 
 @pytest.mark.sim
 @pytest.mark.slow
+def test_table_models_of_the_multipliers_give_the_same_outputs(accel: Path, setup: dict, tmp_path: Path,
+                                                               capsys) -> None:
+    """``--multipliers table``: each netlist replaced by its table model in the simulated RTL (the
+    chain's depthwise layer and per-filter selects use both multipliers)."""
+    out = tmp_path / "hil.json"
+    assert main(_hil(accel, setup, "chain", setup["chain"], "--limit", "3", "--multipliers", "table",
+                     "--json", str(out))) == 0
+    assert "multipliers simulated by their table models" in capsys.readouterr().out
+    rep = json.loads(out.read_text())
+    want = _expected(setup, "chain", setup["chain"], 0, 3)
+    assert rep["multipliers"] == "table" and np.array_equal(np.asarray(rep["logits"]), want)
+    models = sorted((accel / "hil-work" / "table-models").glob("*.v"))
+    assert [p.stem for p in models] == ["mul8u_1JJQ", "mul8u_DG8"]
+
+
+@pytest.mark.sim
+@pytest.mark.slow
 def test_a_run_the_device_stops_is_one_line_with_its_code_and_offset(accel: Path, setup: dict, capsys) -> None:
     rc = main(_hil(accel, setup, "dw", setup["dw"], "--limit", "1"))
     err = capsys.readouterr().err.strip()
