@@ -16,7 +16,9 @@ with a descriptor of a layer weights.bin has no record of (NO_LAYER_WEIGHTS), an
 activation-memory plan (NO_ACTIVATION_PLAN); the embedded digits model (CONV_2D, DEPTHWISE_CONV_2D,
 ADD, MAX_POOL_2D, PAD, AVERAGE_POOL_2D, FULLY_CONNECTED) and MLPerf Tiny's DS-CNN keyword spotter
 (its first layer in the offset encoding: its input goes below its zero point), both whole on
-chip with approximate multipliers on their depthwise layers. (The
+chip with approximate multipliers on their depthwise layers; and MLPerf Tiny's visual wake words
+MobileNetV1 (thirteen depthwise-separable blocks) on a random input, with an approximate
+depthwise layer and a pointwise layer per filter. (The
 generated engine needs a two-state simulator: Icarus never evaluates some of Yosys's
 ``always @*`` blocks whose inputs keep their initial values.)"""
 from __future__ import annotations
@@ -59,6 +61,8 @@ DW_ASSIGNMENT = {"layers": {"1": {"kernels": [["mul8u_DG8"], ["mul8u_1JJQ"]] * 4
 DIGITS_ASSIGNMENT = {"layers": {"1": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 4}, "fc:0": "mul8u_DG8"}}
 DSCNN_ASSIGNMENT = {"layers": {"1": "mul8u_DG8", "3": {"kernels": [["mul8u_DG8"], ["mul8u_1JJQ"]] * 32},
                                "4": "mul8u_DG8"}}
+#: VWW: its first depthwise layer approximate, the pointwise layer after it per filter (16 filters)
+VWW_ASSIGNMENT = {"layers": {"1": "mul8u_DG8", "2": {"filters": ["mul8u_DG8", "mul8u_1JJQ"] * 8}}}
 
 
 def first_difference(got: np.ndarray, want: np.ndarray) -> str:
@@ -72,7 +76,7 @@ def first_difference(got: np.ndarray, want: np.ndarray) -> str:
 
 @pytest.fixture(scope="module")
 def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
-    """The three networks through one Verilator build: per network (images, expected outputs,
+    """The networks through one Verilator build: per network (images, expected outputs,
     the device's report)."""
     from rtlgen.accel.seqsim import SequencerSim
 
@@ -112,6 +116,9 @@ def device_run(evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     dscnn = load_tflite(shared_data / "mlperf_tiny_kws" / "kws_ref_model.tflite")
     kws = np.load(shared_data / "mlperf_tiny_kws" / "kws01_test1000.npz")["x"][:1]
     cases.append((dscnn, parse_assignment(DSCNN_ASSIGNMENT, "<dscnn>"), quantize_input(dscnn, kws)))
+    # the VWW MobileNet on one random input (its model comes without test inputs)
+    vww = load_tflite(shared_data / "mlperf_tiny_vww" / "vww_96_int8.tflite")
+    cases.append((vww, parse_assignment(VWW_ASSIGNMENT, "<vww>"), rng.integers(-128, 128, (1, 96, 96, 3))))
     nets, expected, images = [], [], []
     for graph, assignment, x in cases:
         im = build_images(graph, CONFIG, lib, None if isinstance(assignment, str) else assignment)
@@ -253,3 +260,18 @@ def test_dscnn_runs_whole_on_chip(device_run) -> None:
     for run in runs:
         assert run["layers"] == 11 and run["status"]["NET_DONE"]
         print(f"DS-CNN on chip: {run['cycles']} cycles per inference")
+
+
+def test_vww_mobilenet_runs_whole_on_chip(device_run) -> None:
+    """The visual wake words MobileNetV1 0.25: fourteen convolutions, thirteen depthwise layers,
+    the average pool and the classifier, one START; the int8 logits byte for byte."""
+    images, _net, _want, _got = device_run[10]
+    kinds = [d.kind for d in images.config.descriptors()]
+    assert kinds.count("depthwise_conv2d") == 13 and kinds.count("conv2d") == 14, kinds
+    assert kinds[-2:] == ["average_pool_2d", "fully_connected"]
+    layers = images.config.layers
+    assert layers[1].selects == (1,) and layers[2].granularity == "filter" and set(layers[2].selects) == {0, 1}
+    runs = _check_outputs(device_run[10])
+    for run in runs:
+        assert run["layers"] == len(kinds) and run["status"]["NET_DONE"]
+        print(f"VWW on chip: {run['cycles']} cycles per inference")
