@@ -149,6 +149,29 @@ def test_yosys_synthesizes_to_osu018(tmp_path, library):
     assert any(name.startswith("DFF") for name in area.cell_counts), area.cell_counts
 
 
+@pytest.mark.slow
+def test_yosys_synthesizes_the_device_top(tmp_path, library):
+    """The ``--axi`` top (front end, sequencer, vector unit, engine) through Yosys's coarse
+    synthesis with its memories kept as memory cells (SRAM macros on a real chip: as flip-flops the
+    8 KiB configuration memory alone would take minutes), then ``check -assert``: no
+    combinational loop, no undriven or multiply driven net."""
+    from rtlgen.netlist.yosys import run_yosys
+
+    small = AccelConfig(units=1, lanes=2, multipliers=2, activation_bytes=256, weight_words=16, channels=4,
+                        weights_store_bytes=256, unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),))
+    design = generate_accelerator(small, library, tmp_path, axi=True)
+    reads = "\n".join(f"read_verilog -sv {p}" for p in design.sources)
+    run_yosys(f"{reads}\nhierarchy -check -top {TOP_MODULE}\nsynth -flatten -top {TOP_MODULE} -run begin:fine\n"
+              "check -assert\ntee -o stat.txt stat\n", cwd=tmp_path)
+    stat = (tmp_path / "stat.txt").read_text()
+    cells = {line.split()[0]: int(line.split()[1]) for line in stat.splitlines()
+             if line.strip().startswith("$") and len(line.split()) == 2}
+    # at least the activation, weight, parameter, configuration and weights-store memories
+    assert cells.get("$mem_v2", 0) >= 5, cells
+    assert not any("latch" in name for name in cells), cells
+    assert sum(cells.values()) > 1000
+
+
 def test_a_name_selects_its_own_netlist_among_circuits_of_one_function(tmp_path):
     """mul8u_array and mul8u_roup_p0_r0 are one catalog entry (same table): a bank that names
     each gets each one's netlist, not the entry's first."""
