@@ -47,10 +47,16 @@ def main() -> int:
     print(f"wall time {time.time() - t0:.0f} s")
     if rc:
         return rc
-    out = Path(args.out)
+    print_summary(Path(args.out))
+    return 0
+
+
+def print_summary(out: Path, quality: str = "top-1") -> None:
+    """The reference quality and, per loss bound, the points each rule selects (``rtlgen map``'s
+    summary.json and front.json in ``out``)."""
     summary = json.loads((out / "summary.json").read_text())
     front = {r["id"]: r for r in json.loads((out / "front.json").read_text())["front"]}
-    print(f"reference top-1: search {100 * summary['reference_search_accuracy']:.2f}%, "
+    print(f"reference {quality}: search {100 * summary['reference_search_accuracy']:.2f}%, "
           f"test {100 * summary['reference_test_accuracy']:.2f}%; {summary['evaluations']} mappings evaluated")
     for loss, entry in summary["within_loss"].items():
         for name in ("mapper", "layerwise", "uniform"):
@@ -65,7 +71,6 @@ def main() -> int:
                       + (f", {sel['bitstream']}" if sel.get("bitstream") else ""))
                 if name == "mapper" and how == "selected_on_search" and sel["id"] in front:
                     print("    configuration:", json.dumps(front[sel["id"]]["mapping"]))
-    return 0
 
 
 if __name__ == "__main__":
