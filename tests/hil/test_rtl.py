@@ -208,6 +208,21 @@ def test_device_loads_both_images_then_the_layers_run(flow_accel: Path, digits_i
     assert rep["logits"] == logits.tolist() and rep["pred"] == [int(np.argmax(logits[0]))]
 
 
+def test_table_models_in_the_layer_harness(flow_accel: Path, digits_images, tmp_path: Path) -> None:
+    """``--multipliers table`` in layer mode: the harness built around the table models gives
+    the netlists' logits and cycle counts (both checked against the emulation as they run)."""
+    folder, model, images = digits_images
+    reps = {}
+    for mults in ("netlist", "table"):
+        out = tmp_path / f"{mults}.json"
+        assert main(_hil_config(flow_accel, folder, model, images, "--multipliers", mults, "--json", str(out))) == 0
+        reps[mults] = json.loads(out.read_text())
+    assert reps["table"]["multipliers"] == "table" and reps["netlist"]["multipliers"] == "netlist"
+    assert reps["table"]["logits"] == reps["netlist"]["logits"]
+    assert [l["cycles_per_image"] for l in reps["table"]["layers"]] == [l["cycles_per_image"]
+                                                                       for l in reps["netlist"]["layers"]]
+
+
 def _corrupt(folder: Path, dst: Path, name: str, data: bytes) -> Path:
     dst.mkdir()
     for f in ("config.bin", "weights.bin"):
