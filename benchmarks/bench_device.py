@@ -60,7 +60,7 @@ def _models(data: Path) -> dict[str, tuple[Path, Path | None, dict]]:
         "ad": (data / "mlperf_tiny_ad" / "ad01_int8.tflite", None,
                {"weight_words": 8192, "channels": 640, "weights_store_bytes": 1 << 19}),
         "vww": (data / "mlperf_tiny_vww" / "vww_96_int8.tflite", None,
-                {"activation_bytes": 1 << 17, "weights_store_bytes": 1 << 19}),
+                {"weights_store_bytes": 1 << 19}),
     }
 
 
