@@ -111,9 +111,8 @@ class Accelerator(wiring.Component):
     def networked(self) -> bool:
         """Whether the on-chip sequencer runs the network (a front end made with the engine's
         configuration): then the top is a device whose only inputs are the AXI ports, the clock
-        and the reset. The host ports are left out rather than tied off: a port that nobody drives
-        is still an input, and a simulator re-evaluates the logic behind its inputs on every
-        clock edge (Verilator's input region: 20% of a whole-network run's time with them)."""
+        and the reset. The host ports are left out: the sequencer owns the engine, and a board's
+        CPU reaches the device through AXI only."""
         return self.device is not None and getattr(self.device, "engine", None) is not None
 
     def elaborate(self, platform):
