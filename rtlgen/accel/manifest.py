@@ -2,7 +2,9 @@
 last, so a folder with a manifest is complete): the one reader every consumer calls.
 
 Format ``rtlgen-accel``, version 1: ``top``, ``name``, ``config_hash`` (str), ``config``,
-``units`` (one list per unit of slots ``{"name", "hash", "signed", "module"}``) and ``files``
+``units`` (one list per unit of slots ``{"name", "hash", "signed", "module"}``, and ``"output"``:
+the netlist's 16-bit output port, absent in folders written before it was recorded, which are read
+as ``O``) and ``files``
 (the Verilog sources relative to the folder, top last).
 """
 from __future__ import annotations

@@ -65,8 +65,6 @@ def table_models(accel_dir: Path, out_dir: Path, tables: dict[str, np.ndarray] |
     """One table model (:func:`table_model_verilog`) per multiplier module of the accelerator in
     ``accel_dir``, written to ``out_dir``, from the tables of its own netlists
     (:func:`accel_tables`, or ``tables`` when the caller has them); the files' paths."""
-    import re
-
     from rtlgen.accel.manifest import read_manifest
 
     manifest = read_manifest(accel_dir)
@@ -79,13 +77,8 @@ def table_models(accel_dir: Path, out_dir: Path, tables: dict[str, np.ndarray] |
             module = slot["module"]
             if module in paths:
                 continue
-            # the netlist's 16-bit output (O, or the single one: rtlgen.accel.generate checked)
-            text = (Path(accel_dir) / "netlists" / f"{module}.v").read_text()
-            body = text[text.index(f"module {module}"):]
-            found = re.search(r"output\s*(?:wire\s*)?\[15:0\]\s*(\w+)", body[:body.index("endmodule")])
-            output = found[1] if found else "O"
             path = out_dir / f"{module}.v"
-            path.write_text(table_model_verilog(module, tables[slot["hash"]], output=output,
+            path.write_text(table_model_verilog(module, tables[slot["hash"]], output=slot.get("output", "O"),
                                                 note=f" ({slot['name']}, table {slot['hash']})"))
             paths[module] = path
     return list(paths.values())

@@ -98,6 +98,9 @@ class HarnessBuild:
     #: the same function, tabulated from those netlists, looked up instead of evaluated gate by
     #: gate; the rest of the RTL unchanged), for long runs
     multipliers: str = "netlist"
+    #: the accelerator's multiplier tables (:func:`rtlgen.accel.tables.accel_tables`) when the
+    #: caller has them: the table models are written from them instead of tabulating again
+    tables: dict[str, Any] | None = None
     build_dir: Path | None = None
     build_seconds: float = 0.0
     reused: bool = False
@@ -122,6 +125,11 @@ class HarnessBuild:
         return _PUBLIC_VLT.replace(HARNESS_TOP, self.top)
 
     def sources(self) -> list[Path]:
+        return list(self._sources)
+
+    @cached_property
+    def _sources(self) -> tuple[Path, ...]:
+        """The build's Verilog sources (the table models written once, on first use)."""
         from rtlgen.accel.manifest import read_manifest
 
         doc = read_manifest(self.accel_dir)
@@ -130,20 +138,20 @@ class HarnessBuild:
             from rtlgen.accel.tables import table_models
 
             files = [f for f in files if f.parent.name != "netlists"]
-            files[:0] = table_models(self.accel_dir, Path(self.work_dir) / "table-models")
+            files[:0] = table_models(self.accel_dir, Path(self.work_dir) / "table-models", self.tables)
         elif self.multipliers != "netlist":
             raise ValueError(f"multipliers must be 'netlist' or 'table', not {self.multipliers!r}")
         if self.device_top:
             # the top embeds its own front end: the standalone one beside it would be a second
             # module of the same name
-            return files
+            return tuple(files)
         device = doc.get("device")
         if not device or not (self.accel_dir / device["file"]).is_file():
             # folders generated before the front end existed: the harness instantiates it
             raise ConfigError("the accelerator folder has no AXI front end (manifest 'device' and its file); "
                               "expected a folder written by this rtlgen's 'rtlgen gen accel': regenerate it",
                               file=str(self.accel_dir / "manifest.json"))
-        return [*files, self.accel_dir / device["file"], HARNESS_FILE]
+        return (*files, self.accel_dir / device["file"], HARNESS_FILE)
 
     def simulator(self) -> VerilatorBackend:
         """The Verilator backend that builds the harness, optimised as :attr:`optimize` says."""

@@ -339,8 +339,9 @@ class Accelerator(wiring.Component):
         idle_tail = ~issuing & ~v1 & ~v2 & ~drain & ~capture & ~e_valid & ~rq.busy
         with m.If(running & idle_tail):
             m.d.sync += [running.eq(0), self.done.eq(1)]
-        start = None if self.networked else self.start
-        if self.device is not None:
+        if self.device is None:
+            start = self.start
+        else:
             m.submodules.device = fe = self.device
             wiring.connect(m, wiring.flipped(self.s_axil), fe.s_axil)
             wiring.connect(m, wiring.flipped(self.s_axis), fe.s_axis)

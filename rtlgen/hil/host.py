@@ -246,11 +246,13 @@ def run_hil(job: HilJob) -> HilReport:
         raise ConfigError("this accelerator runs whole networks on chip (generated with 'gen accel --axi'), so it needs "
                           "both images: give --config DIR (config.bin and weights.bin), not --bitstream",
                           file=str(accel / "manifest.json"))
+    # tabulated once: the emulation's tables and, with table models, the models' contents
+    build.tables = tables = accel_tables(accel)
     build.build()
     runs_dir = work / f"runs-{os.getpid()}-{time.time_ns()}"
     runs_dir.mkdir(parents=True, exist_ok=True)
     tables_file = runs_dir / "tables.npz"
-    np.savez(tables_file, **accel_tables(accel))
+    np.savez(tables_file, **tables)
     t0 = time.perf_counter()
 
     def one(i: int, lo: int, hi: int) -> dict[str, Any]:
