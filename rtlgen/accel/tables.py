@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from rtlgen.errors import VerificationError
+from rtlgen.paths import atomic_write_text
 
 __all__ = ["accel_tables", "table_models", "table_model_verilog"]
 
@@ -78,7 +79,8 @@ def table_models(accel_dir: Path, out_dir: Path, tables: dict[str, np.ndarray] |
             if module in paths:
                 continue
             path = out_dir / f"{module}.v"
-            path.write_text(table_model_verilog(module, tables[slot["hash"]], output=slot.get("output", "O"),
-                                                note=f" ({slot['name']}, table {slot['hash']})"))
+            # whole or not at all: the build's key hashes the file
+            atomic_write_text(path, table_model_verilog(module, tables[slot["hash"]], output=slot.get("output", "O"),
+                                                        note=f" ({slot['name']}, table {slot['hash']})"))
             paths[module] = path
     return list(paths.values())
