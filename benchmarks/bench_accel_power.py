@@ -1,8 +1,10 @@
 """Accelerator power per configuration: one ResNet-8 layer crop through the mapped gates.
 
 Generates one unit x L lanes with a bank of M multipliers (default the four of
-``flows/accel_default.toml``'s unit 0) and the same unit with the exact multiplier alone, maps
-both to OSU018 (:func:`rtlgen.accel.synth.map_accelerator`), runs a crop of conv layer 0 of
+``flows/accel_default.toml``'s unit 0), the same without clock gating (``gen accel
+--no-clock-gating``: the operand registers of the unselected multipliers held by an enable but
+clocked) and the same unit with the exact multiplier alone, maps each to OSU018
+(:func:`rtlgen.accel.synth.map_accelerator`), runs a crop of conv layer 0 of
 ResNet-8 (one CIFAR-10 image, signmag, every lane on one slot) on the gates in Icarus once per
 slot, checks every output byte against the emulator and prints power, energy per run and per
 MAC and the breakdown (:mod:`rtlgen.accel.power`). Usage::
@@ -49,12 +51,12 @@ def main() -> int:
     act = size * size * 3 + size * size * 16
     print(f"machine: {platform.node()} {platform.machine()}, python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")
-    for key, bank in (("bank", BANK), ("alone", BANK[:1])):
+    for key, bank, gated in (("bank", BANK, True), ("bank_ungated", BANK, False), ("alone", BANK[:1], True)):
         config = AccelConfig(units=1, lanes=args.lanes, multipliers=len(bank), activation_bytes=act,
                              weight_words=groups * 27, channels=16, unit_multipliers=(bank,),
                              name=f"power_{key}")
         t0 = time.perf_counter()
-        design = generate_accelerator(config, catalog, out / key / "rtl")
+        design = generate_accelerator(config, catalog, out / key / "rtl", clock_gating=gated)
         mapped = map_accelerator(design)
         t1 = time.perf_counter()
         cases = [make_case(f"slot{s}", data, config, catalog, layer=0, unit=0, bank_slots=[s],
@@ -63,7 +65,7 @@ def main() -> int:
         power = accelerator_power(design, config, [(c.name, c.job) for c in cases],
                                   out / key / "work", mapped=mapped)
         t2 = time.perf_counter()
-        print(f"\n{key}: 1 unit x {args.lanes} lanes x {len(bank)} ({', '.join(bank)}); memories "
+        print(f"\n{key}{'' if gated else ' (no clock gating)'}: 1 unit x {args.lanes} lanes x {len(bank)} ({', '.join(bank)}); memories "
               f"{act} activation bytes, {groups * 27} weight words, 16 channels; {power.cells:,} "
               f"cells, {power.area_um2 / 1e6:.2f} mm^2; {power.clamped_pins:,} pins' slews clamped "
               f"to {power.max_slew_ns} ns; map {t1 - t0:.0f} s, simulate + power {t2 - t1:.0f} s "

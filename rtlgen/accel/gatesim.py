@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -148,10 +148,14 @@ def write_gate_netlist(mapped: MappedNetlist, path: str | os.PathLike) -> Path:
 @dataclass(frozen=True)
 class RunWaves:
     """Settled value of every net in ``cycles`` consecutive cycles of one layer run:
-    ``values[net]`` boolean arrays of that length (cycle 0 = the one before ``busy`` rose)."""
+    ``values[net]`` boolean arrays of that length (cycle 0 = the one before ``busy`` rose), the
+    value just before each rising clock edge; ``high[net]``, for the nets asked for, the value
+    while the clock is high in the same cycles (just before the falling edge that follows each of
+    those rising edges: a gated clock is high there in the cycles it pulses)."""
 
     values: dict[int, np.ndarray]
     cycles: int
+    high: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 _VAR = re.compile(r"\$var\s+\S+\s+1\s+(\S+)\s+n(\d+)\s")
@@ -170,10 +174,12 @@ def _code_keys(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
     return keys
 
 
-def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[RunWaves]:
+def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int, high_nets=()) -> list[RunWaves]:
     """Per layer run (each maximal stretch of cycles with ``busy`` high), every net's value
     just before each rising edge of ``clock_net``, from one cycle before the stretch to one
-    after. X or Z in a sampled value raises: the netlist is written so that none occurs.
+    after, and the value of each of ``high_nets`` just before the falling edge that follows each
+    of those rising edges (:attr:`RunWaves.high`). X or Z in a sampled value raises: the netlist
+    is written so that none occurs.
 
     The value changes are read as arrays (a power run's VCD has millions of lines): each scalar
     change ``<value><code>`` gets the time of the last ``#t`` line before it; the changes are
@@ -227,6 +233,7 @@ def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[R
     k = net_slot[clock_net]
     ct, cv = g_time[g_begin[k]:g_end[k]], g_val[g_begin[k]:g_end[k]]
     edges = ct[1:][(cv[1:] == ord("1")) & (cv[:-1] == ord("0"))]
+    falls = ct[1:][(cv[1:] == ord("0")) & (cv[:-1] == ord("1"))]
     # one sorted key per change: (net slot, time), so one searchsorted samples every net
     span = int(g_time.max(initial=0)) + 2
     composite = g_slot * span + g_time
@@ -249,6 +256,11 @@ def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[R
     busy = sample(np.array([net_slot[busy_net]]), edges, strict=False)[0]  # X before the reset is not busy
     nets = np.array(list(net_slot), dtype=np.int64)
     slots = np.array([net_slot[n] for n in nets], dtype=np.int64)
+    high_nets = sorted(set(high_nets))
+    for net in high_nets:
+        if net not in net_slot:
+            raise ToolError(f"the VCD {vcd} lacks the net n{net}")
+    high_slots = np.array([net_slot[n] for n in high_nets], dtype=np.int64)
     runs = []
     k = 0
     while k < len(busy):
@@ -264,7 +276,13 @@ def read_cycles(vcd: str | os.PathLike, clock_net: int, busy_net: int) -> list[R
         for b in range(0, len(slots), 4096):          # bounded memory: 4,096 nets at a time
             block = sample(slots[b:b + 4096], at)
             values.update(zip(nets[b:b + 4096].tolist(), block))
-        runs.append(RunWaves(values, len(at)))
+        high: dict[int, np.ndarray] = {}
+        if high_nets:
+            after = np.searchsorted(falls, at, side="right")
+            if after[-1] >= len(falls):
+                raise ToolError(f"the clock does not fall after the edge at t={int(at[-1])} in {vcd}")
+            high = dict(zip(high_nets, sample(high_slots, falls[after])))
+        runs.append(RunWaves(values, len(at), high))
         k = end
     return runs
 
@@ -285,9 +303,10 @@ class GateLevelAccel:
         runner.build(self.simulator, [source], TOP_MODULE, self.build_dir, always=True)
         self._built = True
 
-    def run(self, jobs: list[tuple[str, ConvJob]], *, timeout_cycles: int | None = None
-            ) -> tuple[list[JobResult], list[RunWaves]]:
-        """Outputs and counters of each job, and its cycles' net values."""
+    def run(self, jobs: list[tuple[str, ConvJob]], *, timeout_cycles: int | None = None,
+            high_nets=()) -> tuple[list[JobResult], list[RunWaves]]:
+        """Outputs and counters of each job, and its cycles' net values (``high_nets`` also
+        while the clock is high: :func:`read_cycles`)."""
         if not self._built:
             self.build()
         vcd = self.build_dir / "nets.vcd"
@@ -304,7 +323,7 @@ class GateLevelAccel:
         clock, busy = ports["clk"][1][0], ports["busy"][1][0]
         if not isinstance(busy, int):
             raise NetlistError("the mapped accelerator's busy output is a constant", file=str(self.mapped.source))
-        waves = read_cycles(vcd, clock, busy)
+        waves = read_cycles(vcd, clock, busy, high_nets)
         if len(waves) != len(jobs):
             raise ToolError(f"the VCD {vcd} shows {len(waves)} layer runs (busy high), expected {len(jobs)}")
         return results, waves

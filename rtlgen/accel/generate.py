@@ -16,7 +16,8 @@ manifest is complete)::
                              :mod:`rtlgen.accel.loader`) on its own; with
                              ``axi=True`` (``gen accel --axi``) it is also embedded in the top
     OUT/manifest.json        config hash, top module, ports, and per unit/slot: name, hash,
-                             signedness, netlist module
+                             signedness, netlist module; whether the multipliers' operand
+                             registers are clock-gated
 
 Netlist files are copied unchanged, with one exception: EvoApprox netlists carry their own copies
 of small helper modules (``PDKGENHAX1``, ``PDKGENFAX1``, ...), and Verilog has one module namespace,
@@ -180,11 +181,14 @@ def table_specs(config: AccelConfig, catalog: Catalog) -> list[list[MultiplierSp
 
 
 def generate_accelerator(config: AccelConfig, catalog: Catalog,
-                         out_dir: str | os.PathLike, *, axi: bool = False) -> GeneratedDesign:
+                         out_dir: str | os.PathLike, *, axi: bool = False,
+                         clock_gating: bool = True) -> GeneratedDesign:
     """Elaborate the design for ``config`` and write it to ``out_dir``; with ``axi``, the top
     also embeds the AXI front end and the on-chip sequencer: a device whose ports are
     ``s_axil_*``, ``s_axis_*``, ``clk``, ``rst`` and the outputs ``busy``, ``done``, ``cycles``,
-    ``issued`` (no host ports; ``CTRL.START`` runs the network after both images are accepted)."""
+    ``issued`` (no host ports; ``CTRL.START`` runs the network after both images are accepted).
+    ``clock_gating``: the multipliers' operand registers on gated clocks (:mod:`rtlgen.accel.bank`);
+    the manifest records it."""
     out = Path(out_dir)
     resolved = config.resolved(catalog)
     banks, files = hardware_specs(config, catalog)
@@ -192,7 +196,7 @@ def generate_accelerator(config: AccelConfig, catalog: Catalog,
     top = Accelerator(config, banks,
                       device=DeviceFrontend(resolved.config_hash(), capacity, lanes=config.lanes,
                                             weights_capacity=config.weights_store_bytes, engine=config)
-                      if axi else None)
+                      if axi else None, clock_gating=clock_gating)
     text = _strip_memory_init(verilog.convert(top, name=TOP_MODULE, emit_src=False,
                                               ports=verilog_ports(top)))
     if manifest_path(out).exists():
@@ -224,6 +228,7 @@ def generate_accelerator(config: AccelConfig, catalog: Catalog,
         "device": {"top": DEVICE_MODULE, "file": str(device.relative_to(out)),
                    "config_capacity": capacity, "weights_capacity": config.weights_store_bytes,
                    "in_top": axi},
+        "clock_gating": clock_gating,
     }
     atomic_write_text(manifest_path(out), json.dumps(doc, indent=1) + "\n")
     return GeneratedDesign(out, top_path, tuple(netlist_paths), filelist, manifest_path(out),

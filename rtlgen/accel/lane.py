@@ -25,9 +25,10 @@ __all__ = ["MacLane"]
 
 
 class MacLane(Elaboratable):
-    def __init__(self, specs: list[MultiplierSpec], sel_bits: int):
+    def __init__(self, specs: list[MultiplierSpec], sel_bits: int, *, clock_gating: bool = True):
         self.specs = specs
         self.sel_bits = sel_bits
+        self.clock_gating = clock_gating
         self.valid = Signal()
         self.first = Signal()
         self.last = Signal()
@@ -40,7 +41,7 @@ class MacLane(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.bank = bank = MultiplierBank(self.specs, self.sel_bits)
+        m.submodules.bank = bank = MultiplierBank(self.specs, self.sel_bits, gated=self.clock_gating)
         b, neg = encode_weight(m, self.w, self.encoding)
         m.d.comb += [bank.valid.eq(self.valid), bank.sel.eq(self.sel), bank.a.eq(self.a),
                      bank.b.eq(b)]

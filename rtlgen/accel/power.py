@@ -12,9 +12,12 @@ Method
    the transition at every cell pin.
 4. **Energy.** The liberty power model of the cost flow (:mod:`rtlgen.cost.power`): per combinational
    arc the internal energy of the output transitions, split by the toggling inputs' direction;
-   per flip-flop the clock pin's energy twice a cycle (rise and fall), the data pin's per data
-   toggle and the output's per output transition at the clock's slew; per net 1/2 C V^2 per
-   toggle; leakage per cell. Power is energy per cycle at the clock period ``clock_ns`` of the
+   per flip-flop the clock pin's energy per clock transition (twice a cycle on ``clk``; on a
+   gated clock twice in each cycle it pulses), the data pin's per data toggle and the output's
+   per output transition at the clock's slew; per net 1/2 C V^2 per toggle; leakage per cell.
+   The clock's combinational cone (the clock-gating AND gates, :func:`clock_cone`) changes
+   within a cycle, so its nets are sampled in both halves of each cycle (:mod:`rtlgen.accel.gatesim`)
+   and counted over both. Power is energy per cycle at the clock period ``clock_ns`` of the
    :class:`rtlgen.cost.sta.StaConfig` (default 10 ns, 100 MHz, as the cost flow); energy per layer run
    = power x cycles x period; energy per MAC = that / (out_h x out_w x out_c x kh x kw x cin).
 
@@ -76,7 +79,7 @@ from rtlgen.accel.manifest import read_manifest
 from rtlgen.cost.pdk import Pdk
 
 __all__ = ["DEFAULT_ENVIRONMENT", "CategoryPower", "LayerPower", "AccelPower", "accelerator_power",
-           "cell_categories", "layer_power", "max_table_slew_ns"]
+           "cell_categories", "clock_cone", "layer_power", "max_table_slew_ns"]
 
 #: Ports are driven by the host, not by a cell of the design: ideal, at ``input_transition_ns``.
 DEFAULT_ENVIRONMENT = StaConfig(driving_cell="(ideal)")
@@ -207,6 +210,26 @@ def layer_power(mapped: MappedNetlist, compiled: CompiledNetlist, run: RunWaves,
     waves = Waveforms(compiled, run.values, run.cycles)
     rates = net_activity(waves).toggle_rate
     rates[clock_net] = 2.0                 # sampled once a cycle, the clock rises and falls
+    cone_cells, cone_nets = clock_cone(compiled, clock_net)
+    # The clock's cone changes within a cycle: its nets and its cells' arcs are counted over
+    # both phases (low, high, low, ...: each cycle's two halves), so that a gated clock counts
+    # two transitions in the cycles it pulses and none in the others.
+    n = run.cycles
+    low = {clock_net: np.zeros(n, dtype=bool)}
+    high = {clock_net: np.ones(n, dtype=bool)}
+    for net in {net for op in cone_cells for net in op.inputs.values() if isinstance(net, int)} | cone_nets:
+        if net != clock_net:
+            low[net] = run.values[net]
+            high[net] = run.high[net]
+    phases = {net: np.stack([low[net], high[net]], axis=1).ravel()[:-1] for net in low}
+
+    def edges(net) -> tuple[float, float]:
+        """Rising and falling transitions per cycle of a clock-cone net."""
+        v = phases[net]
+        return (np.count_nonzero(~v[:-1] & v[1:]) / (n - 1), np.count_nonzero(v[:-1] & ~v[1:]) / (n - 1))
+
+    for net in cone_nets:
+        rates[net] = sum(edges(net))
     internal = dict.fromkeys(set(categories.values()), 0.0)
     switching = dict(internal)
     leakage = dict(internal)
@@ -240,7 +263,11 @@ def layer_power(mapped: MappedNetlist, compiled: CompiledNetlist, run: RunWaves,
             switching[categories[c]] += switching_energy(lib, cap(c, p), rate)
     # Combinational arcs.
     outputs = {op.name: op.outputs for op in compiled.cells}
-    for (cname, ipin, opin), r in arc_activity(waves).rates.items():
+    arcs = arc_activity(waves).rates
+    if cone_cells:
+        cone_arcs = arc_activity(Waveforms(_Cells(cone_cells), phases, 2 * n - 1)).rates
+        arcs.update({k: tuple(2.0 * x for x in r) for k, r in cone_arcs.items()})  # per half cycle -> per cycle
+    for (cname, ipin, opin), r in arcs.items():
         if sum(r) == 0.0:
             continue
         rise, fall = arc_energy(lib, cell_type[cname], ipin, opin, r, load.get(outputs[cname][opin], 0.0),
@@ -254,8 +281,10 @@ def layer_power(mapped: MappedNetlist, compiled: CompiledNetlist, run: RunWaves,
         e = 0.0
         clk_slew = slews_ns.get(f"{op.name}/{ff.clocked_on}", (environment.input_transition_ns,) * 2)
         for pin, net in op.inputs.items():
-            if pin == ff.clocked_on:
+            if pin == ff.clocked_on and net == clock_net:
                 e += input_pin_energy(lib, op.type, pin, 1.0, 1.0, clk_slew)
+            elif pin == ff.clocked_on and net in cone_nets:     # a gated (or inverted) clock
+                e += input_pin_energy(lib, op.type, pin, *edges(net), clk_slew)
             elif isinstance(net, int):
                 v = run.values[net]
                 e += input_pin_energy(lib, op.type, pin, np.count_nonzero(~v[:-1] & v[1:]) / m,
@@ -273,6 +302,27 @@ def layer_power(mapped: MappedNetlist, compiled: CompiledNetlist, run: RunWaves,
     breakdown = {k: CategoryPower(internal[k] / period, switching[k] / period, leakage[k])
                  for k in sorted(internal)}
     return LayerPower(name, cycles, macs, period, breakdown)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The part of a :class:`CompiledNetlist` :func:`arc_activity` reads: its cells."""
+
+    cells: list
+
+
+def clock_cone(compiled: CompiledNetlist, clock_net: int) -> tuple[list, set[int]]:
+    """The combinational cells driven, through other combinational cells only, by
+    ``clock_net``, and their output nets: the gated and inverted clocks (:mod:`rtlgen.accel.bank`)
+    and whatever else follows the clock within a cycle."""
+    nets = {clock_net}
+    cells = []
+    for op in compiled.cells:                       # drivers come first
+        if any(net in nets for net in op.inputs.values()):
+            cells.append(op)
+            nets.update(op.outputs.values())
+    nets.discard(clock_net)
+    return cells, nets
 
 
 def accelerator_power(design: GeneratedDesign, config: AccelConfig,
@@ -293,12 +343,14 @@ def accelerator_power(design: GeneratedDesign, config: AccelConfig,
     categories = cell_categories(mapped, slot_names)
     compiled = CompiledNetlist(mapped, sequential=True)
     sim = GateLevelAccel(mapped, work / "gatesim", config)
-    results, runs = sim.run(jobs)
+    clock_net = mapped.ports["clk"][1][0]
+    cone_cells, cone_nets = clock_cone(compiled, clock_net)
+    results, runs = sim.run(jobs, high_nets=(cone_nets | {net for op in cone_cells for net in op.inputs.values()
+                                                          if isinstance(net, int)}) - {clock_net})
     report = run_sta(mapped, environment, clock_port="clk")
     top = max_table_slew_ns(mapped.library)
     slews = {pin: (min(r, top), min(f, top)) for pin, (r, f) in report.slews_ns.items()}
     clamped = sum(1 for r, f in report.slews_ns.values() if max(r, f) > top)
-    clock_net = mapped.ports["clk"][1][0]
     layers = []
     for (name, job), result, run in zip(jobs, results, runs):
         d = job.descriptor

@@ -5,7 +5,9 @@ accumulates output channel ``co_base + l`` of the current output pixel) and each
 and select. The unit encodes the activation once for its lanes and accumulates ``Sx`` (the sum of
 activation codes, padding counted as ``z_x``) for the ``offset`` correction.
 
-A unit whose ``valid`` stays low holds every multiplier's operands: an idle unit does not toggle.
+A unit whose ``valid`` stays low holds every multiplier's operands: an idle unit does not toggle,
+and with ``clock_gating`` its multipliers' operand registers get no clock
+(:mod:`rtlgen.accel.bank`).
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ __all__ = ["ComputeUnit"]
 
 
 class ComputeUnit(Elaboratable):
-    def __init__(self, specs: list[MultiplierSpec], lanes: int, sel_bits: int):
+    def __init__(self, specs: list[MultiplierSpec], lanes: int, sel_bits: int, *,
+                 clock_gating: bool = True):
         self.specs = specs
         self.n_lanes = lanes
         self.sel_bits = sel_bits
@@ -31,7 +34,7 @@ class ComputeUnit(Elaboratable):
         self.encoding = Signal(unsigned(2))
         self.w = [Signal(signed(8), name=f"w{l}") for l in range(lanes)]
         self.sel = [Signal(unsigned(sel_bits), name=f"sel{l}") for l in range(lanes)]
-        self.lanes = [MacLane(specs, sel_bits) for _ in range(lanes)]
+        self.lanes = [MacLane(specs, sel_bits, clock_gating=clock_gating) for _ in range(lanes)]
         self.res_sumx = Signal(signed(32))
 
     def elaborate(self, platform):

@@ -101,6 +101,9 @@ def _register_accel(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write")
     p.add_argument("--axi", action="store_true",
                    help="embed the AXI front end (s_axil_*, s_axis_*: registers, bitstream checker) in the top")
+    p.add_argument("--no-clock-gating", dest="clock_gating", action="store_false",
+                   help="clock the multipliers' operand registers on clk with an enable instead of gated "
+                        "clocks (same function; for before/after power measurements)")
     p.set_defaults(handler=_accel)
 
 
@@ -109,9 +112,10 @@ def _accel(args: argparse.Namespace) -> int:
     from rtlgen.accel.generate import generate_accelerator
     from rtlgen.library.catalog import Catalog
 
-    design = generate_accelerator(load_config(args.config), Catalog.open(args.lib), args.out, axi=args.axi)
+    design = generate_accelerator(load_config(args.config), Catalog.open(args.lib), args.out, axi=args.axi,
+                                  clock_gating=args.clock_gating)
     print(f"{design.top}: top {design.top.stem}, {len(design.netlists)} multiplier netlists, "
-          f"config hash {design.config_hash}")
+          f"config hash {design.config_hash}{'' if args.clock_gating else ', no clock gating'}")
     print(f"{design.out_dir / 'regs.md'}, {design.out_dir / 'rtlgen_accel_regs.h'}: register map; "
           f"{design.out_dir / 'device' / 'rtlgen_accel_device.v'}: AXI front end")
     return 0

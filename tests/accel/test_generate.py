@@ -108,8 +108,16 @@ def test_cli_gen_accel(tmp_path, library, capsys):
     rc = main(["gen", "accel", "--config", str(small), "--lib", str(library.root),
                "--out", str(tmp_path / "out")])
     assert rc == 0
-    assert (tmp_path / "out" / "manifest.json").is_file()
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["clock_gating"] is True
     assert "config hash" in capsys.readouterr().out
+    # one clock-gating enable per multiplier (1 unit x 2 lanes x 2 slots), captured on the falling edge
+    assert (tmp_path / "out" / "rtlgen_accel.v").read_text().count("always @(negedge clk)") == 4
+    rc = main(["gen", "accel", "--config", str(small), "--lib", str(library.root),
+               "--out", str(tmp_path / "plain"), "--no-clock-gating"])
+    assert rc == 0
+    assert json.loads((tmp_path / "plain" / "manifest.json").read_text())["clock_gating"] is False
+    assert "negedge" not in (tmp_path / "plain" / "rtlgen_accel.v").read_text()
+    assert "no clock gating" in capsys.readouterr().out
     rc = main(["gen", "accel", "--config", str(DEFAULT), "--lib", str(tmp_path / "none"),
                "--out", str(tmp_path / "out2")])
     assert rc == 1
