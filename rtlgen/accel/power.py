@@ -48,6 +48,8 @@ Breakdown (:attr:`LayerPower.breakdown`), by the cells' names after synthesis:
 * ``memories``: flip-flops of the activation, weight and parameter memories (their outputs keep
   the names ``act_mem[...]``, ``wgt_mem[...]``, ``par_mem[...]``);
 * ``registers``: the other flip-flops (operand registers, accumulators, pipeline, controller);
+* ``clock``: the cells of the clock's combinational cone (:func:`clock_cone`): the clock-gating
+  AND gates and the inverters that clock the gates' falling-edge enable flip-flops;
 * ``logic``: every other cell: the datapath around the multipliers, the requantizer, the
   controller and the memories' read multiplexers and write decoders (ABC does not keep names).
 
@@ -345,6 +347,7 @@ def accelerator_power(design: GeneratedDesign, config: AccelConfig,
     sim = GateLevelAccel(mapped, work / "gatesim", config)
     clock_net = mapped.ports["clk"][1][0]
     cone_cells, cone_nets = clock_cone(compiled, clock_net)
+    categories.update((op.name, "clock") for op in cone_cells)
     results, runs = sim.run(jobs, high_nets=(cone_nets | {net for op in cone_cells for net in op.inputs.values()
                                                           if isinstance(net, int)}) - {clock_net})
     report = run_sta(mapped, environment, clock_port="clk")
