@@ -98,7 +98,10 @@ def run_sta(
     ``clock_port`` names the clock input of a sequential design: the clock of period
     ``clock_ns`` is then created on it, ideal (no clock tree: every clock pin sees the
     transition ``input_transition_ns``), and the delay is the worst register-to-register,
-    input-to-register or register-to-output path.
+    input-to-register or register-to-output path. A path into a flip-flop clocked on the
+    falling edge (the clock-gating enables, :mod:`rtlgen.accel.bank`) has half a cycle: it
+    counts at twice its delay, the full-cycle delay it needs. OpenSTA's clock-gating checks
+    (the enable against the clock at the gating cell) are not delay paths and are left out.
 
     ``delay_only``: report the critical path alone (``slews_ns`` and ``sta_power_mw`` empty).
     Timing a whole accelerator needs no more, and OpenSTA 2.0.17's ``report_power`` crashed
@@ -132,11 +135,20 @@ def run_sta(
     for bit, (act, duty) in (input_activity or {}).items():
         lines.append(f"set_power_activity -input_ports [get_ports {_tcl_name(bit)}] "
                      f"-activity {float(act)!r} -duty {min(max(float(duty), 0.0), 1.0)!r}")
-    lines += [
-        'puts "@@PATH"',
-        "report_checks -path_delay max -digits 6 -fields {input_pin}",
-        'puts "@@SLEWS"',
-    ]
+    report = "report_checks -path_delay max -digits 6 -fields {input_pin}"
+    if clock_port is None:
+        lines += ['puts "@@PATH"', report]
+    else:
+        # per capture edge: the clock-gating checks form their own path group, not a delay
+        lines += [
+            "set rtlgen_full [concat [all_registers -rise_clock vclk -data_pins] [all_outputs]]",
+            "set rtlgen_half [all_registers -fall_clock vclk -data_pins]",
+            'puts "@@PATH"',
+            f"if {{[llength $rtlgen_full]}} {{ {report} -to $rtlgen_full }}",
+            'puts "@@HALF"',
+            f"if {{[llength $rtlgen_half]}} {{ {report} -to $rtlgen_half }}",
+        ]
+    lines += ['puts "@@SLEWS"']
     if not delay_only:
         lines += [
             "foreach pin [get_pins -hierarchical *] {",
@@ -163,25 +175,43 @@ def run_sta(
         first = list(dict.fromkeys(e for e in errors if "no network has been linked" not in e))
         raise ToolError(f"OpenSTA (sta) failed on {mapped.top} (exit {proc.returncode}): "
                         + " | ".join((first or errors)[:3] or out.splitlines()[-5:]))
-    return _parse(out, mapped.top, delay_only)
+    return _parse(out, mapped.top, delay_only, config.clock_ns)
 
 
 _FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 
-def _parse(out: str, top: str, delay_only: bool = False) -> StaReport:
-    path_txt = out.split("@@PATH", 1)[1].split("@@SLEWS", 1)[0]
-    delay = 0.0
-    path: list[str] = []
+def _path(path_txt: str, top: str, period: float) -> tuple[float, tuple[str, ...]]:
+    """The delay and pins of the first path in an OpenSTA ``report_checks`` text; (0, ()) for
+    none. A path captured less than a ``period`` after its launch (on the falling edge) has its
+    delay scaled to the full cycle it needs: ``(arrival - launch) * period / (capture - launch)``."""
     m = re.search(rf"^\s*({_FLOAT})\s+data arrival time", path_txt, re.M)
-    if m:
-        delay = float(m.group(1))
-        for ln in path_txt.split("data arrival time", 1)[0].splitlines():
-            pm = re.match(rf"^\s*{_FLOAT}\s+{_FLOAT}\s+[\^v]\s+(\S+)", ln)
-            if pm and "external delay" not in ln:
-                path.append(pm.group(1))
-    elif "No paths found" not in path_txt:
-        raise ToolError(f"cannot read OpenSTA's path report for {top}: {path_txt.strip()[:300]}")
+    if not m:
+        if path_txt.strip() and "No paths found" not in path_txt:
+            raise ToolError(f"cannot read OpenSTA's path report for {top}: {path_txt.strip()[:300]}")
+        return 0.0, ()
+    delay = float(m.group(1))
+    before, after = path_txt.split("data arrival time", 1)
+    clock = rf"^\s*{_FLOAT}\s+({_FLOAT})\s+clock \S+ \((?:rise|fall) edge\)"
+    launch, capture = re.search(clock, before, re.M), re.search(clock, after, re.M)
+    if launch and capture:
+        span = float(capture.group(1)) - float(launch.group(1))
+        if 0 < span < period - 1e-9:
+            delay = (delay - float(launch.group(1))) * period / span
+    path = []
+    for ln in before.splitlines():
+        pm = re.match(rf"^\s*{_FLOAT}\s+{_FLOAT}\s+[\^v]\s+(\S+)", ln)
+        if pm and "external delay" not in ln:
+            path.append(pm.group(1))
+    return delay, tuple(path)
+
+
+def _parse(out: str, top: str, delay_only: bool = False, period: float = float("inf")) -> StaReport:
+    path_txt = out.split("@@PATH", 1)[1].split("@@SLEWS", 1)[0]
+    half_txt = ""
+    if "@@HALF" in path_txt:
+        path_txt, half_txt = path_txt.split("@@HALF", 1)
+    delay, path = max(_path(path_txt, top, period), _path(half_txt, top, period), key=lambda p: p[0])
     if delay_only:
         return StaReport(delay_ns=delay, critical_path=tuple(path), slews_ns={})
     slew_txt = out.split("@@SLEWS", 1)[1].split("@@POWER", 1)[0]

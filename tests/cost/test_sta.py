@@ -98,3 +98,46 @@ def test_missing_sta_is_a_tool_error(tmp_path, monkeypatch):
     monkeypatch.setenv("RTLGEN_STA", str(tmp_path / "no-sta"))
     with pytest.raises(ToolError, match=r"^sta not found: \$RTLGEN_STA is '.*no-sta', which is not an executable$"):
         sta_version()
+
+
+# An OpenSTA 2.0.17 report of a path into a flip-flop clocked on the falling edge (a clock-gating
+# enable of the accelerator; Yosys clocks it through an inverter, hence ``vclk'`` rising at 5).
+_HALF_CYCLE = """Startpoint: c37259 (rising edge-triggered flip-flop clocked by vclk)
+Endpoint: c39467 (rising edge-triggered flip-flop clocked by vclk')
+Path Group: vclk
+Path Type: max
+
+   Delay     Time   Description
+-----------------------------------------------------------
+   0.000    0.000   clock vclk (rise edge)
+   0.000    0.000   clock network delay (ideal)
+   0.000    0.000 ^ c37259/CLK (sky130_fd_sc_hd__dfxtp_1)
+   0.283    0.283 v c37259/Q (sky130_fd_sc_hd__dfxtp_1)
+   1.620    1.903 ^ c7238/Y (sky130_fd_sc_hd__nor2_1)
+   0.003    1.906 ^ c39467/D (sky130_fd_sc_hd__dfxtp_1)
+            1.906   data arrival time
+
+   5.000    5.000   clock vclk' (rise edge)
+   0.000    5.000   clock network delay (ideal)
+            5.000 ^ c39467/CLK (sky130_fd_sc_hd__dfxtp_1)
+  -0.069    4.931   library setup time
+            4.931   data required time
+-----------------------------------------------------------
+            4.931   data required time
+           -1.906   data arrival time
+-----------------------------------------------------------
+            3.025   slack (MET)
+"""
+
+
+def test_a_half_cycle_path_counts_at_the_full_cycle_it_needs():
+    from rtlgen.cost.sta import _path
+
+    delay, pins = _path(_HALF_CYCLE, "t", period=10.0)
+    assert delay == pytest.approx(2 * 1.906)
+    assert pins == ("c37259/CLK", "c37259/Q", "c7238/Y", "c39467/D")
+    full = _HALF_CYCLE.replace("   5.000    5.000   clock vclk' (rise edge)", "  10.000   10.000   clock vclk (rise edge)")
+    assert _path(full, "t", period=10.0)[0] == pytest.approx(1.906)
+    assert _path("No paths found.\n", "t", period=10.0) == (0.0, ())
+    with pytest.raises(ToolError, match=r"^cannot read OpenSTA's path report for t"):
+        _path("garbage\n", "t", period=10.0)
