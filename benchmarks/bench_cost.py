@@ -93,6 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--accel", action="store_true", help="also synthesize and time the default accelerator")
     ap.add_argument("--accel-memory", default="64,16,16", help="activation bytes, weight words, channels")
     ap.add_argument("--no-multipliers", action="store_true", help="skip the multipliers (with --accel)")
+    ap.add_argument("--accel-no-clock-gating", action="store_true",
+                    help="generate the accelerator with gen accel --no-clock-gating (with --accel)")
     ap.add_argument("--accel-unbuffered", action="store_true",
                     help="map the accelerator without ABC's buffering and sizing (the power flow's netlist)")
     args = ap.parse_args(argv)
@@ -142,7 +144,7 @@ def run_accel(args, pdk) -> str:
             _, table, signed = read_multiplier(circ[name])
             cat.add(table, signed, name, netlist=circ[name])
         cat.save()
-        design = generate_accelerator(config, cat, Path(tmp) / "rtl")
+        design = generate_accelerator(config, cat, Path(tmp) / "rtl", clock_gating=not args.accel_no_clock_gating)
         t = time.perf_counter()
         target = None if args.accel_unbuffered else FMAX_CLOCK_TARGET_NS
         mapped = map_accelerator(design, pdk=pdk, clock_target_ns=target)
