@@ -72,8 +72,8 @@ def main() -> int:
               f"(load average {os.getloadavg()[0]:.1f})")
         print("| selected | exact output | cycles | total mW | leakage mW | energy/run nJ | "
               "energy/MAC pJ | selected slot mW | other slots mW | memories mW | registers mW "
-              "| logic mW |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| logic mW | clock mW |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for s, (case, result, run) in enumerate(zip(cases, power.results, power.runs)):
             slots = run.slots()
             sel = next(v for k, v in slots.items() if k.startswith(f"u0.s{s} "))
@@ -84,7 +84,7 @@ def main() -> int:
                   f"{run.total_mw:.2f} | {run.leakage_mw:.4f} | {run.energy_pj / 1e3:.1f} | "
                   f"{run.energy_per_mac_pj:.1f} | {sel.total_mw:.3f} | {other:.5f} | "
                   f"{b['memories'].total_mw:.2f} | {b['registers'].total_mw:.2f} | "
-                  f"{b['logic'].total_mw:.2f} |")
+                  f"{b['logic'].total_mw:.2f} | {b['clock'].total_mw if 'clock' in b else 0.0:.2f} |")
     return 0
 
 
