@@ -45,7 +45,7 @@ Layer descriptor (conv2d, depthwise_conv2d, fully_connected), phases in the orde
 
 Op descriptor (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD):
 
-* ``fields``: index..kind 7, then ADD: bases and count 17, the two inputs 10 each, the output
+* ``fields``: index, kind and the next 3 bytes 7 (read as a layer's), then ADD: bases and count 17, the two inputs 10 each, the output
   11, the clamp 3 (58); a pool: bases 9, geometry 25, clamp 3 (44); PAD: bases 9, geometry 25,
   value 2 (43);
 * ``start``: 1; ``vector``: the vector unit's busy cycles (:func:`vector_cycles`); ``done``: 1.
