@@ -26,6 +26,10 @@ Modules, from the configuration to the running hardware:
   Amaranth, and the front end that checks and stores ``config.bin`` and ``weights.bin``;
   :mod:`~rtlgen.accel.devsim`
   runs it in a simulator (testbench ``sim/tb/accel_axi_test.py``, driver :mod:`rtlgen.hil.driver`);
+* :mod:`~rtlgen.accel.sequencer`, :mod:`~rtlgen.accel.vector`, :mod:`~rtlgen.accel.seqsim`: the
+  on-chip sequencer that runs a whole network from the two stored images, its vector unit (ADD,
+  pools, PAD) and its simulation; :mod:`~rtlgen.accel.schedule`: the cycles such a run takes,
+  exactly, from the two images (``RUN_CYCLES``, per descriptor and phase);
 * :mod:`~rtlgen.accel.rtlsim`: layer jobs through the Verilog in Verilator (cocotb runner,
   testbench ``sim/accel_tb.py``);
 * :mod:`~rtlgen.accel.gatesim`, :mod:`~rtlgen.accel.power`, :mod:`~rtlgen.accel.workload`: the

@@ -48,24 +48,18 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
 5. parameters: per output channel ``co`` the bias (int32 from the record's bias section) and the
    (multiplier, shift) pair of the descriptor, one parameter-memory word at ``co`` (``p_base`` =
    0; layout :func:`rtlgen.accel.descriptor.param_image`);
-6. the 25 descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), one per cycle, as the
+6. the 26 descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), one per cycle, as the
    host ports would write them (``rounding`` single for ``fully_connected``), then ``start``;
    it waits for the engine's ``done`` and goes on with the next descriptor;
 7. after the last one: ``STATUS.NET_DONE``; ``RUN_CYCLES`` holds the cycles from ``START``,
    ``LAYERS_DONE`` the descriptors run (layer and op descriptors).
 
-Cost, in cycles, on top of the engine's (:mod:`rtlgen.accel.top`): a field of ``n`` bytes takes
-``n + 1``; the header about ``3 + 2U + 3*slots`` fields; a descriptor about 60 cycles plus 2 per
-weight remap, plus 4 per ``weights.bin`` record looked at (1 in order); the weight copy, for ``groups*K`` words of ``L`` bytes, ``groups*K*L + 3`` cycles
-without remaps and about ``(3 + 1/L)`` cycles per byte with (3 per byte, 4 when its slot has a
-remap, 1 per word); the parameters 11 per output channel; the registers 26, the start and the
-wait for ``done`` 2. So a layer costs about ``L`` sequencer cycles per weight word (no remaps)
-against the engine's ``out_h*out_w*max(K, L, 3)/K`` cycles per word: the copy takes as long as
-the engine for a fully connected layer (one pixel, ``K >= L``), and a small share of a
-convolution's cycles (``out_h*out_w`` pixels). An op descriptor: about 60 cycles of fields,
-then the vector unit's (:mod:`rtlgen.accel.vector`): ADD ``3*count + 11``, a pool per output
-byte ``k_h*k_w + 3`` (max) or ``k_h*k_w + 28`` (average), PAD 4 per output byte. ResNet-8 (3 ADDs of 16,384, 8,192
-and 4,096 bytes, an 8x8 average pool over 64 channels): about 86,000 + 5,900 cycles of ops.
+Cost: :mod:`rtlgen.accel.schedule` counts the cycles of every state above from the two images,
+exactly (``RUN_CYCLES``, per descriptor and phase; its docstring has the formulas). In short, a
+field of ``n`` bytes takes ``n + 1`` cycles, and a layer costs ``L`` sequencer cycles per weight
+word (the streamed copy, no remaps; about 3 per byte with remaps) against the engine's
+``out_h*out_w*max(K, L, 3)/K`` per word: the copy takes as long as the engine for a fully
+connected layer (one pixel, ``K >= L``) and a small share of a convolution's cycles.
 """
 from __future__ import annotations
 

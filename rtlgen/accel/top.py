@@ -38,8 +38,10 @@ Cycle count per layer
 ``cycles = groups * out_h * out_w * max(K, L, 3) + L + 8`` with ``groups = ceil(out_c / L)`` and
 ``K = kh*kw*cin``: a pixel's last product is held back until the epilogue has drained the previous
 pixel's L results to within 3 cycles (and no other last product is in flight), so a pixel takes
-``max(K, L, 3)`` cycles; the pipeline's fill and the last pixel's drain add about ``L + 8``
-(measured: 24 cycles with L = 16, 12 with L = 4). Lane utilisation
+``max(K, L, 3)`` cycles; the pipeline's fill and the last pixel's drain add ``L + 8`` (24 cycles
+with L = 16) when ``K >= L`` and the last group is full. The exact count for every geometry
+(a first pixel not held back, a partial last group, depthwise) is
+:func:`rtlgen.accel.schedule.engine_cycles`. Lane utilisation
 (products / (lanes x cycles)) = ``K / max(K, L, 3)`` times the fraction of lanes holding a real
 channel (``out_c / (groups*L)``). ResNet-8 with L = 16: every conv has K >= 16 (3x3: K = 27,
 144, 288, 576; 1x1 shortcuts: 16, 32) and out_c a multiple of 16, so the lanes are busy on all

@@ -25,7 +25,7 @@ NHWC order: the window's taps read one per cycle (those outside the input skippe
 counted, as TFLite does), then for the average ``sum / count`` rounded half away from zero
 (:func:`rtlgen.nn.quant.rounded_average`; a 24-cycle restoring divider), for the maximum the
 largest tap; then the clamp and the write. ``k_h*k_w + 3`` cycles per byte (max), ``k_h*k_w + 28``
-(average), plus 1.
+(average), plus 1. (:mod:`rtlgen.accel.schedule` counts these in a whole run.)
 
 PAD (``op`` 3) is the maximum over a 1x1 window (``k_h = k_w = 1``, strides 1, ``pad_top`` and
 ``pad_left`` the rows and columns before, ``out_h``/``out_w`` with those after) whose tap

@@ -275,3 +275,23 @@ def test_vww_mobilenet_runs_whole_on_chip(device_run) -> None:
     for run in runs:
         assert run["layers"] == len(kinds) and run["status"]["NET_DONE"]
         print(f"VWW on chip: {run['cycles']} cycles per inference")
+
+
+def test_run_cycles_are_the_schedule_models(device_run) -> None:
+    """RUN_CYCLES of every run, finished or stopped, equals rtlgen.accel.schedule's count from the
+    two images to the cycle, and so do LAYERS_DONE and a stop's code and offset. (The device
+    reports the total only: the message lists the model's phases per descriptor.)"""
+    from rtlgen.accel.schedule import network_cycles
+
+    for i, (images, net, _want, got) in enumerate(device_run):
+        model = network_cycles(net[0], net[1], CONFIG)
+        names = [d.key for d in images.config.descriptors()]
+        for run in got["runs"]:
+            assert run["cycles"] == model.total, (
+                f"network {i} ({len(names)} descriptors, from {names[0]}): RUN_CYCLES {run['cycles']:,}, model "
+                f"{model.total:,} ({model.total - run['cycles']:+,}); the model's count:\n{model.table()}")
+            assert run["layers"] == model.layers_done, (i, run["layers"], model.table())
+            if model.stop is None:
+                assert run["done"] and run["status"]["NET_DONE"], (i, run["describe"])
+            else:
+                assert not run["done"] and (ErrorCode(run["code"]), run["offset"]) == model.stop, (i, run["describe"])

@@ -1,0 +1,293 @@
+"""How many cycles a network takes on the device: ``RUN_CYCLES`` from the two images, exactly.
+
+:func:`network_cycles` reads ``config.bin`` and ``weights.bin`` (through their decoders,
+:mod:`rtlgen.bitstream.format` and :mod:`rtlgen.bitstream.weights`) and counts, state by state,
+the cycles the on-chip sequencer (:mod:`rtlgen.accel.sequencer`) spends from ``CTRL.START`` to
+``NET_DONE``: what the device reports as ``RUN_CYCLES``. Every term below is read off the RTL
+(the sequencer's FSM, the layer engine's controller and epilogue in :mod:`rtlgen.accel.top`, the
+vector unit's schedules in :mod:`rtlgen.accel.vector`), none is fitted.
+
+Counting rule. ``RUN_CYCLES`` counts every cycle the sequencer is busy: from the first cycle
+after the accepted ``START`` (state ``ACCEL_HASH``) to the cycle that raises ``NET_DONE`` (or an
+error) inclusive. A field of ``n`` bytes read from either memory takes ``n + 1`` cycles (one
+address per cycle, the data a cycle later; the last byte's cycle moves on). A state that only
+tests a counter takes 1.
+
+Header (``header``)::
+
+    2 (accelerator hash length) + 2 (model hash length) + 2 (U)
+    + per unit: 2 (its slot count) + 5 per slot (3: flags and hash length, 2: name length) + 1
+    + 1 (no unit left) + 3 (descriptor count) + 3 (weights.bin's record count)
+    = 13 + 3*U + 5*slots
+
+the hashes and names themselves are skipped (the cursor jumps), so their lengths cost nothing.
+
+Layer descriptor (conv2d, depthwise_conv2d, fully_connected), phases in the order they run:
+
+* ``fields``: index..granularity 7, geometry 25, bases 9, zero points and clamps 11, first
+  select 2, remap count 2, 2 per remap + 1, the depth-multiplier check 1: ``58 + 2*remaps``
+  (the per-channel pairs, the selects and the remap codes are skipped: read later where needed);
+* ``search``: 4 per ``weights.bin`` record looked at: records are searched from the one after
+  the last found, wrapping around, so images that list the layers in the same order (as
+  :func:`rtlgen.accel.images.build_images` writes them) cost 4;
+* ``record``: the 24-byte record, 25;
+* ``copy``: for ``B = groups*K*L`` section bytes (``K = kh*kw*cin``, ``cin = in_c`` or 1 for a
+  depthwise layer): without remaps a streamed byte per cycle, ``B + 3`` (two cycles of pipeline
+  drain, one to move on); with remaps, per byte 3 (address, data, lane) plus 1 when the byte is
+  remapped (a real output channel whose select names a slot with a remap: read its code), plus
+  1 per word of ``L`` bytes (its write) and 1 to move on;
+* ``params``: per output channel the bias (4 bytes from weights.bin, 5) and the
+  (multiplier, shift) pair (5 bytes from config.bin, 6): ``11*out_c``;
+* ``registers``: the descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), 26;
+* ``start``: 1 (the engine's ``start``);
+* ``engine``: the engine's busy cycles (its ``cycles`` output, :func:`engine_cycles`);
+* ``done``: 1 (the cycle that sees the engine's ``done``).
+
+Op descriptor (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD):
+
+* ``fields``: index, kind and the next 3 bytes 7 (read as a layer's), then ADD: bases and count 17, the two inputs 10 each, the output
+  11, the clamp 3 (58); a pool: bases 9, geometry 25, clamp 3 (44); PAD: bases 9, geometry 25,
+  value 2 (43);
+* ``start``: 1; ``vector``: the vector unit's busy cycles (:func:`vector_cycles`); ``done``: 1.
+
+The end: 1 (the cycle that finds no descriptor left and raises ``NET_DONE``).
+
+Layer engine (:func:`engine_cycles`). A pixel's ``K`` products issue one per cycle; its last one
+waits until the previous pixel's last is 3 cycles back and the drain of the previous results
+(``D`` = ``L`` lanes, 1 for a depthwise pixel) is at most 3 cycles from its end, so with ``P``
+pixels (``groups*out_h*out_w``; a depthwise layer ``out_c*out_h*out_w``) the last product
+issues at cycle ``t = K - 1 + (P - 1)*max(K, D, 3)``. Its result is captured at ``t + 2``, the
+drain runs ``t + 3 .. t + 2 + D``, the last real channel's result (``n`` = the real channels of
+the last group, 1 for depthwise) enters the 4-stage requantizer at ``t + 3 + n`` and leaves it
+4 cycles later; the engine goes idle in the first cycle with all of these done::
+
+    engine = t + 1 + max(3 + D, 8 + n)
+
+(``groups*out_h*out_w*K + L + 8`` for a convolution with ``K >= L`` and full groups: the
+top's ``L + 8``.)
+
+Vector unit (:func:`vector_cycles`): ADD of ``count`` elements ``3*count + 10`` (an element
+every 3 cycles; the last one's three requantizer passes and write 10 cycles after its read); a
+pool per output byte (``out_h*out_w*in_c`` of them) ``k_h*k_w + 3`` (max; PAD is a 1x1 max)
+or ``k_h*k_w + 28`` (average: rounding 1, the divider 24).
+
+Stops. A run that stops with an error (``NO_ACTIVATION_PLAN``, ``UNSUPPORTED_LAYER``,
+``NO_LAYER_WEIGHTS``; the sequencer's own checks) is modelled too: ``RUN_CYCLES`` then counts to
+the cycle that raises ``ERROR``, and the failing descriptor's phases end there
+(:attr:`NetworkCycles.stop`).
+
+Data dependence. None on activations or weights: the engine, the vector unit and the streamed
+copy have fixed schedules. What varies with the images is read from them: where a descriptor's
+record is in ``weights.bin`` (the search) and, for a layer with weight remaps, which section
+bytes belong to a remapped slot (from the selects), so the count is exact for any pair of
+images the sequencer accepts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtlgen.accel.config import AccelConfig
+from rtlgen.accel.descriptor import FIELDS
+from rtlgen.accel.regmap import ErrorCode
+from rtlgen.accel.requant import LATENCY as _REQUANT_LATENCY
+from rtlgen.bitstream import format as bsmod
+from rtlgen.bitstream import weights as wmod
+from rtlgen.errors import BitstreamError
+from rtlgen.nn.geometry import Geometry
+
+__all__ = ["DescriptorCycles", "NetworkCycles", "network_cycles", "engine_cycles", "vector_cycles",
+           "header_cycles", "LAYER_PHASES", "OP_PHASES"]
+
+#: Phases of a layer descriptor and of an op descriptor, in the order the sequencer runs them.
+LAYER_PHASES = ("fields", "search", "record", "copy", "params", "registers", "start", "engine", "done")
+OP_PHASES = ("fields", "start", "vector", "done")
+
+# cycles of the sequencer's states (module docstring): a field of n bytes takes n + 1
+_RECORD = 6 + 1                         # index, kind, unit, encoding, granularity
+_GEOMETRY = 24 + 1
+_BASES = 8 + 1
+_LAYER_FIELDS = _RECORD + _GEOMETRY + _BASES + (10 + 1) + (1 + 1) + (1 + 1) + 1 + 1   # + 2 per remap
+_OP_FIELDS = {"add": _RECORD + (16 + 1) + 2 * (9 + 1) + (10 + 1) + (2 + 1),
+              "average_pool_2d": _RECORD + _BASES + _GEOMETRY + (2 + 1),
+              "max_pool_2d": _RECORD + _BASES + _GEOMETRY + (2 + 1),
+              "pad": _RECORD + _BASES + _GEOMETRY + (1 + 1)}
+_ADD_BASES = 16 + 1
+_SEARCH_LOOK = 3 + 1                    # a record's index and kind
+_WEIGHTS_RECORD = wmod.RECORD_SIZE + 1
+_PARAM = (4 + 1) + (5 + 1)              # bias from weights.bin, (multiplier, shift) from config.bin
+_DIVIDER = 24                           # the vector unit's restoring divider (rtlgen.accel.vector)
+
+
+@dataclass(frozen=True)
+class DescriptorCycles:
+    """One descriptor's cycles: ``position`` in config.bin's order (0-based, layer and op
+    descriptors together), its ``key`` (``"3"``, ``"fc:0"``, ``"add:1"``), ``kind``, byte
+    ``offset`` in config.bin, and ``phases``: ``(name, cycles)`` in the order they run
+    (:data:`LAYER_PHASES` or :data:`OP_PHASES`; fewer where the run stops)."""
+
+    position: int
+    key: str
+    kind: str
+    offset: int
+    phases: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(c for _, c in self.phases)
+
+    def phase(self, name: str) -> int:
+        """The cycles of phase ``name`` (0 for a phase this descriptor has not run)."""
+        return dict(self.phases).get(name, 0)
+
+
+@dataclass(frozen=True)
+class NetworkCycles:
+    """A run's cycles: ``header``, ``descriptors`` (those the sequencer started, in order),
+    ``end`` (1: the cycle raising ``NET_DONE``; 0 when the run stops) and ``stop``: ``None``,
+    or ``(error code, config.bin byte offset)`` as ``ERROR_CODE``/``ERROR_OFFSET`` report."""
+
+    header: int
+    descriptors: tuple[DescriptorCycles, ...]
+    end: int
+    stop: tuple[ErrorCode, int] | None = None
+
+    @property
+    def total(self) -> int:
+        """``RUN_CYCLES`` as the device reports it."""
+        return self.header + sum(d.total for d in self.descriptors) + self.end
+
+    @property
+    def layers_done(self) -> int:
+        """``LAYERS_DONE``: the descriptors run to their end."""
+        return len(self.descriptors) - (self.stop is not None)
+
+    def table(self) -> str:
+        """One line per descriptor: position, key, offset, total and its phases."""
+        lines = [f"header {self.header}"]
+        for d in self.descriptors:
+            lines.append(f"#{d.position} {d.key} @{d.offset}: {d.total} = "
+                         + " + ".join(f"{name} {c}" for name, c in d.phases))
+        lines.append(f"end {self.end}" + (f"; stopped: {self.stop[0].name} at offset {self.stop[1]}"
+                                          if self.stop else "") + f"; total {self.total}")
+        return "\n".join(lines)
+
+
+def header_cycles(units: tuple[tuple[object, ...], ...]) -> int:
+    """The header's walk for ``units`` (config.bin's banks): ``13 + 3*U + 5*slots``."""
+    return 13 + 3 * len(units) + 5 * sum(len(bank) for bank in units)
+
+
+def engine_cycles(geometry: Geometry, lanes: int, *, depthwise: bool = False) -> int:
+    """The layer engine's busy cycles (its ``cycles`` output, from ``start`` to ``done``) for one
+    layer on ``lanes`` lanes; ``depthwise``: the engine's depthwise mode (module docstring)."""
+    g = geometry
+    k = g.k_h * g.k_w * (1 if depthwise else g.in_c)
+    if depthwise:
+        pixels, drain, last_real = g.out_c * g.out_h * g.out_w, 1, 1
+    else:
+        groups = -(-g.out_c // lanes)
+        pixels, drain, last_real = groups * g.out_h * g.out_w, lanes, g.out_c - (groups - 1) * lanes
+    if k < 1 or pixels < 1:
+        raise BitstreamError(f"a layer with geometry {g} has {pixels} output pixels of {k} products; "
+                             "the engine needs at least one of each")
+    last_issue = k - 1 + (pixels - 1) * max(k, drain, 3)
+    return last_issue + 1 + max(3 + drain, 2 * _REQUANT_LATENCY + last_real)
+
+
+def vector_cycles(op: bsmod.OpDescriptor) -> int:
+    """The vector unit's busy cycles for one op descriptor (module docstring)."""
+    if isinstance(op, bsmod.AddDescriptor):
+        return 3 * op.count + 10
+    g = op.geometry
+    per_byte = g.k_h * g.k_w + 3 + (1 + _DIVIDER if op.kind == "average_pool_2d" else 0)
+    return g.out_h * g.out_w * g.in_c * per_byte
+
+
+def _copy_cycles(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -> int:
+    """The weight copy of ``section_bytes`` bytes into the weight memory (module docstring)."""
+    if not layer.weight_remap:
+        return section_bytes + 3
+    g = layer.geometry
+    cin = 1 if layer.kind == "depthwise_conv2d" else g.in_c
+    k = g.k_h * g.k_w * cin
+    # the copy's counters per section byte: lane, word, kernel position; co and ci as the RTL forms them
+    b = np.arange(section_bytes, dtype=np.int64)
+    word = b // lanes
+    co = (word // k) * lanes + b % lanes
+    ci = (word % k) % cin
+    real = co < g.out_c
+    sel = np.asarray(layer.selects, dtype=np.int64)
+    if layer.granularity == "layer":
+        slot = np.full(section_bytes, sel[0])
+    elif layer.granularity == "filter":
+        slot = sel[np.where(real, co, 0)]
+    else:
+        slot = sel[np.where(real, co * cin + ci, 0)]
+    remapped = real & np.isin(slot, [r.slot for r in layer.weight_remap])
+    return 3 * section_bytes + int(remapped.sum()) + section_bytes // lanes + 1
+
+
+def _descriptor_size(d: bsmod.LayerDescriptor | bsmod.OpDescriptor) -> int:
+    if isinstance(d, bsmod.LayerDescriptor):
+        return (6 + 24 + bsmod.PLAN_LAYER_SIZE + 10 + 5 * d.geometry.out_c + len(d.selects) + 1
+                + 257 * len(d.weight_remap))
+    return bsmod.OP_DESCRIPTOR_SIZE[d.kind]
+
+
+def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -> NetworkCycles:
+    """``RUN_CYCLES`` of one ``START`` of the device ``config`` holding these two images, with
+    its breakdown (module docstring). Raises :class:`BitstreamError` for images the device's
+    loader refuses that this model can tell (a config.bin not in the current format version, a
+    weights.bin laid out for other lanes)."""
+    bs = bsmod.decode(config_bin)
+    img = wmod.decode(weights_bin)
+    if bs.version != bsmod.VERSION:
+        raise BitstreamError(f"config.bin is format version {bs.version}; the device runs version {bsmod.VERSION}")
+    lanes = config.lanes
+    if img.lanes != lanes:
+        raise BitstreamError(f"weights.bin is laid out for {img.lanes} lanes; the accelerator has {lanes} "
+                             "(the device refuses it: LANES_MISMATCH)")
+    records = [(w.index, w.kind) for w in img.layers]
+    # where the descriptors start: the header's bytes, as bitstream.format lays them out
+    offset = (bsmod.HEADER_SIZE + 1 + len(bs.accel_hash.encode()) + 1 + len(bs.model_hash.encode())
+              + bsmod.PLAN_HEADER_SIZE + 1
+              + sum(1 + sum(3 + len(m.hash.encode()) + len(m.name.encode()) for m in bank) for bank in bs.units)
+              + 2)
+    out: list[DescriptorCycles] = []
+    wr = 0                                      # the record search's start (the RTL's wr)
+    for position, d in enumerate(bs.descriptors()):
+        kind = d.kind
+
+        def stopped(phases: list[tuple[str, int]], code: ErrorCode) -> NetworkCycles:
+            out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases)))
+            return NetworkCycles(header_cycles(bs.units), tuple(out), 0, (code, offset))
+
+        if not isinstance(d, bsmod.LayerDescriptor):
+            if d.in_base == d.out_base:         # checked as the bases arrive
+                return stopped([("fields", _RECORD + (_ADD_BASES if kind == "add" else _BASES))],
+                               ErrorCode.NO_ACTIVATION_PLAN)
+            phases = [("fields", _OP_FIELDS[kind]), ("start", 1), ("vector", vector_cycles(d)), ("done", 1)]
+        else:
+            if d.in_base == d.out_base:
+                return stopped([("fields", _RECORD + _GEOMETRY + _BASES)], ErrorCode.NO_ACTIVATION_PLAN)
+            fields = _LAYER_FIELDS + 2 * len(d.weight_remap)
+            g = d.geometry
+            if kind == "depthwise_conv2d" and g.in_c != g.out_c:
+                return stopped([("fields", fields)], ErrorCode.UNSUPPORTED_LAYER)
+            looks = next((n + 1 for n in range(len(records)) if records[(wr + n) % len(records)] == (d.index, kind)),
+                         None)
+            if looks is None:                   # every record looked at, then one cycle to fail
+                return stopped([("fields", fields), ("search", _SEARCH_LOOK * len(records) + 1)],
+                               ErrorCode.NO_LAYER_WEIGHTS)
+            found = (wr + looks - 1) % len(records)
+            wr = (found + 1) % len(records)
+            section = img.layers[found].weight_bytes(lanes)
+            engine = engine_cycles(g, lanes, depthwise=kind == "depthwise_conv2d")
+            phases = [("fields", fields), ("search", _SEARCH_LOOK * looks), ("record", _WEIGHTS_RECORD),
+                      ("copy", _copy_cycles(d, section, lanes)), ("params", _PARAM * g.out_c),
+                      ("registers", len(FIELDS)), ("start", 1), ("engine", engine), ("done", 1)]
+        out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases)))
+        offset += _descriptor_size(d)
+    return NetworkCycles(header_cycles(bs.units), tuple(out), 1)
