@@ -103,6 +103,16 @@ def _build(args: argparse.Namespace) -> int:
           f"{described} layers, {approx} approximate) and {out / 'weights.bin'} ({len(files['weights.bin'])} bytes, "
           f"{images.weights.lanes} lanes, model {images.weights.model_hash})"
           + (f"; banks chosen here: {out / 'accel.toml'}" if images.banks_chosen else ""))
+    from rtlgen.accel.schedule import network_cycles
+
+    cycles = network_cycles(files["config.bin"], files["weights.bin"], config)
+    if cycles.stop is None:
+        print(f"on the device: {cycles.total:,} cycles per inference from START to NET_DONE "
+              f"(rtlgen.accel.schedule; {cycles.total / 1e5:.2f} ms at 100 MHz)")
+    else:
+        code, offset = cycles.stop
+        print(f"on the device: the sequencer would stop with {code.name} at config.bin byte {offset} "
+              f"after {cycles.total:,} cycles")
     return 0
 
 

@@ -218,7 +218,14 @@ def test_cli_build_decode_inspect_emulate(lib, catalog, tmp_path, capsys) -> Non
     toml.write_text(AccelConfig(units=2, lanes=4, multipliers=4, name="t", **SHAPE).to_toml())
     assert main(base + ["--accel", str(toml), "--assign", str(assign)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["accel.toml", "config.bin", "weights.bin"]
-    assert "config.bin" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "config.bin" in printed
+    # the device's cycles per inference, as rtlgen.accel.schedule counts them from the two images
+    from rtlgen.accel.schedule import network_cycles
+
+    cycles = network_cycles((out / "config.bin").read_bytes(), (out / "weights.bin").read_bytes(),
+                            load_config(toml))
+    assert cycles.stop is None and f"on the device: {cycles.total:,} cycles per inference" in printed
     bs = bsm.read_bitstream(out / "config.bin")
     weights = wm.read_weights(out / "weights.bin")
     assert weights.lanes == 4 and bs.accel_hash == load_config(out / "accel.toml").resolved(catalog).config_hash()
