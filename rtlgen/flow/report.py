@@ -5,7 +5,11 @@ baselines and the selected points marked), the per-layer assignment of each sele
 (share of each multiplier per layer), the error distribution of each candidate multiplier
 (``T[a, b] - a*b`` over all operand pairs, as the catalog table says), and the area/energy
 breakdown (per candidate from the cost flow; per layer of each selected point: MACs x energy per
-multiplication with the layer's operand statistics, split by multiplier).
+multiplication with the layer's operand statistics, split by multiplier), and each selected
+point's schedule on the device: the cycles of one inference from ``START`` to ``NET_DONE`` as
+:func:`rtlgen.accel.schedule.network_cycles` counts them from the point's ``config.bin`` and
+``weights.bin``, drawn as a Gantt chart of the sequencer's own work (fields, weight copy,
+parameters), each unit's engine runs and the vector unit's ops.
 """
 from __future__ import annotations
 
@@ -75,6 +79,67 @@ def _assignment_plot(path: Path, point: dict) -> None:
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
     _save(fig, path)
+
+
+_SEQUENCER, _VECTOR = "sequencer", "vector unit"
+
+
+def _schedule(point: dict) -> tuple[Any, dict[int, int], int] | None:
+    """The point's device cycles (:class:`rtlgen.accel.schedule.NetworkCycles`), the unit of each
+    layer descriptor by position, and the accelerator's unit count; None when the point has no
+    weights.bin beside its config.bin (the model does not fit the device)."""
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.schedule import network_cycles
+    from rtlgen.bitstream import format as bsmod
+
+    config_bin = Path(point["bitstream_file"])
+    weights = next((f for f in (config_bin.with_name("weights.bin"),
+                                Path(point.get("bitstream", config_bin)).with_name("weights.bin")) if f.is_file()), None)
+    if weights is None:
+        return None
+    data = config_bin.read_bytes()
+    config = load_config(Path(point["accel"]["accel_dir"]) / "accel.toml")
+    units = {i: d.unit for i, d in enumerate(bsmod.decode(data).descriptors()) if isinstance(d, bsmod.LayerDescriptor)}
+    return network_cycles(data, weights.read_bytes(), config), units, config.units
+
+
+def _schedule_plot(path: Path, tag: str, cycles: Any, units: dict[int, int], n_units: int) -> dict[str, int]:
+    """Gantt chart of one inference; returns the cycles by kind of work."""
+    plt = _plt()
+    rows = [_SEQUENCER, *(f"unit {u}" for u in range(n_units)), _VECTOR]
+    spent = {"engine": 0, "vector": 0, "weights": 0, "other": cycles.header + cycles.end}
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.6))
+    t = cycles.header
+    colors = {"engine": "C0", "vector": "C2", "weights": "C7", "other": "C1"}
+    for d in cycles.descriptors:
+        for name, c in d.phases:
+            if name == "engine":
+                row, kind = f"unit {units.get(d.position, 0)}", "engine"
+            elif name == "vector":
+                row, kind = _VECTOR, "vector"
+            elif name in ("copy", "params"):
+                row, kind = _SEQUENCER, "weights"
+            else:
+                row, kind = _SEQUENCER, "other"
+            spent[kind] += c
+            if c:
+                ax.barh(rows.index(row), c, left=t, height=0.6, color=colors[kind], linewidth=0)
+                if kind in ("engine", "vector") and c > 0.04 * cycles.total:   # name the wide bars
+                    ax.text(t + c / 2, rows.index(row), d.key, ha="center", va="center", fontsize=6, color="white")
+            t += c
+    labels = {"engine": "layer engine (conv, depthwise, FC)", "vector": "vector unit (ADD, pools, PAD)",
+              "weights": "weight copy and parameters", "other": "descriptor fields, registers, record search"}
+    for kind, color in colors.items():
+        ax.barh([0], [0], color=color, label=labels[kind])
+    ax.set_yticks(range(len(rows)), rows)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(t, 1))
+    ax.set_xlabel("cycle (from START)")
+    ax.set_title(f"{tag}: one inference on the device, {cycles.total:,} cycles (units run one at a time)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+    fig.tight_layout()
+    _save(fig, path)
+    return spent
 
 
 def _error_plot(path: Path, libdir: str, names: Sequence[str]) -> list[dict[str, Any]]:
@@ -205,9 +270,15 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
     ref = (front_doc["reference_search_accuracy"], front_doc["reference_test_accuracy"])
     _pareto_plot(out / "pareto.png", front_doc["front"], uniform, points, ref)
     figs = ["pareto.png"]
+    schedules: dict[str, tuple[Any, dict[str, int]]] = {}
     for p in points:
         _assignment_plot(out / f"assignment_{p['tag']}.png", p)
         figs.append(f"assignment_{p['tag']}.png")
+        sched = _schedule(p)
+        if sched is not None:
+            spent = _schedule_plot(out / f"schedule_{p['tag']}.png", p["tag"], *sched)
+            schedules[p["tag"]] = (sched[0], spent)
+            figs.append(f"schedule_{p['tag']}.png")
     err_stats = _error_plot(out / "errors.png", libdir, list(candidates))
     layer_energy = {p["tag"]: le for p in points if (le := _layer_energy(mdir, p)) is not None}
     _cost_plot(out / "cost.png", cost, layer_energy)
@@ -262,6 +333,18 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
                       f"{l['cycles_per_image']:,.0f} | {l['estimate']:,} |" for l in h["layers"]]
             lines.append("")
         lines += [f"![assignment {p['tag']}](assignment_{p['tag']}.png)", ""]
+        if p["tag"] in schedules:
+            cyc, spent = schedules[p["tag"]]
+            share = ", ".join(f"{what} {100 * spent[k] / cyc.total:.1f}%" for k, what in (
+                ("engine", "layer engine"), ("vector", "vector unit"), ("weights", "weight copy and parameters"),
+                ("other", "descriptor fields and registers")))
+            lines += [f"Schedule on the device (`rtlgen.accel.schedule`, from the point's config.bin and weights.bin): "
+                      f"{cyc.total:,} cycles per inference from START to NET_DONE ({cyc.total / 1e5:.2f} ms at "
+                      f"100 MHz): {share}. The sequencer runs the descriptors in order, one unit at a time.", "",
+                      f"![schedule {p['tag']}](schedule_{p['tag']}.png)", ""]
+        else:
+            lines += ["Schedule on the device: none (the point has no weights.bin: the model does not fit the "
+                      "accelerator's memories).", ""]
     lines += ["## Candidate multipliers", "",
               "| multiplier | MAE | WCE | mean error | error prob. | cells | area um^2 | delay ns | energy pJ |",
               "|---|---|---|---|---|---|---|---|---|"]

@@ -61,6 +61,16 @@ def test_report_bitstream_and_hil_agree(flow_run) -> None:
     _x, y = load_digits_images("test")
     assert hil["accuracy"] == pytest.approx(float(np.mean(np.asarray(hil["pred"]) == y[:2])))
     assert f"| {p['tag']} |" in report and "yes, bit for bit" in report
+    # the point's schedule on the device, counted from its two images
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.schedule import network_cycles
+
+    cycles = network_cycles(Path(p["bitstream"]).read_bytes(), (Path(p["bitstream"]).parent / "weights.bin").read_bytes(),
+                            load_config(pdir / "accel" / "accel.toml"))
+    assert cycles.stop is None
+    assert f"{cycles.total:,} cycles per inference from START to NET_DONE" in report
+    png = f"schedule_{p['tag']}.png"
+    assert (run / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"({png})" in report
 
 
 def test_rerun_is_cached_and_changes_rerun_dependents(flow_run, tmp_path: Path) -> None:
