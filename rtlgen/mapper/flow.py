@@ -207,10 +207,13 @@ class DeviceImages:
     """What makes a point's ``config.bin`` runnable on the device: ``plan`` adds the
     activation-memory plan to a bitstream (:func:`rtlgen.accel.images.with_plan`, checked
     against the accelerator's memories; a :class:`~rtlgen.errors.BitstreamError` when it does not
-    fit), ``weights`` is the model's ``weights.bin`` (the same for every point)."""
+    fit), ``weights`` is the model's ``weights.bin`` (the same for every point); ``cycles``, when
+    given, counts a point's cycles per inference on the device from its two images
+    (:func:`rtlgen.accel.schedule.network_cycles`), recorded as the front row's ``device_cycles``."""
 
     plan: Callable[[bsmod.Bitstream], bsmod.Bitstream]
     weights: bytes
+    cycles: Callable[[bytes, bytes], int] | None = None
 
 
 def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSpace, folder: Path, encoding: str,
@@ -231,14 +234,18 @@ def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSp
     else:
         point_hash = bsmod.normalize_accel_hash(accel_hash)
     stream = space.bitstream(mapping, point_hash, model_hash=model_hash)
+    planned = False
     if device is not None:
         try:
             stream = device.plan(stream)
+            planned = True
             row["device"] = "config.bin and weights.bin: the device runs them (activation-memory plan included)"
         except BitstreamError as exc:
             row["device"] = f"config.bin without an activation-memory plan, which the device refuses: {exc}"
         atomic_write_bytes(folder / "weights.bin", device.weights)
     data = bsmod.encode(stream)
+    if planned and device.cycles is not None:
+        row["device_cycles"] = device.cycles(data, device.weights)
     atomic_write_bytes(folder / "config.bin", data)
     decoded = bsmod.decode(data, expect_accel=point_hash)
     assignment = bsmod.to_assignment(decoded, default_encoding=encoding)

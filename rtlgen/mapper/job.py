@@ -201,6 +201,11 @@ def run_map_job(job: MapJob) -> MapReport:
         check_fits(planned, weights, config)
         return planned
 
+    def device_cycles(config_bin: bytes, weights_bin: bytes) -> int:
+        from rtlgen.accel.schedule import network_cycles
+
+        return network_cycles(config_bin, weights_bin, config).total
+
     return map_network(layers, candidates, n_units=config.units, slots_per_unit=config.multipliers,
                        search_accuracy=search_model, test_accuracy=test_model, energy=energy,
                        settings=job.settings, out_dir=job.out, accel_hash=accel_for,
@@ -208,4 +213,5 @@ def run_map_job(job: MapJob) -> MapReport:
                        encoding=job.encoding, weight_tuning=job.weight_tuning,
                        executor_factory=executor_factory, emulate=emulate,
                        layerwise_baseline=job.layerwise_baseline, progress=job.progress,
-                       model_hash=weights.model_hash, device=DeviceImages(plan, wmod.encode(weights)))
+                       model_hash=weights.model_hash,
+                       device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles))

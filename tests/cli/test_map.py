@@ -62,6 +62,12 @@ def test_map_digits_end_to_end(tmp_path, small_lib, capsys) -> None:
         # the same as 'rtlgen bitstream build' makes from the point's assignment
         assert row["device"].startswith("config.bin and weights.bin: the device runs them"), row["device"]
         assert bs.has_plan and bs.model_hash
+        # its cycles per inference on the device, from the two images (rtlgen.accel.schedule)
+        from rtlgen.accel.schedule import network_cycles
+
+        assert row["device_cycles"] == network_cycles((out / row["bitstream"]).read_bytes(),
+                                                      (folder / "weights.bin").read_bytes(),
+                                                      load_config(folder / "accel.toml")).total > 0
         built = tmp_path / f"built-{row['id']}"
         assert main(["bitstream", "build", "--model", str(digits_model_path()), "--accel", str(folder / "accel.toml"),
                      "--lib", str(small_lib), "--assign", str(folder / "assignment.json"), "--out", str(built)]) == 0
@@ -114,6 +120,7 @@ def test_map_with_weight_tuning(tmp_path, small_lib) -> None:
         bs = bsm.read_bitstream(out / row["bitstream"])
         remapped += sum(len(d.weight_remap) for d in bs.layers)
         assert not bs.has_plan and "need 1600 bytes of activation memory" in row["device"], row["device"]
+        assert "device_cycles" not in row           # the device would refuse it: no count
         assert "the accelerator has 1024" in row["device"] and (out / row["bitstream"]).with_name("weights.bin").is_file()
         # emulation from the bitstream (remaps) reproduced the search's tuned accuracy exactly
         assert row["emulation"]["search_accuracy"] == row["search_accuracy"]
