@@ -275,7 +275,9 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
         _assignment_plot(out / f"assignment_{p['tag']}.png", p)
         figs.append(f"assignment_{p['tag']}.png")
         sched = _schedule(p)
-        if sched is not None:
+        if sched is not None and sched[0].stop is not None:    # config.bin without a plan: the device stops
+            schedules[p["tag"]] = (sched[0], {})
+        elif sched is not None:
             spent = _schedule_plot(out / f"schedule_{p['tag']}.png", p["tag"], *sched)
             schedules[p["tag"]] = (sched[0], spent)
             figs.append(f"schedule_{p['tag']}.png")
@@ -333,7 +335,13 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
                       f"{l['cycles_per_image']:,.0f} | {l['estimate']:,} |" for l in h["layers"]]
             lines.append("")
         lines += [f"![assignment {p['tag']}](assignment_{p['tag']}.png)", ""]
-        if p["tag"] in schedules:
+        if p["tag"] in schedules and schedules[p["tag"]][0].stop is not None:
+            code, offset = schedules[p["tag"]][0].stop
+            lines += [f"Schedule on the device: none. The sequencer would stop with {code.name} at config.bin byte "
+                      f"{offset}: the point's config.bin has no activation-memory plan, because the model does not "
+                      "fit the accelerator's memories (the mapper's front row says what it needs); its layers run "
+                      "from the host in the HIL step.", ""]
+        elif p["tag"] in schedules:
             cyc, spent = schedules[p["tag"]]
             share = ", ".join(f"{what} {100 * spent[k] / cyc.total:.1f}%" for k, what in (
                 ("engine", "layer engine"), ("vector", "vector unit"), ("weights", "weight copy and parameters"),
