@@ -142,6 +142,25 @@ def _schedule_plot(path: Path, tag: str, cycles: Any, units: dict[int, int], n_u
     return spent
 
 
+def _schedule_lines(tag: str, cycles: Any, spent: dict[str, int]) -> list[str]:
+    """The report's lines on a point's schedule (``cycles`` None: the point has no weights.bin)."""
+    if cycles is None:
+        return ["Schedule on the device: none (the point has no weights.bin).", ""]
+    if cycles.stop is not None:
+        code, offset = cycles.stop
+        return [f"Schedule on the device: none. The sequencer would stop with {code.name} at config.bin byte "
+                f"{offset}: the point's config.bin has no activation-memory plan, because the model does not fit "
+                "the accelerator's memories (the mapper's front row says what it needs); its layers run from the "
+                "host in the HIL step.", ""]
+    share = ", ".join(f"{what} {100 * spent[k] / cycles.total:.1f}%" for k, what in (
+        ("engine", "layer engine"), ("vector", "vector unit"), ("weights", "weight copy and parameters"),
+        ("other", "descriptor fields and registers")))
+    return [f"Schedule on the device (`rtlgen.accel.schedule`, from the point's config.bin and weights.bin): "
+            f"{cycles.total:,} cycles per inference from START to NET_DONE ({cycles.total / 1e5:.2f} ms at "
+            f"100 MHz): {share}. The sequencer runs the descriptors in order, one unit at a time.", "",
+            f"![schedule {tag}](schedule_{tag}.png)", ""]
+
+
 def _error_plot(path: Path, libdir: str, names: Sequence[str]) -> list[dict[str, Any]]:
     from rtlgen.library.catalog import Catalog
     from rtlgen.netlist.table import exact_table
@@ -335,24 +354,7 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
                       f"{l['cycles_per_image']:,.0f} | {l['estimate']:,} |" for l in h["layers"]]
             lines.append("")
         lines += [f"![assignment {p['tag']}](assignment_{p['tag']}.png)", ""]
-        if p["tag"] in schedules and schedules[p["tag"]][0].stop is not None:
-            code, offset = schedules[p["tag"]][0].stop
-            lines += [f"Schedule on the device: none. The sequencer would stop with {code.name} at config.bin byte "
-                      f"{offset}: the point's config.bin has no activation-memory plan, because the model does not "
-                      "fit the accelerator's memories (the mapper's front row says what it needs); its layers run "
-                      "from the host in the HIL step.", ""]
-        elif p["tag"] in schedules:
-            cyc, spent = schedules[p["tag"]]
-            share = ", ".join(f"{what} {100 * spent[k] / cyc.total:.1f}%" for k, what in (
-                ("engine", "layer engine"), ("vector", "vector unit"), ("weights", "weight copy and parameters"),
-                ("other", "descriptor fields and registers")))
-            lines += [f"Schedule on the device (`rtlgen.accel.schedule`, from the point's config.bin and weights.bin): "
-                      f"{cyc.total:,} cycles per inference from START to NET_DONE ({cyc.total / 1e5:.2f} ms at "
-                      f"100 MHz): {share}. The sequencer runs the descriptors in order, one unit at a time.", "",
-                      f"![schedule {p['tag']}](schedule_{p['tag']}.png)", ""]
-        else:
-            lines += ["Schedule on the device: none (the point has no weights.bin: the model does not fit the "
-                      "accelerator's memories).", ""]
+        lines += _schedule_lines(p["tag"], *schedules.get(p["tag"], (None, {})))
     lines += ["## Candidate multipliers", "",
               "| multiplier | MAE | WCE | mean error | error prob. | cells | area um^2 | delay ns | energy pJ |",
               "|---|---|---|---|---|---|---|---|---|"]

@@ -101,3 +101,36 @@ def test_a_new_tool_version_reruns_the_steps_that_run_it(flow_run, monkeypatch) 
     again = run_flow(TINY, out=run, quiet=True, progress=False)
     # OpenSTA times the candidates (cost); the report shows their costs; nothing else runs it
     assert again.ran == ["cost", "report"]
+
+
+def test_report_schedule_lines_say_why_a_point_has_no_schedule(flow_run, tmp_path: Path) -> None:
+    """A point whose config.bin has no activation-memory plan (the model did not fit): the device
+    would stop at its first descriptor, and the report says so instead of drawing a schedule."""
+    from dataclasses import replace
+
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.regmap import ErrorCode
+    from rtlgen.accel.schedule import network_cycles
+    from rtlgen.bitstream import format as bsm
+    from rtlgen.flow.report import _schedule, _schedule_lines
+
+    run, res = flow_run
+    p = res.outputs["select"]["points"][0]
+    point = {"tag": p["tag"], "bitstream_file": str(run / "points" / p["tag"] / "config.bin"),
+             "bitstream": p["bitstream"], "accel": {"accel_dir": str(run / "points" / p["tag"] / "accel")}}
+    cycles, units, n_units = _schedule(point)
+    assert cycles.stop is None and n_units == 2 and set(units.values()) <= {0, 1}
+    # the same point without its plan
+    bs = bsm.decode(Path(p["bitstream"]).read_bytes())
+    bare = replace(bs, layers=tuple(replace(d, in_base=0, out_base=0) for d in bs.layers),
+                   ops=tuple(replace(d, in_base=0, out_base=0) for d in bs.ops))
+    (tmp_path / "config.bin").write_bytes(bsm.encode(bare))
+    shutil.copy(Path(p["bitstream"]).with_name("weights.bin"), tmp_path / "weights.bin")
+    stopped, _, _ = _schedule({**point, "bitstream_file": str(tmp_path / "config.bin"),
+                               "bitstream": str(tmp_path / "config.bin")})
+    assert stopped.stop[0] == ErrorCode.NO_ACTIVATION_PLAN
+    assert stopped == network_cycles((tmp_path / "config.bin").read_bytes(), (tmp_path / "weights.bin").read_bytes(),
+                                     load_config(run / "points" / p["tag"] / "accel" / "accel.toml"))
+    text = "\n".join(_schedule_lines(p["tag"], stopped, {}))
+    assert "would stop with NO_ACTIVATION_PLAN at config.bin byte" in text and ".png" not in text
+    assert "no weights.bin" in "\n".join(_schedule_lines(p["tag"], None, {}))
