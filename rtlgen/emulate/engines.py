@@ -140,22 +140,36 @@ class FastEngine(ReferenceEngine):
                 vtab, base, a0 = self._vtab(layer, plan)
                 lut = _port_a_lut(x, layer.z_in, plan.encoding)
             codes = _padded_codes(layer, x, lut, np.uint8(a0))
-            _kernels.depthwise_rows(codes, vtab, base, layer.in_channel0.astype(np.int64), kh, kw,
-                                    layer.stride[0], layer.stride[1], *rq, out)
+            self._depthwise(codes, vtab, base, layer.in_channel0.astype(np.int64), kh, kw, layer.stride, rq, out)
             return out
         if plan is None:
-            xs = _padded_codes(layer, x, _IDENTITY_INT8, np.int8(layer.z_in))
-            key = ("exact", layer.op_index)
-            if key not in self._cache:
-                self._cache[key] = (np.ascontiguousarray(
-                    layer.weights.astype(np.int32).reshape(o_ch, -1).T),)
-            (wmat,) = self._cache[key]
-            _kernels.conv_rows(xs, np.int8(layer.z_in), True, wmat, layer.bias.astype(np.int32), kh, kw,
-                               layer.stride[0], layer.stride[1], *rq, out)
+            self._conv_exact(layer, x, rq, out)
             return out
         vtab, base, a0 = self._vtab(layer, plan)
         self._conv_vtab(layer, x, _port_a_lut(x, layer.z_in, plan.encoding), np.uint8(a0), vtab, base, rq, out)
         return out
+
+    def _conv_exact(self, layer: MacLayer, x: np.ndarray, rq: tuple, out: np.ndarray) -> None:
+        """An exact conv layer into the int8 ``out``: products of ``x - z`` and the weights."""
+        from rtlgen.emulate import _kernels
+
+        _, kh, kw, _ = layer.weights.shape
+        xs = _padded_codes(layer, x, _IDENTITY_INT8, np.int8(layer.z_in))
+        key = ("exact", layer.op_index)
+        if key not in self._cache:
+            self._cache[key] = (np.ascontiguousarray(
+                layer.weights.astype(np.int32).reshape(layer.channels_out, -1).T),)
+        (wmat,) = self._cache[key]
+        _kernels.conv_rows(xs, np.int8(layer.z_in), True, wmat, layer.bias.astype(np.int32), kh, kw,
+                           layer.stride[0], layer.stride[1], *rq, out)
+
+    def _depthwise(self, codes: np.ndarray, vtab: np.ndarray, base: np.ndarray, in0: np.ndarray, kh: int, kw: int,
+                   stride: tuple[int, int], rq: tuple, out: np.ndarray) -> None:
+        """A depthwise layer from its padded codes ``[N, HP, WP, C]`` and tables ``vtab[k, a, o]``
+        (0 at the padding code) into the int8 ``out`` (see _kernels.depthwise_rows)."""
+        from rtlgen.emulate import _kernels
+
+        _kernels.depthwise_rows(codes, vtab, base, in0, kh, kw, stride[0], stride[1], *rq, out)
 
     def _conv_vtab(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
                    base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
@@ -205,15 +219,19 @@ class FastEngine(ReferenceEngine):
             dt = np.int16 if -(1 << 15) <= lo and hi < (1 << 15) else np.int32
             vtab = np.ascontiguousarray(vt.transpose(1, 0, 2), dtype=dt)
             hit = (vtab, (base + layer.bias).astype(np.int32), a0)
-            self._vtabs[key] = hit
-            self._vtab_bytes += vtab.nbytes
-            while self._vtab_bytes > VTAB_CACHE_BYTES and len(self._vtabs) > 1:
-                _, old = self._vtabs.popitem(last=False)
-                self._vtab_bytes -= old[0].nbytes
+            self._remember(key, hit)
         else:
             self._vtabs.move_to_end(key)
         self._cache[("vtab", layer.op_index)] = (plan,) + hit
         return hit
+
+    def _remember(self, key: tuple, hit: tuple) -> None:
+        """Keep a layer's tables ``(vtab, base, a0)`` in the LRU, within VTAB_CACHE_BYTES."""
+        self._vtabs[key] = hit
+        self._vtab_bytes += hit[0].nbytes
+        while self._vtab_bytes > VTAB_CACHE_BYTES and len(self._vtabs) > 1:
+            _, old = self._vtabs.popitem(last=False)
+            self._vtab_bytes -= old[0].nbytes
 
     def _dw_exact(self, layer: MacLayer) -> tuple[np.ndarray, np.ndarray, int]:
         """An exact depthwise layer as :meth:`_vtab` tables over the codes ``x + 128``:
@@ -347,10 +365,39 @@ class NativeEngine(FastEngine):
     name = "native"
 
     def __init__(self) -> None:
-        from rtlgen.emulate.native import conv_rows_native
+        from rtlgen.emulate.native import conv_rows_native, depthwise_native
 
         super().__init__()
         self._kernel = conv_rows_native()
+        self._dw_kernel = depthwise_native()
+
+    def _conv_exact(self, layer: MacLayer, x: np.ndarray, rq: tuple, out: np.ndarray) -> None:
+        """Exact conv layers through the same C loop as approximate ones, with the exact tables
+        ``[k, a, o] = (a - 128 - z) * w[o, k]`` over the codes ``a = x + 128`` (always int16:
+        |x - z| <= 255, |w| <= 128); the zero point's code ``z + 128`` adds nothing and is the
+        padding code, so ReLU's zeros are skipped as in approximate layers."""
+        key = (layer.op_index, b"exact")
+        hit = self._vtabs.get(key)
+        if hit is None:
+            w = layer.weights.astype(np.int32).reshape(layer.channels_out, -1)  # [O, K]
+            d = np.arange(256, dtype=np.int32) - 128 - layer.z_in
+            vtab = np.ascontiguousarray((d[None, :, None] * w.T[:, None, :]).astype(np.int16))  # [K, 256, O]
+            hit = (vtab, layer.bias.astype(np.int32), np.uint8(layer.z_in + 128))
+            self._remember(key, hit)
+        else:
+            self._vtabs.move_to_end(key)
+        vtab, base, a0 = hit
+        self._conv_vtab(layer, x, _IDENTITY_CODES, a0, vtab, base, rq, out)
+
+    def _depthwise(self, codes: np.ndarray, vtab: np.ndarray, base: np.ndarray, in0: np.ndarray, kh: int, kw: int,
+                   stride: tuple[int, int], rq: tuple, out: np.ndarray) -> None:
+        if self._dw_kernel is None or vtab.dtype != np.int16 or stride[1] > 2:
+            return super()._depthwise(codes, vtab, base, in0, kh, kw, stride, rq, out)
+        # the C kernel reads one input channel's codes as a plane and one output channel's
+        # tables as 256-entry rows: both layouts are transposed here (a few hundred KB per batch)
+        self._dw_kernel(np.ascontiguousarray(codes.transpose(0, 3, 1, 2)),
+                        np.ascontiguousarray(vtab.transpose(2, 0, 1)), base, in0, kh, kw, stride[0], stride[1],
+                        *rq, out)
 
     def _conv_vtab(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
                    base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
@@ -359,9 +406,14 @@ class NativeEngine(FastEngine):
         if vtab.dtype != np.int16 or (w + pl + pr) * c * 256 * out.shape[3] >= (1 << 31):
             return super()._conv_vtab(layer, x, lut, a0, vtab, base, rq, out)
         _, kh, kw, _ = layer.weights.shape
-        xs = np.ascontiguousarray(x.reshape((x.shape[0],) + layer.in_shape))
-        self._kernel(xs, np.ascontiguousarray(lut), (pt, pb, pl, pr), a0, np.ascontiguousarray(vtab), base, kh, kw,
-                     layer.stride[0], layer.stride[1], *rq, out)
+        xs = x.reshape((x.shape[0],) + layer.in_shape)
+        sh, sw = layer.stride
+        if kh == kw == 1 and pt == pb == pl == pr == 0 and (sh, sw) != (1, 1):
+            # a strided 1x1 conv reads every sh-th row and sw-th column only: drop the others
+            # before the kernel compacts the input (ResNet-8's shortcut convolutions)
+            xs, sh, sw = xs[:, ::sh, ::sw][:, :out.shape[1], :out.shape[2]], 1, 1
+        self._kernel(np.ascontiguousarray(xs), np.ascontiguousarray(lut), (pt, pb, pl, pr), a0,
+                     np.ascontiguousarray(vtab), base, kh, kw, sh, sw, *rq, out)
 
 
 #: The registry; its keys are :data:`rtlgen.conventions.ENGINE_NAMES` (tests/test_conventions.py checks).

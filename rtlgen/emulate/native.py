@@ -27,10 +27,10 @@ from pathlib import Path
 
 from rtlgen.errors import ToolError
 
-__all__ = ["load_native", "native_library_path", "conv_rows_native", "native_status"]
+__all__ = ["load_native", "native_library_path", "conv_rows_native", "depthwise_native", "native_status"]
 
 _SOURCE = Path(__file__).with_name("_native.c")
-_FLAGS = ("-O3", "-march=native", "-fwrapv", "-shared", "-fPIC", "-std=c99")
+_FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fwrapv", "-shared", "-fPIC", "-std=c99")
 _LIB: ctypes.CDLL | None = None
 _KERNEL = None
 _STATUS: tuple[bool, str] | None = None
@@ -89,6 +89,9 @@ def load_native() -> ctypes.CDLL:
     cmp = lib.rtlgen_compact_row
     cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64, i64]
     cmp.restype = None
+    dw = lib.rtlgen_dw_plane
+    dw.argtypes = [u64, i64, u64, i64, i64, i64, i64, i64, i64, i64, u64, i64]
+    dw.restype = i64
     _LIB = lib
     return lib
 
@@ -212,7 +215,7 @@ def conv_rows_native():
         o_ch = out.shape[3]
         cb = channel_block(kh, kw, c, o_ch)
         nblk = -(-c // cb)
-        pre = np.empty((n * hp, wp * c), np.int32)
+        pre = np.empty((n * hp, wp * c + 16), np.int32)  # 16 entries of slack per row: rtlgen_compact_row
         start = np.empty((n * hp, nblk * (wp + 1)), np.int32)
         compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start, cb)
         if nblk == 1:
@@ -224,3 +227,47 @@ def conv_rows_native():
 
     _KERNEL = kernel
     return kernel
+
+
+_DEPTHWISE = None
+
+
+def depthwise_native():
+    """The compiled depthwise kernel, or None where this build of the C library has no vector
+    path for it (``rtlgen_dw_plane`` returns 0 without AVX-512 BW/VBMI): ``fn(codes, tabs, base,
+    in0, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)`` with ``codes`` uint8 [N, C, HP, WP]
+    (the padded port-A codes, channel-planar), ``tabs`` int16 [O, KH * KW, 256] (``_vtab``'s
+    tables, output channel first); strides 1 or 2. The same sums and requantization as
+    ``_kernels.depthwise_rows``."""
+    global _DEPTHWISE
+    if _DEPTHWISE is not None:
+        return _DEPTHWISE or None
+    import numba as nb
+    import numpy as np
+
+    from rtlgen.emulate._kernels import _requant_params, requant_block
+
+    plane = load_native().rtlgen_dw_plane
+    probe = np.zeros((3, 3), np.uint8)
+    if plane(probe.ctypes.data, 3, np.zeros((1, 256), np.int16).ctypes.data, 1, 1, 1, 1, 3, 3, 0,
+             np.zeros(9, np.int32).ctypes.data, 1) == 0:
+        _DEPTHWISE = False
+        return None
+
+    @nb.njit(parallel=True, boundscheck=False)
+    def run(codes, tabs, base, in0, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
+        n, c, hp, wp = codes.shape
+        _, oh, ow, o_ch = out.shape
+        cptr, tptr = codes.ctypes.data, tabs.ctypes.data
+        rq = _requant_params(mult, shift)
+        oflat = out.reshape(-1)
+        m = oh * ow * o_ch
+        for img in nb.prange(n):  # one image's sums (oh * ow * O int32) stay in cache for all channels
+            acc = np.empty(m, np.int32)
+            for o in range(o_ch):
+                plane(cptr + (img * c + in0[o]) * hp * wp, wp, tptr + o * kh * kw * 512, kh, kw, sh, sw, oh, ow,
+                      base[o], acc.ctypes.data + o * 4, o_ch)
+            requant_block(acc, o_ch, rq, single, zp, lo, hi, oflat[img * m: (img + 1) * m])
+
+    _DEPTHWISE = run
+    return run

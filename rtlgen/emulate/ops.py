@@ -6,6 +6,7 @@ that arithmetic is private to this module (the accelerator does not implement SO
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -40,6 +41,10 @@ def _pool(x: np.ndarray, options: dict, act: tuple[int, int], kind: str) -> np.n
     sh, sw = options["stride"]
     oh, pt, pb = pad_amounts(options["padding"], h, fh, sh)
     ow, pl, pr = pad_amounts(options["padding"], w, fw, sw)
+    if kind == "avg" and (oh, ow, fh, fw, pt, pb, pl, pr) == (1, 1, h, w, 0, 0, 0, 0):
+        # a global average (the three MLPerf Tiny CNNs): one window, every tap inside
+        y = quant.rounded_average(x.sum(axis=(1, 2), dtype=np.int64), h * w)[:, None, None, :]
+        return np.clip(y, act[0], act[1]).astype(np.int8)
     x32 = x.astype(np.int32)
     # Out-of-image taps are excluded from both sum/max and count, as TFLite does.
     valid = np.ones((1, h, w, 1), dtype=np.int32)
@@ -148,15 +153,26 @@ def softmax_params(beta: float, input_scale: float) -> tuple[int, int, int]:
     return m, left, -radius
 
 
+@functools.lru_cache(maxsize=64)
+def _softmax_exps(m: int, left: int, diff_min: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per ``x - max(x)`` in -255..0 (index + 255): gemmlowp's exp of the scaled difference, and
+    its Q12 term of the sum (0 where the difference is below ``diff_min``). An int8 input has
+    only these 256 differences, so the fixed-point exp runs once per layer, not per element."""
+    diff = np.arange(-255, 1, dtype=np.int64)
+    exps = _exp_on_negative_values(_mul(_wrap(diff << left), m), 5)
+    acc = np.where(diff >= diff_min, _rdbp(exps, 12), 0)
+    exps.flags.writeable = acc.flags.writeable = False
+    return exps, acc
+
+
 def softmax(x: np.ndarray, beta: float, input_scale: float) -> np.ndarray:
     """int8 softmax over the last axis; output scale 1/256, zero point -128."""
     m, left, diff_min = softmax_params(beta, input_scale)
+    exps_of, acc_of = _softmax_exps(m, left, diff_min)
     x = np.asarray(x, dtype=np.int64)
-    diff = x - x.max(axis=-1, keepdims=True)
+    diff = x - x.max(axis=-1, keepdims=True)  # -255..0
+    exps, acc = exps_of[diff + 255], acc_of[diff + 255]
     use = diff >= diff_min
-    scaled = _mul(_wrap(diff << left), m)
-    exps = _exp_on_negative_values(scaled, 5)
-    acc = np.where(use, _rdbp(exps, 12), 0)
     sum_of_exps = _wrap(acc.sum(axis=-1, keepdims=True))
     headroom = _clz32(sum_of_exps)
     bits_over_unit = 12 - headroom

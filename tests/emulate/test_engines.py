@@ -282,6 +282,66 @@ def test_native_kernel_runs_the_signmag_layers(resnet8, monkeypatch):
     _same(got.logits, want.logits, "native/fast logits")
     _same(got.output, want.output, "native/fast output")
     assert isinstance(native.engine, engines.NativeEngine)
+    # exact mode takes the same loop, with exact tables (int16 for every int8 layer)
+    exact = Emulator(graph, engine="native")
+    calls.clear()
+    kernel = exact.engine._kernel
+    monkeypatch.setattr(exact.engine, "_kernel", lambda *a: (calls.append(a[4].dtype), kernel(*a))[1])
+    got = exact.run(x)
+    assert calls == [np.dtype(np.int16)] * 10
+    want = Emulator(graph, engine="reference").run(x)
+    _same(got.logits, want.logits, "native/reference exact logits")
+    _same(got.output, want.output, "native/reference exact output")
+
+
+@pytest.mark.data
+def test_native_depthwise_kernel_runs_the_depthwise_layers(dscnn, monkeypatch):
+    """DS-CNN's four depthwise layers go through the C kernel on a CPU with AVX-512 BW and VBMI
+    (the library is built with -march=native); without them the kernel is absent and the numba
+    one runs (test_native_without_avx512_gives_the_same_bytes)."""
+    from pathlib import Path
+
+    from rtlgen.emulate.native import depthwise_native
+
+    flags = set(" ".join(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")).split())
+    if not {"avx512bw", "avx512vl", "avx512vbmi"} <= flags:
+        assert depthwise_native() is None
+        return
+    graph, x = dscnn
+    em = Emulator(graph, engine="reference")
+    plans = mixed_plans(em, "offset", "kernel", seed=4)
+    native = Emulator(graph, plans, engine="native", batch_size=3)
+    calls = []
+    kernel = native.engine._dw_kernel
+    monkeypatch.setattr(native.engine, "_dw_kernel", lambda *a: (calls.append(a[0].shape), kernel(*a))[1])
+    got = native.run(x)
+    assert len(calls) == 4 * 3  # four layers, three batches
+    want = Emulator(graph, plans, engine="reference").run(x)
+    _same(got.output, want.output, "native depthwise output")
+
+
+def test_native_without_avx512_gives_the_same_bytes(digits, monkeypatch, tmp_path):
+    """The C library built for a CPU without AVX-512 (x86-64-v3: AVX2): the compaction's scalar
+    loop, and the numba depthwise kernel, compute the same bytes."""
+    import platform
+
+    from rtlgen.emulate import native
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.fail(f"this test builds for x86-64-v3; this machine is {platform.machine()}")
+    flags = tuple("-march=x86-64-v3" if f == "-march=native" else f for f in native._FLAGS)
+    monkeypatch.setattr(native, "_FLAGS", flags)
+    monkeypatch.setenv("RTLGEN_CACHE", str(tmp_path))
+    for name in ("_LIB", "_KERNEL", "_DEPTHWISE", "_STATUS"):
+        monkeypatch.setattr(native, name, None)
+    graph, x = digits
+    em = Emulator(graph, engine="reference")
+    plans = mixed_plans(em, "signmag", "kernel", seed=12)
+    want = Emulator(graph, plans, engine="reference").run(x)
+    got = Emulator(graph, plans, engine="native", batch_size=7)
+    assert got.engine._dw_kernel is None  # no vector depthwise in this build
+    assert list(tmp_path.glob("native/rtlgen_native_*.so"))  # really built apart
+    _same(got.run(x).output, want.output, "native x86-64-v3 output")
 
 
 def test_native_without_a_compiler_fails_naming_it(monkeypatch):

@@ -52,9 +52,10 @@ def test_input_is_pixel_minus_128(resnet8):
     assert np.array_equal(quantize_input(graph, x[:3]).astype(np.int16), x[:3].astype(np.int16) - 128)
 
 
-def test_exact_mode_equals_litert_on_all_images(resnet8, litert_reference):
+@pytest.mark.parametrize("engine", ["fast", "native"])
+def test_exact_mode_equals_litert_on_all_images(resnet8, litert_reference, engine):
     _, graph, x, y = resnet8
-    res = Emulator(graph, engine="fast").run(x)
+    res = Emulator(graph, engine=engine).run(x)
     want_logits, want_out = litert_reference
     assert res.logits.dtype == np.int8 and res.logits.shape == (1017, 10)
     msg = _first_difference(res.logits, want_logits, "last FULLY_CONNECTED output")
