@@ -260,6 +260,22 @@ def add_lut(x1, x2, lut, out):  # pragma: no cover
 
 
 @nb.njit(parallel=True, cache=True)
+def pad_codes_planar(x, lut, pt, pl, pad_code, out):  # pragma: no cover
+    """:func:`pad_codes` into a channel-planar ``out[n, c, pt + y, pl + x]`` (the native
+    depthwise kernel's layout)."""
+    n, h, w, c = x.shape
+    _, _, hp, wp = out.shape
+    for r in nb.prange(n * c):
+        img = r // c
+        ci = r % c
+        plane = out[img, ci]
+        plane[:, :] = pad_code
+        for y in range(h):
+            for j in range(w):
+                plane[pt + y, pl + j] = lut[np.int64(x[img, y, j, ci]) + 128]
+
+
+@nb.njit(parallel=True, cache=True)
 def pad_codes(x, lut, pt, pl, pad_code, out):  # pragma: no cover
     """``out[n, pt + y, pl + x, c] = lut[x_int8 + 128]``, the border ``pad_code``: the port-A
     codes of a padded layer input in one pass (no padded int8 copy)."""

@@ -148,83 +148,91 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
 
 /* One output channel of a depthwise layer (the same sums as depthwise_rows in _kernels.py):
    plane is its input channel's padded port-A codes (uint8 [hp, wp], row pitch wp), tab its
-   per-tap tables int16 [kh * kw][256] (0 at the padding code), base its bias; the int32 sums go
-   to acc[(y * ow + x) * astride]. Vectorized over 32 output pixels: each tap's 256-entry table
-   is eight registers, and four two-table word permutes plus two blends on the code's bits 6
-   and 7 look up 32 codes at once (AVX-512 BW; the gather loop it replaces did one lookup at a
-   time). Stride 1 runs the pixels as one flat range on the pitch-wp grid (the columns x >= ow
-   are computed and dropped), so narrow layers (DS-CNN's 5 columns) still fill the vectors;
-   other strides go row by row. Returns 0 when this build has no such code path (no AVX-512
-   BW, or a stride above 2): the caller then takes the numba kernel. */
+   per-tap tables split in bytes, uint8 [kh * kw][2][256]: [k][0][a] the low byte of the int16
+   entry (0 at the padding code), [k][1][a] its high byte + 128; base its bias; the int32 sums
+   go to acc[(y * ow + x) * astride]. Vectorized over 64 output pixels: each tap's two
+   256-byte tables are eight registers; two 128-byte permutes and a blend on the code's bit 7
+   look up 64 bytes at once (AVX-512 VBMI; the numba loop it replaces did one lookup at a time).
+   Low bytes and biased high bytes add up as 16-bit sums (at most 255 per tap, so up to 256
+   taps cannot overflow), and the entry's sum is 256 * (high sum - 128 * taps) + low sum.
+   Stride 1 runs the pixels as one flat range on the pitch-wp grid (the columns x >= ow are
+   computed and dropped), so narrow layers (DS-CNN's 5 columns) still fill the vectors; stride 2
+   goes row by row. Returns 0 where this build has no vector path (no AVX-512 VBMI), for other
+   strides or more than 256 taps: the caller then takes the numba kernel. */
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
-static inline __m512i lut256_i16(const int16_t *t, __m512i idx) {
-    const __m512i r0 = _mm512_permutex2var_epi16(_mm512_loadu_si512(t), idx, _mm512_loadu_si512(t + 32));
-    const __m512i r1 = _mm512_permutex2var_epi16(_mm512_loadu_si512(t + 64), idx, _mm512_loadu_si512(t + 96));
-    const __m512i r2 = _mm512_permutex2var_epi16(_mm512_loadu_si512(t + 128), idx, _mm512_loadu_si512(t + 160));
-    const __m512i r3 = _mm512_permutex2var_epi16(_mm512_loadu_si512(t + 192), idx, _mm512_loadu_si512(t + 224));
-    const __mmask32 b6 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(64));
-    const __mmask32 b7 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(128));
-    return _mm512_mask_blend_epi16(b7, _mm512_mask_blend_epi16(b6, r0, r1), _mm512_mask_blend_epi16(b6, r2, r3));
+static inline __m512i lut256_u8(const uint8_t *t, __m512i idx) {
+    const __m512i r0 = _mm512_permutex2var_epi8(_mm512_loadu_si512(t), idx, _mm512_loadu_si512(t + 64));
+    const __m512i r1 = _mm512_permutex2var_epi8(_mm512_loadu_si512(t + 128), idx, _mm512_loadu_si512(t + 192));
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), r0, r1);
 }
 
-/* n (<= 32) codes at p, p + s, ...: s = 1 or 2 */
-static inline __m512i codes32(const uint8_t *p, int64_t n, int64_t s) {
-    if (s == 1) return _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(n >= 32 ? 0xFFFFFFFFu : ((1u << n) - 1), p));
+/* n (<= 64) codes at p, p + s, ...: s = 1 or 2 */
+static inline __m512i codes64(const uint8_t *p, int64_t n, int64_t s) {
+    if (s == 1) return _mm512_maskz_loadu_epi8(n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1), p);
     const int64_t m = 2 * n - 1; /* bytes p[0 .. 2n-2] */
-    const __mmask64 lm = m >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << m) - 1);
-    const __m512i v = _mm512_maskz_loadu_epi8(lm, p);
+    const __mmask64 m0 = m >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << m) - 1);
+    const __mmask64 m1 = m <= 64 ? 0 : (m >= 128 ? ~(__mmask64)0 : (((__mmask64)1 << (m - 64)) - 1));
     const __m512i even = _mm512_set_epi8(126, 124, 122, 120, 118, 116, 114, 112, 110, 108, 106, 104, 102, 100, 98, 96,
                                          94, 92, 90, 88, 86, 84, 82, 80, 78, 76, 74, 72, 70, 68, 66, 64,
                                          62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
                                          30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    return _mm512_cvtepu8_epi16(_mm512_castsi512_si256(_mm512_permutexvar_epi8(even, v)));
+    return _mm512_permutex2var_epi8(_mm512_maskz_loadu_epi8(m0, p), even, _mm512_maskz_loadu_epi8(m1, p + 64));
 }
 
-static inline void dw_block(const uint8_t *src, int64_t n, int64_t s, int64_t wp, const int16_t *tab, int64_t kh,
+static inline void dw_block(const uint8_t *src, int64_t n, int64_t s, int64_t wp, const uint8_t *tab, int64_t kh,
                             int64_t kw, int32_t base, int32_t *sums) {
-    __m512i lo = _mm512_set1_epi32(base), hi = lo;
+    __m512i l0 = _mm512_setzero_si512(), l1 = l0, h0 = l0, h1 = l0;
     for (int64_t i = 0; i < kh; i++)
         for (int64_t j = 0; j < kw; j++) {
-            const __m512i v = lut256_i16(tab + (i * kw + j) * 256, codes32(src + i * wp + j, n, s));
-            lo = _mm512_add_epi32(lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(v)));
-            hi = _mm512_add_epi32(hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(v, 1)));
+            const uint8_t *t = tab + (i * kw + j) * 512;
+            const __m512i idx = codes64(src + i * wp + j, n, s);
+            const __m512i lo = lut256_u8(t, idx), hi = lut256_u8(t + 256, idx);
+            l0 = _mm512_add_epi16(l0, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(lo)));
+            l1 = _mm512_add_epi16(l1, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(lo, 1)));
+            h0 = _mm512_add_epi16(h0, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(hi)));
+            h1 = _mm512_add_epi16(h1, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(hi, 1)));
         }
-    _mm512_storeu_si512(sums, lo);
-    _mm512_storeu_si512(sums + 16, hi);
+    const __m512i bias = _mm512_set1_epi32(base - (int32_t)(128 * 256 * kh * kw));
+    const __m512i ls[2] = {l0, l1}, hs[2] = {h0, h1};
+    for (int q = 0; q < 4; q++) {
+        const __m256i lw = q & 1 ? _mm512_extracti64x4_epi64(ls[q >> 1], 1) : _mm512_castsi512_si256(ls[q >> 1]);
+        const __m256i hw = q & 1 ? _mm512_extracti64x4_epi64(hs[q >> 1], 1) : _mm512_castsi512_si256(hs[q >> 1]);
+        const __m512i v = _mm512_add_epi32(_mm512_slli_epi32(_mm512_cvtepu16_epi32(hw), 8), _mm512_cvtepu16_epi32(lw));
+        _mm512_storeu_si512(sums + 16 * q, _mm512_add_epi32(v, bias));
+    }
 }
 #endif
 
 int64_t rtlgen_dw_plane(uintptr_t plane_, int64_t wp, uintptr_t tab_, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                        int64_t oh, int64_t ow, int64_t base, uintptr_t acc_, int64_t astride) {
+                        int64_t oh, int64_t ow, int64_t base, uintptr_t acc_, int64_t astride, uintptr_t flat_) {
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
     const uint8_t *plane = (const uint8_t *)plane_;
-    const int16_t *tab = (const int16_t *)tab_;
+    const uint8_t *tab = (const uint8_t *)tab_;
     int32_t *acc = (int32_t *)acc_;
-    int32_t sums[32];
+    int32_t sums[64];
+    if (kh * kw > 256) return 0;
     if (sh == 1 && sw == 1) {
-        const int64_t total = (oh - 1) * wp + ow; /* flat outputs q = y * wp + x on the pitch-wp grid */
-        int64_t y = 0, x = 0;
-        for (int64_t q0 = 0; q0 < total; q0 += 32) {
-            const int64_t n = total - q0 < 32 ? total - q0 : 32;
-            dw_block(plane + q0, n, 1, wp, tab, kh, kw, (int32_t)base, sums);
-            for (int64_t t = 0; t < n; t++) {
-                if (x < ow) acc[(y * ow + x) * astride] = sums[t];
-                if (++x == wp) { x = 0; y++; }
-            }
-        }
+        /* flat outputs q = y * wp + x on the pitch-wp grid into flat (oh * wp + 64 int32, the
+           caller's), then the x < ow ones out */
+        int32_t *flat = (int32_t *)flat_;
+        const int64_t total = (oh - 1) * wp + ow;
+        for (int64_t q0 = 0; q0 < total; q0 += 64)
+            dw_block(plane + q0, total - q0 < 64 ? total - q0 : 64, 1, wp, tab, kh, kw, (int32_t)base, flat + q0);
+        for (int64_t y = 0; y < oh; y++)
+            for (int64_t x = 0; x < ow; x++) acc[(y * ow + x) * astride] = flat[y * wp + x];
         return 1;
     }
     if (sw > 2) return 0;
     for (int64_t y = 0; y < oh; y++)
-        for (int64_t x0 = 0; x0 < ow; x0 += 32) {
-            const int64_t n = ow - x0 < 32 ? ow - x0 : 32;
+        for (int64_t x0 = 0; x0 < ow; x0 += 64) {
+            const int64_t n = ow - x0 < 64 ? ow - x0 : 64;
             dw_block(plane + y * sh * wp + x0 * sw, n, sw, wp, tab, kh, kw, (int32_t)base, sums);
             for (int64_t t = 0; t < n; t++) acc[(y * ow + x0 + t) * astride] = sums[t];
         }
     return 1;
 #else
     (void)plane_; (void)wp; (void)tab_; (void)kh; (void)kw; (void)sh; (void)sw; (void)oh; (void)ow; (void)base;
-    (void)acc_; (void)astride;
+    (void)acc_; (void)astride; (void)flat_;
     return 0;
 #endif
 }

@@ -139,8 +139,7 @@ class FastEngine(ReferenceEngine):
             else:
                 vtab, base, a0 = self._vtab(layer, plan)
                 lut = _port_a_lut(x, layer.z_in, plan.encoding)
-            codes = _padded_codes(layer, x, lut, np.uint8(a0))
-            self._depthwise(codes, vtab, base, layer.in_channel0.astype(np.int64), kh, kw, layer.stride, rq, out)
+            self._depthwise(layer, x, lut, np.uint8(a0), vtab, base, rq, out)
             return out
         if plan is None:
             self._conv_exact(layer, x, rq, out)
@@ -163,13 +162,15 @@ class FastEngine(ReferenceEngine):
         _kernels.conv_rows(xs, np.int8(layer.z_in), True, wmat, layer.bias.astype(np.int32), kh, kw,
                            layer.stride[0], layer.stride[1], *rq, out)
 
-    def _depthwise(self, codes: np.ndarray, vtab: np.ndarray, base: np.ndarray, in0: np.ndarray, kh: int, kw: int,
-                   stride: tuple[int, int], rq: tuple, out: np.ndarray) -> None:
-        """A depthwise layer from its padded codes ``[N, HP, WP, C]`` and tables ``vtab[k, a, o]``
-        (0 at the padding code) into the int8 ``out`` (see _kernels.depthwise_rows)."""
+    def _depthwise(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
+                   base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
+        """A depthwise layer from its tables ``vtab[k, a, o]`` (0 at the padding code ``a0``)
+        into the int8 ``out``; ``lut`` gives the port-A codes of ``x`` (see _kernels.depthwise_rows)."""
         from rtlgen.emulate import _kernels
 
-        _kernels.depthwise_rows(codes, vtab, base, in0, kh, kw, stride[0], stride[1], *rq, out)
+        _, kh, kw, _ = layer.weights.shape
+        _kernels.depthwise_rows(_padded_codes(layer, x, lut, a0), vtab, base, layer.in_channel0.astype(np.int64),
+                                kh, kw, layer.stride[0], layer.stride[1], *rq, out)
 
     def _conv_vtab(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
                    base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
@@ -370,6 +371,7 @@ class NativeEngine(FastEngine):
         super().__init__()
         self._kernel = conv_rows_native()
         self._dw_kernel = depthwise_native()
+        self._dw_bytes: OrderedDict[int, tuple] = OrderedDict()  # id(vtab) -> (vtab, its byte tables)
 
     def _conv_exact(self, layer: MacLayer, x: np.ndarray, rq: tuple, out: np.ndarray) -> None:
         """Exact conv layers through the same C loop as approximate ones, with the exact tables
@@ -389,15 +391,30 @@ class NativeEngine(FastEngine):
         vtab, base, a0 = hit
         self._conv_vtab(layer, x, _IDENTITY_CODES, a0, vtab, base, rq, out)
 
-    def _depthwise(self, codes: np.ndarray, vtab: np.ndarray, base: np.ndarray, in0: np.ndarray, kh: int, kw: int,
-                   stride: tuple[int, int], rq: tuple, out: np.ndarray) -> None:
-        if self._dw_kernel is None or vtab.dtype != np.int16 or stride[1] > 2:
-            return super()._depthwise(codes, vtab, base, in0, kh, kw, stride, rq, out)
-        # the C kernel reads one input channel's codes as a plane and one output channel's
-        # tables as 256-entry rows: both layouts are transposed here (a few hundred KB per batch)
-        self._dw_kernel(np.ascontiguousarray(codes.transpose(0, 3, 1, 2)),
-                        np.ascontiguousarray(vtab.transpose(2, 0, 1)), base, in0, kh, kw, stride[0], stride[1],
-                        *rq, out)
+    def _depthwise(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
+                   base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
+        if self._dw_kernel is None or vtab.dtype != np.int16 or layer.stride[1] > 2:
+            return super()._depthwise(layer, x, lut, a0, vtab, base, rq, out)
+        from rtlgen.emulate import _kernels
+        from rtlgen.emulate.native import depthwise_bytes
+
+        # the C kernel reads one input channel's codes as a plane (padded, channel-planar codes
+        # in one pass) and one output channel's tables as 256-byte rows (split once per table)
+        hit = self._dw_bytes.get(id(vtab))
+        if hit is None or hit[0] is not vtab:  # keyed by the table itself, which the entry keeps alive
+            hit = self._dw_bytes[id(vtab)] = (vtab, depthwise_bytes(vtab))
+            while len(self._dw_bytes) > 16:
+                self._dw_bytes.popitem(last=False)
+        else:
+            self._dw_bytes.move_to_end(id(vtab))
+        _, kh, kw, _ = layer.weights.shape
+        (pt, pb), (pl, pr) = layer.pads
+        h, w, c = layer.in_shape
+        codes = np.empty((x.shape[0], c, h + pt + pb, w + pl + pr), np.uint8)
+        _kernels.pad_codes_planar(np.ascontiguousarray(x.reshape((x.shape[0],) + layer.in_shape)), lut, pt, pl, a0,
+                                  codes)
+        self._dw_kernel(codes, hit[1], base, layer.in_channel0.astype(np.int64), kh, kw, layer.stride[0],
+                        layer.stride[1], *rq, out)
 
     def _conv_vtab(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
                    base: np.ndarray, rq: tuple, out: np.ndarray) -> None:

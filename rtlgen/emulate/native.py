@@ -90,7 +90,7 @@ def load_native() -> ctypes.CDLL:
     cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64, i64]
     cmp.restype = None
     dw = lib.rtlgen_dw_plane
-    dw.argtypes = [u64, i64, u64, i64, i64, i64, i64, i64, i64, i64, u64, i64]
+    dw.argtypes = [u64, i64, u64, i64, i64, i64, i64, i64, i64, i64, u64, i64, u64]
     dw.restype = i64
     _LIB = lib
     return lib
@@ -232,12 +232,21 @@ def conv_rows_native():
 _DEPTHWISE = None
 
 
+def depthwise_bytes(vtab):
+    """``vtab`` int16 [K, 256, O] as ``rtlgen_dw_plane`` reads it: uint8 [O, K, 2, 256], the low
+    byte and the high byte + 128 of each entry (see _native.c)."""
+    import numpy as np
+
+    t = vtab.transpose(2, 0, 1).astype(np.int32)  # [O, K, 256]
+    return np.ascontiguousarray(np.stack([t & 0xFF, (t >> 8) + 128], axis=2).astype(np.uint8))
+
+
 def depthwise_native():
     """The compiled depthwise kernel, or None where this build of the C library has no vector
     path for it (``rtlgen_dw_plane`` returns 0 without AVX-512 BW/VBMI): ``fn(codes, tabs, base,
     in0, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)`` with ``codes`` uint8 [N, C, HP, WP]
-    (the padded port-A codes, channel-planar), ``tabs`` int16 [O, KH * KW, 256] (``_vtab``'s
-    tables, output channel first); strides 1 or 2. The same sums and requantization as
+    (the padded port-A codes, channel-planar), ``tabs`` uint8 [O, KH * KW, 2, 256] (``_vtab``'s
+    int16 tables, output channel first, split in bytes: :func:`depthwise_bytes`); strides 1 or 2. The same sums and requantization as
     ``_kernels.depthwise_rows``."""
     global _DEPTHWISE
     if _DEPTHWISE is not None:
@@ -249,8 +258,8 @@ def depthwise_native():
 
     plane = load_native().rtlgen_dw_plane
     probe = np.zeros((3, 3), np.uint8)
-    if plane(probe.ctypes.data, 3, np.zeros((1, 256), np.int16).ctypes.data, 1, 1, 1, 1, 3, 3, 0,
-             np.zeros(9, np.int32).ctypes.data, 1) == 0:
+    if plane(probe.ctypes.data, 3, np.zeros((1, 2, 256), np.uint8).ctypes.data, 1, 1, 1, 1, 3, 3, 0,
+             np.zeros(9, np.int32).ctypes.data, 1, np.zeros(3 * 3 + 64, np.int32).ctypes.data) == 0:
         _DEPTHWISE = False
         return None
 
@@ -264,9 +273,10 @@ def depthwise_native():
         m = oh * ow * o_ch
         for img in nb.prange(n):  # one image's sums (oh * ow * O int32) stay in cache for all channels
             acc = np.empty(m, np.int32)
+            flat = np.empty(oh * wp + 64, np.int32)
             for o in range(o_ch):
                 plane(cptr + (img * c + in0[o]) * hp * wp, wp, tptr + o * kh * kw * 512, kh, kw, sh, sw, oh, ow,
-                      base[o], acc.ctypes.data + o * 4, o_ch)
+                      base[o], acc.ctypes.data + o * 4, o_ch, flat.ctypes.data)
             requant_block(acc, o_ch, rq, single, zp, lo, hi, oflat[img * m: (img + 1) * m])
 
     _DEPTHWISE = run
