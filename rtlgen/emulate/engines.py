@@ -18,10 +18,15 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
   Depthwise layers (exact or not) take the same per-tap tables, one gather per multiplication
   (each output channel reads its own input channel's code), tap-major so that one tap's table
   stays in L1 (``_kernels.depthwise_rows``).
-* ``native``: ``fast`` with the approximate conv layers' inner loop (one output row's table-row
-  additions) in C (:mod:`.native`, compiled on first use with the system C compiler): it keeps
-  a pixel's accumulators in registers, which numba does not, ~1.6x faster on ResNet-8; layers
-  whose table exceeds a core's L2 go in channel blocks (:func:`rtlgen.emulate.native.channel_block`).
+* ``native``: ``fast`` with the conv layers' inner loop (one output row's table-row additions)
+  and the depthwise layers in C (:mod:`.native`, compiled on first use with the system C
+  compiler for this CPU). The conv loop keeps a pixel's accumulators in registers, which numba
+  does not; layers whose table exceeds a core's L2 go in channel blocks
+  (:func:`rtlgen.emulate.native.channel_block`). Exact conv layers take the same loop with exact
+  tables ``(a - 128 - z) * w`` (so ReLU's zeros are skipped there too); a strided 1x1 conv
+  reads only the pixels it samples. With AVX-512 the input compaction is vectorized and
+  depthwise layers look 64 pixels' codes up at once (``rtlgen_dw_plane``); without it they
+  take ``fast``'s kernel. Speed against LiteRT: benchmarks/RESULTS.md, "Emulation speed".
 
 ``ENGINES`` is the registry; :func:`get_engine` lists the valid names for an unknown one.
 ``"auto"`` (:data:`DEFAULT_ENGINE`, what every entry point uses unless told otherwise) is the

@@ -1,8 +1,9 @@
 """The ``native`` engine's C kernel: compiled on first use, loaded with ctypes.
 
-``_native.c`` (beside this file) holds the inner loop of approximate conv layers whose ``vtab``
-fits int16 (every EvoApprox and generated 8x8 multiplier's does): one output row's table-row
-additions over one compacted input row. Layers whose table exceeds :data:`BLOCK_BYTES` go in
+``_native.c`` (beside this file) holds the inner loop of conv layers whose ``vtab`` fits int16
+(every EvoApprox and generated 8x8 multiplier's does, and every exact int8 layer's): one output
+row's table-row additions over one compacted input row; and, on CPUs with AVX-512 VBMI, a
+depthwise kernel (:func:`depthwise_native`). Layers whose table exceeds :data:`BLOCK_BYTES` go in
 blocks of input channels (:func:`channel_block`): each chunk of output rows adds one block's taps
 before the next, so the block's table rows stay in L2. :func:`conv_rows_native` is ``_kernels.conv_rows``
 (approximate branch) with that loop swapped in: the same compaction (each input row once per
