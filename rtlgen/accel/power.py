@@ -206,13 +206,14 @@ def cell_categories(mapped: MappedNetlist, slot_names: list[list[str]]) -> dict[
 def layer_power(mapped: MappedNetlist, compiled: CompiledNetlist, run: RunWaves,
                 slews_ns: dict[str, tuple[float, float]], categories: dict[str, str],
                 environment: StaConfig, *, name: str, cycles: int, macs: int,
-                clock_net: int) -> LayerPower:
-    """Power by category of one sampled layer run (see the module docstring)."""
+                clock_net: int, cone: tuple[list, set[int]] | None = None) -> LayerPower:
+    """Power by category of one sampled layer run (see the module docstring); ``cone``: the
+    clock's cone (:func:`clock_cone`) when the caller has it already."""
     lib = mapped.library
     waves = Waveforms(compiled, run.values, run.cycles)
     rates = net_activity(waves).toggle_rate
     rates[clock_net] = 2.0                 # sampled once a cycle, the clock rises and falls
-    cone_cells, cone_nets = clock_cone(compiled, clock_net)
+    cone_cells, cone_nets = cone if cone is not None else clock_cone(compiled, clock_net)
     # The clock's cone changes within a cycle: its nets and its cells' arcs are counted over
     # both phases (low, high, low, ...: each cycle's two halves), so that a gated clock counts
     # two transitions in the cycles it pulses and none in the others.
@@ -359,7 +360,7 @@ def accelerator_power(design: GeneratedDesign, config: AccelConfig,
         d = job.descriptor
         layers.append(layer_power(mapped, compiled, run, slews, categories, environment,
                                   name=name, cycles=result.cycles, clock_net=clock_net,
-                                  macs=d.out_h * d.out_w * d.out_c * d.products))
+                                  macs=d.out_h * d.out_w * d.out_c * d.products, cone=(cone_cells, cone_nets)))
     return AccelPower(layers, results, mapped.n_cells, mapped.area, report.delay_ns, clamped, top,
                       mapped.cell_counts)
 

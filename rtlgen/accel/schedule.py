@@ -125,13 +125,15 @@ class DescriptorCycles:
     """One descriptor's cycles: ``position`` in config.bin's order (0-based, layer and op
     descriptors together), its ``key`` (``"3"``, ``"fc:0"``, ``"add:1"``), ``kind``, byte
     ``offset`` in config.bin, and ``phases``: ``(name, cycles)`` in the order they run
-    (:data:`LAYER_PHASES` or :data:`OP_PHASES`; fewer where the run stops)."""
+    (:data:`LAYER_PHASES` or :data:`OP_PHASES`; fewer where the run stops); ``unit``: the
+    compute unit a layer descriptor selects (None for the vector unit's ops)."""
 
     position: int
     key: str
     kind: str
     offset: int
     phases: tuple[tuple[str, int], ...]
+    unit: int | None = None
 
     @property
     def total(self) -> int:
@@ -259,9 +261,10 @@ def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -
     wr = 0                                      # the record search's start (the RTL's wr)
     for position, d in enumerate(bs.descriptors()):
         kind = d.kind
+        unit = d.unit if isinstance(d, bsmod.LayerDescriptor) else None
 
         def stopped(phases: list[tuple[str, int]], code: ErrorCode) -> NetworkCycles:
-            out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases)))
+            out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases), unit))
             return NetworkCycles(header_cycles(bs.units), tuple(out), 0, (code, offset))
 
         if not isinstance(d, bsmod.LayerDescriptor):
@@ -288,6 +291,6 @@ def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -
             phases = [("fields", fields), ("search", _SEARCH_LOOK * looks), ("record", _WEIGHTS_RECORD),
                       ("copy", _copy_cycles(d, section, lanes)), ("params", _PARAM * g.out_c),
                       ("registers", len(FIELDS)), ("start", 1), ("engine", engine), ("done", 1)]
-        out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases)))
+        out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases), unit))
         offset += _descriptor_size(d)
     return NetworkCycles(header_cycles(bs.units), tuple(out), 1)

@@ -84,26 +84,23 @@ def _assignment_plot(path: Path, point: dict) -> None:
 _SEQUENCER, _VECTOR = "sequencer", "vector unit"
 
 
-def _schedule(point: dict) -> tuple[Any, dict[int, int], int] | None:
-    """The point's device cycles (:class:`rtlgen.accel.schedule.NetworkCycles`), the unit of each
-    layer descriptor by position, and the accelerator's unit count; None when the point has no
-    weights.bin beside its config.bin (the model does not fit the device)."""
+def _schedule(point: dict) -> tuple[Any, int] | None:
+    """The point's device cycles (:class:`rtlgen.accel.schedule.NetworkCycles`, each descriptor
+    with its unit) and the accelerator's unit count; None when the point has no weights.bin
+    beside its config.bin (the model does not fit the device)."""
     from rtlgen.accel.config import load_config
     from rtlgen.accel.schedule import network_cycles
-    from rtlgen.bitstream import format as bsmod
 
     config_bin = Path(point["bitstream_file"])
     weights = next((f for f in (config_bin.with_name("weights.bin"),
                                 Path(point.get("bitstream", config_bin)).with_name("weights.bin")) if f.is_file()), None)
     if weights is None:
         return None
-    data = config_bin.read_bytes()
     config = load_config(Path(point["accel"]["accel_dir"]) / "accel.toml")
-    units = {i: d.unit for i, d in enumerate(bsmod.decode(data).descriptors()) if isinstance(d, bsmod.LayerDescriptor)}
-    return network_cycles(data, weights.read_bytes(), config), units, config.units
+    return network_cycles(config_bin.read_bytes(), weights.read_bytes(), config), config.units
 
 
-def _schedule_plot(path: Path, tag: str, cycles: Any, units: dict[int, int], n_units: int) -> dict[str, int]:
+def _schedule_plot(path: Path, tag: str, cycles: Any, n_units: int) -> dict[str, int]:
     """Gantt chart of one inference; returns the cycles by kind of work."""
     plt = _plt()
     rows = [_SEQUENCER, *(f"unit {u}" for u in range(n_units)), _VECTOR]
@@ -114,7 +111,7 @@ def _schedule_plot(path: Path, tag: str, cycles: Any, units: dict[int, int], n_u
     for d in cycles.descriptors:
         for name, c in d.phases:
             if name == "engine":
-                row, kind = f"unit {units.get(d.position, 0)}", "engine"
+                row, kind = f"unit {d.unit}", "engine"
             elif name == "vector":
                 row, kind = _VECTOR, "vector"
             elif name in ("copy", "params"):

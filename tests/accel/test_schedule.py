@@ -77,6 +77,7 @@ def test_resnet8_breakdown_follows_the_sequencer(bench_images) -> None:
     assert model.header == header_cycles(bs.units) == 13 + 3 * 2 + 5 * 8
     assert model.total == model.header + sum(d.total for d in model.descriptors) + model.end
     assert [d.key for d in model.descriptors] == [d.key for d in bs.descriptors()]
+    assert [d.unit for d in model.descriptors] == [getattr(d, "unit", None) for d in bs.descriptors()]
     # each descriptor at the byte offset config.bin's listing gives it (what ERROR_OFFSET reports)
     listed = [int(m.group(1)) for m in re.finditer(r"@(\d+) (?:layer|op) ", bsm.describe(cfg_bin))]
     assert [d.offset for d in model.descriptors] == listed
