@@ -247,8 +247,8 @@ def depthwise_native():
     path for it (``rtlgen_dw_plane`` returns 0 without AVX-512 BW/VBMI): ``fn(codes, tabs, base,
     in0, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)`` with ``codes`` uint8 [N, C, HP, WP]
     (the padded port-A codes, channel-planar), ``tabs`` uint8 [O, KH * KW, 2, 256] (``_vtab``'s
-    int16 tables, output channel first, split in bytes: :func:`depthwise_bytes`); strides 1 or 2. The same sums and requantization as
-    ``_kernels.depthwise_rows``."""
+    int16 tables, output channel first, split in bytes: :func:`depthwise_bytes`); strides 1 or
+    2. The same sums and requantization as ``_kernels.depthwise_rows``."""
     global _DEPTHWISE
     if _DEPTHWISE is not None:
         return _DEPTHWISE or None
