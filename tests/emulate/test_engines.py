@@ -393,5 +393,11 @@ def test_channel_block_fits_the_budget():
     from rtlgen.emulate.native import BLOCK_BYTES, channel_block
 
     assert channel_block(3, 3, 16, 16) == 16  # ResNet-8 layer 1: 1.2 MB, one block
-    cb = channel_block(3, 3, 64, 64)  # layer 9: 18.9 MB
-    assert 1 <= cb < 64 and 3 * 3 * cb * 256 * 64 * 2 <= BLOCK_BYTES < 3 * 3 * (cb + 1) * 256 * 64 * 2
+    for kh, c, o in ((3, 64, 64), (3, 32, 32), (1, 64, 64), (1, 256, 256), (3, 16, 32)):
+        per_channel = kh * kh * 256 * o * 2
+        cb = channel_block(kh, kh, c, o)
+        nblk = -(-c // cb)
+        assert 1 <= cb < c and cb * per_channel < BLOCK_BYTES, (kh, c, o, cb)
+        # the fewest blocks below the budget, as equal as the channel count allows
+        assert -(-c // (nblk - 1)) * per_channel >= BLOCK_BYTES, (kh, c, o, cb)
+    assert channel_block(1, 1, 64, 64) == 32  # DS-CNN's 1x1 layers: exactly 2 MB, two blocks of 1 MB
