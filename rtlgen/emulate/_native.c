@@ -14,8 +14,13 @@
    O of 16, 32 or 64 lets the compiler unroll and vectorize it), which numba does not do; see
    benchmarks/RESULTS.md, "Emulation speed". */
 #include <stdint.h>
-#ifdef __AVX512F__
+/* The vector paths (compaction, depthwise) need AVX-512 F/BW/VL and VBMI's byte permutes; this
+   file is compiled with -march=native, so the build for this CPU decides. */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
 #include <immintrin.h>
+#define RTLGEN_VBMI 1
+#else
+#define RTLGEN_VBMI 0
 #endif
 
 #define ROWS(O)                                                                                    \
@@ -89,11 +94,6 @@ void rtlgen_rows_i16(uintptr_t tab, uintptr_t pre, uintptr_t start, int64_t ow, 
    128-byte permutes look the codes up, a compare finds the entries to keep, and a compress packs
    them; it stores 16 lanes where fewer are kept, so pre needs 16 entries of slack (the caller's
    buffer has them). The scalar loop below is the same computation, one channel at a time. */
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
-#define RTLGEN_COMPACT_SIMD 1
-#else
-#define RTLGEN_COMPACT_SIMD 0
-#endif
 
 void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t wp, uintptr_t lut_,
                         int64_t a0, int64_t step, int64_t o, uintptr_t pre_, uintptr_t start_, int64_t cb) {
@@ -101,7 +101,7 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
     const uint8_t *lut = (const uint8_t *)lut_;
     int32_t *pre = (int32_t *)pre_, *start = (int32_t *)start_;
     int32_t m = 0;
-#if RTLGEN_COMPACT_SIMD
+#if RTLGEN_VBMI
     const __m512i lut_lo = _mm512_loadu_si512(lut), lut_hi = _mm512_loadu_si512(lut + 64);
     const __m512i lut_lo2 = _mm512_loadu_si512(lut + 128), lut_hi2 = _mm512_loadu_si512(lut + 192);
     const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -116,7 +116,7 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
             st[col] = m;
             const int64_t j = col - pl;
             if (!x || j < 0 || j >= w) continue;
-#if RTLGEN_COMPACT_SIMD
+#if RTLGEN_VBMI
             for (int64_t ci = c0; ci < c1; ci += 16) {
                 const int64_t left = c1 - ci;
                 const __mmask16 lm = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
@@ -157,9 +157,10 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
    taps cannot overflow), and the entry's sum is 256 * (high sum - 128 * taps) + low sum.
    Stride 1 runs the pixels as one flat range on the pitch-wp grid (the columns x >= ow are
    computed and dropped), so narrow layers (DS-CNN's 5 columns) still fill the vectors; stride 2
-   goes row by row. Returns 0 where this build has no vector path (no AVX-512 VBMI), for other
-   strides or more than 256 taps: the caller then takes the numba kernel. */
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
+   goes row by row. Returns 0, computing nothing, where this build has no vector path (no
+   AVX-512 VBMI), for a column stride above 2 or more than 256 taps: the caller checks the
+   last two (native.depthwise_fits) and takes the numba kernel instead. */
+#if RTLGEN_VBMI
 static inline __m512i lut256_u8(const uint8_t *t, __m512i idx) {
     const __m512i r0 = _mm512_permutex2var_epi8(_mm512_loadu_si512(t), idx, _mm512_loadu_si512(t + 64));
     const __m512i r1 = _mm512_permutex2var_epi8(_mm512_loadu_si512(t + 128), idx, _mm512_loadu_si512(t + 192));
@@ -205,7 +206,7 @@ static inline void dw_block(const uint8_t *src, int64_t n, int64_t s, int64_t wp
 
 int64_t rtlgen_dw_plane(uintptr_t plane_, int64_t wp, uintptr_t tab_, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                         int64_t oh, int64_t ow, int64_t base, uintptr_t acc_, int64_t astride, uintptr_t flat_) {
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
+#if RTLGEN_VBMI
     const uint8_t *plane = (const uint8_t *)plane_;
     const uint8_t *tab = (const uint8_t *)tab_;
     int32_t *acc = (int32_t *)acc_;

@@ -398,10 +398,12 @@ class NativeEngine(FastEngine):
 
     def _depthwise(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
                    base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
-        if self._dw_kernel is None or vtab.dtype != np.int16 or layer.stride[1] > 2:
-            return super()._depthwise(layer, x, lut, a0, vtab, base, rq, out)
         from rtlgen.emulate import _kernels
-        from rtlgen.emulate.native import depthwise_bytes
+        from rtlgen.emulate.native import depthwise_bytes, depthwise_fits
+
+        _, kh, kw, _ = layer.weights.shape
+        if self._dw_kernel is None or vtab.dtype != np.int16 or not depthwise_fits(kh, kw, layer.stride[1]):
+            return super()._depthwise(layer, x, lut, a0, vtab, base, rq, out)
 
         # the C kernel reads one input channel's codes as a plane (padded, channel-planar codes
         # in one pass) and one output channel's tables as 256-byte rows (split once per table)
@@ -412,7 +414,6 @@ class NativeEngine(FastEngine):
                 self._dw_bytes.popitem(last=False)
         else:
             self._dw_bytes.move_to_end(id(vtab))
-        _, kh, kw, _ = layer.weights.shape
         (pt, pb), (pl, pr) = layer.pads
         h, w, c = layer.in_shape
         codes = np.empty((x.shape[0], c, h + pt + pb, w + pl + pr), np.uint8)

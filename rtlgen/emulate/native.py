@@ -28,7 +28,8 @@ from pathlib import Path
 
 from rtlgen.errors import ToolError
 
-__all__ = ["load_native", "native_library_path", "conv_rows_native", "depthwise_native", "native_status"]
+__all__ = ["load_native", "native_library_path", "conv_rows_native", "depthwise_native", "depthwise_fits",
+           "native_status"]
 
 _SOURCE = Path(__file__).with_name("_native.c")
 _FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fwrapv", "-shared", "-fPIC", "-std=c99")
@@ -249,13 +250,19 @@ def depthwise_bytes(vtab):
     return np.ascontiguousarray(np.stack([t & 0xFF, (t >> 8) + 128], axis=2).astype(np.uint8))
 
 
+def depthwise_fits(kh: int, kw: int, sw: int) -> bool:
+    """Whether ``rtlgen_dw_plane`` computes a depthwise layer of this kernel and column stride:
+    16-bit byte sums hold 256 taps (255 each at most), and it reads columns at stride 1 or 2."""
+    return kh * kw <= 256 and sw <= 2
+
+
 def depthwise_native():
     """The compiled depthwise kernel, or None where this build of the C library has no vector
     path for it (``rtlgen_dw_plane`` returns 0 without AVX-512 BW/VBMI): ``fn(codes, tabs, base,
     in0, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)`` with ``codes`` uint8 [N, C, HP, WP]
     (the padded port-A codes, channel-planar), ``tabs`` uint8 [O, KH * KW, 2, 256] (``_vtab``'s
-    int16 tables, output channel first, split in bytes: :func:`depthwise_bytes`); strides 1 or
-    2. The same sums and requantization as ``_kernels.depthwise_rows``."""
+    int16 tables, output channel first, split in bytes: :func:`depthwise_bytes`), for layers
+    :func:`depthwise_fits` accepts. The same sums and requantization as ``_kernels.depthwise_rows``."""
     global _DEPTHWISE
     if _DEPTHWISE is not None:
         return _DEPTHWISE or None

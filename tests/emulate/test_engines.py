@@ -301,8 +301,10 @@ def test_native_depthwise_kernel_runs_the_depthwise_layers(dscnn, monkeypatch):
     one runs (test_native_without_avx512_gives_the_same_bytes)."""
     from pathlib import Path
 
-    from rtlgen.emulate.native import depthwise_native
+    from rtlgen.emulate.native import depthwise_fits, depthwise_native
 
+    # the 16-bit byte sums hold 256 taps; columns are read at stride 1 or 2
+    assert depthwise_fits(16, 16, 2) and not depthwise_fits(16, 17, 1) and not depthwise_fits(3, 3, 3)
     flags = set(" ".join(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")).split())
     if not {"avx512bw", "avx512vl", "avx512vbmi"} <= flags:
         assert depthwise_native() is None
