@@ -138,10 +138,12 @@ class ImageLoader(wiring.Component):
 
     ``accel_hash`` is the accelerator's configuration hash (the str8 expected at byte 12 of
     ``config.bin``); ``capacity`` the configuration memory's size in bytes; ``lanes`` the L a
-    ``weights.bin`` must carry; ``weights_capacity`` the weights store's size in bytes.
+    ``weights.bin`` must carry; ``weights_capacity`` the weights store's size in bytes;
+    ``seq_ports``: read ports of each memory for the sequencer (one per walker).
     """
 
-    def __init__(self, accel_hash: str, capacity: int, *, lanes: int, weights_capacity: int):
+    def __init__(self, accel_hash: str, capacity: int, *, lanes: int, weights_capacity: int,
+                 seq_ports: int = 1):
         raw = accel_hash.encode("utf-8")
         problem = (f"accelerator hash must be 1..255 bytes, not {len(raw)}" if not 1 <= len(raw) <= 255
                    else f"configuration memory capacity must be at least 1 byte, not {capacity}"
@@ -155,6 +157,7 @@ class ImageLoader(wiring.Component):
         self.capacity = capacity
         self.lanes = lanes
         self.weights_capacity = weights_capacity
+        self.seq_ports = seq_ports
         self._hash_str8 = bytes([len(raw)]) + raw
         self.addr_bits = max(1, (capacity - 1).bit_length())
         self.waddr_bits = max(1, (weights_capacity - 1).bit_length())
@@ -168,9 +171,9 @@ class ImageLoader(wiring.Component):
             "frame_start": Out(1),          # pulse: the first byte of a new frame was taken
             "mem_raddr": In(self.addr_bits), "mem_rdata": Out(8),
             "wmem_raddr": In(self.waddr_bits), "wmem_rdata": Out(8),
-            # second read ports, for the sequencer (rtlgen.accel.sequencer)
-            "seq_raddr": In(self.addr_bits), "seq_rdata": Out(8),
-            "seq_wraddr": In(self.waddr_bits), "seq_wrdata": Out(8),
+            # more read ports, for the sequencer's walkers (rtlgen.accel.sequencer)
+            "seq_raddr": In(self.addr_bits).array(seq_ports), "seq_rdata": Out(8).array(seq_ports),
+            "seq_wraddr": In(self.waddr_bits).array(seq_ports), "seq_wrdata": Out(8).array(seq_ports),
         })
 
     def elaborate(self, platform: Any) -> Module:
@@ -180,11 +183,12 @@ class ImageLoader(wiring.Component):
         m.submodules.wmem = wmem = Memory(shape=8, depth=self.weights_capacity, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         wwr, wrd = wmem.write_port(), wmem.read_port()
-        srd, swrd = mem.read_port(), wmem.read_port()
         m.d.comb += [rd.addr.eq(self.mem_raddr), self.mem_rdata.eq(rd.data),
-                     wrd.addr.eq(self.wmem_raddr), self.wmem_rdata.eq(wrd.data),
-                     srd.addr.eq(self.seq_raddr), self.seq_rdata.eq(srd.data),
-                     swrd.addr.eq(self.seq_wraddr), self.seq_wrdata.eq(swrd.data)]
+                     wrd.addr.eq(self.wmem_raddr), self.wmem_rdata.eq(wrd.data)]
+        for p in range(self.seq_ports):
+            srd, swrd = mem.read_port(), wmem.read_port()
+            m.d.comb += [srd.addr.eq(self.seq_raddr[p]), self.seq_rdata[p].eq(srd.data),
+                         swrd.addr.eq(self.seq_wraddr[p]), self.seq_wrdata[p].eq(swrd.data)]
 
         in_frame = Signal()         # bytes of a frame have arrived, tlast not yet
         finishing = Signal()        # the cycle after a complete frame: the verdict
@@ -333,7 +337,8 @@ class DeviceFrontend(wiring.Component):
 
     def __init__(self, accel_hash: str, capacity: int, *, lanes: int, weights_capacity: int,
                  engine: Any = None):
-        self.loader = ImageLoader(accel_hash, capacity, lanes=lanes, weights_capacity=weights_capacity)
+        self.loader = ImageLoader(accel_hash, capacity, lanes=lanes, weights_capacity=weights_capacity,
+                                  seq_ports=1 if engine is None else engine.units)
         self.regs = AxiLiteRegisters()
         self.engine = engine
         ports: dict[str, Any] = {}
@@ -342,9 +347,12 @@ class DeviceFrontend(wiring.Component):
 
             self.sequencer = Sequencer(engine, self.loader.addr_bits, self.loader.waddr_bits)
             seq = self.sequencer.signature.members
-            ports = {name: Out(seq[name].shape) for name in seq if name.startswith("eng_") and name != "eng_done"}
-            ports.update({"seq_busy": Out(1), "act_owner": Out(1), "act_we": Out(1),
-                          "act_addr": Out(engine.activation_addr_bits), "act_wdata": Out(8), "act_rdata": In(8)})
+            # per unit: its engine's ports and its vector unit's activation-memory port; and
+            # ACT_ADDR/ACT_DATA's own port (the host places inputs while the units run)
+            ports = {name: seq[name] for name in seq if name.startswith("eng_") or name.startswith("act_")}
+            ports.pop("act_own")
+            ports.update({"seq_busy": Out(1), "host_act_we": Out(1), "host_act_addr": Out(engine.activation_addr_bits),
+                          "host_act_wdata": Out(8), "host_act_rdata": In(8)})
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regs.addr_width)),
             "s_axis": In(AxiStreamSignature(8)),
@@ -380,26 +388,22 @@ class DeviceFrontend(wiring.Component):
         if self.engine is not None:
             m.submodules.sequencer = sq = self.sequencer
             m.d.comb += [sq.start.eq(self.run_start), sq.clear.eq(soft_reset | ld.frame_start),
-                         sq.cfg_rdata.eq(ld.seq_rdata), ld.seq_raddr.eq(sq.cfg_raddr),
-                         sq.w_rdata.eq(ld.seq_wrdata), ld.seq_wraddr.eq(sq.w_raddr),
-                         sq.eng_done.eq(self.run_done),
+                         sq.batch.eq(regs.batch), sq.slots.eq(regs.slots), sq.stride.eq(regs.batch_stride),
+                         sq.post.eq(regs.ctrl_we & regs.ctrl_wdata[ctrl.field("POST").lsb]),
+                         regs.outputs_done.eq(sq.outputs_done),
                          seq_busy.eq(sq.busy), net_done.eq(sq.net_done), seq_error.eq(sq.error),
                          seq_code.eq(sq.error_code), seq_offset.eq(sq.error_offset), run_cycles.eq(sq.cycles),
-                         layers.eq(sq.layers), self.seq_busy.eq(sq.busy), act_rdata.eq(self.act_rdata)]
-            m.d.comb += [getattr(self, name).eq(getattr(sq, name)) for name in sq.signature.members
-                         if name.startswith("eng_") and name != "eng_done"]
+                         layers.eq(sq.layers), self.seq_busy.eq(sq.busy), act_rdata.eq(self.host_act_rdata)]
+            for u in range(self.engine.units):
+                m.d.comb += [sq.cfg_rdata[u].eq(ld.seq_rdata[u]), ld.seq_raddr[u].eq(sq.cfg_raddr[u]),
+                             sq.w_rdata[u].eq(ld.seq_wrdata[u]), ld.seq_wraddr[u].eq(sq.w_raddr[u]),
+                             sq.eng_done[u].eq(self.eng_done[u]), sq.act_rdata[u].eq(self.act_rdata[u])]
+                m.d.comb += [getattr(self, name)[u].eq(getattr(sq, name)[u]) for name in sq.signature.members
+                             if (name.startswith("eng_") and name != "eng_done")
+                             or name in ("act_addr", "act_we", "act_wdata")]
             # ACT_ADDR / ACT_DATA: the activation memory's host port, auto-incrementing address
-            owner = Signal()
-            with m.If(soft_reset):
-                m.d.sync += owner.eq(0)
-            with m.Elif(regs.act_addr_we | regs.act_data_we | regs.act_data_re):
-                m.d.sync += owner.eq(1)
-            # while an op descriptor runs, the sequencer's vector unit has the port instead
-            m.d.comb += [self.act_owner.eq(owner | regs.act_data_we | sq.act_own),
-                         self.act_addr.eq(Mux(sq.act_own, sq.act_addr, act_addr)),
-                         self.act_we.eq(Mux(sq.act_own, sq.act_we, regs.act_data_we)),
-                         self.act_wdata.eq(Mux(sq.act_own, sq.act_wdata, regs.act_data_wdata[:8])),
-                         sq.act_rdata.eq(self.act_rdata)]
+            m.d.comb += [self.host_act_addr.eq(act_addr), self.host_act_we.eq(regs.act_data_we),
+                         self.host_act_wdata.eq(regs.act_data_wdata[:8])]
         with m.If(soft_reset):
             m.d.sync += act_addr.eq(0)
         with m.Elif(regs.act_addr_we):
@@ -440,6 +444,7 @@ class DeviceFrontend(wiring.Component):
             regs.config_capacity.eq(self.loader.capacity), regs.load_cycles.eq(ld.load_cycles),
             regs.starts.eq(starts), regs.mem_data.eq(ld.mem_rdata),
             regs.lanes.eq(self.loader.lanes), regs.weights_length.eq(ld.weights_length),
+            regs.units.eq(0 if self.engine is None else self.engine.units),
             regs.weights_capacity.eq(self.loader.weights_capacity), regs.weights_data.eq(ld.wmem_rdata),
         ]
         return m

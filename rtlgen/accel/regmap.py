@@ -39,7 +39,7 @@ Access = Literal["ro", "rw", "wo"]
 #: ``ID`` register value: ASCII "RTLA" read as a little-endian word.
 DEVICE_ID = int.from_bytes(b"RTLA", "little")
 #: Version of this register map (``VERSION[15:0]``); bumped when an offset or a meaning changes.
-REGMAP_VERSION = 3
+REGMAP_VERSION = 4
 
 
 class ErrorCode(enum.IntEnum):
@@ -146,7 +146,8 @@ REGISTERS: tuple[Register, ...] = (
              (Field("START", 0, 1, "run the configured accelerator; refused (STATUS.START_REFUSED) "
                                    "unless CONFIG_VALID and WEIGHTS_VALID are set, nothing is loading and "
                                    "the engine is idle"),
-              Field("SOFT_RESET", 1, 1, "forget the configuration, the weights, the error and the counters"))),
+              Field("SOFT_RESET", 1, 1, "forget the configuration, the weights, the error and the counters"),
+              Field("POST", 2, 1, "the next input of the batch is in its slot (see SLOTS)"))),
     Register("STATUS", 0x0C, "ro", 0, "state",
              (Field("BUSY", 0, 1, "the engine or the sequencer is running"),
               Field("DONE", 1, 1, "the engine finished a layer since its last start"),
@@ -190,6 +191,18 @@ REGISTERS: tuple[Register, ...] = (
                                         "returns the byte at ACT_ADDR; either increments ACT_ADDR (use while "
                                         "BUSY is clear; from the first access on, the activation memory's host "
                                         "port belongs to these registers until SOFT_RESET)", device_held=True),
+    Register("BATCH", 0x60, "rw", 1, "inputs one START runs (0 counts as 1), one after another through the "
+                                     "network, the compute units working on consecutive inputs at once"),
+    Register("SLOTS", 0x64, "rw", 1, "activation slots (1..16; 0 counts as 1, more as 16): input n's activations "
+                                     "lie at the plan's addresses + (n mod SLOTS) * BATCH_STRIDE; the first SLOTS "
+                                     "inputs are in place at START, each further one is placed by the host after "
+                                     "it read the output of the input SLOTS before it, then CTRL.POST"),
+    Register("BATCH_STRIDE", 0x68, "rw", 0, "bytes between two slots in the activation memory (at least the "
+                                            "plan's size)"),
+    Register("OUTPUTS_DONE", 0x6C, "ro", 0, "inputs of the current or last run whose output is in place (in "
+                                            "input order)"),
+    Register("UNITS", 0x70, "ro", 0, "compute units of this hardware that run at the same time (0: a front end "
+                                     "without the sequencer)"),
 )
 
 

@@ -97,7 +97,8 @@ from rtlgen.bitstream import weights as wmod
 from rtlgen.errors import BitstreamError
 from rtlgen.nn.geometry import Geometry
 
-__all__ = ["DescriptorCycles", "NetworkCycles", "network_cycles", "engine_cycles", "vector_cycles",
+__all__ = ["DescriptorCycles", "NetworkCycles", "network_cycles", "engine_cycles", "vector_cycles", "Run",
+           "BatchCycles", "batch_cycles",
            "header_cycles", "LAYER_PHASES", "OP_PHASES"]
 
 #: Phases of a layer descriptor and of an op descriptor, in the order the sequencer runs them.
@@ -294,3 +295,147 @@ def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -
         out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases), unit))
         offset += _descriptor_size(d)
     return NetworkCycles(header_cycles(bs.units), tuple(out), 1)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One descriptor of one input in a batch: the cycles (counted as ``RUN_CYCLES`` counts,
+    from 1) of its ``start`` (the engine's or vector unit's start) and of its ``end`` (the
+    walker sees it done), on ``unit``."""
+
+    input: int
+    position: int
+    key: str
+    kind: str
+    unit: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class BatchCycles:
+    """A batch's schedule on the device with ``units`` concurrent units: ``total`` is
+    ``RUN_CYCLES`` (from ``START`` to the last input's output and ``NET_DONE``), ``runs`` every
+    descriptor of every input (:class:`Run`, in start order), ``outputs`` the cycle each input's
+    output is done."""
+
+    units: int
+    batch: int
+    slots: int
+    total: int
+    runs: tuple[Run, ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def interval(self) -> float:
+        """Cycles between consecutive outputs at the end of the batch: the steady-state cycles per
+        inference (the whole run's for a batch of one)."""
+        if self.batch < 2:
+            return float(self.total)
+        return float(self.outputs[-1] - self.outputs[-2])
+
+    def busy(self, unit: int) -> int:
+        """Cycles unit ``unit``'s engine or vector unit is running over the batch."""
+        return sum(r.end - r.start + 1 for r in self.runs if r.unit == unit)
+
+
+def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, batch: int = 1,
+                 slots: int | None = None) -> BatchCycles:
+    """The device's schedule for ``batch`` inputs run in one ``START`` with ``slots`` activation
+    slots (default: one per input, at most 16): one walker per compute unit (the sequencer's
+    module docstring), each walking every descriptor of config.bin for input after input and
+    running its unit's. A walker's cycles are those of :func:`network_cycles` for its own
+    descriptors (the record search goes on from where that walker's last one ended, across
+    inputs), ``fields`` for a layer descriptor of another unit and ``fields + 1`` for an op
+    descriptor of another unit, and 1 per input change; its ``start`` waits until every earlier
+    descriptor of the input is done (the cycle after the one that saw it done) and, for an
+    input's first descriptor beyond the first ``slots`` inputs, until the input ``slots`` before
+    it is done (the host then places the input: this model takes a host that does so at once,
+    so with fewer slots than inputs it is a lower bound; with a slot per input it is exact).
+    ``RUN_CYCLES`` is the last cycle any walker is busy. Images the device stops on are a
+    :class:`BitstreamError` (their cycles: :func:`network_cycles`)."""
+    single = network_cycles(config_bin, weights_bin, config)
+    if single.stop is not None:
+        raise BitstreamError(f"the device stops on these images ({single.stop[0].name} at config.bin byte "
+                             f"{single.stop[1]}); their cycles are network_cycles'")
+    if batch < 1:
+        raise ValueError(f"a batch has at least one input, not {batch}")
+    n_slots = min(batch, 16) if slots is None else max(1, min(slots, 16))
+    bs = bsmod.decode(config_bin)
+    img = wmod.decode(weights_bin)
+    lanes, n_units = config.lanes, config.units
+    records = [(w.index, w.kind) for w in img.layers]
+    descs = bs.descriptors()
+    # per descriptor: owner, the cycles before its start for its owner (without the search),
+    # the cycles a walker of another unit spends on it, its busy cycles
+    owner, fixed, skip, busy, looks_key = [], [], [], [], []
+    lu = 0
+    for d in descs:
+        if isinstance(d, bsmod.LayerDescriptor):
+            lu = d.unit if d.unit < n_units else 0
+            owner.append(lu)
+            fields = _LAYER_FIELDS + 2 * len(d.weight_remap)
+            g = d.geometry
+            found = records.index((d.index, d.kind))
+            section = img.layers[found].weight_bytes(lanes)
+            fixed.append(fields + _WEIGHTS_RECORD + _copy_cycles(d, section, lanes) + _PARAM * g.out_c + len(FIELDS))
+            skip.append(fields)
+            busy.append(engine_cycles(g, lanes, depthwise=d.kind == "depthwise_conv2d"))
+            looks_key.append((d.index, d.kind))
+        else:
+            owner.append(lu)
+            fixed.append(_OP_FIELDS[d.kind])
+            skip.append(_OP_FIELDS[d.kind] + 1)
+            busy.append(vector_cycles(d))
+            looks_key.append(None)
+    n_desc = len(descs)
+    header = header_cycles(bs.units)
+    end: dict[tuple[int, int], int] = {}       # (input, descriptor) -> the cycle its walker saw it done
+    runs: list[Run] = []
+    # walkers advance in turns: each runs until it must wait for a descriptor not yet done
+    state = [{"t": header + 1, "n": 0, "i": 0, "wr": 0} for _ in range(n_units)]
+    finished = [False] * n_units
+    last_cycle = [0] * n_units
+    if n_desc == 0:
+        return BatchCycles(n_units, batch, n_slots, header + batch, (), tuple([0] * batch))
+    while not all(finished):
+        progressed = False
+        for u, st in enumerate(state):
+            while not finished[u]:
+                n, i, t = st["n"], st["i"], st["t"]
+                if i == n_desc:                 # the input's last descriptor passed
+                    if n == batch - 1:
+                        finished[u], last_cycle[u] = True, t
+                    else:
+                        st.update(n=n + 1, i=0, t=t + 1)
+                    progressed = True
+                    continue
+                if owner[i] != u:
+                    st.update(i=i + 1, t=t + skip[i])
+                    progressed = True
+                    continue
+                # ready: every earlier descriptor of input n done; the slot free
+                if i > 0:
+                    dep = end.get((n, i - 1))
+                elif n >= n_slots:
+                    dep = end.get((n - n_slots, n_desc - 1))
+                else:
+                    dep = 0
+                if dep is None:
+                    break                       # another walker must go first
+                arrive = t + fixed[i]
+                if looks_key[i] is not None:
+                    k = len(records)
+                    looks = next(m + 1 for m in range(k) if records[(st["wr"] + m) % k] == looks_key[i])
+                    st["wr"] = (st["wr"] + looks) % k
+                    arrive += _SEARCH_LOOK * looks
+                start = max(arrive, dep + 1)
+                finish = start + busy[i] + 1
+                end[(n, i)] = finish
+                runs.append(Run(n, i, descs[i].key, descs[i].kind, u, start, finish))
+                st.update(i=i + 1, t=finish + 1)
+                progressed = True
+        if not progressed:
+            raise AssertionError("the walkers wait on each other")   # pragma: no cover - every descriptor has an owner
+    outputs = tuple(end[(n, n_desc - 1)] for n in range(batch))
+    return BatchCycles(n_units, batch, n_slots, max(last_cycle), tuple(sorted(runs, key=lambda r: r.start)), outputs)

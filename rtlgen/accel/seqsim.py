@@ -56,10 +56,12 @@ class SequencerSim:
         runner.build(self.simulator, sources, TOP_MODULE, self.build_dir / "sim", build_args=build_args,
                      timescale=("1ns", "1ps"))
 
-    def run(self, networks: list[tuple[bytes, bytes, list[bytes]]], *, poll_cycles: int = 2000,
-            max_polls: int = 10_000) -> dict[str, Any]:
+    def run(self, networks: list[tuple[bytes, bytes, list[bytes]] | tuple[bytes, bytes, list[bytes], int]], *,
+            poll_cycles: int = 2000, max_polls: int = 10_000) -> dict[str, Any]:
         """Per network ``(config.bin, weights.bin, inputs)``: load both images, then run each
         input (int8 bytes in the network input's NHWC order; None: start without writing one);
+        ``(config.bin, weights.bin, inputs, slots)``: the inputs as one batch with that many
+        activation slots (one run, its ``outputs`` a list of hex);
         all in one simulation. The
         testbench's report: ``networks``, per network ``config`` and ``weights`` (load verdicts)
         and ``runs`` (per input: ``done``, ``cycles``, ``layers``, ``code``, ``offset``,
@@ -69,11 +71,12 @@ class SequencerSim:
         work = self.build_dir / "run"
         work.mkdir(parents=True, exist_ok=True)
         spec = []
-        for i, (config_bin, weights_bin, inputs) in enumerate(networks):
+        for i, (config_bin, weights_bin, inputs, *slots) in enumerate(networks):
             (work / f"config{i}.bin").write_bytes(config_bin)
             (work / f"weights{i}.bin").write_bytes(weights_bin)
             spec.append({"config": str(work / f"config{i}.bin"), "weights": str(work / f"weights{i}.bin"),
-                         "inputs": [None if x is None else bytes(x).hex() for x in inputs]})
+                         "inputs": [None if x is None else bytes(x).hex() for x in inputs],
+                         **({"slots": slots[0]} if slots else {})})
         job = work / "job.json"
         results = work / "results.json"
         job.write_text(json.dumps({"networks": spec, "poll_cycles": poll_cycles, "max_polls": max_polls}))

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Module, Mux, ResetInserter, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -78,7 +78,10 @@ from rtlgen.bitstream.weights import RECORD_SIZE as W_RECORD_SIZE
 from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, OP_PAD, VectorUnit
 from rtlgen.conventions import LAYER_KIND_CODES, OP_KIND_CODES
 
-__all__ = ["Sequencer"]
+__all__ = ["Sequencer", "MAX_SLOTS"]
+
+#: The most activation slots (``SLOTS``; more count as this many): inputs in flight at once.
+MAX_SLOTS = 16
 
 _BUF = 24      # bytes of the field buffer: the largest field read at once (the geometry, a record)
 _KIND_DW = LAYER_KIND_CODES["depthwise_conv2d"]
@@ -89,17 +92,22 @@ _KIND_MAX = OP_KIND_CODES["max_pool_2d"]
 _KIND_PAD = OP_KIND_CODES["pad"]
 
 
-class Sequencer(wiring.Component):
-    """See the module docstring. ``cfg_bits``/``w_bits``: address bits of the configuration
-    memory and of the weights store (their read ports: data one cycle after the address)."""
+class _Walker(wiring.Component):
+    """Unit ``unit_id``'s walker (module docstring): walks config.bin for input ``cur_n`` of
+    ``batch``, runs the descriptors its unit owns on its engine (``eng_*``) and vector unit
+    (``act_*``) once ``ready`` (every earlier descriptor of the same input done) and pulses
+    ``finish`` as each ends; ``fail`` (with ``fail_code``; the offset is ``fail_offset``) when one
+    of its descriptors stops the run."""
 
-    def __init__(self, config: AccelConfig, cfg_bits: int, w_bits: int):
+    def __init__(self, config: AccelConfig, cfg_bits: int, w_bits: int, unit_id: int):
         self.config = config
+        self.unit_id = unit_id
         c = config
         super().__init__({
-            "start": In(1), "clear": In(1),
-            "busy": Out(1), "net_done": Out(1), "error": Out(1), "error_code": Out(8),
-            "error_offset": Out(32), "cycles": Out(32), "layers": Out(16),
+            "start": In(1), "batch": In(32), "slots": In(32), "stride": In(32), "ready": In(1),
+            "busy": Out(1), "cur_n": Out(16), "cur_slot": Out(range(MAX_SLOTS)), "cur_i": Out(16),
+            "last_desc": Out(1), "finish": Out(1),
+            "fail": Out(1), "fail_code": Out(8), "fail_offset": Out(32),
             "cfg_raddr": Out(cfg_bits), "cfg_rdata": In(8),
             "w_raddr": Out(w_bits), "w_rdata": In(8),
             "eng_cfg_we": Out(1), "eng_cfg_addr": Out(5), "eng_cfg_data": Out(32),
@@ -173,26 +181,43 @@ class Sequencer(wiring.Component):
         bias = Signal(32)
         # descriptor registers
         di = Signal(range(len(FIELDS) + 1))
-        cycles = self.cycles
+        # the batch: input n's activations lie at the plan's addresses + slot * stride (slot_base),
+        # slot = n mod SLOTS
+        n, slot, li0 = self.cur_n, self.cur_slot, Signal(32)   # li0: the first descriptor's address
+        slot_base = Signal(32)
+        last = Mux(self.batch[:16] == 0, 0, self.batch[:16] - 1)
+        last_slot = Mux(self.slots == 0, 0, Mux(self.slots > MAX_SLOTS, MAX_SLOTS, self.slots) - 1)
+        # ownership: a layer descriptor's unit (one beyond the hardware's counts as unit 0); an
+        # op descriptor's owner is the unit of the nearest layer descriptor before it (0 if none)
+        mine, lu = Signal(), Signal(8)
+        pending = Signal(8)                     # an error of an owned descriptor, raised once ready
+        m.d.comb += [self.cur_i.eq(li), self.last_desc.eq(li + 1 == n_layers),
+                     self.fail_offset.eq(rec + HEADER_SIZE)]
         # op descriptors: the vector unit, its parameters loaded straight into its ports
         m.submodules.vector = vu = VectorUnit(c.activation_addr_bits)
         m.d.comb += [self.act_own.eq(vu.busy), self.act_addr.eq(vu.act_addr), self.act_we.eq(vu.act_we),
                      self.act_wdata.eq(vu.act_wdata), vu.act_rdata.eq(self.act_rdata),
-                     vu.in_base.eq(in_base), vu.out_base.eq(out_base)]
+                     vu.in_base.eq(in_base + slot_base), vu.out_base.eq(out_base + slot_base)]
         for port, name in (("in_h", "in_h"), ("in_w", "in_w"), ("in_c", "in_c"), ("out_h", "out_h"),
                            ("out_w", "out_w"), ("k_h", "kh"), ("k_w", "kw"), ("stride_h", "stride_h"),
                            ("stride_w", "stride_w"), ("pad_top", "pad_top"), ("pad_left", "pad_left")):
             m.d.comb += getattr(vu, port).eq(geo[name])
 
-        with m.If(self.busy):
-            m.d.sync += cycles.eq(cycles + 1)
-        with m.If(self.clear):
-            m.d.sync += [self.error.eq(0), self.error_code.eq(0), self.error_offset.eq(0), self.net_done.eq(0)]
-
-        def fail(code: ErrorCode) -> None:
-            m.d.sync += [self.error.eq(1), self.error_code.eq(int(code)), self.error_offset.eq(rec + HEADER_SIZE),
-                         self.busy.eq(0)]
+        def fail(code: ErrorCode | Value) -> None:
+            m.d.comb += [self.fail.eq(1), self.fail_code.eq(code if isinstance(code, Value) else int(code))]
+            m.d.sync += self.busy.eq(0)
             m.next = "IDLE"
+
+        def check_failed(code: ErrorCode) -> None:
+            """An owned descriptor's check failed: stop the run once every earlier descriptor of
+            the input is done (so the first failing descriptor in config.bin's order reports,
+            whichever walker reaches its check first); another unit's descriptor: no matter,
+            its owner reports it."""
+            with m.If(mine & self.ready):
+                fail(code)
+            with m.Elif(mine):
+                m.d.sync += pending.eq(int(code))
+                m.next = "FAIL_WAIT"
 
         def read_geometry(then: str) -> None:
             """Body of a state reading the 12 x u16 geometry into ``geo``."""
@@ -209,15 +234,14 @@ class Sequencer(wiring.Component):
                 m.d.sync += [in_base.eq(v[0:32]), out_base.eq(v[32:64]), cptr.eq(cptr + 8)]
                 m.next = then
                 with m.If(v[0:32] == v[32:64]):
-                    fail(ErrorCode.NO_ACTIVATION_PLAN)
+                    check_failed(ErrorCode.NO_ACTIVATION_PLAN)
             read(8, False, cptr, _)
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [cptr.eq(0), bc.eq(0), cycles.eq(0), self.layers.eq(0), self.busy.eq(1),
-                                 self.error.eq(0), self.error_code.eq(0), self.error_offset.eq(0),
-                                 self.net_done.eq(0)]
+                    m.d.sync += [cptr.eq(0), bc.eq(0), self.busy.eq(1), n.eq(0), slot.eq(0), slot_base.eq(0),
+                                 lu.eq(0)]
                     m.next = "ACCEL_HASH"
             with m.State("ACCEL_HASH"):
                 def _(v):
@@ -258,7 +282,7 @@ class Sequencer(wiring.Component):
                 read(1, False, cptr, _)
             with m.State("LAYER_COUNT"):
                 def _(v):
-                    m.d.sync += [n_layers.eq(v), li.eq(0), cptr.eq(cptr + 2), wr.eq(0)]
+                    m.d.sync += [n_layers.eq(v), li.eq(0), cptr.eq(cptr + 2), li0.eq(cptr + 2), wr.eq(0)]
                     m.next = "RECORD_COUNT"
                 read(2, False, cptr, _)
             with m.State("RECORD_COUNT"):       # R of weights.bin (u16 at file offset 14)
@@ -267,13 +291,24 @@ class Sequencer(wiring.Component):
                     m.next = "RECORD"
                 read(2, True, 2, _)
             with m.State("RECORD"):
-                with m.If(li == n_layers):
-                    m.d.sync += [self.net_done.eq(1), self.busy.eq(0)]
+                with m.If((li == n_layers) & (n == last)):       # this walker's work is done
+                    m.d.sync += self.busy.eq(0)
                     m.next = "IDLE"
+                with m.Elif(li == n_layers):                    # the next input
+                    m.d.sync += [n.eq(n + 1), li.eq(0), cptr.eq(li0), slot.eq(slot + 1),
+                                 slot_base.eq(slot_base + self.stride), lu.eq(0)]
+                    with m.If(slot == last_slot):
+                        m.d.sync += [slot.eq(0), slot_base.eq(0)]
                 with m.Else():
                     def _(v):
+                        k_, u_ = v[16:24], v[24:32]
+                        is_op = (k_ == _KIND_ADD) | (k_ == _KIND_AVG) | (k_ == _KIND_MAX) | (k_ == _KIND_PAD)
+                        owner = Mux(u_ < c.units, u_, 0)
                         m.d.sync += [rec.eq(cptr), index.eq(v[0:16]), kind.eq(v[16:24]), unit.eq(v[24:32]),
-                                     enc.eq(v[32:40]), gran.eq(v[40:48]), cptr.eq(cptr + 6)]
+                                     enc.eq(v[32:40]), gran.eq(v[40:48]), cptr.eq(cptr + 6),
+                                     mine.eq(Mux(is_op, lu, owner) == self.unit_id)]
+                        with m.If(~is_op):
+                            m.d.sync += lu.eq(owner)
                         m.next = "GEOMETRY"
                         with m.If(v[16:24] == _KIND_ADD):
                             m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(OP_ADD)]
@@ -288,11 +323,11 @@ class Sequencer(wiring.Component):
             # --- op descriptors (format version 4) --------------------------------------------
             with m.State("ADD_BASES"):
                 def _(v):
-                    m.d.sync += [in_base.eq(v[0:32]), vu.in2_base.eq(v[32:64]), out_base.eq(v[64:96]),
+                    m.d.sync += [in_base.eq(v[0:32]), vu.in2_base.eq(v[32:64] + slot_base), out_base.eq(v[64:96]),
                                  vu.count.eq(v[96:128]), cptr.eq(cptr + 16)]
                     m.next = "ADD_INPUT1"
                     with m.If(v[0:32] == v[64:96]):
-                        fail(ErrorCode.NO_ACTIVATION_PLAN)
+                        check_failed(ErrorCode.NO_ACTIVATION_PLAN)
                 read(16, False, cptr, _)
             for n, (zp, mult, shift) in enumerate(((vu.z1, vu.m1, vu.e1), (vu.z2, vu.m2, vu.e2))):
                 with m.State(f"ADD_INPUT{n + 1}"):
@@ -325,12 +360,20 @@ class Sequencer(wiring.Component):
                     m.next = "OP_START"
                 read(2, False, cptr, _)
             with m.State("OP_START"):
-                m.d.comb += vu.start.eq(1)
-                m.next = "OP_WAIT"
+                with m.If(~mine):                       # another unit's: the next descriptor
+                    m.d.sync += li.eq(li + 1)
+                    m.next = "RECORD"
+                with m.Elif(self.ready):
+                    m.d.comb += vu.start.eq(1)
+                    m.next = "OP_WAIT"
             with m.State("OP_WAIT"):
                 with m.If(vu.done):
-                    m.d.sync += [li.eq(li + 1), self.layers.eq(self.layers + 1)]
+                    m.d.comb += self.finish.eq(1)
+                    m.d.sync += li.eq(li + 1)
                     m.next = "RECORD"
+            with m.State("FAIL_WAIT"):
+                with m.If(self.ready):
+                    fail(pending)
             with m.State("GEOMETRY"):
                 read_geometry("BASES")
             with m.State("BASES"):
@@ -365,14 +408,17 @@ class Sequencer(wiring.Component):
                                      remaps_left.eq(remaps_left - 1)]
                     read(1, False, cptr, _)
             with m.State("CHECK"):
-                with m.If((kind == _KIND_DW) & (geo["in_c"] != geo["out_c"])):    # depth multiplier > 1
-                    fail(ErrorCode.UNSUPPORTED_LAYER)
+                with m.If(~mine):                       # another unit's: the next descriptor
+                    m.d.sync += li.eq(li + 1)
+                    m.next = "RECORD"
+                with m.Elif((kind == _KIND_DW) & (geo["in_c"] != geo["out_c"])):    # depth multiplier > 1
+                    check_failed(ErrorCode.UNSUPPORTED_LAYER)
                 with m.Else():
                     m.d.sync += looked.eq(0)
                     m.next = "FIND_RECORD"
             with m.State("FIND_RECORD"):      # record wr's index and kind
                 with m.If(looked == n_records):
-                    fail(ErrorCode.NO_LAYER_WEIGHTS)
+                    check_failed(ErrorCode.NO_LAYER_WEIGHTS)
                 with m.Else():
                     def _(v):
                         m.d.sync += [looked.eq(looked + 1), wr.eq(Mux(wr + 1 == n_records, 0, wr + 1))]
@@ -466,8 +512,8 @@ class Sequencer(wiring.Component):
                         m.next = "REGISTERS"
                 read(5, False, p_rq_at, _)
             with m.State("REGISTERS"):
-                values = {**geo, "in_base": in_base, "out_base": out_base, "w_base": 0, "p_base": 0,
-                          "unit": unit, "encoding": enc, "sel_mode": gran, "layer_sel": sel0,
+                values = {**geo, "in_base": in_base + slot_base, "out_base": out_base + slot_base, "w_base": 0,
+                          "p_base": 0, "unit": 0, "encoding": enc, "sel_mode": gran, "layer_sel": sel0,
                           "z_x": z_x.as_signed(), "z_y": z_y.as_signed(), "act_min": act_min.as_signed(),
                           "act_max": act_max.as_signed(), "rounding": kind == _KIND_FC, "depthwise": kind == _KIND_DW}
                 with m.Switch(di):
@@ -478,11 +524,90 @@ class Sequencer(wiring.Component):
                 m.d.sync += di.eq(di + 1)
                 with m.If(di == len(FIELDS) - 1):
                     m.next = "START"
-            with m.State("START"):
-                m.d.comb += self.eng_start.eq(1)
-                m.next = "WAIT"
+            with m.State("START"):                  # once every earlier descriptor of the input is done
+                with m.If(self.ready):
+                    m.d.comb += self.eng_start.eq(1)
+                    m.next = "WAIT"
             with m.State("WAIT"):
                 with m.If(self.eng_done):
-                    m.d.sync += [li.eq(li + 1), self.layers.eq(self.layers + 1)]
+                    m.d.comb += self.finish.eq(1)
+                    m.d.sync += li.eq(li + 1)
                     m.next = "RECORD"
+        return m
+
+
+class Sequencer(wiring.Component):
+    """See the module docstring: one walker per compute unit (``config.units``), the table of
+    descriptors done per input, the run's status. ``cfg_bits``/``w_bits``: address bits of the
+    configuration memory and of the weights store; every walker has its own read port of each
+    (``cfg_raddr[u]``..., data one cycle after the address), its engine's ports (``eng_*[u]``)
+    and its vector unit's activation-memory port (``act_*[u]``, owned while ``act_own[u]``)."""
+
+    def __init__(self, config: AccelConfig, cfg_bits: int, w_bits: int):
+        self.config = config
+        c = config
+        U = c.units
+        self.walkers = [_Walker(config, cfg_bits, w_bits, u) for u in range(U)]
+        super().__init__({
+            "start": In(1), "clear": In(1), "batch": In(32), "slots": In(32), "stride": In(32), "post": In(1),
+            "busy": Out(1), "net_done": Out(1), "error": Out(1), "error_code": Out(8),
+            "error_offset": Out(32), "cycles": Out(32), "layers": Out(16), "outputs_done": Out(32),
+            "cfg_raddr": Out(cfg_bits).array(U), "cfg_rdata": In(8).array(U),
+            "w_raddr": Out(w_bits).array(U), "w_rdata": In(8).array(U),
+            "eng_cfg_we": Out(1).array(U), "eng_cfg_addr": Out(5).array(U), "eng_cfg_data": Out(32).array(U),
+            "eng_wgt_we": Out(1).array(U), "eng_wgt_addr": Out(c.weight_addr_bits).array(U),
+            "eng_wgt_wdata": Out(c.weight_word_bits).array(U),
+            "eng_par_we": Out(1).array(U), "eng_par_addr": Out(c.channel_addr_bits).array(U),
+            "eng_par_wdata": Out(PARAM_BITS).array(U),
+            "eng_start": Out(1).array(U), "eng_done": In(1).array(U),
+            "act_own": Out(1).array(U), "act_addr": Out(c.activation_addr_bits).array(U),
+            "act_we": Out(1).array(U), "act_wdata": Out(8).array(U), "act_rdata": In(8).array(U),
+        })
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        walkers = self.walkers
+        # per slot: the descriptors of its input done so far (they end in config.bin's order; the
+        # input's last one sets it back to 0 for the input that takes the slot next)
+        done = Array(Signal(16, name=f"done{n}") for n in range(MAX_SLOTS))
+        # inputs the host has placed: the first SLOTS at START, one more per CTRL.POST
+        posted = Signal(32)
+        n_slots = Mux(self.slots == 0, 1, Mux(self.slots > MAX_SLOTS, MAX_SLOTS, self.slots))
+        fails = Cat(*(w.fail for w in walkers))
+        stop = fails.any()
+        running = Signal()
+        any_busy = Cat(*(w.busy for w in walkers)).any()
+        for u, w in enumerate(walkers):
+            # a failing descriptor stops every walker (their engines finish what they run)
+            m.submodules[f"walker{u}"] = ResetInserter(stop)(w)
+            m.d.comb += [w.start.eq(self.start), w.batch.eq(self.batch), w.slots.eq(self.slots),
+                         w.stride.eq(self.stride),
+                         w.ready.eq((done[w.cur_slot] == w.cur_i) & ((w.cur_i != 0) | (w.cur_n < posted)))]
+            for name in ("cfg_raddr", "w_raddr", "eng_cfg_we", "eng_cfg_addr", "eng_cfg_data", "eng_wgt_we",
+                         "eng_wgt_addr", "eng_wgt_wdata", "eng_par_we", "eng_par_addr", "eng_par_wdata",
+                         "eng_start", "act_own", "act_addr", "act_we", "act_wdata"):
+                m.d.comb += getattr(self, name)[u].eq(getattr(w, name))
+            for name in ("cfg_rdata", "w_rdata", "eng_done", "act_rdata"):
+                m.d.comb += getattr(w, name).eq(getattr(self, name)[u])
+            with m.If(w.finish):
+                m.d.sync += done[w.cur_slot].eq(Mux(w.last_desc, 0, w.cur_i + 1))
+        m.d.comb += self.busy.eq(running | any_busy)
+        with m.If(any_busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+        m.d.sync += [self.layers.eq(self.layers + sum(w.finish for w in walkers)),
+                     self.outputs_done.eq(self.outputs_done + sum(w.finish & w.last_desc for w in walkers))]
+        with m.If(self.post):
+            m.d.sync += posted.eq(posted + 1)
+        with m.If(self.clear):
+            m.d.sync += [self.error.eq(0), self.error_code.eq(0), self.error_offset.eq(0), self.net_done.eq(0)]
+        with m.If(running & ~any_busy):
+            m.d.sync += [running.eq(0), self.net_done.eq(1)]
+        for w in reversed(walkers):             # the lowest unit's, if two fail at once
+            with m.If(w.fail):
+                m.d.sync += [self.error.eq(1), self.error_code.eq(w.fail_code), self.error_offset.eq(w.fail_offset),
+                             running.eq(0), self.net_done.eq(0)]
+        with m.If(self.start):
+            m.d.sync += [running.eq(1), self.cycles.eq(0), self.layers.eq(0), self.error.eq(0), self.error_code.eq(0),
+                         self.error_offset.eq(0), self.net_done.eq(0), self.outputs_done.eq(0), posted.eq(n_slots)]
+            m.d.sync += [d.eq(0) for d in done]
         return m

@@ -72,21 +72,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rtlgen.accel.config import AccelConfig
-from rtlgen.accel.descriptor import FIELDS, PARAM_BITS
-from rtlgen.accel.encoding import correction_coefficients
+from rtlgen.accel.descriptor import PARAM_BITS
+from rtlgen.accel.engine import Engine, EngineIO, build_engine
 from rtlgen.accel.multiplier import MultiplierSpec
-from rtlgen.accel.requant import Requantizer
-from rtlgen.accel.unit import ComputeUnit
 
 __all__ = ["Accelerator"]
-
-SEL_LAYER, SEL_FILTER, SEL_KERNEL = 0, 1, 2
 
 
 class Accelerator(wiring.Component):
@@ -125,240 +121,69 @@ class Accelerator(wiring.Component):
 
     def elaborate(self, platform):
         c = self.config
-        L, S = c.lanes, c.select_bits
         m = Module()
-
-        # --- descriptor registers (configuration port) ------------------------------------
-        d = {}
-        for name, width, is_signed in FIELDS:
-            d[name] = Signal(signed(width) if is_signed else unsigned(width), name=f"d_{name}")
-        cfg_we, cfg_addr, cfg_data = Signal(), Signal(5), Signal(32)
-        with m.If(cfg_we & ~self.busy):
-            with m.Switch(cfg_addr):
-                for i, (name, width, _) in enumerate(FIELDS):
-                    with m.Case(i):
-                        m.d.sync += d[name].eq(cfg_data[:width])
-
-        # --- memories --------------------------------------------------------------------
-        m.submodules.act_mem = act_mem = Memory(shape=8, depth=c.activation_bytes, init=[])
-        m.submodules.wgt_mem = wgt_mem = Memory(shape=c.weight_word_bits, depth=c.weight_words,
-                                                init=[])
-        m.submodules.par_mem = par_mem = Memory(shape=PARAM_BITS, depth=c.channels, init=[])
-        act_rd = act_mem.read_port()
-        act_wr = act_mem.write_port()
-        wgt_rd = wgt_mem.read_port()
-        wgt_wr = wgt_mem.write_port()
-        par_rd = par_mem.read_port()
-        par_wr = par_mem.write_port()
-        # the host ports, or (with the device's sequencer) the sequencer's and ACT_* registers'
         fe = self.device
         if self.networked:
-            host = {name: getattr(fe, f"eng_{name}") for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we",
-                                                                   "wgt_addr", "wgt_wdata", "par_we", "par_addr",
-                                                                   "par_wdata")}
-            host.update({name: getattr(fe, name) for name in ("act_we", "act_addr", "act_wdata")})
-            m.d.comb += fe.act_rdata.eq(act_rd.data)
-        else:
-            host = {name: getattr(self, name) for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr",
-                                                            "wgt_wdata", "par_we", "par_addr", "par_wdata",
-                                                            "act_we", "act_addr", "act_wdata")}
-            m.d.comb += self.act_rdata.eq(act_rd.data)
-        m.d.comb += [
-            wgt_wr.en.eq(host["wgt_we"] & ~self.busy), wgt_wr.addr.eq(host["wgt_addr"]),
-            wgt_wr.data.eq(host["wgt_wdata"]),
-            par_wr.en.eq(host["par_we"] & ~self.busy), par_wr.addr.eq(host["par_addr"]),
-            par_wr.data.eq(host["par_wdata"]),
-            cfg_we.eq(host["cfg_we"]), cfg_addr.eq(host["cfg_addr"]), cfg_data.eq(host["cfg_data"]),
-        ]
-
-        # --- units -----------------------------------------------------------------------
-        units = [ComputeUnit(bank, L, S, clock_gating=self.clock_gating) for bank in self.banks]
-        for u, unit in enumerate(units):
-            m.submodules[f"unit{u}"] = unit
-
-        # --- controller state ------------------------------------------------------------
-        running = Signal()      # between start and done
-        issuing = Signal()      # products left to issue
-        m.d.comb += self.busy.eq(running)
-        K = Signal(unsigned(24))
-        co_base = Signal(unsigned(12))
-        oy = Signal(unsigned(12))
-        ox = Signal(unsigned(12))
-        ky = Signal(unsigned(4))
-        kx = Signal(unsigned(4))
-        ci = Signal(unsigned(12))
-        iy0 = Signal(unsigned(16))   # oy * stride_h
-        ix0 = Signal(unsigned(16))
-        w_addr = Signal(unsigned(c.weight_addr_bits))
-        w_grp = Signal(unsigned(c.weight_addr_bits))
-        # depthwise: one output channel at a time (co_base), on its lane co_base mod L
-        dw = d["depthwise"]
-        dlane = Signal(range(L))
-        cycles = Signal(32)
-        issued = Signal(32)
-        m.d.comb += [self.cycles.eq(cycles), self.issued.eq(issued)]
-
-        # S0: addresses of the product to issue.
-        iy = Signal(signed(18))
-        ix = Signal(signed(18))
-        m.d.comb += [iy.eq(iy0 + ky - d["pad_top"]), ix.eq(ix0 + kx - d["pad_left"])]
-        pad = Signal()
-        m.d.comb += pad.eq((iy < 0) | (iy >= d["in_h"]) | (ix < 0) | (ix >= d["in_w"]))
-        act_addr = Signal(unsigned(c.activation_addr_bits))
-        m.d.comb += act_addr.eq(d["in_base"] + (iy[:12] * d["in_w"] + ix[:12]) * d["in_c"] + Mux(dw, co_base, ci))
-        out_addr = Signal(unsigned(c.activation_addr_bits))
-        m.d.comb += out_addr.eq(d["out_base"] + (oy * d["out_w"] + ox) * d["out_c"] + co_base)
-        ci_end = dw | (ci == d["in_c"] - 1)
-        kx_end = kx == d["kw"] - 1
-        ky_end = ky == d["kh"] - 1
-        ox_end = ox == d["out_w"] - 1
-        oy_end = oy == d["out_h"] - 1
-        is_first = (ci == 0) & (kx == 0) & (ky == 0)
-        is_last = ci_end & kx_end & ky_end
-        group_end = is_last & ox_end & oy_end
-
-        # Pipeline registers S1 (memory data valid) and S2 (product valid).
-        v1, first1, last1, pad1 = Signal(), Signal(), Signal(), Signal()
-        oaddr1 = Signal.like(out_addr)
-        co1 = Signal.like(co_base)
-        v2, last2 = Signal(), Signal()
-        oaddr2 = Signal.like(out_addr)
-        co2 = Signal.like(co_base)
-        lane1, lane2 = Signal.like(dlane), Signal.like(dlane)
-
-        # Drain state (reads one lane's results per cycle).
-        drain = Signal()
-        j = Signal(range(L))
-        d_oaddr = Signal.like(out_addr)
-        d_co = Signal.like(co_base)
-        d_lane = Signal.like(dlane)
-        # a depthwise pixel has one result (lane d_lane): its drain takes one cycle
-        drain_end = Mux(dw, 1, L)
-
-        # A pixel's last product may only be issued if its capture (2 cycles later) finds the
-        # drain at most at its final lane and no other capture is pending.
-        block_last = (v1 & last1) | (v2 & last2) | (drain & (j + 3 < drain_end))
-        issue = Signal()
-        m.d.comb += issue.eq(running & issuing & ~(is_last & block_last))
-
-        m.d.comb += [act_rd.addr.eq(Mux(running, act_addr, host["act_addr"])),
-                     wgt_rd.addr.eq(w_addr)]
-        m.d.sync += [v1.eq(issue), first1.eq(is_first), last1.eq(is_last), pad1.eq(pad),
-                     oaddr1.eq(out_addr), co1.eq(co_base), lane1.eq(dlane),
-                     v2.eq(v1), last2.eq(last1), oaddr2.eq(oaddr1), co2.eq(co1), lane2.eq(lane1)]
-
-        with m.If(running):
-            m.d.sync += cycles.eq(cycles + 1)
-        with m.If(issue):
-            m.d.sync += issued.eq(issued + 1)
-            m.d.sync += [ci.eq(ci + 1), w_addr.eq(w_addr + 1)]
-            with m.If(ci_end):
-                m.d.sync += [ci.eq(0), kx.eq(kx + 1)]
-                with m.If(kx_end):
-                    m.d.sync += [kx.eq(0), ky.eq(ky + 1)]
-                    with m.If(ky_end):   # pixel done
-                        m.d.sync += [ky.eq(0), ox.eq(ox + 1), ix0.eq(ix0 + d["stride_w"]),
-                                     w_addr.eq(w_grp)]
-                        with m.If(ox_end):
-                            m.d.sync += [ox.eq(0), ix0.eq(0), oy.eq(oy + 1),
-                                         iy0.eq(iy0 + d["stride_h"])]
-                            with m.If(oy_end & ~dw):   # group done: next L output channels
-                                m.d.sync += [oy.eq(0), iy0.eq(0), co_base.eq(co_base + L),
-                                             w_addr.eq(w_addr + 1), w_grp.eq(w_addr + 1)]
-                                with m.If(co_base + L >= d["out_c"]):
-                                    m.d.sync += issuing.eq(0)
-                            with m.If(oy_end & dw):    # channel done: the next one, on the next lane
-                                m.d.sync += [oy.eq(0), iy0.eq(0), co_base.eq(co_base + 1), dlane.eq(dlane + 1)]
-                                with m.If(dlane == L - 1):   # its group's last lane: the next group's words
-                                    m.d.sync += [dlane.eq(0), w_addr.eq(w_addr + 1), w_grp.eq(w_addr + 1)]
-                                with m.If(co_base + 1 >= d["out_c"]):
-                                    m.d.sync += issuing.eq(0)
-
-        # --- S1: operands to the active unit ---------------------------------------------
-        x_eff = Signal(signed(8))
-        m.d.comb += x_eff.eq(Mux(pad1, d["z_x"], act_rd.data.as_signed()))
-        word = wgt_rd.data
-        fsel = [Signal(unsigned(S), name=f"fsel{l}") for l in range(L)]
-        lane_sel = []
-        for l in range(L):
-            wsel = word[8 * L + l * S: 8 * L + (l + 1) * S]
-            sel = Signal(unsigned(S), name=f"lane_sel{l}")
-            with m.Switch(d["sel_mode"]):
-                with m.Case(SEL_KERNEL):
-                    m.d.comb += sel.eq(wsel)
-                with m.Case(SEL_FILTER):
-                    m.d.comb += sel.eq(Mux(first1, wsel, fsel[l]))
-                with m.Default():
-                    m.d.comb += sel.eq(d["layer_sel"][:S])
-            with m.If(v1 & first1):
-                m.d.sync += fsel[l].eq(wsel)
-            lane_sel.append(sel)
-        for u, unit in enumerate(units):
-            m.d.comb += [unit.valid.eq(v1 & (d["unit"] == u)), unit.first.eq(first1),
-                         unit.last.eq(last1), unit.x.eq(x_eff), unit.z_x.eq(d["z_x"]),
-                         unit.encoding.eq(d["encoding"])]
-            for l in range(L):
-                m.d.comb += [unit.w[l].eq(word[8 * l: 8 * l + 8].as_signed()),
-                             unit.sel[l].eq(lane_sel[l])]
-
-        # --- epilogue: drain the result registers ----------------------------------------
-        capture = v2 & last2
-        with m.If(drain):
-            m.d.sync += j.eq(j + 1)
-            with m.If(j == drain_end - 1):
-                m.d.sync += [drain.eq(0), j.eq(0)]
-        with m.If(capture):
-            m.d.sync += [drain.eq(1), j.eq(0), d_oaddr.eq(oaddr2), d_co.eq(co2), d_lane.eq(lane2)]
-
-        res_acc = Array(lane.res_acc for unit in units for lane in unit.lanes)
-        res_sumw = Array(lane.res_sumw for unit in units for lane in unit.lanes)
-        res_sumx = Array(unit.res_sumx for unit in units)
-        e_valid = Signal()
-        e_acc = Signal(signed(32))
-        e_sumw = Signal(signed(32))
-        e_sumx = Signal(signed(32))
-        e_addr = Signal.like(out_addr)
-        # the result drained: lane j (output channel d_co + j), or a depthwise pixel's lane d_lane
-        # (output channel d_co)
-        e_lane = Mux(dw, d_lane, j)
-        e_off = Mux(dw, 0, j)
-        m.d.comb += par_rd.addr.eq(d["p_base"] + d_co + e_off)
-        m.d.sync += [e_valid.eq(drain & (d_co + e_off < d["out_c"])),
-                     e_acc.eq(res_acc[d["unit"] * L + e_lane]), e_sumw.eq(res_sumw[d["unit"] * L + e_lane]),
-                     e_sumx.eq(res_sumx[d["unit"]]), e_addr.eq(d_oaddr + e_off)]
-
-        c_w, c_x, offset_k = correction_coefficients(m, d["z_x"], d["encoding"])
-        bias = par_rd.data[0:32].as_signed()
-        total = Signal(signed(32))
-        m.d.comb += total.eq(e_acc + bias + c_w * e_sumw + c_x * e_sumx
-                             - Mux(offset_k, K << 14, 0))
-        m.submodules.requant = rq = Requantizer(tag_bits=c.activation_addr_bits)
-        m.d.comb += [rq.valid.eq(e_valid), rq.acc.eq(total),
-                     rq.mult.eq(par_rd.data[32:64].as_signed()),
-                     rq.shift.eq(par_rd.data[64:70].as_signed()),
-                     rq.z_y.eq(d["z_y"]), rq.act_min.eq(d["act_min"]), rq.act_max.eq(d["act_max"]),
-                     rq.single.eq(d["rounding"]),
-                     rq.tag.eq(e_addr)]
-        m.d.comb += [act_wr.en.eq(Mux(running, rq.out_valid, host["act_we"])),
-                     act_wr.addr.eq(Mux(running, rq.out_tag, host["act_addr"])),
-                     act_wr.data.eq(Mux(running, rq.out.as_unsigned(), host["act_wdata"]))]
-
-        # --- start / done ----------------------------------------------------------------
-        idle_tail = ~issuing & ~v1 & ~v2 & ~drain & ~capture & ~e_valid & ~rq.busy
-        with m.If(running & idle_tail):
-            m.d.sync += [running.eq(0), self.done.eq(1)]
-        if self.device is None:
-            start = self.start
-        else:
-            m.submodules.device = fe = self.device
+            return self._elaborate_device(m)
+        # --- one engine with every unit's bank, driven by the host ports -------------------
+        io = EngineIO.make(c)
+        build_engine(m, c, self.banks, io, clock_gating=self.clock_gating)
+        m.submodules.act_mem = act_mem = Memory(shape=8, depth=c.activation_bytes, init=[])
+        act_rd, act_wr = act_mem.read_port(), act_mem.write_port()
+        for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr", "wgt_wdata", "par_we", "par_addr",
+                     "par_wdata"):
+            m.d.comb += getattr(io, name).eq(getattr(self, name))
+        m.d.comb += [self.act_rdata.eq(act_rd.data), io.act_rdata.eq(act_rd.data),
+                     act_rd.addr.eq(Mux(io.busy, io.act_raddr, self.act_addr)),
+                     act_wr.en.eq(Mux(io.busy, io.act_we, self.act_we)),
+                     act_wr.addr.eq(Mux(io.busy, io.act_waddr, self.act_addr)),
+                     act_wr.data.eq(Mux(io.busy, io.act_wdata, self.act_wdata)),
+                     self.busy.eq(io.busy), self.done.eq(io.done), self.cycles.eq(io.cycles),
+                     self.issued.eq(io.issued)]
+        start = self.start
+        if fe is not None:      # the front end beside the engine: CTRL.START is a second start
+            m.submodules.device = fe
             wiring.connect(m, wiring.flipped(self.s_axil), fe.s_axil)
             wiring.connect(m, wiring.flipped(self.s_axis), fe.s_axis)
-            m.d.comb += [fe.run_busy.eq(running), fe.run_done.eq(self.done)]
-            # CTRL.START runs the sequencer, which starts the layers itself
-            start = fe.eng_start if self.networked else self.start | fe.run_start
-        with m.If(start & ~running):
-            m.d.sync += [running.eq(1), issuing.eq(1), self.done.eq(0), cycles.eq(0),
-                         issued.eq(0), co_base.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),
-                         ci.eq(0), iy0.eq(0), ix0.eq(0), w_addr.eq(d["w_base"]), dlane.eq(0),
-                         w_grp.eq(d["w_base"]), K.eq(d["kh"] * d["kw"] * Mux(d["depthwise"], 1, d["in_c"]))]
+            m.d.comb += [fe.run_busy.eq(io.busy), fe.run_done.eq(io.done)]
+            start = self.start | fe.run_start
+        m.d.comb += io.start.eq(start)
+        return m
+
+    def _elaborate_device(self, m: Module) -> Module:
+        """The device: one engine per compute unit (its own bank, weight and parameter memories),
+        each driven by its unit's walker of the sequencer, all on one activation memory with a
+        read and a write port for ACT_ADDR/ACT_DATA and one of each per engine (shared with its
+        walker's vector unit)."""
+        c = self.config
+        fe = self.device
+        m.submodules.device = fe
+        wiring.connect(m, wiring.flipped(self.s_axil), fe.s_axil)
+        wiring.connect(m, wiring.flipped(self.s_axis), fe.s_axis)
+        m.submodules.act_mem = act_mem = Memory(shape=8, depth=c.activation_bytes, init=[])
+        rd, wr = act_mem.read_port(), act_mem.write_port()       # ACT_ADDR / ACT_DATA
+        m.d.comb += [rd.addr.eq(fe.host_act_addr), fe.host_act_rdata.eq(rd.data), wr.en.eq(fe.host_act_we),
+                     wr.addr.eq(fe.host_act_addr), wr.data.eq(fe.host_act_wdata)]
+        engines = []
+        for u, bank in enumerate(self.banks):
+            eng = Engine(c, [bank], clock_gating=self.clock_gating)
+            m.submodules[f"engine{u}"] = eng
+            io = eng.io
+            engines.append(io)
+            rd, wr = act_mem.read_port(), act_mem.write_port()
+            for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr", "wgt_wdata", "par_we", "par_addr",
+                         "par_wdata", "start"):
+                m.d.comb += getattr(io, name).eq(getattr(fe, f"eng_{name}")[u])
+            m.d.comb += [io.act_rdata.eq(rd.data), fe.eng_done[u].eq(io.done),
+                         fe.act_rdata[u].eq(rd.data)]
+            # the engine while it runs, else its walker's vector unit
+            m.d.comb += [rd.addr.eq(Mux(io.busy, io.act_raddr, fe.act_addr[u])),
+                         wr.en.eq(Mux(io.busy, io.act_we, fe.act_we[u])),
+                         wr.addr.eq(Mux(io.busy, io.act_waddr, fe.act_addr[u])),
+                         wr.data.eq(Mux(io.busy, io.act_wdata, fe.act_wdata[u]))]
+        busy = Cat(*(io.busy for io in engines)).any()
+        m.d.comb += [fe.run_busy.eq(busy), fe.run_done.eq(Cat(*(io.done for io in engines)).any()),
+                     self.busy.eq(busy), self.done.eq(fe.run_done),
+                     self.cycles.eq(sum(io.cycles for io in engines)),
+                     self.issued.eq(sum(io.issued for io in engines))]
         return m

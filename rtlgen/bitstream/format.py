@@ -545,6 +545,20 @@ class Bitstream:
         return out
 
     @property
+    def activation_span(self) -> int:
+        """Bytes of activation memory the plan uses, from 0: the end of the furthest region a
+        descriptor reads or writes (or the network's input or output). The device runs several
+        inputs at once in slots this far apart (``BATCH_STRIDE``, :mod:`rtlgen.accel.regmap`)."""
+        ends = [self.input_base + self.input_bytes, self.output_base + self.output_bytes]
+        for d in self.descriptors():
+            if isinstance(d, AddDescriptor):
+                ends += [d.in_base + d.count, d.in2_base + d.count, d.out_base + d.count]
+            else:
+                g = d.geometry
+                ends += [d.in_base + g.in_h * g.in_w * g.in_c, d.out_base + g.out_h * g.out_w * g.out_c]
+        return max(ends)
+
+    @property
     def has_plan(self) -> bool:
         """Whether an activation-memory plan is recorded (some base or size is not 0)."""
         return any((self.input_base, self.input_bytes, self.output_base, self.output_bytes)) or any(

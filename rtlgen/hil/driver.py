@@ -298,6 +298,57 @@ class AccelDriver:
         return RunResult(False, cycles, layers, code, meaning, offset)
 
 
+    async def run_batch(self, config_bin: bytes, inputs: list[bytes], *, slots: int,
+                        poll_cycles: int = 2000) -> tuple[RunResult, list[bytes]]:
+        """Run ``inputs`` (int8 bytes each, NHWC) in one ``START`` with ``slots`` activation
+        slots (``BATCH``, ``SLOTS``, ``BATCH_STRIDE`` = the plan's span): the first ``slots``
+        inputs are written before ``START``; whenever ``OUTPUTS_DONE`` says input k is done, its
+        output is read back and input k + slots written into its slot, then ``CTRL.POST``. Returns
+        the run (``RUN_CYCLES``: from ``START`` to the last output) and the outputs (those done
+        before a stop)."""
+        from rtlgen.bitstream.format import decode
+
+        bs = decode(config_bin)
+        (in_base, in_size), (out_base, out_size) = _plan(config_bin).values()
+        if any(len(x) != in_size for x in inputs):
+            raise ValueError(f"every network input is {in_size} bytes by config.bin's plan")
+        b = len(inputs)
+        s = max(1, min(slots, b, 16))
+        stride = bs.activation_span
+        await self.write_reg("BATCH", b)
+        await self.write_reg("SLOTS", s)
+        await self.write_reg("BATCH_STRIDE", stride)
+        for n in range(s):
+            await self.write_activations(in_base + n * stride, inputs[n])
+        if not await self.start():
+            raise ToolError(f"the device refused START (STATUS {await self.status()})")
+        pause = getattr(self.bus, "pause", None)
+        outputs: list[bytes] = []
+        st: dict[str, bool] = {}
+        for _ in range(self.max_polls):
+            if pause is not None:
+                await pause(poll_cycles)
+            done = await self.read_reg("OUTPUTS_DONE")
+            while len(outputs) < min(done, b):
+                k = len(outputs)
+                outputs.append(await self.read_activations(out_base + (k % s) * stride, out_size))
+                if k + s < b:
+                    await self.write_activations(in_base + (k % s) * stride, inputs[k + s])
+                    await self.write_reg("CTRL", register("CTRL").field("POST").mask)
+            st = await self.status()
+            if (st["NET_DONE"] and len(outputs) == b) or (st["ERROR"] and not st["BUSY"]):
+                break
+        else:
+            raise ToolError(f"the device still runs after {self.max_polls} polls {poll_cycles} cycles apart")
+        cycles, layers = await self.read_reg("RUN_CYCLES"), await self.read_reg("LAYERS_DONE")
+        await self.write_reg("BATCH", 1)
+        await self.write_reg("SLOTS", 1)
+        if st["NET_DONE"]:
+            return RunResult(True, cycles, layers), outputs
+        code, meaning, offset = await self.error()
+        return RunResult(False, cycles, layers, code, meaning, offset), outputs
+
+
 def _plan(config_bin: bytes) -> dict[str, tuple[int, int]]:
     """``{"input": (base, bytes), "output": (base, bytes)}`` of a version-3 ``config.bin``."""
     from rtlgen.bitstream.format import decode

@@ -5,8 +5,9 @@ made with its AXI front end, ``gen accel --axi``), driven only through
 
 Runs inside the simulator (built and started by :mod:`rtlgen.accel.seqsim`). Reads the job from
 the JSON file named by ``$RTLGEN_SEQ_JOB`` (``{"networks": [{"config": path, "weights": path,
-"inputs": [hex or null, ...]}, ...], "poll_cycles", "max_polls"}``; null: start without
-writing an input) and writes ``$RTLGEN_SEQ_RESULTS``:
+"inputs": [hex or null, ...], "slots": S (optional)}, ...], "poll_cycles", "max_polls"}``;
+null: start without writing an input; with ``slots``, the inputs run as one batch,
+:meth:`rtlgen.hil.driver.AccelDriver.run_batch`, and the network has one run with ``outputs``) and writes ``$RTLGEN_SEQ_RESULTS``:
 per network the two load verdicts and per input the run's outcome (``done``, ``cycles``,
 ``layers``, ``code``, ``offset``) and the output bytes (hex).
 """
@@ -37,7 +38,14 @@ async def run_network(dut):
         loaded = await drv.load_weights(Path(net["weights"]).read_bytes(), check=False)
         rec["weights"] = {"accepted": loaded.accepted, "describe": loaded.describe()}
         rec["runs"] = []
-        if rec["config"]["accepted"] and rec["weights"]["accepted"]:
+        if rec["config"]["accepted"] and rec["weights"]["accepted"] and net.get("slots"):
+            # the inputs as one batch through the units at once
+            res, outs = await drv.run_batch(config, [bytes.fromhex(x) for x in net["inputs"]], slots=net["slots"],
+                                            poll_cycles=job.get("poll_cycles", 2000))
+            rec["runs"].append({"done": res.done, "cycles": res.cycles, "layers": res.layers, "code": int(res.code),
+                                "offset": res.offset, "describe": res.describe(), "status": await drv.status(),
+                                "outputs": [o.hex() for o in outs]})
+        elif rec["config"]["accepted"] and rec["weights"]["accepted"]:
             # an input of None: START without writing one (a config.bin with no plan says nowhere)
             for x in net["inputs"]:
                 if x is not None:
