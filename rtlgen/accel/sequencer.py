@@ -1,13 +1,39 @@
-"""The on-chip sequencer: runs a whole network from the two stored images, no host between layers.
+"""The on-chip sequencer: runs a whole network from the two stored images, no host between layers,
+its compute units at the same time on consecutive inputs.
 
 On an accepted ``CTRL.START`` (:class:`rtlgen.accel.loader.DeviceFrontend`) it walks the
 configuration memory, which holds ``config.bin`` bytes 12..N-5 (address = file offset - 12;
 layout: :mod:`rtlgen.bitstream.format`, version 4), and, for each layer descriptor, the weights
 store, which holds ``weights.bin`` bytes 12..N-5 (layout: :mod:`rtlgen.bitstream.weights`). Op
-descriptors (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD) run on its vector unit
-(:mod:`rtlgen.accel.vector`), which then owns the activation memory's port (``act_*``; the
-engine is idle).
+descriptors (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD) run on a vector unit
+(:mod:`rtlgen.accel.vector`).
 
+Concurrent units. The device has one layer engine per compute unit (:mod:`rtlgen.accel.engine`,
+each with its unit's multiplier bank and its own weight and parameter memories) and the sequencer
+one *walker* per unit, each with its own read ports on both memories, its own vector unit and
+its engine's port on the activation memory. Every walker walks all of ``config.bin`` as below,
+input after input of the batch, and runs the descriptors its unit owns: a layer descriptor's
+``unit`` (one the hardware does not have counts as unit 0), and for an op descriptor the unit
+of the nearest layer descriptor before it (unit 0 if none). Another unit's descriptor is walked
+over (its fields read, nothing copied or run). An owned descriptor's weights and parameters are
+copied into the unit's engine as soon as the walker gets there (while other units compute); it
+*starts* only when every earlier descriptor of the same input is done, which a table of
+descriptors done per activation slot tells (a descriptor ends in the cycle its walker sees it
+done; the next may start the cycle after). So a network whose first layers run on one unit and
+the rest on another pipelines consecutive inputs: input n+1's first layers run while input n's
+last ones do.
+
+Batch (registers ``BATCH``, ``SLOTS``, ``BATCH_STRIDE``, :mod:`rtlgen.accel.regmap`). One
+``START`` runs ``BATCH`` inputs; input n uses activation slot ``n mod SLOTS`` (at most
+:data:`MAX_SLOTS` slots): every activation address of the plan plus ``slot * BATCH_STRIDE``. The
+first ``SLOTS`` inputs are in place at ``START``; input n >= ``SLOTS`` may start once the input
+``SLOTS`` before it is done (its slot's table entry back at 0) and the host has placed it
+(``CTRL.POST``, one per further input; the host reads an input's output when ``OUTPUTS_DONE``
+counts it, writes the next input into the freed slot through ``ACT_ADDR``/``ACT_DATA``, which
+have an activation-memory port of their own, and posts it). ``BATCH`` = ``SLOTS`` = 1 (the reset
+values) is one input, as before batches existed.
+
+Walk, in byte order of ``config.bin`` (every field read one byte per cycle, little-endian):
 Walk, in byte order of ``config.bin`` (every field read one byte per cycle, little-endian):
 
 1. header: skip the accelerator-hash ``str8``, the model-hash ``str8`` and the 16 bytes of the
@@ -49,13 +75,26 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    (multiplier, shift) pair of the descriptor, one parameter-memory word at ``co`` (``p_base`` =
    0; layout :func:`rtlgen.accel.descriptor.param_image`);
 6. the 26 descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), one per cycle, as the
-   host ports would write them (``rounding`` single for ``fully_connected``), then ``start``;
-   it waits for the engine's ``done`` and goes on with the next descriptor;
-7. after the last one: ``STATUS.NET_DONE``; ``RUN_CYCLES`` holds the cycles from ``START``,
-   ``LAYERS_DONE`` the descriptors run (layer and op descriptors).
+   host ports would write them (``rounding`` single for ``fully_connected``; ``unit`` 0, the
+   engine's only bank; ``in_base``/``out_base`` shifted to the input's slot), then, once every
+   earlier descriptor of the input is done, ``start``; it waits for the engine's ``done`` and
+   goes on with the next descriptor (an owned op descriptor likewise waits before it starts its
+   vector unit);
+7. after the last one: the next input of the batch (1 cycle; the walk restarts at the first
+   descriptor, the record search goes on from where it was), or, after the last input, the
+   walker is done; when every walker is done, ``STATUS.NET_DONE``. ``RUN_CYCLES`` holds the
+   cycles from ``START`` to the last walker's last cycle, ``LAYERS_DONE`` the descriptors run
+   (layer and op descriptors, every input's), ``OUTPUTS_DONE`` the inputs whose last descriptor
+   ended.
+
+Stops. A check that fails (``NO_ACTIVATION_PLAN``, ``UNSUPPORTED_LAYER``, ``NO_LAYER_WEIGHTS``)
+stops the run when the walker that owns the descriptor is ready to start it (so the first
+failing descriptor in ``config.bin``'s order reports, whichever walker gets there first): every
+walker stops, ``ERROR_CODE``/``ERROR_OFFSET`` name the check and the descriptor's offset.
 
 Cost: :mod:`rtlgen.accel.schedule` counts the cycles of every state above from the two images,
-exactly (``RUN_CYCLES``, per descriptor and phase; its docstring has the formulas). In short, a
+exactly (``RUN_CYCLES``, per descriptor and phase; its docstring has the formulas;
+:func:`rtlgen.accel.schedule.batch_cycles` for several units and inputs). In short, a
 field of ``n`` bytes takes ``n + 1`` cycles, and a layer costs ``L`` sequencer cycles per weight
 word (the streamed copy, no remaps; about 3 per byte with remaps) against the engine's
 ``out_h*out_w*max(K, L, 3)/K`` per word: the copy takes as long as the engine for a fully

@@ -1,54 +1,14 @@
-"""The accelerator top: memories, configuration port, layer controller, compute units, epilogue.
+"""The accelerator top: the layer engines, the activation memory, the host ports or the AXI front end.
 
-Dataflow (output-stationary)
-----------------------------
-A layer runs on the unit named by its descriptor (:mod:`rtlgen.accel.descriptor`); the other
-units are idle with their multipliers' operands held. The controller walks::
+Two forms:
 
-    for co_base in 0, L, 2L, ... < out_c:        # one group of L output channels, one per lane
-      for oy, ox in the output:                   # one output pixel
-        for ky, kx, ci in the kernel:             # K = kh*kw*cin products, one per cycle
-          issue: activation byte x[oy*sh+ky-pt, ox*sw+kx-pl, ci] (padding -> z_x), broadcast
-                 to the unit's lanes; weight word (L weights + L selects) of (group, ky, kx, ci)
-
-A depthwise layer (descriptor field ``depthwise``; depth multiplier 1) runs one output channel
-at a time: ``for co in 0..out_c-1: for oy, ox: for ky, kx:`` issue the activation byte
-``x[.., .., co]`` and the weight word ``(co // L, ky, kx)``, whose lane ``co mod L`` holds the
-channel's weight (the weight memory holds the layer as a conv with one input channel, as
-``weights.bin`` does); only that lane's result is drained (one cycle per pixel), so a pixel takes
-``max(kh*kw, 3)`` cycles on one lane: ``cycles = out_c * out_h * out_w * max(kh*kw, 3)`` plus the
-fill and drain.
-
-Clock gating (``clock_gating``, the default; :mod:`rtlgen.accel.bank`): each multiplier's operand
-registers are clocked only in the cycles they are loaded, so the unselected multipliers of the
-active unit and every multiplier of an idle unit get no clock edge. It changes no output and no
-cycle count (tested); ``rtlgen gen accel --no-clock-gating`` builds the enabled-register form.
-
-Every cycle each lane of the active unit takes one product (lanes busy also on padding positions:
-the emulation runs the multiplier there too). On a pixel's last product the lanes copy their sums
-to result registers and start the next pixel at once; the epilogue drains the L results one per
-cycle (correction terms, bias, requantization, one int8 byte written to the activation memory).
-
-Pipeline: S0 address generation -> S1 memory data, operand encoding, operand registers -> S2
-multiply, accumulate -> epilogue E1 (parameter read, corrections) -> requantizer (4 stages) ->
-write.
-
-Cycle count per layer
----------------------
-``cycles = groups * out_h * out_w * max(K, L, 3) + L + 8`` with ``groups = ceil(out_c / L)`` and
-``K = kh*kw*cin``: a pixel's last product is held back until the epilogue has drained the previous
-pixel's L results to within 3 cycles (and no other last product is in flight), so a pixel takes
-``max(K, L, 3)`` cycles; the pipeline's fill and the last pixel's drain add ``L + 8`` (24 cycles
-with L = 16) when ``K >= L`` and the last group is full. The exact count for every geometry
-(a first pixel not held back, a partial last group, depthwise) is
-:func:`rtlgen.accel.schedule.engine_cycles`. Lane utilisation
-(products / (lanes x cycles)) = ``K / max(K, L, 3)`` times the fraction of lanes holding a real
-channel (``out_c / (groups*L)``). ResNet-8 with L = 16: every conv has K >= 16 (3x3: K = 27,
-144, 288, 576; 1x1 shortcuts: 16, 32) and out_c a multiple of 16, so the lanes are busy on all
-but the fill/drain cycles: measured on the default configuration (``benchmarks/bench_accel.py``),
-layer 0 takes 27,672 cycles for 27,648 products per lane (99.9%), the whole network 781,528
-cycles per image (7.8 ms at 100 MHz) for 781,312 products per lane (99.97% utilisation).
-``cycles`` and ``issued`` (products issued) are output ports for measurement.
+* with host ports (the default, and with a front end beside the engine): one layer engine
+  (:mod:`rtlgen.accel.engine`: its dataflow, pipeline and cycle count) holding every unit's
+  bank; a layer runs on the unit its descriptor names, the other units idle;
+* the device (a front end made with the engine's configuration, ``gen accel --axi``): one engine
+  per compute unit, each with its unit's bank and its own weight and parameter memories, run by
+  the sequencer's walkers (:mod:`rtlgen.accel.sequencer`) at the same time; one activation
+  memory with a read and a write port per engine and one for ``ACT_ADDR``/``ACT_DATA``.
 
 Host ports (synchronous to ``clk``; use them while ``busy`` is low)
 ------------------------------------------------------------------
@@ -63,10 +23,11 @@ beside these ports, and ``CTRL.START`` (refused until both images are accepted) 
 ``start`` of one layer. A front end made with the engine's configuration (``gen accel --axi``
 does) holds the on-chip sequencer (:mod:`rtlgen.accel.sequencer`) instead, and the top is then a
 device with no host ports: its inputs are the AXI ports, ``clk`` and ``rst``; ``busy``, ``done``,
-``cycles`` and ``issued`` stay as outputs. ``CTRL.START`` runs the sequencer, which drives the
-configuration port, the weight and parameter memories and ``start`` layer after layer;
-``ACT_ADDR``/``ACT_DATA`` reach the activation memory through the host port's path, as does the
-sequencer's vector unit (ADD, pool and PAD descriptors, :mod:`rtlgen.accel.vector`) while it runs.
+``cycles`` and ``issued`` stay as outputs (summed over the engines). ``CTRL.START`` runs the
+sequencer, whose walkers drive each engine's configuration port, weight and parameter memories
+and ``start``; a walker's vector unit (ADD, pool and PAD descriptors, :mod:`rtlgen.accel.vector`)
+uses its engine's activation-memory port while the engine is idle; ``ACT_ADDR``/``ACT_DATA``
+have a port of their own, so the host can place the next input of a batch while the units run.
 """
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     from rtlgen.paths import atomic_write_text
 
     kw = dict(limit=args.limit, start=args.start, workers=args.workers, optimize=not args.quick_build,
+              batch=args.batch, slots=args.slots,
               multipliers=args.multipliers,
               work_dir=Path(args.work_dir) if args.work_dir else None, keep_runs=args.keep_runs,
               # the bar redraws one line with carriage returns: on a terminal only, so that a log
@@ -70,5 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="simulate the multipliers as their gate-level netlists (default) or as table models of "
                         "those netlists (the same function, looked up: a faster simulation; the rest of the RTL "
                         "unchanged)")
+    p.add_argument("--batch", type=positive_int, default=None, metavar="N",
+                   help="whole-network device: inputs per START, the units working on consecutive inputs at once "
+                        "(default: all images of a worker, at most 16)")
+    p.add_argument("--slots", type=positive_int, default=None, metavar="S",
+                   help="whole-network device: activation slots, inputs in flight at once (default: as many as the "
+                        "activation memory holds)")
     p.add_argument("--json", metavar="FILE", help="also write the figures (pred and logits per image) as JSON")
     p.set_defaults(handler=_run)

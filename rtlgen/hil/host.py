@@ -110,6 +110,10 @@ class HilJob:
     #: weights.bin: when given, both images are first loaded into the device's front end, which
     #: must accept them (module docstring); None: the bitstream is only read by the host
     weights: Path | None = None
+    #: on a device that runs whole networks: inputs per START and activation slots
+    #: (:func:`rtlgen.hil.network.batch_shape`; None: its defaults)
+    batch: int | None = None
+    slots: int | None = None
 
     @classmethod
     def from_config_dir(cls, accel: Path, config_dir: Path, model: Path, images: Path, **kw: Any) -> "HilJob":
@@ -147,8 +151,15 @@ class HilReport:
     #: ``"layers"``: each MAC layer run through the engine's host ports, checked against the
     #: emulation; ``"network"``: the whole network on chip (:mod:`rtlgen.hil.network`)
     mode: str = "layers"
-    #: per image, ``RUN_CYCLES`` of its network run (``"network"`` mode)
+    #: per batch, ``RUN_CYCLES`` of its network run (``"network"`` mode)
     run_cycles: list[int] = field(default_factory=list)
+    #: ``"network"`` mode: the batches' ``RUN_CYCLES`` together (one batch: from its first input's
+    #: start to its last input's output), the compute units that ran at the same time, the inputs
+    #: per START and the activation slots
+    cycles_total: int = 0
+    units: int = 1
+    batch: int = 1
+    slots: int = 1
     #: ``"netlist"`` or ``"table"``: how the multipliers were simulated (HilJob.multipliers)
     multipliers: str = "netlist"
 
@@ -167,6 +178,10 @@ class HilReport:
         return (f"HIL: {self.images} images, {what}\n" + loaded +
                 f"  accuracy through the RTL: {acc}\n"
                 f"  cycles per image: {self.cycles_per_image:,.0f}\n"
+                + (f"  {self.units} compute unit{'s' if self.units > 1 else ''} at once, {self.batch} input"
+                   f"{'s' if self.batch > 1 else ''} per START in {self.slots} activation slot"
+                   f"{'s' if self.slots > 1 else ''}: {self.cycles_total:,} cycles in all (RUN_CYCLES)\n"
+                   if self.mode == "network" else "") +
                 f"  simulated cycles per second: {self.cycles_per_second:,.0f}\n"
                 f"  images per minute: {self.images_per_minute:.1f} "
                 f"({self.workers} simulator process{'es' if self.workers > 1 else ''}; emulation + RTL runs)\n"
@@ -263,7 +278,7 @@ def run_hil(job: HilJob) -> HilReport:
                 "start": job.start + lo, "limit": hi - lo, "result": str(run_dir / "result.json"),
                 "tables": str(tables_file),
                 "weights": None if job.weights is None else str(Path(job.weights).resolve()),
-                "mode": "network" if network else "layers"}
+                "mode": "network" if network else "layers", "batch": job.batch, "slots": job.slots}
         spec["progress"] = str(run_dir / "progress.json")
         spec_file = run_dir / "spec.json"
         atomic_write_text(spec_file, json.dumps(spec))
@@ -325,4 +340,7 @@ def run_hil(job: HilJob) -> HilReport:
                      build_reused=build.reused, layers=layers, pred=pred, workers=len(chunks),
                      logits=[v for r in results for v in r["logits"]], logits_source=results[0]["logits_source"],
                      device=results[0]["device"], mode="network" if network else "layers",
-                     run_cycles=[c for r in results for c in r.get("run_cycles", [])], multipliers=job.multipliers)
+                     run_cycles=[c for r in results for c in r.get("run_cycles", [])], multipliers=job.multipliers,
+                     cycles_total=sum(sum(r.get("run_cycles", [])) for r in results),
+                     units=results[0].get("units", 1), batch=results[0].get("batch", 1),
+                     slots=results[0].get("slots", 1))

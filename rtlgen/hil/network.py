@@ -13,11 +13,14 @@ transport's, so the same code drives a board):
    every tensor of the images from the same two images
    (:func:`rtlgen.emulate.from_bitstream.emulator_from_images`, the multipliers' tables
    tabulated from the accelerator's own netlists);
-3. per image: the int8 input is written where ``config.bin``'s activation-memory plan puts it,
-   ``CTRL.START``, ``STATUS`` polled until ``NET_DONE``, the network's output read back from the
-   plan's output region. No host between layers. A run the device stops (``ERROR``: an
-   unsupported layer, a layer without weights, no plan) is an error naming the hardware's code,
-   meaning and ``config.bin`` byte offset;
+3. per batch of images (:func:`batch_shape`: all of them, at most 16, by default): the int8
+   inputs are written where ``config.bin``'s activation-memory plan puts them, shifted by their
+   slot (as many slots as the activation memory holds), ``CTRL.START``, and as ``OUTPUTS_DONE``
+   counts each input done its output is read back from the plan's output region and the next
+   input written into the freed slot (``CTRL.POST``; :meth:`rtlgen.hil.driver.AccelDriver.run_batch`):
+   the compute units work on consecutive inputs at the same time. No host between layers. A run
+   the device stops (``ERROR``: an unsupported layer, a layer without weights, no plan) is an
+   error naming the hardware's code, meaning and ``config.bin`` byte offset;
 4. the output is compared with the emulation's tensor of the plan's output
    (:func:`rtlgen.bitstream.memplan.plan_activations`) byte for byte.
 
@@ -31,8 +34,9 @@ The first MAC layer whose buffer differs is named with the image, the position (
 expected and got (a wrong ADD, pool or PAD shows in the first layer after it; when every layer
 agrees, the difference is in an operator after the last layer or in the final read).
 
-Figures: ``RUN_CYCLES`` of each run (cycles from ``START`` to ``NET_DONE``: the whole network
-on chip, weight copies included), and the wall and CPU seconds of the device work.
+Figures: ``RUN_CYCLES`` of each batch (cycles from ``START`` to ``NET_DONE``: the whole network
+on chip for every input of the batch, weight copies included; a batch of one is one inference),
+and the wall and CPU seconds of the device work.
 """
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ import numpy as np
 from rtlgen.errors import BitstreamError, VerificationError
 from rtlgen.paths import atomic_write_text
 
-__all__ = ["run_network", "layer_outputs", "reset_device", "PERIOD_NS"]
+__all__ = ["run_network", "layer_outputs", "reset_device", "batch_shape", "PERIOD_NS"]
 
 #: Clock period of the simulated device, and how often ``STATUS`` is polled while a network runs.
 PERIOD_NS = 10
@@ -114,6 +118,22 @@ async def _locate(device: Any, bs: Any, weights_bin: bytes, x: bytes, graph: Any
     return None
 
 
+def batch_shape(images: int, span: int, activation_bytes: int, batch: int | None = None,
+                slots: int | None = None) -> tuple[int, int]:
+    """``(inputs per START, activation slots)``: ``batch`` (default: every image, at most 16) and
+    ``slots`` (default: as many plans of ``span`` bytes as the activation memory holds, at most
+    the batch and 16). Too many slots for the memory is a ConfigError."""
+    from rtlgen.accel.sequencer import MAX_SLOTS
+    from rtlgen.errors import ConfigError
+
+    batch = max(1, min(images, 16) if batch is None else batch)
+    fit = max(1, activation_bytes // max(span, 1))
+    if slots is not None and slots > fit:
+        raise ConfigError(f"{slots} activation slots of {span:,} bytes (the plan) do not fit the accelerator's "
+                          f"{activation_bytes:,}-byte activation memory; expected at most {fit}")
+    return batch, max(1, min(batch, MAX_SLOTS, fit if slots is None else slots))
+
+
 async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dict[str, Any]:
     """The loop of the module docstring inside the simulator; returns the figures (the keys of
     :func:`rtlgen.hil.simside.simulate`'s result). ``device``: an
@@ -166,28 +186,32 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
     progress = Path(spec["progress"]) if spec.get("progress") else None
     logits = np.zeros_like(expected)
     run_cycles: list[int] = []
+    batch, slots = batch_shape(len(xq), bs.activation_span, int(manifest["config"]["activation_bytes"]),
+                               spec.get("batch"), spec.get("slots"))
     t_dev, c_dev = time.perf_counter(), time.process_time()
-    for n in range(len(xq)):
-        image = int(spec["start"]) + n
-        xb = np.ascontiguousarray(xq[n]).astype(np.int8).tobytes()
-        await device.write_input(config_bin, xb)
-        res = await device.run(poll_cycles=POLL_CYCLES)
+    for lo in range(0, len(xq), batch):
+        xbs = [np.ascontiguousarray(xq[n]).astype(np.int8).tobytes() for n in range(lo, min(lo + batch, len(xq)))]
+        res, outs = await device.run_batch(config_bin, xbs, slots=slots, poll_cycles=POLL_CYCLES)
         if not res.done:
-            raise BitstreamError(f"the accelerator {res.describe()}, on image {image}", file=str(spec["bitstream"]))
-        got = np.frombuffer(await device.read_output(config_bin), dtype=np.int8)
+            raise BitstreamError(f"the accelerator {res.describe()}, on images {int(spec['start']) + lo}.."
+                                 f"{int(spec['start']) + lo + len(xbs) - 1} (one batch)", file=str(spec["bitstream"]))
         run_cycles.append(int(res.cycles))
-        if not np.array_equal(got, expected[n]):
-            where = await _locate(device, bs, weights_bin, xb, graph, vals, n, image)
-            pos, e, g, count = _first_difference(got, expected[n])
-            raise VerificationError(
-                f"image {image}: the network output read from the device differs from the emulation at index {pos[0]}: "
-                f"expected {e}, got {g} ({count} of {got.size} bytes differ); "
-                + (f"first differing layer: {where}" if where else
-                   "every layer's output, read back on its own, agrees (the difference is in an operator after the "
-                   "last MAC layer or in the final read)"))
-        logits[n] = got
+        for k, out in enumerate(outs):
+            n = lo + k
+            image = int(spec["start"]) + n
+            got = np.frombuffer(out, dtype=np.int8)
+            if not np.array_equal(got, expected[n]):
+                where = await _locate(device, bs, weights_bin, xbs[k], graph, vals, n, image)
+                pos, e, g, count = _first_difference(got, expected[n])
+                raise VerificationError(
+                    f"image {image}: the network output read from the device differs from the emulation at index "
+                    f"{pos[0]}: expected {e}, got {g} ({count} of {got.size} bytes differ); "
+                    + (f"first differing layer: {where}" if where else
+                       "every layer's output, read back on its own, agrees (the difference is in an operator after "
+                       "the last MAC layer or in the final read)"))
+            logits[n] = got
         if progress is not None:
-            atomic_write_text(progress, json.dumps([n + 1, len(xq)]))
+            atomic_write_text(progress, json.dumps([lo + len(xbs), len(xq)]))
     t_sim, c_sim = time.perf_counter() - t_dev, time.process_time() - c_dev
     return {"images": int(len(xq)), "pred": [int(p) for p in np.argmax(logits, axis=1)],
             "logits": np.asarray(logits, dtype=np.int64).tolist(),
@@ -197,4 +221,5 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
             "setup_seconds": t_setup, "loop_seconds": t_emu + t_sim, "loop_cpu_seconds": time.process_time() - c1,
             "sim_cpu_seconds": c_sim, "labels": None if y is None else [int(v) for v in y],
             "cycles": int(sum(run_cycles)), "run_cycles": run_cycles, "sim_seconds": t_sim,
+            "units": len(manifest["units"]), "batch": batch, "slots": slots,
             "emulation_seconds": t_emu, "layers": []}

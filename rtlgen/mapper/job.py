@@ -202,9 +202,9 @@ def run_map_job(job: MapJob) -> MapReport:
         return planned
 
     def device_cycles(config_bin: bytes, weights_bin: bytes) -> int:
-        from rtlgen.accel.schedule import network_cycles
+        from rtlgen.accel.schedule import batch_cycles
 
-        return network_cycles(config_bin, weights_bin, config).total
+        return batch_cycles(config_bin, weights_bin, config).total
 
     return map_network(layers, candidates, n_units=config.units, slots_per_unit=config.multipliers,
                        search_accuracy=search_model, test_accuracy=test_model, energy=energy,

@@ -295,3 +295,115 @@ def test_run_cycles_are_the_schedule_models(device_run) -> None:
                 assert run["done"] and run["status"]["NET_DONE"], (i, run["describe"])
             else:
                 assert not run["done"] and (ErrorCode(run["code"]), run["offset"]) == model.stop, (i, run["describe"])
+
+
+# --- concurrent units ---------------------------------------------------------------------------
+#: Every unit carries the same bank, so any unit can run any layer: the tests move layers between
+#: units freely. 2**17 bytes of activations: two slots of ResNet-8's 52,224-byte plan.
+def _units_config(units: int) -> AccelConfig:
+    return replace(CONFIG, units=units, activation_bytes=1 << 17, unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),) * units,
+                   name=f"seq_test_{units}u")
+
+
+def _on_units(im, unit_of):
+    """The images with layer descriptor j (config.bin's layer order) on unit ``unit_of(j)``."""
+    layers = tuple(replace(layer, unit=unit_of(j)) for j, layer in enumerate(im.config.layers))
+    return replace(im, config=replace(im.config, layers=layers))
+
+
+@pytest.fixture(scope="module", params=[2, 4], ids=lambda u: f"{u}units")
+def concurrent_run(request, evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
+    """Networks on a device with 2 or 4 units, their layers spread over the units, each as one
+    batch (several inputs in one START): per case (name, config, images, net, expected, report)."""
+    from rtlgen.accel.seqsim import SequencerSim
+
+    units = request.param
+    config = _units_config(units)
+    tmp = tmp_path_factory.mktemp(f"seq{units}")
+    lib = build_library(evoapprox_dir, tmp / "lib", names=("mul8u_1JJQ", "mul8u_DG8"))
+    resolve = lambda name: (lib.table(name), lib.get(name).signed)  # noqa: E731
+    rng = np.random.default_rng(12)
+    resnet8 = load_tflite(shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite")
+    cifar = np.load(shared_data / "cifar10" / "cifar10_test_first1017.npz")["x"][:3]
+    dscnn = load_tflite(shared_data / "mlperf_tiny_kws" / "kws_ref_model.tflite")
+    kws = np.load(shared_data / "mlperf_tiny_kws" / "kws01_test1000.npz")["x"][:3]
+    chain = load_tflite(conv_chain(tmp / "chain.tflite"))
+    first_half = lambda j: 0 if j < 4 else units - 1          # noqa: E731 - ResNet-8: layers 0-3 on unit 0
+    spread = lambda j: j % units                               # noqa: E731
+    cases = [
+        # (name, graph, assignment, unit of layer j, inputs, slots)
+        ("resnet8 split, one input", resnet8, RESNET8_ASSIGNMENT, first_half, quantize_input(resnet8, cifar[:1]), None),
+        ("resnet8 split, 2 inputs in 2 slots", resnet8, RESNET8_ASSIGNMENT, first_half,
+         quantize_input(resnet8, cifar[:2]), 2),
+        ("dscnn spread, 3 inputs in 3 slots", dscnn, DSCNN_ASSIGNMENT, spread, quantize_input(dscnn, kws), 3),
+        ("chain spread, 4 inputs in 4 slots", chain, CHAIN_ASSIGNMENT, spread, rng.integers(-128, 128, (4, 6, 6, 3)), 4),
+        # fewer slots than inputs: the host places each further input after reading an output
+        ("resnet8 split, 3 inputs in 2 slots", resnet8, RESNET8_ASSIGNMENT, first_half,
+         quantize_input(resnet8, cifar), 2),
+        ("chain spread, 3 inputs in 1 slot", chain, CHAIN_ASSIGNMENT, spread, rng.integers(-128, 128, (3, 6, 6, 3)), 1),
+    ]
+    out, nets = [], []
+    for name, graph, assignment, unit_of, x, slots in cases:
+        im = _on_units(build_images(graph, config, lib, parse_assignment(assignment, name)), unit_of)
+        files = im.files()
+        xs = [xx.tobytes() for xx in np.asarray(x).astype(np.int8)]
+        nets.append((files["config.bin"], files["weights.bin"], xs) if slots is None else
+                    (files["config.bin"], files["weights.bin"], xs, slots))
+        want = emulator_from_images(graph, bsm.decode(files["config.bin"]), im.weights, resolve).run(
+            np.asarray(x).astype(np.int8)).logits.reshape(len(x), -1)
+        out.append((name, slots, im, nets[-1], want))
+    report = SequencerSim(config, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=2000)
+    return config, [(*case, got) for case, got in zip(out, report["networks"], strict=True)]
+
+
+def _outputs(run, slots) -> list[np.ndarray]:
+    if slots is None:
+        return [np.frombuffer(bytes.fromhex(run["output"]), np.int8)]
+    return [np.frombuffer(bytes.fromhex(o), np.int8) for o in run["outputs"]]
+
+
+def test_concurrent_units_give_the_emulations_outputs(concurrent_run) -> None:
+    """Layers spread over 2 or 4 units that run at the same time, consecutive inputs in flight
+    together: every output equals the emulation's, byte for byte, as one input at a time does."""
+    config, cases = concurrent_run
+    for name, slots, im, _net, want, got in cases:
+        assert got["config"]["accepted"] and got["weights"]["accepted"], (name, got["config"], got["weights"])
+        units_used = {layer.unit for layer in im.config.layers}
+        assert len(units_used) > 1, (name, units_used)
+        outs = [o for run in got["runs"] for o in _outputs(run, slots)]
+        assert all(run["done"] for run in got["runs"]), (name, [run["describe"] for run in got["runs"]])
+        assert len(outs) == len(want), name
+        for n, (o, w) in enumerate(zip(outs, want)):
+            diff = first_difference(o, w)
+            assert not diff, f"{name}, input {n}: {diff}"
+
+
+def test_concurrent_run_cycles_are_the_schedule_models(concurrent_run) -> None:
+    """RUN_CYCLES of a batch with a slot per input equals rtlgen.accel.schedule.batch_cycles to
+    the cycle (and LAYERS_DONE every descriptor of every input); with fewer slots than inputs the
+    host places inputs as it reads outputs, and the model (a host that does so at once) is a
+    lower bound."""
+    from rtlgen.accel.schedule import batch_cycles
+
+    config, cases = concurrent_run
+    for name, slots, im, net, _want, got in cases:
+        batch = len(net[2])
+        for run in got["runs"]:
+            model = batch_cycles(net[0], net[1], config, batch=batch if slots else 1, slots=slots)
+            n_desc = len(im.config.descriptors())
+            assert run["layers"] == n_desc * model.batch, (name, run["layers"])
+            if slots is None or slots >= batch:
+                assert run["cycles"] == model.total, (
+                    f"{name}: RUN_CYCLES {run['cycles']:,}, model {model.total:,} ({model.total - run['cycles']:+,})")
+            else:
+                assert model.total <= run["cycles"], (name, model.total, run["cycles"])
+
+
+def test_a_split_resnet8_overlaps_consecutive_inputs(concurrent_run) -> None:
+    """ResNet-8 with its first layers on one unit and the rest on another: two inputs together
+    take clearly less than two one after another (the device's RUN_CYCLES)."""
+    config, cases = concurrent_run
+    one = next(got["runs"][0]["cycles"] for name, *_, got in cases if name == "resnet8 split, one input")
+    two = next(got["runs"][0]["cycles"] for name, *_, got in cases if name == "resnet8 split, 2 inputs in 2 slots")
+    print(f"{config.units} units: ResNet-8 split, 1 input {one:,} cycles, 2 inputs {two:,} ({two / (2 * one):.2f}x)")
+    assert two < 0.8 * 2 * one, (one, two)
