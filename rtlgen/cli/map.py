@@ -16,7 +16,8 @@ def _run(args: argparse.Namespace) -> int:
     job = MapJob(model=Path(args.model), images=Path(args.images), accel=Path(args.accel), lib=Path(args.lib),
                  out=Path(args.out), search=args.search, test=args.test,
                  settings=SearchSettings(generations=args.generations, pop_size=args.pop, seed=args.seed,
-                                         max_accuracy_loss=args.max_loss),
+                                         max_accuracy_loss=args.max_loss,
+                                         objectives=("quality", "energy") + (("throughput",) if args.throughput else ())),
                  granularity=args.granularity, split_levels=args.split_levels, encoding=args.encoding,
                  candidates=tuple(args.candidates or ()), scheduler=args.scheduler, workers=args.workers,
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
@@ -68,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", choices=tuple(QUALITY_OBJECTIVES), default="accuracy",
                    help="quality objective: top-1 accuracy (labels), top-1 agreement with the exact model (no "
                         "labels), or reconstruction error relative to the exact model's (autoencoders)")
+    p.add_argument("--throughput", action="store_true",
+                   help="a third objective: cycles per inference of the accelerator with concurrent units "
+                        "(rtlgen/mapper/throughput.py); every front row carries the cycles either way")
     p.add_argument("--granularity", choices=GRANULARITIES, default="filter",
                    help="how a layer is split between its unit's multipliers")
     p.add_argument("--split-levels", type=positive_int, default=8, metavar="K", help="split resolution (fractions of 1/K)")

@@ -37,6 +37,9 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
     [search]
     encoding = "auto"           # auto (per layer: signmag where it fits, else offset), signmag, raw, offset
     quality = "accuracy"        # accuracy (labels), agreement (with the exact model), reconstruction
+    objectives = ["quality", "energy"]  # add "throughput": cycles per inference of the accelerator
+                                # with concurrent units (rtlgen.mapper.throughput); the quality may
+                                # also go by its name (here "accuracy")
     granularity = "filter"      # layer, filter, kernel
     weight_tuning = "none"      # none, uniform (ALWANN), histogram (the search images' activations)
     candidates = []             # catalog names or patterns ("mul8u_roup_*": rtlgen.library.catalog);
@@ -122,6 +125,8 @@ class FlowConfig:
     pdk: str = "sky130hd"
     pdk_dirs: tuple[Path, ...] = ()
     prefix_cache_mb: int = 512
+    #: what the search minimises (rtlgen.mapper.search.SearchSettings.objectives)
+    objectives: tuple[str, ...] = ("quality", "energy")
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -183,6 +188,30 @@ def _split(sec: _Section, key: str, default: str) -> str:
     if len(parts) != 2 or not all(p == "" or p.isdigit() for p in parts):
         raise sec.fail(key, f"expected START:STOP (e.g. 0:200), got {v!r}")
     return v
+
+
+def _objectives(sec: _Section, quality: str) -> tuple[str, ...]:
+    """``search.objectives`` as the search's tuple (:data:`rtlgen.mapper.search.OBJECTIVES`
+    order): quality and energy always, throughput when listed; the quality may go by its
+    objective's name (``search.quality``)."""
+    from rtlgen.mapper.search import OBJECTIVES
+
+    names = sec.str_list("objectives", ("quality", "energy"))
+    valid = ("quality", quality, "energy", "throughput")
+    seen: list[str] = []
+    for i, n in enumerate(names):
+        if n not in valid:
+            raise sec.fail(f"objectives[{i}]", f"{n!r} is not one of quality (or {quality!r}, the search.quality), "
+                                               "energy, throughput")
+        n = "quality" if n == quality else n
+        if n in seen:
+            raise sec.fail(f"objectives[{i}]", f"{names[i]!r} is listed twice")
+        seen.append(n)
+    missing = [n for n in ("quality", "energy") if n not in seen]
+    if missing:
+        raise sec.fail("objectives", f"must include quality and energy; {' and '.join(missing)} missing "
+                                     f"(got {list(names)})")
+    return tuple(n for n in OBJECTIVES if n in seen)
 
 
 def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
@@ -261,8 +290,10 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         pdk_dirs.append(p)
 
     s = _Section(data.get("search", {}), "search", file,
-                 {"encoding", "quality", "granularity", "weight_tuning", "candidates", "generations", "population", "seed", "workers",
-                  "prefix_cache_mb", "split_levels", "energy_vectors", "layerwise_baseline"})
+                 {"encoding", "quality", "objectives", "granularity", "weight_tuning", "candidates", "generations",
+                  "population", "seed", "workers", "prefix_cache_mb", "split_levels", "energy_vectors",
+                  "layerwise_baseline"})
+    quality = s.get("quality", str, "accuracy", choices=tuple(QUALITY_OBJECTIVES))
     sel = _Section(data.get("select", {}), "select", file, {"max_loss"})
     losses = sel.get("max_loss", list, [0.006, 0.02])
     for i, v in enumerate(losses):
@@ -275,7 +306,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         verify_simulator=verify_sim,
         families=tuple(fams), accel=accel,
         encoding=s.get("encoding", str, AUTO_ENCODING, choices=ENCODING_CHOICES),
-        quality=s.get("quality", str, "accuracy", choices=tuple(QUALITY_OBJECTIVES)),
+        quality=quality, objectives=_objectives(s, quality),
         granularity=s.get("granularity", str, "filter", choices=GRANULARITIES),
         weight_tuning=s.get("weight_tuning", str, "none", choices=WEIGHT_TUNINGS),
         candidates=s.str_list("candidates"),

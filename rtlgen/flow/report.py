@@ -9,7 +9,11 @@ multiplication with the layer's operand statistics, split by multiplier), and ea
 point's schedule on the device: the cycles of one inference from ``START`` to ``NET_DONE`` as
 :func:`rtlgen.accel.schedule.network_cycles` counts them from the point's ``config.bin`` and
 ``weights.bin``, drawn as a Gantt chart of the sequencer's own work (fields, weight copy,
-parameters), each unit's engine runs and the vector unit's ops.
+parameters), each unit's engine runs and the vector unit's ops. Where the mapper ran its cycle
+model (:mod:`rtlgen.mapper.throughput`: the accelerator with concurrent units), each selected
+point's modelled cycles per inference and latency, and a Gantt chart of two consecutive inputs
+under that model (``points/NN/schedule.json``); with three objectives (quality, energy,
+throughput) also the front's three pairwise projections, the selected points circled.
 """
 from __future__ import annotations
 
@@ -158,6 +162,26 @@ def _schedule_lines(tag: str, cycles: Any, spent: dict[str, int]) -> list[str]:
             f"![schedule {tag}](schedule_{tag}.png)", ""]
 
 
+def _model_lines(tag: str, point: dict[str, Any], out: Path) -> tuple[list[str], list[str]]:
+    """The report's lines on a point's schedule under the mapper's cycle model, and the figures
+    drawn for it (none when the mapper wrote no ``schedule.json``: an older run)."""
+    path = point.get("schedule")
+    if not path or not Path(path).is_file():
+        return [], []
+    from rtlgen.mapper.figures import schedule_gantt
+
+    doc = json.loads(Path(path).read_text())
+    png = f"concurrent_{tag}.png"
+    schedule_gantt(out / png, tag, doc)
+    busy = ", ".join(f"unit {u} {b:,}" for u, b in enumerate(doc["busy"]))
+    return [f"Cycle model of the accelerator with concurrent units (`rtlgen.mapper.throughput`, the mapper's "
+            f"throughput objective): {doc['cycles_per_inference']:,} cycles per inference in steady state (the "
+            f"busiest unit; busy cycles per input: {busy}), latency {doc['latency_cycles']:,} cycles for one "
+            "input. The steady state is a bound: it holds when each unit runs one contiguous stretch of the "
+            "layers. The chart shows two consecutive inputs under the model's event rules.", "",
+            f"![concurrent schedule {tag}]({png})", ""], [png]
+
+
 def _error_plot(path: Path, libdir: str, names: Sequence[str]) -> list[dict[str, Any]]:
     from rtlgen.library.catalog import Catalog
     from rtlgen.netlist.table import exact_table
@@ -286,6 +310,13 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
     ref = (front_doc["reference_search_accuracy"], front_doc["reference_test_accuracy"])
     _pareto_plot(out / "pareto.png", front_doc["front"], uniform, points, ref)
     figs = ["pareto.png"]
+    objectives = summary.get("objectives", ["quality", "energy"])
+    if "throughput" in objectives:
+        from rtlgen.mapper.figures import front_projections
+
+        front_projections(out / "pareto_projections.png", front_doc["front"], quality=summary.get("quality", "accuracy"),
+                          marked=[p for p in points if p.get("cycles_per_inference") is not None])
+        figs.append("pareto_projections.png")
     schedules: dict[str, tuple[Any, dict[str, int]]] = {}
     for p in points:
         _assignment_plot(out / f"assignment_{p['tag']}.png", p)
@@ -314,11 +345,15 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
              f"- Search: NSGA-II, population {cfg.population}, {cfg.generations} generations, seed {cfg.seed} "
              f"({summary.get('evaluations', '?')} evaluations).",
              f"- Quality objective: {summary.get('quality', 'accuracy')}; exact reference: search {_pct(ref[0])}, "
-             f"test {_pct(ref[1])}.", "",
+             f"test {_pct(ref[1])}.",
+             "- Objectives (all minimised): " + ", ".join(
+                 {"quality": f"{summary.get('quality', 'accuracy')} loss", "energy": "relative multiplication energy",
+                  "throughput": "cycles per inference with concurrent units (`rtlgen.mapper.throughput`)"}.get(o, o)
+                 for o in objectives) + ".", "",
              "## Selected points", "",
              "| point | loss bound | energy saving | search loss [CI] | test loss [CI] | test accuracy | bitstream | "
-             "HIL images | HIL accuracy | RTL = emulation | cycles/image |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "HIL images | HIL accuracy | RTL = emulation | cycles/image | model cycles/inference |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by_id = {r["id"]: r for r in front_doc["front"]}  # the front rows carry the loss intervals
     for p in points:
         h = p.get("hil")
@@ -329,8 +364,12 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
             f"{_loss_ci(by_id.get(p['id'], p), 'test')} | {_pct(p['test_accuracy'])} | `{bs_rel}` | "
             f"{h['images'] if h else 'skipped'} | {_pct(h['accuracy']) if h else '-'} | "
             f"{('yes, bit for bit' if h['agree'] else 'NO') if h else '-'} | "
-            f"{format(h['cycles_per_image'], ',.0f') if h else '-'} |")
+            f"{format(h['cycles_per_image'], ',.0f') if h else '-'} | "
+            f"{format(p['cycles_per_inference'], ',') if p.get('cycles_per_inference') is not None else '-'} |")
     lines += ["", "![Pareto front](pareto.png)", ""]
+    if "pareto_projections.png" in figs:
+        lines += ["The front in its three objectives, projected pairwise (colour: the third objective; "
+                  "selected points circled):", "", "![front projections](pareto_projections.png)", ""]
     lines += _selection_lines(summary)
     for p in points:
         units = "; ".join(f"unit {u}: {', '.join(b)}" for u, b in enumerate(p["mapping"]["units"]))
@@ -352,6 +391,9 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
             lines.append("")
         lines += [f"![assignment {p['tag']}](assignment_{p['tag']}.png)", ""]
         lines += _schedule_lines(p["tag"], *schedules.get(p["tag"], (None, {})))
+        model_lines, model_figs = _model_lines(p["tag"], p, out)
+        lines += model_lines
+        figs += model_figs
     lines += ["## Candidate multipliers", "",
               "| multiplier | MAE | WCE | mean error | error prob. | cells | area um^2 | delay ns | energy pJ |",
               "|---|---|---|---|---|---|---|---|---|"]

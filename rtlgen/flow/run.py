@@ -147,6 +147,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                      "generations": cfg.generations, "population": cfg.population, "seed": cfg.seed,
                      "split_levels": cfg.split_levels, "energy_vectors": cfg.energy_vectors,
                      "layerwise_baseline": cfg.layerwise_baseline, "pdk": cfg.pdk}
+    if cfg.objectives != ("quality", "energy"):     # the default stays out: cached searches stay valid
+        search_params["objectives"] = list(cfg.objectives)
     sr, k_search = step("search", search_params, [m["model"], m["images"], cfg.accel], [k_lib, k_model],
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,

@@ -120,14 +120,17 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                 encoding: str, granularity: str, weight_tuning: str, candidates: Sequence[str], generations: int, population: int,
                 seed: int, workers: int, split_levels: int, energy_vectors: int, layerwise_baseline: bool,
                 quality: str = "accuracy", progress: bool = True, pdk: str = "sky130hd",
-                pdk_dirs: Sequence[str] = (), prefix_cache_mb: int | None = None) -> dict[str, Any]:
-    """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams."""
+                pdk_dirs: Sequence[str] = (), prefix_cache_mb: int | None = None,
+                objectives: Sequence[str] = ("quality", "energy")) -> dict[str, Any]:
+    """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams;
+    ``objectives``: :attr:`rtlgen.mapper.search.SearchSettings.objectives`."""
     from rtlgen.mapper.job import MapJob, run_map_job
     from rtlgen.mapper.search import SearchSettings
 
     job = MapJob(model=Path(model), images=Path(images), accel=Path(accel), lib=Path(libdir), out=Path(out_dir),
                  search=search, test=test,
-                 settings=SearchSettings(generations=generations, pop_size=population, seed=seed),
+                 settings=SearchSettings(generations=generations, pop_size=population, seed=seed,
+                                         objectives=tuple(objectives)),
                  granularity=granularity, split_levels=split_levels, encoding=encoding,
                  weight_tuning=weight_tuning, candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
                  energy_vectors=energy_vectors, quality=quality, progress=progress, pdk=pdk, pdk_dirs=tuple(pdk_dirs),
@@ -139,7 +142,7 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
 
 def select_step(map_dir: str, max_loss: Sequence[float]) -> dict[str, Any]:
     """Per loss bound, the front point of least energy within that search-accuracy loss (ties:
-    higher accuracy); the same point chosen twice is listed once. Points are tagged ``selK``
+    higher accuracy, then fewer cycles per inference); the same point chosen twice is listed once. Points are tagged ``selK``
     after the first bound ``max_loss[K]`` that chose them, so ``sel0`` (the tightest bound's
     point) has a stable name."""
     doc = json.loads((Path(map_dir) / "front.json").read_text())
@@ -151,12 +154,16 @@ def select_step(map_dir: str, max_loss: Sequence[float]) -> dict[str, Any]:
         ok = [(i, r) for i, r in enumerate(front) if r["search_loss"] <= loss + 1e-12]
         if not ok:
             continue
-        i, r = min(ok, key=lambda t: (t[1]["energy"], -t[1]["search_accuracy"]))
+        # ties: the higher accuracy, then the fewer modelled cycles per inference
+        i, r = min(ok, key=lambda t: (t[1]["energy"], -t[1]["search_accuracy"],
+                                      t[1].get("cycles_per_inference") or 0))
         entry = picked.setdefault(r["id"], {
             "tag": f"sel{k}", "front_index": i, "id": r["id"], "loss_bounds": [],
             "energy": r["energy"], "energy_saving": r["energy_saving"],
             "search_accuracy": r["search_accuracy"], "test_accuracy": r["test_accuracy"],
             "search_loss": r["search_loss"], "test_loss": r["test_loss"],
+            "cycles_per_inference": r.get("cycles_per_inference"), "latency_cycles": r.get("latency_cycles"),
+            "schedule": str(Path(map_dir) / r["schedule"]) if r.get("schedule") else None,
             "bitstream": str(Path(map_dir) / r["bitstream"]),
             "accel_toml": str(Path(map_dir) / Path(r["bitstream"]).parent / "accel.toml"),
             "mapping": r["mapping"]})

@@ -10,8 +10,11 @@
 * every front point and baseline on the held-out test split;
 
 and writes ``front.csv``/``front.json`` (the Pareto front of the full search with search and
-test accuracy and relative energy), ``baselines.csv``, ``summary.json`` (the energy saving
-reached within given accuracy losses), ``pareto.png``, and for each point of the front
+test accuracy and relative energy; with ``cycles``, a :class:`~rtlgen.mapper.throughput.CycleSpec`,
+also every row's ``cycles_per_inference`` and ``latency_cycles`` from
+:mod:`rtlgen.mapper.throughput`, in both modes), ``baselines.csv``, ``summary.json`` (the energy
+saving reached within given accuracy losses), ``pareto.png`` (with three objectives also
+``pareto_projections.png``: the front's three pairwise projections), and for each point of the front
 ``points/NN/config.bin`` (the configuration bitstream; with ``accel_hash`` a callable, also
 ``points/NN/accel.toml``, the accelerator configuration carrying the point's multiplier banks, whose
 hash the bitstream records), ``points/NN/assignment.json`` (the
@@ -21,7 +24,8 @@ with the accuracies in ``front.json``; they must equal what the search measured.
 (:class:`DeviceImages`), each point also gets ``points/NN/weights.bin`` and its ``config.bin``
 carries the activation-memory plan: the pair the accelerator loads and runs (``rtlgen hil
 --config points/NN``), as ``rtlgen bitstream build`` writes it; the row's ``device`` says whether
-the plan fitted.
+the plan fitted. With ``cycles``, ``points/NN/schedule.json``: the cycle model's schedule of two
+consecutive inputs (:meth:`rtlgen.mapper.throughput.CycleModel.schedule`).
 All files are written atomically, each front point's folder whole (staged, then renamed); each
 search resumes from its checkpoint when re-run.
 """
@@ -46,6 +50,7 @@ from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, ac
 from rtlgen.mapper.search import EvaluatedPoint, SearchResult, SearchSettings, _EvaluationLog, pareto_front, run_search
 from rtlgen.mapper.space import Candidate, Granularity, LayerInfo, SearchSpace
 from rtlgen.mapper.stats import CONFIDENCE, select_points, verdict
+from rtlgen.mapper.throughput import CycleModel, CycleSpec
 
 __all__ = ["DeviceImages", "EmulationResult", "MapReport", "map_network", "evaluate_assignments", "DEFAULT_LOSSES"]
 
@@ -129,7 +134,19 @@ def _row(p: EvaluatedPoint, space: SearchSpace, test: dict[str, float], ref_s: f
             "search_loss": ref_s - p.accuracy, "test_loss": None if t is None else ref_t - t,
             "search_ci": cis[0], "test_ci": cis[1],
             "energy": p.energy, "energy_saving": 1.0 - p.energy, "generation": p.generation,
+            "cycles_per_inference": p.cycles, "latency_cycles": p.latency,
             "x": list(p.x), "mapping": _describe(space, p.x)}
+
+
+def _schedule_json(model: CycleModel, x: Sequence[int]) -> str:
+    """The cycle model's schedule of two consecutive inputs of point ``x`` (``points/NN/schedule.json``)."""
+    m = model.space.decode(np.asarray(x))
+    c = model.evaluate(m)
+    return json.dumps({"model": "rtlgen.mapper.throughput", "units": model.n_units, "header": model.header,
+                       "cycles_per_inference": c.per_inference, "latency_cycles": c.latency, "busy": list(c.busy),
+                       "bars": [{"input": b.input, "position": b.position, "key": b.key, "unit": b.unit,
+                                 "phase": b.phase, "start": b.start, "end": b.end}
+                                for b in model.schedule(m, inputs=2)]}) + "\n"
 
 
 def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -219,7 +236,7 @@ class DeviceImages:
 def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSpace, folder: Path, encoding: str,
                  accel_hash: str | bytes | Callable[[list[list[str]]], tuple[str, str | None]],
                  emulate: Callable[[bsmod.Bitstream], EmulationResult] | None, model_hash: str = "",
-                 device: DeviceImages | None = None) -> None:
+                 device: DeviceImages | None = None, cycles: CycleModel | None = None) -> None:
     """Front point ``i``'s files in ``folder``: accel.toml (when ``accel_hash`` makes one per
     point), config.bin, assignment.json and, with ``emulate``, emulation.npz, which must
     reproduce the accuracies the search measured (VerificationError otherwise). With ``device``,
@@ -247,6 +264,8 @@ def _write_point(i: int, p: EvaluatedPoint, row: dict[str, Any], space: SearchSp
     if planned and device.cycles is not None:
         row["device_cycles"] = device.cycles(data, device.weights)
     atomic_write_bytes(folder / "config.bin", data)
+    if cycles is not None:
+        atomic_write_text(folder / "schedule.json", _schedule_json(cycles, p.x))
     decoded = bsmod.decode(data, expect_accel=point_hash)
     assignment = bsmod.to_assignment(decoded, default_encoding=encoding)
     atomic_write_text(folder / "assignment.json", json.dumps(assignment, indent=1) + "\n")
@@ -274,9 +293,15 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 weight_tuning: str = "none",
                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
-                progress: bool = True, model_hash: str = "", device: DeviceImages | None = None) -> MapReport:
+                progress: bool = True, model_hash: str = "", device: DeviceImages | None = None,
+                cycles: CycleSpec | None = None) -> MapReport:
     """The whole mapping job (module docstring) into ``out_dir``. ``model_hash``: the model's weights hash (:func:`rtlgen.emulate.from_bitstream.model_weights`),
-    recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``."""
+    recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``.
+    ``cycles``: the accelerator's lanes and the network's op descriptors for the cycle model
+    (:mod:`rtlgen.mapper.throughput`), required when ``settings.objectives`` has
+    ``"throughput"``; both searches (layer-wise and split) then have three objectives."""
+    if settings.throughput and cycles is None:
+        raise ValueError("the throughput objective needs the cycle model's inputs (cycles=CycleSpec(lanes, ops))")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # "auto": each layer carries its own encoding (rtlgen.emulate.encoding.layer_encodings); the
@@ -287,6 +312,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity=granularity,
                         split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning)
     table = EnergyTable(space, energy)
+    model = None if cycles is None else cycles.model(space)
     atomic_write_text(out / "energy_per_mult.json", json.dumps(
         {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
          "energy": table.values.tolist(), "macs": [l.macs for l in space.layers]}, indent=1) + "\n")
@@ -294,8 +320,11 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     uni_points = [space.uniform_point(c) for c in range(len(space.candidates))]
     uni = {space.canonical(space.decode(x)): space.assignment(space.decode(x)) for x in uni_points}
     uni_search, uni_out = evaluate_assignments(search_accuracy, uni, out / "baselines_search.jsonl", executor_factory())
-    uni_eval = [EvaluatedPoint(tuple(int(v) for v in x), k, uni_search[k], table.uniform(c), 0)
-                for c, (x, k) in enumerate(zip(uni_points, uni))]
+    uni_cycles = [None if model is None else model.evaluate(space.decode(x)) for x in uni_points]
+    uni_eval = [EvaluatedPoint(tuple(int(v) for v in x), k, uni_search[k], table.uniform(c), 0,
+                               None if cy is None else cy.per_inference, None if cy is None else cy.latency)
+                for c, (x, k, cy) in enumerate(zip(uni_points, uni, uni_cycles))]
+    # every uniform design runs on unit 0 (one placement, one cycle count): the 2-D front seeds
     uni_front = [c for c, p in enumerate(uni_eval) if p in pareto_front(uni_eval)]
     lw_result = None
     seeds = [space.uniform_point(c) for c in uni_front]
@@ -305,12 +334,14 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         lw_table = EnergyTable(lw_space, energy, values=table.values)
         lw_result = run_search(lw_space, search_accuracy, lw_table, settings, out / "layerwise",
                                executor=executor_factory(), seeds=np.array([lw_space.uniform_point(c) for c in uni_front]),
-                               known=uni_search, known_outcomes=uni_out, progress=progress)
+                               known=uni_search, known_outcomes=uni_out, progress=progress,
+                               cycles=None if cycles is None else cycles.model(lw_space))
         if granularity != "layer":
             # the split space contains every layer-wise point: start from the layer-wise front
             seeds = [space.from_layerwise(p.x, lw_space) for p in lw_result.front] + seeds
     result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
-                        seeds=np.array(seeds), known=uni_search, known_outcomes=uni_out, progress=progress)
+                        seeds=np.array(seeds), known=uni_search, known_outcomes=uni_out, progress=progress,
+                        cycles=model)
     # held-out test accuracy of everything shown
     front_pts = result.front
     lw_pts = lw_result.front if lw_result is not None else []
@@ -343,7 +374,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         uniform_rows.append({"id": _short(key), "multiplier": cand.name, "hash": cand.hash, "search_accuracy": uni_search[key],
                              "test_accuracy": test[key], "search_loss": ref_s - uni_search[key],
                              "test_loss": ref_t - test[key], "search_ci": s_ci, "test_ci": t_ci, "energy": table.uniform(c),
-                             "energy_saving": 1.0 - table.uniform(c)})
+                             "energy_saving": 1.0 - table.uniform(c),
+                             "cycles_per_inference": uni_eval[c].cycles, "latency_cycles": uni_eval[c].latency})
     # bitstreams and emulation from them
     for i, (p, row) in enumerate(zip(front_pts, front_rows)):
         folder = out / "points" / f"{i:02d}"
@@ -351,9 +383,11 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         # that disagrees with the search): its files go to a staged sibling, renamed at the end
         row["bitstream"] = str((folder / "config.bin").relative_to(out))
         with staged_folder(folder) as stage:
-            _write_point(i, p, row, space, stage, encoding, accel_hash, emulate, model_hash, device)
+            _write_point(i, p, row, space, stage, encoding, accel_hash, emulate, model_hash, device, model)
         if "emulation" in row:
             row["emulation"]["file"] = str((folder / "emulation.npz").relative_to(out))
+        if model is not None:
+            row["schedule"] = str((folder / "schedule.json").relative_to(out))
     objective = getattr(search_accuracy, "objective", None)
     summary: dict[str, Any] = {"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                "quality": getattr(objective, "name", "accuracy"),
@@ -365,6 +399,10 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                                "weight_tuning": weight_tuning, "encoding": requested_encoding,
                                "layer_encodings": {l.name: e for l, e in zip(space.layers, space.encodings)},
                                "seed": settings.seed, "granularity": granularity,
+                               "objectives": list(settings.objectives),
+                               "cycle_model": None if model is None else
+                               "rtlgen.mapper.throughput: cycles per inference = the busiest unit's prepare + "
+                               "run cycles (steady-state bound, units concurrent); latency: one input",
                                "units": n_units, "slots_per_unit": slots_per_unit,
                                "evaluations": len(result.points), "within_loss": {}}
     for loss in losses:
@@ -380,13 +418,19 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         summary["within_loss"][f"{loss:g}"] = entry
     cols = ["search_accuracy", "test_accuracy", "search_loss", "test_loss", "energy", "energy_saving", "generation", "id"]
     ci_cols = ["search_loss_low", "search_loss_high", "test_loss_low", "test_loss_high"]
-    atomic_write_text(out / "front.csv", _csv([_ci_columns(r) for r in front_rows], cols + ["bitstream"] + ci_cols))
+    cycle_cols = ["cycles_per_inference", "latency_cycles"]
+    atomic_write_text(out / "front.csv", _csv([_ci_columns(r) for r in front_rows],
+                                              cols + cycle_cols + ["bitstream"] + ci_cols))
     atomic_write_text(out / "front.json", json.dumps({"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,
                                                       "front": front_rows, "layerwise_front": lw_rows}, indent=1) + "\n")
     base_rows = [dict(r, kind="uniform") for r in uniform_rows] + [dict(r, kind="layerwise", multiplier="") for r in lw_rows]
     atomic_write_text(out / "baselines.csv", _csv([_ci_columns(r) for r in base_rows],
-                                                  ["kind", "multiplier"] + cols[:6] + ["id"] + ci_cols))
+                                                  ["kind", "multiplier"] + cols[:6] + ["id"] + cycle_cols + ci_cols))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     _plot(out / "pareto.png", front_rows, lw_rows, uniform_rows, ref_s, ref_t, summary["quality"])
+    if settings.throughput:
+        from rtlgen.mapper.figures import front_projections
+
+        front_projections(out / "pareto_projections.png", front_rows, quality=summary["quality"])
     return MapReport(reference_search=ref_s, reference_test=ref_t, front=front_rows, layerwise=lw_rows,
                      uniform=uniform_rows, summary=summary, out_dir=out, search=result)

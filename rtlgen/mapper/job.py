@@ -5,8 +5,10 @@ Glue only: the model comes from :mod:`rtlgen.nn`, accuracy from the emulator
 (:func:`rtlgen.cost.multiplier.catalog_costs` with each layer's operand histograms, cached in the catalog),
 the accelerator's shape (units x multipliers per unit) from its TOML configuration (its
 ``[[unit]]`` lists, if any, are what the search replaces: each front point gets its own
-``accel.toml`` with the chosen banks, whose resolved hash its bitstream records); the search and
-its outputs from :func:`rtlgen.mapper.flow.map_network`.
+``accel.toml`` with the chosen banks, whose resolved hash its bitstream records), the cycle
+model's inputs (the accelerator's lanes, the model's op descriptors:
+:mod:`rtlgen.mapper.throughput`); the search and its outputs from
+:func:`rtlgen.mapper.flow.map_network`.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from rtlgen.mapper.network import EmulatorAccuracy, layer_infos, load_images, pa
 from rtlgen.mapper.objectives import get_quality
 from rtlgen.mapper.search import SearchSettings
 from rtlgen.mapper.space import Candidate, LayerInfo
+from rtlgen.mapper.throughput import CycleSpec
 
 __all__ = ["CatalogEnergy", "MapJob", "run_map_job"]
 
@@ -201,6 +204,17 @@ def run_map_job(job: MapJob) -> MapReport:
         check_fits(planned, weights, config)
         return planned
 
+    # the cycle model: every point's cycles per inference, and the third objective when asked
+    from rtlgen.bitstream.opdesc import op_descriptors
+    from rtlgen.errors import BitstreamError
+
+    try:
+        cycle_spec: CycleSpec | None = CycleSpec(config.lanes, op_descriptors(graph))
+    except BitstreamError as exc:   # an ADD or PAD the device cannot run: no device schedule to model
+        if job.settings.throughput:
+            raise ConfigError(f"the throughput objective needs a model the device runs: {exc}") from None
+        cycle_spec = None
+
     def device_cycles(config_bin: bytes, weights_bin: bytes) -> int:
         from rtlgen.accel.schedule import batch_cycles
 
@@ -214,4 +228,4 @@ def run_map_job(job: MapJob) -> MapReport:
                        executor_factory=executor_factory, emulate=emulate,
                        layerwise_baseline=job.layerwise_baseline, progress=job.progress,
                        model_hash=weights.model_hash,
-                       device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles))
+                       device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles), cycles=cycle_spec)

@@ -1,8 +1,18 @@
 """NSGA-II over the mapping space (pymoo), with checkpoint/resume and pluggable executors.
 
-Objectives (both minimised): top-1 error on the search split, and relative multiplication energy
-(:mod:`rtlgen.mapper.objectives`). With ``max_accuracy_loss`` an inequality constraint keeps
+Objectives (all minimised, :attr:`SearchSettings.objectives`): the quality's shortfall (``1 -
+quality``: top-1 error with ``accuracy``) on the search split and relative multiplication energy
+(:mod:`rtlgen.mapper.objectives`), the default; with ``"throughput"`` also the cycles per
+inference of the accelerator with concurrent units (:mod:`rtlgen.mapper.throughput`: the
+steady-state bound ``max_u busy_u``), so that the unit of each layer trades placement for
+overlap. Given a cycle model, every evaluated point carries its cycles per inference and latency
+in both modes (they cost microseconds). With ``max_accuracy_loss`` an inequality constraint keeps
 ``accuracy >= reference - max_accuracy_loss`` (the reference being the exact multiplier).
+
+A point is one mapping key (:meth:`SearchSpace.canonical`: what the network computes). Two
+placements of the same multipliers share a key, its quality and its energy; in three-objective
+mode the key's point is the placement with the fewest cycles met so far (the others are
+dominated by it), in two-objective mode the first one met.
 
 A run lives in a folder:
 
@@ -41,13 +51,19 @@ from rtlgen.paths import atomic_write_bytes
 from rtlgen.mapper.executors import Executor, SerialExecutor
 from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
 from rtlgen.mapper.space import SearchSpace
+from rtlgen.mapper.throughput import CycleModel
 
-__all__ = ["SearchSettings", "EvaluatedPoint", "SearchResult", "MappingProblem", "run_search", "pareto_front",
-           "pack_outcomes", "unpack_outcomes", "reuse_order"]
+__all__ = ["OBJECTIVES", "SearchSettings", "EvaluatedPoint", "SearchResult", "MappingProblem", "run_search", "pareto_front",
+           "dominates", "pack_outcomes", "unpack_outcomes", "reuse_order"]
 
 CHECKPOINT = "checkpoint.pkl"
 EVALUATIONS = "evaluations.jsonl"
 _CHECKPOINT_FORMAT = 1
+
+#: the objectives a search may have, in the order of its objective vector
+OBJECTIVES = ("quality", "energy", "throughput")
+#: the two searches there are: quality and energy (the default), and with throughput
+_MODES = (("quality", "energy"), ("quality", "energy", "throughput"))
 
 
 @dataclass(frozen=True)
@@ -57,12 +73,22 @@ class SearchSettings:
     seed: int = 1
     #: accuracy loss allowed against the exact multiplier (fraction, e.g. 0.02), or None
     max_accuracy_loss: float | None = None
+    #: what NSGA-II minimises: ``("quality", "energy")`` or ``("quality", "energy", "throughput")``
+    objectives: tuple[str, ...] = ("quality", "energy")
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.pop_size < 4:
             raise ValueError(f"need at least 1 generation and a population of 4, not {self.generations}, {self.pop_size}")
         if self.max_accuracy_loss is not None and not 0 <= self.max_accuracy_loss <= 1:
             raise ValueError(f"max_accuracy_loss must be a fraction in 0..1, not {self.max_accuracy_loss}")
+        object.__setattr__(self, "objectives", tuple(self.objectives))
+        if self.objectives not in _MODES:
+            raise ValueError(f"objectives must be {' or '.join(repr(m) for m in _MODES)}, not {self.objectives!r}")
+
+    @property
+    def throughput(self) -> bool:
+        """Whether cycles per inference is an objective."""
+        return "throughput" in self.objectives
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,10 @@ class EvaluatedPoint:
     accuracy: float
     energy: float
     generation: int
+    #: cycles per inference (steady-state bound) and latency, :mod:`rtlgen.mapper.throughput`;
+    #: None without a cycle model
+    cycles: int | None = None
+    latency: int | None = None
 
     @property
     def error(self) -> float:
@@ -85,27 +115,52 @@ class SearchResult:
     reference_accuracy: float
     #: every distinct mapping evaluated by the search, in the order first met
     points: list[EvaluatedPoint]
-    #: the non-dominated points (max accuracy, min energy) among ``points``, by rising energy
+    #: the non-dominated points among ``points`` (max accuracy, min energy; and min cycles with
+    #: three objectives), by rising energy
     front: list[EvaluatedPoint]
     generations: int
     #: per-image outcomes of the front points (by key), where the model offered them
     outcomes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    objectives: tuple[str, ...] = ("quality", "energy")
+    #: the cycle model the points' cycles come from (None: no cycles)
+    cycles: CycleModel | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"reference_accuracy": self.reference_accuracy, "generations": self.generations,
+                "objectives": list(self.objectives),
                 "front": [asdict(p) for p in self.front], "points": [asdict(p) for p in self.points]}
 
 
-def pareto_front(points: list[EvaluatedPoint], *, min_accuracy: float | None = None) -> list[EvaluatedPoint]:
-    """Non-dominated points (higher accuracy, lower energy); one per (accuracy, energy) pair."""
+def dominates(p: EvaluatedPoint, q: EvaluatedPoint, objectives: tuple[str, ...] = ("quality", "energy")) -> bool:
+    """Whether ``p`` is at least as good as ``q`` in every objective and better in one."""
+    a, b = [(-x.accuracy, x.energy) + ((x.cycles,) if "throughput" in objectives else ()) for x in (p, q)]
+    return all(u <= v for u, v in zip(a, b)) and a != b
+
+
+def pareto_front(points: list[EvaluatedPoint], *, min_accuracy: float | None = None,
+                 objectives: tuple[str, ...] = ("quality", "energy")) -> list[EvaluatedPoint]:
+    """Non-dominated points (higher accuracy, lower energy; with ``"throughput"`` in
+    ``objectives`` also fewer cycles per inference), one per distinct objective vector, by
+    rising energy (then falling accuracy, rising cycles)."""
     pts = [p for p in points if min_accuracy is None or p.accuracy >= min_accuracy - 1e-12]
-    pts = sorted(pts, key=lambda p: (p.energy, -p.accuracy, p.key))
-    front: list[EvaluatedPoint] = []
-    best = -1.0
+    if "throughput" not in objectives:
+        pts = sorted(pts, key=lambda p: (p.energy, -p.accuracy, p.key))
+        front: list[EvaluatedPoint] = []
+        best = -1.0
+        for p in pts:
+            if p.accuracy > best:
+                front.append(p)
+                best = p.accuracy
+        return front
+    if any(p.cycles is None for p in pts):
+        raise ValueError("a three-objective front needs every point's cycles (a cycle model)")
+    # in this order whatever dominates a point (or equals it) comes before it
+    pts = sorted(pts, key=lambda p: (p.energy, -p.accuracy, p.cycles, p.key))
+    front = []
     for p in pts:
-        if p.accuracy > best:
+        if not any(q.accuracy >= p.accuracy and q.energy <= p.energy and q.cycles <= p.cycles  # type: ignore[operator]
+                   for q in front):
             front.append(p)
-            best = p.accuracy
     return front
 
 
@@ -117,14 +172,15 @@ except ImportError as exc:  # pragma: no cover - pymoo is a declared dependency
 
 
 class MappingProblem(_PymooProblem):
-    """The mapping space as a pymoo problem: integer variables, 2 objectives, 0 or 1 constraint.
+    """The mapping space as a pymoo problem: integer variables, 2 or 3 objectives, 0 or 1
+    constraint.
 
     The evaluation function is attached at run time and left out of pickles (checkpoints).
     """
 
-    def __init__(self, space: SearchSpace, n_constraints: int):
+    def __init__(self, space: SearchSpace, n_constraints: int, n_objectives: int = 2):
         xl, xu = space.bounds()
-        super().__init__(n_var=space.n_var, n_obj=2, n_ieq_constr=n_constraints, xl=xl, xu=xu, vtype=int)
+        super().__init__(n_var=space.n_var, n_obj=n_objectives, n_ieq_constr=n_constraints, xl=xl, xu=xu, vtype=int)
         self.evaluate_batch = None
 
     def _evaluate(self, X, out, *args, **kwargs):  # noqa: N803 - pymoo's signature
@@ -243,9 +299,10 @@ class _Evaluator:
     """Evaluates batches of points: energy here, accuracy through the executor, all cached."""
 
     def __init__(self, space: SearchSpace, energy: EnergyTable, log: _EvaluationLog, executor: Executor,
-                 settings: SearchSettings, progress: Any):
+                 settings: SearchSettings, progress: Any, cycles: CycleModel | None = None):
         self.space, self.energy, self.log, self.executor = space, energy, log, executor
         self.settings = settings
+        self.cycles = cycles
         self.progress = progress
         self.points: dict[str, EvaluatedPoint] = {}
         self.order: list[str] = []
@@ -268,17 +325,25 @@ class _Evaluator:
         self.reference_accuracy = self.accuracies({key: self.space.assignment(m)})[key]
         return self.reference_accuracy
 
+    def point(self, x: Any, key: str, accuracy: float, mapping: Any, generation: int) -> EvaluatedPoint:
+        cyc = None if self.cycles is None else self.cycles.evaluate(mapping)
+        return EvaluatedPoint(tuple(int(v) for v in x), key, accuracy, self.energy.relative(mapping), generation,
+                              None if cyc is None else cyc.per_inference, None if cyc is None else cyc.latency)
+
     def __call__(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mappings = [self.space.decode(x) for x in X]
         keys = [self.space.canonical(m) for m in mappings]
         acc = self.accuracies({k: self.space.assignment(m) for k, m in zip(keys, mappings)})
-        F = np.empty((len(X), 2))
+        three = self.settings.throughput
+        F = np.empty((len(X), 3 if three else 2))
         for i, (x, m, k) in enumerate(zip(X, mappings, keys)):
-            e = self.energy.relative(m)
-            F[i] = (1.0 - acc[k], e)
+            p = self.point(x, k, acc[k], m, self.generation)
+            F[i] = (1.0 - acc[k], p.energy) + ((float(p.cycles),) if three else ())  # type: ignore[arg-type]
             if k not in self.points:
-                self.points[k] = EvaluatedPoint(tuple(int(v) for v in x), k, acc[k], e, self.generation)
+                self.points[k] = p
                 self.order.append(k)
+            elif three and p.cycles < self.points[k].cycles:  # type: ignore[operator]
+                self.points[k] = p  # the same computation placed with fewer cycles
         G = np.zeros((len(X), 1))
         if self.settings.max_accuracy_loss is not None:
             assert self.reference_accuracy is not None
@@ -286,18 +351,28 @@ class _Evaluator:
         return F, G
 
 
-def _identity(space: SearchSpace, settings: SearchSettings) -> dict[str, Any]:
+def _identity(space: SearchSpace, settings: SearchSettings, cycles: CycleModel | None) -> dict[str, Any]:
     # seeds are not part of it: they only shape the first population of a new run (so a longer
-    # run of a flow whose seeds come from another search's front still resumes)
-    return {"format": _CHECKPOINT_FORMAT, "space": space.fingerprint(), "seed": settings.seed,
-            "pop_size": settings.pop_size, "max_accuracy_loss": settings.max_accuracy_loss}
+    # run of a flow whose seeds come from another search's front still resumes); the objectives
+    # and the cycle model only where cycles are an objective, so that two-objective checkpoints
+    # of earlier versions still resume
+    out = {"format": _CHECKPOINT_FORMAT, "space": space.fingerprint(), "seed": settings.seed,
+           "pop_size": settings.pop_size, "max_accuracy_loss": settings.max_accuracy_loss}
+    if settings.throughput:
+        out["objectives"] = list(settings.objectives)
+        out["cycles"] = None if cycles is None else cycles.fingerprint()
+    return out
 
 
 def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel | EnergyTable,
                settings: SearchSettings, run_dir: str | os.PathLike, *, executor: Executor | None = None,
                seeds: np.ndarray | None = None, known: dict[str, float] | None = None,
-               known_outcomes: dict[str, np.ndarray] | None = None, progress: bool = True) -> SearchResult:
+               known_outcomes: dict[str, np.ndarray] | None = None, progress: bool = True,
+               cycles: CycleModel | None = None) -> SearchResult:
     """Run (or resume, when ``run_dir`` holds a checkpoint of the same search) NSGA-II.
+
+    ``cycles`` (:class:`rtlgen.mapper.throughput.CycleModel` of ``space``): every point's cycles
+    per inference and latency; required when ``settings.objectives`` has ``"throughput"``.
 
     ``settings.generations`` is the total: resuming a run that did 2 of 5 does 3 more; a finished
     run asked for more generations continues from its last one. ``seeds`` (points of ``space``)
@@ -312,13 +387,17 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
     from pymoo.operators.repair.rounding import RoundingRepair
     from tqdm.auto import tqdm
 
+    if settings.throughput and cycles is None:
+        raise ValueError("the throughput objective needs a cycle model (cycles=, rtlgen.mapper.throughput)")
+    if cycles is not None and cycles.space is not space:
+        raise ValueError("the cycle model belongs to another search space")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if seeds is not None:
         seeds = np.asarray(seeds, dtype=int).reshape(-1, space.n_var)
         for x in seeds:
             space.decode(x)  # in bounds
-    identity = _identity(space, settings)
+    identity = _identity(space, settings, cycles)
     ckpt_path = run_dir / CHECKPOINT
     state = None
     if ckpt_path.exists():
@@ -335,9 +414,9 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
         if key not in log.accuracy:
             log.add(key, float(acc), (known_outcomes or {}).get(key))
     executor = executor or SerialExecutor()
-    problem = MappingProblem(space, 1 if settings.max_accuracy_loss is not None else 0)
+    problem = MappingProblem(space, 1 if settings.max_accuracy_loss is not None else 0, len(settings.objectives))
     bar = tqdm(total=settings.generations, desc="NSGA-II", unit="gen", disable=not progress, dynamic_ncols=True)
-    evaluator = _Evaluator(space, table, log, executor, settings, bar)
+    evaluator = _Evaluator(space, table, log, executor, settings, bar, cycles)
     problem.evaluate_batch = evaluator
     executor.start(accuracy_task, accuracy)
     try:
@@ -358,7 +437,7 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
             # re-create the points seen before the interruption from the log (no re-evaluation)
             for key, x, gen in history:
                 m = space.decode(np.array(x))
-                evaluator.points[key] = EvaluatedPoint(tuple(x), key, log.accuracy[key], table.relative(m), gen)
+                evaluator.points[key] = evaluator.point(x, key, log.accuracy[key], m, gen)
                 evaluator.order.append(key)
         bar.update(done)
         while done < settings.generations:
@@ -370,7 +449,7 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
             order = [(k, list(evaluator.points[k].x), evaluator.points[k].generation) for k in evaluator.order]
             atomic_write_bytes(ckpt_path, pickle.dumps({"identity": identity, "algorithm": algorithm,
                                                         "generations": done, "order": order}))
-            front = pareto_front(list(evaluator.points.values()))
+            front = pareto_front(list(evaluator.points.values()), objectives=settings.objectives)
             bar.set_postfix(evaluations=len(log.accuracy), front=len(front), refresh=False)
             bar.update(1)
     finally:
@@ -380,7 +459,8 @@ def run_search(space: SearchSpace, accuracy: AccuracyModel, energy: EnergyModel 
         problem.evaluate_batch = None
     points = [evaluator.points[k] for k in evaluator.order]
     min_acc = None if settings.max_accuracy_loss is None else reference - settings.max_accuracy_loss
-    front = pareto_front(points, min_accuracy=min_acc)
+    front = pareto_front(points, min_accuracy=min_acc, objectives=settings.objectives)
     return SearchResult(space=space, energy=table, reference_accuracy=reference, points=points,
                         front=front, generations=done,
-                        outcomes={p.key: log.outcomes[p.key] for p in front if p.key in log.outcomes})
+                        outcomes={p.key: log.outcomes[p.key] for p in front if p.key in log.outcomes},
+                        objectives=settings.objectives, cycles=cycles)

@@ -313,28 +313,36 @@ class SearchSpace:
             layers[layer.key] = entry
         return {"encoding": self.encoding, "layers": layers, "weight_tuning": self.weight_tuning}
 
-    def weight_remaps(self, mapping: Mapping, li: int) -> tuple[bsmod.WeightRemap, ...]:
-        """The weight remaps of layer ``li`` that this space's weight tuning implies (one per used
-        slot whose map is not the identity), computed as :mod:`rtlgen.emulate.weight_tuning` does."""
+    def tuned_weight_codes(self, li: int, candidate: int) -> np.ndarray | None:
+        """The weight code (int8 bit pattern) that replaces each of the 256 codes of layer
+        ``li`` when candidate ``candidate`` multiplies them, under this space's weight tuning
+        (:mod:`rtlgen.emulate.weight_tuning`); None when that map is the identity (always with
+        weight tuning ``"none"``)."""
         if self.weight_tuning == "none":
-            return ()
+            return None
         from rtlgen.emulate.weight_tuning import weight_map
 
         layer = self.layers[li]
         if layer.requant is None or (self.weight_tuning == "histogram" and layer.input_hist is None):
             raise ValueError(f"layer {layer.index} lacks requant/input histogram: cannot tune its weights")
-        bank = mapping.units[mapping.layer_unit[li]]
-        out = []
         codes_w = np.arange(256)
         w_of_code = np.where(codes_w >= 128, codes_w - 256, codes_w)  # int8 value of bit pattern u
+        m = weight_map(self.candidates[candidate].table, self.encodings[li], layer.requant.input_zero_point,
+                       layer.input_hist if self.weight_tuning == "histogram" else None)
+        tuned = m[w_of_code + 128]
+        if np.array_equal(tuned, w_of_code):
+            return None
+        return (tuned & 0xFF).astype(np.uint8)
+
+    def weight_remaps(self, mapping: Mapping, li: int) -> tuple[bsmod.WeightRemap, ...]:
+        """The weight remaps of layer ``li`` that this space's weight tuning implies (one per used
+        slot whose map is not the identity, :meth:`tuned_weight_codes`)."""
+        out = []
+        bank = mapping.units[mapping.layer_unit[li]]
         for slot in sorted(set(int(s) for s in np.asarray(mapping.selects[li]).ravel())):
-            cand = self.candidates[bank[slot]]
-            m = weight_map(cand.table, self.encodings[li], layer.requant.input_zero_point,
-                           layer.input_hist if self.weight_tuning == "histogram" else None)
-            tuned = m[w_of_code + 128]
-            if np.array_equal(tuned, w_of_code):
-                continue
-            out.append(bsmod.WeightRemap(slot, bytes((tuned & 0xFF).astype(np.uint8))))
+            codes = self.tuned_weight_codes(li, bank[slot])
+            if codes is not None:
+                out.append(bsmod.WeightRemap(slot, bytes(codes)))
         return tuple(out)
 
     def bitstream(self, mapping: Mapping, accel_hash: str | bytes, *, model_hash: str = "") -> bsmod.Bitstream:

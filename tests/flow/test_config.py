@@ -1,6 +1,7 @@
 """Flow files: the shipped ones parse; bad ones fail naming file and key; the step cache."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ def test_shipped_digits_flow_parses(tmp_path, monkeypatch) -> None:
     assert cfg.out == tmp_path / "build" / "flows" / "digits_default"
     assert cfg.hil_images >= 1 and cfg.max_loss
     assert cfg.weight_tuning == "none"
+    assert cfg.objectives == ("quality", "energy", "throughput")
 
 
 def test_shipped_resnet8_flow_parses(shared_data: Path) -> None:
@@ -31,6 +33,7 @@ def test_shipped_resnet8_flow_parses(shared_data: Path) -> None:
         (shared_data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite").resolve()
     assert cfg.images_path is not None and cfg.images_path.is_file()
     assert cfg.netlist_dirs and all(d.is_dir() for d in cfg.netlist_dirs)
+    assert cfg.objectives == ("quality", "energy", "throughput")
 
 
 BASE = """
@@ -56,6 +59,7 @@ def _write(tmp_path: Path, extra: str, base: str = BASE) -> Path:
     ("[search]\nweight_tuning = 'retrain'\n", "search.weight_tuning"),
     ("[search]\npopulaton = 3\n", "search.populaton"),
     ("[search]\nprefix_cache_mb = -1\n", "search.prefix_cache_mb"),
+    ("[search]\nobjectives = 'throughput'\n", "search.objectives"),
     ("[select]\nmax_loss = [2.0]\n", "select.max_loss[0]"),
     ("[library]\nnetlists = ['no/such/folder']\n", "library.netlists[0]"),
     ("[hil]\nimages = 'two'\n", "hil.images"),
@@ -115,6 +119,34 @@ def test_step_cache_follows_content(tmp_path: Path) -> None:
     h = content_hash(d)
     (d / "x" / "f").write_text("2")
     assert content_hash(d) != h
+
+
+def test_objectives_are_read(tmp_path: Path) -> None:
+    assert load_flow(_write(tmp_path, "")).objectives == ("quality", "energy")
+    three = ("quality", "energy", "throughput")
+    # the quality by its generic name or by the search's quality objective's, in any order
+    assert load_flow(_write(tmp_path, "[search]\nobjectives = ['accuracy', 'energy', 'throughput']\n")).objectives == three
+    assert load_flow(_write(tmp_path, "[search]\nobjectives = ['throughput', 'quality', 'energy']\n")).objectives == three
+    assert load_flow(_write(tmp_path, "[search]\nquality = 'agreement'\nobjectives = ['agreement', 'energy']\n"
+                            )).objectives == ("quality", "energy")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("objectives = ['accuracy', 'energy', 'speed']",
+     r"search\.objectives\[2\]: 'speed' is not one of quality \(or 'accuracy', the search\.quality\), energy, "
+     r"throughput"),
+    ("quality = 'agreement'\nobjectives = ['accuracy', 'energy']",
+     r"search\.objectives\[0\]: 'accuracy' is not one of quality \(or 'agreement', the search\.quality\), energy, "
+     r"throughput"),
+    ("objectives = ['quality', 'throughput']",
+     r"search\.objectives: must include quality and energy; energy missing \(got \['quality', 'throughput'\]\)"),
+    ("objectives = ['quality', 'energy', 'accuracy']", r"search\.objectives\[2\]: 'accuracy' is listed twice"),
+])
+def test_bad_objectives_are_one_clear_line(tmp_path: Path, extra: str, message: str) -> None:
+    p = _write(tmp_path, f"[search]\n{extra}\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p.resolve()))}: {message}$") as exc:
+        load_flow(p)
+    assert "\n" not in str(exc.value)
 
 
 def test_prefix_cache_budget_is_read(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ import pytest
 from mapper_standins import SyntheticAccuracy, synthetic_energy, synthetic_layers, truncated_candidates
 from rtlgen.bitstream import format as bsm
 from rtlgen.errors import VerificationError
-from rtlgen.mapper import SearchSettings
+from rtlgen.mapper import CycleSpec, SearchSettings
 from rtlgen.mapper.flow import EmulationResult, map_network
+from rtlgen.mapper.search import EvaluatedPoint, dominates
 
 
 class _Shifted(SyntheticAccuracy):
@@ -20,7 +21,7 @@ class _Shifted(SyntheticAccuracy):
         return super().accuracy(assignment) - 0.02
 
 
-def _job(tmp_path, emulate=None):
+def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None):
     layers, cands = synthetic_layers(), truncated_candidates()
     search, test = SyntheticAccuracy(layers, cands), _Shifted(layers, cands)
 
@@ -30,9 +31,10 @@ def _job(tmp_path, emulate=None):
                                search_accuracy=search.accuracy(assignment), test_accuracy=test.accuracy(assignment))
 
     report = map_network(layers, cands, n_units=2, slots_per_unit=3, search_accuracy=search, test_accuracy=test,
-                         energy=synthetic_energy, settings=SearchSettings(generations=3, pop_size=12, seed=2),
+                         energy=synthetic_energy,
+                         settings=SearchSettings(generations=3, pop_size=12, seed=2, objectives=objectives),
                          out_dir=tmp_path, accel_hash="feedbeef", split_levels=4, emulate=emulate or emu,
-                         progress=False)
+                         progress=False, cycles=cycles)
     return report, layers, cands
 
 
@@ -71,6 +73,48 @@ def test_map_network_outputs(tmp_path) -> None:
     # re-running resumes everything: same front, nothing re-evaluated
     again, _, _ = _job(tmp_path)
     assert [r["key"] for r in again.front] == [r["key"] for r in rows]
+    # without a cycle model the cycle columns are there, empty; no schedules, no projections
+    with open(out / "front.csv") as f:
+        head = next(csv.reader(f))
+    assert head[8:11] == ["cycles_per_inference", "latency_cycles", "bitstream"]
+    assert all(r["cycles_per_inference"] is None and "schedule" not in r for r in rows)
+    assert not (out / "pareto_projections.png").exists() and summary["objectives"] == ["quality", "energy"]
+
+
+def test_three_objectives(tmp_path) -> None:
+    from rtlgen.mapper.space import SearchSpace
+
+    two, layers, cands = _job(tmp_path / "two", cycles=CycleSpec(lanes=8))
+    three, _, _ = _job(tmp_path / "three", objectives=("quality", "energy", "throughput"), cycles=CycleSpec(lanes=8))
+    # the two-objective run with a cycle model: cycles on every row, the same front as without one
+    assert all(r["cycles_per_inference"] > 0 and r["latency_cycles"] > 0 for r in two.front + two.uniform)
+    plain, _, _ = _job(tmp_path / "plain")
+    assert [r["key"] for r in two.front] == [r["key"] for r in plain.front]
+    out = tmp_path / "three"
+    assert (out / "pareto_projections.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["objectives"] == ["quality", "energy", "throughput"]
+    rows = json.loads((out / "front.json").read_text())["front"]
+    with open(out / "front.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [int(r["cycles_per_inference"]) for r in table] == [r["cycles_per_inference"] for r in rows]
+    # the front is non-dominated in three dimensions and keeps points the 2-D front would drop
+    pts = [EvaluatedPoint(tuple(r["x"]), r["key"], r["search_accuracy"], r["energy"], 0, r["cycles_per_inference"])
+           for r in rows]
+    obj = ("quality", "energy", "throughput")
+    assert not any(dominates(p, q, obj) for p in pts for q in pts)
+    assert any(dominates(p, q) for p in pts for q in pts)      # in quality and energy alone some are dominated
+    # each point's schedule: two inputs, every descriptor prepared and run, the model's cycles
+    space = SearchSpace(layers, cands, n_units=2, slots_per_unit=3, split_levels=4, encoding="signmag")
+    model = CycleSpec(lanes=8).model(space)
+    for i, r in enumerate(rows):
+        doc = json.loads((out / r["schedule"]).read_text())
+        assert r["schedule"] == f"points/{i:02d}/schedule.json"
+        assert doc["cycles_per_inference"] == r["cycles_per_inference"] == max(doc["busy"])
+        assert len(doc["bars"]) == 2 * 2 * len(layers)
+        assert doc["latency_cycles"] == r["latency_cycles"] == model.evaluate(space.decode(np.array(r["x"]))).latency
+    with pytest.raises(ValueError, match=r"^the throughput objective needs the cycle model's inputs"):
+        _job(tmp_path / "none", objectives=("quality", "energy", "throughput"))
 
 
 def test_emulation_mismatch_is_caught(tmp_path) -> None:

@@ -43,6 +43,7 @@ def test_roup_pattern_gives_the_search_only_roup(small_lib, tmp_path, monkeypatc
     def capture(layers, candidates, **kw):
         seen["names"] = [c.name for c in candidates]
         seen["exact"] = [c.name for c in candidates if c.is_exact]
+        seen["cycles"] = kw["cycles"]
         return "report"
 
     monkeypatch.setattr(job_module, "map_network", capture)
@@ -55,6 +56,12 @@ def test_roup_pattern_gives_the_search_only_roup(small_lib, tmp_path, monkeypatc
     # default array netlist: its energy and hardware are the Booth circuit's
     assert sorted(seen["names"]) == ["mul8u_roup_p0_r0", "mul8u_roup_p2_r8", "mul8u_roup_p3_r0"]
     assert seen["exact"] == ["mul8u_roup_p0_r0"]
+    # the cycle model's inputs: the accelerator's lanes, the model's op descriptors
+    from rtlgen.bitstream.opdesc import op_descriptors
+    from rtlgen.nn.tflite import load_tflite
+
+    assert seen["cycles"].lanes == 8
+    assert seen["cycles"].ops == op_descriptors(load_tflite(digits_model_path())) and seen["cycles"].ops
 
 
 def test_pattern_matching_nothing_is_one_line(small_lib, tmp_path, capsys) -> None:
