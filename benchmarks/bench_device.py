@@ -7,7 +7,7 @@ For each model: a library of the EvoApprox multipliers that ``flows/accel_defaul
 that configuration (2 units x 16 lanes x 4 multipliers; memories grown where a model needs it:
 the table says so) generated with its front end and sequencer (``rtlgen gen accel --axi``),
 ``rtlgen bitstream build`` (exact everywhere, each layer's operand encoding chosen as the mapper's
-``auto`` does), then ``rtlgen hil --config`` on N real inputs (CIFAR-10 for ResNet-8, kws01 for
+``auto`` does), then ``rtlgen hil --config --batch 1`` on N real inputs (one input per START) (CIFAR-10 for ResNet-8, kws01 for
 DS-CNN, the digits test set; seeded random int8 codes for the autoencoder and VWW): the device
 loads both images over AXI and runs every layer on chip, each output compared byte for byte with
 the emulation. Each model runs once per multiplier model (``rtlgen hil --multipliers``: the
@@ -119,7 +119,7 @@ def main() -> None:
             rep_file = work / f"hil-{mults}.json"
             assert cli(["hil", "--accel", str(accel), "--config", str(work / "images"), "--model", str(model),
                         "--images", str(images), "--limit", str(args.images), "--workers", str(args.workers),
-                        "--multipliers", mults, "--json", str(rep_file)]) == 0
+                        "--multipliers", mults, "--batch", "1", "--json", str(rep_file)]) == 0
             rep = json.loads(rep_file.read_text())
             rows.append({"model": name, "multipliers": mults, "grow": grow, "run_cycles": rep["run_cycles"],
                          "config_cycles": rep["device"]["config"]["cycles"],

@@ -6,10 +6,10 @@ baselines and the selected points marked), the per-layer assignment of each sele
 (``T[a, b] - a*b`` over all operand pairs, as the catalog table says), and the area/energy
 breakdown (per candidate from the cost flow; per layer of each selected point: MACs x energy per
 multiplication with the layer's operand statistics, split by multiplier), and each selected
-point's schedule on the device: the cycles of one inference from ``START`` to ``NET_DONE`` as
-:func:`rtlgen.accel.schedule.network_cycles` counts them from the point's ``config.bin`` and
-``weights.bin``, drawn as a Gantt chart of the sequencer's own work (fields, weight copy,
-parameters), each unit's engine runs and the vector unit's ops. Where the mapper ran its cycle
+point's schedule on the device: the cycles of one inference from ``START`` to ``NET_DONE`` and of
+two inputs in one ``START`` as :func:`rtlgen.accel.schedule.batch_cycles` counts them from the
+point's ``config.bin`` and ``weights.bin`` (the units run at the same time), drawn as a Gantt
+chart of each unit's engine and vector-unit runs. Where the mapper ran its cycle
 model (:mod:`rtlgen.mapper.throughput`: the accelerator with concurrent units), each selected
 point's modelled cycles per inference and latency, and a Gantt chart of two consecutive inputs
 under that model (``points/NN/schedule.json``); with three objectives (quality, energy,
@@ -85,15 +85,14 @@ def _assignment_plot(path: Path, point: dict) -> None:
     _save(fig, path)
 
 
-_SEQUENCER, _VECTOR = "sequencer", "vector unit"
-
-
 def _schedule(point: dict) -> tuple[Any, int] | None:
-    """The point's device cycles (:class:`rtlgen.accel.schedule.NetworkCycles`, each descriptor
-    with its unit) and the accelerator's unit count; None when the point has no weights.bin
-    beside its config.bin (the model does not fit the device)."""
+    """The point's cycles on the device and the accelerator's unit count; None when the point
+    has no weights.bin beside its config.bin (the model does not fit the device). The cycles:
+    :class:`rtlgen.accel.schedule.NetworkCycles` (each descriptor's phases: the work) with, as
+    ``device``, the device's schedules of one input and of two in one START
+    (:func:`rtlgen.accel.schedule.batch_cycles`; None when the device would stop)."""
     from rtlgen.accel.config import load_config
-    from rtlgen.accel.schedule import network_cycles
+    from rtlgen.accel.schedule import batch_cycles, network_cycles
 
     config_bin = Path(point["bitstream_file"])
     weights = next((f for f in (config_bin.with_name("weights.bin"),
@@ -101,42 +100,56 @@ def _schedule(point: dict) -> tuple[Any, int] | None:
     if weights is None:
         return None
     config = load_config(Path(point["accel"]["accel_dir"]) / "accel.toml")
-    return network_cycles(config_bin.read_bytes(), weights.read_bytes(), config), config.units
+    images = (config_bin.read_bytes(), weights.read_bytes())
+    cycles = network_cycles(*images, config)
+    device = None if cycles.stop is not None else (batch_cycles(*images, config), batch_cycles(*images, config, batch=2))
+    return _Schedule(cycles, device), config.units
 
 
-def _schedule_plot(path: Path, tag: str, cycles: Any, n_units: int) -> dict[str, int]:
-    """Gantt chart of one inference; returns the cycles by kind of work."""
+class _Schedule:
+    """:class:`rtlgen.accel.schedule.NetworkCycles` with the device's schedules beside it."""
+
+    def __init__(self, cycles: Any, device: Any):
+        self.cycles, self.device = cycles, device
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cycles, name)
+
+    def __eq__(self, other: Any) -> bool:
+        return self.cycles == getattr(other, "cycles", other)
+
+
+def _schedule_plot(path: Path, tag: str, sched: Any, n_units: int) -> dict[str, int]:
+    """Gantt chart of two inputs in one START on the device (each unit's engine and vector-unit
+    runs; the second input's bars lighter); returns the work by kind over one input (cycles of
+    the descriptors' phases, summed over the walkers)."""
     plt = _plt()
-    rows = [_SEQUENCER, *(f"unit {u}" for u in range(n_units)), _VECTOR]
-    spent = {"engine": 0, "vector": 0, "weights": 0, "other": cycles.header + cycles.end}
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.6))
-    t = cycles.header
-    colors = {"engine": "C0", "vector": "C2", "weights": "C7", "other": "C1"}
-    for d in cycles.descriptors:
+    spent = {"engine": 0, "vector": 0, "weights": 0, "other": sched.header + sched.end}
+    for d in sched.descriptors:
         for name, c in d.phases:
-            if name == "engine":
-                row, kind = f"unit {d.unit}", "engine"
-            elif name == "vector":
-                row, kind = _VECTOR, "vector"
-            elif name in ("copy", "params"):
-                row, kind = _SEQUENCER, "weights"
-            else:
-                row, kind = _SEQUENCER, "other"
+            kind = ("engine" if name == "engine" else "vector" if name == "vector"
+                    else "weights" if name in ("copy", "params") else "other")
             spent[kind] += c
-            if c:
-                ax.barh(rows.index(row), c, left=t, height=0.6, color=colors[kind], linewidth=0)
-                if kind in ("engine", "vector") and c > 0.04 * cycles.total:   # name the wide bars
-                    ax.text(t + c / 2, rows.index(row), d.key, ha="center", va="center", fontsize=6, color="white")
-            t += c
-    labels = {"engine": "layer engine (conv, depthwise, FC)", "vector": "vector unit (ADD, pools, PAD)",
-              "weights": "weight copy and parameters", "other": "descriptor fields, registers, record search"}
+    one, two = sched.device
+    rows = [f"unit {u}" for u in range(n_units)]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.6))
+    colors = {"engine": "C0", "vector": "C2"}
+    for r in two.runs:
+        kind = "vector" if r.kind in ("add", "average_pool_2d", "max_pool_2d", "pad") else "engine"
+        width = r.end - r.start + 1
+        ax.barh(r.unit, width, left=r.start, height=0.6, color=colors[kind], alpha=1.0 if r.input == 0 else 0.5,
+                linewidth=0)
+        if width > 0.04 * two.total:          # name the wide bars
+            ax.text(r.start + width / 2, r.unit, f"{r.key}/{r.input}", ha="center", va="center", fontsize=6,
+                    color="white")
+    labels = {"engine": "layer engine (conv, depthwise, FC)", "vector": "vector unit (ADD, pools, PAD)"}
     for kind, color in colors.items():
         ax.barh([0], [0], color=color, label=labels[kind])
     ax.set_yticks(range(len(rows)), rows)
     ax.invert_yaxis()
-    ax.set_xlim(0, max(t, 1))
-    ax.set_xlabel("cycle (from START)")
-    ax.set_title(f"{tag}: one inference on the device, {cycles.total:,} cycles (units run one at a time)")
+    ax.set_xlim(0, max(two.total, 1))
+    ax.set_xlabel("cycle (from START); bars: descriptor/input, the second input lighter")
+    ax.set_title(f"{tag}: two inputs on the device, {two.total:,} cycles (one alone: {one.total:,})")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     fig.tight_layout()
     _save(fig, path)
@@ -153,12 +166,15 @@ def _schedule_lines(tag: str, cycles: Any, spent: dict[str, int]) -> list[str]:
                 f"{offset}: the point's config.bin has no activation-memory plan, because the model does not fit "
                 "the accelerator's memories (the mapper's front row says what it needs); its layers run from the "
                 "host in the HIL step.", ""]
-    share = ", ".join(f"{what} {100 * spent[k] / cycles.total:.1f}%" for k, what in (
+    one, two = cycles.device
+    work = sum(spent.values())
+    share = ", ".join(f"{what} {100 * spent[k] / work:.1f}%" for k, what in (
         ("engine", "layer engine"), ("vector", "vector unit"), ("weights", "weight copy and parameters"),
         ("other", "descriptor fields and registers")))
     return [f"Schedule on the device (`rtlgen.accel.schedule`, from the point's config.bin and weights.bin): "
-            f"{cycles.total:,} cycles per inference from START to NET_DONE ({cycles.total / 1e5:.2f} ms at "
-            f"100 MHz): {share}. The sequencer runs the descriptors in order, one unit at a time.", "",
+            f"{one.total:,} cycles per inference from START to NET_DONE ({one.total / 1e5:.2f} ms at 100 MHz); "
+            f"two inputs in one START: {two.total:,} cycles, the units working at the same time. The work of one "
+            f"input by kind: {share}.", "",
             f"![schedule {tag}](schedule_{tag}.png)", ""]
 
 

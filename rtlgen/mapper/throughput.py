@@ -30,18 +30,24 @@ each from the sequencer's RTL), computed once per network (:class:`CycleModel`):
 Only the remap terms depend on the mapping (with weight tuning: which of a layer's slots carry
 a multiplier whose tuned weight map is not the identity, :meth:`SearchSpace.weight_remaps`).
 
+A walker also reads the fields of every other unit's descriptor to get past it (``skip_d``: a
+layer's fields, 58 + 2r; an op's fields + 1) and takes 1 cycle to go on to the next input.
+
 The model, per unit ``u`` and with ``unit(d)`` from the mapping::
 
     busy_u               = sum over d with unit(d) = u of (prepare_d + run_d)
+                           + sum over d with unit(d) != u of skip_d + 1
+                           + 4 (R - k_u)      (the record search, below; k_u: u's layers)
     cycles per inference = max_u busy_u          (the bottleneck unit; throughput = 1 / this)
     latency              = one input through the event rules below, from START (the header,
                            13 + 3U + 5*slots, :func:`rtlgen.accel.schedule.header_cycles`) to
                            the last descriptor's end, + 1
 
-Event rules (:meth:`CycleModel.schedule`, also the Gantt charts): walker ``u`` takes its
-descriptors in order, input after input; a descriptor's prepare starts when its walker's
-previous descriptor is done, its run at ``max(prepare end, end of descriptor d - 1 of the same
-input)``. With every layer on one unit the latency is the sequential device's ``RUN_CYCLES``
+Event rules (:meth:`CycleModel.schedule`, also the Gantt charts): walker ``u`` takes the
+descriptors in order, input after input, skipping other units'; a descriptor's prepare starts
+when its walker is past the previous one, its run at ``max(prepare end, end of descriptor d - 1
+of the same input)``; an input's first run waits for the input ``slots`` before it to end (its
+activation slot). With every layer on one unit the latency is the sequential device's ``RUN_CYCLES``
 (:func:`rtlgen.accel.schedule.network_cycles`, images in order); with several units it is lower
 wherever a unit prepares while another runs.
 
@@ -49,10 +55,14 @@ What this is: ``max_u busy_u`` is the steady-state bound, a lower bound on the c
 consecutive results of a long batch under the event rules. It is reached when each unit runs one
 contiguous stretch of the descriptor chain (the units are pipeline stages); a unit whose
 descriptors interleave with another's (A, B, A) waits inside each input and the real period is
-longer (:meth:`CycleModel.schedule` shows it). Walking past another unit's descriptor is taken
-to cost nothing, the header is paid once per batch, and a unit may run any number of inputs
-ahead of the next (nothing bounds the activations in flight). The exact count of the concurrent
-device against its RTL counters belongs to :mod:`rtlgen.accel.schedule`, not to this model.
+longer (:meth:`CycleModel.schedule` shows it). The record search (4 cycles a record looked
+at) goes on from the record after the walker's last one found, records in layer order (as
+``rtlgen bitstream build`` and the mapper write ``weights.bin``), wrapping around: a walker's
+search for layer ``j`` after layer ``i`` looks at ``(j - i - 1) mod R + 1`` records (``R``
+layers), so in steady state each walker with a layer looks at all ``R`` records once per input.
+With that, the event rules are the device's schedule exactly
+(:func:`rtlgen.accel.schedule.batch_cycles`, equal to the RTL's counters; tested), and
+``latency`` is its one-input ``RUN_CYCLES``.
 """
 from __future__ import annotations
 
@@ -175,6 +185,7 @@ class CycleModel:
         owner: list[int] = []       # index of the layer whose unit runs the descriptor (-1: unit 0)
         layer_of: list[int] = []    # the layer a descriptor is (-1 for an op)
         prepare: list[int] = []
+        skip: list[int] = []
         run: list[int] = []
         j = 0
         for i in range(n + 1):
@@ -185,6 +196,7 @@ class CycleModel:
                 owner.append(i - 1)
                 layer_of.append(-1)
                 prepare.append(op_prepare_cycles(op))
+                skip.append(op_prepare_cycles(op) + 1)
                 run.append(_START + vector_cycles(op) + _DONE)
                 j += 1
             if i < n:
@@ -196,11 +208,13 @@ class CycleModel:
                 owner.append(i)
                 layer_of.append(i)
                 prepare.append(layer_prepare_cycles(layer.kind, g, self.lanes))
+                skip.append(_LAYER_FIELDS)
                 run.append(_START + engine_cycles(g, self.lanes, depthwise=layer.kind == "depthwise_conv2d") + _DONE)
         self.keys, self.kinds = tuple(keys), tuple(kinds)
         self.owner = np.array(owner, dtype=np.int64)
         self.layer_of = np.array(layer_of, dtype=np.int64)
         self.prepare = np.array(prepare, dtype=np.int64)
+        self.skip = np.array(skip, dtype=np.int64)
         self.run = np.array(run, dtype=np.int64)
         self._position = np.flatnonzero(self.layer_of >= 0)      # descriptor position of layer i
         self._tuned: dict[tuple[int, int], bool] = {}
@@ -229,9 +243,17 @@ class CycleModel:
 
     def prepare_of(self, mapping: Mapping) -> np.ndarray:
         """Every descriptor's ``prepare`` cycles for ``mapping`` (weight remaps counted)."""
+        return self._costs(mapping)[0]
+
+    def skip_of(self, mapping: Mapping) -> np.ndarray:
+        """Every descriptor's ``skip`` cycles for ``mapping`` (a remapped layer's remaps counted)."""
+        return self._costs(mapping)[1]
+
+    def _costs(self, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
+        """Every descriptor's ``prepare`` and ``skip`` cycles for ``mapping``."""
         if self.space.weight_tuning == "none":
-            return self.prepare
-        out = self.prepare.copy()
+            return self.prepare, self.skip
+        out, skip = self.prepare.copy(), self.skip.copy()
         for li, layer in enumerate(self.space.layers):
             bank = mapping.units[mapping.layer_unit[li]]
             sel = np.asarray(mapping.selects[li]).ravel()
@@ -242,47 +264,92 @@ class CycleModel:
                 r_bytes = int(np.isin(sel, remapped).sum()) * self._bytes_per_select[li]
                 out[self._position[li]] = layer_prepare_cycles(layer.kind, g, self.lanes, remaps=len(remapped),
                                                                remapped_bytes=r_bytes)
-        return out
+                skip[self._position[li]] += 2 * len(remapped)
+        return out, skip
 
     def evaluate(self, mapping: Mapping) -> Cycles:
         """``mapping``'s cycles per inference, latency and busy cycles per unit."""
         units = self.units_of(mapping.layer_unit)
-        prepare = self.prepare_of(mapping)
-        busy = np.bincount(units, weights=prepare + self.run, minlength=self.n_units).astype(np.int64)
-        return Cycles(per_inference=int(busy.max()), latency=self._latency(units, prepare),
-                      busy=tuple(int(b) for b in busy))
+        prepare, skip = self._costs(mapping)
+        own = np.bincount(units, weights=prepare + self.run, minlength=self.n_units)
+        walked = np.bincount(units, weights=skip, minlength=self.n_units)
+        n_layers = len(self.space.layers)
+        owned = np.bincount(units[self._position], minlength=self.n_units)
+        search = np.where(owned > 0, _SEARCH * (n_layers - owned), 0)
+        busy = (own + (skip.sum() - walked) + 1 + search).astype(np.int64)
+        latency = self._walk(units, prepare, skip, 1, 1)[1] + _END
+        return Cycles(per_inference=int(busy.max()), latency=int(latency), busy=tuple(int(b) for b in busy))
 
-    def _latency(self, units: np.ndarray, prepare: np.ndarray) -> int:
-        free = [self.header] * self.n_units
-        prev = self.header
-        for u, p, r in zip(units.tolist(), prepare.tolist(), self.run.tolist()):
-            prev = max(free[u] + p, prev) + r
-            free[u] = prev
-        return prev + _END
+    def _events(self, units: np.ndarray, prepare: np.ndarray, skip: np.ndarray, inputs: int,
+                slots: int) -> list[Bar]:
+        return self._walk(units, prepare, skip, inputs, slots)[0]
 
-    def schedule(self, mapping: Mapping, inputs: int = 2) -> tuple[Bar, ...]:
+    def _walk(self, units: np.ndarray, prepare: np.ndarray, skip: np.ndarray, inputs: int,
+              slots: int) -> tuple[list[Bar], int]:
+        """The event rules, walker by walker (each waits only on earlier descriptors, so taking
+        the walkers in turns until every descriptor is decided is enough); also when the last
+        walker is done."""
+        n_desc = len(units)
+        ends: dict[tuple[int, int], int] = {}
+        bars: list[Bar] = []
+        state = [[self.header, 0, 0] for _ in range(self.n_units)]     # time, input, descriptor
+        wr = [0] * self.n_units         # each walker's record search starts after its last record found
+        n_rec = len(self.space.layers)
+        live = set(range(self.n_units))
+        last = 0
+        while live:
+            for u in sorted(live):
+                st = state[u]
+                while True:
+                    t, n, d = st
+                    if d == n_desc:
+                        if n == inputs - 1:
+                            live.discard(u)
+                            last = max(last, t)
+                            break
+                        st[:] = [t + 1, n + 1, 0]
+                        continue
+                    if units[d] != u:
+                        st[:] = [t + int(skip[d]), n, d + 1]
+                        continue
+                    dep = (ends.get((n, d - 1)) if d else ends.get((n - slots, n_desc - 1)) if n >= slots
+                           else self.header)
+                    if dep is None:
+                        break
+                    p = int(prepare[d])
+                    li = int(self.layer_of[d])
+                    if li >= 0:                 # records in layer order; prepare counts one look
+                        p += _SEARCH * ((li - wr[u]) % n_rec)
+                        wr[u] = (li + 1) % n_rec
+                    go = max(t + p, dep)
+                    end = go + int(self.run[d])
+                    ends[(n, d)] = end
+                    bars.append(Bar(n, d, self.keys[d], u, "prepare", t, t + p))
+                    bars.append(Bar(n, d, self.keys[d], u, "run", go, end))
+                    st[:] = [end, n, d + 1]
+        return bars, last
+
+    def run_cycles(self, mapping: Mapping, inputs: int = 1, slots: int | None = None) -> int:
+        """``RUN_CYCLES`` of ``inputs`` inputs in one ``START`` with ``slots`` activation slots
+        (default one per input): when the last walker is done (module docstring)."""
+        units = self.units_of(mapping.layer_unit)
+        prepare, skip = self._costs(mapping)
+        return self._walk(units, prepare, skip, inputs, inputs if slots is None else max(1, slots))[1] + _END
+
+    def schedule(self, mapping: Mapping, inputs: int = 2, slots: int | None = None) -> tuple[Bar, ...]:
         """Every descriptor's prepare and run for ``inputs`` consecutive inputs under the event
-        rules (module docstring), in the order they are decided."""
+        rules (module docstring) with ``slots`` activation slots (default: one per input), in
+        the order they are decided."""
         if inputs < 1:
             raise ValueError(f"inputs must be at least 1, not {inputs}")
-        units = self.units_of(mapping.layer_unit).tolist()
-        prepare = self.prepare_of(mapping).tolist()
-        free = [self.header] * self.n_units
-        bars = []
-        for n in range(inputs):
-            prev = self.header
-            for d, (u, p, r) in enumerate(zip(units, prepare, self.run.tolist())):
-                start = free[u]
-                go = max(start + p, prev)
-                prev = free[u] = go + r
-                bars.append(Bar(n, d, self.keys[d], u, "prepare", start, start + p))
-                bars.append(Bar(n, d, self.keys[d], u, "run", go, go + r))
-        return tuple(bars)
+        units = self.units_of(mapping.layer_unit)
+        prepare, skip = self._costs(mapping)
+        return tuple(self._events(units, prepare, skip, inputs, inputs if slots is None else max(1, slots)))
 
     def fingerprint(self) -> str:
         """Identity of the model's costs (a search's checkpoint records it)."""
         h = hashlib.sha256()
         h.update(repr((self.lanes, self.n_units, self.header, self.keys)).encode())
-        for a in (self.owner, self.prepare, self.run):
+        for a in (self.owner, self.prepare, self.skip, self.run):
             h.update(np.ascontiguousarray(a, dtype="<i8").tobytes())
         return h.hexdigest()[:16]

@@ -74,11 +74,15 @@ def test_numbers_of_a_network_counted_by_hand() -> None:
     header = 13 + 3 * 2 + 5 * 4
     assert model.header == header
 
-    # conv on unit 0 (the pool after it too), fc on unit 1
+    # walking past another unit's descriptor reads its fields (an op's and one more cycle)
+    assert list(model.skip) == [58, 44 + 1, 58]
+    # conv on unit 0 (the pool after it too), fc on unit 1; per input each walker also walks past
+    # the other's descriptors, takes a cycle to go on to the next input, and its record search
+    # looks at both records once (4 cycles each; prepare counts one look per layer)
     _, m = _placed(space, (0, 1))
     c = model.evaluate(m)
-    busy0 = conv_prepare + conv_run + pool_prepare + pool_run
-    busy1 = fc_prepare + fc_run
+    busy0 = conv_prepare + conv_run + pool_prepare + pool_run + 58 + 1 + 4
+    busy1 = fc_prepare + fc_run + 58 + 45 + 1 + 4
     assert c.busy == (busy0, busy1) and c.per_inference == max(busy0, busy1)
     # the latency: the fc's copy overlaps the conv and the pool, its run waits for the pool
     pool_done = header + conv_prepare + conv_run + pool_prepare + pool_run
@@ -87,7 +91,8 @@ def test_numbers_of_a_network_counted_by_hand() -> None:
     # everything on unit 1: one walker, nothing overlaps
     _, m = _placed(space, (1, 1))
     c = model.evaluate(m)
-    assert c.busy == (0, int(sum(model.prepare) + sum(model.run)))   # the pool goes with conv 0
+    # the pool goes with conv 0; walker 0 walks past everything
+    assert c.busy == (int(sum(model.skip)) + 1, int(sum(model.prepare) + sum(model.run)) + 1)
     assert c.latency == header + sum(model.prepare) + sum(model.run) + 1
     # an op before every layer runs on unit 0
     first = replace(POOL, after_layers=0, geometry=Geometry(8, 8, 3, 4, 4, 3, 2, 2, 2, 2))
@@ -135,8 +140,47 @@ def test_one_unit_is_the_sequential_device_exactly(tuning) -> None:
         assert device.stop is None
         c = model.evaluate(m)
         assert c.latency == device.total
-        assert c.per_inference == device.total - device.header - device.end == c.busy[0] and c.busy[1] == 0
+        assert c.per_inference == device.total - device.header - device.end + 1 == c.busy[0]
+        assert c.busy[1] == int(sum(model.skip_of(m))) + 1
     assert (remapped > 0) == (tuning != "none")     # the uniform tuning did remap weights
+
+
+def _busy(model: CycleModel, units: list[int]) -> tuple[int, ...]:
+    """Per unit, counted here from the descriptors' units: its own descriptors' prepare and run,
+    the fields of the others', a cycle to the next input, and the record search's further looks
+    (every record once per input, prepare counting one look per own layer)."""
+    cost, layers = model.prepare + model.run, model.layer_of >= 0
+    out = []
+    for u in range(model.n_units):
+        own = [d for d, v in enumerate(units) if v == u]
+        k = sum(1 for d in own if layers[d])
+        out.append(int(sum(cost[d] for d in own)) + int(sum(model.skip[d] for d in range(len(units)) if units[d] != u))
+                   + 1 + (4 * (int(layers.sum()) - k) if k else 0))
+    return tuple(out)
+
+
+@pytest.mark.parametrize("tuning", ["none", "uniform"])
+def test_mixed_units_are_the_concurrent_device_exactly(tuning) -> None:
+    """Layers on both units, several inputs, fewer slots than inputs: the model's RUN_CYCLES is
+    rtlgen.accel.schedule.batch_cycles' (the concurrent device's count, equal to its RTL
+    counters in tests/accel/test_sequencer.py), and its one-input latency too."""
+    from rtlgen.accel.schedule import batch_cycles
+
+    space = SearchSpace(synthetic_layers(), truncated_candidates(), n_units=2, slots_per_unit=3,
+                        granularity="filter", split_levels=4, weight_tuning=tuning)
+    model = CycleModel(space, lanes=LANES, ops=SYNTH_OPS)
+    config = AccelConfig(units=2, lanes=LANES, multipliers=3, activation_bytes=1 << 16, weight_words=4096, channels=64)
+    rng = np.random.default_rng(5)
+    xl, xu = space.bounds()
+    placements = set()
+    for _ in range(6):
+        m = space.decode(rng.integers(xl, xu + 1))
+        placements.add(tuple(m.layer_unit))
+        images = _device_images(space, m, SYNTH_OPS)
+        assert model.evaluate(m).latency == batch_cycles(*images, config).total
+        for inputs, slots in ((3, 3), (4, 2)):
+            assert model.run_cycles(m, inputs, slots) == batch_cycles(*images, config, batch=inputs, slots=slots).total
+    assert len(placements) > 2
 
 
 def test_the_busiest_unit_sets_the_cycles() -> None:
@@ -148,18 +192,19 @@ def test_the_busiest_unit_sets_the_cycles() -> None:
     assert list(model.owner) == [-1, 0, 1, 1, 2, 2]
     _, m = _placed(space, (0, 0, 0))
     everything = model.evaluate(m)
-    assert everything.busy == (int(cost.sum()), 0)
-    # layer 2 (and the ADD after it) to unit 1: exactly their cycles move
+    assert everything.busy == (int(cost.sum()) + 1, int(model.skip.sum()) + 1) == _busy(model, [0] * 6)
+    # layer 2 (and the ADD after it) to unit 1: their cycles move, each unit walks past the other's
     _, m = _placed(space, (0, 0, 1))
     moved = model.evaluate(m)
-    assert moved.busy == (int(cost[:4].sum()), int(cost[4:].sum()))
+    assert moved.busy == _busy(model, [0, 0, 0, 0, 1, 1])
+    assert moved.busy[0] == int(cost[:4].sum() + model.skip[4:].sum()) + 1 + 4
     assert moved.per_inference == max(moved.busy) < everything.per_inference
     # layer 1 (and its pool) joins layer 2: unit 1 becomes the bottleneck
     _, m = _placed(space, (0, 1, 1))
     both = model.evaluate(m)
-    assert both.busy == (int(cost[:2].sum()), int(cost[2:].sum()))
+    assert both.busy == _busy(model, [0, 0, 1, 1, 1, 1])
     assert both.per_inference == both.busy[1] > moved.per_inference
-    # moving nothing but the unit of a layer never changes the latency's serial parts' sum
+    # one unit: the latency is the serial sum
     assert everything.latency == model.header + int(cost.sum()) + 1 >= moved.latency
 
 
