@@ -17,32 +17,17 @@ throughput) also the front's three pairwise projections, the selected points cir
 """
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from rtlgen.paths import atomic_write_bytes, atomic_write_text
+from rtlgen.mapper.figures import pyplot as _plt
+from rtlgen.mapper.figures import save_png as _save
+from rtlgen.paths import atomic_write_text
 
 __all__ = ["write_report"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    _plt().close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def _pareto_plot(path: Path, front: list[dict], uniform: list[dict], points: list[dict], ref: tuple[float, float]) -> None:

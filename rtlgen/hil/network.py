@@ -159,7 +159,7 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
         device = AccelDriver(CocotbAxiTransport(dut, period_ns=PERIOD_NS), max_polls=1_000_000)
     config_bin, weights_bin = Path(spec["bitstream"]).read_bytes(), Path(spec["weights"]).read_bytes()
     loaded = await load_on_device(device, config_bin, weights_bin, start=False)
-    loaded["start"] = "written per image (each runs the whole network)"
+    loaded["start"] = "written per batch of images (each runs the whole network on every image of the batch)"
     # the host reads only what the hardware accepted
     bs = read_bitstream(spec["bitstream"], expect_accel=manifest["config_hash"])
     if not bs.has_plan:
@@ -193,8 +193,9 @@ async def run_network(dut: Any, spec: dict[str, Any], device: Any = None) -> dic
         xbs = [np.ascontiguousarray(xq[n]).astype(np.int8).tobytes() for n in range(lo, min(lo + batch, len(xq)))]
         res, outs = await device.run_batch(config_bin, xbs, slots=slots, poll_cycles=POLL_CYCLES)
         if not res.done:
-            raise BitstreamError(f"the accelerator {res.describe()}, on images {int(spec['start']) + lo}.."
-                                 f"{int(spec['start']) + lo + len(xbs) - 1} (one batch)", file=str(spec["bitstream"]))
+            first, last = int(spec["start"]) + lo, int(spec["start"]) + lo + len(xbs) - 1
+            which = f"image {first}" if first == last else f"images {first}..{last} (one batch)"
+            raise BitstreamError(f"the accelerator {res.describe()}, on {which}", file=str(spec["bitstream"]))
         run_cycles.append(int(res.cycles))
         for k, out in enumerate(outs):
             n = lo + k

@@ -12,10 +12,11 @@ from typing import Any, Sequence
 
 from rtlgen.paths import atomic_write_bytes
 
-__all__ = ["front_projections", "schedule_gantt"]
+__all__ = ["front_projections", "schedule_gantt", "pyplot", "save_png"]
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no screen needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,10 +25,11 @@ def _plt() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_png(fig: Any, path: Path) -> None:
+    """Write ``fig`` as a PNG (110 dpi) atomically and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    _plt().close(fig)
+    pyplot().close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -36,7 +38,7 @@ def front_projections(path: str | Path, rows: Sequence[dict[str, Any]], *, quali
     """Three scatter panels of the front ``rows`` (``search_accuracy``, ``energy``,
     ``cycles_per_inference``; test accuracy as open marks): quality against energy, quality
     against cycles, energy against cycles. ``marked`` rows (with a ``tag``) are circled."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     rows = [r for r in rows if r.get("cycles_per_inference") is not None]
     scale = {"energy": 1.0, "search_accuracy": 100.0, "test_accuracy": 100.0, "cycles_per_inference": 1e-3}
@@ -68,13 +70,13 @@ def front_projections(path: str | Path, rows: Sequence[dict[str, Any]], *, quali
         ax.grid(alpha=0.3)
     fig.suptitle("Three-objective front, pairwise projections (search split; colour: the third objective)")
     fig.tight_layout()
-    _save(fig, Path(path))
+    save_png(fig, Path(path))
 
 
 def schedule_gantt(path: str | Path, title: str, schedule: dict[str, Any]) -> None:
     """Gantt chart of a ``schedule.json`` document: one row per unit, each descriptor's prepare
     (light) and run (dark) as bars, the two inputs in two colours, run bars wide enough named."""
-    plt = _plt()
+    plt = pyplot()
     bars = schedule["bars"]
     n_units = int(schedule["units"])
     end = max((b["end"] for b in bars), default=1)
@@ -101,4 +103,4 @@ def schedule_gantt(path: str | Path, title: str, schedule: dict[str, Any]) -> No
                  f"latency {schedule['latency_cycles']:,}", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2)
     fig.tight_layout()
-    _save(fig, Path(path))
+    save_png(fig, Path(path))

@@ -235,3 +235,61 @@ def test_images_the_device_refuses_are_errors() -> None:
     old = bsm.encode(replace(bsm.decode(cfg_bin), version=3))
     with pytest.raises(BitstreamError, match="format version 3"):
         network_cycles(old, _images()[1], CONFIG)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", sorted(BENCH_DEVICE))
+def test_one_input_on_one_unit_is_network_cycles(bench_images, name) -> None:
+    """Every descriptor on unit 0 (exact images): the device's other walker only walks past them,
+    so one input's RUN_CYCLES is the one-walker count; a batch with a slot per input costs the
+    walker one cycle per further input and no waiting."""
+    from rtlgen.accel.schedule import batch_cycles
+
+    cfg_bin, w_bin, config = bench_images[name]
+    assert {d.unit for d in bsm.decode(cfg_bin).layers} == {0}
+    single = network_cycles(cfg_bin, w_bin, config)
+    one = batch_cycles(cfg_bin, w_bin, config)
+    assert one.total == single.total and one.batch == 1 and one.interval == one.total
+    assert [r.key for r in one.runs] == [d.key for d in single.descriptors]
+    three = batch_cycles(cfg_bin, w_bin, config, batch=3, slots=3)
+    work = single.total - single.header - single.end
+    assert three.total == single.header + 3 * work + 2 + 1
+    assert three.outputs[1] - three.outputs[0] == work + 1 == three.interval
+
+
+def _staged(cfg_bin: bytes, first: int) -> bytes:
+    """config.bin with layer descriptors from ``first`` on unit 1, each select renamed to the slot
+    of the same multiplier in unit 1's bank."""
+    bs = bsm.decode(cfg_bin)
+    layers = []
+    for j, layer in enumerate(bs.layers):
+        u = 0 if j < first else 1
+        hashes = [m.hash for m in bs.units[u]]
+        layers.append(replace(layer, unit=u, selects=tuple(hashes.index(bs.units[layer.unit][s].hash)
+                                                           for s in layer.selects)))
+    return bsm.encode(replace(bs, layers=tuple(layers)))
+
+
+@pytest.mark.data
+def test_resnet8_in_two_stages_meets_the_contract_in_the_model(bench_images) -> None:
+    """The default accelerator (2 units), ResNet-8's layers 0-3 on unit 0 and the rest on unit 1,
+    8 inputs in one START with the five slots its activation memory holds: at most 0.6 x eight
+    times one input (the model equals the RTL's counters with a slot per input; with fewer slots
+    it takes a host that places each input at once)."""
+    from rtlgen.accel.schedule import batch_cycles
+
+    cfg_bin, w_bin, config = bench_images["resnet8"]
+    staged = _staged(cfg_bin, 4)
+    span = bsm.decode(staged).activation_span
+    assert span == 52_224 and config.activation_bytes // span == 5
+    one = batch_cycles(staged, w_bin, config)
+    eight = batch_cycles(staged, w_bin, config, batch=8, slots=5)
+    assert eight.total <= 0.6 * 8 * one.total, (eight.total, one.total)
+    # both units work: unit 0 runs layers 0-3 (and add:0) of every input, unit 1 the rest
+    assert {r.unit for r in eight.runs if r.key in ("0", "1", "2", "add:0", "3")} == {0}
+    assert {r.unit for r in eight.runs if r.key in ("4", "fc:0", "average_pool_2d:0")} == {1}
+    # and they overlap: input 1's first layer runs before input 0's classifier
+    runs = {(r.input, r.key): r for r in eight.runs}
+    assert runs[1, "0"].start < runs[0, "fc:0"].start
+    # in steady state an output every ~half an inference (the busier unit's share)
+    assert eight.interval < 0.6 * one.total

@@ -80,15 +80,19 @@ def test_the_whole_network_runs_on_chip_and_equals_the_emulation(accel: Path, se
     out = tmp_path / "hil.json"
     assert main(_hil(accel, setup, "chain", setup["chain"], "--start", "1", "--limit", "2", "--json", str(out))) == 0
     printed = capsys.readouterr().out
-    assert "the device ran the whole network on chip" in printed and "START written per image" in printed
+    assert "the device ran the whole network on chip" in printed and "START written per batch" in printed
     rep = json.loads(out.read_text())
     assert rep["mode"] == "network" and rep["images"] == 2 and rep["logits_source"].startswith("device")
     want = _expected(setup, "chain", setup["chain"], 1, 2)
     assert np.array_equal(np.asarray(rep["logits"]), want), (rep["logits"], want.tolist())
     assert rep["pred"] == [int(p) for p in np.argmax(want, axis=1)]
-    # four layers on chip, weight copies included: more than the engine's products alone
-    assert len(rep["run_cycles"]) == 2 and all(c > 6 * 6 * 27 for c in rep["run_cycles"])
-    assert rep["cycles_per_image"] == sum(rep["run_cycles"]) / 2
+    # both images in one START (the default batch), in as many slots as the activation memory holds
+    span = bsm.read_bitstream(setup["tmp"] / "chain" / "config.bin").activation_span
+    assert (rep["units"], rep["batch"], rep["slots"]) == (1, 2, min(2, CONFIG.activation_bytes // span))
+    assert "1 compute unit at once, 2 inputs per START" in printed
+    # four layers on chip per image, weight copies included: more than the engine's products alone
+    assert len(rep["run_cycles"]) == 1 and rep["run_cycles"][0] > 2 * 6 * 6 * 27
+    assert rep["cycles_total"] == rep["run_cycles"][0] and rep["cycles_per_image"] == rep["cycles_total"] / 2
     assert rep["device"]["config"]["verdict"].startswith("accepted the bitstream")
 
 
@@ -100,11 +104,13 @@ def test_table_models_of_the_multipliers_give_the_same_outputs(accel: Path, setu
     chain's depthwise layer and per-filter selects use both multipliers)."""
     out = tmp_path / "hil.json"
     assert main(_hil(accel, setup, "chain", setup["chain"], "--limit", "3", "--multipliers", "table",
-                     "--json", str(out))) == 0
+                     "--batch", "1", "--json", str(out))) == 0
     assert "multipliers simulated by their table models" in capsys.readouterr().out
     rep = json.loads(out.read_text())
     want = _expected(setup, "chain", setup["chain"], 0, 3)
     assert rep["multipliers"] == "table" and np.array_equal(np.asarray(rep["logits"]), want)
+    # --batch 1: one START per image, each the same cycles (nothing depends on the data)
+    assert rep["batch"] == 1 and len(rep["run_cycles"]) == 3 and len(set(rep["run_cycles"])) == 1
     models = sorted((accel / "hil-work" / "table-models").glob("*.v"))
     assert [p.stem for p in models] == ["mul8u_1JJQ", "mul8u_DG8"]
 
@@ -154,6 +160,14 @@ class _WrongFrom:
 
     async def run(self, *, poll_cycles: int = 2000):
         return RunResult(True, 100, len(self.bs.layers))
+
+    async def run_batch(self, config_bin: bytes, inputs: list[bytes], *, slots: int, poll_cycles: int = 2000):
+        outs = []
+        for x in inputs:
+            await self.write_input(config_bin, x)
+            await self.run()
+            outs.append(await self.read_output(config_bin))
+        return RunResult(True, 100 * len(inputs), len(self.bs.layers) * len(inputs)), outs
 
     async def read_output(self, config_bin: bytes) -> bytes:
         k = len(self.bs.layers)

@@ -119,15 +119,21 @@ SYNTH_OPS = (bsm.PadDescriptor(0, Geometry(16, 16, 3, 18, 18, 3, 1, 1, 1, 1, 1, 
                                after_layers=3))
 
 
+def _synthetic(tuning: str):
+    """The synthetic network's space on 2 units of 3 slots, its cycle model with SYNTH_OPS, and
+    the accelerator configuration of that shape."""
+    space = SearchSpace(synthetic_layers(), truncated_candidates(), n_units=2, slots_per_unit=3,
+                        granularity="filter", split_levels=4, weight_tuning=tuning)
+    config = AccelConfig(units=2, lanes=LANES, multipliers=3, activation_bytes=1 << 16, weight_words=4096, channels=64)
+    return space, CycleModel(space, lanes=LANES, ops=SYNTH_OPS), config
+
+
 @pytest.mark.parametrize("tuning", ["none", "uniform"])
 def test_one_unit_is_the_sequential_device_exactly(tuning) -> None:
     """With every layer on one unit nothing overlaps: the latency is RUN_CYCLES of the device that
     runs one descriptor at a time, as rtlgen.accel.schedule counts it from the two images (with
     weight tuning, the remapped copies and the remaps' fields included)."""
-    space = SearchSpace(synthetic_layers(), truncated_candidates(), n_units=2, slots_per_unit=3,
-                        granularity="filter", split_levels=4, weight_tuning=tuning)
-    model = CycleModel(space, lanes=LANES, ops=SYNTH_OPS)
-    config = AccelConfig(units=2, lanes=LANES, multipliers=3, activation_bytes=1 << 16, weight_words=4096, channels=64)
+    space, model, config = _synthetic(tuning)
     rng = np.random.default_rng(4)
     xl, xu = space.bounds()
     remapped = 0
@@ -166,10 +172,7 @@ def test_mixed_units_are_the_concurrent_device_exactly(tuning) -> None:
     counters in tests/accel/test_sequencer.py), and its one-input latency too."""
     from rtlgen.accel.schedule import batch_cycles
 
-    space = SearchSpace(synthetic_layers(), truncated_candidates(), n_units=2, slots_per_unit=3,
-                        granularity="filter", split_levels=4, weight_tuning=tuning)
-    model = CycleModel(space, lanes=LANES, ops=SYNTH_OPS)
-    config = AccelConfig(units=2, lanes=LANES, multipliers=3, activation_bytes=1 << 16, weight_words=4096, channels=64)
+    space, model, config = _synthetic(tuning)
     rng = np.random.default_rng(5)
     xl, xu = space.bounds()
     placements = set()
