@@ -15,7 +15,10 @@ accelerator (flows/accel_default.toml: its units, lanes and multiplier banks) on
 times it (rtlgen.accel.synth.accelerator_timing: cells, area, Fmax; mapped with ABC's buffering and
 sizing, ``--accel-unbuffered`` without), with the memories shrunk to
 ``--accel-memory`` bytes/words/channels (memories become flip-flops: there is no SRAM macro, and
-the full 32 KiB would not synthesize in reasonable time on a small machine).
+the full 32 KiB would not synthesize in reasonable time on a small machine). ``--accel-units N``
+takes N units (the default's banks in turn) and ``--accel-device`` the device form (``gen accel
+--axi``: one engine per unit, the sequencer's walkers and vector units, the AXI front end with its
+configuration memory and a 256-byte weights store).
 """
 from __future__ import annotations
 
@@ -92,6 +95,11 @@ def main(argv=None) -> int:
     ap.add_argument("--generated", action="store_true", help="also cost the shipped generated netlists")
     ap.add_argument("--accel", action="store_true", help="also synthesize and time the default accelerator")
     ap.add_argument("--accel-memory", default="64,16,16", help="activation bytes, weight words, channels")
+    ap.add_argument("--accel-units", type=int, default=None,
+                    help="with --accel: this many units, the default's banks in turn (default: its 2)")
+    ap.add_argument("--accel-device", action="store_true",
+                    help="with --accel: the device (gen accel --axi: one engine per unit, the sequencer's walkers, "
+                         "the AXI front end with its weights store shrunk to 256 bytes)")
     ap.add_argument("--no-multipliers", action="store_true", help="skip the multipliers (with --accel)")
     ap.add_argument("--accel-no-clock-gating", action="store_true",
                     help="generate the accelerator with gen accel --no-clock-gating (with --accel)")
@@ -137,6 +145,12 @@ def run_accel(args, pdk) -> str:
     act, words, channels = (int(v) for v in args.accel_memory.split(","))
     config = load_config(Path(__file__).resolve().parent.parent / "flows" / "accel_default.toml")
     config = replace(config, activation_bytes=act, weight_words=words, channels=channels)
+    if args.accel_units:
+        banks = config.unit_multipliers
+        config = replace(config, units=args.accel_units,
+                         unit_multipliers=tuple(banks[u % len(banks)] for u in range(args.accel_units)))
+    if args.accel_device:
+        config = replace(config, weights_store_bytes=256)
     circ = circuits(data)
     with tempfile.TemporaryDirectory(prefix="bench-accel-") as tmp:
         cat = Catalog(Path(tmp) / "lib")
@@ -144,7 +158,8 @@ def run_accel(args, pdk) -> str:
             _, table, signed = read_multiplier(circ[name])
             cat.add(table, signed, name, netlist=circ[name])
         cat.save()
-        design = generate_accelerator(config, cat, Path(tmp) / "rtl", clock_gating=not args.accel_no_clock_gating)
+        design = generate_accelerator(config, cat, Path(tmp) / "rtl", clock_gating=not args.accel_no_clock_gating,
+                                      axi=args.accel_device)
         t = time.perf_counter()
         target = None if args.accel_unbuffered else FMAX_CLOCK_TARGET_NS
         mapped = map_accelerator(design, pdk=pdk, clock_target_ns=target)
@@ -184,7 +199,8 @@ def run_accel(args, pdk) -> str:
             if timing.critical_path else "-")
     print(f"critical path: {ends}, {n_cells} cells, fanouts of its nets {fanouts}; "
           f"largest fanout of any net but the clock: {max(loads.values())}")
-    print(f"accelerator {config.units}x{config.lanes}x{config.multipliers} (memories {args.accel_memory}) on "
+    print(f"accelerator {config.units}x{config.lanes}x{config.multipliers}{' device' if args.accel_device else ''} "
+          f"(memories {args.accel_memory}) on "
           f"{pdk.name}{' (unbuffered)' if target is None else ''}: {timing.cells:,} cells, "
           f"{timing.area_um2 / 1e6:.3f} mm^2, {timing.delay_ns:.2f} ns, Fmax {timing.fmax_mhz:.0f} MHz ({dt:.0f} s)")
     return (f"| {pdk.name} | {timing.cells:,} | {timing.area_um2 / 1e6:.3f} | {timing.delay_ns:.2f} | "

@@ -21,6 +21,13 @@ write the network input into the activation memory (``ACT_ADDR`` = the input bas
 ``config.bin``'s header gives, then one ``ACT_DATA`` write per byte), write ``CTRL.START``, poll
 ``STATUS`` until ``NET_DONE`` (or ``ERROR``), read the output back (``ACT_ADDR`` = the output
 base, one ``ACT_DATA`` read per byte). ``RUN_CYCLES`` and ``LAYERS_DONE`` say what the run took.
+Several inputs in one ``START`` (the compute units work on consecutive inputs at once;
+:mod:`rtlgen.accel.sequencer`): write ``BATCH``, ``SLOTS`` and ``BATCH_STRIDE`` (at least
+``config.bin``'s plan span), the first ``SLOTS`` inputs at the input base + ``slot *
+BATCH_STRIDE``, ``CTRL.START``; whenever ``OUTPUTS_DONE`` passes input k, read its output from
+its slot and, if inputs remain, write input ``k + SLOTS`` into that slot and ``CTRL.POST``
+(``ACT_ADDR``/``ACT_DATA`` have their own port, usable while the units run);
+:meth:`rtlgen.hil.driver.AccelDriver.run_batch` does this.
 """
 from __future__ import annotations
 
@@ -188,9 +195,10 @@ REGISTERS: tuple[Register, ...] = (
     Register("ACT_ADDR", 0x58, "rw", 0, "byte address in the activation memory for ACT_DATA; every ACT_DATA "
                                         "access increments it", device_held=True),
     Register("ACT_DATA", 0x5C, "rw", 0, "activation memory byte: a write stores bits 7..0 at ACT_ADDR, a read "
-                                        "returns the byte at ACT_ADDR; either increments ACT_ADDR (use while "
-                                        "BUSY is clear; from the first access on, the activation memory's host "
-                                        "port belongs to these registers until SOFT_RESET)", device_held=True),
+                                        "returns the byte at ACT_ADDR; either increments ACT_ADDR (on a device "
+                                        "with the sequencer through a port of its own, so also while it runs: "
+                                        "only a slot the units are not using, see SLOTS; on an engine with "
+                                        "host ports while BUSY is clear)", device_held=True),
     Register("BATCH", 0x60, "rw", 1, "inputs one START runs (0 counts as 1), one after another through the "
                                      "network, the compute units working on consecutive inputs at once"),
     Register("SLOTS", 0x64, "rw", 1, "activation slots (1..16; 0 counts as 1, more as 16): input n's activations "
