@@ -87,7 +87,12 @@ def _schedule(point: dict) -> tuple[Any, int] | None:
     config = load_config(Path(point["accel"]["accel_dir"]) / "accel.toml")
     images = (config_bin.read_bytes(), weights.read_bytes())
     cycles = network_cycles(*images, config)
-    device = None if cycles.stop is not None else (batch_cycles(*images, config), batch_cycles(*images, config, batch=2))
+    device = None
+    if cycles.stop is None:        # two inputs in as many slots (up to two) as the activation memory holds
+        from rtlgen.bitstream.format import decode
+
+        slots = max(1, min(2, config.activation_bytes // max(1, decode(images[0]).activation_span)))
+        device = (batch_cycles(*images, config), batch_cycles(*images, config, batch=2, slots=slots))
     return _Schedule(cycles, device), config.units
 
 
@@ -158,8 +163,9 @@ def _schedule_lines(tag: str, cycles: Any, spent: dict[str, int]) -> list[str]:
         ("other", "descriptor fields and registers")))
     return [f"Schedule on the device (`rtlgen.accel.schedule`, from the point's config.bin and weights.bin): "
             f"{one.total:,} cycles per inference from START to NET_DONE ({one.total / 1e5:.2f} ms at 100 MHz); "
-            f"two inputs in one START: {two.total:,} cycles, the units working at the same time. The work of one "
-            f"input by kind: {share}.", "",
+            f"two inputs in one START ({two.slots} activation slot{'s' if two.slots > 1 else ''}: "
+            f"{'both in flight at once' if two.slots > 1 else 'the second waits for the first'}): "
+            f"{two.total:,} cycles, the units working at the same time. The work of one input by kind: {share}.", "",
             f"![schedule {tag}](schedule_{tag}.png)", ""]
 
 

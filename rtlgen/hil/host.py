@@ -66,7 +66,11 @@ slowest one's). On a shared machine wall time depends on the load, so the same t
 also given per CPU-second of the simulator processes (``time.process_time``: what a core to
 itself would give). The one-off costs are reported apart: the Verilator build (cached) and the
 simulator's start-up (Python imports, model and bitstream loading). With ``workers`` > 1 the
-images are split into contiguous chunks, one simulator process each.
+images are split into contiguous chunks, one simulator process each. On a device that runs
+whole networks (:mod:`rtlgen.hil.network`) each worker runs its chunk in batches (``batch``
+inputs per ``START``, ``slots`` activation slots; the units work on consecutive inputs at once):
+the cycles are the batches' ``RUN_CYCLES``, ``cycles_total`` their sum, ``units`` the compute
+units that ran at the same time.
 """
 from __future__ import annotations
 

@@ -226,7 +226,8 @@ class DeviceImages:
     against the accelerator's memories; a :class:`~rtlgen.errors.BitstreamError` when it does not
     fit), ``weights`` is the model's ``weights.bin`` (the same for every point); ``cycles``, when
     given, counts a point's cycles per inference on the device from its two images
-    (:func:`rtlgen.accel.schedule.network_cycles`), recorded as the front row's ``device_cycles``."""
+    (:func:`rtlgen.accel.schedule.batch_cycles`: one input, the units concurrent), recorded as the front row's
+    ``device_cycles``."""
 
     plan: Callable[[bsmod.Bitstream], bsmod.Bitstream]
     weights: bytes

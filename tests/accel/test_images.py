@@ -221,11 +221,15 @@ def test_cli_build_decode_inspect_emulate(lib, catalog, tmp_path, capsys) -> Non
     printed = capsys.readouterr().out
     assert "config.bin" in printed
     # the device's cycles per inference, as rtlgen.accel.schedule counts them from the two images
-    from rtlgen.accel.schedule import network_cycles
+    from rtlgen.accel.schedule import batch_cycles
 
-    cycles = network_cycles((out / "config.bin").read_bytes(), (out / "weights.bin").read_bytes(),
-                            load_config(toml))
-    assert cycles.stop is None and f"on the device: {cycles.total:,} cycles per inference" in printed
+    images = ((out / "config.bin").read_bytes(), (out / "weights.bin").read_bytes())
+    one = batch_cycles(*images, load_config(toml))
+    assert f"on the device: {one.total:,} cycles per inference" in printed
+    # and a stream of 16 inputs through both units, in the slots the activation memory holds
+    slots = min(16, load_config(toml).activation_bytes // bsm.decode(images[0]).activation_span)
+    many = batch_cycles(*images, load_config(toml), batch=16, slots=slots)
+    assert f"16 inputs in one START with {slots} activation slots: {many.total:,} cycles" in printed
     bs = bsm.read_bitstream(out / "config.bin")
     weights = wm.read_weights(out / "weights.bin")
     assert weights.lanes == 4 and bs.accel_hash == load_config(out / "accel.toml").resolved(catalog).config_hash()

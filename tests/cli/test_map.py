@@ -63,11 +63,11 @@ def test_map_digits_end_to_end(tmp_path, small_lib, capsys) -> None:
         assert row["device"].startswith("config.bin and weights.bin: the device runs them"), row["device"]
         assert bs.has_plan and bs.model_hash
         # its cycles per inference on the device, from the two images (rtlgen.accel.schedule)
-        from rtlgen.accel.schedule import network_cycles
+        from rtlgen.accel.schedule import batch_cycles
 
-        assert row["device_cycles"] == network_cycles((out / row["bitstream"]).read_bytes(),
-                                                      (folder / "weights.bin").read_bytes(),
-                                                      load_config(folder / "accel.toml")).total > 0
+        assert row["device_cycles"] == batch_cycles((out / row["bitstream"]).read_bytes(),
+                                                    (folder / "weights.bin").read_bytes(),
+                                                    load_config(folder / "accel.toml")).total > 0
         built = tmp_path / f"built-{row['id']}"
         assert main(["bitstream", "build", "--model", str(digits_model_path()), "--accel", str(folder / "accel.toml"),
                      "--lib", str(small_lib), "--assign", str(folder / "assignment.json"), "--out", str(built)]) == 0
