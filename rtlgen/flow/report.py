@@ -183,9 +183,9 @@ def _model_lines(tag: str, point: dict[str, Any], out: Path) -> tuple[list[str],
     busy = ", ".join(f"unit {u} {b:,}" for u, b in enumerate(doc["busy"]))
     return [f"Cycle model of the accelerator with concurrent units (`rtlgen.mapper.throughput`, the mapper's "
             f"throughput objective): {doc['cycles_per_inference']:,} cycles per inference in steady state (the "
-            f"busiest unit; busy cycles per input: {busy}), latency {doc['latency_cycles']:,} cycles for one "
-            "input. The steady state is a bound: it holds when each unit runs one contiguous stretch of the "
-            "layers. The chart shows two consecutive inputs under the model's event rules.", "",
+            f"cycles between outputs of a batch; each unit's walk per input: {busy}, the busiest a lower bound "
+            f"that units in contiguous stretches of the layers reach), latency {doc['latency_cycles']:,} cycles "
+            "for one input. The chart shows two consecutive inputs under the model's event rules.", "",
             f"![concurrent schedule {tag}]({png})", ""], [png]
 
 

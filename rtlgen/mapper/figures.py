@@ -99,7 +99,7 @@ def schedule_gantt(path: str | Path, title: str, schedule: dict[str, Any]) -> No
     ax.invert_yaxis()
     ax.set_xlim(0, end)
     ax.set_xlabel("cycle (from START)")
-    ax.set_title(f"{title}: {schedule['cycles_per_inference']:,} cycles per inference (busiest unit), "
+    ax.set_title(f"{title}: {schedule['cycles_per_inference']:,} cycles per inference (steady state), "
                  f"latency {schedule['latency_cycles']:,}", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2)
     fig.tight_layout()

@@ -402,8 +402,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                                "seed": settings.seed, "granularity": granularity,
                                "objectives": list(settings.objectives),
                                "cycle_model": None if model is None else
-                               "rtlgen.mapper.throughput: cycles per inference = the busiest unit's prepare + "
-                               "run cycles (steady-state bound, units concurrent); latency: one input",
+                               "rtlgen.mapper.throughput: cycles per inference = the steady state of the "
+                               "concurrent units (cycles between outputs of a batch); latency: one input",
                                "units": n_units, "slots_per_unit": slots_per_unit,
                                "evaluations": len(result.points), "within_loss": {}}
     for loss in losses:

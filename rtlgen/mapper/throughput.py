@@ -38,7 +38,10 @@ The model, per unit ``u`` and with ``unit(d)`` from the mapping::
     busy_u               = sum over d with unit(d) = u of (prepare_d + run_d)
                            + sum over d with unit(d) != u of skip_d + 1
                            + 4 (R - k_u)      (the record search, below; k_u: u's layers)
-    cycles per inference = max_u busy_u          (the bottleneck unit; throughput = 1 / this)
+    bound                = max_u busy_u          (the bottleneck unit)
+    cycles per inference = the cycles between the last two outputs of 2U + 2 inputs in one START
+                           under the event rules below, a slot per input (the steady state;
+                           throughput = 1 / this; at least the bound)
     latency              = one input through the event rules below, from START (the header,
                            13 + 3U + 5*slots, :func:`rtlgen.accel.schedule.header_cycles`) to
                            the last descriptor's end, + 1
@@ -51,11 +54,12 @@ activation slot). With every layer on one unit the latency is the sequential dev
 (:func:`rtlgen.accel.schedule.network_cycles`, images in order); with several units it is lower
 wherever a unit prepares while another runs.
 
-What this is: ``max_u busy_u`` is the steady-state bound, a lower bound on the cycles between
-consecutive results of a long batch under the event rules. It is reached when each unit runs one
-contiguous stretch of the descriptor chain (the units are pipeline stages); a unit whose
-descriptors interleave with another's (A, B, A) waits inside each input and the real period is
-longer (:meth:`CycleModel.schedule` shows it). The record search (4 cycles a record looked
+What this is: ``max_u busy_u`` is a lower bound on the cycles between consecutive results of a
+long batch. The steady state reaches it when each unit runs one contiguous stretch of the
+descriptor chain (the units are pipeline stages); a unit whose descriptors interleave with
+another's (A, B, A) waits inside each input (a walker finishes an input's descriptors before the
+next input's), and the period is longer: the objective is the simulated period, so the search
+sees that (about 2U + 2 inputs x the descriptors walker steps: well under a millisecond). The record search (4 cycles a record looked
 at) goes on from the record after the walker's last one found, records in layer order (as
 ``rtlgen bitstream build`` and the mapper write ``weights.bin``), wrapping around: a walker's
 search for layer ``j`` after layer ``i`` looks at ``(j - i - 1) mod R + 1`` records (``R``
@@ -119,8 +123,9 @@ def op_prepare_cycles(op: bsmod.OpDescriptor) -> int:
 
 @dataclass(frozen=True)
 class Cycles:
-    """A mapping's cycles (module docstring): ``per_inference`` (``max_u busy_u``, the
-    steady-state bound), ``latency`` (one input, START to the end) and ``busy`` per unit."""
+    """A mapping's cycles (module docstring): ``per_inference`` (the steady state's cycles between
+    outputs), ``latency`` (one input, START to the end) and ``busy`` per unit (their maximum
+    bounds ``per_inference`` from below)."""
 
     per_inference: int
     latency: int
@@ -278,7 +283,11 @@ class CycleModel:
         search = np.where(owned > 0, _SEARCH * (n_layers - owned), 0)
         busy = (own + (skip.sum() - walked) + 1 + search).astype(np.int64)
         latency = self._walk(units, prepare, skip, 1, 1)[1] + _END
-        return Cycles(per_inference=int(busy.max()), latency=int(latency), busy=tuple(int(b) for b in busy))
+        k = 2 * self.n_units + 2
+        last = len(units) - 1
+        ends = sorted(b.end for b in self._walk(units, prepare, skip, k, k)[0] if b.position == last and b.phase == "run")
+        return Cycles(per_inference=int(ends[-1] - ends[-2]), latency=int(latency),
+                      busy=tuple(int(b) for b in busy))
 
     def _events(self, units: np.ndarray, prepare: np.ndarray, skip: np.ndarray, inputs: int,
                 slots: int) -> list[Bar]:
