@@ -27,7 +27,8 @@ between them) run ResNet-8 in stretches of layers per unit, DS-CNN and the chain
 layers spread over the units, several inputs in one START (with a slot per input, and with fewer
 slots than inputs: the host places each further input as it reads an output); every output is
 the emulation's and RUN_CYCLES of every batch with a slot per input is
-rtlgen.accel.schedule.batch_cycles' count."""
+rtlgen.accel.schedule.batch_cycles' count; a descriptor without weights stops every unit at its
+offset, alone and with a second input in flight."""
 from __future__ import annotations
 
 import re
@@ -361,6 +362,17 @@ def concurrent_run(request, evoapprox_dir: Path, shared_data: Path, tmp_path_fac
         want = emulator_from_images(graph, bsm.decode(files["config.bin"]), im.weights, resolve).run(
             np.asarray(x).astype(np.int8)).logits.reshape(len(x), -1)
         out.append((name, slots, im, nets[-1], want))
+    # a stop with concurrent units: the chain's last descriptor names a layer weights.bin has no
+    # record of; alone, and with a second input in flight
+    im = _on_units(build_images(chain, config, lib, parse_assignment(CHAIN_ASSIGNMENT, "stop")), spread)
+    layers = im.config.layers
+    im = replace(im, config=replace(im.config, layers=(*layers[:-1], replace(layers[-1], index=7))))
+    files = im.files()
+    xs = [xx.tobytes() for xx in rng.integers(-128, 128, (2, 6, 6, 3)).astype(np.int8)]
+    for name, net in (("chain stop, one input", (files["config.bin"], files["weights.bin"], xs[:1])),
+                      ("chain stop, 2 inputs in 2 slots", (files["config.bin"], files["weights.bin"], xs, 2))):
+        nets.append(net)
+        out.append((name, None if len(net) == 3 else 2, im, net, None))
     report = SequencerSim(config, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=2000)
     return config, [(*case, got) for case, got in zip(out, report["networks"], strict=True)]
 
@@ -376,6 +388,8 @@ def test_concurrent_units_give_the_emulations_outputs(concurrent_run) -> None:
     together: every output equals the emulation's, byte for byte, as one input at a time does."""
     config, cases = concurrent_run
     for name, slots, im, _net, want, got in cases:
+        if want is None:                # the stops: test_a_stop_with_concurrent_units_...
+            continue
         assert got["config"]["accepted"] and got["weights"]["accepted"], (name, got["config"], got["weights"])
         units_used = {layer.unit for layer in im.config.layers}
         assert len(units_used) > 1, (name, units_used)
@@ -395,7 +409,9 @@ def test_concurrent_run_cycles_are_the_schedule_models(concurrent_run) -> None:
     from rtlgen.accel.schedule import batch_cycles
 
     config, cases = concurrent_run
-    for name, slots, im, net, _want, got in cases:
+    for name, slots, im, net, want, got in cases:
+        if want is None:
+            continue
         batch = len(net[2])
         for run in got["runs"]:
             model = batch_cycles(net[0], net[1], config, batch=batch if slots else 1, slots=slots)
@@ -424,3 +440,24 @@ def test_a_split_resnet8_overlaps_consecutive_inputs(concurrent_run) -> None:
     print(f"{config.units} units: ResNet-8 in stretches, 1 input {one:,} cycles, 2 inputs {two:,} "
           f"({two / (2 * one):.2f}x)")
     assert two < 0.8 * 2 * one, (one, two)
+
+
+def test_a_stop_with_concurrent_units_names_the_first_failing_descriptor(concurrent_run) -> None:
+    """The chain's last descriptor has no weights.bin record: whichever walker gets there first,
+    the run stops with NO_LAYER_WEIGHTS at that descriptor's offset once the descriptors before it
+    are done (the one-walker model's stop), alone or with a second input in flight; every unit
+    stops (STATUS neither BUSY nor NET_DONE)."""
+    from rtlgen.accel.schedule import network_cycles
+
+    config, cases = concurrent_run
+    stops = [(name, net, got) for name, _s, _i, net, want, got in cases if want is None]
+    assert len(stops) == 2
+    for name, net, got in stops:
+        model = network_cycles(net[0], net[1], config)
+        at = int(re.search(r"@(\d+) layer 7 conv2d", bsm.describe(net[0])).group(1))
+        assert model.stop == (ErrorCode.NO_LAYER_WEIGHTS, at)
+        (run,) = got["runs"]
+        assert not run["done"] and (ErrorCode(run["code"]), run["offset"]) == model.stop, (name, run["describe"])
+        assert run["status"]["ERROR"] and not run["status"]["BUSY"] and not run["status"]["NET_DONE"], name
+        # input 0's first two layers ran; the second input may have run its own meanwhile
+        assert run["layers"] == 2 if len(net) == 3 else 2 <= run["layers"] <= 4, (name, run["layers"])
