@@ -11,6 +11,14 @@ MAC and the breakdown (:mod:`rtlgen.accel.power`). Usage::
 
     python benchmarks/bench_accel_power.py --lib LIBDIR [--lanes 16] [--crop 8,8,4]
         [--out build/bench_accel_power]
+    python benchmarks/bench_accel_power.py --lib LIBDIR --calibrate MODEL.json [--lanes 16]
+
+``--calibrate`` fits the per-component energy model (:mod:`rtlgen.accel.energy`) instead: the
+bank design (memories sized for conv layers 0-2) runs a 4x4 crop of each of ResNet-8's conv
+layers 0, 1 and 2 with every lane on each slot in turn (12 gate-level runs, outputs checked);
+each run's multiplication energy is the cost flow's on that layer's operand histograms (CIFAR-10
+test image 0, signmag). It prints each layer's runs predicted by the model fitted on the other
+two layers (the held-out error), then fits on all twelve and writes MODEL.json.
 """
 from __future__ import annotations
 
@@ -42,9 +50,12 @@ def main() -> int:
     ap.add_argument("--lanes", type=int, default=16)
     ap.add_argument("--crop", default="8,8,4", help="Y0,X0,SIZE of layer 0's 32x32 input")
     ap.add_argument("--out", default=str(REPO_ROOT / "build" / "bench_accel_power"))
+    ap.add_argument("--calibrate", default=None, metavar="MODEL.json")
     args = ap.parse_args()
     data = Path(args.data) if args.data else shared_data_dir()
     catalog = Catalog.open(args.lib)
+    if args.calibrate:
+        return calibrate_model(args, data, catalog)
     y0, x0, size = (int(v) for v in args.crop.split(","))
     out = Path(args.out)
     groups = -(-16 // args.lanes)
@@ -85,6 +96,64 @@ def main() -> int:
                   f"{run.energy_per_mac_pj:.1f} | {sel.total_mw:.3f} | {other:.5f} | "
                   f"{b['memories'].total_mw:.2f} | {b['registers'].total_mw:.2f} | "
                   f"{b['logic'].total_mw:.2f} | {b['clock'].total_mw if 'clock' in b else 0.0:.2f} |")
+    return 0
+
+
+def calibrate_model(args, data: Path, catalog) -> int:
+    """``--calibrate``: 12 gate-level runs, held-out errors per layer, the model fitted on all."""
+    from rtlgen.accel.energy import CalibrationRun, calibrate, errors, non_memory_energy_pj
+    from rtlgen.cost.activity import ActivitySpec
+    from rtlgen.cost.multiplier import catalog_costs
+
+    from accel_cases import layer_operand_hists
+
+    layers, size = (0, 1, 2), 4
+    out = Path(args.out) / "calibrate"
+    config = AccelConfig(units=1, lanes=args.lanes, multipliers=len(BANK), activation_bytes=2 * size * size * 16,
+                         weight_words=-(-16 // args.lanes) * 144, channels=16, unit_multipliers=(BANK,),
+                         name="energy_calibration")
+    print(f"machine: {platform.node()} {platform.machine()}, python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    t0 = time.perf_counter()
+    design = generate_accelerator(config, catalog, out / "rtl")
+    mapped = map_accelerator(design)
+    cases, mul_pj = [], []
+    for layer in layers:
+        a, b = layer_operand_hists(data, layer, "signmag")
+        spec = ActivitySpec.make(a / a.sum(), b / b.sum(), n_vectors=4096, seed=0)
+        figs = catalog_costs(catalog, list(BANK), activity=spec)
+        for s, name in enumerate(BANK):
+            cases.append(make_case(f"layer{layer}-{name}", data, config, catalog, layer=layer, unit=0,
+                                   bank_slots=[s], encoding="signmag", granularity="layer", crop=(8, 8, size)))
+            mul_pj.append(figs[catalog.get(name).hash].energy_pj)
+    power = accelerator_power(design, config, [(c.name, c.job) for c in cases], out / "work", mapped=mapped)
+    runs = []
+    for case, result, run, e in zip(cases, power.results, power.runs, mul_pj):
+        mism = first_mismatch(case, result.output)
+        if mism is not None:
+            print(f"MISMATCH {mism}")
+            return 1
+        runs.append(CalibrationRun(run, run.macs * e))
+    print(f"1 unit x {args.lanes} lanes x {len(BANK)} ({', '.join(BANK)}), {power.cells:,} cells, "
+          f"{power.area_um2 / 1e6:.2f} mm^2; {len(runs)} runs, every output equal to the emulator's; "
+          f"{time.perf_counter() - t0:.0f} s")
+    print("| run | cycles | MACs | gate level nJ (memories excluded) | memories nJ | held-out model nJ | error |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    worst = 0.0
+    for li, layer in enumerate(layers):
+        held = runs[li * len(BANK):(li + 1) * len(BANK)]
+        rest = [r for r in runs if r not in held]
+        model = calibrate(rest, pdk="sky130hd", lanes=args.lanes)
+        for r, err in zip(held, errors(model, held)):
+            worst = max(worst, abs(err))
+            mem = r.power.breakdown["memories"].total_mw * r.power.cycles * r.power.clock_ns
+            print(f"| {r.power.name} | {r.power.cycles} | {r.power.macs:,} | {non_memory_energy_pj(r.power) / 1e3:.2f} "
+                  f"| {mem / 1e3:.2f} | {model.run_energy_pj(r.power.cycles, r.mul_pj) / 1e3:.2f} | {100 * err:+.1f}% |")
+    model = calibrate(runs, pdk="sky130hd", lanes=args.lanes)
+    print(f"largest held-out error {100 * worst:.1f}%; fitted on all {len(runs)}: {model}")
+    print("in-sample errors: " + ", ".join(f"{100 * e:+.1f}%" for e in errors(model, runs)))
+    model.to_json(args.calibrate)
+    print(f"wrote {args.calibrate}")
     return 0
 
 

@@ -11,6 +11,14 @@ tests/accel/test_sequencer.py): one input's cycles, 16 inputs' in one START with
 activation slots as the memory holds, the cycles between outputs at the end (steady state), and
 inferences per second at 100 MHz.
 
+Energy (``--energy MODEL.json``, the per-component model of :mod:`rtlgen.accel.energy` that
+``benchmarks/bench_accel_power.py --calibrate`` fits on gate-level runs): each row's energy per
+inference in the steady state, memories excluded: the cost flow's energy of every layer's
+multiplications on its operand histograms (16 CIFAR-10 images, :func:`rtlgen.mapper.network.
+layer_infos`, each layer's multiplier of the point), the descriptors' run cycles of one input
+(active cycles) and the steady-state cycles per inference on ``units`` units, at ``--mhz``
+(the Fmax quoted with it) and the inferences per second there.
+
 RTL part (``--rtl``, minutes): the issue's contract on the default accelerator itself (2 units,
 generated with ``--axi``): ResNet-8 with layers 0-3 on unit 0 and the rest on unit 1 (the same
 exact multiplier, mul8u_1JJQ, in both banks), ``rtlgen hil`` on one CIFAR-10 image and on
@@ -81,11 +89,38 @@ def _best_cut(files, config, units: int, slots: int):
     return best
 
 
+LAYER_KINDS = ("conv2d", "depthwise_conv2d", "fully_connected")
+
+
+def _multiplication_energy(graph, data: Path, catalog, approx_layers: dict[str, str]) -> dict[str, float]:
+    """The cost flow's energy (pJ) of one inference's multiplications: sum over the MAC layers of
+    MACs x E(multiplier, the layer's operand histograms on 16 CIFAR-10 images)."""
+    import numpy as np
+
+    from rtlgen.cost.activity import ActivitySpec
+    from rtlgen.cost.multiplier import catalog_costs
+    from rtlgen.mapper.network import layer_infos
+
+    x = np.load(data / "cifar10" / "cifar10_test_first1017.npz")["x"][:16]
+    infos = layer_infos(graph, x)
+    out = {"exact": 0.0, "approximate": 0.0}
+    for info in infos:
+        spec = ActivitySpec.make(info.act_hist / info.act_hist.sum(), info.weight_hist / info.weight_hist.sum(),
+                                 n_vectors=4096, seed=0)
+        names = {"exact": "mul8u_1JJQ", "approximate": approx_layers.get(info.key, "mul8u_1JJQ")}
+        figs = catalog_costs(catalog, sorted(set(names.values())), activity=spec)
+        for point, name in names.items():
+            out[point] += info.macs * figs[catalog.get(name).hash].energy_pj
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rtl", action="store_true", help="also run the contract through the RTL (minutes)")
     ap.add_argument("--inputs", type=int, default=8)
     ap.add_argument("--out", default=str(ROOT / "build" / "bench_units"))
+    ap.add_argument("--energy", default=None, help="an energy model JSON (bench_accel_power.py --calibrate)")
+    ap.add_argument("--mhz", type=float, default=72.0, help="the clock energy per inference is quoted at")
     args = ap.parse_args()
 
     from rtlgen.accel.config import load_config
@@ -103,7 +138,17 @@ def main() -> None:
     model = data / "mlperf_tiny_resnet8" / "pretrainedResnet_quant.tflite"
     graph = load_tflite(model)
     base = load_config(ROOT / "flows" / "accel_default.toml")
-    approx = parse_assignment({"layers": {"1": "mul8u_DG8", "4": "mul8u_DG8", "7": "mul8u_DG8"}}, "<bench>")
+    approx_layers = {"1": "mul8u_DG8", "4": "mul8u_DG8", "7": "mul8u_DG8"}
+    approx = parse_assignment({"layers": approx_layers}, "<bench>")
+    mul_pj = _multiplication_energy(graph, data, catalog, approx_layers) if args.energy else None
+    energy = None
+    if args.energy:
+        from rtlgen.accel.energy import EnergyModel
+
+        energy = EnergyModel.from_json(args.energy)
+        print(f"energy model {args.energy}: {energy}")
+        print(f"multiplication energy per inference (cost flow, pJ): exact {mul_pj['exact']:,.0f}, "
+              f"approximate {mul_pj['approximate']:,.0f}")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, {os.cpu_count()} CPUs")
     print("| units | point | layers per unit (descriptor cut) | cycles, one input | cycles, 16 inputs "
           "(slots) | steady state, cycles per inference | inferences/s at 100 MHz |")
@@ -119,10 +164,22 @@ def main() -> None:
             span = bsm.decode(files["config.bin"]).activation_span
             slots = max(1, min(16, config.activation_bytes // span))
             edges, one, many = _best_cut(files, config, units, slots)
-            rows.append({"units": units, "point": point, "cut": edges, "one": one.total, "many": many.total,
-                         "slots": slots, "interval": many.interval})
+            row = {"units": units, "point": point, "cut": edges, "one": one.total, "many": many.total,
+                   "slots": slots, "interval": many.interval}
             print(f"| {units} | {point} | {list(edges)} | {one.total:,} | {many.total:,} ({slots}) "
                   f"| {many.interval:,.0f} | {1e8 / many.interval:,.1f} |")
+            if energy is not None:
+                last = many.batch - 1
+                active = sum(r.end - r.start + 1 for r in many.runs if r.input == last and r.kind in LAYER_KINDS)
+                e = energy.inference(mul_pj=mul_pj["exact" if assignment is None else "approximate"],
+                                     active_cycles=active, cycles=many.interval, units=units,
+                                     clock_ns=1e3 / args.mhz)
+                row["energy"] = e.to_dict()
+                print(f"  energy at {args.mhz:g} MHz: {e.total_pj / 1e6:.3f} uJ per inference (multipliers "
+                      f"{e.multipliers_pj / 1e6:.3f}, logic {e.logic_pj / 1e6:.3f}, flip-flops {e.clocked_pj / 1e6:.3f}, "
+                      f"leakage {e.leakage_pj / 1e6:.4f}); {e.inferences_per_s:.1f} inferences/s, {e.power_mw:.1f} mW; "
+                      f"active cycles {active:,}")
+            rows.append(row)
     (out / "model.json").write_text(json.dumps(rows, indent=1) + "\n")
     if not args.rtl:
         return

@@ -16,13 +16,15 @@ import pytest
 from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.gatesim import read_cycles
 from rtlgen.accel.generate import generate_accelerator
+from rtlgen.accel.energy import CalibrationRun, EnergyModel, calibrate, errors, non_memory_energy_pj
 from rtlgen.accel.power import accelerator_power, max_table_slew_ns
-from rtlgen.cost.multiplier import hardware_cost
+from rtlgen.cost.activity import ActivitySpec
+from rtlgen.cost.multiplier import catalog_costs, hardware_cost
 from rtlgen.cost.pdk import get_pdk
 from rtlgen.errors import ToolError
 from rtlgen.netlist.liberty import default_library
 
-from accel_cases import first_mismatch, make_case
+from accel_cases import first_mismatch, layer_operand_hists, make_case
 from accel_library import build_library
 
 CROP = (10, 10, 2)       # 2x2 input pixels x 3 channels -> 2x2 x 16 output channels
@@ -49,6 +51,7 @@ def powered(tmp_path_factory, shared_data: Path, evoapprox_dir: Path):
         power = accelerator_power(design, config, [(c.name, c.job) for c in cases], tmp / key / "work")
         out[key] = (cases, power)
     out["dir"] = tmp
+    out["catalog"] = catalog
     return out
 
 
@@ -147,6 +150,46 @@ def test_multiplier_energy_near_the_cost_flow(powered, evoapprox_dir: Path):
     netlist = next(evoapprox_dir.rglob(f"{BANK[0]}.v"))
     uniform = hardware_cost(netlist).energy_pj
     assert 0.1 * uniform < per_mult < 2 * uniform, (per_mult, uniform)
+
+
+def _calibration_runs(powered, shared_data: Path) -> list[CalibrationRun]:
+    """The bank design's runs (exact, DG8, 2NDH on every lane) with the cost flow's energy of
+    their multiplications on layer 0's operand histograms, as the mapper computes it."""
+    _, power = powered["bank"]
+    a, b = layer_operand_hists(shared_data, 0, "signmag")
+    spec = ActivitySpec.make(a / a.sum(), b / b.sum(), n_vectors=4096, seed=0)
+    catalog = powered["catalog"]
+    figs = catalog_costs(catalog, list(BANK[:3]), activity=spec)
+    return [CalibrationRun(run, run.macs * figs[catalog.get(BANK[s]).hash].energy_pj)
+            for s, run in enumerate(power.runs)]
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.data
+def test_energy_model_predicts_a_run_it_was_not_fitted_on(powered, shared_data: Path, tmp_path):
+    """Fitted on the exact and DG8 runs, the per-component model predicts the 2NDH run's energy
+    (memories excluded) within 3%, and its multipliers' share within 25%: the multiplier term
+    follows the cost flow's energy on the layer's operand histograms."""
+    runs = _calibration_runs(powered, shared_data)
+    model = calibrate(runs[:2], pdk="sky130hd", lanes=4)
+    assert model.runs == 2 and model.logic_pj > 0 and model.clocked_pj > 0 and model.leakage_mw > 0
+    assert 0.2 < model.mul_scale < 5, model
+    (err,) = errors(model, runs[2:])
+    assert abs(err) < 0.03, (err, model)
+    held = runs[2].power
+    measured = sum(c.dynamic_mw for k, c in held.slots().items()) * held.cycles * held.clock_ns
+    predicted = model.mul_scale * runs[2].mul_pj
+    assert predicted == pytest.approx(measured, rel=0.25), (predicted, measured)
+    # a busy unit: the inference form with active cycles == cycles is the run's energy
+    e = model.inference(mul_pj=runs[2].mul_pj, active_cycles=held.cycles, cycles=held.cycles, units=1)
+    assert e.total_pj == pytest.approx(model.run_energy_pj(held.cycles, runs[2].mul_pj))
+    assert e.total_pj == pytest.approx(non_memory_energy_pj(held), rel=0.03)
+    # a second, idle unit adds its clocked flip-flops and leakage, not logic or multipliers
+    two = model.inference(mul_pj=runs[2].mul_pj, active_cycles=held.cycles, cycles=held.cycles, units=2)
+    assert two.total_pj - e.total_pj == pytest.approx(e.clocked_pj + e.leakage_pj)
+    model.to_json(tmp_path / "m.json")
+    assert EnergyModel.from_json(tmp_path / "m.json") == model
 
 
 @pytest.mark.sim

@@ -111,3 +111,12 @@ def first_mismatch(case: Case, got: np.ndarray) -> str | None:
     return (f"{case.name}: {what}, pixel (y={y}, x={x}), channel {c}: "
             f"expected {int(case.expected[y, x, c])}, got {int(got[y, x, c])} "
             f"({len(bad)} of {got.size} bytes differ)")
+
+
+def layer_operand_hists(shared_data: Path, layer: int, encoding: str, model: str = "resnet8"):
+    """(port-A, port-B) code histograms of conv layer ``layer``'s multiplications on the image
+    the cases use (the whole layer, as the mapper counts them), in ``encoding``."""
+    graph, exact, convs, _ = MODELS[model](shared_data)
+    x = np.load(shared_data / "cifar10" / "cifar10_test_first1017.npz")["x"][:1] if model == "resnet8" else \
+        np.load(shared_data / "mlperf_tiny_kws" / "kws01_test1000.npz")["x"][:1]
+    return exact.operand_histograms(x, encoding=encoding)[convs[layer].index]
