@@ -59,7 +59,7 @@ from rtlgen.errors import ConfigError
 from rtlgen.paths import atomic_write_text
 
 __all__ = ["CalibrationRun", "EnergyModel", "InferenceEnergy", "calibrate", "errors",
-           "non_memory_energy_pj"]
+           "non_memory_energy_pj", "SHIPPED", "shipped_model"]
 
 
 @dataclass(frozen=True)
@@ -187,3 +187,14 @@ def errors(model: EnergyModel, runs: Sequence[CalibrationRun]) -> list[float]:
     """Relative error (model / gate level - 1) of each run's energy without the memories."""
     return [model.run_energy_pj(r.power.cycles, r.mul_pj) / non_memory_energy_pj(r.power) - 1.0
             for r in runs]
+
+
+#: models calibrated by ``benchmarks/bench_accel_power.py --calibrate``, shipped with the package
+SHIPPED = Path(__file__).resolve().parent.parent / "data" / "energy"
+
+
+def shipped_model(pdk: str, lanes: int) -> EnergyModel | None:
+    """The shipped model for ``pdk`` and ``lanes`` lanes per unit (``SHIPPED/{pdk}_{lanes}lanes.json``),
+    or None where none was calibrated (the coefficients are per unit of that many lanes)."""
+    path = SHIPPED / f"{pdk}_{lanes}lanes.json"
+    return EnergyModel.from_json(path) if path.exists() else None

@@ -35,16 +35,18 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rtlgen.accel.energy import EnergyModel as AccelEnergyModel
 from rtlgen.bitstream import format as bsmod
 from rtlgen.conventions import AUTO_ENCODING, EncodingChoice
 from rtlgen.errors import BitstreamError, VerificationError
 from rtlgen.paths import atomic_write_bytes, atomic_write_text, staged_folder
+from rtlgen.mapper.energy import AcceleratorEnergy
 from rtlgen.mapper.executors import Executor, SerialExecutor
 from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
 from rtlgen.mapper.search import EvaluatedPoint, SearchResult, SearchSettings, _EvaluationLog, pareto_front, run_search
@@ -295,12 +297,16 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
                 progress: bool = True, model_hash: str = "", device: DeviceImages | None = None,
-                cycles: CycleSpec | None = None) -> MapReport:
+                cycles: CycleSpec | None = None, accel_energy: AccelEnergyModel | None = None) -> MapReport:
     """The whole mapping job (module docstring) into ``out_dir``. ``model_hash``: the model's weights hash (:func:`rtlgen.emulate.from_bitstream.model_weights`),
     recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``.
     ``cycles``: the accelerator's lanes and the network's op descriptors for the cycle model
     (:mod:`rtlgen.mapper.throughput`), required when ``settings.objectives`` has
-    ``"throughput"``; both searches (layer-wise and split) then have three objectives."""
+    ``"throughput"``; both searches (layer-wise and split) then have three objectives.
+    ``accel_energy`` (with ``cycles``): the accelerator's per-component energy model
+    (:mod:`rtlgen.accel.energy`); every row then also has ``accel_energy_uj``, its energy per
+    inference in the steady state (memories excluded, :mod:`rtlgen.mapper.energy`), and
+    ``accel_energy_saving`` against the exact reference's."""
     if settings.throughput and cycles is None:
         raise ValueError("the throughput objective needs the cycle model's inputs (cycles=CycleSpec(lanes, ops))")
     out = Path(out_dir)
@@ -314,6 +320,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                         split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning)
     table = EnergyTable(space, energy)
     model = None if cycles is None else cycles.model(space)
+    inference = None if accel_energy is None or model is None else AcceleratorEnergy(accel_energy, table, model)
     atomic_write_text(out / "energy_per_mult.json", json.dumps(
         {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
          "energy": table.values.tolist(), "macs": [l.macs for l in space.layers]}, indent=1) + "\n")
@@ -368,6 +375,16 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
 
     front_rows = [_row(p, space, test, ref_s, ref_t, cis(p.key)) for p in front_pts]
     lw_rows = [_row(p, lw_result.space, test, ref_s, ref_t, cis(p.key)) for p in lw_pts] if lw_result else []
+    ref_energy = None
+    if inference is not None:
+        ref_energy = inference.evaluate(space.decode(space.uniform_point(0))).total_pj
+        for sp, rows, pts in ((space, front_rows, front_pts), (lw_result.space if lw_result else space, lw_rows, lw_pts)):
+            for row, p in zip(rows, pts):
+                # a layer-wise point in the split space's terms (the same banks, units and cycles)
+                x = np.asarray(p.x) if sp is space or space.granularity == "layer" else space.from_layerwise(p.x, sp)
+                e = inference.evaluate(space.decode(x), p.cycles)
+                row["accel_energy_uj"] = e.total_pj / 1e6
+                row["accel_energy_saving"] = 1.0 - e.total_pj / ref_energy
     uniform_rows = []
     for c, cand in enumerate(space.candidates):
         key = space.canonical(space.decode(space.uniform_point(c)))
@@ -377,6 +394,10 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                              "test_loss": ref_t - test[key], "search_ci": s_ci, "test_ci": t_ci, "energy": table.uniform(c),
                              "energy_saving": 1.0 - table.uniform(c),
                              "cycles_per_inference": uni_eval[c].cycles, "latency_cycles": uni_eval[c].latency})
+        if inference is not None and ref_energy is not None:
+            e = inference.evaluate(space.decode(space.uniform_point(c)), uni_eval[c].cycles)
+            uniform_rows[-1]["accel_energy_uj"] = e.total_pj / 1e6
+            uniform_rows[-1]["accel_energy_saving"] = 1.0 - e.total_pj / ref_energy
     # bitstreams and emulation from them
     for i, (p, row) in enumerate(zip(front_pts, front_rows)):
         folder = out / "points" / f"{i:02d}"
@@ -405,6 +426,10 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                                "rtlgen.mapper.throughput: cycles per inference = the steady state of the "
                                "concurrent units (cycles between outputs of a batch); latency: one input",
                                "units": n_units, "slots_per_unit": slots_per_unit,
+                               "accelerator_energy": None if inference is None else {
+                                   "model": "rtlgen.mapper.energy (rtlgen.accel.energy): energy per inference in "
+                                            "the steady state, memories excluded, at the model's clock",
+                                   "coefficients": asdict(inference.model), "reference_uj": ref_energy / 1e6},
                                "evaluations": len(result.points), "within_loss": {}}
     for loss in losses:
         entry: dict[str, Any] = {}
@@ -420,6 +445,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     cols = ["search_accuracy", "test_accuracy", "search_loss", "test_loss", "energy", "energy_saving", "generation", "id"]
     ci_cols = ["search_loss_low", "search_loss_high", "test_loss_low", "test_loss_high"]
     cycle_cols = ["cycles_per_inference", "latency_cycles"]
+    if inference is not None:
+        cycle_cols += ["accel_energy_uj", "accel_energy_saving"]
     atomic_write_text(out / "front.csv", _csv([_ci_columns(r) for r in front_rows],
                                               cols + cycle_cols + ["bitstream"] + ci_cols))
     atomic_write_text(out / "front.json", json.dumps({"reference_search_accuracy": ref_s, "reference_test_accuracy": ref_t,

@@ -215,6 +215,9 @@ def run_map_job(job: MapJob) -> MapReport:
             raise ConfigError(f"the throughput objective needs a model the device runs: {exc}") from None
         cycle_spec = None
 
+    # whole-accelerator energy per inference where a model is calibrated for this PDK and lane count
+    from rtlgen.accel.energy import shipped_model
+
     def device_cycles(config_bin: bytes, weights_bin: bytes) -> int:
         from rtlgen.accel.schedule import batch_cycles
 
@@ -228,4 +231,5 @@ def run_map_job(job: MapJob) -> MapReport:
                        executor_factory=executor_factory, emulate=emulate,
                        layerwise_baseline=job.layerwise_baseline, progress=job.progress,
                        model_hash=weights.model_hash,
-                       device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles), cycles=cycle_spec)
+                       device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles), cycles=cycle_spec,
+                       accel_energy=shipped_model(job.pdk, config.lanes))

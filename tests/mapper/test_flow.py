@@ -21,7 +21,7 @@ class _Shifted(SyntheticAccuracy):
         return super().accuracy(assignment) - 0.02
 
 
-def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None):
+def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None, accel_energy=None):
     layers, cands = synthetic_layers(), truncated_candidates()
     search, test = SyntheticAccuracy(layers, cands), _Shifted(layers, cands)
 
@@ -34,7 +34,7 @@ def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None):
                          energy=synthetic_energy,
                          settings=SearchSettings(generations=3, pop_size=12, seed=2, objectives=objectives),
                          out_dir=tmp_path, accel_hash="feedbeef", split_levels=4, emulate=emulate or emu,
-                         progress=False, cycles=cycles)
+                         progress=False, cycles=cycles, accel_energy=accel_energy)
     return report, layers, cands
 
 
@@ -116,6 +116,45 @@ def test_three_objectives(tmp_path) -> None:
         assert doc["latency_cycles"] == r["latency_cycles"] == model.evaluate(space.decode(np.array(r["x"]))).latency
     with pytest.raises(ValueError, match=r"^the throughput objective needs the cycle model's inputs"):
         _job(tmp_path / "none", objectives=("quality", "energy", "throughput"))
+
+
+def test_rows_carry_the_accelerator_energy_per_inference(tmp_path) -> None:
+    """With an energy model every row has its energy per inference (rtlgen.mapper.energy), the
+    exact reference saves 0, and the three-objective front holds every point that is
+    non-dominated in (quality, accelerator energy, cycles) among the evaluated ones."""
+    from rtlgen.accel.energy import EnergyModel
+    from rtlgen.mapper.energy import AcceleratorEnergy
+    from rtlgen.mapper.objectives import EnergyTable
+    from rtlgen.mapper.space import SearchSpace
+
+    model = EnergyModel(mul_scale=1.1, logic_pj=20.0, clocked_pj=40.0, leakage_mw=0.2, memories_pj=5.0,
+                        clock_ns=10.0, lanes=8, pdk="sky130hd", runs=1)
+    rep, layers, cands = _job(tmp_path, objectives=("quality", "energy", "throughput"), cycles=CycleSpec(lanes=8),
+                              accel_energy=model)
+    space = SearchSpace(layers, cands, n_units=2, slots_per_unit=3, split_levels=4, encoding="signmag")
+    acc = AcceleratorEnergy(model, EnergyTable(space, synthetic_energy), CycleSpec(lanes=8).model(space))
+    exact = [r for r in rep.uniform if r["energy"] == 1.0]
+    assert exact and exact[0]["accel_energy_saving"] == pytest.approx(0.0)
+    for r in rep.front:
+        e = acc.evaluate(space.decode(np.array(r["x"])))
+        assert r["accel_energy_uj"] == pytest.approx(e.total_pj / 1e6)
+        assert r["accel_energy_saving"] == pytest.approx(1 - e.total_pj / 1e6 / exact[0]["accel_energy_uj"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["accelerator_energy"]["coefficients"]["logic_pj"] == 20.0
+    with open(tmp_path / "front.csv") as f:
+        assert [float(r["accel_energy_uj"]) for r in csv.DictReader(f)] == pytest.approx(
+            [r["accel_energy_uj"] for r in rep.front])
+    # the front in (quality, relative energy, cycles) holds the accelerator-energy front of all
+    # evaluated points (the model is increasing in both)
+    pts = list(rep.search.points)
+    by_acc = {p.key: acc.evaluate(space.decode(np.array(p.x)), p.cycles).total_pj for p in pts}
+    front_keys = {r["key"] for r in rep.front}
+    for p in pts:
+        if not any(q.accuracy >= p.accuracy and by_acc[q.key] <= by_acc[p.key] and q.cycles <= p.cycles
+                   and (q.accuracy, by_acc[q.key], q.cycles) != (p.accuracy, by_acc[p.key], p.cycles) for q in pts):
+            assert p.key in front_keys or any(
+                (q.accuracy, by_acc[q.key], q.cycles) == (p.accuracy, by_acc[p.key], p.cycles)
+                for q in pts if q.key in front_keys), p
 
 
 def test_emulation_mismatch_is_caught(tmp_path) -> None:

@@ -11,7 +11,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mapper_standins import SyntheticAccuracy, synthetic_energy, synthetic_layers, truncated_candidates
+from mapper_standins import (SMALL_LANES, SMALL_POOL, SyntheticAccuracy, placed, small_device_space, synthetic_energy,
+                             synthetic_layers, truncated_candidates)
 from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.schedule import engine_cycles, network_cycles, vector_cycles
 from rtlgen.bitstream import format as bsm
@@ -20,40 +21,10 @@ from rtlgen.bitstream.format import Geometry, PoolDescriptor, Requant
 from rtlgen.mapper import CycleModel, CycleSpec, LayerInfo, SearchSettings, SearchSpace, pareto_front, run_search
 from rtlgen.mapper.search import EvaluatedPoint, dominates
 
-LANES = 4
-
-
-def _hist() -> np.ndarray:
-    h = np.ones(256)
-    h[128:] = 0
-    return h
-
-
-def _small_space() -> SearchSpace:
-    """conv 0: 8x8x3 -> 8x8x8, 3x3 (K = 27, 2 groups of 4 lanes); fc 0: 64 -> 10 (K = 64, 3 groups)."""
-    g0 = Geometry(8, 8, 3, 8, 8, 8, 3, 3, 1, 1, 1, 1)
-    g1 = Geometry(1, 1, 64, 1, 1, 10, 1, 1)
-    layers = []
-    for index, kind, g in ((0, "conv2d", g0), (0, "fully_connected", g1)):
-        rq = Requant(-128, -128, -128, 127, (1 << 30,) * g.out_c, (-7,) * g.out_c)
-        k = g.k_h * g.k_w * g.in_c
-        layers.append(LayerInfo(index=index, name=f"{kind}{index}", macs=g.out_h * g.out_w * g.out_c * k,
-                                out_channels=g.out_c, in_channels=g.in_c, act_hist=_hist(), weight_hist=_hist(),
-                                filter_sensitivity=np.ones(g.out_c), kernel_sensitivity=np.ones((g.out_c, g.in_c)),
-                                kind=kind, geometry=g, requant=rq))
-    return SearchSpace(layers, truncated_candidates((0, 4)), n_units=2, slots_per_unit=2, granularity="filter",
-                       split_levels=2)
-
-
-#: max pool 2x2 of conv 0's output, between the two layers
-POOL = PoolDescriptor(0, "max_pool_2d", Geometry(8, 8, 8, 4, 4, 8, 2, 2, 2, 2), 0, 1, after_layers=1)
-
-
-def _placed(space: SearchSpace, units: tuple[int, ...], candidate: int = 0) -> tuple[np.ndarray, object]:
-    x = space.uniform_point(candidate)
-    um = space.n_units * space.slots_per_unit
-    x[um:um + len(space.layers)] = units
-    return x, space.decode(x)
+LANES = SMALL_LANES
+POOL = SMALL_POOL
+_small_space = small_device_space
+_placed = placed
 
 
 def test_numbers_of_a_network_counted_by_hand() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from rtlgen.bitstream.format import Geometry, Requant
-from rtlgen.mapper import Candidate, LayerInfo
+from rtlgen.bitstream.format import Geometry, PoolDescriptor, Requant
+from rtlgen.mapper import Candidate, LayerInfo, SearchSpace
 from rtlgen.netlist.table import exact_table
 
 
@@ -73,3 +73,40 @@ def synthetic_energy(candidate: Candidate, act_hist: np.ndarray, weight_hist: np
     pa, pb = act_hist / act_hist.sum(), weight_hist / weight_hist.sum()
     mag = float(pa @ np.arange(256)) * float(pb @ np.arange(256)) / (128.0 * 64.0)
     return (1.0 + 0.1 * mag) / (1.0 + candidate.mean_abs_error() / 50.0)
+
+
+# --- a network small enough to count its device cycles by hand (tests/mapper/test_throughput.py) ---
+SMALL_LANES = 4
+
+
+def _half_hist() -> np.ndarray:
+    h = np.ones(256)
+    h[128:] = 0
+    return h
+
+
+def small_device_space() -> SearchSpace:
+    """conv 0: 8x8x3 -> 8x8x8, 3x3 (K = 27, 2 groups of 4 lanes); fc 0: 64 -> 10 (K = 64, 3 groups)."""
+    g0 = Geometry(8, 8, 3, 8, 8, 8, 3, 3, 1, 1, 1, 1)
+    g1 = Geometry(1, 1, 64, 1, 1, 10, 1, 1)
+    layers = []
+    for index, kind, g in ((0, "conv2d", g0), (0, "fully_connected", g1)):
+        rq = Requant(-128, -128, -128, 127, (1 << 30,) * g.out_c, (-7,) * g.out_c)
+        k = g.k_h * g.k_w * g.in_c
+        layers.append(LayerInfo(index=index, name=f"{kind}{index}", macs=g.out_h * g.out_w * g.out_c * k,
+                                out_channels=g.out_c, in_channels=g.in_c, act_hist=_half_hist(), weight_hist=_half_hist(),
+                                filter_sensitivity=np.ones(g.out_c), kernel_sensitivity=np.ones((g.out_c, g.in_c)),
+                                kind=kind, geometry=g, requant=rq))
+    return SearchSpace(layers, truncated_candidates((0, 4)), n_units=2, slots_per_unit=2, granularity="filter",
+                       split_levels=2)
+
+
+#: max pool 2x2 of conv 0's output, between the two layers
+SMALL_POOL = PoolDescriptor(0, "max_pool_2d", Geometry(8, 8, 8, 4, 4, 8, 2, 2, 2, 2), 0, 1, after_layers=1)
+
+
+def placed(space: SearchSpace, units: tuple[int, ...], candidate: int = 0) -> tuple[np.ndarray, object]:
+    x = space.uniform_point(candidate)
+    um = space.n_units * space.slots_per_unit
+    x[um:um + len(space.layers)] = units
+    return x, space.decode(x)

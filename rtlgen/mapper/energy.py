@@ -1,0 +1,44 @@
+"""Whole-accelerator energy per inference of a mapping, for the mapper's points.
+
+The per-component model of :mod:`rtlgen.accel.energy` (calibrated on gate-level runs) fed from
+what the search already has: the multiplications' cost-flow energy from the energy table
+(:class:`rtlgen.mapper.objectives.EnergyTable`: relative energy x the exact mapping's), the
+layers' run cycles from the cycle model (:class:`rtlgen.mapper.throughput.CycleModel`, the same
+for every mapping) and the mapping's steady-state cycles per inference. Microseconds per point.
+
+Why the search need not optimise it directly: the model is increasing in both the relative
+multiplication energy and the cycles per inference, with everything else fixed by the network,
+so a point that is dominated in (quality, relative energy, cycles) is dominated in (quality,
+accelerator energy, cycles) too; the three-objective front holds every point of the
+accelerator-energy front, and the reports give each its energy per inference.
+"""
+from __future__ import annotations
+
+from rtlgen.accel.energy import EnergyModel, InferenceEnergy
+from rtlgen.mapper.objectives import EnergyTable
+from rtlgen.mapper.space import Mapping
+from rtlgen.mapper.throughput import CycleModel
+
+__all__ = ["AcceleratorEnergy"]
+
+
+class AcceleratorEnergy:
+    """Energy per inference (:class:`~rtlgen.accel.energy.InferenceEnergy`) of a mapping."""
+
+    def __init__(self, model: EnergyModel, table: EnergyTable, cycles: CycleModel, *,
+                 clock_ns: float | None = None):
+        if model.lanes != cycles.lanes:
+            raise ValueError(f"the energy model is calibrated for {model.lanes} lanes; the accelerator has "
+                             f"{cycles.lanes}")
+        self.model, self.table, self.cycles, self.clock_ns = model, table, cycles, clock_ns
+        # engine runs of the layer descriptors: the cycles some unit's datapath works
+        self.active_cycles = int(cycles.run[cycles.layer_of >= 0].sum())
+
+    def evaluate(self, mapping: Mapping, cycles_per_inference: int | None = None) -> InferenceEnergy:
+        """``mapping``'s energy per inference (``cycles_per_inference``: its steady state when
+        already known)."""
+        if cycles_per_inference is None:
+            cycles_per_inference = self.cycles.evaluate(mapping).per_inference
+        return self.model.inference(mul_pj=self.table.relative(mapping) * self.table.reference,
+                                    active_cycles=self.active_cycles, cycles=cycles_per_inference,
+                                    units=self.cycles.n_units, clock_ns=self.clock_ns)
