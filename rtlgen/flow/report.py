@@ -274,6 +274,11 @@ def _loss_ci(sel: dict[str, Any], split: str) -> str:
     return text if ci is None else f"{text} [{100 * ci['low']:.2f}, {100 * ci['high']:.2f}]"
 
 
+def _accel_energy(p: dict[str, Any]) -> str:
+    e = p.get("accel_energy_uj")
+    return "-" if e is None else f"{e:.2f} uJ ({_pct(p['accel_energy_saving'])})"
+
+
 def _selection_lines(summary: dict[str, Any]) -> list[str]:
     """Both selection rules' picks per loss bound, with the held-out loss and what it resolves."""
     within = summary.get("within_loss", {})
@@ -359,8 +364,9 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
                  for o in objectives) + ".", "",
              "## Selected points", "",
              "| point | loss bound | energy saving | search loss [CI] | test loss [CI] | test accuracy | bitstream | "
-             "HIL images | HIL accuracy | RTL = emulation | cycles/image | model cycles/inference |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "HIL images | HIL accuracy | RTL = emulation | cycles/image | model cycles/inference | "
+             "accelerator energy/inference (saving) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by_id = {r["id"]: r for r in front_doc["front"]}  # the front rows carry the loss intervals
     for p in points:
         h = p.get("hil")
@@ -372,7 +378,14 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
             f"{h['images'] if h else 'skipped'} | {_pct(h['accuracy']) if h else '-'} | "
             f"{('yes, bit for bit' if h['agree'] else 'NO') if h else '-'} | "
             f"{format(h['cycles_per_image'], ',.0f') if h else '-'} | "
-            f"{format(p['cycles_per_inference'], ',') if p.get('cycles_per_inference') is not None else '-'} |")
+            f"{format(p['cycles_per_inference'], ',') if p.get('cycles_per_inference') is not None else '-'} | "
+            f"{_accel_energy(p)} |")
+    if any(p.get("accel_energy_uj") is not None for p in points):
+        model = summary.get("accelerator_energy") or {}
+        lines += ["", "Accelerator energy per inference: the per-component model calibrated on gate-level runs "
+                  "(`rtlgen/accel/energy.py`, `rtlgen/mapper/energy.py`) at the model's clock, in the steady state "
+                  "of the concurrent units, memories excluded (no SRAM model); the saving is against the exact "
+                  f"design on unit 0 ({model.get('reference_uj', float('nan')):.2f} uJ)."]
     lines += ["", "![Pareto front](pareto.png)", ""]
     if "pareto_projections.png" in figs:
         lines += ["The front in its three objectives, projected pairwise (colour: the third objective; "

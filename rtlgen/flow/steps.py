@@ -141,7 +141,8 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
 
 
 def select_step(map_dir: str, max_loss: Sequence[float]) -> dict[str, Any]:
-    """Per loss bound, the front point of least energy within that search-accuracy loss (ties:
+    """Per loss bound, the front point of least energy (the whole accelerator's per inference when
+    the map rows have it, else the multiplications') within that search-accuracy loss (ties:
     higher accuracy, then fewer cycles per inference); the same point chosen twice is listed once. Points are tagged ``selK``
     after the first bound ``max_loss[K]`` that chose them, so ``sel0`` (the tightest bound's
     point) has a stable name."""
@@ -154,8 +155,11 @@ def select_step(map_dir: str, max_loss: Sequence[float]) -> dict[str, Any]:
         ok = [(i, r) for i, r in enumerate(front) if r["search_loss"] <= loss + 1e-12]
         if not ok:
             continue
-        # ties: the higher accuracy, then the fewer modelled cycles per inference
-        i, r = min(ok, key=lambda t: (t[1]["energy"], -t[1]["search_accuracy"],
+        # the least energy: the whole accelerator's per inference where the map has its model
+        # (rtlgen.mapper.energy), else the multiplications'; ties: the higher accuracy, then
+        # the fewer modelled cycles per inference
+        energy = "accel_energy_uj" if all("accel_energy_uj" in r for r in front) else "energy"
+        i, r = min(ok, key=lambda t: (t[1][energy], -t[1]["search_accuracy"],
                                       t[1].get("cycles_per_inference") or 0))
         entry = picked.setdefault(r["id"], {
             "tag": f"sel{k}", "front_index": i, "id": r["id"], "loss_bounds": [],
@@ -163,6 +167,7 @@ def select_step(map_dir: str, max_loss: Sequence[float]) -> dict[str, Any]:
             "search_accuracy": r["search_accuracy"], "test_accuracy": r["test_accuracy"],
             "search_loss": r["search_loss"], "test_loss": r["test_loss"],
             "cycles_per_inference": r.get("cycles_per_inference"), "latency_cycles": r.get("latency_cycles"),
+            "accel_energy_uj": r.get("accel_energy_uj"), "accel_energy_saving": r.get("accel_energy_saving"),
             "schedule": str(Path(map_dir) / r["schedule"]) if r.get("schedule") else None,
             "bitstream": str(Path(map_dir) / r["bitstream"]),
             "accel_toml": str(Path(map_dir) / Path(r["bitstream"]).parent / "accel.toml"),
