@@ -14,8 +14,8 @@ MAC and the breakdown (:mod:`rtlgen.accel.power`). Usage::
     python benchmarks/bench_accel_power.py --lib LIBDIR --calibrate MODEL.json [--lanes 16]
 
 ``--calibrate`` fits the per-component energy model (:mod:`rtlgen.accel.energy`) instead: the
-bank design (memories sized for conv layers 0-2) runs a 4x4 crop of each of ResNet-8's conv
-layers 0, 1 and 2 with every lane on each slot in turn (12 gate-level runs, outputs checked);
+bank design (memories sized for conv layers 0-2) runs crops of ResNet-8's conv layers 0 (4x4
+input pixels), 1 and 2 (2x2, 16 channels) with every lane on each slot in turn (12 gate-level runs, outputs checked);
 each run's multiplication energy is the cost flow's on that layer's operand histograms (CIFAR-10
 test image 0, signmag). It prints each layer's runs predicted by the model fitted on the other
 two layers (the held-out error), then fits on all twelve and writes MODEL.json.
@@ -107,9 +107,11 @@ def calibrate_model(args, data: Path, catalog) -> int:
 
     from accel_cases import layer_operand_hists
 
-    layers, size = (0, 1, 2), 4
-    out = Path(args.out) / "calibrate"
-    config = AccelConfig(units=1, lanes=args.lanes, multipliers=len(BANK), activation_bytes=2 * size * size * 16,
+    crops = {0: 4, 1: 2, 2: 2}        # input side per layer: about 500 cycles per run
+    layers = tuple(crops)
+    out = Path(args.out) / f"calibrate_{args.lanes}"
+    act = max(s * s * (3 if layer == 0 else 16) + s * s * 16 for layer, s in crops.items())
+    config = AccelConfig(units=1, lanes=args.lanes, multipliers=len(BANK), activation_bytes=act,
                          weight_words=-(-16 // args.lanes) * 144, channels=16, unit_multipliers=(BANK,),
                          name="energy_calibration")
     print(f"machine: {platform.node()} {platform.machine()}, python {platform.python_version()}, "
@@ -124,7 +126,8 @@ def calibrate_model(args, data: Path, catalog) -> int:
         figs = catalog_costs(catalog, list(BANK), activity=spec)
         for s, name in enumerate(BANK):
             cases.append(make_case(f"layer{layer}-{name}", data, config, catalog, layer=layer, unit=0,
-                                   bank_slots=[s], encoding="signmag", granularity="layer", crop=(8, 8, size)))
+                                   bank_slots=[s], encoding="signmag", granularity="layer",
+                                   crop=(8, 8, crops[layer])))
             mul_pj.append(figs[catalog.get(name).hash].energy_pj)
     power = accelerator_power(design, config, [(c.name, c.job) for c in cases], out / "work", mapped=mapped)
     runs = []

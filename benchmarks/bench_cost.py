@@ -100,6 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--accel-device", action="store_true",
                     help="with --accel: the device (gen accel --axi: one engine per unit, the sequencer's walkers, "
                          "the AXI front end with its weights store shrunk to 256 bytes)")
+    ap.add_argument("--accel-timeout", type=float, default=1200,
+                    help="with --accel: seconds Yosys may take to map the accelerator")
     ap.add_argument("--no-multipliers", action="store_true", help="skip the multipliers (with --accel)")
     ap.add_argument("--accel-no-clock-gating", action="store_true",
                     help="generate the accelerator with gen accel --no-clock-gating (with --accel)")
@@ -162,7 +164,7 @@ def run_accel(args, pdk) -> str:
                                       axi=args.accel_device)
         t = time.perf_counter()
         target = None if args.accel_unbuffered else FMAX_CLOCK_TARGET_NS
-        mapped = map_accelerator(design, pdk=pdk, clock_target_ns=target)
+        mapped = map_accelerator(design, pdk=pdk, clock_target_ns=target, timeout=args.accel_timeout)
         timing = accelerator_timing(design, pdk=pdk, mapped=mapped)
         dt = time.perf_counter() - t
     # the fanout of every net (the clock aside: it is ideal) and of the nets along the critical path

@@ -61,6 +61,9 @@ def test_report_bitstream_and_hil_agree(flow_run) -> None:
     _x, y = load_digits_images("test")
     assert hil["accuracy"] == pytest.approx(float(np.mean(np.asarray(hil["pred"]) == y[:2])))
     assert f"| {p['tag']} |" in report and "yes, bit for bit" in report
+    # the digits accelerator (8 lanes, sky130hd) has a shipped energy model: the point's energy
+    # per inference is the model's, and the report shows it
+    assert p["accel_energy_uj"] > 0 and f"{p['accel_energy_uj']:.2f} uJ (" in report
     # the point's schedule on the device, counted from its two images
     from rtlgen.accel.config import load_config
     from rtlgen.accel.schedule import batch_cycles
