@@ -288,10 +288,11 @@ def _selection_lines(summary: dict[str, Any]) -> list[str]:
     lines = ["## Selection rules and what the data resolve", "",
              f"Every loss is the exact model's {summary.get('quality', 'accuracy')} minus the point's, on the same "
              f"images, with its {conf} confidence interval in brackets ({summary.get('intervals', 'n/a')}). "
-             f"*Plain*: the least-energy front point whose measured search loss is within the bound. *Confident*: "
-             f"the least-energy one whose whole search-split interval is within it. The held-out verdict says "
+             f"*Plain*: the front point of least multiplication energy whose measured search loss is within the "
+             f"bound. *Confident*: the least-energy one whose whole search-split interval is within it (the "
+             f"mapper's rules, `summary.json`; the selected points above are the flow's). The held-out verdict says "
              f"whether the held-out images can tell the point's loss apart from 0 and from the bound.", "",
-             "| bound | rule | energy saving | search loss [CI] | held-out loss [CI] | held-out verdict |",
+             "| bound | rule | multiplication energy saving | search loss [CI] | held-out loss [CI] | held-out verdict |",
              "|---|---|---|---|---|---|"]
     for bound, entry in within.items():
         for rule, key in (("plain", "selected_on_search"), ("confident", "selected_confident")):
@@ -363,7 +364,7 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
                   "throughput": "cycles per inference with concurrent units (`rtlgen.mapper.throughput`)"}.get(o, o)
                  for o in objectives) + ".", "",
              "## Selected points", "",
-             "| point | loss bound | energy saving | search loss [CI] | test loss [CI] | test accuracy | bitstream | "
+             "| point | loss bound | multiplication energy saving | search loss [CI] | test loss [CI] | test accuracy | bitstream | "
              "HIL images | HIL accuracy | RTL = emulation | cycles/image | model cycles/inference | "
              "accelerator energy/inference (saving) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -385,7 +386,8 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
         lines += ["", "Accelerator energy per inference: the per-component model calibrated on gate-level runs "
                   "(`rtlgen/accel/energy.py`, `rtlgen/mapper/energy.py`) at the model's clock, in the steady state "
                   "of the concurrent units, memories excluded (no SRAM model); the saving is against the exact "
-                  f"design on unit 0 ({model.get('reference_uj', float('nan')):.2f} uJ)."]
+                  f"design on unit 0 ({model.get('reference_uj', float('nan')):.2f} uJ). Per loss bound the flow "
+                  "selected the front point of least accelerator energy within the bound on the search split."]
     lines += ["", "![Pareto front](pareto.png)", ""]
     if "pareto_projections.png" in figs:
         lines += ["The front in its three objectives, projected pairwise (colour: the third objective; "
