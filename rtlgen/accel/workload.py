@@ -8,6 +8,12 @@ bitstream describes becomes a :class:`~rtlgen.accel.job.ConvJob` (the layer's in
 weights after the bitstream's remap, unit, encoding, selects and requantization from the
 bitstream) with the emulator's output tensor as the expected result.
 
+Each job also carries what the energy model's calibration (:mod:`rtlgen.accel.energy`) needs:
+its multiplications per bank slot (from the bitstream's selects and the job's output size) and
+the layer's operand histograms (port A, port B) over the whole layer on the image, in the plan's
+encoding (:meth:`rtlgen.emulate.emulator.Emulator.operand_histograms`; a crop's own
+distribution is taken to be its layer's).
+
 ``crop = (y0, x0, size)`` takes a square window of each layer's input instead (padding
 recomputed for the smaller image: SAME when the layer pads, else VALID), and the expected
 output is the emulator's engine on that window with the same plan: a short simulation of a real
@@ -24,7 +30,7 @@ import numpy as np
 from rtlgen.errors import ConfigError, VerificationError
 from rtlgen.accel.job import ConvJob, descriptor_job
 
-__all__ = ["LayerWork", "bitstream_jobs"]
+__all__ = ["LayerWork", "bitstream_jobs", "slot_macs"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,26 @@ class LayerWork:
     layer: int             # conv layer index (0-based, as the bitstream numbers them)
     job: ConvJob
     expected: np.ndarray   # int8 [out_h, out_w, out_c]
+    slot_macs: dict[int, int]                      # bank slot -> multiplications in this job
+    operand_hists: tuple[np.ndarray, np.ndarray]   # the layer's port-A and port-B code counts
+
+
+def slot_macs(layer, out_h: int, out_w: int) -> dict[int, int]:
+    """Multiplications per bank slot of bitstream layer descriptor ``layer`` computing an
+    ``out_h x out_w`` output (its selects per layer, filter or kernel)."""
+    g = layer.geometry
+    cin = 1 if layer.kind == "depthwise_conv2d" else g.in_c
+    taps = out_h * out_w * g.k_h * g.k_w            # multiplications per (filter, input channel)
+    out: dict[int, int] = {}
+    if layer.granularity == "layer":
+        out[layer.selects[0]] = taps * g.out_c * cin
+    elif layer.granularity == "filter":
+        for s in layer.selects:
+            out[s] = out.get(s, 0) + taps * cin
+    else:
+        for s in layer.selects:
+            out[s] = out.get(s, 0) + taps
+    return out
 
 
 def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
@@ -70,7 +96,8 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
         return tables[h], signed[h]
 
     plans = plans_from_bitstream(graph, bs, resolve, macs, file=str(bitstream))
-    vals = Emulator(graph, plans).run_batch(quantize_input(graph, x))
+    emulator = Emulator(graph, plans)
+    vals = emulator.run_batch(quantize_input(graph, x))
     # conv layers only: the bitstream numbers its fully_connected layers apart
     described = {d.index: d for d in bs.layers if d.kind != "fully_connected"}
     convs = graph.conv_ops()
@@ -80,6 +107,7 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
         if li not in runnable:
             raise ConfigError(f"conv layer {li} is not a CONV_2D layer the bitstream describes; "
                               f"it describes {runnable}", file=str(bitstream))
+    hists = emulator.operand_histograms(x) if chosen else {}
     out = []
     for li in chosen:
         op, d = convs[li], described[li]
@@ -103,5 +131,6 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
                           pads=((pt, pb), (pl, pr)))
             expected = get_engine("reference").output(mac, xin[None], plan).reshape(mac.out_shape)
         job = descriptor_job(config, d, mac, weights, xin)
-        out.append(LayerWork(f"layer {li}", li, job, np.asarray(expected).astype(np.int8)))
+        out.append(LayerWork(f"layer {li}", li, job, np.asarray(expected).astype(np.int8),
+                             slot_macs(d, mac.out_shape[0], mac.out_shape[1]), hists[op.index]))
     return out

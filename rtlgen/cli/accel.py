@@ -1,6 +1,10 @@
 """``rtlgen accel power``: power and energy of the generated accelerator running conv layers of a
 bitstream, from gate-level activity through the cost flow's liberty power model
-(rtlgen/accel/power.py; workloads from rtlgen/accel/workload.py)."""
+(rtlgen/accel/power.py; workloads from rtlgen/accel/workload.py). With ``--calibrate
+MODEL.json`` it also fits the per-component energy model to the runs (rtlgen/accel/energy.py;
+the multipliers' energy from the cost flow on each layer's operand histograms) and writes it:
+the accelerator should have one unit kept busy by the runs, as the model's coefficients are per
+unit."""
 from __future__ import annotations
 
 import argparse
@@ -63,7 +67,39 @@ def _power(args: argparse.Namespace) -> int:
                   f"leakage {cat.leakage_mw:.6f})")
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(power.to_dict(), indent=1) + "\n")
+    if args.calibrate:
+        _calibrate(args, config, work, power)
     return 0
+
+
+def _calibrate(args: argparse.Namespace, config, work, power) -> None:
+    from rtlgen.accel.energy import CalibrationRun, calibrate, errors
+    from rtlgen.accel.manifest import read_manifest
+    from rtlgen.cost.activity import ActivitySpec
+    from rtlgen.cost.multiplier import hardware_cost
+    from rtlgen.cost.pdk import get_pdk
+
+    pdk = get_pdk(args.pdk).with_search(args.pdk_dir)
+    units = read_manifest(args.accel)["units"]
+    runs = []
+    for w, run in zip(work, power.runs):
+        a, b = w.operand_hists
+        spec = ActivitySpec.make(a / a.sum(), b / b.sum(), n_vectors=4096, seed=0)
+        bank = units[w.job.descriptor.unit]
+        mul_pj = 0.0
+        for slot, n in sorted(w.slot_macs.items()):
+            s = bank[slot]
+            netlist = Path(args.accel) / "netlists" / f"{s['module']}.v"
+            mul_pj += n * hardware_cost(netlist, signed=bool(s["signed"]), top=s["module"], pdk=pdk,
+                                        activity=spec).energy_pj
+        runs.append(CalibrationRun(run, mul_pj))
+    model = calibrate(runs, pdk=args.pdk, lanes=config.lanes)
+    model.to_json(args.calibrate)
+    print(f"energy model ({len(runs)} runs) -> {args.calibrate}: multipliers {model.mul_scale:.3f} x the cost "
+          f"flow's energy, datapath {model.logic_pj:.1f} pJ per active cycle, flip-flops and clock "
+          f"{model.clocked_pj:.1f} pJ per unit per cycle, leakage {model.leakage_mw:.5f} mW per unit "
+          f"(flip-flop memories {model.memories_pj:.1f} pJ per cycle, not in the model)")
+    print("in-sample error per run: " + ", ".join(f"{w.name} {100 * e:+.1f}%" for w, e in zip(work, errors(model, runs))))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,6 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--pdk-dir", action="append", default=[], metavar="DIR",
                    help="folder of the PDK's liberty files when they do not ship (gf180mcu, asap7)")
     q.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    q.add_argument("--calibrate", metavar="MODEL.json",
+                   help="also fit the per-component energy model to the runs (rtlgen/accel/energy.py) and "
+                        "write it")
     q.set_defaults(handler=_power)
 
 

@@ -204,7 +204,7 @@ def test_slews_clamped_to_the_tables(powered):
 @pytest.mark.sim
 @pytest.mark.slow
 @pytest.mark.data
-def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path):
+def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path, capsys):
     """``rtlgen accel power`` on a bitstream that splits layer 0's filters between the exact
     multiplier and DG8: both slots work, the other two stay still, the output is checked."""
     import json
@@ -221,8 +221,14 @@ def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path):
     write_bitstream(tmp_path / "cfg.bin", accel_bitstream(accel, [desc]))
     rc = main(["accel", "power", "--accel", str(accel), "--bitstream", str(tmp_path / "cfg.bin"),
                "--model", str(model), "--images", str(shared_data / "cifar10" / "cifar10_test_first1017.npz"),
-               "--crop", "10,10,2", "--work-dir", str(tmp_path / "work"), "--json", str(tmp_path / "p.json")])
+               "--crop", "10,10,2", "--work-dir", str(tmp_path / "work"), "--json", str(tmp_path / "p.json"),
+               "--calibrate", str(tmp_path / "energy.json")])
     assert rc == 0
+    # the energy model fitted to this one run reproduces it; half the multiplications on each slot
+    model = EnergyModel.from_json(tmp_path / "energy.json")
+    assert model.runs == 1 and model.lanes == 4 and model.pdk == "sky130hd" and 0.2 < model.mul_scale < 5
+    out = capsys.readouterr().out
+    assert "in-sample error per run: layer 0 +0.0%" in out or "in-sample error per run: layer 0 -0.0%" in out, out
     (run,) = json.loads((tmp_path / "p.json").read_text())["runs"]
     assert run["name"] == "layer 0" and run["macs"] == 2 * 2 * 16 * 27
     dyn = {k: v["internal_mw"] + v["switching_mw"] for k, v in run["breakdown"].items()}
