@@ -38,7 +38,11 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"{head} no front point" + (" (only the exact design is certain to meet it)"
                                                   if rule == "selected_confident" else ""))
                 continue
-            print(f"{head} energy saving {100 * sel['energy_saving']:.1f}%, search loss {_loss(sel, 'search')}, "
+            accel = ("" if sel.get("accel_energy_uj") is None else
+                     f" (accelerator energy per inference {sel['accel_energy_uj']:.2f} uJ, "
+                     f"saving {100 * sel['accel_energy_saving']:.1f}%)")
+            print(f"{head} multiplication energy saving {100 * sel['energy_saving']:.1f}%{accel}, "
+                  f"search loss {_loss(sel, 'search')}, "
                   f"held-out loss {_loss(sel, 'test')} [{sel['test_verdict']}], bitstream {sel.get('bitstream')}")
     return 0
 

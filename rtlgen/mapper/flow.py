@@ -175,7 +175,7 @@ def _ci_columns(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_PICK_KEYS = ("energy_saving", "search_loss", "test_loss", "search_ci", "test_ci", "id", "multiplier", "bitstream")
+_PICK_KEYS = ("energy_saving", "accel_energy_uj", "accel_energy_saving", "search_loss", "test_loss", "search_ci", "test_ci", "id", "multiplier", "bitstream")
 
 
 def _pick(row: dict[str, Any] | None, bound: float) -> dict[str, Any] | None:
