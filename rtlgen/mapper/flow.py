@@ -12,7 +12,8 @@
 and writes ``front.csv``/``front.json`` (the Pareto front of the full search with search and
 test accuracy and relative energy; with ``cycles``, a :class:`~rtlgen.mapper.throughput.CycleSpec`,
 also every row's ``cycles_per_inference`` and ``latency_cycles`` from
-:mod:`rtlgen.mapper.throughput`, in both modes), ``baselines.csv``, ``summary.json`` (the energy
+:mod:`rtlgen.mapper.throughput`, in both modes; with ``accel_energy`` too, every row's
+``accel_energy_uj`` and ``accel_energy_saving``, :mod:`rtlgen.mapper.energy`), ``baselines.csv``, ``summary.json`` (the energy
 saving reached within given accuracy losses), ``pareto.png`` (with three objectives also
 ``pareto_projections.png``: the front's three pairwise projections), and for each point of the front
 ``points/NN/config.bin`` (the configuration bitstream; with ``accel_hash`` a callable, also
@@ -175,7 +176,8 @@ def _ci_columns(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_PICK_KEYS = ("energy_saving", "accel_energy_uj", "accel_energy_saving", "search_loss", "test_loss", "search_ci", "test_ci", "id", "multiplier", "bitstream")
+_PICK_KEYS = ("energy_saving", "accel_energy_uj", "accel_energy_saving", "search_loss", "test_loss", "search_ci",
+              "test_ci", "id", "multiplier", "bitstream")
 
 
 def _pick(row: dict[str, Any] | None, bound: float) -> dict[str, Any] | None:
