@@ -23,7 +23,8 @@ def _run(args: argparse.Namespace) -> int:
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
                  pdk=args.pdk, pdk_dirs=tuple(args.pdk_dir),
                  weight_tuning=args.weight_tuning, engine=args.engine, quality=args.quality,
-                 prefix_cache_mb=args.prefix_cache_mb, progress=not args.quiet)
+                 prefix_cache_mb=args.prefix_cache_mb, progress=not args.quiet,
+                 energy_model=args.energy_model)
     report = run_map_job(job)
     quality = report.summary.get("quality", "accuracy")
     print(f"reference {quality}: search {100 * report.reference_search:.2f}%, test {100 * report.reference_test:.2f}%")
@@ -105,5 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"process of the multipliers' energy model (default {DEFAULT_PDK})")
     p.add_argument("--pdk-dir", action="append", default=[], metavar="DIR",
                    help="folder of the PDK's liberty files when they do not ship (gf180mcu, asap7; repeatable)")
+    p.add_argument("--energy-model", type=Path, default=None, metavar="MODEL.json",
+                   help="the accelerator's energy model (rtlgen accel power --calibrate) for every point's energy "
+                        "per inference (default: the shipped one for the PDK and lanes, if any)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)

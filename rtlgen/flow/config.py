@@ -28,6 +28,9 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
 
     [accelerator]
     config = "accel_default.toml"   # its shape; the mapper chooses the multipliers
+    energy_model = ""           # optional: an energy model JSON (rtlgen accel power --calibrate) for
+                                # each point's energy per inference; default: the shipped one for the
+                                # PDK and lanes, if any (rtlgen.accel.energy.shipped_model)
 
     [cost]
     pdk = "sky130hd"            # process of every cost figure (rtlgen.cost.pdk): sky130hd, osu018,
@@ -125,6 +128,8 @@ class FlowConfig:
     pdk: str = "sky130hd"
     pdk_dirs: tuple[Path, ...] = ()
     prefix_cache_mb: int = 512
+    #: the accelerator's energy model (None: the shipped one for the PDK and lanes, if any)
+    energy_model: Path | None = None
     #: what the search minimises (rtlgen.mapper.search.SearchSettings.objectives)
     objectives: tuple[str, ...] = ("quality", "energy")
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -272,10 +277,13 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
                 raise sec.fail(f"params.{k}", f"expected an integer, got {v!r}")
         fams.append(FamilySpec(sec.get("family", str), sec.get("signed", bool, False), tuple(sorted(params.items()))))
 
-    acc = _Section(data.get("accelerator", {}), "accelerator", file, {"config"})
+    acc = _Section(data.get("accelerator", {}), "accelerator", file, {"config", "energy_model"})
     accel = acc.path("config")
     if accel is None or not accel.is_file():
         raise acc.fail("config", f"file {accel} not found")
+    energy_model = acc.path("energy_model", None) if acc.get("energy_model", str, "") else None
+    if energy_model is not None and not energy_model.is_file():
+        raise acc.fail("energy_model", f"file {energy_model} not found")
 
     from rtlgen.cost.pdk import DEFAULT_PDK, pdk_names
 
@@ -304,7 +312,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         name=name, source=file, out=Path(out), model_zoo=zoo, model_path=mpath, images_path=images,
         search_split=search, test_split=test, generated=generated, netlist_dirs=tuple(dirs), verify=verify,
         verify_simulator=verify_sim,
-        families=tuple(fams), accel=accel,
+        families=tuple(fams), accel=accel, energy_model=energy_model,
         encoding=s.get("encoding", str, AUTO_ENCODING, choices=ENCODING_CHOICES),
         quality=quality, objectives=_objectives(s, quality),
         granularity=s.get("granularity", str, "filter", choices=GRANULARITIES),

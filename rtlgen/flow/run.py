@@ -149,7 +149,17 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                      "layerwise_baseline": cfg.layerwise_baseline, "pdk": cfg.pdk}
     if cfg.objectives != ("quality", "energy"):     # the default stays out: cached searches stay valid
         search_params["objectives"] = list(cfg.objectives)
-    sr, k_search = step("search", search_params, [m["model"], m["images"], cfg.accel], [k_lib, k_model],
+    # the energy model is an input of the search: the flow file's, or the shipped one it would use
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.energy import SHIPPED
+
+    energy_files = []
+    if cfg.energy_model is not None:
+        search_params["energy_model"] = str(cfg.energy_model)
+        energy_files = [cfg.energy_model]
+    elif (SHIPPED / f"{cfg.pdk}_{load_config(cfg.accel).lanes}lanes.json").is_file():
+        energy_files = [SHIPPED / f"{cfg.pdk}_{load_config(cfg.accel).lanes}lanes.json"]
+    sr, k_search = step("search", search_params, [m["model"], m["images"], cfg.accel, *energy_files], [k_lib, k_model],
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,
                                                   pdk_dirs=pdk_dirs, prefix_cache_mb=cfg.prefix_cache_mb,

@@ -96,6 +96,9 @@ class MapJob:
     progress: bool = True
     pdk: str = "sky130hd"        # process of the energy model (rtlgen.cost.pdk)
     pdk_dirs: tuple[str, ...] = ()  # where its liberty files are, when they do not ship
+    #: the accelerator's energy model (rtlgen.accel.energy; None: the shipped one for pdk and
+    #: the accelerator's lanes, if any): every point's energy per inference
+    energy_model: Path | None = None
     #: per worker and split, MiB of intermediate tensors kept for prefix reuse (0: off; None:
     #: rtlgen.mapper.network.PREFIX_CACHE_BYTES); changes the speed, never a result
     prefix_cache_mb: int | None = None
@@ -115,6 +118,16 @@ def run_map_job(job: MapJob) -> MapReport:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     config = load_config(job.accel)
+    # whole-accelerator energy per inference where a model is calibrated for this PDK and lane count
+    from rtlgen.accel.energy import EnergyModel, shipped_model
+
+    if job.energy_model is not None:
+        accel_energy = EnergyModel.from_json(job.energy_model)
+        if (accel_energy.pdk, accel_energy.lanes) != (job.pdk, config.lanes):
+            raise ConfigError(f"energy model calibrated for {accel_energy.pdk} at {accel_energy.lanes} lanes; "
+                              f"expected {job.pdk} at the accelerator's {config.lanes}", file=str(job.energy_model))
+    else:
+        accel_energy = shipped_model(job.pdk, config.lanes)
     catalog = Catalog.open(job.lib)
     graph = load_tflite(job.model)
     x, y = load_images(job.images, labels=objective.needs_labels)
@@ -215,8 +228,6 @@ def run_map_job(job: MapJob) -> MapReport:
             raise ConfigError(f"the throughput objective needs a model the device runs: {exc}") from None
         cycle_spec = None
 
-    # whole-accelerator energy per inference where a model is calibrated for this PDK and lane count
-    from rtlgen.accel.energy import shipped_model
 
     def device_cycles(config_bin: bytes, weights_bin: bytes) -> int:
         from rtlgen.accel.schedule import batch_cycles
@@ -232,4 +243,4 @@ def run_map_job(job: MapJob) -> MapReport:
                        layerwise_baseline=job.layerwise_baseline, progress=job.progress,
                        model_hash=weights.model_hash,
                        device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles), cycles=cycle_spec,
-                       accel_energy=shipped_model(job.pdk, config.lanes))
+                       accel_energy=accel_energy)

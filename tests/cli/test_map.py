@@ -146,3 +146,31 @@ def test_map_passes_the_pdk_to_the_energy_model(tmp_path, monkeypatch) -> None:
     assert [(j.pdk, j.pdk_dirs) for j in seen] == [("gf180mcu", (str(tmp_path),)), ("sky130hd", ())]
     assert main(args + ["--prefix-cache-mb", "0"]) == 1
     assert [j.prefix_cache_mb for j in seen] == [None, None, 0]  # None: the mapper's default
+
+
+def test_map_with_an_energy_model(tmp_path, small_lib, capsys) -> None:
+    """``--energy-model``: every front row gets the accelerator's energy per inference; the
+    selections in the CLI's lines too. A model calibrated for other lanes is one clear error."""
+    from rtlgen.accel.energy import EnergyModel
+    from rtlgen.zoo.digits import digits_model_path, save_images_npz
+
+    images = save_images_npz(tmp_path / "digits.npz", "test")
+    accel = tmp_path / "accel.toml"
+    accel.write_text("version = 1\nname = \"t\"\n[accelerator]\nunits = 2\nlanes = 4\nmultipliers = 2\n"
+                     "[memory]\nactivation_bytes = 4096\nweight_words = 1024\nchannels = 64\n")
+    model = EnergyModel(mul_scale=0.7, logic_pj=100.0, clocked_pj=80.0, leakage_mw=0.001, memories_pj=0.0,
+                        clock_ns=10.0, lanes=4, pdk="sky130hd", runs=1)
+    model.to_json(tmp_path / "energy.json")
+    argv = ["map", "--model", str(digits_model_path()), "--images", str(images), "--accel", str(accel),
+            "--lib", str(small_lib), "--search", "0:100", "--test", "100:200", "--generations", "1", "--pop", "6",
+            "--workers", "1", "--energy-vectors", "512", "--no-layerwise", "--quiet"]
+    assert main(argv + ["--out", str(tmp_path / "run"), "--energy-model", str(tmp_path / "energy.json")]) == 0
+    front = json.loads((tmp_path / "run" / "front.json").read_text())["front"]
+    assert front and all(r["accel_energy_uj"] > 0 for r in front)
+    assert "(accelerator energy per inference " in capsys.readouterr().out
+    EnergyModel(**{**model.__dict__, "lanes": 16}).to_json(tmp_path / "e16.json")
+    assert main(argv + ["--out", str(tmp_path / "r2"), "--energy-model", str(tmp_path / "e16.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"rtlgen map: error: {tmp_path / 'e16.json'}: energy model calibrated for sky130hd at 16 "
+                   f"lanes; expected sky130hd at the accelerator's 4"], err
+    assert not (tmp_path / "r2").exists()       # refused before anything was written

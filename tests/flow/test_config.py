@@ -149,6 +149,15 @@ def test_bad_objectives_are_one_clear_line(tmp_path: Path, extra: str, message: 
     assert "\n" not in str(exc.value)
 
 
+def test_energy_model_path_is_read_and_checked(tmp_path: Path) -> None:
+    assert load_flow(_write(tmp_path, "")).energy_model is None
+    (tmp_path / "e.json").write_text("{}")
+    base = BASE.replace('config = "{accel}"', 'config = "{accel}"\nenergy_model = "e.json"')
+    assert load_flow(_write(tmp_path, "", base)).energy_model == tmp_path / "e.json"
+    with pytest.raises(ConfigError, match=r"accelerator\.energy_model.*file .*missing\.json not found"):
+        load_flow(_write(tmp_path, "", base.replace("e.json", "missing.json")))
+
+
 def test_prefix_cache_budget_is_read(tmp_path: Path) -> None:
     assert load_flow(_write(tmp_path, "")).prefix_cache_mb == 512
     assert load_flow(_write(tmp_path, "[search]\nprefix_cache_mb = 0\n")).prefix_cache_mb == 0
