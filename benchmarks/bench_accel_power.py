@@ -122,7 +122,7 @@ def calibrate_model(args, data: Path, catalog) -> int:
     cases, mul_pj = [], []
     for layer in layers:
         a, b = layer_operand_hists(data, layer, "signmag")
-        spec = ActivitySpec.make(a / a.sum(), b / b.sum(), n_vectors=4096, seed=0)
+        spec = ActivitySpec.make(a, b, n_vectors=4096, seed=0)
         figs = catalog_costs(catalog, list(BANK), activity=spec)
         for s, name in enumerate(BANK):
             cases.append(make_case(f"layer{layer}-{name}", data, config, catalog, layer=layer, unit=0,

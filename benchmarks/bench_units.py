@@ -105,8 +105,7 @@ def _multiplication_energy(graph, data: Path, catalog, approx_layers: dict[str, 
     infos = layer_infos(graph, x)
     out = {"exact": 0.0, "approximate": 0.0}
     for info in infos:
-        spec = ActivitySpec.make(info.act_hist / info.act_hist.sum(), info.weight_hist / info.weight_hist.sum(),
-                                 n_vectors=4096, seed=0)
+        spec = ActivitySpec.make(info.act_hist, info.weight_hist, n_vectors=4096, seed=0)
         names = {"exact": "mul8u_1JJQ", "approximate": approx_layers.get(info.key, "mul8u_1JJQ")}
         figs = catalog_costs(catalog, sorted(set(names.values())), activity=spec)
         for point, name in names.items():

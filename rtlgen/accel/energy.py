@@ -64,7 +64,7 @@ from rtlgen.errors import ConfigError
 from rtlgen.paths import atomic_write_text
 
 __all__ = ["CalibrationRun", "EnergyModel", "InferenceEnergy", "calibrate", "errors",
-           "non_memory_energy_pj", "SHIPPED", "shipped_model"]
+           "non_memory_energy_pj", "SHIPPED", "shipped_model", "shipped_model_path"]
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,15 @@ def errors(model: EnergyModel, runs: Sequence[CalibrationRun]) -> list[float]:
 SHIPPED = Path(__file__).resolve().parent.parent / "data" / "energy"
 
 
-def shipped_model(pdk: str, lanes: int) -> EnergyModel | None:
-    """The shipped model for ``pdk`` and ``lanes`` lanes per unit (``SHIPPED/{pdk}_{lanes}lanes.json``),
-    or None where none was calibrated (the coefficients are per unit of that many lanes)."""
+def shipped_model_path(pdk: str, lanes: int) -> Path | None:
+    """The shipped model's file for ``pdk`` and ``lanes`` lanes per unit
+    (``SHIPPED/{pdk}_{lanes}lanes.json``), or None where none was calibrated (the coefficients
+    are per unit of that many lanes)."""
     path = SHIPPED / f"{pdk}_{lanes}lanes.json"
-    return EnergyModel.from_json(path) if path.exists() else None
+    return path if path.is_file() else None
+
+
+def shipped_model(pdk: str, lanes: int) -> EnergyModel | None:
+    """The shipped model for ``pdk`` and ``lanes`` (:func:`shipped_model_path`), or None."""
+    path = shipped_model_path(pdk, lanes)
+    return None if path is None else EnergyModel.from_json(path)

@@ -75,8 +75,7 @@ def _power(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace, config, work, power) -> None:
     from rtlgen.accel.energy import CalibrationRun, calibrate, errors
     from rtlgen.accel.manifest import read_manifest
-    from rtlgen.cost.activity import ActivitySpec
-    from rtlgen.cost.multiplier import hardware_cost
+    from rtlgen.cost.multiplier import energy_per_mult
     from rtlgen.cost.pdk import get_pdk
 
     pdk = get_pdk(args.pdk).with_search(args.pdk_dir)
@@ -84,14 +83,13 @@ def _calibrate(args: argparse.Namespace, config, work, power) -> None:
     runs = []
     for w, run in zip(work, power.runs):
         a, b = w.operand_hists
-        spec = ActivitySpec.make(a / a.sum(), b / b.sum(), n_vectors=4096, seed=0)
         bank = units[w.job.descriptor.unit]
         mul_pj = 0.0
         for slot, n in sorted(w.slot_macs.items()):
             s = bank[slot]
             netlist = Path(args.accel) / "netlists" / f"{s['module']}.v"
-            mul_pj += n * hardware_cost(netlist, signed=bool(s["signed"]), top=s["module"], pdk=pdk,
-                                        activity=spec).energy_pj
+            mul_pj += n * energy_per_mult(netlist, a_hist=a, b_hist=b, n_vectors=4096, signed=bool(s["signed"]),
+                                          top=s["module"], pdk=pdk)
         runs.append(CalibrationRun(run, mul_pj))
     model = calibrate(runs, pdk=args.pdk, lanes=config.lanes)
     model.to_json(args.calibrate)

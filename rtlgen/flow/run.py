@@ -151,14 +151,12 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
         search_params["objectives"] = list(cfg.objectives)
     # the energy model is an input of the search: the flow file's, or the shipped one it would use
     from rtlgen.accel.config import load_config
-    from rtlgen.accel.energy import SHIPPED
+    from rtlgen.accel.energy import shipped_model_path
 
-    energy_files = []
     if cfg.energy_model is not None:
         search_params["energy_model"] = str(cfg.energy_model)
-        energy_files = [cfg.energy_model]
-    elif (SHIPPED / f"{cfg.pdk}_{load_config(cfg.accel).lanes}lanes.json").is_file():
-        energy_files = [SHIPPED / f"{cfg.pdk}_{load_config(cfg.accel).lanes}lanes.json"]
+    energy_model = cfg.energy_model or shipped_model_path(cfg.pdk, load_config(cfg.accel).lanes)
+    energy_files = [] if energy_model is None else [energy_model]
     sr, k_search = step("search", search_params, [m["model"], m["images"], cfg.accel, *energy_files], [k_lib, k_model],
                         lambda: steps.search_step(m["model"], m["images"], str(cfg.accel), libdir, str(run / "map"),
                                                   workers=cfg.workers, progress=progress and not quiet,

@@ -157,7 +157,7 @@ def _calibration_runs(powered, shared_data: Path) -> list[CalibrationRun]:
     their multiplications on layer 0's operand histograms, as the mapper computes it."""
     _, power = powered["bank"]
     a, b = layer_operand_hists(shared_data, 0, "signmag")
-    spec = ActivitySpec.make(a / a.sum(), b / b.sum(), n_vectors=4096, seed=0)
+    spec = ActivitySpec.make(a, b, n_vectors=4096, seed=0)
     catalog = powered["catalog"]
     figs = catalog_costs(catalog, list(BANK[:3]), activity=spec)
     return [CalibrationRun(run, run.macs * figs[catalog.get(BANK[s]).hash].energy_pj)
