@@ -90,10 +90,85 @@ void rtlgen_rows_i16(uintptr_t tab, uintptr_t pre, uintptr_t start, int64_t ow, 
    block b, start[b * (wp + 1) + wp] the end of block b, so a window's entries within one
    block are one contiguous range.
 
-   With AVX-512 VBMI (this file is compiled with -march=native), 16 channels at a time: two
-   128-byte permutes look the codes up, a compare finds the entries to keep, and a compress packs
-   them; it stores 16 lanes where fewer are kept, so pre needs 16 entries of slack (the caller's
-   buffer has them). The scalar loop below is the same computation, one channel at a time. */
+   With AVX-512 VBMI (this file is compiled with -march=native), 16 entries at a time
+   (compact16): 16 channels of a column, or, for a row in one block, 16 bytes of the row whatever
+   the columns (compact_row_flat); it stores 16 lanes where fewer are kept, so pre needs 16
+   entries of slack (the caller's buffer has them). The scalar loop below is the same
+   computation, one channel at a time. */
+
+#if RTLGEN_VBMI
+/* The vector step of both paths below: up to 16 int8 bytes at src (mask lm), the entries of
+   positions pos .. pos + 15 (position = column * c + channel): their codes looked up by two
+   128-byte permutes, those that are not a0 packed into pre as pos * step + code * o by a
+   compress (which stores 16 lanes, hence pre's slack); returns which were kept. */
+typedef struct {
+    __m512i lut_lo, lut_hi, lut_lo2, lut_hi2, lanes, a0v, ov;
+    int64_t step;
+} compact_ctx;
+
+static inline compact_ctx compact_setup(const uint8_t *lut, int64_t a0, int64_t step, int64_t o) {
+    compact_ctx k;
+    k.lut_lo = _mm512_loadu_si512(lut);
+    k.lut_hi = _mm512_loadu_si512(lut + 64);
+    k.lut_lo2 = _mm512_loadu_si512(lut + 128);
+    k.lut_hi2 = _mm512_loadu_si512(lut + 192);
+    k.lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                 _mm512_set1_epi32((int32_t)step));
+    k.a0v = _mm512_set1_epi32((int32_t)a0);
+    k.ov = _mm512_set1_epi32((int32_t)o);
+    k.step = step;
+    return k;
+}
+
+static inline __mmask16 compact16(const compact_ctx *k, const int8_t *src, __mmask16 lm, int64_t pos, int32_t *pre) {
+    /* index x + 128 as a byte: flip the sign bit; bit 7 picks the upper 128 entries */
+    const __m128i idx = _mm_xor_si128(_mm_maskz_loadu_epi8(lm, src), _mm_set1_epi8((char)0x80));
+    const __m512i ix = _mm512_castsi128_si512(idx);
+    const __m512i lo = _mm512_permutex2var_epi8(k->lut_lo, ix, k->lut_hi);
+    const __m512i hi = _mm512_permutex2var_epi8(k->lut_lo2, ix, k->lut_hi2);
+    const __m128i code = _mm_mask_blend_epi8(_mm_movepi8_mask(idx), _mm512_castsi512_si128(lo),
+                                             _mm512_castsi512_si128(hi));
+    const __m512i a = _mm512_cvtepu8_epi32(code);
+    const __mmask16 keep = _mm512_mask_cmpneq_epi32_mask(lm, a, k->a0v);
+    const __m512i v = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32((int32_t)(pos * k->step)), k->lanes),
+                                       _mm512_mullo_epi32(a, k->ov));
+    _mm512_storeu_si512(pre, _mm512_maskz_compress_epi32(keep, v));
+    return keep;
+}
+
+static inline __mmask16 first_lanes(int64_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
+/* rtlgen_compact_row for one block (cb >= c) of a row inside the input: its w * c bytes are
+   contiguous and entry order (column, then channel) is byte order, so 16 bytes go at a time
+   whatever c is (a column at a time left 13 of 16 lanes idle on a 3-channel input); each
+   column's first entry is then counted from the kept-byte masks. The same entries and starts as
+   the loop in rtlgen_compact_row, which still does channel blocks and padding rows. */
+static void compact_row_flat(const compact_ctx *k, const int8_t *x, int64_t w, int64_t c, int64_t pl, int64_t wp,
+                             int32_t *pre, int32_t *start) {
+    const int64_t n = w * c, groups = (n + 15) / 16;
+    uint16_t kept[groups];       /* which of group g's 16 bytes were kept */
+    int32_t before[groups];      /* entries kept before group g */
+    int32_t m = 0;
+    for (int64_t g = 0; g < groups; g++) {
+        const __mmask16 keep = compact16(k, x + 16 * g, first_lanes(n - 16 * g), pl * c + 16 * g, pre + m);
+        kept[g] = keep;
+        before[g] = m;
+        m += __builtin_popcount((unsigned)keep);
+    }
+    for (int64_t col = 0; col < wp; col++) {
+        const int64_t j = col - pl;
+        if (j <= 0 || j >= w) {
+            start[col] = j <= 0 ? 0 : m;
+            continue;
+        }
+        const int64_t p = j * c, g = p / 16;
+        start[col] = before[g] + __builtin_popcount((unsigned)(kept[g] & ((1u << (p % 16)) - 1)));
+    }
+    start[wp] = m;
+}
+#endif
 
 void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t wp, uintptr_t lut_,
                         int64_t a0, int64_t step, int64_t o, uintptr_t pre_, uintptr_t start_, int64_t cb) {
@@ -102,12 +177,11 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
     int32_t *pre = (int32_t *)pre_, *start = (int32_t *)start_;
     int32_t m = 0;
 #if RTLGEN_VBMI
-    const __m512i lut_lo = _mm512_loadu_si512(lut), lut_hi = _mm512_loadu_si512(lut + 64);
-    const __m512i lut_lo2 = _mm512_loadu_si512(lut + 128), lut_hi2 = _mm512_loadu_si512(lut + 192);
-    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32((int32_t)step));
-    const __m512i a0v = _mm512_set1_epi32((int32_t)a0), ov = _mm512_set1_epi32((int32_t)o);
-    const __m128i flip = _mm_set1_epi8((char)0x80);
+    const compact_ctx k = compact_setup(lut, a0, step, o);
+    if (x && cb >= c) {
+        compact_row_flat(&k, x, w, c, pl, wp, pre, start);
+        return;
+    }
 #endif
     for (int64_t c0 = 0, b = 0; c0 < c; c0 += cb, b++) {
         const int64_t c1 = c0 + cb < c ? c0 + cb : c;
@@ -117,23 +191,9 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
             const int64_t j = col - pl;
             if (!x || j < 0 || j >= w) continue;
 #if RTLGEN_VBMI
-            for (int64_t ci = c0; ci < c1; ci += 16) {
-                const int64_t left = c1 - ci;
-                const __mmask16 lm = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-                /* index x + 128 as a byte: flip the sign bit; bit 7 picks the upper 128 entries */
-                const __m128i idx = _mm_xor_si128(_mm_maskz_loadu_epi8(lm, x + j * c + ci), flip);
-                const __m512i ix = _mm512_castsi128_si512(idx);
-                const __m512i lo = _mm512_permutex2var_epi8(lut_lo, ix, lut_hi);
-                const __m512i hi = _mm512_permutex2var_epi8(lut_lo2, ix, lut_hi2);
-                const __m128i code = _mm_mask_blend_epi8(_mm_movepi8_mask(idx), _mm512_castsi512_si128(lo),
-                                                         _mm512_castsi512_si128(hi));
-                const __m512i a = _mm512_cvtepu8_epi32(code);
-                const __mmask16 keep = _mm512_mask_cmpneq_epi32_mask(lm, a, a0v);
-                const __m512i v = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32((int32_t)((col * c + ci) * step)), lanes),
-                                                   _mm512_mullo_epi32(a, ov));
-                _mm512_storeu_si512(pre + m, _mm512_maskz_compress_epi32(keep, v));
-                m += __builtin_popcount((unsigned)keep);
-            }
+            for (int64_t ci = c0; ci < c1; ci += 16)
+                m += __builtin_popcount((unsigned)compact16(&k, x + j * c + ci, first_lanes(c1 - ci), col * c + ci,
+                                                            pre + m));
 #else
             for (int64_t ci = c0; ci < c1; ci++) {
                 const int64_t a = lut[x[j * c + ci] + 128];
