@@ -52,7 +52,7 @@ from rtlgen.bitstream.memplan import plan_activations
 from rtlgen.bitstream.opdesc import op_descriptors
 from rtlgen.errors import BitstreamError, CatalogError, ConfigError
 
-__all__ = ["Images", "build_images", "check_fits", "with_plan"]
+__all__ = ["Images", "build_images", "check_fits", "with_plan", "split_layer", "share_ranges"]
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,75 @@ def build_images(graph: Any, config: AccelConfig, catalog: Any, assignment: Any 
     return Images(stream, weights, named, chosen)
 
 
+def share_ranges(out_c: int, shares: int, lanes: int) -> list[tuple[int, int]]:
+    """Output-channel ranges of ``shares`` equal shares of ``out_c`` channels: whole groups of
+    ``lanes`` (the engine runs a share's groups from the first), the first shares one group more
+    where they do not divide evenly. Fewer groups than shares is a ValueError."""
+    groups = -(-out_c // lanes)
+    if not 1 <= shares <= groups:
+        raise ValueError(f"{out_c} output channels are {groups} group(s) of {lanes} lanes: they split in 1 to "
+                         f"{groups} shares, not {shares}")
+    out, g = [], 0
+    for s in range(shares):
+        n = groups // shares + (s < groups % shares)
+        out.append((g * lanes, min(out_c, (g + n) * lanes)))
+        g += n
+    return out
+
+
+def split_layer(images: Images, key: str, units: tuple[int, ...] | list[int]) -> Images:
+    """``images`` with layer ``key`` (``"N"`` or ``"fc:N"``) split by output channels into one
+    share per unit of ``units``, in that order (:func:`share_ranges`; config.bin's "Shares",
+    :mod:`rtlgen.bitstream.format`): share s runs on unit ``units[s]`` with the same multipliers
+    as before, found by table hash in that unit's bank, and the same weight remaps. Raises
+    ConfigError (one line) for a layer already split, a unit that does not exist or lacks one of
+    the share's multipliers, or more shares than the layer has groups of lanes."""
+    from dataclasses import replace
+
+    stream, config = images.config, images.accel
+    try:
+        d = stream.layer(key)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"cannot split layer {key}: {exc.args[0]}", file=config.source) from None
+    if len(set(units)) != len(units) or any(not 0 <= u < len(stream.units) for u in units):
+        raise ConfigError(f"layer {key} cannot be split over units {list(units)}: name distinct units of the "
+                          f"{len(stream.units)} the accelerator has", file=config.source)
+    try:
+        ranges = share_ranges(d.geometry.out_c, len(units), config.lanes)
+    except ValueError as exc:
+        raise ConfigError(f"layer {key}: {exc}", file=config.source) from None
+    old_bank = stream.units[d.unit]
+    sel = d.select_array()
+    remap_of = {old_bank[r.slot].hash: r.codes for r in d.weight_remap}
+    shares = []
+    for u, (lo, hi) in zip(units, ranges):
+        bank = [m.hash for m in stream.units[u]]
+        mine = sel.reshape(1) if d.granularity == "layer" else sel[lo:hi]
+        need = sorted({old_bank[int(s)].hash for s in np.unique(mine)})
+        missing = [h for h in need if h not in bank]
+        if missing:
+            names = {m.hash: m.name or m.hash for m in old_bank}
+            raise ConfigError(f"layer {key}: unit {u} lacks {', '.join(names[h] for h in missing)}, which output "
+                              f"channels {lo}..{hi - 1} use", file=config.source)
+        slot = np.array([bank.index(m.hash) if m.hash in bank else 0 for m in old_bank], dtype=np.int64)
+        new_sel = slot[sel].copy()
+        if d.granularity != "layer":     # the selects of other shares' channels go unused: 0
+            new_sel[:lo] = 0
+            new_sel[hi:] = 0
+        remaps = tuple(bsmod.WeightRemap(bank.index(h), remap_of[h]) for h in sorted(need, key=bank.index)
+                       if h in remap_of)
+        shares.append(replace(d, unit=u, selects=tuple(int(v) for v in new_sel.ravel()), weight_remap=remaps,
+                              co_first=lo, co_end=hi))
+    at = stream.layers.index(d)
+    layers = (*stream.layers[:at], *shares, *stream.layers[at + 1:])
+    # op descriptors after this layer stay after it: each more share is one more layer before them
+    ops = tuple(replace(op, after_layers=op.after_layers + len(shares) - 1) if op.after_layers > at else op
+                for op in stream.ops)
+    out = replace(stream, version=bsmod.VERSION, layers=layers, ops=ops)
+    check_fits(out, images.weights, config)
+    return replace(images, config=out)
+
+
 def check_fits(stream: bsmod.Bitstream, weights: wmod.WeightsImage, config: AccelConfig) -> None:
     """Refuse (one :class:`BitstreamError` line: what, needed, available) images that the
     accelerator ``config`` cannot hold: a layer the sequencer runs (CONV_2D, FULLY_CONNECTED)
@@ -250,13 +319,19 @@ def check_fits(stream: bsmod.Bitstream, weights: wmod.WeightsImage, config: Acce
     from rtlgen.accel.loader import config_capacity
 
     for layer in stream.layers:
+        g = layer.geometry
+        lanes = config.lanes
+        if layer.co_first % lanes or (layer.co_end % lanes and layer.co_end != g.out_c):
+            raise BitstreamError(f"layer {layer.key}'s share [{layer.co_first}, {layer.co_end}) does not start and "
+                                 f"end at groups of the accelerator's {lanes} lanes; the engine runs a share's "
+                                 "groups whole", file=config.source)
         if layer.kind == "depthwise_conv2d":
             continue
-        g = layer.geometry
-        words = -(-g.out_c // config.lanes) * g.k_h * g.k_w * g.in_c
+        channels = layer.co_end - layer.co_first
+        words = -(-channels // lanes) * g.k_h * g.k_w * g.in_c
         if words > config.weight_words:
             raise BitstreamError(f"layer {layer.key} needs {words} weight-memory words "
-                                 f"({g.out_c} channels in groups of {config.lanes} x {g.k_h}x{g.k_w}x{g.in_c}), "
+                                 f"({channels} channels in groups of {lanes} x {g.k_h}x{g.k_w}x{g.in_c}), "
                                  f"the accelerator has {config.weight_words} (weight_words)", file=config.source)
         if g.out_c > config.channels:
             raise BitstreamError(f"layer {layer.key} needs {g.out_c} parameter-memory entries, the accelerator "
@@ -285,8 +360,8 @@ def with_plan(stream: Any, graph: Any, capacity: int | None = None, *, source: s
     from rtlgen.emulate.from_bitstream import op_of_key
 
     ops = op_of_key(graph)
-    if sorted(d.key for d in stream.layers) != sorted(ops):
-        raise BitstreamError(f"the bitstream describes {len(stream.layers)} of the {len(ops)} MAC layers of "
+    if sorted({d.key for d in stream.layers}) != sorted(ops):
+        raise BitstreamError(f"the bitstream describes {len({d.key for d in stream.layers})} of the {len(ops)} MAC layers of "
                              f"{graph.source}; a device run needs all of them", file=source)
     plan = plan_activations(graph, capacity, source=source)
     layers = tuple(replace(d, **dict(zip(("in_base", "out_base"), plan.op_bases(graph.ops[ops[d.key]]))))

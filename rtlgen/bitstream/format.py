@@ -5,7 +5,7 @@ runs, which unit runs it, the operand encoding, which of the unit's multipliers 
 kernel uses, the requantization parameters and, optionally, a weight-code remap per multiplier.
 Weights and biases are not in it: they go to the weight memories separately.
 
-Byte layout, format version 4 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
+Byte layout, format version 5 (all integers little-endian; ``uN``/``iN`` = unsigned/signed N-bit;
 ``str8`` = ``u8`` byte count followed by that many bytes of ASCII/UTF-8)::
 
     offset  size  field
@@ -45,7 +45,10 @@ Byte layout, format version 4 (all integers little-endian; ``uN``/``iN`` = unsig
             1       u8 kind: 0 conv2d, 1 depthwise_conv2d, 2 fully_connected
             1       u8 unit that runs the layer (< U)
             1       u8 encoding: 0 signmag, 1 raw, 2 offset (see rtlgen's emulation docs)
-            1       u8 select granularity: 0 layer, 1 filter, 2 kernel
+            1       u8 select granularity: 0 layer, 1 filter, 2 kernel; bit 7 (version 5):
+                    the *share flag*, see "Shares" below
+            4       (only with the share flag) u16 co_first, u16 co_end: the output channels
+                    [co_first, co_end) this descriptor runs
             24      12 x u16 geometry (:class:`rtlgen.nn.geometry.Geometry`, in its field
                     order): in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w,
                     stride_h, stride_w, pad_top, pad_left
@@ -99,9 +102,24 @@ Byte layout, format version 4 (all integers little-endian; ``uN``/``iN`` = unsig
             1         i8 the value of the added bytes (TFLite: the zero point)
     N-4     4     u32 CRC-32 (zlib.crc32) of bytes 0..N-5
 
+Shares (version 5). A layer may be split by output channels across units: it is then described
+by several consecutive layer descriptors of the same (kind, index), its *shares*, each with the
+share flag and its channel range [co_first, co_end); the ranges tile [0, out_c) in ascending
+order (the first starts at 0, each next one where the previous ends, the last ends at out_c), and
+no op descriptor sits between them. Every share is a whole descriptor as above: its own unit (so
+its own multiplier bank), granularity, selects and weight remaps; the kind, geometry, activation
+bases, zero points, clamp, per-channel requantization and encoding are the layer's, equal in every
+share. Its selects still cover the whole layer (S counts all out_c channels) and are read by
+absolute output channel; those outside the share's range name a slot of its bank and go unused
+(the encoder writes 0). A multiplier remapped in two shares (same table hash) is remapped alike,
+since the emulator's assignment has one remap per multiplier and layer. The device runs the shares
+on their units at the same time (:mod:`rtlgen.accel.sequencer`); a descriptor without the flag
+covers the whole layer, as in version 4. Everything else in version 5 is version 4: a network
+without shares has version 4's bytes with 5 in the header.
+
 Version 1 is version 2 without the model-hash field, version 2 is version 3 without the
 activation-memory plan (the 16 header bytes and each descriptor's 8), version 3 is version 4
-without op descriptors; :func:`decode` reads all four (an older bitstream decodes with its
+without op descriptors, version 4 is version 5 without shares; :func:`decode` reads all five (an older bitstream decodes with its
 ``version``, an empty ``model_hash`` for version 1 and zero plan fields, and :func:`encode`
 writes it back byte for byte). In Python the two descriptor lists are kept apart:
 :attr:`Bitstream.layers` (the layer descriptors, what the emulator and the mapper use) and
@@ -168,9 +186,11 @@ __all__ = [
 ]
 
 MAGIC = b"RTLB"
-VERSION = 4
+VERSION = 5
 #: The format versions :func:`decode` reads (and :func:`encode` writes, by ``Bitstream.version``).
-READ_VERSIONS = (1, 2, 3, 4)
+READ_VERSIONS = (1, 2, 3, 4, 5)
+#: Bit 7 of a layer descriptor's granularity byte: a share of a split layer (version 5).
+SHARE_FLAG = 0x80
 #: Bytes of the version-3 plan fields: in the header (after the model hash) and per descriptor.
 PLAN_HEADER_SIZE = 16
 PLAN_LAYER_SIZE = 8
@@ -313,6 +333,10 @@ class LayerDescriptor:
     #: activation-memory byte addresses of the layer's input and output (format version 3)
     in_base: int = 0
     out_base: int = 0
+    #: the output channels [co_first, co_end) this descriptor runs (format version 5: a share of a
+    #: split layer, module docstring); co_end 0 stands for out_c: the default is the whole layer
+    co_first: int = 0
+    co_end: int = 0
 
     def __post_init__(self) -> None:
         _check_int(self.index, 0, 0xFFFF, "layer index")
@@ -339,6 +363,18 @@ class LayerDescriptor:
         slots = [r.slot for r in self.weight_remap]
         if slots != sorted(set(slots)):
             raise ValueError(f"layer {self.index} weight remaps must name each slot once, ascending, not {slots}")
+        if self.co_end == 0:
+            object.__setattr__(self, "co_end", self.geometry.out_c)
+        _check_int(self.co_first, 0, 0xFFFF, f"layer {self.index} co_first")
+        _check_int(self.co_end, 0, 0xFFFF, f"layer {self.index} co_end")
+        if not 0 <= self.co_first < self.co_end <= self.geometry.out_c:
+            raise ValueError(f"layer {self.index} channel range [{self.co_first}, {self.co_end}) is not a "
+                             f"nonempty part of its {self.geometry.out_c} output channels")
+
+    @property
+    def is_share(self) -> bool:
+        """Whether this descriptor runs part of its layer's output channels (a share, version 5)."""
+        return (self.co_first, self.co_end) != (0, self.geometry.out_c)
 
     @property
     def key(self) -> str:
@@ -509,6 +545,62 @@ class PadDescriptor:
 OpDescriptor = AddDescriptor | PoolDescriptor | PadDescriptor
 
 
+def _share_remaps(d: LayerDescriptor, units: tuple[tuple[MultiplierRef, ...], ...]) -> dict[str, bytes | None]:
+    """Table hash -> remap codes (None: not remapped) of every multiplier descriptor ``d``'s own
+    output channels use (a share's selects outside its range are ignored)."""
+    sel = d.select_array()
+    used = sel.reshape(1) if d.granularity == "layer" else sel[d.co_first:d.co_end]
+    codes = {r.slot: r.codes for r in d.weight_remap}
+    return {units[d.unit][int(s)].hash: codes.get(int(s)) for s in np.unique(used)}
+
+
+def _check_shares(layers: tuple[LayerDescriptor, ...], ops: tuple[OpDescriptor, ...],
+                  units: tuple[tuple[MultiplierRef, ...], ...], version: int) -> tuple[str, int] | None:
+    """The first breach of the share rules (module docstring, "Shares") as (message, position of
+    the layer descriptor in ``layers``), or None. A layer described twice is one."""
+    between = {op.after_layers for op in ops}     # an op here sits before layer descriptor i
+    seen: set[str] = set()
+    run: list[LayerDescriptor] = []               # the shares of the layer being read
+
+    def close(at: int) -> tuple[str, int] | None:
+        if run and run[-1].co_end != run[0].geometry.out_c:
+            got = ", ".join(f"[{d.co_first}, {d.co_end})" for d in run)
+            return (f"layer {run[0].key}: its shares {got} do not cover its {run[0].geometry.out_c} output "
+                    "channels", at)
+        return None
+
+    for i, d in enumerate(layers):
+        if d.is_share and version < 5:
+            return f"layer {d.key} has a channel range, which a version-{version} bitstream cannot hold; write version 5", i
+        cont = bool(run) and run[0].key == d.key and d.is_share and run[0].is_share and i not in between
+        if not cont:
+            bad = close(i - 1)
+            if bad:
+                return bad
+            if d.key in seen:
+                return f"layer {d.key} is described twice (not as consecutive shares)", i
+            seen.add(d.key)
+            run = [d]
+            if d.co_first != 0:
+                return f"layer {d.key}: its first share starts at channel {d.co_first}, not 0", i
+            continue
+        first, prev = run[0], run[-1]
+        if d.co_first != prev.co_end:
+            return (f"layer {d.key}: share [{d.co_first}, {d.co_end}) does not start where the one before it "
+                    f"ends ({prev.co_end}); shares tile the output channels in order"), i
+        for name in ("kind", "geometry", "requant", "encoding", "in_base", "out_base"):
+            if getattr(d, name) != getattr(first, name):
+                return (f"layer {d.key}: share [{d.co_first}, {d.co_end}) has another {name} than the layer's "
+                        f"first share; the shares of a layer share it"), i
+        remapped = {h: codes for s in run for h, codes in _share_remaps(s, units).items()}
+        for h, codes in _share_remaps(d, units).items():
+            if remapped.get(h, codes) != codes:
+                return (f"layer {d.key}: share [{d.co_first}, {d.co_end}) remaps multiplier {h} otherwise than "
+                        "an earlier share; one layer remaps a multiplier one way"), i
+        run.append(d)
+    return close(len(layers) - 1)
+
+
 @dataclass(frozen=True)
 class Bitstream:
     """A whole configuration: the units' multiplier banks and the layer descriptors.
@@ -603,12 +695,11 @@ class Bitstream:
             op_keys.add(op.key)
         if len(self.layers) + len(self.ops) > 0xFFFF:
             raise ValueError(f"too many descriptors: {len(self.layers) + len(self.ops)}")
-        seen: set[str] = set()
         for layer in self.layers:
-            if layer.key in seen:
-                raise ValueError(f"layer {layer.key} is described twice")
-            seen.add(layer.key)
             self._check_layer_against_units(layer)
+        bad = _check_shares(self.layers, self.ops, self.units, self.version)
+        if bad is not None:
+            raise ValueError(bad[0])
 
     def _check_layer_against_units(self, layer: LayerDescriptor) -> None:
         if layer.unit >= len(self.units):
@@ -625,11 +716,19 @@ class Bitstream:
                                  f"{bank} multipliers")
 
     def layer(self, key: int | str) -> LayerDescriptor:
-        """The descriptor of conv layer ``key`` (an int or ``"N"``) or of ``"fc:N"``."""
-        for layer in self.layers:
-            if layer.key == str(key):
-                return layer
-        raise KeyError(f"no descriptor for layer {key}; described: {[l.key for l in self.layers]}")
+        """The descriptor of conv layer ``key`` (an int or ``"N"``) or of ``"fc:N"``; a layer
+        split in shares has several: :meth:`shares`."""
+        found = self.shares(key)
+        if len(found) > 1:
+            raise ValueError(f"layer {key} is split in {len(found)} shares; use Bitstream.shares")
+        return found[0]
+
+    def shares(self, key: int | str) -> tuple[LayerDescriptor, ...]:
+        """The descriptors of layer ``key`` in byte order: its shares, or its one descriptor."""
+        found = tuple(layer for layer in self.layers if layer.key == str(key))
+        if not found:
+            raise KeyError(f"no descriptor for layer {key}; described: {sorted({l.key for l in self.layers})}")
+        return found
 
     def multiplier_of(self, layer: LayerDescriptor) -> np.ndarray:
         """Table hashes per select of ``layer`` (object array shaped like its selects)."""
@@ -672,7 +771,10 @@ def encode(bs: Bitstream) -> bytes:
             out += _encode_op(layer)
             continue
         out += struct.pack("<HBBBB", layer.index, LAYER_KIND_CODES[layer.kind], layer.unit,
-                           ENCODING_CODES[layer.encoding], GRANULARITY_CODES[layer.granularity])
+                           ENCODING_CODES[layer.encoding],
+                           GRANULARITY_CODES[layer.granularity] | (SHARE_FLAG if layer.is_share else 0))
+        if layer.is_share:
+            out += struct.pack("<HH", layer.co_first, layer.co_end)
         out += struct.pack("<12H", *(getattr(layer.geometry, f) for f in GEOMETRY_FIELDS))
         if bs.version >= 3:
             out += struct.pack("<II", layer.in_base, layer.out_base)
@@ -753,12 +855,15 @@ class _Reader:
     def enum(self, codes: dict[str, int], what: str) -> str:
         """The name whose code (in ``codes``, a table of :mod:`rtlgen.conventions`) is the next byte."""
         start = self.pos
-        code = self.u8(what)
-        for name, c in codes.items():
-            if c == code:
-                return name
-        raise _fail(f"{what} code {code} is unknown; valid: "
-                    + ", ".join(f"{c} {n}" for n, c in codes.items()), start, self.file)
+        return _named(codes, self.u8(what), what, start, self.file)
+
+
+def _named(codes: dict[str, int], code: int, what: str, at: int, file: str | None) -> str:
+    """The name of ``code`` in ``codes``; an unknown code fails at byte ``at``."""
+    for name, c in codes.items():
+        if c == code:
+            return name
+    raise _fail(f"{what} code {code} is unknown; valid: " + ", ".join(f"{c} {n}" for n, c in codes.items()), at, file)
 
 
 def _decode_op(r: _Reader, index: int, kind: str, after: int, start: int) -> OpDescriptor:
@@ -844,8 +949,8 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
         units.append(tuple(bank))
     (n_layers,) = r.unpack("<H", "layer count")
     layers = []
+    starts: list[int] = []      # each layer descriptor's byte offset
     ops: list[OpDescriptor] = []
-    seen: dict[tuple[bool, int], int] = {}
     seen_ops: dict[str, int] = {}
     kind_codes = {**LAYER_KIND_CODES, **OP_KIND_CODES} if version >= 4 else LAYER_KIND_CODES
     for i in range(n_layers):
@@ -859,16 +964,17 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
             seen_ops[op.key] = start
             ops.append(op)
             continue
-        if (kind == "fully_connected", index) in seen:
-            raise _fail(f"{kind} layer {index} is described twice (first at byte offset "
-                        f"{seen[(kind == 'fully_connected', index)]})", start, file)
-        seen[(kind == "fully_connected", index)] = start
         unit_at = r.pos
         unit = r.u8(f"unit of layer {index}")
         if unit >= n_units:
             raise _fail(f"layer {index} runs on unit {unit}, but there are only {n_units} units", unit_at, file)
         encoding = r.enum(ENCODING_CODES, f"encoding of layer {index}")
-        granularity = r.enum(GRANULARITY_CODES, f"granularity of layer {index}")
+        gran_at = r.pos
+        gran_byte = r.u8(f"granularity of layer {index}")
+        share = version >= 5 and bool(gran_byte & SHARE_FLAG)
+        granularity = _named(GRANULARITY_CODES, gran_byte & ~SHARE_FLAG if version >= 5 else gran_byte,
+                             f"granularity of layer {index}", gran_at, file)
+        co_range = r.unpack("<HH", f"channel range of layer {index}") if share else (0, 0)
         geo_at = r.pos
         geo_values = r.unpack("<12H", f"geometry of layer {index}")
         try:
@@ -907,11 +1013,19 @@ def decode(data: bytes, *, expect_accel: str | bytes | None = None, file: str | 
             layers.append(LayerDescriptor(index=index, kind=kind, unit=unit, encoding=encoding,  # type: ignore[arg-type]
                                           granularity=granularity, geometry=geometry,  # type: ignore[arg-type]
                                           requant=requant, selects=tuple(selects), weight_remap=tuple(remaps),
-                                          in_base=bases[0], out_base=bases[1]))
+                                          in_base=bases[0], out_base=bases[1], co_first=co_range[0],
+                                          co_end=co_range[1] if share else 0))
         except ValueError as exc:
             raise _fail(f"layer descriptor: {exc}", start, file) from None
+        if share and not layers[-1].is_share:
+            raise _fail(f"layer {index} has the share flag but covers all its {geometry.out_c} output channels",
+                        start, file)
+        starts.append(start)
     if r.pos != total - 4:
         raise _fail(f"{total - 4 - r.pos} unparsed bytes before the CRC", r.pos, file)
+    bad = _check_shares(tuple(layers), tuple(ops), tuple(units), version)
+    if bad is not None:
+        raise _fail(bad[0], starts[bad[1]], file)
     bs = Bitstream(accel_hash=accel_hash, units=tuple(units), layers=tuple(layers), version=version,
                    model_hash=model_hash, input_base=plan[0], input_bytes=plan[1], output_base=plan[2],
                    output_bytes=plan[3], ops=tuple(ops))
@@ -978,7 +1092,8 @@ def from_dict(d: dict[str, Any], *, file: str | None = None) -> Bitstream:
                 granularity=ld["granularity"], geometry=Geometry(**ld["geometry"]),
                 requant=Requant(**ld["requant"]), selects=tuple(ld["selects"]),
                 weight_remap=tuple(WeightRemap(r["slot"], bytes(r["codes"])) for r in ld.get("weight_remap", ())),
-                in_base=ld.get("in_base", 0), out_base=ld.get("out_base", 0)))
+                in_base=ld.get("in_base", 0), out_base=ld.get("out_base", 0), co_first=ld.get("co_first", 0),
+                co_end=ld.get("co_end", 0)))
         ops: list[OpDescriptor] = []
         for i, od in enumerate(d.get("ops", ())):
             where = f"ops[{i}]"
@@ -1004,23 +1119,44 @@ def to_assignment(bs: Bitstream, *, default_encoding: str = DEFAULT_ENCODING) ->
     """The emulator's assignment (see the emulation docs) that computes what ``bs`` configures.
 
     Every described layer is listed by index with its encoding and multiplier(s) by table hash
-    (layer: ``multiplier``; filter: ``filters``; kernel: ``kernels`` [out][in]). Weight remaps
-    are given explicitly under ``weight_remap`` (slot's table hash -> 256 codes) per layer, and
+    (layer: ``multiplier``; filter: ``filters``; kernel: ``kernels`` [out][in]). A layer split in
+    shares gets each output channel's multipliers from the share that runs it (per filter where
+    every share's are, else per kernel; one ``multiplier`` where all are one). Weight remaps are
+    given explicitly under ``weight_remap`` (slot's table hash -> 256 codes) per layer, and
     ``weight_tuning`` is ``"none"`` because the bitstream already carries the tuned codes.
     """
     layers: dict[str, Any] = {}
     for layer in bs.layers:
-        hashes = bs.multiplier_of(layer)
+        if layer.key in layers:
+            continue
+        shares = bs.shares(layer.key)
         entry: dict[str, Any] = {"encoding": layer.encoding}
-        if layer.granularity == "layer":
-            entry["multiplier"] = str(hashes[()])
-        elif layer.granularity == "filter":
-            entry["filters"] = [str(h) for h in hashes]
+        if len(shares) == 1:
+            hashes = bs.multiplier_of(layer)
+            if layer.granularity == "layer":
+                entry["multiplier"] = str(hashes[()])
+            elif layer.granularity == "filter":
+                entry["filters"] = [str(h) for h in hashes]
+            else:
+                entry["kernels"] = [[str(h) for h in row] for row in hashes]
         else:
-            entry["kernels"] = [[str(h) for h in row] for row in hashes]
-        if layer.weight_remap:
-            bank = bs.units[layer.unit]
-            entry["weight_remap"] = {bank[r.slot].hash: list(r.codes) for r in layer.weight_remap}
+            per_kernel = np.empty(layer.kernel_shape, dtype=object)    # [out][in] hashes, share by share
+            for d in shares:
+                h = np.broadcast_to(bs.multiplier_of(d).reshape((-1, 1) if d.granularity == "filter" else
+                                                                 (1, 1) if d.granularity == "layer" else
+                                                                 d.kernel_shape), layer.kernel_shape)
+                per_kernel[d.co_first:d.co_end] = h[d.co_first:d.co_end]
+            if (per_kernel == per_kernel.flat[0]).all():
+                entry["multiplier"] = str(per_kernel.flat[0])
+            elif (per_kernel == per_kernel[:, :1]).all():
+                entry["filters"] = [str(h) for h in per_kernel[:, 0]]
+            else:
+                entry["kernels"] = [[str(h) for h in row] for row in per_kernel]
+        remap = {h: list(codes) for d in shares for h, codes in _share_remaps(d, bs.units).items()
+                 if codes is not None} if len(shares) > 1 else \
+            {bs.units[layer.unit][r.slot].hash: list(r.codes) for r in layer.weight_remap}
+        if remap:
+            entry["weight_remap"] = remap
         layers[layer.key] = entry
     return {"encoding": default_encoding, "layers": layers, "weight_tuning": "none"}
 
@@ -1069,14 +1205,15 @@ def describe(data: bytes, *, file: str | None = None) -> str:
         sel = layer.select_array()
         counts = np.bincount(np.asarray(sel).ravel(), minlength=len(bs.units[layer.unit]))
         share = ", ".join(f"slot {s}: {c}" for s, c in enumerate(counts) if c)
-        lines.append(f"  @{pos} layer {layer.index} {layer.kind} on unit {layer.unit}, {layer.encoding}, "
+        part = f", output channels {layer.co_first}..{layer.co_end - 1} (a share)" if layer.is_share else ""
+        lines.append(f"  @{pos} layer {layer.index} {layer.kind}{part} on unit {layer.unit}, {layer.encoding}, "
                      f"{layer.granularity} selects ({share}); {g.in_h}x{g.in_w}x{g.in_c} -> "
                      f"{g.out_h}x{g.out_w}x{g.out_c}, kernel {g.k_h}x{g.k_w} stride {g.stride_h}x{g.stride_w} "
                      f"pad {g.pad_top},{g.pad_left}; zero points in {layer.requant.input_zero_point} "
                      f"out {layer.requant.output_zero_point}, clamp {layer.requant.act_min}..{layer.requant.act_max}"
                      + (f"; activations in at {layer.in_base}, out at {layer.out_base}" if bs.version >= 3 else "")
                      + (f"; weight remaps for slots {[r.slot for r in layer.weight_remap]}" if layer.weight_remap else ""))
-        pos += (PLAN_LAYER_SIZE if bs.version >= 3 else 0) + 6 + 24 + 10 + 5 * g.out_c + len(layer.selects) + 1 + 257 * len(layer.weight_remap)
+        pos += (PLAN_LAYER_SIZE if bs.version >= 3 else 0) + 6 + 4 * layer.is_share + 24 + 10 + 5 * g.out_c + len(layer.selects) + 1 + 257 * len(layer.weight_remap)
     lines.append(f"  @{pos} CRC-32")
     return "\n".join(lines)
 

@@ -120,19 +120,23 @@ def plans_from_bitstream(graph: Any, bs: bsmod.Bitstream, resolver: Callable[[st
             plan = plans[op]
             plans[op] = LayerPlan(plan.encoding, plan.tables, plan.select, plan.names,
                                   np.asarray(w, dtype=np.int8)).validate(layers[op])
-    for key, remap in remaps.items():
-        d = bs.layer(key)
-        op = _model_op(graph, d, file=file).index
+    for key in remaps:
+        shares = bs.shares(key)
+        op = _model_op(graph, shares[0], file=file).index
         layer, plan = layers[op], plans[op]
-        sel = d.select_array()
-        slots = np.broadcast_to(sel.reshape(sel.shape + (1,) * (2 - sel.ndim)), layer.kernel_shape)
         base = plan.layer_weights(layer)
         w = base.copy()
         src = base.astype(np.int64) & 0xFF
-        for r in d.weight_remap:
-            lut = np.frombuffer(r.codes, dtype=np.uint8).view(np.int8)
-            mask = np.broadcast_to((slots == r.slot)[:, None, None, :], w.shape)
-            w = np.where(mask, lut[src], w)
+        ours = np.zeros(layer.kernel_shape, dtype=bool)     # the kernels of the share at hand
+        for d in shares:    # each share remaps the kernels of its own output channels (format: "Shares")
+            sel = d.select_array()
+            slots = np.broadcast_to(sel.reshape(sel.shape + (1,) * (2 - sel.ndim)), layer.kernel_shape)
+            ours[:] = False
+            ours[d.co_first:d.co_end] = True
+            for r in d.weight_remap:
+                lut = np.frombuffer(r.codes, dtype=np.uint8).view(np.int8)
+                mask = np.broadcast_to(((slots == r.slot) & ours)[:, None, None, :], w.shape)
+                w = np.where(mask, lut[src], w)
         plans[op] = LayerPlan(plan.encoding, plan.tables, plan.select, plan.names, w.astype(np.int8)).validate(layer)
     return plans
 
