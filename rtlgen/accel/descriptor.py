@@ -10,14 +10,22 @@ Memories (filled and read through the host ports of :mod:`rtlgen.accel.top`; lay
 * activation memory, bytes: a layer's input at ``in_base`` and output at ``out_base``, both NHWC,
   byte ``base + (y*W + x)*C + c``. The two regions must not overlap.
 * weight memory, words of ``L`` lanes (:func:`weight_image`): group ``g`` (output channels
-  ``g*L .. g*L+L-1``) occupies ``K = kh*kw*cin`` consecutive words from ``w_base + g*K``, word
+  ``g*L .. g*L+L-1``) occupies ``K = kh*kw*cin`` consecutive words from
+  ``w_base + (g - co_first/L)*K`` (so from ``w_base + g*K`` for the whole layer), word
   ``(ky*kw + kx)*cin + ci`` holding, for lane ``l``, the weight ``w[g*L+l, ky, kx, ci]`` in bits
   ``[8l, 8l+8)`` and a multiplier select in bits ``[8L + l*S, 8L + (l+1)*S)``. A depthwise layer
   (field ``depthwise``) is laid out the same with ``cin = 1`` (weights ``[C, kh, kw, 1]``,
   ``K = kh*kw``): output channel ``co`` is lane ``co mod L`` of group ``co // L``.
-* parameter memory, one word per output channel at ``p_base + co`` (:func:`param_image`):
+* parameter memory, one word per output channel at ``p_base + co`` (absolute ``co``, a share's
+  too; :func:`param_image`):
   bias (int32) in bits 0..31, requantization multiplier (int32) in 32..63, shift (-31..30,
   positive = left) in 64..69.
+
+Channel range (fields ``co_first``, ``co_end``): the engine runs output channels
+``[co_first, co_end)`` (``co_end`` 0: ``out_c``), a *share* of a layer split over units by
+output channels; ``co_first`` is a multiple of ``L``. Outputs keep their absolute channel
+(``out_base + (y*out_w + x)*out_c + co``). The two registers hold for one run: the engine clears
+both to 0 when the run ends (``done``), so a descriptor written without them runs the whole layer.
 
 Multiplier selection (field ``sel_mode``, codes of :data:`rtlgen.conventions.GRANULARITY_CODES`,
 the bitstream's granularity codes too): ``layer`` (0) uses ``layer_sel`` for every product;
@@ -37,7 +45,7 @@ from rtlgen.conventions import ENCODING_CODES, GRANULARITIES, GRANULARITY_CODES,
 from rtlgen.nn.geometry import Geometry
 from rtlgen.nn.quant import Rounding
 
-__all__ = ["FIELDS", "SEL_MODES", "ROUNDINGS", "LayerDescriptor", "weight_image", "param_image",
+__all__ = ["FIELDS", "RANGE_FIELDS", "WHOLE_LAYER_FIELDS", "SEL_MODES", "ROUNDINGS", "LayerDescriptor", "weight_image", "param_image",
            "PARAM_BITS"]
 
 #: ``(name, width, signed)`` of each descriptor register, at configuration address = index.
@@ -50,8 +58,15 @@ FIELDS: tuple[tuple[str, int, bool], ...] = (
     ("unit", 4, False), ("encoding", 2, False), ("sel_mode", 2, False), ("layer_sel", 4, False),
     ("z_x", 8, True), ("z_y", 8, True), ("act_min", 8, True), ("act_max", 8, True),
     ("rounding", 1, False), ("depthwise", 1, False),
+    ("co_first", 12, False), ("co_end", 12, False),
 )
 FIELD_INDEX = {name: i for i, (name, _, _) in enumerate(FIELDS)}
+#: The channel-range registers (the last two of :data:`FIELDS`): only a share of a split layer
+#: needs them. The engine clears both to 0 (the whole layer) when a run ends, so a writer of the
+#: first :data:`WHOLE_LAYER_FIELDS` registers alone (the sequencer, for a descriptor that is no
+#: share) runs the whole layer.
+RANGE_FIELDS = ("co_first", "co_end")
+WHOLE_LAYER_FIELDS = len(FIELDS) - len(RANGE_FIELDS)
 SEL_MODES = GRANULARITIES  # the select modes are the granularities, with the same codes
 #: Requantization rounding (field ``rounding``): gemmlowp's two steps (CONV_2D) or one
 #: (``TFLITE_SINGLE_ROUNDING``, LiteRT's FULLY_CONNECTED here); see :mod:`rtlgen.accel.requant`.
@@ -95,6 +110,10 @@ class LayerDescriptor:
     #: a depthwise layer (depth multiplier 1): output channel ``co`` reads input channel ``co``
     #: only (``in_c == out_c``); its weights are laid out as a conv's with one input channel
     depthwise: bool = False
+    #: the output channels ``[co_first, co_end)`` to run (a share of a layer split over units);
+    #: ``co_end`` 0 stands for ``out_c``: the defaults run the whole layer
+    co_first: int = 0
+    co_end: int = 0
 
     @classmethod
     def geometry_fields(cls, g: Geometry) -> dict[str, int]:
@@ -113,8 +132,15 @@ class LayerDescriptor:
         """K: products per output value (a depthwise layer's kernel reads one input channel)."""
         return self.kh * self.kw * (1 if self.depthwise else self.in_c)
 
+    @property
+    def co_stop(self) -> int:
+        """The end of the channel range run: ``co_end``, or ``out_c`` where it is 0."""
+        return self.co_end or self.out_c
+
     def groups(self, lanes: int) -> int:
-        return -(-self.out_c // lanes)
+        """The groups of ``lanes`` output channels run: those of ``[co_first, co_stop)``
+        (``co_first`` a multiple of ``lanes``), ``ceil(out_c/lanes)`` for the whole layer."""
+        return -(-self.co_stop // lanes) - self.co_first // lanes
 
     def values(self) -> dict[str, int]:
         out = {}
@@ -152,6 +178,9 @@ class LayerDescriptor:
         if self.depthwise and self.in_c != self.out_c:
             raise ValueError(f"a depthwise descriptor needs in_c == out_c (depth multiplier 1), not "
                              f"{self.in_c} and {self.out_c}")
+        if self.co_first % config.lanes or not self.co_first < self.co_stop <= self.out_c:
+            raise ValueError(f"channel range [{self.co_first}, {self.co_stop}) must start at a multiple of "
+                             f"{config.lanes} lanes and be a nonempty part of the {self.out_c} output channels")
         if self.unit >= config.units:
             raise ValueError(f"unit {self.unit} does not exist: the accelerator has {config.units}")
         if self.layer_sel >= config.multipliers:

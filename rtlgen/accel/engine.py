@@ -12,19 +12,25 @@ Dataflow (output-stationary)
 A layer runs on the unit named by its descriptor (:mod:`rtlgen.accel.descriptor`); the other
 units are idle with their multipliers' operands held. The controller walks::
 
-    for co_base in 0, L, 2L, ... < out_c:        # one group of L output channels, one per lane
+    for co_base in co_first, co_first+L, ... < co_end:   # a group of L output channels, one per lane
       for oy, ox in the output:                   # one output pixel
         for ky, kx, ci in the kernel:             # K = kh*kw*cin products, one per cycle
           issue: activation byte x[oy*sh+ky-pt, ox*sw+kx-pl, ci] (padding -> z_x), broadcast
                  to the unit's lanes; weight word (L weights + L selects) of (group, ky, kx, ci)
 
+``[co_first, co_end)`` is the descriptor's channel range (:mod:`rtlgen.accel.descriptor`): the
+whole layer, ``[0, out_c)``, unless the descriptor is a share of a layer split over units; the
+weight memory holds the range's groups from ``w_base``, the parameter memory and the outputs keep
+the absolute channel. The engine clears ``co_first`` and ``co_end`` (0 = ``out_c``) in the cycle
+it raises ``done``.
+
 A depthwise layer (descriptor field ``depthwise``; depth multiplier 1) runs one output channel
-at a time: ``for co in 0..out_c-1: for oy, ox: for ky, kx:`` issue the activation byte
+at a time: ``for co in co_first..co_end-1: for oy, ox: for ky, kx:`` issue the activation byte
 ``x[.., .., co]`` and the weight word ``(co // L, ky, kx)``, whose lane ``co mod L`` holds the
 channel's weight (the weight memory holds the layer as a conv with one input channel, as
 ``weights.bin`` does); only that lane's result is drained (one cycle per pixel), so a pixel takes
-``max(kh*kw, 3)`` cycles on one lane: ``cycles = out_c * out_h * out_w * max(kh*kw, 3)`` plus the
-fill and drain.
+``max(kh*kw, 3)`` cycles on one lane: ``cycles = C * out_h * out_w * max(kh*kw, 3)`` plus the
+fill and drain, ``C = co_end - co_first`` (``out_c`` for the whole layer).
 
 Clock gating (``clock_gating``, the default; :mod:`rtlgen.accel.bank`): each multiplier's operand
 registers are clocked only in the cycles they are loaded, so the unselected multipliers of the
@@ -42,8 +48,8 @@ write.
 
 Cycle count per layer
 ---------------------
-``cycles = groups * out_h * out_w * max(K, L, 3) + L + 8`` with ``groups = ceil(out_c / L)`` and
-``K = kh*kw*cin``: a pixel's last product is held back until the epilogue has drained the previous
+``cycles = groups * out_h * out_w * max(K, L, 3) + L + 8`` with ``groups = ceil(out_c / L)``
+(a share's: ``ceil(co_end / L) - co_first / L``) and ``K = kh*kw*cin``: a pixel's last product is held back until the epilogue has drained the previous
 pixel's L results to within 3 cycles (and no other last product is in flight), so a pixel takes
 ``max(K, L, 3)`` cycles; the pipeline's fill and the last pixel's drain add ``L + 8`` (24 cycles
 with L = 16) when ``K >= L`` and the last group is full. The exact count for every geometry
@@ -142,6 +148,9 @@ def build_engine(m: Module, c: AccelConfig, banks: list[list[MultiplierSpec]], i
             for i, (name, width, _) in enumerate(FIELDS):
                 with m.Case(i):
                     m.d.sync += d[name].eq(io.cfg_data[:width])
+    # the channel range run: [co_first, co_end), co_end 0 meaning out_c (the whole layer)
+    co_end = Signal(unsigned(12))
+    m.d.comb += co_end.eq(Mux(d["co_end"] == 0, d["out_c"], d["co_end"]))
 
     # --- weight and parameter memories ------------------------------------------------
     m.submodules.wgt_mem = wgt_mem = Memory(shape=c.weight_word_bits, depth=c.weight_words, init=[])
@@ -249,13 +258,13 @@ def build_engine(m: Module, c: AccelConfig, banks: list[list[MultiplierSpec]], i
                         with m.If(oy_end & ~dw):   # group done: next L output channels
                             m.d.sync += [oy.eq(0), iy0.eq(0), co_base.eq(co_base + L),
                                          w_addr.eq(w_addr + 1), w_grp.eq(w_addr + 1)]
-                            with m.If(co_base + L >= d["out_c"]):
+                            with m.If(co_base + L >= co_end):
                                 m.d.sync += issuing.eq(0)
                         with m.If(oy_end & dw):    # channel done: the next one, on the next lane
                             m.d.sync += [oy.eq(0), iy0.eq(0), co_base.eq(co_base + 1), dlane.eq(dlane + 1)]
                             with m.If(dlane == L - 1):   # its group's last lane: the next group's words
                                 m.d.sync += [dlane.eq(0), w_addr.eq(w_addr + 1), w_grp.eq(w_addr + 1)]
-                            with m.If(co_base + 1 >= d["out_c"]):
+                            with m.If(co_base + 1 >= co_end):
                                 m.d.sync += issuing.eq(0)
 
     # --- S1: operands to the active unit ---------------------------------------------
@@ -307,7 +316,7 @@ def build_engine(m: Module, c: AccelConfig, banks: list[list[MultiplierSpec]], i
     e_lane = Mux(dw, d_lane, j)
     e_off = Mux(dw, 0, j)
     m.d.comb += par_rd.addr.eq(d["p_base"] + d_co + e_off)
-    m.d.sync += [e_valid.eq(drain & (d_co + e_off < d["out_c"])),
+    m.d.sync += [e_valid.eq(drain & (d_co + e_off < co_end)),
                  e_acc.eq(res_acc[d["unit"] * L + e_lane]), e_sumw.eq(res_sumw[d["unit"] * L + e_lane]),
                  e_sumx.eq(res_sumx[d["unit"]]), e_addr.eq(d_oaddr + e_off)]
 
@@ -329,9 +338,11 @@ def build_engine(m: Module, c: AccelConfig, banks: list[list[MultiplierSpec]], i
     # --- start / done ----------------------------------------------------------------
     idle_tail = ~issuing & ~v1 & ~v2 & ~drain & ~capture & ~e_valid & ~rq.busy
     with m.If(running & idle_tail):
-        m.d.sync += [running.eq(0), io.done.eq(1)]
+        # the channel range holds for this run only: a writer that leaves it out (the sequencer
+        # for a descriptor that is no share) gets the whole layer next time
+        m.d.sync += [running.eq(0), io.done.eq(1), d["co_first"].eq(0), d["co_end"].eq(0)]
     with m.If(io.start & ~running):
         m.d.sync += [running.eq(1), issuing.eq(1), io.done.eq(0), cycles.eq(0),
-                     issued.eq(0), co_base.eq(0), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),
+                     issued.eq(0), co_base.eq(d["co_first"]), oy.eq(0), ox.eq(0), ky.eq(0), kx.eq(0),
                      ci.eq(0), iy0.eq(0), ix0.eq(0), w_addr.eq(d["w_base"]), dlane.eq(0),
                      w_grp.eq(d["w_base"]), K.eq(d["kh"] * d["kw"] * Mux(d["depthwise"], 1, d["in_c"]))]
