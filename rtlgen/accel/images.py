@@ -282,8 +282,7 @@ def split_layer(images: Images, key: str, units: tuple[int, ...] | list[int]) ->
     shares = []
     for u, (lo, hi) in zip(units, ranges):
         bank = [m.hash for m in stream.units[u]]
-        mine = sel.reshape(1) if d.granularity == "layer" else sel[lo:hi]
-        need = sorted({old_bank[int(s)].hash for s in np.unique(mine)})
+        need = sorted({old_bank[int(s)].hash for s in np.unique(replace(d, co_first=lo, co_end=hi).own_selects())})
         missing = [h for h in need if h not in bank]
         if missing:
             names = {m.hash: m.name or m.hash for m in old_bank}

@@ -107,6 +107,9 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
         if li not in runnable:
             raise ConfigError(f"conv layer {li} is not a CONV_2D layer the bitstream describes; "
                               f"it describes {runnable}", file=str(bitstream))
+        if len(bs.shares(li)) > 1:   # a job is one layer on one unit through the host ports
+            raise ConfigError(f"conv layer {li} is split across units (config.bin shares); the power flow runs "
+                              "a layer whole on one unit", file=str(bitstream))
     hists = emulator.operand_histograms(x) if chosen else {}
     out = []
     for li in chosen:

@@ -390,6 +390,11 @@ class LayerDescriptor:
     def n_selects(self) -> int:
         return _n_selects(self.kind, self.granularity, self.geometry)
 
+    def own_selects(self) -> np.ndarray:
+        """The selects of this descriptor's own output channels, flat (a share's others go unused)."""
+        sel = self.select_array()
+        return sel.reshape(1) if self.granularity == "layer" else sel[self.co_first:self.co_end].ravel()
+
     def select_array(self) -> np.ndarray:
         """Selects as an array: shape ``()``, ``(out_c,)`` or ``(out_c, K)`` by granularity."""
         arr = np.asarray(self.selects, dtype=np.int64)
@@ -548,10 +553,8 @@ OpDescriptor = AddDescriptor | PoolDescriptor | PadDescriptor
 def _share_remaps(d: LayerDescriptor, units: tuple[tuple[MultiplierRef, ...], ...]) -> dict[str, bytes | None]:
     """Table hash -> remap codes (None: not remapped) of every multiplier descriptor ``d``'s own
     output channels use (a share's selects outside its range are ignored)."""
-    sel = d.select_array()
-    used = sel.reshape(1) if d.granularity == "layer" else sel[d.co_first:d.co_end]
     codes = {r.slot: r.codes for r in d.weight_remap}
-    return {units[d.unit][int(s)].hash: codes.get(int(s)) for s in np.unique(used)}
+    return {units[d.unit][int(s)].hash: codes.get(int(s)) for s in np.unique(d.own_selects())}
 
 
 def _check_shares(layers: tuple[LayerDescriptor, ...], ops: tuple[OpDescriptor, ...],
@@ -1202,8 +1205,7 @@ def describe(data: bytes, *, file: str | None = None) -> str:
             pos += OP_DESCRIPTOR_SIZE[layer.kind]
             continue
         g = layer.geometry
-        sel = layer.select_array()
-        counts = np.bincount(np.asarray(sel).ravel(), minlength=len(bs.units[layer.unit]))
+        counts = np.bincount(layer.own_selects(), minlength=len(bs.units[layer.unit]))
         share = ", ".join(f"slot {s}: {c}" for s, c in enumerate(counts) if c)
         part = f", output channels {layer.co_first}..{layer.co_end - 1} (a share)" if layer.is_share else ""
         lines.append(f"  @{pos} layer {layer.index} {layer.kind}{part} on unit {layer.unit}, {layer.encoding}, "

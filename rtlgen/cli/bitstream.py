@@ -71,9 +71,21 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_spec(text: str) -> tuple[str, tuple[int, ...]]:
+    """``--split KEY=U,U[,...]``: layer key (``N`` or ``fc:N``) and the units of its shares."""
+    key, sep, units = text.partition("=")
+    try:
+        parsed = tuple(int(u) for u in units.split(","))
+    except ValueError:
+        parsed = ()
+    if not sep or not key or len(parsed) < 2 or min(parsed) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=UNIT,UNIT[,...] (e.g. 3=0,1 or fc:0=0,1)")
+    return key, parsed
+
+
 def _build(args: argparse.Namespace) -> int:
     from rtlgen.accel.config import load_config
-    from rtlgen.accel.images import build_images
+    from rtlgen.accel.images import build_images, split_layer
     from rtlgen.emulate.assignment import load_assignment
     from rtlgen.library.catalog import Catalog
     from rtlgen.nn.images import load_images
@@ -93,12 +105,14 @@ def _build(args: argparse.Namespace) -> int:
                               file=str(args.assign))
         calib, _ = load_images(args.images, 0, args.calib)
     images = build_images(graph, config, catalog, assignment, calib_images=calib)
+    for key, units in args.split or ():
+        images = split_layer(images, key, units)
     files = images.files()
     atomic_write_files({out / name: data for name, data in files.items()})
-    described = len(images.config.layers)
-    approx = sum(1 for d in images.config.layers
-                 if any(images.config.units[d.unit][s].hash != _exact_hash(images.config.units[d.unit][s].signed)
-                        for s in set(d.selects)))
+    described = len({d.key for d in images.config.layers})
+    approx = len({d.key for d in images.config.layers
+                  if any(images.config.units[d.unit][s].hash != _exact_hash(images.config.units[d.unit][s].signed)
+                         for s in set(d.own_selects().tolist()))})
     print(f"wrote {out / 'config.bin'} ({len(files['config.bin'])} bytes, accelerator {images.config.accel_hash}, "
           f"{described} layers, {approx} approximate) and {out / 'weights.bin'} ({len(files['weights.bin'])} bytes, "
           f"{images.weights.lanes} lanes, model {images.weights.model_hash})"
@@ -206,6 +220,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--calib", type=positive_int, default=100, metavar="N",
                    help="calibrate on the first N of --images (default 100)")
     b.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created if missing)")
+    b.add_argument("--split", type=_split_spec, action="append", metavar="KEY=U,U",
+                   help="split layer KEY (N or fc:N) by output channels over these units, in equal whole groups of "
+                        "lanes, each share with the layer's multipliers from its unit's bank (config.bin shares, "
+                        "format version 5); repeatable")
     b.set_defaults(handler=_build)
     e = sub.add_parser("encode", help="JSON description -> bitstream")
     e.add_argument("spec", metavar="SPEC.json")

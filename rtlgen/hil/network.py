@@ -98,7 +98,10 @@ async def _locate(device: Any, bs: Any, weights_bin: bytes, x: bytes, graph: Any
     as the error message; None when every prefix agrees."""
     from rtlgen.bitstream.format import encode
 
-    for k, (d, op) in enumerate(layer_outputs(graph, bs), 1):
+    pairs = layer_outputs(graph, bs)
+    for k, (d, op) in enumerate(pairs, 1):
+        if k < len(pairs) and pairs[k][0].key == d.key:
+            continue        # a share: the prefix ends with the layer's last one
         t = graph.ops[op].outputs[0]
         want = vals[t][n]
         # the first k layer descriptors and the op descriptors (ADD, pools, PAD) before the k-th

@@ -269,3 +269,116 @@ def test_cli_build_writes_both_or_neither(lib, tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "weights.bin" in err
     assert sorted(p.name for p in out.iterdir()) == ["weights.bin"]     # no config.bin, no temporaries
+
+
+def test_share_ranges_are_whole_groups_of_lanes() -> None:
+    from rtlgen.accel.images import share_ranges
+
+    assert share_ranges(64, 2, 16) == [(0, 32), (32, 64)]
+    assert share_ranges(80, 3, 16) == [(0, 32), (32, 64), (64, 80)]     # 5 groups: 2, 2, 1
+    assert share_ranges(10, 2, 4) == [(0, 8), (8, 10)]                  # a partial last group
+    with pytest.raises(ValueError, match=r"^10 output channels are 3 group\(s\) of 4 lanes: they split in 1 to 3 "
+                                         r"shares, not 4$"):
+        share_ranges(10, 4, 4)
+
+
+def test_split_layers_compute_the_assignment(digits, catalog) -> None:
+    """Every layer of the digits model split over two units whose banks hold the same multipliers
+    in other slots: each share's selects name its own unit's slots, and the two images still
+    compute the assignment exactly (with weight tuning: each share carries its multipliers'
+    remaps)."""
+    from rtlgen.accel.images import split_layer
+
+    graph, x = digits
+    a = parse_assignment(_approximate(graph, np.random.default_rng(1), "uniform"))
+    bank = ("mul8u_trunc6", "mul8u_noisy", "mul8u_exact", "mul8s_trunc4", "mul8s_exact")
+    config = AccelConfig(units=2, lanes=4, multipliers=5, unit_multipliers=(bank, bank[::-1]), **SHAPE)
+    images = build_images(graph, config, catalog, a)
+    whole = images.config
+    for key, units in (("0", (1, 0)), ("1", (0, 1)), ("2", (1, 0)), ("fc:0", (0, 1))):
+        images = split_layer(images, key, units)
+    layers = images.config.layers
+    assert [(d.key, d.unit, d.co_first, d.co_end) for d in layers][:2] == [("0", 1, 0, 4), ("0", 0, 4, 8)]
+    assert len(layers) == 2 * len(whole.layers) and all(d.is_share for d in layers)
+    assert images.config.version == bsm.VERSION == 5
+    # ADD, pools and PAD stay where they were in the network's order
+    order = [d.key for d in images.config.descriptors()]
+    assert [k for i, k in enumerate(order) if i == 0 or k != order[i - 1]] == [d.key for d in whole.descriptors()]
+    # a share on unit 1 selects unit 1's slot of the same multiplier
+    for d in layers:
+        names = [m.name for m in images.config.units[d.unit]]
+        src = whole.layer(d.key)
+        want = [whole.units[src.unit][s].name for s in src.own_selects()] if src.granularity == "layer" else \
+            [whole.units[src.unit][s].name for s in src.select_array()[d.co_first:d.co_end].ravel()]
+        assert [names[s] for s in d.own_selects()] == want
+    assert any(d.weight_remap for d in layers)
+    _same_logits(graph, x, images, a, catalog)
+    # the shares' selects really decide: one share's channels on another multiplier of the same
+    # signedness, the logits change
+    d = next(d for d in layers if d.key == "0" and d.unit == 0)
+    names = [m.name for m in images.config.units[0]]
+    cur = names[int(d.own_selects()[0])]
+    alt = names.index(next(n for n in names if n != cur and n[:5] == cur[:5]))
+    sel = d.select_array().copy()
+    if d.granularity == "layer":
+        sel = np.array(alt)
+    else:
+        sel[d.co_first:d.co_end] = alt
+    plain = tuple(dataclasses.replace(e, weight_remap=()) if e.key == "0" else e for e in layers)   # no remaps here
+    base = dataclasses.replace(images.config, layers=plain)
+    changed = dataclasses.replace(base, layers=tuple(dataclasses.replace(e, selects=tuple(sel.ravel()))
+                                                     if e.key == "0" and e.unit == 0 else e for e in plain))
+    got = emulator_from_images(graph, changed, images.weights, _resolver(catalog)).run(x).logits
+    assert (got != emulator_from_images(graph, base, images.weights, _resolver(catalog)).run(x).logits).any()
+
+
+def test_split_layer_refusals_are_one_line(digits, catalog) -> None:
+    from rtlgen.accel.images import split_layer
+
+    graph, _ = digits
+    a = parse_assignment({"layers": {"0": "mul8u_noisy"}})
+    config = AccelConfig(units=2, lanes=4, multipliers=2, source="a.toml",
+                         unit_multipliers=(("mul8u_noisy", "mul8u_exact"), ("mul8u_exact", "mul8u_trunc6")), **SHAPE)
+    images = build_images(graph, config, catalog, a)
+    with pytest.raises(ConfigError, match=r"^a\.toml: layer 0: unit 1 lacks mul8u_noisy, which output channels 4\.\.7 use$"):
+        split_layer(images, "0", (0, 1))
+    with pytest.raises(ConfigError, match=r"^a\.toml: layer 1 cannot be split over units \[0, 2\]: name distinct units "
+                                          r"of the 2 the accelerator has$"):
+        split_layer(images, "1", (0, 2))
+    with pytest.raises(ConfigError, match=r"^a\.toml: cannot split layer 7: no descriptor for layer 7"):
+        split_layer(images, "7", (0, 1))
+    four = build_images(graph, dataclasses.replace(config, units=4, unit_multipliers=config.unit_multipliers * 2),
+                        catalog, a)
+    with pytest.raises(ConfigError, match=r"^a\.toml: layer fc:0: 10 output channels are 3 group\(s\) of 4 lanes: they "
+                                          r"split in 1 to 3 shares, not 4$"):
+        split_layer(four, "fc:0", (0, 1, 2, 3))
+    twice = split_layer(images, "1", (1, 0))
+    with pytest.raises(ConfigError, match=r"^a\.toml: cannot split layer 1: layer 1 is split in 2 shares"):
+        split_layer(twice, "1", (0, 1))
+
+
+def test_cli_build_splits_layers(lib, tmp_path, capsys) -> None:
+    """``rtlgen bitstream build --split KEY=U,U``: the layer in shares over those units; a bad
+    value is a usage error (exit 2), a split the accelerator cannot run one line (exit 1), and
+    nothing is written."""
+    model = digits_model_path()
+    toml = tmp_path / "accel.toml"
+    toml.write_text(AccelConfig(units=2, lanes=4, multipliers=1, name="t", unit_multipliers=(("mul8u_exact",),) * 2,
+                                **SHAPE).to_toml())
+    out = tmp_path / "imgs"
+    base = ["bitstream", "build", "--model", str(model), "--accel", str(toml), "--lib", str(lib), "--out", str(out)]
+    assert main(base + ["--split", "0=1,0", "--split", "fc:0=0,1"]) == 0
+    assert "4 layers, 0 approximate" in capsys.readouterr().out
+    bs = bsm.read_bitstream(out / "config.bin")
+    assert bs.version == 5 and [(d.key, d.unit) for d in bs.shares(0) + bs.shares("fc:0")] == [
+        ("0", 1), ("0", 0), ("fc:0", 0), ("fc:0", 1)]
+    graph, (x, _) = load_tflite(model), load_digits_images("test")
+    got = emulator_from_images(graph, bs, wm.read_weights(out / "weights.bin"), _resolver(Catalog.open(lib)))
+    assert np.array_equal(got.run(x[:20]).logits, emulator_for(graph).run(x[:20]).logits)
+    out2 = tmp_path / "bad"
+    with pytest.raises(SystemExit) as exc:
+        main(base[:-1] + [str(out2), "--split", "0=1"])
+    assert exc.value.code == 2 and "'0=1' is not KEY=UNIT,UNIT[,...]" in capsys.readouterr().err
+    assert main(base[:-1] + [str(out2), "--split", "0=0,3"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "layer 0 cannot be split over units [0, 3]" in err and not out2.exists()

@@ -390,3 +390,99 @@ def test_version_4_bad_op_descriptors_are_refused_at_their_offset(stream: Bitstr
         replace(stream, ops=_ops()[:1] * 2)
     with pytest.raises(ValueError, match=r"^add:0 comes after 9 layer descriptors, but there are 5$"):
         replace(stream, ops=(replace(_ops()[0], after_layers=9),))
+
+
+def _split(d: LayerDescriptor, units: tuple[int, ...], bounds: tuple[int, ...]) -> tuple[LayerDescriptor, ...]:
+    """``d`` as shares on ``units`` over channel ranges bounds[i]..bounds[i+1] (same selects)."""
+    return tuple(replace(d, unit=u, co_first=lo, co_end=hi) for u, lo, hi in zip(units, bounds, bounds[1:]))
+
+
+def test_shares_round_trip_with_the_flag_and_range_in_place(stream: Bitstream) -> None:
+    """Version 5: a split layer is consecutive descriptors of the same key, each with the share
+    flag (bit 7 of the granularity byte) and its u16 channel range right after that byte; the
+    unsplit descriptors keep version 4's bytes."""
+    one = stream.layers[2]                          # kernel selects, out_c 4; unit 1's bank is 2 wide
+    one = replace(one, selects=tuple(s % 2 for s in one.selects))
+    shares = _split(one, (1, 0), (0, 2, 4))
+    split = replace(stream, layers=(*stream.layers[:2], *shares, *stream.layers[3:]))
+    data = encode(split)
+    assert decode(data) == split and encode(decode(data)) == data
+    assert bsm.from_dict(json.loads(bsm.dumps_json(split))) == split
+    assert [d.is_share for d in split.layers] == [False, False, True, True, False, False]
+    assert split.shares(2) == shares and split.shares("fc:0") == (stream.layers[4],)
+    with pytest.raises(ValueError, match=r"^layer 2 is split in 2 shares; use Bitstream.shares$"):
+        split.layer(2)
+    # in the bytes: each share's granularity byte has bit 7, the range follows it
+    text = bsm.describe(data)
+    ats = [int(a) for a in re.findall(r"@(\d+) layer 2 conv2d, output channels (?:0\.\.1|2\.\.3) \(a share\)", text)]
+    assert len(ats) == 2 and text.splitlines()[-1] == f"  @{len(data) - 4} CRC-32"
+    for at, (lo, hi), unit in zip(ats, ((0, 2), (2, 4)), (1, 0)):
+        assert data[at + 3] == unit and data[at + 5] == bsm.GRANULARITY_CODES["kernel"] | bsm.SHARE_FLAG
+        assert struct.unpack_from("<HH", data, at + 6) == (lo, hi)
+    # the other descriptors' bytes are version 4's: the same bitstream without the split differs
+    # from version 4 only in the version field (and the CRC)
+    v4 = bytearray(encode(replace(stream, version=4)))
+    struct.pack_into("<H", v4, 4, 5)
+    assert bytes(v4[:-4]) == encode(stream)[:-4]
+
+
+def test_share_rules_name_the_layer_and_offset(stream: Bitstream) -> None:
+    d = stream.layers[0]                            # layer selects, out_c 4
+    others = stream.layers[1:]
+
+    def bs(*layers, **kw):
+        return Bitstream(ACCEL, _refs(), (*layers, *others), **kw)
+
+    with pytest.raises(ValueError, match=r"^layer 0: its shares \[0, 2\) do not cover its 4 output channels$"):
+        bs(*_split(d, (0,), (0, 2)))
+    with pytest.raises(ValueError, match=r"^layer 0: its first share starts at channel 1, not 0$"):
+        bs(*_split(d, (0, 0), (1, 2, 4)))
+    with pytest.raises(ValueError, match=r"^layer 0: share \[3, 4\) does not start where the one before it ends \(2\)"):
+        bs(*_split(d, (0,), (0, 2)), *_split(d, (0,), (3, 4)))
+    with pytest.raises(ValueError, match=r"^layer 0: share \[2, 4\) has another requant than the layer's first share"):
+        a, b = _split(d, (0, 1), (0, 2, 4))
+        bs(a, replace(b, requant=replace(b.requant, output_zero_point=6)))
+    with pytest.raises(ValueError, match=r"^layer 0 has a channel range, which a version-4 bitstream cannot hold"):
+        bs(*_split(d, (0, 1), (0, 2, 4)), version=4)
+    with pytest.raises(ValueError, match=r"channel range \[2, 2\) is not a nonempty part of its 4 output channels"):
+        replace(d, co_first=2, co_end=2)
+    # one multiplier remapped in one share and not in the other: the emulator's assignment has one
+    # remap per multiplier and layer
+    a, b = _split(replace(d, selects=(0,)), (0, 1), (0, 2, 4))
+    with pytest.raises(ValueError, match=r"^layer 0: share \[2, 4\) remaps multiplier \w+ otherwise than an earlier"):
+        bs(a, replace(b, weight_remap=(WeightRemap(0, bytes(range(255, -1, -1))),)))
+    bs(a, b)                                        # the same multiplier, neither remapped: fine
+    # an op descriptor between two shares splits them: the layer is then described twice
+    with pytest.raises(ValueError, match=r"^layer 0: its shares \[0, 2\) do not cover"):
+        Bitstream(ACCEL, _refs(), (a, b, *others), ops=(replace(_ops()[0], after_layers=1),))
+    # in the binary form: decode names the offending descriptor's byte offset
+    good = encode(bs(a, b))
+    at = [int(x) for x in re.findall(r"@(\d+) layer 0 conv2d, output channels", bsm.describe(good))][1]
+    bad = bytearray(good)
+    struct.pack_into("<H", bad, at + 6, 3)           # the second share now starts at 3
+    bad[-4:] = struct.pack("<I", zlib.crc32(bytes(bad[:-4])))
+    with pytest.raises(BitstreamError, match=rf"^layer 0: share \[3, 4\) does not start where .*byte offset {at}\)$"):
+        decode(bytes(bad))
+    bad = bytearray(encode(bs(d)))                   # the flag on a descriptor without a range
+    first = 13 + len(ACCEL) + 1 + 16 + 1 + sum(1 + sum(3 + len(m.hash) + len(m.name) for m in bank) for bank in _refs()) + 2
+    bad[first + 5] |= bsm.SHARE_FLAG
+    bad[first + 6:first + 6] = struct.pack("<HH", 0, 4)
+    struct.pack_into("<I", bad, 8, len(bad))
+    bad[-4:] = struct.pack("<I", zlib.crc32(bytes(bad[:-4])))
+    with pytest.raises(BitstreamError, match=rf"^layer 0 has the share flag but covers all its 4 output channels "
+                                             rf"\(at byte offset {first}\)$"):
+        decode(bytes(bad))
+
+
+def test_assignment_of_a_split_layer_takes_each_channels_share(stream: Bitstream) -> None:
+    """Each output channel gets the multiplier its share's unit has at its select: two layer-wide
+    shares on banks with different multipliers become one per filter."""
+    d = replace(stream.layers[0], selects=(1,))     # unit 0 slot 1: T1; unit 1 slot 1: signed exact
+    units = ((stream.units[0][0], stream.units[0][1], stream.units[0][2]), (stream.units[0][2], stream.units[0][1]))
+    a, b = _split(d, (0, 1), (0, 3, 4))
+    split = Bitstream(ACCEL, units, (a, replace(b, selects=(0,)), *stream.layers[1:3]))
+    got = bsm.to_assignment(split)["layers"]["0"]
+    t1, t2 = units[0][1].hash, units[0][2].hash
+    assert got == {"encoding": "signmag", "filters": [t1, t1, t1, t2]}
+    same = Bitstream(ACCEL, units, (a, replace(b, selects=(1,)), *stream.layers[1:3]))
+    assert bsm.to_assignment(same)["layers"]["0"] == {"encoding": "signmag", "multiplier": t1}
