@@ -76,7 +76,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rtlgen.accel.descriptor import FIELDS
+from rtlgen.accel.descriptor import WHOLE_LAYER_FIELDS
 from rtlgen.accel.schedule import engine_cycles, header_cycles, vector_cycles
 from rtlgen.bitstream import format as bsmod
 from rtlgen.mapper.space import Mapping, SearchSpace
@@ -113,7 +113,7 @@ def layer_prepare_cycles(kind: str, g: bsmod.Geometry, lanes: int, *, remaps: in
     the real section bytes whose slot has one."""
     b = section_bytes(kind, g, lanes)
     copy = b + 3 if remaps == 0 else 3 * b + remapped_bytes + b // lanes + 1
-    return _LAYER_FIELDS + 2 * remaps + _SEARCH + _WEIGHTS_RECORD + copy + _PARAM * g.out_c + len(FIELDS)
+    return _LAYER_FIELDS + 2 * remaps + _SEARCH + _WEIGHTS_RECORD + copy + _PARAM * g.out_c + WHOLE_LAYER_FIELDS
 
 
 def op_prepare_cycles(op: bsmod.OpDescriptor) -> int:
