@@ -24,23 +24,31 @@ the hashes and names themselves are skipped (the cursor jumps), so their lengths
 
 Layer descriptor (conv2d, depthwise_conv2d, fully_connected), phases in the order they run:
 
-* ``fields``: index..granularity 7, geometry 25, bases 9, zero points and clamps 11, first
-  select 2, remap count 2, 2 per remap + 1, the depth-multiplier check 1: ``58 + 2*remaps``
-  (the per-channel pairs, the selects and the remap codes are skipped: read later where needed);
+* ``fields``: index..granularity 7, a share's channel range (``co_first``, ``co_end``) 5,
+  geometry 25, bases 9, zero points and clamps 11, first select 2, remap count 2, 2 per remap
+  + 1, the depth-multiplier check 1: ``58 + 2*remaps``, ``+ 5`` for a share (the per-channel
+  pairs, the selects and the remap codes are skipped: read later where needed);
 * ``search``: 4 per ``weights.bin`` record looked at: records are searched from the one after
   the last found, wrapping around, so images that list the layers in the same order (as
   :func:`rtlgen.accel.images.build_images` writes them) cost 4;
 * ``record``: the 24-byte record, 25;
 * ``copy``: for ``B = groups*K*L`` section bytes (``K = kh*kw*cin``, ``cin = in_c`` or 1 for a
-  depthwise layer): without remaps a streamed byte per cycle, ``B + 3`` (two cycles of pipeline
-  drain, one to move on); with remaps, per byte 3 (address, data, lane) plus 1 when the byte is
-  remapped (a real output channel whose select names a slot with a remap: read its code), plus
-  1 per word of ``L`` bytes (its write) and 1 to move on;
-* ``params``: per output channel the bias (4 bytes from weights.bin, 5) and the
-  (multiplier, shift) pair (5 bytes from config.bin, 6): ``11*out_c``;
-* ``registers``: the descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), 26;
+  depthwise layer; ``groups`` those of the descriptor's channel range ``[co_first, co_end)``,
+  the whole layer's ``ceil(out_c/L)`` unless it is a share: the record's bytes from
+  ``co_first*K`` to its end, or to ``co_end*K`` where ``co_end < out_c``): without remaps a
+  streamed byte per cycle, ``B + 3`` (two cycles of pipeline drain, one to move on); with
+  remaps, per byte 3 (address, data, lane) plus 1 when the byte is remapped (a real output
+  channel, ``co < co_end``, whose select names a slot with a remap: read its code), plus 1 per
+  word of ``L`` bytes (its write) and 1 to move on;
+* ``params``: per output channel of the range the bias (4 bytes from weights.bin, 5) and the
+  (multiplier, shift) pair (5 bytes from config.bin, 6): ``11*(co_end - co_first)``
+  (``11*out_c`` for the whole layer);
+* ``registers``: the descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), 26, and
+  28 for a share (it writes ``co_first`` and ``co_end`` too; the engine clears both after
+  each run, so a whole layer need not);
 * ``start``: 1 (the engine's ``start``);
-* ``engine``: the engine's busy cycles (its ``cycles`` output, :func:`engine_cycles`);
+* ``engine``: the engine's busy cycles (its ``cycles`` output, :func:`engine_cycles` over the
+  channel range);
 * ``done``: 1 (the cycle that sees the engine's ``done``).
 
 Op descriptor (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD):
@@ -55,7 +63,9 @@ The end: 1 (the cycle that finds no descriptor left and raises ``NET_DONE``).
 Layer engine (:func:`engine_cycles`). A pixel's ``K`` products issue one per cycle; its last one
 waits until the previous pixel's last is 3 cycles back and the drain of the previous results
 (``D`` = ``L`` lanes, 1 for a depthwise pixel) is at most 3 cycles from its end, so with ``P``
-pixels (``groups*out_h*out_w``; a depthwise layer ``out_c*out_h*out_w``) the last product
+pixels (``groups*out_h*out_w``; a depthwise layer ``out_c*out_h*out_w``; for a share, the
+groups and channels of its range ``[co_first, co_end)``: ``groups = ceil(co_end/L) -
+co_first/L``, ``(co_end - co_first)*out_h*out_w``) the last product
 issues at cycle ``t = K - 1 + (P - 1)*max(K, D, 3)``. Its result is captured at ``t + 2``, the
 drain runs ``t + 3 .. t + 2 + D``, the last real channel's result (``n`` = the real channels of
 the last group, 1 for depthwise) enters the 4-stage requantizer at ``t + 3 + n`` and leaves it
@@ -89,7 +99,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtlgen.accel.config import AccelConfig
-from rtlgen.accel.descriptor import FIELDS
+from rtlgen.accel.descriptor import FIELDS, WHOLE_LAYER_FIELDS
 from rtlgen.accel.regmap import ErrorCode
 from rtlgen.accel.requant import LATENCY as _REQUANT_LATENCY
 from rtlgen.bitstream import format as bsmod
@@ -107,6 +117,7 @@ OP_PHASES = ("fields", "start", "vector", "done")
 
 # cycles of the sequencer's states (module docstring): a field of n bytes takes n + 1
 _RECORD = 6 + 1                         # index, kind, unit, encoding, granularity
+_RANGE = 4 + 1                          # a share's co_first, co_end
 _GEOMETRY = 24 + 1
 _BASES = 8 + 1
 _LAYER_FIELDS = _RECORD + _GEOMETRY + _BASES + (10 + 1) + (1 + 1) + (1 + 1) + 1 + 1   # + 2 per remap
@@ -182,16 +193,23 @@ def header_cycles(units: tuple[tuple[object, ...], ...]) -> int:
     return 13 + 3 * len(units) + 5 * sum(len(bank) for bank in units)
 
 
-def engine_cycles(geometry: Geometry, lanes: int, *, depthwise: bool = False) -> int:
+def engine_cycles(geometry: Geometry, lanes: int, *, depthwise: bool = False, co_first: int = 0,
+                  co_end: int | None = None) -> int:
     """The layer engine's busy cycles (its ``cycles`` output, from ``start`` to ``done``) for one
-    layer on ``lanes`` lanes; ``depthwise``: the engine's depthwise mode (module docstring)."""
+    layer on ``lanes`` lanes; ``depthwise``: the engine's depthwise mode (module docstring);
+    ``co_first``, ``co_end``: the output channels run (a share of a split layer; ``co_first`` a
+    multiple of ``lanes``), by default the whole layer."""
     g = geometry
+    co_end = g.out_c if co_end is None else co_end
+    if co_first % lanes or not 0 <= co_first <= co_end <= g.out_c or co_first == co_end > 0:
+        raise BitstreamError(f"channel range [{co_first}, {co_end}) of a layer with {g.out_c} output channels: "
+                             f"the engine runs a nonempty part starting at a multiple of {lanes} lanes")
     k = g.k_h * g.k_w * (1 if depthwise else g.in_c)
     if depthwise:
-        pixels, drain, last_real = g.out_c * g.out_h * g.out_w, 1, 1
+        pixels, drain, last_real = (co_end - co_first) * g.out_h * g.out_w, 1, 1
     else:
-        groups = -(-g.out_c // lanes)
-        pixels, drain, last_real = groups * g.out_h * g.out_w, lanes, g.out_c - (groups - 1) * lanes
+        groups = -(-co_end // lanes) - co_first // lanes
+        pixels, drain, last_real = groups * g.out_h * g.out_w, lanes, co_end - co_first - (groups - 1) * lanes
     if k < 1 or pixels < 1:
         raise BitstreamError(f"a layer with geometry {g} has {pixels} output pixels of {k} products; "
                              "the engine needs at least one of each")
@@ -208,8 +226,19 @@ def vector_cycles(op: bsmod.OpDescriptor) -> int:
     return g.out_h * g.out_w * g.in_c * per_byte
 
 
+def _copied_bytes(layer: bsmod.LayerDescriptor, record_bytes: int) -> int:
+    """The section bytes a descriptor copies, as the walker counts them: from byte ``co_first*K``
+    (group ``co_first/L``) to the end of the record's ``record_bytes`` when the range ends at
+    ``out_c``, else to byte ``co_end*K`` (``co_end`` a multiple of ``L``): the range's
+    ``groups*K*L`` bytes."""
+    g = layer.geometry
+    k = g.k_h * g.k_w * (1 if layer.kind == "depthwise_conv2d" else g.in_c)
+    return (record_bytes if layer.co_end == g.out_c else layer.co_end * k) - layer.co_first * k
+
+
 def _copy_cycles(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -> int:
-    """The weight copy of ``section_bytes`` bytes into the weight memory (module docstring)."""
+    """The weight copy of ``section_bytes`` bytes (the descriptor's channel range's groups) into
+    the weight memory (module docstring)."""
     if not layer.weight_remap:
         return section_bytes + 3
     g = layer.geometry
@@ -218,9 +247,9 @@ def _copy_cycles(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -
     # the copy's counters per section byte: lane, word, kernel position; co and ci as the RTL forms them
     b = np.arange(section_bytes, dtype=np.int64)
     word = b // lanes
-    co = (word // k) * lanes + b % lanes
+    co = layer.co_first + (word // k) * lanes + b % lanes
     ci = (word % k) % cin
-    real = co < g.out_c
+    real = co < layer.co_end
     sel = np.asarray(layer.selects, dtype=np.int64)
     if layer.granularity == "layer":
         slot = np.full(section_bytes, sel[0])
@@ -234,9 +263,25 @@ def _copy_cycles(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -
 
 def _descriptor_size(d: bsmod.LayerDescriptor | bsmod.OpDescriptor) -> int:
     if isinstance(d, bsmod.LayerDescriptor):
-        return (6 + 24 + bsmod.PLAN_LAYER_SIZE + 10 + 5 * d.geometry.out_c + len(d.selects) + 1
+        return (6 + 4 * d.is_share + 24 + bsmod.PLAN_LAYER_SIZE + 10 + 5 * d.geometry.out_c + len(d.selects) + 1
                 + 257 * len(d.weight_remap))
     return bsmod.OP_DESCRIPTOR_SIZE[d.kind]
+
+
+def _layer_fields(d: bsmod.LayerDescriptor) -> int:
+    """A layer descriptor's ``fields`` phase (module docstring)."""
+    return _LAYER_FIELDS + 2 * len(d.weight_remap) + _RANGE * d.is_share
+
+
+def _layer_phases(d: bsmod.LayerDescriptor, record_bytes: int, lanes: int) -> list[tuple[str, int]]:
+    """A layer descriptor's phases after its record search (``record_bytes``: its record's weight
+    section): record, copy, params, registers, start, engine, done (module docstring)."""
+    g = d.geometry
+    return [("record", _WEIGHTS_RECORD), ("copy", _copy_cycles(d, _copied_bytes(d, record_bytes), lanes)),
+            ("params", _PARAM * (d.co_end - d.co_first)),
+            ("registers", len(FIELDS) if d.is_share else WHOLE_LAYER_FIELDS), ("start", 1),
+            ("engine", engine_cycles(g, lanes, depthwise=d.kind == "depthwise_conv2d", co_first=d.co_first,
+                                     co_end=d.co_end)), ("done", 1)]
 
 
 def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -> NetworkCycles:
@@ -275,8 +320,9 @@ def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -
             phases = [("fields", _OP_FIELDS[kind]), ("start", 1), ("vector", vector_cycles(d)), ("done", 1)]
         else:
             if d.in_base == d.out_base:
-                return stopped([("fields", _RECORD + _GEOMETRY + _BASES)], ErrorCode.NO_ACTIVATION_PLAN)
-            fields = _LAYER_FIELDS + 2 * len(d.weight_remap)
+                return stopped([("fields", _RECORD + _RANGE * d.is_share + _GEOMETRY + _BASES)],
+                               ErrorCode.NO_ACTIVATION_PLAN)
+            fields = _layer_fields(d)
             g = d.geometry
             if kind == "depthwise_conv2d" and g.in_c != g.out_c:
                 return stopped([("fields", fields)], ErrorCode.UNSUPPORTED_LAYER)
@@ -287,11 +333,8 @@ def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -
                                ErrorCode.NO_LAYER_WEIGHTS)
             found = (wr + looks - 1) % len(records)
             wr = (found + 1) % len(records)
-            section = img.layers[found].weight_bytes(lanes)
-            engine = engine_cycles(g, lanes, depthwise=kind == "depthwise_conv2d")
-            phases = [("fields", fields), ("search", _SEARCH_LOOK * looks), ("record", _WEIGHTS_RECORD),
-                      ("copy", _copy_cycles(d, section, lanes)), ("params", _PARAM * g.out_c),
-                      ("registers", len(FIELDS)), ("start", 1), ("engine", engine), ("done", 1)]
+            phases = [("fields", fields), ("search", _SEARCH_LOOK * looks),
+                      *_layer_phases(d, img.layers[found].weight_bytes(lanes), lanes)]
         out.append(DescriptorCycles(position, d.key, kind, offset, tuple(phases), unit))
         offset += _descriptor_size(d)
     return NetworkCycles(header_cycles(bs.units), tuple(out), 1)
@@ -346,13 +389,17 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
     module docstring), each walking every descriptor of config.bin for input after input and
     running its unit's. A walker's cycles are those of :func:`network_cycles` for its own
     descriptors (the record search goes on from where that walker's last one ended, across
-    inputs), ``fields`` for a layer descriptor of another unit and ``fields + 1`` for an op
-    descriptor of another unit, and 1 per input change; its ``start`` waits until every earlier
-    descriptor of the input is done (the cycle after the one that saw it done) and, for an
-    input's first descriptor beyond the first ``slots`` inputs, until the input ``slots`` before
-    it is done (the host then places the input: this model takes a host that does so at once,
-    so with fewer slots than inputs it is a lower bound; with a slot per input it is exact).
-    ``RUN_CYCLES`` is the last cycle any walker is busy. Images the device stops on are a
+    inputs), ``fields`` for a layer descriptor of another unit (a share's included: ``+ 5``) and
+    ``fields + 1`` for an op descriptor of another unit, and 1 per input change; its ``start``
+    waits until every descriptor of the input before the first share of its layer (before
+    itself, for a descriptor that is no share) is done, the cycle after the last of them ends,
+    so the shares of a split layer may start together and end in any order; for a descriptor
+    with nothing before it (the input's first, and its layer's other shares) beyond the first
+    ``slots`` inputs, it waits until every descriptor of the input ``slots`` before it is done
+    (the host then places the input: this model takes a host that does so at once, so with
+    fewer slots than inputs it is a lower bound; with a slot per input it is exact). An input's
+    output is done when the last of its descriptors ends (``outputs``). ``RUN_CYCLES`` is the
+    last cycle any walker is busy. Images the device stops on are a
     :class:`BitstreamError` (their cycles: :func:`network_cycles`)."""
     single = network_cycles(config_bin, weights_bin, config)
     if single.stop is not None:
@@ -368,26 +415,29 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
     descs = bs.descriptors()
     # per descriptor: owner, the cycles before its start for its owner (without the search),
     # the cycles a walker of another unit spends on it, its busy cycles
-    owner, fixed, skip, busy, looks_key = [], [], [], [], []
+    # and wait: the position of the first share of its layer (its own for any other descriptor):
+    # it starts once every descriptor before that one is done
+    owner, fixed, skip, busy, looks_key, wait = [], [], [], [], [], []
     lu = 0
-    for d in descs:
+    for i, d in enumerate(descs):
         if isinstance(d, bsmod.LayerDescriptor):
             lu = d.unit if d.unit < n_units else 0
             owner.append(lu)
-            fields = _LAYER_FIELDS + 2 * len(d.weight_remap)
-            g = d.geometry
+            fields = _layer_fields(d)
             found = records.index((d.index, d.kind))
-            section = img.layers[found].weight_bytes(lanes)
-            fixed.append(fields + _WEIGHTS_RECORD + _copy_cycles(d, section, lanes) + _PARAM * g.out_c + len(FIELDS))
+            phases = dict(_layer_phases(d, img.layers[found].weight_bytes(lanes), lanes))
+            fixed.append(fields + sum(phases[p] for p in ("record", "copy", "params", "registers")))
             skip.append(fields)
-            busy.append(engine_cycles(g, lanes, depthwise=d.kind == "depthwise_conv2d"))
+            busy.append(phases["engine"])
             looks_key.append((d.index, d.kind))
+            wait.append(wait[-1] if d.co_first > 0 and i > 0 else i)
         else:
             owner.append(lu)
             fixed.append(_OP_FIELDS[d.kind])
             skip.append(_OP_FIELDS[d.kind] + 1)
             busy.append(vector_cycles(d))
             looks_key.append(None)
+            wait.append(i)
     n_desc = len(descs)
     header = header_cycles(bs.units)
     end: dict[tuple[int, int], int] = {}       # (input, descriptor) -> the cycle its walker saw it done
@@ -414,15 +464,16 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
                     st.update(i=i + 1, t=t + skip[i])
                     progressed = True
                     continue
-                # ready: every earlier descriptor of input n done; the slot free
-                if i > 0:
-                    dep = end.get((n, i - 1))
+                # ready: every descriptor of input n before the layer's first share done; the slot free
+                if wait[i] > 0:
+                    ends = [end.get((n, j)) for j in range(wait[i])]
                 elif n >= n_slots:
-                    dep = end.get((n - n_slots, n_desc - 1))
+                    ends = [end.get((n - n_slots, j)) for j in range(n_desc)]
                 else:
-                    dep = 0
-                if dep is None:
+                    ends = [0]
+                if None in ends:
                     break                       # another walker must go first
+                dep = max(ends)
                 arrive = t + fixed[i]
                 if looks_key[i] is not None:
                     k = len(records)
@@ -437,5 +488,5 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
                 progressed = True
         if not progressed:
             raise AssertionError("the walkers wait on each other")   # pragma: no cover - every descriptor has an owner
-    outputs = tuple(end[(n, n_desc - 1)] for n in range(batch))
+    outputs = tuple(max(end[(n, i)] for i in range(n_desc)) for n in range(batch))
     return BatchCycles(n_units, batch, n_slots, max(last_cycle), tuple(sorted(runs, key=lambda r: r.start)), outputs)

@@ -237,6 +237,113 @@ def test_images_the_device_refuses_are_errors() -> None:
         network_cycles(old, _images()[1], CONFIG)
 
 
+def test_engine_cycles_over_a_channel_range() -> None:
+    """A share runs its range's groups (channels): 40 channels on 16 lanes are groups of 16, 16
+    and 8; [0, 16) is one full group, [16, 40) the other two, the last with 8 real channels."""
+    g = Geometry(6, 6, 8, 6, 6, 40, 3, 3, 1, 1, 1, 1)               # K = 72, 36 pixels per group
+    whole = engine_cycles(g, 16)
+    assert whole == 3 * 36 * 72 + 3 + 16
+    assert engine_cycles(g, 16, co_first=0, co_end=40) == whole
+    assert engine_cycles(g, 16, co_first=0, co_end=16) == 36 * 72 + 16 + 8
+    assert engine_cycles(g, 16, co_first=16) == 2 * 36 * 72 + 3 + 16
+    assert engine_cycles(g, 16, co_first=32) == 36 * 72 + 3 + 16
+    # depthwise: (co_end - co_first) channels, one at a time
+    dw = Geometry(8, 8, 24, 8, 8, 24, 3, 3, 1, 1, 1, 1)
+    assert engine_cycles(dw, 16, depthwise=True, co_first=16) == 8 * 64 * 9 + 9
+    assert engine_cycles(dw, 16, depthwise=True, co_end=16) == 16 * 64 * 9 + 9
+    for bad in (dict(co_first=8), dict(co_first=16, co_end=16), dict(co_end=41)):
+        with pytest.raises(BitstreamError, match="channel range"):
+            engine_cycles(g, 16, **bad)
+
+
+#: three units with the same bank: conv 0 whole, conv 1 split over units 1 and 2, the classifier
+SPLIT_CONFIG = replace(CONFIG, units=3)
+
+
+def _split_images(remap: bool = False, classifier: bool = True) -> tuple[bytes, bytes]:
+    """_images' network on SPLIT_CONFIG: conv 0 on unit 0; conv 1 (5 channels, kernel selects) as
+    shares [0, 4) on unit 1 and [4, 5) on unit 2; fc 0 on unit 0. ``remap``: both layers remap
+    slot 1 and conv 0 is split as well, [0, 4) on unit 1 and [4, 6) on unit 2; without
+    ``classifier`` the network ends with conv 1."""
+    cfg_bin, w_bin = _images(remap0=(1,) if remap else (), remap1=(1,) if remap else ())
+    bs = bsm.decode(cfg_bin)
+    c0, c1, fc = bs.layers
+    c1 = replace(c1, unit=1)
+    sel1 = c1.select_array()
+    shares1 = (replace(c1, co_end=4, selects=tuple(np.where(np.arange(5)[:, None] < 4, sel1, 0).ravel())),
+               replace(c1, unit=2, co_first=4, co_end=5,
+                       selects=tuple(np.where(np.arange(5)[:, None] >= 4, sel1, 0).ravel())))
+    layers = (((replace(c0, unit=1, co_end=4), replace(c0, unit=2, co_first=4)) if remap else (c0,)) + shares1
+              + ((fc,) if classifier else ()))
+    return bsm.encode(replace(bs, units=(REFS,) * 3, layers=layers)), w_bin
+
+
+def test_a_share_walks_its_range_only() -> None:
+    """Each share: 5 more cycles of fields (its range), the copy and the parameters of its range's
+    groups and channels, 28 registers, the engine over its range; the two shares of a layer take
+    together what the whole layer takes plus one descriptor's overheads."""
+    cfg_bin, w_bin = _split_images()
+    whole = network_cycles(*_images(), CONFIG).descriptors
+    model = network_cycles(cfg_bin, w_bin, SPLIT_CONFIG)
+    assert [(d.key, d.unit) for d in model.descriptors] == [("0", 0), ("1", 1), ("1", 2), ("fc:0", 0)]
+    listed = [int(m.group(1)) for m in re.finditer(r"@(\d+) layer ", bsm.describe(cfg_bin))]
+    assert [d.offset for d in model.descriptors] == listed
+    a, b = model.descriptors[1:3]
+    g1 = Geometry(5, 5, 6, 5, 5, 5, 1, 1)
+    for d, (lo, hi) in ((a, (0, 4)), (b, (4, 5))):
+        assert d.phase("fields") == whole[1].phase("fields") + 5
+        assert d.phase("copy") == 24 + 3                # one group of 6 words of 4 lanes, streamed
+        assert d.phase("params") == 11 * (hi - lo) and d.phase("registers") == 28
+        assert d.phase("engine") == engine_cycles(g1, LANES, co_first=lo, co_end=hi)
+    assert a.phase("copy") + b.phase("copy") == whole[1].phase("copy") + 3
+    # the unsplit descriptors keep their phases (26 registers)
+    assert model.descriptors[0].phases == whole[0].phases and model.descriptors[3].phases == whole[2].phases
+    assert whole[0].phase("registers") == 26
+
+
+def test_a_split_with_remaps_copies_the_shares_bytes() -> None:
+    """Shares with a remap of slot 1 copy a byte at a time: 3 per byte of the share's groups, 1
+    more per byte of its own channels whose select is slot 1, 1 per word, 1 to move on; so the
+    shares of a layer take the whole layer's copy plus 1 per further share."""
+    model = network_cycles(*_split_images(remap=True), SPLIT_CONFIG)
+    whole = network_cycles(*_images(remap0=(1,), remap1=(1,)), CONFIG).descriptors
+    assert [(d.key, d.unit) for d in model.descriptors] == [("0", 1), ("0", 2), ("1", 1), ("1", 2), ("fc:0", 0)]
+    c0a, c0b, c1a, c1b = (d.phase("copy") for d in model.descriptors[:4])
+    # conv 0 (filter selects 0, 1, 1, 0, 1, 1): a group of 18 words, 72 bytes each; filters 1, 2
+    # in the first share and 4, 5 in the second (lanes of channels 6 and 7 hold none)
+    assert c0a == c0b == 3 * 72 + 2 * 18 + 18 + 1
+    # conv 1 (kernel selects (co + ci) % 2 over 6 input channels): 24 bytes each; 3 kernels of
+    # slot 1 per channel, 4 channels in the first share, 1 in the second
+    assert (c1a, c1b) == (3 * 24 + 12 + 6 + 1, 3 * 24 + 3 + 6 + 1)
+    assert c0a + c0b == whole[0].phase("copy") + 1 and c1a + c1b == whole[1].phase("copy") + 1
+
+
+def test_the_shares_of_a_layer_start_together_and_end_in_any_order() -> None:
+    """On an idle device the two shares of conv 1 (units 1 and 2, copied while conv 0 runs on
+    unit 0) start in the cycle after conv 0 ends; the first share ([0, 4): 4 real lanes) ends 3
+    cycles after the second ([4, 5): 1 lane), so the input's output is done when the first ends,
+    although the second is config.bin's last descriptor."""
+    from rtlgen.accel.schedule import batch_cycles
+
+    cfg_bin, w_bin = _split_images(classifier=False)
+    one = batch_cycles(cfg_bin, w_bin, SPLIT_CONFIG)
+    runs = {(r.input, r.key, r.unit): r for r in one.runs}
+    c0, a, b = runs[0, "0", 0], runs[0, "1", 1], runs[0, "1", 2]
+    assert a.start == b.start == c0.end + 1
+    assert a.end == b.end + 3 and one.outputs == (a.end,)
+    # RUN_CYCLES: unit 1's walker then walks over the second share (fields + 5) and finds no
+    # descriptor left
+    assert one.total == a.end + 1 + 58 + 5
+    # the one-walker count runs them one after the other
+    assert network_cycles(cfg_bin, w_bin, SPLIT_CONFIG).total > one.total + b.end - b.start
+    # three inputs in three slots: every input's shares start together, after its conv 0
+    three = batch_cycles(cfg_bin, w_bin, SPLIT_CONFIG, batch=3, slots=3)
+    runs = {(r.input, r.key, r.unit): r for r in three.runs}
+    for n in range(3):
+        assert runs[n, "1", 1].start == runs[n, "1", 2].start == runs[n, "0", 0].end + 1, n
+        assert three.outputs[n] == runs[n, "1", 1].end, n
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("name", sorted(BENCH_DEVICE))
 def test_one_input_on_one_unit_is_network_cycles(bench_images, name) -> None:
