@@ -104,8 +104,11 @@ def scramble_selects(job: ConvJob, rng) -> ConvJob:
     return replace(job, weight_words=words)
 
 
-def run_jobs(dut: Accelerator, jobs: list[ConvJob]):
+def run_jobs(dut: Accelerator, jobs: list[ConvJob], registers: list[int] | None = None):
+    """Run ``jobs`` one after another through the host ports: per job (output, cycles, issued).
+    ``registers``: per job, how many of its descriptor's registers to write (default all)."""
     results = []
+    registers = registers or [None] * len(jobs)
 
     async def write(ctx, we, addr, data, items):
         for a, v in items:
@@ -116,8 +119,8 @@ def run_jobs(dut: Accelerator, jobs: list[ConvJob]):
         ctx.set(we, 0)
 
     async def bench(ctx):
-        for job in jobs:
-            await write(ctx, dut.cfg_we, dut.cfg_addr, dut.cfg_data, job.descriptor.words())
+        for job, n_registers in zip(jobs, registers, strict=True):
+            await write(ctx, dut.cfg_we, dut.cfg_addr, dut.cfg_data, job.descriptor.words()[:n_registers])
             await write(ctx, dut.act_we, dut.act_addr, dut.act_wdata, enumerate(job.activations))
             await write(ctx, dut.wgt_we, dut.wgt_addr, dut.wgt_wdata, enumerate(job.weight_words))
             await write(ctx, dut.par_we, dut.par_addr, dut.par_wdata, enumerate(job.param_words))
@@ -184,6 +187,61 @@ def test_layers_match_golden_model():
         g = Geometry(d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.kh, d.kw, d.stride_h, d.stride_w,
                      d.pad_top, d.pad_left)
         assert cycles == engine_cycles(g, CONFIG.lanes, depthwise=d.depthwise), (i, cycles)
+
+
+def test_a_layer_runs_as_two_shares_on_two_units():
+    """A layer split by output channels (descriptor registers co_first, co_end): 7 channels on 3
+    lanes (groups of 3, 3, 1) as [0, 3) on unit 1 and [3, 7) on unit 0, each share with its
+    range's weight words only (from w_base) and the parameters of every channel. Each share writes
+    its channels and no other, from its unit's multipliers, in engine_cycles' count over its
+    range. Then the layer again with only the first 26 registers written (as the sequencer does
+    for a descriptor that is no share): the engine cleared the range when the share ended, so the
+    whole layer runs."""
+    from rtlgen.accel.descriptor import WHOLE_LAYER_FIELDS
+
+    rng = np.random.default_rng(8)
+    tu = exact_table(False)
+    noisy = [np.clip(tu + rng.integers(-300, 300, tu.shape), 0, 65535).astype(np.int32) for _ in range(2)]
+    tables = [[tu, noisy[0]], [tu, noisy[1]]]          # two unsigned banks that differ in slot 1
+    banks = [[MultiplierSpec(f"u{u}", False, table=t[0]), MultiplierSpec(f"u{u}~", False, table=t[1])]
+             for u, t in enumerate(tables)]
+    dut = Accelerator(CONFIG, banks)
+    geometry = Geometry(4, 4, 2, 4, 4, 7, 3, 3, 1, 1, 1, 1)
+    K, cout = 3 * 3 * 2, 7
+    w = rng.integers(-127, 128, (cout, 3, 3, 2)).astype(np.int8)
+    bias, mult, shift = rng.integers(-3000, 3000, cout), rng.integers(1 << 30, 1 << 31, cout), rng.integers(-11, -7, cout)
+    sel = rng.integers(0, 2, (cout, 2))
+    q = dict(z_x=-128, z_y=4, act_min=-100, act_max=110)
+
+    def job(x, unit):
+        j = conv_job(CONFIG, x, w, bias, mult, shift, geometry=geometry, unit=unit, encoding="signmag",
+                     sel_mode="kernel", selects=sel, **q)
+        want = golden(x, w, bias, mult, shift, sel, tables[unit], encoding="signmag", stride=(1, 1), pad=(1, 1),
+                      out_hw=(4, 4), **q)
+        return j, want
+
+    x, x2 = (rng.integers(-128, 128, (4, 4, 2)).astype(np.int8) for _ in range(2))
+    (j1, want1), (j0, want0) = job(x, 1), job(x, 0)
+    assert (want0 != want1).any()                     # the units' multipliers tell the shares apart
+    share0 = replace(j1, descriptor=replace(j1.descriptor, co_first=0, co_end=3), weight_words=j1.weight_words[:K])
+    share1 = replace(j0, descriptor=replace(j0.descriptor, co_first=3), weight_words=j0.weight_words[K:])
+    for share in (share0, share1):
+        share.descriptor.check(CONFIG)
+    assert [s.descriptor.groups(CONFIG.lanes) for s in (share0, share1)] == [1, 2]
+    whole, want_whole = job(x2, 0)
+    results = run_jobs(dut, [share0, share1, whole], registers=[None, None, WHOLE_LAYER_FIELDS])
+    (after0, c0, i0), (after1, c1, i1), (again, c2, i2) = results
+    # the first share: channels 0..2 from unit 1, the others untouched (the memory starts at 0)
+    np.testing.assert_array_equal(after0[..., :3], want1[..., :3])
+    assert not after0[..., 3:].any()
+    # the second: channels 3..6 from unit 0, the first share's left as they were
+    np.testing.assert_array_equal(after1, np.concatenate([want1[..., :3], want0[..., 3:]], axis=-1))
+    assert (i0, i1) == (1 * 16 * K, 2 * 16 * K)
+    assert c0 == engine_cycles(geometry, CONFIG.lanes, co_first=0, co_end=3)
+    assert c1 == engine_cycles(geometry, CONFIG.lanes, co_first=3)
+    # the range did not outlive the share: the whole layer, on a new input
+    np.testing.assert_array_equal(again, want_whole)
+    assert (c2, i2) == (engine_cycles(geometry, CONFIG.lanes), 3 * 16 * K)
 
 
 # --------------------------------------------------------------------------------------------
