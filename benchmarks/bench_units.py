@@ -9,7 +9,9 @@ stretch per unit (the cut with the fewest cycles for 16 inputs, over every cut),
 :func:`rtlgen.accel.schedule.batch_cycles` (the device's count, equal to the RTL's counters in
 tests/accel/test_sequencer.py): one input's cycles, 16 inputs' in one START with as many
 activation slots as the memory holds, the cycles between outputs at the end (steady state), and
-inferences per second at 100 MHz.
+inferences per second at 100 MHz. With 2 and 4 units also the other way to use them: every layer
+with at least as many groups of lanes as units split by output channels over all the units
+(:func:`rtlgen.accel.images.split_layer`, config.bin shares), the others on unit 0.
 
 Energy (``--energy MODEL.json``, the per-component model of :mod:`rtlgen.accel.energy` that
 ``benchmarks/bench_accel_power.py --calibrate`` fits on gate-level runs): each row's energy per
@@ -92,6 +94,38 @@ def _best_cut(files, config, units: int, slots: int):
 LAYER_KINDS = ("conv2d", "depthwise_conv2d", "fully_connected")
 
 
+def _split_row(graph, config, catalog, assignment, point: str, units: int, slots: int) -> dict:
+    """Every layer with at least ``units`` groups of lanes split over all the units, the others on
+    unit 0: one input's cycles, 16 inputs' and the steady state (batch_cycles)."""
+    from rtlgen.accel.images import build_images, split_layer
+    from rtlgen.accel.schedule import batch_cycles
+
+    images = build_images(graph, config, catalog, assignment)
+    images = _moved(images, lambda j: 0)
+    keys = [d.key for d in images.config.layers if -(-d.geometry.out_c // config.lanes) >= units]
+    for key in keys:
+        images = split_layer(images, key, tuple(range(units)))
+    files = images.files()
+    one = batch_cycles(files["config.bin"], files["weights.bin"], config)
+    many = batch_cycles(files["config.bin"], files["weights.bin"], config, batch=16, slots=slots)
+    return {"units": units, "point": point, "split": keys, "one": one.total, "many": many.total, "slots": slots,
+            "interval": many.interval}, many
+
+
+def _energy(energy, many, mul_pj: float, units: int, mhz: float) -> dict:
+    """The energy model's steady-state energy per inference of ``many`` (a BatchCycles), printed;
+    active cycles: the last input's descriptor runs on the units, added up (two shares running
+    at once count twice: each unit's datapath works)."""
+    last = many.batch - 1
+    active = sum(r.end - r.start + 1 for r in many.runs if r.input == last and r.kind in LAYER_KINDS)
+    e = energy.inference(mul_pj=mul_pj, active_cycles=active, cycles=many.interval, units=units, clock_ns=1e3 / mhz)
+    print(f"  energy at {mhz:g} MHz: {e.total_pj / 1e6:.3f} uJ per inference (multipliers "
+          f"{e.multipliers_pj / 1e6:.3f}, logic {e.logic_pj / 1e6:.3f}, flip-flops {e.clocked_pj / 1e6:.3f}, "
+          f"leakage {e.leakage_pj / 1e6:.4f}); {e.inferences_per_s:.1f} inferences/s, {e.power_mw:.1f} mW; "
+          f"active cycles {active:,}")
+    return e.to_dict()
+
+
 def _multiplication_energy(graph, data: Path, catalog, approx_layers: dict[str, str]) -> dict[str, float]:
     """The cost flow's energy (pJ) of one inference's multiplications: sum over the MAC layers of
     MACs x E(multiplier, the layer's operand histograms on 16 CIFAR-10 images)."""
@@ -167,18 +201,18 @@ def main() -> None:
                    "slots": slots, "interval": many.interval}
             print(f"| {units} | {point} | {list(edges)} | {one.total:,} | {many.total:,} ({slots}) "
                   f"| {many.interval:,.0f} | {1e8 / many.interval:,.1f} |")
+            mul = None if mul_pj is None else mul_pj["exact" if assignment is None else "approximate"]
             if energy is not None:
-                last = many.batch - 1
-                active = sum(r.end - r.start + 1 for r in many.runs if r.input == last and r.kind in LAYER_KINDS)
-                e = energy.inference(mul_pj=mul_pj["exact" if assignment is None else "approximate"],
-                                     active_cycles=active, cycles=many.interval, units=units,
-                                     clock_ns=1e3 / args.mhz)
-                row["energy"] = e.to_dict()
-                print(f"  energy at {args.mhz:g} MHz: {e.total_pj / 1e6:.3f} uJ per inference (multipliers "
-                      f"{e.multipliers_pj / 1e6:.3f}, logic {e.logic_pj / 1e6:.3f}, flip-flops {e.clocked_pj / 1e6:.3f}, "
-                      f"leakage {e.leakage_pj / 1e6:.4f}); {e.inferences_per_s:.1f} inferences/s, {e.power_mw:.1f} mW; "
-                      f"active cycles {active:,}")
+                row["energy"] = _energy(energy, many, mul, units, args.mhz)
             rows.append(row)
+            if units > 1:
+                row, many = _split_row(graph, config, catalog, assignment, point, units, slots)
+                print(f"| {units} | {point} | layers {', '.join(row['split'])} split over the {units} units, "
+                      f"the rest on unit 0 | {row['one']:,} | {row['many']:,} ({slots}) | {row['interval']:,.0f} "
+                      f"| {1e8 / row['interval']:,.1f} |")
+                if energy is not None:
+                    row["energy"] = _energy(energy, many, mul, units, args.mhz)
+                rows.append(row)
     (out / "model.json").write_text(json.dumps(rows, indent=1) + "\n")
     if not args.rtl:
         return

@@ -45,9 +45,9 @@ def _bitstream_layer(kind: str, encoding: str, granularity: str) -> bytes:
                                 bsm.Requant(0, 0, -128, 127, (1 << 30,) * 3, (-3,) * 3), (0,) * n)
     bs = bsm.Bitstream("ab", ((bsm.MultiplierRef("h0", False, "m"),),), (layer,))
     data = bsm.encode(bs)
-    # format version 4 (as 3 without op descriptors): header 12, accel hash str8 3, model hash str8 1 (empty), activation plan
-    # 16, U 1, M 1, slot flags 1, table hash str8 3, name str8 2, L 2
-    assert bs.version == 4 and bs.model_hash == ""
+    # format version 5 (as 3 without op descriptors and shares): header 12, accel hash str8 3, model hash str8 1
+    # (empty), activation plan 16, U 1, M 1, slot flags 1, table hash str8 3, name str8 2, L 2
+    assert bs.version == 5 and bs.model_hash == ""
     at = 12 + 3 + 1 + 16 + 1 + 1 + 1 + 3 + 2 + 2
     assert data[at:at + 2] == struct.pack("<H", 5)  # the descriptor's layer index
     return data[at + 2:at + 6]  # kind, unit, encoding, granularity
