@@ -3,7 +3,7 @@ its compute units at the same time on consecutive inputs.
 
 On an accepted ``CTRL.START`` (:class:`rtlgen.accel.loader.DeviceFrontend`) it walks the
 configuration memory, which holds ``config.bin`` bytes 12..N-5 (address = file offset - 12;
-layout: :mod:`rtlgen.bitstream.format`, version 4), and, for each layer descriptor, the weights
+layout: :mod:`rtlgen.bitstream.format`, version 5), and, for each layer descriptor, the weights
 store, which holds ``weights.bin`` bytes 12..N-5 (layout: :mod:`rtlgen.bitstream.weights`). Op
 descriptors (ADD, AVERAGE_POOL_2D, MAX_POOL_2D, PAD) run on a vector unit
 (:mod:`rtlgen.accel.vector`).
@@ -23,24 +23,39 @@ done; the next may start the cycle after). So a network whose first layers run o
 the rest on another pipelines consecutive inputs: input n+1's first layers run while input n's
 last ones do.
 
+Split layers. A layer split by output channels is a run of consecutive *share* descriptors
+(format version 5: the share flag, channel range ``[co_first, co_end)``), each on its own unit.
+The shares of one layer start together: a share whose ``co_first`` is not 0 waits, like its
+layer's first share, only for the descriptors before that one (its walker's ``wait_i``, the first
+share's position; any other descriptor's is its own position), and they end in any order. So the
+table holds per slot the input it serves (a tag) and a *count* of that input's descriptors done
+(several may end in one cycle): a walker is ready when the tag is its input and the count is at
+least ``wait_i`` (the count can pass ``p`` before all of the first ``p`` descriptors are done
+only while shares of one layer at ``p`` and after are running, and no descriptor waits for a
+position inside a run of shares). When the count reaches the descriptor count, the input's last
+descriptor, whichever it is, has ended: ``OUTPUTS_DONE`` counts the input, and the slot passes to
+the input ``SLOTS`` later (tag + ``SLOTS``, count 0). For a network without shares this is, cycle
+for cycle, a table of "the descriptors done, in order".
+
 Batch (registers ``BATCH``, ``SLOTS``, ``BATCH_STRIDE``, :mod:`rtlgen.accel.regmap`). One
 ``START`` runs ``BATCH`` inputs; input n uses activation slot ``n mod SLOTS`` (at most
 :data:`MAX_SLOTS` slots): every activation address of the plan plus ``slot * BATCH_STRIDE``. The
 first ``SLOTS`` inputs are in place at ``START``; input n >= ``SLOTS`` may start once the input
-``SLOTS`` before it is done (its slot's table entry back at 0) and the host has placed it
+``SLOTS`` before it is done (its slot's table entry passed on to it) and the host has placed it
 (``CTRL.POST``, one per further input; the host reads an input's output when ``OUTPUTS_DONE``
 counts it, writes the next input into the freed slot through ``ACT_ADDR``/``ACT_DATA``, which
 have an activation-memory port of their own, and posts it). ``BATCH`` = ``SLOTS`` = 1 (the reset
 values) is one input, as before batches existed.
 
 Walk, in byte order of ``config.bin`` (every field read one byte per cycle, little-endian):
-Walk, in byte order of ``config.bin`` (every field read one byte per cycle, little-endian):
 
 1. header: skip the accelerator-hash ``str8``, the model-hash ``str8`` and the 16 bytes of the
    network's input/output plan (the host uses those to place the input and find the output);
    read U and skip every unit's bank (per slot: flags, hash ``str8``, name ``str8``); read the
    descriptor count (layer and op descriptors);
-2. per descriptor ``i``: index, kind and the next 3 bytes; an op descriptor (kind 3..6) goes
+2. per descriptor ``i``: index, kind and the next 3 bytes (a layer descriptor's granularity
+   byte with bit 7, the share flag, set: then its channel range, ``u16 co_first, u16 co_end``,
+   one 4-byte field; otherwise the range is ``[0, out_c)``); an op descriptor (kind 3..6) goes
    on with its fields (ADD: bases and count, the two inputs' and the output's requantization,
    the clamp; a pool: bases, geometry, clamp; PAD: bases, geometry, value) into the vector unit, which it starts; it waits
    for its ``done`` (an ``in_base`` equal to ``out_base`` is ``NO_ACTIVATION_PLAN``, as below)
@@ -60,37 +75,47 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    around (so a ``config.bin`` that lists the layers in the records' order, as
    :func:`rtlgen.accel.images.build_images` writes both, finds each at the first look, and one that
    describes only some layers still runs); none is ``NO_LAYER_WEIGHTS`` at the descriptor's offset;
-4. weight copy: the record's weight section, byte by byte, into the weight memory from word 0
-   (``w_base`` = 0): section byte ``(gr*K + k)*L + l`` is lane ``l`` of word ``gr*K + k``, output
-   channel ``co = gr*L + l``, input channel ``ci = k mod cin`` (``cin`` = ``in_c``, or 1 for a
-   depthwise layer, whose ``K = kh*kw``). The lane's select field is the
+4. weight copy: the bytes of the record's weight section that hold the channel range's groups
+   (``co_first/L .. ceil(co_end/L) - 1``, section bytes ``co_first*K`` up to the section's end,
+   or up to ``co_end*K`` where ``co_end < out_c``; the whole section for a whole layer), byte by
+   byte, into the weight memory from word 0 (``w_base`` = 0): section byte ``(gr*K + k)*L + l``
+   is lane ``l`` of word ``gr*K + k - co_first*K/L``, output channel ``co = gr*L + l``, input
+   channel ``ci = k mod cin`` (``cin`` = ``in_c``, or 1 for a depthwise layer, whose
+   ``K = kh*kw``). The lane's select field is the
    descriptor's select of (co, ci): ``selects[0]`` (layer), ``selects[co]`` (filter) or
-   ``selects[co*cin + ci]`` (kernel); 0 on lanes beyond ``out_c``. When that slot has a weight
+   ``selects[co*cin + ci]`` (kernel); 0 on lanes beyond ``co_end``. When that slot has a weight
    remap, the byte is replaced by ``codes[byte]`` (the remap of the slot that multiplies the
    weight, before the operand encoding, as ``config.bin`` defines). A word is written when its
    L lanes are in. A descriptor without remaps streams the section (a byte per cycle, the
    weights store and the configuration memory read in parallel); one with remaps takes a byte
    at a time (section byte, select, then the remap's code: three reads in a row);
-5. parameters: per output channel ``co`` the bias (int32 from the record's bias section) and the
-   (multiplier, shift) pair of the descriptor, one parameter-memory word at ``co`` (``p_base`` =
-   0; layout :func:`rtlgen.accel.descriptor.param_image`);
-6. the 26 descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), one per cycle, as the
-   host ports would write them (``rounding`` single for ``fully_connected``; ``unit`` 0, the
-   engine's only bank; ``in_base``/``out_base`` shifted to the input's slot), then, once every
-   earlier descriptor of the input is done, ``start``; it waits for the engine's ``done`` and
+5. parameters: per output channel ``co`` of the range the bias (int32 from the record's bias
+   section) and the (multiplier, shift) pair of the descriptor, one parameter-memory word at
+   ``co`` (``p_base`` = 0; layout :func:`rtlgen.accel.descriptor.param_image`);
+6. the first 26 descriptor registers (:data:`rtlgen.accel.descriptor.FIELDS`), one per cycle, as
+   the host ports would write them (``rounding`` single for ``fully_connected``; ``unit`` 0, the
+   engine's only bank; ``in_base``/``out_base`` shifted to the input's slot), a share the 2 more
+   of its range (``co_first``, ``co_end``: 28 cycles; the engine clears them after each run, so
+   the others need not write them), then, once every earlier descriptor of the input is done
+   (for a share: every descriptor before its layer's first share), ``start``; it waits for the
+   engine's ``done`` and
    goes on with the next descriptor (an owned op descriptor likewise waits before it starts its
    vector unit);
 7. after the last one: the next input of the batch (1 cycle; the walk restarts at the first
    descriptor, the record search goes on from where it was), or, after the last input, the
    walker is done; when every walker is done, ``STATUS.NET_DONE``. ``RUN_CYCLES`` holds the
    cycles from ``START`` to the last walker's last cycle, ``LAYERS_DONE`` the descriptors run
-   (layer and op descriptors, every input's), ``OUTPUTS_DONE`` the inputs whose last descriptor
-   ended.
+   (layer and op descriptors, every input's), ``OUTPUTS_DONE`` the inputs all of whose
+   descriptors ended.
 
 Stops. A check that fails (``NO_ACTIVATION_PLAN``, ``UNSUPPORTED_LAYER``, ``NO_LAYER_WEIGHTS``)
-stops the run when the walker that owns the descriptor is ready to start it (so the first
-failing descriptor in ``config.bin``'s order reports, whichever walker gets there first): every
-walker stops, ``ERROR_CODE``/``ERROR_OFFSET`` name the check and the descriptor's offset.
+stops the run once as many of the input's descriptors are done as come before the failing one
+(the table's count reaches its position ``cur_i``: for a descriptor that is no share, when its
+walker would be ready to start it), so the first failing descriptor in ``config.bin``'s order
+reports, whichever walker gets there first: every walker stops, ``ERROR_CODE``/``ERROR_OFFSET``
+name the check and the descriptor's offset. The checks read only fields the shares of a layer
+have in common (bases, geometry, index and kind), so its shares fail together, and the first
+reports: the others wait for a count that shares which never end would have to make up.
 
 Cost: :mod:`rtlgen.accel.schedule` counts the cycles of every state above from the two images,
 exactly (``RUN_CYCLES``, per descriptor and phase; its docstring has the formulas;
@@ -109,7 +134,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rtlgen.accel.config import AccelConfig
-from rtlgen.accel.descriptor import FIELDS, PARAM_BITS
+from rtlgen.accel.descriptor import FIELDS, PARAM_BITS, WHOLE_LAYER_FIELDS
 from rtlgen.accel.regmap import ErrorCode
 from rtlgen.bitstream.format import HEADER_SIZE, PLAN_HEADER_SIZE
 from rtlgen.bitstream.weights import HEADER_SIZE as W_HEADER_SIZE
@@ -134,9 +159,11 @@ _KIND_PAD = OP_KIND_CODES["pad"]
 class _Walker(wiring.Component):
     """Unit ``unit_id``'s walker (module docstring): walks config.bin for input ``cur_n`` of
     ``batch``, runs the descriptors its unit owns on its engine (``eng_*``) and vector unit
-    (``act_*``) once ``ready`` (every earlier descriptor of the same input done) and pulses
+    (``act_*``) once ``ready`` (every descriptor of the same input before position ``wait_i``
+    done: before the descriptor ``cur_i``, or before its layer's first share) and pulses
     ``finish`` as each ends; ``fail`` (with ``fail_code``; the offset is ``fail_offset``) when one
-    of its descriptors stops the run."""
+    of its descriptors stops the run, once ``ready_in_order`` (every descriptor before ``cur_i``
+    done). ``n_desc``: config.bin's descriptor count."""
 
     def __init__(self, config: AccelConfig, cfg_bits: int, w_bits: int, unit_id: int):
         self.config = config
@@ -144,8 +171,9 @@ class _Walker(wiring.Component):
         c = config
         super().__init__({
             "start": In(1), "batch": In(32), "slots": In(32), "stride": In(32), "ready": In(1),
+            "ready_in_order": In(1),
             "busy": Out(1), "cur_n": Out(16), "cur_slot": Out(range(MAX_SLOTS)), "cur_i": Out(16),
-            "last_desc": Out(1), "finish": Out(1),
+            "wait_i": Out(16), "n_desc": Out(16), "finish": Out(1),
             "fail": Out(1), "fail_code": Out(8), "fail_offset": Out(32),
             "cfg_raddr": Out(cfg_bits), "cfg_rdata": In(8),
             "w_raddr": Out(w_bits), "w_rdata": In(8),
@@ -185,12 +213,16 @@ class _Walker(wiring.Component):
         n_units, u, slots_left = Signal(8), Signal(8), Signal(8)
         n_layers, li = Signal(16), Signal(16)
         rec = Signal(32)                        # the descriptor's configuration-memory address
-        index, kind, unit, enc, gran = Signal(16), Signal(8), Signal(8), Signal(8), Signal(8)
+        index, kind, unit, enc, gran = Signal(16), Signal(8), Signal(8), Signal(8), Signal(7)
+        # a share of a split layer (the share flag, bit 7 of a layer descriptor's granularity byte)
+        # runs output channels [co_first, co_stop); any other layer descriptor [0, out_c)
+        share, co_first, co_end = Signal(), Signal(16), Signal(16)
         geo = {name: Signal(16, name=f"g_{name}") for name in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
                                                                 "kh", "kw", "stride_h", "stride_w", "pad_top",
                                                                 "pad_left")}
         # input channels per kernel: a depthwise kernel reads one (weights.bin's G = 1)
         cin = Mux(kind == _KIND_DW, 1, geo["in_c"])
+        co_stop = Mux(share & (co_end != 0), co_end, geo["out_c"])
         in_base, out_base = Signal(32), Signal(32)
         z_x, z_y, act_min, act_max = Signal(8), Signal(8), Signal(8), Signal(8)
         rq_base, sel_base, sel0 = Signal(32), Signal(32), Signal(8)
@@ -200,7 +232,11 @@ class _Walker(wiring.Component):
         # weights.bin record
         wr, n_records, looked = Signal(16), Signal(16), Signal(17)     # record search
         wrec = (W_HEADER_SIZE - HEADER_SIZE) + wr * W_RECORD_SIZE       # record wr in the store
+        # w_bytes: the section byte after the range's last (the section's size for the whole layer);
+        # b_first, b_last: the range's first byte (co_first*K) and, for a range ending before
+        # out_c (co_end a multiple of L), the byte after its last (co_end*K)
         w_off, w_bytes, b_off = Signal(32), Signal(32), Signal(32)
+        b_first, b_last = Signal(32), Signal(32)
         # copy state
         b = Signal(32)
         lane = Signal(range(L))
@@ -230,8 +266,7 @@ class _Walker(wiring.Component):
         # op descriptor's owner is the unit of the nearest layer descriptor before it (0 if none)
         mine, lu = Signal(), Signal(8)
         pending = Signal(8)                     # an error of an owned descriptor, raised once ready
-        m.d.comb += [self.cur_i.eq(li), self.last_desc.eq(li + 1 == n_layers),
-                     self.fail_offset.eq(rec + HEADER_SIZE)]
+        m.d.comb += [self.cur_i.eq(li), self.n_desc.eq(n_layers), self.fail_offset.eq(rec + HEADER_SIZE)]
         # op descriptors: the vector unit, its parameters loaded straight into its ports
         m.submodules.vector = vu = VectorUnit(c.activation_addr_bits)
         m.d.comb += [self.act_own.eq(vu.busy), self.act_addr.eq(vu.act_addr), self.act_we.eq(vu.act_we),
@@ -252,7 +287,7 @@ class _Walker(wiring.Component):
             the input is done (so the first failing descriptor in config.bin's order reports,
             whichever walker reaches its check first); another unit's descriptor: no matter,
             its owner reports it."""
-            with m.If(mine & self.ready):
+            with m.If(mine & self.ready_in_order):
                 fail(code)
             with m.Elif(mine):
                 m.d.sync += pending.eq(int(code))
@@ -280,7 +315,7 @@ class _Walker(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [cptr.eq(0), bc.eq(0), self.busy.eq(1), n.eq(0), slot.eq(0), slot_base.eq(0),
-                                 lu.eq(0)]
+                                 lu.eq(0), self.wait_i.eq(0)]
                     m.next = "ACCEL_HASH"
             with m.State("ACCEL_HASH"):
                 def _(v):
@@ -343,12 +378,17 @@ class _Walker(wiring.Component):
                         k_, u_ = v[16:24], v[24:32]
                         is_op = (k_ == _KIND_ADD) | (k_ == _KIND_AVG) | (k_ == _KIND_MAX) | (k_ == _KIND_PAD)
                         owner = Mux(u_ < c.units, u_, 0)
+                        is_share = ~is_op & v[47]
                         m.d.sync += [rec.eq(cptr), index.eq(v[0:16]), kind.eq(v[16:24]), unit.eq(v[24:32]),
-                                     enc.eq(v[32:40]), gran.eq(v[40:48]), cptr.eq(cptr + 6),
-                                     mine.eq(Mux(is_op, lu, owner) == self.unit_id)]
+                                     enc.eq(v[32:40]), gran.eq(v[40:47]), share.eq(is_share), cptr.eq(cptr + 6),
+                                     co_first.eq(0), co_end.eq(0), mine.eq(Mux(is_op, lu, owner) == self.unit_id)]
+                        with m.If(~is_share):           # it waits for the descriptors before it
+                            m.d.sync += self.wait_i.eq(li)
                         with m.If(~is_op):
                             m.d.sync += lu.eq(owner)
                         m.next = "GEOMETRY"
+                        with m.If(is_share):
+                            m.next = "CO_RANGE"
                         with m.If(v[16:24] == _KIND_ADD):
                             m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(OP_ADD)]
                             m.next = "ADD_BASES"
@@ -359,6 +399,15 @@ class _Walker(wiring.Component):
                             m.d.sync += [cptr.eq(cptr + 3), vu.op.eq(OP_PAD)]
                             m.next = "PAD_BASES"
                     read(6, False, cptr, _)
+            with m.State("CO_RANGE"):               # a share's u16 co_first, u16 co_end
+                def _(v):
+                    m.d.sync += [co_first.eq(v[0:16]), co_end.eq(v[16:32]), cptr.eq(cptr + 4)]
+                    # a layer's first share waits for the descriptors before it, its other
+                    # shares for the same ones (wait_i kept): the shares start together
+                    with m.If(v[0:16] == 0):
+                        m.d.sync += self.wait_i.eq(li)
+                    m.next = "GEOMETRY"
+                read(4, False, cptr, _)
             # --- op descriptors (format version 4) --------------------------------------------
             with m.State("ADD_BASES"):
                 def _(v):
@@ -411,7 +460,7 @@ class _Walker(wiring.Component):
                     m.d.sync += li.eq(li + 1)
                     m.next = "RECORD"
             with m.State("FAIL_WAIT"):
-                with m.If(self.ready):
+                with m.If(self.ready_in_order):
                     fail(pending)
             with m.State("GEOMETRY"):
                 read_geometry("BASES")
@@ -447,6 +496,7 @@ class _Walker(wiring.Component):
                                      remaps_left.eq(remaps_left - 1)]
                     read(1, False, cptr, _)
             with m.State("CHECK"):
+                m.d.sync += [b_first.eq(co_first * K), b_last.eq(co_end * K)]
                 with m.If(~mine):                       # another unit's: the next descriptor
                     m.d.sync += li.eq(li + 1)
                     m.next = "RECORD"
@@ -467,15 +517,24 @@ class _Walker(wiring.Component):
                     read(3, True, wrec, _)
             with m.State("WEIGHTS_RECORD"):
                 def _(v):
-                    m.d.sync += [w_off.eq(v[96:128] - HEADER_SIZE), w_bytes.eq(v[128:160]),
-                                 b_off.eq(v[160:192] - HEADER_SIZE), b.eq(0), lane.eq(0), k.eq(0), ci.eq(0),
-                                 co_base.eq(0), waddr.eq(0), v1.eq(0), word2.eq(0),
+                    # the range's bytes only: from group co_first/L (byte co_first*K), to the
+                    # section's end or, for a range ending before out_c, to byte co_end*K
+                    m.d.sync += [w_off.eq(v[96:128] - HEADER_SIZE),
+                                 w_bytes.eq(Mux(co_stop == geo["out_c"], v[128:160], b_last)),
+                                 b_off.eq(v[160:192] - HEADER_SIZE), b.eq(b_first), lane.eq(0), k.eq(0), ci.eq(0),
+                                 co_base.eq(co_first), waddr.eq(0), v1.eq(0), word2.eq(0),
                                  wr.eq(Mux(wr + 1 == n_records, 0, wr + 1))]     # the next search's start
                     m.next = "COPY_ADDR"
                     with m.If(n_remaps == 0):
                         m.next = "COPY_STREAM"
                 read(W_RECORD_SIZE, True, wrec, _)
             sel_index = Mux(gran == 0, 0, Mux(gran == 1, co, co * cin + ci))
+
+            def start_params() -> None:
+                """To the parameters of the range's first channel: its bias at 4*co_first of the
+                bias section, its (multiplier, shift) pair at 5*co_first of config.bin's."""
+                m.d.sync += [pco.eq(co_first), p_bias_at.eq(b_off + 4 * co_first), p_rq_at.eq(rq_base + 5 * co_first)]
+                m.next = "PARAM_BIAS"
 
             def advance() -> None:
                 """The copy's counters to the next section byte."""
@@ -494,7 +553,7 @@ class _Walker(wiring.Component):
                 m.d.comb += [self.w_raddr.eq(w_off + b), self.cfg_raddr.eq(sel_base + sel_index)]
                 with m.If(issue):
                     advance()
-                m.d.sync += [v1.eq(issue), lane1.eq(lane), real1.eq(co < geo["out_c"]),
+                m.d.sync += [v1.eq(issue), lane1.eq(lane), real1.eq(co < co_stop),
                              word2.eq(v1 & (lane1 == L - 1))]
                 with m.If(v1):
                     m.d.sync += [wl[lane1].eq(self.w_rdata), sl[lane1].eq(Mux(real1, self.cfg_rdata, 0))]
@@ -503,17 +562,15 @@ class _Walker(wiring.Component):
                                  self.eng_wgt_wdata.eq(Cat(*[wl[l] for l in range(L)], *[sl[l] for l in range(L)]))]
                     m.d.sync += waddr.eq(waddr + 1)
                 with m.If(~issue & ~v1 & ~word2):
-                    m.d.sync += [pco.eq(0), p_bias_at.eq(b_off), p_rq_at.eq(rq_base)]
-                    m.next = "PARAM_BIAS"
+                    start_params()
             with m.State("COPY_ADDR"):
                 m.d.comb += [self.w_raddr.eq(w_off + b), self.cfg_raddr.eq(sel_base + sel_index)]
                 with m.If(b == w_bytes):
-                    m.d.sync += [pco.eq(0), p_bias_at.eq(b_off), p_rq_at.eq(rq_base)]
-                    m.next = "PARAM_BIAS"
+                    start_params()
                 with m.Else():
                     m.next = "COPY_DATA"
             with m.State("COPY_DATA"):
-                real = co < geo["out_c"]
+                real = co < co_stop
                 slot = Mux(real, self.cfg_rdata, 0)
                 m.d.sync += [wsel.eq(slot), wbyte.eq(self.w_rdata)]
                 with m.If(real & remap_valid[slot]):
@@ -546,7 +603,7 @@ class _Walker(wiring.Component):
                                  self.eng_par_wdata.eq(Cat(bias, v[0:32], v[32:38]))]
                     m.d.sync += [pco.eq(pco + 1), p_rq_at.eq(p_rq_at + 5)]
                     m.next = "PARAM_BIAS"
-                    with m.If(pco == geo["out_c"] - 1):
+                    with m.If(pco == co_stop - 1):
                         m.d.sync += di.eq(0)
                         m.next = "REGISTERS"
                 read(5, False, p_rq_at, _)
@@ -554,14 +611,18 @@ class _Walker(wiring.Component):
                 values = {**geo, "in_base": in_base + slot_base, "out_base": out_base + slot_base, "w_base": 0,
                           "p_base": 0, "unit": 0, "encoding": enc, "sel_mode": gran, "layer_sel": sel0,
                           "z_x": z_x.as_signed(), "z_y": z_y.as_signed(), "act_min": act_min.as_signed(),
-                          "act_max": act_max.as_signed(), "rounding": kind == _KIND_FC, "depthwise": kind == _KIND_DW}
+                          "act_max": act_max.as_signed(), "rounding": kind == _KIND_FC, "depthwise": kind == _KIND_DW,
+                          "co_first": co_first, "co_end": co_stop}
                 with m.Switch(di):
                     for i, (name, _w, _s) in enumerate(FIELDS):
                         with m.Case(i):
                             m.d.comb += self.eng_cfg_data.eq(values[name])
                 m.d.comb += [self.eng_cfg_we.eq(1), self.eng_cfg_addr.eq(di)]
                 m.d.sync += di.eq(di + 1)
-                with m.If(di == len(FIELDS) - 1):
+                # a share writes its channel range too; another descriptor leaves it out: the
+                # engine cleared it after its last run (the whole layer), and the walk keeps
+                # version 4's cycles
+                with m.If(di == Mux(share, len(FIELDS), WHOLE_LAYER_FIELDS) - 1):
                     m.next = "START"
             with m.State("START"):                  # once every earlier descriptor of the input is done
                 with m.If(self.ready):
@@ -606,9 +667,13 @@ class Sequencer(wiring.Component):
     def elaborate(self, platform: Any) -> Module:
         m = Module()
         walkers = self.walkers
-        # per slot: the descriptors of its input done so far (they end in config.bin's order; the
-        # input's last one sets it back to 0 for the input that takes the slot next)
-        done = Array(Signal(16, name=f"done{n}") for n in range(MAX_SLOTS))
+        # per slot: the input it holds (tag) and how many of that input's descriptors are done
+        # (count). Descriptors end in config.bin's order but for the shares of a split layer,
+        # which start together and end in any order (two in one cycle, too): so a count, which
+        # tells "every descriptor before position p done" as count >= p, rather than the last
+        # one's position. When all are done the slot passes to the input SLOTS later.
+        tag = Array(Signal(16, name=f"tag{s}") for s in range(MAX_SLOTS))
+        count = Array(Signal(16, name=f"count{s}") for s in range(MAX_SLOTS))
         # inputs the host has placed: the first SLOTS at START, one more per CTRL.POST
         posted = Signal(32)
         n_slots = Mux(self.slots == 0, 1, Mux(self.slots > MAX_SLOTS, MAX_SLOTS, self.slots))
@@ -619,22 +684,38 @@ class Sequencer(wiring.Component):
         for u, w in enumerate(walkers):
             # a failing descriptor stops every walker (their engines finish what they run)
             m.submodules[f"walker{u}"] = ResetInserter(stop)(w)
+            # ready: every descriptor of the input before position wait_i done (before the
+            # layer's first share), and for the input's first ones the input placed; a failing
+            # check waits for every descriptor before its own (cur_i): the first failing one in
+            # config.bin's order reports, shares too
+            held = tag[w.cur_slot] == w.cur_n
             m.d.comb += [w.start.eq(self.start), w.batch.eq(self.batch), w.slots.eq(self.slots),
                          w.stride.eq(self.stride),
-                         w.ready.eq((done[w.cur_slot] == w.cur_i) & ((w.cur_i != 0) | (w.cur_n < posted)))]
+                         w.ready.eq(held & (count[w.cur_slot] >= w.wait_i) & ((w.wait_i != 0) | (w.cur_n < posted))),
+                         w.ready_in_order.eq(held & (count[w.cur_slot] >= w.cur_i)
+                                             & ((w.cur_i != 0) | (w.cur_n < posted)))]
             for name in ("cfg_raddr", "w_raddr", "eng_cfg_we", "eng_cfg_addr", "eng_cfg_data", "eng_wgt_we",
                          "eng_wgt_addr", "eng_wgt_wdata", "eng_par_we", "eng_par_addr", "eng_par_wdata",
                          "eng_start", "act_own", "act_addr", "act_we", "act_wdata"):
                 m.d.comb += getattr(self, name)[u].eq(getattr(w, name))
             for name in ("cfg_rdata", "w_rdata", "eng_done", "act_rdata"):
                 m.d.comb += getattr(w, name).eq(getattr(self, name)[u])
-            with m.If(w.finish):
-                m.d.sync += done[w.cur_slot].eq(Mux(w.last_desc, 0, w.cur_i + 1))
         m.d.comb += self.busy.eq(running | any_busy)
         with m.If(any_busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
+        n_desc = walkers[0].n_desc              # every walker reads the same count
+        completed = []                          # per slot: its input's last descriptor ends now
+        for s in range(MAX_SLOTS):
+            ends = sum(w.finish & (w.cur_slot == s) for w in walkers)
+            now = Signal(16, name=f"count_now{s}")
+            m.d.comb += now.eq(count[s] + ends)
+            completed.append(Signal(name=f"completed{s}"))
+            m.d.comb += completed[-1].eq((ends != 0) & (now == n_desc))
+            m.d.sync += count[s].eq(now)
+            with m.If(completed[-1]):
+                m.d.sync += [count[s].eq(0), tag[s].eq(tag[s] + n_slots)]
         m.d.sync += [self.layers.eq(self.layers + sum(w.finish for w in walkers)),
-                     self.outputs_done.eq(self.outputs_done + sum(w.finish & w.last_desc for w in walkers))]
+                     self.outputs_done.eq(self.outputs_done + sum(completed))]
         with m.If(self.post):
             m.d.sync += posted.eq(posted + 1)
         with m.If(self.clear):
@@ -648,5 +729,6 @@ class Sequencer(wiring.Component):
         with m.If(self.start):
             m.d.sync += [running.eq(1), self.cycles.eq(0), self.layers.eq(0), self.error.eq(0), self.error_code.eq(0),
                          self.error_offset.eq(0), self.net_done.eq(0), self.outputs_done.eq(0), posted.eq(n_slots)]
-            m.d.sync += [d.eq(0) for d in done]
+            m.d.sync += [cnt.eq(0) for cnt in count]
+            m.d.sync += [t.eq(s) for s, t in enumerate(tag)]
         return m
