@@ -25,10 +25,11 @@ generated engine needs a two-state simulator: Icarus never evaluates some of Yos
 Concurrent units: devices with 2 and 4 units (every unit the same bank, so layers move freely
 between them) run ResNet-8 in stretches of layers per unit, DS-CNN and the chain with their
 layers spread over the units, several inputs in one START (with a slot per input, and with fewer
-slots than inputs: the host places each further input as it reads an output); every output is
-the emulation's and RUN_CYCLES of every batch with a slot per input is
-rtlgen.accel.schedule.batch_cycles' count; a descriptor without weights stops every unit at its
-offset, alone and with a second input in flight."""
+slots than inputs: the host places each further input as it reads an output), and layers split
+by output channels over 2 and 4 units (config.bin's shares: DS-CNN's depthwise and pointwise
+layers; with 2 units ResNet-8's too); every output is the emulation's and RUN_CYCLES of every
+batch with a slot per input is rtlgen.accel.schedule.batch_cycles' count; a descriptor without
+weights stops every unit at its offset, alone and with a second input in flight."""
 from __future__ import annotations
 
 import re
@@ -231,7 +232,7 @@ def test_resnet8_runs_whole_on_chip_with_approximate_multipliers(device_run) -> 
     bs = images.config
     assert [d.key for d in bs.descriptors()] == ["0", "1", "2", "add:0", "3", "4", "5", "add:1", "6", "7", "8",
                                                  "add:2", "average_pool_2d:0", "fc:0"]
-    assert bs.version == 4 and bs.output_bytes == 10
+    assert bs.version == bsm.VERSION == 5 and bs.output_bytes == 10
     assert bs.layer(1).selects == (1,) and bs.layer(4).granularity == "filter" and bs.layer("fc:0").selects == (1,)
     runs = _check_outputs(device_run[5])
     for run in runs:
@@ -319,6 +320,17 @@ def _on_units(im, unit_of):
     return replace(im, config=replace(im.config, layers=layers))
 
 
+def _split(im, splits):
+    """The images with each layer ``key`` of ``splits`` (``{key: units}``) split by output channels
+    into equal shares of whole lane groups, one per unit of ``units`` in that order
+    (rtlgen.accel.images.split_layer: the same multipliers, found in each unit's bank)."""
+    from rtlgen.accel.images import split_layer
+
+    for key, units in splits.items():
+        im = split_layer(im, key, units)
+    return im
+
+
 @pytest.fixture(scope="module", params=[2, 4], ids=lambda u: f"{u}units")
 def concurrent_run(request, evoapprox_dir: Path, shared_data: Path, tmp_path_factory):
     """Networks on a device with 2 or 4 units, their layers spread over the units, each as one
@@ -341,7 +353,7 @@ def concurrent_run(request, evoapprox_dir: Path, shared_data: Path, tmp_path_fac
     stages = (lambda j: 0 if j < 4 else 1) if units == 2 else (lambda j: (j >= 2) + (j >= 4) + (j >= 7))
     spread = lambda j: j % units                               # noqa: E731
     cases = [
-        # (name, graph, assignment, unit of layer j, inputs, slots)
+        # (name, graph, assignment, unit of layer j, inputs, slots[, layers split over units])
         ("resnet8 stages, 2 inputs in 2 slots", resnet8, RESNET8_ASSIGNMENT, stages,
          quantize_input(resnet8, cifar[:2]), 2),
         ("dscnn spread, 3 inputs in 3 slots", dscnn, DSCNN_ASSIGNMENT, spread, quantize_input(dscnn, kws), 3),
@@ -349,12 +361,25 @@ def concurrent_run(request, evoapprox_dir: Path, shared_data: Path, tmp_path_fac
         # fewer slots than inputs: the host places each further input after reading an output
         ("chain spread, 3 inputs in 1 slot", chain, CHAIN_ASSIGNMENT, spread, rng.integers(-128, 128, (3, 6, 6, 3)), 1),
     ]
-    if units == 2:      # one input alone, for the overlap (the 4-unit build simulates slower: kept short)
+    # split layers (their shares run on several units at once), the inputs the unsplit cases run
+    # too: DS-CNN spread, with a depthwise layer (per kernel) and pointwise layers split (4 units:
+    # two of them four ways, so three shares end in one cycle); with 2 units also ResNet-8 in its
+    # stretches with a layer of each stretch split, one of them per filter (the selects follow each
+    # share)
+    cases.append(("dscnn split, 2 inputs in 2 slots", dscnn, DSCNN_ASSIGNMENT, spread, quantize_input(dscnn, kws[1:3]),
+                  2, {"2": (1, 0), "3": (0, 1), "4": (1, 0)} if units == 2 else
+                  {"2": (0, 1, 2, 3), "3": (3, 2, 1, 0), "4": (1, 3)}))
+    if units == 2:      # (the 4-unit build simulates slower: kept short)
+        cases.append(("resnet8 split, 2 inputs in 2 slots", resnet8, RESNET8_ASSIGNMENT, stages,
+                      quantize_input(resnet8, cifar[1:3]), 2, {"1": (0, 1), "4": (1, 0), "7": (0, 1)}))
+        # one input alone, for the overlap
         cases.insert(0, ("resnet8 stages, one input", resnet8, RESNET8_ASSIGNMENT, stages,
                          quantize_input(resnet8, cifar[:1]), None))
     out, nets = [], []
-    for name, graph, assignment, unit_of, x, slots in cases:
+    for name, graph, assignment, unit_of, x, slots, *splits in cases:
         im = _on_units(build_images(graph, config, lib, parse_assignment(assignment, name)), unit_of)
+        if splits:
+            im = _split(im, splits[0])
         files = im.files()
         xs = [xx.tobytes() for xx in np.asarray(x).astype(np.int8)]
         nets.append((files["config.bin"], files["weights.bin"], xs) if slots is None else
@@ -422,6 +447,47 @@ def test_concurrent_run_cycles_are_the_schedule_models(concurrent_run) -> None:
                     f"{name}: RUN_CYCLES {run['cycles']:,}, model {model.total:,} ({model.total - run['cycles']:+,})")
             else:
                 assert model.total <= run["cycles"], (name, model.total, run["cycles"])
+
+
+def test_split_layers_run_their_shares_on_several_units_at_once(concurrent_run) -> None:
+    """Layers split by output channels (config.bin's shares, each on its own unit; outputs equal
+    to the emulation's and RUN_CYCLES to the model's: the tests above). Every unit has the same
+    multipliers, so a split changes no output: the device's outputs for the inputs the split
+    cases share with the unsplit ones are the same bytes. The shares of a split layer run at the
+    same time (in the model, which equals the device), and split ResNet-8 takes fewer cycles than
+    in stretches alone."""
+    from rtlgen.accel.schedule import batch_cycles
+
+    config, cases = concurrent_run
+    by_name = {name: (net, got) for name, _s, _i, net, _w, got in cases}
+    pairs = [("dscnn split, 2 inputs in 2 slots", "dscnn spread, 3 inputs in 3 slots", ((0, 1), (1, 2)))]
+    if config.units == 2:
+        pairs.append(("resnet8 split, 2 inputs in 2 slots", "resnet8 stages, 2 inputs in 2 slots", ((0, 1),)))
+    for split, whole, shared in pairs:
+        (net, got), (_net, got_whole) = by_name[split], by_name[whole]
+        (run,), (run_whole,) = got["runs"], got_whole["runs"]
+        assert run["done"] and run_whole["done"], split
+        for n, n_whole in shared:
+            assert run["outputs"][n] == run_whole["outputs"][n_whole], (split, n)
+        bs = bsm.decode(net[0])
+        keys = sorted({d.key for d in bs.layers if d.is_share})
+        assert len(keys) == 3, (split, keys)
+        if split.startswith("dscnn"):       # a depthwise layer split, with its kernel selects
+            assert {bs.shares(key)[0].kind for key in keys} == {"conv2d", "depthwise_conv2d"}, split
+        model = batch_cycles(net[0], net[1], config, batch=2, slots=2)
+        for key in keys:
+            assert len({d.unit for d in bs.shares(key)}) == len(bs.shares(key)) > 1, (split, key)
+            for n in range(2):
+                runs = [r for r in model.runs if r.key == key and r.input == n]
+                assert len(runs) == len(bs.shares(key))
+                # every share runs while every other does
+                assert max(r.start for r in runs) < min(r.end for r in runs), (split, key, n, runs)
+        if config.units == 4:     # three shares of a layer end in one cycle: the table counts them at once
+            assert any(len([r for r in model.runs if (r.input, r.key) == (n, key) and r.end == end]) >= 3
+                       for key in keys for n in range(2) for end in {r.end for r in model.runs}), split
+        if split.startswith("resnet8"):
+            assert run["cycles"] < run_whole["cycles"], (split, run["cycles"], run_whole["cycles"])
+        print(f"{config.units} units, {split}: {run['cycles']:,} cycles ({whole}: {run_whole['cycles']:,})")
 
 
 def test_a_split_resnet8_overlaps_consecutive_inputs(concurrent_run) -> None:
