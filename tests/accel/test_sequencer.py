@@ -29,7 +29,8 @@ slots than inputs: the host places each further input as it reads an output), an
 by output channels over 2 and 4 units (config.bin's shares: DS-CNN's depthwise and pointwise
 layers; with 2 units ResNet-8's too); every output is the emulation's and RUN_CYCLES of every
 batch with a slot per input is rtlgen.accel.schedule.batch_cycles' count; a descriptor without
-weights stops every unit at its offset, alone and with a second input in flight."""
+weights stops every unit at its offset, alone and with a second input in flight, and a split
+layer without weights at its first share's."""
 from __future__ import annotations
 
 import re
@@ -398,6 +399,15 @@ def concurrent_run(request, evoapprox_dir: Path, shared_data: Path, tmp_path_fac
                       ("chain stop, 2 inputs in 2 slots", (files["config.bin"], files["weights.bin"], xs, 2))):
         nets.append(net)
         out.append((name, None if len(net) == 3 else 2, im, net, None))
+    if units == 2:
+        # a split layer without weights: the two shares of split DS-CNN's depthwise layer 3 renamed
+        # to a layer weights.bin has no record of (both fail the same check)
+        k, im = next((k, case[2]) for k, case in enumerate(out) if case[0].startswith("dscnn split"))
+        im = replace(im, config=replace(im.config, layers=tuple(replace(layer, index=99) if layer.key == "3" else layer
+                                                                for layer in im.config.layers)))
+        files = im.files()
+        nets.append((files["config.bin"], files["weights.bin"], nets[k][2][:1]))
+        out.append(("dscnn split stop, one input", None, im, nets[-1], None))
     report = SequencerSim(config, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=2000)
     return config, [(*case, got) for case, got in zip(out, report["networks"], strict=True)]
 
@@ -508,6 +518,27 @@ def test_a_split_resnet8_overlaps_consecutive_inputs(concurrent_run) -> None:
     assert two < 0.8 * 2 * one, (one, two)
 
 
+def test_a_split_layer_without_weights_stops_at_its_first_share(concurrent_run) -> None:
+    """The two shares of a split layer (units 0 and 1) name a layer weights.bin has no record of:
+    both fail the record search, and the run stops with NO_LAYER_WEIGHTS at the first share's
+    offset (the second waits for a count the first would have to make up) once the four
+    descriptors before it are done (the one-walker model's stop and LAYERS_DONE)."""
+    from rtlgen.accel.schedule import network_cycles
+
+    config, cases = concurrent_run
+    if config.units != 2:
+        pytest.skip("run on the 2-unit device only (the 4-unit build is kept short)")
+    ((net, got),) = [(net, got) for name, _s, _i, net, _w, got in cases if name == "dscnn split stop, one input"]
+    listed = [int(m.group(1)) for m in re.finditer(r"@(\d+) layer 99 depthwise_conv2d", bsm.describe(net[0]))]
+    assert len(listed) == 2
+    model = network_cycles(net[0], net[1], config)
+    assert model.stop == (ErrorCode.NO_LAYER_WEIGHTS, listed[0]) and model.layers_done == 4
+    (run,) = got["runs"]
+    assert not run["done"] and (ErrorCode(run["code"]), run["offset"]) == model.stop, run["describe"]
+    assert run["layers"] == model.layers_done
+    assert run["status"]["ERROR"] and not run["status"]["BUSY"] and not run["status"]["NET_DONE"]
+
+
 def test_a_stop_with_concurrent_units_names_the_first_failing_descriptor(concurrent_run) -> None:
     """The chain's last descriptor has no weights.bin record: whichever walker gets there first,
     the run stops with NO_LAYER_WEIGHTS at that descriptor's offset once the descriptors before it
@@ -516,7 +547,7 @@ def test_a_stop_with_concurrent_units_names_the_first_failing_descriptor(concurr
     from rtlgen.accel.schedule import network_cycles
 
     config, cases = concurrent_run
-    stops = [(name, net, got) for name, _s, _i, net, want, got in cases if want is None]
+    stops = [(name, net, got) for name, _s, _i, net, want, got in cases if name.startswith("chain stop")]
     assert len(stops) == 2
     for name, net, got in stops:
         model = network_cycles(net[0], net[1], config)
