@@ -33,9 +33,9 @@ Layer descriptor (conv2d, depthwise_conv2d, fully_connected), phases in the orde
   :func:`rtlgen.accel.images.build_images` writes them) cost 4;
 * ``record``: the 24-byte record, 25;
 * ``copy``: for ``B = groups*K*L`` section bytes (``K = kh*kw*cin``, ``cin = in_c`` or 1 for a
-  depthwise layer; ``groups`` those of the descriptor's channel range ``[co_first, co_end)``,
-  the whole layer's ``ceil(out_c/L)`` unless it is a share: the record's bytes from
-  ``co_first*K`` to its end, or to ``co_end*K`` where ``co_end < out_c``): without remaps a
+  depthwise layer; ``groups`` those of the descriptor's channel range ``[co_first, co_end)``:
+  the whole layer's ``ceil(out_c/L)``, the record's bytes, unless it is a share: its bytes
+  from ``co_first*K`` to the end of its last group, ``ceil(co_end/L)*L*K``): without remaps a
   streamed byte per cycle, ``B + 3`` (two cycles of pipeline drain, one to move on); with
   remaps, per byte 3 (address, data, lane) plus 1 when the byte is remapped (a real output
   channel, ``co < co_end``, whose select names a slot with a remap: read its code), plus 1 per
@@ -226,14 +226,17 @@ def vector_cycles(op: bsmod.OpDescriptor) -> int:
     return g.out_h * g.out_w * g.in_c * per_byte
 
 
-def _copied_bytes(layer: bsmod.LayerDescriptor, record_bytes: int) -> int:
-    """The section bytes a descriptor copies, as the walker counts them: from byte ``co_first*K``
-    (group ``co_first/L``) to the end of the record's ``record_bytes`` when the range ends at
-    ``out_c``, else to byte ``co_end*K`` (``co_end`` a multiple of ``L``): the range's
-    ``groups*K*L`` bytes."""
+def _copied_bytes(layer: bsmod.LayerDescriptor, record_bytes: int, lanes: int) -> int:
+    """The section bytes a descriptor copies, as the walker counts them: the record's
+    ``record_bytes`` for the whole layer; a share's from byte ``co_first*K`` (group
+    ``co_first/L``) to the end of its last group (``ceil(co_end/L)*L*K``) or of the section,
+    whichever comes first: the range's ``groups*K*L`` bytes."""
+    if not layer.is_share:
+        return record_bytes
     g = layer.geometry
     k = g.k_h * g.k_w * (1 if layer.kind == "depthwise_conv2d" else g.in_c)
-    return (record_bytes if layer.co_end == g.out_c else layer.co_end * k) - layer.co_first * k
+    first, last = layer.co_first * k, -(-layer.co_end // lanes) * lanes * k
+    return (min(record_bytes, last) if first <= record_bytes else last) - first
 
 
 def _copy_cycles(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -> int:
@@ -277,7 +280,7 @@ def _layer_phases(d: bsmod.LayerDescriptor, record_bytes: int, lanes: int) -> li
     """A layer descriptor's phases after its record search (``record_bytes``: its record's weight
     section): record, copy, params, registers, start, engine, done (module docstring)."""
     g = d.geometry
-    return [("record", _WEIGHTS_RECORD), ("copy", _copy_cycles(d, _copied_bytes(d, record_bytes), lanes)),
+    return [("record", _WEIGHTS_RECORD), ("copy", _copy_cycles(d, _copied_bytes(d, record_bytes, lanes), lanes)),
             ("params", _PARAM * (d.co_end - d.co_first)),
             ("registers", len(FIELDS) if d.is_share else WHOLE_LAYER_FIELDS), ("start", 1),
             ("engine", engine_cycles(g, lanes, depthwise=d.kind == "depthwise_conv2d", co_first=d.co_first,

@@ -76,8 +76,8 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    :func:`rtlgen.accel.images.build_images` writes both, finds each at the first look, and one that
    describes only some layers still runs); none is ``NO_LAYER_WEIGHTS`` at the descriptor's offset;
 4. weight copy: the bytes of the record's weight section that hold the channel range's groups
-   (``co_first/L .. ceil(co_end/L) - 1``, section bytes ``co_first*K`` up to the section's end,
-   or up to ``co_end*K`` where ``co_end < out_c``; the whole section for a whole layer), byte by
+   (``co_first/L .. ceil(co_end/L) - 1``: section bytes ``co_first*K`` up to the end of that
+   last group or the section's, whichever comes first; the whole section for a whole layer), byte by
    byte, into the weight memory from word 0 (``w_base`` = 0): section byte ``(gr*K + k)*L + l``
    is lane ``l`` of word ``gr*K + k - co_first*K/L``, output channel ``co = gr*L + l``, input
    channel ``ci = k mod cin`` (``cin`` = ``in_c``, or 1 for a depthwise layer, whose
@@ -232,11 +232,9 @@ class _Walker(wiring.Component):
         # weights.bin record
         wr, n_records, looked = Signal(16), Signal(16), Signal(17)     # record search
         wrec = (W_HEADER_SIZE - HEADER_SIZE) + wr * W_RECORD_SIZE       # record wr in the store
-        # w_bytes: the section byte after the range's last (the section's size for the whole layer);
-        # b_first, b_last: the range's first byte (co_first*K) and, for a range ending before
-        # out_c (co_end a multiple of L), the byte after its last (co_end*K)
+        # b_first: a share's first section byte (co_first*K); it ends where its groups do
         w_off, w_bytes, b_off = Signal(32), Signal(32), Signal(32)
-        b_first, b_last = Signal(32), Signal(32)
+        b_first = Signal(32)
         # copy state
         b = Signal(32)
         lane = Signal(range(L))
@@ -496,7 +494,7 @@ class _Walker(wiring.Component):
                                      remaps_left.eq(remaps_left - 1)]
                     read(1, False, cptr, _)
             with m.State("CHECK"):
-                m.d.sync += [b_first.eq(co_first * K), b_last.eq(co_end * K)]
+                m.d.sync += b_first.eq(co_first * K)
                 with m.If(~mine):                       # another unit's: the next descriptor
                     m.d.sync += li.eq(li + 1)
                     m.next = "RECORD"
@@ -517,10 +515,9 @@ class _Walker(wiring.Component):
                     read(3, True, wrec, _)
             with m.State("WEIGHTS_RECORD"):
                 def _(v):
-                    # the range's bytes only: from group co_first/L (byte co_first*K), to the
-                    # section's end or, for a range ending before out_c, to byte co_end*K
-                    m.d.sync += [w_off.eq(v[96:128] - HEADER_SIZE),
-                                 w_bytes.eq(Mux(co_stop == geo["out_c"], v[128:160], b_last)),
+                    # a share's bytes only: from group co_first/L (byte co_first*K) to the end of
+                    # its last group (copy_end)
+                    m.d.sync += [w_off.eq(v[96:128] - HEADER_SIZE), w_bytes.eq(v[128:160]),
                                  b_off.eq(v[160:192] - HEADER_SIZE), b.eq(b_first), lane.eq(0), k.eq(0), ci.eq(0),
                                  co_base.eq(co_first), waddr.eq(0), v1.eq(0), word2.eq(0),
                                  wr.eq(Mux(wr + 1 == n_records, 0, wr + 1))]     # the next search's start
@@ -529,6 +526,9 @@ class _Walker(wiring.Component):
                         m.next = "COPY_STREAM"
                 read(W_RECORD_SIZE, True, wrec, _)
             sel_index = Mux(gran == 0, 0, Mux(gran == 1, co, co * cin + ci))
+            # the copy's end: the section's, or a share's last group done (co_base, the next
+            # group's first channel, at or past co_end; the whole layer keeps the section's end)
+            copy_end = (b == w_bytes) | (share & (co_base >= co_stop))
 
             def start_params() -> None:
                 """To the parameters of the range's first channel: its bias at 4*co_first of the
@@ -549,7 +549,7 @@ class _Walker(wiring.Component):
             with m.State("COPY_STREAM"):
                 # no weight remap: one byte per cycle; addresses of byte b now, its data (and
                 # select) next cycle into its lane, a full word written the cycle after
-                issue = b != w_bytes
+                issue = ~copy_end
                 m.d.comb += [self.w_raddr.eq(w_off + b), self.cfg_raddr.eq(sel_base + sel_index)]
                 with m.If(issue):
                     advance()
@@ -565,7 +565,7 @@ class _Walker(wiring.Component):
                     start_params()
             with m.State("COPY_ADDR"):
                 m.d.comb += [self.w_raddr.eq(w_off + b), self.cfg_raddr.eq(sel_base + sel_index)]
-                with m.If(b == w_bytes):
+                with m.If(copy_end):
                     start_params()
                 with m.Else():
                     m.next = "COPY_DATA"
