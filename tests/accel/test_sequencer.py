@@ -399,15 +399,14 @@ def concurrent_run(request, evoapprox_dir: Path, shared_data: Path, tmp_path_fac
                       ("chain stop, 2 inputs in 2 slots", (files["config.bin"], files["weights.bin"], xs, 2))):
         nets.append(net)
         out.append((name, None if len(net) == 3 else 2, im, net, None))
-    if units == 2:
-        # a split layer without weights: the two shares of split DS-CNN's depthwise layer 3 renamed
-        # to a layer weights.bin has no record of (both fail the same check)
-        k, im = next((k, case[2]) for k, case in enumerate(out) if case[0].startswith("dscnn split"))
-        im = replace(im, config=replace(im.config, layers=tuple(replace(layer, index=99) if layer.key == "3" else layer
-                                                                for layer in im.config.layers)))
-        files = im.files()
-        nets.append((files["config.bin"], files["weights.bin"], nets[k][2][:1]))
-        out.append(("dscnn split stop, one input", None, im, nets[-1], None))
+    # a split layer without weights: the shares of split DS-CNN's depthwise layer 3 renamed to a
+    # layer weights.bin has no record of (all fail the same check)
+    k, im = next((k, case[2]) for k, case in enumerate(out) if case[0].startswith("dscnn split"))
+    im = replace(im, config=replace(im.config, layers=tuple(replace(layer, index=99) if layer.key == "3" else layer
+                                                            for layer in im.config.layers)))
+    files = im.files()
+    nets.append((files["config.bin"], files["weights.bin"], nets[k][2][:1]))
+    out.append(("dscnn split stop, one input", None, im, nets[-1], None))
     report = SequencerSim(config, lib, tmp / "sim", simulator="verilator").run(nets, poll_cycles=2000)
     return config, [(*case, got) for case, got in zip(out, report["networks"], strict=True)]
 
@@ -519,20 +518,21 @@ def test_a_split_resnet8_overlaps_consecutive_inputs(concurrent_run) -> None:
 
 
 def test_a_split_layer_without_weights_stops_at_its_first_share(concurrent_run) -> None:
-    """The two shares of a split layer (units 0 and 1) name a layer weights.bin has no record of:
-    both fail the record search, and the run stops with NO_LAYER_WEIGHTS at the first share's
-    offset (the second waits for a count the first would have to make up) once the four
-    descriptors before it are done (the one-walker model's stop and LAYERS_DONE)."""
+    """The shares of a split layer (2 on the 2-unit device, 4 on the 4-unit one) name a layer
+    weights.bin has no record of: all fail the record search, and the run stops with
+    NO_LAYER_WEIGHTS at the first share's offset (the others wait for a count the first would
+    have to make up) once the descriptors before it are done (the one-walker model's stop and
+    LAYERS_DONE)."""
     from rtlgen.accel.schedule import network_cycles
 
     config, cases = concurrent_run
-    if config.units != 2:
-        pytest.skip("run on the 2-unit device only (the 4-unit build is kept short)")
     ((net, got),) = [(net, got) for name, _s, _i, net, _w, got in cases if name == "dscnn split stop, one input"]
     listed = [int(m.group(1)) for m in re.finditer(r"@(\d+) layer 99 depthwise_conv2d", bsm.describe(net[0]))]
-    assert len(listed) == 2
+    bs = bsm.decode(net[0])
+    assert len(listed) == len(bs.shares(99)) == (2 if config.units == 2 else 4)
+    before = [d.key for d in bs.descriptors()].index("99")      # layers 0 and 1, layer 2's shares
     model = network_cycles(net[0], net[1], config)
-    assert model.stop == (ErrorCode.NO_LAYER_WEIGHTS, listed[0]) and model.layers_done == 4
+    assert model.stop == (ErrorCode.NO_LAYER_WEIGHTS, listed[0]) and model.layers_done == before
     (run,) = got["runs"]
     assert not run["done"] and (ErrorCode(run["code"]), run["offset"]) == model.stop, run["describe"]
     assert run["layers"] == model.layers_done
