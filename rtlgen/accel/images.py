@@ -29,6 +29,12 @@ graph order, on the unit that already holds the most of its multipliers and stil
 chosen configuration (:attr:`Images.accel`, named with catalog names where the catalog has the
 multiplier, else by table hash) is then part of the result, to generate the matching hardware.
 
+Splits. :func:`split_layer` splits a layer of built images by output channels over several units
+(``rtlgen bitstream build --split KEY=U,U``): ``config.bin``'s shares (format version 5,
+:mod:`rtlgen.bitstream.format`), one per unit, in equal whole groups of lanes
+(:func:`share_ranges`), each share's channels on the same multipliers, found by table hash in its
+unit's bank.
+
 Fit. ``config.bin`` (format version 3) carries the activation-memory plan
 (:mod:`rtlgen.bitstream.memplan`); images the accelerator cannot hold (activations, a layer's
 weights or channels, either image's memory) are refused with one line (:func:`check_fits`).
