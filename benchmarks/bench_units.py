@@ -15,7 +15,8 @@ with at least as many groups of lanes as units split by output channels over all
 
 Energy (``--energy MODEL.json``, the per-component model of :mod:`rtlgen.accel.energy` that
 ``benchmarks/bench_accel_power.py --calibrate`` fits on gate-level runs): each row's energy per
-inference in the steady state, memories excluded: the cost flow's energy of every layer's
+inference in the steady state, the device's memories as sky130 SRAM macros
+(:mod:`rtlgen.accel.memories`) in the total and printed apart: the cost flow's energy of every layer's
 multiplications on its operand histograms (16 CIFAR-10 images, :func:`rtlgen.mapper.network.
 layer_infos`, each layer's multiplier of the point), the descriptors' run cycles of one input
 (active cycles) and the steady-state cycles per inference on ``units`` units, at ``--mhz``
@@ -109,19 +110,22 @@ def _split_row(graph, config, catalog, assignment, point: str, units: int, slots
     one = batch_cycles(files["config.bin"], files["weights.bin"], config)
     many = batch_cycles(files["config.bin"], files["weights.bin"], config, batch=16, slots=slots)
     return {"units": units, "point": point, "split": keys, "one": one.total, "many": many.total, "slots": slots,
-            "interval": many.interval}, many
+            "interval": many.interval}, many, files["config.bin"]
 
 
-def _energy(energy, many, mul_pj: float, units: int, mhz: float) -> dict:
+def _energy(energy, many, mul_pj: float, units: int, mhz: float, memories=None) -> dict:
     """The energy model's steady-state energy per inference of ``many`` (a BatchCycles), printed;
     active cycles: the last input's descriptor runs on the units, added up (two shares running
-    at once count twice: each unit's datapath works)."""
+    at once count twice: each unit's datapath works); ``memories``: the SRAM macros'
+    (:class:`rtlgen.accel.memories.InferenceMemories`), in the total."""
     last = many.batch - 1
     active = sum(r.end - r.start + 1 for r in many.runs if r.input == last and r.kind in LAYER_KINDS)
-    e = energy.inference(mul_pj=mul_pj, active_cycles=active, cycles=many.interval, units=units, clock_ns=1e3 / mhz)
+    e = energy.inference(mul_pj=mul_pj, active_cycles=active, cycles=many.interval, units=units, clock_ns=1e3 / mhz,
+                         memories=None if memories is None else memories.energy)
     print(f"  energy at {mhz:g} MHz: {e.total_pj / 1e6:.3f} uJ per inference (multipliers "
           f"{e.multipliers_pj / 1e6:.3f}, logic {e.logic_pj / 1e6:.3f}, flip-flops {e.clocked_pj / 1e6:.3f}, "
-          f"leakage {e.leakage_pj / 1e6:.4f}); {e.inferences_per_s:.1f} inferences/s, {e.power_mw:.1f} mW; "
+          f"leakage {e.leakage_pj / 1e6:.4f}, SRAM memories {e.memories_pj / 1e6:.3f}; without them "
+          f"{(e.total_pj - e.memories_pj) / 1e6:.3f}); {e.inferences_per_s:.1f} inferences/s, {e.power_mw:.1f} mW; "
           f"active cycles {active:,}")
     return e.to_dict()
 
@@ -158,6 +162,7 @@ def main() -> None:
 
     from rtlgen.accel.config import load_config
     from rtlgen.accel.images import build_images
+    from rtlgen.accel.memories import InferenceMemories, device_memories
     from rtlgen.emulate.assignment import parse_assignment
     from rtlgen.library.catalog import Catalog
     from rtlgen.nn.tflite import load_tflite
@@ -190,6 +195,10 @@ def main() -> None:
     for units in (1, 2, 4):
         config = replace(base, units=units, unit_multipliers=(base.unit_multipliers[0],) * units,
                          name=f"bench_units_{units}")
+        device = device_memories(config, "sky130hd")
+        print(f"{units} unit(s): memories on sky130 SRAM macros: {device.macros:,} macros, {device.area_mm2:.1f} mm^2, "
+              f"reads {device.reads_pj_per_cycle:.1f} pJ/cycle, leakage {device.leakage_mw:.2f} mW "
+              f"(every macro clocked every cycle: {device.ungated_pj_per_cycle:,.0f} pJ/cycle)\n{device.table()}")
         for point, assignment in (("exact", None), ("approximate (DG8 on 1, 4, 7)", approx)):
             files = build_images(graph, config, catalog, assignment).files()
             from rtlgen.bitstream import format as bsm
@@ -202,16 +211,18 @@ def main() -> None:
             print(f"| {units} | {point} | {list(edges)} | {one.total:,} | {many.total:,} ({slots}) "
                   f"| {many.interval:,.0f} | {1e8 / many.interval:,.1f} |")
             mul = None if mul_pj is None else mul_pj["exact" if assignment is None else "approximate"]
+            memories = InferenceMemories.from_config_bin(device, files["config.bin"], config.lanes)
             if energy is not None:
-                row["energy"] = _energy(energy, many, mul, units, args.mhz)
+                row["energy"] = _energy(energy, many, mul, units, args.mhz, memories)
             rows.append(row)
             if units > 1:
-                row, many = _split_row(graph, config, catalog, assignment, point, units, slots)
+                row, many, split_cfg = _split_row(graph, config, catalog, assignment, point, units, slots)
+                memories = InferenceMemories.from_config_bin(device, split_cfg, config.lanes)
                 print(f"| {units} | {point} | layers {', '.join(row['split'])} split over the {units} units, "
                       f"the rest on unit 0 | {row['one']:,} | {row['many']:,} ({slots}) | {row['interval']:,.0f} "
                       f"| {1e8 / row['interval']:,.1f} |")
                 if energy is not None:
-                    row["energy"] = _energy(energy, many, mul, units, args.mhz)
+                    row["energy"] = _energy(energy, many, mul, units, args.mhz, memories)
                 rows.append(row)
     (out / "model.json").write_text(json.dumps(rows, indent=1) + "\n")
     if not args.rtl:

@@ -34,11 +34,13 @@ cycles``. :func:`errors` compares the model with runs it was not fitted on.
 
 What it leaves out (each stated where the figures are quoted):
 
-* **memories**: the open PDKs have no SRAM macros, so the gate-level flow maps memories to
-  flip-flops sized for the test workload (a few hundred bytes); a full-size memory as flip-flops
-  would be a register file's energy, not an SRAM's. Their measured energy per cycle is kept
-  (:attr:`EnergyModel.memories_pj`) and reported, never extrapolated; memory read multiplexers
-  and write decoders are in ``logic`` at the calibration design's size;
+* **memories** in the calibration: the gate-level flow maps memories to flip-flops sized for the
+  test workload (a few hundred bytes), a register file's energy, not an SRAM's. Their measured
+  energy per cycle is kept (:attr:`EnergyModel.memories_pj`) and reported, never extrapolated;
+  memory read multiplexers and write decoders are in ``logic`` at the calibration design's size.
+  The device's memories as SRAM macros are a separate term, ``memories_pj`` of
+  :meth:`EnergyModel.inference`, from :mod:`rtlgen.accel.memories` (the PDK's macro liberty
+  files, not a calibration): zero where none is given;
 * the sequencer, loader, vector unit and bus front end (not in the one-unit layer-run design the
   calibration simulates); op descriptors (ADD, pools) count as cycles, not as active cycles;
 * the same biases as the gate-level flow: zero-delay activity, no wires, no clock tree.
@@ -57,7 +59,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from rtlgen.accel.power import LayerPower
 from rtlgen.errors import ConfigError
@@ -87,7 +89,8 @@ def non_memory_energy_pj(run: LayerPower) -> float:
 
 @dataclass(frozen=True)
 class InferenceEnergy:
-    """One inference's energy (pJ) by component at ``clock_ns``; memories not included."""
+    """One inference's energy (pJ) by component at ``clock_ns``; ``memories_pj``: the SRAM
+    macros' (:mod:`rtlgen.accel.memories`), 0 where not modelled."""
 
     multipliers_pj: float
     logic_pj: float
@@ -95,10 +98,11 @@ class InferenceEnergy:
     leakage_pj: float
     cycles: float
     clock_ns: float
+    memories_pj: float = 0.0
 
     @property
     def total_pj(self) -> float:
-        return self.multipliers_pj + self.logic_pj + self.clocked_pj + self.leakage_pj
+        return self.multipliers_pj + self.logic_pj + self.clocked_pj + self.leakage_pj + self.memories_pj
 
     @property
     def inferences_per_s(self) -> float:
@@ -130,20 +134,25 @@ class EnergyModel:
 
     def run_energy_pj(self, cycles: int, mul_pj: float) -> float:
         """A busy unit's energy (pJ) for one run of ``cycles`` whose multiplications cost
-        ``mul_pj`` in the cost flow; memories not included."""
+        ``mul_pj`` in the cost flow; memories not included (as the gate-level runs it is checked
+        against: :func:`non_memory_energy_pj`)."""
         return self.inference(mul_pj=mul_pj, active_cycles=cycles, cycles=cycles, units=1).total_pj
 
     def inference(self, *, mul_pj: float, active_cycles: float, cycles: float, units: int,
-                  clock_ns: float | None = None) -> InferenceEnergy:
+                  clock_ns: float | None = None, memories: Callable[[float, float], float] | None = None
+                  ) -> InferenceEnergy:
         """Energy of one inference: multiplications costing ``mul_pj`` (cost flow), descriptors
         running for ``active_cycles`` in all, ``cycles`` per inference on ``units`` units, at
-        ``clock_ns`` (default the calibration's)."""
+        ``clock_ns`` (default the calibration's); ``memories``: the SRAM macros' energy (pJ) as a
+        function of (cycles, clock_ns), e.g. :meth:`rtlgen.accel.memories.InferenceMemories.energy`
+        (None: not included)."""
         clock = self.clock_ns if clock_ns is None else clock_ns
         return InferenceEnergy(multipliers_pj=self.mul_scale * mul_pj,
                                logic_pj=self.logic_pj * active_cycles,
                                clocked_pj=self.clocked_pj * units * cycles,
                                leakage_pj=self.leakage_mw * units * cycles * clock,
-                               cycles=cycles, clock_ns=clock)
+                               cycles=cycles, clock_ns=clock,
+                               memories_pj=0.0 if memories is None else float(memories(cycles, clock)))
 
     def to_json(self, path: str | os.PathLike) -> None:
         atomic_write_text(Path(path), json.dumps(asdict(self), indent=1) + "\n")

@@ -105,6 +105,9 @@ class EngineIO:
     act_we: Signal
     act_waddr: Signal
     act_wdata: Signal
+    act_re: Signal
+    wgt_re: Signal
+    par_re: Signal
 
     @classmethod
     def make(cls, config: AccelConfig, prefix: str = "") -> "EngineIO":
@@ -114,7 +117,7 @@ class EngineIO:
                   "par_we": 1, "par_addr": c.channel_addr_bits, "par_wdata": PARAM_BITS,
                   "busy": 1, "done": 1, "cycles": 32, "issued": 32,
                   "act_raddr": c.activation_addr_bits, "act_rdata": 8, "act_we": 1,
-                  "act_waddr": c.activation_addr_bits, "act_wdata": 8}
+                  "act_waddr": c.activation_addr_bits, "act_wdata": 8, "act_re": 1, "wgt_re": 1, "par_re": 1}
         return cls(**{f.name: Signal(widths[f.name], name=f"{prefix}{f.name}") for f in fields(cls)})
 
 
@@ -234,8 +237,11 @@ def build_engine(m: Module, c: AccelConfig, banks: list[list[MultiplierSpec]], i
     issue = Signal()
     m.d.comb += issue.eq(running & issuing & ~(is_last & block_last))
 
-    m.d.comb += [io.act_raddr.eq(act_addr),
-                 wgt_rd.addr.eq(w_addr)]
+    # read enables: a memory is read only in the cycles whose data is used (the issue cycles;
+    # the parameter memory below, a real channel's drain), so the SRAM a chip would use here is
+    # not selected otherwise (rtlgen.accel.memories); the data holds meanwhile, unused
+    m.d.comb += [io.act_raddr.eq(act_addr), io.act_re.eq(issue),
+                 wgt_rd.addr.eq(w_addr), wgt_rd.en.eq(issue), io.wgt_re.eq(issue)]
     m.d.sync += [v1.eq(issue), first1.eq(is_first), last1.eq(is_last), pad1.eq(pad),
                  oaddr1.eq(out_addr), co1.eq(co_base), lane1.eq(dlane),
                  v2.eq(v1), last2.eq(last1), oaddr2.eq(oaddr1), co2.eq(co1), lane2.eq(lane1)]
@@ -315,8 +321,9 @@ def build_engine(m: Module, c: AccelConfig, banks: list[list[MultiplierSpec]], i
     # (output channel d_co)
     e_lane = Mux(dw, d_lane, j)
     e_off = Mux(dw, 0, j)
-    m.d.comb += par_rd.addr.eq(d["p_base"] + d_co + e_off)
-    m.d.sync += [e_valid.eq(drain & (d_co + e_off < co_end)),
+    par_read = drain & (d_co + e_off < co_end)
+    m.d.comb += [par_rd.addr.eq(d["p_base"] + d_co + e_off), par_rd.en.eq(par_read), io.par_re.eq(par_read)]
+    m.d.sync += [e_valid.eq(par_read),
                  e_acc.eq(res_acc[d["unit"] * L + e_lane]), e_sumw.eq(res_sumw[d["unit"] * L + e_lane]),
                  e_sumx.eq(res_sumx[d["unit"]]), e_addr.eq(d_oaddr + e_off)]
 

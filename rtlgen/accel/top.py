@@ -71,6 +71,8 @@ class Accelerator(wiring.Component):
             "par_we": In(1), "par_addr": In(c.channel_addr_bits), "par_wdata": In(PARAM_BITS),
         }
         super().__init__({**axi, **host, "busy": Out(1), "done": Out(1), "cycles": Out(32), "issued": Out(32)})
+        #: the host-port form's engine ports (its read enables are measured in tests)
+        self.engine_io = EngineIO.make(c)
 
     @property
     def networked(self) -> bool:
@@ -87,7 +89,7 @@ class Accelerator(wiring.Component):
         if self.networked:
             return self._elaborate_device(m)
         # --- one engine with every unit's bank, driven by the host ports -------------------
-        io = EngineIO.make(c)
+        io = self.engine_io
         build_engine(m, c, self.banks, io, clock_gating=self.clock_gating)
         m.submodules.act_mem = act_mem = Memory(shape=8, depth=c.activation_bytes, init=[])
         act_rd, act_wr = act_mem.read_port(), act_mem.write_port()
@@ -96,6 +98,7 @@ class Accelerator(wiring.Component):
             m.d.comb += getattr(io, name).eq(getattr(self, name))
         m.d.comb += [self.act_rdata.eq(act_rd.data), io.act_rdata.eq(act_rd.data),
                      act_rd.addr.eq(Mux(io.busy, io.act_raddr, self.act_addr)),
+                     act_rd.en.eq(Mux(io.busy, io.act_re, 1)),
                      act_wr.en.eq(Mux(io.busy, io.act_we, self.act_we)),
                      act_wr.addr.eq(Mux(io.busy, io.act_waddr, self.act_addr)),
                      act_wr.data.eq(Mux(io.busy, io.act_wdata, self.act_wdata)),
@@ -139,6 +142,7 @@ class Accelerator(wiring.Component):
                          fe.act_rdata[u].eq(rd.data)]
             # the engine while it runs, else its walker's vector unit
             m.d.comb += [rd.addr.eq(Mux(io.busy, io.act_raddr, fe.act_addr[u])),
+                         rd.en.eq(Mux(io.busy, io.act_re, 1)),
                          wr.en.eq(Mux(io.busy, io.act_we, fe.act_we[u])),
                          wr.addr.eq(Mux(io.busy, io.act_waddr, fe.act_addr[u])),
                          wr.data.eq(Mux(io.busy, io.act_wdata, fe.act_wdata[u]))]

@@ -383,9 +383,13 @@ def write_report(cfg: Any, run: Path, entries: list[dict], candidates: Sequence[
             f"{_accel_energy(p)} |")
     if any(p.get("accel_energy_uj") is not None for p in points):
         model = summary.get("accelerator_energy") or {}
+        mem = model.get("memories")
+        memories = ("memories excluded (no SRAM macros for this PDK)" if not mem else
+                    f"memories as {mem['macros']:,} SRAM macros ({mem['area_mm2']:.1f} mm^2, `rtlgen/accel/memories.py`: "
+                    f"{mem['reference_uj']:.2f} uJ of the exact design's)")
         lines += ["", "Accelerator energy per inference: the per-component model calibrated on gate-level runs "
                   "(`rtlgen/accel/energy.py`, `rtlgen/mapper/energy.py`) at the model's clock, in the steady state "
-                  "of the concurrent units, memories excluded (no SRAM model); the saving is against the exact "
+                  f"of the concurrent units, {memories}; the saving is against the exact "
                   f"design on unit 0 ({model.get('reference_uj', float('nan')):.2f} uJ). Per loss bound the flow "
                   "selected the front point of least accelerator energy within the bound on the search split."]
     lines += ["", "![Pareto front](pareto.png)", ""]

@@ -4,7 +4,10 @@ The per-component model of :mod:`rtlgen.accel.energy` (calibrated on gate-level 
 what the search already has: the multiplications' cost-flow energy from the energy table
 (:class:`rtlgen.mapper.objectives.EnergyTable`: relative energy x the exact mapping's), the
 layers' run cycles from the cycle model (:class:`rtlgen.mapper.throughput.CycleModel`, the same
-for every mapping) and the mapping's steady-state cycles per inference. Microseconds per point.
+for every mapping) and the mapping's steady-state cycles per inference; with ``memories`` (a
+:class:`~rtlgen.accel.memories.DeviceMemories`), the SRAM macros' energy too, their writes
+and reads counted from the space's layers and the cycle model's ops (the same for every mapping).
+Microseconds per point.
 
 Why the search need not optimise it directly: the model is increasing in both the relative
 multiplication energy and the cycles per inference, with everything else fixed by the network,
@@ -15,6 +18,7 @@ accelerator-energy front, and the reports give each its energy per inference.
 from __future__ import annotations
 
 from rtlgen.accel.energy import EnergyModel, InferenceEnergy
+from rtlgen.accel.memories import DeviceMemories, InferenceMemories, inference_traffic
 from rtlgen.mapper.objectives import EnergyTable
 from rtlgen.mapper.space import Mapping
 from rtlgen.mapper.throughput import CycleModel
@@ -26,13 +30,21 @@ class AcceleratorEnergy:
     """Energy per inference (:class:`~rtlgen.accel.energy.InferenceEnergy`) of a mapping."""
 
     def __init__(self, model: EnergyModel, table: EnergyTable, cycles: CycleModel, *,
-                 clock_ns: float | None = None):
+                 clock_ns: float | None = None, memories: DeviceMemories | None = None):
         if model.lanes != cycles.lanes:
             raise ValueError(f"the energy model is calibrated for {model.lanes} lanes; the accelerator has "
                              f"{cycles.lanes}")
         self.model, self.table, self.cycles, self.clock_ns = model, table, cycles, clock_ns
         # engine runs of the layer descriptors: the cycles some unit's datapath works
         self.active_cycles = int(cycles.run[cycles.layer_of >= 0].sum())
+        self.memories = None
+        if memories is not None:
+            layers = [(layer.kind, layer.geometry, 0, 0) for layer in cycles.space.layers]
+            first = next((op.geometry for op in cycles.ops if op.after_layers == 0 and hasattr(op, "geometry")),
+                         layers[0][1] if layers else None)
+            traffic = inference_traffic(layers, cycles.ops, cycles.lanes,
+                                        0 if first is None else first.in_h * first.in_w * first.in_c)
+            self.memories = InferenceMemories(memories, traffic)
 
     def evaluate(self, mapping: Mapping, cycles_per_inference: int | None = None) -> InferenceEnergy:
         """``mapping``'s energy per inference (``cycles_per_inference``: its steady state when
@@ -41,4 +53,5 @@ class AcceleratorEnergy:
             cycles_per_inference = self.cycles.evaluate(mapping).per_inference
         return self.model.inference(mul_pj=self.table.relative(mapping) * self.table.reference,
                                     active_cycles=self.active_cycles, cycles=cycles_per_inference,
-                                    units=self.cycles.n_units, clock_ns=self.clock_ns)
+                                    units=self.cycles.n_units, clock_ns=self.clock_ns,
+                                    memories=None if self.memories is None else self.memories.energy)

@@ -47,6 +47,7 @@ from rtlgen.bitstream import format as bsmod
 from rtlgen.conventions import AUTO_ENCODING, EncodingChoice
 from rtlgen.errors import BitstreamError, VerificationError
 from rtlgen.paths import atomic_write_bytes, atomic_write_text, staged_folder
+from rtlgen.accel.memories import DeviceMemories
 from rtlgen.mapper.energy import AcceleratorEnergy
 from rtlgen.mapper.executors import Executor, SerialExecutor
 from rtlgen.mapper.objectives import AccuracyModel, EnergyModel, EnergyTable, accuracy_task
@@ -299,7 +300,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 emulate: Callable[[bsmod.Bitstream], EmulationResult] | None = None,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
                 progress: bool = True, model_hash: str = "", device: DeviceImages | None = None,
-                cycles: CycleSpec | None = None, accel_energy: AccelEnergyModel | None = None) -> MapReport:
+                cycles: CycleSpec | None = None, accel_energy: AccelEnergyModel | None = None,
+                memories: DeviceMemories | None = None) -> MapReport:
     """The whole mapping job (module docstring) into ``out_dir``. ``model_hash``: the model's weights hash (:func:`rtlgen.emulate.from_bitstream.model_weights`),
     recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``.
     ``cycles``: the accelerator's lanes and the network's op descriptors for the cycle model
@@ -307,8 +309,9 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     ``"throughput"``; both searches (layer-wise and split) then have three objectives.
     ``accel_energy`` (with ``cycles``): the accelerator's per-component energy model
     (:mod:`rtlgen.accel.energy`); every row then also has ``accel_energy_uj``, its energy per
-    inference in the steady state (memories excluded, :mod:`rtlgen.mapper.energy`), and
-    ``accel_energy_saving`` against the exact reference's."""
+    inference in the steady state (:mod:`rtlgen.mapper.energy`; the SRAM macros' included when
+    ``memories`` is given, :mod:`rtlgen.accel.memories`), and ``accel_energy_saving`` against
+    the exact reference's."""
     if settings.throughput and cycles is None:
         raise ValueError("the throughput objective needs the cycle model's inputs (cycles=CycleSpec(lanes, ops))")
     out = Path(out_dir)
@@ -322,7 +325,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                         split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning)
     table = EnergyTable(space, energy)
     model = None if cycles is None else cycles.model(space)
-    inference = None if accel_energy is None or model is None else AcceleratorEnergy(accel_energy, table, model)
+    inference = (None if accel_energy is None or model is None
+                 else AcceleratorEnergy(accel_energy, table, model, memories=memories))
     atomic_write_text(out / "energy_per_mult.json", json.dumps(
         {"candidates": [c.name for c in space.candidates], "layers": [l.name for l in space.layers],
          "energy": table.values.tolist(), "macs": [l.macs for l in space.layers]}, indent=1) + "\n")
@@ -430,8 +434,17 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                                "units": n_units, "slots_per_unit": slots_per_unit,
                                "accelerator_energy": None if inference is None else {
                                    "model": "rtlgen.mapper.energy (rtlgen.accel.energy): energy per inference in "
-                                            "the steady state, memories excluded, at the model's clock",
-                                   "coefficients": asdict(inference.model), "reference_uj": ref_energy / 1e6},
+                                            "the steady state at the model's clock, "
+                                            + ("memories excluded (no SRAM macros for the PDK)" if inference.memories is None
+                                               else "memories as SRAM macros (rtlgen.accel.memories)"),
+                                   "coefficients": asdict(inference.model), "reference_uj": ref_energy / 1e6,
+                                   "memories": None if inference.memories is None else {
+                                       "macros": inference.memories.device.macros,
+                                       "area_mm2": inference.memories.device.area_mm2,
+                                       "reads_pj_per_cycle": inference.memories.device.reads_pj_per_cycle,
+                                       "reads_per_inference": dict(inference.memories.traffic.reads),
+                                       "writes_per_inference": dict(inference.memories.traffic.writes),
+                                       "reference_uj": inference.evaluate(space.decode(space.uniform_point(0))).memories_pj / 1e6}},
                                "evaluations": len(result.points), "within_loss": {}}
     for loss in losses:
         entry: dict[str, Any] = {}

@@ -206,6 +206,7 @@ def run_map_job(job: MapJob) -> MapReport:
                                test_accuracy=split["test"])
 
     from rtlgen.accel.images import check_fits, with_plan
+    from rtlgen.accel.memories import device_memories
     from rtlgen.bitstream import weights as wmod
 
     weights = model_weights(graph, config.lanes)
@@ -243,4 +244,5 @@ def run_map_job(job: MapJob) -> MapReport:
                        layerwise_baseline=job.layerwise_baseline, progress=job.progress,
                        model_hash=weights.model_hash,
                        device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles), cycles=cycle_spec,
-                       accel_energy=accel_energy)
+                       accel_energy=accel_energy,
+                       memories=None if accel_energy is None else device_memories(config, job.pdk))

@@ -182,7 +182,7 @@ class CycleModel:
         ops = sorted(ops, key=lambda op: op.after_layers)   # stable: ties keep their order
         if ops and ops[-1].after_layers > n:
             raise ValueError(f"{ops[-1].key} comes after {ops[-1].after_layers} layers; the network has {n}")
-        self.space, self.lanes = space, int(lanes)
+        self.space, self.lanes, self.ops = space, int(lanes), tuple(ops)
         self.n_units = space.n_units
         self.header = header_cycles(tuple((None,) * space.slots_per_unit for _ in range(space.n_units)))
         keys: list[str] = []

@@ -178,11 +178,14 @@ def _locate(axis: np.ndarray, x: float) -> tuple[int, float]:
 
 @dataclass(frozen=True)
 class InternalPower:
-    """``internal_power`` of an output pin for transitions caused by ``related_pin``."""
+    """``internal_power`` of an output pin for transitions caused by ``related_pin``; on an input
+    pin (a clock), the energy of its own edges. ``when``: the liberty state condition the table
+    holds in, as written (an SRAM macro's clock: ``"!csb0 & web0"``, a read), or None."""
 
     related_pin: str | None
     rise: PowerTable | None  # output rising
     fall: PowerTable | None  # output falling
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -351,7 +354,7 @@ def _parse_error(exc: Exception, data: str, file: str) -> LibertyError:
 
 
 #: Bumped whenever the reader's output changes, so that parsed libraries kept on disk are redone.
-_READER_VERSION = 2
+_READER_VERSION = 3
 
 
 @functools.lru_cache(maxsize=8)
@@ -459,7 +462,8 @@ def _parse(path: Path, data: bytes) -> CellLibrary:
                 rise = [table(t, name) for t in ip.get_groups("rise_power")]
                 fall = [table(t, name) for t in ip.get_groups("fall_power")]
                 related = _text(ip.get("related_pin", "")) or None
-                powers.append(InternalPower(related, rise[0] if rise else None, fall[0] if fall else None))
+                when = _text(ip.get("when", "")) or None
+                powers.append(InternalPower(related, rise[0] if rise else None, fall[0] if fall else None, when))
             func = pg.get("function")
             tristate = tristate or "three_state" in pg
             for pname in pg.args:

@@ -105,9 +105,12 @@ def scramble_selects(job: ConvJob, rng) -> ConvJob:
 
 
 def run_jobs(dut: Accelerator, jobs: list[ConvJob], registers: list[int] | None = None):
-    """Run ``jobs`` one after another through the host ports: per job (output, cycles, issued).
-    ``registers``: per job, how many of its descriptor's registers to write (default all)."""
+    """Run ``jobs`` one after another through the host ports: per job (output, cycles, issued,
+    reads), ``reads`` the cycles from start to done with each read enable of the engine high
+    (``act``, ``wgt``, ``par``: rtlgen.accel.memories counts on them). ``registers``: per job, how
+    many of its descriptor's registers to write (default all)."""
     results = []
+    io = dut.engine_io
     registers = registers or [None] * len(jobs)
 
     async def write(ctx, we, addr, data, items):
@@ -127,9 +130,12 @@ def run_jobs(dut: Accelerator, jobs: list[ConvJob], registers: list[int] | None 
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
+            reads = {"act": 0, "wgt": 0, "par": 0}
             for _ in range(20000):
                 if ctx.get(dut.done):
                     break
+                for k in reads:
+                    reads[k] += ctx.get(getattr(io, f"{k}_re"))
                 await ctx.tick()
             else:
                 raise AssertionError("the layer did not finish")
@@ -139,7 +145,7 @@ def run_jobs(dut: Accelerator, jobs: list[ConvJob], registers: list[int] | None 
                 ctx.set(dut.act_addr, job.descriptor.out_base + i)
                 await ctx.tick()
                 raw.append(ctx.get(dut.act_rdata))
-            results.append((job.output(raw), cycles, issued))
+            results.append((job.output(raw), cycles, issued, reads))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -176,13 +182,16 @@ def test_layers_match_golden_model():
     cases = [_case(rng, tables, **s) for s in specs]
     cases = [(scramble_selects(job, rng), expected) for job, expected in cases]
     results = run_jobs(dut, [job for job, _ in cases])
-    for i, ((job, expected), (got, cycles, issued)) in enumerate(zip(cases, results)):
+    for i, ((job, expected), (got, cycles, issued, reads)) in enumerate(zip(cases, results)):
         d = job.descriptor
         bad = np.argwhere(got != expected)
         assert not len(bad), (f"case {i} ({d.encoding}, {d.sel_mode}): pixel {tuple(bad[0][:2])} "
                               f"channel {bad[0][2]}: expected {expected[tuple(bad[0])]}, got "
                               f"{got[tuple(bad[0])]}")
         assert issued == d.groups(CONFIG.lanes) * d.out_h * d.out_w * d.products
+        # the memories are read only when their data is used: an activation byte and a weight word
+        # per product issued, a parameter word per output value (rtlgen.accel.memories)
+        assert reads == {"act": issued, "wgt": issued, "par": d.out_h * d.out_w * d.out_c}, (i, reads)
         # to the cycle, as the device's cycle model counts it (rtlgen.accel.schedule)
         g = Geometry(d.in_h, d.in_w, d.in_c, d.out_h, d.out_w, d.out_c, d.kh, d.kw, d.stride_h, d.stride_w,
                      d.pad_top, d.pad_left)
@@ -230,7 +239,9 @@ def test_a_layer_runs_as_two_shares_on_two_units():
     assert [s.descriptor.groups(CONFIG.lanes) for s in (share0, share1)] == [1, 2]
     whole, want_whole = job(x2, 0)
     results = run_jobs(dut, [share0, share1, whole], registers=[None, None, WHOLE_LAYER_FIELDS])
-    (after0, c0, i0), (after1, c1, i1), (again, c2, i2) = results
+    (after0, c0, i0, r0), (after1, c1, i1, r1), (again, c2, i2, r2) = results
+    # a share reads the parameters of its channels only
+    assert [r["par"] for r in (r0, r1, r2)] == [16 * 3, 16 * 4, 16 * 7]
     # the first share: channels 0..2 from unit 1, the others untouched (the memory starts at 0)
     np.testing.assert_array_equal(after0[..., :3], want1[..., :3])
     assert not after0[..., 3:].any()

@@ -57,3 +57,28 @@ def test_a_model_calibrated_for_other_lanes_is_refused():
     other = EnergyModel(**{**MODEL.__dict__, "lanes": 16})
     with pytest.raises(ValueError, match="calibrated for 16 lanes; the accelerator has 4"):
         AcceleratorEnergy(other, table, cycles)
+
+
+def test_sram_memories_are_a_component_of_their_own():
+    """With the device's memories (rtlgen.accel.memories) the energy gains their term: the ports
+    read every cycle of the steady state, the network's reads and writes (its layers' products,
+    outputs, weight words and parameters, the pool's output, the input), leakage; nothing else
+    changes."""
+    from rtlgen.accel.config import AccelConfig
+    from rtlgen.accel.memories import InferenceMemories, device_memories, inference_traffic
+
+    space, table, cycles, acc = _setup()
+    dev = device_memories(AccelConfig(units=2, lanes=LANES, multipliers=2, activation_bytes=4096, weight_words=256,
+                                      channels=16), "sky130hd")
+    with_mem = AcceleratorEnergy(MODEL, table, cycles, memories=dev)
+    layers = [(l.kind, l.geometry, 0, 0) for l in space.layers]
+    g0 = space.layers[0].geometry
+    traffic = inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c)
+    assert with_mem.memories.traffic == traffic
+    assert traffic.writes["activation"] > g0.in_h * g0.in_w * g0.in_c and traffic.reads["weights"] > 0
+    _, m = _placed(space, (0, 1))
+    c = cycles.evaluate(m).per_inference
+    e, plain = with_mem.evaluate(m), acc.evaluate(m)
+    assert e.memories_pj == pytest.approx(InferenceMemories(dev, traffic).energy(c, MODEL.clock_ns))
+    assert e.memories_pj > c * dev.reads_pj_per_cycle
+    assert e.total_pj - plain.total_pj == pytest.approx(e.memories_pj)

@@ -21,7 +21,7 @@ class _Shifted(SyntheticAccuracy):
         return super().accuracy(assignment) - 0.02
 
 
-def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None, accel_energy=None):
+def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None, accel_energy=None, memories=None):
     layers, cands = synthetic_layers(), truncated_candidates()
     search, test = SyntheticAccuracy(layers, cands), _Shifted(layers, cands)
 
@@ -34,7 +34,7 @@ def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None, 
                          energy=synthetic_energy,
                          settings=SearchSettings(generations=3, pop_size=12, seed=2, objectives=objectives),
                          out_dir=tmp_path, accel_hash="feedbeef", split_levels=4, emulate=emulate or emu,
-                         progress=False, cycles=cycles, accel_energy=accel_energy)
+                         progress=False, cycles=cycles, accel_energy=accel_energy, memories=memories)
     return report, layers, cands
 
 
@@ -121,18 +121,24 @@ def test_three_objectives(tmp_path) -> None:
 def test_rows_carry_the_accelerator_energy_per_inference(tmp_path) -> None:
     """With an energy model every row has its energy per inference (rtlgen.mapper.energy), the
     exact reference saves 0, and the three-objective front holds every point that is
-    non-dominated in (quality, accelerator energy, cycles) among the evaluated ones."""
+    non-dominated in (quality, accelerator energy, cycles) among the evaluated ones. The device's
+    SRAM memories are in it (rtlgen.accel.memories), and in the summary."""
+    from rtlgen.accel.config import AccelConfig
     from rtlgen.accel.energy import EnergyModel
+    from rtlgen.accel.memories import device_memories
     from rtlgen.mapper.energy import AcceleratorEnergy
     from rtlgen.mapper.objectives import EnergyTable
     from rtlgen.mapper.space import SearchSpace
 
     model = EnergyModel(mul_scale=1.1, logic_pj=20.0, clocked_pj=40.0, leakage_mw=0.2, memories_pj=5.0,
                         clock_ns=10.0, lanes=8, pdk="sky130hd", runs=1)
+    memories = device_memories(AccelConfig(units=2, lanes=8, multipliers=3, activation_bytes=8192, weight_words=512,
+                                           channels=64), "sky130hd")
     rep, layers, cands = _job(tmp_path, objectives=("quality", "energy", "throughput"), cycles=CycleSpec(lanes=8),
-                              accel_energy=model)
+                              accel_energy=model, memories=memories)
     space = SearchSpace(layers, cands, n_units=2, slots_per_unit=3, split_levels=4, encoding="signmag")
-    acc = AcceleratorEnergy(model, EnergyTable(space, synthetic_energy), CycleSpec(lanes=8).model(space))
+    acc = AcceleratorEnergy(model, EnergyTable(space, synthetic_energy), CycleSpec(lanes=8).model(space),
+                            memories=memories)
     exact = [r for r in rep.uniform if r["energy"] == 1.0]
     assert exact and exact[0]["accel_energy_saving"] == pytest.approx(0.0)
     for r in rep.front:
@@ -141,6 +147,9 @@ def test_rows_carry_the_accelerator_energy_per_inference(tmp_path) -> None:
         assert r["accel_energy_saving"] == pytest.approx(1 - e.total_pj / 1e6 / exact[0]["accel_energy_uj"])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["accelerator_energy"]["coefficients"]["logic_pj"] == 20.0
+    mem = summary["accelerator_energy"]["memories"]
+    assert mem["macros"] == memories.macros and 0 < mem["reference_uj"] < exact[0]["accel_energy_uj"]
+    assert mem["reads_per_inference"]["weights"] == acc.memories.traffic.reads["weights"] > 0
     with open(tmp_path / "front.csv") as f:
         assert [float(r["accel_energy_uj"]) for r in csv.DictReader(f)] == pytest.approx(
             [r["accel_energy_uj"] for r in rep.front])

@@ -1,0 +1,66 @@
+"""The device's memories on SRAM macros and their energy per inference."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rtlgen.accel.config import load_config
+from rtlgen.accel.descriptor import PARAM_BITS
+from rtlgen.accel.energy import EnergyModel
+from rtlgen.accel.loader import config_capacity
+from rtlgen.accel.memories import InferenceMemories, device_memories, inference_traffic
+from rtlgen.accel.schedule import engine_cycles
+from rtlgen.nn.geometry import Geometry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_default_device_memories_and_their_ports():
+    config = load_config(ROOT / "flows" / "accel_default.toml")
+    dev = device_memories(config, "sky130hd")
+    by = {m.name: m for m in dev.memories}
+    shapes = {k: (m.plan.width, m.plan.depth, m.plan.read_ports, m.instances, m.every_cycle) for k, m in by.items()}
+    assert shapes == {"activation": (8, 262144, 3, 1, 3), "configuration": (8, config_capacity(config), 3, 1, 3),
+                      "weights store": (8, config.weights_store_bytes, 3, 1, 3),
+                      "weights": (config.weight_word_bits, 4096, 1, 2, 0), "parameters": (PARAM_BITS, 256, 1, 2, 0)}
+    # the ports without an enable read every cycle: ports x one row's columns
+    assert dev.reads_pj_per_cycle == pytest.approx(sum(m.every_cycle * m.plan.columns * m.plan.macro.read_pj
+                                                       for m in dev.memories))
+    assert dev.macros == sum(m.instances * m.plan.count for m in dev.memories)
+    # more units: more read ports on the shared memories, more per-unit memories
+    four = device_memories(replace(config, units=4, unit_multipliers=config.unit_multipliers * 2), "sky130hd")
+    assert four.reads_pj_per_cycle > dev.reads_pj_per_cycle and four.area_mm2 > dev.area_mm2
+    assert device_memories(config, "osu018") is None
+
+
+def test_traffic_per_inference_and_the_energy_formula():
+    conv = Geometry(8, 8, 3, 8, 8, 20, 3, 3, 1, 1, 1, 1)      # 20 channels on 16 lanes: 2 groups
+    dw = Geometry(8, 8, 20, 4, 4, 20, 3, 3, 2, 2, 1, 1)
+    t = inference_traffic([("conv2d", conv, 0, 0), ("depthwise_conv2d", dw, 0, 0)], [], 16, input_bytes=192)
+    assert t.writes == {"activation": 192 + 8 * 8 * 20 + 4 * 4 * 20,
+                        "weights": 2 * 3 * 3 * 3 + 2 * 3 * 3 * 1, "parameters": 40}
+    issued = 2 * 8 * 8 * 27 + 20 * 4 * 4 * 9       # products per lane: groups x pixels x K; depthwise per channel
+    busy = engine_cycles(conv, 16) + engine_cycles(dw, 16, depthwise=True)
+    assert t.reads == {"activation": issued - busy, "weights": issued, "parameters": 8 * 8 * 20 + 4 * 4 * 20}
+    # a share [16, 20) of the conv: its one group, its 4 channels
+    share = inference_traffic([("conv2d", conv, 16, 0)], [], 16, input_bytes=0)
+    assert share.reads["weights"] == 8 * 8 * 27 and share.reads["parameters"] == 8 * 8 * 4
+    assert share.writes == {"activation": 8 * 8 * 4, "weights": 27, "parameters": 4}
+    config = load_config(ROOT / "flows" / "accel_default.toml")
+    dev = device_memories(config, "sky130hd")
+    mem = InferenceMemories(dev, t)
+    by = {m.name: m for m in dev.memories}
+    expect = (1000 * dev.reads_pj_per_cycle + sum(n * by[k].plan.read_pj for k, n in t.reads.items())
+              + sum(n * by[k].plan.write_pj for k, n in t.writes.items()) + 1000 * 10.0 * dev.leakage_mw)
+    assert mem.energy(1000, 10.0) == pytest.approx(expect)
+    with pytest.raises(ValueError, match=r"accesses to \['nowhere'\]"):
+        dev.writes_pj({"nowhere": 1})
+    # in the energy model: a component of its own, in the total
+    m = EnergyModel(mul_scale=1.0, logic_pj=1.0, clocked_pj=1.0, leakage_mw=0.0, memories_pj=0.0,
+                    clock_ns=10.0, lanes=16, pdk="sky130hd", runs=1)
+    without = m.inference(mul_pj=100.0, active_cycles=500, cycles=1000, units=2)
+    with_mem = m.inference(mul_pj=100.0, active_cycles=500, cycles=1000, units=2, memories=mem.energy)
+    assert with_mem.memories_pj == pytest.approx(expect) and without.memories_pj == 0.0
+    assert with_mem.total_pj - without.total_pj == pytest.approx(expect)
