@@ -14,8 +14,8 @@ PDK in one table (the one in benchmarks/RESULTS.md). ``--accel`` also synthesize
 accelerator (flows/accel_default.toml: its units, lanes and multiplier banks) on each PDK and
 times it (rtlgen.accel.synth.accelerator_timing: cells, area, Fmax; mapped with ABC's buffering and
 sizing, ``--accel-unbuffered`` without), with the memories shrunk to
-``--accel-memory`` bytes/words/channels (memories become flip-flops: there is no SRAM macro, and
-the full 32 KiB would not synthesize in reasonable time on a small machine). ``--accel-units N``
+``--accel-memory`` bytes/words/channels (memories become flip-flops: the synthesis maps no SRAM macros, whose area and energy
+rtlgen.accel.memories models apart; the full 32 KiB would not synthesize in reasonable time on a small machine). ``--accel-units N``
 takes N units (the default's banks in turn) and ``--accel-device`` the device form (``gen accel
 --axi``: one engine per unit, the sequencer's walkers and vector units, the AXI front end with its
 configuration memory and a 256-byte weights store).

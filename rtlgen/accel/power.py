@@ -37,8 +37,9 @@ Assumptions (each biases the figures; they are the cost flow's where it has one)
   (:attr:`AccelPower.clamped_pins` counts the pins), rather than extrapolated linearly two
   hundred times past the table, which would charge the missing buffers as absurd internal
   energy. The multipliers' own slews are within the tables, as in the cost flow;
-* memories are flip-flops (there is no SRAM macro for the open libraries): their read and write
-  logic is ordinary logic, and a large memory's energy is a register file's, not an SRAM's;
+* memories are flip-flops (the gate-level flow has no SRAM macros; :mod:`rtlgen.accel.memories`
+  models them apart from their liberty files): their read and write logic is ordinary logic,
+  and a large memory's energy is a register file's, not an SRAM's;
 * flip-flops power up at 0 (:mod:`rtlgen.accel.gatesim`); the host ports are static while a
   layer runs.
 

@@ -1,8 +1,8 @@
 r"""Synthesis of a generated accelerator to the cells of a liberty file (Yosys).
 
 Script: read the netlists and the top, ``synth -flatten`` (memories become flip-flops and logic:
-there is no SRAM macro in the open cell libraries, so the area of a large memory configuration is
-that of a register file), map flip-flops with ``dfflibmap`` and logic with ``abc -liberty``, and
+the synthesis maps no SRAM macros, so the area of a large memory configuration is that of a
+register file; :mod:`rtlgen.accel.memories` gives it as sky130 SRAM macros), map flip-flops with ``dfflibmap`` and logic with ``abc -liberty``, and
 report the cell area with ``stat -liberty``. Area is in the liberty's unit (um^2 for every PDK
 of :mod:`rtlgen.cost.pdk`). The cells are those of a PDK's prepared liberty file (default
 sky130hd; ``pdk=`` another, ``liberty=`` a file of one's own), so its ``dont_use`` cells (scan
