@@ -210,14 +210,15 @@ def inference_traffic(layers: Sequence[tuple[str, Geometry, int, int]], ops: Seq
         depthwise = kind == "depthwise_conv2d"
         end = co_end or g.out_c
         k = g.k_h * g.k_w * (1 if depthwise else g.in_c)
-        groups = (end - co_first) if depthwise else math.ceil(end / lanes) - co_first // lanes
-        words = (math.ceil(end / lanes) - co_first // lanes) * k
+        groups = math.ceil(end / lanes) - co_first // lanes
+        passes = (end - co_first) if depthwise else groups      # one channel at a time, or a group
+        words = groups * k
         values = g.out_h * g.out_w * (end - co_first)
         act += values
         outputs += values
         wgt += words
         par += end - co_first
-        issued += groups * g.out_h * g.out_w * k
+        issued += passes * g.out_h * g.out_w * k
         busy += engine_cycles(g, lanes, depthwise=depthwise, co_first=co_first, co_end=co_end or None)
     act += sum(_output_bytes(op) for op in ops)
     return Traffic(reads={"activation": issued - busy, "weights": issued, "parameters": outputs},

@@ -10,7 +10,7 @@ from rtlgen.accel.config import load_config
 from rtlgen.accel.descriptor import PARAM_BITS
 from rtlgen.accel.energy import EnergyModel
 from rtlgen.accel.loader import config_capacity
-from rtlgen.accel.memories import InferenceMemories, device_memories, inference_traffic
+from rtlgen.accel.memories import MEMORY_NAMES, InferenceMemories, device_memories, inference_traffic
 from rtlgen.accel.schedule import engine_cycles
 from rtlgen.nn.geometry import Geometry
 
@@ -21,6 +21,7 @@ def test_the_default_device_memories_and_their_ports():
     config = load_config(ROOT / "flows" / "accel_default.toml")
     dev = device_memories(config, "sky130hd")
     by = {m.name: m for m in dev.memories}
+    assert tuple(by) == MEMORY_NAMES
     shapes = {k: (m.plan.width, m.plan.depth, m.plan.read_ports, m.instances, m.every_cycle) for k, m in by.items()}
     assert shapes == {"activation": (8, 262144, 3, 1, 3), "configuration": (8, config_capacity(config), 3, 1, 3),
                       "weights store": (8, config.weights_store_bytes, 3, 1, 3),
@@ -64,3 +65,16 @@ def test_traffic_per_inference_and_the_energy_formula():
     with_mem = m.inference(mul_pj=100.0, active_cycles=500, cycles=1000, units=2, memories=mem.energy)
     assert with_mem.memories_pj == pytest.approx(expect) and without.memories_pj == 0.0
     assert with_mem.total_pj - without.total_pj == pytest.approx(expect)
+
+
+def test_traffic_from_a_config_bin_is_its_descriptors():
+    from bitstream_cases import LANES, small_bitstream
+
+    from rtlgen.accel.config import AccelConfig
+
+    dev = device_memories(AccelConfig(units=1, lanes=LANES, multipliers=2, activation_bytes=1024, weight_words=64,
+                                      channels=16), "sky130hd")
+    mem = InferenceMemories.from_config_bin(dev, small_bitstream(out_c=8), LANES)
+    geo = Geometry(6, 6, 3, 6, 6, 8, 3, 3, 1, 1, 1, 1)
+    assert mem.traffic == inference_traffic([("conv2d", geo, 0, 0)], [], LANES, input_bytes=6 * 6 * 3)
+    assert mem.traffic.reads["weights"] == 2 * 36 * 27      # two groups of 4 lanes, 36 pixels, K = 27
