@@ -4,7 +4,13 @@ bitstream, from gate-level activity through the cost flow's liberty power model
 MODEL.json`` it also fits the per-component energy model to the runs (rtlgen/accel/energy.py;
 the multipliers' energy from the cost flow on each layer's operand histograms) and writes it:
 the accelerator should have one unit kept busy by the runs, as the model's coefficients are per
-unit."""
+unit.
+
+``rtlgen accel memories``: an accelerator configuration's memories as the PDK's SRAM macros
+(rtlgen/accel/memories.py): macros, area, the ports read every cycle, leakage; with ``--images``
+(a folder with ``config.bin`` and ``weights.bin``, as ``rtlgen bitstream build`` writes them)
+also a network's reads and writes and the memories' energy per inference in the steady state of
+a batch on the device (rtlgen/accel/schedule.py)."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtlgen.cli._args import non_negative_int, positive_float
+from rtlgen.cli._args import non_negative_int, positive_float, positive_int
 
 
 def _crop(text: str) -> tuple[int, int, int]:
@@ -100,8 +106,49 @@ def _calibrate(args: argparse.Namespace, config, work, power) -> None:
     print("in-sample error per run: " + ", ".join(f"{w.name} {100 * e:+.1f}%" for w, e in zip(work, errors(model, runs))))
 
 
+def _memories(args: argparse.Namespace) -> int:
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.memories import InferenceMemories, device_memories
+    from rtlgen.cost.sram import MACROS
+    from rtlgen.errors import ConfigError
+
+    config = load_config(args.config)
+    dev = device_memories(config, args.pdk)
+    if dev is None:
+        raise ConfigError(f"rtlgen has no SRAM macros for {args.pdk}; it has them for {', '.join(sorted(MACROS))}")
+    print(f"{config.name} on {args.pdk} SRAM macros: {dev.macros:,} macros, {dev.area_mm2:.2f} mm^2, "
+          f"ports read every cycle {dev.reads_pj_per_cycle:.1f} pJ/cycle, leakage {dev.leakage_mw:.3f} mW")
+    print(dev.table())
+    if args.images is None:
+        return 0
+    from rtlgen.accel.schedule import batch_cycles
+    from rtlgen.bitstream import format as bsmod
+
+    folder = Path(args.images)
+    blobs = {}
+    for name in ("config.bin", "weights.bin"):
+        try:
+            blobs[name] = (folder / name).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {name} ({exc.strerror}); expected the folder 'rtlgen bitstream build' "
+                              "writes", file=str(folder / name)) from None
+    span = bsmod.decode(blobs["config.bin"]).activation_span
+    slots = max(1, min(16, config.activation_bytes // span)) if span else 1
+    sched = batch_cycles(blobs["config.bin"], blobs["weights.bin"], config, batch=args.batch, slots=slots)
+    mem = InferenceMemories.from_config_bin(dev, blobs["config.bin"], config.lanes)
+    cycles = sched.interval
+    e = mem.energy(cycles, args.clock_ns)
+    print(f"{folder}: {args.batch} inputs in {slots} slots, {cycles:,.0f} cycles per inference (steady state); "
+          f"reads beyond those ports {dict(mem.traffic.reads)}, writes {dict(mem.traffic.writes)}")
+    print(f"memory energy per inference at {args.clock_ns:g} ns: {e / 1e6:.3f} uJ "
+          f"(ports read every cycle {cycles * dev.reads_pj_per_cycle / 1e6:.3f}, other reads "
+          f"{dev.reads_pj(mem.traffic.reads) / 1e6:.3f}, writes {dev.writes_pj(mem.traffic.writes) / 1e6:.3f}, "
+          f"leakage {cycles * args.clock_ns * dev.leakage_mw / 1e6:.3f})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("accel", help="the generated accelerator: power per configuration",
+    p = subparsers.add_parser("accel", help="the generated accelerator: power, memories as SRAM macros",
                               description=__doc__)
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = sub.add_parser("power", help="power and energy of conv layers on the mapped gates",
@@ -129,6 +176,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also fit the per-component energy model to the runs (rtlgen/accel/energy.py) and "
                         "write it")
     q.set_defaults(handler=_power)
+    r = sub.add_parser("memories", help="an accelerator's memories as SRAM macros, and their energy per inference",
+                       description=__doc__)
+    r.add_argument("--config", required=True, metavar="ACCEL.toml", help="accelerator configuration")
+    r.add_argument("--pdk", default="sky130hd", help="process of the macros (default sky130hd, the one with macros)")
+    r.add_argument("--images", metavar="DIR", help="config.bin and weights.bin of a network ('rtlgen bitstream build')")
+    r.add_argument("--batch", type=positive_int, default=16, metavar="N",
+                   help="inputs in one START for the steady state (default 16)")
+    r.add_argument("--clock-ns", type=positive_float, default=DEFAULT_CLOCK_NS, metavar="NS",
+                   help=f"clock period for leakage (default {DEFAULT_CLOCK_NS:g} ns)")
+    r.set_defaults(handler=_memories)
 
 
 DEFAULT_CLOCK_NS = 10.0
