@@ -123,15 +123,17 @@ def _memories(args: argparse.Namespace) -> int:
         return 0
     from rtlgen.accel.schedule import batch_cycles
     from rtlgen.bitstream import format as bsmod
+    from rtlgen.bitstream import weights as wmod
 
     folder = Path(args.images)
     blobs = {}
-    for name in ("config.bin", "weights.bin"):
-        try:
-            blobs[name] = (folder / name).read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {name} ({exc.strerror}); expected the folder 'rtlgen bitstream build' "
-                              "writes", file=str(folder / name)) from None
+    for name, read in (("config.bin", bsmod.read_bitstream), ("weights.bin", wmod.read_weights)):
+        path = folder / name
+        if not path.is_file():
+            raise ConfigError(f"no {name} in {folder}; expected the folder 'rtlgen bitstream build' writes",
+                              file=str(path))
+        read(path)                          # a bad image: one line naming the file
+        blobs[name] = path.read_bytes()
     span = bsmod.decode(blobs["config.bin"]).activation_span
     slots = max(1, min(16, config.activation_bytes // span)) if span else 1
     sched = batch_cycles(blobs["config.bin"], blobs["weights.bin"], config, batch=args.batch, slots=slots)

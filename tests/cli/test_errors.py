@@ -403,6 +403,11 @@ CASES: list[Case] = [
          ("missing", "empty", "truncated", "npz"), "model", ".tflite"),
     Case(("accel", "power"), lambda g, b, d: _accel_power(g, g.accel_dir, g.bitstream, g.model, b, d),
          ("missing", "empty", "truncated", "tflite"), "images", ".npz"),
+    # accel memories
+    Case(("accel", "memories"), lambda g, b, d: ["accel", "memories", "--config", str(b)],
+         ("missing", "empty", "folder", "truncated", "binary"), "accel_toml", ".toml"),
+    Case(("accel", "memories"), lambda g, b, d: ["accel", "memories", "--config", str(g.accel_toml), "--images", str(b)],
+         ("missing", "text", "images-no-weights", "images-no-config", "images-empty-config", "images-empty-weights")),
     # flow, demo
     Case(("flow", "run"), lambda g, b, d: ["flow", "run", str(b), "--out", str(d / "run"), "--quiet"],
          ("missing", "empty", "folder", "binary", "truncated"), "flow", ".toml"),
@@ -417,6 +422,7 @@ CASES: list[Case] = [
 
 #: Usage errors: checked numbers (exit status 2); the line names the option.
 USAGE: list[tuple[tuple[str, ...], list[str], str]] = [
+    (("accel", "memories"), ["accel", "memories", "--config", "a.toml", "--batch", "0"], "--batch"),
     (("emulate",), ["emulate", "--model", "m", "--images", "i", "--out", "o", "--limit", "-1"], "--limit"),
     (("emulate",), ["emulate", "--model", "m", "--images", "i", "--out", "o", "--calib", "-3"], "--calib"),
     (("emulate",), ["emulate", "--model", "m", "--images", "i", "--out", "o", "--batch", "0"], "--batch"),
