@@ -70,6 +70,13 @@ class GeneratedDesign:
     manifest: Path
     config_hash: str
 
+    def __post_init__(self) -> None:
+        # absolute, because the tools run with the design folder as their working directory
+        # (a folder given as build/x would otherwise be looked for in build/x/build/x)
+        for name in ("out_dir", "top", "filelist", "manifest"):
+            object.__setattr__(self, name, Path(getattr(self, name)).resolve())
+        object.__setattr__(self, "netlists", tuple(Path(p).resolve() for p in self.netlists))
+
     @property
     def sources(self) -> list[Path]:
         """Verilog files in compile order (netlists first)."""

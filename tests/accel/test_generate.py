@@ -194,3 +194,15 @@ def test_a_name_selects_its_own_netlist_among_circuits_of_one_function(tmp_path)
     assert [s.module for s in banks[0]] == ["mul8u_roup_p0_r0", "mul8u_array"]
     for module, path in files.items():
         assert path.read_bytes() == (shipped / f"{module}.v").read_bytes()
+
+
+def test_a_design_folder_given_relative_is_held_absolute(tmp_path, monkeypatch):
+    """The tools run in the design folder (Yosys with cwd=out_dir), so its paths are absolute
+    whatever the caller gave (a relative --out once sent Yosys to build/x/build/x/...)."""
+    from rtlgen.accel.generate import GeneratedDesign
+
+    monkeypatch.chdir(tmp_path)
+    d = GeneratedDesign(Path("acc"), Path("acc/top.v"), (Path("acc/netlists/m.v"),), Path("acc/files.f"),
+                        Path("acc/manifest.json"), "0" * 16)
+    assert d.out_dir == tmp_path / "acc" and d.sources == [tmp_path / "acc/netlists/m.v", tmp_path / "acc/top.v"]
+    assert all(p.is_absolute() for p in (d.filelist, d.manifest))
