@@ -34,7 +34,8 @@ class DeviceSim:
                  weights_capacity: int, simulator: str = "icarus"):
         self.accel_hash, self.capacity = accel_hash, capacity
         self.lanes, self.weights_capacity = lanes, weights_capacity
-        self.build_dir = Path(build_dir)
+        # absolute: the simulator runs in another folder and reads the files the environment names
+        self.build_dir = Path(build_dir).resolve()
         self.simulator = get_simulator(simulator)
         self._built = False
 

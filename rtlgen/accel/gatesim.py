@@ -292,7 +292,8 @@ class GateLevelAccel:
 
     def __init__(self, mapped: MappedNetlist, build_dir: str | os.PathLike, config: AccelConfig):
         self.mapped = mapped
-        self.build_dir = Path(build_dir)
+        # absolute: the simulator runs in another folder and reads the files the environment names
+        self.build_dir = Path(build_dir).resolve()
         self.config = config
         self._built = False
         #: Icarus with vvp writing VCD: the netlist's own $dumpvars gives the nets' values.

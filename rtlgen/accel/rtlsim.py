@@ -39,7 +39,8 @@ class VerilatorAccel:
 
     def __init__(self, design: GeneratedDesign, build_dir: str | os.PathLike, config: AccelConfig):
         self.design = design
-        self.build_dir = Path(build_dir)
+        # absolute: the simulator runs in another folder and reads the files the environment names
+        self.build_dir = Path(build_dir).resolve()
         self.config = config
         self._built = False
 

@@ -35,7 +35,8 @@ class SequencerSim:
     def __init__(self, config: AccelConfig, catalog: Any, build_dir: str | os.PathLike, *,
                  simulator: str = "icarus"):
         self.config, self.catalog = config, catalog
-        self.build_dir = Path(build_dir)
+        # absolute: the simulator runs in another folder and reads the files the environment names
+        self.build_dir = Path(build_dir).resolve()
         self.simulator = get_simulator(simulator)
         self.design = None
 

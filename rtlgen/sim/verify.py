@@ -202,7 +202,8 @@ class Bench:
             raise ValueError("a bench needs at least one netlist")
         self.simulator = get_simulator(simulator, small_design=True) if isinstance(simulator, str) else simulator
         self.netlists = [(Path(p), t) for p, t in netlists]
-        self.work_dir = Path(work_dir)
+        # absolute: the simulator runs in another folder and reads the files the environment names
+        self.work_dir = Path(work_dir).resolve()
         self.liberty = liberty if liberty is not None else _default_liberty()
         self.build_dir: Path | None = None
         self.build_seconds = 0.0

@@ -156,6 +156,17 @@ def test_cli_single_netlist_exact(tmp_path, evoapprox_dir, verify_builds, capsys
     assert f"ok    {name}_pdk45: 65536 pairs match" in out
 
 
+def test_cli_build_dir_given_relative(tmp_path, evoapprox_dir, capsys, monkeypatch):
+    """A relative --build-dir: the simulator runs in a folder of its own, and still finds the
+    files the testbench reads and writes (it once looked for rel/b/.../result.json inside rel/b)."""
+    netlist = next(evoapprox_dir.rglob("mul8u_1JJQ_pdk45.v"))
+    np.save(tmp_path / "t.npy", exact_table(False))
+    monkeypatch.chdir(tmp_path)
+    code = main(["verify", str(netlist), "--table", "t.npy", "--sim", "icarus", "--build-dir", "rel/b"])
+    out = capsys.readouterr().out
+    assert code == 0 and "ok    mul8u_1JJQ_pdk45: 65536 pairs match" in out, out
+
+
 def test_cli_mismatch_prints_count_operands_expected_and_got(tmp_path, evoapprox_dir, verify_builds, capsys):
     netlist = next(evoapprox_dir.rglob("mul8s_1KV6.v"))
     t = exact_table(True)
