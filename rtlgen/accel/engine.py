@@ -237,9 +237,10 @@ def build_engine(m: Module, c: AccelConfig, banks: list[list[MultiplierSpec]], i
     issue = Signal()
     m.d.comb += issue.eq(running & issuing & ~(is_last & block_last))
 
-    # read enables: a memory is read only in the cycles whose data is used (the issue cycles;
-    # the parameter memory below, a real channel's drain), so the SRAM a chip would use here is
-    # not selected otherwise (rtlgen.accel.memories); the data holds meanwhile, unused
+    # read enables: a memory is read only in the cycles whose data may be used (the issue cycles,
+    # a padding position's too; the parameter memory below, a real channel's drain), so the SRAM
+    # a chip would use here is not selected otherwise (rtlgen.accel.memories); the data holds
+    # meanwhile, unused
     m.d.comb += [io.act_raddr.eq(act_addr), io.act_re.eq(issue),
                  wgt_rd.addr.eq(w_addr), wgt_rd.en.eq(issue), io.wgt_re.eq(issue)]
     m.d.sync += [v1.eq(issue), first1.eq(is_first), last1.eq(is_last), pad1.eq(pad),

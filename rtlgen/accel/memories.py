@@ -24,8 +24,9 @@ unit)                                        value                   per layer
 ================ ========================== ======================= ==============================
 
 (U units; the host's ports are ``ACT_ADDR``/``ACT_DATA`` and the loader's own.) Reads follow
-the RTL's read enables: the engine reads its weight and parameter memories and its
-activation-memory port only in the cycles whose data it uses (:mod:`rtlgen.accel.engine`:
+the RTL's read enables: the engine reads its weight memory and its activation-memory port only
+in the cycles it issues a product (padding positions too: the byte is then not used) and its
+parameter memory once per output value (:mod:`rtlgen.accel.engine`:
 ``act_re``, ``wgt_re``, ``par_re``, counted in ``tests/accel/test_top.py``); the other read
 ports (the host's, the walkers' on the two image stores, a unit's activation port while its
 engine is idle, which its walker's vector unit uses) have no enable and read every cycle.
