@@ -134,9 +134,14 @@ def _memories(args: argparse.Namespace) -> int:
                               file=str(path))
         read(path)                          # a bad image: one line naming the file
         blobs[name] = path.read_bytes()
+    from rtlgen.errors import BitstreamError
+
     span = bsmod.decode(blobs["config.bin"]).activation_span
     slots = max(1, min(16, config.activation_bytes // span)) if span else 1
-    sched = batch_cycles(blobs["config.bin"], blobs["weights.bin"], config, batch=args.batch, slots=slots)
+    try:
+        sched = batch_cycles(blobs["config.bin"], blobs["weights.bin"], config, batch=args.batch, slots=slots)
+    except BitstreamError as exc:       # images the device stops on: say which
+        raise BitstreamError(exc.message, file=str(folder / "config.bin")) from None
     mem = InferenceMemories.from_config_bin(dev, blobs["config.bin"], config.lanes)
     cycles = sched.interval
     e = mem.energy(cycles, args.clock_ns)

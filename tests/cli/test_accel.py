@@ -58,6 +58,16 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
     assert main(["accel", "memories", "--config", str(toml), "--images", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none/config.bin: no config.bin in" in err
+    # images the device stops on (a config.bin without an activation-memory plan)
+    from bitstream_cases import small_bitstream, small_weights
+
+    imgs = tmp_path / "noplan"
+    imgs.mkdir()
+    (imgs / "config.bin").write_bytes(small_bitstream())
+    (imgs / "weights.bin").write_bytes(small_weights())
+    assert main(["accel", "memories", "--config", str(toml), "--images", str(imgs)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "noplan/config.bin: the device stops on these images (NO_ACTIVATION_PLAN" in err
     with pytest.raises(SystemExit) as exc:
         main(["accel", "memories", "--config", str(toml), "--batch", "0"])
     assert exc.value.code == 2
