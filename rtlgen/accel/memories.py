@@ -125,28 +125,31 @@ class DeviceMemories:
     def ungated_pj_per_cycle(self) -> float:
         return sum(m.instances * m.plan.ungated_pj_per_cycle for m in self.memories)
 
-    def _by_name(self, counts: Mapping[str, int]) -> dict[str, MemorySpec]:
+    def _pj(self, counts: Mapping[str, int], per: str) -> float:
+        """``counts`` (memory name -> accesses) times each plan's ``read_pj`` or ``write_pj``."""
         by_name = {m.name: m for m in self.memories}
         unknown = set(counts) - set(by_name)
         if unknown:
             raise ValueError(f"accesses to {sorted(unknown)}; the memories are {sorted(by_name)}")
-        return by_name
+        return float(sum(n * getattr(by_name[k].plan, per) for k, n in counts.items()))
 
     def writes_pj(self, writes: Mapping[str, int]) -> float:
         """The energy (pJ) of ``writes`` (memory name -> words written, summed over units)."""
-        by_name = self._by_name(writes)
-        return float(sum(n * by_name[k].plan.write_pj for k, n in writes.items()))
+        return self._pj(writes, "write_pj")
 
     def reads_pj(self, reads: Mapping[str, int]) -> float:
         """The energy (pJ) of ``reads`` (memory name -> words read on one port each) beyond the
         ports read every cycle (a negative count takes cycles off those: an engine's busy ones)."""
-        by_name = self._by_name(reads)
-        return float(sum(n * by_name[k].plan.read_pj for k, n in reads.items()))
+        return self._pj(reads, "read_pj")
+
+    def parts(self, *, cycles: float, traffic: "Traffic", clock_ns: float) -> dict[str, float]:
+        """One inference's memory energy (pJ) by term of the module docstring's ``E_mem``."""
+        return {"every_cycle": cycles * self.reads_pj_per_cycle, "reads": self.reads_pj(traffic.reads),
+                "writes": self.writes_pj(traffic.writes), "leakage": cycles * clock_ns * self.leakage_mw}
 
     def energy(self, *, cycles: float, traffic: "Traffic", clock_ns: float) -> float:
         """One inference's memory energy (pJ): the module docstring's ``E_mem``."""
-        return (cycles * self.reads_pj_per_cycle + self.reads_pj(traffic.reads) + self.writes_pj(traffic.writes)
-                + cycles * clock_ns * self.leakage_mw)
+        return sum(self.parts(cycles=cycles, traffic=traffic, clock_ns=clock_ns).values())
 
     def table(self) -> str:
         """One line per memory: shape, macro, count, area, the energy of a read and a write, and

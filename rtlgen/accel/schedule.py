@@ -343,6 +343,13 @@ def network_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig) -
     return NetworkCycles(header_cycles(bs.units), tuple(out), 1)
 
 
+def slots_that_fit(activation_bytes: int, span: int, most: int = 16) -> int:
+    """Activation slots (inputs in flight, :mod:`rtlgen.accel.sequencer`) for a plan of ``span``
+    bytes in ``activation_bytes``: as many as fit, at least 1, at most ``most`` (the device's
+    16 by default)."""
+    return max(1, min(most, activation_bytes // max(1, span)))
+
+
 @dataclass(frozen=True)
 class Run:
     """One descriptor of one input in a batch: the cycles (counted as ``RUN_CYCLES`` counts,

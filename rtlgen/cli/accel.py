@@ -121,7 +121,7 @@ def _memories(args: argparse.Namespace) -> int:
     print(dev.table())
     if args.images is None:
         return 0
-    from rtlgen.accel.schedule import batch_cycles
+    from rtlgen.accel.schedule import batch_cycles, slots_that_fit
     from rtlgen.bitstream import format as bsmod
     from rtlgen.bitstream import weights as wmod
 
@@ -136,21 +136,19 @@ def _memories(args: argparse.Namespace) -> int:
         blobs[name] = path.read_bytes()
     from rtlgen.errors import BitstreamError
 
-    span = bsmod.decode(blobs["config.bin"]).activation_span
-    slots = max(1, min(16, config.activation_bytes // span)) if span else 1
+    slots = slots_that_fit(config.activation_bytes, bsmod.decode(blobs["config.bin"]).activation_span)
     try:
         sched = batch_cycles(blobs["config.bin"], blobs["weights.bin"], config, batch=args.batch, slots=slots)
     except BitstreamError as exc:       # images the device stops on: say which
         raise BitstreamError(exc.message, file=str(folder / "config.bin")) from None
     mem = InferenceMemories.from_config_bin(dev, blobs["config.bin"], config.lanes)
     cycles = sched.interval
-    e = mem.energy(cycles, args.clock_ns)
+    part = dev.parts(cycles=cycles, traffic=mem.traffic, clock_ns=args.clock_ns)
     print(f"{folder}: {args.batch} inputs in {slots} slots, {cycles:,.0f} cycles per inference (steady state); "
           f"reads beyond those ports {dict(mem.traffic.reads)}, writes {dict(mem.traffic.writes)}")
-    print(f"memory energy per inference at {args.clock_ns:g} ns: {e / 1e6:.3f} uJ "
-          f"(ports read every cycle {cycles * dev.reads_pj_per_cycle / 1e6:.3f}, other reads "
-          f"{dev.reads_pj(mem.traffic.reads) / 1e6:.3f}, writes {dev.writes_pj(mem.traffic.writes) / 1e6:.3f}, "
-          f"leakage {cycles * args.clock_ns * dev.leakage_mw / 1e6:.3f})")
+    print(f"memory energy per inference at {args.clock_ns:g} ns: {sum(part.values()) / 1e6:.3f} uJ "
+          f"(ports read every cycle {part['every_cycle'] / 1e6:.3f}, other reads {part['reads'] / 1e6:.3f}, "
+          f"writes {part['writes'] / 1e6:.3f}, leakage {part['leakage'] / 1e6:.3f})")
     return 0
 
 

@@ -117,12 +117,12 @@ def _build(args: argparse.Namespace) -> int:
           f"{described} layers, {approx} approximate) and {out / 'weights.bin'} ({len(files['weights.bin'])} bytes, "
           f"{images.weights.lanes} lanes, model {images.weights.model_hash})"
           + (f"; banks chosen here: {out / 'accel.toml'}" if images.banks_chosen else ""))
-    from rtlgen.accel.schedule import batch_cycles, network_cycles
+    from rtlgen.accel.schedule import batch_cycles, network_cycles, slots_that_fit
 
     cycles = network_cycles(files["config.bin"], files["weights.bin"], config)
     if cycles.stop is None:
         one = batch_cycles(files["config.bin"], files["weights.bin"], config)
-        slots = max(1, min(16, config.activation_bytes // max(1, images.config.activation_span)))
+        slots = slots_that_fit(config.activation_bytes, images.config.activation_span)
         stream = batch_cycles(files["config.bin"], files["weights.bin"], config, batch=16, slots=slots)
         print(f"on the device: {one.total:,} cycles per inference from START to NET_DONE "
               f"(rtlgen.accel.schedule; {one.total / 1e5:.2f} ms at 100 MHz); 16 inputs in one START with "

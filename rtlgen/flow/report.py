@@ -77,7 +77,7 @@ def _schedule(point: dict) -> tuple[Any, int] | None:
     ``device``, the device's schedules of one input and of two in one START
     (:func:`rtlgen.accel.schedule.batch_cycles`; None when the device would stop)."""
     from rtlgen.accel.config import load_config
-    from rtlgen.accel.schedule import batch_cycles, network_cycles
+    from rtlgen.accel.schedule import batch_cycles, network_cycles, slots_that_fit
 
     config_bin = Path(point["bitstream_file"])
     weights = next((f for f in (config_bin.with_name("weights.bin"),
@@ -91,7 +91,7 @@ def _schedule(point: dict) -> tuple[Any, int] | None:
     if cycles.stop is None:        # two inputs in as many slots (up to two) as the activation memory holds
         from rtlgen.bitstream.format import decode
 
-        slots = max(1, min(2, config.activation_bytes // max(1, decode(images[0]).activation_span)))
+        slots = slots_that_fit(config.activation_bytes, decode(images[0]).activation_span, most=2)
         device = (batch_cycles(*images, config), batch_cycles(*images, config, batch=2, slots=slots))
     return _Schedule(cycles, device), config.units
 
