@@ -372,5 +372,6 @@ def with_plan(stream: Any, graph: Any, capacity: int | None = None, *, source: s
     layers = tuple(replace(d, **dict(zip(("in_base", "out_base"), plan.op_bases(graph.ops[ops[d.key]]))))
                    for d in stream.layers)
     (in_base, in_bytes), (out_base, out_bytes) = plan.input, plan.output
+    # op_descriptors counts layers; a split layer's shares are a descriptor each
     return replace(stream, version=VERSION, layers=layers, input_base=in_base, input_bytes=in_bytes,
-                   output_base=out_base, output_bytes=out_bytes, ops=op_descriptors(graph, plan))
+                   output_base=out_base, output_bytes=out_bytes).with_layer_ops(op_descriptors(graph, plan))

@@ -143,9 +143,9 @@ import json
 import os
 import struct
 import zlib
-from dataclasses import asdict, dataclass, field, fields as _fields
+from dataclasses import asdict, dataclass, field, fields as _fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -626,6 +626,21 @@ class Bitstream:
     #: the operators without multipliers the device runs (format version 4), each placed
     #: after ``after_layers`` layer descriptors; kept sorted by it (ties: in the given order)
     ops: tuple[OpDescriptor, ...] = ()
+
+    def with_layer_ops(self, ops: Sequence[OpDescriptor]) -> "Bitstream":
+        """This bitstream with op descriptors ``ops`` whose ``after_layers`` counts *layers* (as
+        :func:`rtlgen.bitstream.opdesc.op_descriptors` gives them), re-counted in layer
+        descriptors: after a split layer's last share (its shares are one descriptor each)."""
+        ends: list[int] = []       # per layer in order: the layer descriptors up to its last share
+        for i, d in enumerate(self.layers):
+            if i and d.is_share and d.co_first > 0:
+                ends[-1] = i + 1
+            else:
+                ends.append(i + 1)
+        bad = [op for op in ops if op.after_layers > len(ends)]
+        if bad:
+            raise ValueError(f"{bad[0].key} comes after {bad[0].after_layers} layers; the bitstream has {len(ends)}")
+        return replace(self, ops=tuple(replace(op, after_layers=([0] + ends)[op.after_layers]) for op in ops))
 
     def descriptors(self) -> list[LayerDescriptor | OpDescriptor]:
         """Layer and op descriptors in config.bin's byte order (the order the device runs them)."""

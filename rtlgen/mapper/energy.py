@@ -6,7 +6,8 @@ what the search already has: the multiplications' cost-flow energy from the ener
 layers' run cycles from the cycle model (:class:`rtlgen.mapper.throughput.CycleModel`, the same
 for every mapping) and the mapping's steady-state cycles per inference; with ``memories`` (a
 :class:`~rtlgen.accel.memories.DeviceMemories`), the SRAM macros' energy too, their writes
-and reads counted from the space's layers and the cycle model's ops (the same for every mapping).
+and reads counted from the space's layers and the cycle model's ops (the same for every mapping
+that splits no layer; a split layer's shares copy and run their own groups of lanes).
 Microseconds per point.
 
 Why the search need not optimise it directly: the model is increasing in both the relative
@@ -35,23 +36,40 @@ class AcceleratorEnergy:
             raise ValueError(f"the energy model is calibrated for {model.lanes} lanes; the accelerator has "
                              f"{cycles.lanes}")
         self.model, self.table, self.cycles, self.clock_ns = model, table, cycles, clock_ns
-        # engine runs of the layer descriptors: the cycles some unit's datapath works
-        self.active_cycles = int(cycles.run[cycles.layer_of >= 0].sum())
-        self.memories = None
-        if memories is not None:
-            layers = [(layer.kind, layer.geometry, 0, 0) for layer in cycles.space.layers]
+        self.device = memories
+        self._memories: dict[tuple[object, ...], InferenceMemories] = {}
+        whole = cycles.space.decode(cycles.space.uniform_point(0))    # every layer whole, on unit 0
+        #: engine runs of the layer descriptors with every layer whole: the cycles some unit's
+        #: datapath works (a mapping that splits layers: :meth:`CycleModel.active_cycles`)
+        self.active_cycles = cycles.active_cycles(whole)
+        #: the SRAM macros bound to the traffic of whole layers (None: not modelled)
+        self.memories = None if memories is None else self._memories_of(whole)
+
+    def _memories_of(self, mapping: Mapping) -> InferenceMemories | None:
+        """The macros bound to ``mapping``'s traffic: a split layer's shares each copy and run
+        their own groups of lanes."""
+        if self.device is None:
+            return None
+        key = tuple(mapping.parts)
+        if key not in self._memories:
+            cycles = self.cycles
+            layers = [(layer.kind, layer.geometry, lo, hi) for layer, parts in zip(cycles.space.layers, mapping.parts)
+                      for _, lo, hi in parts]
             first = next((op.geometry for op in cycles.ops if op.after_layers == 0 and hasattr(op, "geometry")),
                          layers[0][1] if layers else None)
             traffic = inference_traffic(layers, cycles.ops, cycles.lanes,
                                         0 if first is None else first.in_h * first.in_w * first.in_c)
-            self.memories = InferenceMemories(memories, traffic)
+            self._memories[key] = InferenceMemories(self.device, traffic)
+        return self._memories[key]
 
     def evaluate(self, mapping: Mapping, cycles_per_inference: int | None = None) -> InferenceEnergy:
         """``mapping``'s energy per inference (``cycles_per_inference``: its steady state when
         already known)."""
         if cycles_per_inference is None:
             cycles_per_inference = self.cycles.evaluate(mapping).per_inference
+        split = any(len(p) > 1 for p in mapping.parts)
+        memories = self._memories_of(mapping) if split else self.memories
         return self.model.inference(mul_pj=self.table.relative(mapping) * self.table.reference,
-                                    active_cycles=self.active_cycles, cycles=cycles_per_inference,
-                                    units=self.cycles.n_units, clock_ns=self.clock_ns,
-                                    memories=None if self.memories is None else self.memories.energy)
+                                    active_cycles=self.cycles.active_cycles(mapping) if split else self.active_cycles,
+                                    cycles=cycles_per_inference, units=self.cycles.n_units, clock_ns=self.clock_ns,
+                                    memories=None if memories is None else memories.energy)

@@ -118,7 +118,11 @@ def _describe(space: SearchSpace, x: Sequence[int]) -> dict[str, Any]:
     layers = []
     for li, layer in enumerate(space.layers):
         shares = m.shares(li, n)
-        layers.append({"layer": layer.index, "name": layer.name, "unit": m.layer_unit[li],
+        # a split layer: "unit" is every unit (list), "shares" their output channels
+        split = m.is_split(li)
+        layers.append({"layer": layer.index, "name": layer.name,
+                       "unit": [u for u, _, _ in m.parts[li]] if split else m.layer_unit[li],
+                       **({"shares": [[lo, hi] for _, lo, hi in m.parts[li]]} if split else {}),
                        "multipliers": {space.candidates[c].name: round(float(shares[c]), 6)
                                        for c in np.flatnonzero(shares)}})
     return {"units": [[space.candidates[c].name for c in bank] for bank in m.units], "layers": layers}

@@ -6,7 +6,14 @@ space (an integer vector ``x``, what NSGA-II evolves) decides:
 * ``x[u*M + s]`` (``U*M`` variables, ``0..C-1``): the candidate multiplier in slot ``s`` of unit
   ``u``. Candidates are sorted by mean absolute error (the exact multiplier first), so that
   neighbouring integers are similar circuits and integer crossover/mutation make sense.
-* ``x[U*M + l]`` (``L`` variables, ``0..U-1``): the unit that runs layer ``l``.
+* ``x[U*M + l]`` (``L`` variables, ``0..U-1``): the unit that runs layer ``l``. With
+  ``split_layers`` (and ``U >= 2``), the value ``U`` is one more choice for every layer with at
+  least ``U`` groups of ``lanes`` output channels: the layer *split* by output channels over all
+  ``U`` units, share ``u`` on unit ``u`` with the channels
+  :func:`rtlgen.accel.images.share_ranges` gives it (equal whole groups of lanes, the first
+  shares one group more where they do not divide evenly; config.bin's shares,
+  :mod:`rtlgen.bitstream.format`). The units then run the layer at the same time, each share with
+  its own unit's bank.
 * the split of each layer between the slots of its unit, by granularity:
 
   - ``"layer"`` (layer-wise only, ALWANN): one variable per layer, ``0..M-1``, the slot the
@@ -20,6 +27,10 @@ space (an integer vector ``x``, what NSGA-II evolves) decides:
     operands* (``sum_ab p_A(a) p_B(b) |T[a,b] - a*b|`` with the layer's operand histograms), so
     the most accurate multiplier takes the most sensitive filters. Group boundaries are
     ``floor(c_g * n / K)`` of ``n`` filters/kernels.
+
+  A split layer deals its cuts out share by share: each share's own filters/kernels, most
+  sensitive first, go to its unit's slots in that unit's order by the same fractions; with
+  ``"layer"`` granularity the slot variable names the slot each share uses in its unit's bank.
 
 A decoded point is a :class:`Mapping`; :meth:`SearchSpace.assignment` turns it into the
 emulator's assignment and :meth:`SearchSpace.bitstream` into a configuration bitstream.
@@ -119,14 +130,29 @@ class Mapping:
     """A decoded point: candidate per unit slot, unit per layer, slot per filter/kernel."""
 
     units: tuple[tuple[int, ...], ...]
+    #: per layer, its unit; ``len(units)`` for a layer split over every unit (:attr:`parts`)
     layer_unit: tuple[int, ...]
-    #: per layer, slot of the layer's unit: shape () layer, (out_c,) filter, (out_c, in_c) kernel
+    #: per layer, slot of the layer's unit (of each share's unit for a split layer, by absolute
+    #: output channel): shape () layer, (out_c,) filter, (out_c, in_c) kernel
     selects: tuple[np.ndarray, ...]
+    #: per layer, its descriptors as ``(unit, co_first, co_end)``: one for a whole layer, one per
+    #: share for a split one (output channels ``[co_first, co_end)``)
+    parts: tuple[tuple[tuple[int, int, int], ...], ...]
+
+    def is_split(self, layer: int) -> bool:
+        return len(self.parts[layer]) > 1
 
     def candidates_of(self, layer: int) -> np.ndarray:
-        """Candidate index per select of ``layer`` (shaped like its selects)."""
-        bank = np.asarray(self.units[self.layer_unit[layer]])
-        return bank[self.selects[layer]]
+        """Candidate index per select of ``layer`` (shaped like its selects); for a split layer
+        with ``"layer"`` granularity, per output channel (each share's slot in its own bank)."""
+        sel = np.asarray(self.selects[layer])
+        if not self.is_split(layer):
+            return np.asarray(self.units[self.layer_unit[layer]])[sel]
+        banks = np.asarray(self.units)
+        unit_of = np.concatenate([np.full(hi - lo, u) for u, lo, hi in self.parts[layer]])
+        if sel.ndim == 0:
+            return banks[unit_of, int(sel)]
+        return banks[unit_of.reshape((-1,) + (1,) * (sel.ndim - 1)), sel]
 
     def shares(self, layer: int, n_candidates: int) -> np.ndarray:
         """Fraction of ``layer``'s multiplications done by each candidate (sums to 1)."""
@@ -139,7 +165,10 @@ class SearchSpace:
 
     def __init__(self, layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *, n_units: int,
                  slots_per_unit: int, granularity: Granularity = "filter", split_levels: int = 8,
-                 encoding: Encoding = DEFAULT_ENCODING, weight_tuning: str = "none"):
+                 encoding: Encoding = DEFAULT_ENCODING, weight_tuning: str = "none", split_layers: bool = False,
+                 lanes: int | None = None):
+        """``split_layers``: the unit variables may also split a layer over every unit (module
+        docstring); the shares' channels depend on the accelerator's ``lanes``, required then."""
         if not layers:
             raise ValueError("the search space needs at least one layer")
         if not candidates:
@@ -181,6 +210,20 @@ class SearchSpace:
         self.encoding = encoding
         self.weight_tuning = weight_tuning
         self.signed = signed.pop()
+        self.split_layers = bool(split_layers)
+        self.lanes = None if lanes is None else int(lanes)
+        #: per layer, its shares' channel ranges when split over every unit (None: never split)
+        self.share_ranges: tuple[tuple[tuple[int, int], ...] | None, ...] = (None,) * len(self.layers)
+        if self.split_layers:
+            from rtlgen.accel.images import share_ranges
+
+            if self.n_units < 2:
+                raise ValueError(f"splitting layers over units needs at least two units, not {self.n_units}")
+            if self.lanes is None or self.lanes < 1:
+                raise ValueError(f"splitting layers needs the accelerator's lanes (at least 1), not {lanes}")
+            self.share_ranges = tuple(
+                tuple(share_ranges(l.out_channels, self.n_units, self.lanes))
+                if -(-l.out_channels // self.lanes) >= self.n_units else None for l in self.layers)
         # error of each candidate on each layer's operands, and sensitivity orders
         self.layer_error = np.array([[self._expected_error(c, l) for l in self.layers] for c in self.candidates])
         self._order = []
@@ -208,7 +251,8 @@ class SearchSpace:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         um = self.n_units * self.slots_per_unit
         split_hi = self.slots_per_unit - 1 if self.granularity == "layer" else self.split_levels
-        xu = np.concatenate([np.full(um, len(self.candidates) - 1), np.full(len(self.layers), self.n_units - 1),
+        unit_hi = [self.n_units - (r is None) for r in self.share_ranges]   # n_units: split over all
+        xu = np.concatenate([np.full(um, len(self.candidates) - 1), unit_hi,
                              np.full(len(self.layers) * self.n_split_vars, split_hi)]).astype(int)
         return np.zeros(self.n_var, dtype=int), xu
 
@@ -237,24 +281,35 @@ class SearchSpace:
                       for u in range(self.n_units))
         layer_unit = tuple(int(v) for v in xi[um:um + len(self.layers)])
         split = xi[um + len(self.layers):].reshape(len(self.layers), self.n_split_vars)
-        selects = []
+        selects, parts = [], []
         for li, layer in enumerate(self.layers):
-            bank = units[layer_unit[li]]
+            u = layer_unit[li]
+            ranges = self.share_ranges[li]
+            part = (tuple((v, lo, hi) for v, (lo, hi) in enumerate(ranges)) if u == self.n_units and ranges
+                    else ((u, 0, layer.out_channels),))
+            parts.append(part)
             if self.granularity == "layer":
                 selects.append(np.array(split[li, 0]))
                 continue
-            # slots from the most to the least accurate on this layer's operands
-            slot_order = sorted(range(self.slots_per_unit), key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
             cuts = np.concatenate([[0], np.sort(split[li]), [self.split_levels]])
-            order = self._order[li]
-            n = order.size
-            bounds = cuts * n // self.split_levels
-            flat = np.empty(n, dtype=np.int64)
-            for g, s in enumerate(slot_order):
-                flat[order[bounds[g]:bounds[g + 1]]] = s
             shape = (layer.out_channels,) if self.granularity == "filter" else (layer.out_channels, layer.in_channels)
+            per_channel = 1 if self.granularity == "filter" else layer.in_channels
+            flat = np.empty(int(np.prod(shape)), dtype=np.int64)
+            for v, lo, hi in part:
+                bank = units[v]
+                # slots from the most to the least accurate on this layer's operands
+                slot_order = sorted(range(self.slots_per_unit),
+                                    key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
+                order = self._order[li]
+                if len(part) > 1:           # this share's filters/kernels, most sensitive first
+                    ch = order // per_channel
+                    order = order[(ch >= lo) & (ch < hi)]
+                n = order.size
+                bounds = cuts * n // self.split_levels
+                for g, s in enumerate(slot_order):
+                    flat[order[bounds[g]:bounds[g + 1]]] = s
             selects.append(flat.reshape(shape))
-        return Mapping(units=units, layer_unit=layer_unit, selects=tuple(selects))
+        return Mapping(units=units, layer_unit=layer_unit, selects=tuple(selects), parts=tuple(parts))
 
     def uniform_point(self, candidate: int) -> np.ndarray:
         """The point where every slot carries ``candidate`` (so every layer uses it throughout)."""
@@ -277,11 +332,19 @@ class SearchSpace:
         xi = np.asarray(x, dtype=int).copy()
         um = self.n_units * self.slots_per_unit
         out = np.concatenate([xi[:um + len(self.layers)], np.zeros(len(self.layers) * self.n_split_vars, dtype=int)])
+        if layerwise.share_ranges != self.share_ranges:
+            raise ValueError("the two spaces must split layers alike (split_layers, lanes)")
         for li in range(len(self.layers)):
-            bank = m.units[m.layer_unit[li]]
             slot = int(m.selects[li])
-            slot_order = sorted(range(self.slots_per_unit), key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
-            rank = slot_order.index(slot)
+            ranks = set()
+            for u, _, _ in m.parts[li]:
+                bank = m.units[u]
+                ranks.add(sorted(range(self.slots_per_unit),
+                                 key=lambda s: (self.layer_error[bank[s], li], bank[s], s)).index(slot))
+            if len(ranks) > 1:      # one set of cuts for every share: the slot must rank alike
+                raise ValueError(f"layer {self.layers[li].key} is split over units whose banks order slot {slot} "
+                                 "differently: no point of this space computes the same")
+            rank = ranks.pop()
             cuts = [0] * rank + [self.split_levels] * (self.n_split_vars - rank)
             base = um + len(self.layers) + li * self.n_split_vars
             out[base:base + self.n_split_vars] = cuts
@@ -305,7 +368,7 @@ class SearchSpace:
             entry: dict[str, Any]
             if np.all(flat == flat[0]):
                 entry = {"multiplier": self.candidates[int(flat[0])].hash}
-            elif self.granularity == "filter":
+            elif c.ndim == 1:       # filter granularity, or a split layer's shares with a slot each
                 entry = {"filters": [self.candidates[int(i)].hash for i in c]}
             else:
                 entry = {"kernels": [[self.candidates[int(i)].hash for i in row] for row in c]}
@@ -334,12 +397,22 @@ class SearchSpace:
             return None
         return (tuned & 0xFF).astype(np.uint8)
 
-    def weight_remaps(self, mapping: Mapping, li: int) -> tuple[bsmod.WeightRemap, ...]:
-        """The weight remaps of layer ``li`` that this space's weight tuning implies (one per used
-        slot whose map is not the identity, :meth:`tuned_weight_codes`)."""
+    def used_slots(self, mapping: Mapping, li: int, share: int = 0) -> list[int]:
+        """The slots of its unit's bank that share ``share`` of layer ``li`` uses (the whole
+        layer's for a layer that is not split), ascending."""
+        sel = np.asarray(mapping.selects[li])
+        if sel.ndim:
+            _, lo, hi = mapping.parts[li][share]
+            sel = sel[lo:hi]
+        return sorted(set(int(s) for s in sel.ravel()))
+
+    def weight_remaps(self, mapping: Mapping, li: int, share: int = 0) -> tuple[bsmod.WeightRemap, ...]:
+        """The weight remaps of share ``share`` of layer ``li`` (the whole layer's when it is not
+        split) that this space's weight tuning implies (one per used slot whose map is not the
+        identity, :meth:`tuned_weight_codes`), in slots of that share's unit's bank."""
         out = []
-        bank = mapping.units[mapping.layer_unit[li]]
-        for slot in sorted(set(int(s) for s in np.asarray(mapping.selects[li]).ravel())):
+        bank = mapping.units[mapping.parts[li][share][0]]
+        for slot in self.used_slots(mapping, li, share):
             codes = self.tuned_weight_codes(li, bank[slot])
             if codes is not None:
                 out.append(bsmod.WeightRemap(slot, bytes(codes)))
@@ -355,11 +428,17 @@ class SearchSpace:
         for li, layer in enumerate(self.layers):
             if layer.geometry is None or layer.requant is None:
                 raise ValueError(f"layer {layer.index} lacks geometry/requantization: cannot write a bitstream")
-            descs.append(bsmod.LayerDescriptor(
-                index=layer.index, kind=layer.kind, unit=mapping.layer_unit[li],  # type: ignore[arg-type]
-                encoding=self.encodings[li], granularity=self.granularity,  # type: ignore[arg-type]
-                geometry=layer.geometry, requant=layer.requant, selects=tuple(np.asarray(mapping.selects[li]).ravel()),
-                weight_remap=self.weight_remaps(mapping, li)))
+            sel = np.asarray(mapping.selects[li])
+            for k, (u, lo, hi) in enumerate(mapping.parts[li]):
+                own = sel.copy()
+                if mapping.is_split(li) and own.ndim:   # other shares' selects go unused: 0 (format)
+                    own[:lo] = 0
+                    own[hi:] = 0
+                descs.append(bsmod.LayerDescriptor(
+                    index=layer.index, kind=layer.kind, unit=u,  # type: ignore[arg-type]
+                    encoding=self.encodings[li], granularity=self.granularity,  # type: ignore[arg-type]
+                    geometry=layer.geometry, requant=layer.requant, selects=tuple(own.ravel()),
+                    weight_remap=self.weight_remaps(mapping, li, k), co_first=lo, co_end=hi))
         return bsmod.Bitstream(accel_hash=accel_hash, units=units, layers=tuple(descs), model_hash=model_hash)
 
     def fingerprint(self) -> str:
@@ -370,6 +449,8 @@ class SearchSpace:
         h.update(repr(self.encodings).encode())
         h.update(repr((self.n_units, self.slots_per_unit, self.granularity, self.split_levels, self.encoding,
                        self.weight_tuning)).encode())
+        if self.split_layers:       # (kept out otherwise: earlier runs' fingerprints stay valid)
+            h.update(repr(("split", self.lanes)).encode())
         for c in self.candidates:
             h.update(c.hash.encode())
         for l in self.layers:

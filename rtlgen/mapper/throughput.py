@@ -76,12 +76,12 @@ from typing import Sequence
 
 import numpy as np
 
-from rtlgen.accel.descriptor import WHOLE_LAYER_FIELDS
+from rtlgen.accel.descriptor import FIELDS, WHOLE_LAYER_FIELDS
 from rtlgen.accel.schedule import engine_cycles, header_cycles, vector_cycles
 from rtlgen.bitstream import format as bsmod
 from rtlgen.mapper.space import Mapping, SearchSpace
 
-__all__ = ["Bar", "Cycles", "CycleModel", "CycleSpec", "layer_prepare_cycles", "op_prepare_cycles"]
+__all__ = ["Bar", "Cycles", "CycleModel", "CycleSpec", "Layout", "layer_prepare_cycles", "op_prepare_cycles"]
 
 # the sequencer's field reads (rtlgen.accel.schedule's docstring: a field of n bytes takes n + 1)
 _RECORD = 6 + 1                                     # index, kind, unit, encoding, granularity
@@ -93,6 +93,7 @@ _OP_FIELDS = {"add": _RECORD + (16 + 1) + 2 * (9 + 1) + (10 + 1) + (2 + 1),     
 _SEARCH = 3 + 1                                     # one record looked at: images in order
 _WEIGHTS_RECORD = 24 + 1
 _PARAM = (4 + 1) + (5 + 1)                          # bias, (multiplier, shift)
+_RANGE = 4 + 1                                      # a share's co_first, co_end
 _START, _DONE, _END = 1, 1, 1
 
 
@@ -107,13 +108,19 @@ def section_bytes(kind: str, g: bsmod.Geometry, lanes: int) -> int:
 
 
 def layer_prepare_cycles(kind: str, g: bsmod.Geometry, lanes: int, *, remaps: int = 0,
-                         remapped_bytes: int = 0) -> int:
+                         remapped_bytes: int = 0, co_first: int = 0, co_end: int | None = None) -> int:
     """A layer descriptor's ``prepare`` cycles (module docstring): fields, record search, record,
     weight copy, parameters and registers; ``remaps``/``remapped_bytes``: its weight remaps and
-    the real section bytes whose slot has one."""
-    b = section_bytes(kind, g, lanes)
+    the real section bytes whose slot has one; ``co_first``/``co_end``: a share's output
+    channels (default the whole layer)."""
+    share = co_end is not None and (co_first, co_end) != (0, g.out_c)
+    co_end = g.out_c if co_end is None else co_end
+    # a share copies its groups' bytes (rtlgen.accel.schedule: from co_first*K to its last group's end)
+    b = section_bytes(kind, g, lanes) if not share else \
+        (-(-co_end // lanes) * lanes - co_first) * g.k_h * g.k_w * _cin(kind, g)
     copy = b + 3 if remaps == 0 else 3 * b + remapped_bytes + b // lanes + 1
-    return _LAYER_FIELDS + 2 * remaps + _SEARCH + _WEIGHTS_RECORD + copy + _PARAM * g.out_c + WHOLE_LAYER_FIELDS
+    return (_LAYER_FIELDS + _RANGE * share + 2 * remaps + _SEARCH + _WEIGHTS_RECORD + copy
+            + _PARAM * (co_end - co_first) + (len(FIELDS) if share else WHOLE_LAYER_FIELDS))
 
 
 def op_prepare_cycles(op: bsmod.OpDescriptor) -> int:
@@ -149,6 +156,21 @@ class Bar:
     phase: str
     start: int
     end: int
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """A mapping's descriptors in config.bin order (:meth:`CycleModel.layout`): per descriptor its
+    key, unit, ``prepare``, ``skip`` and ``run`` cycles, its layer (-1 for an op) and ``first``,
+    the position of its layer's first share (its own for every other descriptor)."""
+
+    keys: tuple[str, ...]
+    units: np.ndarray
+    prepare: np.ndarray
+    skip: np.ndarray
+    run: np.ndarray
+    layer_of: np.ndarray
+    first: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -221,7 +243,6 @@ class CycleModel:
         self.prepare = np.array(prepare, dtype=np.int64)
         self.skip = np.array(skip, dtype=np.int64)
         self.run = np.array(run, dtype=np.int64)
-        self._position = np.flatnonzero(self.layer_of >= 0)      # descriptor position of layer i
         self._tuned: dict[tuple[int, int], bool] = {}
         # bytes of the weight section per select entry (layer: all real bytes of the layer)
         self._bytes_per_select = []
@@ -234,10 +255,12 @@ class CycleModel:
 
     # -- a mapping's costs ---------------------------------------------------------------------
     def units_of(self, layer_unit: Sequence[int]) -> np.ndarray:
-        """The unit of every descriptor, ``layer_unit`` giving each layer's."""
+        """The unit of every descriptor, ``layer_unit`` giving each layer's (no layer split)."""
         lu = np.append(np.asarray(layer_unit, dtype=np.int64), 0)   # owner -1 -> unit 0
         if lu.shape != (len(self.space.layers) + 1,):
             raise ValueError(f"layer_unit must give {len(self.space.layers)} units, not {lu.size - 1}")
+        if lu.max() >= self.n_units:
+            raise ValueError(f"units_of places whole layers; unit {int(lu.max())} splits a layer: use layout()")
         return lu[self.owner]
 
     def _tunes(self, li: int, candidate: int) -> bool:
@@ -248,62 +271,111 @@ class CycleModel:
 
     def prepare_of(self, mapping: Mapping) -> np.ndarray:
         """Every descriptor's ``prepare`` cycles for ``mapping`` (weight remaps counted)."""
-        return self._costs(mapping)[0]
+        return self.layout(mapping).prepare
 
     def skip_of(self, mapping: Mapping) -> np.ndarray:
         """Every descriptor's ``skip`` cycles for ``mapping`` (a remapped layer's remaps counted)."""
-        return self._costs(mapping)[1]
+        return self.layout(mapping).skip
 
-    def _costs(self, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
-        """Every descriptor's ``prepare`` and ``skip`` cycles for ``mapping``."""
-        if self.space.weight_tuning == "none":
-            return self.prepare, self.skip
-        out, skip = self.prepare.copy(), self.skip.copy()
-        for li, layer in enumerate(self.space.layers):
-            bank = mapping.units[mapping.layer_unit[li]]
-            sel = np.asarray(mapping.selects[li]).ravel()
-            remapped = [int(s) for s in np.unique(sel) if self._tunes(li, bank[int(s)])]
-            if remapped:
-                g = layer.geometry
-                assert g is not None
-                r_bytes = int(np.isin(sel, remapped).sum()) * self._bytes_per_select[li]
-                out[self._position[li]] = layer_prepare_cycles(layer.kind, g, self.lanes, remaps=len(remapped),
-                                                               remapped_bytes=r_bytes)
-                skip[self._position[li]] += 2 * len(remapped)
-        return out, skip
+    def layout(self, mapping: Mapping) -> "Layout":
+        """``mapping``'s descriptors in config.bin order with their units and costs: the whole
+        layers' of the constructor, a split layer's shares in its place (one descriptor each, on
+        its own unit; the ops after it stay after its last share), weight remaps counted."""
+        split = [li for li in range(len(self.space.layers)) if mapping.is_split(li)]
+        tuned = self.space.weight_tuning != "none"
+        if not split and not tuned:
+            units = self.units_of(mapping.layer_unit)
+            return Layout(self.keys, units, self.prepare, self.skip, self.run, self.layer_of,
+                          np.arange(len(units)))
+        keys, units, prepare, skip, run, layer_of, first = [], [], [], [], [], [], []
+        for d in range(len(self.keys)):
+            li = int(self.layer_of[d])
+            if li < 0:
+                owner = int(self.owner[d])
+                keys.append(self.keys[d])
+                units.append(0 if owner < 0 else mapping.parts[owner][-1][0])
+                prepare.append(int(self.prepare[d]))
+                skip.append(int(self.skip[d]))
+                run.append(int(self.run[d]))
+                layer_of.append(-1)
+                first.append(len(first))
+                continue
+            layer = self.space.layers[li]
+            g = layer.geometry
+            assert g is not None
+            parts = mapping.parts[li]
+            share = len(parts) > 1
+            bank_sel = np.asarray(mapping.selects[li])
+            start = len(first)
+            for k, (u, lo, hi) in enumerate(parts):
+                remapped, r_bytes = 0, 0
+                if tuned:
+                    bank = mapping.units[u]
+                    slots = [s for s in self.space.used_slots(mapping, li, k) if self._tunes(li, bank[s])]
+                    remapped = len(slots)
+                    if slots:
+                        own = bank_sel if bank_sel.ndim == 0 else bank_sel[lo:hi]
+                        per = self._bytes_per_select[li]
+                        if self.space.granularity == "layer":     # the share's real bytes
+                            per = per * (hi - lo) // g.out_c
+                        r_bytes = int(np.isin(own.ravel(), slots).sum()) * per
+                keys.append(self.keys[d])
+                units.append(u)
+                prepare.append(layer_prepare_cycles(layer.kind, g, self.lanes, remaps=remapped, remapped_bytes=r_bytes,
+                                                    co_first=lo, co_end=hi if share else None))
+                skip.append(_LAYER_FIELDS + _RANGE * share + 2 * remapped)
+                run.append(_START + engine_cycles(g, self.lanes, depthwise=layer.kind == "depthwise_conv2d",
+                                                  co_first=lo, co_end=hi) + _DONE)
+                layer_of.append(li)
+                first.append(start)
+        return Layout(tuple(keys), np.array(units, dtype=np.int64), np.array(prepare, dtype=np.int64),
+                      np.array(skip, dtype=np.int64), np.array(run, dtype=np.int64),
+                      np.array(layer_of, dtype=np.int64), np.array(first, dtype=np.int64))
+
+    def active_cycles(self, mapping: Mapping) -> int:
+        """The cycles some unit's engine runs per inference: the layer descriptors' runs (a split
+        layer's shares each run their own groups)."""
+        lay = self.layout(mapping)
+        return int(lay.run[lay.layer_of >= 0].sum())
 
     def evaluate(self, mapping: Mapping) -> Cycles:
         """``mapping``'s cycles per inference, latency and busy cycles per unit."""
-        units = self.units_of(mapping.layer_unit)
-        prepare, skip = self._costs(mapping)
-        own = np.bincount(units, weights=prepare + self.run, minlength=self.n_units)
+        lay = self.layout(mapping)
+        units, prepare, skip = lay.units, lay.prepare, lay.skip
+        own = np.bincount(units, weights=prepare + lay.run, minlength=self.n_units)
         walked = np.bincount(units, weights=skip, minlength=self.n_units)
         n_layers = len(self.space.layers)
-        owned = np.bincount(units[self._position], minlength=self.n_units)
+        owned = np.bincount(units[lay.layer_of >= 0], minlength=self.n_units)
         search = np.where(owned > 0, _SEARCH * (n_layers - owned), 0)
         busy = (own + (skip.sum() - walked) + 1 + search).astype(np.int64)
-        latency = self._walk(units, prepare, skip, 1, 1)[1] + _END
+        latency = self._walk(lay, 1, 1)[1] + _END
         k = 2 * self.n_units + 2
-        last = len(units) - 1
-        ends = sorted(b.end for b in self._walk(units, prepare, skip, k, k)[0] if b.position == last and b.phase == "run")
-        return Cycles(per_inference=int(ends[-1] - ends[-2]), latency=int(latency),
+        bars = self._walk(lay, k, k)[0]
+        last = int(lay.first[-1])
+        done = [0] * k
+        for b in bars:
+            if b.position >= last and b.phase == "run":
+                done[b.input] = max(done[b.input], b.end)
+        return Cycles(per_inference=int(done[-1] - done[-2]), latency=int(latency),
                       busy=tuple(int(b) for b in busy))
 
-    def _events(self, units: np.ndarray, prepare: np.ndarray, skip: np.ndarray, inputs: int,
-                slots: int) -> list[Bar]:
-        return self._walk(units, prepare, skip, inputs, slots)[0]
-
-    def _walk(self, units: np.ndarray, prepare: np.ndarray, skip: np.ndarray, inputs: int,
-              slots: int) -> tuple[list[Bar], int]:
+    def _walk(self, lay: "Layout", inputs: int, slots: int) -> tuple[list[Bar], int]:
         """The event rules, walker by walker (each waits only on earlier descriptors, so taking
         the walkers in turns until every descriptor is decided is enough); also when the last
-        walker is done."""
+        walker is done. A descriptor waits for the descriptors before its layer's first share
+        (the shares of a split layer start together), the first of an input for every
+        descriptor of the input ``slots`` before it."""
+        units, prepare, skip = lay.units, lay.prepare, lay.skip
         n_desc = len(units)
         ends: dict[tuple[int, int], int] = {}
         bars: list[Bar] = []
         state = [[self.header, 0, 0] for _ in range(self.n_units)]     # time, input, descriptor
         wr = [0] * self.n_units         # each walker's record search starts after its last record found
         n_rec = len(self.space.layers)
+        # the descriptors a descriptor waits for: those of the group (a layer's shares, or one
+        # descriptor) before its own, and for an input's first group the input's last group
+        first = [int(f) for f in lay.first]
+        before = [range(first[f - 1], f) if f else range(first[-1], n_desc) for f in first]
         live = set(range(self.n_units))
         last = 0
         while live:
@@ -321,29 +393,32 @@ class CycleModel:
                     if units[d] != u:
                         st[:] = [t + int(skip[d]), n, d + 1]
                         continue
-                    dep = (ends.get((n, d - 1)) if d else ends.get((n - slots, n_desc - 1)) if n >= slots
-                           else self.header)
-                    if dep is None:
+                    if first[d]:
+                        got = [ends.get((n, j)) for j in before[d]]
+                    elif n >= slots:
+                        got = [ends.get((n - slots, j)) for j in before[d]]
+                    else:
+                        got = [self.header]
+                    if None in got:
                         break
+                    dep = max(got)       # type: ignore[type-var]
                     p = int(prepare[d])
-                    li = int(self.layer_of[d])
+                    li = int(lay.layer_of[d])
                     if li >= 0:                 # records in layer order; prepare counts one look
                         p += _SEARCH * ((li - wr[u]) % n_rec)
                         wr[u] = (li + 1) % n_rec
                     go = max(t + p, dep)
-                    end = go + int(self.run[d])
+                    end = go + int(lay.run[d])
                     ends[(n, d)] = end
-                    bars.append(Bar(n, d, self.keys[d], u, "prepare", t, t + p))
-                    bars.append(Bar(n, d, self.keys[d], u, "run", go, end))
+                    bars.append(Bar(n, d, lay.keys[d], u, "prepare", t, t + p))
+                    bars.append(Bar(n, d, lay.keys[d], u, "run", go, end))
                     st[:] = [end, n, d + 1]
         return bars, last
 
     def run_cycles(self, mapping: Mapping, inputs: int = 1, slots: int | None = None) -> int:
         """``RUN_CYCLES`` of ``inputs`` inputs in one ``START`` with ``slots`` activation slots
         (default one per input): when the last walker is done (module docstring)."""
-        units = self.units_of(mapping.layer_unit)
-        prepare, skip = self._costs(mapping)
-        return self._walk(units, prepare, skip, inputs, inputs if slots is None else max(1, slots))[1] + _END
+        return self._walk(self.layout(mapping), inputs, inputs if slots is None else max(1, slots))[1] + _END
 
     def schedule(self, mapping: Mapping, inputs: int = 2, slots: int | None = None) -> tuple[Bar, ...]:
         """Every descriptor's prepare and run for ``inputs`` consecutive inputs under the event
@@ -351,9 +426,7 @@ class CycleModel:
         the order they are decided."""
         if inputs < 1:
             raise ValueError(f"inputs must be at least 1, not {inputs}")
-        units = self.units_of(mapping.layer_unit)
-        prepare, skip = self._costs(mapping)
-        return tuple(self._events(units, prepare, skip, inputs, inputs if slots is None else max(1, slots)))
+        return tuple(self._walk(self.layout(mapping), inputs, inputs if slots is None else max(1, slots))[0])
 
     def fingerprint(self) -> str:
         """Identity of the model's costs (a search's checkpoint records it)."""

@@ -79,8 +79,8 @@ def _device_images(space: SearchSpace, m, ops, seed: int = 0) -> tuple[bytes, by
         wm.LayerWeights(l.index, l.kind, rng.integers(-128, 128, (l.out_channels, l.geometry.k_h, l.geometry.k_w,
                                                                   l.in_channels)),
                         rng.integers(-9, 9, l.out_channels)) for l in space.layers))
-    bs = replace(bs, layers=tuple(replace(d, in_base=0, out_base=1) for d in bs.layers), ops=tuple(ops),
-                 model_hash=img.model_hash)
+    bs = replace(bs, layers=tuple(replace(d, in_base=0, out_base=1) for d in bs.layers),
+                 model_hash=img.model_hash).with_layer_ops(ops)
     return bsm.encode(bs), wm.encode(img)
 
 
@@ -155,6 +155,44 @@ def test_mixed_units_are_the_concurrent_device_exactly(tuning) -> None:
         for inputs, slots in ((3, 3), (4, 2)):
             assert model.run_cycles(m, inputs, slots) == batch_cycles(*images, config, batch=inputs, slots=slots).total
     assert len(placements) > 2
+
+
+@pytest.mark.parametrize("granularity,tuning", [("filter", "none"), ("kernel", "uniform"), ("layer", "uniform")])
+def test_split_layers_are_the_concurrent_device_exactly(granularity, tuning) -> None:
+    """With split_layers a layer may run as shares on both units at once (config.bin's shares):
+    the model's latency and RUN_CYCLES of batches are still batch_cycles' count from the images
+    the space writes (shares, their own copies, ranges and remaps; the ops after a split layer's
+    last share), and a split layer's shares are what the bitstream says."""
+    from rtlgen.accel.schedule import batch_cycles
+
+    space = SearchSpace(synthetic_layers(), truncated_candidates(), n_units=2, slots_per_unit=3,
+                        granularity=granularity, split_levels=4, weight_tuning=tuning, split_layers=True, lanes=LANES)
+    model = CycleModel(space, lanes=LANES, ops=SYNTH_OPS)
+    config = AccelConfig(units=2, lanes=LANES, multipliers=3, activation_bytes=1 << 16, weight_words=4096, channels=64)
+    assert space.bounds()[1][6:9].tolist() == [2, 2, 2]     # 2 groups of lanes or more: every layer splits
+    rng = np.random.default_rng(6)
+    xl, xu = space.bounds()
+    splits = 0
+    for trial in range(6):
+        x = rng.integers(xl, xu + 1)
+        x[6 + trial % 3] = 2                            # at least one layer split
+        m = space.decode(x)
+        splits += sum(m.is_split(li) for li in range(3))
+        bs = space.bitstream(m, "ab" * 8)
+        for li, layer in enumerate(space.layers):
+            shares = bs.shares(layer.key)
+            assert [(d.unit, d.co_first, d.co_end) for d in shares] == list(m.parts[li])
+        images = _device_images(space, m, SYNTH_OPS)
+        lay = model.layout(m)
+        assert len(lay.keys) == len(bsm.decode(images[0]).descriptors())
+        assert model.evaluate(m).latency == batch_cycles(*images, config).total
+        for inputs, slots in ((3, 3), (4, 2)):
+            assert model.run_cycles(m, inputs, slots) == batch_cycles(*images, config, batch=inputs, slots=slots).total
+    assert splits >= 6
+    # layer 1's 12 channels are 3 groups of 4 lanes: unit 0 takes two
+    x = space.uniform_point(0)
+    x[7] = 2
+    assert space.decode(x).parts[1] == ((0, 0, 8), (1, 8, 12))
 
 
 def test_the_busiest_unit_sets_the_cycles() -> None:
