@@ -22,7 +22,8 @@ def _run(args: argparse.Namespace) -> int:
                  candidates=tuple(args.candidates or ()), scheduler=args.scheduler, workers=args.workers,
                  layerwise_baseline=not args.no_layerwise, energy_vectors=args.energy_vectors,
                  pdk=args.pdk, pdk_dirs=tuple(args.pdk_dir),
-                 weight_tuning=args.weight_tuning, engine=args.engine, quality=args.quality,
+                 weight_tuning=args.weight_tuning, split_layers=args.split_layers, engine=args.engine,
+                 quality=args.quality,
                  prefix_cache_mb=args.prefix_cache_mb, progress=not args.quiet,
                  energy_model=args.energy_model)
     report = run_map_job(job)
@@ -79,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(rtlgen/mapper/throughput.py); every front row carries the cycles either way")
     p.add_argument("--granularity", choices=GRANULARITIES, default="filter",
                    help="how a layer is split between its unit's multipliers")
+    p.add_argument("--split-layers", action="store_true",
+                   help="also let a layer run split by output channels over every unit at once (config.bin "
+                        "shares; the whole-network device runs them, the layer harness does not)")
     p.add_argument("--split-levels", type=positive_int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
     p.add_argument("--encoding", choices=ENCODING_CHOICES, default=AUTO_ENCODING,
                    help="operand encoding: auto (unsigned multipliers; per layer signmag where every input "

@@ -14,7 +14,11 @@ Why the search need not optimise it directly: the model is increasing in both th
 multiplication energy and the cycles per inference, with everything else fixed by the network,
 so a point that is dominated in (quality, relative energy, cycles) is dominated in (quality,
 accelerator energy, cycles) too; the three-objective front holds every point of the
-accelerator-energy front, and the reports give each its energy per inference.
+accelerator-energy front, and the reports give each its energy per inference. A search that
+splits layers (``split_layers``) bends this slightly: a split layer's shares each round up to
+whole groups of lanes and drain their own pipelines, so its engine cycles and weight writes
+differ a little from the whole layer's, and the front holds the accelerator-energy front up to
+those differences.
 """
 from __future__ import annotations
 

@@ -305,7 +305,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                 layerwise_baseline: bool = True, losses: Sequence[float] = DEFAULT_LOSSES,
                 progress: bool = True, model_hash: str = "", device: DeviceImages | None = None,
                 cycles: CycleSpec | None = None, accel_energy: AccelEnergyModel | None = None,
-                memories: DeviceMemories | None = None) -> MapReport:
+                memories: DeviceMemories | None = None, split_layers: bool = False) -> MapReport:
     """The whole mapping job (module docstring) into ``out_dir``. ``model_hash``: the model's weights hash (:func:`rtlgen.emulate.from_bitstream.model_weights`),
     recorded in every point's ``config.bin`` to tie it to the model's ``weights.bin``.
     ``cycles``: the accelerator's lanes and the network's op descriptors for the cycle model
@@ -315,9 +315,13 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     (:mod:`rtlgen.accel.energy`); every row then also has ``accel_energy_uj``, its energy per
     inference in the steady state (:mod:`rtlgen.mapper.energy`; the SRAM macros' included when
     ``memories`` is given, :mod:`rtlgen.accel.memories`), and ``accel_energy_saving`` against
-    the exact reference's."""
+    the exact reference's. ``split_layers`` (with ``cycles``, for its lanes): the search may
+    also split a layer by output channels over every unit (:class:`SearchSpace`); the layer-wise
+    baseline (ALWANN) keeps whole layers."""
     if settings.throughput and cycles is None:
         raise ValueError("the throughput objective needs the cycle model's inputs (cycles=CycleSpec(lanes, ops))")
+    if split_layers and cycles is None:
+        raise ValueError("splitting layers needs the accelerator's lanes (cycles=CycleSpec(lanes, ops))")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # "auto": each layer carries its own encoding (rtlgen.emulate.encoding.layer_encodings); the
@@ -326,7 +330,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     if encoding not in bsmod.ENCODINGS:
         encoding = "raw" if all(c.signed for c in candidates) else "signmag"
     space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity=granularity,
-                        split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning)
+                        split_levels=split_levels, encoding=encoding, weight_tuning=weight_tuning,
+                        split_layers=split_layers, lanes=None if cycles is None else cycles.lanes)
     table = EnergyTable(space, energy)
     model = None if cycles is None else cycles.model(space)
     inference = (None if accel_energy is None or model is None
@@ -357,6 +362,10 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
         if granularity != "layer":
             # the split space contains every layer-wise point: start from the layer-wise front
             seeds = [space.from_layerwise(p.x, lw_space) for p in lw_result.front] + seeds
+    if split_layers:
+        # each uniform seed with every layer that can split split: the same computation, its
+        # work shared by the units
+        seeds = [space.split_everywhere(x) for x in seeds[-len(uni_front):]] + seeds
     result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
                         seeds=np.array(seeds), known=uni_search, known_outcomes=uni_out, progress=progress,
                         cycles=model)
@@ -430,7 +439,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                                "generations": result.generations, "pop_size": settings.pop_size,
                                "weight_tuning": weight_tuning, "encoding": requested_encoding,
                                "layer_encodings": {l.name: e for l, e in zip(space.layers, space.encodings)},
-                               "seed": settings.seed, "granularity": granularity,
+                               "seed": settings.seed, "granularity": granularity, "split_layers": split_layers,
                                "objectives": list(settings.objectives),
                                "cycle_model": None if model is None else
                                "rtlgen.mapper.throughput: cycles per inference = the steady state of the "

@@ -91,6 +91,8 @@ class MapJob:
     layerwise_baseline: bool = True
     energy_vectors: int = 4096
     weight_tuning: str = "none"
+    #: the search may split a layer by output channels over every unit (rtlgen.mapper.space)
+    split_layers: bool = False
     engine: EngineChoice = DEFAULT_ENGINE  # rtlgen.emulate.ENGINES, or auto; all compute the same bytes
     quality: str = "accuracy"    # rtlgen.mapper.objectives.QUALITY_OBJECTIVES
     progress: bool = True
@@ -225,8 +227,9 @@ def run_map_job(job: MapJob) -> MapReport:
     try:
         cycle_spec: CycleSpec | None = CycleSpec(config.lanes, op_descriptors(graph))
     except BitstreamError as exc:   # an ADD or PAD the device cannot run: no device schedule to model
-        if job.settings.throughput:
-            raise ConfigError(f"the throughput objective needs a model the device runs: {exc}") from None
+        if job.settings.throughput or job.split_layers:
+            raise ConfigError(f"{'splitting layers' if job.split_layers else 'the throughput objective'} needs a model "
+                              f"the device runs: {exc}") from None
         cycle_spec = None
 
 
@@ -245,4 +248,5 @@ def run_map_job(job: MapJob) -> MapReport:
                        model_hash=weights.model_hash,
                        device=DeviceImages(plan, wmod.encode(weights), cycles=device_cycles), cycles=cycle_spec,
                        accel_energy=accel_energy,
-                       memories=None if accel_energy is None else device_memories(config, job.pdk))
+                       memories=None if accel_energy is None else device_memories(config, job.pdk),
+                       split_layers=job.split_layers)

@@ -320,6 +320,15 @@ class SearchSpace:
             x[self.n_units * self.slots_per_unit + len(self.layers):] = self.split_levels
         return x
 
+    def split_everywhere(self, x: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Point ``x`` with every layer that can split split over every unit (``split_layers``)."""
+        out = np.asarray(x, dtype=int).copy()
+        um = self.n_units * self.slots_per_unit
+        for li, ranges in enumerate(self.share_ranges):
+            if ranges is not None:
+                out[um + li] = self.n_units
+        return out
+
     def from_layerwise(self, x: Sequence[int] | np.ndarray, layerwise: "SearchSpace") -> np.ndarray:
         """The point of this (split) space computing what point ``x`` of a ``"layer"`` space
         computes: same banks and units, each layer's cuts giving its whole layer to its slot."""
@@ -332,9 +341,10 @@ class SearchSpace:
         xi = np.asarray(x, dtype=int).copy()
         um = self.n_units * self.slots_per_unit
         out = np.concatenate([xi[:um + len(self.layers)], np.zeros(len(self.layers) * self.n_split_vars, dtype=int)])
-        if layerwise.share_ranges != self.share_ranges:
-            raise ValueError("the two spaces must split layers alike (split_layers, lanes)")
         for li in range(len(self.layers)):
+            if m.is_split(li) and layerwise.share_ranges[li] != self.share_ranges[li]:
+                raise ValueError(f"layer {self.layers[li].key} is split in the layer-wise point; this space "
+                                 "splits it otherwise or not at all")
             slot = int(m.selects[li])
             ranks = set()
             for u, _, _ in m.parts[li]:

@@ -21,7 +21,8 @@ class _Shifted(SyntheticAccuracy):
         return super().accuracy(assignment) - 0.02
 
 
-def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None, accel_energy=None, memories=None):
+def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None, accel_energy=None, memories=None,
+         split_layers=False):
     layers, cands = synthetic_layers(), truncated_candidates()
     search, test = SyntheticAccuracy(layers, cands), _Shifted(layers, cands)
 
@@ -34,7 +35,8 @@ def _job(tmp_path, emulate=None, objectives=("quality", "energy"), cycles=None, 
                          energy=synthetic_energy,
                          settings=SearchSettings(generations=3, pop_size=12, seed=2, objectives=objectives),
                          out_dir=tmp_path, accel_hash="feedbeef", split_levels=4, emulate=emulate or emu,
-                         progress=False, cycles=cycles, accel_energy=accel_energy, memories=memories)
+                         progress=False, cycles=cycles, accel_energy=accel_energy, memories=memories,
+                         split_layers=split_layers)
     return report, layers, cands
 
 
@@ -164,6 +166,46 @@ def test_rows_carry_the_accelerator_energy_per_inference(tmp_path) -> None:
             assert p.key in front_keys or any(
                 (q.accuracy, by_acc[q.key], q.cycles) == (p.accuracy, by_acc[p.key], p.cycles)
                 for q in pts if q.key in front_keys), p
+
+
+def test_a_search_that_splits_layers(tmp_path) -> None:
+    """split_layers: the three-objective search may run a layer as shares on both units. Its
+    points' bitstreams carry the shares (and emulate to what the search measured: the flow checks
+    it), their schedules and energies are the cycle model's and the energy model's for the
+    split layout, and splitting pays: the search finds points that split."""
+    from rtlgen.accel.energy import EnergyModel
+    from rtlgen.mapper.energy import AcceleratorEnergy
+    from rtlgen.mapper.objectives import EnergyTable
+    from rtlgen.mapper.space import SearchSpace
+
+    model = EnergyModel(mul_scale=1.1, logic_pj=20.0, clocked_pj=40.0, leakage_mw=0.2, memories_pj=5.0,
+                        clock_ns=10.0, lanes=4, pdk="sky130hd", runs=1)
+    rep, layers, cands = _job(tmp_path, objectives=("quality", "energy", "throughput"), cycles=CycleSpec(lanes=4),
+                              accel_energy=model, split_layers=True)
+    space = SearchSpace(layers, cands, n_units=2, slots_per_unit=3, split_levels=4, encoding="signmag",
+                        split_layers=True, lanes=4)
+    cycles = CycleSpec(lanes=4).model(space)
+    acc = AcceleratorEnergy(model, EnergyTable(space, synthetic_energy), cycles)
+    assert json.loads((tmp_path / "summary.json").read_text())["split_layers"] is True
+    assert any(space.decode(np.array(p.x)).is_split(li) for p in rep.search.points for li in range(len(layers)))
+    split_rows = 0
+    for r in rep.front:
+        m = space.decode(np.array(r["x"]))
+        bs = bsm.read_bitstream(tmp_path / r["bitstream"], expect_accel="feedbeef")
+        assert [(d.unit, d.co_first, d.co_end) for d in bs.layers] == [p for parts in m.parts for p in parts]
+        doc = json.loads((tmp_path / r["schedule"]).read_text())
+        assert len(doc["bars"]) == 2 * 2 * len(bs.layers)
+        assert doc["cycles_per_inference"] == r["cycles_per_inference"] == cycles.evaluate(m).per_inference
+        assert r["accel_energy_uj"] == pytest.approx(acc.evaluate(m).total_pj / 1e6)
+        described = {l["layer"]: l for l in r["mapping"]["layers"]}
+        for li, layer in enumerate(layers):
+            if m.is_split(li):
+                split_rows += 1
+                assert described[layer.index]["unit"] == [0, 1]
+                assert described[layer.index]["shares"] == [[lo, hi] for _, lo, hi in m.parts[li]]
+    assert split_rows > 0
+    with pytest.raises(ValueError, match=r"^splitting layers needs the accelerator's lanes"):
+        _job(tmp_path / "none", split_layers=True)
 
 
 def test_emulation_mismatch_is_caught(tmp_path) -> None:

@@ -103,6 +103,57 @@ def test_assignment_and_bitstream_agree(parts) -> None:
             assert np.array_equal(got1, want) and np.array_equal(got2, want), f"layer {layer.index}"
 
 
+@pytest.mark.parametrize("granularity", ["filter", "kernel", "layer"])
+def test_split_layers_deal_each_share_to_its_own_units_bank(parts, granularity) -> None:
+    """split_layers: unit value 2 splits a layer over both units; each share's channels take
+    multipliers from its own unit's bank (by the same cuts, most sensitive first within the
+    share); the assignment and the bitstream's shares agree multiplier for multiplier."""
+    layers, cands = parts
+    space = SearchSpace(layers, cands[::-1], n_units=2, slots_per_unit=3, granularity=granularity, split_levels=4,
+                        split_layers=True, lanes=4)
+    xl, xu = space.bounds()
+    assert list(xu[6:9]) == [2, 2, 2]
+    x = space.uniform_point(0)
+    x[0:6] = [5, 0, 3, 1, 2, 4]             # unit 0: worst, exact, middle; unit 1: three others
+    x[6:9] = [2, 0, 2]                      # layers 0 and 2 split, layer 1 whole on unit 0
+    x[9:] = 1 if granularity == "layer" else [1, 3] * 3
+    m = space.decode(x)
+    assert m.parts[0] == ((0, 0, 4), (1, 4, 8)) and m.parts[1] == ((0, 0, 12),)
+    assert m.parts[2] == ((0, 0, 8), (1, 8, 16))
+    for li in (0, 2):
+        c = np.asarray(m.candidates_of(li))
+        per_channel = c if c.ndim == 1 else c.reshape(c.shape[0], -1)
+        for u, lo, hi in m.parts[li]:
+            assert set(np.unique(per_channel[lo:hi])) <= set(m.units[u]), (li, u)
+        if granularity == "layer":          # slot 1 of each unit's bank
+            assert list(c) == [0] * 4 + [2] * 4 if li == 0 else [0] * 8 + [2] * 8
+        elif granularity == "filter":       # each share: a quarter, a half, a quarter of its filters
+            lo_c = c[:4] if li == 0 else c[:8]
+            assert sorted(np.bincount(lo_c, minlength=6)[[0, 3, 5]]) == sorted([len(lo_c) // 4, len(lo_c) // 2,
+                                                                                len(lo_c) - len(lo_c) // 4 - len(lo_c) // 2])
+    bs = space.bitstream(m, "abcd")
+    back = bsm.decode(bsm.encode(bs), expect_accel="abcd")
+    assert [(d.key, d.unit, d.co_first, d.co_end) for d in back.layers] == [
+        ("0", 0, 0, 4), ("0", 1, 4, 8), ("1", 0, 0, 12), ("2", 0, 0, 8), ("2", 1, 8, 16)]
+    a1, a2 = space.assignment(m)["layers"], bsm.to_assignment(back)["layers"]
+    for li, layer in enumerate(space.layers):
+        want = np.vectorize(lambda c: space.candidates[c].hash, otypes=[object])(m.candidates_of(li))
+        for e in (a1[layer.key], a2[layer.key]):
+            got = (np.full(want.shape, e["multiplier"], dtype=object) if "multiplier" in e else
+                   np.array(e["filters"] if "filters" in e else e["kernels"], dtype=object))
+            if got.shape != want.shape:     # per kernel where the selects are per filter
+                got = got[:, 0] if want.ndim == 1 else got
+            assert np.array_equal(got, want), (granularity, layer.key)
+    # a layer with fewer groups of lanes than units never splits
+    narrow = SearchSpace(layers, cands, n_units=2, slots_per_unit=3, granularity=granularity, split_levels=4,
+                         split_layers=True, lanes=8)
+    assert list(narrow.bounds()[1][6:9]) == [1, 2, 2]
+    with pytest.raises(ValueError, match="at least two units"):
+        SearchSpace(layers, cands, n_units=1, slots_per_unit=3, split_layers=True, lanes=4)
+    with pytest.raises(ValueError, match="lanes"):
+        SearchSpace(layers, cands, n_units=2, slots_per_unit=3, split_layers=True)
+
+
 def test_energy_table(parts) -> None:
     space = _space(parts)
     table = EnergyTable(space, synthetic_energy)
