@@ -89,6 +89,43 @@ def test_map_digits_end_to_end(tmp_path, small_lib, capsys) -> None:
     assert len((out / "search" / "evaluations.jsonl").read_text().splitlines()) == n
 
 
+def test_map_splits_layers_over_the_units(tmp_path, small_lib) -> None:
+    """--split-layers with the throughput objective on the digits model, 2 units of 4 lanes:
+    front points run layers as shares on both units; each point's two images are the device's
+    (activation plan, the ops after a split layer's last share), its modelled latency is the
+    device's RUN_CYCLES counted from them, and its emulation from config.bin is the search's."""
+    from rtlgen.accel.config import load_config
+    from rtlgen.accel.schedule import batch_cycles
+    from rtlgen.zoo.digits import digits_model_path, save_images_npz
+
+    images = save_images_npz(tmp_path / "digits.npz", "test")
+    accel = tmp_path / "accel.toml"
+    accel.write_text("version = 1\nname = \"t\"\n[accelerator]\nunits = 2\nlanes = 4\nmultipliers = 2\n"
+                     "[memory]\nactivation_bytes = 4096\nweight_words = 1024\nchannels = 64\n")
+    out = tmp_path / "run"
+    assert main(["map", "--model", str(digits_model_path()), "--images", str(images), "--accel", str(accel),
+                 "--lib", str(small_lib), "--out", str(out), "--search", "0:100", "--test", "100:200",
+                 "--generations", "2", "--pop", "8", "--seed", "3", "--workers", "1", "--energy-vectors", "512",
+                 "--no-layerwise", "--throughput", "--split-layers", "--quiet"]) == 0
+    front = json.loads((out / "front.json").read_text())["front"]
+    shares = 0
+    for row in front:
+        folder = (out / row["bitstream"]).parent
+        bs = bsm.read_bitstream(out / row["bitstream"])
+        shares += sum(d.is_share for d in bs.layers)
+        assert bs.has_plan and row["device"].startswith("config.bin and weights.bin: the device runs them")
+        for op in bs.ops:       # no op between a split layer's shares
+            before = bs.layers[op.after_layers - 1] if op.after_layers else None
+            after = bs.layers[op.after_layers] if op.after_layers < len(bs.layers) else None
+            assert not (before and after and before.key == after.key), op.key
+        device = batch_cycles((out / row["bitstream"]).read_bytes(), (folder / "weights.bin").read_bytes(),
+                              load_config(folder / "accel.toml")).total
+        assert row["device_cycles"] == device == row["latency_cycles"]
+        assert row["emulation"]["search_accuracy"] == row["search_accuracy"]
+    assert shares > 0
+    assert json.loads((out / "summary.json").read_text())["split_layers"] is True
+
+
 def test_map_rejects_overlapping_splits(tmp_path, small_lib, capsys) -> None:
     from rtlgen.zoo.digits import digits_model_path, save_images_npz
 
