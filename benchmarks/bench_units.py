@@ -74,7 +74,7 @@ def _moved(images, unit_of):
 
 def _best_cut(files, config, units: int, slots: int):
     """The contiguous cut of the layer descriptors into ``units`` stretches with the fewest cycles
-    for 16 inputs; returns (cut, one input, 16 inputs)."""
+    for 16 inputs; returns (cut, one input, 16 inputs, its config.bin)."""
     from rtlgen.accel.schedule import batch_cycles
     from rtlgen.bitstream import format as bsm
 
@@ -88,7 +88,7 @@ def _best_cut(files, config, units: int, slots: int):
         cfg = bsm.encode(replace(bs, layers=layers))
         many = batch_cycles(cfg, files["weights.bin"], config, batch=16, slots=slots)
         if best is None or many.total < best[2].total:
-            best = (edges, batch_cycles(cfg, files["weights.bin"], config), many)
+            best = (edges, batch_cycles(cfg, files["weights.bin"], config), many, cfg)
     return best
 
 
@@ -205,19 +205,19 @@ def main() -> None:
 
             span = bsm.decode(files["config.bin"]).activation_span
             slots = max(1, min(16, config.activation_bytes // span))
-            edges, one, many = _best_cut(files, config, units, slots)
+            edges, one, many, cut_cfg = _best_cut(files, config, units, slots)
             row = {"units": units, "point": point, "cut": edges, "one": one.total, "many": many.total,
                    "slots": slots, "interval": many.interval}
             print(f"| {units} | {point} | {list(edges)} | {one.total:,} | {many.total:,} ({slots}) "
                   f"| {many.interval:,.0f} | {1e8 / many.interval:,.1f} |")
             mul = None if mul_pj is None else mul_pj["exact" if assignment is None else "approximate"]
-            memories = InferenceMemories.from_config_bin(device, files["config.bin"], config.lanes)
+            memories = InferenceMemories.from_config_bin(device, cut_cfg, config.lanes, units)
             if energy is not None:
                 row["energy"] = _energy(energy, many, mul, units, args.mhz, memories)
             rows.append(row)
             if units > 1:
                 row, many, split_cfg = _split_row(graph, config, catalog, assignment, point, units, slots)
-                memories = InferenceMemories.from_config_bin(device, split_cfg, config.lanes)
+                memories = InferenceMemories.from_config_bin(device, split_cfg, config.lanes, units)
                 print(f"| {units} | {point} | layers {', '.join(row['split'])} split over the {units} units, "
                       f"the rest on unit 0 | {row['one']:,} | {row['many']:,} ({slots}) | {row['interval']:,.0f} "
                       f"| {1e8 / row['interval']:,.1f} |")

@@ -174,6 +174,9 @@ class ImageLoader(wiring.Component):
             # more read ports, for the sequencer's walkers (rtlgen.accel.sequencer)
             "seq_raddr": In(self.addr_bits).array(seq_ports), "seq_rdata": Out(8).array(seq_ports),
             "seq_wraddr": In(self.waddr_bits).array(seq_ports), "seq_wrdata": Out(8).array(seq_ports),
+            # their read enables: a port reads (and its macro spends energy) only when enabled;
+            # its data holds otherwise
+            "seq_ren": In(1, init=1).array(seq_ports), "seq_wren": In(1, init=1).array(seq_ports),
         })
 
     def elaborate(self, platform: Any) -> Module:
@@ -187,8 +190,9 @@ class ImageLoader(wiring.Component):
                      wrd.addr.eq(self.wmem_raddr), self.wmem_rdata.eq(wrd.data)]
         for p in range(self.seq_ports):
             srd, swrd = mem.read_port(), wmem.read_port()
-            m.d.comb += [srd.addr.eq(self.seq_raddr[p]), self.seq_rdata[p].eq(srd.data),
-                         swrd.addr.eq(self.seq_wraddr[p]), self.seq_wrdata[p].eq(swrd.data)]
+            m.d.comb += [srd.addr.eq(self.seq_raddr[p]), self.seq_rdata[p].eq(srd.data), srd.en.eq(self.seq_ren[p]),
+                         swrd.addr.eq(self.seq_wraddr[p]), self.seq_wrdata[p].eq(swrd.data),
+                         swrd.en.eq(self.seq_wren[p])]
 
         in_frame = Signal()         # bytes of a frame have arrived, tlast not yet
         finishing = Signal()        # the cycle after a complete frame: the verdict
@@ -393,10 +397,12 @@ class DeviceFrontend(wiring.Component):
                          regs.outputs_done.eq(sq.outputs_done),
                          seq_busy.eq(sq.busy), net_done.eq(sq.net_done), seq_error.eq(sq.error),
                          seq_code.eq(sq.error_code), seq_offset.eq(sq.error_offset), run_cycles.eq(sq.cycles),
+                         regs.config_reads.eq(sq.cfg_reads), regs.weights_reads.eq(sq.w_reads),
                          layers.eq(sq.layers), self.seq_busy.eq(sq.busy), act_rdata.eq(self.host_act_rdata)]
             for u in range(self.engine.units):
                 m.d.comb += [sq.cfg_rdata[u].eq(ld.seq_rdata[u]), ld.seq_raddr[u].eq(sq.cfg_raddr[u]),
                              sq.w_rdata[u].eq(ld.seq_wrdata[u]), ld.seq_wraddr[u].eq(sq.w_raddr[u]),
+                             ld.seq_ren[u].eq(sq.cfg_re[u]), ld.seq_wren[u].eq(sq.w_re[u]),
                              sq.eng_done[u].eq(self.eng_done[u]), sq.act_rdata[u].eq(self.act_rdata[u])]
                 m.d.comb += [getattr(self, name)[u].eq(getattr(sq, name)[u]) for name in sq.signature.members
                              if (name.startswith("eng_") and name != "eng_done")

@@ -13,10 +13,12 @@ activation       8 x ``activation_bytes``    U + 1 ports: the host's the input (
                                              every cycle but its
                                              engine's busy ones, then
                                              one per product issued
-configuration    8 x ``config_capacity``     U + 1 ports, every      nothing (``config.bin``, once)
-                                             cycle
-weights store    8 x ``weights_store_bytes`` U + 1 ports, every      nothing (``weights.bin``, once)
-                                             cycle
+configuration    8 x ``config_capacity``     U + 1 ports: the host's nothing (``config.bin``, once)
+                                             every cycle; a walker's
+                                             in the states that read
+                                             it
+weights store    8 x ``weights_store_bytes`` U + 1 ports, as the     nothing (``weights.bin``, once)
+                                             configuration memory's
 weights (per     ``weight_word_bits`` x      one word per product    each layer's weight words
 unit)            ``weight_words``            issued                  (copied before it runs)
 parameters (per  70 x ``channels``           one word per output     one word per output channel
@@ -27,21 +29,27 @@ unit)                                        value                   per layer
 the RTL's read enables: the engine reads its weight memory and its activation-memory port only
 in the cycles it issues a product (padding positions too: the byte is then not used) and its
 parameter memory once per output value (:mod:`rtlgen.accel.engine`:
-``act_re``, ``wgt_re``, ``par_re``, counted in ``tests/accel/test_top.py``); the other read
-ports (the host's, the walkers' on the two image stores, a unit's activation port while its
-engine is idle, which its walker's vector unit uses) have no enable and read every cycle.
-A read port of a macro that is not read in a cycle costs nothing (:mod:`rtlgen.cost.sram`).
-So, per inference of ``cycles`` cycles, with ``issued`` products (per lane), ``busy`` engine
-cycles and ``outputs`` output values over its layers (:func:`inference_traffic`)::
+``act_re``, ``wgt_re``, ``par_re``, counted in ``tests/accel/test_top.py``), and each walker
+reads the two image stores only in the states that read them (:mod:`rtlgen.accel.sequencer`,
+"Reads": ``CONFIG_READS`` and ``WEIGHTS_READS`` count them, equal to
+:func:`rtlgen.accel.schedule.batch_cycles`' count in ``tests/accel/test_sequencer.py``; per input
+in the steady state :func:`rtlgen.accel.schedule.walker_reads`). The other read ports (the
+host's three: ``ACT_DATA``, ``MEM_DATA``, ``WEIGHTS_DATA``, which must show the current byte
+at any time, and a unit's activation port while its engine is idle, which its walker's vector
+unit uses) have no enable and read every cycle. A read port of a macro that is not read in a
+cycle costs nothing (:mod:`rtlgen.cost.sram`). So, per inference of ``cycles`` cycles, with
+``issued`` products (per lane), ``busy`` engine cycles and ``outputs`` output values over its
+layers and the walkers' ``config_reads`` and ``store_reads`` (:func:`inference_traffic`)::
 
     E_mem = cycles * sum(ports read every cycle x read_pj)
           + (issued - busy) * act.read_pj + issued * weights.read_pj + outputs * parameters.read_pj
+          + config_reads * configuration.read_pj + store_reads * weights_store.read_pj
           + sum(writes x write_pj) + cycles * clock_ns * leakage_mw
 
 (:meth:`DeviceMemories.energy`; bound to a network's traffic: :class:`InferenceMemories`, the
 ``memories`` term of :meth:`rtlgen.accel.energy.EnergyModel.inference`). The first term, fixed
-per cycle like the flip-flops' clock (:mod:`rtlgen.accel.energy`), is what enables on the
-walkers' and host's ports would save next. What is not modelled: the activation memory's several
+per cycle like the flip-flops' clock (:mod:`rtlgen.accel.energy`), is what is left of ports
+without an enable: the host's, and the activation ports of idle engines. What is not modelled: the activation memory's several
 write ports (host, every engine) are taken to reach its macros' one write port each without
 conflict; a layout would bank it by activation slot. The upper bound of
 :mod:`rtlgen.cost.sram` (every macro's clocks every cycle, as the liberty files say) is
@@ -173,8 +181,8 @@ def device_memories(config: AccelConfig, pdk: str) -> DeviceMemories | None:
     u = config.units
     # name, width, depth, read ports per instance, instances, ports read every cycle
     shapes = [("activation", 8, config.activation_bytes, u + 1, 1, u + 1),
-              ("configuration", 8, config_capacity(config), u + 1, 1, u + 1),
-              ("weights store", 8, config.weights_store_bytes, u + 1, 1, u + 1),
+              ("configuration", 8, config_capacity(config), u + 1, 1, 1),
+              ("weights store", 8, config.weights_store_bytes, u + 1, 1, 1),
               ("weights", config.weight_word_bits, config.weight_words, 1, u, 0),
               ("parameters", PARAM_BITS, config.channels, 1, u, 0)]
     out = []
@@ -204,11 +212,12 @@ class Traffic:
 
 
 def inference_traffic(layers: Sequence[tuple[str, Geometry, int, int]], ops: Sequence[object], lanes: int,
-                      input_bytes: int) -> Traffic:
+                      input_bytes: int, *, walker_reads: tuple[int, int]) -> Traffic:
     """The accesses of one inference (module docstring): ``layers`` as ``(kind, geometry,
     co_first, co_end)`` (the channels a descriptor runs; ``co_end`` 0 = ``out_c``) in any order,
     ``ops`` the op descriptors (:class:`rtlgen.bitstream.format.OpDescriptor`), ``input_bytes``
-    the input the host writes."""
+    the input the host writes, ``walker_reads`` the walkers' reads of the configuration memory
+    and of the weights store (:func:`rtlgen.accel.schedule.walker_reads`)."""
     from rtlgen.accel.schedule import engine_cycles
 
     act, wgt, par = input_bytes, 0, 0
@@ -228,7 +237,8 @@ def inference_traffic(layers: Sequence[tuple[str, Geometry, int, int]], ops: Seq
         issued += passes * g.out_h * g.out_w * k
         busy += engine_cycles(g, lanes, depthwise=depthwise, co_first=co_first, co_end=co_end or None)
     act += sum(_output_bytes(op) for op in ops)
-    return Traffic(reads={"activation": issued - busy, "weights": issued, "parameters": outputs},
+    return Traffic(reads={"activation": issued - busy, "weights": issued, "parameters": outputs,
+                          "configuration": int(walker_reads[0]), "weights store": int(walker_reads[1])},
                    writes={"activation": act, "weights": wgt, "parameters": par})
 
 
@@ -245,13 +255,15 @@ class InferenceMemories:
         return self.device.energy(cycles=cycles, traffic=self.traffic, clock_ns=clock_ns)
 
     @classmethod
-    def from_config_bin(cls, device: DeviceMemories, config_bin: bytes, lanes: int) -> "InferenceMemories":
+    def from_config_bin(cls, device: DeviceMemories, config_bin: bytes, lanes: int, units: int) -> "InferenceMemories":
         """The traffic of the descriptors ``config_bin`` lists (shares with their channel
-        ranges)."""
+        ranges) on a device of ``units`` units, per input in the steady state."""
+        from rtlgen.accel.schedule import walker_reads
         from rtlgen.bitstream import format as bsmod
 
+        bs = bsmod.decode(config_bin)
         layers, ops, first = [], [], None
-        for d in bsmod.decode(config_bin).descriptors():
+        for d in bs.descriptors():
             g = d.geometry if hasattr(d, "geometry") else None
             if first is None and g is not None:
                 first = g.in_h * g.in_w * g.in_c
@@ -259,4 +271,4 @@ class InferenceMemories:
                 layers.append((d.kind, g, d.co_first, d.co_end))
             else:
                 ops.append(d)
-        return cls(device, inference_traffic(layers, ops, lanes, first or 0))
+        return cls(device, inference_traffic(layers, ops, lanes, first or 0, walker_reads=walker_reads(bs, units, lanes)))

@@ -46,7 +46,7 @@ Access = Literal["ro", "rw", "wo"]
 #: ``ID`` register value: ASCII "RTLA" read as a little-endian word.
 DEVICE_ID = int.from_bytes(b"RTLA", "little")
 #: Version of this register map (``VERSION[15:0]``); bumped when an offset or a meaning changes.
-REGMAP_VERSION = 4
+REGMAP_VERSION = 5
 
 
 class ErrorCode(enum.IntEnum):
@@ -211,6 +211,11 @@ REGISTERS: tuple[Register, ...] = (
                                             "input order)"),
     Register("UNITS", 0x70, "ro", 0, "compute units of this hardware that run at the same time (0: a front end "
                                      "without the sequencer)"),
+    Register("CONFIG_READS", 0x74, "ro", 0, "reads of the configuration memory by the sequencer's walkers in the "
+                                            "current or last run (cycles with a walker's read enable, every "
+                                            "walker's together; rtlgen.accel.schedule counts them)"),
+    Register("WEIGHTS_READS", 0x78, "ro", 0, "reads of the weights store by the sequencer's walkers in the current "
+                                             "or last run (as CONFIG_READS)"),
 )
 
 

@@ -108,7 +108,7 @@ from rtlgen.errors import BitstreamError
 from rtlgen.nn.geometry import Geometry
 
 __all__ = ["DescriptorCycles", "NetworkCycles", "network_cycles", "engine_cycles", "vector_cycles", "Run",
-           "BatchCycles", "batch_cycles",
+           "BatchCycles", "batch_cycles", "copy_reads", "walker_reads",
            "header_cycles", "LAYER_PHASES", "OP_PHASES"]
 
 #: Phases of a layer descriptor and of an op descriptor, in the order the sequencer runs them.
@@ -264,6 +264,43 @@ def _copy_cycles(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -
     return 3 * section_bytes + int(remapped.sum()) + section_bytes // lanes + 1
 
 
+def copy_reads(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -> tuple[int, int]:
+    """The weight copy's reads of (the configuration memory, the weights store): the streamed
+    copy's every cycle reads both (a byte and its select), ``B + 3``; with remaps the address
+    state reads both (``B + 1``: each byte and the last test), the data state the select
+    (``B``), the remap state the remapped code (``R``)."""
+    if not layer.weight_remap:
+        return section_bytes + 3, section_bytes + 3
+    extra = _copy_cycles(layer, section_bytes, lanes) - (3 * section_bytes + section_bytes // lanes + 1)
+    return 2 * section_bytes + extra + 1, section_bytes + 1
+
+
+def walker_reads(bs: bsmod.Bitstream, units: int, lanes: int) -> tuple[int, int]:
+    """The walkers' reads of (the configuration memory, the weights store) per input in the steady
+    state of a long batch on ``units`` units (:func:`batch_cycles`' ``config_reads`` and
+    ``weights_reads`` grow by these with each more input; the header, read once per ``START``,
+    is left out): every walker reads every descriptor's fields and one cycle at the input's end;
+    a layer's owner its copy (:func:`copy_reads`, the whole section or a share's groups, without
+    weights.bin: its section is ``ceil(out_c/L)*K*L`` bytes) and its parameters; and each walker
+    that owns a layer descriptor looks at every ``weights.bin`` record once per input (the search
+    wraps around, 4 cycles a look; one record per layer)."""
+    cfg = w = 0
+    owners = set()
+    for d in bs.descriptors():
+        if isinstance(d, bsmod.LayerDescriptor):
+            g = d.geometry
+            k = g.k_h * g.k_w * (1 if d.kind == "depthwise_conv2d" else g.in_c)
+            c_cfg, c_w = copy_reads(d, _copied_bytes(d, -(-g.out_c // lanes) * lanes * k, lanes), lanes)
+            channels = d.co_end - d.co_first
+            cfg += units * _layer_fields(d) + c_cfg + 6 * channels
+            w += _WEIGHTS_RECORD + c_w + 5 * channels
+            owners.add(d.unit if d.unit < units else 0)
+        else:
+            cfg += units * _OP_FIELDS[d.kind]
+    records = len({d.key for d in bs.layers})
+    return cfg + units, w + _SEARCH_LOOK * records * len(owners)
+
+
 def _descriptor_size(d: bsmod.LayerDescriptor | bsmod.OpDescriptor) -> int:
     if isinstance(d, bsmod.LayerDescriptor):
         return (6 + 4 * d.is_share + 24 + bsmod.PLAN_LAYER_SIZE + 10 + 5 * d.geometry.out_c + len(d.selects) + 1
@@ -378,6 +415,10 @@ class BatchCycles:
     total: int
     runs: tuple[Run, ...]
     outputs: tuple[int, ...]
+    #: the walkers' reads of the configuration memory and of the weights store over the run
+    #: (``CONFIG_READS``, ``WEIGHTS_READS``: the cycles their read enables are high)
+    config_reads: int = 0
+    weights_reads: int = 0
 
     @property
     def interval(self) -> float:
@@ -428,6 +469,10 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
     # and wait: the position of the first share of its layer (its own for any other descriptor):
     # it starts once every descriptor before that one is done
     owner, fixed, skip, busy, looks_key, wait = [], [], [], [], [], []
+    # reads (the sequencer's docstring, "Reads"): every walker reads each descriptor's fields
+    # from the configuration memory; the owner of a layer also its copy's and its parameters'
+    # (own_cfg, own_w, besides the record search's looks)
+    fields_all, own_cfg, own_w = 0, [], []
     lu = 0
     for i, d in enumerate(descs):
         if isinstance(d, bsmod.LayerDescriptor):
@@ -441,19 +486,31 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
             busy.append(phases["engine"])
             looks_key.append((d.index, d.kind))
             wait.append(wait[-1] if d.co_first > 0 and i > 0 else i)
+            c_cfg, c_w = copy_reads(d, _copied_bytes(d, img.layers[found].weight_bytes(lanes), lanes), lanes)
+            channels = d.co_end - d.co_first
+            own_cfg.append(c_cfg + 6 * channels)
+            own_w.append(_WEIGHTS_RECORD + c_w + 5 * channels)
         else:
             owner.append(lu)
-            fixed.append(_OP_FIELDS[d.kind])
-            skip.append(_OP_FIELDS[d.kind] + 1)
+            fields = _OP_FIELDS[d.kind]
+            fixed.append(fields)
+            skip.append(fields + 1)
             busy.append(vector_cycles(d))
             looks_key.append(None)
             wait.append(i)
+            own_cfg.append(0)
+            own_w.append(0)
+        fields_all += fields
     n_desc = len(descs)
     header = header_cycles(bs.units)
     end: dict[tuple[int, int], int] = {}       # (input, descriptor) -> the cycle its walker saw it done
     runs: list[Run] = []
     # walkers advance in turns: each runs until it must wait for a descriptor not yet done
     state = [{"t": header + 1, "n": 0, "i": 0, "wr": 0} for _ in range(n_units)]
+    # per walker: the header (all but weights.bin's record count from the configuration memory),
+    # every input's fields and its end (one cycle in the state that reads the next descriptor)
+    cfg_reads = n_units * (header - 3 + batch * (fields_all + 1))
+    w_reads = n_units * 3
     finished = [False] * n_units
     last_cycle = [0] * n_units
     if n_desc == 0:
@@ -490,6 +547,9 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
                     looks = next(m + 1 for m in range(k) if records[(st["wr"] + m) % k] == looks_key[i])
                     st["wr"] = (st["wr"] + looks) % k
                     arrive += _SEARCH_LOOK * looks
+                    w_reads += _SEARCH_LOOK * looks
+                cfg_reads += own_cfg[i]
+                w_reads += own_w[i]
                 start = max(arrive, dep + 1)
                 finish = start + busy[i] + 1
                 end[(n, i)] = finish
@@ -499,4 +559,5 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
         if not progressed:
             raise AssertionError("the walkers wait on each other")   # pragma: no cover - every descriptor has an owner
     outputs = tuple(max(end[(n, i)] for i in range(n_desc)) for n in range(batch))
-    return BatchCycles(n_units, batch, n_slots, max(last_cycle), tuple(sorted(runs, key=lambda r: r.start)), outputs)
+    return BatchCycles(n_units, batch, n_slots, max(last_cycle), tuple(sorted(runs, key=lambda r: r.start)), outputs,
+                       config_reads=cfg_reads, weights_reads=w_reads)

@@ -108,6 +108,18 @@ Walk, in byte order of ``config.bin`` (every field read one byte per cycle, litt
    (layer and op descriptors, every input's), ``OUTPUTS_DONE`` the inputs all of whose
    descriptors ended.
 
+Reads. Every walker has its own read port on the configuration memory and on the weights
+store, each with a read enable: the weights store's is high in the states that read it
+(:data:`WEIGHTS_READ`: the record count, the record search, the record, the weight copy's address
+states, the biases), the configuration memory's in every state but those and the waiting ones
+(:data:`NO_CONFIG_READ`: ``IDLE``, ``START``, ``WAIT``, ``OP_START``, ``OP_WAIT``, ``FAIL_WAIT``,
+``REGISTERS``, and the copy's lane and word states), so a walker waiting for its engine, its
+vector unit or the descriptors before it reads nothing (a macro that is not read spends no read
+energy: :mod:`rtlgen.accel.memories`). Every read is addressed and its data used within states
+of the same port's set, so the data a disabled port holds is never needed. ``CONFIG_READS`` and
+``WEIGHTS_READS`` count the enabled cycles of a run, every walker's together;
+:func:`rtlgen.accel.schedule.batch_cycles` counts them from the images.
+
 Stops. A check that fails (``NO_ACTIVATION_PLAN``, ``UNSUPPORTED_LAYER``, ``NO_LAYER_WEIGHTS``)
 stops the run once as many of the input's descriptors are done as come before the failing one
 (the table's count reaches its position ``cur_i``: for a descriptor that is no share, when its
@@ -142,11 +154,17 @@ from rtlgen.bitstream.weights import RECORD_SIZE as W_RECORD_SIZE
 from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, OP_PAD, VectorUnit
 from rtlgen.conventions import LAYER_KIND_CODES, OP_KIND_CODES
 
-__all__ = ["Sequencer", "MAX_SLOTS"]
+__all__ = ["Sequencer", "MAX_SLOTS", "WEIGHTS_READ", "NO_CONFIG_READ"]
 
 #: The most activation slots (``SLOTS``; more count as this many): inputs in flight at once.
 MAX_SLOTS = 16
 
+#: A walker's states that read the weights store (its read enable; ``WEIGHTS_READS``).
+WEIGHTS_READ = ("RECORD_COUNT", "FIND_RECORD", "WEIGHTS_RECORD", "COPY_STREAM", "COPY_ADDR", "PARAM_BIAS")
+#: A walker's states that do not read the configuration memory (every other state does;
+#: ``CONFIG_READS``): waiting, the engine's registers, and the weights store's own states.
+NO_CONFIG_READ = ("IDLE", "START", "WAIT", "OP_START", "OP_WAIT", "FAIL_WAIT", "REGISTERS", "RECORD_COUNT",
+                  "FIND_RECORD", "WEIGHTS_RECORD", "PARAM_BIAS", "COPY_LANE", "COPY_WORD")
 _BUF = 24      # bytes of the field buffer: the largest field read at once (the geometry, a record)
 _KIND_DW = LAYER_KIND_CODES["depthwise_conv2d"]
 _KIND_FC = LAYER_KIND_CODES["fully_connected"]
@@ -175,8 +193,8 @@ class _Walker(wiring.Component):
             "busy": Out(1), "cur_n": Out(16), "cur_slot": Out(range(MAX_SLOTS)), "cur_i": Out(16),
             "wait_i": Out(16), "n_desc": Out(16), "finish": Out(1),
             "fail": Out(1), "fail_code": Out(8), "fail_offset": Out(32),
-            "cfg_raddr": Out(cfg_bits), "cfg_rdata": In(8),
-            "w_raddr": Out(w_bits), "w_rdata": In(8),
+            "cfg_raddr": Out(cfg_bits), "cfg_rdata": In(8), "cfg_re": Out(1),
+            "w_raddr": Out(w_bits), "w_rdata": In(8), "w_re": Out(1),
             "eng_cfg_we": Out(1), "eng_cfg_addr": Out(5), "eng_cfg_data": Out(32),
             "eng_wgt_we": Out(1), "eng_wgt_addr": Out(c.weight_addr_bits), "eng_wgt_wdata": Out(c.weight_word_bits),
             "eng_par_we": Out(1), "eng_par_addr": Out(c.channel_addr_bits), "eng_par_wdata": Out(PARAM_BITS),
@@ -309,7 +327,7 @@ class _Walker(wiring.Component):
                     check_failed(ErrorCode.NO_ACTIVATION_PLAN)
             read(8, False, cptr, _)
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [cptr.eq(0), bc.eq(0), self.busy.eq(1), n.eq(0), slot.eq(0), slot_base.eq(0),
@@ -633,6 +651,11 @@ class _Walker(wiring.Component):
                     m.d.comb += self.finish.eq(1)
                     m.d.sync += li.eq(li + 1)
                     m.next = "RECORD"
+        # read enables (module docstring, "Reads"): each port reads only in the states that read
+        # it; every read is addressed and consumed within such states, so a port's held data
+        # is never needed
+        m.d.comb += [self.cfg_re.eq(~Cat(*(fsm.ongoing(st) for st in NO_CONFIG_READ)).any()),
+                     self.w_re.eq(Cat(*(fsm.ongoing(st) for st in WEIGHTS_READ)).any())]
         return m
 
 
@@ -652,8 +675,9 @@ class Sequencer(wiring.Component):
             "start": In(1), "clear": In(1), "batch": In(32), "slots": In(32), "stride": In(32), "post": In(1),
             "busy": Out(1), "net_done": Out(1), "error": Out(1), "error_code": Out(8),
             "error_offset": Out(32), "cycles": Out(32), "layers": Out(16), "outputs_done": Out(32),
-            "cfg_raddr": Out(cfg_bits).array(U), "cfg_rdata": In(8).array(U),
-            "w_raddr": Out(w_bits).array(U), "w_rdata": In(8).array(U),
+            "cfg_reads": Out(32), "w_reads": Out(32),
+            "cfg_raddr": Out(cfg_bits).array(U), "cfg_rdata": In(8).array(U), "cfg_re": Out(1).array(U),
+            "w_raddr": Out(w_bits).array(U), "w_rdata": In(8).array(U), "w_re": Out(1).array(U),
             "eng_cfg_we": Out(1).array(U), "eng_cfg_addr": Out(5).array(U), "eng_cfg_data": Out(32).array(U),
             "eng_wgt_we": Out(1).array(U), "eng_wgt_addr": Out(c.weight_addr_bits).array(U),
             "eng_wgt_wdata": Out(c.weight_word_bits).array(U),
@@ -694,7 +718,7 @@ class Sequencer(wiring.Component):
                          w.ready.eq(held & (count[w.cur_slot] >= w.wait_i) & ((w.wait_i != 0) | (w.cur_n < posted))),
                          w.ready_in_order.eq(held & (count[w.cur_slot] >= w.cur_i)
                                              & ((w.cur_i != 0) | (w.cur_n < posted)))]
-            for name in ("cfg_raddr", "w_raddr", "eng_cfg_we", "eng_cfg_addr", "eng_cfg_data", "eng_wgt_we",
+            for name in ("cfg_raddr", "cfg_re", "w_raddr", "w_re", "eng_cfg_we", "eng_cfg_addr", "eng_cfg_data", "eng_wgt_we",
                          "eng_wgt_addr", "eng_wgt_wdata", "eng_par_we", "eng_par_addr", "eng_par_wdata",
                          "eng_start", "act_own", "act_addr", "act_we", "act_wdata"):
                 m.d.comb += getattr(self, name)[u].eq(getattr(w, name))
@@ -703,6 +727,8 @@ class Sequencer(wiring.Component):
         m.d.comb += self.busy.eq(running | any_busy)
         with m.If(any_busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
+        m.d.sync += [self.cfg_reads.eq(self.cfg_reads + sum(w.cfg_re for w in walkers)),
+                     self.w_reads.eq(self.w_reads + sum(w.w_re for w in walkers))]
         n_desc = walkers[0].n_desc              # every walker reads the same count
         completed = []                          # per slot: its input's last descriptor ends now
         for s in range(MAX_SLOTS):
@@ -727,7 +753,8 @@ class Sequencer(wiring.Component):
                 m.d.sync += [self.error.eq(1), self.error_code.eq(w.fail_code), self.error_offset.eq(w.fail_offset),
                              running.eq(0), self.net_done.eq(0)]
         with m.If(self.start):
-            m.d.sync += [running.eq(1), self.cycles.eq(0), self.layers.eq(0), self.error.eq(0), self.error_code.eq(0),
+            m.d.sync += [running.eq(1), self.cycles.eq(0), self.cfg_reads.eq(0), self.w_reads.eq(0),
+                         self.layers.eq(0), self.error.eq(0), self.error_code.eq(0),
                          self.error_offset.eq(0), self.net_done.eq(0), self.outputs_done.eq(0), posted.eq(n_slots)]
             m.d.sync += [cnt.eq(0) for cnt in count]
             m.d.sync += [t.eq(s) for s, t in enumerate(tag)]

@@ -141,7 +141,7 @@ def _memories(args: argparse.Namespace) -> int:
         sched = batch_cycles(blobs["config.bin"], blobs["weights.bin"], config, batch=args.batch, slots=slots)
     except BitstreamError as exc:       # images the device stops on: say which
         raise BitstreamError(exc.message, file=str(folder / "config.bin")) from None
-    mem = InferenceMemories.from_config_bin(dev, blobs["config.bin"], config.lanes)
+    mem = InferenceMemories.from_config_bin(dev, blobs["config.bin"], config.lanes, config.units)
     cycles = sched.interval
     part = dev.parts(cycles=cycles, traffic=mem.traffic, clock_ns=args.clock_ns)
     print(f"{folder}: {args.batch} inputs in {slots} slots, {cycles:,.0f} cycles per inference (steady state); "

@@ -6,19 +6,20 @@ what the search already has: the multiplications' cost-flow energy from the ener
 layers' run cycles from the cycle model (:class:`rtlgen.mapper.throughput.CycleModel`, the same
 for every mapping) and the mapping's steady-state cycles per inference; with ``memories`` (a
 :class:`~rtlgen.accel.memories.DeviceMemories`), the SRAM macros' energy too, their writes
-and reads counted from the space's layers and the cycle model's ops (the same for every mapping
-that splits no layer; a split layer's shares copy and run their own groups of lanes).
+and reads counted from the space's layers and the cycle model's ops, and the walkers' reads of
+the image stores from where the layers go (:meth:`rtlgen.mapper.throughput.CycleModel.walker_reads`).
 Microseconds per point.
 
 Why the search need not optimise it directly: the model is increasing in both the relative
-multiplication energy and the cycles per inference, with everything else fixed by the network,
-so a point that is dominated in (quality, relative energy, cycles) is dominated in (quality,
-accelerator energy, cycles) too; the three-objective front holds every point of the
-accelerator-energy front, and the reports give each its energy per inference. A search that
-splits layers (``split_layers``) bends this slightly: a split layer's shares each round up to
-whole groups of lanes and drain their own pipelines, so its engine cycles and weight writes
-differ a little from the whole layer's, and the front holds the accelerator-energy front up to
-those differences.
+multiplication energy and the cycles per inference, with almost everything else fixed by the
+network, so a point that is dominated in (quality, relative energy, cycles) is dominated in
+(quality, accelerator energy, cycles) too, up to small terms that depend on the placement; the
+three-objective front holds the accelerator-energy front up to those, and the reports give each
+point its energy per inference. The terms: each unit that owns a layer searches ``weights.bin``'s
+records once per input (4 weights-store reads per record: 40 for ResNet-8's ten layers, under
+1 nJ); a split layer's shares each round up to whole groups of lanes and drain their own
+pipelines (``split_layers``), so its engine cycles and weight writes differ a little from the
+whole layer's; and weight remaps lengthen the copies that carry them.
 """
 from __future__ import annotations
 
@@ -51,10 +52,11 @@ class AcceleratorEnergy:
 
     def _memories_of(self, mapping: Mapping) -> InferenceMemories | None:
         """The macros bound to ``mapping``'s traffic: a split layer's shares each copy and run
-        their own groups of lanes."""
+        their own groups of lanes; the walkers' reads depend on where the layers go."""
         if self.device is None:
             return None
-        key = tuple(mapping.parts)
+        reads = self.cycles.walker_reads(mapping)
+        key = (tuple(mapping.parts), reads)
         if key not in self._memories:
             cycles = self.cycles
             layers = [(layer.kind, layer.geometry, lo, hi) for layer, parts in zip(cycles.space.layers, mapping.parts)
@@ -62,7 +64,8 @@ class AcceleratorEnergy:
             first = next((op.geometry for op in cycles.ops if op.after_layers == 0 and hasattr(op, "geometry")),
                          layers[0][1] if layers else None)
             traffic = inference_traffic(layers, cycles.ops, cycles.lanes,
-                                        0 if first is None else first.in_h * first.in_w * first.in_c)
+                                        0 if first is None else first.in_h * first.in_w * first.in_c,
+                                        walker_reads=reads)
             self._memories[key] = InferenceMemories(self.device, traffic)
         return self._memories[key]
 
@@ -72,7 +75,7 @@ class AcceleratorEnergy:
         if cycles_per_inference is None:
             cycles_per_inference = self.cycles.evaluate(mapping).per_inference
         split = any(len(p) > 1 for p in mapping.parts)
-        memories = self._memories_of(mapping) if split else self.memories
+        memories = self._memories_of(mapping)
         return self.model.inference(mul_pj=self.table.relative(mapping) * self.table.reference,
                                     active_cycles=self.cycles.active_cycles(mapping) if split else self.active_cycles,
                                     cycles=cycles_per_inference, units=self.cycles.n_units, clock_ns=self.clock_ns,

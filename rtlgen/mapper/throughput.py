@@ -81,7 +81,8 @@ from rtlgen.accel.schedule import engine_cycles, header_cycles, vector_cycles
 from rtlgen.bitstream import format as bsmod
 from rtlgen.mapper.space import Mapping, SearchSpace
 
-__all__ = ["Bar", "Cycles", "CycleModel", "CycleSpec", "Layout", "layer_prepare_cycles", "op_prepare_cycles"]
+__all__ = ["Bar", "Cycles", "CycleModel", "CycleSpec", "Layout", "layer_own_reads", "layer_prepare_cycles",
+           "op_prepare_cycles"]
 
 # the sequencer's field reads (rtlgen.accel.schedule's docstring: a field of n bytes takes n + 1)
 _RECORD = 6 + 1                                     # index, kind, unit, encoding, granularity
@@ -114,13 +115,31 @@ def layer_prepare_cycles(kind: str, g: bsmod.Geometry, lanes: int, *, remaps: in
     the real section bytes whose slot has one; ``co_first``/``co_end``: a share's output
     channels (default the whole layer)."""
     share = co_end is not None and (co_first, co_end) != (0, g.out_c)
-    co_end = g.out_c if co_end is None else co_end
     # a share copies its groups' bytes (rtlgen.accel.schedule: from co_first*K to its last group's end)
-    b = section_bytes(kind, g, lanes) if not share else \
-        (-(-co_end // lanes) * lanes - co_first) * g.k_h * g.k_w * _cin(kind, g)
+    b = _copy_bytes(kind, g, lanes, co_first, co_end)
+    co_end = g.out_c if co_end is None else co_end
     copy = b + 3 if remaps == 0 else 3 * b + remapped_bytes + b // lanes + 1
     return (_LAYER_FIELDS + _RANGE * share + 2 * remaps + _SEARCH + _WEIGHTS_RECORD + copy
             + _PARAM * (co_end - co_first) + (len(FIELDS) if share else WHOLE_LAYER_FIELDS))
+
+
+def _copy_bytes(kind: str, g: bsmod.Geometry, lanes: int, co_first: int = 0, co_end: int | None = None) -> int:
+    """The section bytes a layer descriptor copies: the whole section, or a share's groups."""
+    if co_end is None or (co_first, co_end) == (0, g.out_c):
+        return section_bytes(kind, g, lanes)
+    return (-(-co_end // lanes) * lanes - co_first) * g.k_h * g.k_w * _cin(kind, g)
+
+
+def layer_own_reads(kind: str, g: bsmod.Geometry, lanes: int, *, remaps: int = 0, remapped_bytes: int = 0,
+                    co_first: int = 0, co_end: int | None = None) -> tuple[int, int]:
+    """The reads of (the configuration memory, the weights store) of a layer descriptor's owner
+    beyond its fields and its record search (:func:`rtlgen.accel.schedule.copy_reads`): the
+    record (weights store, 25), the copy (both ``B + 3`` streamed; with remaps ``2B + R + 1`` and
+    ``B + 1``) and the parameters (per channel 6 and 5)."""
+    b = _copy_bytes(kind, g, lanes, co_first, co_end)
+    channels = (g.out_c if co_end is None else co_end) - co_first
+    c_cfg, c_w = (b + 3, b + 3) if remaps == 0 else (2 * b + remapped_bytes + 1, b + 1)
+    return c_cfg + 6 * channels, _WEIGHTS_RECORD + c_w + 5 * channels
 
 
 def op_prepare_cycles(op: bsmod.OpDescriptor) -> int:
@@ -171,6 +190,10 @@ class Layout:
     run: np.ndarray
     layer_of: np.ndarray
     first: np.ndarray
+    #: per descriptor, its owner's reads of the configuration memory and of the weights store
+    #: beyond its fields and record search (:func:`layer_own_reads`; 0 for an op)
+    own_cfg: np.ndarray | None = None
+    own_w: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +237,7 @@ class CycleModel:
         prepare: list[int] = []
         skip: list[int] = []
         run: list[int] = []
+        own_reads: list[tuple[int, int]] = []
         j = 0
         for i in range(n + 1):
             while j < len(ops) and ops[j].after_layers == i:
@@ -224,6 +248,7 @@ class CycleModel:
                 layer_of.append(-1)
                 prepare.append(op_prepare_cycles(op))
                 skip.append(op_prepare_cycles(op) + 1)
+                own_reads.append((0, 0))
                 run.append(_START + vector_cycles(op) + _DONE)
                 j += 1
             if i < n:
@@ -235,6 +260,7 @@ class CycleModel:
                 owner.append(i)
                 layer_of.append(i)
                 prepare.append(layer_prepare_cycles(layer.kind, g, self.lanes))
+                own_reads.append(layer_own_reads(layer.kind, g, self.lanes))
                 skip.append(_LAYER_FIELDS)
                 run.append(_START + engine_cycles(g, self.lanes, depthwise=layer.kind == "depthwise_conv2d") + _DONE)
         self.keys, self.kinds = tuple(keys), tuple(kinds)
@@ -243,6 +269,8 @@ class CycleModel:
         self.prepare = np.array(prepare, dtype=np.int64)
         self.skip = np.array(skip, dtype=np.int64)
         self.run = np.array(run, dtype=np.int64)
+        self._own_cfg = np.array([r[0] for r in own_reads], dtype=np.int64)
+        self._own_w = np.array([r[1] for r in own_reads], dtype=np.int64)
         self._tuned: dict[tuple[int, int], bool] = {}
         # bytes of the weight section per select entry (layer: all real bytes of the layer)
         self._bytes_per_select = []
@@ -286,8 +314,9 @@ class CycleModel:
         if not split and not tuned:
             units = self.units_of(mapping.layer_unit)
             return Layout(self.keys, units, self.prepare, self.skip, self.run, self.layer_of,
-                          np.arange(len(units)))
+                          np.arange(len(units)), self._own_cfg, self._own_w)
         keys, units, prepare, skip, run, layer_of, first = [], [], [], [], [], [], []
+        own_cfg, own_w = [], []
         for d in range(len(self.keys)):
             li = int(self.layer_of[d])
             if li < 0:
@@ -299,6 +328,8 @@ class CycleModel:
                 run.append(int(self.run[d]))
                 layer_of.append(-1)
                 first.append(len(first))
+                own_cfg.append(0)
+                own_w.append(0)
                 continue
             layer = self.space.layers[li]
             g = layer.geometry
@@ -328,9 +359,28 @@ class CycleModel:
                                                   co_first=lo, co_end=hi) + _DONE)
                 layer_of.append(li)
                 first.append(start)
+                r_cfg, r_w = layer_own_reads(layer.kind, g, self.lanes, remaps=remapped, remapped_bytes=r_bytes,
+                                             co_first=lo, co_end=hi if share else None)
+                own_cfg.append(r_cfg)
+                own_w.append(r_w)
         return Layout(tuple(keys), np.array(units, dtype=np.int64), np.array(prepare, dtype=np.int64),
                       np.array(skip, dtype=np.int64), np.array(run, dtype=np.int64),
-                      np.array(layer_of, dtype=np.int64), np.array(first, dtype=np.int64))
+                      np.array(layer_of, dtype=np.int64), np.array(first, dtype=np.int64),
+                      np.array(own_cfg, dtype=np.int64), np.array(own_w, dtype=np.int64))
+
+    def walker_reads(self, mapping: Mapping) -> tuple[int, int]:
+        """The walkers' reads of (the configuration memory, the weights store) per input in the
+        steady state (:func:`rtlgen.accel.schedule.walker_reads`): every walker reads every
+        descriptor's fields (a layer's ``skip``, an op's ``skip - 1``) and a cycle at the input's
+        end, each owner its layers' :func:`layer_own_reads`, and each walker owning a layer
+        descriptor looks at every record once (4 cycles each)."""
+        lay = self.layout(mapping)
+        is_layer = lay.layer_of >= 0
+        fields = int(np.where(is_layer, lay.skip, lay.skip - 1).sum())
+        owners = len(set(int(u) for u in lay.units[is_layer]))
+        cfg = self.n_units * (fields + 1) + int(lay.own_cfg.sum())
+        w = int(lay.own_w.sum()) + _SEARCH * len(self.space.layers) * owners
+        return cfg, w
 
     def active_cycles(self, mapping: Mapping) -> int:
         """The cycles some unit's engine runs per inference: the layer descriptors' runs (a split

@@ -23,8 +23,9 @@ def test_the_default_device_memories_and_their_ports():
     by = {m.name: m for m in dev.memories}
     assert tuple(by) == MEMORY_NAMES
     shapes = {k: (m.plan.width, m.plan.depth, m.plan.read_ports, m.instances, m.every_cycle) for k, m in by.items()}
-    assert shapes == {"activation": (8, 262144, 3, 1, 3), "configuration": (8, config_capacity(config), 3, 1, 3),
-                      "weights store": (8, config.weights_store_bytes, 3, 1, 3),
+    # the image stores: the host's port reads every cycle, the walkers' only in their read states
+    assert shapes == {"activation": (8, 262144, 3, 1, 3), "configuration": (8, config_capacity(config), 3, 1, 1),
+                      "weights store": (8, config.weights_store_bytes, 3, 1, 1),
                       "weights": (config.weight_word_bits, 4096, 1, 2, 0), "parameters": (PARAM_BITS, 256, 1, 2, 0)}
     # the ports without an enable read every cycle: ports x one row's columns
     assert dev.reads_pj_per_cycle == pytest.approx(sum(m.every_cycle * m.plan.columns * m.plan.macro.read_pj
@@ -39,14 +40,16 @@ def test_the_default_device_memories_and_their_ports():
 def test_traffic_per_inference_and_the_energy_formula():
     conv = Geometry(8, 8, 3, 8, 8, 20, 3, 3, 1, 1, 1, 1)      # 20 channels on 16 lanes: 2 groups
     dw = Geometry(8, 8, 20, 4, 4, 20, 3, 3, 2, 2, 1, 1)
-    t = inference_traffic([("conv2d", conv, 0, 0), ("depthwise_conv2d", dw, 0, 0)], [], 16, input_bytes=192)
+    t = inference_traffic([("conv2d", conv, 0, 0), ("depthwise_conv2d", dw, 0, 0)], [], 16, input_bytes=192,
+                          walker_reads=(500, 300))
     assert t.writes == {"activation": 192 + 8 * 8 * 20 + 4 * 4 * 20,
                         "weights": 2 * 3 * 3 * 3 + 2 * 3 * 3 * 1, "parameters": 40}
     issued = 2 * 8 * 8 * 27 + 20 * 4 * 4 * 9       # products per lane: groups x pixels x K; depthwise per channel
     busy = engine_cycles(conv, 16) + engine_cycles(dw, 16, depthwise=True)
-    assert t.reads == {"activation": issued - busy, "weights": issued, "parameters": 8 * 8 * 20 + 4 * 4 * 20}
+    assert t.reads == {"activation": issued - busy, "weights": issued, "parameters": 8 * 8 * 20 + 4 * 4 * 20,
+                       "configuration": 500, "weights store": 300}
     # a share [16, 20) of the conv: its one group, its 4 channels
-    share = inference_traffic([("conv2d", conv, 16, 0)], [], 16, input_bytes=0)
+    share = inference_traffic([("conv2d", conv, 16, 0)], [], 16, input_bytes=0, walker_reads=(0, 0))
     assert share.reads["weights"] == 8 * 8 * 27 and share.reads["parameters"] == 8 * 8 * 4
     assert share.writes == {"activation": 8 * 8 * 4, "weights": 27, "parameters": 4}
     config = load_config(ROOT / "flows" / "accel_default.toml")
@@ -74,7 +77,13 @@ def test_traffic_from_a_config_bin_is_its_descriptors():
 
     dev = device_memories(AccelConfig(units=1, lanes=LANES, multipliers=2, activation_bytes=1024, weight_words=64,
                                       channels=16), "sky130hd")
-    mem = InferenceMemories.from_config_bin(dev, small_bitstream(out_c=8), LANES)
+    mem = InferenceMemories.from_config_bin(dev, small_bitstream(out_c=8), LANES, 1)
     geo = Geometry(6, 6, 3, 6, 6, 8, 3, 3, 1, 1, 1, 1)
-    assert mem.traffic == inference_traffic([("conv2d", geo, 0, 0)], [], LANES, input_bytes=6 * 6 * 3)
+    # the walker's reads per input: the layer's fields (58), the input's end (1), the copy of
+    # 2 groups x 27 x 4 lanes streamed (B + 3 from both stores), 8 channels' parameters (6 and 5
+    # each), the record (25) and one look at its one record (4)
+    b = 2 * 27 * LANES
+    walker = (58 + 1 + b + 3 + 6 * 8, 25 + b + 3 + 5 * 8 + 4)
+    assert mem.traffic == inference_traffic([("conv2d", geo, 0, 0)], [], LANES, input_bytes=6 * 6 * 3,
+                                            walker_reads=walker)
     assert mem.traffic.reads["weights"] == 2 * 36 * 27      # two groups of 4 lanes, 36 pixels, K = 27

@@ -289,9 +289,11 @@ def test_vww_mobilenet_runs_whole_on_chip(device_run) -> None:
 
 def test_run_cycles_are_the_schedule_models(device_run) -> None:
     """RUN_CYCLES of every run, finished or stopped, equals rtlgen.accel.schedule's count from the
-    two images to the cycle, and so do LAYERS_DONE and a stop's code and offset. (The device
-    reports the total only: the message lists the model's phases per descriptor.)"""
-    from rtlgen.accel.schedule import network_cycles
+    two images to the cycle, and so do LAYERS_DONE and a stop's code and offset, and, for a
+    finished run, the walker's reads of the two image memories (CONFIG_READS, WEIGHTS_READS: its
+    read enables' cycles, fewer than the run's). (The device reports the total only: the
+    message lists the model's phases per descriptor.)"""
+    from rtlgen.accel.schedule import batch_cycles, network_cycles
 
     for i, (images, net, _want, got) in enumerate(device_run):
         model = network_cycles(net[0], net[1], CONFIG)
@@ -303,6 +305,11 @@ def test_run_cycles_are_the_schedule_models(device_run) -> None:
             assert run["layers"] == model.layers_done, (i, run["layers"], model.table())
             if model.stop is None:
                 assert run["done"] and run["status"]["NET_DONE"], (i, run["describe"])
+                # the walker's read enables: CONFIG_READS and WEIGHTS_READS as the model counts them
+                one = batch_cycles(net[0], net[1], CONFIG)
+                assert (run["config_reads"], run["weights_reads"]) == (one.config_reads, one.weights_reads), (
+                    i, run["config_reads"], run["weights_reads"], one.config_reads, one.weights_reads)
+                assert 0 < run["config_reads"] < run["cycles"] and 0 < run["weights_reads"] < run["cycles"]
             else:
                 assert not run["done"] and (ErrorCode(run["code"]), run["offset"]) == model.stop, (i, run["describe"])
 
@@ -439,7 +446,8 @@ def test_concurrent_run_cycles_are_the_schedule_models(concurrent_run) -> None:
     """RUN_CYCLES of a batch with a slot per input equals rtlgen.accel.schedule.batch_cycles to
     the cycle (and LAYERS_DONE every descriptor of every input); with fewer slots than inputs the
     host places inputs as it reads outputs, and the model (a host that does so at once) is a
-    lower bound."""
+    lower bound. The walkers' reads (CONFIG_READS, WEIGHTS_READS) equal the model's in every
+    case: they do not depend on the timing."""
     from rtlgen.accel.schedule import batch_cycles
 
     config, cases = concurrent_run
@@ -456,6 +464,9 @@ def test_concurrent_run_cycles_are_the_schedule_models(concurrent_run) -> None:
                     f"{name}: RUN_CYCLES {run['cycles']:,}, model {model.total:,} ({model.total - run['cycles']:+,})")
             else:
                 assert model.total <= run["cycles"], (name, model.total, run["cycles"])
+            # what the walkers read does not depend on when: exact with any number of slots
+            assert (run["config_reads"], run["weights_reads"]) == (model.config_reads, model.weights_reads), (
+                name, run["config_reads"], run["weights_reads"], model.config_reads, model.weights_reads)
 
 
 def test_split_layers_run_their_shares_on_several_units_at_once(concurrent_run) -> None:

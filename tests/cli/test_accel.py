@@ -39,7 +39,7 @@ def test_memories_of_a_configuration_and_a_network(tmp_path, capsys):
                  "--clock-ns", "20"]) == 0
     out = capsys.readouterr().out
     cfg, wts = (imgs / "config.bin").read_bytes(), (imgs / "weights.bin").read_bytes()
-    mem = InferenceMemories.from_config_bin(dev, cfg, CONFIG.lanes)
+    mem = InferenceMemories.from_config_bin(dev, cfg, CONFIG.lanes, CONFIG.units)
     from rtlgen.bitstream import format as bsmod
 
     slots = min(16, CONFIG.activation_bytes // bsmod.decode(cfg).activation_span)

@@ -73,10 +73,15 @@ def test_sram_memories_are_a_component_of_their_own():
     with_mem = AcceleratorEnergy(MODEL, table, cycles, memories=dev)
     layers = [(l.kind, l.geometry, 0, 0) for l in space.layers]
     g0 = space.layers[0].geometry
-    traffic = inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c)
-    assert with_mem.memories.traffic == traffic
-    assert traffic.writes["activation"] > g0.in_h * g0.in_w * g0.in_c and traffic.reads["weights"] > 0
+    whole = space.decode(space.uniform_point(0))
+    assert with_mem.memories.traffic == inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c,
+                                                          walker_reads=cycles.walker_reads(whole))
     _, m = _placed(space, (0, 1))
+    # the walkers' reads depend on where the layers go: two owners search the records twice
+    traffic = inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c,
+                                walker_reads=cycles.walker_reads(m))
+    assert traffic.reads["weights store"] == with_mem.memories.traffic.reads["weights store"] + 4 * 2
+    assert traffic.writes["activation"] > g0.in_h * g0.in_w * g0.in_c and traffic.reads["weights"] > 0
     c = cycles.evaluate(m).per_inference
     e, plain = with_mem.evaluate(m), acc.evaluate(m)
     assert e.memories_pj == pytest.approx(InferenceMemories(dev, traffic).energy(c, MODEL.clock_ns))

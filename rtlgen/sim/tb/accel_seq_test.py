@@ -9,7 +9,7 @@ the JSON file named by ``$RTLGEN_SEQ_JOB`` (``{"networks": [{"config": path, "we
 null: start without writing an input; with ``slots``, the inputs run as one batch,
 :meth:`rtlgen.hil.driver.AccelDriver.run_batch`, and the network has one run with ``outputs``) and writes ``$RTLGEN_SEQ_RESULTS``:
 per network the two load verdicts and per input the run's outcome (``done``, ``cycles``,
-``layers``, ``code``, ``offset``) and the output bytes (hex).
+``layers``, ``code``, ``offset``, ``config_reads``, ``weights_reads``) and the output bytes (hex).
 """
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ import cocotb
 
 from rtlgen.hil.driver import AccelDriver, CocotbAxiTransport
 from rtlgen.hil.network import PERIOD_NS, reset_device
+
+
+async def _reads(drv: AccelDriver) -> dict:
+    """The run's walker reads of the two image memories (the read enables' cycles)."""
+    return {"config_reads": await drv.read_reg("CONFIG_READS"), "weights_reads": await drv.read_reg("WEIGHTS_READS")}
 
 
 @cocotb.test()
@@ -44,7 +49,7 @@ async def run_network(dut):
                                             poll_cycles=job.get("poll_cycles", 2000))
             rec["runs"].append({"done": res.done, "cycles": res.cycles, "layers": res.layers, "code": int(res.code),
                                 "offset": res.offset, "describe": res.describe(), "status": await drv.status(),
-                                "outputs": [o.hex() for o in outs]})
+                                "outputs": [o.hex() for o in outs], **await _reads(drv)})
         elif rec["config"]["accepted"] and rec["weights"]["accepted"]:
             # an input of None: START without writing one (a config.bin with no plan says nowhere)
             for x in net["inputs"]:
@@ -52,7 +57,8 @@ async def run_network(dut):
                     await drv.write_input(config, bytes.fromhex(x))
                 res = await drv.run(poll_cycles=job.get("poll_cycles", 2000))
                 run = {"done": res.done, "cycles": res.cycles, "layers": res.layers, "code": int(res.code),
-                       "offset": res.offset, "describe": res.describe(), "status": await drv.status()}
+                       "offset": res.offset, "describe": res.describe(), "status": await drv.status(),
+                       **await _reads(drv)}
                 run["output"] = (await drv.read_output(config)).hex() if res.done else ""
                 rec["runs"].append(run)
         out["networks"].append(rec)
