@@ -127,6 +127,15 @@ def _energy(energy, many, mul_pj: float, units: int, mhz: float, memories=None) 
           f"leakage {e.leakage_pj / 1e6:.4f}, SRAM memories {e.memories_pj / 1e6:.3f}; without them "
           f"{(e.total_pj - e.memories_pj) / 1e6:.3f}); {e.inferences_per_s:.1f} inferences/s, {e.power_mw:.1f} mW; "
           f"active cycles {active:,}")
+    if memories is not None:
+        part = memories.device.parts(cycles=many.interval, traffic=memories.traffic, clock_ns=1e3 / mhz)
+        r = memories.traffic.reads
+        walkers = (r["configuration"] * memories.device.memories[1].plan.read_pj
+                   + r["weights store"] * memories.device.memories[2].plan.read_pj)
+        print(f"  SRAM memories: ports read every cycle {part['every_cycle'] / 1e6:.3f} uJ, counted reads "
+              f"{part['reads'] / 1e6:.3f} (the walkers' {r['configuration']:,} configuration and "
+              f"{r['weights store']:,} weights-store reads: {walkers / 1e6:.3f}), writes {part['writes'] / 1e6:.3f}, "
+              f"leakage {part['leakage'] / 1e6:.3f}")
     return e.to_dict()
 
 

@@ -165,8 +165,8 @@ class DeviceMemories:
         lines = []
         for m in self.memories:
             p = m.plan
-            every = (f"{m.every_cycle} ports read every cycle: {m.reads_pj_per_cycle:.1f} pJ/cycle"
-                     if m.every_cycle else "read only when the data is used")
+            every = (f"{m.every_cycle} port{'s' if m.every_cycle > 1 else ''} read every cycle: "
+                     f"{m.reads_pj_per_cycle:.1f} pJ/cycle" if m.every_cycle else "read only when the data is used")
             lines.append(f"{p.name}: {m.instances} x {p.width} b x {p.depth} on {p.macro.name} "
                          f"({p.columns} x {p.rows} x {p.copies} copies = {m.macros} macros, "
                          f"{m.area_mm2:.2f} mm^2), {p.read_pj:.1f} pJ per read, {p.write_pj:.1f} per write; {every}")
