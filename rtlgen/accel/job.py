@@ -48,10 +48,13 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
              multiplier: np.ndarray, shift: np.ndarray, *, geometry: Geometry, z_x: int, z_y: int,
              act_min: int, act_max: int, unit: int = 0, encoding: Encoding = DEFAULT_ENCODING,
              sel_mode: Granularity = "layer", layer_sel: int = 0,
-             selects: np.ndarray | None = None, rounding: str = "double", depthwise: bool = False) -> ConvJob:
+             selects: np.ndarray | None = None, rounding: str = "double", depthwise: bool = False,
+             co_first: int = 0, co_end: int = 0) -> ConvJob:
     """Input ``x`` int8 [in_h, in_w, in_c] and ``weights`` int8 [out_c, k_h, k_w, in_c] (with
     ``depthwise``: [out_c, k_h, k_w, 1], ``in_c == out_c``) of a layer of shape ``geometry``;
-    per-channel int32 ``bias``, ``multiplier``, ``shift``. Input at address 0, output right after."""
+    per-channel int32 ``bias``, ``multiplier``, ``shift``. Input at address 0, output right after.
+    ``co_first``/``co_end``: a share's output channels (the weight image then starts at its first
+    group, :mod:`rtlgen.accel.descriptor`; the output's other channels are not written)."""
     x = np.asarray(x)
     w = np.asarray(weights)
     g = geometry
@@ -63,12 +66,14 @@ def conv_job(config: AccelConfig, x: np.ndarray, weights: np.ndarray, bias: np.n
         **LayerDescriptor.geometry_fields(g),
         in_base=0, out_base=x.size, w_base=0, p_base=0, unit=unit, encoding=encoding,
         sel_mode=sel_mode, layer_sel=layer_sel, z_x=z_x, z_y=z_y, act_min=act_min,
-        act_max=act_max, rounding=rounding, depthwise=depthwise)
+        act_max=act_max, rounding=rounding, depthwise=depthwise, co_first=co_first, co_end=co_end)
     desc.check(config)
     if sel_mode == "layer":
         selects = None
+    words = weight_image(w, selects, config)
+    k = g.k_h * g.k_w * (1 if depthwise else g.in_c)
     return ConvJob(desc, x.astype(np.int8).view(np.uint8).ravel(),
-                   weight_image(w, selects, config), param_image(bias, multiplier, shift))
+                   words[co_first // config.lanes * k:], param_image(bias, multiplier, shift))
 
 
 def descriptor_job(config: AccelConfig, d, layer, weights: np.ndarray, x: np.ndarray) -> ConvJob:
@@ -76,7 +81,8 @@ def descriptor_job(config: AccelConfig, d, layer, weights: np.ndarray, x: np.nda
     unit, encoding, selects, requantization) on the emulator's ``layer`` (a
     :class:`rtlgen.emulate.layers.MacLayer`: geometry, bias, rounding; its geometry rather than
     ``d.geometry`` because a bring-up run may crop the layer's input) with ``weights`` (after any
-    remap) and input ``x`` int8 [H, W, C]; what the HIL and the power flow both run."""
+    remap) and input ``x`` int8 [H, W, C]; what the HIL and the power flow both run. A share of
+    a split layer runs its own channels (its ``co_first``, ``co_end``)."""
     rq = d.requant
     sel = d.select_array()
     return conv_job(config, x, weights, layer.bias, np.asarray(rq.multipliers), np.asarray(rq.shifts),
@@ -84,4 +90,5 @@ def descriptor_job(config: AccelConfig, d, layer, weights: np.ndarray, x: np.nda
                     act_min=rq.act_min, act_max=rq.act_max, unit=d.unit, encoding=d.encoding, sel_mode=d.granularity,
                     layer_sel=int(sel) if d.granularity == "layer" else 0,
                     selects=None if d.granularity == "layer" else sel, rounding=layer.rounding,
-                    depthwise=layer.depthwise)
+                    depthwise=layer.depthwise, co_first=d.co_first if d.is_share else 0,
+                    co_end=d.co_end if d.is_share else 0)

@@ -44,6 +44,8 @@ shipped examples). Relative paths resolve against the folder of the TOML file::
                                 # with concurrent units (rtlgen.mapper.throughput); the quality may
                                 # also go by its name (here "accuracy")
     granularity = "filter"      # layer, filter, kernel
+    split_layers = false        # true: a layer may also run split by output channels over every
+                                # unit at once (rtlgen.mapper.space; config.bin shares)
     weight_tuning = "none"      # none, uniform (ALWANN), histogram (the search images' activations)
     candidates = []             # catalog names or patterns ("mul8u_roup_*": rtlgen.library.catalog);
                                 # empty = every multiplier of the encoding's sign
@@ -132,6 +134,8 @@ class FlowConfig:
     energy_model: Path | None = None
     #: what the search minimises (rtlgen.mapper.search.SearchSettings.objectives)
     objectives: tuple[str, ...] = ("quality", "energy")
+    #: the search may split a layer over every unit (rtlgen.mapper.space)
+    split_layers: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -298,7 +302,8 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         pdk_dirs.append(p)
 
     s = _Section(data.get("search", {}), "search", file,
-                 {"encoding", "quality", "objectives", "granularity", "weight_tuning", "candidates", "generations",
+                 {"encoding", "quality", "objectives", "granularity", "split_layers", "weight_tuning", "candidates",
+                  "generations",
                   "population", "seed", "workers", "prefix_cache_mb", "split_levels", "energy_vectors",
                   "layerwise_baseline"})
     quality = s.get("quality", str, "accuracy", choices=tuple(QUALITY_OBJECTIVES))
@@ -317,6 +322,7 @@ def parse_flow(data: dict[str, Any], source: str | os.PathLike) -> FlowConfig:
         quality=quality, objectives=_objectives(s, quality),
         granularity=s.get("granularity", str, "filter", choices=GRANULARITIES),
         weight_tuning=s.get("weight_tuning", str, "none", choices=WEIGHT_TUNINGS),
+        split_layers=s.get("split_layers", bool, False),
         candidates=s.str_list("candidates"),
         generations=s.get("generations", int, 20, lo=1, hi=10000),
         population=s.get("population", int, 32, lo=2, hi=100000),

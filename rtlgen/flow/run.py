@@ -149,6 +149,8 @@ def run_flow(config: FlowConfig | str | os.PathLike, *, out: str | os.PathLike |
                      "layerwise_baseline": cfg.layerwise_baseline, "pdk": cfg.pdk}
     if cfg.objectives != ("quality", "energy"):     # the default stays out: cached searches stay valid
         search_params["objectives"] = list(cfg.objectives)
+    if cfg.split_layers:                            # likewise
+        search_params["split_layers"] = True
     # the energy model is an input of the search: the flow file's, or the shipped one it would use
     from rtlgen.accel.config import load_config
     from rtlgen.accel.energy import shipped_model_path

@@ -122,7 +122,7 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                 quality: str = "accuracy", progress: bool = True, pdk: str = "sky130hd",
                 pdk_dirs: Sequence[str] = (), prefix_cache_mb: int | None = None,
                 objectives: Sequence[str] = ("quality", "energy"),
-                energy_model: str | None = None) -> dict[str, Any]:
+                energy_model: str | None = None, split_layers: bool = False) -> dict[str, Any]:
     """NSGA-II mapping (:func:`rtlgen.mapper.job.run_map_job`): front, baselines, bitstreams;
     ``objectives``: :attr:`rtlgen.mapper.search.SearchSettings.objectives`."""
     from rtlgen.mapper.job import MapJob, run_map_job
@@ -135,7 +135,8 @@ def search_step(model: str, images: str, accel: str, libdir: str, out_dir: str, 
                  granularity=granularity, split_levels=split_levels, encoding=encoding,
                  weight_tuning=weight_tuning, candidates=tuple(candidates), workers=workers, layerwise_baseline=layerwise_baseline,
                  energy_vectors=energy_vectors, quality=quality, progress=progress, pdk=pdk, pdk_dirs=tuple(pdk_dirs),
-                 prefix_cache_mb=prefix_cache_mb, energy_model=Path(energy_model) if energy_model else None)
+                 prefix_cache_mb=prefix_cache_mb, energy_model=Path(energy_model) if energy_model else None,
+                 split_layers=split_layers)
     rep = run_map_job(job)
     return {"map_dir": out_dir, "front": len(rep.front), "reference_search": rep.reference_search,
             "reference_test": rep.reference_test}

@@ -237,7 +237,6 @@ def run_hil(job: HilJob) -> HilReport:
     the first RTL/emulation difference."""
     from rtlgen.accel.manifest import read_manifest
     from rtlgen.accel.tb import HarnessBuild
-    from rtlgen.bitstream.format import read_bitstream
     from rtlgen.nn.tflite import load_tflite
 
     accel = Path(job.accel)
@@ -252,13 +251,6 @@ def run_hil(job: HilJob) -> HilReport:
     # every input is read (and rejected with its file named) before the Verilator build, except
     # the images the device loads: the hardware judges those, as they are
     manifest = read_manifest(accel)
-    if job.weights is None:
-        split = [d.key for d in read_bitstream(job.bitstream, expect_accel=manifest["config_hash"]).layers
-                 if d.is_share]
-        if split:   # the layer harness runs a layer as one job on one unit
-            raise ConfigError(f"layer {split[0]} is split across units (config.bin shares), which only the on-chip "
-                              "sequencer runs: use an accelerator generated with 'gen accel --axi' and --config",
-                              file=str(job.bitstream))
     load_tflite(job.model)
     x, y = load_images(Path(job.images), job.start, job.limit)
     n = len(x)

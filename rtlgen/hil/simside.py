@@ -152,7 +152,7 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: A
     t_loop = time.perf_counter()
     c_sim = 0.0
 
-    described = {d.key: d for d in bs.layers}
+    described = {d.key: bs.shares(d.key) for d in bs.layers}     # a split layer: its shares
     mac_keys = {op.index: str(i) for i, op in enumerate(graph.conv_ops())}
     mac_keys.update({op.index: f"fc:{i}" for i, op in enumerate(graph.mac_ops(("FULLY_CONNECTED",)))})
     # graph order, the order the tensors are computed in
@@ -168,7 +168,8 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: A
         logits = np.zeros_like(logits)    # filled below with what the RTL returns
     t_sim = 0.0
     for li, op in on_rtl:
-        d = described[li]
+        shares = described[li]
+        d = shares[0]
         layer = layers[op.index]
         plan = plans.get(op.index)
         weights = plan.layer_weights(layer) if plan is not None else layer.weights
@@ -178,12 +179,20 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: A
         cycles = 0
         t1 = time.perf_counter()
         c2 = time.process_time()
-        # weight and parameter images are the same for every image: build them once
-        job0 = descriptor_job(config, d, layer, weights, xin[0])
+        # weight and parameter images are the same for every image: build them once. A split
+        # layer runs share after share (each on its unit, its own channels; on the device they
+        # run at once) and its output gathers each share's channels
+        jobs = [descriptor_job(config, s, layer, weights, xin[0]) for s in shares]
         for n in range(len(xq)):
-            job = replace(job0, activations=np.ascontiguousarray(xin[n]).astype(np.int8).view(np.uint8).ravel())
-            got, cyc = await drv.run(job, weights_key=li)
-            cycles += cyc
+            act = np.ascontiguousarray(xin[n]).astype(np.int8).view(np.uint8).ravel()
+            got = None
+            for k, (s, job0) in enumerate(zip(shares, jobs)):
+                part, cyc = await drv.run(replace(job0, activations=act),
+                                          weights_key=li if len(shares) == 1 else f"{li}/{k}")
+                cycles += cyc
+                if got is None:
+                    got = np.array(part)
+                got[..., s.co_first:s.co_end] = part[..., s.co_first:s.co_end]
             done_runs += 1
             if progress is not None:
                 atomic_write_text(progress, json.dumps([done_runs, len(on_rtl) * len(xq)]))
@@ -200,9 +209,12 @@ async def simulate(dut: Any, spec: dict[str, Any], driver: Any = None, device: A
         dt = time.perf_counter() - t1
         t_sim += dt
         c_sim += time.process_time() - c2
-        per_layer.append({"layer": li, "op": op.index, "name": layer.name, "unit": d.unit, "encoding": d.encoding,
+        per_layer.append({"layer": li, "op": op.index, "name": layer.name,
+                          "unit": d.unit if len(shares) == 1 else [s.unit for s in shares],
+                          **({} if len(shares) == 1 else {"shares": [[s.co_first, s.co_end] for s in shares]}),
+                          "encoding": d.encoding,
                           "granularity": d.granularity, "cycles_per_image": cycles / len(xq),
-                          "estimate": job0.cycle_estimate(config.lanes),
+                          "estimate": sum(j.cycle_estimate(config.lanes) for j in jobs),
                           "seconds": dt})
     drv.stop()
     if not per_layer:

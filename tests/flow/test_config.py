@@ -60,6 +60,7 @@ def _write(tmp_path: Path, extra: str, base: str = BASE) -> Path:
     ("[search]\npopulaton = 3\n", "search.populaton"),
     ("[search]\nprefix_cache_mb = -1\n", "search.prefix_cache_mb"),
     ("[search]\nobjectives = 'throughput'\n", "search.objectives"),
+    ("[search]\nsplit_layers = 'yes'\n", "search.split_layers"),
     ("[select]\nmax_loss = [2.0]\n", "select.max_loss[0]"),
     ("[library]\nnetlists = ['no/such/folder']\n", "library.netlists[0]"),
     ("[hil]\nimages = 'two'\n", "hil.images"),
@@ -156,6 +157,11 @@ def test_energy_model_path_is_read_and_checked(tmp_path: Path) -> None:
     assert load_flow(_write(tmp_path, "", base)).energy_model == tmp_path / "e.json"
     with pytest.raises(ConfigError, match=r"accelerator\.energy_model.*file .*missing\.json not found"):
         load_flow(_write(tmp_path, "", base.replace("e.json", "missing.json")))
+
+
+def test_split_layers_is_read(tmp_path: Path) -> None:
+    assert load_flow(_write(tmp_path, "")).split_layers is False
+    assert load_flow(_write(tmp_path, "[search]\nsplit_layers = true\n")).split_layers is True
 
 
 def test_prefix_cache_budget_is_read(tmp_path: Path) -> None:
