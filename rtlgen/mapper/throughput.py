@@ -28,7 +28,13 @@ each from the sequencer's RTL), computed once per network (:class:`CycleModel`):
 * an op: ``prepare_d`` = its fields (ADD 58, pools 44, PAD 43), ``run_d = 1 + vector_cycles + 1``.
 
 Only the remap terms depend on the mapping (with weight tuning: which of a layer's slots carry
-a multiplier whose tuned weight map is not the identity, :meth:`SearchSpace.weight_remaps`).
+a multiplier whose tuned weight map is not the identity, :meth:`SearchSpace.weight_remaps`), and
+the split layers (``split_layers``, :class:`rtlgen.mapper.space.SearchSpace`): a split layer is
+one descriptor per share in its place (:meth:`CycleModel.layout`), each on its own unit with its
+channel range: fields + 5 (the range), its groups' copy, ``11 (co_end - co_first)`` parameters,
+28 registers, the engine over its groups (:func:`rtlgen.accel.schedule.engine_cycles`); the ops
+after the layer belong to its last share's unit, and its shares start together: each waits for
+the descriptors before the layer's first share.
 
 A walker also reads the fields of every other unit's descriptor to get past it (``skip_d``: a
 layer's fields, 58 + 2r; an op's fields + 1) and takes 1 cycle to go on to the next input.
