@@ -45,7 +45,10 @@ simulator's Python. There:
    loaded in step 0: this harness holds the engine and the front end side by side, without the
    on-chip sequencer (:mod:`rtlgen.accel.sequencer`, in the top generated with ``--axi``; see
    :mod:`rtlgen.accel.seqsim`), so every layer's descriptor, weights and input go through the
-   engine's host ports (as files the harness loads in bulk, :class:`rtlgen.accel.tb.FileDriver`);
+   engine's host ports (as files the harness loads in bulk, :class:`rtlgen.accel.tb.FileDriver`).
+   A layer split over units (config.bin's shares) runs share after share, each on its unit with
+   its channel range (the engine's ``co_first``/``co_end`` registers; the device runs them at
+   once), and its output gathers each share's channels; its cycles are the shares' together;
 4. each RTL output is compared with the emulator's tensor byte for byte. The first difference
    stops the run with a :class:`~rtlgen.errors.VerificationError` naming the layer, image,
    position (y, x, channel), expected and got.
