@@ -188,6 +188,16 @@ class ImageLoader(wiring.Component):
         wwr, wrd = wmem.write_port(), wmem.read_port()
         m.d.comb += [rd.addr.eq(self.mem_raddr), self.mem_rdata.eq(rd.data),
                      wrd.addr.eq(self.wmem_raddr), self.wmem_rdata.eq(wrd.data)]
+        # MEM_DATA's and WEIGHTS_DATA's ports read only when what they show may change: a new
+        # address, or a byte written into the memory since their last read (a port's data holds
+        # otherwise, so an idle host costs no read energy: rtlgen.accel.memories)
+        for port, writer in ((rd, wr), (wrd, wwr)):
+            held = Signal.like(port.addr, name=f"{port.addr.name}_held")
+            dirty = Signal(init=1, name=f"{port.addr.name}_dirty")
+            m.d.comb += port.en.eq((port.addr != held) | dirty)
+            with m.If(port.en):
+                m.d.sync += held.eq(port.addr)
+            m.d.sync += dirty.eq(writer.en | (dirty & ~port.en))
         for p in range(self.seq_ports):
             srd, swrd = mem.read_port(), wmem.read_port()
             m.d.comb += [srd.addr.eq(self.seq_raddr[p]), self.seq_rdata[p].eq(srd.data), srd.en.eq(self.seq_ren[p]),

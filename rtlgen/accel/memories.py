@@ -13,12 +13,15 @@ activation       8 x ``activation_bytes``    U + 1 ports: the host's the input (
                                              every cycle but its
                                              engine's busy ones, then
                                              one per product issued
-configuration    8 x ``config_capacity``     U + 1 ports: the host's nothing (``config.bin``, once)
-                                             every cycle; a walker's
+configuration    8 x ``config_capacity``     U + 1 ports: a walker's nothing (``config.bin``, once)
                                              in the states that read
-                                             it
+                                             it; the host's
+                                             (``MEM_DATA``) when its
+                                             address or the memory
+                                             changed: not in a run
 weights store    8 x ``weights_store_bytes`` U + 1 ports, as the     nothing (``weights.bin``, once)
                                              configuration memory's
+                                             (``WEIGHTS_DATA``)
 weights (per     ``weight_word_bits`` x      one word per product    each layer's weight words
 unit)            ``weight_words``            issued                  (copied before it runs)
 parameters (per  70 x ``channels``           one word per output     one word per output channel
@@ -33,10 +36,12 @@ parameter memory once per output value (:mod:`rtlgen.accel.engine`:
 reads the two image stores only in the states that read them (:mod:`rtlgen.accel.sequencer`,
 "Reads": ``CONFIG_READS`` and ``WEIGHTS_READS`` count them, equal to
 :func:`rtlgen.accel.schedule.batch_cycles`' count in ``tests/accel/test_sequencer.py``; per input
-in the steady state :func:`rtlgen.accel.schedule.walker_reads`). The other read ports (the
-host's three: ``ACT_DATA``, ``MEM_DATA``, ``WEIGHTS_DATA``, which must show the current byte
-at any time, and a unit's activation port while its engine is idle, which its walker's vector
-unit uses) have no enable and read every cycle. A read port of a macro that is not read in a
+in the steady state :func:`rtlgen.accel.schedule.walker_reads`); the host's ports on the two
+image stores (``MEM_DATA``, ``WEIGHTS_DATA``) read only in a cycle whose address differs from
+their last read's or after the loader wrote the memory (:mod:`rtlgen.accel.loader`), so never
+in a run unless the host reads them. The other read ports (the host's ``ACT_DATA``, which must
+show the byte the engines may have just written, and a unit's activation port while its engine
+is idle, which its walker's vector unit uses) have no enable and read every cycle. A read port of a macro that is not read in a
 cycle costs nothing (:mod:`rtlgen.cost.sram`). So, per inference of ``cycles`` cycles, with
 ``issued`` products (per lane), ``busy`` engine cycles and ``outputs`` output values over its
 layers and the walkers' ``config_reads`` and ``store_reads`` (:func:`inference_traffic`)::
@@ -49,7 +54,7 @@ layers and the walkers' ``config_reads`` and ``store_reads`` (:func:`inference_t
 (:meth:`DeviceMemories.energy`; bound to a network's traffic: :class:`InferenceMemories`, the
 ``memories`` term of :meth:`rtlgen.accel.energy.EnergyModel.inference`). The first term, fixed
 per cycle like the flip-flops' clock (:mod:`rtlgen.accel.energy`), is what is left of ports
-without an enable: the host's, and the activation ports of idle engines. What is not modelled: the activation memory's several
+without an enable: the activation memory's (the host's, and idle engines'). What is not modelled: the activation memory's several
 write ports (host, every engine) are taken to reach its macros' one write port each without
 conflict; a layout would bank it by activation slot. The upper bound of
 :mod:`rtlgen.cost.sram` (every macro's clocks every cycle, as the liberty files say) is
@@ -181,8 +186,8 @@ def device_memories(config: AccelConfig, pdk: str) -> DeviceMemories | None:
     u = config.units
     # name, width, depth, read ports per instance, instances, ports read every cycle
     shapes = [("activation", 8, config.activation_bytes, u + 1, 1, u + 1),
-              ("configuration", 8, config_capacity(config), u + 1, 1, 1),
-              ("weights store", 8, config.weights_store_bytes, u + 1, 1, 1),
+              ("configuration", 8, config_capacity(config), u + 1, 1, 0),
+              ("weights store", 8, config.weights_store_bytes, u + 1, 1, 0),
               ("weights", config.weight_word_bits, config.weight_words, 1, u, 0),
               ("parameters", PARAM_BITS, config.channels, 1, u, 0)]
     out = []
