@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="how a layer is split between its unit's multipliers")
     p.add_argument("--split-layers", action="store_true",
                    help="also let a layer run split by output channels over every unit at once (config.bin "
-                        "shares; the whole-network device runs them, the layer harness does not)")
+                        "shares: the device runs them at once, the layer harness share by share)")
     p.add_argument("--split-levels", type=positive_int, default=8, metavar="K", help="split resolution (fractions of 1/K)")
     p.add_argument("--encoding", choices=ENCODING_CHOICES, default=AUTO_ENCODING,
                    help="operand encoding: auto (unsigned multipliers; per layer signmag where every input "
