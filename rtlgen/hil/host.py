@@ -240,6 +240,7 @@ def run_hil(job: HilJob) -> HilReport:
     the first RTL/emulation difference."""
     from rtlgen.accel.manifest import read_manifest
     from rtlgen.accel.tb import HarnessBuild
+    from rtlgen.bitstream.format import read_bitstream
     from rtlgen.nn.tflite import load_tflite
 
     accel = Path(job.accel)
@@ -254,6 +255,8 @@ def run_hil(job: HilJob) -> HilReport:
     # every input is read (and rejected with its file named) before the Verilator build, except
     # the images the device loads: the hardware judges those, as they are
     manifest = read_manifest(accel)
+    if job.weights is None:     # config.bin alone, which the harness runs: read it before the build
+        read_bitstream(job.bitstream, expect_accel=manifest["config_hash"])
     load_tflite(job.model)
     x, y = load_images(Path(job.images), job.start, job.limit)
     n = len(x)
