@@ -130,8 +130,7 @@ def _energy(energy, many, mul_pj: float, units: int, mhz: float, memories=None) 
     if memories is not None:
         part = memories.device.parts(cycles=many.interval, traffic=memories.traffic, clock_ns=1e3 / mhz)
         r = memories.traffic.reads
-        walkers = (r["configuration"] * memories.device.memories[1].plan.read_pj
-                   + r["weights store"] * memories.device.memories[2].plan.read_pj)
+        walkers = memories.device.reads_pj({k: r[k] for k in ("configuration", "weights store")})
         print(f"  SRAM memories: ports read every cycle {part['every_cycle'] / 1e6:.3f} uJ, counted reads "
               f"{part['reads'] / 1e6:.3f} (the walkers' {r['configuration']:,} configuration and "
               f"{r['weights store']:,} weights-store reads: {walkers / 1e6:.3f}), writes {part['writes'] / 1e6:.3f}, "

@@ -27,7 +27,7 @@ from rtlgen.accel.energy import EnergyModel, InferenceEnergy
 from rtlgen.accel.memories import DeviceMemories, InferenceMemories, inference_traffic
 from rtlgen.mapper.objectives import EnergyTable
 from rtlgen.mapper.space import Mapping
-from rtlgen.mapper.throughput import CycleModel
+from rtlgen.mapper.throughput import CycleModel, Layout
 
 __all__ = ["AcceleratorEnergy"]
 
@@ -48,14 +48,15 @@ class AcceleratorEnergy:
         #: datapath works (a mapping that splits layers: :meth:`CycleModel.active_cycles`)
         self.active_cycles = cycles.active_cycles(whole)
         #: the SRAM macros bound to the traffic of whole layers (None: not modelled)
-        self.memories = None if memories is None else self._memories_of(whole)
+        self.memories = self._memories_of(whole, cycles.layout(whole))
 
-    def _memories_of(self, mapping: Mapping) -> InferenceMemories | None:
-        """The macros bound to ``mapping``'s traffic: a split layer's shares each copy and run
-        their own groups of lanes; the walkers' reads depend on where the layers go."""
+    def _memories_of(self, mapping: Mapping, layout: Layout) -> InferenceMemories | None:
+        """The macros bound to ``mapping``'s traffic (``layout``: its descriptors): a split
+        layer's shares each copy and run their own groups of lanes; the walkers' reads depend on
+        where the layers go."""
         if self.device is None:
             return None
-        reads = self.cycles.walker_reads(mapping)
+        reads = self.cycles.walker_reads(layout)
         key = (tuple(mapping.parts), reads)
         if key not in self._memories:
             cycles = self.cycles
@@ -74,9 +75,9 @@ class AcceleratorEnergy:
         already known)."""
         if cycles_per_inference is None:
             cycles_per_inference = self.cycles.evaluate(mapping).per_inference
-        split = any(len(p) > 1 for p in mapping.parts)
-        memories = self._memories_of(mapping)
+        layout = self.cycles.layout(mapping)
+        memories = self._memories_of(mapping, layout)
         return self.model.inference(mul_pj=self.table.relative(mapping) * self.table.reference,
-                                    active_cycles=self.cycles.active_cycles(mapping) if split else self.active_cycles,
-                                    cycles=cycles_per_inference, units=self.cycles.n_units, clock_ns=self.clock_ns,
+                                    active_cycles=self.cycles.active_cycles(layout), cycles=cycles_per_inference,
+                                    units=self.cycles.n_units, clock_ns=self.clock_ns,
                                     memories=None if memories is None else memories.energy)

@@ -350,7 +350,8 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     # every uniform design runs on unit 0 (one placement, one cycle count): the 2-D front seeds
     uni_front = [c for c, p in enumerate(uni_eval) if p in pareto_front(uni_eval)]
     lw_result = None
-    seeds = [space.uniform_point(c) for c in uni_front]
+    uniform_seeds = [space.uniform_point(c) for c in uni_front]
+    seeds = list(uniform_seeds)
     if layerwise_baseline:
         lw_space = SearchSpace(layers, candidates, n_units=n_units, slots_per_unit=slots_per_unit, granularity="layer",
                                encoding=encoding, weight_tuning=weight_tuning)
@@ -365,7 +366,7 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
     if split_layers:
         # each uniform seed with every layer that can split split: the same computation, its
         # work shared by the units
-        seeds = [space.split_everywhere(x) for x in seeds[-len(uni_front):]] + seeds
+        seeds = [space.split_everywhere(x) for x in uniform_seeds] + seeds
     result = run_search(space, search_accuracy, table, settings, out / "search", executor=executor_factory(),
                         seeds=np.array(seeds), known=uni_search, known_outcomes=uni_out, progress=progress,
                         cycles=model)

@@ -266,6 +266,10 @@ class SearchSpace:
                 names += [f"layer{l.key}.cut{g}" for g in range(self.n_split_vars)]
         return names
 
+    def _slot_order(self, bank: Sequence[int], li: int) -> list[int]:
+        """The slots of ``bank`` from the most to the least accurate on layer ``li``'s operands."""
+        return sorted(range(self.slots_per_unit), key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
+
     # -- decoding ---------------------------------------------------------------------------------
     def decode(self, x: Sequence[int] | np.ndarray) -> Mapping:
         x = np.asarray(x)
@@ -298,8 +302,7 @@ class SearchSpace:
             for v, lo, hi in part:
                 bank = units[v]
                 # slots from the most to the least accurate on this layer's operands
-                slot_order = sorted(range(self.slots_per_unit),
-                                    key=lambda s: (self.layer_error[bank[s], li], bank[s], s))
+                slot_order = self._slot_order(bank, li)
                 order = self._order[li]
                 if len(part) > 1:           # this share's filters/kernels, most sensitive first
                     ch = order // per_channel
@@ -349,8 +352,7 @@ class SearchSpace:
             ranks = set()
             for u, _, _ in m.parts[li]:
                 bank = m.units[u]
-                ranks.add(sorted(range(self.slots_per_unit),
-                                 key=lambda s: (self.layer_error[bank[s], li], bank[s], s)).index(slot))
+                ranks.add(self._slot_order(bank, li).index(slot))
             if len(ranks) > 1:      # one set of cuts for every share: the slot must rank alike
                 raise ValueError(f"layer {self.layers[li].key} is split over units whose banks order slot {slot} "
                                  "differently: no point of this space computes the same")

@@ -374,13 +374,14 @@ class CycleModel:
                       np.array(layer_of, dtype=np.int64), np.array(first, dtype=np.int64),
                       np.array(own_cfg, dtype=np.int64), np.array(own_w, dtype=np.int64))
 
-    def walker_reads(self, mapping: Mapping) -> tuple[int, int]:
+    def walker_reads(self, mapping: "Mapping | Layout") -> tuple[int, int]:
         """The walkers' reads of (the configuration memory, the weights store) per input in the
         steady state (:func:`rtlgen.accel.schedule.walker_reads`): every walker reads every
         descriptor's fields (a layer's ``skip``, an op's ``skip - 1``) and a cycle at the input's
         end, each owner its layers' :func:`layer_own_reads`, and each walker owning a layer
-        descriptor looks at every record once (4 cycles each)."""
-        lay = self.layout(mapping)
+        descriptor looks at every record once (4 cycles each). ``mapping`` may be its layout
+        already (:meth:`layout`)."""
+        lay = mapping if isinstance(mapping, Layout) else self.layout(mapping)
         is_layer = lay.layer_of >= 0
         fields = int(np.where(is_layer, lay.skip, lay.skip - 1).sum())
         owners = len(set(int(u) for u in lay.units[is_layer]))
@@ -388,10 +389,10 @@ class CycleModel:
         w = int(lay.own_w.sum()) + _SEARCH * len(self.space.layers) * owners
         return cfg, w
 
-    def active_cycles(self, mapping: Mapping) -> int:
+    def active_cycles(self, mapping: "Mapping | Layout") -> int:
         """The cycles some unit's engine runs per inference: the layer descriptors' runs (a split
-        layer's shares each run their own groups)."""
-        lay = self.layout(mapping)
+        layer's shares each run their own groups); ``mapping`` may be its layout already."""
+        lay = mapping if isinstance(mapping, Layout) else self.layout(mapping)
         return int(lay.run[lay.layer_of >= 0].sum())
 
     def evaluate(self, mapping: Mapping) -> Cycles:
