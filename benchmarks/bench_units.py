@@ -131,7 +131,7 @@ def _energy(energy, many, mul_pj: float, units: int, mhz: float, memories=None) 
         part = memories.device.parts(cycles=many.interval, traffic=memories.traffic, clock_ns=1e3 / mhz)
         r = memories.traffic.reads
         walkers = memories.device.reads_pj({k: r[k] for k in ("configuration", "weights store")})
-        print(f"  SRAM memories: ports read every cycle {part['every_cycle'] / 1e6:.3f} uJ, counted reads "
+        print(f"  SRAM memories: reads "
               f"{part['reads'] / 1e6:.3f} (the walkers' {r['configuration']:,} configuration and "
               f"{r['weights store']:,} weights-store reads: {walkers / 1e6:.3f}), writes {part['writes'] / 1e6:.3f}, "
               f"leakage {part['leakage'] / 1e6:.3f}")
@@ -205,7 +205,7 @@ def main() -> None:
                          name=f"bench_units_{units}")
         device = device_memories(config, "sky130hd")
         print(f"{units} unit(s): memories on sky130 SRAM macros: {device.macros:,} macros, {device.area_mm2:.1f} mm^2, "
-              f"reads {device.reads_pj_per_cycle:.1f} pJ/cycle, leakage {device.leakage_mw:.2f} mW "
+              f"leakage {device.leakage_mw:.2f} mW "
               f"(every macro clocked every cycle: {device.ungated_pj_per_cycle:,.0f} pJ/cycle)\n{device.table()}")
         for point, assignment in (("exact", None), ("approximate (DG8 on 1, 4, 7)", approx)):
             files = build_images(graph, config, catalog, assignment).files()

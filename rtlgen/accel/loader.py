@@ -76,6 +76,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rtlgen.accel.axi import AxiLiteRegisters, AxiLiteSignature, AxiStreamSignature
+from rtlgen.accel.ports import read_on_change
 from rtlgen.accel.regmap import ErrorCode, register
 from rtlgen.bitstream.format import HEADER_SIZE, MAGIC, VERSION
 from rtlgen.bitstream.weights import HASH_CHARS as W_HASH_CHARS
@@ -188,16 +189,9 @@ class ImageLoader(wiring.Component):
         wwr, wrd = wmem.write_port(), wmem.read_port()
         m.d.comb += [rd.addr.eq(self.mem_raddr), self.mem_rdata.eq(rd.data),
                      wrd.addr.eq(self.wmem_raddr), self.wmem_rdata.eq(wrd.data)]
-        # MEM_DATA's and WEIGHTS_DATA's ports read only when what they show may change: a new
-        # address, or a byte written into the memory since their last read (a port's data holds
-        # otherwise, so an idle host costs no read energy: rtlgen.accel.memories)
-        for port, writer in ((rd, wr), (wrd, wwr)):
-            held = Signal.like(port.addr, name=f"{port.addr.name}_held")
-            dirty = Signal(init=1, name=f"{port.addr.name}_dirty")
-            m.d.comb += port.en.eq((port.addr != held) | dirty)
-            with m.If(port.en):
-                m.d.sync += held.eq(port.addr)
-            m.d.sync += dirty.eq(writer.en | (dirty & ~port.en))
+        # MEM_DATA's and WEIGHTS_DATA's ports read only when what they show may change
+        read_on_change(m, rd, [wr])
+        read_on_change(m, wrd, [wwr])
         for p in range(self.seq_ports):
             srd, swrd = mem.read_port(), wmem.read_port()
             m.d.comb += [srd.addr.eq(self.seq_raddr[p]), self.seq_rdata[p].eq(srd.data), srd.en.eq(self.seq_ren[p]),
@@ -416,7 +410,7 @@ class DeviceFrontend(wiring.Component):
                              sq.eng_done[u].eq(self.eng_done[u]), sq.act_rdata[u].eq(self.act_rdata[u])]
                 m.d.comb += [getattr(self, name)[u].eq(getattr(sq, name)[u]) for name in sq.signature.members
                              if (name.startswith("eng_") and name != "eng_done")
-                             or name in ("act_addr", "act_we", "act_wdata")]
+                             or name in ("act_addr", "act_re", "act_we", "act_wdata")]
             # ACT_ADDR / ACT_DATA: the activation memory's host port, auto-incrementing address
             m.d.comb += [self.host_act_addr.eq(act_addr), self.host_act_we.eq(regs.act_data_we),
                          self.host_act_wdata.eq(regs.act_data_wdata[:8])]

@@ -361,7 +361,7 @@ def accelerator_power(design: GeneratedDesign, config: AccelConfig,
         d = job.descriptor
         layers.append(layer_power(mapped, compiled, run, slews, categories, environment,
                                   name=name, cycles=result.cycles, clock_net=clock_net,
-                                  macs=d.out_h * d.out_w * d.out_c * d.products, cone=(cone_cells, cone_nets)))
+                                  macs=d.out_h * d.out_w * (d.co_stop - d.co_first) * d.products, cone=(cone_cells, cone_nets)))
     return AccelPower(layers, results, mapped.n_cells, mapped.area, report.delay_ns, clamped, top,
                       mapped.cell_counts)
 

@@ -107,7 +107,8 @@ from rtlgen.bitstream import weights as wmod
 from rtlgen.errors import BitstreamError
 from rtlgen.nn.geometry import Geometry
 
-__all__ = ["DescriptorCycles", "NetworkCycles", "network_cycles", "engine_cycles", "vector_cycles", "Run",
+__all__ = ["DescriptorCycles", "NetworkCycles", "network_cycles", "engine_cycles", "vector_cycles", "vector_reads",
+           "pool_reads", "Run",
            "BatchCycles", "batch_cycles", "copy_reads", "walker_reads",
            "header_cycles", "LAYER_PHASES", "OP_PHASES"]
 
@@ -224,6 +225,27 @@ def vector_cycles(op: bsmod.OpDescriptor) -> int:
     g = op.geometry
     per_byte = g.k_h * g.k_w + 3 + (1 + _DIVIDER if op.kind == "average_pool_2d" else 0)
     return g.out_h * g.out_w * g.in_c * per_byte
+
+
+def pool_reads(geometry: Geometry) -> int:
+    """The bytes a pool or PAD of ``geometry`` reads: its taps inside the input (the vector unit's
+    ``act_re``, :mod:`rtlgen.accel.vector`). Taps inside = rows inside times columns inside, so
+    the sum over the output factors into one over rows and one over columns."""
+    g = geometry
+
+    def inside(out: int, k: int, stride: int, pad: int, size: int) -> int:
+        return sum(max(0, min(o * stride - pad + k, size) - max(o * stride - pad, 0)) for o in range(out))
+
+    return (inside(g.out_h, g.k_h, g.stride_h, g.pad_top, g.in_h)
+            * inside(g.out_w, g.k_w, g.stride_w, g.pad_left, g.in_w) * g.in_c)
+
+
+def vector_reads(op: bsmod.OpDescriptor) -> int:
+    """The activation bytes the vector unit reads for one op descriptor: two per ADD element, a
+    pool's or PAD's taps inside the input (:func:`pool_reads`)."""
+    if isinstance(op, bsmod.AddDescriptor):
+        return 2 * op.count
+    return pool_reads(op.geometry)
 
 
 def _copied_bytes(layer: bsmod.LayerDescriptor, record_bytes: int, lanes: int) -> int:

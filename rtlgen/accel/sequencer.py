@@ -200,8 +200,8 @@ class _Walker(wiring.Component):
             "eng_par_we": Out(1), "eng_par_addr": Out(c.channel_addr_bits), "eng_par_wdata": Out(PARAM_BITS),
             "eng_start": Out(1), "eng_done": In(1),
             # the activation memory's port, owned while act_own is high (an op descriptor runs)
-            "act_own": Out(1), "act_addr": Out(c.activation_addr_bits), "act_we": Out(1), "act_wdata": Out(8),
-            "act_rdata": In(8),
+            "act_own": Out(1), "act_addr": Out(c.activation_addr_bits), "act_re": Out(1), "act_we": Out(1),
+            "act_wdata": Out(8), "act_rdata": In(8),
         })
 
     def elaborate(self, platform: Any) -> Module:
@@ -285,7 +285,8 @@ class _Walker(wiring.Component):
         m.d.comb += [self.cur_i.eq(li), self.n_desc.eq(n_layers), self.fail_offset.eq(rec + HEADER_SIZE)]
         # op descriptors: the vector unit, its parameters loaded straight into its ports
         m.submodules.vector = vu = VectorUnit(c.activation_addr_bits)
-        m.d.comb += [self.act_own.eq(vu.busy), self.act_addr.eq(vu.act_addr), self.act_we.eq(vu.act_we),
+        m.d.comb += [self.act_own.eq(vu.busy), self.act_addr.eq(vu.act_addr), self.act_re.eq(vu.act_re),
+                     self.act_we.eq(vu.act_we),
                      self.act_wdata.eq(vu.act_wdata), vu.act_rdata.eq(self.act_rdata),
                      vu.in_base.eq(in_base + slot_base), vu.out_base.eq(out_base + slot_base)]
         for port, name in (("in_h", "in_h"), ("in_w", "in_w"), ("in_c", "in_c"), ("out_h", "out_h"),
@@ -684,7 +685,7 @@ class Sequencer(wiring.Component):
             "eng_par_we": Out(1).array(U), "eng_par_addr": Out(c.channel_addr_bits).array(U),
             "eng_par_wdata": Out(PARAM_BITS).array(U),
             "eng_start": Out(1).array(U), "eng_done": In(1).array(U),
-            "act_own": Out(1).array(U), "act_addr": Out(c.activation_addr_bits).array(U),
+            "act_own": Out(1).array(U), "act_addr": Out(c.activation_addr_bits).array(U), "act_re": Out(1).array(U),
             "act_we": Out(1).array(U), "act_wdata": Out(8).array(U), "act_rdata": In(8).array(U),
         })
 
@@ -720,7 +721,7 @@ class Sequencer(wiring.Component):
                                              & ((w.cur_i != 0) | (w.cur_n < posted)))]
             for name in ("cfg_raddr", "cfg_re", "w_raddr", "w_re", "eng_cfg_we", "eng_cfg_addr", "eng_cfg_data", "eng_wgt_we",
                          "eng_wgt_addr", "eng_wgt_wdata", "eng_par_we", "eng_par_addr", "eng_par_wdata",
-                         "eng_start", "act_own", "act_addr", "act_we", "act_wdata"):
+                         "eng_start", "act_own", "act_addr", "act_re", "act_we", "act_wdata"):
                 m.d.comb += getattr(self, name)[u].eq(getattr(w, name))
             for name in ("cfg_rdata", "w_rdata", "eng_done", "act_rdata"):
                 m.d.comb += getattr(w, name).eq(getattr(self, name)[u])

@@ -28,6 +28,9 @@ sequencer, whose walkers drive each engine's configuration port, weight and para
 and ``start``; a walker's vector unit (ADD, pool and PAD descriptors, :mod:`rtlgen.accel.vector`)
 uses its engine's activation-memory port while the engine is idle; ``ACT_ADDR``/``ACT_DATA``
 have a port of their own, so the host can place the next input of a batch while the units run.
+Every read port of the device's activation memory has an enable: an engine's reads in the cycles
+it issues a product, a vector unit's when it uses the byte, ``ACT_DATA``'s when its address
+changed or a byte was written there.
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ from rtlgen.accel.config import AccelConfig
 from rtlgen.accel.descriptor import PARAM_BITS
 from rtlgen.accel.engine import Engine, EngineIO, build_engine
 from rtlgen.accel.multiplier import MultiplierSpec
+from rtlgen.accel.ports import read_on_change
 
 __all__ = ["Accelerator"]
 
@@ -125,9 +129,10 @@ class Accelerator(wiring.Component):
         wiring.connect(m, wiring.flipped(self.s_axil), fe.s_axil)
         wiring.connect(m, wiring.flipped(self.s_axis), fe.s_axis)
         m.submodules.act_mem = act_mem = Memory(shape=8, depth=c.activation_bytes, init=[])
-        rd, wr = act_mem.read_port(), act_mem.write_port()       # ACT_ADDR / ACT_DATA
-        m.d.comb += [rd.addr.eq(fe.host_act_addr), fe.host_act_rdata.eq(rd.data), wr.en.eq(fe.host_act_we),
+        host_rd, wr = act_mem.read_port(), act_mem.write_port()       # ACT_ADDR / ACT_DATA
+        m.d.comb += [host_rd.addr.eq(fe.host_act_addr), fe.host_act_rdata.eq(host_rd.data), wr.en.eq(fe.host_act_we),
                      wr.addr.eq(fe.host_act_addr), wr.data.eq(fe.host_act_wdata)]
+        writers = [wr]
         engines = []
         for u, bank in enumerate(self.banks):
             eng = Engine(c, [bank], clock_gating=self.clock_gating)
@@ -142,10 +147,15 @@ class Accelerator(wiring.Component):
                          fe.act_rdata[u].eq(rd.data)]
             # the engine while it runs, else its walker's vector unit
             m.d.comb += [rd.addr.eq(Mux(io.busy, io.act_raddr, fe.act_addr[u])),
-                         rd.en.eq(Mux(io.busy, io.act_re, 1)),
+                         rd.en.eq(Mux(io.busy, io.act_re, fe.act_re[u])),
                          wr.en.eq(Mux(io.busy, io.act_we, fe.act_we[u])),
                          wr.addr.eq(Mux(io.busy, io.act_waddr, fe.act_addr[u])),
                          wr.data.eq(Mux(io.busy, io.act_wdata, fe.act_wdata[u]))]
+            writers.append(wr)
+        # ACT_DATA's port reads only when what it shows may change: a new ACT_ADDR, or a byte
+        # written at that address (the engines and vector units write all through a run, so
+        # only their writes there count): a run costs it no reads
+        read_on_change(m, host_rd, writers, same_address=True)
         busy = Cat(*(io.busy for io in engines)).any()
         m.d.comb += [fe.run_busy.eq(busy), fe.run_done.eq(Cat(*(io.done for io in engines)).any()),
                      self.busy.eq(busy), self.done.eq(fe.run_done),

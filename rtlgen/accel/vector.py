@@ -4,8 +4,11 @@ on the activation memory, bit-exact with :mod:`rtlgen.emulate.ops` (LiteRT's ref
 The sequencer (:mod:`rtlgen.accel.sequencer`) loads an op descriptor of ``config.bin`` (format
 version 4, :mod:`rtlgen.bitstream.format`) into the input ports, pulses ``start`` and waits for
 ``done``. While ``busy`` the unit owns the activation memory through one port: ``act_addr``
-(read data on ``act_rdata`` one cycle later) with ``act_we``/``act_wdata`` writing at
-``act_addr``; it never reads and writes in the same cycle.
+(read data on ``act_rdata`` one cycle later, read only when ``act_re`` is high) with
+``act_we``/``act_wdata`` writing at ``act_addr``; it never reads and writes in the same cycle.
+``act_re`` is high exactly in the cycles whose byte is used: two per ADD element, one per pool
+tap inside the input (:func:`rtlgen.accel.schedule.vector_reads` counts them; the port's data
+holds otherwise, so the unit's reads are the activation memory's energy, :mod:`rtlgen.accel.memories`).
 
 ADD (``op`` 0): for each of ``count`` elements ``i``, ``x1 = mem[in_base + i]``,
 ``x2 = mem[in2_base + i]`` and::
@@ -62,7 +65,8 @@ class VectorUnit(wiring.Component):
             "left_shift": In(5), "z_out": In(signed(8)), "m_out": In(signed(32)), "e_out": In(signed(6)),
             "act_min": In(signed(8)), "act_max": In(signed(8)), "pad_value": In(signed(8)),
             **geo,
-            "act_addr": Out(addr_bits), "act_we": Out(1), "act_wdata": Out(8), "act_rdata": In(8),
+            "act_addr": Out(addr_bits), "act_re": Out(1), "act_we": Out(1), "act_wdata": Out(8),
+            "act_rdata": In(8),
         })
 
     def elaborate(self, platform: Any) -> Module:
@@ -120,11 +124,11 @@ class VectorUnit(wiring.Component):
                 issuing = i != self.count
                 m.d.sync += [ph.eq(Mux(ph == 2, 0, ph + 1)), rd1.eq(0), rd2.eq(0), y_valid.eq(0)]
                 with m.If((ph == 0) & issuing):
-                    m.d.comb += self.act_addr.eq(self.in_base + i)
+                    m.d.comb += [self.act_addr.eq(self.in_base + i), self.act_re.eq(1)]
                     m.d.sync += rd1.eq(1)
                 with m.If(ph == 1):
                     with m.If(rd1):
-                        m.d.comb += self.act_addr.eq(self.in2_base + i)
+                        m.d.comb += [self.act_addr.eq(self.in2_base + i), self.act_re.eq(1)]
                         m.d.sync += rd2.eq(1)
                         feed((x - self.z1) << self.left_shift, self.m1, self.e1, 0, -128, 127, 0, i)
                 with m.If(ph == 2):
@@ -148,7 +152,7 @@ class VectorUnit(wiring.Component):
                 m.d.sync += [total.eq(0), count.eq(0), big.eq(-128), ky.eq(0), kx.eq(0), rv.eq(0)]
                 m.next = "POOL_TAP"
             with m.State("POOL_TAP"):
-                m.d.comb += self.act_addr.eq(tap_addr)
+                m.d.comb += [self.act_addr.eq(tap_addr), self.act_re.eq(inside)]     # a tap outside: not used
                 m.d.sync += [rv.eq(inside), kx.eq(kx + 1)]
                 with m.If(kx == self.k_w - 1):
                     m.d.sync += [kx.eq(0), ky.eq(ky + 1)]

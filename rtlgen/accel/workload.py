@@ -41,22 +41,36 @@ class LayerWork:
     expected: np.ndarray   # int8 [out_h, out_w, out_c]
     slot_macs: dict[int, int]                      # bank slot -> multiplications in this job
     operand_hists: tuple[np.ndarray, np.ndarray]   # the layer's port-A and port-B code counts
+    channels: tuple[int, int]                      # the output channels [first, end) the job writes
+
+    def output_mismatch(self, output: np.ndarray) -> str:
+        """'' when ``output`` (int8 [out_h, out_w, out_c]) equals :attr:`expected` on the job's
+        channels, else the first differing position with both values."""
+        lo, hi = self.channels
+        got, want = output[..., lo:hi], self.expected[..., lo:hi]
+        if (got == want).all():
+            return ""
+        y, x, c = (int(v) for v in np.argwhere(got != want)[0])
+        return (f"{self.name}: the gate-level output differs from the emulation at (y={y}, x={x}, "
+                f"channel={lo + c}): expected {int(want[y, x, c])}, got {int(got[y, x, c])}")
 
 
 def slot_macs(layer, out_h: int, out_w: int) -> dict[int, int]:
     """Multiplications per bank slot of bitstream layer descriptor ``layer`` computing an
-    ``out_h x out_w`` output (its selects per layer, filter or kernel)."""
+    ``out_h x out_w`` output of its channels (a share's own; its selects per layer, filter or
+    kernel)."""
     g = layer.geometry
     cin = 1 if layer.kind == "depthwise_conv2d" else g.in_c
     taps = out_h * out_w * g.k_h * g.k_w            # multiplications per (filter, input channel)
     out: dict[int, int] = {}
+    sel = [int(s) for s in layer.own_selects()]
     if layer.granularity == "layer":
-        out[layer.selects[0]] = taps * g.out_c * cin
+        out[sel[0]] = taps * (layer.co_end - layer.co_first) * cin
     elif layer.granularity == "filter":
-        for s in layer.selects:
+        for s in sel:
             out[s] = out.get(s, 0) + taps * cin
     else:
-        for s in layer.selects:
+        for s in sel:
             out[s] = out.get(s, 0) + taps
     return out
 
@@ -66,7 +80,8 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
                    layers: list[int] | None = None,
                    crop: tuple[int, int, int] | None = None) -> list[LayerWork]:
     """The jobs of image ``image`` for the conv layers ``layers`` (default: every CONV_2D the
-    bitstream describes)."""
+    bitstream describes): one per layer, or per share of a layer split over units (each on its
+    unit, as the device runs it; checked on its own channels)."""
     from rtlgen.bitstream.format import read_bitstream
     from rtlgen.emulate.emulator import Emulator, quantize_input
     from rtlgen.emulate.engines import get_engine
@@ -107,13 +122,10 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
         if li not in runnable:
             raise ConfigError(f"conv layer {li} is not a CONV_2D layer the bitstream describes; "
                               f"it describes {runnable}", file=str(bitstream))
-        if len(bs.shares(li)) > 1:   # a job is one layer on one unit through the host ports
-            raise ConfigError(f"conv layer {li} is split across units (config.bin shares); the power flow runs "
-                              "a layer whole on one unit", file=str(bitstream))
     hists = emulator.operand_histograms(x) if chosen else {}
     out = []
     for li in chosen:
-        op, d = convs[li], described[li]
+        op = convs[li]
         mac = macs[op.index]
         plan = plans.get(op.index)
         weights = plan.layer_weights(mac) if plan is not None else mac.weights
@@ -133,7 +145,11 @@ def bitstream_jobs(accel_dir: str | os.PathLike, bitstream: str | os.PathLike,
             mac = replace(mac, in_shape=xin.shape, out_shape=(oh, ow, mac.out_shape[2]),
                           pads=((pt, pb), (pl, pr)))
             expected = get_engine("reference").output(mac, xin[None], plan).reshape(mac.out_shape)
-        job = descriptor_job(config, d, mac, weights, xin)
-        out.append(LayerWork(f"layer {li}", li, job, np.asarray(expected).astype(np.int8),
-                             slot_macs(d, mac.out_shape[0], mac.out_shape[1]), hists[op.index]))
+        expected = np.asarray(expected).astype(np.int8)
+        for d in bs.shares(li):
+            name = (f"layer {li} channels {d.co_first}-{d.co_end - 1} on unit {d.unit}" if d.is_share
+                    else f"layer {li}")
+            out.append(LayerWork(name, li, descriptor_job(config, d, mac, weights, xin), expected,
+                                 slot_macs(d, mac.out_shape[0], mac.out_shape[1]), hists[op.index],
+                                 (d.co_first, d.co_end)))
     return out

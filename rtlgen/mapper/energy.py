@@ -24,7 +24,7 @@ whole layer's; and weight remaps lengthen the copies that carry them.
 from __future__ import annotations
 
 from rtlgen.accel.energy import EnergyModel, InferenceEnergy
-from rtlgen.accel.memories import DeviceMemories, InferenceMemories, inference_traffic
+from rtlgen.accel.memories import DeviceMemories, InferenceMemories, inference_traffic, op_output_bytes
 from rtlgen.mapper.objectives import EnergyTable
 from rtlgen.mapper.space import Mapping
 from rtlgen.mapper.throughput import CycleModel, Layout
@@ -64,8 +64,16 @@ class AcceleratorEnergy:
                       for _, lo, hi in parts]
             first = next((op.geometry for op in cycles.ops if op.after_layers == 0 and hasattr(op, "geometry")),
                          layers[0][1] if layers else None)
+            # the host reads the last descriptor's output: an op after every layer, or the last layer's
+            n = len(cycles.space.layers)
+            tail = [op for op in cycles.ops if op.after_layers >= n]
+            if tail:
+                output = op_output_bytes(tail[-1])
+            else:
+                g = cycles.space.layers[-1].geometry if n else None
+                output = 0 if g is None else g.out_h * g.out_w * g.out_c
             traffic = inference_traffic(layers, cycles.ops, cycles.lanes,
-                                        0 if first is None else first.in_h * first.in_w * first.in_c,
+                                        0 if first is None else first.in_h * first.in_w * first.in_c, output,
                                         walker_reads=reads)
             self._memories[key] = InferenceMemories(self.device, traffic)
         return self._memories[key]

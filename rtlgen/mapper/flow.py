@@ -455,7 +455,6 @@ def map_network(layers: Sequence[LayerInfo], candidates: Sequence[Candidate], *,
                                    "memories": None if inference.memories is None else {
                                        "macros": inference.memories.device.macros,
                                        "area_mm2": inference.memories.device.area_mm2,
-                                       "reads_pj_per_cycle": inference.memories.device.reads_pj_per_cycle,
                                        "reads_per_inference": dict(inference.memories.traffic.reads),
                                        "writes_per_inference": dict(inference.memories.traffic.writes),
                                        "reference_uj": inference.evaluate(space.decode(space.uniform_point(0))).memories_pj / 1e6}},

@@ -206,8 +206,11 @@ def test_slews_clamped_to_the_tables(powered):
 @pytest.mark.data
 def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path, capsys):
     """``rtlgen accel power`` on a bitstream that splits layer 0's filters between the exact
-    multiplier and DG8: both slots work, the other two stay still, the output is checked."""
+    multiplier and DG8 and the layer itself into two shares of 8 channels (config.bin's shares,
+    both on the one unit here): each share runs as its own job and is checked on its channels,
+    both slots work, the other two stay still."""
     import json
+    from dataclasses import replace
 
     from rtlgen.bitstream.format import write_bitstream
     from rtlgen.cli import main
@@ -218,23 +221,30 @@ def test_cli_power_of_a_bitstream(powered, shared_data: Path, tmp_path, capsys):
     accel = powered["dir"] / "bank" / "rtl"
     desc = conv_descriptor(load_tflite(model), 0, unit=0, granularity="filter",
                            selects=[i % 2 for i in range(16)])
-    write_bitstream(tmp_path / "cfg.bin", accel_bitstream(accel, [desc]))
+    shares = [replace(desc, co_first=0, co_end=8), replace(desc, co_first=8, co_end=16)]
+    write_bitstream(tmp_path / "cfg.bin", accel_bitstream(accel, shares))
     rc = main(["accel", "power", "--accel", str(accel), "--bitstream", str(tmp_path / "cfg.bin"),
                "--model", str(model), "--images", str(shared_data / "cifar10" / "cifar10_test_first1017.npz"),
                "--crop", "10,10,2", "--work-dir", str(tmp_path / "work"), "--json", str(tmp_path / "p.json"),
                "--calibrate", str(tmp_path / "energy.json")])
     assert rc == 0
-    # the energy model fitted to this one run reproduces it; half the multiplications on each slot
-    model = EnergyModel.from_json(tmp_path / "energy.json")
-    assert model.runs == 1 and model.lanes == 4 and model.pdk == "sky130hd" and 0.2 < model.mul_scale < 5
     out = capsys.readouterr().out
-    assert "in-sample error per run: layer 0 +0.0%" in out or "in-sample error per run: layer 0 -0.0%" in out, out
-    (run,) = json.loads((tmp_path / "p.json").read_text())["runs"]
-    assert run["name"] == "layer 0" and run["macs"] == 2 * 2 * 16 * 27
-    dyn = {k: v["internal_mw"] + v["switching_mw"] for k, v in run["breakdown"].items()}
-    assert dyn["u0.s0 mul8u_1JJQ"] > 0.05 and dyn["u0.s1 mul8u_DG8"] > 0.05
-    assert dyn["u0.s2 mul8u_2NDH"] == 0 and dyn["u0.s3 mul8u_17MJ"] == 0
-    assert run["energy_pj"] == pytest.approx(run["total_mw"] * run["cycles"] * run["clock_ns"])
+    names = ["layer 0 channels 0-7 on unit 0", "layer 0 channels 8-15 on unit 0"]
+    runs = json.loads((tmp_path / "p.json").read_text())["runs"]
+    assert [r["name"] for r in runs] == names
+    for run in runs:
+        assert f"{run['name']}: {run['cycles']:,} cycles" in out and "output equals the emulation" in out
+        assert run["macs"] == 2 * 2 * 8 * 27          # the share's own channels
+        dyn = {k: v["internal_mw"] + v["switching_mw"] for k, v in run["breakdown"].items()}
+        assert dyn["u0.s0 mul8u_1JJQ"] > 0.05 and dyn["u0.s1 mul8u_DG8"] > 0.05
+        assert dyn["u0.s2 mul8u_2NDH"] == 0 and dyn["u0.s3 mul8u_17MJ"] == 0
+        assert run["energy_pj"] == pytest.approx(run["total_mw"] * run["cycles"] * run["clock_ns"])
+    # the energy model fitted to the two shares: half the multiplications on each slot in each
+    model = EnergyModel.from_json(tmp_path / "energy.json")
+    assert model.runs == 2 and model.lanes == 4 and model.pdk == "sky130hd" and 0.2 < model.mul_scale < 5
+    line = next(l for l in out.splitlines() if l.startswith("in-sample error per run: "))
+    errs = [float(part.rsplit(" ", 1)[1].rstrip("%")) for part in line.split(": ", 1)[1].split(", ")]
+    assert len(errs) == 2 and all(abs(e) < 3 for e in errs), line
 
 
 def test_cli_rejects_a_bad_crop(capsys):

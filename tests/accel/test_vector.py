@@ -9,6 +9,7 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
+from rtlgen.accel.schedule import pool_reads
 from rtlgen.accel.vector import OP_ADD, OP_AVG, OP_MAX, OP_PAD, VectorUnit
 from rtlgen.bitstream.format import Geometry
 from rtlgen.emulate import ops
@@ -29,13 +30,14 @@ class _Bench(Elaboratable):
         m.submodules.unit = u = self.unit
         m.submodules.mem = mem = self.mem
         rd, wr = mem.read_port(), mem.write_port()
-        m.d.comb += [rd.addr.eq(u.act_addr), u.act_rdata.eq(rd.data), wr.addr.eq(u.act_addr), wr.en.eq(u.act_we),
-                     wr.data.eq(u.act_wdata)]
+        # the port reads only on act_re, as in the device: a byte used but not read is stale
+        m.d.comb += [rd.addr.eq(u.act_addr), rd.en.eq(u.act_re), u.act_rdata.eq(rd.data), wr.addr.eq(u.act_addr),
+                     wr.en.eq(u.act_we), wr.data.eq(u.act_wdata)]
         return m
 
 
-def _run(init: np.ndarray, params: dict) -> tuple[np.ndarray, int]:
-    """Memory after the op (int8) and the cycles from start to done."""
+def _run(init: np.ndarray, params: dict) -> tuple[np.ndarray, int, int]:
+    """Memory after the op (int8), the cycles from start to done and the port's reads."""
     bench = _Bench(init)
     sim = Simulator(bench)
     sim.add_clock(1e-8)
@@ -48,17 +50,18 @@ def _run(init: np.ndarray, params: dict) -> tuple[np.ndarray, int]:
         ctx.set(u.start, 1)
         await ctx.tick()
         ctx.set(u.start, 0)
-        cycles = 1
+        cycles, reads = 1, 0
         while not ctx.get(u.done):
+            reads += ctx.get(u.act_re)
             await ctx.tick()
             cycles += 1
             assert cycles < 20_000, "the unit never finished"
-        out["cycles"] = cycles
+        out["cycles"], out["reads"] = cycles, reads
         out["mem"] = np.array([ctx.get(bench.mem.data[i]) for i in range(1 << ADDR_BITS)], np.uint8).view(np.int8)
 
     sim.add_testbench(tb)
     sim.run()
-    return out["mem"], out["cycles"]
+    return out["mem"], out["cycles"], out["reads"]
 
 
 def _first_difference(got: np.ndarray, want: np.ndarray) -> str:
@@ -81,13 +84,14 @@ def test_add_matches_tflite_with_odd_zero_points_and_a_clamp() -> None:
     init = np.zeros(1 << ADDR_BITS, np.int8)
     init[0:n], init[100:100 + n] = x1, x2
     ls, (m1, e1), (m2, e2), (mo, eo) = params
-    mem, cycles = _run(init, dict(op=OP_ADD, in_base=0, in2_base=100, out_base=300, count=n, z1=zp1, m1=m1, e1=e1,
+    mem, cycles, reads = _run(init, dict(op=OP_ADD, in_base=0, in2_base=100, out_base=300, count=n, z1=zp1, m1=m1, e1=e1,
                                   z2=zp2, m2=m2, e2=e2, left_shift=ls, z_out=zpo, m_out=mo, e_out=eo,
                                   act_min=act[0], act_max=act[1]))
     diff = _first_difference(mem[300:300 + n], want)
     assert not diff, diff
     assert np.array_equal(mem[:300], init[:300]) and not mem[300 + n:].any()     # wrote nothing else
     assert cycles == 3 * n + 11, cycles        # the module docstring's schedule: 3 cycles per element
+    assert reads == 2 * n, reads                # x1 and x2 of each element, nothing else
 
 
 @pytest.mark.parametrize("kind, shape, filt, stride, padding, act", [
@@ -109,7 +113,7 @@ def test_pools_match_tflite(kind, shape, filt, stride, padding, act) -> None:
     init = np.zeros(1 << ADDR_BITS, np.int8)
     init[7:7 + x.size] = x.ravel()
     base = 512
-    mem, cycles = _run(init, dict(op=OP_AVG if kind == "avg" else OP_MAX, in_base=7, out_base=base,
+    mem, cycles, reads = _run(init, dict(op=OP_AVG if kind == "avg" else OP_MAX, in_base=7, out_base=base,
                                   act_min=act[0], act_max=act[1], in_h=g.in_h, in_w=g.in_w, in_c=g.in_c,
                                   out_h=g.out_h, out_w=g.out_w, k_h=g.k_h, k_w=g.k_w, stride_h=g.stride_h,
                                   stride_w=g.stride_w, pad_top=g.pad_top, pad_left=g.pad_left))
@@ -118,6 +122,9 @@ def test_pools_match_tflite(kind, shape, filt, stride, padding, act) -> None:
     assert np.array_equal(mem[:base], init[:base]) and not mem[base + want.size:].any()
     per_byte = filt[0] * filt[1] + (28 if kind == "avg" else 3)
     assert cycles == want.size * per_byte + 1, cycles
+    assert reads == pool_reads(g), (reads, pool_reads(g))     # the taps inside the input only
+    if padding == "SAME":
+        assert reads < want.size * filt[0] * filt[1]
 
 
 def test_pad_matches_the_emulation() -> None:
@@ -129,10 +136,11 @@ def test_pad_matches_the_emulation() -> None:
     g = Geometry(4, 5, 3, 7, 7, 3, 1, 1, 1, 1, 1, 2)
     init = np.zeros(1 << ADDR_BITS, np.int8)
     init[3:3 + x.size] = x.ravel()
-    mem, cycles = _run(init, dict(op=OP_PAD, in_base=3, out_base=400, pad_value=-7, act_min=-128, act_max=127,
+    mem, cycles, reads = _run(init, dict(op=OP_PAD, in_base=3, out_base=400, pad_value=-7, act_min=-128, act_max=127,
                                   in_h=g.in_h, in_w=g.in_w, in_c=g.in_c, out_h=g.out_h, out_w=g.out_w, k_h=1, k_w=1,
                                   stride_h=1, stride_w=1, pad_top=g.pad_top, pad_left=g.pad_left))
     diff = _first_difference(mem[400:400 + want.size], want)
     assert not diff, diff
     assert np.array_equal(mem[:400], init[:400]) and not mem[400 + want.size:].any()
     assert cycles == 4 * want.size + 1, cycles
+    assert reads == pool_reads(g) == x.size, reads      # each input byte once; the added ones are not read

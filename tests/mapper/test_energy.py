@@ -60,9 +60,9 @@ def test_a_model_calibrated_for_other_lanes_is_refused():
 
 
 def test_sram_memories_are_a_component_of_their_own():
-    """With the device's memories (rtlgen.accel.memories) the energy gains their term: the ports
-    read every cycle of the steady state, the network's reads and writes (its layers' products,
-    outputs, weight words and parameters, the pool's output, the input), leakage; nothing else
+    """With the device's memories (rtlgen.accel.memories) the energy gains their term: the
+    network's reads and writes (its layers' products, outputs, weight words and parameters, the
+    pool's taps and output, the input, the output the host reads), leakage; nothing else
     changes."""
     from rtlgen.accel.config import AccelConfig
     from rtlgen.accel.memories import InferenceMemories, device_memories, inference_traffic
@@ -74,16 +74,19 @@ def test_sram_memories_are_a_component_of_their_own():
     layers = [(l.kind, l.geometry, 0, 0) for l in space.layers]
     g0 = space.layers[0].geometry
     whole = space.decode(space.uniform_point(0))
-    assert with_mem.memories.traffic == inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c,
+    gl = space.layers[-1].geometry        # the pool runs after the first layer: the last layer's output is read
+    out = gl.out_h * gl.out_w * gl.out_c
+    assert POOL.after_layers < len(space.layers)
+    assert with_mem.memories.traffic == inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c, out,
                                                           walker_reads=cycles.walker_reads(whole))
     _, m = _placed(space, (0, 1))
     # the walkers' reads depend on where the layers go: two owners search the records twice
-    traffic = inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c,
+    traffic = inference_traffic(layers, (POOL,), LANES, g0.in_h * g0.in_w * g0.in_c, out,
                                 walker_reads=cycles.walker_reads(m))
     assert traffic.reads["weights store"] == with_mem.memories.traffic.reads["weights store"] + 4 * 2
     assert traffic.writes["activation"] > g0.in_h * g0.in_w * g0.in_c and traffic.reads["weights"] > 0
     c = cycles.evaluate(m).per_inference
     e, plain = with_mem.evaluate(m), acc.evaluate(m)
     assert e.memories_pj == pytest.approx(InferenceMemories(dev, traffic).energy(c, MODEL.clock_ns))
-    assert e.memories_pj > c * dev.reads_pj_per_cycle
+    assert e.memories_pj > c * MODEL.clock_ns * dev.leakage_mw
     assert e.total_pj - plain.total_pj == pytest.approx(e.memories_pj)
