@@ -120,13 +120,15 @@ def _energy(energy, many, mul_pj: float, units: int, mhz: float, memories=None) 
     (:class:`rtlgen.accel.memories.InferenceMemories`), in the total."""
     last = many.batch - 1
     active = sum(r.end - r.start + 1 for r in many.runs if r.input == last and r.kind in LAYER_KINDS)
-    e = energy.inference(mul_pj=mul_pj, active_cycles=active, cycles=many.interval, units=units, clock_ns=1e3 / mhz,
-                         memories=None if memories is None else memories.energy)
+    # the engines' gated clocks: every input clocks them alike (ENGINE_CLOCKS / inputs)
+    clocked = many.engine_clocks / many.batch
+    e = energy.inference(mul_pj=mul_pj, active_cycles=active, cycles=many.interval, units=units,
+                         clocked_cycles=clocked, clock_ns=1e3 / mhz, memories=None if memories is None else memories.energy)
     print(f"  energy at {mhz:g} MHz: {e.total_pj / 1e6:.3f} uJ per inference (multipliers "
           f"{e.multipliers_pj / 1e6:.3f}, logic {e.logic_pj / 1e6:.3f}, flip-flops {e.clocked_pj / 1e6:.3f}, "
           f"leakage {e.leakage_pj / 1e6:.4f}, SRAM memories {e.memories_pj / 1e6:.3f}; without them "
           f"{(e.total_pj - e.memories_pj) / 1e6:.3f}); {e.inferences_per_s:.1f} inferences/s, {e.power_mw:.1f} mW; "
-          f"active cycles {active:,}")
+          f"active cycles {active:,}, engines clocked after {clocked:,.0f} cycles (of {units * many.interval:,.0f})")
     if memories is not None:
         part = memories.device.parts(cycles=many.interval, traffic=memories.traffic, clock_ns=1e3 / mhz)
         r = memories.traffic.reads

@@ -7,7 +7,7 @@ what drives it::
 
     E_inference = mul_scale * E_mul                          (multipliers)
                 + logic_pj * active_cycles                   (datapath, requantizer, controller)
-                + clocked_pj * units * cycles                (flip-flops and the clock cone)
+                + clocked_pj * clocked_cycles                (flip-flops and the clock cone)
                 + leakage_mw * units * cycles * clock_ns     (leakage)
 
 * ``E_mul``: the cost flow's energy of the inference's multiplications, ``sum_l MACs_l x
@@ -19,11 +19,15 @@ what drives it::
   descriptors of their run; :class:`rtlgen.accel.schedule.Run`); ``logic_pj`` is the datapath's
   energy per such cycle. An idle unit's logic holds still and is charged nothing;
 * ``cycles``: cycles per inference (steady state, :attr:`rtlgen.accel.schedule.BatchCycles.
-  interval`). Every unit's flip-flops other than the gated multiplier operand registers are
-  clocked every cycle (:mod:`rtlgen.accel.bank`), working or not, so ``clocked_pj`` (the
-  ``registers`` and ``clock`` categories per cycle) is charged per unit per cycle, as is leakage.
-  This couples energy to throughput: a placement whose units overlap better has fewer cycles to
-  pay for.
+  interval`); leakage is charged per unit per cycle, which couples energy to throughput: a
+  placement whose units overlap better has fewer cycles to pay for;
+* ``clocked_cycles``: the cycles after which a unit's flip-flops get a clock edge, summed over
+  the units; ``clocked_pj`` (the ``registers`` and ``clock`` categories per cycle) is charged per
+  such cycle. On the device each engine has its own gated clock (:mod:`rtlgen.accel.top`): it is
+  clocked after the cycles it runs or its walker writes it, ``ENGINE_CLOCKS``
+  (:func:`rtlgen.accel.schedule.engine_clocks` per layer descriptor; the multipliers' operand
+  registers are gated further, :mod:`rtlgen.accel.bank`). Without it (the host-port top,
+  ``--no-clock-gating``) every unit is clocked every cycle: ``units * cycles``, the default.
 
 Calibration (:func:`calibrate`): each coefficient is the ratio of sums over gate-level layer runs
 of one compute unit (:class:`CalibrationRun`): ``mul_scale`` = the bank slots' dynamic energy /
@@ -124,7 +128,7 @@ class EnergyModel:
 
     mul_scale: float          # bank slots' dynamic energy per pJ of the cost flow's E_mul
     logic_pj: float           # per active cycle
-    clocked_pj: float         # per unit per cycle
+    clocked_pj: float         # per clocked cycle of a unit
     leakage_mw: float         # per unit
     memories_pj: float        # flip-flop memories per cycle in the calibration design (reported only)
     clock_ns: float           # the calibration runs' clock
@@ -139,17 +143,20 @@ class EnergyModel:
         return self.inference(mul_pj=mul_pj, active_cycles=cycles, cycles=cycles, units=1).total_pj
 
     def inference(self, *, mul_pj: float, active_cycles: float, cycles: float, units: int,
-                  clock_ns: float | None = None, memories: Callable[[float, float], float] | None = None
-                  ) -> InferenceEnergy:
+                  clocked_cycles: float | None = None, clock_ns: float | None = None,
+                  memories: Callable[[float, float], float] | None = None) -> InferenceEnergy:
         """Energy of one inference: multiplications costing ``mul_pj`` (cost flow), descriptors
-        running for ``active_cycles`` in all, ``cycles`` per inference on ``units`` units, at
-        ``clock_ns`` (default the calibration's); ``memories``: the SRAM macros' energy (pJ) as a
-        function of (cycles, clock_ns), e.g. :meth:`rtlgen.accel.memories.InferenceMemories.energy`
-        (None: not included)."""
+        running for ``active_cycles`` in all, ``cycles`` per inference on ``units`` units whose
+        flip-flops are clocked after ``clocked_cycles`` cycles in all (default ``units * cycles``:
+        no gated engine clocks; the module docstring), at ``clock_ns`` (default the
+        calibration's); ``memories``: the SRAM macros' energy (pJ) as a function of (cycles,
+        clock_ns), e.g. :meth:`rtlgen.accel.memories.InferenceMemories.energy` (None: not
+        included)."""
         clock = self.clock_ns if clock_ns is None else clock_ns
+        clocked = units * cycles if clocked_cycles is None else clocked_cycles
         return InferenceEnergy(multipliers_pj=self.mul_scale * mul_pj,
                                logic_pj=self.logic_pj * active_cycles,
-                               clocked_pj=self.clocked_pj * units * cycles,
+                               clocked_pj=self.clocked_pj * clocked,
                                leakage_pj=self.leakage_mw * units * cycles * clock,
                                cycles=cycles, clock_ns=clock,
                                memories_pj=0.0 if memories is None else float(memories(cycles, clock)))

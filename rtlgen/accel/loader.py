@@ -402,14 +402,16 @@ class DeviceFrontend(wiring.Component):
                          seq_busy.eq(sq.busy), net_done.eq(sq.net_done), seq_error.eq(sq.error),
                          seq_code.eq(sq.error_code), seq_offset.eq(sq.error_offset), run_cycles.eq(sq.cycles),
                          regs.config_reads.eq(sq.cfg_reads), regs.weights_reads.eq(sq.w_reads),
+                         regs.engine_clocks.eq(sq.eng_clocks),
                          layers.eq(sq.layers), self.seq_busy.eq(sq.busy), act_rdata.eq(self.host_act_rdata)]
             for u in range(self.engine.units):
                 m.d.comb += [sq.cfg_rdata[u].eq(ld.seq_rdata[u]), ld.seq_raddr[u].eq(sq.cfg_raddr[u]),
                              sq.w_rdata[u].eq(ld.seq_wrdata[u]), ld.seq_wraddr[u].eq(sq.w_raddr[u]),
                              ld.seq_ren[u].eq(sq.cfg_re[u]), ld.seq_wren[u].eq(sq.w_re[u]),
-                             sq.eng_done[u].eq(self.eng_done[u]), sq.act_rdata[u].eq(self.act_rdata[u])]
+                             sq.eng_done[u].eq(self.eng_done[u]), sq.eng_busy[u].eq(self.eng_busy[u]),
+                             sq.act_rdata[u].eq(self.act_rdata[u])]
                 m.d.comb += [getattr(self, name)[u].eq(getattr(sq, name)[u]) for name in sq.signature.members
-                             if (name.startswith("eng_") and name != "eng_done")
+                             if (name.startswith("eng_") and name not in ("eng_done", "eng_busy"))
                              or name in ("act_addr", "act_re", "act_we", "act_wdata")]
             # ACT_ADDR / ACT_DATA: the activation memory's host port, auto-incrementing address
             m.d.comb += [self.host_act_addr.eq(act_addr), self.host_act_we.eq(regs.act_data_we),

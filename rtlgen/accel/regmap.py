@@ -46,7 +46,7 @@ Access = Literal["ro", "rw", "wo"]
 #: ``ID`` register value: ASCII "RTLA" read as a little-endian word.
 DEVICE_ID = int.from_bytes(b"RTLA", "little")
 #: Version of this register map (``VERSION[15:0]``); bumped when an offset or a meaning changes.
-REGMAP_VERSION = 5
+REGMAP_VERSION = 6
 
 
 class ErrorCode(enum.IntEnum):
@@ -216,6 +216,9 @@ REGISTERS: tuple[Register, ...] = (
                                             "walker's together; rtlgen.accel.schedule counts them)"),
     Register("WEIGHTS_READS", 0x78, "ro", 0, "reads of the weights store by the sequencer's walkers in the current "
                                              "or last run (as CONFIG_READS)"),
+    Register("ENGINE_CLOCKS", 0x7C, "ro", 0, "cycles after which a layer engine got a clock edge in the current or "
+                                             "last run (it ran or its walker wrote it; an idle engine's clock is "
+                                             "gated), every engine's together; rtlgen.accel.schedule counts them"),
 )
 
 

@@ -109,7 +109,7 @@ from rtlgen.nn.geometry import Geometry
 
 __all__ = ["DescriptorCycles", "NetworkCycles", "network_cycles", "engine_cycles", "vector_cycles", "vector_reads",
            "pool_reads", "Run",
-           "BatchCycles", "batch_cycles", "copy_reads", "walker_reads",
+           "BatchCycles", "batch_cycles", "copy_reads", "walker_reads", "engine_clocks",
            "header_cycles", "LAYER_PHASES", "OP_PHASES"]
 
 #: Phases of a layer descriptor and of an op descriptor, in the order the sequencer runs them.
@@ -297,6 +297,20 @@ def copy_reads(layer: bsmod.LayerDescriptor, section_bytes: int, lanes: int) -> 
     return 2 * section_bytes + extra + 1, section_bytes + 1
 
 
+def engine_clocks(kind: str, geometry: Geometry, lanes: int, *, copied_bytes: int, co_first: int = 0,
+                  co_end: int | None = None) -> int:
+    """The cycles after which the engine running a layer descriptor gets a clock edge
+    (:mod:`rtlgen.accel.sequencer`, "Engine clocks"): its walker's writes (a weight word per
+    ``lanes`` of the ``copied_bytes`` section bytes, a parameter word per channel, the registers,
+    the start) and the engine's run. ``co_first``/``co_end``: a share's output channels (default
+    the whole layer)."""
+    g = geometry
+    end = g.out_c if co_end is None else co_end
+    share = (co_first, end) != (0, g.out_c)
+    run = engine_cycles(g, lanes, depthwise=kind == "depthwise_conv2d", co_first=co_first, co_end=end)
+    return copied_bytes // lanes + (end - co_first) + (len(FIELDS) if share else WHOLE_LAYER_FIELDS) + 1 + run
+
+
 def walker_reads(bs: bsmod.Bitstream, units: int, lanes: int) -> tuple[int, int]:
     """The walkers' reads of (the configuration memory, the weights store) per input in the steady
     state of a long batch on ``units`` units (:func:`batch_cycles`' ``config_reads`` and
@@ -441,6 +455,9 @@ class BatchCycles:
     #: (``CONFIG_READS``, ``WEIGHTS_READS``: the cycles their read enables are high)
     config_reads: int = 0
     weights_reads: int = 0
+    #: the cycles after which an engine got a clock edge (``ENGINE_CLOCKS``, every engine's
+    #: together): per layer descriptor run, :func:`engine_clocks`
+    engine_clocks: int = 0
 
     @property
     def interval(self) -> float:
@@ -495,6 +512,7 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
     # from the configuration memory; the owner of a layer also its copy's and its parameters'
     # (own_cfg, own_w, besides the record search's looks)
     fields_all, own_cfg, own_w = 0, [], []
+    clocks: list[int] = []                     # per descriptor: its engine's clocked cycles
     lu = 0
     for i, d in enumerate(descs):
         if isinstance(d, bsmod.LayerDescriptor):
@@ -512,6 +530,8 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
             channels = d.co_end - d.co_first
             own_cfg.append(c_cfg + 6 * channels)
             own_w.append(_WEIGHTS_RECORD + c_w + 5 * channels)
+            clocks.append(engine_clocks(d.kind, d.geometry, lanes, co_first=d.co_first, co_end=d.co_end,
+                                        copied_bytes=_copied_bytes(d, img.layers[found].weight_bytes(lanes), lanes)))
         else:
             owner.append(lu)
             fields = _OP_FIELDS[d.kind]
@@ -522,6 +542,7 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
             wait.append(i)
             own_cfg.append(0)
             own_w.append(0)
+            clocks.append(0)
         fields_all += fields
     n_desc = len(descs)
     header = header_cycles(bs.units)
@@ -532,6 +553,7 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
     # per walker: the header (all but weights.bin's record count from the configuration memory),
     # every input's fields and its end (one cycle in the state that reads the next descriptor)
     cfg_reads = n_units * (header - 3 + batch * (fields_all + 1))
+    eng_clocks = 0
     w_reads = n_units * 3
     finished = [False] * n_units
     last_cycle = [0] * n_units
@@ -572,6 +594,7 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
                     w_reads += _SEARCH_LOOK * looks
                 cfg_reads += own_cfg[i]
                 w_reads += own_w[i]
+                eng_clocks += clocks[i]
                 start = max(arrive, dep + 1)
                 finish = start + busy[i] + 1
                 end[(n, i)] = finish
@@ -582,4 +605,4 @@ def batch_cycles(config_bin: bytes, weights_bin: bytes, config: AccelConfig, *, 
             raise AssertionError("the walkers wait on each other")   # pragma: no cover - every descriptor has an owner
     outputs = tuple(max(end[(n, i)] for i in range(n_desc)) for n in range(batch))
     return BatchCycles(n_units, batch, n_slots, max(last_cycle), tuple(sorted(runs, key=lambda r: r.start)), outputs,
-                       config_reads=cfg_reads, weights_reads=w_reads)
+                       config_reads=cfg_reads, weights_reads=w_reads, engine_clocks=eng_clocks)

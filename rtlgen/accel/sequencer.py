@@ -120,6 +120,13 @@ of the same port's set, so the data a disabled port holds is never needed. ``CON
 ``WEIGHTS_READS`` count the enabled cycles of a run, every walker's together;
 :func:`rtlgen.accel.schedule.batch_cycles` counts them from the images.
 
+Engine clocks. An engine needs a clock edge only in a cycle in which it runs (``eng_busy``) or
+its walker writes it (``eng_start``, a field, a weight word, a parameter word): ``eng_clk_en[u]``
+is that, and the device top clocks engine ``u`` only after such a cycle
+(:mod:`rtlgen.accel.top`; after its ``done`` an engine's state holds still, so the missing edges
+change nothing). ``ENGINE_CLOCKS`` counts the enabled cycles of a run, every engine's together;
+:func:`rtlgen.accel.schedule.batch_cycles` counts them from the images.
+
 Stops. A check that fails (``NO_ACTIVATION_PLAN``, ``UNSUPPORTED_LAYER``, ``NO_LAYER_WEIGHTS``)
 stops the run once as many of the input's descriptors are done as come before the failing one
 (the table's count reaches its position ``cur_i``: for a descriptor that is no share, when its
@@ -676,7 +683,7 @@ class Sequencer(wiring.Component):
             "start": In(1), "clear": In(1), "batch": In(32), "slots": In(32), "stride": In(32), "post": In(1),
             "busy": Out(1), "net_done": Out(1), "error": Out(1), "error_code": Out(8),
             "error_offset": Out(32), "cycles": Out(32), "layers": Out(16), "outputs_done": Out(32),
-            "cfg_reads": Out(32), "w_reads": Out(32),
+            "cfg_reads": Out(32), "w_reads": Out(32), "eng_clocks": Out(32),
             "cfg_raddr": Out(cfg_bits).array(U), "cfg_rdata": In(8).array(U), "cfg_re": Out(1).array(U),
             "w_raddr": Out(w_bits).array(U), "w_rdata": In(8).array(U), "w_re": Out(1).array(U),
             "eng_cfg_we": Out(1).array(U), "eng_cfg_addr": Out(5).array(U), "eng_cfg_data": Out(32).array(U),
@@ -684,7 +691,8 @@ class Sequencer(wiring.Component):
             "eng_wgt_wdata": Out(c.weight_word_bits).array(U),
             "eng_par_we": Out(1).array(U), "eng_par_addr": Out(c.channel_addr_bits).array(U),
             "eng_par_wdata": Out(PARAM_BITS).array(U),
-            "eng_start": Out(1).array(U), "eng_done": In(1).array(U),
+            "eng_start": Out(1).array(U), "eng_done": In(1).array(U), "eng_busy": In(1).array(U),
+            "eng_clk_en": Out(1).array(U),
             "act_own": Out(1).array(U), "act_addr": Out(c.activation_addr_bits).array(U), "act_re": Out(1).array(U),
             "act_we": Out(1).array(U), "act_wdata": Out(8).array(U), "act_rdata": In(8).array(U),
         })
@@ -730,6 +738,11 @@ class Sequencer(wiring.Component):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         m.d.sync += [self.cfg_reads.eq(self.cfg_reads + sum(w.cfg_re for w in walkers)),
                      self.w_reads.eq(self.w_reads + sum(w.w_re for w in walkers))]
+        # an engine is clocked after the cycles it runs or is written (module docstring)
+        for u in range(len(walkers)):
+            m.d.comb += self.eng_clk_en[u].eq(self.eng_busy[u] | self.eng_start[u] | self.eng_cfg_we[u]
+                                              | self.eng_wgt_we[u] | self.eng_par_we[u])
+        m.d.sync += self.eng_clocks.eq(self.eng_clocks + sum(self.eng_clk_en[u] for u in range(len(walkers))))
         n_desc = walkers[0].n_desc              # every walker reads the same count
         completed = []                          # per slot: its input's last descriptor ends now
         for s in range(MAX_SLOTS):
@@ -754,7 +767,7 @@ class Sequencer(wiring.Component):
                 m.d.sync += [self.error.eq(1), self.error_code.eq(w.fail_code), self.error_offset.eq(w.fail_offset),
                              running.eq(0), self.net_done.eq(0)]
         with m.If(self.start):
-            m.d.sync += [running.eq(1), self.cycles.eq(0), self.cfg_reads.eq(0), self.w_reads.eq(0),
+            m.d.sync += [running.eq(1), self.cycles.eq(0), self.cfg_reads.eq(0), self.w_reads.eq(0), self.eng_clocks.eq(0),
                          self.layers.eq(0), self.error.eq(0), self.error_code.eq(0),
                          self.error_offset.eq(0), self.net_done.eq(0), self.outputs_done.eq(0), posted.eq(n_slots)]
             m.d.sync += [cnt.eq(0) for cnt in count]

@@ -28,7 +28,10 @@ sequencer, whose walkers drive each engine's configuration port, weight and para
 and ``start``; a walker's vector unit (ADD, pool and PAD descriptors, :mod:`rtlgen.accel.vector`)
 uses its engine's activation-memory port while the engine is idle; ``ACT_ADDR``/``ACT_DATA``
 have a port of their own, so the host can place the next input of a batch while the units run.
-Every read port of the device's activation memory has an enable: an engine's reads in the cycles
+Each engine of the device has a clock of its own, gated (with ``clock_gating``, the default)
+to the cycles after which it runs or its walker writes it (:mod:`rtlgen.accel.sequencer`,
+"Engine clocks"): an idle unit's flip-flops get no clock edge. Every read port of the device's
+activation memory has an enable: an engine's reads in the cycles
 it issues a product, a vector unit's when it uses the byte, ``ACT_DATA``'s when its address
 changed or a byte was written there.
 """
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Cat, Module, Mux
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, DomainRenamer, Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -136,8 +139,22 @@ class Accelerator(wiring.Component):
         engines = []
         for u, bank in enumerate(self.banks):
             eng = Engine(c, [bank], clock_gating=self.clock_gating)
-            m.submodules[f"engine{u}"] = eng
             io = eng.io
+            if self.clock_gating:
+                # the engine's own clock, clk AND en, with en (the sequencer's eng_clk_en: it runs
+                # or is written this cycle; and reset) captured on clk's falling edge, so stable
+                # while clk is high: an idle engine gets no clock edge (its state holds still
+                # after done), as a bank's idle multipliers (rtlgen.accel.bank)
+                dom = f"eng{u}"
+                en = Signal(name=f"{dom}_clk_en")
+                m.domains += [ClockDomain(dom, local=True),
+                              ClockDomain(f"{dom}_en", clk_edge="neg", local=True, reset_less=True)]
+                m.d.comb += [ClockSignal(f"{dom}_en").eq(ClockSignal()), ClockSignal(dom).eq(ClockSignal() & en),
+                             ResetSignal(dom).eq(ResetSignal())]
+                m.d[f"{dom}_en"] += en.eq(fe.eng_clk_en[u] | ResetSignal())
+                eng = DomainRenamer(dom)(eng)
+            m.submodules[f"engine{u}"] = eng
+            m.d.comb += fe.eng_busy[u].eq(io.busy)
             engines.append(io)
             rd, wr = act_mem.read_port(), act_mem.write_port()
             for name in ("cfg_we", "cfg_addr", "cfg_data", "wgt_we", "wgt_addr", "wgt_wdata", "par_we", "par_addr",

@@ -98,7 +98,7 @@ def _calibrate(args: argparse.Namespace, config, work, power) -> None:
     model.to_json(args.calibrate)
     print(f"energy model ({len(runs)} runs) -> {args.calibrate}: multipliers {model.mul_scale:.3f} x the cost "
           f"flow's energy, datapath {model.logic_pj:.1f} pJ per active cycle, flip-flops and clock "
-          f"{model.clocked_pj:.1f} pJ per unit per cycle, leakage {model.leakage_mw:.5f} mW per unit "
+          f"{model.clocked_pj:.1f} pJ per clocked cycle of a unit, leakage {model.leakage_mw:.5f} mW per unit "
           f"(flip-flop memories {model.memories_pj:.1f} pJ per cycle, not in the model)")
     print("in-sample error per run: " + ", ".join(f"{w.name} {100 * e:+.1f}%" for w, e in zip(work, errors(model, runs))))
 

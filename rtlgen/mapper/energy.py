@@ -3,8 +3,10 @@
 The per-component model of :mod:`rtlgen.accel.energy` (calibrated on gate-level runs) fed from
 what the search already has: the multiplications' cost-flow energy from the energy table
 (:class:`rtlgen.mapper.objectives.EnergyTable`: relative energy x the exact mapping's), the
-layers' run cycles from the cycle model (:class:`rtlgen.mapper.throughput.CycleModel`, the same
-for every mapping) and the mapping's steady-state cycles per inference; with ``memories`` (a
+layers' run cycles and the engines' clocked cycles from the cycle model
+(:class:`rtlgen.mapper.throughput.CycleModel`, the same for every mapping that splits no layer;
+the device gates an idle engine's clock) and the mapping's steady-state cycles per inference;
+with ``memories`` (a
 :class:`~rtlgen.accel.memories.DeviceMemories`), the SRAM macros' energy too, their writes
 and reads counted from the space's layers and the cycle model's ops, and the walkers' reads of
 the image stores from where the layers go (:meth:`rtlgen.mapper.throughput.CycleModel.walker_reads`).
@@ -87,5 +89,6 @@ class AcceleratorEnergy:
         memories = self._memories_of(mapping, layout)
         return self.model.inference(mul_pj=self.table.relative(mapping) * self.table.reference,
                                     active_cycles=self.cycles.active_cycles(layout), cycles=cycles_per_inference,
-                                    units=self.cycles.n_units, clock_ns=self.clock_ns,
+                                    units=self.cycles.n_units, clocked_cycles=self.cycles.clocked_cycles(layout),
+                                    clock_ns=self.clock_ns,
                                     memories=None if memories is None else memories.energy)

@@ -83,7 +83,7 @@ from typing import Sequence
 import numpy as np
 
 from rtlgen.accel.descriptor import FIELDS, WHOLE_LAYER_FIELDS
-from rtlgen.accel.schedule import engine_cycles, header_cycles, vector_cycles
+from rtlgen.accel.schedule import engine_clocks, engine_cycles, header_cycles, vector_cycles
 from rtlgen.bitstream import format as bsmod
 from rtlgen.mapper.space import Mapping, SearchSpace
 
@@ -200,6 +200,9 @@ class Layout:
     #: beyond its fields and record search (:func:`layer_own_reads`; 0 for an op)
     own_cfg: np.ndarray | None = None
     own_w: np.ndarray | None = None
+    #: per descriptor, the cycles after which its engine gets a clock edge
+    #: (:func:`rtlgen.accel.schedule.engine_clocks`; 0 for an op)
+    clocks: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,7 @@ class CycleModel:
         skip: list[int] = []
         run: list[int] = []
         own_reads: list[tuple[int, int]] = []
+        clocks: list[int] = []
         j = 0
         for i in range(n + 1):
             while j < len(ops) and ops[j].after_layers == i:
@@ -255,6 +259,7 @@ class CycleModel:
                 prepare.append(op_prepare_cycles(op))
                 skip.append(op_prepare_cycles(op) + 1)
                 own_reads.append((0, 0))
+                clocks.append(0)
                 run.append(_START + vector_cycles(op) + _DONE)
                 j += 1
             if i < n:
@@ -267,6 +272,7 @@ class CycleModel:
                 layer_of.append(i)
                 prepare.append(layer_prepare_cycles(layer.kind, g, self.lanes))
                 own_reads.append(layer_own_reads(layer.kind, g, self.lanes))
+                clocks.append(engine_clocks(layer.kind, g, self.lanes, copied_bytes=_copy_bytes(layer.kind, g, self.lanes)))
                 skip.append(_LAYER_FIELDS)
                 run.append(_START + engine_cycles(g, self.lanes, depthwise=layer.kind == "depthwise_conv2d") + _DONE)
         self.keys, self.kinds = tuple(keys), tuple(kinds)
@@ -277,6 +283,7 @@ class CycleModel:
         self.run = np.array(run, dtype=np.int64)
         self._own_cfg = np.array([r[0] for r in own_reads], dtype=np.int64)
         self._own_w = np.array([r[1] for r in own_reads], dtype=np.int64)
+        self._clocks = np.array(clocks, dtype=np.int64)
         self._tuned: dict[tuple[int, int], bool] = {}
         # bytes of the weight section per select entry (layer: all real bytes of the layer)
         self._bytes_per_select = []
@@ -320,9 +327,9 @@ class CycleModel:
         if not split and not tuned:
             units = self.units_of(mapping.layer_unit)
             return Layout(self.keys, units, self.prepare, self.skip, self.run, self.layer_of,
-                          np.arange(len(units)), self._own_cfg, self._own_w)
+                          np.arange(len(units)), self._own_cfg, self._own_w, self._clocks)
         keys, units, prepare, skip, run, layer_of, first = [], [], [], [], [], [], []
-        own_cfg, own_w = [], []
+        own_cfg, own_w, clocks = [], [], []
         for d in range(len(self.keys)):
             li = int(self.layer_of[d])
             if li < 0:
@@ -336,6 +343,7 @@ class CycleModel:
                 first.append(len(first))
                 own_cfg.append(0)
                 own_w.append(0)
+                clocks.append(0)
                 continue
             layer = self.space.layers[li]
             g = layer.geometry
@@ -369,10 +377,14 @@ class CycleModel:
                                              co_first=lo, co_end=hi if share else None)
                 own_cfg.append(r_cfg)
                 own_w.append(r_w)
+                clocks.append(engine_clocks(layer.kind, g, self.lanes, co_first=lo, co_end=hi,
+                                            copied_bytes=_copy_bytes(layer.kind, g, self.lanes, lo,
+                                                                     hi if share else None)))
         return Layout(tuple(keys), np.array(units, dtype=np.int64), np.array(prepare, dtype=np.int64),
                       np.array(skip, dtype=np.int64), np.array(run, dtype=np.int64),
                       np.array(layer_of, dtype=np.int64), np.array(first, dtype=np.int64),
-                      np.array(own_cfg, dtype=np.int64), np.array(own_w, dtype=np.int64))
+                      np.array(own_cfg, dtype=np.int64), np.array(own_w, dtype=np.int64),
+                      np.array(clocks, dtype=np.int64))
 
     def walker_reads(self, mapping: "Mapping | Layout") -> tuple[int, int]:
         """The walkers' reads of (the configuration memory, the weights store) per input in the
@@ -394,6 +406,13 @@ class CycleModel:
         layer's shares each run their own groups); ``mapping`` may be its layout already."""
         lay = mapping if isinstance(mapping, Layout) else self.layout(mapping)
         return int(lay.run[lay.layer_of >= 0].sum())
+
+    def clocked_cycles(self, mapping: "Mapping | Layout") -> int:
+        """The cycles after which some engine gets a clock edge per inference (``ENGINE_CLOCKS``
+        per input: each layer descriptor's :func:`rtlgen.accel.schedule.engine_clocks`; where
+        the layers go does not change it, a split does); ``mapping`` may be its layout."""
+        lay = mapping if isinstance(mapping, Layout) else self.layout(mapping)
+        return int(lay.clocks.sum())
 
     def evaluate(self, mapping: Mapping) -> Cycles:
         """``mapping``'s cycles per inference, latency and busy cycles per unit."""

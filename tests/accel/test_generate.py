@@ -124,6 +124,27 @@ def test_cli_gen_accel(tmp_path, library, capsys):
     assert "catalog.json not found" in capsys.readouterr().err
 
 
+def test_a_device_clocks_each_engine_only_when_it_works(tmp_path, library):
+    """The ``--axi`` device: each unit's engine on its own clock, ``clk`` gated by the
+    sequencer's ``eng_clk_en`` captured on the falling edge (tests/accel/test_sequencer.py counts
+    the enabled cycles against the schedule model and checks every output); without clock gating,
+    every engine on ``clk``."""
+    import re
+
+    small = AccelConfig(units=2, lanes=2, multipliers=2, activation_bytes=256, weight_words=16, channels=4,
+                        weights_store_bytes=256, unit_multipliers=(("mul8u_1JJQ", "mul8u_DG8"),) * 2)
+    text = generate_accelerator(small, library, tmp_path / "gated", axi=True).top.read_text()
+    for u in range(2):
+        assert f"assign eng{u}_clk = clk & eng{u}_clk_en;" in text
+        # the engine module's flip-flops are on the gated clock, none on clk
+        body = text[text.index(f"module \\rtlgen_accel.engine{u} "):]
+        body = body[:body.index("endmodule")]
+        assert f"posedge eng{u}_clk" in body and "posedge clk" not in body
+    assert len(re.findall(r"eng\d_clk_en <= ", text)) == 2
+    plain = generate_accelerator(small, library, tmp_path / "plain", axi=True, clock_gating=False).top.read_text()
+    assert "assign eng0_clk" not in plain and "posedge eng0_clk" not in plain and "negedge clk" not in plain
+
+
 @pytest.mark.sim
 def test_verilator_lint_wall_clean(default_design):
     verilator = get_simulator("verilator")

@@ -291,7 +291,8 @@ def test_run_cycles_are_the_schedule_models(device_run) -> None:
     """RUN_CYCLES of every run, finished or stopped, equals rtlgen.accel.schedule's count from the
     two images to the cycle, and so do LAYERS_DONE and a stop's code and offset, and, for a
     finished run, the walker's reads of the two image memories (CONFIG_READS, WEIGHTS_READS: its
-    read enables' cycles, fewer than the run's). (The device reports the total only: the
+    read enables' cycles, fewer than the run's) and the engine's clocked cycles (ENGINE_CLOCKS:
+    its gated clock's edges, fewer than the run's). (The device reports the total only: the
     message lists the model's phases per descriptor.)"""
     from rtlgen.accel.schedule import batch_cycles, network_cycles
 
@@ -310,6 +311,9 @@ def test_run_cycles_are_the_schedule_models(device_run) -> None:
                 assert (run["config_reads"], run["weights_reads"]) == (one.config_reads, one.weights_reads), (
                     i, run["config_reads"], run["weights_reads"], one.config_reads, one.weights_reads)
                 assert 0 < run["config_reads"] < run["cycles"] and 0 < run["weights_reads"] < run["cycles"]
+                # the engine's gated clock: its runs and its walker's writes, not the rest
+                assert run["engine_clocks"] == one.engine_clocks, (i, run["engine_clocks"], one.engine_clocks)
+                assert 0 < run["engine_clocks"] < run["cycles"]
             else:
                 assert not run["done"] and (ErrorCode(run["code"]), run["offset"]) == model.stop, (i, run["describe"])
 
@@ -446,8 +450,9 @@ def test_concurrent_run_cycles_are_the_schedule_models(concurrent_run) -> None:
     """RUN_CYCLES of a batch with a slot per input equals rtlgen.accel.schedule.batch_cycles to
     the cycle (and LAYERS_DONE every descriptor of every input); with fewer slots than inputs the
     host places inputs as it reads outputs, and the model (a host that does so at once) is a
-    lower bound. The walkers' reads (CONFIG_READS, WEIGHTS_READS) equal the model's in every
-    case: they do not depend on the timing."""
+    lower bound. The walkers' reads (CONFIG_READS, WEIGHTS_READS) and the engines' clocked
+    cycles (ENGINE_CLOCKS) equal the model's in every case: they do not depend on the timing;
+    each engine is clocked in fewer cycles than the run's."""
     from rtlgen.accel.schedule import batch_cycles
 
     config, cases = concurrent_run
@@ -467,6 +472,8 @@ def test_concurrent_run_cycles_are_the_schedule_models(concurrent_run) -> None:
             # what the walkers read does not depend on when: exact with any number of slots
             assert (run["config_reads"], run["weights_reads"]) == (model.config_reads, model.weights_reads), (
                 name, run["config_reads"], run["weights_reads"], model.config_reads, model.weights_reads)
+            assert run["engine_clocks"] == model.engine_clocks, (name, run["engine_clocks"], model.engine_clocks)
+            assert run["engine_clocks"] < config.units * run["cycles"], name
 
 
 def test_split_layers_run_their_shares_on_several_units_at_once(concurrent_run) -> None:

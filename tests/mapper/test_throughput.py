@@ -136,15 +136,18 @@ def _busy(model: CycleModel, units: list[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _assert_walker_reads(model: CycleModel, m, images: tuple[bytes, bytes], config: AccelConfig) -> None:
+def _assert_per_input_counts(model: CycleModel, m, images: tuple[bytes, bytes], config: AccelConfig) -> None:
     """The walkers' reads per input in the steady state (what the memory energy charges): the
     model's, rtlgen.accel.schedule.walker_reads' from config.bin, and what one more input adds to
-    batch_cycles' CONFIG_READS and WEIGHTS_READS (the device's counters, tests/accel/test_sequencer.py)."""
+    batch_cycles' CONFIG_READS and WEIGHTS_READS (the device's counters, tests/accel/test_sequencer.py);
+    and the engines' clocked cycles per input (what the flip-flop energy charges), the model's and
+    what one more input adds to batch_cycles' ENGINE_CLOCKS."""
     from rtlgen.accel.schedule import batch_cycles, walker_reads
 
     three, four = (batch_cycles(*images, config, batch=b) for b in (3, 4))
     device = (four.config_reads - three.config_reads, four.weights_reads - three.weights_reads)
     assert model.walker_reads(m) == walker_reads(bsm.decode(images[0]), config.units, config.lanes) == device
+    assert model.clocked_cycles(m) == four.engine_clocks - three.engine_clocks == four.engine_clocks // 4
 
 
 @pytest.mark.parametrize("tuning", ["none", "uniform"])
@@ -165,7 +168,7 @@ def test_mixed_units_are_the_concurrent_device_exactly(tuning) -> None:
         assert model.evaluate(m).latency == batch_cycles(*images, config).total
         for inputs, slots in ((3, 3), (4, 2)):
             assert model.run_cycles(m, inputs, slots) == batch_cycles(*images, config, batch=inputs, slots=slots).total
-        _assert_walker_reads(model, m, images, config)
+        _assert_per_input_counts(model, m, images, config)
     assert len(placements) > 2
 
 
@@ -200,7 +203,7 @@ def test_split_layers_are_the_concurrent_device_exactly(granularity, tuning) -> 
         assert model.evaluate(m).latency == batch_cycles(*images, config).total
         for inputs, slots in ((3, 3), (4, 2)):
             assert model.run_cycles(m, inputs, slots) == batch_cycles(*images, config, batch=inputs, slots=slots).total
-        _assert_walker_reads(model, m, images, config)
+        _assert_per_input_counts(model, m, images, config)
     assert splits >= 6
     # layer 1's 12 channels are 3 groups of 4 lanes: unit 0 takes two
     x = space.uniform_point(0)

@@ -9,7 +9,8 @@ the JSON file named by ``$RTLGEN_SEQ_JOB`` (``{"networks": [{"config": path, "we
 null: start without writing an input; with ``slots``, the inputs run as one batch,
 :meth:`rtlgen.hil.driver.AccelDriver.run_batch`, and the network has one run with ``outputs``) and writes ``$RTLGEN_SEQ_RESULTS``:
 per network the two load verdicts and per input the run's outcome (``done``, ``cycles``,
-``layers``, ``code``, ``offset``, ``config_reads``, ``weights_reads``) and the output bytes (hex).
+``layers``, ``code``, ``offset``, ``config_reads``, ``weights_reads``, ``engine_clocks``) and the output
+bytes (hex).
 """
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ from rtlgen.hil.network import PERIOD_NS, reset_device
 
 
 async def _reads(drv: AccelDriver) -> dict:
-    """The run's walker reads of the two image memories (the read enables' cycles)."""
-    return {"config_reads": await drv.read_reg("CONFIG_READS"), "weights_reads": await drv.read_reg("WEIGHTS_READS")}
+    """The run's walker reads of the two image memories (the read enables' cycles) and its
+    engines' clocked cycles."""
+    return {"config_reads": await drv.read_reg("CONFIG_READS"), "weights_reads": await drv.read_reg("WEIGHTS_READS"),
+            "engine_clocks": await drv.read_reg("ENGINE_CLOCKS")}
 
 
 @cocotb.test()
