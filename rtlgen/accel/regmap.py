@@ -216,9 +216,10 @@ REGISTERS: tuple[Register, ...] = (
                                             "walker's together; rtlgen.accel.schedule counts them)"),
     Register("WEIGHTS_READS", 0x78, "ro", 0, "reads of the weights store by the sequencer's walkers in the current "
                                              "or last run (as CONFIG_READS)"),
-    Register("ENGINE_CLOCKS", 0x7C, "ro", 0, "cycles after which a layer engine got a clock edge in the current or "
-                                             "last run (it ran or its walker wrote it; an idle engine's clock is "
-                                             "gated), every engine's together; rtlgen.accel.schedule counts them"),
+    Register("ENGINE_CLOCKS", 0x7C, "ro", 0, "cycles in which a layer engine ran or its walker wrote it, in the "
+                                             "current or last run, every engine's together: with clock gating (the "
+                                             "default) the only cycles after which an engine gets a clock edge; "
+                                             "rtlgen.accel.schedule counts them"),
 )
 
 
