@@ -6,7 +6,8 @@ and the model, the multipliers' tables are tabulated from the folder's netlists,
 emulator is configured *from the bitstream* and runs one image. Every selected CONV_2D layer the
 bitstream describes becomes a :class:`~rtlgen.accel.job.ConvJob` (the layer's input tensor,
 weights after the bitstream's remap, unit, encoding, selects and requantization from the
-bitstream) with the emulator's output tensor as the expected result.
+bitstream) with the emulator's output tensor as the expected result; a layer split over units
+(config.bin's shares) becomes one job per share, on its unit, expected on its own channels.
 
 Each job also carries what the energy model's calibration (:mod:`rtlgen.accel.energy`) needs:
 its multiplications per bank slot (from the bitstream's selects and the job's output size) and
