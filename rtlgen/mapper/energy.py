@@ -45,6 +45,15 @@ class AcceleratorEnergy:
         self.model, self.table, self.cycles, self.clock_ns = model, table, cycles, clock_ns
         self.device = memories
         self._memories: dict[tuple[object, ...], InferenceMemories] = {}
+        # what the host writes and reads per inference, the same for every mapping: the first
+        # descriptor's input, the last one's output (an op after every layer, else the last layer)
+        layers, ops = cycles.space.layers, cycles.ops
+        first = next((op.geometry for op in ops if op.after_layers == 0 and hasattr(op, "geometry")),
+                     layers[0].geometry if layers else None)
+        last = layers[-1].geometry if layers else None
+        self._host_bytes = (0 if first is None else first.in_h * first.in_w * first.in_c,
+                            op_output_bytes(ops[-1]) if ops and ops[-1].after_layers == len(layers)
+                            else 0 if last is None else last.out_h * last.out_w * last.out_c)
         whole = cycles.space.decode(cycles.space.uniform_point(0))    # every layer whole, on unit 0
         #: engine runs of the layer descriptors with every layer whole: the cycles some unit's
         #: datapath works (a mapping that splits layers: :meth:`CycleModel.active_cycles`)
@@ -64,19 +73,7 @@ class AcceleratorEnergy:
             cycles = self.cycles
             layers = [(layer.kind, layer.geometry, lo, hi) for layer, parts in zip(cycles.space.layers, mapping.parts)
                       for _, lo, hi in parts]
-            first = next((op.geometry for op in cycles.ops if op.after_layers == 0 and hasattr(op, "geometry")),
-                         layers[0][1] if layers else None)
-            # the host reads the last descriptor's output: an op after every layer, or the last layer's
-            n = len(cycles.space.layers)
-            tail = [op for op in cycles.ops if op.after_layers >= n]
-            if tail:
-                output = op_output_bytes(tail[-1])
-            else:
-                g = cycles.space.layers[-1].geometry if n else None
-                output = 0 if g is None else g.out_h * g.out_w * g.out_c
-            traffic = inference_traffic(layers, cycles.ops, cycles.lanes,
-                                        0 if first is None else first.in_h * first.in_w * first.in_c, output,
-                                        walker_reads=reads)
+            traffic = inference_traffic(layers, cycles.ops, cycles.lanes, *self._host_bytes, walker_reads=reads)
             self._memories[key] = InferenceMemories(self.device, traffic)
         return self._memories[key]
 
