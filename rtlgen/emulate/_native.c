@@ -206,6 +206,17 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
     }
 }
 
+/* One ADD over n int8 elements (engines.FastEngine.add): out[i] = lut[(x1[i] + 128) * 256 +
+   x2[i] + 128], the layer's 65,536 results tabulated once by _kernels.add_int8. The same lookup
+   as _kernels.add_lut; gcc's loop takes a third of numba's time per element on this machine
+   (benchmarks/RESULTS.md, "Emulation speed"). */
+void rtlgen_add_lut(uintptr_t x1_, uintptr_t x2_, uintptr_t lut_, uintptr_t out_, int64_t n) {
+    const uint8_t *restrict x1 = (const uint8_t *)x1_, *restrict x2 = (const uint8_t *)x2_;
+    const int8_t *restrict lut = (const int8_t *)lut_;
+    int8_t *restrict out = (int8_t *)out_;
+    for (int64_t i = 0; i < n; i++) out[i] = lut[((x1[i] ^ 0x80u) << 8) | (x2[i] ^ 0x80u)];
+}
+
 /* One output channel of a depthwise layer (the same sums as depthwise_rows in _kernels.py):
    plane is its input channel's padded port-A codes (uint8 [hp, wp], row pitch wp), tab its
    per-tap tables split in bytes, uint8 [kh * kw][2][256]: [k][0][a] the low byte of the int16

@@ -18,8 +18,8 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
   Depthwise layers (exact or not) take the same per-tap tables, one gather per multiplication
   (each output channel reads its own input channel's code), tap-major so that one tap's table
   stays in L1 (``_kernels.depthwise_rows``).
-* ``native``: ``fast`` with the conv layers' inner loop (one output row's table-row additions)
-  and the depthwise layers in C (:mod:`.native`, compiled on first use with the system C
+* ``native``: ``fast`` with the conv layers' inner loop (one output row's table-row additions),
+  the ADDs' table lookup and the depthwise layers in C (:mod:`.native`, compiled on first use with the system C
   compiler for this CPU). The conv loop keeps a pixel's accumulators in registers, which numba
   does not; layers whose table exceeds a core's L2 go in channel blocks
   (:func:`rtlgen.emulate.native.channel_block`). Exact conv layers take the same loop with exact
@@ -205,8 +205,15 @@ class FastEngine(ReferenceEngine):
             _kernels.add_int8(a, b, zp1, zp2, zp_out, ls, m1, e1, m2, e2, mo, eo, act[0], act[1], lut)
             self._cache[key] = lut
         out = np.empty(x1.size, dtype=np.int8)
-        _kernels.add_lut(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1), lut, out)
+        self._add_lut(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1), lut, out)
         return out.reshape(x1.shape)
+
+    @staticmethod
+    def _add_lut(x1: np.ndarray, x2: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:
+        """``out[i] = lut[(x1[i] + 128) * 256 + x2[i] + 128]`` over flat int8 arrays."""
+        from rtlgen.emulate import _kernels
+
+        _kernels.add_lut(x1, x2, lut, out)
 
     def _vtab(self, layer: MacLayer, plan: LayerPlan) -> tuple[np.ndarray, np.ndarray, int]:
         """``vtab[k, a, o]``: tap k's contribution to output channel o for activation code a
@@ -224,20 +231,21 @@ class FastEngine(ReferenceEngine):
             lo, hi = int(vt.min(initial=0)), int(vt.max(initial=0))
             dt = np.int16 if -(1 << 15) <= lo and hi < (1 << 15) else np.int32
             vtab = np.ascontiguousarray(vt.transpose(1, 0, 2), dtype=dt)
-            hit = (vtab, (base + layer.bias).astype(np.int32), a0)
-            self._remember(key, hit)
+            hit = self._remember(key, (vtab, (base + layer.bias).astype(np.int32), a0))
         else:
             self._vtabs.move_to_end(key)
         self._cache[("vtab", layer.op_index)] = (plan,) + hit
         return hit
 
-    def _remember(self, key: tuple, hit: tuple) -> None:
-        """Keep a layer's tables ``(vtab, base, a0)`` in the LRU, within VTAB_CACHE_BYTES."""
+    def _remember(self, key: tuple, hit: tuple) -> tuple:
+        """Keep a layer's tables ``(vtab, base, a0)`` in the LRU, within VTAB_CACHE_BYTES; returns
+        what was kept."""
         self._vtabs[key] = hit
         self._vtab_bytes += hit[0].nbytes
         while self._vtab_bytes > VTAB_CACHE_BYTES and len(self._vtabs) > 1:
             _, old = self._vtabs.popitem(last=False)
             self._vtab_bytes -= old[0].nbytes
+        return hit
 
     def _dw_exact(self, layer: MacLayer) -> tuple[np.ndarray, np.ndarray, int]:
         """An exact depthwise layer as :meth:`_vtab` tables over the codes ``x + 128``:
@@ -371,11 +379,12 @@ class NativeEngine(FastEngine):
     name = "native"
 
     def __init__(self) -> None:
-        from rtlgen.emulate.native import conv_rows_native, depthwise_native
+        from rtlgen.emulate.native import add_native, conv_rows_native, depthwise_native
 
         super().__init__()
         self._kernel = conv_rows_native()
         self._dw_kernel = depthwise_native()
+        self._add_lut = add_native()
         self._dw_bytes: OrderedDict[int, tuple] = OrderedDict()  # id(vtab) -> (vtab, its byte tables)
 
     def _conv_exact(self, layer: MacLayer, x: np.ndarray, rq: tuple, out: np.ndarray) -> None:
@@ -389,8 +398,7 @@ class NativeEngine(FastEngine):
             w = layer.weights.astype(np.int32).reshape(layer.channels_out, -1)  # [O, K]
             d = np.arange(256, dtype=np.int32) - 128 - layer.z_in
             vtab = np.ascontiguousarray((d[None, :, None] * w.T[:, None, :]).astype(np.int16))  # [K, 256, O]
-            hit = (vtab, layer.bias.astype(np.int32), np.uint8(layer.z_in + 128))
-            self._remember(key, hit)
+            hit = self._remember(key, (vtab, layer.bias.astype(np.int32), np.uint8(layer.z_in + 128)))
         else:
             self._vtabs.move_to_end(key)
         vtab, base, a0 = hit

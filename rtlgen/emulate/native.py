@@ -28,8 +28,8 @@ from pathlib import Path
 
 from rtlgen.errors import ToolError
 
-__all__ = ["load_native", "native_library_path", "conv_rows_native", "depthwise_native", "depthwise_fits",
-           "native_status"]
+__all__ = ["load_native", "native_library_path", "conv_rows_native", "add_native", "depthwise_native",
+           "depthwise_fits", "native_status"]
 
 _SOURCE = Path(__file__).with_name("_native.c")
 _FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fwrapv", "-shared", "-fPIC", "-std=c99")
@@ -91,6 +91,9 @@ def load_native() -> ctypes.CDLL:
     cmp = lib.rtlgen_compact_row
     cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64, i64]
     cmp.restype = None
+    add = lib.rtlgen_add_lut
+    add.argtypes = [u64, u64, u64, u64, i64]
+    add.restype = None
     dw = lib.rtlgen_dw_plane
     dw.argtypes = [u64, i64, u64, i64, i64, i64, i64, i64, i64, i64, u64, i64, u64]
     dw.restype = i64
@@ -236,6 +239,31 @@ def conv_rows_native():
 
     _KERNEL = kernel
     return kernel
+
+
+_ADD = None
+
+
+def add_native():
+    """The compiled ADD lookup: ``fn(x1, x2, lut, out)`` over flat int8 arrays, as
+    ``_kernels.add_lut`` (the C loop ``rtlgen_add_lut`` on blocks of 16,384 elements, in
+    parallel)."""
+    global _ADD
+    if _ADD is not None:
+        return _ADD
+    import numba as nb
+
+    fn = load_native().rtlgen_add_lut
+
+    @nb.njit(parallel=True, boundscheck=False)
+    def run(x1, x2, lut, out):  # pragma: no cover - compiled
+        n = x1.shape[0]
+        for b in nb.prange((n + 16383) // 16384):
+            lo = b * 16384
+            fn(x1.ctypes.data + lo, x2.ctypes.data + lo, lut.ctypes.data, out.ctypes.data + lo, min(n, lo + 16384) - lo)
+
+    _ADD = run
+    return run
 
 
 _DEPTHWISE = None

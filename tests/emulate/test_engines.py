@@ -403,3 +403,26 @@ def test_channel_block_fits_the_budget():
         # the fewest blocks below the budget, as equal as the channel count allows
         assert -(-c // (nblk - 1)) * per_channel >= BLOCK_BYTES, (kh, c, o, cb)
     assert channel_block(1, 1, 64, 64) == 32  # DS-CNN's 1x1 layers: exactly 2 MB, two blocks of 1 MB
+
+
+@pytest.mark.parametrize("zps, scales, act", [((-3, 17, 5), (0.047, 0.0213, 0.061), (-100, 90)),
+                                              ((-128, -128, -128), (0.02, 0.02, 0.03), (-128, 127))])
+def test_every_engine_adds_every_pair_as_tflite(zps, scales, act):
+    """All 65,536 int8 pairs through each engine's ADD (native: the C lookup), against
+    rtlgen.emulate.ops.add (TFLite's arithmetic) element by element; an odd length leaves a
+    partial block."""
+    from rtlgen.emulate import ops
+    from rtlgen.nn import quant
+
+    x1 = np.repeat(np.arange(-128, 128, dtype=np.int8), 256)[:-3].reshape(1, -1, 1)
+    x2 = np.tile(np.arange(-128, 128, dtype=np.int8), 256)[:-3].reshape(1, -1, 1)
+    zp1, zp2, zpo = zps
+    params = quant.add_params(*scales)
+    want = ops.add(x1, zp1, x2, zp2, zpo, params, act)
+    assert len(set(want.ravel().tolist())) > 100 and act[0] in want and act[1] in want  # rounding and clamps exercised
+    for name in sorted(set(ENGINES) - {"reference"}):
+        got = get_engine(name).add(x1, zp1, x2, zp2, zpo, params, act)
+        bad = np.flatnonzero(got.ravel() != want.ravel())
+        assert got.shape == want.shape and bad.size == 0, (
+            f"{name}: first difference at x1={x1.ravel()[bad[0]]}, x2={x2.ravel()[bad[0]]}: "
+            f"expected {want.ravel()[bad[0]]}, got {got.ravel()[bad[0]]}")
