@@ -2,13 +2,16 @@
 
 ``_native.c`` (beside this file) holds the inner loop of conv layers whose ``vtab`` fits int16
 (every EvoApprox and generated 8x8 multiplier's does, and every exact int8 layer's): one output
-row's table-row additions over one compacted input row; and, on CPUs with AVX-512 VBMI, a
-depthwise kernel (:func:`depthwise_native`). Layers whose table exceeds :data:`BLOCK_BYTES` go in
-blocks of input channels (:func:`channel_block`): each chunk of output rows adds one block's taps
-before the next, so the block's table rows stay in L2. :func:`conv_rows_native` is ``_kernels.conv_rows``
-(approximate branch) with that loop swapped in: the same compaction (each input row once per
-image, not once per output row), the same fused requantization, so the same bytes (tested); the
-engine is :class:`rtlgen.emulate.engines.NativeEngine`.
+row's table-row additions over one compacted input row; the requantization of a block of sums
+(``rtlgen_requant``, vectorized with AVX-512); an ADD's table lookup (:func:`add_native`); and,
+on CPUs with AVX-512 VBMI, a depthwise kernel (:func:`depthwise_native`). Layers whose table
+exceeds :data:`BLOCK_BYTES` go in blocks of input channels (:func:`channel_block`): each chunk of
+output rows adds one block's taps before the next, so the block's table rows stay in L2.
+:func:`conv_rows_native` is ``_kernels.conv_rows`` (approximate branch) with those loops swapped
+in: the same compaction (each input row once per image, not once per output row), the same
+requantization arithmetic after each output row, so the same bytes (tested); the engine is
+:class:`rtlgen.emulate.engines.NativeEngine`. The requantization parameters (``mult``, ``shift``)
+travel to C as pointers: contiguous int64 arrays, as the engine makes them.
 
 Build: ``$CC`` (default ``cc``) with ``-O3 -march=native -fwrapv -shared -fPIC`` into
 ``$RTLGEN_CACHE/native`` (default ``~/.cache/rtlgen/native``), the file named after a hash of
@@ -91,6 +94,9 @@ def load_native() -> ctypes.CDLL:
     cmp = lib.rtlgen_compact_row
     cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64, i64]
     cmp.restype = None
+    rq = lib.rtlgen_requant
+    rq.argtypes = [u64, i64, i64, u64, u64, i64, i64, i64, i64, u64]
+    rq.restype = None
     add = lib.rtlgen_add_lut
     add.argtypes = [u64, u64, u64, u64, i64]
     add.restype = None
@@ -149,9 +155,8 @@ def conv_rows_native():
     import numba as nb
     import numpy as np
 
-    from rtlgen.emulate._kernels import _requant_params, requant_block
-
     rows_i16 = load_native().rtlgen_rows_i16
+    requant = load_native().rtlgen_requant
 
     compact_row = load_native().rtlgen_compact_row
 
@@ -169,9 +174,9 @@ def conv_rows_native():
     @nb.njit(parallel=True, boundscheck=False)
     def rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
         n, oh, ow, o_ch = out.shape
-        oflat = out.reshape(-1)
         step = 256 * o_ch
-        rq = _requant_params(mult, shift)
+        one = 1 if single else 0  # an integer for the C function
+        optr = out.ctypes.data
         tptr = vtab.ctypes.data
         prow, srow = pre.shape[1] * 4, start.shape[1] * 4
         for r in nb.prange(n * oh):
@@ -184,7 +189,7 @@ def conv_rows_native():
                 ir = img * hp + y * sh + i
                 rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, kw, sw,
                          i * kw * c * step, sw * c * step, accs.ctypes.data, o_ch)
-            requant_block(accs, o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
+            requant(accs.ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi, optr + r * ow * o_ch)
 
     @nb.njit(parallel=True, boundscheck=False)
     def rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
@@ -194,9 +199,9 @@ def conv_rows_native():
         next block starts, so that block's table rows stay in cache. One parallel loop over the
         chunks (a barrier per block would stall on a busy machine)."""
         n, oh, ow, o_ch = out.shape
-        oflat = out.reshape(-1)
         step = 256 * o_ch
-        rq = _requant_params(mult, shift)
+        one = 1 if single else 0  # an integer for the C function
+        optr = out.ctypes.data
         tptr = vtab.ctypes.data
         prow, srow, wp1 = pre.shape[1] * 4, start.shape[1] * 4, start.shape[1] // nblk
         nrows = n * oh
@@ -216,7 +221,8 @@ def conv_rows_native():
                         rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow + b * wp1 * 4,
                                  ow, kw, sw, i * kw * c * step, sw * c * step, accs[r - r0].ctypes.data, o_ch)
             for r in range(r0, r1):
-                requant_block(accs[r - r0], o_ch, rq, single, zp, lo, hi, oflat[r * ow * o_ch: (r + 1) * ow * o_ch])
+                requant(accs[r - r0].ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
+                        optr + r * ow * o_ch)
 
     def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
         """``x`` int8 [N, H, W, C], ``lut`` uint8 [256] its port-A codes, ``pads`` (top, bottom,
@@ -297,9 +303,8 @@ def depthwise_native():
     import numba as nb
     import numpy as np
 
-    from rtlgen.emulate._kernels import _requant_params, requant_block
-
     plane = load_native().rtlgen_dw_plane
+    requant = load_native().rtlgen_requant
     probe = np.zeros((3, 3), np.uint8)
     if plane(probe.ctypes.data, 3, np.zeros((1, 2, 256), np.uint8).ctypes.data, 1, 1, 1, 1, 3, 3, 0,
              np.zeros(9, np.int32).ctypes.data, 1, np.zeros(3 * 3 + 64, np.int32).ctypes.data) == 0:
@@ -311,8 +316,8 @@ def depthwise_native():
         n, c, hp, wp = codes.shape
         _, oh, ow, o_ch = out.shape
         cptr, tptr = codes.ctypes.data, tabs.ctypes.data
-        rq = _requant_params(mult, shift)
-        oflat = out.reshape(-1)
+        one = 1 if single else 0  # an integer for the C function
+        optr = out.ctypes.data
         m = oh * ow * o_ch
         for img in nb.prange(n):  # one image's sums (oh * ow * O int32) stay in cache for all channels
             acc = np.empty(m, np.int32)
@@ -320,7 +325,7 @@ def depthwise_native():
             for o in range(o_ch):
                 plane(cptr + (img * c + in0[o]) * hp * wp, wp, tptr + o * kh * kw * 512, kh, kw, sh, sw, oh, ow,
                       base[o], acc.ctypes.data + o * 4, o_ch, flat.ctypes.data)
-            requant_block(acc, o_ch, rq, single, zp, lo, hi, oflat[img * m: (img + 1) * m])
+            requant(acc.ctypes.data, oh * ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi, optr + img * m)
 
     _DEPTHWISE = run
     return run

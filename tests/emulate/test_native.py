@@ -1,0 +1,46 @@
+"""The ``native`` engine's C functions against their numba twins in rtlgen.emulate._kernels
+(whole networks through the engine: tests/emulate/test_engines.py)."""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import pytest
+
+from rtlgen.emulate._kernels import requant_one
+from rtlgen.emulate.native import load_native
+
+
+@nb.njit(cache=True)
+def _requant_reference(acc, o, mult, shift, single, zp, lo, hi, out):  # pragma: no cover - compiled
+    for i in range(acc.shape[0]):
+        out[i] = requant_one(np.int64(acc[i]), mult[i % o], shift[i % o], single, zp, lo, hi)
+
+
+@pytest.mark.parametrize("o", [16, 64, 32, 10])
+@pytest.mark.parametrize("single", [False, True])
+def test_requant_equals_the_reference_arithmetic(o, single):
+    """rtlgen_requant (the vector loop for 16, 32, 64 channels with two-step rounding, the scalar
+    one otherwise) against requant_one on sums over the whole int32 range and near zero, the
+    extreme multipliers and shifts, two zero points and clamps."""
+    requant = load_native().rtlgen_requant
+    rng = np.random.default_rng(o + 100 * single)
+    n = o * 4000
+    acc = rng.integers(-2**31, 2**31, n).astype(np.int32)
+    acc[: n // 2] = rng.integers(-70000, 70000, n // 2)
+    acc[:8] = [-2**31, 2**31 - 1, 0, -1, 1, 2**30, -2**30, 12345]
+    mult = rng.integers(0, 2**31, o).astype(np.int64)
+    mult[:3] = [2**31 - 1, 0, 2**30]
+    if single:
+        shift = rng.integers(-20, 1, o).astype(np.int64)
+    else:
+        shift = rng.integers(-31, 12, o).astype(np.int64)
+        shift[:4] = [-31, 0, 11, 0]
+    for zp, lo, hi in ((-128, -128, 127), (5, -100, 90)):
+        want = np.empty(n, np.int8)
+        got = np.empty(n, np.int8)
+        _requant_reference(acc, o, mult, shift, single, zp, lo, hi, want)
+        requant(acc.ctypes.data, n // o, o, mult.ctypes.data, shift.ctypes.data, int(single), zp, lo, hi, got.ctypes.data)
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, (f"first difference at element {bad[0]}: sum {acc[bad[0]]}, multiplier "
+                               f"{mult[bad[0] % o]}, shift {shift[bad[0] % o]}: expected {want[bad[0]]}, got {got[bad[0]]}")
+        assert lo in want and hi in want and len(np.unique(want)) > 100  # clamps and the rounding both exercised
