@@ -387,6 +387,12 @@ class NativeEngine(FastEngine):
         self._add_lut = add_native()
         self._dw_bytes: OrderedDict[int, tuple] = OrderedDict()  # id(vtab) -> (vtab, its byte tables)
 
+    def _remember(self, key: tuple, hit: tuple) -> tuple:
+        """Tables are kept in huge-page memory (:func:`rtlgen.emulate.native.huge_page_table`)."""
+        from rtlgen.emulate.native import huge_page_table
+
+        return super()._remember(key, (huge_page_table(hit[0]),) + tuple(hit[1:]))
+
     def _conv_exact(self, layer: MacLayer, x: np.ndarray, rq: tuple, out: np.ndarray) -> None:
         """Exact conv layers through the same C loop as approximate ones, with the exact tables
         ``[k, a, o] = (a - 128 - z) * w[o, k]`` over the codes ``a = x + 128`` (always int16:

@@ -44,3 +44,16 @@ def test_requant_equals_the_reference_arithmetic(o, single):
         assert bad.size == 0, (f"first difference at element {bad[0]}: sum {acc[bad[0]]}, multiplier "
                                f"{mult[bad[0] % o]}, shift {shift[bad[0] % o]}: expected {want[bad[0]]}, got {got[bad[0]]}")
         assert lo in want and hi in want and len(np.unique(want)) > 100  # clamps and the rounding both exercised
+
+
+def test_huge_page_table_is_an_equal_copy_on_a_2mb_boundary():
+    from rtlgen.emulate.native import HUGE_PAGE_FROM, huge_page_table
+
+    small = np.arange(100, dtype=np.int16)
+    assert huge_page_table(small) is small  # below the threshold: the table itself
+    big = np.random.default_rng(0).integers(-2**15, 2**15, (9, 256, 64), dtype=np.int16)
+    assert big.nbytes >= HUGE_PAGE_FROM
+    got = huge_page_table(big)
+    assert got is not big and got.ctypes.data % (2 << 20) == 0
+    assert got.dtype == big.dtype and got.shape == big.shape and got.flags.c_contiguous
+    assert np.array_equal(got, big)
