@@ -145,15 +145,19 @@ def huge_page_table(a):
     tables of 0.2 to 19 MB, 50 to 4,600 pages of 4 KB, more than the data TLB holds; ResNet-8
     ran 7% faster with every table in them (the two engines alternating in one process,
     medians of seven runs: 3,302 against 3,086 images/s; benchmarks/RESULTS.md, "Emulation
-    speed"). Smaller tables stay as they are: each copy takes whole 2 MB pages. The copy's
-    memory lives as long as the array (numpy keeps the mapping as its base)."""
+    speed"). Smaller tables stay as they are: each copy takes whole 2 MB pages. A kernel that
+    refuses the advice leaves the copy on ordinary pages. The copy's memory lives as long as the
+    array (numpy keeps the mapping as its base)."""
     import numpy as np
 
     if a.nbytes < HUGE_PAGE_FROM or not hasattr(mmap, "MADV_HUGEPAGE"):
         return a
     size = -(-a.nbytes // _HUGE) * _HUGE + _HUGE  # room to start on a 2 MB boundary
     m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    m.madvise(mmap.MADV_HUGEPAGE)
+    try:
+        m.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:  # a kernel built without transparent huge pages: the same bytes on small pages
+        pass
     buf = np.frombuffer(m, np.uint8)
     off = -buf.ctypes.data % _HUGE
     out = buf[off: off + a.nbytes].view(a.dtype).reshape(a.shape)
