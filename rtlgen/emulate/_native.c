@@ -100,8 +100,8 @@ void rtlgen_rows_i16(uintptr_t tab, uintptr_t pre, uintptr_t start, int64_t ow, 
 
    The vector loop (AVX-512, o a multiple of 16, double rounding): 16 channels at a time in
    32-bit lanes, the products of even and odd lanes by two 32x32->64 multiplies; numba's loop
-   took about 1 ns per element on this machine, a tenth of ResNet-8's time (benchmarks/RESULTS.md,
-   "Emulation speed"). */
+   took about 1 ns per element on this machine, an eighth of ResNet-8's time
+   (benchmarks/RESULTS.md, "Emulation speed"). */
 static inline int64_t requant_scalar(int64_t a, int64_t m, int64_t shift, int64_t single, int64_t zp, int64_t lo,
                                      int64_t hi) {
     int64_t y;

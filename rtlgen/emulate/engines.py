@@ -18,9 +18,10 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
   Depthwise layers (exact or not) take the same per-tap tables, one gather per multiplication
   (each output channel reads its own input channel's code), tap-major so that one tap's table
   stays in L1 (``_kernels.depthwise_rows``).
-* ``native``: ``fast`` with the conv layers' inner loop (one output row's table-row additions),
-  the ADDs' table lookup and the depthwise layers in C (:mod:`.native`, compiled on first use with the system C
-  compiler for this CPU). The conv loop keeps a pixel's accumulators in registers, which numba
+* ``native``: ``fast`` with the conv layers' inner loop (one output row's table-row additions)
+  and their requantization, the ADDs' table lookup and the depthwise layers in C
+  (:mod:`.native`, compiled on first use with the system C compiler for this CPU; the tables
+  on huge pages). The conv loop keeps a pixel's accumulators in registers, which numba
   does not; layers whose table exceeds a core's L2 go in channel blocks
   (:func:`rtlgen.emulate.native.channel_block`). Exact conv layers take the same loop with exact
   tables ``(a - 128 - z) * w`` (so ReLU's zeros are skipped there too); a strided 1x1 conv

@@ -223,7 +223,8 @@ def conv_rows_native():
                 ir = img * hp + y * sh + i
                 rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, kw, sw,
                          i * kw * c * step, sw * c * step, accs.ctypes.data, o_ch)
-            requant(accs.ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi, optr + r * ow * o_ch)
+            requant(accs.ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
+                    optr + r * ow * o_ch)
 
     @nb.njit(parallel=True, boundscheck=False)
     def rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
@@ -300,7 +301,8 @@ def add_native():
         n = x1.shape[0]
         for b in nb.prange((n + 16383) // 16384):
             lo = b * 16384
-            fn(x1.ctypes.data + lo, x2.ctypes.data + lo, lut.ctypes.data, out.ctypes.data + lo, min(n, lo + 16384) - lo)
+            fn(x1.ctypes.data + lo, x2.ctypes.data + lo, lut.ctypes.data, out.ctypes.data + lo,
+               min(n, lo + 16384) - lo)
 
     _ADD = run
     return run
@@ -359,7 +361,8 @@ def depthwise_native():
             for o in range(o_ch):
                 plane(cptr + (img * c + in0[o]) * hp * wp, wp, tptr + o * kh * kw * 512, kh, kw, sh, sw, oh, ow,
                       base[o], acc.ctypes.data + o * 4, o_ch, flat.ctypes.data)
-            requant(acc.ctypes.data, oh * ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi, optr + img * m)
+            requant(acc.ctypes.data, oh * ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
+                    optr + img * m)
 
     _DEPTHWISE = run
     return run

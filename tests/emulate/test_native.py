@@ -39,10 +39,12 @@ def test_requant_equals_the_reference_arithmetic(o, single):
         want = np.empty(n, np.int8)
         got = np.empty(n, np.int8)
         _requant_reference(acc, o, mult, shift, single, zp, lo, hi, want)
-        requant(acc.ctypes.data, n // o, o, mult.ctypes.data, shift.ctypes.data, int(single), zp, lo, hi, got.ctypes.data)
+        requant(acc.ctypes.data, n // o, o, mult.ctypes.data, shift.ctypes.data, int(single), zp, lo, hi,
+                got.ctypes.data)
         bad = np.flatnonzero(got != want)
         assert bad.size == 0, (f"first difference at element {bad[0]}: sum {acc[bad[0]]}, multiplier "
-                               f"{mult[bad[0] % o]}, shift {shift[bad[0] % o]}: expected {want[bad[0]]}, got {got[bad[0]]}")
+                               f"{mult[bad[0] % o]}, shift {shift[bad[0] % o]}: expected {want[bad[0]]}, "
+                               f"got {got[bad[0]]}")
         assert lo in want and hi in want and len(np.unique(want)) > 100  # clamps and the rounding both exercised
 
 
