@@ -20,7 +20,7 @@ input ``[N, H, W, C]``, ``plan`` a :class:`LayerPlan` or ``None`` for exact mult
   stays in L1 (``_kernels.depthwise_rows``).
 * ``native``: ``fast`` with the conv layers' inner loop (one output row's table-row additions)
   and their requantization, the ADDs' table lookup and the depthwise layers in C
-  (:mod:`.native`, compiled on first use with the system C compiler for this CPU; the tables
+  (:mod:`.native`, compiled on first use with the system C compiler for this CPU; conv tables
   on huge pages). The conv loop keeps a pixel's accumulators in registers, which numba
   does not; layers whose table exceeds a core's L2 go in channel blocks
   (:func:`rtlgen.emulate.native.channel_block`). Exact conv layers take the same loop with exact
@@ -232,21 +232,24 @@ class FastEngine(ReferenceEngine):
             lo, hi = int(vt.min(initial=0)), int(vt.max(initial=0))
             dt = np.int16 if -(1 << 15) <= lo and hi < (1 << 15) else np.int32
             vtab = np.ascontiguousarray(vt.transpose(1, 0, 2), dtype=dt)
-            hit = self._remember(key, (vtab, (base + layer.bias).astype(np.int32), a0))
+            hit = (self._table_memory(layer, vtab), (base + layer.bias).astype(np.int32), a0)
+            self._remember(key, hit)
         else:
             self._vtabs.move_to_end(key)
         self._cache[("vtab", layer.op_index)] = (plan,) + hit
         return hit
 
-    def _remember(self, key: tuple, hit: tuple) -> tuple:
-        """Keep a layer's tables ``(vtab, base, a0)`` in the LRU, within VTAB_CACHE_BYTES; returns
-        what was kept."""
+    def _table_memory(self, layer: MacLayer, vtab: np.ndarray) -> np.ndarray:
+        """Where a layer's new ``vtab`` is kept: here, as it is."""
+        return vtab
+
+    def _remember(self, key: tuple, hit: tuple) -> None:
+        """Keep a layer's tables ``(vtab, base, a0)`` in the LRU, within VTAB_CACHE_BYTES."""
         self._vtabs[key] = hit
         self._vtab_bytes += hit[0].nbytes
         while self._vtab_bytes > VTAB_CACHE_BYTES and len(self._vtabs) > 1:
             _, old = self._vtabs.popitem(last=False)
             self._vtab_bytes -= old[0].nbytes
-        return hit
 
     def _dw_exact(self, layer: MacLayer) -> tuple[np.ndarray, np.ndarray, int]:
         """An exact depthwise layer as :meth:`_vtab` tables over the codes ``x + 128``:
@@ -388,11 +391,13 @@ class NativeEngine(FastEngine):
         self._add_lut = add_native()
         self._dw_bytes: OrderedDict[int, tuple] = OrderedDict()  # id(vtab) -> (vtab, its byte tables)
 
-    def _remember(self, key: tuple, hit: tuple) -> tuple:
-        """Tables are kept in huge-page memory (:func:`rtlgen.emulate.native.huge_page_table`)."""
+    def _table_memory(self, layer: MacLayer, vtab: np.ndarray) -> np.ndarray:
+        """A conv layer's table goes in huge-page memory, where the C loop reads its rows at
+        random (:func:`rtlgen.emulate.native.huge_page_table`); a depthwise layer's stays as it
+        is (its kernel reads a byte-split copy, tap by tap)."""
         from rtlgen.emulate.native import huge_page_table
 
-        return super()._remember(key, (huge_page_table(hit[0]),) + tuple(hit[1:]))
+        return vtab if layer.depthwise else huge_page_table(vtab)
 
     def _conv_exact(self, layer: MacLayer, x: np.ndarray, rq: tuple, out: np.ndarray) -> None:
         """Exact conv layers through the same C loop as approximate ones, with the exact tables
@@ -405,7 +410,8 @@ class NativeEngine(FastEngine):
             w = layer.weights.astype(np.int32).reshape(layer.channels_out, -1)  # [O, K]
             d = np.arange(256, dtype=np.int32) - 128 - layer.z_in
             vtab = np.ascontiguousarray((d[None, :, None] * w.T[:, None, :]).astype(np.int16))  # [K, 256, O]
-            hit = self._remember(key, (vtab, layer.bias.astype(np.int32), np.uint8(layer.z_in + 128)))
+            hit = (self._table_memory(layer, vtab), layer.bias.astype(np.int32), np.uint8(layer.z_in + 128))
+            self._remember(key, hit)
         else:
             self._vtabs.move_to_end(key)
         vtab, base, a0 = hit
