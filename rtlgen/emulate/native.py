@@ -28,6 +28,7 @@ import os
 import platform
 import shlex
 import subprocess
+import threading
 from pathlib import Path
 
 from rtlgen.errors import ToolError
@@ -180,6 +181,29 @@ def channel_block(kh: int, kw: int, c: int, o: int) -> int:
     return -(-c // nblk)
 
 
+_SCRATCH = threading.local()
+
+
+def scratch_int32(name: str, rows: int, cols: int):
+    """An int32 ``[rows, cols]`` work array that this thread reuses from call to call (its
+    contents are whatever the last call left). Why: a fresh ``np.empty`` of several MB comes
+    from ``mmap``, and the kernel's first write to each page then faults it in and zeroes it;
+    ResNet-8's compaction buffers are up to 10 MB a layer and batch, and reusing them made the
+    network about 5% faster (benchmarks/RESULTS.md, "Emulation speed"). One buffer per name and
+    thread, grown to the largest size asked for; threads get their own (Dask's threaded
+    scheduler may run two emulations at once)."""
+    import numpy as np
+
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None:
+        bufs = _SCRATCH.bufs = {}
+    size = rows * cols
+    buf = bufs.get(name)
+    if buf is None or buf.size < size:
+        buf = bufs[name] = np.empty(size, np.int32)
+    return buf[:size].reshape(rows, cols)
+
+
 def conv_rows_native():
     """The compiled conv kernel (numba around the C loop; built once per process, since numba
     cannot cache a function that calls a library loaded at run time)."""
@@ -268,8 +292,8 @@ def conv_rows_native():
         o_ch = out.shape[3]
         cb = channel_block(kh, kw, c, o_ch)
         nblk = -(-c // cb)
-        pre = np.empty((n * hp, wp * c + 16), np.int32)  # 16 entries of slack per row: rtlgen_compact_row
-        start = np.empty((n * hp, nblk * (wp + 1)), np.int32)
+        pre = scratch_int32("pre", n * hp, wp * c + 16)  # 16 entries of slack per row: rtlgen_compact_row
+        start = scratch_int32("start", n * hp, nblk * (wp + 1))
         compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start, cb)
         if nblk == 1:
             rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)

@@ -59,3 +59,25 @@ def test_huge_page_table_is_an_equal_copy_on_a_2mb_boundary():
     assert got is not big and got.ctypes.data % (2 << 20) == 0
     assert got.dtype == big.dtype and got.shape == big.shape and got.flags.c_contiguous
     assert np.array_equal(got, big)
+
+
+def test_scratch_buffers_are_reused_per_thread_and_grow():
+    """scratch_int32 hands the same memory back for the same name and a size that fits, a larger
+    buffer when asked for more, and another thread its own."""
+    import threading
+
+    from rtlgen.emulate.native import scratch_int32
+
+    a = scratch_int32("test-a", 4, 100)
+    assert a.shape == (4, 100) and a.dtype == np.int32
+    a[...] = 7
+    b = scratch_int32("test-a", 2, 50)  # fits: the same buffer, its old contents
+    assert b.ctypes.data == a.ctypes.data and (b == 7).all()
+    c = scratch_int32("test-a", 10, 100)  # grows
+    assert c.shape == (10, 100) and c.ctypes.data != a.ctypes.data
+    assert scratch_int32("test-b", 4, 100).ctypes.data != c.ctypes.data
+    other = []
+    t = threading.Thread(target=lambda: other.append(scratch_int32("test-a", 10, 100).ctypes.data))
+    t.start()
+    t.join()
+    assert other and other[0] != c.ctypes.data
