@@ -7,8 +7,10 @@
    -fwrapv, which defines signed overflow as wrapping modulo 2^32), so the order of the additions does not
    matter and the result equals the numba kernel's bit for bit.
 
-   Layouts (C order): codes uint8 [n, hp, wp, c] (padded); vtab int16 [kh*kw*c, 256, o] with taps
-   k = (i*kw + j)*c + ci; base int32 [o]; acc int32 [n, oh, ow, o].
+   Layouts (C order): codes uint8 [n, hp, wp, c] (padded); the table int16 in the layout of
+   native.native_layout ([kh, c, 256, kw, o]: a code's kw kernel-column rows adjacent, so the
+   pixels that read one input column one after another read neighbouring rows); base int32 [o];
+   acc int32 [n, oh, ow, o].
 
    Why C: the inner loop keeps one pixel's accumulators in registers over its window (a fixed
    O of 16, 32 or 64 lets the compiler unroll and vectorize it), which numba does not do; see
@@ -204,8 +206,9 @@ void rtlgen_requant(uintptr_t acc_, int64_t npix, int64_t o, uintptr_t mult_, ui
 
 /* Row yy of a layer's padded input compacted straight from the int8 input (see rtlgen_rows_i16):
    x points at input row yy - pt, or is 0 for a padding row; a code is lut[x + 128] inside, the
-   padding code a0 outside; entries whose code is a0 are left out: pre[e] = (column * c + channel)
-   * step + code * o. Entries go by channel block (cb channels each; cb = c: one block), then
+   padding code a0 outside; entries whose code is a0 are left out: pre[e] = posoff[column * c +
+   channel] + code * o (posoff: the table offset of each position, code 0; o: a code's stride;
+   see native.native_layout). Entries go by channel block (cb channels each; cb = c: one block), then
    column, then channel: start[b * (wp + 1) + col] is the first entry of padded column col in
    block b, start[b * (wp + 1) + wp] the end of block b, so a window's entries within one
    block are one contiguous range.
@@ -219,24 +222,22 @@ void rtlgen_requant(uintptr_t acc_, int64_t npix, int64_t o, uintptr_t mult_, ui
 #if RTLGEN_VBMI
 /* The vector step of both paths below: up to 16 int8 bytes at src (mask lm), the entries of
    positions pos .. pos + 15 (position = column * c + channel): their codes looked up by two
-   128-byte permutes, those that are not a0 packed into pre as pos * step + code * o by a
+   128-byte permutes, those that are not a0 packed into pre as posoff[pos] + code * o by a
    compress (which stores 16 lanes, hence pre's slack); returns which were kept. */
 typedef struct {
-    __m512i lut_lo, lut_hi, lut_lo2, lut_hi2, lanes, a0v, ov;
-    int64_t step;
+    __m512i lut_lo, lut_hi, lut_lo2, lut_hi2, a0v, ov;
+    const int32_t *posoff;
 } compact_ctx;
 
-static inline compact_ctx compact_setup(const uint8_t *lut, int64_t a0, int64_t step, int64_t o) {
+static inline compact_ctx compact_setup(const uint8_t *lut, int64_t a0, const int32_t *posoff, int64_t o) {
     compact_ctx k;
     k.lut_lo = _mm512_loadu_si512(lut);
     k.lut_hi = _mm512_loadu_si512(lut + 64);
     k.lut_lo2 = _mm512_loadu_si512(lut + 128);
     k.lut_hi2 = _mm512_loadu_si512(lut + 192);
-    k.lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                 _mm512_set1_epi32((int32_t)step));
     k.a0v = _mm512_set1_epi32((int32_t)a0);
     k.ov = _mm512_set1_epi32((int32_t)o);
-    k.step = step;
+    k.posoff = posoff;
     return k;
 }
 
@@ -250,8 +251,7 @@ static inline __mmask16 compact16(const compact_ctx *k, const int8_t *src, __mma
                                              _mm512_castsi512_si128(hi));
     const __m512i a = _mm512_cvtepu8_epi32(code);
     const __mmask16 keep = _mm512_mask_cmpneq_epi32_mask(lm, a, k->a0v);
-    const __m512i v = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32((int32_t)(pos * k->step)), k->lanes),
-                                       _mm512_mullo_epi32(a, k->ov));
+    const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, k->posoff + pos), _mm512_mullo_epi32(a, k->ov));
     _mm512_storeu_si512(pre, _mm512_maskz_compress_epi32(keep, v));
     return keep;
 }
@@ -291,13 +291,14 @@ static void compact_row_flat(const compact_ctx *k, const int8_t *x, int64_t w, i
 #endif
 
 void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t wp, uintptr_t lut_,
-                        int64_t a0, int64_t step, int64_t o, uintptr_t pre_, uintptr_t start_, int64_t cb) {
+                        int64_t a0, uintptr_t posoff_, int64_t o, uintptr_t pre_, uintptr_t start_, int64_t cb) {
+    const int32_t *posoff = (const int32_t *)posoff_;
     const int8_t *x = (const int8_t *)x_;
     const uint8_t *lut = (const uint8_t *)lut_;
     int32_t *pre = (int32_t *)pre_, *start = (int32_t *)start_;
     int32_t m = 0;
 #if RTLGEN_VBMI
-    const compact_ctx k = compact_setup(lut, a0, step, o);
+    const compact_ctx k = compact_setup(lut, a0, posoff, o);
     if (x && cb >= c) {
         compact_row_flat(&k, x, w, c, pl, wp, pre, start);
         return;
@@ -317,7 +318,7 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
 #else
             for (int64_t ci = c0; ci < c1; ci++) {
                 const int64_t a = lut[x[j * c + ci] + 128];
-                pre[m] = (int32_t)((col * c + ci) * step + a * o);
+                pre[m] = (int32_t)(posoff[col * c + ci] + a * o);
                 m += a != a0;
             }
 #endif

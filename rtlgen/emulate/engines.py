@@ -391,13 +391,27 @@ class NativeEngine(FastEngine):
         self._add_lut = add_native()
         self._dw_bytes: OrderedDict[int, tuple] = OrderedDict()  # id(vtab) -> (vtab, its byte tables)
 
-    def _table_memory(self, layer: MacLayer, vtab: np.ndarray) -> np.ndarray:
-        """A conv layer's table goes in huge-page memory, where the C loop reads its rows at
-        random (:func:`rtlgen.emulate.native.huge_page_table`); a depthwise layer's stays as it
-        is (its kernel reads a byte-split copy, tap by tap)."""
-        from rtlgen.emulate.native import huge_page_table
+    @staticmethod
+    def _native_conv(layer: MacLayer, vtab: np.ndarray) -> bool:
+        """Whether the C row loop computes this conv layer: an int16 table whose offsets
+        (:func:`rtlgen.emulate.native.position_offsets`, below the table's size plus a padded
+        row's width times O) fit int32."""
+        _, w, _ = layer.in_shape
+        (pl, pr) = layer.pads[1]
+        return vtab.dtype == np.int16 and vtab.size + (w + pl + pr) * layer.channels_out < (1 << 31)
 
-        return vtab if layer.depthwise else huge_page_table(vtab)
+    def _table_memory(self, layer: MacLayer, vtab: np.ndarray) -> np.ndarray:
+        """A conv layer's table that the C loop reads goes in its layout
+        (:func:`rtlgen.emulate.native.native_layout`), in huge-page memory, where the loop reads
+        its rows at random (:func:`rtlgen.emulate.native.huge_page_table`); a depthwise layer's
+        stays as it is (its kernel reads a byte-split copy, tap by tap), and so does a table the
+        C loop cannot take (``fast``'s kernel reads it)."""
+        from rtlgen.emulate.native import huge_page_table, native_layout
+
+        if layer.depthwise or not self._native_conv(layer, vtab):
+            return vtab
+        _, kh, kw, _ = layer.weights.shape
+        return huge_page_table(native_layout(vtab, kh, kw, layer.in_shape[2]))
 
     def _conv_exact(self, layer: MacLayer, x: np.ndarray, rq: tuple, out: np.ndarray) -> None:
         """Exact conv layers through the same C loop as approximate ones, with the exact tables
@@ -445,9 +459,8 @@ class NativeEngine(FastEngine):
 
     def _conv_vtab(self, layer: MacLayer, x: np.ndarray, lut: np.ndarray, a0: np.uint8, vtab: np.ndarray,
                    base: np.ndarray, rq: tuple, out: np.ndarray) -> None:
-        h, w, c = layer.in_shape
         (pt, pb), (pl, pr) = layer.pads
-        if vtab.dtype != np.int16 or (w + pl + pr) * c * 256 * out.shape[3] >= (1 << 31):
+        if not self._native_conv(layer, vtab):  # then _table_memory kept fast's layout
             return super()._conv_vtab(layer, x, lut, a0, vtab, base, rq, out)
         _, kh, kw, _ = layer.weights.shape
         xs = x.reshape((x.shape[0],) + layer.in_shape)

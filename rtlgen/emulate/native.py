@@ -94,7 +94,7 @@ def load_native() -> ctypes.CDLL:
     fn.argtypes = [u64, u64, u64, i64, i64, i64, i64, i64, u64, i64]
     fn.restype = None
     cmp = lib.rtlgen_compact_row
-    cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, i64, i64, u64, u64, i64]
+    cmp.argtypes = [u64, i64, i64, i64, i64, u64, i64, u64, i64, u64, u64, i64]
     cmp.restype = None
     rq = lib.rtlgen_requant
     rq.argtypes = [u64, i64, i64, u64, u64, i64, i64, i64, i64, u64]
@@ -166,6 +166,35 @@ def huge_page_table(a):
     return out
 
 
+def native_layout(vtab, kh: int, kw: int, c: int):
+    """A conv layer's table ``vtab`` int16 ``[K, 256, O]`` (taps ``k = (i * kw + j) * c + ci``, as
+    the ``fast`` engine keeps it) in the layout the C row loop reads: ``[kh, c, 256, kw, O]``, so
+    that the row of tap (i, j, ci) and code a starts at ``(((i * c + ci) * 256 + a) * kw + j) *
+    O``. Why: pixel x reads input column col through kernel column ``j = col - x * sw``, so the
+    next pixel reads the same (column, channel, code) entry at ``j - sw``: here that row is
+    ``sw * O`` int16 further back, in the same or the next cache line, instead of ``c * 256 * O``
+    (a different line for every use). ResNet-8 took 252-254 against 268-274 ms per 1,000 images
+    (per-layer timing, the two layouts alternating; benchmarks/RESULTS.md, "Emulation speed").
+    The compaction's offsets follow from it
+    (:func:`position_offsets`); kernel row i adds ``i * c * 256 * kw * O``, output pixel x
+    subtracts ``x * sw * O``."""
+    import numpy as np
+
+    o = vtab.shape[2]
+    return np.ascontiguousarray(vtab.reshape(kh, kw, c, 256, o).transpose(0, 2, 3, 1, 4))
+
+
+def position_offsets(wp: int, c: int, kw: int, o: int):
+    """int32 ``[wp * c + 16]``: for position ``p = col * c + ci`` of a padded input row, the
+    offset in :func:`native_layout` of its code-0 row seen from output pixel 0 and kernel row 0
+    (``col * O + ci * 256 * kw * O``); a code adds ``code * kw * O``. 16 more entries of slack
+    (the vector compaction loads 16 lanes, masked)."""
+    import numpy as np
+
+    p = np.arange(wp * c + 16, dtype=np.int64)
+    return ((p // c) * o + (p % c) * (256 * kw * o)).astype(np.int32)
+
+
 def channel_block(kh: int, kw: int, c: int, o: int) -> int:
     """Input channels per block of :func:`conv_rows_native`'s blocked order: the fewest blocks of
     equal size (the last may be smaller) whose table (``kh * kw * cb * 256 * o`` int16) stays
@@ -219,20 +248,21 @@ def conv_rows_native():
     compact_row = load_native().rtlgen_compact_row
 
     @nb.njit(parallel=True, boundscheck=False)
-    def compact_all(x, lut, pt, pl, hp, wp, a0, step, per_code, pre, start, cb):  # pragma: no cover - compiled
+    def compact_all(x, lut, pt, pl, hp, wp, a0, posoff, per_code, pre, start, cb):  # pragma: no cover - compiled
         n, h, w, c = x.shape
         xptr, lptr, prow, srow = x.ctypes.data, lut.ctypes.data, pre.shape[1] * 4, start.shape[1] * 4
+        optr = posoff.ctypes.data
         for r in nb.prange(n * hp):
             img = r // hp
             y = r % hp - pt
             src = xptr + ((img * h + y) * w) * c if 0 <= y < h else 0
-            compact_row(src, w, c, pl, wp, lptr, a0, step, per_code, pre.ctypes.data + r * prow,
+            compact_row(src, w, c, pl, wp, lptr, a0, optr, per_code, pre.ctypes.data + r * prow,
                         start.ctypes.data + r * srow, cb)
 
     @nb.njit(parallel=True, boundscheck=False)
     def rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
         n, oh, ow, o_ch = out.shape
-        step = 256 * o_ch
+        di, dx = c * 256 * kw * o_ch, sw * o_ch  # kernel row i starts at i * di; pixel x reads at -x * dx
         one = 1 if single else 0  # an integer for the C function
         optr = out.ctypes.data
         tptr = vtab.ctypes.data
@@ -245,8 +275,8 @@ def conv_rows_native():
                 accs[x * o_ch: (x + 1) * o_ch] = base
             for i in range(kh):
                 ir = img * hp + y * sh + i
-                rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, kw, sw,
-                         i * kw * c * step, sw * c * step, accs.ctypes.data, o_ch)
+                rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, kw, sw, i * di, dx,
+                         accs.ctypes.data, o_ch)
             requant(accs.ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
                     optr + r * ow * o_ch)
 
@@ -258,7 +288,7 @@ def conv_rows_native():
         next block starts, so that block's table rows stay in cache. One parallel loop over the
         chunks (a barrier per block would stall on a busy machine)."""
         n, oh, ow, o_ch = out.shape
-        step = 256 * o_ch
+        di, dx = c * 256 * kw * o_ch, sw * o_ch  # as in rows
         one = 1 if single else 0  # an integer for the C function
         optr = out.ctypes.data
         tptr = vtab.ctypes.data
@@ -278,14 +308,15 @@ def conv_rows_native():
                     for i in range(kh):
                         ir = img * hp + y * sh + i
                         rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow + b * wp1 * 4,
-                                 ow, kw, sw, i * kw * c * step, sw * c * step, accs[r - r0].ctypes.data, o_ch)
+                                 ow, kw, sw, i * di, dx, accs[r - r0].ctypes.data, o_ch)
             for r in range(r0, r1):
                 requant(accs[r - r0].ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
                         optr + r * ow * o_ch)
 
     def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
         """``x`` int8 [N, H, W, C], ``lut`` uint8 [256] its port-A codes, ``pads`` (top, bottom,
-        left, right); the rest as ``_kernels.conv_rows`` (approximate branch)."""
+        left, right), ``vtab`` in :func:`native_layout`; the rest as ``_kernels.conv_rows``
+        (approximate branch)."""
         n, h, w, c = x.shape
         pt, pb, pl, pr = pads
         hp, wp = h + pt + pb, w + pl + pr
@@ -294,7 +325,8 @@ def conv_rows_native():
         nblk = -(-c // cb)
         pre = scratch_int32("pre", n * hp, wp * c + 16)  # 16 entries of slack per row: rtlgen_compact_row
         start = scratch_int32("start", n * hp, nblk * (wp + 1))
-        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), 256 * o_ch, o_ch, pre, start, cb)
+        posoff = position_offsets(wp, c, kw, o_ch)
+        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), posoff, kw * o_ch, pre, start, cb)
         if nblk == 1:
             rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
         else:
