@@ -297,20 +297,3 @@ def pad_codes(x, lut, pt, pl, pad_code, out):  # pragma: no cover
             else:
                 for ci in range(c):
                     orow[xx, ci] = lut[np.int64(xrow[j, ci]) + 128]
-
-
-@nb.njit(parallel=True, cache=True)
-def min_int8(x):  # pragma: no cover - compiled
-    """The smallest element of a flat int8 array (127 for an empty one), in parallel blocks of
-    64 KB: numpy's ``x.min()`` is one thread, and the signmag check of every conv layer's input
-    took about 3% of ResNet-8's time with it."""
-    n = x.shape[0]
-    nblk = (n + 65535) // 65536
-    mins = np.full(max(nblk, 1), 127, np.int8)
-    for b in nb.prange(nblk):
-        m = 127
-        for i in range(b * 65536, min(n, b * 65536 + 65536)):
-            if x[i] < m:
-                m = x[i]
-        mins[b] = m
-    return mins.min()
