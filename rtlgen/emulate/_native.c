@@ -91,6 +91,52 @@ static void rows_any(const int16_t *restrict tab, const int32_t *restrict pre,
     }
 }
 
+#if defined(__AVX512F__)
+/* rows_16/rows_32 turned around for 3-column kernels at column stride 1 (ResNet-8's 3x3 layers),
+   input-stationary: the loop goes over the input row's columns, and each entry of column col adds
+   its three kernel-column rows, adjacent in native.native_layout (j = 0, 1, 2 at row + 0, O,
+   2 * O), to the pixels col, col - 1 and col - 2, whose sums stay in registers (A, B, C) while
+   the sweep passes them: one entry load and one loop per column instead of per pixel and window
+   column. Pixels outside 0 .. ow - 1 sum into registers that are never stored; the sweep reads
+   start[0 .. ow + 2], which a stride-1 3-column layer's padded row has (wp = ow + 2). In the
+   network, ResNet-8's 16-channel 3x3 layers took 36-39 against 41-50 ms per 1,000 images and
+   the 32-channel stride-1 one 31-31 against 33-34 (per-layer timing, alternating processes); at
+   64 channels (12 sums in registers, 384 contiguous bytes a row) the loop alone was 10% slower
+   and rows_64 stays (benchmarks/RESULTS.md, "Emulation speed"). */
+#define ROWS_K3(O)                                                                                 \
+    static void rows_k3_##O(const int16_t *restrict tab, const int32_t *restrict pre,             \
+                            const int32_t *restrict start, int64_t ow, int64_t d0,                \
+                            int32_t *restrict accs) {                                             \
+        __m512i A[O / 16], B[O / 16], C[O / 16];                                                  \
+        for (int j = 0; j < O / 16; j++) B[j] = C[j] = _mm512_setzero_si512();                   \
+        for (int64_t col = 0; col < ow + 2; col++) {                                               \
+            for (int j = 0; j < O / 16; j++)                                                      \
+                A[j] = col < ow ? _mm512_loadu_si512(accs + col * O + 16 * j) : _mm512_setzero_si512(); \
+            const int16_t *t = tab + d0 - col * O;                                                 \
+            const int64_t e1 = start[col + 1];                                                     \
+            for (int64_t e = start[col]; e < e1; e++) {                                            \
+                const int16_t *row = t + pre[e];                                                   \
+                for (int j = 0; j < O / 16; j++) {                                                \
+                    A[j] = _mm512_add_epi32(                                                      \
+                        A[j], _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(row + 16 * j)))); \
+                    B[j] = _mm512_add_epi32(                                                      \
+                        B[j], _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(row + O + 16 * j)))); \
+                    C[j] = _mm512_add_epi32(                                                      \
+                        C[j], _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(row + 2 * O + 16 * j)))); \
+                }                                                                                  \
+            }                                                                                      \
+            if (col >= 2)                                                                          \
+                for (int j = 0; j < O / 16; j++) _mm512_storeu_si512(accs + (col - 2) * O + 16 * j, C[j]); \
+            for (int j = 0; j < O / 16; j++) {                                                    \
+                C[j] = B[j];                                                                      \
+                B[j] = A[j];                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+    }
+ROWS_K3(16)
+ROWS_K3(32)
+#endif
+
 /* One output row's accumulation over one of its input rows (already compacted, see
    rtlgen_compact_row: pre[e] = table offset of entry e's (column, channel, code), start[col] =
    first entry of column col within one channel block): pixel x adds the rows
@@ -102,6 +148,10 @@ void rtlgen_rows_i16(uintptr_t tab, uintptr_t pre, uintptr_t start, int64_t ow, 
     const int16_t *t = (const int16_t *)tab;
     const int32_t *p = (const int32_t *)pre, *st = (const int32_t *)start;
     int32_t *a = (int32_t *)accs;
+#if defined(__AVX512F__)
+    if (kw == 3 && sw == 1 && o == 16) { rows_k3_16(t, p, st, ow, d0, a); return; }
+    if (kw == 3 && sw == 1 && o == 32) { rows_k3_32(t, p, st, ow, d0, a); return; }
+#endif
     switch (o) {
     case 8: rows_8(t, p, st, ow, kw, sw, d0, dx, a, o); return;
     case 16: rows_16(t, p, st, ow, kw, sw, d0, dx, a, o); return;
