@@ -8,8 +8,8 @@
    matter and the result equals the numba kernel's bit for bit.
 
    Layouts (C order): codes uint8 [n, hp, wp, c] (padded); the table int16 in the layout of
-   native.native_layout ([kh, c, 256, kw, o]: a code's kw kernel-column rows adjacent, so the
-   pixels that read one input column one after another read neighbouring rows); base int32 [o];
+   native.native_layout ([c, 256, kh, kw, o]: an input entry's kh * kw rows adjacent, so the
+   pixels that read one entry one after another read neighbouring rows); base int32 [o];
    acc int32 [n, oh, ow, o].
 
    Why C: the inner loop keeps one pixel's accumulators in registers over its window (a fixed
@@ -135,6 +135,53 @@ static void rows_any(const int16_t *restrict tab, const int32_t *restrict pre,
     }
 ROWS_K3(16)
 ROWS_K3(32)
+#endif
+
+#if defined(__AVX512F__)
+/* 3x3 layers of 16 channels at stride 1 (ResNet-8's first three), input-stationary in both
+   directions: one compacted input row (pre, start, one channel block) into the three output
+   rows it reaches, acc[i] for kernel row i (output row r - i; the caller passes scratch for
+   rows outside the map). Each entry of column col adds its nine adjacent rows (native_layout:
+   (i, j) at row + (3 * i + j) * 16) to pixels col, col - 1, col - 2 of the three output rows,
+   nine register sums that the column sweep carries as rows_k3_16's three. One entry load and
+   one loop per input column for nine rows. Returns 0 without AVX-512 (the caller then takes the
+   row-by-row loop). */
+int64_t rtlgen_rows_k33_16(uintptr_t tab_, uintptr_t pre_, uintptr_t start_, int64_t ow, uintptr_t acc0_,
+                           uintptr_t acc1_, uintptr_t acc2_) {
+    const int16_t *tab = (const int16_t *)tab_;
+    const int32_t *pre = (const int32_t *)pre_, *start = (const int32_t *)start_;
+    int32_t *acc[3] = {(int32_t *)acc0_, (int32_t *)acc1_, (int32_t *)acc2_};
+    __m512i A[3], B[3], C[3];
+    for (int i = 0; i < 3; i++) B[i] = C[i] = _mm512_setzero_si512();
+    for (int64_t col = 0; col < ow + 2; col++) {
+        for (int i = 0; i < 3; i++) A[i] = col < ow ? _mm512_loadu_si512(acc[i] + col * 16) : _mm512_setzero_si512();
+        const int16_t *t = tab - col * 16;
+        const int64_t e1 = start[col + 1];
+        for (int64_t e = start[col]; e < e1; e++) {
+            const int16_t *row = t + pre[e];
+            for (int i = 0; i < 3; i++) {
+                A[i] = _mm512_add_epi32(A[i], _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(row + 48 * i))));
+                B[i] = _mm512_add_epi32(B[i],
+                                        _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(row + 48 * i + 16))));
+                C[i] = _mm512_add_epi32(C[i],
+                                        _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(row + 48 * i + 32))));
+            }
+        }
+        if (col >= 2)
+            for (int i = 0; i < 3; i++) _mm512_storeu_si512(acc[i] + (col - 2) * 16, C[i]);
+        for (int i = 0; i < 3; i++) {
+            C[i] = B[i];
+            B[i] = A[i];
+        }
+    }
+    return 1;
+}
+#else
+int64_t rtlgen_rows_k33_16(uintptr_t tab_, uintptr_t pre_, uintptr_t start_, int64_t ow, uintptr_t acc0_,
+                           uintptr_t acc1_, uintptr_t acc2_) {
+    (void)tab_, (void)pre_, (void)start_, (void)ow, (void)acc0_, (void)acc1_, (void)acc2_;
+    return 0;
+}
 #endif
 
 /* One output row's accumulation over one of its input rows (already compacted, see

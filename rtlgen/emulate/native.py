@@ -102,6 +102,9 @@ def load_native() -> ctypes.CDLL:
     add = lib.rtlgen_add_lut
     add.argtypes = [u64, u64, u64, u64, i64]
     add.restype = None
+    k33 = lib.rtlgen_rows_k33_16
+    k33.argtypes = [u64, u64, u64, i64, u64, u64, u64]
+    k33.restype = i64
     dw = lib.rtlgen_dw_plane
     dw.argtypes = [u64, i64, u64, i64, i64, i64, i64, i64, i64, i64, u64, i64, u64]
     dw.restype = i64
@@ -168,31 +171,32 @@ def huge_page_table(a):
 
 def native_layout(vtab, kh: int, kw: int, c: int):
     """A conv layer's table ``vtab`` int16 ``[K, 256, O]`` (taps ``k = (i * kw + j) * c + ci``, as
-    the ``fast`` engine keeps it) in the layout the C row loop reads: ``[kh, c, 256, kw, O]``, so
-    that the row of tap (i, j, ci) and code a starts at ``(((i * c + ci) * 256 + a) * kw + j) *
-    O``. Why: pixel x reads input column col through kernel column ``j = col - x * sw``, so the
-    next pixel reads the same (column, channel, code) entry at ``j - sw``: here that row is
-    ``sw * O`` int16 further back, in the same or the next cache line, instead of ``c * 256 * O``
-    (a different line for every use). ResNet-8 took 252-254 against 268-274 ms per 1,000 images
-    (per-layer timing, the two layouts alternating; benchmarks/RESULTS.md, "Emulation speed").
-    The compaction's offsets follow from it
-    (:func:`position_offsets`); kernel row i adds ``i * c * 256 * kw * O``, output pixel x
-    subtracts ``x * sw * O``."""
+    the ``fast`` engine keeps it) in the layout the C loops read: ``[c, 256, kh, kw, O]``, so that
+    the row of tap (i, j, ci) and code a starts at ``(((ci * 256 + a) * kh + i) * kw + j) * O``:
+    the kh * kw rows of one input entry (channel, code) are adjacent. Why: the entry at input
+    column col and row r reaches output pixel ``x = col - j`` (stride 1) and output row
+    ``r - i``, so the pixels that read one entry one after another read neighbouring rows (the
+    same or the next cache line, against a different line for every use in ``[K, 256, O]``),
+    and the input-stationary loops read all of an entry's rows at once. ResNet-8 took 252-254
+    against 268-274 ms per 1,000 images with the kernel-column rows adjacent (per-layer timing,
+    the two layouts alternating; benchmarks/RESULTS.md, "Emulation speed"). The compaction's
+    offsets follow from it (:func:`position_offsets`); kernel row i adds ``i * kw * O``, output
+    pixel x subtracts ``x * sw * O``."""
     import numpy as np
 
     o = vtab.shape[2]
-    return np.ascontiguousarray(vtab.reshape(kh, kw, c, 256, o).transpose(0, 2, 3, 1, 4))
+    return np.ascontiguousarray(vtab.reshape(kh, kw, c, 256, o).transpose(2, 3, 0, 1, 4))
 
 
-def position_offsets(wp: int, c: int, kw: int, o: int):
+def position_offsets(wp: int, c: int, kh: int, kw: int, o: int):
     """int32 ``[wp * c + 16]``: for position ``p = col * c + ci`` of a padded input row, the
     offset in :func:`native_layout` of its code-0 row seen from output pixel 0 and kernel row 0
-    (``col * O + ci * 256 * kw * O``); a code adds ``code * kw * O``. 16 more entries of slack
-    (the vector compaction loads 16 lanes, masked)."""
+    (``col * O + ci * 256 * kh * kw * O``); a code adds ``code * kh * kw * O``. 16 more entries
+    of slack (the vector compaction loads 16 lanes, masked)."""
     import numpy as np
 
     p = np.arange(wp * c + 16, dtype=np.int64)
-    return ((p // c) * o + (p % c) * (256 * kw * o)).astype(np.int32)
+    return ((p // c) * o + (p % c) * (256 * kh * kw * o)).astype(np.int32)
 
 
 def channel_block(kh: int, kw: int, c: int, o: int) -> int:
@@ -246,6 +250,10 @@ def conv_rows_native():
     requant = load_native().rtlgen_requant
 
     compact_row = load_native().rtlgen_compact_row
+    rows_k33 = load_native().rtlgen_rows_k33_16
+    probe = np.zeros(64, np.int32)
+    has_k33 = rows_k33(probe.ctypes.data, probe.ctypes.data, probe.ctypes.data, 0, probe.ctypes.data,
+                       probe.ctypes.data, probe.ctypes.data) == 1
 
     @nb.njit(parallel=True, boundscheck=False)
     def compact_all(x, lut, pt, pl, hp, wp, a0, posoff, per_code, pre, start, cb):  # pragma: no cover - compiled
@@ -262,7 +270,7 @@ def conv_rows_native():
     @nb.njit(parallel=True, boundscheck=False)
     def rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
         n, oh, ow, o_ch = out.shape
-        di, dx = c * 256 * kw * o_ch, sw * o_ch  # kernel row i starts at i * di; pixel x reads at -x * dx
+        di, dx = kw * o_ch, sw * o_ch  # kernel row i starts at i * di; pixel x reads at -x * dx
         one = 1 if single else 0  # an integer for the C function
         optr = out.ctypes.data
         tptr = vtab.ctypes.data
@@ -288,7 +296,7 @@ def conv_rows_native():
         next block starts, so that block's table rows stay in cache. One parallel loop over the
         chunks (a barrier per block would stall on a busy machine)."""
         n, oh, ow, o_ch = out.shape
-        di, dx = c * 256 * kw * o_ch, sw * o_ch  # as in rows
+        di, dx = kw * o_ch, sw * o_ch  # as in rows
         one = 1 if single else 0  # an integer for the C function
         optr = out.ctypes.data
         tptr = vtab.ctypes.data
@@ -313,6 +321,32 @@ def conv_rows_native():
                 requant(accs[r - r0].ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
                         optr + r * ow * o_ch)
 
+    @nb.njit(parallel=True, boundscheck=False)
+    def rows_33(pre, start, hp, vtab, base, mult, shift, single, zp, lo, hi, out):  # pragma: no cover - compiled
+        """``rows`` for 3x3, stride-1, 16-channel layers in one block, input row by input row
+        (rtlgen_rows_k33_16): an image's sums stay in one buffer while its input rows pass, and
+        output row y is requantized once input row y + 2 has added its part."""
+        n, oh, ow, o_ch = out.shape
+        one = 1 if single else 0  # an integer for the C function
+        optr = out.ctypes.data
+        tptr = vtab.ctypes.data
+        prow, srow = pre.shape[1] * 4, start.shape[1] * 4
+        for img in nb.prange(n):
+            acc = np.empty((oh + 1, ow * o_ch), dtype=np.int32)  # row oh: sink for rows outside the map
+            for y in range(oh):
+                for x in range(ow):
+                    acc[y, x * o_ch: (x + 1) * o_ch] = base
+            for r in range(hp):
+                ptr = [acc[oh].ctypes.data, acc[oh].ctypes.data, acc[oh].ctypes.data]
+                for i in range(3):
+                    if 0 <= r - i < oh:
+                        ptr[i] = acc[r - i].ctypes.data
+                ir = img * hp + r
+                rows_k33(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, ptr[0], ptr[1], ptr[2])
+                if 0 <= r - 2 < oh:
+                    requant(acc[r - 2].ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
+                            optr + ((img * oh) + r - 2) * ow * o_ch)
+
     def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
         """``x`` int8 [N, H, W, C], ``lut`` uint8 [256] its port-A codes, ``pads`` (top, bottom,
         left, right), ``vtab`` in :func:`native_layout`; the rest as ``_kernels.conv_rows``
@@ -325,9 +359,11 @@ def conv_rows_native():
         nblk = -(-c // cb)
         pre = scratch_int32("pre", n * hp, wp * c + 16)  # 16 entries of slack per row: rtlgen_compact_row
         start = scratch_int32("start", n * hp, nblk * (wp + 1))
-        posoff = position_offsets(wp, c, kw, o_ch)
-        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), posoff, kw * o_ch, pre, start, cb)
-        if nblk == 1:
+        posoff = position_offsets(wp, c, kh, kw, o_ch)
+        compact_all(x, lut, pt, pl, hp, wp, np.int64(a0), posoff, kh * kw * o_ch, pre, start, cb)
+        if nblk == 1 and has_k33 and o_ch == 16 and kh == kw == 3 and sh == sw == 1 and out.shape[1] == hp - 2:
+            rows_33(pre, start, hp, vtab, base, mult, shift, single, zp, lo, hi, out)
+        elif nblk == 1:
             rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
         else:
             chunk = max(1, CHUNK_BYTES // (out.shape[2] * o_ch * 4))
