@@ -121,17 +121,24 @@ def speed(args) -> int:
         wt, ct, _ = _timed(_litert(model, xq, threads), n)
         results.append((f"LiteRT XNNPACK, 1 image/invoke, {threads} threads", wt, ct))
 
+        # Each emulator first runs one full batch untimed: it compiles the kernels (numba caches
+        # on disk; the first run of a fresh checkout is slower), builds the layers' tables and
+        # grows the engine's work buffers to a full batch, as LiteRT's allocate_tensors() does
+        # before its timed invokes. With 8 images instead, the timed run also paid the first
+        # full batch's buffers: 3,242 against 4,151-4,335 images/s for ResNet-8 in runs 2-4 of
+        # one process, 7,522 page faults (benchmarks/RESULTS.md, "Emulation speed").
         exact = Emulator(graph, engine="native")
-        exact.run(xq[:8])  # compile (numba caches on disk; the first run of a fresh checkout is slower)
+        warm = xq[:exact.batch_size]
+        exact.run(warm)
         we, ce, res_e = _timed(lambda: exact.run(xq), n)
         results.append(("rtlgen native, exact", we, ce))
         approx = emulator_for(graph, parse_assignment(_assignment(graph, mult)), resolver, engine="fast")
         label = f"approximate ({what} on every MAC layer)"
-        approx.run(xq[:8])
+        approx.run(warm)
         wa, ca, res_a = _timed(lambda: approx.run(xq), n)
         results.append((f"rtlgen fast, {label}", wa, ca))
         native = Emulator(graph, approx.plans, engine="native")
-        native.run(xq[:8])  # compiles the C loop on first use (cached on disk) and the numba kernels
+        native.run(warm)  # also compiles the C loop on first use (cached on disk)
         wn, cn, res_n = _timed(lambda: native.run(xq), n)
         results.append((f"rtlgen native, {label}", wn, cn))
         n_ref = min(args.ref, n)
