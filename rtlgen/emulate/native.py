@@ -5,7 +5,7 @@
 row's table-row additions over one compacted input row; the requantization of a block of sums
 (``rtlgen_requant``, vectorized with AVX-512); an ADD's table lookup (:func:`add_native`); and,
 on CPUs with AVX-512 VBMI, a depthwise kernel (:func:`depthwise_native`). Layers whose table
-exceeds :data:`BLOCK_BYTES` go in blocks of input channels (:func:`channel_block`): each chunk of
+exceeds :func:`block_budget` go in blocks of input channels (:func:`channel_block`): each chunk of
 output rows adds one block's taps before the next, so the block's table rows stay in L2.
 :func:`conv_rows_native` is ``_kernels.conv_rows`` (approximate branch) with those loops swapped
 in: the same compaction (each input row once per image, not once per output row), the same
@@ -126,9 +126,10 @@ def native_status() -> tuple[bool, str]:
     return _STATUS
 
 
-#: Bytes of int16 table rows (taps x 256 codes x output channels) one channel block stays below:
-#: a core's L2 on the machines measured (2 MB: 1 MB and 4 MB budgets were slower overall;
-#: benchmarks/RESULTS.md, "Emulation speed"). RTLGEN_NATIVE_BLOCK_KB overrides it (for such measurements).
+#: Bytes of int16 table rows (taps x 256 codes x output channels) one channel block of a 1x1
+#: layer stays below: a core's L2 on the machines measured (2 MB; DS-CNN's 1x1 layers were 3%
+#: slower with 4); wider kernels get twice as much (:func:`block_budget`).
+#: RTLGEN_NATIVE_BLOCK_KB overrides it (for such measurements).
 BLOCK_BYTES = int(os.environ.get("RTLGEN_NATIVE_BLOCK_KB", "2048")) * 1024
 #: Bytes of int32 accumulators (output rows of the batch) that go through all channel blocks
 #: together before the next rows: small beside the block's table, large enough that each
@@ -199,17 +200,28 @@ def position_offsets(wp: int, c: int, kh: int, kw: int, o: int):
     return ((p // c) * o + (p % c) * (256 * kh * kw * o)).astype(np.int32)
 
 
+def block_budget(kh: int, kw: int) -> int:
+    """The table bytes one channel block stays below: :data:`BLOCK_BYTES` for a 1x1 kernel,
+    twice that for wider ones, whose rows each serve kw pixels in turn (and, in the
+    input-stationary loops, kh output rows), so a block's rows stay useful for longer than one
+    pass. Measured (benchmarks/RESULTS.md, "Emulation speed"; the engines alternating in one
+    process, medians of 21 runs): ResNet-8 4,478 images/s with 4 MB, 4,444 with 6, 4,326 with 2,
+    4,304 with 10, 4,235 unblocked; DS-CNN's 2 MB 1x1 tables 6,695 against 6,492 with a 4 MB
+    budget for every kernel (medians of 11)."""
+    return BLOCK_BYTES if kh * kw == 1 else 2 * BLOCK_BYTES
+
+
 def channel_block(kh: int, kw: int, c: int, o: int) -> int:
     """Input channels per block of :func:`conv_rows_native`'s blocked order: the fewest blocks of
     equal size (the last may be smaller) whose table (``kh * kw * cb * 256 * o`` int16) stays
-    below :data:`BLOCK_BYTES`, so that the rest of a core's working set has room beside it; ``c``
+    below :func:`block_budget`, so that the rest of a core's working set has room beside it; ``c``
     (one block, the plain row order) when the whole table does. Measured (benchmarks/RESULTS.md,
     "Emulation speed"): DS-CNN, whose 1x1 layers' tables are exactly 2 MB, took 139 ms per 1,000
-    inputs with them in two blocks of 1 MB against 170 in one (medians of five runs); ResNet-8
-    was unchanged within the noise (285 against 296)."""
+    inputs with them in two blocks of 1 MB against 170 in one (medians of five runs)."""
     per_channel = kh * kw * 256 * o * 2
-    nblk = -(-c * per_channel // BLOCK_BYTES)
-    while -(-c // nblk) > 1 and -(-c // nblk) * per_channel >= BLOCK_BYTES:
+    budget = block_budget(kh, kw)
+    nblk = -(-c * per_channel // budget)
+    while -(-c // nblk) > 1 and -(-c // nblk) * per_channel >= budget:
         nblk += 1
     return -(-c // nblk)
 

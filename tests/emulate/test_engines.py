@@ -392,16 +392,19 @@ def test_native_blocked_order_gives_the_same_bytes(digits, monkeypatch, block_by
 
 
 def test_channel_block_fits_the_budget():
-    from rtlgen.emulate.native import BLOCK_BYTES, channel_block
+    from rtlgen.emulate.native import BLOCK_BYTES, block_budget, channel_block
 
+    assert block_budget(1, 1) == BLOCK_BYTES and block_budget(3, 3) == 2 * BLOCK_BYTES
     assert channel_block(3, 3, 16, 16) == 16  # ResNet-8 layer 1: 1.2 MB, one block
-    for kh, c, o in ((3, 64, 64), (3, 32, 32), (1, 64, 64), (1, 256, 256), (3, 16, 32)):
+    assert channel_block(3, 3, 16, 32) == 16  # ResNet-8 layer 3: 2.4 MB, one block of a 3x3 kernel
+    for kh, c, o in ((3, 64, 64), (3, 32, 32), (3, 32, 64), (1, 64, 64), (1, 256, 256)):
         per_channel = kh * kh * 256 * o * 2
+        budget = block_budget(kh, kh)
         cb = channel_block(kh, kh, c, o)
         nblk = -(-c // cb)
-        assert 1 <= cb < c and cb * per_channel < BLOCK_BYTES, (kh, c, o, cb)
+        assert 1 <= cb < c and cb * per_channel < budget, (kh, c, o, cb)
         # the fewest blocks below the budget, as equal as the channel count allows
-        assert -(-c // (nblk - 1)) * per_channel >= BLOCK_BYTES, (kh, c, o, cb)
+        assert -(-c // (nblk - 1)) * per_channel >= budget, (kh, c, o, cb)
     assert channel_block(1, 1, 64, 64) == 32  # DS-CNN's 1x1 layers: exactly 2 MB, two blocks of 1 MB
 
 
