@@ -349,12 +349,12 @@ def conv_rows_native():
                 for x in range(ow):
                     acc[y, x * o_ch: (x + 1) * o_ch] = base
             for r in range(hp):
-                ptr = [acc[oh].ctypes.data, acc[oh].ctypes.data, acc[oh].ctypes.data]
-                for i in range(3):
-                    if 0 <= r - i < oh:
-                        ptr[i] = acc[r - i].ctypes.data
+                row0, sink = acc.ctypes.data, acc.ctypes.data + oh * ow * o_ch * 4
+                p0 = row0 + r * ow * o_ch * 4 if r < oh else sink
+                p1 = row0 + (r - 1) * ow * o_ch * 4 if 0 <= r - 1 < oh else sink
+                p2 = row0 + (r - 2) * ow * o_ch * 4 if 0 <= r - 2 < oh else sink
                 ir = img * hp + r
-                rows_k33(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, ptr[0], ptr[1], ptr[2])
+                rows_k33(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, p0, p1, p2)
                 if 0 <= r - 2 < oh:
                     requant(acc[r - 2].ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
                             optr + ((img * oh) + r - 2) * ow * o_ch)
