@@ -424,6 +424,16 @@ void rtlgen_compact_row(uintptr_t x_, int64_t w, int64_t c, int64_t pl, int64_t 
     }
 }
 
+/* acc[p * o + ch] = base[ch] for npix pixels: the sums' starting values (bias and the padding
+   baseline), one vector store per 16 channels where numba's slice assignments took about 4 ns
+   a pixel. */
+void rtlgen_fill(uintptr_t acc_, int64_t npix, int64_t o, uintptr_t base_) {
+    int32_t *restrict acc = (int32_t *)acc_;
+    const int32_t *restrict base = (const int32_t *)base_;
+    for (int64_t p = 0; p < npix; p++)
+        for (int64_t ch = 0; ch < o; ch++) acc[p * o + ch] = base[ch];
+}
+
 /* One ADD over n int8 elements (engines.FastEngine.add): out[i] = lut[(x1[i] + 128) * 256 +
    x2[i] + 128], the layer's 65,536 results tabulated once by _kernels.add_int8. The same lookup
    as _kernels.add_lut; gcc's loop takes a third of numba's time per element on this machine

@@ -99,6 +99,9 @@ def load_native() -> ctypes.CDLL:
     rq = lib.rtlgen_requant
     rq.argtypes = [u64, i64, i64, u64, u64, i64, i64, i64, i64, u64]
     rq.restype = None
+    fill = lib.rtlgen_fill
+    fill.argtypes = [u64, i64, i64, u64]
+    fill.restype = None
     add = lib.rtlgen_add_lut
     add.argtypes = [u64, u64, u64, u64, i64]
     add.restype = None
@@ -263,6 +266,7 @@ def conv_rows_native():
 
     compact_row = load_native().rtlgen_compact_row
     rows_k33 = load_native().rtlgen_rows_k33_16
+    fill = load_native().rtlgen_fill
     probe = np.zeros(64, np.int32)
     has_k33 = rows_k33(probe.ctypes.data, probe.ctypes.data, probe.ctypes.data, 0, probe.ctypes.data,
                        probe.ctypes.data, probe.ctypes.data) == 1
@@ -287,18 +291,16 @@ def conv_rows_native():
         optr = out.ctypes.data
         tptr = vtab.ctypes.data
         prow, srow = pre.shape[1] * 4, start.shape[1] * 4
-        for r in nb.prange(n * oh):
-            img = r // oh
-            y = r % oh
-            accs = np.empty(ow * o_ch, dtype=np.int32)
-            for x in range(ow):
-                accs[x * o_ch: (x + 1) * o_ch] = base
-            for i in range(kh):
-                ir = img * hp + y * sh + i
-                rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, kw, sw, i * di, dx,
-                         accs.ctypes.data, o_ch)
-            requant(accs.ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
-                    optr + r * ow * o_ch)
+        for img in nb.prange(n):
+            accs = np.empty(ow * o_ch, dtype=np.int32)  # one output row's sums
+            for y in range(oh):
+                fill(accs.ctypes.data, ow, o_ch, base.ctypes.data)
+                for i in range(kh):
+                    ir = img * hp + y * sh + i
+                    rows_i16(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, kw, sw, i * di,
+                             dx, accs.ctypes.data, o_ch)
+                requant(accs.ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
+                        optr + (img * oh + y) * ow * o_ch)
 
     @nb.njit(parallel=True, boundscheck=False)
     def rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
@@ -318,9 +320,7 @@ def conv_rows_native():
             r0 = ch * chunk
             r1 = min(nrows, r0 + chunk)
             accs = np.empty((r1 - r0, ow * o_ch), dtype=np.int32)
-            for r in range(r0, r1):
-                for x in range(ow):
-                    accs[r - r0, x * o_ch: (x + 1) * o_ch] = base
+            fill(accs.ctypes.data, (r1 - r0) * ow, o_ch, base.ctypes.data)
             for b in range(nblk):
                 for r in range(r0, r1):
                     img = r // oh
@@ -345,9 +345,7 @@ def conv_rows_native():
         prow, srow = pre.shape[1] * 4, start.shape[1] * 4
         for img in nb.prange(n):
             acc = np.empty((oh + 1, ow * o_ch), dtype=np.int32)  # row oh: sink for rows outside the map
-            for y in range(oh):
-                for x in range(ow):
-                    acc[y, x * o_ch: (x + 1) * o_ch] = base
+            fill(acc.ctypes.data, oh * ow, o_ch, base.ctypes.data)
             for r in range(hp):
                 row0, sink = acc.ctypes.data, acc.ctypes.data + oh * ow * o_ch * 4
                 p0 = row0 + r * ow * o_ch * 4 if r < oh else sink
@@ -366,6 +364,7 @@ def conv_rows_native():
         n, h, w, c = x.shape
         pt, pb, pl, pr = pads
         hp, wp = h + pt + pb, w + pl + pr
+        base = np.ascontiguousarray(base, dtype=np.int32)  # rtlgen_fill copies int32 rows
         o_ch = out.shape[3]
         cb = channel_block(kh, kw, c, o_ch)
         nblk = -(-c // cb)
