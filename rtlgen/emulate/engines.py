@@ -305,7 +305,9 @@ _IDENTITY_CODES = np.arange(256).astype(np.uint8)  # lut[x + 128] = x + 128
 def _port_a_lut(x: np.ndarray, z: int, encoding: str) -> np.ndarray:
     """uint8 ``lut[x + 128]`` = :func:`activation_codes` of the int8 value ``x`` (same values,
     by one byte lookup); raises the encoding's own error where ``x`` has no code."""
-    if encoding == "signmag" and x.size and int(x.min()) < z:
+    from rtlgen.emulate._kernels import min_int8
+
+    if encoding == "signmag" and x.size and int(min_int8(np.ascontiguousarray(x).reshape(-1))) < z:
         activation_codes(x[x < z][:1], z, encoding)
     lut = activation_codes(np.arange(-128, 128), z, encoding) if encoding != "signmag" else \
         np.clip(np.arange(-128, 128) - z, 0, 255)

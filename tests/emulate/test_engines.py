@@ -429,3 +429,28 @@ def test_every_engine_adds_every_pair_as_tflite(zps, scales, act):
         assert got.shape == want.shape and bad.size == 0, (
             f"{name}: first difference at x1={x1.ravel()[bad[0]]}, x2={x2.ravel()[bad[0]]}: "
             f"expected {want.ravel()[bad[0]]}, got {got.ravel()[bad[0]]}")
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 262144, 262145, 700000])
+def test_parallel_int8_min_equals_numpy(n):
+    """_kernels.min_int8 (the signmag check's minimum, in parallel blocks) equals numpy's across
+    block edges; 127 for no elements."""
+    from rtlgen.emulate._kernels import min_int8
+
+    x = np.random.default_rng(n).integers(-128, 128, n).astype(np.int8)
+    assert int(min_int8(x)) == (int(x.min()) if n else 127)
+    if n > 262144:
+        x[...] = 5
+        x[262144] = -7  # the first element of the second block
+        assert int(min_int8(x)) == -7
+
+
+def test_signmag_check_finds_one_value_below_the_zero_point():
+    """The fast engines' signmag lookup still raises for a single value below z, in any block."""
+    from rtlgen.emulate.engines import _port_a_lut
+
+    x = np.full(600_000, 3, np.int8)
+    _port_a_lut(x, 3, "signmag")
+    x[599_999] = 2
+    with pytest.raises(ValueError):
+        _port_a_lut(x, 3, "signmag")
