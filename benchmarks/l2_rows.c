@@ -1,13 +1,17 @@
-/* How fast one core reads table rows at random: the bound of the native emulation engine's conv
-   loop (rtlgen/emulate/_native.c, rtlgen_rows_i16), which adds one int16 row of a layer's table
-   per nonzero multiply-add and output-channel block. Rows of 16 int16 (32 bytes, a 16-channel
-   layer's row) are read at random offsets of a table of KB kilobytes, one or ROWS contiguous rows
-   per offset, each sign-extended to int32 and summed, with the offsets precomputed (as the
-   engine's compacted entries are). Prints nanoseconds per row.
+/* What one table row costs a core once it is in cache: the floor of the native emulation
+   engine's row loops (rtlgen/emulate/_native.c), which add one int16 row of a layer's table per
+   nonzero multiply-add and 16 output channels. Rows of 16 int16 (32 bytes, a 16-channel layer's
+   row) are read at 4,096 random offsets of a table of KB kilobytes, one or ROWS contiguous rows
+   per offset, each sign-extended to int32 and summed, the same 4,096 offsets over and over: the
+   offsets stay in L1, as the engine's compacted entries (one input row at a time) do, and the
+   rows they pick (256 KB of lines) in L2, so the table's size only matters through the TLB
+   (4 KB pages here; the engine puts its tables on 2 MB pages). Prints nanoseconds per row.
 
        cc -O2 -march=native benchmarks/l2_rows.c -o /tmp/l2_rows && /tmp/l2_rows 1152 1
 
-   Results: benchmarks/RESULTS.md, "Emulation speed". */
+   An earlier version read 10 million offsets (40 MB) from memory, which cost about as much as
+   the rows and made every table look like 1 ns per row; see benchmarks/RESULTS.md, "Emulation
+   speed". */
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +29,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s KB ROWS (ROWS: 1 or 3 contiguous rows per offset)\n", argv[0]);
         return 2;
     }
-    const int64_t kb = atoll(argv[1]), rows = atoll(argv[2]), m = 10000000;
+    const int64_t kb = atoll(argv[1]), rows = atoll(argv[2]), m = 4096, reps = 5000;
     if (kb < 1 || (rows != 1 && rows != 3)) {
         fprintf(stderr, "%s: KB must be >= 1 and ROWS 1 or 3, got %s %s\n", argv[0], argv[1], argv[2]);
         return 2;
@@ -42,20 +46,22 @@ int main(int argc, char **argv) {
     }
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0;
     const double t0 = now();
-    if (rows == 1) {
-        for (int64_t i = 0; i < m; i++)
-            a0 = _mm512_add_epi32(a0, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(tab + off[i]))));
-    } else {
-        for (int64_t i = 0; i < m; i++) {
-            const int16_t *r = tab + off[i];
-            a0 = _mm512_add_epi32(a0, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)r)));
-            a1 = _mm512_add_epi32(a1, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(r + 16))));
-            a2 = _mm512_add_epi32(a2, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(r + 32))));
+    for (int64_t rep = 0; rep < reps; rep++) {
+        if (rows == 1) {
+            for (int64_t i = 0; i < m; i++)
+                a0 = _mm512_add_epi32(a0, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(tab + off[i]))));
+        } else {
+            for (int64_t i = 0; i < m; i++) {
+                const int16_t *r = tab + off[i];
+                a0 = _mm512_add_epi32(a0, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)r)));
+                a1 = _mm512_add_epi32(a1, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(r + 16))));
+                a2 = _mm512_add_epi32(a2, _mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(r + 32))));
+            }
         }
     }
     const double t = now() - t0;
     const int check = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, _mm512_add_epi32(a1, a2)));
     printf("%lld KB table, %lld row(s) per offset: %.2f ns per 32-byte row (checksum %d)\n", (long long)kb,
-           (long long)rows, t / (m * rows) * 1e9, check & 0xff);
+           (long long)rows, t / ((double)m * reps * rows) * 1e9, check & 0xff);
     return 0;
 }
