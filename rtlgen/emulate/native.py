@@ -1,8 +1,11 @@
 """The ``native`` engine's C kernel: compiled on first use, loaded with ctypes.
 
 ``_native.c`` (beside this file) holds the inner loop of conv layers whose ``vtab`` fits int16
-(every EvoApprox and generated 8x8 multiplier's does, and every exact int8 layer's): one output
-row's table-row additions over one compacted input row; the requantization of a block of sums
+(every EvoApprox and generated 8x8 multiplier's does, and every exact int8 layer's), its table
+in :func:`native_layout`: one output row's table-row additions over one compacted input row
+(``rtlgen_rows_i16``; for 3x3 stride-1 layers of 16 and 32 channels a loop over the input
+columns instead, and for 16 channels ``rtlgen_rows_k33_16``, one input row into the three output
+rows it reaches); the sums' start (``rtlgen_fill``); the requantization of a block of sums
 (``rtlgen_requant``, vectorized with AVX-512); an ADD's table lookup (:func:`add_native`); and,
 on CPUs with AVX-512 VBMI, a depthwise kernel (:func:`depthwise_native`). Layers whose table
 exceeds :func:`block_budget` go in blocks of input channels (:func:`channel_block`): each chunk of
