@@ -314,10 +314,8 @@ void rtlgen_requant(uintptr_t acc_, int64_t npix, int64_t o, uintptr_t mult_, ui
    computation, one channel at a time. */
 
 #if RTLGEN_VBMI
-/* The vector step of both paths below: up to 16 int8 bytes at src (mask lm), the entries of
-   positions pos .. pos + 15 (position = column * c + channel): their codes looked up by two
-   128-byte permutes, those that are not a0 packed into pre as posoff[pos] + code * o by a
-   compress (which stores 16 lanes, hence pre's slack); returns which were kept. */
+/* The vector steps of both paths below (position = column * c + channel): lookup64 turns bytes
+   into codes, pack16 packs 16 positions' entries; compact16 is the two for up to 16 bytes. */
 typedef struct {
     __m512i lut_lo, lut_hi, lut_lo2, lut_hi2, a0v, ov;
     const int32_t *posoff;
@@ -335,19 +333,27 @@ static inline compact_ctx compact_setup(const uint8_t *lut, int64_t a0, const in
     return k;
 }
 
-static inline __mmask16 compact16(const compact_ctx *k, const int8_t *src, __mmask16 lm, int64_t pos, int32_t *pre) {
-    /* index x + 128 as a byte: flip the sign bit; bit 7 picks the upper 128 entries */
-    const __m128i idx = _mm_xor_si128(_mm_maskz_loadu_epi8(lm, src), _mm_set1_epi8((char)0x80));
-    const __m512i ix = _mm512_castsi128_si512(idx);
-    const __m512i lo = _mm512_permutex2var_epi8(k->lut_lo, ix, k->lut_hi);
-    const __m512i hi = _mm512_permutex2var_epi8(k->lut_lo2, ix, k->lut_hi2);
-    const __m128i code = _mm_mask_blend_epi8(_mm_movepi8_mask(idx), _mm512_castsi512_si128(lo),
-                                             _mm512_castsi512_si128(hi));
+/* The port-A codes of up to 64 int8 bytes at src (mask lm): index x + 128 as a byte (flip the
+   sign bit), two 128-byte permutes, bit 7 picks the upper 128 entries. */
+static inline __m512i lookup64(const compact_ctx *k, const int8_t *src, __mmask64 lm) {
+    const __m512i idx = _mm512_xor_si512(_mm512_maskz_loadu_epi8(lm, src), _mm512_set1_epi8((char)0x80));
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), _mm512_permutex2var_epi8(k->lut_lo, idx, k->lut_hi),
+                                  _mm512_permutex2var_epi8(k->lut_lo2, idx, k->lut_hi2));
+}
+
+/* 16 codes (lanes lm) of positions pos .. pos + 15: those that are not a0 packed into pre as
+   posoff[pos] + code * o by a compress (which stores 16 lanes, hence pre's slack); returns
+   which were kept. */
+static inline __mmask16 pack16(const compact_ctx *k, __m128i code, __mmask16 lm, int64_t pos, int32_t *pre) {
     const __m512i a = _mm512_cvtepu8_epi32(code);
     const __mmask16 keep = _mm512_mask_cmpneq_epi32_mask(lm, a, k->a0v);
     const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, k->posoff + pos), _mm512_mullo_epi32(a, k->ov));
     _mm512_storeu_si512(pre, _mm512_maskz_compress_epi32(keep, v));
     return keep;
+}
+
+static inline __mmask16 compact16(const compact_ctx *k, const int8_t *src, __mmask16 lm, int64_t pos, int32_t *pre) {
+    return pack16(k, _mm512_castsi512_si128(lookup64(k, src, (__mmask64)lm)), lm, pos, pre);
 }
 
 static inline __mmask16 first_lanes(int64_t left) {
@@ -365,24 +371,15 @@ static void compact_row_flat(const compact_ctx *k, const int8_t *x, int64_t w, i
     uint16_t kept[groups];       /* which of group g's 16 bytes were kept */
     int32_t before[groups];      /* entries kept before group g */
     int32_t m = 0;
-    /* 64 bytes' codes by one pair of permutes, then compact16's steps a quarter at a time */
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    /* 64 bytes' codes by one lookup, then packed a quarter at a time */
     for (int64_t g4 = 0; g4 < groups; g4 += 4) {
         const int64_t left = n - 16 * g4;
-        const __mmask64 lm = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
-        const __m512i idx = _mm512_xor_si512(_mm512_maskz_loadu_epi8(lm, x + 16 * g4), flip);
-        const __m512i codes = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx),
-                                                     _mm512_permutex2var_epi8(k->lut_lo, idx, k->lut_hi),
-                                                     _mm512_permutex2var_epi8(k->lut_lo2, idx, k->lut_hi2));
+        const __m512i codes = lookup64(k, x + 16 * g4, left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1));
         const __m128i q4[4] = {_mm512_castsi512_si128(codes), _mm512_extracti32x4_epi32(codes, 1),
                                _mm512_extracti32x4_epi32(codes, 2), _mm512_extracti32x4_epi32(codes, 3)};
         for (int64_t q = 0; q < 4 && g4 + q < groups; q++) {
-            const int64_t g = g4 + q, pos = pl * c + 16 * g;
-            const __mmask16 l16 = first_lanes(n - 16 * g);
-            const __m512i a = _mm512_cvtepu8_epi32(q4[q]);
-            const __mmask16 keep = _mm512_mask_cmpneq_epi32_mask(l16, a, k->a0v);
-            const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(l16, k->posoff + pos), _mm512_mullo_epi32(a, k->ov));
-            _mm512_storeu_si512(pre + m, _mm512_maskz_compress_epi32(keep, v));
+            const int64_t g = g4 + q;
+            const __mmask16 keep = pack16(k, q4[q], first_lanes(n - 16 * g), pl * c + 16 * g, pre + m);
             kept[g] = keep;
             before[g] = m;
             m += __builtin_popcount((unsigned)keep);

@@ -25,6 +25,7 @@ code must not run on another CPU), written atomically. No compiler, or a failed 
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import mmap
 import os
@@ -195,15 +196,19 @@ def native_layout(vtab, kh: int, kw: int, c: int):
     return np.ascontiguousarray(vtab.reshape(kh, kw, c, 256, o).transpose(2, 3, 0, 1, 4))
 
 
+@functools.lru_cache(maxsize=64)
 def position_offsets(wp: int, c: int, kh: int, kw: int, o: int):
     """int32 ``[wp * c + 16]``: for position ``p = col * c + ci`` of a padded input row, the
     offset in :func:`native_layout` of its code-0 row seen from output pixel 0 and kernel row 0
     (``col * O + ci * 256 * kh * kw * O``); a code adds ``code * kh * kw * O``. 16 more entries
-    of slack (the vector compaction loads 16 lanes, masked)."""
+    of slack (the vector compaction loads 16 lanes, masked). Computed once per layer shape (read
+    only: every batch of every layer of that shape shares it)."""
     import numpy as np
 
     p = np.arange(wp * c + 16, dtype=np.int64)
-    return ((p // c) * o + (p % c) * (256 * kh * kw * o)).astype(np.int32)
+    out = ((p // c) * o + (p % c) * (256 * kh * kw * o)).astype(np.int32)
+    out.flags.writeable = False
+    return out
 
 
 def block_budget(kh: int, kw: int) -> int:
@@ -287,7 +292,7 @@ def conv_rows_native():
                         start.ctypes.data + r * srow, cb)
 
     @nb.njit(parallel=True, boundscheck=False)
-    def rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
+    def rows(pre, start, hp, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):  # pragma: no cover
         n, oh, ow, o_ch = out.shape
         di, dx = kw * o_ch, sw * o_ch  # kernel row i starts at i * di; pixel x reads at -x * dx
         one = 1 if single else 0  # an integer for the C function
@@ -306,7 +311,7 @@ def conv_rows_native():
                         optr + (img * oh + y) * ow * o_ch)
 
     @nb.njit(parallel=True, boundscheck=False)
-    def rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
+    def rows_blocked(pre, start, hp, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
                      out):  # pragma: no cover - compiled
         """``rows`` with the channel blocks outside the rows of a chunk (``chunk`` output rows,
         whose accumulators stay in L2): every row of the chunk adds one block's taps before the
@@ -346,18 +351,20 @@ def conv_rows_native():
         optr = out.ctypes.data
         tptr = vtab.ctypes.data
         prow, srow = pre.shape[1] * 4, start.shape[1] * 4
+        pitch = ow * o_ch * 4  # bytes of one output row's sums
         for img in nb.prange(n):
             acc = np.empty((oh + 1, ow * o_ch), dtype=np.int32)  # row oh: sink for rows outside the map
             fill(acc.ctypes.data, oh * ow, o_ch, base.ctypes.data)
+            row0 = acc.ctypes.data
+            sink = row0 + oh * pitch
             for r in range(hp):
-                row0, sink = acc.ctypes.data, acc.ctypes.data + oh * ow * o_ch * 4
-                p0 = row0 + r * ow * o_ch * 4 if r < oh else sink
-                p1 = row0 + (r - 1) * ow * o_ch * 4 if 0 <= r - 1 < oh else sink
-                p2 = row0 + (r - 2) * ow * o_ch * 4 if 0 <= r - 2 < oh else sink
+                p0 = row0 + r * pitch if r < oh else sink
+                p1 = row0 + (r - 1) * pitch if 0 <= r - 1 < oh else sink
+                p2 = row0 + (r - 2) * pitch if 0 <= r - 2 < oh else sink
                 ir = img * hp + r
                 rows_k33(tptr, pre.ctypes.data + ir * prow, start.ctypes.data + ir * srow, ow, p0, p1, p2)
-                if 0 <= r - 2 < oh:
-                    requant(acc[r - 2].ctypes.data, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
+                if p2 != sink:  # output row r - 2 has all three of its input rows
+                    requant(p2, ow, o_ch, mult.ctypes.data, shift.ctypes.data, one, zp, lo, hi,
                             optr + ((img * oh) + r - 2) * ow * o_ch)
 
     def kernel(x, lut, pads, a0, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out):
@@ -378,10 +385,10 @@ def conv_rows_native():
         if nblk == 1 and has_k33 and o_ch == 16 and kh == kw == 3 and sh == sw == 1 and out.shape[1] == hp - 2:
             rows_33(pre, start, hp, vtab, base, mult, shift, single, zp, lo, hi, out)
         elif nblk == 1:
-            rows(pre, start, hp, c, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
+            rows(pre, start, hp, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi, out)
         else:
             chunk = max(1, CHUNK_BYTES // (out.shape[2] * o_ch * 4))
-            rows_blocked(pre, start, hp, c, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
+            rows_blocked(pre, start, hp, nblk, chunk, vtab, base, kh, kw, sh, sw, mult, shift, single, zp, lo, hi,
                          out)
 
     _KERNEL = kernel
